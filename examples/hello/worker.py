@@ -1,0 +1,34 @@
+"""Run the hello example's worker: `python examples/hello/worker.py [--address HOST:PORT]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from workflows import sdk_example_activity, sdk_example_workflow
+
+from mainspring import Client, Worker
+
+TASK_QUEUE = "example-task-queue"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--address", default=None, help="server address (default: $MAINSPRING_ADDRESS or localhost:7233)")
+    parser.add_argument("--namespace", default="default")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    client = await Client.connect(args.address, namespace=args.namespace)
+    worker = Worker(
+        client,
+        task_queue=TASK_QUEUE,
+        workflows=[sdk_example_workflow],
+        activities=[sdk_example_activity],
+    )
+    await worker.run()
+    await client.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,106 @@
+"""One wording for "this input does not fit the type", used by the server and the worker alike.
+
+The server checks a workflow's input at start against the JSON schema a worker announced; a worker
+checks it again before running any workflow code. Both go through ``schema_error`` so the user sees
+the same sentence whichever side caught the mistake.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+__all__ = ["NO_INPUT_SCHEMA", "describe_input_error", "schema_error"]
+
+#: The schema announced by a workflow that takes no input.
+NO_INPUT_SCHEMA: dict[str, Any] = {"type": "null"}
+
+_JSON_TYPES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(schema_text: str) -> Any:
+    import jsonschema  # imported on first use: it is only needed when an input is checked
+
+    schema = json.loads(schema_text)
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema)
+
+
+def schema_error(instance: Any, schema: dict[str, Any]) -> str | None:
+    """Return one line describing why ``instance`` does not fit ``schema``, or None if it fits."""
+    if schema == NO_INPUT_SCHEMA:
+        return None if instance is None else f"this workflow takes no input, but got {_short(instance)}"
+    import jsonschema
+
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    errors = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    if not errors:
+        return None
+    err = jsonschema.exceptions.best_match(errors)
+    assert err is not None
+    first = _describe(err)
+    return first if len(errors) == 1 else f"{first} (and {len(errors) - 1} more problem(s))"
+
+
+def _path(parts: list[Any]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _describe(err: Any) -> str:
+    parts = list(err.absolute_path)
+    kind = err.validator
+    if kind == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else "?"
+        return f"field '{_path([*parts, missing])}' is required"
+    where = f"field '{_path(parts)}'" if parts else "the input"
+    value = err.instance
+    if kind == "type":
+        expected = err.validator_value
+        names = [expected] if isinstance(expected, str) else list(expected)
+        wanted = " or ".join(_JSON_TYPES.get(n, n) for n in names)
+        return f"{where} must be {wanted}, got {_JSON_TYPES[_json_type(value)]} ({_short(value)})"
+    if kind in ("enum", "const"):
+        allowed = err.validator_value if kind == "enum" else [err.validator_value]
+        return f"{where} must be one of {', '.join(_short(a) for a in allowed)}, got {_short(value)}"
+    if kind == "additionalProperties":
+        return f"{where}: {err.message}"
+    return f"{where}: {err.message}"
+
+
+def describe_input_error(workflow_type: str, problem: str) -> str:
+    """The full message for a workflow input that does not fit."""
+    return f"invalid input for workflow {workflow_type!r}: {problem}"

@@ -1,0 +1,10 @@
+"""Activities: the side-effecting steps of a workflow (I/O, calls to other systems).
+
+An activity runs at least once; it is retried per its retry policy until it succeeds, fails with a
+non-retryable error, runs out of attempts, or times out. Make activities idempotent.
+"""
+
+from ._context import ActivityInfo, heartbeat, in_activity, info
+from ._definition import ActivityDefinition, defn, get_definition
+
+__all__ = ["ActivityDefinition", "ActivityInfo", "defn", "get_definition", "heartbeat", "in_activity", "info"]

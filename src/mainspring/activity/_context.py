@@ -1,0 +1,67 @@
+"""What an activity can ask about the attempt it runs in: ``info()``, ``heartbeat()``."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+__all__ = ["ActivityInfo", "heartbeat", "in_activity", "info"]
+
+
+@dataclass(frozen=True)
+class ActivityInfo:
+    """About the running activity attempt."""
+
+    activity_id: str
+    activity_type: str
+    attempt: int
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    namespace: str
+    task_queue: str
+    scheduled_time: datetime
+    started_time: datetime
+    #: Details of the last heartbeat of an earlier attempt (to resume where it stopped), or None.
+    heartbeat_details: Any
+    heartbeat_timeout: timedelta | None
+    start_to_close_timeout: timedelta | None
+    schedule_to_close_timeout: timedelta | None
+
+
+@dataclass
+class _Running:
+    info: ActivityInfo
+    heartbeat: Callable[[Any], None]
+
+
+_current: contextvars.ContextVar[_Running | None] = contextvars.ContextVar("mainspring_activity", default=None)
+
+
+def _get() -> _Running:
+    running = _current.get()
+    if running is None:
+        raise RuntimeError("not in an activity: activity.info() and activity.heartbeat() work only inside one")
+    return running
+
+
+def in_activity() -> bool:
+    """True inside a running activity."""
+    return _current.get() is not None
+
+
+def info() -> ActivityInfo:
+    """About the activity attempt running now."""
+    return _get().info
+
+
+def heartbeat(details: Any = None) -> None:
+    """Tell the server this attempt is alive, with optional progress ``details``.
+
+    Required at least every ``heartbeat_timeout`` when one is set. The details are kept, and a later
+    attempt finds them in ``info().heartbeat_details``. Calls are batched, so calling often is cheap.
+    """
+    _get().heartbeat(details)

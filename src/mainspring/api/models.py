@@ -1,0 +1,336 @@
+"""The HTTP/JSON API's request and response bodies.
+
+These models are the single description of the wire format: the server validates requests with
+them, the OpenAPI document is generated from them, and the client builds its requests from them.
+Durations are seconds (float); times are RFC 3339 strings in UTC; payloads are plain JSON values.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .enums import CommandType, EventType, WorkflowStatus, WorkflowTaskFailedCause
+
+__all__ = [
+    "ActivityTask",
+    "CancelTimerCommand",
+    "Command",
+    "CompleteActivityTaskRequest",
+    "CompleteWorkflowCommand",
+    "CompleteWorkflowTaskRequest",
+    "CompleteWorkflowTaskResponse",
+    "CreateNamespaceRequest",
+    "DescribeWorkflowResponse",
+    "ErrorBody",
+    "Event",
+    "FailActivityTaskRequest",
+    "FailWorkflowCommand",
+    "FailWorkflowTaskRequest",
+    "Failure",
+    "HeartbeatActivityTaskRequest",
+    "HeartbeatActivityTaskResponse",
+    "HistoryResponse",
+    "ListWorkflowsResponse",
+    "Namespace",
+    "PendingActivity",
+    "PendingTimer",
+    "PendingWorkflowTask",
+    "PollRequest",
+    "RegisterWorkerRequest",
+    "RegisterWorkerResponse",
+    "RetryPolicyModel",
+    "ScheduleActivityCommand",
+    "StartTimerCommand",
+    "StartWorkflowRequest",
+    "StartWorkflowResponse",
+    "WorkflowExecutionInfo",
+    "WorkflowResultResponse",
+    "WorkflowTask",
+    "WorkflowTypeInfo",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ErrorBody(_Model):
+    """Every 4xx/5xx answer has this body."""
+
+    code: str = Field(description="Stable machine-readable name, e.g. 'invalid_argument', 'already_started'.")
+    message: str = Field(description="One line that says what is wrong and how to fix it.")
+    details: Any = None
+
+
+class Failure(BaseModel):
+    """A failure as recorded in history: message, type, stack, details and an optional cause chain."""
+
+    model_config = ConfigDict(extra="allow")
+    message: str
+    type: str | None = None
+    kind: str = "application"
+    stack: str | None = None
+    non_retryable: bool = False
+    details: list[Any] | None = None
+    cause: Failure | None = None
+
+
+class RetryPolicyModel(_Model):
+    initial_interval: float = 1.0
+    backoff_coefficient: float = 2.0
+    maximum_interval: float | None = None
+    maximum_attempts: int = 0
+    non_retryable_error_types: list[str] = Field(default_factory=list)
+
+
+# --- Namespaces ----------------------------------------------------------------------------------------
+
+
+class CreateNamespaceRequest(_Model):
+    name: str
+    description: str = ""
+
+
+class Namespace(_Model):
+    name: str
+    description: str = ""
+    created_at: str
+
+
+# --- Starting and reading workflows ----------------------------------------------------------------------
+
+
+class StartWorkflowRequest(_Model):
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    input: Any = Field(default=None, description="The workflow's argument as a JSON value (omit for none).")
+    request_id: str | None = Field(
+        default=None, description="Idempotency key: a retried start with the same key returns the same run."
+    )
+
+
+class StartWorkflowResponse(_Model):
+    workflow_id: str
+    run_id: str
+    namespace: str
+
+
+class WorkflowExecutionInfo(_Model):
+    namespace: str
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    status: WorkflowStatus
+    start_time: str
+    close_time: str | None = None
+    history_length: int
+
+
+class PendingActivity(_Model):
+    activity_id: str
+    activity_type: str
+    scheduled_event_id: int
+    state: str
+    attempt: int
+    scheduled_time: str
+    last_started_time: str | None = None
+    last_heartbeat_time: str | None = None
+    heartbeat_details: Any = None
+    last_failure: Failure | None = None
+    next_attempt_time: str | None = None
+    last_worker_identity: str | None = None
+
+
+class PendingTimer(_Model):
+    timer_id: str
+    started_event_id: int
+    fire_time: str
+
+
+class PendingWorkflowTask(_Model):
+    state: str
+    attempt: int
+    scheduled_time: str
+    started_time: str | None = None
+    last_failure: Failure | None = None
+
+
+class DescribeWorkflowResponse(_Model):
+    execution: WorkflowExecutionInfo
+    input: Any = None
+    result: Any = None
+    failure: Failure | None = None
+    pending_activities: list[PendingActivity] = Field(default_factory=list)
+    pending_timers: list[PendingTimer] = Field(default_factory=list)
+    pending_workflow_task: PendingWorkflowTask | None = None
+
+
+class ListWorkflowsResponse(_Model):
+    executions: list[WorkflowExecutionInfo]
+    next_page_token: str | None = None
+
+
+class Event(_Model):
+    event_id: int
+    event_time: str
+    event_type: EventType
+    attributes: dict[str, Any]
+
+
+class HistoryResponse(_Model):
+    events: list[Event]
+    next_page_token: str | None = None
+
+
+class WorkflowResultResponse(_Model):
+    """The outcome of a run; ``status`` RUNNING means the wait timed out and the caller should ask again."""
+
+    workflow_id: str
+    run_id: str
+    status: WorkflowStatus
+    result: Any = None
+    failure: Failure | None = None
+
+
+# --- Workers ------------------------------------------------------------------------------------------------
+
+
+class WorkflowTypeInfo(_Model):
+    name: str
+    input_schema: dict[str, Any] | None = Field(
+        default=None,
+        description="JSON schema of the workflow's input; the server validates starts against it.",
+    )
+
+
+class RegisterWorkerRequest(_Model):
+    identity: str
+    task_queue: str
+    workflow_types: list[WorkflowTypeInfo] = Field(default_factory=list)
+    activity_types: list[str] = Field(default_factory=list)
+
+
+class RegisterWorkerResponse(_Model):
+    session_id: str
+    heartbeat_interval: float = Field(description="Seconds between the heartbeats the worker must send.")
+    session_timeout: float = Field(description="Seconds without a heartbeat after which the session ends.")
+    max_payload_bytes: int
+
+
+class PollRequest(_Model):
+    session_id: str
+    timeout: float | None = Field(default=None, description="Seconds to wait for a task (server-capped).")
+
+
+class WorkflowTask(_Model):
+    task_token: str
+    namespace: str
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    attempt: int
+    started_event_id: int
+    history: list[Event] = Field(description="Events from first_event_id up to and including the task's start.")
+    first_event_id: int = Field(description="1 for the whole history; more when only new events are sent.")
+
+
+class ActivityTask(_Model):
+    task_token: str
+    namespace: str
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    activity_id: str
+    activity_type: str
+    task_queue: str
+    input: Any = None
+    attempt: int
+    scheduled_time: str
+    started_time: str
+    heartbeat_details: Any = None
+    schedule_to_close_timeout: float | None = None
+    start_to_close_timeout: float | None = None
+    heartbeat_timeout: float | None = None
+
+
+# --- Commands (what a completed workflow task asks for) -----------------------------------------------------
+
+
+class ScheduleActivityCommand(_Model):
+    type: Literal[CommandType.SCHEDULE_ACTIVITY] = CommandType.SCHEDULE_ACTIVITY
+    activity_id: str
+    activity_type: str
+    task_queue: str | None = None
+    input: Any = None
+    schedule_to_close_timeout: float | None = None
+    start_to_close_timeout: float | None = None
+    schedule_to_start_timeout: float | None = None
+    heartbeat_timeout: float | None = None
+    retry_policy: RetryPolicyModel | None = None
+
+
+class StartTimerCommand(_Model):
+    type: Literal[CommandType.START_TIMER] = CommandType.START_TIMER
+    timer_id: str
+    duration: float
+
+
+class CancelTimerCommand(_Model):
+    type: Literal[CommandType.CANCEL_TIMER] = CommandType.CANCEL_TIMER
+    timer_id: str
+
+
+class CompleteWorkflowCommand(_Model):
+    type: Literal[CommandType.COMPLETE_WORKFLOW] = CommandType.COMPLETE_WORKFLOW
+    result: Any = None
+
+
+class FailWorkflowCommand(_Model):
+    type: Literal[CommandType.FAIL_WORKFLOW] = CommandType.FAIL_WORKFLOW
+    failure: Failure
+
+
+Command = Annotated[
+    ScheduleActivityCommand | StartTimerCommand | CancelTimerCommand | CompleteWorkflowCommand | FailWorkflowCommand,
+    Field(discriminator="type"),
+]
+
+
+class CompleteWorkflowTaskRequest(_Model):
+    task_token: str
+    commands: list[Command] = Field(default_factory=list)
+    sticky: bool = Field(default=True, description="The worker keeps this workflow cached; send it later tasks.")
+
+
+class CompleteWorkflowTaskResponse(_Model):
+    accepted: bool = True
+
+
+class FailWorkflowTaskRequest(_Model):
+    task_token: str
+    cause: WorkflowTaskFailedCause
+    failure: Failure
+
+
+class CompleteActivityTaskRequest(_Model):
+    task_token: str
+    result: Any = None
+
+
+class FailActivityTaskRequest(_Model):
+    task_token: str
+    failure: Failure
+
+
+class HeartbeatActivityTaskRequest(_Model):
+    task_token: str
+    details: Any = None
+
+
+class HeartbeatActivityTaskResponse(_Model):
+    cancel_requested: bool = False

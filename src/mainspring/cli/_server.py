@@ -1,0 +1,131 @@
+"""``mainspring server start-dev``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from datetime import timedelta
+
+import click
+
+from .._version import __version__
+from ..api.names import check_namespace
+
+__all__ = ["server"]
+
+
+def _parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]i?B?|B)?\s*", text, re.IGNORECASE)
+    if not m:
+        raise click.BadParameter(f"{text!r} is not a size; use bytes or a suffix, e.g. 2MiB or 512KiB")
+    number = float(m.group(1))
+    unit = (m.group(2) or "B").upper().rstrip("B").rstrip("I")
+    return int(number * {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[unit])
+
+
+@click.group()
+def server() -> None:
+    """Run a Mainspring server."""
+
+
+@server.command("start-dev")
+@click.option(
+    "--port",
+    "-p",
+    type=click.IntRange(0, 65535),
+    default=7233,
+    show_default=True,
+    help="Port of the HTTP/JSON API (0 picks a free one).",
+)
+@click.option(
+    "--ui-port",
+    type=click.IntRange(0, 65535),
+    default=8233,
+    show_default=True,
+    help="Port reserved for the web UI.",
+)
+@click.option("--ip", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--db-filename",
+    "-f",
+    default="mainspring.db",
+    show_default=True,
+    help="SQLite file that keeps all state; ':memory:' keeps nothing after the server stops.",
+)
+@click.option(
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    metavar="NAME",
+    help="Namespace to create at start, besides 'default' (repeatable).",
+)
+@click.option(
+    "--max-payload-size",
+    default="2MiB",
+    show_default=True,
+    help="Largest workflow or activity input or result accepted.",
+)
+@click.option(
+    "--worker-session-timeout",
+    type=click.FloatRange(0.5, 600),
+    default=5.0,
+    show_default=True,
+    help="Seconds without a heartbeat after which a worker is considered dead and its tasks move on.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+)
+def start_dev(
+    port: int,
+    ui_port: int,
+    ip: str,
+    db_filename: str,
+    namespaces: tuple[str, ...],
+    max_payload_size: str,
+    worker_session_timeout: float,
+    log_level: str,
+) -> None:
+    """Start a server for development: API on localhost:7233, state in a SQLite file."""
+    from ..server import Server, ServerConfig, ServerStartError, run_server
+
+    for ns in namespaces:
+        problem = check_namespace(ns)
+        if problem:
+            raise click.BadParameter(problem, param_hint="--namespace")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = ServerConfig(
+        db=db_filename,
+        host=ip,
+        port=port,
+        ui_port=ui_port,
+        namespaces=("default", *[n for n in namespaces if n != "default"]),
+        max_payload_bytes=_parse_size(max_payload_size),
+        worker_session_timeout=timedelta(seconds=worker_session_timeout),
+    )
+
+    def ready(srv: Server) -> None:
+        host, actual_port = srv.address.rsplit(":", 1)
+        api = f"http://{host}:{actual_port}"
+        where = srv.store.description
+        kind = "" if db_filename == ":memory:" else " (SQLite, WAL, synchronous=FULL)"
+        click.echo(f"Mainspring {__version__} dev server (pid {os.getpid()})")
+        click.echo(f"  API         {api}   reference: {api}/api/v1/docs")
+        click.echo(f"  Web UI      port {ui_port} reserved (the web UI is not built yet)")
+        click.echo(f"  Database    {where}{kind}")
+        click.echo(f"  Namespaces  {', '.join(config.namespaces)}")
+        click.echo(f"Ready in {srv.started_in:.2f}s. Press Ctrl+C to stop.")
+        sys.stdout.flush()
+
+    try:
+        run_server(config, on_ready=ready)
+    except ServerStartError as e:
+        click.echo(f"Error: {e}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+    click.echo("Server stopped.")

@@ -1,0 +1,350 @@
+"""``mainspring workflow ...``: start, execute, result, describe, show, list."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+from typing import Any
+
+import click
+
+from ..api.enums import WorkflowStatus
+from ..client import Client, WorkflowHandle
+from ..errors import WorkflowFailureError, failure_to_dict
+from ._common import connection_options, echo_json, fail, run_async
+
+__all__ = ["workflow"]
+
+
+@click.group()
+def workflow() -> None:
+    """Start, inspect and list workflows."""
+
+
+def _parse_input(text: str | None, path: str | None) -> Any:
+    if text is not None and path is not None:
+        fail("give either --input or --input-file, not both")
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
+        except OSError as e:
+            fail(f"cannot read --input-file {path!r}: {e.strerror}")
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        fail(
+            f"--input is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
+            'quote it for the shell, e.g. --input \'{"code": "python"}\''
+        )
+    return None
+
+
+def _start_options(fn: Any) -> Any:
+    fn = click.option(
+        "--input-file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Read the input JSON from this file.",
+    )(fn)
+    fn = click.option("--input", "-i", "input_", default=None, metavar="JSON", help="The workflow's input, as JSON.")(
+        fn
+    )
+    fn = click.option("--workflow-id", "-w", required=True, help="Workflow id (unique among running workflows).")(fn)
+    fn = click.option("--type", "workflow_type", required=True, help="Workflow type name.")(fn)
+    fn = click.option("--task-queue", "-t", required=True, help="Task queue the workers poll.")(fn)
+    return fn
+
+
+def _describe_failure(failure: dict[str, Any] | None) -> str:
+    lines = []
+    depth = 0
+    while failure:
+        kind = failure.get("type") or failure.get("kind") or "Error"
+        lines.append(("  " * depth) + ("caused by " if depth else "") + f"{kind}: {failure.get('message', '')}")
+        failure = failure.get("cause")
+        depth += 1
+    return "\n".join(lines)
+
+
+async def _start(
+    client: Client,
+    task_queue: str,
+    workflow_type: str,
+    workflow_id: str,
+    input_: str | None,
+    input_file: str | None,
+) -> WorkflowHandle[Any]:
+    value = _parse_input(input_, input_file)
+    return await client.start_workflow(workflow_type, value, id=workflow_id, task_queue=task_queue)
+
+
+@workflow.command("start")
+@_start_options
+@connection_options
+@run_async
+async def start(
+    client: Client,
+    task_queue: str,
+    workflow_type: str,
+    workflow_id: str,
+    input_: str | None,
+    input_file: str | None,
+    output: str,
+) -> None:
+    """Start a workflow and print its run id (without waiting for it)."""
+    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file)
+    if output == "json":
+        echo_json(
+            {
+                "workflow_id": workflow_id,
+                "run_id": handle.run_id,
+                "namespace": client.namespace,
+                "workflow_type": workflow_type,
+                "task_queue": task_queue,
+            }
+        )
+        return
+    click.echo("Running execution:")
+    click.echo(f"  WorkflowId  {workflow_id}")
+    click.echo(f"  RunId       {handle.run_id}")
+    click.echo(f"  Type        {workflow_type}")
+    click.echo(f"  Namespace   {client.namespace}")
+    click.echo(f"  TaskQueue   {task_queue}")
+
+
+async def _print_result(handle: WorkflowHandle[Any], output: str, timeout: float | None) -> int:
+    try:
+        result = await handle.result(timeout=timeout)
+    except WorkflowFailureError as e:
+        failure = failure_to_dict(e.cause) if e.cause else None
+        if output == "json":
+            echo_json(
+                {
+                    "workflow_id": handle.workflow_id,
+                    "run_id": handle.run_id,
+                    "status": e.status,
+                    "failure": failure,
+                }
+            )
+        click.echo(f"Error: workflow {handle.workflow_id} ended {e.status}", err=True)
+        if failure:
+            click.echo(_describe_failure(failure), err=True)
+        return 1
+    except TimeoutError as e:
+        fail(str(e))
+    if output == "json":
+        echo_json(
+            {
+                "workflow_id": handle.workflow_id,
+                "run_id": handle.run_id,
+                "status": "COMPLETED",
+                "result": result,
+            }
+        )
+    else:
+        echo_json(result)
+    return 0
+
+
+@workflow.command("execute")
+@_start_options
+@click.option("--timeout", type=float, default=None, help="Give up waiting after this many seconds.")
+@connection_options
+@run_async
+async def execute(
+    client: Client,
+    task_queue: str,
+    workflow_type: str,
+    workflow_id: str,
+    input_: str | None,
+    input_file: str | None,
+    timeout: float | None,
+    output: str,
+) -> int:
+    """Start a workflow, wait for it, and print its result as JSON (exit 1 if it failed)."""
+    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file)
+    if output != "json":
+        click.echo(f"Started {workflow_id} (run {handle.run_id}); waiting for the result...", err=True)
+    return await _print_result(handle, output, timeout)
+
+
+def _handle_options(fn: Any) -> Any:
+    fn = click.option("--run-id", "-r", default=None, help="A specific run (default: the newest).")(fn)
+    fn = click.option("--workflow-id", "-w", required=True, help="Workflow id.")(fn)
+    return fn
+
+
+@workflow.command("result")
+@_handle_options
+@click.option("--timeout", type=float, default=None, help="Give up waiting after this many seconds.")
+@connection_options
+@run_async
+async def result(client: Client, workflow_id: str, run_id: str | None, timeout: float | None, output: str) -> int:
+    """Wait for a workflow to close and print its result as JSON (exit 1 if it failed)."""
+    return await _print_result(client.get_workflow_handle(workflow_id, run_id=run_id), output, timeout)
+
+
+def _fmt_time(text: str | None) -> str:
+    if not text:
+        return "-"
+    return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+def _short_json(value: Any, width: int = 100) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+@workflow.command("describe")
+@_handle_options
+@connection_options
+@run_async
+async def describe(client: Client, workflow_id: str, run_id: str | None, output: str) -> None:
+    """Show a workflow's status, timing, input, result or failure, and pending work."""
+    d = await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
+    if output == "json":
+        echo_json(d.raw)
+        return
+    e = d.raw["execution"]
+    rows = [
+        ("WorkflowId", d.workflow_id),
+        ("RunId", d.run_id),
+        ("Type", d.workflow_type),
+        ("Status", d.status.value),
+        ("TaskQueue", d.task_queue),
+        ("Namespace", e["namespace"]),
+        ("Started", _fmt_time(e["start_time"])),
+    ]
+    if d.close_time is not None:
+        rows.append(
+            (
+                "Closed",
+                f"{_fmt_time(e['close_time'])} (took {(d.close_time - d.start_time).total_seconds():.3f}s)",
+            )
+        )
+    rows.append(("History", f"{d.history_length} events"))
+    rows.append(("Input", _short_json(d.input)))
+    if d.status is WorkflowStatus.COMPLETED:
+        rows.append(("Result", _short_json(d.result)))
+    for k, v in rows:
+        click.echo(f"  {k:<11} {v}")
+    if d.failure:
+        click.echo("  Failure")
+        for line in _describe_failure(d.failure).splitlines():
+            click.echo("    " + line)
+    if d.pending_activities:
+        click.echo(f"Pending activities ({len(d.pending_activities)}):")
+        for a in d.pending_activities:
+            click.echo(
+                f"  {a['activity_type']} (id {a['activity_id']}): {a['state']}, attempt {a['attempt']}, "
+                f"scheduled {_fmt_time(a['scheduled_time'])}"
+            )
+            if a.get("last_heartbeat_time"):
+                click.echo(
+                    f"    last heartbeat {_fmt_time(a['last_heartbeat_time'])}: "
+                    f"{_short_json(a.get('heartbeat_details'))}"
+                )
+            if a.get("last_failure"):
+                click.echo(f"    last failure: {_describe_failure(a['last_failure']).splitlines()[0]}")
+            if a.get("next_attempt_time"):
+                click.echo(f"    next attempt {_fmt_time(a['next_attempt_time'])}")
+    if d.pending_timers:
+        click.echo(f"Pending timers ({len(d.pending_timers)}):")
+        for t in d.pending_timers:
+            click.echo(f"  timer {t['timer_id']} fires {_fmt_time(t['fire_time'])}")
+    wt = d.pending_workflow_task
+    if wt:
+        line = f"Pending workflow task: {wt['state']}, attempt {wt['attempt']}"
+        click.echo(line)
+        if wt.get("last_failure"):
+            click.echo(f"  last failure: {_describe_failure(wt['last_failure']).splitlines()[0]}")
+
+
+_DETAIL_KEYS = (
+    "workflow_type",
+    "activity_type",
+    "activity_id",
+    "timer_id",
+    "duration",
+    "attempt",
+    "identity",
+    "input",
+    "result",
+    "cause",
+    "timeout_type",
+    "retry_state",
+)
+
+
+def _event_details(e: dict[str, Any]) -> str:
+    attrs = e["attributes"]
+    parts = []
+    for key in _DETAIL_KEYS:
+        if key in attrs and attrs[key] is not None:
+            value = attrs[key]
+            parts.append(f"{key}={_short_json(value, 60) if not isinstance(value, str) else value}")
+    if attrs.get("failure"):
+        parts.append("failure=" + _short_json(attrs["failure"].get("message"), 80))
+    return " ".join(parts)
+
+
+@workflow.command("show")
+@_handle_options
+@connection_options
+@run_async
+async def show(client: Client, workflow_id: str, run_id: str | None, output: str) -> None:
+    """Print a workflow's event history."""
+    events = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    if output == "json":
+        echo_json({"events": events})
+        return
+    width = shutil.get_terminal_size((140, 20)).columns
+    click.echo(f"{'ID':>4}  {'Time (UTC)':<23}  {'Type':<28}  Details")
+    for e in events:
+        line = f"{e['event_id']:>4}  {e['event_time'][:23]:<23}  {e['event_type']:<28}  {_event_details(e)}"
+        click.echo(line if len(line) <= max(width, 100) else line[: max(width, 100) - 3] + "...")
+
+
+@workflow.command("list")
+@click.option(
+    "--status",
+    type=click.Choice([s.value for s in WorkflowStatus], case_sensitive=False),
+    default=None,
+    help="Only workflows with this status.",
+)
+@click.option("--type", "workflow_type", default=None, help="Only workflows of this type.")
+@click.option("--prefix", "workflow_id_prefix", default=None, help="Only workflow ids starting with this.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@connection_options
+@run_async
+async def list_(
+    client: Client,
+    status: str | None,
+    workflow_type: str | None,
+    workflow_id_prefix: str | None,
+    limit: int,
+    output: str,
+) -> None:
+    """List workflow runs, newest first."""
+    page = await client.list_workflows(
+        status=status.upper() if status else None,
+        workflow_type=workflow_type,
+        workflow_id_prefix=workflow_id_prefix,
+        limit=limit,
+    )
+    if output == "json":
+        echo_json({"executions": page.executions, "next_page_token": page.next_page_token})
+        return
+    if not page.executions:
+        click.echo("No workflows.")
+        return
+    click.echo(f"{'Status':<10}  {'WorkflowId':<30}  {'Type':<24}  {'Started (UTC)':<23}  RunId")
+    for e in page.executions:
+        click.echo(
+            f"{e['status']:<10}  {e['workflow_id'][:30]:<30}  {e['workflow_type'][:24]:<24}  "
+            f"{_fmt_time(e['start_time'])[:23]:<23}  {e['run_id']}"
+        )

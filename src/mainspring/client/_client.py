@@ -1,0 +1,350 @@
+"""The client: start workflows, wait for their results, inspect and list them."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from ..api.enums import WorkflowStatus
+from ..converter import PayloadError, decode, encode
+from ..errors import InvalidArgumentError, WorkflowFailureError, failure_from_dict
+from ..workflow import get_definition
+from ._transport import Transport, resolve_address
+
+if TYPE_CHECKING:
+    from ..workflow import Context
+
+__all__ = ["Client", "WorkflowDescription", "WorkflowHandle", "WorkflowPage"]
+
+A = TypeVar("A")
+R = TypeVar("R")
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class WorkflowDescription:
+    """A workflow run as the server describes it."""
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    status: WorkflowStatus
+    start_time: datetime
+    close_time: datetime | None
+    history_length: int
+    input: Any
+    result: Any
+    failure: dict[str, Any] | None
+    pending_activities: list[dict[str, Any]]
+    pending_timers: list[dict[str, Any]]
+    pending_workflow_task: dict[str, Any] | None
+    #: The server's answer as JSON.
+    raw: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WorkflowDescription:
+        e = data["execution"]
+        start = _time(e["start_time"])
+        assert start is not None
+        return cls(
+            workflow_id=e["workflow_id"],
+            run_id=e["run_id"],
+            workflow_type=e["workflow_type"],
+            task_queue=e["task_queue"],
+            status=WorkflowStatus(e["status"]),
+            start_time=start,
+            close_time=_time(e.get("close_time")),
+            history_length=e["history_length"],
+            input=data.get("input"),
+            result=data.get("result"),
+            failure=data.get("failure"),
+            pending_activities=data.get("pending_activities", []),
+            pending_timers=data.get("pending_timers", []),
+            pending_workflow_task=data.get("pending_workflow_task"),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class WorkflowPage:
+    """One page of ``Client.list_workflows``."""
+
+    executions: list[dict[str, Any]]
+    next_page_token: str | None
+
+
+class WorkflowHandle(Generic[R]):
+    """A started workflow: wait for its result, describe it, read its history."""
+
+    def __init__(self, client: Client, workflow_id: str, run_id: str | None, result_type: Any = None) -> None:
+        self.client = client
+        self.workflow_id = workflow_id
+        #: The run this handle follows; None means the newest run of the workflow id.
+        self.run_id = run_id
+        self._result_type = result_type
+
+    def __repr__(self) -> str:
+        return f"WorkflowHandle(workflow_id={self.workflow_id!r}, run_id={self.run_id!r})"
+
+    async def result(self, *, timeout: float | None = None) -> R:
+        """Wait for the run to close and return its result.
+
+        Raises ``WorkflowFailureError`` (with the recorded failure as ``cause``) if it did not complete,
+        and ``asyncio.TimeoutError`` if ``timeout`` seconds pass first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
+            data = await self.client._call(
+                "GET",
+                "/workflows/result",
+                params={"workflow_id": self.workflow_id, "run_id": self.run_id, "wait": wait},
+                timeout=wait + 10,
+            )
+            status = WorkflowStatus(data["status"])
+            if status is WorkflowStatus.COMPLETED:
+                try:
+                    value: R = decode(data.get("result"), self._result_type)
+                except PayloadError as e:
+                    raise InvalidArgumentError(f"the workflow result does not fit the expected type: {e}") from None
+                return value
+            if status is not WorkflowStatus.RUNNING:
+                failure = data.get("failure")
+                cause = failure_from_dict(failure) if failure else None
+                what = f": {cause.message}" if cause else ""
+                raise WorkflowFailureError(
+                    f"workflow {self.workflow_id!r} {status.value.lower().replace('_', ' ')}{what}",
+                    status=status.value,
+                    cause=cause,
+                )
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"workflow {self.workflow_id!r} did not close within {timeout}s")
+
+    async def describe(self) -> WorkflowDescription:
+        """Status, timing, input, result or failure, and pending work of the run."""
+        data = await self.client._call(
+            "GET", "/workflows/describe", params={"workflow_id": self.workflow_id, "run_id": self.run_id}
+        )
+        return WorkflowDescription.from_json(data)
+
+    async def fetch_history(self) -> list[dict[str, Any]]:
+        """Every event of the run's history, in order (as JSON objects)."""
+        events: list[dict[str, Any]] = []
+        first = 1
+        while True:
+            data = await self.client._call(
+                "GET",
+                "/workflows/history",
+                params={
+                    "workflow_id": self.workflow_id,
+                    "run_id": self.run_id,
+                    "first_event_id": first,
+                    "limit": 1000,
+                },
+            )
+            events.extend(data["events"])
+            if not data.get("next_page_token"):
+                return events
+            first = int(data["next_page_token"])
+
+
+class Client:
+    """A connection to a Mainspring server, for one namespace.
+
+    ``await Client.connect()`` uses ``$MAINSPRING_ADDRESS`` or localhost:7233. The connection is
+    made on first use, so a client can be created before the server is up.
+    """
+
+    def __init__(self, transport: Transport, namespace: str = "default") -> None:
+        self.transport = transport
+        self.namespace = namespace
+
+    @classmethod
+    async def connect(cls, address: str | None = None, *, namespace: str = "default", timeout: float = 10.0) -> Client:
+        """A client for the server at ``address`` (host:port or URL)."""
+        return cls(Transport(resolve_address(address), timeout=timeout), namespace)
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @property
+    def address(self) -> str:
+        return self.transport.address
+
+    def _path(self, suffix: str) -> str:
+        return f"/api/v1/namespaces/{self.namespace}{suffix}"
+
+    async def _call(self, method: str, suffix: str, **kwargs: Any) -> Any:
+        return await self.transport.call(method, self._path(suffix), **kwargs)
+
+    async def health(self) -> dict[str, Any]:
+        """The server's status and version; raises ``ServerUnavailableError`` if it is down."""
+        result: dict[str, Any] = await self.transport.call("GET", "/api/v1/health")
+        return result
+
+    # --- starting workflows ----------------------------------------------------------------------------
+
+    @overload
+    async def start_workflow(
+        self,
+        workflow: Callable[[Context], Awaitable[R]],
+        *,
+        id: str,
+        task_queue: str,
+        request_id: str | None = ...,
+    ) -> WorkflowHandle[R]: ...
+
+    @overload
+    async def start_workflow(
+        self,
+        workflow: Callable[[Context, A], Awaitable[R]],
+        arg: A,
+        *,
+        id: str,
+        task_queue: str,
+        request_id: str | None = ...,
+    ) -> WorkflowHandle[R]: ...
+
+    @overload
+    async def start_workflow(
+        self,
+        workflow: str,
+        arg: Any = ...,
+        *,
+        id: str,
+        task_queue: str,
+        request_id: str | None = ...,
+        result_type: type[R],
+    ) -> WorkflowHandle[R]: ...
+
+    @overload
+    async def start_workflow(
+        self,
+        workflow: str,
+        arg: Any = ...,
+        *,
+        id: str,
+        task_queue: str,
+        request_id: str | None = ...,
+    ) -> WorkflowHandle[Any]: ...
+
+    async def start_workflow(
+        self,
+        workflow: Any,
+        arg: Any = None,
+        *,
+        id: str,
+        task_queue: str,
+        request_id: str | None = None,
+        result_type: Any = None,
+    ) -> WorkflowHandle[Any]:
+        """Start a workflow and return a handle to it (without waiting for it to finish).
+
+        ``workflow`` is a function decorated with ``@workflow.defn`` (typed: the argument must fit
+        its input type and the handle's result has its result type) or a workflow type name, in
+        which case ``arg`` is sent as JSON as it is. Raises ``AlreadyStartedError`` if a workflow
+        with this id is running, ``InvalidArgumentError`` if the input does not fit.
+        """
+        if isinstance(workflow, str):
+            name, payload, rtype = workflow, arg, result_type
+        else:
+            d = get_definition(workflow)
+            name, rtype = d.name, d.result_type
+            try:
+                payload = encode(arg) if d.takes_input else None
+            except PayloadError as e:
+                raise InvalidArgumentError(f"the input of workflow {name!r} cannot be sent: {e}") from None
+        body = {
+            "workflow_id": id,
+            "workflow_type": name,
+            "task_queue": task_queue,
+            "input": payload,
+            "request_id": request_id or str(uuid.uuid4()),
+        }
+        data = await self._call("POST", "/workflows", body=body)
+        return WorkflowHandle(self, id, data["run_id"], rtype)
+
+    @overload
+    async def execute_workflow(
+        self,
+        workflow: Callable[[Context], Awaitable[R]],
+        *,
+        id: str,
+        task_queue: str,
+    ) -> R: ...
+
+    @overload
+    async def execute_workflow(
+        self,
+        workflow: Callable[[Context, A], Awaitable[R]],
+        arg: A,
+        *,
+        id: str,
+        task_queue: str,
+    ) -> R: ...
+
+    @overload
+    async def execute_workflow(self, workflow: str, arg: Any = ..., *, id: str, task_queue: str) -> Any: ...
+
+    async def execute_workflow(self, workflow: Any, arg: Any = None, *, id: str, task_queue: str) -> Any:
+        """Start a workflow and wait for its result (``start_workflow`` then ``result``)."""
+        handle: WorkflowHandle[Any] = await self.start_workflow(workflow, arg, id=id, task_queue=task_queue)
+        return await handle.result()
+
+    def get_workflow_handle(
+        self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
+    ) -> WorkflowHandle[Any]:
+        """A handle to an existing workflow (its newest run unless ``run_id`` is given)."""
+        return WorkflowHandle(self, workflow_id, run_id, result_type)
+
+    # --- listing --------------------------------------------------------------------------------------
+
+    async def list_workflows(
+        self,
+        *,
+        status: WorkflowStatus | str | None = None,
+        workflow_type: str | None = None,
+        workflow_id_prefix: str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+    ) -> WorkflowPage:
+        """One page of runs, newest first."""
+        data = await self._call(
+            "GET",
+            "/workflows",
+            params={
+                "status": str(status) if status else None,
+                "workflow_type": workflow_type,
+                "workflow_id_prefix": workflow_id_prefix,
+                "limit": limit,
+                "page_token": page_token,
+            },
+        )
+        return WorkflowPage(data["executions"], data.get("next_page_token"))
+
+    # --- namespaces -----------------------------------------------------------------------------------
+
+    async def create_namespace(self, name: str, description: str = "") -> dict[str, Any]:
+        result: dict[str, Any] = await self.transport.call(
+            "POST", "/api/v1/namespaces", body={"name": name, "description": description}
+        )
+        return result
+
+    async def list_namespaces(self) -> list[dict[str, Any]]:
+        data = await self.transport.call("GET", "/api/v1/namespaces")
+        result: list[dict[str, Any]] = data["namespaces"]
+        return result

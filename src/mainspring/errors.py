@@ -1,0 +1,330 @@
+"""Every exception Mainspring raises, under one root.
+
+::
+
+    MainspringError
+    ├── FailureError                  a failure that travels through history (workflow-visible)
+    │   ├── ApplicationError          raised by user code; may be marked non-retryable
+    │   ├── ActivityError             an activity failed for good; ``.cause`` says why
+    │   ├── TimeoutError              a timeout fired (``.timeout_type``)
+    │   ├── CancelledError            the work was cancelled
+    │   ├── TerminatedError           the workflow was terminated
+    │   └── ServerError               the engine failed the work (e.g. a worker was lost)
+    ├── WorkflowFailureError          client side: the workflow ended without a result; ``.cause``
+    ├── WorkflowCodeError             a bug in workflow code that fails the task, not the workflow
+    │   ├── NondeterminismError       the code diverged from its recorded history
+    │   └── NondeterministicCallError the code called the wall clock, real sleep or real randomness
+    └── RPCError                      the engine or its transport failed (``.status``, ``.code``)
+        ├── ServerUnavailableError    the server could not be reached
+        ├── InvalidArgumentError      400: the request is wrong; the message says how
+        ├── NotFoundError             404
+        ├── AlreadyStartedError       409: a workflow with that id is already running
+        └── PayloadTooLargeError      413
+
+"Your workflow failed" (``FailureError``, ``WorkflowFailureError``) is a different family from
+"the engine or its storage failed" (``RPCError``), so callers can tell them apart.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "ActivityError",
+    "AlreadyStartedError",
+    "ApplicationError",
+    "CancelledError",
+    "FailureError",
+    "InvalidArgumentError",
+    "MainspringError",
+    "NondeterminismError",
+    "NondeterministicCallError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "RPCError",
+    "ServerError",
+    "ServerUnavailableError",
+    "TerminatedError",
+    "TimeoutError",
+    "WorkflowCodeError",
+    "WorkflowFailureError",
+    "failure_from_dict",
+    "failure_to_dict",
+]
+
+
+class MainspringError(Exception):
+    """Root of every exception raised by Mainspring."""
+
+
+# --- Failures that travel through history ---------------------------------------------------------
+
+
+class FailureError(MainspringError):
+    """A failure that is recorded in history and can be seen by workflow code.
+
+    Raising one of these from workflow code fails the workflow; any other exception fails only the
+    workflow task (the task is retried, on the assumption that the code has a bug that a deploy fixes).
+    """
+
+    def __init__(self, message: str, *, cause: FailureError | None = None, stack: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cause = cause
+        self.__cause__ = cause
+        #: The stack trace recorded where the failure happened (possibly in another process).
+        self.stack = stack
+
+    @property
+    def failure_type(self) -> str:
+        """A short name for the kind of failure, as shown in history."""
+        return type(self).__name__
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ApplicationError(FailureError):
+    """An error raised by user code (an activity or a workflow).
+
+    ``type`` names the error for retry policies (``non_retryable_error_types``); it defaults to the
+    Python class name of the original exception. ``non_retryable=True`` stops activity retries at once.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *details: Any,
+        type: str | None = None,
+        non_retryable: bool = False,
+        cause: FailureError | None = None,
+        stack: str | None = None,
+    ) -> None:
+        super().__init__(message, cause=cause, stack=stack)
+        self.type = type or "ApplicationError"
+        self.details: tuple[Any, ...] = details
+        self.non_retryable = non_retryable
+
+    @property
+    def failure_type(self) -> str:
+        return self.type
+
+
+class ActivityError(FailureError):
+    """An activity failed for good (its last attempt failed, or it timed out).
+
+    ``cause`` holds what the last attempt raised: an ``ApplicationError`` (with the original type,
+    message and details) or a ``TimeoutError``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        activity_type: str,
+        activity_id: str,
+        attempt: int,
+        retry_state: str | None = None,
+        cause: FailureError | None = None,
+        stack: str | None = None,
+    ) -> None:
+        super().__init__(message, cause=cause, stack=stack)
+        self.activity_type = activity_type
+        self.activity_id = activity_id
+        self.attempt = attempt
+        self.retry_state = retry_state
+
+
+class TimeoutError(FailureError):
+    """A timeout fired. ``timeout_type`` is one of ``SCHEDULE_TO_CLOSE``, ``START_TO_CLOSE``,
+    ``SCHEDULE_TO_START``, ``HEARTBEAT``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        timeout_type: str,
+        last_heartbeat_details: Any = None,
+        cause: FailureError | None = None,
+        stack: str | None = None,
+    ) -> None:
+        super().__init__(message, cause=cause, stack=stack)
+        self.timeout_type = timeout_type
+        self.last_heartbeat_details = last_heartbeat_details
+
+
+class CancelledError(FailureError):
+    """The work was cancelled."""
+
+    def __init__(self, message: str = "cancelled", *details: Any, stack: str | None = None) -> None:
+        super().__init__(message, stack=stack)
+        self.details = details
+
+
+class TerminatedError(FailureError):
+    """The workflow was terminated."""
+
+
+class ServerError(FailureError):
+    """The engine failed the work (for example, the worker running an activity was lost)."""
+
+    def __init__(self, message: str, *, non_retryable: bool = False, cause: FailureError | None = None) -> None:
+        super().__init__(message, cause=cause)
+        self.non_retryable = non_retryable
+
+
+# --- Client-side view of a finished workflow -----------------------------------------------------
+
+
+class WorkflowFailureError(MainspringError):
+    """The workflow ended without a result (failed, timed out, cancelled or terminated).
+
+    ``cause`` is the ``FailureError`` recorded in history; ``status`` the final status.
+    """
+
+    def __init__(self, message: str, *, status: str, cause: FailureError | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.cause = cause
+        self.__cause__ = cause
+
+
+# --- Bugs in workflow code -------------------------------------------------------------------------
+
+
+class WorkflowCodeError(MainspringError):
+    """Workflow code did something the engine cannot accept; the workflow task fails and is retried."""
+
+
+class NondeterminismError(WorkflowCodeError):
+    """The workflow code, replayed, did not do what its history records."""
+
+
+class NondeterministicCallError(WorkflowCodeError):
+    """Workflow code called something non-deterministic (wall clock, real sleep, real randomness)."""
+
+
+# --- The engine and its transport ------------------------------------------------------------------
+
+
+class RPCError(MainspringError):
+    """A call to the server failed. ``status`` is the HTTP status (0 if none), ``code`` a stable name."""
+
+    def __init__(self, message: str, *, status: int = 0, code: str = "error", details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.details = details
+
+
+class ServerUnavailableError(RPCError):
+    """The server could not be reached (not running, wrong address, or restarting)."""
+
+
+class InvalidArgumentError(RPCError):
+    """The request was refused as invalid (HTTP 400); the message says what is wrong."""
+
+
+class NotFoundError(RPCError):
+    """What the request names does not exist (HTTP 404)."""
+
+
+class AlreadyStartedError(RPCError):
+    """A workflow with this id is already running (HTTP 409)."""
+
+
+class PayloadTooLargeError(RPCError):
+    """A payload is over the server's size limit (HTTP 413)."""
+
+
+# --- Failure <-> JSON --------------------------------------------------------------------------------
+# The JSON form is what history stores and what crosses the wire:
+#   {"message", "type", "kind", "stack", "non_retryable", "details", "cause", ...kind-specific fields}
+
+
+def failure_to_dict(err: BaseException, *, with_stack: bool = True) -> dict[str, Any]:
+    """Convert an exception into the failure JSON recorded in history."""
+    stack = None
+    if with_stack:
+        stack = getattr(err, "stack", None) or "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    out: dict[str, Any] = {"message": str(err), "stack": stack}
+    cause_err: BaseException | None = getattr(err, "cause", None)
+    if isinstance(err, ApplicationError):
+        out.update(kind="application", type=err.type, non_retryable=err.non_retryable)
+        if err.details:
+            out["details"] = list(err.details)
+    elif isinstance(err, ActivityError):
+        out.update(
+            kind="activity",
+            type="ActivityError",
+            activity_type=err.activity_type,
+            activity_id=err.activity_id,
+            attempt=err.attempt,
+            retry_state=err.retry_state,
+        )
+    elif isinstance(err, TimeoutError):
+        out.update(kind="timeout", type="TimeoutError", timeout_type=err.timeout_type)
+        if err.last_heartbeat_details is not None:
+            out["last_heartbeat_details"] = err.last_heartbeat_details
+    elif isinstance(err, CancelledError):
+        out.update(kind="cancelled", type="CancelledError")
+        if err.details:
+            out["details"] = list(err.details)
+    elif isinstance(err, TerminatedError):
+        out.update(kind="terminated", type="TerminatedError")
+    elif isinstance(err, ServerError):
+        out.update(kind="server", type="ServerError", non_retryable=err.non_retryable)
+    else:
+        # A plain Python exception from user code: keep its class name as the error type.
+        out.update(kind="application", type=type(err).__name__, non_retryable=False)
+        cause_err = err.__cause__
+    if cause_err is not None:
+        out["cause"] = failure_to_dict(cause_err, with_stack=with_stack)
+    return out
+
+
+def failure_from_dict(data: Mapping[str, Any]) -> FailureError:
+    """Rebuild the exception from failure JSON (the inverse of ``failure_to_dict``)."""
+    cause = failure_from_dict(data["cause"]) if data.get("cause") else None
+    kind = data.get("kind", "application")
+    message = str(data.get("message", ""))
+    stack = data.get("stack")
+    err: FailureError
+    if kind == "activity":
+        err = ActivityError(
+            message,
+            activity_type=str(data.get("activity_type", "")),
+            activity_id=str(data.get("activity_id", "")),
+            attempt=int(data.get("attempt", 0)),
+            retry_state=data.get("retry_state"),
+            cause=cause,
+            stack=stack,
+        )
+    elif kind == "timeout":
+        err = TimeoutError(
+            message,
+            timeout_type=str(data.get("timeout_type", "")),
+            last_heartbeat_details=data.get("last_heartbeat_details"),
+            cause=cause,
+            stack=stack,
+        )
+    elif kind == "cancelled":
+        err = CancelledError(message, *data.get("details", []), stack=stack)
+    elif kind == "terminated":
+        err = TerminatedError(message, cause=cause, stack=stack)
+    elif kind == "server":
+        err = ServerError(message, non_retryable=bool(data.get("non_retryable")), cause=cause)
+        err.stack = stack
+    else:
+        err = ApplicationError(
+            message,
+            *data.get("details", []),
+            type=data.get("type"),
+            non_retryable=bool(data.get("non_retryable")),
+            cause=cause,
+            stack=stack,
+        )
+    return err

@@ -1,0 +1,40 @@
+"""Server settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+__all__ = ["ServerConfig"]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """How a Mainspring server runs. Every field has a default suited to ``start-dev``."""
+
+    #: Where state lives: a SQLite file path, ``:memory:``, or a store URL.
+    db: str = "mainspring.db"
+    #: Interface and port of the HTTP/JSON API.
+    host: str = "127.0.0.1"
+    port: int = 7233
+    #: Port reserved for the web UI.
+    ui_port: int = 8233
+    #: Namespaces that exist from the start.
+    namespaces: tuple[str, ...] = ("default",)
+    #: Largest accepted payload (a workflow input or result, an activity input or result, details).
+    max_payload_bytes: int = 2 * 1024 * 1024
+    #: How often workers heartbeat their session.
+    worker_heartbeat_interval: timedelta = timedelta(seconds=1)
+    #: A session with no heartbeat for this long has ended: its tasks go to other workers.
+    worker_session_timeout: timedelta = timedelta(seconds=5)
+    #: How long a worker may take to complete a workflow task.
+    workflow_task_timeout: timedelta = timedelta(seconds=10)
+    #: How long a task waits for the sticky worker before any worker may take it.
+    sticky_schedule_to_start_timeout: timedelta = timedelta(seconds=3)
+    #: The longest a poll waits for a task before answering "nothing yet".
+    max_poll_wait: timedelta = timedelta(seconds=30)
+    #: How many executions' state is kept in memory.
+    execution_cache_size: int = 10_000
+    #: SQLite ``synchronous`` setting: FULL is durable across power loss.
+    sqlite_synchronous: str = "FULL"
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,603 @@
+"""The HTTP/JSON API: one route table, from which both the Starlette app and the OpenAPI document
+are built, so the documentation cannot drift from what the server accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from .._version import __version__
+from ..api import models as m
+from ..api.enums import WorkflowStatus
+from ..api.names import check_namespace
+from ..errors import InvalidArgumentError, PayloadTooLargeError, RPCError
+from ..storage import ListQuery, StorageError
+from ._engine import Engine, iso
+
+__all__ = ["ENDPOINTS", "build_app", "openapi_document"]
+
+log = logging.getLogger(__name__)
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(_dumps(data), status_code=status, media_type="application/json")
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return _json(body, status)
+
+
+def _validation_message(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if p not in ("body",))
+    extra = f" (and {err.error_count() - 1} more problem(s))" if err.error_count() > 1 else ""
+    where = f"field '{loc}'" if loc else "the request body"
+    return f"invalid request: {where}: {first['msg']}{extra}"
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    type: str
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    name: str
+    summary: str
+    handler: Callable[[Engine, Request, Any], Awaitable[Response]]
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    query: tuple[Query, ...] = ()
+    tag: str = "workflows"
+
+
+def _q(request: Request, name: str, default: str | None = None) -> str | None:
+    return request.query_params.get(name, default)
+
+
+def _q_float(request: Request, name: str, default: float) -> float:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"query parameter {name!r} must be a number, got {raw!r}", status=400, code="invalid_argument"
+        ) from None
+
+
+def _q_int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"query parameter {name!r} must be an integer, got {raw!r}", status=400, code="invalid_argument"
+        ) from None
+
+
+def _required(request: Request, name: str) -> str:
+    value = request.query_params.get(name)
+    if not value:
+        raise InvalidArgumentError(f"query parameter {name!r} is required", status=400, code="invalid_argument")
+    return value
+
+
+def _ns(request: Request) -> str:
+    ns: str = request.path_params["namespace"]
+    problem = check_namespace(ns)
+    if problem:
+        raise InvalidArgumentError(problem, status=400, code="invalid_argument")
+    return ns
+
+
+# --- handlers -------------------------------------------------------------------------------------------
+
+
+async def _health(engine: Engine, request: Request, body: Any) -> Response:
+    return _json({"status": "ok", "version": __version__, "store": engine.store.description})
+
+
+async def _list_namespaces(engine: Engine, request: Request, body: Any) -> Response:
+    return _json(
+        {
+            "namespaces": [
+                {"name": n.name, "description": n.description, "created_at": iso(n.created_at)}
+                for n in await engine.store.list_namespaces()
+            ]
+        }
+    )
+
+
+async def _create_namespace(engine: Engine, request: Request, body: m.CreateNamespaceRequest) -> Response:
+    problem = check_namespace(body.name)
+    if problem:
+        raise InvalidArgumentError(problem, status=400, code="invalid_argument")
+    created = await engine.create_namespace(body.name, body.description)
+    ns = await engine.store.get_namespace(body.name)
+    assert ns is not None
+    return _json(
+        {"name": ns.name, "description": ns.description, "created_at": iso(ns.created_at)},
+        201 if created else 200,
+    )
+
+
+async def _start(engine: Engine, request: Request, body: m.StartWorkflowRequest) -> Response:
+    ns = _ns(request)
+    run_id, created = await engine.start_workflow(ns, body)
+    return _json({"workflow_id": body.workflow_id, "run_id": run_id, "namespace": ns}, 201 if created else 200)
+
+
+async def _list(engine: Engine, request: Request, body: Any) -> Response:
+    ns = _ns(request)
+    status = _q(request, "status")
+    if status:
+        try:
+            status_enum: WorkflowStatus | None = WorkflowStatus(status.upper())
+        except ValueError:
+            raise InvalidArgumentError(
+                f"unknown status {status!r}; use one of {', '.join(s.value for s in WorkflowStatus)}",
+                status=400,
+                code="invalid_argument",
+            ) from None
+    else:
+        status_enum = None
+    try:
+        query = ListQuery(
+            status=status_enum,
+            workflow_type=_q(request, "workflow_type"),
+            workflow_id_prefix=_q(request, "workflow_id_prefix"),
+            started_after=_q_float(request, "started_after", 0.0) or None,
+            started_before=_q_float(request, "started_before", 0.0) or None,
+            limit=_q_int(request, "limit", 100),
+            page_token=_q(request, "page_token"),
+        )
+        return _json(await engine.list_workflows(ns, query))
+    except StorageError as e:
+        raise InvalidArgumentError(str(e), status=400, code="invalid_argument") from None
+
+
+async def _describe(engine: Engine, request: Request, body: Any) -> Response:
+    return _json(await engine.describe(_ns(request), _required(request, "workflow_id"), _q(request, "run_id")))
+
+
+async def _history(engine: Engine, request: Request, body: Any) -> Response:
+    first = _q_int(request, "first_event_id", 0) or _q_int(request, "page_token", 1)
+    return _json(
+        await engine.history(
+            _ns(request),
+            _required(request, "workflow_id"),
+            _q(request, "run_id"),
+            first,
+            _q_int(request, "limit", 1000),
+        )
+    )
+
+
+async def _result(engine: Engine, request: Request, body: Any) -> Response:
+    return _json(
+        await engine.wait_result(
+            _ns(request),
+            _required(request, "workflow_id"),
+            _q(request, "run_id"),
+            _q_float(request, "wait", 0.0),
+        )
+    )
+
+
+async def _register(engine: Engine, request: Request, body: m.RegisterWorkerRequest) -> Response:
+    s = await engine.register_worker(_ns(request), body)
+    return _json(
+        {
+            "session_id": s.id,
+            "heartbeat_interval": engine.config.worker_heartbeat_interval.total_seconds(),
+            "session_timeout": engine.config.worker_session_timeout.total_seconds(),
+            "max_payload_bytes": engine.max_payload,
+        },
+        201,
+    )
+
+
+async def _heartbeat_session(engine: Engine, request: Request, body: Any) -> Response:
+    engine.session(_ns(request), request.path_params["session_id"])
+    return _json({"ok": True})
+
+
+async def _end_session(engine: Engine, request: Request, body: Any) -> Response:
+    await engine.end_session(_ns(request), request.path_params["session_id"])
+    return _json({"ok": True})
+
+
+async def _poll_wt(engine: Engine, request: Request, body: m.PollRequest) -> Response:
+    s = engine.session(_ns(request), body.session_id)
+    task = await engine.poll_workflow_task(s, body.timeout if body.timeout is not None else 30.0)
+    return _json(task) if task is not None else Response(status_code=204)
+
+
+async def _complete_wt(engine: Engine, request: Request, body: m.CompleteWorkflowTaskRequest) -> Response:
+    await engine.complete_workflow_task(body)
+    return _json({"accepted": True})
+
+
+async def _fail_wt(engine: Engine, request: Request, body: m.FailWorkflowTaskRequest) -> Response:
+    await engine.fail_workflow_task(body)
+    return _json({"accepted": True})
+
+
+async def _poll_act(engine: Engine, request: Request, body: m.PollRequest) -> Response:
+    s = engine.session(_ns(request), body.session_id)
+    task = await engine.poll_activity_task(s, body.timeout if body.timeout is not None else 30.0)
+    return _json(task) if task is not None else Response(status_code=204)
+
+
+async def _complete_act(engine: Engine, request: Request, body: m.CompleteActivityTaskRequest) -> Response:
+    await engine.complete_activity_task(body)
+    return _json({"accepted": True})
+
+
+async def _fail_act(engine: Engine, request: Request, body: m.FailActivityTaskRequest) -> Response:
+    await engine.fail_activity_task(body)
+    return _json({"accepted": True})
+
+
+async def _heartbeat_act(engine: Engine, request: Request, body: m.HeartbeatActivityTaskRequest) -> Response:
+    return _json(await engine.heartbeat_activity_task(body))
+
+
+_NS = "/api/v1/namespaces/{namespace}"
+_WID = Query("workflow_id", "string", "The workflow id.", required=True)
+_RID = Query("run_id", "string", "A run id; the newest run of the workflow id when omitted.")
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("GET", "/api/v1/health", "health", "Server health and version", _health, tag="server"),
+    Endpoint("GET", "/api/v1/namespaces", "list_namespaces", "List namespaces", _list_namespaces, tag="namespaces"),
+    Endpoint(
+        "POST",
+        "/api/v1/namespaces",
+        "create_namespace",
+        "Create a namespace",
+        _create_namespace,
+        body=m.CreateNamespaceRequest,
+        response=m.Namespace,
+        status=201,
+        tag="namespaces",
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/workflows",
+        "start_workflow",
+        "Start a workflow",
+        _start,
+        body=m.StartWorkflowRequest,
+        response=m.StartWorkflowResponse,
+        status=201,
+    ),
+    Endpoint(
+        "GET",
+        _NS + "/workflows",
+        "list_workflows",
+        "List workflow runs, newest first",
+        _list,
+        response=m.ListWorkflowsResponse,
+        query=(
+            Query("status", "string", "Only runs with this status (RUNNING, COMPLETED, FAILED, ...)."),
+            Query("workflow_type", "string", "Only runs of this workflow type."),
+            Query("workflow_id_prefix", "string", "Only runs whose workflow id starts with this."),
+            Query("started_after", "number", "Only runs started at or after this Unix time."),
+            Query("started_before", "number", "Only runs started before this Unix time."),
+            Query("limit", "integer", "Page size (1..1000, default 100)."),
+            Query("page_token", "string", "next_page_token of the previous page."),
+        ),
+    ),
+    Endpoint(
+        "GET",
+        _NS + "/workflows/describe",
+        "describe_workflow",
+        "Describe a run: status, timing, input, result, pending work",
+        _describe,
+        response=m.DescribeWorkflowResponse,
+        query=(_WID, _RID),
+    ),
+    Endpoint(
+        "GET",
+        _NS + "/workflows/history",
+        "get_history",
+        "A run's event history",
+        _history,
+        response=m.HistoryResponse,
+        query=(
+            _WID,
+            _RID,
+            Query("first_event_id", "integer", "Start at this event id (default 1)."),
+            Query("limit", "integer", "At most this many events (default 1000)."),
+            Query("page_token", "string", "next_page_token of the previous page."),
+        ),
+    ),
+    Endpoint(
+        "GET",
+        _NS + "/workflows/result",
+        "get_result",
+        "A run's outcome; waits up to `wait` seconds for it to close (long-poll)",
+        _result,
+        response=m.WorkflowResultResponse,
+        query=(_WID, _RID, Query("wait", "number", "Seconds to wait for the run to close (max 30).")),
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/workers",
+        "register_worker",
+        "Open a worker session",
+        _register,
+        body=m.RegisterWorkerRequest,
+        response=m.RegisterWorkerResponse,
+        status=201,
+        tag="workers",
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/workers/{session_id}/heartbeat",
+        "heartbeat_worker",
+        "Keep a worker session alive",
+        _heartbeat_session,
+        tag="workers",
+    ),
+    Endpoint(
+        "DELETE",
+        _NS + "/workers/{session_id}",
+        "end_worker_session",
+        "End a worker session; its tasks go to other workers at once",
+        _end_session,
+        tag="workers",
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/workflow-tasks/poll",
+        "poll_workflow_task",
+        "Wait for a workflow task (204 when none arrived in time)",
+        _poll_wt,
+        body=m.PollRequest,
+        response=m.WorkflowTask,
+        tag="workers",
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/workflow-tasks/complete",
+        "complete_workflow_task",
+        "Complete a workflow task with commands",
+        _complete_wt,
+        body=m.CompleteWorkflowTaskRequest,
+        response=m.CompleteWorkflowTaskResponse,
+        tag="workers",
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/workflow-tasks/fail",
+        "fail_workflow_task",
+        "Fail a workflow task (it is retried)",
+        _fail_wt,
+        body=m.FailWorkflowTaskRequest,
+        tag="workers",
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/activity-tasks/poll",
+        "poll_activity_task",
+        "Wait for an activity task (204 when none arrived in time)",
+        _poll_act,
+        body=m.PollRequest,
+        response=m.ActivityTask,
+        tag="workers",
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/activity-tasks/complete",
+        "complete_activity_task",
+        "Complete an activity attempt",
+        _complete_act,
+        body=m.CompleteActivityTaskRequest,
+        tag="workers",
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/activity-tasks/fail",
+        "fail_activity_task",
+        "Fail an activity attempt (retried per its policy)",
+        _fail_act,
+        body=m.FailActivityTaskRequest,
+        tag="workers",
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/activity-tasks/heartbeat",
+        "heartbeat_activity_task",
+        "Record an activity heartbeat with details",
+        _heartbeat_act,
+        body=m.HeartbeatActivityTaskRequest,
+        response=m.HeartbeatActivityTaskResponse,
+        tag="workers",
+    ),
+)
+
+
+def _make_route(engine: Engine, ep: Endpoint) -> Route:
+    body_model = ep.body
+    limit = engine.max_payload
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            body: Any = None
+            if body_model is not None:
+                raw = await request.body()
+                # A request may carry a few payloads plus framing; anything far beyond is refused
+                # before it is parsed.
+                if len(raw) > 4 * limit + 65536:
+                    raise PayloadTooLargeError(
+                        f"the request body is {len(raw):,} bytes; payloads are limited to {limit:,} bytes",
+                        status=413,
+                        code="payload_too_large",
+                    )
+                try:
+                    body = body_model.model_validate_json(raw)
+                except ValidationError as e:
+                    if raw.strip() and not _is_json(raw):
+                        raise InvalidArgumentError(
+                            "invalid request: the body is not valid JSON", status=400, code="invalid_argument"
+                        ) from None
+                    raise InvalidArgumentError(_validation_message(e), status=400, code="invalid_argument") from None
+            return await ep.handler(engine, request, body)
+        except RPCError as e:
+            return error_response(e.status or 400, e.code, e.message, e.details)
+        except StorageError as e:
+            log.error("storage error in %s: %s", ep.name, e)
+            return error_response(503, "storage_unavailable", str(e))
+
+    return Route(ep.path, endpoint, methods=[ep.method], name=ep.name)
+
+
+def _is_json(raw: bytes) -> bool:
+    try:
+        json.loads(raw)
+    except ValueError:
+        return False
+    return True
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every endpoint, generated from the route table."""
+    from pydantic.json_schema import models_json_schema
+
+    models: list[type[BaseModel]] = []
+    for ep in ENDPOINTS:
+        for model in (ep.body, ep.response):
+            if model is not None and model not in models:
+                models.append(model)
+    models.append(m.ErrorBody)
+    refs, schema = models_json_schema(
+        [(mod, "validation") for mod in models], ref_template="#/components/schemas/{model}"
+    )
+    paths: dict[str, Any] = {}
+    for ep in ENDPOINTS:
+        op: dict[str, Any] = {"operationId": ep.name, "summary": ep.summary, "tags": [ep.tag]}
+        params = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in ("namespace", "session_id")
+            if "{" + p + "}" in ep.path
+        ]
+        params += [
+            {
+                "name": q.name,
+                "in": "query",
+                "required": q.required,
+                "description": q.description,
+                "schema": {"type": q.type},
+            }
+            for q in ep.query
+        ]
+        if params:
+            op["parameters"] = params
+        if ep.body is not None:
+            op["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
+            }
+        ok: dict[str, Any] = {"description": "Success"}
+        if ep.response is not None:
+            ok["content"] = {"application/json": {"schema": refs[(ep.response, "validation")]}}
+        error = {"content": {"application/json": {"schema": refs[(m.ErrorBody, "validation")]}}}
+        op["responses"] = {
+            str(ep.status): ok,
+            "400": {"description": "Invalid request; the message says what to fix", **error},
+            "404": {"description": "Not found", **error},
+        }
+        if "poll" in ep.name:
+            op["responses"]["204"] = {"description": "No task arrived before the wait ended; poll again"}
+        if ep.name == "start_workflow":
+            op["responses"]["409"] = {"description": "A workflow with this id is already running", **error}
+            op["responses"]["413"] = {"description": "The input is over the payload limit", **error}
+        paths.setdefault(ep.path, {})[ep.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Mainspring API",
+            "version": __version__,
+            "description": "HTTP/JSON API of the Mainspring durable workflow server. Durations are seconds, "
+            "times are RFC 3339 UTC strings, payloads are JSON values. Every error has a JSON "
+            "body with `code` and `message`.",
+        },
+        "paths": paths,
+        "components": {"schemas": schema.get("$defs", {})},
+    }
+
+
+def _docs_page() -> str:
+    import html
+
+    rows = "".join(
+        f"<tr><td><code>{ep.method}</code></td><td><code>{html.escape(ep.path)}</code></td>"
+        f"<td>{html.escape(ep.summary)}</td></tr>"
+        for ep in ENDPOINTS
+    )
+    return (
+        "<!doctype html><meta charset=utf-8><title>Mainspring API</title>"
+        "<style>body{font:15px system-ui,sans-serif;margin:2em;max-width:70em}td{padding:.3em .8em;"
+        "border-bottom:1px solid #ddd}code{font-size:13px}</style>"
+        f"<h1>Mainspring API {__version__}</h1><p>The machine-readable description is "
+        "<a href='/api/v1/openapi.json'>/api/v1/openapi.json</a> (OpenAPI 3.1).</p>"
+        f"<table>{rows}</table>"
+    )
+
+
+def build_app(engine: Engine) -> Starlette:
+    """The Starlette application serving the API of ``engine``."""
+    routes = [_make_route(engine, ep) for ep in ENDPOINTS]
+    cache: dict[str, bytes] = {}
+
+    async def openapi(request: Request) -> Response:
+        if "doc" not in cache:
+            cache["doc"] = _dumps(openapi_document()).encode()
+        return Response(cache["doc"], media_type="application/json")
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(_docs_page())
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return error_response(
+            404,
+            "not_found",
+            f"no such endpoint: {request.method} {request.url.path} (see /api/v1/openapi.json)",
+        )
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+
+    async def internal(request: Request, exc: Exception) -> Response:
+        log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(500, "internal", f"internal server error: {type(exc).__name__}: {exc}")
+
+    routes.append(Route("/api/v1/openapi.json", openapi, methods=["GET"], name="openapi"))
+    routes.append(Route("/api/v1/docs", docs, methods=["GET"], name="docs"))
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed, 500: internal})

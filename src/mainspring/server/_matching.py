@@ -1,0 +1,186 @@
+"""Matching: task queues, the workers polling them, and worker sessions.
+
+A task queue holds references to ready tasks and the polls waiting for one. Handing a reference to
+a poll does not start the task: the poll asks the engine to start it, and the engine checks that the
+task is still wanted (so a stale reference, e.g. one re-queued twice, is simply skipped).
+
+A worker session is how the server knows a worker is alive: the worker registers, heartbeats, and
+every task it is given is recorded against its session. When the heartbeats stop, the session ends
+and its tasks go back to the queues at once (the engine decides how, see ``Engine.session_lost``).
+A workflow task can be "sticky": offered first to the session that ran the workflow's last task,
+which still has the workflow in memory and needs only the new events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = ["ActivityRef", "Matching", "Session", "TaskQueue", "Waiter"]
+
+Kind = Literal["workflow", "activity"]
+
+#: An activity task reference: (run_id, scheduled_event_id). A workflow task reference is a run_id.
+ActivityRef = tuple[str, int]
+Ref = str | ActivityRef
+
+
+class Waiter:
+    """One poll waiting for a task."""
+
+    __slots__ = ("future", "session")
+
+    def __init__(self, session: Session, future: asyncio.Future[Ref | None]) -> None:
+        self.session = session
+        self.future = future
+
+
+@dataclass(eq=False)
+class Session:
+    id: str
+    namespace: str
+    task_queue: str
+    identity: str
+    workflow_types: list[str]
+    activity_types: list[str]
+    last_seen: float
+    inflight_workflows: set[str] = field(default_factory=set)
+    inflight_activities: set[ActivityRef] = field(default_factory=set)
+    #: Workflow tasks offered to this session first (run ids).
+    sticky: deque[str] = field(default_factory=deque)
+    wt_waiters: deque[Waiter] = field(default_factory=deque)
+    closed: bool = False
+
+
+@dataclass(eq=False)
+class TaskQueue:
+    namespace: str
+    name: str
+    kind: Kind
+    ready: deque[Ref] = field(default_factory=deque)
+    waiters: deque[Waiter] = field(default_factory=deque)
+
+
+class Matching:
+    """In-memory task queues and sessions of one server."""
+
+    def __init__(self) -> None:
+        self.queues: dict[tuple[str, str, Kind], TaskQueue] = {}
+        self.sessions: dict[str, Session] = {}
+        self._ids = itertools.count(1)
+
+    def queue(self, namespace: str, name: str, kind: Kind) -> TaskQueue:
+        key = (namespace, name, kind)
+        q = self.queues.get(key)
+        if q is None:
+            q = self.queues[key] = TaskQueue(namespace, name, kind)
+        return q
+
+    # --- sessions --------------------------------------------------------------------------------------
+
+    def new_session(
+        self,
+        namespace: str,
+        task_queue: str,
+        identity: str,
+        workflow_types: list[str],
+        activity_types: list[str],
+        now: float,
+    ) -> Session:
+        sid = f"{uuid.uuid4().hex[:16]}-{next(self._ids)}"
+        s = Session(sid, namespace, task_queue, identity, workflow_types, activity_types, now)
+        self.sessions[sid] = s
+        return s
+
+    def close_session(self, session: Session) -> None:
+        """Forget the session; its sticky tasks move to the normal queue."""
+        session.closed = True
+        self.sessions.pop(session.id, None)
+        for w in session.wt_waiters:
+            if not w.future.done():
+                w.future.set_result(None)
+        session.wt_waiters.clear()
+        q = self.queue(session.namespace, session.task_queue, "workflow")
+        while session.sticky:
+            self._offer(q, session.sticky.popleft())
+
+    # --- offering tasks --------------------------------------------------------------------------------
+
+    def offer_workflow_task(self, namespace: str, task_queue: str, run_id: str, sticky: Session | None) -> None:
+        if sticky is not None and not sticky.closed:
+            while sticky.wt_waiters:
+                w = sticky.wt_waiters.popleft()
+                if not w.future.done():
+                    w.future.set_result(run_id)
+                    return
+            sticky.sticky.append(run_id)
+            return
+        self._offer(self.queue(namespace, task_queue, "workflow"), run_id)
+
+    def unstick(self, session: Session, run_id: str) -> bool:
+        """Move a sticky task that its session did not pick up in time to the normal queue."""
+        try:
+            session.sticky.remove(run_id)
+        except ValueError:
+            return False
+        self._offer(self.queue(session.namespace, session.task_queue, "workflow"), run_id)
+        return True
+
+    def offer_activity_task(self, namespace: str, task_queue: str, ref: ActivityRef) -> None:
+        self._offer(self.queue(namespace, task_queue, "activity"), ref)
+
+    @staticmethod
+    def _offer(q: TaskQueue, ref: Ref) -> None:
+        while q.waiters:
+            w = q.waiters.popleft()
+            if not w.future.done() and not w.session.closed:
+                w.future.set_result(ref)
+                return
+        q.ready.append(ref)
+
+    # --- polling ---------------------------------------------------------------------------------------
+
+    def take_workflow_task(self, session: Session) -> str | None:
+        if session.sticky:
+            return session.sticky.popleft()
+        q = self.queue(session.namespace, session.task_queue, "workflow")
+        if q.ready:
+            ref = q.ready.popleft()
+            assert isinstance(ref, str)
+            return ref
+        return None
+
+    def take_activity_task(self, session: Session) -> ActivityRef | None:
+        q = self.queue(session.namespace, session.task_queue, "activity")
+        if q.ready:
+            ref = q.ready.popleft()
+            assert isinstance(ref, tuple)
+            return ref
+        return None
+
+    def wait(self, session: Session, kind: Kind) -> Waiter:
+        """Register a poll that waits; the caller awaits ``waiter.future`` (None: woken without a task)."""
+        w = Waiter(session, asyncio.get_running_loop().create_future())
+        q = self.queue(session.namespace, session.task_queue, kind)
+        # Polls that timed out leave finished waiters behind; drop them so idle queues stay small.
+        while q.waiters and q.waiters[0].future.done():
+            q.waiters.popleft()
+        q.waiters.append(w)
+        if kind == "workflow":
+            while session.wt_waiters and session.wt_waiters[0].future.done():
+                session.wt_waiters.popleft()
+            session.wt_waiters.append(w)
+        return w
+
+    def give_back(self, waiter: Waiter, kind: Kind) -> None:
+        """A waiter that got a task but cannot use it (its poll ended) returns it to the queue."""
+        fut = waiter.future
+        if fut.done() and not fut.cancelled():
+            ref = fut.result()
+            if ref is not None:
+                q = self.queue(waiter.session.namespace, waiter.session.task_queue, kind)
+                q.ready.appendleft(ref)

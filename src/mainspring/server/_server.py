@@ -1,0 +1,117 @@
+"""Running a server: the store, the engine and the HTTP API in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+import time
+
+import uvicorn
+
+from ..errors import MainspringError
+from ..storage import Store, store_from_url
+from ._config import ServerConfig
+from ._engine import Engine
+from ._http import build_app
+from ._timers import Clock
+
+__all__ = ["Server", "ServerStartError"]
+
+log = logging.getLogger(__name__)
+
+
+class ServerStartError(MainspringError):
+    """The server could not start (port in use, database locked or unreadable, ...)."""
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise ServerStartError(
+                f"port {port} on {host} is already in use (is another server running?); choose another with --port"
+            ) from None
+        raise ServerStartError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class Server:
+    """A Mainspring server. ``await start()``, then ``await serve()`` until stopped or signalled."""
+
+    def __init__(self, config: ServerConfig, *, store: Store | None = None, clock: Clock | None = None) -> None:
+        self.config = config
+        self.store = store or store_from_url(config.db)
+        self.engine = Engine(self.store, config, clock)
+        self._uvicorn: uvicorn.Server | None = None
+        self._socket: socket.socket | None = None
+        self.started_in: float = 0.0
+
+    @property
+    def address(self) -> str:
+        assert self._socket is not None
+        host, port = self._socket.getsockname()[:2]
+        return f"{host}:{port}"
+
+    async def start(self) -> None:
+        t0 = time.perf_counter()
+        self._socket = _bind(self.config.host, self.config.port)
+        try:
+            await self.store.open()
+        except MainspringError as e:
+            self._socket.close()
+            raise ServerStartError(str(e)) from None
+        await self.engine.start()
+        app = build_app(self.engine)
+        uv_config = uvicorn.Config(
+            app,
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            loop="none",
+            http="httptools",
+            timeout_keep_alive=75,
+            server_header=False,
+        )
+        self._uvicorn = uvicorn.Server(uv_config)
+        self.started_in = time.perf_counter() - t0
+
+    async def serve(self) -> None:
+        """Serve until SIGINT/SIGTERM (or ``stop()``), then shut down cleanly."""
+        assert self._uvicorn is not None and self._socket is not None
+        try:
+            await self._uvicorn.serve(sockets=[self._socket])
+        finally:
+            await self.engine.stop()
+            await self.store.close()
+
+    def stop(self) -> None:
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+
+
+def run_server(config: ServerConfig, on_ready: object = None) -> None:
+    """Start a server and block until it stops (used by ``mainspring server start-dev``)."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but the server works without it
+        pass
+
+    async def main() -> None:
+        server = Server(config)
+        await server.start()
+        if callable(on_ready):
+            on_ready(server)
+        await server.serve()
+
+    asyncio.run(main())

@@ -1,0 +1,515 @@
+"""The SQLite store: the embedded, zero-set-up default.
+
+Durability: WAL journal with ``synchronous=FULL``, so a transition is on disk before it is
+acknowledged. Throughput: one writer thread applies every queued transition in one transaction and
+one fsync (group commit); each transition runs in its own savepoint so one refused write does not
+fail its neighbours. Reads use a second connection on the caller's thread; WAL lets them run while
+the writer commits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import fcntl
+import json
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from importlib import resources
+from typing import IO, Any
+
+from ..api.enums import EventType, WorkflowStatus
+from ._base import (
+    ConditionFailedError,
+    ExecutionAlreadyRunningError,
+    ExecutionRecord,
+    ExecutionWrite,
+    HistoryEvent,
+    ListQuery,
+    NamespaceRecord,
+    StorageError,
+    Store,
+)
+
+__all__ = ["SQLiteStore", "latest_schema_version"]
+
+log = logging.getLogger(__name__)
+
+_MAX_BATCH = 512
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.loads
+
+
+def _migrations() -> list[tuple[int, str]]:
+    out = []
+    for entry in resources.files("mainspring.storage.migrations.sqlite").iterdir():
+        name = entry.name
+        if name.endswith(".sql"):
+            out.append((int(name.split("_", 1)[0]), entry.read_text()))
+    return sorted(out)
+
+
+def latest_schema_version() -> int:
+    """The newest schema version this build of Mainspring knows."""
+    return _migrations()[-1][0]
+
+
+_EXEC_COLUMNS = (
+    "namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time, close_time, "
+    "next_event_id, version, request_id"
+)
+
+
+def _row_to_record(row: tuple[Any, ...], state: str | None) -> ExecutionRecord:
+    return ExecutionRecord(
+        namespace=row[0],
+        workflow_id=row[1],
+        run_id=row[2],
+        workflow_type=row[3],
+        task_queue=row[4],
+        status=WorkflowStatus(row[5]),
+        start_time=row[6],
+        close_time=row[7],
+        next_event_id=row[8],
+        version=row[9],
+        request_id=row[10],
+        state=_loads(state) if state else {},
+    )
+
+
+_Op = ExecutionWrite | Callable[[sqlite3.Connection], Any]
+
+
+class _Pending:
+    __slots__ = ("error", "future", "loop", "op", "result")
+
+    def __init__(self, op: _Op, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]):
+        self.op = op
+        self.loop = loop
+        self.future = future
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
+def _settle(batch: list[_Pending]) -> None:
+    for p in batch:
+        if p.future.done():
+            continue
+        if p.error is None:
+            p.future.set_result(p.result)
+        else:
+            p.future.set_exception(p.error)
+
+
+class SQLiteStore(Store):
+    """Store backed by one SQLite file (or an in-memory database with ``path=":memory:"``)."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.memory = path == ":memory:"
+        self.synchronous = synchronous
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        # In-memory databases share one connection between the writer thread and readers.
+        self._shared_lock = threading.Lock() if self.memory else None
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock_file: IO[str] | None = None
+
+    @property
+    def description(self) -> str:
+        return "in memory (nothing is kept after the server stops)" if self.memory else os.path.abspath(self.path)
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.memory:
+            conn = sqlite3.connect(
+                f"file:mainspring-{uuid.uuid4().hex}?mode=memory&cache=shared",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        else:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    async def open(self) -> None:
+        if not self.memory:
+            directory = os.path.dirname(os.path.abspath(self.path))
+            if not os.path.isdir(directory):
+                raise StorageError(f"cannot create the database {self.path!r}: folder {directory!r} does not exist")
+            self._take_file_lock()
+        try:
+            self._writer = self._connect()
+        except sqlite3.DatabaseError as e:
+            raise StorageError(f"cannot open the database {self.path!r}: {e}") from e
+        self._reader = self._writer if self.memory else self._connect()
+        self._migrate(self._writer)
+        self._thread = threading.Thread(target=self._write_loop, name="mainspring-sqlite-writer", daemon=True)
+        self._thread.start()
+
+    def _take_file_lock(self) -> None:
+        # SQLite happily lets two servers share a file; two engines on one store would hand out the
+        # same tasks twice. A lock file makes the second server refuse to start instead.
+        lock_path = os.path.abspath(self.path) + ".lock"
+        f = open(lock_path, "a+")  # noqa: SIM115 - held for the store's lifetime
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            f.close()
+            raise StorageError(
+                f"the database {self.path!r} is in use by another Mainspring server (pid {holder}); "
+                "stop it or choose another --db-filename"
+            ) from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._lock_file = f
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
+        )
+        applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+        known = _migrations()
+        newest = known[-1][0]
+        if applied and max(applied) > newest:
+            raise StorageError(
+                f"the database {self.path!r} has schema version {max(applied)}, newer than this Mainspring "
+                f"understands ({newest}); upgrade Mainspring"
+            )
+        for version, sql in known:
+            if version in applied:
+                continue
+            log.info("applying schema migration %d", version)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for statement in sql.split(";\n"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    async def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+            self._thread = None
+        for conn in {id(c): c for c in (self._reader, self._writer) if c is not None}.values():
+            conn.close()
+        self._reader = self._writer = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    # --- writes (group commit) ------------------------------------------------------------------------
+
+    async def write(self, op: ExecutionWrite) -> None:
+        await self._submit(op)
+
+    async def _submit(self, op: _Op) -> Any:
+        if self._thread is None:
+            raise StorageError("the store is closed")
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Pending(op, loop, fut))
+        return await fut
+
+    def _write_loop(self) -> None:
+        conn = self._writer
+        assert conn is not None
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < _MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            self._commit_batch(conn, batch)
+            loops: dict[int, tuple[asyncio.AbstractEventLoop, list[_Pending]]] = {}
+            for p in batch:
+                loops.setdefault(id(p.loop), (p.loop, []))[1].append(p)
+            for loop, items in loops.values():
+                try:
+                    loop.call_soon_threadsafe(_settle, items)
+                except RuntimeError:  # the loop is closed; nobody is waiting any more
+                    pass
+            if stop:
+                return
+
+    def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        lock = self._shared_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            single = len(batch) == 1
+            for p in batch:
+                if single:
+                    try:
+                        self._apply(conn, p)
+                    except BaseException as e:
+                        p.error = e
+                    continue
+                conn.execute("SAVEPOINT w")
+                try:
+                    self._apply(conn, p)
+                    conn.execute("RELEASE w")
+                except BaseException as e:
+                    conn.execute("ROLLBACK TO w")
+                    conn.execute("RELEASE w")
+                    p.error = e
+            if single and batch[0].error is not None:
+                conn.execute("ROLLBACK")
+            else:
+                conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            log.exception("SQLite commit failed")
+            for p in batch:
+                p.error = StorageError(f"the database write failed: {e}")
+        finally:
+            if lock is not None:
+                lock.release()
+
+    @staticmethod
+    def _apply(conn: sqlite3.Connection, p: _Pending) -> None:
+        op = p.op
+        if not isinstance(op, ExecutionWrite):
+            p.result = op(conn)
+            return
+        r = op.record
+        if op.expected_version is None:
+            row = conn.execute(
+                "SELECT run_id, status, request_id FROM current_executions WHERE namespace=? AND workflow_id=?",
+                (r.namespace, r.workflow_id),
+            ).fetchone()
+            if row is not None and row[1] == WorkflowStatus.RUNNING:
+                raise ExecutionAlreadyRunningError(
+                    f"workflow {r.workflow_id!r} is already running (run {row[0]})",
+                    run_id=row[0],
+                    request_id=row[2],
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO current_executions VALUES (?, ?, ?, ?, ?)",
+                (r.namespace, r.workflow_id, r.run_id, r.status.value, r.request_id),
+            )
+            conn.execute(
+                "INSERT INTO executions (" + _EXEC_COLUMNS + ", state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    r.namespace,
+                    r.workflow_id,
+                    r.run_id,
+                    r.workflow_type,
+                    r.task_queue,
+                    r.status.value,
+                    r.start_time,
+                    r.close_time,
+                    r.next_event_id,
+                    r.version,
+                    r.request_id,
+                    _dumps(r.state),
+                ),
+            )
+        else:
+            cur = conn.execute(
+                "UPDATE executions SET status=?, close_time=?, next_event_id=?, version=?, state=? "
+                "WHERE run_id=? AND version=?",
+                (
+                    r.status.value,
+                    r.close_time,
+                    r.next_event_id,
+                    r.version,
+                    _dumps(r.state),
+                    r.run_id,
+                    op.expected_version,
+                ),
+            )
+            if cur.rowcount != 1:
+                raise ConditionFailedError(
+                    f"execution {r.run_id} was changed concurrently (expected version {op.expected_version})"
+                )
+            if r.status is not WorkflowStatus.RUNNING:
+                conn.execute(
+                    "UPDATE current_executions SET status=? WHERE namespace=? AND workflow_id=? AND run_id=?",
+                    (r.status.value, r.namespace, r.workflow_id, r.run_id),
+                )
+        if op.events:
+            conn.executemany(
+                "INSERT INTO history VALUES (?, ?, ?, ?, ?)",
+                [(r.run_id, e.event_id, e.event_time, e.event_type.value, _dumps(e.attributes)) for e in op.events],
+            )
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        conn = self._reader
+        if conn is None:
+            raise StorageError("the store is closed")
+        if self._shared_lock is not None:
+            with self._shared_lock:
+                return conn.execute(sql, params).fetchall()
+        return conn.execute(sql, params).fetchall()
+
+    async def create_namespace(self, name: str, description: str = "") -> bool:
+        def do(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("INSERT OR IGNORE INTO namespaces VALUES (?, ?, ?)", (name, description, time.time()))
+            return cur.rowcount == 1
+
+        created: bool = await self._submit(do)
+        return created
+
+    async def get_namespace(self, name: str) -> NamespaceRecord | None:
+        rows = self._read("SELECT name, description, created_at FROM namespaces WHERE name=?", (name,))
+        return NamespaceRecord(*rows[0]) if rows else None
+
+    async def list_namespaces(self) -> list[NamespaceRecord]:
+        return [
+            NamespaceRecord(*r)
+            for r in self._read("SELECT name, description, created_at FROM namespaces ORDER BY name")
+        ]
+
+    async def get_execution(
+        self, namespace: str, workflow_id: str, run_id: str | None = None
+    ) -> ExecutionRecord | None:
+        if run_id is not None:
+            rows = self._read(
+                "SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE run_id=? AND namespace=? AND workflow_id=?",
+                (run_id, namespace, workflow_id),
+            )
+        else:
+            rows = self._read(
+                "SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE namespace=? AND workflow_id=? "
+                "ORDER BY start_time DESC LIMIT 1",
+                (namespace, workflow_id),
+            )
+        return _row_to_record(rows[0], rows[0][11]) if rows else None
+
+    async def get_run(self, run_id: str) -> ExecutionRecord | None:
+        rows = self._read("SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE run_id=?", (run_id,))
+        return _row_to_record(rows[0], rows[0][11]) if rows else None
+
+    async def read_history(
+        self, run_id: str, first_event_id: int = 1, last_event_id: int | None = None
+    ) -> list[HistoryEvent]:
+        rows = self._read(
+            "SELECT event_id, event_type, event_time, attributes FROM history "
+            "WHERE run_id=? AND event_id>=? AND event_id<=? ORDER BY event_id",
+            (run_id, first_event_id, last_event_id if last_event_id is not None else 2**62),
+        )
+        return [HistoryEvent(r[0], EventType(r[1]), r[2], _loads(r[3])) for r in rows]
+
+    async def list_executions(self, namespace: str, query: ListQuery) -> tuple[list[ExecutionRecord], str | None]:
+        where = ["namespace=?"]
+        params: list[Any] = [namespace]
+        if query.status is not None:
+            where.append("status=?")
+            params.append(query.status.value)
+        if query.workflow_type:
+            where.append("workflow_type=?")
+            params.append(query.workflow_type)
+        if query.workflow_id is not None:
+            where.append("workflow_id=?")
+            params.append(query.workflow_id)
+        if query.workflow_id_prefix:
+            where.append("workflow_id>=? AND workflow_id<?")
+            params += [query.workflow_id_prefix, query.workflow_id_prefix + "\U0010ffff"]
+        if query.started_after is not None:
+            where.append("start_time>=?")
+            params.append(query.started_after)
+        if query.started_before is not None:
+            where.append("start_time<?")
+            params.append(query.started_before)
+        if query.page_token:
+            start, run_id = _decode_token(query.page_token)
+            where.append("(start_time<? OR (start_time=? AND run_id<?))")
+            params += [start, start, run_id]
+        limit = max(1, min(query.limit, 1000))
+        rows = self._read(
+            "SELECT "
+            + _EXEC_COLUMNS
+            + " FROM executions WHERE "
+            + " AND ".join(where)
+            + " ORDER BY start_time DESC, run_id DESC LIMIT ?",
+            (*params, limit + 1),
+        )
+        records = [_row_to_record(r, None) for r in rows[:limit]]
+        token = _encode_token(records[-1].start_time, records[-1].run_id) if len(rows) > limit else None
+        return records, token
+
+    async def open_executions(self) -> AsyncIterator[ExecutionRecord]:
+        last = ""
+        while True:
+            rows = self._read(
+                "SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE status='RUNNING' AND run_id>? "
+                "ORDER BY run_id LIMIT 1000",
+                (last,),
+            )
+            if not rows:
+                return
+            for r in rows:
+                yield _row_to_record(r, r[11])
+            last = rows[-1][2]
+
+    async def put_workflow_schema(
+        self, namespace: str, task_queue: str, workflow_type: str, schema: dict[str, Any] | None
+    ) -> None:
+        text = _dumps(schema) if schema is not None else None
+
+        def do(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO workflow_schemas VALUES (?, ?, ?, ?, ?)",
+                (namespace, task_queue, workflow_type, text, time.time()),
+            )
+
+        await self._submit(do)
+
+    async def get_workflow_schema(self, namespace: str, task_queue: str, workflow_type: str) -> dict[str, Any] | None:
+        rows = self._read(
+            "SELECT input_schema FROM workflow_schemas WHERE namespace=? AND task_queue=? AND workflow_type=?",
+            (namespace, task_queue, workflow_type),
+        )
+        if not rows or rows[0][0] is None:
+            return None
+        result: dict[str, Any] = _loads(rows[0][0])
+        return result
+
+
+def _encode_token(start_time: float, run_id: str) -> str:
+    return base64.urlsafe_b64encode(f"{start_time!r}|{run_id}".encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> tuple[float, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        start, run_id = raw.split("|", 1)
+        return float(start), run_id
+    except (ValueError, UnicodeDecodeError) as e:
+        raise StorageError(f"invalid page token {token!r}") from e

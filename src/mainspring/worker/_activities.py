@@ -1,0 +1,156 @@
+"""Running one activity attempt: decode its input, call it, heartbeat, report the outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..activity import ActivityDefinition
+from ..activity._context import ActivityInfo, _current, _Running
+from ..converter import PayloadError, decode, encode
+from ..errors import ApplicationError, failure_to_dict
+
+__all__ = ["ActivityRunner", "Outcome"]
+
+log = logging.getLogger("mainspring.worker")
+
+#: ("complete", result) or ("fail", failure JSON)
+Outcome = tuple[str, Any]
+
+
+def _td(seconds: float | None) -> timedelta | None:
+    return timedelta(seconds=seconds) if seconds is not None else None
+
+
+class _Heartbeater:
+    """Batches ``activity.heartbeat()`` calls: at most one request in flight, spaced by ``interval``."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, send: Callable[[Any], Awaitable[None]], interval: float
+    ) -> None:
+        self._loop = loop
+        self._send = send
+        self._interval = interval
+        self._details: Any = None
+        self._dirty = False
+        self._task: asyncio.Task[None] | None = None
+
+    def beat(self, details: Any) -> None:
+        try:
+            running_here = asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            running_here = False
+        if running_here:
+            self._record(details)
+        else:  # a plain `def` activity heartbeating from its thread
+            self._loop.call_soon_threadsafe(self._record, details)
+
+    def _record(self, details: Any) -> None:
+        self._details = details
+        self._dirty = True
+        if self._task is None or self._task.done():
+            self._task = self._loop.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            try:
+                await self._send(self._details)
+            except Exception as e:  # a lost heartbeat is not fatal; the next one may get through
+                log.debug("activity heartbeat failed: %s", e)
+            await asyncio.sleep(self._interval)
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+class ActivityRunner:
+    """Runs activity tasks for a worker."""
+
+    def __init__(
+        self, definitions: dict[str, ActivityDefinition], max_payload_bytes: Callable[[], int], threads: int
+    ) -> None:
+        self.definitions = definitions
+        self._max_payload = max_payload_bytes
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mainspring-activity")
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    async def run(self, task: dict[str, Any], send_heartbeat: Callable[[Any], Awaitable[None]]) -> Outcome:
+        name = task["activity_type"]
+        d = self.definitions.get(name)
+        if d is None:
+            known = ", ".join(sorted(self.definitions)) or "none"
+            err = ApplicationError(
+                f"activity type {name!r} is not registered on this worker; it runs: {known}",
+                type="UnknownActivityType",
+            )
+            return "fail", failure_to_dict(err, with_stack=False)
+        args: list[Any] = []
+        if d.takes_input:
+            try:
+                args.append(decode(task.get("input"), d.input_type))
+            except PayloadError as e:
+                err = ApplicationError(
+                    f"invalid input for activity {name!r}: {e}", type="InvalidInput", non_retryable=True
+                )
+                return "fail", failure_to_dict(err, with_stack=False)
+        loop = asyncio.get_running_loop()
+        hb_timeout = task.get("heartbeat_timeout")
+        heartbeater = _Heartbeater(loop, send_heartbeat, min(hb_timeout * 0.8, 30.0) if hb_timeout else 30.0)
+        info = ActivityInfo(
+            activity_id=task["activity_id"],
+            activity_type=name,
+            attempt=task["attempt"],
+            workflow_id=task["workflow_id"],
+            run_id=task["run_id"],
+            workflow_type=task["workflow_type"],
+            namespace=task["namespace"],
+            task_queue=task["task_queue"],
+            scheduled_time=datetime.fromisoformat(task["scheduled_time"]),
+            started_time=datetime.fromisoformat(task["started_time"]),
+            heartbeat_details=task.get("heartbeat_details"),
+            heartbeat_timeout=_td(hb_timeout),
+            start_to_close_timeout=_td(task.get("start_to_close_timeout")),
+            schedule_to_close_timeout=_td(task.get("schedule_to_close_timeout")),
+        )
+        token = _current.set(_Running(info, heartbeater.beat))
+        try:
+            if d.is_async:
+                result = await d.fn(*args)
+            else:
+                ctx = contextvars.copy_context()
+                result = await loop.run_in_executor(self._pool, functools.partial(ctx.run, d.fn, *args))
+        except Exception as e:
+            return "fail", failure_to_dict(e)
+        finally:
+            _current.reset(token)
+            heartbeater.stop()
+        try:
+            payload = encode(result)
+        except PayloadError as e:
+            err = ApplicationError(
+                f"the result of activity {name!r} cannot be sent: {e}",
+                type="InvalidResult",
+                non_retryable=True,
+            )
+            return "fail", failure_to_dict(err, with_stack=False)
+        size = len(json.dumps(payload).encode())
+        if size > self._max_payload():
+            err = ApplicationError(
+                f"the result of activity {name!r} is {size:,} bytes, over the server's limit of "
+                f"{self._max_payload():,} bytes; store large data elsewhere and return a reference",
+                type="PayloadTooLarge",
+                non_retryable=True,
+            )
+            return "fail", failure_to_dict(err, with_stack=False)
+        return "complete", payload

@@ -1,0 +1,354 @@
+"""The worker: a session with the server, pollers for workflow and activity tasks, graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from ..activity import ActivityDefinition
+from ..activity import get_definition as get_activity_definition
+from ..api.names import check_id
+from ..client import Client
+from ..errors import NotFoundError, RPCError, ServerUnavailableError
+from ..workflow import WorkflowDefinition, get_definition
+from ._activities import ActivityRunner
+from ._workflows import WorkflowCache, process_workflow_task
+
+__all__ = ["Worker"]
+
+log = logging.getLogger("mainspring.worker")
+
+_POLL_WAIT = 30.0
+
+
+class Worker:
+    """Polls one task queue and runs the workflows and activities it was given.
+
+    ``await worker.run()`` runs until SIGINT or SIGTERM (or ``shutdown()``): it then stops taking
+    tasks, lets running activities finish (up to ``graceful_shutdown_timeout``), and ends its session
+    so the server hands anything left to other workers at once. While the server is unreachable the
+    worker keeps retrying with backoff.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        task_queue: str,
+        workflows: Sequence[Callable[..., Any]] = (),
+        activities: Sequence[Callable[..., Any]] = (),
+        max_concurrent_workflow_tasks: int = 50,
+        max_concurrent_activities: int = 100,
+        max_cached_workflows: int = 1000,
+        identity: str | None = None,
+        graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
+        deterministic_guard: bool = True,
+    ) -> None:
+        problem = check_id("task queue", task_queue)
+        if problem:
+            raise ValueError(problem)
+        if not workflows and not activities:
+            raise ValueError("a worker needs at least one workflow or activity")
+        self.client = client
+        self.task_queue = task_queue
+        self.identity = identity or f"{os.getpid()}@{socket.gethostname()}"
+        self._workflows: dict[str, WorkflowDefinition] = {}
+        for fn in workflows:
+            d = get_definition(fn)
+            if d.name in self._workflows:
+                raise ValueError(f"two workflows are named {d.name!r}")
+            self._workflows[d.name] = d
+        self._activities: dict[str, ActivityDefinition] = {}
+        for fn in activities:
+            a = get_activity_definition(fn)
+            if a.name in self._activities:
+                raise ValueError(f"two activities are named {a.name!r}")
+            self._activities[a.name] = a
+        self.max_concurrent_workflow_tasks = max_concurrent_workflow_tasks
+        self.max_concurrent_activities = max_concurrent_activities
+        self.graceful_shutdown_timeout = graceful_shutdown_timeout.total_seconds()
+        self.deterministic_guard = deterministic_guard
+        self.cache = WorkflowCache(max_cached_workflows)
+        self._max_payload = 2 * 1024 * 1024
+        self._runner = ActivityRunner(self._activities, lambda: self._max_payload, max_concurrent_activities)
+        self._session_id: str | None = None
+        self._heartbeat_interval = 1.0
+        self._session_lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._activity_tasks: set[asyncio.Task[None]] = set()
+        self._wt_in_progress = 0
+        self._ready = asyncio.Event()
+
+    # ================================================================================================
+    # Lifecycle
+    # ================================================================================================
+
+    @property
+    def ready(self) -> asyncio.Event:
+        """Set once the worker has a session with the server and is polling."""
+        return self._ready
+
+    def shutdown(self) -> None:
+        """Ask ``run()`` to stop gracefully."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Run until SIGINT/SIGTERM or ``shutdown()``."""
+        loop = asyncio.get_running_loop()
+        installed: list[signal.Signals] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self._on_signal, sig)
+                installed.append(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
+                pass
+        pollers: list[asyncio.Task[None]] = []
+        try:
+            await self._register(None)
+            if self._stopping.is_set():
+                return
+            pollers.append(loop.create_task(self._heartbeat_loop(), name="mainspring-session-heartbeat"))
+            if self._workflows:
+                for i in range(min(2, self.max_concurrent_workflow_tasks)):
+                    pollers.append(loop.create_task(self._poll_workflow_tasks(), name=f"mainspring-wt-poller-{i}"))
+            if self._activities:
+                self._activity_slots = asyncio.Semaphore(self.max_concurrent_activities)
+                for i in range(min(4, self.max_concurrent_activities)):
+                    pollers.append(loop.create_task(self._poll_activity_tasks(), name=f"mainspring-act-poller-{i}"))
+            self._ready.set()
+            log.info(
+                "worker %s polling task queue %r at %s (workflows: %s; activities: %s)",
+                self.identity,
+                self.task_queue,
+                self.client.address,
+                ", ".join(self._workflows) or "none",
+                ", ".join(self._activities) or "none",
+            )
+            await self._stopping.wait()
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            await self._stop(pollers)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self._stopping.is_set():
+            log.warning("second %s: stopping now", sig.name)
+            for t in self._activity_tasks:
+                t.cancel()
+            return
+        log.info("%s received: finishing running activities, then stopping", sig.name)
+        self._stopping.set()
+
+    async def _stop(self, pollers: list[asyncio.Task[None]]) -> None:
+        self._stopping.set()
+        for t in pollers:
+            t.cancel()
+        await asyncio.gather(*pollers, return_exceptions=True)
+        if self._activity_tasks:
+            _, pending = await asyncio.wait(self._activity_tasks, timeout=self.graceful_shutdown_timeout)
+            for t in pending:
+                t.cancel()
+            if pending:
+                log.warning("%d activities did not finish in time; the server will run them again", len(pending))
+                await asyncio.wait(pending, timeout=1)
+        if self._session_id is not None:
+            try:
+                await self.client._call("DELETE", f"/workers/{self._session_id}", timeout=5)
+            except RPCError as e:
+                log.debug("could not end the worker session: %s", e)
+            self._session_id = None
+        self._runner.shutdown()
+
+    # ================================================================================================
+    # The session
+    # ================================================================================================
+
+    async def _register(self, stale_session: str | None) -> None:
+        """Open a session (again, if ``stale_session`` is the one the server forgot)."""
+        async with self._session_lock:
+            if self._session_id is not None and self._session_id != stale_session:
+                return
+            body = {
+                "identity": self.identity,
+                "task_queue": self.task_queue,
+                "workflow_types": [
+                    {"name": d.name, "input_schema": d.input_schema()} for d in self._workflows.values()
+                ],
+                "activity_types": list(self._activities),
+            }
+            delay = 0.1
+            while not self._stopping.is_set():
+                try:
+                    data = await self.client._call("POST", "/workers", body=body)
+                except ServerUnavailableError as e:
+                    log.warning("%s; retrying in %.1fs", e.message, delay)
+                    await self._sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                self._session_id = data["session_id"]
+                self._heartbeat_interval = float(data["heartbeat_interval"])
+                self._max_payload = int(data["max_payload_bytes"])
+                if stale_session is not None:
+                    log.info("reconnected to the server at %s", self.client.address)
+                return
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def _heartbeat_loop(self) -> None:
+        while not self._stopping.is_set():
+            await self._sleep(self._heartbeat_interval)
+            sid = self._session_id
+            if sid is None or self._stopping.is_set():
+                continue
+            try:
+                await self.client._call("POST", f"/workers/{sid}/heartbeat", timeout=5)
+            except NotFoundError:
+                await self._register(sid)
+            except ServerUnavailableError:
+                pass  # the pollers report it; keep trying
+
+    async def _call_with_session(self, path: str, body: dict[str, Any], timeout: float) -> Any:
+        """A poll: retried across server restarts and re-registrations; None when stopping."""
+        delay = 0.1
+        while not self._stopping.is_set():
+            sid = self._session_id
+            try:
+                return await self.client._call("POST", path, body={**body, "session_id": sid}, timeout=timeout)
+            except NotFoundError as e:
+                if e.code != "session_not_found":
+                    raise
+                await self._register(sid)
+            except ServerUnavailableError as e:
+                log.warning("%s; retrying in %.1fs", e.message, delay)
+                await self._sleep(delay)
+                delay = min(delay * 2, 5.0)
+        return None
+
+    async def _report(self, path: str, body: dict[str, Any]) -> bool:
+        """Send a task outcome, retrying while the server is unreachable. False if it was refused."""
+        delay = 0.1
+        while True:
+            try:
+                await self.client._call("POST", path, body=body, timeout=30)
+                return True
+            except ServerUnavailableError as e:
+                if self._stopping.is_set() and delay >= 5.0:
+                    log.warning("giving up reporting a task outcome: %s", e.message)
+                    return False
+                log.warning("%s; retrying in %.1fs", e.message, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except RPCError as e:
+                log.warning("the server refused a task outcome: %s", e.message)
+                return False
+
+    # ================================================================================================
+    # Workflow tasks
+    # ================================================================================================
+
+    async def _poll_workflow_tasks(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                task = await self._call_with_session(
+                    "/workflow-tasks/poll", {"timeout": _POLL_WAIT}, timeout=_POLL_WAIT + 15
+                )
+                if task is None:
+                    continue
+                await self._handle_workflow_task(task)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("workflow task poller error; continuing")
+                await self._sleep(1.0)
+
+    async def _handle_workflow_task(self, task: dict[str, Any]) -> None:
+        run_id = task["run_id"]
+        history: list[dict[str, Any]] = task["history"]
+        first = task["first_event_id"]
+        if first > 1:
+            inst = self.cache.get(run_id)
+            if inst is None or inst.last_event_id != first - 1:
+                # Not cached here (evicted, or another worker ran it last): fetch the whole history.
+                self.cache.evict(run_id)
+                handle = self.client.get_workflow_handle(task["workflow_id"], run_id=run_id)
+                older = await handle.fetch_history()
+                history = [e for e in older if e["event_id"] < first] + history
+                task = {**task, "first_event_id": 1}
+        outcome = process_workflow_task(
+            task,
+            history,
+            self._workflows,
+            self.cache,
+            guard=self.deterministic_guard,
+            task_queue=self.task_queue,
+        )
+        token = task["task_token"]
+        if outcome.cause is not None:
+            await self._report(
+                "/workflow-tasks/fail",
+                {"task_token": token, "cause": outcome.cause.value, "failure": outcome.failure},
+            )
+            return
+        ok = await self._report(
+            "/workflow-tasks/complete",
+            {"task_token": token, "commands": outcome.commands, "sticky": outcome.keep},
+        )
+        if not ok:
+            self.cache.evict(run_id)
+
+    # ================================================================================================
+    # Activity tasks
+    # ================================================================================================
+
+    async def _poll_activity_tasks(self) -> None:
+        while not self._stopping.is_set():
+            await self._activity_slots.acquire()
+            released = False
+            try:
+                task = await self._call_with_session(
+                    "/activity-tasks/poll", {"timeout": _POLL_WAIT}, timeout=_POLL_WAIT + 15
+                )
+                if task is None:
+                    continue
+                t = asyncio.get_running_loop().create_task(self._run_activity(task))
+                released = True  # the activity task releases the slot when it ends
+                self._activity_tasks.add(t)
+                t.add_done_callback(self._activity_tasks.discard)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("activity task poller error; continuing")
+                await self._sleep(1.0)
+            finally:
+                if not released:
+                    self._activity_slots.release()
+
+    async def _run_activity(self, task: dict[str, Any]) -> None:
+        token = task["task_token"]
+        try:
+
+            async def heartbeat(details: Any) -> None:
+                await self.client._call(
+                    "POST",
+                    "/activity-tasks/heartbeat",
+                    body={"task_token": token, "details": details},
+                    timeout=10,
+                )
+
+            kind, value = await self._runner.run(task, heartbeat)
+            if kind == "complete":
+                await self._report("/activity-tasks/complete", {"task_token": token, "result": value})
+            else:
+                await self._report("/activity-tasks/fail", {"task_token": token, "failure": value})
+        finally:
+            self._activity_slots.release()

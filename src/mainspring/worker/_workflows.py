@@ -1,0 +1,128 @@
+"""Running workflow tasks: the sticky cache of workflow instances and one task's processing."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+
+from ..api.enums import WorkflowTaskFailedCause
+from ..errors import NondeterminismError, WorkflowCodeError, failure_to_dict
+from ..workflow import WorkflowDefinition
+from ..workflow._instance import WorkflowInfo, WorkflowInstance
+
+__all__ = ["TaskOutcome", "WorkflowCache", "process_workflow_task"]
+
+log = logging.getLogger("mainspring.worker")
+
+
+class WorkflowCache:
+    """Recently run workflow instances, so the next task needs only the new events (bounded LRU)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[str, WorkflowInstance] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, run_id: str) -> WorkflowInstance | None:
+        inst = self._items.get(run_id)
+        if inst is not None:
+            self._items.move_to_end(run_id)
+        return inst
+
+    def put(self, run_id: str, inst: WorkflowInstance) -> None:
+        self._items[run_id] = inst
+        self._items.move_to_end(run_id)
+        while len(self._items) > self.size:
+            _, old = self._items.popitem(last=False)
+            old.dispose()
+
+    def evict(self, run_id: str) -> None:
+        inst = self._items.pop(run_id, None)
+        if inst is not None:
+            inst.dispose()
+
+
+class TaskOutcome:
+    """What to tell the server about one workflow task: commands, or a failure."""
+
+    __slots__ = ("cause", "commands", "failure", "keep")
+
+    def __init__(
+        self,
+        commands: list[dict[str, Any]] | None = None,
+        *,
+        keep: bool = True,
+        cause: WorkflowTaskFailedCause | None = None,
+        failure: dict[str, Any] | None = None,
+    ) -> None:
+        self.commands = commands
+        self.keep = keep
+        self.cause = cause
+        self.failure = failure
+
+
+def process_workflow_task(
+    task: dict[str, Any],
+    history: list[dict[str, Any]],
+    definitions: dict[str, WorkflowDefinition],
+    cache: WorkflowCache,
+    *,
+    guard: bool,
+    task_queue: str,
+) -> TaskOutcome:
+    """Advance the workflow with the task's events; never raises for workflow code problems."""
+    run_id = task["run_id"]
+    wtype = task["workflow_type"]
+    d = definitions.get(wtype)
+    if d is None:
+        known = ", ".join(sorted(definitions)) or "none"
+        message = (
+            f"workflow type {wtype!r} is not registered on this worker (task queue {task_queue!r}); it runs: "
+            f"{known}. The workflow waits for a worker that knows it."
+        )
+        return TaskOutcome(
+            keep=False,
+            cause=WorkflowTaskFailedCause.UNKNOWN_WORKFLOW_TYPE,
+            failure={"message": message, "type": "UnknownWorkflowType", "kind": "application"},
+        )
+    inst = cache.get(run_id) if task["first_event_id"] > 1 else None
+    if inst is None:
+        cache.evict(run_id)
+        started = history[0]
+        info = WorkflowInfo(
+            namespace=task["namespace"],
+            workflow_id=task["workflow_id"],
+            run_id=run_id,
+            workflow_type=wtype,
+            task_queue=task["task_queue"],
+            start_time=datetime.fromisoformat(started["event_time"]),
+        )
+        inst = WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
+    try:
+        commands = inst.activate(history)
+    except NondeterminismError as e:
+        cache.evict(run_id)
+        inst.dispose()
+        log.error("%s", e)
+        return TaskOutcome(
+            keep=False,
+            cause=WorkflowTaskFailedCause.NON_DETERMINISTIC,
+            failure={**failure_to_dict(e), "type": "NondeterminismError"},
+        )
+    except WorkflowCodeError as e:
+        cache.evict(run_id)
+        inst.dispose()
+        original = e.__cause__ or e
+        log.error("workflow task failed (it will be retried): %s", e, exc_info=original)
+        failure = failure_to_dict(original)
+        failure["message"] = str(e)
+        return TaskOutcome(keep=False, cause=WorkflowTaskFailedCause.WORKFLOW_CODE_ERROR, failure=failure)
+    if inst.finished:
+        cache.evict(run_id)
+        return TaskOutcome(commands, keep=False)
+    cache.put(run_id, inst)
+    return TaskOutcome(commands, keep=True)

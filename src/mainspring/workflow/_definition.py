@@ -1,0 +1,92 @@
+"""``@workflow.defn``: attach a workflow definition to an async function."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from .._validation import NO_INPUT_SCHEMA
+from ..api.names import check_id
+from ..converter import json_schema, type_hints
+
+__all__ = ["WorkflowDefinition", "defn", "get_definition"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_ATTR = "__mainspring_workflow__"
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    """What a worker needs to run a workflow, and a client to start it."""
+
+    name: str
+    fn: Callable[..., Any]
+    takes_input: bool
+    input_type: Any
+    result_type: Any
+
+    def input_schema(self) -> dict[str, Any] | None:
+        """The JSON schema of the input, announced to the server so it can check starts."""
+        if not self.takes_input:
+            return NO_INPUT_SCHEMA
+        return json_schema(self.input_type)
+
+
+def _build(fn: Callable[..., Any], name: str | None) -> WorkflowDefinition:
+    workflow_name = name or fn.__name__
+    problem = check_id("workflow name", workflow_name)
+    if problem:
+        raise ValueError(problem)
+    if not inspect.iscoroutinefunction(fn):
+        raise TypeError(f"workflow {workflow_name!r} must be an `async def` function")
+    params = [
+        p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if not params or len(params) > 2:
+        raise TypeError(
+            f"workflow {workflow_name!r} must take the workflow context and at most one input: "
+            "`async def my_workflow(ctx: workflow.Context, input: MyInput) -> MyResult`"
+        )
+    hints = type_hints(fn)
+    return WorkflowDefinition(
+        name=workflow_name,
+        fn=fn,
+        takes_input=len(params) == 2,
+        input_type=hints.get(params[1].name, Any) if len(params) == 2 else None,
+        result_type=hints.get("return", Any),
+    )
+
+
+@overload
+def defn(fn: F, /) -> F: ...
+
+
+@overload
+def defn(*, name: str | None = None) -> Callable[[F], F]: ...
+
+
+def defn(fn: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+    """Mark an ``async def`` function as a workflow.
+
+    It takes the workflow context and at most one input, and must be deterministic: given the same
+    history it must make the same calls in the same order. Use ``ctx.now()``, ``ctx.random()``,
+    ``ctx.uuid4()`` and ``ctx.sleep()`` instead of the clock, randomness and sleep; do I/O in
+    activities. The function is returned unchanged, so it keeps its type for the type checker.
+    """
+
+    def wrap(f: F) -> F:
+        setattr(f, _ATTR, _build(f, name))
+        return f
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def get_definition(fn: Any) -> WorkflowDefinition:
+    """The definition attached by ``@workflow.defn``; TypeError if there is none."""
+    d = getattr(fn, _ATTR, None)
+    if not isinstance(d, WorkflowDefinition):
+        raise TypeError(f"{getattr(fn, '__qualname__', fn)!r} is not a workflow: decorate it with @workflow.defn")
+    return d

@@ -1,0 +1,519 @@
+"""One workflow run inside a worker: a deterministic event loop that replays history.
+
+The workflow's coroutines run on this loop, never on the worker's. The loop only moves when the
+worker feeds it history: each event resolves a future (an activity's result, a timer firing), and at
+each WorkflowTaskStarted the loop runs every ready callback until the code is blocked again. The
+commands the code issues are matched, in order, against the command events the history recorded
+after that workflow task; any difference is a non-determinism error. Commands issued at the newest
+WorkflowTaskStarted are new: they go back to the server.
+
+Time on this loop is the time of the current WorkflowTaskStarted event, and ``call_later`` (hence
+``asyncio.sleep`` and ``asyncio.wait_for``) becomes a durable timer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextvars
+import logging
+import random
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .._validation import describe_input_error, schema_error
+from ..api.enums import CommandType, EventType
+from ..converter import PayloadError, decode, encode
+from ..errors import (
+    ActivityError,
+    ApplicationError,
+    FailureError,
+    NondeterminismError,
+    WorkflowCodeError,
+    failure_from_dict,
+    failure_to_dict,
+)
+from . import _guard
+from ._definition import WorkflowDefinition
+
+__all__ = ["ActivityCall", "WorkflowInfo", "WorkflowInstance"]
+
+log = logging.getLogger("mainspring.workflow")
+
+_COMMAND_EVENTS = {
+    EventType.ACTIVITY_TASK_SCHEDULED.value: CommandType.SCHEDULE_ACTIVITY.value,
+    EventType.TIMER_STARTED.value: CommandType.START_TIMER.value,
+    EventType.TIMER_CANCELED.value: CommandType.CANCEL_TIMER.value,
+    EventType.WORKFLOW_EXECUTION_COMPLETED.value: CommandType.COMPLETE_WORKFLOW.value,
+    EventType.WORKFLOW_EXECUTION_FAILED.value: CommandType.FAIL_WORKFLOW.value,
+}
+_WT_STARTED = EventType.WORKFLOW_TASK_STARTED.value
+_WT_OUTCOMES = {
+    EventType.WORKFLOW_TASK_COMPLETED.value,
+    EventType.WORKFLOW_TASK_FAILED.value,
+    EventType.WORKFLOW_TASK_TIMED_OUT.value,
+}
+
+
+@dataclass(frozen=True)
+class WorkflowInfo:
+    """About the running workflow."""
+
+    namespace: str
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    task_queue: str
+    start_time: datetime
+
+
+@dataclass(frozen=True)
+class ActivityCall:
+    """Everything needed to schedule one activity (built by ``Context.execute_activity``)."""
+
+    activity_type: str
+    activity_id: str | None
+    input: Any
+    result_type: Any
+    task_queue: str | None
+    schedule_to_close_timeout: float | None
+    start_to_close_timeout: float | None
+    schedule_to_start_timeout: float | None
+    heartbeat_timeout: float | None
+    retry_policy: dict[str, Any] | None
+
+
+class _Command:
+    __slots__ = ("body", "key", "on_match")
+
+    def __init__(self, body: dict[str, Any], key: tuple[str, ...], on_match: Callable[[int], None] | None = None):
+        self.body = body
+        self.key = key
+        self.on_match = on_match
+
+    def describe(self) -> str:
+        fields = ", ".join(
+            f"{k}={v!r}" for k, v in self.body.items() if k in ("activity_type", "activity_id", "timer_id")
+        )
+        return f"{self.body['type']}({fields})"
+
+
+class _Activity:
+    __slots__ = ("activity_id", "activity_type", "future", "result_type")
+
+    def __init__(self, activity_type: str, activity_id: str, result_type: Any, future: asyncio.Future[Any]):
+        self.activity_type = activity_type
+        self.activity_id = activity_id
+        self.result_type = result_type
+        self.future = future
+
+
+class _Timer:
+    __slots__ = ("command", "done", "handle", "timer_id")
+
+    def __init__(self, timer_id: str, handle: asyncio.TimerHandle, command: _Command):
+        self.timer_id = timer_id
+        self.handle = handle
+        self.command = command
+        self.done = False
+
+
+def _parse_time(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _describe_event(ev: dict[str, Any]) -> str:
+    attrs = ev.get("attributes", {})
+    fields = ", ".join(f"{k}={attrs[k]!r}" for k in ("activity_type", "activity_id", "timer_id") if k in attrs)
+    return f"event {ev['event_id']} {ev['event_type']}({fields})"
+
+
+class WorkflowInstance(asyncio.AbstractEventLoop):
+    """A workflow run's deterministic event loop and replay state."""
+
+    def __init__(self, definition: WorkflowDefinition, info: WorkflowInfo, *, guard: bool = True) -> None:
+        from ._context import Context
+
+        self.definition = definition
+        self.info = info
+        self.guard = guard
+        self.context = Context(self)
+        self.random = random.Random(info.run_id)
+        self.last_event_id = 0
+        self.replaying = True
+        self.finished = False
+        self._time = info.start_time.timestamp()
+        self._ready: collections.deque[asyncio.Handle] = collections.deque()
+        self._seq = 0
+        #: Commands the code issued that history has not yet confirmed, oldest first.
+        self._pending: collections.deque[_Command] = collections.deque()
+        #: True right after a WorkflowTaskCompleted: command events are being matched.
+        self._matching = False
+        self._activities: dict[int, _Activity] = {}
+        self._timers: dict[str, _Timer] = {}
+        self._handle_timers: dict[int, _Timer] = {}
+        self._main: asyncio.Task[None] | None = None
+        self._code_error: BaseException | None = None
+        self._closed = False
+
+    # ================================================================================================
+    # Feeding history
+    # ================================================================================================
+
+    def activate(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Apply new history events; return the commands for the server.
+
+        Raises ``NondeterminismError`` if the code disagrees with the history, and
+        ``WorkflowCodeError`` (with the original exception as cause) if the code raised something
+        other than a ``FailureError``. Either way this instance must be discarded.
+        """
+        n = len(events)
+        for i, ev in enumerate(events):
+            etype = ev["event_type"]
+            event_id = ev["event_id"]
+            if event_id <= self.last_event_id:
+                continue
+            if self._matching and etype not in _COMMAND_EVENTS:
+                self._end_matching(ev)
+            if etype == _WT_STARTED:
+                outcome = None
+                for later in events[i + 1 : n]:
+                    if later["event_type"] in _WT_OUTCOMES:
+                        outcome = later["event_type"]
+                        break
+                if outcome is None or outcome == EventType.WORKFLOW_TASK_COMPLETED.value:
+                    # A task that failed or timed out is skipped: its code run left no commands.
+                    self.replaying = outcome is not None
+                    self._time = _parse_time(ev["event_time"])
+                    self._run_ready()
+            elif etype == EventType.WORKFLOW_TASK_COMPLETED.value:
+                self._matching = True
+            elif etype in _COMMAND_EVENTS:
+                self._match(ev, _COMMAND_EVENTS[etype])
+            elif etype == EventType.WORKFLOW_EXECUTION_STARTED.value:
+                self._start(ev["attributes"].get("input"))
+            elif etype == EventType.ACTIVITY_TASK_COMPLETED.value:
+                self._resolve_activity(ev, None)
+            elif etype in (EventType.ACTIVITY_TASK_FAILED.value, EventType.ACTIVITY_TASK_TIMED_OUT.value):
+                self._resolve_activity(ev, ev["attributes"])
+            elif etype == EventType.TIMER_FIRED.value:
+                self._fire_timer(ev["attributes"]["timer_id"])
+            self.last_event_id = event_id
+        return [c.body for c in self._pending]
+
+    def _end_matching(self, ev: dict[str, Any]) -> None:
+        self._matching = False
+        if self._pending:
+            extra = self._pending[0]
+            raise NondeterminismError(
+                f"{self._where()}: the workflow code issued {extra.describe()}, but the history has no such "
+                f"command at that point (next is {_describe_event(ev)}). {self._hint()}"
+            )
+
+    def _match(self, ev: dict[str, Any], command_type: str) -> None:
+        attrs = ev["attributes"]
+        if command_type == CommandType.SCHEDULE_ACTIVITY.value:
+            key: tuple[str, ...] = (command_type, attrs["activity_type"], attrs["activity_id"])
+        elif command_type in (CommandType.START_TIMER.value, CommandType.CANCEL_TIMER.value):
+            key = (command_type, attrs["timer_id"])
+        else:
+            key = (command_type,)
+        if not self._pending:
+            raise NondeterminismError(
+                f"{self._where()}: history {_describe_event(ev)} was recorded here, but the workflow code "
+                f"did not issue a {command_type} command at that point. {self._hint()}"
+            )
+        cmd = self._pending[0]
+        if cmd.key != key:
+            raise NondeterminismError(
+                f"{self._where()}: history {_describe_event(ev)} does not match the command the workflow "
+                f"code issued, {cmd.describe()}. {self._hint()}"
+            )
+        self._pending.popleft()
+        if cmd.on_match is not None:
+            cmd.on_match(ev["event_id"])
+
+    def _where(self) -> str:
+        return f"non-determinism in workflow {self.info.workflow_type!r} (id {self.info.workflow_id!r})"
+
+    @staticmethod
+    def _hint() -> str:
+        return (
+            "Was the workflow code changed while this execution was running, or does it depend on "
+            "something other than its input and history?"
+        )
+
+    # ================================================================================================
+    # Starting and finishing
+    # ================================================================================================
+
+    def _start(self, raw_input: Any) -> None:
+        self._main = self.create_task(self._run_main(raw_input), name=f"workflow {self.info.workflow_type}")
+
+    async def _run_main(self, raw_input: Any) -> None:
+        d = self.definition
+        try:
+            args: list[Any] = [self.context]
+            if d.takes_input:
+                try:
+                    args.append(decode(raw_input, d.input_type))
+                except PayloadError as e:
+                    schema = d.input_schema()
+                    problem = (schema_error(raw_input, schema) if schema else None) or str(e)
+                    raise ApplicationError(
+                        describe_input_error(d.name, problem), type="InvalidInput", non_retryable=True
+                    ) from None
+            elif raw_input is not None:
+                raise ApplicationError(
+                    describe_input_error(d.name, schema_error(raw_input, {"type": "null"}) or ""),
+                    type="InvalidInput",
+                    non_retryable=True,
+                )
+            result = await d.fn(*args)
+        except FailureError as e:
+            self._add_command(
+                {"type": CommandType.FAIL_WORKFLOW.value, "failure": failure_to_dict(e)},
+                (CommandType.FAIL_WORKFLOW.value,),
+            )
+        except asyncio.CancelledError:
+            raise
+        except BaseException as e:
+            self._code_error = e
+        else:
+            try:
+                payload = encode(result)
+            except PayloadError as e:
+                self._code_error = e
+                return
+            self._add_command(
+                {"type": CommandType.COMPLETE_WORKFLOW.value, "result": payload},
+                (CommandType.COMPLETE_WORKFLOW.value,),
+            )
+        finally:
+            self.finished = True
+
+    def _run_ready(self) -> None:
+        previous = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(self)
+        ready = self._ready
+        guard = self.guard
+        try:
+            while ready:
+                handle = ready.popleft()
+                if handle._cancelled:
+                    continue
+                if guard:
+                    _guard.install()
+                try:
+                    handle._run()
+                finally:
+                    if guard:
+                        _guard.uninstall()
+                if self._code_error is not None:
+                    break
+        finally:
+            asyncio.events._set_running_loop(previous)
+        err = self._code_error
+        if err is not None:
+            if isinstance(err, WorkflowCodeError):
+                raise err
+            raise WorkflowCodeError(f"workflow {self.info.workflow_type!r} raised {type(err).__name__}: {err}") from err
+
+    def _add_command(
+        self, body: dict[str, Any], key: tuple[str, ...], on_match: Callable[[int], None] | None = None
+    ) -> _Command:
+        cmd = _Command(body, key, on_match)
+        if self._closed:
+            return cmd  # the workflow already closed: later commands are dropped
+        if body["type"] in (CommandType.COMPLETE_WORKFLOW.value, CommandType.FAIL_WORKFLOW.value):
+            self._closed = True
+        self._pending.append(cmd)
+        return cmd
+
+    def _next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    # ================================================================================================
+    # Activities
+    # ================================================================================================
+
+    def schedule_activity(self, call: ActivityCall) -> asyncio.Future[Any]:
+        seq = self._next_seq()
+        activity_id = call.activity_id or str(seq)
+        fut = self.create_future()
+        act = _Activity(call.activity_type, activity_id, call.result_type, fut)
+        body: dict[str, Any] = {
+            "type": CommandType.SCHEDULE_ACTIVITY.value,
+            "activity_id": activity_id,
+            "activity_type": call.activity_type,
+            "input": call.input,
+            "task_queue": call.task_queue,
+            "schedule_to_close_timeout": call.schedule_to_close_timeout,
+            "start_to_close_timeout": call.start_to_close_timeout,
+            "schedule_to_start_timeout": call.schedule_to_start_timeout,
+            "heartbeat_timeout": call.heartbeat_timeout,
+            "retry_policy": call.retry_policy,
+        }
+
+        def bind(event_id: int) -> None:
+            self._activities[event_id] = act
+
+        self._add_command(body, (CommandType.SCHEDULE_ACTIVITY.value, call.activity_type, activity_id), bind)
+        return fut
+
+    def _resolve_activity(self, ev: dict[str, Any], failure_attrs: dict[str, Any] | None) -> None:
+        attrs = ev["attributes"]
+        act = self._activities.pop(attrs["scheduled_event_id"], None)
+        if act is None:
+            raise NondeterminismError(
+                f"{self._where()}: history {_describe_event(ev)} closes activity event "
+                f"{attrs['scheduled_event_id']}, which the workflow code did not schedule. {self._hint()}"
+            )
+        fut = act.future
+        if fut.done():
+            return  # the code stopped waiting for it (e.g. its task was cancelled)
+        if failure_attrs is None:
+            try:
+                fut.set_result(decode(attrs.get("result"), act.result_type))
+            except PayloadError as e:
+                fut.set_exception(
+                    WorkflowCodeError(
+                        f"the result of activity {act.activity_type!r} does not fit its declared return type: {e}"
+                    )
+                )
+            return
+        failure = failure_attrs.get("failure") or {"message": "activity failed"}
+        cause = failure_from_dict(failure)
+        timed_out = ev["event_type"] == EventType.ACTIVITY_TASK_TIMED_OUT.value
+        fut.set_exception(
+            ActivityError(
+                f"activity {act.activity_type!r} (id {act.activity_id!r}) "
+                f"{'timed out' if timed_out else 'failed'}: {cause.message}",
+                activity_type=act.activity_type,
+                activity_id=act.activity_id,
+                attempt=int(failure_attrs.get("attempt") or 1),
+                retry_state=failure_attrs.get("retry_state"),
+                cause=cause,
+            )
+        )
+
+    # ================================================================================================
+    # Timers (the loop's call_later)
+    # ================================================================================================
+
+    def _start_timer(self, delay: float, handle: asyncio.TimerHandle) -> None:
+        seq = self._next_seq()
+        timer_id = str(seq)
+        cmd = self._add_command(
+            {"type": CommandType.START_TIMER.value, "timer_id": timer_id, "duration": max(delay, 0.0)},
+            (CommandType.START_TIMER.value, timer_id),
+        )
+        t = _Timer(timer_id, handle, cmd)
+        self._timers[timer_id] = t
+        self._handle_timers[id(handle)] = t
+
+    def _fire_timer(self, timer_id: str) -> None:
+        t = self._timers.pop(timer_id, None)
+        if t is None or t.done:
+            return
+        t.done = True
+        self._handle_timers.pop(id(t.handle), None)
+        if not t.handle._cancelled:
+            self._ready.append(t.handle)
+
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        t = self._handle_timers.pop(id(handle), None)
+        if t is None or t.done:
+            return
+        t.done = True
+        self._timers.pop(t.timer_id, None)
+        if t.command in self._pending:
+            # Started and cancelled within the same workflow task (code only runs once every earlier
+            # command has been matched, so a pending command is one of this task's): send neither.
+            self._pending.remove(t.command)
+            return
+        self._add_command(
+            {"type": CommandType.CANCEL_TIMER.value, "timer_id": t.timer_id},
+            (CommandType.CANCEL_TIMER.value, t.timer_id),
+        )
+
+    # ================================================================================================
+    # The asyncio event loop interface
+    # ================================================================================================
+
+    def time(self) -> float:
+        return self._time
+
+    def call_soon(  # type: ignore[override]
+        self, callback: Callable[..., Any], *args: Any, context: contextvars.Context | None = None
+    ) -> asyncio.Handle:
+        handle = asyncio.Handle(callback, args, self, context)
+        self._ready.append(handle)
+        return handle
+
+    def call_later(  # type: ignore[override]
+        self,
+        delay: float,
+        callback: Callable[..., Any],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        handle = asyncio.TimerHandle(self._time + delay, callback, args, self, context)
+        self._start_timer(delay, handle)
+        return handle
+
+    def call_at(  # type: ignore[override]
+        self,
+        when: float,
+        callback: Callable[..., Any],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.TimerHandle:
+        return self.call_later(when - self._time, callback, *args, context=context)
+
+    def create_future(self) -> asyncio.Future[Any]:
+        return asyncio.Future(loop=self)
+
+    def create_task(
+        self,
+        coro: Coroutine[Any, Any, Any] | Any,
+        *,
+        name: str | None = None,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Task[Any]:
+        return asyncio.Task(coro, loop=self, name=name, context=context)
+
+    def get_debug(self) -> bool:
+        return False
+
+    def is_running(self) -> bool:
+        return True
+
+    def is_closed(self) -> bool:
+        return False
+
+    def get_exception_handler(self) -> None:
+        return None
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if exc is not None and self._code_error is None and not isinstance(exc, asyncio.CancelledError):
+            self._code_error = exc
+        elif exc is None:
+            log.debug("workflow %s: %s", self.info.workflow_id, context.get("message"))
+
+    def default_exception_handler(self, context: dict[str, Any]) -> None:
+        self.call_exception_handler(context)
+
+    def run_in_executor(self, executor: Any, func: Callable[..., Any], *args: Any) -> Any:  # type: ignore[override]
+        raise WorkflowCodeError("run_in_executor is not allowed in workflow code; do blocking work in an activity")
+
+    def dispose(self) -> None:
+        """Drop the instance: its coroutines are abandoned where they wait, never run further."""
+        self._ready.clear()
+        for task in asyncio.all_tasks(self):
+            # A workflow evicted from the cache is not an error: don't let asyncio warn about it.
+            task._log_destroy_pending = False  # type: ignore[attr-defined]
