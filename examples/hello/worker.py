@@ -15,14 +15,18 @@ TASK_QUEUE = "example-task-queue"
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--address", default=None, help="server address (default: $MAINSPRING_ADDRESS or localhost:7233)")
+    parser.add_argument(
+        "--address", default=None, help="server address (default: $MAINSPRING_ADDRESS or localhost:7233)"
+    )
     parser.add_argument("--namespace", default="default")
+    parser.add_argument("--task-queue", default=TASK_QUEUE)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     client = await Client.connect(args.address, namespace=args.namespace)
     worker = Worker(
         client,
-        task_queue=TASK_QUEUE,
+        task_queue=args.task_queue,
         workflows=[sdk_example_workflow],
         activities=[sdk_example_activity],
     )

@@ -163,6 +163,7 @@ class Engine:
         self.sticky_timeout = config.sticky_schedule_to_start_timeout.total_seconds()
         self.session_timeout = config.worker_session_timeout.total_seconds()
         self.max_payload = config.max_payload_bytes
+        self.stopping = False
 
     # ================================================================================================
     # Lifecycle
@@ -176,7 +177,21 @@ class Engine:
         self.timers.start()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_sessions(), name="mainspring-sessions")
 
+    def release_waiters(self) -> None:
+        """Answer every waiting poll and result request now (the server is shutting down)."""
+        self.stopping = True
+        for q in self.matching.queues.values():
+            for w in q.waiters:
+                if not w.future.done():
+                    w.future.set_result(None)
+            q.waiters.clear()
+        for futures in self._result_waiters.values():
+            for f in futures:
+                if not f.done():
+                    f.set_result(None)
+
     async def stop(self) -> None:
+        self.release_waiters()
         if self._sweeper is not None:
             self._sweeper.cancel()
             try:
@@ -184,10 +199,6 @@ class Engine:
             except asyncio.CancelledError:
                 pass
         await self.timers.stop()
-        for futures in self._result_waiters.values():
-            for f in futures:
-                if not f.done():
-                    f.cancel()
 
     async def _recover(self) -> None:
         """Rebuild queues and timers from every open execution's stored state."""
@@ -685,7 +696,7 @@ class Engine:
 
     async def poll_workflow_task(self, session: Session, wait: float) -> dict[str, Any] | None:
         deadline = time.monotonic() + min(wait, self.config.max_poll_wait.total_seconds())
-        while not session.closed:
+        while not session.closed and not self.stopping:
             run_id = self.matching.take_workflow_task(session)
             if run_id is None:
                 remaining = deadline - time.monotonic()
@@ -1135,7 +1146,7 @@ class Engine:
 
     async def poll_activity_task(self, session: Session, wait: float) -> dict[str, Any] | None:
         deadline = time.monotonic() + min(wait, self.config.max_poll_wait.total_seconds())
-        while not session.closed:
+        while not session.closed and not self.stopping:
             ref = self.matching.take_activity_task(session)
             if ref is None:
                 remaining = deadline - time.monotonic()

@@ -44,6 +44,18 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Uvicorn(uvicorn.Server):
+    """Uvicorn, plus: on SIGINT/SIGTERM, answer every long-poll at once so shutdown doesn't wait for them."""
+
+    def __init__(self, config: uvicorn.Config, engine: Engine) -> None:
+        super().__init__(config)
+        self._engine = engine
+
+    def handle_exit(self, sig: int, frame: object) -> None:
+        self._engine.release_waiters()
+        super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+
 class Server:
     """A Mainspring server. ``await start()``, then ``await serve()`` until stopped or signalled."""
 
@@ -51,7 +63,7 @@ class Server:
         self.config = config
         self.store = store or store_from_url(config.db)
         self.engine = Engine(self.store, config, clock)
-        self._uvicorn: uvicorn.Server | None = None
+        self._uvicorn: _Uvicorn | None = None
         self._socket: socket.socket | None = None
         self.started_in: float = 0.0
 
@@ -81,7 +93,7 @@ class Server:
             timeout_keep_alive=75,
             server_header=False,
         )
-        self._uvicorn = uvicorn.Server(uv_config)
+        self._uvicorn = _Uvicorn(uv_config, self.engine)
         self.started_in = time.perf_counter() - t0
 
     async def serve(self) -> None:
@@ -94,18 +106,13 @@ class Server:
             await self.store.close()
 
     def stop(self) -> None:
+        self.engine.release_waiters()
         if self._uvicorn is not None:
             self._uvicorn.should_exit = True
 
 
 def run_server(config: ServerConfig, on_ready: object = None) -> None:
     """Start a server and block until it stops (used by ``mainspring server start-dev``)."""
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:  # pragma: no cover - uvloop is a dependency, but the server works without it
-        pass
 
     async def main() -> None:
         server = Server(config)
@@ -114,4 +121,11 @@ def run_server(config: ServerConfig, on_ready: object = None) -> None:
             on_ready(server)
         await server.serve()
 
-    asyncio.run(main())
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but the server works without it
+        loop_factory = asyncio.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(main())

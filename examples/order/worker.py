@@ -1,0 +1,33 @@
+"""Run the order example's worker: `python examples/order/worker.py [--address HOST:PORT]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+
+from workflows import ACTIVITIES, order_workflow
+
+from mainspring import Client, Worker
+
+TASK_QUEUE = "example-task-queue"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--address", default=None, help="server address (default: $MAINSPRING_ADDRESS or localhost:7233)"
+    )
+    parser.add_argument("--namespace", default="default")
+    parser.add_argument("--task-queue", default=TASK_QUEUE)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    client = await Client.connect(args.address, namespace=args.namespace)
+    worker = Worker(client, task_queue=args.task_queue, workflows=[order_workflow], activities=ACTIVITIES)
+    await worker.run()
+    await client.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,5 @@
+"""``python -m mainspring`` is the ``mainspring`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,230 @@
+"""Test support: real server and worker processes, the real CLI, free ports, waiting helpers.
+
+Nothing here is mocked: a ``ServerProcess`` is ``mainspring server start-dev`` on a SQLite file in the
+test's temp dir, a ``WorkerProcess`` is one of the example workers (or any script), and ``run_cli``
+runs the ``mainspring`` command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_exc: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as e:  # noqa: BLE001 - keep polling; report the last error on timeout
+            last_exc = e
+        time.sleep(interval)
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what or predicate}"
+        + (f" (last error: {last_exc!r})" if last_exc else "")
+    )
+
+
+class ServerProcess:
+    """``mainspring server start-dev`` in a subprocess, on a SQLite file."""
+
+    def __init__(
+        self, db: Path | str, *, port: int | None = None, extra_args: Sequence[str] = (), log_path: Path | None = None
+    ) -> None:
+        self.db = str(db)
+        self.port = port or free_port()
+        self.extra_args = list(extra_args)
+        self.log_path = log_path or Path(str(db) + f".server-{self.port}.log")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ready_seconds: float | None = None
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}"
+
+    def start(self, timeout: float = 15.0) -> ServerProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "mainspring",
+                "server",
+                "start-dev",
+                "--port",
+                str(self.port),
+                "--db-filename",
+                self.db,
+                *self.extra_args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        log.close()
+
+        def healthy() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
+            return httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if healthy():
+                    break
+            except RuntimeError:
+                raise
+            except Exception:  # noqa: BLE001
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"server did not become healthy in {timeout}s:\n{self.log()}")
+            time.sleep(0.02)
+        self.ready_seconds = time.monotonic() - t0
+        return self
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        """SIGKILL: no chance to clean up, as in a crash."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then wait (SIGKILL if it does not exit)."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+    def restart(self) -> ServerProcess:
+        self.kill()
+        return self.start()
+
+
+class WorkerProcess:
+    """A worker script in a subprocess (by default one of the examples)."""
+
+    def __init__(
+        self,
+        script: Path | str,
+        address: str,
+        *,
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+        log_path: Path | None = None,
+    ) -> None:
+        self.script = str(script)
+        self.address = address
+        self.env = env or {}
+        self.args = list(args)
+        self.log_path = log_path or Path(f"/tmp/mainspring-worker-{os.getpid()}-{id(self)}.log")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, wait_ready: bool = True, timeout: float = 15.0) -> WorkerProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self._offset = self.log_path.stat().st_size
+        self.proc = subprocess.Popen(
+            [PYTHON, self.script, "--address", self.address, *self.args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env},
+        )
+        log.close()
+        if wait_ready:
+            wait_until(
+                lambda: "polling task queue" in self.log()[self._offset :] or self._died(),
+                timeout,
+                what=f"worker {self.script} to start",
+            )
+            if self.proc.poll() is not None:
+                raise AssertionError(f"worker exited with {self.proc.returncode}:\n{self.log()}")
+        return self
+
+    def _died(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+def run_cli(
+    *args: str, address: str | None = None, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``mainspring ARGS`` and capture its output."""
+    full_env = {**os.environ, **(env or {})}
+    if address is not None:
+        full_env["MAINSPRING_ADDRESS"] = address
+    return subprocess.run(
+        [PYTHON, "-m", "mainspring", *args], capture_output=True, text=True, timeout=timeout, env=full_env
+    )
+
+
+@contextlib.contextmanager
+def running(*procs: ServerProcess | WorkerProcess) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for p in reversed(procs):
+            p.stop(timeout=5)
