@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from support import EXAMPLES, ServerProcess, WorkerProcess
 
 from mainspring import Client
+from support import EXAMPLES, ServerProcess, WorkerProcess
 
 
 @pytest.fixture

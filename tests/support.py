@@ -40,7 +40,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
             value = predicate()
             if value:
                 return value
-        except Exception as e:  # noqa: BLE001 - keep polling; report the last error on timeout
+        except Exception as e:
             last_exc = e
         time.sleep(interval)
     raise AssertionError(
@@ -105,7 +105,7 @@ class ServerProcess:
                     break
             except RuntimeError:
                 raise
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
             if time.monotonic() > deadline:
                 raise AssertionError(f"server did not become healthy in {timeout}s:\n{self.log()}")
