@@ -7,6 +7,7 @@ import errno
 import logging
 import socket
 import time
+from collections.abc import Callable
 
 import uvicorn
 
@@ -121,11 +122,12 @@ def run_server(config: ServerConfig, on_ready: object = None) -> None:
             on_ready(server)
         await server.serve()
 
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     try:
         import uvloop
 
         loop_factory = uvloop.new_event_loop
     except ImportError:  # pragma: no cover - uvloop is a dependency, but the server works without it
-        loop_factory = asyncio.new_event_loop
+        pass
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(main())

@@ -1,0 +1,340 @@
+"""Activity tasks: handing them out, completion, failure with retries, heartbeats and the four timeouts.
+
+The started state of an attempt lives in memory only (handing out a task costs no commit); an
+activity's ActivityTaskStarted event is written when it closes, with the attempt that closed it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..api import models as m
+from ..api.enums import (
+    ActivityState,
+    EventType,
+    TimeoutType,
+)
+from ..errors import (
+    NotFoundError,
+)
+from ._core import Effects, EngineCore, Execution, activity_token, iso, parse_token, retry_interval
+from ._matching import Session
+from ._state import ActivityInfo
+
+__all__ = ["ActivityTasks"]
+
+log = logging.getLogger("mainspring.server")
+
+
+class ActivityTasks(EngineCore):
+    async def poll_activity_task(self, session: Session, wait: float) -> dict[str, Any] | None:
+        return await self._poll(session, "activity", self.matching.take_activity_task, self._start_activity_task, wait)
+
+    async def _start_activity_task(self, ref: tuple[str, int], session: Session) -> dict[str, Any] | None:
+        run_id, sched_id = ref
+        ex = await self._load(run_id)
+        if ex is None:
+            return None
+        async with ex.lock:
+            act = ex.state.activities.get(sched_id)
+            if not ex.running or act is None or act.state is not ActivityState.SCHEDULED or session.closed:
+                return None
+            now = self.clock.now()
+            rec = ex.record
+            act.state = ActivityState.STARTED
+            act.last_started_time = now
+            act.session_id = session.id
+            act.last_identity = session.identity
+            session.inflight_activities.add(ref)
+            if act.start_to_close is not None:
+                self.timers.schedule(
+                    now + act.start_to_close,
+                    self._on_activity_timeout,
+                    run_id,
+                    sched_id,
+                    act.attempt,
+                    TimeoutType.START_TO_CLOSE,
+                )
+            if act.heartbeat is not None:
+                self.timers.schedule(
+                    now + act.heartbeat,
+                    self._on_activity_timeout,
+                    run_id,
+                    sched_id,
+                    act.attempt,
+                    TimeoutType.HEARTBEAT,
+                )
+            return {
+                "task_token": activity_token(run_id, sched_id, act.attempt),
+                "namespace": rec.namespace,
+                "workflow_id": rec.workflow_id,
+                "run_id": run_id,
+                "workflow_type": rec.workflow_type,
+                "activity_id": act.activity_id,
+                "activity_type": act.activity_type,
+                "task_queue": act.task_queue,
+                "input": act.input,
+                "attempt": act.attempt,
+                "scheduled_time": iso(act.scheduled_time),
+                "started_time": iso(now),
+                "heartbeat_details": act.heartbeat_details,
+                "schedule_to_close_timeout": act.schedule_to_close,
+                "start_to_close_timeout": act.start_to_close,
+                "heartbeat_timeout": act.heartbeat,
+            }
+
+    async def _current_activity(self, token: str) -> tuple[Execution, int, int]:
+        run_id, sched_id, attempt = parse_token(token, "a")
+        ex = await self._load(run_id)
+        if ex is None:
+            raise NotFoundError("activity task not found", status=404, code="task_not_found")
+        return ex, sched_id, attempt
+
+    @staticmethod
+    def _check_activity(ex: Execution, sched_id: int, attempt: int) -> ActivityInfo:
+        act = ex.state.activities.get(sched_id)
+        if not ex.running or act is None or act.attempt != attempt or act.state is ActivityState.BACKOFF:
+            raise NotFoundError(
+                "this activity task is no longer current (it timed out and was retried, or the workflow closed)",
+                status=404,
+                code="task_not_found",
+            )
+        return act
+
+    def _session_done_activity(self, ex: Execution, act: ActivityInfo) -> None:
+        if act.session_id is not None:
+            s = self.matching.sessions.get(act.session_id)
+            if s is not None:
+                s.inflight_activities.discard((ex.record.run_id, act.scheduled_event_id))
+            act.session_id = None
+
+    def _activity_started_event(self, ex: Execution, act: ActivityInfo, now: float) -> int:
+        # ActivityTaskStarted is written when the activity closes, with the attempt that closed it, so
+        # retries don't add an event each (as in Temporal).
+        e = self._append(
+            ex,
+            EventType.ACTIVITY_TASK_STARTED,
+            {
+                "scheduled_event_id": act.scheduled_event_id,
+                "attempt": act.attempt,
+                "identity": act.last_identity,
+                "last_failure": act.last_failure,
+            },
+            act.last_started_time or now,
+        )
+        return e.event_id
+
+    async def complete_activity_task(self, req: m.CompleteActivityTaskRequest) -> None:
+        ex, sched_id, attempt = await self._current_activity(req.task_token)
+        async with ex.lock:
+            act = self._check_activity(ex, sched_id, attempt)
+            now = self.clock.now()
+            started_id = self._activity_started_event(ex, act, now)
+            self._append(
+                ex,
+                EventType.ACTIVITY_TASK_COMPLETED,
+                {
+                    "scheduled_event_id": sched_id,
+                    "started_event_id": started_id,
+                    "result": req.result,
+                    "identity": act.last_identity,
+                },
+                now,
+            )
+            self._session_done_activity(ex, act)
+            del ex.state.activities[sched_id]
+            fx = Effects()
+            self._schedule_wt(ex, now, fx)
+            await self._commit(ex)
+            self._after_commit(ex, fx)
+
+    async def fail_activity_task(self, req: m.FailActivityTaskRequest) -> None:
+        ex, sched_id, attempt = await self._current_activity(req.task_token)
+        async with ex.lock:
+            act = self._check_activity(ex, sched_id, attempt)
+            await self._activity_attempt_failed(
+                ex, act, req.failure.model_dump(exclude_none=True), immediate=False, timeout_type=None
+            )
+
+    async def heartbeat_activity_task(self, req: m.HeartbeatActivityTaskRequest) -> dict[str, Any]:
+        ex, sched_id, attempt = await self._current_activity(req.task_token)
+        async with ex.lock:
+            act = self._check_activity(ex, sched_id, attempt)
+            now = self.clock.now()
+            act.last_heartbeat_time = now
+            changed = req.details is not None and req.details != act.heartbeat_details
+            if req.details is not None:
+                act.heartbeat_details = req.details
+            if act.heartbeat is not None:
+                self.timers.schedule(
+                    now + act.heartbeat,
+                    self._on_activity_timeout,
+                    ex.record.run_id,
+                    sched_id,
+                    act.attempt,
+                    TimeoutType.HEARTBEAT,
+                )
+            if changed:
+                # Details survive a retry and a server restart, so they are committed.
+                await self._commit(ex)
+        return {"cancel_requested": False}
+
+    async def _activity_attempt_failed(
+        self,
+        ex: Execution,
+        act: ActivityInfo,
+        failure: dict[str, Any],
+        *,
+        immediate: bool,
+        timeout_type: TimeoutType | None,
+    ) -> None:
+        """One attempt failed: retry it per its policy, or fail the activity for good."""
+        now = self.clock.now()
+        retry = act.retry
+        self._session_done_activity(ex, act)
+        retry_state = None
+        if failure.get("non_retryable") or failure.get("type") in (retry.get("non_retryable_error_types") or []):
+            retry_state = "NON_RETRYABLE_FAILURE"
+        elif retry.get("maximum_attempts") and act.attempt >= int(retry["maximum_attempts"]):
+            retry_state = "MAXIMUM_ATTEMPTS_REACHED"
+        delay = 0.0 if immediate else retry_interval(retry, act.attempt)
+        if (
+            retry_state is None
+            and act.schedule_to_close is not None
+            and now + delay >= act.scheduled_time + act.schedule_to_close
+        ):
+            retry_state = "TIMEOUT"
+        if retry_state is None:
+            act.attempt += 1
+            act.last_failure = failure
+            act.next_attempt_time = now + delay
+            if delay <= 0:
+                act.state = ActivityState.SCHEDULED
+                act.attempt_scheduled_time = now
+            else:
+                act.state = ActivityState.BACKOFF
+            await self._commit(ex)
+            rec = ex.record
+            if act.state is ActivityState.SCHEDULED:
+                self.matching.offer_activity_task(rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id))
+                self._arm_activity_schedule_timers(rec.run_id, act)
+            else:
+                self.timers.schedule(now + delay, self._on_retry_due, rec.run_id, act.scheduled_event_id, act.attempt)
+            return
+        act.last_failure = failure
+        started_id = self._activity_started_event(ex, act, now)
+        if timeout_type is None:
+            self._append(
+                ex,
+                EventType.ACTIVITY_TASK_FAILED,
+                {
+                    "scheduled_event_id": act.scheduled_event_id,
+                    "started_event_id": started_id,
+                    "failure": failure,
+                    "retry_state": retry_state,
+                    "attempt": act.attempt,
+                    "identity": act.last_identity,
+                },
+                now,
+            )
+        else:
+            self._append(
+                ex,
+                EventType.ACTIVITY_TASK_TIMED_OUT,
+                {
+                    "scheduled_event_id": act.scheduled_event_id,
+                    "started_event_id": started_id,
+                    "failure": failure,
+                    "retry_state": retry_state,
+                    "attempt": act.attempt,
+                },
+                now,
+            )
+        del ex.state.activities[act.scheduled_event_id]
+        fx = Effects()
+        self._schedule_wt(ex, now, fx)
+        await self._commit(ex)
+        self._after_commit(ex, fx)
+
+    async def _on_retry_due(self, run_id: str, sched_id: int, attempt: int) -> None:
+        ex = await self._load(run_id)
+        if ex is None:
+            return
+        async with ex.lock:
+            act = ex.state.activities.get(sched_id)
+            if not ex.running or act is None or act.attempt != attempt or act.state is not ActivityState.BACKOFF:
+                return
+            act.state = ActivityState.SCHEDULED
+            act.attempt_scheduled_time = self.clock.now()
+            # Not committed: a restart finds BACKOFF with a past time and hands it out at once.
+            self.matching.offer_activity_task(ex.record.namespace, act.task_queue, (run_id, sched_id))
+            self._arm_activity_schedule_timers(run_id, act)
+
+    async def _on_activity_timeout(self, run_id: str, sched_id: int, attempt: int, kind: TimeoutType) -> None:
+        ex = await self._load(run_id)
+        if ex is None:
+            return
+        async with ex.lock:
+            act = ex.state.activities.get(sched_id)
+            if not ex.running or act is None:
+                return
+            now = self.clock.now()
+            if kind is TimeoutType.SCHEDULE_TO_CLOSE:
+                pass  # applies across attempts
+            elif act.attempt != attempt:
+                return
+            elif kind is TimeoutType.SCHEDULE_TO_START:
+                if act.state is not ActivityState.SCHEDULED:
+                    return
+            elif kind is TimeoutType.START_TO_CLOSE:
+                if act.state is not ActivityState.STARTED:
+                    return
+            elif kind is TimeoutType.HEARTBEAT:
+                if act.state is not ActivityState.STARTED or act.heartbeat is None:
+                    return
+                last = max(act.last_heartbeat_time or 0.0, act.last_started_time or 0.0)
+                if now < last + act.heartbeat - 0.001:
+                    return  # a later heartbeat re-armed it
+            seconds = {
+                TimeoutType.SCHEDULE_TO_CLOSE: act.schedule_to_close,
+                TimeoutType.START_TO_CLOSE: act.start_to_close,
+                TimeoutType.SCHEDULE_TO_START: act.schedule_to_start,
+                TimeoutType.HEARTBEAT: act.heartbeat,
+            }[kind]
+            failure: dict[str, Any] = {
+                "message": f"activity {kind.value} timeout ({seconds:g}s) elapsed",
+                "type": "TimeoutError",
+                "kind": "timeout",
+                "timeout_type": kind.value,
+                "non_retryable": False,
+            }
+            if act.heartbeat_details is not None:
+                failure["last_heartbeat_details"] = act.heartbeat_details
+            if kind in (TimeoutType.SCHEDULE_TO_CLOSE, TimeoutType.SCHEDULE_TO_START):
+                # Not retried: the time budget is spent (schedule-to-close) or nobody is polling
+                # (schedule-to-start), so another attempt would fare no better.
+                failure["non_retryable"] = True
+            if kind is TimeoutType.SCHEDULE_TO_CLOSE and act.last_failure is not None:
+                failure["cause"] = act.last_failure
+            await self._activity_attempt_failed(ex, act, failure, immediate=False, timeout_type=kind)
+
+    def _arm_activity_schedule_timers(self, run_id: str, act: ActivityInfo) -> None:
+        if act.schedule_to_close is not None:
+            self.timers.schedule(
+                act.scheduled_time + act.schedule_to_close,
+                self._on_activity_timeout,
+                run_id,
+                act.scheduled_event_id,
+                0,
+                TimeoutType.SCHEDULE_TO_CLOSE,
+            )
+        if act.schedule_to_start is not None and act.state is ActivityState.SCHEDULED:
+            self.timers.schedule(
+                act.attempt_scheduled_time + act.schedule_to_start,
+                self._on_activity_timeout,
+                run_id,
+                act.scheduled_event_id,
+                act.attempt,
+                TimeoutType.SCHEDULE_TO_START,
+            )

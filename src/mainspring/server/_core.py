@@ -1,0 +1,342 @@
+"""The engine's shared machinery: loading, changing and committing one execution.
+
+Each transition follows one pattern: take the execution's lock, change its in-memory state and
+collect new history events, commit both in one conditional write, and only then act on the outside
+world (hand out tasks, arm timers, answer waiters). Nothing is acknowledged before it is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..api.enums import (
+    ActivityState,
+    EventType,
+    WorkflowStatus,
+)
+from ..errors import (
+    InvalidArgumentError,
+    PayloadTooLargeError,
+)
+from ..storage import (
+    ExecutionRecord,
+    ExecutionWrite,
+    HistoryEvent,
+    Store,
+)
+from ._config import ServerConfig
+from ._matching import Kind, Matching, Session
+from ._state import ActivityInfo, ExecutionState, WorkflowTaskInfo
+from ._timers import Clock, SystemClock, TimerWheel
+
+__all__ = [
+    "Effects",
+    "EngineCore",
+    "Execution",
+    "activity_token",
+    "event_json",
+    "iso",
+    "parse_token",
+    "payload_size",
+    "retry_interval",
+    "wt_retry_delay",
+    "wt_token",
+]
+
+log = logging.getLogger("mainspring.server")
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def iso(t: float | None) -> str | None:
+    """Unix seconds as an RFC 3339 UTC string with microseconds."""
+    if t is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{round(t % 1 * 1e6) % 1000000:06d}Z"
+
+
+def event_json(e: HistoryEvent) -> dict[str, Any]:
+    return {
+        "event_id": e.event_id,
+        "event_time": iso(e.event_time),
+        "event_type": e.event_type.value,
+        "attributes": e.attributes,
+    }
+
+
+class Execution:
+    """One run's in-memory working copy: the stored record, its parsed state, and its lock."""
+
+    __slots__ = ("events", "lock", "record", "state")
+
+    def __init__(self, record: ExecutionRecord, state: ExecutionState) -> None:
+        self.record = record
+        self.state = state
+        self.lock = asyncio.Lock()
+        #: Events collected by the transition in progress, written by ``Engine._commit``.
+        self.events: list[HistoryEvent] = []
+
+    @property
+    def running(self) -> bool:
+        return self.record.status is WorkflowStatus.RUNNING
+
+    def pinned(self) -> bool:
+        """True while forgetting it would lose memory-only facts (a task is out) or a waiter."""
+        st = self.state
+        if self.lock.locked() or (st.wt is not None and st.wt.started):
+            return True
+        return any(a.state is ActivityState.STARTED for a in st.activities.values())
+
+
+@dataclass(slots=True)
+class Effects:
+    """What to do once a transition is durable."""
+
+    offer_wt: bool = False
+    activities: list[ActivityInfo] | None = None
+    closed: bool = False
+
+
+def wt_token(run_id: str, wt: WorkflowTaskInfo) -> str:
+    return f"w|{run_id}|{wt.attempt}|{wt.started_event_id}"
+
+
+def activity_token(run_id: str, sched_id: int, attempt: int) -> str:
+    return f"a|{run_id}|{sched_id}|{attempt}"
+
+
+def parse_token(token: str, kind: str) -> tuple[str, int, int]:
+    parts = token.split("|")
+    if len(parts) != 4 or parts[0] != kind:
+        raise InvalidArgumentError(f"malformed task token {token!r}", code="invalid_argument")
+    try:
+        return parts[1], int(parts[2]), int(parts[3])
+    except ValueError:
+        raise InvalidArgumentError(f"malformed task token {token!r}", code="invalid_argument") from None
+
+
+def retry_interval(retry: dict[str, Any], failed_attempt: int) -> float:
+    initial = float(retry.get("initial_interval") or 1.0)
+    coefficient = float(retry.get("backoff_coefficient") or 2.0)
+    maximum = retry.get("maximum_interval")
+    cap = float(maximum) if maximum else initial * 100
+    return float(min(initial * coefficient ** (failed_attempt - 1), cap))
+
+
+def wt_retry_delay(attempt: int) -> float:
+    # The first retry is quick (another worker may know the code); then back off to at most 10 s.
+    return float(min(0.2 * 2 ** (attempt - 2), 10.0))
+
+
+def payload_size(value: Any) -> int:
+    return len(_dumps(value).encode())
+
+
+class EngineCore:
+    """State and helpers shared by the workflow-task, activity-task and client-facing parts."""
+
+    def __init__(self, store: Store, config: ServerConfig, clock: Clock | None = None) -> None:
+        self.store = store
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.matching = Matching()
+        self.timers = TimerWheel(self.clock)
+        self._cache: OrderedDict[str, Execution] = OrderedDict()
+        self._result_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._schemas: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+        self._namespaces: set[str] = set()
+        self._start_requests: dict[tuple[str, str, str], str] = {}
+        self.wt_timeout = config.workflow_task_timeout.total_seconds()
+        self.sticky_timeout = config.sticky_schedule_to_start_timeout.total_seconds()
+        self.session_timeout = config.worker_session_timeout.total_seconds()
+        self.max_payload = config.max_payload_bytes
+        self.stopping = False
+
+    async def _load(self, run_id: str) -> Execution | None:
+        ex = self._cache.get(run_id)
+        if ex is not None:
+            self._cache.move_to_end(run_id)
+            return ex
+        rec = await self.store.get_run(run_id)
+        if rec is None:
+            return None
+        ex = self._cache.get(run_id)  # another coroutine may have loaded it meanwhile
+        if ex is not None:
+            return ex
+        ex = Execution(rec, ExecutionState.from_dict(rec.state))
+        self._cache[run_id] = ex
+        self._trim_cache()
+        return ex
+
+    def _trim_cache(self) -> None:
+        excess = len(self._cache) - self.config.execution_cache_size
+        if excess <= 0:
+            return
+        for run_id in list(itertools.islice(self._cache, excess * 4)):
+            if excess <= 0:
+                break
+            ex = self._cache[run_id]
+            if not ex.pinned() and run_id not in self._result_waiters:
+                del self._cache[run_id]
+                excess -= 1
+
+    def _append(self, ex: Execution, etype: EventType, attrs: dict[str, Any], now: float) -> HistoryEvent:
+        wt = ex.state.wt
+        if wt is not None and wt.started:
+            # An event arrives while the task is out: the worker has not seen it, so another task
+            # must follow. The task's Started event goes first, at the place the worker saw it.
+            wt.new_events = True
+            if not wt.started_written:
+                self._write_wt_started(ex, wt, now)
+        return self._raw_append(ex, etype, attrs, now)
+
+    @staticmethod
+    def _raw_append(ex: Execution, etype: EventType, attrs: dict[str, Any], now: float) -> HistoryEvent:
+        rec = ex.record
+        e = HistoryEvent(rec.next_event_id, etype, now, attrs)
+        rec.next_event_id += 1
+        ex.events.append(e)
+        return e
+
+    def _write_wt_started(self, ex: Execution, wt: WorkflowTaskInfo, now: float) -> None:
+        if wt.transient:
+            e = self._raw_append(
+                ex,
+                EventType.WORKFLOW_TASK_SCHEDULED,
+                {"task_queue": ex.record.task_queue, "attempt": wt.attempt},
+                wt.scheduled_time,
+            )
+            wt.scheduled_event_id = e.event_id
+        self._raw_append(
+            ex,
+            EventType.WORKFLOW_TASK_STARTED,
+            {"scheduled_event_id": wt.scheduled_event_id, "identity": wt.identity, "attempt": wt.attempt},
+            wt.started_time,
+        )
+        wt.started_written = True
+
+    async def _commit(self, ex: Execution) -> None:
+        """Write the transition in progress; on failure forget the execution (memory is now wrong)."""
+        rec = ex.record
+        expected = rec.version
+        rec.version = expected + 1
+        rec.state = ex.state.to_dict()
+        events, ex.events = ex.events, []
+        try:
+            await self.store.write(ExecutionWrite(rec, expected, events))
+        except BaseException:
+            self._cache.pop(rec.run_id, None)
+            raise
+
+    def _after_commit(self, ex: Execution, fx: Effects) -> None:
+        rec = ex.record
+        if fx.offer_wt and ex.state.wt is not None:
+            self._arm_wt(rec, ex.state.wt, sticky=self._sticky_session(ex))
+        if fx.activities:
+            for act in fx.activities:
+                self.matching.offer_activity_task(rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id))
+                self._arm_activity_schedule_timers(rec.run_id, act)
+        if fx.closed:
+            for f in self._result_waiters.pop(rec.run_id, []):
+                if not f.done():
+                    f.set_result(None)
+
+    def _sticky_session(self, ex: Execution) -> Session | None:
+        sid = ex.state.sticky_session
+        if sid is None:
+            return None
+        s = self.matching.sessions.get(sid)
+        if s is None:
+            ex.state.sticky_session = None
+        return s
+
+    def _schedule_wt(self, ex: Execution, now: float, fx: Effects) -> None:
+        """The workflow has something new to see: make sure a workflow task will show it."""
+        st = ex.state
+        if not ex.running:
+            return
+        if st.wt is not None:
+            if st.wt.started:
+                st.wt.new_events = True
+            return
+        e = self._append(ex, EventType.WORKFLOW_TASK_SCHEDULED, {"task_queue": ex.record.task_queue, "attempt": 1}, now)
+        st.wt = WorkflowTaskInfo(attempt=1, scheduled_time=now, scheduled_event_id=e.event_id)
+        fx.offer_wt = True
+
+    def _close(self, ex: Execution, status: WorkflowStatus, now: float, fx: Effects) -> None:
+        rec = ex.record
+        st = ex.state
+        rec.status = status
+        rec.close_time = now
+        # Pending work of a closed run is abandoned: its tasks are refused when they come back.
+        for act in st.activities.values():
+            if act.session_id:
+                s = self.matching.sessions.get(act.session_id)
+                if s is not None:
+                    s.inflight_activities.discard((rec.run_id, act.scheduled_event_id))
+        st.activities.clear()
+        st.timers.clear()
+        st.wt = None
+        st.sticky_session = None
+        fx.closed = True
+        fx.activities = None
+
+    def _check_payload(self, what: str, value: Any) -> None:
+        size = payload_size(value)
+        if size > self.max_payload:
+            raise PayloadTooLargeError(
+                f"{what} is {size:,} bytes, over the server's limit of {self.max_payload:,} bytes "
+                "(--max-payload-size); store large data elsewhere and pass a reference",
+                status=413,
+                code="payload_too_large",
+            )
+
+    async def _poll(
+        self,
+        session: Session,
+        kind: Kind,
+        take: Callable[[Session], Any],
+        start: Callable[[Any, Session], Awaitable[dict[str, Any] | None]],
+        wait: float,
+    ) -> dict[str, Any] | None:
+        """Long-poll: hand the session a ready task, or wait up to ``wait`` seconds for one."""
+        deadline = time.monotonic() + min(wait, self.config.max_poll_wait.total_seconds())
+        while not session.closed and not self.stopping:
+            ref = take(session)
+            if ref is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                waiter = self.matching.wait(session, kind)
+                try:
+                    ref = await asyncio.wait_for(asyncio.shield(waiter.future), timeout=remaining)
+                except (TimeoutError, asyncio.CancelledError) as e:
+                    # A task may have been handed over just as the poll ended: put it back.
+                    if not waiter.future.done():
+                        waiter.future.set_result(None)
+                    else:
+                        self.matching.give_back(waiter, kind)
+                    if isinstance(e, asyncio.CancelledError):
+                        raise
+                    return None
+                if ref is None:
+                    continue
+            task = await start(ref, session)
+            if task is not None:
+                return task
+        return None
+
+    def _arm_wt(self, rec: ExecutionRecord, wt: WorkflowTaskInfo, sticky: Session | None = None) -> None:
+        raise NotImplementedError
+
+    def _arm_activity_schedule_timers(self, run_id: str, act: ActivityInfo) -> None:
+        raise NotImplementedError

@@ -1,0 +1,478 @@
+"""Workflow tasks: handing them out, their completion with commands, failures, timeouts and timers.
+
+A task is scheduled when the workflow has something new to see; a worker polls it and gets the
+history; its completion carries commands (schedule an activity, start a timer, complete the
+workflow...) that become events. To keep one step to one commit, a task's WorkflowTaskStarted event
+is not written when it is handed out, but with its outcome (or earlier, if another event must be
+appended while the task is out). A task can be sticky: offered first to the worker that ran the
+workflow's previous task, which keeps it cached and is sent only the new events.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from ..api import models as m
+from ..api.enums import (
+    EventType,
+    TimeoutType,
+    WorkflowStatus,
+    WorkflowTaskFailedCause,
+)
+from ..api.names import check_id
+from ..errors import (
+    InvalidArgumentError,
+    NotFoundError,
+)
+from ..storage import (
+    ExecutionRecord,
+)
+from ._core import (
+    Effects,
+    EngineCore,
+    Execution,
+    event_json,
+    iso,
+    parse_token,
+    payload_size,
+    wt_retry_delay,
+    wt_token,
+)
+from ._matching import Session
+from ._state import ActivityInfo, TimerInfo, WorkflowTaskInfo
+
+__all__ = ["WorkflowTasks"]
+
+log = logging.getLogger("mainspring.server")
+
+
+class WorkflowTasks(EngineCore):
+    async def poll_workflow_task(self, session: Session, wait: float) -> dict[str, Any] | None:
+        return await self._poll(session, "workflow", self.matching.take_workflow_task, self._start_workflow_task, wait)
+
+    async def _start_workflow_task(self, run_id: str, session: Session) -> dict[str, Any] | None:
+        ex = await self._load(run_id)
+        if ex is None:
+            return None
+        async with ex.lock:
+            wt = ex.state.wt
+            now = self.clock.now()
+            if not ex.running or wt is None or wt.started or wt.ready_time > now or session.closed:
+                return None
+            rec = ex.record
+            st = ex.state
+            wt.started = True
+            wt.started_time = now
+            wt.session_id = session.id
+            wt.identity = session.identity
+            wt.started_written = False
+            wt.new_events = False
+            wt.started_event_id = rec.next_event_id + (1 if wt.transient else 0)
+            sticky = st.sticky_session == session.id and st.sticky_event_id > 0
+            first = st.sticky_event_id + 1 if sticky else 1
+            events = [event_json(e) for e in await self.store.read_history(run_id, first, rec.next_event_id - 1)]
+            if wt.transient:
+                events.append(
+                    {
+                        "event_id": rec.next_event_id,
+                        "event_time": iso(wt.scheduled_time),
+                        "event_type": EventType.WORKFLOW_TASK_SCHEDULED.value,
+                        "attributes": {"task_queue": rec.task_queue, "attempt": wt.attempt},
+                    }
+                )
+            events.append(
+                {
+                    "event_id": wt.started_event_id,
+                    "event_time": iso(now),
+                    "event_type": EventType.WORKFLOW_TASK_STARTED.value,
+                    "attributes": {
+                        "scheduled_event_id": wt.scheduled_event_id or rec.next_event_id,
+                        "identity": session.identity,
+                        "attempt": wt.attempt,
+                    },
+                }
+            )
+            session.inflight_workflows.add(run_id)
+            self.timers.schedule(now + self.wt_timeout, self._on_wt_timeout, run_id, wt.attempt, wt.started_event_id)
+            return {
+                "task_token": wt_token(run_id, wt),
+                "namespace": rec.namespace,
+                "workflow_id": rec.workflow_id,
+                "run_id": run_id,
+                "workflow_type": rec.workflow_type,
+                "task_queue": rec.task_queue,
+                "attempt": wt.attempt,
+                "started_event_id": wt.started_event_id,
+                "history": events,
+                "first_event_id": first,
+            }
+
+    def _check_wt(self, ex: Execution, attempt: int, started_event_id: int) -> WorkflowTaskInfo:
+        wt = ex.state.wt
+        ok = ex.running and wt is not None and wt.attempt == attempt
+        if ok and wt is not None:
+            if wt.started:
+                ok = wt.started_event_id == started_event_id
+            else:
+                # The server restarted (or forgot the task) after handing it out. The answer is still
+                # good if nothing was appended since the worker saw the history.
+                ok = started_event_id == ex.record.next_event_id + (1 if wt.transient else 0)
+                if ok:
+                    wt.started = True
+                    wt.started_time = self.clock.now()
+                    wt.started_event_id = started_event_id
+                    wt.started_written = False
+                    wt.new_events = False
+        if not ok or wt is None:
+            raise NotFoundError(
+                "this workflow task is no longer current (it timed out, was handed to another worker, "
+                "or the workflow closed)",
+                status=404,
+                code="task_not_found",
+            )
+        return wt
+
+    def _session_done_wt(self, ex: Execution, wt: WorkflowTaskInfo) -> None:
+        if wt.session_id is not None:
+            s = self.matching.sessions.get(wt.session_id)
+            if s is not None:
+                s.inflight_workflows.discard(ex.record.run_id)
+
+    async def complete_workflow_task(self, req: m.CompleteWorkflowTaskRequest) -> None:
+        run_id, attempt, started_event_id = parse_token(req.task_token, "w")
+        ex = await self._load(run_id)
+        if ex is None:
+            raise NotFoundError("workflow task not found", status=404, code="task_not_found")
+        async with ex.lock:
+            wt = self._check_wt(ex, attempt, started_event_id)
+            problem = self._validate_commands(ex, req.commands)
+            if problem is not None:
+                failure = {"message": problem, "type": "BadCommand", "kind": "server", "non_retryable": False}
+                await self._wt_failed(ex, wt, WorkflowTaskFailedCause.BAD_COMMAND, failure)
+                raise InvalidArgumentError(problem, status=400, code="bad_command")
+            now = self.clock.now()
+            st = ex.state
+            if not wt.started_written:
+                self._write_wt_started(ex, wt, now)
+            completed = self._raw_append(
+                ex,
+                EventType.WORKFLOW_TASK_COMPLETED,
+                {
+                    "scheduled_event_id": wt.scheduled_event_id,
+                    "started_event_id": wt.started_event_id,
+                    "identity": wt.identity,
+                },
+                now,
+            )
+            st.wt = None
+            self._session_done_wt(ex, wt)
+            fx = Effects()
+            new_activities: list[ActivityInfo] = []
+            for cmd in req.commands:
+                self._apply_command(ex, cmd, completed.event_id, now, new_activities, fx)
+            if new_activities:
+                fx.activities = new_activities
+            if wt.new_events and ex.running:
+                self._schedule_wt(ex, now, fx)
+            if req.sticky and ex.running and wt.session_id is not None:
+                st.sticky_session = wt.session_id
+                st.sticky_event_id = wt.started_event_id
+            else:
+                st.sticky_session = None
+                st.sticky_event_id = 0
+            await self._commit(ex)
+            self._after_commit(ex, fx)
+
+    def _validate_commands(self, ex: Execution, commands: Iterable[m.Command]) -> str | None:
+        pending_ids = {a.activity_id for a in ex.state.activities.values()}
+        timer_ids = set(ex.state.timers)
+        closed = False
+        for i, cmd in enumerate(commands):
+            where = f"command {i + 1} ({cmd.type})"
+            if closed:
+                return f"{where} comes after the command that closed the workflow"
+            if isinstance(cmd, m.ScheduleActivityCommand):
+                for kind, value in (("activity id", cmd.activity_id), ("activity type", cmd.activity_type)):
+                    problem = check_id(kind, value)
+                    if problem:
+                        return f"{where}: {problem}"
+                if cmd.task_queue is not None:
+                    problem = check_id("task queue", cmd.task_queue)
+                    if problem:
+                        return f"{where}: {problem}"
+                if cmd.activity_id in pending_ids:
+                    return f"{where}: activity id {cmd.activity_id!r} is already in use by a pending activity"
+                pending_ids.add(cmd.activity_id)
+                if cmd.schedule_to_close_timeout is None and cmd.start_to_close_timeout is None:
+                    return (
+                        f"{where}: activity {cmd.activity_type!r} needs a schedule_to_close_timeout or a "
+                        "start_to_close_timeout"
+                    )
+                for name in (
+                    "schedule_to_close_timeout",
+                    "start_to_close_timeout",
+                    "schedule_to_start_timeout",
+                    "heartbeat_timeout",
+                ):
+                    v = getattr(cmd, name)
+                    if v is not None and v <= 0:
+                        return f"{where}: {name} must be positive, got {v}"
+                if payload_size(cmd.input) > self.max_payload:
+                    return f"{where}: the input of activity {cmd.activity_type!r} is over the payload limit"
+            elif isinstance(cmd, m.StartTimerCommand):
+                if cmd.duration < 0:
+                    return f"{where}: timer duration must not be negative, got {cmd.duration}"
+                if cmd.timer_id in timer_ids:
+                    return f"{where}: timer id {cmd.timer_id!r} is already in use"
+                timer_ids.add(cmd.timer_id)
+            elif isinstance(cmd, m.CancelTimerCommand):
+                pass
+            elif isinstance(cmd, m.CompleteWorkflowCommand):
+                closed = True
+                if payload_size(cmd.result) > self.max_payload:
+                    return f"{where}: the workflow result is over the payload limit"
+            elif isinstance(cmd, m.FailWorkflowCommand):
+                closed = True
+        return None
+
+    def _apply_command(
+        self,
+        ex: Execution,
+        cmd: m.Command,
+        completed_id: int,
+        now: float,
+        new_activities: list[ActivityInfo],
+        fx: Effects,
+    ) -> None:
+        st = ex.state
+        rec = ex.record
+        if isinstance(cmd, m.ScheduleActivityCommand):
+            s2c = cmd.schedule_to_close_timeout
+            st2c = cmd.start_to_close_timeout if cmd.start_to_close_timeout is not None else s2c
+            retry = (cmd.retry_policy or m.RetryPolicyModel()).model_dump()
+            task_queue = cmd.task_queue or rec.task_queue
+            e = self._append(
+                ex,
+                EventType.ACTIVITY_TASK_SCHEDULED,
+                {
+                    "activity_id": cmd.activity_id,
+                    "activity_type": cmd.activity_type,
+                    "task_queue": task_queue,
+                    "input": cmd.input,
+                    "schedule_to_close_timeout": s2c,
+                    "start_to_close_timeout": st2c,
+                    "schedule_to_start_timeout": cmd.schedule_to_start_timeout,
+                    "heartbeat_timeout": cmd.heartbeat_timeout,
+                    "retry_policy": retry,
+                    "workflow_task_completed_event_id": completed_id,
+                },
+                now,
+            )
+            act = ActivityInfo(
+                scheduled_event_id=e.event_id,
+                activity_id=cmd.activity_id,
+                activity_type=cmd.activity_type,
+                task_queue=task_queue,
+                input=cmd.input,
+                schedule_to_close=s2c,
+                start_to_close=st2c,
+                schedule_to_start=cmd.schedule_to_start_timeout,
+                heartbeat=cmd.heartbeat_timeout,
+                retry=retry,
+                scheduled_time=now,
+                attempt_scheduled_time=now,
+            )
+            st.activities[e.event_id] = act
+            new_activities.append(act)
+        elif isinstance(cmd, m.StartTimerCommand):
+            e = self._append(
+                ex,
+                EventType.TIMER_STARTED,
+                {
+                    "timer_id": cmd.timer_id,
+                    "duration": cmd.duration,
+                    "workflow_task_completed_event_id": completed_id,
+                },
+                now,
+            )
+            timer = TimerInfo(cmd.timer_id, e.event_id, now + cmd.duration)
+            st.timers[cmd.timer_id] = timer
+            self.timers.schedule(timer.fire_time, self._on_user_timer, rec.run_id, timer.timer_id, e.event_id)
+        elif isinstance(cmd, m.CancelTimerCommand):
+            t = st.timers.pop(cmd.timer_id, None)
+            # Written even if the timer fired meanwhile: the workflow code issued this command, and
+            # replaying it must find the matching event.
+            self._append(
+                ex,
+                EventType.TIMER_CANCELED,
+                {
+                    "timer_id": cmd.timer_id,
+                    "started_event_id": t.started_event_id if t else None,
+                    "workflow_task_completed_event_id": completed_id,
+                },
+                now,
+            )
+        elif isinstance(cmd, m.CompleteWorkflowCommand):
+            self._append(
+                ex,
+                EventType.WORKFLOW_EXECUTION_COMPLETED,
+                {
+                    "result": cmd.result,
+                    "workflow_task_completed_event_id": completed_id,
+                },
+                now,
+            )
+            st.result = cmd.result
+            self._close(ex, WorkflowStatus.COMPLETED, now, fx)
+        elif isinstance(cmd, m.FailWorkflowCommand):
+            failure = cmd.failure.model_dump(exclude_none=True)
+            self._append(
+                ex,
+                EventType.WORKFLOW_EXECUTION_FAILED,
+                {
+                    "failure": failure,
+                    "workflow_task_completed_event_id": completed_id,
+                },
+                now,
+            )
+            st.failure = failure
+            self._close(ex, WorkflowStatus.FAILED, now, fx)
+
+    async def fail_workflow_task(self, req: m.FailWorkflowTaskRequest) -> None:
+        run_id, attempt, started_event_id = parse_token(req.task_token, "w")
+        ex = await self._load(run_id)
+        if ex is None:
+            raise NotFoundError("workflow task not found", status=404, code="task_not_found")
+        async with ex.lock:
+            wt = self._check_wt(ex, attempt, started_event_id)
+            await self._wt_failed(ex, wt, req.cause, req.failure.model_dump(exclude_none=True))
+
+    async def _wt_failed(
+        self,
+        ex: Execution,
+        wt: WorkflowTaskInfo,
+        cause: WorkflowTaskFailedCause,
+        failure: dict[str, Any],
+        *,
+        event_type: EventType = EventType.WORKFLOW_TASK_FAILED,
+        immediate: bool = False,
+    ) -> None:
+        """Record a failed (or timed out) attempt and schedule the next one, after a backoff."""
+        now = self.clock.now()
+        st = ex.state
+        if not wt.transient or wt.started_written:
+            # First failure of this task (or events were written): leave a trace in history. Later
+            # attempts of a failing task are transient, so a lasting bug doesn't flood the history.
+            if not wt.started_written:
+                self._write_wt_started(ex, wt, now)
+            attrs: dict[str, Any] = {
+                "scheduled_event_id": wt.scheduled_event_id,
+                "started_event_id": wt.started_event_id,
+                "identity": wt.identity,
+            }
+            if event_type is EventType.WORKFLOW_TASK_FAILED:
+                attrs.update(cause=cause.value, failure=failure)
+            else:
+                attrs.update(timeout_type=TimeoutType.START_TO_CLOSE.value)
+            self._raw_append(ex, event_type, attrs, now)
+        self._session_done_wt(ex, wt)
+        next_attempt = wt.attempt + 1
+        st.wt = WorkflowTaskInfo(
+            attempt=next_attempt,
+            scheduled_time=now,
+            ready_time=0.0 if immediate else now + wt_retry_delay(next_attempt),
+            last_failure=failure,
+        )
+        st.sticky_session = None
+        st.sticky_event_id = 0
+        if cause is WorkflowTaskFailedCause.UNKNOWN_WORKFLOW_TYPE or next_attempt in (2, 3) or next_attempt % 10 == 0:
+            log.warning(
+                "workflow task of %s (run %s) failed, attempt %d: %s",
+                ex.record.workflow_id,
+                ex.record.run_id,
+                wt.attempt,
+                failure.get("message"),
+            )
+        await self._commit(ex)
+        self._arm_wt(ex.record, st.wt)
+
+    async def _wt_lost(self, ex: Execution, wt: WorkflowTaskInfo, message: str) -> None:
+        """The worker holding the task is gone: hand the same task to another worker at once."""
+        if wt.started_written:
+            failure = {"message": message, "type": "WorkerLost", "kind": "server"}
+            await self._wt_failed(ex, wt, WorkflowTaskFailedCause.WORKER_LOST, failure, immediate=True)
+            return
+        self._session_done_wt(ex, wt)
+        wt.started = False
+        wt.session_id = None
+        ex.state.sticky_session = None
+        ex.state.sticky_event_id = 0
+        self._arm_wt(ex.record, wt)
+
+    async def _on_wt_timeout(self, run_id: str, attempt: int, started_event_id: int) -> None:
+        ex = await self._load(run_id)
+        if ex is None:
+            return
+        async with ex.lock:
+            wt = ex.state.wt
+            if wt is None or not wt.started or wt.attempt != attempt or wt.started_event_id != started_event_id:
+                return
+            failure = {
+                "message": f"workflow task timed out after {self.wt_timeout:g}s",
+                "type": "TimeoutError",
+                "kind": "timeout",
+                "timeout_type": "START_TO_CLOSE",
+            }
+            await self._wt_failed(
+                ex,
+                wt,
+                WorkflowTaskFailedCause.WORKFLOW_CODE_ERROR,
+                failure,
+                event_type=EventType.WORKFLOW_TASK_TIMED_OUT,
+            )
+
+    async def _on_wt_ready(self, run_id: str, attempt: int) -> None:
+        ex = await self._load(run_id)
+        if ex is None:
+            return
+        wt = ex.state.wt
+        if ex.running and wt is not None and wt.attempt == attempt and not wt.started:
+            self.matching.offer_workflow_task(ex.record.namespace, ex.record.task_queue, run_id, None)
+
+    async def _on_sticky_timeout(self, session_id: str, run_id: str) -> None:
+        s = self.matching.sessions.get(session_id)
+        if s is not None and self.matching.unstick(s, run_id):
+            ex = self._cache.get(run_id)
+            if ex is not None and ex.state.sticky_session == session_id:
+                ex.state.sticky_session = None
+                ex.state.sticky_event_id = 0
+
+    def _arm_wt(self, rec: ExecutionRecord, wt: WorkflowTaskInfo, sticky: Session | None = None) -> None:
+        now = self.clock.now()
+        if wt.ready_time > now:
+            self.timers.schedule(wt.ready_time, self._on_wt_ready, rec.run_id, wt.attempt)
+            return
+        self.matching.offer_workflow_task(rec.namespace, rec.task_queue, rec.run_id, sticky)
+        if sticky is not None:
+            self.timers.schedule(now + self.sticky_timeout, self._on_sticky_timeout, sticky.id, rec.run_id)
+
+    async def _on_user_timer(self, run_id: str, timer_id: str, started_event_id: int) -> None:
+        ex = await self._load(run_id)
+        if ex is None:
+            return
+        async with ex.lock:
+            t = ex.state.timers.get(timer_id)
+            if not ex.running or t is None or t.started_event_id != started_event_id:
+                return
+            now = self.clock.now()
+            if now < t.fire_time:  # woken early (e.g. clock adjusted): try again at the right time
+                self.timers.schedule(t.fire_time, self._on_user_timer, run_id, timer_id, started_event_id)
+                return
+            del ex.state.timers[timer_id]
+            self._append(ex, EventType.TIMER_FIRED, {"timer_id": timer_id, "started_event_id": started_event_id}, now)
+            fx = Effects()
+            self._schedule_wt(ex, now, fx)
+            await self._commit(ex)
+            self._after_commit(ex, fx)
