@@ -154,7 +154,6 @@ class EngineCore:
         self._sweeper: asyncio.Task[None] | None = None
         self._schemas: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self._namespaces: set[str] = set()
-        self._start_requests: dict[tuple[str, str, str], str] = {}
         self.wt_timeout = config.workflow_task_timeout.total_seconds()
         self.sticky_timeout = config.sticky_schedule_to_start_timeout.total_seconds()
         self.session_timeout = config.worker_session_timeout.total_seconds()

@@ -151,12 +151,24 @@ class SQLiteStore(Store):
             self._take_file_lock()
         try:
             self._writer = self._connect()
+            self._reader = self._writer if self.memory else self._connect()
+            self._migrate(self._writer)
         except sqlite3.DatabaseError as e:
+            self._release()
             raise StorageError(f"cannot open the database {self.path!r}: {e}") from e
-        self._reader = self._writer if self.memory else self._connect()
-        self._migrate(self._writer)
+        except BaseException:
+            self._release()
+            raise
         self._thread = threading.Thread(target=self._write_loop, name="mainspring-sqlite-writer", daemon=True)
         self._thread.start()
+
+    def _release(self) -> None:
+        for conn in {id(c): c for c in (self._reader, self._writer) if c is not None}.values():
+            conn.close()
+        self._reader = self._writer = None
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
     def _take_file_lock(self) -> None:
         # SQLite happily lets two servers share a file; two engines on one store would hand out the
@@ -211,12 +223,7 @@ class SQLiteStore(Store):
             self._queue.put(None)
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
             self._thread = None
-        for conn in {id(c): c for c in (self._reader, self._writer) if c is not None}.values():
-            conn.close()
-        self._reader = self._writer = None
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        self._release()
 
     # --- writes (group commit) ------------------------------------------------------------------------
 

@@ -1,0 +1,208 @@
+"""The SQLite store on real files: migrations, atomic conditional writes, group commit, paging, locking."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from mainspring.api import EventType, WorkflowStatus
+from mainspring.storage import (
+    ConditionFailedError,
+    ExecutionAlreadyRunningError,
+    ExecutionRecord,
+    ExecutionWrite,
+    HistoryEvent,
+    ListQuery,
+    SQLiteStore,
+    StorageError,
+    store_from_url,
+)
+from mainspring.storage.sqlite import latest_schema_version
+
+
+def _record(workflow_id: str, *, start: float | None = None, version: int = 1) -> ExecutionRecord:
+    return ExecutionRecord(
+        namespace="default",
+        workflow_id=workflow_id,
+        run_id=str(uuid.uuid4()),
+        workflow_type="wf",
+        task_queue="tq",
+        status=WorkflowStatus.RUNNING,
+        start_time=start if start is not None else time.time(),
+        close_time=None,
+        next_event_id=2,
+        version=version,
+        state={"x": 1},
+    )
+
+
+def _started(run_id: str) -> HistoryEvent:
+    return HistoryEvent(1, EventType.WORKFLOW_EXECUTION_STARTED, time.time(), {"run_id": run_id, "input": [1, "a"]})
+
+
+async def _open(path: Path) -> SQLiteStore:
+    store = SQLiteStore(str(path))
+    await store.open()
+    return store
+
+
+async def test_migrations_from_scratch_and_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    store = await _open(db)
+    await store.close()
+    store = await _open(db)  # reopening applies nothing twice
+    await store.close()
+    conn = sqlite3.connect(db)
+    versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    conn.close()
+    assert versions == list(range(1, latest_schema_version() + 1))
+    assert journal == "wal"
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    store = await _open(db)
+    await store.close()
+    conn = sqlite3.connect(db)
+    conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (latest_schema_version() + 5, time.time()))
+    conn.commit()
+    conn.close()
+    with pytest.raises(StorageError, match="newer than this Mainspring"):
+        await _open(db)
+
+
+async def test_second_store_on_same_file_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "locked.db"
+    first = await _open(db)
+    try:
+        with pytest.raises(StorageError, match="in use by another Mainspring server"):
+            await _open(db)
+    finally:
+        await first.close()
+    again = await _open(db)  # the lock is released on close
+    await again.close()
+
+
+async def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="does not exist"):
+        await _open(tmp_path / "nope" / "x.db")
+
+
+async def test_create_update_and_history(tmp_path: Path) -> None:
+    store = await _open(tmp_path / "a.db")
+    try:
+        rec = _record("wf-1")
+        await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
+        # A second run of a running workflow id is refused, and nothing of it is stored.
+        other = _record("wf-1")
+        with pytest.raises(ExecutionAlreadyRunningError) as info:
+            await store.write(ExecutionWrite(other, None, [_started(other.run_id)]))
+        assert info.value.run_id == rec.run_id
+        assert await store.get_run(other.run_id) is None
+        assert await store.read_history(other.run_id) == []
+
+        rec.version = 2
+        rec.next_event_id = 3
+        rec.state = {"x": 2}
+        await store.write(ExecutionWrite(rec, 1, [HistoryEvent(2, EventType.WORKFLOW_TASK_SCHEDULED, 1.0, {})]))
+        # A stale writer (expecting version 1 again) is refused and changes nothing.
+        stale = _record("wf-1")
+        stale.run_id = rec.run_id
+        stale.version = 2
+        with pytest.raises(ConditionFailedError):
+            await store.write(ExecutionWrite(stale, 1, [HistoryEvent(3, EventType.TIMER_FIRED, 1.0, {})]))
+        loaded = await store.get_execution("default", "wf-1")
+        assert loaded is not None and loaded.state == {"x": 2} and loaded.version == 2
+        events = await store.read_history(rec.run_id)
+        assert [e.event_id for e in events] == [1, 2]
+        assert events[0].attributes["input"] == [1, "a"]
+
+        # Closing the run frees the workflow id for a new run.
+        rec.version = 3
+        rec.status = WorkflowStatus.COMPLETED
+        rec.close_time = time.time()
+        await store.write(ExecutionWrite(rec, 2, []))
+        await store.write(ExecutionWrite(other, None, [_started(other.run_id)]))
+        newest = await store.get_execution("default", "wf-1")
+        assert newest is not None and newest.run_id == other.run_id
+    finally:
+        await store.close()
+
+
+async def test_group_commit_isolates_failures(tmp_path: Path) -> None:
+    """Many concurrent writes share commits; one refused write does not fail its neighbours."""
+    store = await _open(tmp_path / "g.db")
+    try:
+        records = [_record(f"wf-{i}") for i in range(200)]
+        dup = _record("wf-7")  # conflicts with a running run in the same batch
+        writes = [store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in records]
+        writes.append(store.write(ExecutionWrite(dup, None, [_started(dup.run_id)])))
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        assert all(r is None for r in results[:-1])
+        assert isinstance(results[-1], ExecutionAlreadyRunningError)
+        page, _ = await store.list_executions("default", ListQuery(limit=1000))
+        assert len(page) == 200
+    finally:
+        await store.close()
+
+
+async def test_durable_across_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    store = await _open(db)
+    rec = _record("keep")
+    await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
+    await store.close()
+    store = await _open(db)
+    try:
+        opened = [r async for r in store.open_executions()]
+        assert [r.run_id for r in opened] == [rec.run_id]
+        assert opened[0].state == {"x": 1}
+    finally:
+        await store.close()
+
+
+async def test_listing_pages_newest_first_with_filters(tmp_path: Path) -> None:
+    store = await _open(tmp_path / "l.db")
+    try:
+        base = 1_000_000.0
+        for i in range(25):
+            r = _record(f"order-{i:02d}" if i % 2 else f"user-{i:02d}", start=base + i)
+            await store.write(ExecutionWrite(r, None, []))
+        seen: list[str] = []
+        token = None
+        while True:
+            page, token = await store.list_executions("default", ListQuery(limit=10, page_token=token))
+            seen += [r.workflow_id for r in page]
+            if token is None:
+                break
+        assert len(seen) == 25 and len(set(seen)) == 25
+        assert seen[0] == "user-24" and seen[-1] == "user-00"  # newest first
+        orders, _ = await store.list_executions("default", ListQuery(workflow_id_prefix="order-"))
+        assert len(orders) == 12 and all(r.workflow_id.startswith("order-") for r in orders)
+        recent, _ = await store.list_executions("default", ListQuery(started_after=base + 20))
+        assert len(recent) == 5
+        with pytest.raises(StorageError, match="invalid page token"):
+            await store.list_executions("default", ListQuery(page_token="!!garbage"))
+    finally:
+        await store.close()
+
+
+async def test_memory_store_and_urls(tmp_path: Path) -> None:
+    store = store_from_url(":memory:")
+    await store.open()
+    try:
+        rec = _record("m")
+        await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
+        assert (await store.get_run(rec.run_id)) is not None
+        assert "memory" in store.description
+    finally:
+        await store.close()
+    assert isinstance(store_from_url(f"sqlite:///{tmp_path}/x.db"), SQLiteStore)
+    with pytest.raises(StorageError, match="PostgreSQL"):
+        store_from_url("postgresql://localhost/db")
