@@ -40,6 +40,7 @@ class RetryPolicy:
             raise ValueError("RetryPolicy.maximum_attempts must be 0 (unlimited) or more")
 
     def to_json(self) -> dict[str, Any]:
+        """The policy as the server's API takes it (durations in seconds)."""
         return {
             "initial_interval": self.initial_interval.total_seconds(),
             "backoff_coefficient": self.backoff_coefficient,

@@ -5,14 +5,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from ..api.names import check_id
 from ..converter import type_hints
 
-__all__ = ["ActivityDefinition", "defn", "get_definition"]
+__all__ = ["ActivityDefinition", "ActivityFunction", "defn", "get_definition"]
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 _ATTR = "__mainspring_activity__"
 
@@ -27,6 +29,27 @@ class ActivityDefinition:
     takes_input: bool
     input_type: Any
     result_type: Any
+
+
+class ActivityFunction(Protocol[P, R_co]):
+    """The static type of a function decorated with ``@activity.defn``.
+
+    It is the function itself, called the same way, with its ``ActivityDefinition`` attached. Since
+    only the decorator produces it, handing an undecorated function to ``ctx.execute_activity`` is a
+    type error rather than a failure when the workflow runs.
+    """
+
+    __name__: str
+    __qualname__: str
+
+    @property
+    def __mainspring_activity__(self) -> ActivityDefinition:
+        """The definition the decorator attached."""
+        ...
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        """Call the function directly (as a test would), not as an activity."""
+        ...
 
 
 def _build(fn: Callable[..., Any], name: str | None) -> ActivityDefinition:
@@ -54,24 +77,27 @@ def _build(fn: Callable[..., Any], name: str | None) -> ActivityDefinition:
 
 
 @overload
-def defn(fn: F, /) -> F: ...
+def defn(fn: Callable[P, R], /) -> ActivityFunction[P, R]: ...
 
 
 @overload
-def defn(*, name: str | None = None) -> Callable[[F], F]: ...
+def defn(*, name: str | None = None) -> Callable[[Callable[P, R]], ActivityFunction[P, R]]: ...
 
 
-def defn(fn: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+def defn(
+    fn: Callable[..., Any] | None = None, /, *, name: str | None = None
+) -> ActivityFunction[..., Any] | Callable[[Callable[..., Any]], ActivityFunction[..., Any]]:
     """Mark a function as an activity. Use as ``@activity.defn`` or ``@activity.defn(name="...")``.
 
     The function takes zero or one argument (a dataclass, pydantic model or JSON-compatible value)
     and may be ``async def`` (run on the worker's event loop) or plain ``def`` (run in a thread).
-    The function itself is returned unchanged, so it stays callable and keeps its type.
+    The function itself is returned, unchanged and still callable; its static type is
+    ``ActivityFunction``, which keeps its parameters and result type for the type checker.
     """
 
-    def wrap(f: F) -> F:
+    def wrap(f: Callable[P, R]) -> ActivityFunction[P, R]:
         setattr(f, _ATTR, _build(f, name))
-        return f
+        return cast("ActivityFunction[P, R]", f)
 
     return wrap(fn) if fn is not None else wrap
 

@@ -27,6 +27,7 @@ class WorkflowStatus(StrEnum):
 
     @property
     def is_open(self) -> bool:
+        """True while the run has not closed."""
         return self is WorkflowStatus.RUNNING
 
 

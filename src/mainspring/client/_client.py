@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
@@ -16,7 +15,10 @@ from ..workflow import get_definition
 from ._transport import Transport, resolve_address
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from ..workflow import Context
+    from ..workflow._definition import WorkflowFunction
 
 __all__ = ["Client", "WorkflowDescription", "WorkflowHandle", "WorkflowPage"]
 
@@ -51,6 +53,7 @@ class WorkflowDescription:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WorkflowDescription:
+        """Build one from the server's ``describe`` answer."""
         e = data["execution"]
         start = _time(e["start_time"])
         assert start is not None
@@ -173,6 +176,7 @@ class Client:
         return cls(Transport(resolve_address(address), timeout=timeout), namespace)
 
     async def close(self) -> None:
+        """Close the connection pool; the client cannot be used afterwards."""
         await self.transport.close()
 
     async def __aenter__(self) -> Client:
@@ -183,6 +187,7 @@ class Client:
 
     @property
     def address(self) -> str:
+        """The server address this client talks to, as given (host:port or URL)."""
         return self.transport.address
 
     def _path(self, suffix: str) -> str:
@@ -201,7 +206,7 @@ class Client:
     @overload
     async def start_workflow(
         self,
-        workflow: Callable[[Context], Awaitable[R]],
+        workflow: WorkflowFunction[[Context], Awaitable[R]],
         *,
         id: str,
         task_queue: str,
@@ -211,7 +216,7 @@ class Client:
     @overload
     async def start_workflow(
         self,
-        workflow: Callable[[Context, A], Awaitable[R]],
+        workflow: WorkflowFunction[[Context, A], Awaitable[R]],
         arg: A,
         *,
         id: str,
@@ -256,8 +261,9 @@ class Client:
 
         ``workflow`` is a function decorated with ``@workflow.defn`` (typed: the argument must fit
         its input type and the handle's result has its result type) or a workflow type name, in
-        which case ``arg`` is sent as JSON as it is. Raises ``AlreadyStartedError`` if a workflow
-        with this id is running, ``InvalidArgumentError`` if the input does not fit.
+        which case ``arg`` is sent as JSON as it is and ``result_type``, if given, types the result.
+        Raises ``AlreadyStartedError`` if a workflow with this id is running,
+        ``InvalidArgumentError`` if the input does not fit.
         """
         if isinstance(workflow, str):
             name, payload, rtype = workflow, arg, result_type
@@ -281,34 +287,79 @@ class Client:
     @overload
     async def execute_workflow(
         self,
-        workflow: Callable[[Context], Awaitable[R]],
+        workflow: WorkflowFunction[[Context], Awaitable[R]],
         *,
         id: str,
         task_queue: str,
+        request_id: str | None = ...,
     ) -> R: ...
 
     @overload
     async def execute_workflow(
         self,
-        workflow: Callable[[Context, A], Awaitable[R]],
+        workflow: WorkflowFunction[[Context, A], Awaitable[R]],
         arg: A,
         *,
         id: str,
         task_queue: str,
+        request_id: str | None = ...,
     ) -> R: ...
 
     @overload
-    async def execute_workflow(self, workflow: str, arg: Any = ..., *, id: str, task_queue: str) -> Any: ...
+    async def execute_workflow(
+        self,
+        workflow: str,
+        arg: Any = ...,
+        *,
+        id: str,
+        task_queue: str,
+        request_id: str | None = ...,
+        result_type: type[R],
+    ) -> R: ...
 
-    async def execute_workflow(self, workflow: Any, arg: Any = None, *, id: str, task_queue: str) -> Any:
+    @overload
+    async def execute_workflow(
+        self,
+        workflow: str,
+        arg: Any = ...,
+        *,
+        id: str,
+        task_queue: str,
+        request_id: str | None = ...,
+    ) -> Any: ...
+
+    async def execute_workflow(
+        self,
+        workflow: Any,
+        arg: Any = None,
+        *,
+        id: str,
+        task_queue: str,
+        request_id: str | None = None,
+        result_type: Any = None,
+    ) -> Any:
         """Start a workflow and wait for its result (``start_workflow`` then ``result``)."""
-        handle: WorkflowHandle[Any] = await self.start_workflow(workflow, arg, id=id, task_queue=task_queue)
+        handle: WorkflowHandle[Any] = await self.start_workflow(
+            workflow, arg, id=id, task_queue=task_queue, request_id=request_id, result_type=result_type
+        )
         return await handle.result()
+
+    @overload
+    def get_workflow_handle(
+        self, workflow_id: str, *, run_id: str | None = ..., result_type: type[R]
+    ) -> WorkflowHandle[R]: ...
+
+    @overload
+    def get_workflow_handle(self, workflow_id: str, *, run_id: str | None = ...) -> WorkflowHandle[Any]: ...
 
     def get_workflow_handle(
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
     ) -> WorkflowHandle[Any]:
-        """A handle to an existing workflow (its newest run unless ``run_id`` is given)."""
+        """A handle to an existing workflow (its newest run unless ``run_id`` is given).
+
+        ``result_type`` is the type its result is decoded to (and typed as); without it the
+        result is plain JSON.
+        """
         return WorkflowHandle(self, workflow_id, run_id, result_type)
 
     # --- listing --------------------------------------------------------------------------------------
@@ -339,12 +390,14 @@ class Client:
     # --- namespaces -----------------------------------------------------------------------------------
 
     async def create_namespace(self, name: str, description: str = "") -> dict[str, Any]:
+        """Create a namespace; returns it as the server describes it."""
         result: dict[str, Any] = await self.transport.call(
             "POST", "/api/v1/namespaces", body={"name": name, "description": description}
         )
         return result
 
     async def list_namespaces(self) -> list[dict[str, Any]]:
+        """Every namespace on the server."""
         data = await self.transport.call("GET", "/api/v1/namespaces")
         result: list[dict[str, Any]] = data["namespaces"]
         return result

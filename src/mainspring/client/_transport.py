@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any
 
-import httpx
+import aiohttp
 
 from ..errors import (
     AlreadyStartedError,
@@ -18,6 +18,8 @@ from ..errors import (
 )
 
 __all__ = ["DEFAULT_ADDRESS", "Transport", "resolve_address"]
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 DEFAULT_ADDRESS = "localhost:7233"
 
@@ -43,21 +45,29 @@ def _base_url(address: str) -> str:
 
 
 class Transport:
-    """One keep-alive HTTP connection pool to one server."""
+    """A keep-alive HTTP connection pool to one server (aiohttp; made lazily on the running loop)."""
 
     def __init__(self, address: str, *, timeout: float = 10.0) -> None:
         self.address = address
         self.base_url = _base_url(address)
         self._timeout = timeout
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-            headers={"content-type": "application/json"},
-        )
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                base_url=self.base_url,
+                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=60),
+                headers={"content-type": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            )
+        return self._session
 
     async def close(self) -> None:
-        await self._http.aclose()
+        """Close the connection pool."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def call(
         self,
@@ -69,41 +79,52 @@ class Transport:
         timeout: float | None = None,
     ) -> Any:
         """Send one request; return the decoded JSON body (None for 204)."""
-        content = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
-        if params:
-            params = {k: v for k, v in params.items() if v is not None}
-        try:
-            resp = await self._http.request(
-                method,
-                path,
-                content=content,
-                params=params,
-                timeout=httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as e:
-            raise ServerUnavailableError(
-                f"cannot reach the Mainspring server at {self.address} "
-                f"({type(e).__name__}: {e or 'connection failed'}); "
-                "is it running? Start one with `mainspring server start-dev`, or point --address / "
-                "MAINSPRING_ADDRESS at it",
-                code="unavailable",
-            ) from None
-        except httpx.TimeoutException:
-            raise ServerUnavailableError(
-                f"the Mainspring server at {self.address} did not answer in time", code="timeout"
-            ) from None
-        if resp.status_code == 204:
+        data = _dumps(body).encode() if body is not None else None
+        query = {k: str(v) for k, v in params.items() if v is not None} if params else None
+        request_timeout = aiohttp.ClientTimeout(total=timeout) if timeout is not None else None
+        for attempt in (1, 2):
+            try:
+                async with self._http().request(
+                    method, path, data=data, params=query, timeout=request_timeout or self._timeout_default()
+                ) as resp:
+                    status = resp.status
+                    raw = await resp.read()
+                    reason = resp.reason or ""
+                break
+            except aiohttp.ServerDisconnectedError:
+                # A pooled connection the server had closed (e.g. it restarted): try once on a new one.
+                # Every request is safe to repeat: starts carry a request id, and a repeated task
+                # outcome is refused as no longer current.
+                if attempt == 2:
+                    raise self._unavailable("the server closed the connection") from None
+            except aiohttp.ClientConnectionError as e:
+                raise self._unavailable(f"{type(e).__name__}: {e or 'connection failed'}") from None
+            except TimeoutError:
+                raise ServerUnavailableError(
+                    f"the Mainspring server at {self.address} did not answer in time", code="timeout"
+                ) from None
+        if status == 204:
             return None
-        if resp.status_code < 400:
-            return resp.json()
+        if status < 400:
+            return json.loads(raw) if raw else None
         try:
-            data = resp.json()
-            message = data.get("message") or resp.text
-            code = data.get("code") or "error"
-            details = data.get("details")
+            parsed = json.loads(raw)
+            message = parsed.get("message") or raw.decode(errors="replace")
+            code = parsed.get("code") or "error"
+            details = parsed.get("details")
         except (ValueError, AttributeError):
-            message, code, details = resp.text or resp.reason_phrase, "error", None
-        cls = _BY_STATUS.get(resp.status_code, RPCError)
-        if resp.status_code == 503:
+            message, code, details = raw.decode(errors="replace") or reason, "error", None
+        cls = _BY_STATUS.get(status, RPCError)
+        if status == 503:
             cls = ServerUnavailableError
-        raise cls(message, status=resp.status_code, code=code, details=details)
+        raise cls(message, status=status, code=code, details=details)
+
+    def _timeout_default(self) -> aiohttp.ClientTimeout:
+        return aiohttp.ClientTimeout(total=self._timeout)
+
+    def _unavailable(self, why: str) -> ServerUnavailableError:
+        return ServerUnavailableError(
+            f"cannot reach the Mainspring server at {self.address} ({why}); is it running? Start one with "
+            "`mainspring server start-dev`, or point --address / MAINSPRING_ADDRESS at it",
+            code="unavailable",
+        )

@@ -29,6 +29,8 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """The real clock: ``time.time()``."""
+
     def now(self) -> float:
         return time.time()
 

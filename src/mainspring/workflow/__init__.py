@@ -5,7 +5,7 @@ a crash, or when the workflow was evicted from its cache) rebuilds it by replayi
 """
 
 from ._context import Context
-from ._definition import WorkflowDefinition, defn, get_definition
+from ._definition import WorkflowDefinition, WorkflowFunction, defn, get_definition
 from ._instance import WorkflowInfo
 
-__all__ = ["Context", "WorkflowDefinition", "WorkflowInfo", "defn", "get_definition"]
+__all__ = ["Context", "WorkflowDefinition", "WorkflowFunction", "WorkflowInfo", "defn", "get_definition"]

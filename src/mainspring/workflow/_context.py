@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random as _random
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -17,6 +17,7 @@ from ..options import ActivityOptions, RetryPolicy
 from ._instance import ActivityCall, WorkflowInfo
 
 if TYPE_CHECKING:
+    from ..activity._definition import ActivityFunction
     from ._instance import WorkflowInstance
 
 __all__ = ["Context"]
@@ -99,12 +100,17 @@ class Context:
 
     # --- activities --------------------------------------------------------------------------------------
     # One overload per shape of activity (async or plain, with or without an input), so the type
-    # checker knows the argument type the activity wants and the type of its result.
+    # checker knows the argument type the activity wants and the type of its result. Only
+    # ``@activity.defn`` produces an ``ActivityFunction``, so an undecorated function does not fit.
+    # pyright compares its parameter list exactly: an optional input must still be passed, and extra
+    # keyword-only parameters do not fit. The required timeout is checked when the call runs:
+    # overloads for every combination of timeouts would bury the message about a wrong argument
+    # under a dozen candidates.
 
     @overload
     async def execute_activity(
         self,
-        activity: Callable[[], Awaitable[R]],
+        activity: ActivityFunction[[], Awaitable[R]],
         *,
         activity_id: str | None = ...,
         task_queue: str | None = ...,
@@ -119,7 +125,7 @@ class Context:
     @overload
     async def execute_activity(
         self,
-        activity: Callable[[A], Awaitable[R]],
+        activity: ActivityFunction[[A], Awaitable[R]],
         arg: A,
         *,
         activity_id: str | None = ...,
@@ -135,7 +141,7 @@ class Context:
     @overload
     async def execute_activity(
         self,
-        activity: Callable[[], R],
+        activity: ActivityFunction[[], R],
         *,
         activity_id: str | None = ...,
         task_queue: str | None = ...,
@@ -150,7 +156,7 @@ class Context:
     @overload
     async def execute_activity(
         self,
-        activity: Callable[[A], R],
+        activity: ActivityFunction[[A], R],
         arg: A,
         *,
         activity_id: str | None = ...,
@@ -213,8 +219,9 @@ class Context:
     ) -> Any:
         """Run an activity and wait for its result.
 
-        ``activity`` is a function decorated with ``@activity.defn`` (typed) or an activity name
-        (untyped; give ``result_type`` to get a typed result). Keyword options override ``options``.
+        ``activity`` is a function decorated with ``@activity.defn`` (typed: ``arg`` must fit its
+        input type, and the result has its result type) or an activity name (untyped; give
+        ``result_type`` to get a typed result). Keyword options override ``options``.
         At least one of ``schedule_to_close_timeout`` and ``start_to_close_timeout`` is required.
         If the activity fails for good, ``ActivityError`` is raised with the last attempt's error as
         its ``cause``.

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
 
 from .._validation import NO_INPUT_SCHEMA
 from ..api.names import check_id
 from ..converter import json_schema, type_hints
 
-__all__ = ["WorkflowDefinition", "defn", "get_definition"]
+if TYPE_CHECKING:
+    from ._context import Context
 
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["WorkflowDefinition", "WorkflowFunction", "defn", "get_definition"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 _ATTR = "__mainspring_workflow__"
 
@@ -33,6 +38,27 @@ class WorkflowDefinition:
         if not self.takes_input:
             return NO_INPUT_SCHEMA
         return json_schema(self.input_type)
+
+
+class WorkflowFunction(Protocol[P, R_co]):
+    """The static type of a function decorated with ``@workflow.defn``.
+
+    It is the function itself with its ``WorkflowDefinition`` attached. Since only the decorator
+    produces it, handing an undecorated function (or an activity) to ``Client.start_workflow`` is a
+    type error rather than a failure at run time.
+    """
+
+    __name__: str
+    __qualname__: str
+
+    @property
+    def __mainspring_workflow__(self) -> WorkflowDefinition:
+        """The definition the decorator attached."""
+        ...
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R_co:
+        """The function itself; only a worker calls it, with a workflow context."""
+        ...
 
 
 def _build(fn: Callable[..., Any], name: str | None) -> WorkflowDefinition:
@@ -60,26 +86,36 @@ def _build(fn: Callable[..., Any], name: str | None) -> WorkflowDefinition:
     )
 
 
-@overload
-def defn(fn: F, /) -> F: ...
+# The signature a workflow must have: ``async def``, the context first. (At most one input after it
+# is checked when the decorator runs, and again by the type checker wherever the workflow is started.)
+_Fn = Callable[Concatenate["Context", P], Coroutine[Any, Any, R]]
 
 
 @overload
-def defn(*, name: str | None = None) -> Callable[[F], F]: ...
+def defn(fn: _Fn[P, R], /) -> WorkflowFunction[Concatenate[Context, P], Coroutine[Any, Any, R]]: ...
 
 
-def defn(fn: F | None = None, /, *, name: str | None = None) -> F | Callable[[F], F]:
+@overload
+def defn(
+    *, name: str | None = None
+) -> Callable[[_Fn[P, R]], WorkflowFunction[Concatenate[Context, P], Coroutine[Any, Any, R]]]: ...
+
+
+def defn(
+    fn: Callable[..., Any] | None = None, /, *, name: str | None = None
+) -> WorkflowFunction[..., Any] | Callable[[Callable[..., Any]], WorkflowFunction[..., Any]]:
     """Mark an ``async def`` function as a workflow.
 
     It takes the workflow context and at most one input, and must be deterministic: given the same
     history it must make the same calls in the same order. Use ``ctx.now()``, ``ctx.random()``,
     ``ctx.uuid4()`` and ``ctx.sleep()`` instead of the clock, randomness and sleep; do I/O in
-    activities. The function is returned unchanged, so it keeps its type for the type checker.
+    activities. The function itself is returned, unchanged; its static type is ``WorkflowFunction``,
+    which keeps its input and result types for the type checker.
     """
 
-    def wrap(f: F) -> F:
+    def wrap(f: Callable[P, R]) -> WorkflowFunction[P, R]:
         setattr(f, _ATTR, _build(f, name))
-        return f
+        return cast("WorkflowFunction[P, R]", f)
 
     return wrap(fn) if fn is not None else wrap
 

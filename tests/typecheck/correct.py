@@ -1,0 +1,155 @@
+# pyright: strict
+"""Correct use of the typed APIs: pyright and mypy (both strict) must report nothing here.
+
+``assert_type`` pins the inferred types, so a signature that decays to ``Any`` fails this file
+instead of silently letting every mistake in ``mistakes.py`` through.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, assert_type
+
+from definitions import (
+    FIVE_SECONDS,
+    Greeting,
+    Order,
+    Reply,
+    count_items,
+    greet,
+    greeting_workflow,
+    log_line,
+    maybe_greet,
+    now_plain,
+    order_workflow,
+    shout,
+    tick,
+    ticking_workflow,
+)
+
+from mainspring import (
+    ActivityError,
+    ActivityOptions,
+    AlreadyStartedError,
+    Client,
+    FailureError,
+    RetryPolicy,
+    Worker,
+    WorkflowDescription,
+    WorkflowFailureError,
+    WorkflowHandle,
+    activity,
+    workflow,
+)
+
+G = Greeting(name="ada")
+ORDER = Order(order_id="o-1", items=2)
+
+
+@workflow.defn
+async def every_activity_shape(ctx: workflow.Context, greeting: Greeting) -> list[str]:
+    # async, with an input / without
+    assert_type(await ctx.execute_activity(greet, greeting, start_to_close_timeout=FIVE_SECONDS), Reply)
+    assert_type(await ctx.execute_activity(count_items, ORDER, schedule_to_close_timeout=FIVE_SECONDS), int)
+    assert_type(await ctx.execute_activity(tick, start_to_close_timeout=FIVE_SECONDS), str)
+    assert_type(await ctx.execute_activity(log_line, "hi", start_to_close_timeout=FIVE_SECONDS), None)
+    # plain def, with an input / without
+    assert_type(await ctx.execute_activity(shout, greeting, start_to_close_timeout=FIVE_SECONDS), str)
+    assert_type(await ctx.execute_activity(now_plain, start_to_close_timeout=FIVE_SECONDS), float)
+    # an optional input
+    assert_type(await ctx.execute_activity(maybe_greet, greeting, start_to_close_timeout=FIVE_SECONDS), str)
+    assert_type(await ctx.execute_activity(maybe_greet, None, start_to_close_timeout=FIVE_SECONDS), str)
+    # the input passed by keyword
+    assert_type(await ctx.execute_activity(greet, arg=greeting, start_to_close_timeout=FIVE_SECONDS), Reply)
+    # every option
+    reply = await ctx.execute_activity(
+        greet,
+        greeting,
+        activity_id="greet-1",
+        task_queue="other-queue",
+        schedule_to_close_timeout=timedelta(minutes=1),
+        start_to_close_timeout=timedelta(seconds=10),
+        schedule_to_start_timeout=timedelta(seconds=30),
+        heartbeat_timeout=timedelta(seconds=2),
+        retry_policy=RetryPolicy(
+            initial_interval=timedelta(milliseconds=200),
+            backoff_coefficient=1.5,
+            maximum_interval=timedelta(seconds=5),
+            maximum_attempts=3,
+            non_retryable_error_types=["ValueError"],
+        ),
+    )
+    options = ActivityOptions(start_to_close_timeout=FIVE_SECONDS, retry_policy=RetryPolicy(maximum_attempts=2))
+    assert_type(await ctx.execute_activity(shout, greeting, options=options), str)
+    # by name: untyped unless result_type is given
+    assert_type(await ctx.execute_activity("greet", greeting, start_to_close_timeout=FIVE_SECONDS), Any)
+    assert_type(await ctx.execute_activity("tick", start_to_close_timeout=FIVE_SECONDS), Any)
+    assert_type(
+        await ctx.execute_activity("greet", greeting, result_type=Reply, start_to_close_timeout=FIVE_SECONDS), Reply
+    )
+    # the rest of the context
+    assert_type(ctx.now(), datetime)
+    assert_type(ctx.random().random(), float)
+    assert_type(ctx.uuid4().hex, str)
+    assert_type(ctx.info.workflow_id, str)
+    assert_type(ctx.is_replaying, bool)
+    ctx.logger.info("replied %s", reply.text)
+    await ctx.sleep(timedelta(seconds=1))
+    await ctx.sleep(0.5)
+    try:
+        await ctx.execute_activity(tick, start_to_close_timeout=FIVE_SECONDS)
+    except ActivityError as e:
+        ctx.logger.warning("tick failed: %s (cause: %s)", e, e.cause)
+    return [reply.text]
+
+
+async def activities_are_still_plain_functions() -> None:
+    assert_type(await greet(G), Reply)
+    assert_type(await greet(greeting=G), Reply)
+    assert_type(shout(G), str)
+    assert_type(await maybe_greet(), str)
+    assert_type(greet.__name__, str)
+    assert_type(activity.get_definition(greet).name, str)
+    assert_type(workflow.get_definition(greeting_workflow).name, str)
+
+
+async def client_usage(client: Client) -> None:
+    handle = await client.start_workflow(greeting_workflow, G, id="w-1", task_queue="q")
+    assert_type(handle, WorkflowHandle[Reply])
+    assert_type(await handle.result(), Reply)
+    assert_type(await handle.result(timeout=2.5), Reply)
+    assert_type(await handle.describe(), WorkflowDescription)
+    assert_type(await handle.fetch_history(), list[dict[str, Any]])
+    assert_type(await client.start_workflow(ticking_workflow, id="w-2", task_queue="q"), WorkflowHandle[str])
+    assert_type(await client.execute_workflow(order_workflow, ORDER, id="w-3", task_queue="q"), list[str])
+    assert_type(await client.execute_workflow(ticking_workflow, id="w-4", task_queue="q", request_id="r"), str)
+    # by name: untyped unless result_type is given
+    raw = await client.start_workflow("order-workflow", {"order_id": "o", "items": 1}, id="w", task_queue="q")
+    assert_type(raw, WorkflowHandle[Any])
+    by_name = await client.start_workflow("greeting_workflow", G, id="w-5", task_queue="q", result_type=Reply)
+    assert_type(by_name, WorkflowHandle[Reply])
+    assert_type(await client.execute_workflow("ticking_workflow", id="w-6", task_queue="q"), Any)
+    assert_type(await client.execute_workflow("ticking_workflow", id="w-7", task_queue="q", result_type=str), str)
+    # existing workflows
+    assert_type(client.get_workflow_handle("w-1"), WorkflowHandle[Any])
+    assert_type(client.get_workflow_handle("w-1", run_id="r", result_type=Reply), WorkflowHandle[Reply])
+    assert_type(client.get_workflow_handle("w-1", result_type=list[str]), WorkflowHandle[list[str]])
+    page = await client.list_workflows(status="RUNNING", limit=10)
+    assert_type(page.next_page_token, str | None)
+    try:
+        await client.execute_workflow(greeting_workflow, G, id="w-1", task_queue="q")
+    except AlreadyStartedError:
+        pass
+    except WorkflowFailureError as e:
+        assert_type(e.cause, FailureError | None)
+
+
+async def worker_usage() -> None:
+    async with await Client.connect("localhost:7233", namespace="default") as client:
+        worker = Worker(
+            client,
+            task_queue="q",
+            workflows=[greeting_workflow, order_workflow, ticking_workflow, every_activity_shape],
+            activities=[greet, count_items, tick, log_line, shout, now_plain, maybe_greet],
+        )
+        await worker.run()

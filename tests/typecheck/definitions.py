@@ -1,0 +1,107 @@
+# pyright: strict
+"""Activities and workflows of every shape, shared by ``correct.py`` and ``mistakes.py``.
+
+Not a test module: ``tests/test_typecheck.py`` runs pyright and mypy over the files in this folder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pydantic import BaseModel
+
+from mainspring import activity, workflow
+
+FIVE_SECONDS = timedelta(seconds=5)
+
+
+@dataclass
+class Greeting:
+    name: str
+    language: str = "en"
+
+
+@dataclass
+class Reply:
+    text: str
+    length: int
+
+
+class Order(BaseModel):
+    order_id: str
+    items: int
+
+
+# --- activities: async and plain, with and without an input ------------------------------------------
+
+
+@activity.defn
+async def greet(greeting: Greeting) -> Reply:
+    text = f"hello {greeting.name}"
+    return Reply(text=text, length=len(text))
+
+
+@activity.defn(name="count-items")
+async def count_items(order: Order) -> int:
+    return order.items
+
+
+@activity.defn
+async def tick() -> str:
+    return "tick"
+
+
+@activity.defn
+async def log_line(line: str) -> None:
+    del line
+
+
+@activity.defn
+def shout(greeting: Greeting) -> str:
+    return greeting.name.upper()
+
+
+@activity.defn(name="now-plain")
+def now_plain() -> float:
+    return 0.0
+
+
+# An optional input is still an input: a workflow passes it, None or not.
+@activity.defn
+async def maybe_greet(greeting: Greeting | None = None) -> str:
+    return greeting.name if greeting else "nobody"
+
+
+# Not decorated: not an activity.
+async def undecorated_activity(greeting: Greeting) -> Reply:
+    return Reply(text=greeting.name, length=len(greeting.name))
+
+
+# Two inputs: the decorator refuses it at import time; the type checker refuses every call to it.
+async def two_inputs(greeting: Greeting, order: Order) -> str:
+    return f"{greeting.name} {order.order_id}"
+
+
+# --- workflows: with and without an input ------------------------------------------------------------
+
+
+@workflow.defn
+async def greeting_workflow(ctx: workflow.Context, greeting: Greeting) -> Reply:
+    return await ctx.execute_activity(greet, greeting, start_to_close_timeout=FIVE_SECONDS)
+
+
+@workflow.defn(name="order-workflow")
+async def order_workflow(ctx: workflow.Context, order: Order) -> list[str]:
+    await ctx.execute_activity(count_items, order, schedule_to_close_timeout=FIVE_SECONDS)
+    return [order.order_id]
+
+
+@workflow.defn
+async def ticking_workflow(ctx: workflow.Context) -> str:
+    return await ctx.execute_activity(tick, start_to_close_timeout=FIVE_SECONDS)
+
+
+# Not decorated: not a workflow.
+async def undecorated_workflow(ctx: workflow.Context, greeting: Greeting) -> Reply:
+    return Reply(text=greeting.name, length=0)

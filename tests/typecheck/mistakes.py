@@ -1,0 +1,194 @@
+# pyright: strict
+# Off here because they would report a mistake line for the wrong reason (an unused variable or
+# expression), and so hide a mistake that the API itself let through.
+# pyright: reportUnusedVariable=false, reportUnusedExpression=false
+"""Deliberate mistakes: pyright and mypy must each report an error on every line marked ``# type-error``.
+
+``tests/test_typecheck.py`` fails if a marked line is not reported by either checker, or if any
+unmarked line is. Keep each mistake on one line, so both checkers place the error on it.
+
+Mistakes no signature can catch, and so not listed here (each fails at once when the code runs):
+a call with no timeout at all (``ctx.execute_activity`` raises ValueError naming the two options),
+``RetryPolicy(non_retryable_error_types="ValueError")`` (a ``str`` is a ``Sequence[str]``), and an
+input whose value, not type, is wrong.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from definitions import (
+    FIVE_SECONDS,
+    Greeting,
+    Order,
+    Reply,
+    count_items,
+    greet,
+    greeting_workflow,
+    log_line,
+    now_plain,
+    order_workflow,
+    shout,
+    tick,
+    ticking_workflow,
+    two_inputs,
+    undecorated_activity,
+    undecorated_workflow,
+)
+
+from mainspring import ActivityOptions, Client, RetryPolicy, activity, workflow
+
+T = FIVE_SECONDS
+G = Greeting(name="ada")
+ORDER = Order(order_id="o-1", items=2)
+
+
+async def async_activity_mistakes(ctx: workflow.Context) -> None:
+    # The wrong input type.
+    await ctx.execute_activity(greet, ORDER, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(greet, "ada", start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(greet, {"name": "ada"}, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(greet, None, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(count_items, G, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(log_line, 42, start_to_close_timeout=T)  # type-error
+    # No input for an activity that takes one; an input for one that takes none; two inputs.
+    await ctx.execute_activity(greet, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(tick, G, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(greet, G, G, start_to_close_timeout=T)  # type-error
+    # The result used as the wrong type.
+    a: str = await ctx.execute_activity(greet, G, start_to_close_timeout=T)  # type-error
+    b: Reply = await ctx.execute_activity(tick, start_to_close_timeout=T)  # type-error
+    c: str = await ctx.execute_activity(count_items, ORDER, start_to_close_timeout=T)  # type-error
+    d: str = await ctx.execute_activity(log_line, "hi", start_to_close_timeout=T)  # type-error
+    e = await ctx.execute_activity(greet, G, start_to_close_timeout=T)
+    e.missing_field  # type-error
+    f = await ctx.execute_activity(tick, start_to_close_timeout=T)
+    f + 1  # type-error
+    # Forgetting to await.
+    g: Reply = ctx.execute_activity(greet, G, start_to_close_timeout=T)  # type-error
+    h = ctx.execute_activity(greet, G, start_to_close_timeout=T)
+    h.text  # type-error
+
+
+async def plain_activity_mistakes(ctx: workflow.Context) -> None:
+    await ctx.execute_activity(shout, ORDER, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(shout, 1, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(shout, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(now_plain, G, start_to_close_timeout=T)  # type-error
+    a: int = await ctx.execute_activity(shout, G, start_to_close_timeout=T)  # type-error
+    b: str = await ctx.execute_activity(now_plain, start_to_close_timeout=T)  # type-error
+
+
+async def not_an_activity(ctx: workflow.Context) -> None:
+    await ctx.execute_activity(undecorated_activity, G, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(two_inputs, G, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(greeting_workflow, G, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(ticking_workflow, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(lambda: 1, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(print, "x", start_to_close_timeout=T)  # type-error
+
+
+async def activity_option_mistakes(ctx: workflow.Context) -> None:
+    await ctx.execute_activity(greet, G, start_to_close_timeout=5)  # type-error
+    await ctx.execute_activity(tick, schedule_to_close_timeout=5.0)  # type-error
+    await ctx.execute_activity(shout, G, start_to_close_timeout=T, schedule_to_start_timeout=30)  # type-error
+    await ctx.execute_activity(shout, G, start_to_close_timeout=T, heartbeat_timeout="2s")  # type-error
+    await ctx.execute_activity(greet, G, timeout=T)  # type-error
+    await ctx.execute_activity(greet, G, start_to_close_timeout=T, retries=3)  # type-error
+    await ctx.execute_activity(tick, start_to_close_timeout=T, retry_policy=3)  # type-error
+    await ctx.execute_activity(tick, start_to_close_timeout=T, retry_policy=ActivityOptions())  # type-error
+    await ctx.execute_activity(greet, G, start_to_close_timeout=T, activity_id=7)  # type-error
+    await ctx.execute_activity(greet, G, start_to_close_timeout=T, task_queue=["q"])  # type-error
+    await ctx.execute_activity(greet, G, options=RetryPolicy())  # type-error
+    await ctx.execute_activity(greet, start_to_close_timeout=T, arg=ORDER)  # type-error
+    ActivityOptions(start_to_close_timeout=10)  # type-error
+    ActivityOptions(retry_policy={"maximum_attempts": 3})  # type-error
+    ActivityOptions(timeout=T)  # type-error
+    RetryPolicy(initial_interval=1)  # type-error
+    RetryPolicy(maximum_interval=1.5)  # type-error
+    RetryPolicy(maximum_attempts="3")  # type-error
+    RetryPolicy(non_retryable_error_types=[ValueError])  # type-error
+    # By name the call is untyped, but a result_type types the result.
+    a: int = await ctx.execute_activity("greet", G, result_type=str, start_to_close_timeout=T)  # type-error
+    # The rest of the context.
+    await ctx.sleep("5s")  # type-error
+    b: float = ctx.now()  # type-error
+    c: str = ctx.uuid4()  # type-error
+
+
+async def start_workflow_mistakes(client: Client) -> None:
+    # The wrong input type; no input for a workflow that takes one; an input for one that takes none.
+    await client.start_workflow(greeting_workflow, ORDER, id="w", task_queue="q")  # type-error
+    await client.start_workflow(order_workflow, {"order_id": "o", "items": 1}, id="w", task_queue="q")  # type-error
+    await client.start_workflow(greeting_workflow, id="w", task_queue="q")  # type-error
+    await client.start_workflow(ticking_workflow, G, id="w", task_queue="q")  # type-error
+    # The handle's result used as the wrong type.
+    handle = await client.start_workflow(greeting_workflow, G, id="w", task_queue="q")
+    a: int = await handle.result()  # type-error
+    b: str = await handle.result()  # type-error
+    (await handle.result()).missing_field  # type-error
+    ticking = await client.start_workflow(ticking_workflow, id="w", task_queue="q")
+    c: Reply = await ticking.result()  # type-error
+    d: Reply = handle.result()  # type-error
+    # Missing, mistyped and unknown options.
+    await client.start_workflow(greeting_workflow, G, task_queue="q")  # type-error
+    await client.start_workflow(greeting_workflow, G, id="w")  # type-error
+    await client.start_workflow(greeting_workflow, G, id=1, task_queue="q")  # type-error
+    await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", request_id=3)  # type-error
+    await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", timeout=T)  # type-error
+    await client.start_workflow(greeting_workflow, G, workflow_id="w", task_queue="q")  # type-error
+    await handle.result(timeout=timedelta(seconds=1))  # type-error
+    # Not a workflow: an activity, an undecorated function, a workflow with two inputs.
+    await client.start_workflow(greet, G, id="w", task_queue="q")  # type-error
+    await client.start_workflow(undecorated_workflow, G, id="w", task_queue="q")  # type-error
+    await client.start_workflow(two_input_workflow, G, id="w", task_queue="q")  # type-error
+    # By name the start is untyped, but a result_type types the handle.
+    by_name = await client.start_workflow("greeting_workflow", G, id="w", task_queue="q", result_type=Reply)
+    e: str = await by_name.result()  # type-error
+    f: str = await client.get_workflow_handle("w", result_type=Reply).result()  # type-error
+
+
+async def execute_workflow_mistakes(client: Client) -> None:
+    await client.execute_workflow(greeting_workflow, ORDER, id="w", task_queue="q")  # type-error
+    await client.execute_workflow(order_workflow, id="w", task_queue="q")  # type-error
+    await client.execute_workflow(ticking_workflow, "x", id="w", task_queue="q")  # type-error
+    a: str = await client.execute_workflow(greeting_workflow, G, id="w", task_queue="q")  # type-error
+    b: list[int] = await client.execute_workflow(order_workflow, ORDER, id="w", task_queue="q")  # type-error
+    c: int = await client.execute_workflow(ticking_workflow, id="w", task_queue="q")  # type-error
+    d: int = await client.execute_workflow("ticking_workflow", id="w", task_queue="q", result_type=str)  # type-error
+    await client.execute_workflow(greeting_workflow, G, task_queue="q")  # type-error
+    await client.execute_workflow(greeting_workflow, G, id="w", task_queue=None)  # type-error
+    await client.execute_workflow(greeting_workflow, G, id="w", task_queue="q", run_timeout=T)  # type-error
+    await client.execute_workflow(count_items, ORDER, id="w", task_queue="q")  # type-error
+    await client.execute_workflow(tick, id="w", task_queue="q")  # type-error
+    # Forgetting to await the connection.
+    other = Client.connect()
+    await other.start_workflow(ticking_workflow, id="w", task_queue="q")  # type-error
+
+
+# --- definitions the decorators refuse ------------------------------------------------------------
+
+
+@workflow.defn  # type-error
+def plain_workflow(ctx: workflow.Context) -> str:
+    return "workflows are async"
+
+
+@workflow.defn(name="no-context")  # type-error
+async def workflow_without_context(greeting: Greeting) -> str:
+    return greeting.name
+
+
+@workflow.defn(name=3)  # type-error
+async def badly_named_workflow(ctx: workflow.Context) -> None:
+    pass
+
+
+@activity.defn(name=3)  # type-error
+async def badly_named_activity() -> None:
+    pass
+
+
+@workflow.defn
+async def two_input_workflow(ctx: workflow.Context, greeting: Greeting, order: Order) -> None:
+    del greeting, order
