@@ -123,7 +123,14 @@ EXPORTS: dict[str, list[str]] = {
         "store_from_url",
     ],
     "mainspring.worker": ["Worker"],
-    "mainspring.workflow": ["Context", "WorkflowDefinition", "WorkflowFunction", "WorkflowInfo", "defn", "get_definition"],
+    "mainspring.workflow": [
+        "Context",
+        "WorkflowDefinition",
+        "WorkflowFunction",
+        "WorkflowInfo",
+        "defn",
+        "get_definition",
+    ],
 }
 
 MODULES = sorted(EXPORTS)
