@@ -8,13 +8,15 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
+from ..api.names import check_namespace
 from ..client import Client, resolve_address
 from ..errors import MainspringError, RPCError
 
-__all__ = ["connection_options", "echo_json", "fail", "run_async"]
+__all__ = ["check_address", "connection_options", "echo_json", "fail", "run_async"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,6 +54,34 @@ def fail(message: str, code: int = 1) -> None:
     sys.exit(code)
 
 
+def check_address(address: str) -> str | None:
+    """Return an error message if ``address`` is not HOST:PORT or an http(s) URL, else None."""
+    text = address.strip()
+    url = text if "://" in text else "http://" + text
+    problem = None
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+        if parts.scheme not in ("http", "https"):
+            problem = f"scheme {parts.scheme!r} is not supported"
+        elif not parts.hostname:
+            problem = "it has no host"
+        elif port is None and "://" not in text:
+            problem = "it has no port"
+        elif parts.query or parts.fragment or parts.path.strip("/"):
+            problem = "it has a path"
+        elif any(c.isspace() for c in text):
+            problem = "it contains whitespace"
+    except ValueError as e:
+        problem = str(e)
+    if problem:
+        return (
+            f"invalid server address {address!r} ({problem}); use HOST:PORT, e.g. localhost:7233, "
+            "or a URL such as http://localhost:7233"
+        )
+    return None
+
+
 def echo_json(value: Any, *, compact: bool = False) -> None:
     if compact:
         click.echo(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
@@ -64,8 +94,13 @@ def run_async(fn: Callable[..., Awaitable[int | None]]) -> Callable[..., None]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, address: str | None, namespace: str, **kwargs: Any) -> None:
+        resolved = resolve_address(address)
+        problem = check_address(resolved) or check_namespace(namespace)
+        if problem:
+            fail(problem)
+
         async def main() -> int | None:
-            client = await Client.connect(resolve_address(address), namespace=namespace)
+            client = await Client.connect(resolved, namespace=namespace)
             try:
                 return await fn(client, *args, **kwargs)
             finally:

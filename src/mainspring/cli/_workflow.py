@@ -185,6 +185,9 @@ def _handle_options(fn: Any) -> Any:
 @run_async
 async def result(client: Client, workflow_id: str, run_id: str | None, timeout: float | None, output: str) -> int:
     """Wait for a workflow to close and print its result as JSON (exit 1 if it failed)."""
+    if run_id is None:
+        # Follow the newest run as of now (and name it in the output), not whichever run is newest later.
+        run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
     return await _print_result(client.get_workflow_handle(workflow_id, run_id=run_id), output, timeout)
 
 

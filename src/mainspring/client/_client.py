@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from ..api.enums import WorkflowStatus
+from ..api.names import check_namespace
 from ..converter import PayloadError, decode, encode
 from ..errors import InvalidArgumentError, WorkflowFailureError, failure_from_dict
 from ..workflow import get_definition
@@ -167,6 +168,9 @@ class Client:
     """
 
     def __init__(self, transport: Transport, namespace: str = "default") -> None:
+        problem = check_namespace(namespace)
+        if problem:
+            raise InvalidArgumentError(problem, code="invalid_argument")
         self.transport = transport
         self.namespace = namespace
 

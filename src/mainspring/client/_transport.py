@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import aiohttp
+import yarl
 
 from ..errors import (
     AlreadyStartedError,
@@ -50,6 +51,18 @@ class Transport:
     def __init__(self, address: str, *, timeout: float = 10.0) -> None:
         self.address = address
         self.base_url = _base_url(address)
+        try:
+            url = yarl.URL(self.base_url)
+            valid = (
+                url.scheme in ("http", "https") and bool(url.host) and url.path in ("", "/") and url.port is not None
+            )
+        except (ValueError, TypeError):
+            valid = False
+        if not valid:
+            raise InvalidArgumentError(
+                f"invalid server address {address!r}: use HOST:PORT (e.g. localhost:7233) or an http:// URL",
+                code="invalid_argument",
+            )
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 

@@ -192,6 +192,8 @@ class ActivityTasks(EngineCore):
         """One attempt failed: retry it per its policy, or fail the activity for good."""
         now = self.clock.now()
         retry = act.retry
+        # A timeout can fire while no attempt is running (waiting in the queue, or between retries).
+        was_started = act.state is ActivityState.STARTED
         self._session_done_activity(ex, act)
         retry_state = None
         if failure.get("non_retryable") or failure.get("type") in (retry.get("non_retryable_error_types") or []):
@@ -222,8 +224,10 @@ class ActivityTasks(EngineCore):
             else:
                 self.timers.schedule(now + delay, self._on_retry_due, rec.run_id, act.scheduled_event_id, act.attempt)
             return
+        # ActivityTaskStarted carries the previous attempt's failure, so it is written first; it is
+        # not written at all if the closing attempt never started (started_event_id 0, as in Temporal).
+        started_id = self._activity_started_event(ex, act, now) if was_started else 0
         act.last_failure = failure
-        started_id = self._activity_started_event(ex, act, now)
         if timeout_type is None:
             self._append(
                 ex,

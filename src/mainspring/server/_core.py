@@ -60,7 +60,9 @@ def iso(t: float | None) -> str | None:
     """Unix seconds as an RFC 3339 UTC string with microseconds."""
     if t is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{round(t % 1 * 1e6) % 1000000:06d}Z"
+    micros = round(t * 1_000_000)
+    seconds, fraction = divmod(micros, 1_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:06d}Z"
 
 
 def event_json(e: HistoryEvent) -> dict[str, Any]:
@@ -329,7 +331,12 @@ class EngineCore:
                     return None
                 if ref is None:
                     continue
-            task = await start(ref, session)
+            try:
+                task = await start(ref, session)
+            except asyncio.CancelledError:
+                # The poll was abandoned (its client went away) before the task was handed out.
+                self.matching.requeue(session, kind, ref)
+                raise
             if task is not None:
                 return task
         return None

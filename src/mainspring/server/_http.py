@@ -4,6 +4,7 @@ are built, so the documentation cannot drift from what the server accepts.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -100,6 +101,15 @@ def _q_int(request: Request, name: str, default: int) -> int:
         ) from None
 
 
+def _limit(request: Request) -> int:
+    limit = _q_int(request, "limit", 100)
+    if not 1 <= limit <= 1000:
+        raise InvalidArgumentError(
+            f"query parameter 'limit' must be 1 to 1000, got {limit}", status=400, code="invalid_argument"
+        )
+    return limit
+
+
 def _required(request: Request, name: str) -> str:
     value = request.query_params.get(name)
     if not value:
@@ -173,7 +183,7 @@ async def _list(engine: Engine, request: Request, body: Any) -> Response:
             workflow_id_prefix=_q(request, "workflow_id_prefix"),
             started_after=_q_float(request, "started_after", 0.0) or None,
             started_before=_q_float(request, "started_before", 0.0) or None,
-            limit=_q_int(request, "limit", 100),
+            limit=_limit(request),
             page_token=_q(request, "page_token"),
         )
         return _json(await engine.list_workflows(ns, query))
@@ -232,10 +242,35 @@ async def _end_session(engine: Engine, request: Request, body: Any) -> Response:
     return _json({"ok": True})
 
 
+async def _until_disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _poll_while_connected(request: Request, poll: Awaitable[dict[str, Any] | None]) -> Response:
+    """Run a long-poll, and abandon it if the worker goes away, so no task is handed to a dead poll."""
+    poll_task = asyncio.ensure_future(poll)
+    watch = asyncio.ensure_future(_until_disconnected(request))
+    try:
+        await asyncio.wait({poll_task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    if not poll_task.done():
+        poll_task.cancel()
+        try:
+            await poll_task
+        except asyncio.CancelledError:
+            pass
+        return Response(status_code=204)
+    task = poll_task.result()
+    return _json(task) if task is not None else Response(status_code=204)
+
+
 async def _poll_wt(engine: Engine, request: Request, body: m.PollRequest) -> Response:
     s = engine.session(_ns(request), body.session_id)
-    task = await engine.poll_workflow_task(s, body.timeout if body.timeout is not None else 30.0)
-    return _json(task) if task is not None else Response(status_code=204)
+    return await _poll_while_connected(
+        request, engine.poll_workflow_task(s, body.timeout if body.timeout is not None else 30.0)
+    )
 
 
 async def _complete_wt(engine: Engine, request: Request, body: m.CompleteWorkflowTaskRequest) -> Response:
@@ -250,8 +285,9 @@ async def _fail_wt(engine: Engine, request: Request, body: m.FailWorkflowTaskReq
 
 async def _poll_act(engine: Engine, request: Request, body: m.PollRequest) -> Response:
     s = engine.session(_ns(request), body.session_id)
-    task = await engine.poll_activity_task(s, body.timeout if body.timeout is not None else 30.0)
-    return _json(task) if task is not None else Response(status_code=204)
+    return await _poll_while_connected(
+        request, engine.poll_activity_task(s, body.timeout if body.timeout is not None else 30.0)
+    )
 
 
 async def _complete_act(engine: Engine, request: Request, body: m.CompleteActivityTaskRequest) -> Response:

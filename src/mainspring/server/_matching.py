@@ -104,6 +104,10 @@ class Matching:
             if not w.future.done():
                 w.future.set_result(None)
         session.wt_waiters.clear()
+        activity_queue = self.queue(session.namespace, session.task_queue, "activity")
+        for w in activity_queue.waiters:
+            if w.session is session and not w.future.done():
+                w.future.set_result(None)
         q = self.queue(session.namespace, session.task_queue, "workflow")
         while session.sticky:
             self._offer(q, session.sticky.popleft())
@@ -137,9 +141,13 @@ class Matching:
     def _offer(q: TaskQueue, ref: Ref) -> None:
         while q.waiters:
             w = q.waiters.popleft()
-            if not w.future.done() and not w.session.closed:
-                w.future.set_result(ref)
-                return
+            if w.future.done():
+                continue
+            if w.session.closed:
+                w.future.set_result(None)  # answer it, so its poll ends now rather than at its deadline
+                continue
+            w.future.set_result(ref)
+            return
         q.ready.append(ref)
 
     # --- polling ---------------------------------------------------------------------------------------
@@ -182,5 +190,18 @@ class Matching:
         if fut.done() and not fut.cancelled():
             ref = fut.result()
             if ref is not None:
-                q = self.queue(waiter.session.namespace, waiter.session.task_queue, kind)
-                q.ready.appendleft(ref)
+                self.requeue(waiter.session, kind, ref)
+
+    def requeue(self, session: Session, kind: Kind, ref: Ref) -> None:
+        """Put back a task a poll took but could not hand out: to another waiting poll, or first in line."""
+        q = self.queue(session.namespace, session.task_queue, kind)
+        while q.waiters:
+            w = q.waiters.popleft()
+            if w.future.done():
+                continue
+            if w.session.closed:
+                w.future.set_result(None)
+                continue
+            w.future.set_result(ref)
+            return
+        q.ready.appendleft(ref)

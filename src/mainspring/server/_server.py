@@ -55,6 +55,9 @@ class _Uvicorn(uvicorn.Server):
     def handle_exit(self, sig: int, frame: object) -> None:
         self._engine.release_waiters()
         super().handle_exit(sig, frame)  # type: ignore[arg-type]
+        # uvicorn re-raises captured signals when serve() returns, which would kill the process before
+        # the engine and the store are closed; we stop cleanly instead.
+        self._captured_signals.clear()
 
 
 class Server:
