@@ -6,8 +6,10 @@ import json
 import os
 from typing import Any
 
-import aiohttp
-import yarl
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import aiohttp
 
 from ..errors import (
     AlreadyStartedError,
@@ -51,6 +53,10 @@ class Transport:
     def __init__(self, address: str, *, timeout: float = 10.0) -> None:
         self.address = address
         self.base_url = _base_url(address)
+        # aiohttp (and yarl) are imported on first use: the server imports this package but never
+        # makes requests, and importing aiohttp costs a noticeable part of a start-up.
+        import yarl
+
         try:
             url = yarl.URL(self.base_url)
             valid = (
@@ -67,6 +73,8 @@ class Transport:
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 base_url=self.base_url,
@@ -92,6 +100,8 @@ class Transport:
         timeout: float | None = None,
     ) -> Any:
         """Send one request; return the decoded JSON body (None for 204)."""
+        import aiohttp
+
         data = _dumps(body).encode() if body is not None else None
         query = {k: str(v) for k, v in params.items() if v is not None} if params else None
         request_timeout = aiohttp.ClientTimeout(total=timeout) if timeout is not None else None
@@ -133,6 +143,8 @@ class Transport:
         raise cls(message, status=status, code=code, details=details)
 
     def _timeout_default(self) -> aiohttp.ClientTimeout:
+        import aiohttp
+
         return aiohttp.ClientTimeout(total=self._timeout)
 
     def _unavailable(self, why: str) -> ServerUnavailableError:
