@@ -15,7 +15,8 @@ from typing import Any
 from ..activity import ActivityDefinition
 from ..activity._context import ActivityInfo, _current, _Running
 from ..converter import PayloadError, decode, encode
-from ..errors import ApplicationError, failure_to_dict
+from ..errors import ApplicationError
+from ..workflow._instance import failure_payload
 
 __all__ = ["ActivityRunner", "Outcome"]
 
@@ -43,6 +44,10 @@ class _Heartbeater:
         self._task: asyncio.Task[None] | None = None
 
     def beat(self, details: Any) -> None:
+        try:
+            details = encode(details)
+        except PayloadError as e:
+            raise TypeError(f"activity.heartbeat(): the details cannot be sent: {e}") from None
         try:
             running_here = asyncio.get_running_loop() is self._loop
         except RuntimeError:
@@ -94,7 +99,7 @@ class ActivityRunner:
                 f"activity type {name!r} is not registered on this worker; it runs: {known}",
                 type="UnknownActivityType",
             )
-            return "fail", failure_to_dict(err, with_stack=False)
+            return "fail", failure_payload(err, with_stack=False)
         args: list[Any] = []
         if d.takes_input:
             try:
@@ -103,10 +108,12 @@ class ActivityRunner:
                 err = ApplicationError(
                     f"invalid input for activity {name!r}: {e}", type="InvalidInput", non_retryable=True
                 )
-                return "fail", failure_to_dict(err, with_stack=False)
+                return "fail", failure_payload(err, with_stack=False)
         loop = asyncio.get_running_loop()
         hb_timeout = task.get("heartbeat_timeout")
-        heartbeater = _Heartbeater(loop, send_heartbeat, min(hb_timeout * 0.8, 30.0) if hb_timeout else 30.0)
+        # Heartbeats are sent at most every half heartbeat timeout: the other half is left for a slow
+        # round trip or a busy event loop.
+        heartbeater = _Heartbeater(loop, send_heartbeat, min(hb_timeout * 0.5, 30.0) if hb_timeout else 30.0)
         info = ActivityInfo(
             activity_id=task["activity_id"],
             activity_type=name,
@@ -131,7 +138,7 @@ class ActivityRunner:
                 ctx = contextvars.copy_context()
                 result = await loop.run_in_executor(self._pool, functools.partial(ctx.run, d.fn, *args))
         except Exception as e:
-            return "fail", failure_to_dict(e)
+            return "fail", failure_payload(e)
         finally:
             _current.reset(token)
             heartbeater.stop()
@@ -143,7 +150,7 @@ class ActivityRunner:
                 type="InvalidResult",
                 non_retryable=True,
             )
-            return "fail", failure_to_dict(err, with_stack=False)
+            return "fail", failure_payload(err, with_stack=False)
         size = len(json.dumps(payload).encode())
         if size > self._max_payload():
             err = ApplicationError(
@@ -152,5 +159,5 @@ class ActivityRunner:
                 type="PayloadTooLarge",
                 non_retryable=True,
             )
-            return "fail", failure_to_dict(err, with_stack=False)
+            return "fail", failure_payload(err, with_stack=False)
         return "complete", payload

@@ -38,7 +38,7 @@ from ..errors import (
 from . import _guard
 from ._definition import WorkflowDefinition
 
-__all__ = ["ActivityCall", "WorkflowInfo", "WorkflowInstance"]
+__all__ = ["ActivityCall", "WorkflowInfo", "WorkflowInstance", "failure_payload"]
 
 log = logging.getLogger("mainspring.workflow")
 
@@ -118,6 +118,35 @@ class _Timer:
         self.handle = handle
         self.command = command
         self.done = False
+
+
+def failure_payload(err: BaseException, *, with_stack: bool = True) -> dict[str, Any]:
+    """The failure JSON of ``err``, with its details (and its causes') converted to JSON.
+
+    Details may be dataclasses or pydantic models, as payloads may; details that cannot be converted
+    are replaced by their ``repr`` rather than making the failure impossible to report.
+    """
+    failure = failure_to_dict(err, with_stack=with_stack)
+    try:
+        converted: dict[str, Any] = encode(failure)
+        return converted
+    except PayloadError:
+        pass
+    f: dict[str, Any] | None = failure
+    while f is not None:
+        if f.get("details"):
+            f["details"] = [_json_or_repr(d) for d in f["details"]]
+        if "last_heartbeat_details" in f:
+            f["last_heartbeat_details"] = _json_or_repr(f["last_heartbeat_details"])
+        f = f.get("cause")
+    return failure
+
+
+def _json_or_repr(value: Any) -> Any:
+    try:
+        return encode(value)
+    except PayloadError:
+        return repr(value)
 
 
 def _parse_time(text: str) -> float:
@@ -274,7 +303,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             result = await d.fn(*args)
         except FailureError as e:
             self._add_command(
-                {"type": CommandType.FAIL_WORKFLOW.value, "failure": failure_to_dict(e)},
+                {"type": CommandType.FAIL_WORKFLOW.value, "failure": failure_payload(e)},
                 (CommandType.FAIL_WORKFLOW.value,),
             )
         except asyncio.CancelledError:
@@ -311,6 +340,11 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                 finally:
                     if guard:
                         _guard.uninstall()
+                if guard:
+                    violation = _guard.take_violation()
+                    if violation is not None and self._code_error is None:
+                        # A forbidden call fails the task even if the code caught the error.
+                        self._code_error = violation
                 if self._code_error is not None:
                     break
         finally:

@@ -1,0 +1,76 @@
+"""Helpers for tests that run a real ``mainspring.Worker`` inside the test's own event loop.
+
+The server is still a real process (the ``server`` fixture); only the worker shares the test's
+loop, so tests can define workflows and activities in their own module and watch what they record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from mainspring import Client, Worker, WorkflowHandle
+
+T = TypeVar("T")
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    client: Client,
+    task_queue: str,
+    *,
+    workflows: Sequence[Callable[..., Any]] = (),
+    activities: Sequence[Callable[..., Any]] = (),
+    **options: Any,
+) -> AsyncIterator[Worker]:
+    """Run a worker on this loop until the block ends; then shut it down and wait for it."""
+    worker = Worker(client, task_queue=task_queue, workflows=workflows, activities=activities, **options)
+    task = asyncio.create_task(worker.run(), name=f"worker {task_queue}")
+    ready = asyncio.create_task(worker.ready.wait())
+    try:
+        done, _ = await asyncio.wait({task, ready}, timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            if task.done():
+                task.result()  # the worker ended before it was ready: raise why
+            raise AssertionError("the worker did not become ready within 10 s")
+        yield worker
+    finally:
+        ready.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ready
+        worker.shutdown()
+        await asyncio.wait_for(task, timeout=15)
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 10.0, interval: float = 0.05, what: str = ""
+) -> T:
+    """Await ``probe()`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    last_exc: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            last = await probe()
+            if last:
+                return last
+        except Exception as e:
+            last_exc = e
+        await asyncio.sleep(interval)
+    raise AssertionError(
+        f"timed out after {timeout}s waiting for {what or probe}; last value {last!r}"
+        + (f", last error {last_exc!r}" if last_exc else "")
+    )
+
+
+async def history_types(handle: WorkflowHandle[Any]) -> list[str]:
+    """The event types of a run's history, in order."""
+    return [e["event_type"] for e in await handle.fetch_history()]
+
+
+async def events_of(handle: WorkflowHandle[Any], event_type: str) -> list[dict[str, Any]]:
+    """The events of one type in a run's history."""
+    return [e for e in await handle.fetch_history() if e["event_type"] == event_type]
