@@ -585,6 +585,7 @@ async def test_schedule_to_close_timeout_alone_is_not_retried(client: Client, ta
     out = await run_call(client, task_queue, call, graceful_shutdown_timeout=timedelta(seconds=2))
     assert out.error is not None
     assert out.error["timeout_type"] == "SCHEDULE_TO_CLOSE"
+    assert out.error["retry_state"] == "TIMEOUT"
     assert out.error["attempt"] == 1
     assert attempts(key) == [1]
 

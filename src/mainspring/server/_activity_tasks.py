@@ -195,8 +195,11 @@ class ActivityTasks(EngineCore):
         # A timeout can fire while no attempt is running (waiting in the queue, or between retries).
         was_started = act.state is ActivityState.STARTED
         self._session_done_activity(ex, act)
-        retry_state = None
-        if failure.get("non_retryable") or failure.get("type") in (retry.get("non_retryable_error_types") or []):
+        # The time budget of the whole activity is spent: that is a timeout, whatever the error says.
+        retry_state = "TIMEOUT" if timeout_type is TimeoutType.SCHEDULE_TO_CLOSE else None
+        if retry_state is not None:
+            pass
+        elif failure.get("non_retryable") or failure.get("type") in (retry.get("non_retryable_error_types") or []):
             retry_state = "NON_RETRYABLE_FAILURE"
         elif retry.get("maximum_attempts") and act.attempt >= int(retry["maximum_attempts"]):
             retry_state = "MAXIMUM_ATTEMPTS_REACHED"
