@@ -50,6 +50,7 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "mainspring.activity": [
         "ActivityDefinition",
+        "ActivityFunction",
         "ActivityInfo",
         "defn",
         "get_definition",

@@ -5,6 +5,15 @@ non-retryable error, runs out of attempts, or times out. Make activities idempot
 """
 
 from ._context import ActivityInfo, heartbeat, in_activity, info
-from ._definition import ActivityDefinition, defn, get_definition
+from ._definition import ActivityDefinition, ActivityFunction, defn, get_definition
 
-__all__ = ["ActivityDefinition", "ActivityInfo", "defn", "get_definition", "heartbeat", "in_activity", "info"]
+__all__ = [
+    "ActivityDefinition",
+    "ActivityFunction",
+    "ActivityInfo",
+    "defn",
+    "get_definition",
+    "heartbeat",
+    "in_activity",
+    "info",
+]
