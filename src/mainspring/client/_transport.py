@@ -112,12 +112,14 @@ class Transport:
                     raw = await resp.read()
                     reason = resp.reason or ""
                 break
-            except aiohttp.ServerDisconnectedError:
+            except aiohttp.ClientConnectorError as e:  # nothing listens there
+                raise self._unavailable(f"{type(e).__name__}: {e or 'connection failed'}") from None
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
                 # A pooled connection the server had closed (e.g. it restarted): try once on a new one.
                 # Every request is safe to repeat: starts carry a request id, and a repeated task
                 # outcome is refused as no longer current.
                 if attempt == 2:
-                    raise self._unavailable("the server closed the connection") from None
+                    raise self._unavailable(f"the server closed the connection: {type(e).__name__}") from None
             except aiohttp.ClientConnectionError as e:
                 raise self._unavailable(f"{type(e).__name__}: {e or 'connection failed'}") from None
             except TimeoutError:

@@ -339,6 +339,9 @@ class EngineCore:
                 raise
             if task is not None:
                 return task
+            if session.id not in self.matching.sessions:
+                # The session ended while this poll held the task: it must not be lost.
+                self.matching.requeue(session, kind, ref)
         return None
 
     def _arm_wt(self, rec: ExecutionRecord, wt: WorkflowTaskInfo, sticky: Session | None = None) -> None:

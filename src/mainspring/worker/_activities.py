@@ -7,8 +7,8 @@ import contextvars
 import functools
 import json
 import logging
+import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -77,6 +77,33 @@ class _Heartbeater:
             self._task.cancel()
 
 
+async def _in_daemon_thread(loop: asyncio.AbstractEventLoop, fn: Callable[[], Any], name: str) -> Any:
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if future.done():
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def run() -> None:
+        try:
+            value = fn()
+        except BaseException as e:  # handed to the awaiting coroutine, like run_in_executor does
+            ok, value = False, e
+        else:
+            ok = True
+        try:
+            loop.call_soon_threadsafe(settle, ok, value)
+        except RuntimeError:  # the loop is closed: the worker stopped and nobody waits for this any more
+            pass
+
+    threading.Thread(target=run, name=f"mainspring-activity-{name}", daemon=True).start()
+    return await future
+
+
 class ActivityRunner:
     """Runs activity tasks for a worker."""
 
@@ -85,10 +112,13 @@ class ActivityRunner:
     ) -> None:
         self.definitions = definitions
         self._max_payload = max_payload_bytes
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="mainspring-activity")
+        # Plain-function activities each get a daemon thread (their number is already bounded by the
+        # worker's activity slots). Daemon, so that a worker told to stop can exit even if an
+        # abandoned activity never returns: the server runs it again elsewhere.
+        self._threads = threads
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: activity threads are daemons that end with their functions."""
 
     async def run(self, task: dict[str, Any], send_heartbeat: Callable[[Any], Awaitable[None]]) -> Outcome:
         name = task["activity_type"]
@@ -136,7 +166,7 @@ class ActivityRunner:
                 result = await d.fn(*args)
             else:
                 ctx = contextvars.copy_context()
-                result = await loop.run_in_executor(self._pool, functools.partial(ctx.run, d.fn, *args))
+                result = await _in_daemon_thread(loop, functools.partial(ctx.run, d.fn, *args), name)
         except Exception as e:
             return "fail", failure_payload(e)
         finally:

@@ -7,16 +7,16 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from ..activity import ActivityDefinition
+from ..activity import ActivityDefinition, ActivityFunction
 from ..activity import get_definition as get_activity_definition
 from ..api.names import check_id
 from ..client import Client
 from ..errors import NotFoundError, RPCError, ServerUnavailableError
-from ..workflow import WorkflowDefinition, get_definition
+from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
 from ._activities import ActivityRunner
 from ._workflows import WorkflowCache, process_workflow_task
 
@@ -41,8 +41,8 @@ class Worker:
         client: Client,
         *,
         task_queue: str,
-        workflows: Sequence[Callable[..., Any]] = (),
-        activities: Sequence[Callable[..., Any]] = (),
+        workflows: Sequence[WorkflowFunction[..., Any]] = (),
+        activities: Sequence[ActivityFunction[..., Any]] = (),
         max_concurrent_workflow_tasks: int = 50,
         max_concurrent_activities: int = 100,
         max_cached_workflows: int = 1000,
@@ -65,8 +65,8 @@ class Worker:
                 raise ValueError(f"two workflows are named {d.name!r}")
             self._workflows[d.name] = d
         self._activities: dict[str, ActivityDefinition] = {}
-        for fn in activities:
-            a = get_activity_definition(fn)
+        for afn in activities:
+            a = get_activity_definition(afn)
             if a.name in self._activities:
                 raise ValueError(f"two activities are named {a.name!r}")
             self._activities[a.name] = a
@@ -82,7 +82,7 @@ class Worker:
         self._session_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._activity_tasks: set[asyncio.Task[None]] = set()
-        self._wt_in_progress = 0
+        self._wt_tasks: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
 
     # ================================================================================================
@@ -109,11 +109,15 @@ class Worker:
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
                 pass
         pollers: list[asyncio.Task[None]] = []
+        heartbeat: asyncio.Task[None] | None = None
         try:
             await self._register(None)
             if self._stopping.is_set():
                 return
-            pollers.append(loop.create_task(self._heartbeat_loop(), name="mainspring-session-heartbeat"))
+            # Not a poller: it keeps the session alive until the session ends, also while running
+            # activities finish after a shutdown request (else the server would hand them to other
+            # workers while they still run here).
+            heartbeat = loop.create_task(self._heartbeat_loop(), name="mainspring-session-heartbeat")
             if self._workflows:
                 for i in range(min(2, self.max_concurrent_workflow_tasks)):
                     pollers.append(loop.create_task(self._poll_workflow_tasks(), name=f"mainspring-wt-poller-{i}"))
@@ -134,7 +138,7 @@ class Worker:
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
-            await self._stop(pollers)
+            await self._stop(pollers, heartbeat)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if self._stopping.is_set():
@@ -145,19 +149,25 @@ class Worker:
         log.info("%s received: finishing running activities, then stopping", sig.name)
         self._stopping.set()
 
-    async def _stop(self, pollers: list[asyncio.Task[None]]) -> None:
+    async def _stop(self, pollers: list[asyncio.Task[None]], heartbeat: asyncio.Task[None] | None) -> None:
+        """Stop polling, let running tasks finish (activities up to the graceful timeout), end the session."""
         self._stopping.set()
         for t in pollers:
             t.cancel()
         await asyncio.gather(*pollers, return_exceptions=True)
-        if self._activity_tasks:
-            _, pending = await asyncio.wait(self._activity_tasks, timeout=self.graceful_shutdown_timeout)
+        running = self._wt_tasks | self._activity_tasks
+        if running:
+            _, pending = await asyncio.wait(running, timeout=self.graceful_shutdown_timeout)
             for t in pending:
                 t.cancel()
             if pending:
                 log.warning("%d activities did not finish in time; the server will run them again", len(pending))
                 await asyncio.wait(pending, timeout=1)
+        if heartbeat is not None:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
         if self._session_id is not None:
+            # Ending the session hands anything still recorded against it to other workers at once.
             try:
                 await self.client._call("DELETE", f"/workers/{self._session_id}", timeout=5)
             except RPCError as e:
@@ -205,15 +215,17 @@ class Worker:
             pass
 
     async def _heartbeat_loop(self) -> None:
-        while not self._stopping.is_set():
-            await self._sleep(self._heartbeat_interval)
+        """Heartbeat the session until cancelled (``_stop`` cancels it just before ending the session)."""
+        while True:
+            await asyncio.sleep(self._heartbeat_interval)
             sid = self._session_id
-            if sid is None or self._stopping.is_set():
+            if sid is None:
                 continue
             try:
                 await self.client._call("POST", f"/workers/{sid}/heartbeat", timeout=5)
             except NotFoundError:
-                await self._register(sid)
+                if not self._stopping.is_set():  # while stopping there is nothing to re-register for
+                    await self._register(sid)
             except ServerUnavailableError:
                 pass  # the pollers report it; keep trying
 
@@ -264,12 +276,23 @@ class Worker:
                 )
                 if task is None:
                     continue
-                await self._handle_workflow_task(task)
+                # Shielded: a shutdown stops the poll, but a task already received is finished and
+                # reported (it is quick), rather than left for the server to take back.
+                t = asyncio.get_running_loop().create_task(self._run_workflow_task(task))
+                self._wt_tasks.add(t)
+                t.add_done_callback(self._wt_tasks.discard)
+                await asyncio.shield(t)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("workflow task poller error; continuing")
                 await self._sleep(1.0)
+
+    async def _run_workflow_task(self, task: dict[str, Any]) -> None:
+        try:
+            await self._handle_workflow_task(task)
+        except Exception:
+            log.exception("error running a workflow task of %s; the server will retry it", task.get("workflow_id"))
 
     async def _handle_workflow_task(self, task: dict[str, Any]) -> None:
         run_id = task["run_id"]

@@ -124,5 +124,8 @@ def process_workflow_task(
     if inst.finished:
         cache.evict(run_id)
         return TaskOutcome(commands, keep=False)
+    if cache.size <= 0:
+        inst.dispose()
+        return TaskOutcome(commands, keep=False)  # nothing is cached: ask for whole histories
     cache.put(run_id, inst)
     return TaskOutcome(commands, keep=True)
