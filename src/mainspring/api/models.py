@@ -18,9 +18,12 @@ __all__ = [
     "CancelTimerCommand",
     "Command",
     "CompleteActivityTaskRequest",
+    "CompleteActivityTaskResponse",
     "CompleteWorkflowCommand",
     "CompleteWorkflowTaskRequest",
     "CompleteWorkflowTaskResponse",
+    "Continuation",
+    "ContinuationResult",
     "CreateNamespaceRequest",
     "DescribeWorkflowResponse",
     "ErrorBody",
@@ -247,6 +250,7 @@ class ActivityTask(_Model):
     workflow_type: str
     activity_id: str
     activity_type: str
+    scheduled_event_id: int
     task_queue: str
     input: Any = None
     attempt: int
@@ -305,10 +309,17 @@ class CompleteWorkflowTaskRequest(_Model):
     task_token: str
     commands: list[Command] = Field(default_factory=list)
     sticky: bool = Field(default=True, description="The worker keeps this workflow cached; send it later tasks.")
+    eager_activity_slots: int = Field(
+        default=0, ge=0, le=1000, description="Up to this many scheduled activities may be handed back at once."
+    )
 
 
 class CompleteWorkflowTaskResponse(_Model):
     accepted: bool = True
+    events: list[Event] = Field(
+        default_factory=list, description="The events written, for a sticky worker's cached copy of the workflow."
+    )
+    activity_tasks: list[ActivityTask] = Field(default_factory=list, description="Activities handed over eagerly.")
 
 
 class FailWorkflowTaskRequest(_Model):
@@ -317,9 +328,35 @@ class FailWorkflowTaskRequest(_Model):
     failure: Failure
 
 
+class Continuation(_Model):
+    """The workflow task a worker already ran on an activity's result (see complete_activity_task)."""
+
+    base_event_id: int = Field(description="The last history event the worker had seen before this result.")
+    started_time: str = Field(description="When the worker ran the workflow code: the workflow's ctx.now().")
+    commands: list[Command] = Field(default_factory=list)
+
+
 class CompleteActivityTaskRequest(_Model):
     task_token: str
     result: Any = None
+    continuation: Continuation | None = None
+    want_workflow_task: bool = Field(
+        default=False, description="Hand back the workflow task this result causes, if this worker holds it."
+    )
+    eager_activity_slots: int = Field(default=0, ge=0, le=1000)
+
+
+class ContinuationResult(_Model):
+    accepted: bool
+    reason: str | None = None
+    events: list[Event] = Field(default_factory=list)
+
+
+class CompleteActivityTaskResponse(_Model):
+    accepted: bool = True
+    continuation: ContinuationResult | None = None
+    workflow_task: WorkflowTask | None = None
+    activity_tasks: list[ActivityTask] = Field(default_factory=list)
 
 
 class FailActivityTaskRequest(_Model):

@@ -7,6 +7,7 @@ activity's ActivityTaskStarted event is written when it closes, with the attempt
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from ..api import models as m
@@ -18,7 +19,8 @@ from ..api.enums import (
 from ..errors import (
     NotFoundError,
 )
-from ._core import Effects, EngineCore, Execution, activity_token, iso, parse_token, retry_interval
+from ._commands import Commands
+from ._core import Effects, Execution, activity_token, event_json, iso, parse_token, retry_interval
 from ._matching import Session
 from ._state import ActivityInfo
 
@@ -27,7 +29,7 @@ __all__ = ["ActivityTasks"]
 log = logging.getLogger("mainspring.server")
 
 
-class ActivityTasks(EngineCore):
+class ActivityTasks(Commands):
     async def poll_activity_task(self, session: Session, wait: float) -> dict[str, Any] | None:
         return await self._poll(session, "activity", self.matching.take_activity_task, self._start_activity_task, wait)
 
@@ -40,49 +42,56 @@ class ActivityTasks(EngineCore):
             act = ex.state.activities.get(sched_id)
             if not ex.running or act is None or act.state is not ActivityState.SCHEDULED or session.closed:
                 return None
-            now = self.clock.now()
-            rec = ex.record
-            act.state = ActivityState.STARTED
-            act.last_started_time = now
-            act.session_id = session.id
-            act.last_identity = session.identity
-            session.inflight_activities.add(ref)
-            if act.start_to_close is not None:
-                self.timers.schedule(
-                    now + act.start_to_close,
-                    self._on_activity_timeout,
-                    run_id,
-                    sched_id,
-                    act.attempt,
-                    TimeoutType.START_TO_CLOSE,
-                )
-            if act.heartbeat is not None:
-                self.timers.schedule(
-                    now + act.heartbeat,
-                    self._on_activity_timeout,
-                    run_id,
-                    sched_id,
-                    act.attempt,
-                    TimeoutType.HEARTBEAT,
-                )
-            return {
-                "task_token": activity_token(run_id, sched_id, act.attempt),
-                "namespace": rec.namespace,
-                "workflow_id": rec.workflow_id,
-                "run_id": run_id,
-                "workflow_type": rec.workflow_type,
-                "activity_id": act.activity_id,
-                "activity_type": act.activity_type,
-                "task_queue": act.task_queue,
-                "input": act.input,
-                "attempt": act.attempt,
-                "scheduled_time": iso(act.scheduled_time),
-                "started_time": iso(now),
-                "heartbeat_details": act.heartbeat_details,
-                "schedule_to_close_timeout": act.schedule_to_close,
-                "start_to_close_timeout": act.start_to_close,
-                "heartbeat_timeout": act.heartbeat,
-            }
+            return self._begin_activity(ex, act, session, self.clock.now())
+
+    def _begin_activity(self, ex: Execution, act: ActivityInfo, session: Session, now: float) -> dict[str, Any]:
+        """Hand a scheduled activity to ``session`` (the caller holds the lock)."""
+        run_id = ex.record.run_id
+        sched_id = act.scheduled_event_id
+        ref = (run_id, sched_id)
+        rec = ex.record
+        act.state = ActivityState.STARTED
+        act.last_started_time = now
+        act.session_id = session.id
+        act.last_identity = session.identity
+        session.inflight_activities.add(ref)
+        if act.start_to_close is not None:
+            self.timers.schedule(
+                now + act.start_to_close,
+                self._on_activity_timeout,
+                run_id,
+                sched_id,
+                act.attempt,
+                TimeoutType.START_TO_CLOSE,
+            )
+        if act.heartbeat is not None:
+            self.timers.schedule(
+                now + act.heartbeat,
+                self._on_activity_timeout,
+                run_id,
+                sched_id,
+                act.attempt,
+                TimeoutType.HEARTBEAT,
+            )
+        return {
+            "task_token": activity_token(run_id, sched_id, act.attempt),
+            "namespace": rec.namespace,
+            "workflow_id": rec.workflow_id,
+            "run_id": run_id,
+            "workflow_type": rec.workflow_type,
+            "activity_id": act.activity_id,
+            "activity_type": act.activity_type,
+            "scheduled_event_id": sched_id,
+            "task_queue": act.task_queue,
+            "input": act.input,
+            "attempt": act.attempt,
+            "scheduled_time": iso(act.scheduled_time),
+            "started_time": iso(now),
+            "heartbeat_details": act.heartbeat_details,
+            "schedule_to_close_timeout": act.schedule_to_close,
+            "start_to_close_timeout": act.start_to_close,
+            "heartbeat_timeout": act.heartbeat,
+        }
 
     async def _current_activity(self, token: str) -> tuple[Execution, int, int]:
         run_id, sched_id, attempt = parse_token(token, "a")
@@ -125,11 +134,28 @@ class ActivityTasks(EngineCore):
         )
         return e.event_id
 
-    async def complete_activity_task(self, req: m.CompleteActivityTaskRequest) -> None:
+    async def complete_activity_task(self, req: m.CompleteActivityTaskRequest) -> dict[str, Any]:
+        """Record an activity's result; with a continuation, also the workflow task it caused.
+
+        A worker that keeps the workflow cached can run the workflow code on the result at once and
+        send the commands along (``continuation``). If the history is still as the worker saw it, the
+        activity's completion and that whole workflow task go into one commit, and the answer hands the
+        worker the activities it scheduled: one round trip and one commit per step instead of four and
+        two. If not, the continuation is refused, the result is recorded as usual, and the worker drops
+        its cached copy. Without a continuation, a sticky worker may ask for the workflow task that the
+        result causes to be handed back in the answer (``want_workflow_task``).
+        """
         ex, sched_id, attempt = await self._current_activity(req.task_token)
         async with ex.lock:
             act = self._check_activity(ex, sched_id, attempt)
+            session = self.matching.sessions.get(act.session_id) if act.session_id else None
             now = self.clock.now()
+            refused: str | None = None
+            if req.continuation is not None:
+                refused = self._continuation_problem(ex, act, req.continuation, session, now)
+                if refused is None:
+                    assert session is not None
+                    return await self._complete_and_continue(ex, act, req, session, now)
             started_id = self._activity_started_event(ex, act, now)
             self._append(
                 ex,
@@ -147,7 +173,102 @@ class ActivityTasks(EngineCore):
             fx = Effects()
             self._schedule_wt(ex, now, fx)
             await self._commit(ex)
+            inline = None
+            wt = ex.state.wt
+            if (
+                req.want_workflow_task
+                and fx.offer_wt
+                and session is not None
+                and not session.closed
+                and ex.state.sticky_session == session.id
+                and wt is not None
+                and not wt.started
+            ):
+                inline = await self._begin_workflow_task(ex, session, now)
+                fx.offer_wt = False
             self._after_commit(ex, fx)
+            return {
+                "accepted": True,
+                "continuation": None if req.continuation is None else {"accepted": False, "reason": refused},
+                "workflow_task": inline,
+            }
+
+    def _continuation_problem(
+        self, ex: Execution, act: ActivityInfo, cont: m.Continuation, session: Session | None, now: float
+    ) -> str | None:
+        """Why the workflow task the worker ran on this result cannot be recorded as it is, or None."""
+        if session is None or session.closed:
+            return "the worker's session is not known"
+        if ex.state.wt is not None:
+            return "a workflow task is already scheduled"
+        if ex.record.next_event_id != cont.base_event_id + 1:
+            return "the history changed since the worker saw it"
+        try:
+            started = datetime.fromisoformat(cont.started_time).timestamp()
+        except ValueError:
+            return "started_time is not an RFC 3339 time"
+        if abs(started - now) > 5.0:
+            return "the worker's clock is too far from the server's"
+        return self._validate_commands(ex, cont.commands, closing_activity=act.scheduled_event_id)
+
+    async def _complete_and_continue(
+        self, ex: Execution, act: ActivityInfo, req: m.CompleteActivityTaskRequest, session: Session, now: float
+    ) -> dict[str, Any]:
+        cont = req.continuation
+        assert cont is not None
+        rec = ex.record
+        st = ex.state
+        # The worker ran the workflow at `started`, on its clock; that is the time the code saw
+        # (ctx.now()), so it is the time recorded, and replay sees the same.
+        started = datetime.fromisoformat(cont.started_time).timestamp()
+        before = min(started, now)
+        started_id = self._activity_started_event(ex, act, before)
+        self._append(
+            ex,
+            EventType.ACTIVITY_TASK_COMPLETED,
+            {
+                "scheduled_event_id": act.scheduled_event_id,
+                "started_event_id": started_id,
+                "result": req.result,
+                "identity": act.last_identity,
+            },
+            before,
+        )
+        self._session_done_activity(ex, act)
+        del st.activities[act.scheduled_event_id]
+        scheduled = self._raw_append(
+            ex, EventType.WORKFLOW_TASK_SCHEDULED, {"task_queue": rec.task_queue, "attempt": 1}, before
+        )
+        wt_started = self._raw_append(
+            ex,
+            EventType.WORKFLOW_TASK_STARTED,
+            {"scheduled_event_id": scheduled.event_id, "identity": session.identity, "attempt": 1},
+            started,
+        )
+        completed = self._raw_append(
+            ex,
+            EventType.WORKFLOW_TASK_COMPLETED,
+            {
+                "scheduled_event_id": scheduled.event_id,
+                "started_event_id": wt_started.event_id,
+                "identity": session.identity,
+            },
+            now,
+        )
+        fx = Effects()
+        self._apply_commands(ex, cont.commands, completed.event_id, now, fx)
+        written = [event_json(e) for e in ex.events if e.event_id >= completed.event_id]
+        if ex.running:
+            st.sticky_session = session.id
+            st.sticky_event_id = rec.next_event_id - 1
+        await self._commit(ex)
+        eager = self._take_eager(ex, fx, session, req.eager_activity_slots, now)
+        self._after_commit(ex, fx)
+        return {
+            "accepted": True,
+            "continuation": {"accepted": True, "events": written},
+            "activity_tasks": eager,
+        }
 
     async def fail_activity_task(self, req: m.FailActivityTaskRequest) -> None:
         ex, sched_id, attempt = await self._current_activity(req.task_token)
@@ -303,6 +424,13 @@ class ActivityTasks(EngineCore):
                 last = max(act.last_heartbeat_time or 0.0, act.last_started_time or 0.0)
                 if now < last + act.heartbeat - 0.001:
                     return  # a later heartbeat re-armed it
+            if (
+                kind in (TimeoutType.START_TO_CLOSE, TimeoutType.HEARTBEAT)
+                and act.schedule_to_close is not None
+                and now >= act.scheduled_time + act.schedule_to_close
+            ):
+                # Both limits are up: the activity's overall one is what ended it.
+                kind = TimeoutType.SCHEDULE_TO_CLOSE
             seconds = {
                 TimeoutType.SCHEDULE_TO_CLOSE: act.schedule_to_close,
                 TimeoutType.START_TO_CLOSE: act.start_to_close,

@@ -244,7 +244,10 @@ class EngineCore:
             self._arm_wt(rec, ex.state.wt, sticky=self._sticky_session(ex))
         if fx.activities:
             for act in fx.activities:
-                self.matching.offer_activity_task(rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id))
+                if act.state is ActivityState.SCHEDULED:  # not handed out eagerly already
+                    self.matching.offer_activity_task(
+                        rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id)
+                    )
                 self._arm_activity_schedule_timers(rec.run_id, act)
         if fx.closed:
             for f in self._result_waiters.pop(rec.run_id, []):
@@ -344,8 +347,19 @@ class EngineCore:
                 self.matching.requeue(session, kind, ref)
         return None
 
+    # --- implemented by the workflow-task and activity-task parts; declared here so each part can
+    # --- call the other's without importing it
     def _arm_wt(self, rec: ExecutionRecord, wt: WorkflowTaskInfo, sticky: Session | None = None) -> None:
         raise NotImplementedError
 
     def _arm_activity_schedule_timers(self, run_id: str, act: ActivityInfo) -> None:
+        raise NotImplementedError
+
+    def _begin_activity(self, ex: Execution, act: ActivityInfo, session: Session, now: float) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _on_user_timer(self, run_id: str, timer_id: str, started_event_id: int) -> None:
+        raise NotImplementedError
+
+    async def _begin_workflow_task(self, ex: Execution, session: Session, now: float) -> dict[str, Any]:
         raise NotImplementedError

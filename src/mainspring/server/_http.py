@@ -274,8 +274,7 @@ async def _poll_wt(engine: Engine, request: Request, body: m.PollRequest) -> Res
 
 
 async def _complete_wt(engine: Engine, request: Request, body: m.CompleteWorkflowTaskRequest) -> Response:
-    await engine.complete_workflow_task(body)
-    return _json({"accepted": True})
+    return _json(await engine.complete_workflow_task(body))
 
 
 async def _fail_wt(engine: Engine, request: Request, body: m.FailWorkflowTaskRequest) -> Response:
@@ -291,8 +290,7 @@ async def _poll_act(engine: Engine, request: Request, body: m.PollRequest) -> Re
 
 
 async def _complete_act(engine: Engine, request: Request, body: m.CompleteActivityTaskRequest) -> Response:
-    await engine.complete_activity_task(body)
-    return _json({"accepted": True})
+    return _json(await engine.complete_activity_task(body))
 
 
 async def _fail_act(engine: Engine, request: Request, body: m.FailActivityTaskRequest) -> Response:
@@ -452,9 +450,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "POST",
         _NS + "/activity-tasks/complete",
         "complete_activity_task",
-        "Complete an activity attempt",
+        "Complete an activity attempt (optionally with the workflow task the worker ran on its result)",
         _complete_act,
         body=m.CompleteActivityTaskRequest,
+        response=m.CompleteActivityTaskResponse,
         tag="workers",
     ),
     Endpoint(

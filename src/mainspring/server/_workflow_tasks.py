@@ -11,17 +11,14 @@ workflow's previous task, which keeps it cached and is sent only the new events.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 from ..api import models as m
 from ..api.enums import (
     EventType,
     TimeoutType,
-    WorkflowStatus,
     WorkflowTaskFailedCause,
 )
-from ..api.names import check_id
 from ..errors import (
     InvalidArgumentError,
     NotFoundError,
@@ -29,26 +26,25 @@ from ..errors import (
 from ..storage import (
     ExecutionRecord,
 )
+from ._commands import Commands
 from ._core import (
     Effects,
-    EngineCore,
     Execution,
     event_json,
     iso,
     parse_token,
-    payload_size,
     wt_retry_delay,
     wt_token,
 )
 from ._matching import Session
-from ._state import ActivityInfo, TimerInfo, WorkflowTaskInfo
+from ._state import WorkflowTaskInfo
 
 __all__ = ["WorkflowTasks"]
 
 log = logging.getLogger("mainspring.server")
 
 
-class WorkflowTasks(EngineCore):
+class WorkflowTasks(Commands):
     async def poll_workflow_task(self, session: Session, wait: float) -> dict[str, Any] | None:
         return await self._poll(session, "workflow", self.matching.take_workflow_task, self._start_workflow_task, wait)
 
@@ -61,53 +57,60 @@ class WorkflowTasks(EngineCore):
             now = self.clock.now()
             if not ex.running or wt is None or wt.started or wt.ready_time > now or session.closed:
                 return None
-            rec = ex.record
-            st = ex.state
-            wt.started = True
-            wt.started_time = now
-            wt.session_id = session.id
-            wt.identity = session.identity
-            wt.started_written = False
-            wt.new_events = False
-            wt.started_event_id = rec.next_event_id + (1 if wt.transient else 0)
-            sticky = st.sticky_session == session.id and st.sticky_event_id > 0
-            first = st.sticky_event_id + 1 if sticky else 1
-            events = [event_json(e) for e in await self.store.read_history(run_id, first, rec.next_event_id - 1)]
-            if wt.transient:
-                events.append(
-                    {
-                        "event_id": rec.next_event_id,
-                        "event_time": iso(wt.scheduled_time),
-                        "event_type": EventType.WORKFLOW_TASK_SCHEDULED.value,
-                        "attributes": {"task_queue": rec.task_queue, "attempt": wt.attempt},
-                    }
-                )
+            return await self._begin_workflow_task(ex, session, now)
+
+    async def _begin_workflow_task(self, ex: Execution, session: Session, now: float) -> dict[str, Any]:
+        """Hand the execution's scheduled workflow task to ``session`` (the caller holds the lock)."""
+        wt = ex.state.wt
+        assert wt is not None
+        rec = ex.record
+        st = ex.state
+        run_id = rec.run_id
+        wt.started = True
+        wt.started_time = now
+        wt.session_id = session.id
+        wt.identity = session.identity
+        wt.started_written = False
+        wt.new_events = False
+        wt.started_event_id = rec.next_event_id + (1 if wt.transient else 0)
+        sticky = st.sticky_session == session.id and st.sticky_event_id > 0
+        first = st.sticky_event_id + 1 if sticky else 1
+        events = [event_json(e) for e in await self.store.read_history(run_id, first, rec.next_event_id - 1)]
+        if wt.transient:
             events.append(
                 {
-                    "event_id": wt.started_event_id,
-                    "event_time": iso(now),
-                    "event_type": EventType.WORKFLOW_TASK_STARTED.value,
-                    "attributes": {
-                        "scheduled_event_id": wt.scheduled_event_id or rec.next_event_id,
-                        "identity": session.identity,
-                        "attempt": wt.attempt,
-                    },
+                    "event_id": rec.next_event_id,
+                    "event_time": iso(wt.scheduled_time),
+                    "event_type": EventType.WORKFLOW_TASK_SCHEDULED.value,
+                    "attributes": {"task_queue": rec.task_queue, "attempt": wt.attempt},
                 }
             )
-            session.inflight_workflows.add(run_id)
-            self.timers.schedule(now + self.wt_timeout, self._on_wt_timeout, run_id, wt.attempt, wt.started_event_id)
-            return {
-                "task_token": wt_token(run_id, wt),
-                "namespace": rec.namespace,
-                "workflow_id": rec.workflow_id,
-                "run_id": run_id,
-                "workflow_type": rec.workflow_type,
-                "task_queue": rec.task_queue,
-                "attempt": wt.attempt,
-                "started_event_id": wt.started_event_id,
-                "history": events,
-                "first_event_id": first,
+        events.append(
+            {
+                "event_id": wt.started_event_id,
+                "event_time": iso(now),
+                "event_type": EventType.WORKFLOW_TASK_STARTED.value,
+                "attributes": {
+                    "scheduled_event_id": wt.scheduled_event_id or rec.next_event_id,
+                    "identity": session.identity,
+                    "attempt": wt.attempt,
+                },
             }
+        )
+        session.inflight_workflows.add(run_id)
+        self.timers.schedule(now + self.wt_timeout, self._on_wt_timeout, run_id, wt.attempt, wt.started_event_id)
+        return {
+            "task_token": wt_token(run_id, wt),
+            "namespace": rec.namespace,
+            "workflow_id": rec.workflow_id,
+            "run_id": run_id,
+            "workflow_type": rec.workflow_type,
+            "task_queue": rec.task_queue,
+            "attempt": wt.attempt,
+            "started_event_id": wt.started_event_id,
+            "history": events,
+            "first_event_id": first,
+        }
 
     def _check_wt(self, ex: Execution, attempt: int, started_event_id: int) -> WorkflowTaskInfo:
         wt = ex.state.wt
@@ -140,7 +143,10 @@ class WorkflowTasks(EngineCore):
             if s is not None:
                 s.inflight_workflows.discard(ex.record.run_id)
 
-    async def complete_workflow_task(self, req: m.CompleteWorkflowTaskRequest) -> None:
+    async def complete_workflow_task(self, req: m.CompleteWorkflowTaskRequest) -> dict[str, Any]:
+        """Record the task's commands. The answer carries the events written (so a sticky worker's
+        cached workflow stays current without waiting for its next task) and, if the worker has room,
+        the activities it just scheduled, handed to it directly."""
         run_id, attempt, started_event_id = parse_token(req.task_token, "w")
         ex = await self._load(run_id)
         if ex is None:
@@ -169,176 +175,26 @@ class WorkflowTasks(EngineCore):
             st.wt = None
             self._session_done_wt(ex, wt)
             fx = Effects()
-            new_activities: list[ActivityInfo] = []
-            for cmd in req.commands:
-                self._apply_command(ex, cmd, completed.event_id, now, new_activities, fx)
-            if new_activities:
-                fx.activities = new_activities
-            if wt.new_events and ex.running:
-                self._schedule_wt(ex, now, fx)
-            if req.sticky and ex.running and wt.session_id is not None:
-                st.sticky_session = wt.session_id
-                st.sticky_event_id = wt.started_event_id
+            self._apply_commands(ex, req.commands, completed.event_id, now, fx)
+            session = self.matching.sessions.get(wt.session_id) if wt.session_id else None
+            sticky = req.sticky and ex.running and session is not None
+            # If nothing came in while the task was out, the answer gives the worker every event
+            # after the history it saw, so its cached workflow is current and its next task (or the
+            # workflow task it runs itself, see ActivityTasks) starts after them.
+            contiguous = completed.event_id == wt.started_event_id + 1
+            written = [event_json(e) for e in ex.events if e.event_id >= completed.event_id] if contiguous else []
+            if sticky and session is not None:
+                st.sticky_session = session.id
+                st.sticky_event_id = ex.record.next_event_id - 1 if contiguous else wt.started_event_id
             else:
                 st.sticky_session = None
                 st.sticky_event_id = 0
+            if wt.new_events and ex.running:
+                self._schedule_wt(ex, now, fx)
             await self._commit(ex)
+            eager = self._take_eager(ex, fx, session, req.eager_activity_slots, now) if sticky else []
             self._after_commit(ex, fx)
-
-    def _validate_commands(self, ex: Execution, commands: Iterable[m.Command]) -> str | None:
-        pending_ids = {a.activity_id for a in ex.state.activities.values()}
-        timer_ids = set(ex.state.timers)
-        closed = False
-        for i, cmd in enumerate(commands):
-            where = f"command {i + 1} ({cmd.type})"
-            if closed:
-                return f"{where} comes after the command that closed the workflow"
-            if isinstance(cmd, m.ScheduleActivityCommand):
-                for kind, value in (("activity id", cmd.activity_id), ("activity type", cmd.activity_type)):
-                    problem = check_id(kind, value)
-                    if problem:
-                        return f"{where}: {problem}"
-                if cmd.task_queue is not None:
-                    problem = check_id("task queue", cmd.task_queue)
-                    if problem:
-                        return f"{where}: {problem}"
-                if cmd.activity_id in pending_ids:
-                    return f"{where}: activity id {cmd.activity_id!r} is already in use by a pending activity"
-                pending_ids.add(cmd.activity_id)
-                if cmd.schedule_to_close_timeout is None and cmd.start_to_close_timeout is None:
-                    return (
-                        f"{where}: activity {cmd.activity_type!r} needs a schedule_to_close_timeout or a "
-                        "start_to_close_timeout"
-                    )
-                for name in (
-                    "schedule_to_close_timeout",
-                    "start_to_close_timeout",
-                    "schedule_to_start_timeout",
-                    "heartbeat_timeout",
-                ):
-                    v = getattr(cmd, name)
-                    if v is not None and v <= 0:
-                        return f"{where}: {name} must be positive, got {v}"
-                if payload_size(cmd.input) > self.max_payload:
-                    return f"{where}: the input of activity {cmd.activity_type!r} is over the payload limit"
-            elif isinstance(cmd, m.StartTimerCommand):
-                if cmd.duration < 0:
-                    return f"{where}: timer duration must not be negative, got {cmd.duration}"
-                if cmd.timer_id in timer_ids:
-                    return f"{where}: timer id {cmd.timer_id!r} is already in use"
-                timer_ids.add(cmd.timer_id)
-            elif isinstance(cmd, m.CancelTimerCommand):
-                pass
-            elif isinstance(cmd, m.CompleteWorkflowCommand):
-                closed = True
-                if payload_size(cmd.result) > self.max_payload:
-                    return f"{where}: the workflow result is over the payload limit"
-            elif isinstance(cmd, m.FailWorkflowCommand):
-                closed = True
-        return None
-
-    def _apply_command(
-        self,
-        ex: Execution,
-        cmd: m.Command,
-        completed_id: int,
-        now: float,
-        new_activities: list[ActivityInfo],
-        fx: Effects,
-    ) -> None:
-        st = ex.state
-        rec = ex.record
-        if isinstance(cmd, m.ScheduleActivityCommand):
-            s2c = cmd.schedule_to_close_timeout
-            st2c = cmd.start_to_close_timeout if cmd.start_to_close_timeout is not None else s2c
-            retry = (cmd.retry_policy or m.RetryPolicyModel()).model_dump()
-            task_queue = cmd.task_queue or rec.task_queue
-            e = self._append(
-                ex,
-                EventType.ACTIVITY_TASK_SCHEDULED,
-                {
-                    "activity_id": cmd.activity_id,
-                    "activity_type": cmd.activity_type,
-                    "task_queue": task_queue,
-                    "input": cmd.input,
-                    "schedule_to_close_timeout": s2c,
-                    "start_to_close_timeout": st2c,
-                    "schedule_to_start_timeout": cmd.schedule_to_start_timeout,
-                    "heartbeat_timeout": cmd.heartbeat_timeout,
-                    "retry_policy": retry,
-                    "workflow_task_completed_event_id": completed_id,
-                },
-                now,
-            )
-            act = ActivityInfo(
-                scheduled_event_id=e.event_id,
-                activity_id=cmd.activity_id,
-                activity_type=cmd.activity_type,
-                task_queue=task_queue,
-                input=cmd.input,
-                schedule_to_close=s2c,
-                start_to_close=st2c,
-                schedule_to_start=cmd.schedule_to_start_timeout,
-                heartbeat=cmd.heartbeat_timeout,
-                retry=retry,
-                scheduled_time=now,
-                attempt_scheduled_time=now,
-            )
-            st.activities[e.event_id] = act
-            new_activities.append(act)
-        elif isinstance(cmd, m.StartTimerCommand):
-            e = self._append(
-                ex,
-                EventType.TIMER_STARTED,
-                {
-                    "timer_id": cmd.timer_id,
-                    "duration": cmd.duration,
-                    "workflow_task_completed_event_id": completed_id,
-                },
-                now,
-            )
-            timer = TimerInfo(cmd.timer_id, e.event_id, now + cmd.duration)
-            st.timers[cmd.timer_id] = timer
-            self.timers.schedule(timer.fire_time, self._on_user_timer, rec.run_id, timer.timer_id, e.event_id)
-        elif isinstance(cmd, m.CancelTimerCommand):
-            t = st.timers.pop(cmd.timer_id, None)
-            # Written even if the timer fired meanwhile: the workflow code issued this command, and
-            # replaying it must find the matching event.
-            self._append(
-                ex,
-                EventType.TIMER_CANCELED,
-                {
-                    "timer_id": cmd.timer_id,
-                    "started_event_id": t.started_event_id if t else None,
-                    "workflow_task_completed_event_id": completed_id,
-                },
-                now,
-            )
-        elif isinstance(cmd, m.CompleteWorkflowCommand):
-            self._append(
-                ex,
-                EventType.WORKFLOW_EXECUTION_COMPLETED,
-                {
-                    "result": cmd.result,
-                    "workflow_task_completed_event_id": completed_id,
-                },
-                now,
-            )
-            st.result = cmd.result
-            self._close(ex, WorkflowStatus.COMPLETED, now, fx)
-        elif isinstance(cmd, m.FailWorkflowCommand):
-            failure = cmd.failure.model_dump(exclude_none=True)
-            self._append(
-                ex,
-                EventType.WORKFLOW_EXECUTION_FAILED,
-                {
-                    "failure": failure,
-                    "workflow_task_completed_event_id": completed_id,
-                },
-                now,
-            )
-            st.failure = failure
-            self._close(ex, WorkflowStatus.FAILED, now, fx)
+            return {"accepted": True, "events": written if sticky else [], "activity_tasks": eager}
 
     async def fail_workflow_task(self, req: m.FailWorkflowTaskRequest) -> None:
         run_id, attempt, started_event_id = parse_token(req.task_token, "w")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import socket
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -18,13 +19,39 @@ from ..client import Client
 from ..errors import NotFoundError, RPCError, ServerUnavailableError
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
 from ._activities import ActivityRunner
-from ._workflows import WorkflowCache, process_workflow_task
+from ._workflows import WorkflowCache, continue_workflow, process_workflow_task
 
 __all__ = ["Worker"]
 
 log = logging.getLogger("mainspring.worker")
 
 _POLL_WAIT = 30.0
+#: At most this many activities are asked for with each completion (taken from free slots).
+_EAGER_MAX = 8
+
+
+class _Slots:
+    """How many more activities this worker may run at once."""
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._changed = asyncio.Event()
+
+    def try_take(self, most: int) -> int:
+        taken = max(0, min(most, self.free))
+        self.free -= taken
+        return taken
+
+    async def take(self) -> None:
+        while self.free <= 0:
+            self._changed.clear()
+            await self._changed.wait()
+        self.free -= 1
+
+    def give(self, count: int = 1) -> None:
+        if count > 0:
+            self.free += count
+            self._changed.set()
 
 
 class Worker:
@@ -84,6 +111,8 @@ class Worker:
         self._activity_tasks: set[asyncio.Task[None]] = set()
         self._wt_tasks: set[asyncio.Task[None]] = set()
         self._ready = asyncio.Event()
+        self._slots = _Slots(max_concurrent_activities)
+        self._run_locks: dict[str, list[Any]] = {}
 
     # ================================================================================================
     # Lifecycle
@@ -122,7 +151,6 @@ class Worker:
                 for i in range(min(2, self.max_concurrent_workflow_tasks)):
                     pollers.append(loop.create_task(self._poll_workflow_tasks(), name=f"mainspring-wt-poller-{i}"))
             if self._activities:
-                self._activity_slots = asyncio.Semaphore(self.max_concurrent_activities)
                 for i in range(min(4, self.max_concurrent_activities)):
                     pollers.append(loop.create_task(self._poll_activity_tasks(), name=f"mainspring-act-poller-{i}"))
             self._ready.set()
@@ -246,23 +274,23 @@ class Worker:
                 delay = min(delay * 2, 5.0)
         return None
 
-    async def _report(self, path: str, body: dict[str, Any]) -> bool:
-        """Send a task outcome, retrying while the server is unreachable. False if it was refused."""
+    async def _report(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Send a task outcome, retrying while the server is unreachable; the answer, or None if refused."""
         delay = 0.1
         while True:
             try:
-                await self.client._call("POST", path, body=body, timeout=30)
-                return True
+                answer = await self.client._call("POST", path, body=body, timeout=30)
+                return answer if isinstance(answer, dict) else {}
             except ServerUnavailableError as e:
                 if self._stopping.is_set() and delay >= 5.0:
                     log.warning("giving up reporting a task outcome: %s", e.message)
-                    return False
+                    return None
                 log.warning("%s; retrying in %.1fs", e.message, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             except RPCError as e:
                 log.warning("the server refused a task outcome: %s", e.message)
-                return False
+                return None
 
     # ================================================================================================
     # Workflow tasks
@@ -295,6 +323,10 @@ class Worker:
             log.exception("error running a workflow task of %s; the server will retry it", task.get("workflow_id"))
 
     async def _handle_workflow_task(self, task: dict[str, Any]) -> None:
+        async with self._run_lock(task["run_id"]):
+            await self._handle_workflow_task_locked(task)
+
+    async def _handle_workflow_task_locked(self, task: dict[str, Any]) -> None:
         run_id = task["run_id"]
         history: list[dict[str, Any]] = task["history"]
         first = task["first_event_id"]
@@ -322,12 +354,49 @@ class Worker:
                 {"task_token": token, "cause": outcome.cause.value, "failure": outcome.failure},
             )
             return
-        ok = await self._report(
+        slots = self._slots.try_take(_EAGER_MAX) if self._activities and outcome.keep else 0
+        answer = await self._report(
             "/workflow-tasks/complete",
-            {"task_token": token, "commands": outcome.commands, "sticky": outcome.keep},
+            {"task_token": token, "commands": outcome.commands, "sticky": outcome.keep, "eager_activity_slots": slots},
         )
-        if not ok:
+        if answer is None:
+            self._slots.give(slots)
             self.cache.evict(run_id)
+            return
+        self._catch_up(run_id, answer.get("events") or [])
+        self._start_eager(answer.get("activity_tasks") or [], slots)
+
+    def _catch_up(self, run_id: str, events: list[dict[str, Any]]) -> None:
+        """Feed the cached workflow the events the server just wrote for it (its own commands)."""
+        inst = self.cache.get(run_id)
+        if inst is None or not events:
+            return
+        if events[0]["event_id"] != inst.last_event_id + 1:
+            return  # not contiguous with what it has: the next task brings what is missing
+        try:
+            inst.activate(events)
+        except Exception:
+            log.exception("cached workflow %s disagreed with its own commands; dropping it", run_id)
+            self.cache.evict(run_id)
+            return
+        if inst.finished:
+            self.cache.evict(run_id)
+
+    @contextlib.asynccontextmanager
+    async def _run_lock(self, run_id: str) -> AsyncIterator[None]:
+        """One thing at a time per workflow run in this worker: its cached copy is not thread-safe
+        in time (a workflow task and an activity result must not advance it concurrently)."""
+        entry = self._run_locks.get(run_id)
+        if entry is None:
+            entry = self._run_locks[run_id] = [asyncio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._run_locks[run_id]
 
     # ================================================================================================
     # Activity tasks
@@ -335,26 +404,35 @@ class Worker:
 
     async def _poll_activity_tasks(self) -> None:
         while not self._stopping.is_set():
-            await self._activity_slots.acquire()
-            released = False
+            await self._slots.take()
+            handed_over = False
             try:
                 task = await self._call_with_session(
                     "/activity-tasks/poll", {"timeout": _POLL_WAIT}, timeout=_POLL_WAIT + 15
                 )
                 if task is None:
                     continue
-                t = asyncio.get_running_loop().create_task(self._run_activity(task))
-                released = True  # the activity task releases the slot when it ends
-                self._activity_tasks.add(t)
-                t.add_done_callback(self._activity_tasks.discard)
+                self._spawn_activity(task)
+                handed_over = True  # the activity releases its slot when it ends
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("activity task poller error; continuing")
                 await self._sleep(1.0)
             finally:
-                if not released:
-                    self._activity_slots.release()
+                if not handed_over:
+                    self._slots.give()
+
+    def _spawn_activity(self, task: dict[str, Any]) -> None:
+        t = asyncio.get_running_loop().create_task(self._run_activity(task))
+        self._activity_tasks.add(t)
+        t.add_done_callback(self._activity_tasks.discard)
+
+    def _start_eager(self, tasks: list[dict[str, Any]], reserved: int) -> None:
+        """Run the activities the server handed back, on slots reserved for them; free the rest."""
+        for task in tasks[:reserved]:
+            self._spawn_activity(task)
+        self._slots.give(max(0, reserved - len(tasks)))
 
     async def _run_activity(self, task: dict[str, Any]) -> None:
         token = task["task_token"]
@@ -370,8 +448,40 @@ class Worker:
 
             kind, value = await self._runner.run(task, heartbeat)
             if kind == "complete":
-                await self._report("/activity-tasks/complete", {"task_token": token, "result": value})
+                await self._complete_activity(task, value)
             else:
                 await self._report("/activity-tasks/fail", {"task_token": token, "failure": value})
         finally:
-            self._activity_slots.release()
+            self._slots.give()
+
+    async def _complete_activity(self, task: dict[str, Any], result: Any) -> None:
+        """Report a result; if this worker holds the workflow, run it on the result in the same step."""
+        run_id = task["run_id"]
+        body: dict[str, Any] = {"task_token": task["task_token"], "result": result}
+        if task["workflow_type"] not in self._workflows or self.cache.get(run_id) is None:
+            await self._report("/activity-tasks/complete", body)
+            return
+        async with self._run_lock(run_id):
+            continuation = continue_workflow(self.cache, task, result)
+            if continuation is not None:
+                body["continuation"] = continuation
+            else:
+                body["want_workflow_task"] = True
+            slots = self._slots.try_take(_EAGER_MAX) if continuation is not None else 0
+            answer = await self._report("/activity-tasks/complete", body)
+            if answer is None:
+                self._slots.give(slots)
+                if continuation is not None:
+                    self.cache.evict(run_id)
+                return
+            cont = answer.get("continuation")
+            if cont is not None and not cont.get("accepted"):
+                # The history moved on meanwhile: the code ran on a view that will not be recorded.
+                log.debug("continuation of %s refused: %s", run_id, cont.get("reason"))
+                self.cache.evict(run_id)
+            elif cont is not None:
+                self._catch_up(run_id, cont.get("events") or [])
+            self._start_eager(answer.get("activity_tasks") or [], slots)
+            inline = answer.get("workflow_task")
+            if inline is not None:
+                await self._handle_workflow_task_locked(inline)

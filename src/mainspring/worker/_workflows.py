@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from ..api.enums import WorkflowTaskFailedCause
+from ..api.enums import EventType, WorkflowTaskFailedCause
 from ..errors import NondeterminismError, WorkflowCodeError, failure_to_dict
 from ..workflow import WorkflowDefinition
 from ..workflow._instance import WorkflowInfo, WorkflowInstance
 
-__all__ = ["TaskOutcome", "WorkflowCache", "process_workflow_task"]
+__all__ = ["TaskOutcome", "WorkflowCache", "continue_workflow", "process_workflow_task"]
 
 log = logging.getLogger("mainspring.worker")
 
@@ -129,3 +129,57 @@ def process_workflow_task(
         return TaskOutcome(commands, keep=False)  # nothing is cached: ask for whole histories
     cache.put(run_id, inst)
     return TaskOutcome(commands, keep=True)
+
+
+def _now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def continue_workflow(cache: WorkflowCache, task: dict[str, Any], result: Any) -> dict[str, Any] | None:
+    """Run the cached workflow on an activity's result, ahead of the server; the continuation to send.
+
+    The events fed to the workflow are the ones the server will write if it accepts the continuation
+    (activity started and completed, then a workflow task scheduled and started); their ids follow the
+    last event the workflow has seen, which the server checks. None when this is not possible here, in
+    which case the result is reported on its own and the workflow task follows the usual way.
+    """
+    run_id = task["run_id"]
+    inst = cache.get(run_id)
+    sched_id = task.get("scheduled_event_id")
+    if inst is None or sched_id is None or inst.finished or not inst.can_resume_with(sched_id):
+        return None
+    base = inst.last_event_id
+    now = _now_rfc3339()
+    events = [
+        {
+            "event_id": base + 1,
+            "event_time": now,
+            "event_type": EventType.ACTIVITY_TASK_STARTED.value,
+            "attributes": {"scheduled_event_id": sched_id, "attempt": task["attempt"]},
+        },
+        {
+            "event_id": base + 2,
+            "event_time": now,
+            "event_type": EventType.ACTIVITY_TASK_COMPLETED.value,
+            "attributes": {"scheduled_event_id": sched_id, "started_event_id": base + 1, "result": result},
+        },
+        {
+            "event_id": base + 3,
+            "event_time": now,
+            "event_type": EventType.WORKFLOW_TASK_SCHEDULED.value,
+            "attributes": {},
+        },
+        {
+            "event_id": base + 4,
+            "event_time": now,
+            "event_type": EventType.WORKFLOW_TASK_STARTED.value,
+            "attributes": {},
+        },
+    ]
+    try:
+        commands = inst.activate(events)
+    except (NondeterminismError, WorkflowCodeError):
+        # Let the workflow task fail the usual way, from the server's history.
+        cache.evict(run_id)
+        return None
+    return {"base_event_id": base, "started_time": now, "commands": commands}

@@ -232,6 +232,12 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             self.last_event_id = event_id
         return [c.body for c in self._pending]
 
+    def can_resume_with(self, scheduled_event_id: int) -> bool:
+        """True if the code waits on the activity scheduled at ``scheduled_event_id`` and has no
+        commands the history has yet to confirm: its result may then be fed in ahead of the server."""
+        act = self._activities.get(scheduled_event_id)
+        return act is not None and not act.future.done() and not self._pending and self._code_error is None
+
     def _end_matching(self, ev: dict[str, Any]) -> None:
         self._matching = False
         if self._pending:
