@@ -354,7 +354,7 @@ class Engine(WorkflowTasks, ActivityTasks):
             await asyncio.sleep(min(0.5, self.session_timeout / 4))
             now = self.clock.now()
             for s in list(self.matching.sessions.values()):
-                if now - s.last_seen > self.session_timeout:
+                if not s.on_channel and now - s.last_seen > self.session_timeout:
                     log.warning(
                         "worker %s (session %s) stopped heartbeating; handing its tasks to other workers",
                         s.identity,

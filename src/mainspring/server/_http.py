@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from .._version import __version__
 from ..api import models as m
@@ -23,6 +24,7 @@ from ..api.enums import WorkflowStatus
 from ..api.names import check_namespace
 from ..errors import InvalidArgumentError, PayloadTooLargeError, RPCError
 from ..storage import ListQuery, StorageError
+from ._channel import worker_channel
 from ._engine import Engine, iso
 
 __all__ = ["ENDPOINTS", "build_app", "openapi_document"]
@@ -608,7 +610,7 @@ def _docs_page() -> str:
 
 def build_app(engine: Engine) -> Starlette:
     """The Starlette application serving the API of ``engine``."""
-    routes = [_make_route(engine, ep) for ep in ENDPOINTS]
+    routes: list[BaseRoute] = [_make_route(engine, ep) for ep in ENDPOINTS]
     cache: dict[str, bytes] = {}
 
     async def openapi(request: Request) -> Response:
@@ -633,6 +635,10 @@ def build_app(engine: Engine) -> Starlette:
         log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
         return error_response(500, "internal", f"internal server error: {type(exc).__name__}: {exc}")
 
+    async def channel(websocket: WebSocket) -> None:
+        await worker_channel(engine, websocket)
+
     routes.append(Route("/api/v1/openapi.json", openapi, methods=["GET"], name="openapi"))
+    routes.append(WebSocketRoute("/api/v1/namespaces/{namespace}/workers/connect", channel, name="worker_channel"))
     routes.append(Route("/api/v1/docs", docs, methods=["GET"], name="docs"))
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed, 500: internal})

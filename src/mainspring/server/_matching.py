@@ -54,6 +54,8 @@ class Session:
     sticky: deque[str] = field(default_factory=deque)
     wt_waiters: deque[Waiter] = field(default_factory=deque)
     closed: bool = False
+    #: The session is a worker channel connection: it ends when the connection closes, not by lease.
+    on_channel: bool = False
 
 
 @dataclass(eq=False)

@@ -94,6 +94,12 @@ class Server:
             access_log=False,
             loop="none",
             http="httptools",
+            # The worker channel: no compression (small JSON messages, latency matters); pings find
+            # a worker that is hung or cut off without its socket closing.
+            ws="websockets",
+            ws_per_message_deflate=False,
+            ws_ping_interval=5.0,
+            ws_ping_timeout=10.0,
             timeout_keep_alive=75,
             server_header=False,
         )

@@ -16,9 +16,10 @@ from ..activity import ActivityDefinition, ActivityFunction
 from ..activity import get_definition as get_activity_definition
 from ..api.names import check_id
 from ..client import Client
-from ..errors import NotFoundError, RPCError, ServerUnavailableError
+from ..errors import RPCError, ServerUnavailableError
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
 from ._activities import ActivityRunner
+from ._channel import Channel
 from ._workflows import WorkflowCache, continue_workflow, process_workflow_task
 
 __all__ = ["Worker"]
@@ -104,8 +105,7 @@ class Worker:
         self.cache = WorkflowCache(max_cached_workflows)
         self._max_payload = 2 * 1024 * 1024
         self._runner = ActivityRunner(self._activities, lambda: self._max_payload, max_concurrent_activities)
-        self._session_id: str | None = None
-        self._heartbeat_interval = 1.0
+        self._channel: Channel | None = None
         self._session_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._activity_tasks: set[asyncio.Task[None]] = set()
@@ -138,15 +138,10 @@ class Worker:
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
                 pass
         pollers: list[asyncio.Task[None]] = []
-        heartbeat: asyncio.Task[None] | None = None
         try:
-            await self._register(None)
+            await self._connect(None)
             if self._stopping.is_set():
                 return
-            # Not a poller: it keeps the session alive until the session ends, also while running
-            # activities finish after a shutdown request (else the server would hand them to other
-            # workers while they still run here).
-            heartbeat = loop.create_task(self._heartbeat_loop(), name="mainspring-session-heartbeat")
             if self._workflows:
                 for i in range(min(2, self.max_concurrent_workflow_tasks)):
                     pollers.append(loop.create_task(self._poll_workflow_tasks(), name=f"mainspring-wt-poller-{i}"))
@@ -166,7 +161,7 @@ class Worker:
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
-            await self._stop(pollers, heartbeat)
+            await self._stop(pollers)
 
     def _on_signal(self, sig: signal.Signals) -> None:
         if self._stopping.is_set():
@@ -177,8 +172,12 @@ class Worker:
         log.info("%s received: finishing running activities, then stopping", sig.name)
         self._stopping.set()
 
-    async def _stop(self, pollers: list[asyncio.Task[None]], heartbeat: asyncio.Task[None] | None) -> None:
-        """Stop polling, let running tasks finish (activities up to the graceful timeout), end the session."""
+    async def _stop(self, pollers: list[asyncio.Task[None]]) -> None:
+        """Stop polling, let running tasks finish (activities up to the graceful timeout), end the session.
+
+        The channel stays open while running work finishes: it is the session, and closing it would
+        make the server hand that work to other workers while it still runs here.
+        """
         self._stopping.set()
         for t in pollers:
             t.cancel()
@@ -191,28 +190,26 @@ class Worker:
             if pending:
                 log.warning("%d activities did not finish in time; the server will run them again", len(pending))
                 await asyncio.wait(pending, timeout=1)
-        if heartbeat is not None:
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
-        if self._session_id is not None:
+        if self._channel is not None:
             # Ending the session hands anything still recorded against it to other workers at once.
-            try:
-                await self.client._call("DELETE", f"/workers/{self._session_id}", timeout=5)
-            except RPCError as e:
-                log.debug("could not end the worker session: %s", e)
-            self._session_id = None
+            await self._channel.close(graceful=True)
+            self._channel = None
         self._runner.shutdown()
 
     # ================================================================================================
-    # The session
+    # The session: one channel (WebSocket) to the server
     # ================================================================================================
 
-    async def _register(self, stale_session: str | None) -> None:
-        """Open a session (again, if ``stale_session`` is the one the server forgot)."""
+    async def _connect(self, broken: Channel | None) -> Channel | None:
+        """The open channel; opens a new one (a new session) if there is none or ``broken`` is it.
+
+        Retries with backoff while the server is unreachable; None once the worker is stopping.
+        """
         async with self._session_lock:
-            if self._session_id is not None and self._session_id != stale_session:
-                return
-            body = {
+            current = self._channel
+            if current is not None and current is not broken and not current.closed.is_set():
+                return current
+            registration = {
                 "identity": self.identity,
                 "task_queue": self.task_queue,
                 "workflow_types": [
@@ -222,19 +219,21 @@ class Worker:
             }
             delay = 0.1
             while not self._stopping.is_set():
+                channel = Channel(self.client)
                 try:
-                    data = await self.client._call("POST", "/workers", body=body)
+                    session = await channel.open(registration)
                 except ServerUnavailableError as e:
+                    await channel.close(graceful=False)
                     log.warning("%s; retrying in %.1fs", e.message, delay)
                     await self._sleep(delay)
                     delay = min(delay * 2, 5.0)
                     continue
-                self._session_id = data["session_id"]
-                self._heartbeat_interval = float(data["heartbeat_interval"])
-                self._max_payload = int(data["max_payload_bytes"])
-                if stale_session is not None:
+                self._channel = channel
+                self._max_payload = int(session["max_payload_bytes"])
+                if broken is not None:
                     log.info("reconnected to the server at %s", self.client.address)
-                return
+                return channel
+            return None
 
     async def _sleep(self, seconds: float) -> None:
         try:
@@ -242,44 +241,37 @@ class Worker:
         except TimeoutError:
             pass
 
-    async def _heartbeat_loop(self) -> None:
-        """Heartbeat the session until cancelled (``_stop`` cancels it just before ending the session)."""
-        while True:
-            await asyncio.sleep(self._heartbeat_interval)
-            sid = self._session_id
-            if sid is None:
-                continue
-            try:
-                await self.client._call("POST", f"/workers/{sid}/heartbeat", timeout=5)
-            except NotFoundError:
-                if not self._stopping.is_set():  # while stopping there is nothing to re-register for
-                    await self._register(sid)
-            except ServerUnavailableError:
-                pass  # the pollers report it; keep trying
-
-    async def _call_with_session(self, path: str, body: dict[str, Any], timeout: float) -> Any:
-        """A poll: retried across server restarts and re-registrations; None when stopping."""
+    async def _poll(self, op: str, timeout: float) -> Any:
+        """A poll: retried across server restarts and reconnections; None when stopping."""
         delay = 0.1
         while not self._stopping.is_set():
-            sid = self._session_id
+            channel = await self._connect(None)
+            if channel is None:
+                return None
             try:
-                return await self.client._call("POST", path, body={**body, "session_id": sid}, timeout=timeout)
-            except NotFoundError as e:
-                if e.code != "session_not_found":
-                    raise
-                await self._register(sid)
+                return await channel.call(op, {"timeout": timeout}, timeout=timeout + 15)
             except ServerUnavailableError as e:
+                if channel.closed.is_set():
+                    await self._connect(channel)
+                    continue
                 log.warning("%s; retrying in %.1fs", e.message, delay)
                 await self._sleep(delay)
                 delay = min(delay * 2, 5.0)
         return None
 
-    async def _report(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    async def _report(self, op: str, body: dict[str, Any]) -> dict[str, Any] | None:
         """Send a task outcome, retrying while the server is unreachable; the answer, or None if refused."""
         delay = 0.1
         while True:
+            channel = self._channel
             try:
-                answer = await self.client._call("POST", path, body=body, timeout=30)
+                if channel is None or channel.closed.is_set():
+                    if self._stopping.is_set() and channel is None:
+                        return None
+                    channel = await self._connect(channel)
+                    if channel is None:
+                        return None
+                answer = await channel.call(op, body, timeout=30)
                 return answer if isinstance(answer, dict) else {}
             except ServerUnavailableError as e:
                 if self._stopping.is_set() and delay >= 5.0:
@@ -299,9 +291,7 @@ class Worker:
     async def _poll_workflow_tasks(self) -> None:
         while not self._stopping.is_set():
             try:
-                task = await self._call_with_session(
-                    "/workflow-tasks/poll", {"timeout": _POLL_WAIT}, timeout=_POLL_WAIT + 15
-                )
+                task = await self._poll("poll_workflow_task", _POLL_WAIT)
                 if task is None:
                     continue
                 # Shielded: a shutdown stops the poll, but a task already received is finished and
@@ -350,13 +340,13 @@ class Worker:
         token = task["task_token"]
         if outcome.cause is not None:
             await self._report(
-                "/workflow-tasks/fail",
+                "fail_workflow_task",
                 {"task_token": token, "cause": outcome.cause.value, "failure": outcome.failure},
             )
             return
         slots = self._slots.try_take(_EAGER_MAX) if self._activities and outcome.keep else 0
         answer = await self._report(
-            "/workflow-tasks/complete",
+            "complete_workflow_task",
             {"task_token": token, "commands": outcome.commands, "sticky": outcome.keep, "eager_activity_slots": slots},
         )
         if answer is None:
@@ -407,9 +397,7 @@ class Worker:
             await self._slots.take()
             handed_over = False
             try:
-                task = await self._call_with_session(
-                    "/activity-tasks/poll", {"timeout": _POLL_WAIT}, timeout=_POLL_WAIT + 15
-                )
+                task = await self._poll("poll_activity_task", _POLL_WAIT)
                 if task is None:
                     continue
                 self._spawn_activity(task)
@@ -439,18 +427,15 @@ class Worker:
         try:
 
             async def heartbeat(details: Any) -> None:
-                await self.client._call(
-                    "POST",
-                    "/activity-tasks/heartbeat",
-                    body={"task_token": token, "details": details},
-                    timeout=10,
-                )
+                channel = self._channel
+                if channel is not None:
+                    await channel.call("heartbeat_activity_task", {"task_token": token, "details": details}, timeout=10)
 
             kind, value = await self._runner.run(task, heartbeat)
             if kind == "complete":
                 await self._complete_activity(task, value)
             else:
-                await self._report("/activity-tasks/fail", {"task_token": token, "failure": value})
+                await self._report("fail_activity_task", {"task_token": token, "failure": value})
         finally:
             self._slots.give()
 
@@ -459,7 +444,7 @@ class Worker:
         run_id = task["run_id"]
         body: dict[str, Any] = {"task_token": task["task_token"], "result": result}
         if task["workflow_type"] not in self._workflows or self.cache.get(run_id) is None:
-            await self._report("/activity-tasks/complete", body)
+            await self._report("complete_activity_task", body)
             return
         async with self._run_lock(run_id):
             continuation = continue_workflow(self.cache, task, result)
@@ -468,7 +453,7 @@ class Worker:
             else:
                 body["want_workflow_task"] = True
             slots = self._slots.try_take(_EAGER_MAX) if continuation is not None else 0
-            answer = await self._report("/activity-tasks/complete", body)
+            answer = await self._report("complete_activity_task", body)
             if answer is None:
                 self._slots.give(slots)
                 if continuation is not None:

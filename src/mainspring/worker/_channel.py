@@ -1,0 +1,138 @@
+"""The worker's end of the worker channel (see ``mainspring.server._channel``): one WebSocket that
+carries the session and every poll, completion and heartbeat, many at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ..client import Client
+from ..errors import (
+    AlreadyStartedError,
+    InvalidArgumentError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RPCError,
+    ServerUnavailableError,
+)
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["Channel"]
+
+log = logging.getLogger("mainspring.worker")
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+_BY_STATUS: dict[int, type[RPCError]] = {
+    400: InvalidArgumentError,
+    404: NotFoundError,
+    409: AlreadyStartedError,
+    413: PayloadTooLargeError,
+    503: ServerUnavailableError,
+}
+
+
+class Channel:
+    """One connection; ``open`` registers the worker, ``call`` sends an operation and awaits its answer.
+
+    When the connection drops, every call in flight fails with ``ServerUnavailableError`` and
+    ``closed`` is set; the worker then opens a new channel (a new session).
+    """
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self.closed = asyncio.Event()
+        self.session: dict[str, Any] = {}
+
+    async def open(self, registration: dict[str, Any]) -> dict[str, Any]:
+        """Connect and register; the session's settings (id, payload limit...)."""
+        import aiohttp
+
+        url = f"{self._client.transport.base_url}/api/v1/namespaces/{self._client.namespace}/workers/connect"
+        try:
+            self._ws = await self._client.transport._http().ws_connect(
+                url, autoping=True, heartbeat=None, compress=0, max_msg_size=0
+            )
+        except (aiohttp.ClientError, OSError) as e:
+            raise ServerUnavailableError(
+                f"cannot reach the Mainspring server at {self._client.address} ({type(e).__name__}: {e}); is it "
+                "running? Start one with `mainspring server start-dev`, or point --address / MAINSPRING_ADDRESS at it",
+                code="unavailable",
+            ) from None
+        self._reader = asyncio.get_running_loop().create_task(self._read(), name="mainspring-channel-reader")
+        self.session = await self.call("register", registration, timeout=30)
+        return self.session
+
+    async def call(self, op: str, body: Any, *, timeout: float) -> Any:
+        """Send one operation and wait for its answer (None for "no task")."""
+        ws = self._ws
+        if ws is None or self.closed.is_set():
+            raise ServerUnavailableError("the worker channel is closed", code="unavailable")
+        i = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[i] = future
+        try:
+            await ws.send_str(_dumps({"i": i, "op": op, "b": body}))
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise ServerUnavailableError(f"the server did not answer {op} in time", code="timeout") from None
+        except ConnectionError as e:
+            raise ServerUnavailableError(f"the worker channel broke: {e}", code="unavailable") from None
+        finally:
+            self._pending.pop(i, None)
+
+    async def _read(self) -> None:
+        import aiohttp
+
+        ws = self._ws
+        assert ws is not None
+        try:
+            async for message in ws:
+                if message.type is not aiohttp.WSMsgType.TEXT:
+                    continue
+                data = json.loads(message.data)
+                future = self._pending.get(data.get("i"))
+                if future is None or future.done():
+                    continue
+                err = data.get("err")
+                if err is None:
+                    future.set_result(data.get("ok"))
+                else:
+                    status = int(err.get("status", 400))
+                    cls = _BY_STATUS.get(status, RPCError)
+                    future.set_exception(cls(err.get("message", ""), status=status, code=err.get("code", "error")))
+        except Exception as e:  # a broken connection: fail what waits, below
+            log.debug("worker channel reader stopped: %r", e)
+        finally:
+            self.closed.set()
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(
+                        ServerUnavailableError(
+                            f"lost the connection to the server at {self._client.address}", code="unavailable"
+                        )
+                    )
+
+    async def close(self, *, graceful: bool) -> None:
+        """Close; ``graceful`` tells the server first, so it hands anything left to other workers at once."""
+        ws = self._ws
+        if ws is None:
+            return
+        if graceful and not self.closed.is_set():
+            try:
+                await ws.send_str(_dumps({"i": 0, "op": "bye"}))
+            except (ConnectionError, RuntimeError):
+                pass
+        await ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+        self.closed.set()
