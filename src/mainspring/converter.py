@@ -8,13 +8,13 @@ same as it does to the server's schema check.
 from __future__ import annotations
 
 import functools
-import json
 import typing
 from typing import Any
 
 import pydantic
 import pydantic_core
 
+from ._json import dumps
 from .errors import MainspringError
 
 __all__ = ["PayloadError", "decode", "encode", "json_schema"]
@@ -48,7 +48,7 @@ def decode(data: Any, tp: Any) -> Any:
     except TypeError:  # unhashable or unknown annotation: pass the value through
         return data
     try:
-        return adapter.validate_json(json.dumps(data), strict=True)
+        return adapter.validate_json(dumps(data), strict=True)
     except pydantic.ValidationError as e:
         raise PayloadError(format_validation_error(e)) from None
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import aiohttp
 
+from .._json import dumps, loads
 from ..errors import (
     AlreadyStartedError,
     InvalidArgumentError,
@@ -20,7 +20,6 @@ from ..errors import (
 
 __all__ = ["DEFAULT_ADDRESS", "Transport", "resolve_address"]
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 DEFAULT_ADDRESS = "localhost:7233"
 
@@ -100,7 +99,7 @@ class Transport:
         """Send one request; return the decoded JSON body (None for 204)."""
         import aiohttp
 
-        data = _dumps(body).encode() if body is not None else None
+        data = dumps(body) if body is not None else None
         query = {k: str(v) for k, v in params.items() if v is not None} if params else None
         request_timeout = aiohttp.ClientTimeout(total=timeout) if timeout is not None else None
         for attempt in (1, 2):
@@ -129,9 +128,9 @@ class Transport:
         if status == 204:
             return None
         if status < 400:
-            return json.loads(raw) if raw else None
+            return loads(raw) if raw else None
         try:
-            parsed = json.loads(raw)
+            parsed = loads(raw)
             message = parsed.get("message") or raw.decode(errors="replace")
             code = parsed.get("code") or "error"
             details = parsed.get("details")

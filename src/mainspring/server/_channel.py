@@ -16,7 +16,6 @@ A worker that ends cleanly sends ``op`` "bye" first.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .._json import dumps_str, loads
 from ..api import models as m
 from ..api.names import check_namespace
 from ..errors import InvalidArgumentError, RPCError
@@ -35,7 +35,6 @@ __all__ = ["OPERATIONS", "worker_channel"]
 
 log = logging.getLogger("mainspring.server")
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 Operation = Callable[[Engine, Session, Any], Awaitable[Any]]
 
@@ -92,7 +91,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
 
     async def send(message: dict[str, Any]) -> None:
         async with send_lock:
-            await websocket.send_text(_dumps(message))
+            await websocket.send_text(dumps_str(message))
 
     async def serve(i: Any, op: str, raw: Any, s: Session) -> None:
         try:
@@ -131,7 +130,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
         if problem is not None:
             await send({"i": 0, "err": _error(400, "invalid_argument", problem)})
             return
-        first = json.loads(await websocket.receive_text())
+        first = loads(await websocket.receive_text())
         try:
             if first.get("op") != "register":
                 raise InvalidArgumentError(
@@ -163,7 +162,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
             }
         )
         while True:
-            message = json.loads(await websocket.receive_text())
+            message = loads(await websocket.receive_text())
             op = message.get("op")
             if op == "bye":
                 graceful = True

@@ -8,8 +8,8 @@ world (hand out tasks, arm timers, answer waiters). Nothing is acknowledged befo
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
-import json
 import logging
 import time
 from collections import OrderedDict
@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._json import dumps
 from ..api.enums import (
     ActivityState,
     EventType,
@@ -53,7 +54,10 @@ __all__ = [
 
 log = logging.getLogger("mainspring.server")
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+@functools.lru_cache(maxsize=64)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def iso(t: float | None) -> str | None:
@@ -62,7 +66,7 @@ def iso(t: float | None) -> str | None:
         return None
     micros = round(t * 1_000_000)
     seconds, fraction = divmod(micros, 1_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:06d}Z"
+    return f"{_second(seconds)}.{fraction:06d}Z"
 
 
 def event_json(e: HistoryEvent) -> dict[str, Any]:
@@ -139,7 +143,7 @@ def wt_retry_delay(attempt: int) -> float:
 
 
 def payload_size(value: Any) -> int:
-    return len(_dumps(value).encode())
+    return len(dumps(value))
 
 
 class EngineCore:

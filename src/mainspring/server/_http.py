@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from .._json import dumps
 from .._version import __version__
 from ..api import models as m
 from ..api.enums import WorkflowStatus
@@ -31,11 +32,9 @@ __all__ = ["ENDPOINTS", "build_app", "openapi_document"]
 
 log = logging.getLogger(__name__)
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
 
 def _json(data: Any, status: int = 200) -> Response:
-    return Response(_dumps(data), status_code=status, media_type="application/json")
+    return Response(dumps(data), status_code=status, media_type="application/json")
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
@@ -615,7 +614,7 @@ def build_app(engine: Engine) -> Starlette:
 
     async def openapi(request: Request) -> Response:
         if "doc" not in cache:
-            cache["doc"] = _dumps(openapi_document()).encode()
+            cache["doc"] = dumps(openapi_document())
         return Response(cache["doc"], media_type="application/json")
 
     async def docs(request: Request) -> Response:

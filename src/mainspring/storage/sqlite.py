@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import fcntl
-import json
 import logging
 import os
 import queue
@@ -24,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from importlib import resources
 from typing import IO, Any
 
+from .._json import dumps_str, loads
 from ..api.enums import EventType, WorkflowStatus
 from ._base import (
     ConditionFailedError,
@@ -42,8 +42,8 @@ __all__ = ["SQLiteStore", "latest_schema_version"]
 log = logging.getLogger(__name__)
 
 _MAX_BATCH = 512
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.loads
+_dumps = dumps_str
+_loads = loads
 
 
 def _migrations() -> list[tuple[int, str]]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from .._json import dumps
 from ..activity import ActivityDefinition
 from ..activity._context import ActivityInfo, _current, _Running
 from ..converter import PayloadError, decode, encode
@@ -181,7 +181,7 @@ class ActivityRunner:
                 non_retryable=True,
             )
             return "fail", failure_payload(err, with_stack=False)
-        size = len(json.dumps(payload).encode())
+        size = len(dumps(payload))
         if size > self._max_payload():
             err = ApplicationError(
                 f"the result of activity {name!r} is {size:,} bytes, over the server's limit of "

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .._json import dumps_str, loads
 from ..client import Client
 from ..errors import (
     AlreadyStartedError,
@@ -26,7 +26,6 @@ __all__ = ["Channel"]
 
 log = logging.getLogger("mainspring.worker")
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 _BY_STATUS: dict[int, type[RPCError]] = {
     400: InvalidArgumentError,
@@ -81,7 +80,7 @@ class Channel:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[i] = future
         try:
-            await ws.send_str(_dumps({"i": i, "op": op, "b": body}))
+            await ws.send_str(dumps_str({"i": i, "op": op, "b": body}))
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             raise ServerUnavailableError(f"the server did not answer {op} in time", code="timeout") from None
@@ -99,7 +98,7 @@ class Channel:
             async for message in ws:
                 if message.type is not aiohttp.WSMsgType.TEXT:
                     continue
-                data = json.loads(message.data)
+                data = loads(message.data)
                 future = self._pending.get(data.get("i"))
                 if future is None or future.done():
                     continue
@@ -129,7 +128,7 @@ class Channel:
             return
         if graceful and not self.closed.is_set():
             try:
-                await ws.send_str(_dumps({"i": 0, "op": "bye"}))
+                await ws.send_str(dumps_str({"i": 0, "op": "bye"}))
             except (ConnectionError, RuntimeError):
                 pass
         await ws.close()
