@@ -48,6 +48,7 @@ __all__ = [
     "StartTimerCommand",
     "StartWorkflowRequest",
     "StartWorkflowResponse",
+    "WaitResultRequest",
     "WorkflowExecutionInfo",
     "WorkflowResultResponse",
     "WorkflowTask",
@@ -187,6 +188,14 @@ class Event(_Model):
 class HistoryResponse(_Model):
     events: list[Event]
     next_page_token: str | None = None
+
+
+class WaitResultRequest(_Model):
+    """Wait (up to ``wait`` seconds) for a run to close; the newest run of the id if ``run_id`` is omitted."""
+
+    workflow_id: str
+    run_id: str | None = None
+    wait: float = Field(default=30.0, ge=0)
 
 
 class WorkflowResultResponse(_Model):

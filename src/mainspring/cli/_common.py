@@ -100,7 +100,8 @@ def run_async(fn: Callable[..., Awaitable[int | None]]) -> Callable[..., None]:
             fail(problem)
 
         async def main() -> int | None:
-            client = await Client.connect(resolved, namespace=namespace)
+            # One call or two: plain HTTP requests cost less than opening a channel.
+            client = await Client.connect(resolved, namespace=namespace, channel=False)
             try:
                 return await fn(client, *args, **kwargs)
             finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -11,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from ..api.enums import WorkflowStatus
 from ..api.names import check_namespace
 from ..converter import PayloadError, decode, encode
-from ..errors import InvalidArgumentError, WorkflowFailureError, failure_from_dict
+from ..errors import InvalidArgumentError, RPCError, WorkflowFailureError, failure_from_dict
 from ..workflow import get_definition
+from ._channel import Channel
 from ._transport import Transport, resolve_address
 
 if TYPE_CHECKING:
@@ -107,12 +109,10 @@ class WorkflowHandle(Generic[R]):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
-            data = await self.client._call(
-                "GET",
-                "/workflows/result",
-                params={"workflow_id": self.workflow_id, "run_id": self.run_id, "wait": wait},
-                timeout=wait + 10,
-            )
+            query = {"workflow_id": self.workflow_id, "run_id": self.run_id, "wait": wait}
+            data = await self.client._channel_call("wait_result", query, wait + 10)
+            if data is NotImplemented:
+                data = await self.client._call("GET", "/workflows/result", params=query, timeout=wait + 10)
             status = WorkflowStatus(data["status"])
             if status is WorkflowStatus.COMPLETED:
                 try:
@@ -167,21 +167,55 @@ class Client:
     made on first use, so a client can be created before the server is up.
     """
 
-    def __init__(self, transport: Transport, namespace: str = "default") -> None:
+    def __init__(self, transport: Transport, namespace: str = "default", *, channel: bool = True) -> None:
         problem = check_namespace(namespace)
         if problem:
             raise InvalidArgumentError(problem, code="invalid_argument")
         self.transport = transport
         self.namespace = namespace
+        #: Start workflows and wait for results over one WebSocket (many at a time, much cheaper per
+        #: call than HTTP requests); False, or a server without it, means plain HTTP requests.
+        self._use_channel = channel
+        self._channel: Channel | None = None
+        self._channel_lock = asyncio.Lock()
 
     @classmethod
-    async def connect(cls, address: str | None = None, *, namespace: str = "default", timeout: float = 10.0) -> Client:
-        """A client for the server at ``address`` (host:port or URL)."""
-        return cls(Transport(resolve_address(address), timeout=timeout), namespace)
+    async def connect(
+        cls, address: str | None = None, *, namespace: str = "default", timeout: float = 10.0, channel: bool = True
+    ) -> Client:
+        """A client for the server at ``address`` (host:port or URL).
+
+        ``timeout`` bounds each request (waits for results are long-polls and renew themselves).
+        ``channel=False`` makes every call a plain HTTP request, which suits one-shot tools.
+        """
+        return cls(Transport(resolve_address(address), timeout=timeout), namespace, channel=channel)
 
     async def close(self) -> None:
-        """Close the connection pool; the client cannot be used afterwards."""
+        """Close the connections; the client cannot be used afterwards."""
+        if self._channel is not None:
+            await self._channel.close(graceful=False)
+            self._channel = None
         await self.transport.close()
+
+    async def _channel_call(self, op: str, body: dict[str, Any], timeout: float) -> Any:
+        """Call ``op`` on the client channel, opening it if needed; NotImplemented if there is none."""
+        channel = self._channel
+        if channel is None or channel.closed.is_set():
+            async with self._channel_lock:
+                channel = self._channel
+                if channel is None or channel.closed.is_set():
+                    if not self._use_channel:
+                        return NotImplemented
+                    channel = Channel(self.transport, self._path("/clients/connect"))
+                    try:
+                        await channel.open()
+                    except RPCError as e:
+                        if e.code != "no_channel":
+                            raise
+                        self._use_channel = False  # an older server, or a proxy without WebSockets
+                        return NotImplemented
+                    self._channel = channel
+        return await channel.call(op, body, timeout=timeout)
 
     async def __aenter__(self) -> Client:
         return self
@@ -285,7 +319,9 @@ class Client:
             "input": payload,
             "request_id": request_id or str(uuid.uuid4()),
         }
-        data = await self._call("POST", "/workflows", body=body)
+        data = await self._channel_call("start_workflow", body, self.transport.timeout)
+        if data is NotImplemented:
+            data = await self._call("POST", "/workflows", body=body)
         return WorkflowHandle(self, id, data["run_id"], rtype)
 
     @overload

@@ -67,6 +67,8 @@ class Transport:
                 code="invalid_argument",
             )
         self._timeout = timeout
+        #: Seconds a request may take (long-polls ask for more).
+        self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:

@@ -31,7 +31,7 @@ from ..storage import StorageError
 from ._engine import Engine
 from ._matching import Session
 
-__all__ = ["OPERATIONS", "worker_channel"]
+__all__ = ["CLIENT_OPERATIONS", "OPERATIONS", "client_channel", "worker_channel"]
 
 log = logging.getLogger("mainspring.server")
 
@@ -73,62 +73,94 @@ def _error(status: int, code: str, message: str) -> dict[str, Any]:
     return {"status": status, "code": code, "message": message}
 
 
-def _body(model: type[BaseModel], raw: Any, session_id: str) -> BaseModel:
+def _body(model: type[BaseModel], raw: Any, session_id: str | None) -> BaseModel:
     if model is m.PollRequest and isinstance(raw, dict):
         raw = {**raw, "session_id": session_id}  # the connection is the session
     return model.model_validate(raw)
 
 
-async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
-    """Serve one worker's connection until it closes; then end its session."""
-    namespace = websocket.path_params["namespace"]
-    await websocket.accept()
-    send_lock = asyncio.Lock()
-    polls: set[asyncio.Task[None]] = set()
-    running: set[asyncio.Task[None]] = set()
-    session: Session | None = None
-    graceful = False
+class _Connection:
+    """One open channel: reads messages, runs each operation as its own task, answers in any order."""
 
-    async def send(message: dict[str, Any]) -> None:
-        async with send_lock:
-            await websocket.send_text(dumps_str(message))
+    def __init__(self, engine: Engine, websocket: WebSocket, operations: dict[str, tuple[type[BaseModel], Any]]):
+        self.engine = engine
+        self.websocket = websocket
+        self.operations = operations
+        self._send_lock = asyncio.Lock()
+        #: Operations that only wait (polls, result waits): abandoned when the connection closes.
+        self.waits: set[asyncio.Task[None]] = set()
+        self.running: set[asyncio.Task[None]] = set()
 
-    async def serve(i: Any, op: str, raw: Any, s: Session) -> None:
+    async def send(self, message: dict[str, Any]) -> None:
+        async with self._send_lock:
+            await self.websocket.send_text(dumps_str(message))
+
+    def start(self, i: Any, op: str, raw: Any, context: Any, session_id: str | None, *, waits: bool) -> None:
+        task = asyncio.ensure_future(self._serve(i, op, raw, context, session_id))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        if waits:
+            self.waits.add(task)
+            task.add_done_callback(self.waits.discard)
+
+    async def _serve(self, i: Any, op: str, raw: Any, context: Any, session_id: str | None) -> None:
         try:
-            entry = OPERATIONS.get(op)
+            entry = self.operations.get(op)
             if entry is None:
                 raise InvalidArgumentError(f"unknown operation {op!r}", status=400, code="invalid_argument")
             model, handler = entry
             try:
-                body = _body(model, raw, s.id)
+                body = _body(model, raw, session_id)
             except ValidationError as e:
                 first = e.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "body"
                 raise InvalidArgumentError(
                     f"invalid {op}: field '{where}': {first['msg']}", status=400, code="invalid_argument"
                 ) from None
-            s.last_seen = engine.clock.now()
-            result = await handler(engine, s, body)
-            await send({"i": i, "ok": result})
+            result = await handler(self.engine, context, body)
+            await self.send({"i": i, "ok": result})
         except RPCError as e:
-            await send({"i": i, "err": _error(e.status or 400, e.code, e.message)})
+            await self._send_error(i, _error(e.status or 400, e.code, e.message))
         except StorageError as e:
-            await send({"i": i, "err": _error(503, "storage_unavailable", str(e))})
+            await self._send_error(i, _error(503, "storage_unavailable", str(e)))
         except asyncio.CancelledError:
             raise
         except (WebSocketDisconnect, RuntimeError):
-            pass  # the worker went away while we answered
+            pass  # the peer went away while we answered
         except Exception as e:
-            log.exception("internal error in worker channel operation %s", op)
-            try:
-                await send({"i": i, "err": _error(500, "internal", f"internal server error: {type(e).__name__}: {e}")})
-            except (WebSocketDisconnect, RuntimeError):
-                pass
+            log.exception("internal error in channel operation %s", op)
+            await self._send_error(i, _error(500, "internal", f"internal server error: {type(e).__name__}: {e}"))
 
+    async def _send_error(self, i: Any, error: dict[str, Any]) -> None:
+        try:
+            await self.send({"i": i, "err": error})
+        except (WebSocketDisconnect, RuntimeError):
+            pass
+
+    async def finish(self) -> None:
+        # Waiting operations are abandoned (a task a poll holds goes back to its queue). Anything else
+        # runs to its end: a transition cut short between its commit and its effects would strand work.
+        for task in list(self.waits):
+            task.cancel()
+        if self.running:
+            await asyncio.gather(*self.running, return_exceptions=True)
+        try:
+            await self.websocket.close()
+        except (RuntimeError, WebSocketDisconnect):  # already closed by the peer
+            pass
+
+
+async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
+    """Serve one worker's connection until it closes; then end its session."""
+    namespace = websocket.path_params["namespace"]
+    await websocket.accept()
+    conn = _Connection(engine, websocket, OPERATIONS)
+    session: Session | None = None
+    graceful = False
     try:
         problem = check_namespace(namespace)
         if problem is not None:
-            await send({"i": 0, "err": _error(400, "invalid_argument", problem)})
+            await conn.send({"i": 0, "err": _error(400, "invalid_argument", problem)})
             return
         first = loads(await websocket.receive_text())
         try:
@@ -139,18 +171,14 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
             req = m.RegisterWorkerRequest.model_validate(first.get("b"))
             session = await engine.register_worker(namespace, req)
         except ValidationError as e:
-            await send(
-                {
-                    "i": first.get("i"),
-                    "err": _error(400, "invalid_argument", f"invalid register: {e.errors()[0]['msg']}"),
-                }
-            )
+            problem = f"invalid register: {e.errors()[0]['msg']}"
+            await conn.send({"i": first.get("i"), "err": _error(400, "invalid_argument", problem)})
             return
         except RPCError as e:
-            await send({"i": first.get("i"), "err": _error(e.status or 400, e.code, e.message)})
+            await conn.send({"i": first.get("i"), "err": _error(e.status or 400, e.code, e.message)})
             return
         session.on_channel = True
-        await send(
+        await conn.send(
             {
                 "i": first.get("i"),
                 "ok": {
@@ -167,28 +195,57 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
             if op == "bye":
                 graceful = True
                 break
-            task = asyncio.ensure_future(serve(message.get("i"), op, message.get("b"), session))
-            running.add(task)
-            task.add_done_callback(running.discard)
-            if op in ("poll_workflow_task", "poll_activity_task"):
-                polls.add(task)
-                task.add_done_callback(polls.discard)
+            conn.start(message.get("i"), op, message.get("b"), session, session.id, waits=op in _WAITS)
     except WebSocketDisconnect:
         pass
     except (ValueError, AttributeError):
         log.warning("worker channel closed: a message was not a JSON object")
     finally:
-        # Waiting polls are abandoned (a task they hold goes back to its queue). Anything else runs
-        # to its end: a transition cut short between its commit and its effects would strand work.
-        for task in list(polls):
-            task.cancel()
-        if running:
-            await asyncio.gather(*running, return_exceptions=True)
-        if session is not None and not session.closed:
-            if not graceful:
-                log.warning("worker %s disconnected; handing its tasks to other workers", session.identity)
-            await engine.session_lost(session, graceful=graceful)
         try:
-            await websocket.close()
-        except RuntimeError:
-            pass
+            await conn.finish()
+        finally:
+            if session is not None and not session.closed:
+                if not graceful:
+                    log.warning("worker %s disconnected; handing its tasks to other workers", session.identity)
+                await engine.session_lost(session, graceful=graceful)
+
+
+_WAITS = frozenset({"poll_workflow_task", "poll_activity_task", "wait_result"})
+
+
+async def _start_workflow(engine: Engine, namespace: str, b: m.StartWorkflowRequest) -> Any:
+    run_id, _ = await engine.start_workflow(namespace, b)
+    return {"workflow_id": b.workflow_id, "run_id": run_id, "namespace": namespace}
+
+
+def _wait_result(engine: Engine, namespace: str, b: m.WaitResultRequest) -> Awaitable[Any]:
+    return engine.wait_result(namespace, b.workflow_id, b.run_id, b.wait)
+
+
+#: What a client may do on its channel: the two calls on the path of every workflow it runs.
+CLIENT_OPERATIONS: dict[str, tuple[type[BaseModel], Any]] = {
+    "start_workflow": (m.StartWorkflowRequest, _start_workflow),
+    "wait_result": (m.WaitResultRequest, _wait_result),
+}
+
+
+async def client_channel(engine: Engine, websocket: WebSocket) -> None:
+    """Serve one client's connection: starts and result waits, many at a time."""
+    namespace = websocket.path_params["namespace"]
+    await websocket.accept()
+    conn = _Connection(engine, websocket, CLIENT_OPERATIONS)
+    try:
+        problem = check_namespace(namespace)
+        if problem is not None:
+            await conn.send({"i": 0, "err": _error(400, "invalid_argument", problem)})
+            return
+        while True:
+            message = loads(await websocket.receive_text())
+            op = message.get("op")
+            conn.start(message.get("i"), op, message.get("b"), namespace, None, waits=op in _WAITS)
+    except WebSocketDisconnect:
+        pass
+    except (ValueError, AttributeError):
+        log.warning("client channel closed: a message was not a JSON object")
+    finally:
+        await conn.finish()

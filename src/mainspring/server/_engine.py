@@ -292,6 +292,8 @@ class Engine(WorkflowTasks, ActivityTasks):
             try:
                 await asyncio.wait_for(fut, timeout=min(wait, self.config.max_poll_wait.total_seconds()))
             except TimeoutError:
+                pass
+            finally:  # also when the waiting client went away
                 waiters = self._result_waiters.get(rec.run_id)
                 if waiters is not None and fut in waiters:
                     waiters.remove(fut)

@@ -25,7 +25,7 @@ from ..api.enums import WorkflowStatus
 from ..api.names import check_namespace
 from ..errors import InvalidArgumentError, PayloadTooLargeError, RPCError
 from ..storage import ListQuery, StorageError
-from ._channel import worker_channel
+from ._channel import client_channel, worker_channel
 from ._engine import Engine, iso
 
 __all__ = ["ENDPOINTS", "build_app", "openapi_document"]
@@ -637,7 +637,11 @@ def build_app(engine: Engine) -> Starlette:
     async def channel(websocket: WebSocket) -> None:
         await worker_channel(engine, websocket)
 
+    async def clients(websocket: WebSocket) -> None:
+        await client_channel(engine, websocket)
+
     routes.append(Route("/api/v1/openapi.json", openapi, methods=["GET"], name="openapi"))
     routes.append(WebSocketRoute("/api/v1/namespaces/{namespace}/workers/connect", channel, name="worker_channel"))
+    routes.append(WebSocketRoute("/api/v1/namespaces/{namespace}/clients/connect", clients, name="client_channel"))
     routes.append(Route("/api/v1/docs", docs, methods=["GET"], name="docs"))
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed, 500: internal})

@@ -96,7 +96,7 @@ class Server:
             http="httptools",
             # The worker channel: no compression (small JSON messages, latency matters); pings find
             # a worker that is hung or cut off without its socket closing.
-            ws="websockets",
+            ws="websockets-sansio",
             ws_per_message_deflate=False,
             ws_ping_interval=5.0,
             ws_ping_timeout=10.0,

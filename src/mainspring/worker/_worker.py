@@ -16,10 +16,10 @@ from ..activity import ActivityDefinition, ActivityFunction
 from ..activity import get_definition as get_activity_definition
 from ..api.names import check_id
 from ..client import Client
+from ..client._channel import Channel
 from ..errors import RPCError, ServerUnavailableError
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
 from ._activities import ActivityRunner
-from ._channel import Channel
 from ._workflows import WorkflowCache, continue_workflow, process_workflow_task
 
 __all__ = ["Worker"]
@@ -219,7 +219,7 @@ class Worker:
             }
             delay = 0.1
             while not self._stopping.is_set():
-                channel = Channel(self.client)
+                channel = Channel(self.client.transport, f"/api/v1/namespaces/{self.client.namespace}/workers/connect")
                 try:
                     session = await channel.open(registration)
                 except ServerUnavailableError as e:

@@ -1,5 +1,6 @@
-"""The worker's end of the worker channel (see ``mainspring.server._channel``): one WebSocket that
-carries the session and every poll, completion and heartbeat, many at a time."""
+"""The client end of a channel (see ``mainspring.server._channel``): one WebSocket that carries many
+calls at a time, each answered when it is done. Workers use one for their session and all their task
+traffic; clients use one for starting workflows and waiting for results."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .._json import dumps_str, loads
-from ..client import Client
 from ..errors import (
     AlreadyStartedError,
     InvalidArgumentError,
@@ -21,6 +21,8 @@ from ..errors import (
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from ._transport import Transport
 
 __all__ = ["Channel"]
 
@@ -37,14 +39,15 @@ _BY_STATUS: dict[int, type[RPCError]] = {
 
 
 class Channel:
-    """One connection; ``open`` registers the worker, ``call`` sends an operation and awaits its answer.
+    """One connection; ``open`` connects, ``call`` sends an operation and awaits its answer.
 
     When the connection drops, every call in flight fails with ``ServerUnavailableError`` and
-    ``closed`` is set; the worker then opens a new channel (a new session).
+    ``closed`` is set; the owner then opens a new channel (for a worker, a new session).
     """
 
-    def __init__(self, client: Client) -> None:
-        self._client = client
+    def __init__(self, transport: Transport, path: str) -> None:
+        self._transport = transport
+        self._path = path
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
@@ -52,23 +55,23 @@ class Channel:
         self.closed = asyncio.Event()
         self.session: dict[str, Any] = {}
 
-    async def open(self, registration: dict[str, Any]) -> dict[str, Any]:
-        """Connect and register; the session's settings (id, payload limit...)."""
+    async def open(self, registration: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Connect (and register, for a worker); the session's settings (id, payload limit...)."""
         import aiohttp
 
-        url = f"{self._client.transport.base_url}/api/v1/namespaces/{self._client.namespace}/workers/connect"
         try:
-            self._ws = await self._client.transport._http().ws_connect(
-                url, autoping=True, heartbeat=None, compress=0, max_msg_size=0
+            self._ws = await self._transport._http().ws_connect(
+                self._path, autoping=True, heartbeat=None, compress=0, max_msg_size=0
             )
-        except (aiohttp.ClientError, OSError) as e:
-            raise ServerUnavailableError(
-                f"cannot reach the Mainspring server at {self._client.address} ({type(e).__name__}: {e}); is it "
-                "running? Start one with `mainspring server start-dev`, or point --address / MAINSPRING_ADDRESS at it",
-                code="unavailable",
+        except aiohttp.WSServerHandshakeError as e:
+            raise RPCError(
+                f"the server does not offer this channel ({e.status})", status=e.status, code="no_channel"
             ) from None
+        except (aiohttp.ClientError, OSError) as e:
+            raise self._transport._unavailable(f"{type(e).__name__}: {e}") from None
         self._reader = asyncio.get_running_loop().create_task(self._read(), name="mainspring-channel-reader")
-        self.session = await self.call("register", registration, timeout=30)
+        if registration is not None:
+            self.session = await self.call("register", registration, timeout=30)
         return self.session
 
     async def call(self, op: str, body: Any, *, timeout: float) -> Any:
@@ -117,7 +120,7 @@ class Channel:
                 if not future.done():
                     future.set_exception(
                         ServerUnavailableError(
-                            f"lost the connection to the server at {self._client.address}", code="unavailable"
+                            f"lost the connection to the server at {self._transport.address}", code="unavailable"
                         )
                     )
 
