@@ -18,6 +18,7 @@ import collections
 import contextvars
 import logging
 import random
+import weakref
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -184,6 +185,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self._timers: dict[str, _Timer] = {}
         self._handle_timers: dict[int, _Timer] = {}
         self._main: asyncio.Task[None] | None = None
+        self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._code_error: BaseException | None = None
         self._closed = False
 
@@ -524,7 +526,9 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         name: str | None = None,
         context: contextvars.Context | None = None,
     ) -> asyncio.Task[Any]:
-        return asyncio.Task(coro, loop=self, name=name, context=context)
+        task = asyncio.Task(coro, loop=self, name=name, context=context)
+        self._tasks.add(task)
+        return task
 
     def get_debug(self) -> bool:
         return False
@@ -554,6 +558,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
     def dispose(self) -> None:
         """Drop the instance: its coroutines are abandoned where they wait, never run further."""
         self._ready.clear()
-        for task in asyncio.all_tasks(self):
-            # A workflow evicted from the cache is not an error: don't let asyncio warn about it.
-            task._log_destroy_pending = False  # type: ignore[attr-defined]
+        # Its own tasks only: asyncio.all_tasks() would scan every task of every cached workflow.
+        for task in self._tasks:
+            if not task.done():
+                # A workflow evicted from the cache is not an error: don't let asyncio warn about it.
+                task._log_destroy_pending = False  # type: ignore[attr-defined]
