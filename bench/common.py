@@ -1,0 +1,292 @@
+"""What the three engine drivers share: options, default sizes, child processes, step logs, machine facts."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+PY = sys.executable
+
+ENGINES = ("mainspring", "temporal", "dbos")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
+
+#: The default n of each workload. W5's default is per engine (see W5_DEFAULT_N).
+DEFAULT_N = {"W1": 50, "W2": 1000, "W3": 200, "W4": 200}
+#: W5 (workflows waiting on a one-hour timer): 100,000 for Mainspring, as the issue asks. Temporal's dev
+#: server starts only a few dozen workflows a second here and DBOS keeps every waiting workflow as a task
+#: in its one process, so their default is smaller; the figures say which n they were measured at.
+W5_DEFAULT_N = {"mainspring": 100_000, "temporal": 1_000, "dbos": 1_000}
+
+#: Each W4 step sleeps this long.
+W4_STEP_SECONDS = 0.05
+W4_STEPS = 5
+
+Result = dict[str, Any]
+
+
+@dataclass
+class Options:
+    """Knobs shared by all engines (set from run.py's command line)."""
+
+    #: W4: SIGKILL the worker this many seconds after the first start at the earliest (the reference
+    #: rule: max(first start + kill_after, all starts acknowledged, a step has run)).
+    kill_after: float = 1.0
+    #: Activities' start_to_close_timeout, as in the reference scripts (Temporal requires one).
+    act_timeout_s: float = 5.0
+    #: W5: how many starts are in flight at once.
+    w5_concurrency: int = 100
+    #: W5: how many describe and list calls the medians are taken over.
+    w5_samples: int = 20
+    #: Keep databases, logs and step logs after a run (else they are deleted).
+    keep_files: bool = False
+    #: Mainspring: the ``timeout`` given to ``Client.connect`` (None: Mainspring's default, 10 s). The
+    #: client's pool has 200 connections and a request's timeout includes the time it waits for one, so
+    #: with the default, W2's 1,000 concurrent start->result fail while result long-polls hold the pool.
+    mainspring_client_timeout: float | None = 300.0
+
+
+def default_n(engine: str, workload: str) -> int:
+    return W5_DEFAULT_N[engine] if workload == "W5" else DEFAULT_N[workload]
+
+
+def rundir() -> Path:
+    """Where databases, logs and step logs go: $BENCH_RUNDIR, else a folder in the temp dir (on disk here)."""
+    d = Path(os.environ.get("BENCH_RUNDIR") or Path(tempfile.gettempdir()) / "mainspring-bench")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def run_tag(engine: str, workload: str, run: int) -> str:
+    return f"{engine}-{workload.lower()}-r{run}-{os.getpid()}-{int(time.time() * 1000)}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(xs: Sequence[float], q: float) -> float:
+    """The q-quantile with linear interpolation (the reference scripts' definition)."""
+    s = sorted(xs)
+    if not s:
+        return float("nan")
+    k = (len(s) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def remove_files(*paths: Path | str) -> None:
+    for p in paths:
+        for suffix in ("", "-wal", "-shm", "-journal", ".lock"):
+            with contextlib.suppress(OSError):
+                os.remove(str(p) + suffix)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Child processes
+# ----------------------------------------------------------------------------------------------------
+
+
+class Child:
+    """A child process whose stdout is read line by line (for READY/RESULT lines); stderr goes to a log."""
+
+    def __init__(self, argv: Sequence[str], *, log: Path, env: dict[str, str] | None = None) -> None:
+        self.argv = list(argv)
+        self.log_path = log
+        self.spawned_at = time.time()
+        with open(log, "ab") as err:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait_line(self, prefix: str, timeout: float) -> str:
+        """The next stdout line that starts with ``prefix``; RuntimeError if the process ends or time runs out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError(f"{self.argv[1]}: no {prefix!r} line within {timeout}s; log: {self.tail()}")
+            try:
+                line = self.lines.get(timeout=min(left, 1.0))
+            except queue.Empty:
+                continue
+            if line is None:
+                raise RuntimeError(
+                    f"{self.argv[1]} exited (rc={self.proc.wait()}) before printing {prefix!r}; log: {self.tail()}"
+                )
+            self.seen.append(line)
+            if line.startswith(prefix):
+                return line
+
+    def tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+@contextlib.contextmanager
+def stopping(children: list[Child]) -> Iterator[list[Child]]:
+    """Stop every child in the list (newest first) on the way out, whatever happened."""
+    try:
+        yield children
+    finally:
+        for c in reversed(children):
+            c.stop()
+
+
+# ----------------------------------------------------------------------------------------------------
+# W4's side-effect log
+# ----------------------------------------------------------------------------------------------------
+
+
+def append_step(log: str | None, workflow_id: str, step: int) -> None:
+    """One line per *execution* of a step, so re-executions can be counted."""
+    if not log:
+        return
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{workflow_id} {step}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def step_lines(path: Path) -> list[tuple[str, ...]]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    return [tuple(line.split()) for line in text.splitlines() if len(line.split()) == 2]
+
+
+def expected_w4(workflow_id: str) -> list[str]:
+    return [f"{workflow_id}:step{i}" for i in range(W4_STEPS)]
+
+
+def w4_figures(step_log: Path, n: int, results: dict[str, Any], ids: Sequence[str]) -> Result:
+    """Correctness and re-execution figures of a W4 run, the same for every engine."""
+    bad = [w for w in ids if results.get(w) != expected_w4(w)]
+    lines = step_lines(step_log)
+    uniq = len(set(lines))
+    return {
+        "wrong_results": len(bad),
+        "wrong_examples": {w: results.get(w) for w in bad[:3]},
+        "step_executions": len(lines),
+        "unique_steps": uniq,
+        "reexecuted_steps": len(lines) - uniq,
+        "all_correct": not bad and uniq == W4_STEPS * n,
+    }
+
+
+def w4_wait_for_kill(t0: float, kill_after: float, started: bool, step_log: Path, deadline_s: float = 60.0) -> None:
+    """Wait until it is time to kill the worker: first start + kill_after, and a step has run.
+
+    The caller has already waited for all starts to be acknowledged (``started``), so no start is lost.
+    """
+    assert started
+    time.sleep(max(0.0, t0 + kill_after - time.time()))
+    end = time.time() + deadline_s
+    while not step_lines(step_log) and time.time() < end:
+        time.sleep(0.005)
+
+
+# ----------------------------------------------------------------------------------------------------
+# About the machine and the code measured
+# ----------------------------------------------------------------------------------------------------
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def mainspring_commit() -> str:
+    """The commit of the Mainspring code being measured ("-dirty" if src/ has changes); $MAINSPRING_COMMIT wins.
+
+    When mainspring is imported from somewhere else than this repository's src/ (an installed copy),
+    say so instead of guessing.
+    """
+    if os.environ.get("MAINSPRING_COMMIT"):
+        return os.environ["MAINSPRING_COMMIT"]
+    import mainspring
+
+    src = Path(mainspring.__file__).resolve().parent
+    if not src.is_relative_to(ROOT / "src"):
+        return f"unknown (mainspring from {src})"
+    head = _git("rev-parse", "--short=12", "HEAD")
+    dirty = _git("status", "--porcelain", "--", "src")
+    return head + ("-dirty" if dirty else "") if head else "unknown"
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_gib = 0.0
+    with contextlib.suppress(OSError), open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_gib = int(line.split()[1]) / 1024 / 1024
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gib": round(mem_gib, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+    }

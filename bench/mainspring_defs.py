@@ -1,0 +1,81 @@
+"""Mainspring's workflows and activities for W1-W5 (shared by mainspring_worker.py and the driver).
+
+The same semantics as the Temporal and DBOS definitions: every activity is ``async def``; activities
+use ``start_to_close_timeout`` = $BENCH_ACT_TIMEOUT_S (5 s by default) and the default retry policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import timedelta
+from typing import Any
+
+from common import W4_STEP_SECONDS, append_step
+from mainspring import activity, workflow
+
+ACT_TIMEOUT = timedelta(seconds=float(os.environ.get("BENCH_ACT_TIMEOUT_S", "5")))
+STEP_LOG = os.environ.get("BENCH_STEP_LOG")
+
+
+# ---------------------------------------------------------------------------------------------------- activities
+
+
+@activity.defn(name="greet")
+async def greet(name: str) -> str:
+    return f"Hello, {name}!"
+
+
+@activity.defn(name="noop")
+async def noop(i: int) -> int:
+    return i
+
+
+@activity.defn(name="sleep_step")
+async def sleep_step(i: int) -> str:
+    await asyncio.sleep(W4_STEP_SECONDS)
+    wid = activity.info().workflow_id
+    append_step(STEP_LOG, wid, i)  # one line per execution, to count re-executions
+    return f"{wid}:step{i}"
+
+
+# ---------------------------------------------------------------------------------------------------- workflows
+
+
+@workflow.defn(name="GreetWF")
+async def greet_wf(ctx: workflow.Context, name: str) -> str:  # W1
+    return await ctx.execute_activity(greet, name, start_to_close_timeout=ACT_TIMEOUT)
+
+
+@workflow.defn(name="ThreeNoopWF")
+async def three_noop_wf(ctx: workflow.Context, x: int) -> int:  # W2
+    acc = 0
+    for i in range(3):
+        acc += await ctx.execute_activity(noop, i, start_to_close_timeout=ACT_TIMEOUT)
+    return x + acc  # acc == 3
+
+
+@workflow.defn(name="LongWF")
+async def long_wf(ctx: workflow.Context, n: int) -> int:  # W3
+    acc = 0
+    for _ in range(n):
+        acc += await ctx.execute_activity(noop, 1, start_to_close_timeout=ACT_TIMEOUT)
+    return acc
+
+
+@workflow.defn(name="CrashWF")
+async def crash_wf(ctx: workflow.Context, n: int) -> list[str]:  # W4
+    results = []
+    for i in range(n):
+        results.append(await ctx.execute_activity(sleep_step, i, start_to_close_timeout=ACT_TIMEOUT))
+    return results
+
+
+@workflow.defn(name="TimerWF")
+async def timer_wf(ctx: workflow.Context, seconds: float) -> float:  # W5
+    await ctx.sleep(timedelta(seconds=seconds))
+    return seconds
+
+
+WORKFLOWS: list[workflow.WorkflowFunction[..., Any]] = [greet_wf, three_noop_wf, long_wf, crash_wf, timer_wf]
+ACTIVITIES: list[activity.ActivityFunction[..., Any]] = [greet, noop, sleep_step]

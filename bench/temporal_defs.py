@@ -1,0 +1,93 @@
+"""Temporal workflows and activities for W1-W5 (the reference scripts' definitions, plus W5's timer workflow).
+
+Shared by temporal_worker.py and the driver. Every activity is ``async def``; activities use
+``start_to_close_timeout`` = $BENCH_ACT_TIMEOUT_S (5 s by default; Temporal requires a timeout) and
+Temporal's default retry policy. The worker runs them with default settings (sandbox on).
+"""
+
+import asyncio
+import os
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from temporalio import activity, workflow
+
+with workflow.unsafe.imports_passed_through():
+    from common import W4_STEP_SECONDS, append_step
+
+ACT_TIMEOUT = timedelta(seconds=float(os.environ.get("BENCH_ACT_TIMEOUT_S", "5")))
+
+
+# ---------------------------------------------------------------------------------------------------- activities
+
+
+@activity.defn
+async def greet(name: str) -> str:
+    return f"Hello, {name}!"
+
+
+@activity.defn
+async def noop(i: int) -> int:
+    return i
+
+
+@activity.defn
+async def sleep_step(i: int) -> str:
+    await asyncio.sleep(W4_STEP_SECONDS)
+    wid = activity.info().workflow_id
+    assert wid is not None
+    append_step(os.environ.get("BENCH_STEP_LOG"), wid, i)  # one line per execution
+    return f"{wid}:step{i}"
+
+
+# ---------------------------------------------------------------------------------------------------- workflows
+
+
+@workflow.defn
+class GreetWF:  # W1
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(greet, name, start_to_close_timeout=ACT_TIMEOUT)
+
+
+@workflow.defn
+class ThreeNoopWF:  # W2
+    @workflow.run
+    async def run(self, x: int) -> int:
+        acc = 0
+        for i in range(3):
+            acc += await workflow.execute_activity(noop, i, start_to_close_timeout=ACT_TIMEOUT)
+        return x + acc  # acc == 3
+
+
+@workflow.defn
+class LongWF:  # W3
+    @workflow.run
+    async def run(self, n: int) -> int:
+        acc = 0
+        for _ in range(n):
+            acc += await workflow.execute_activity(noop, 1, start_to_close_timeout=ACT_TIMEOUT)
+        return acc
+
+
+@workflow.defn
+class CrashWF:  # W4
+    @workflow.run
+    async def run(self, n: int) -> list[str]:
+        results = []
+        for i in range(n):
+            results.append(await workflow.execute_activity(sleep_step, i, start_to_close_timeout=ACT_TIMEOUT))
+        return results
+
+
+@workflow.defn
+class TimerWF:  # W5: a durable timer (asyncio.sleep in a Temporal workflow is one)
+    @workflow.run
+    async def run(self, seconds: float) -> float:
+        await asyncio.sleep(seconds)
+        return seconds
+
+
+WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF]
+ACTIVITIES: list[Callable[..., Any]] = [greet, noop, sleep_step]
