@@ -206,3 +206,30 @@ async def test_memory_store_and_urls(tmp_path: Path) -> None:
     assert isinstance(store_from_url(f"sqlite:///{tmp_path}/x.db"), SQLiteStore)
     with pytest.raises(StorageError, match="PostgreSQL"):
         store_from_url("postgresql://localhost/db")
+
+
+async def test_an_older_database_is_migrated_in_place(tmp_path: Path) -> None:
+    """A database made by schema version 1 is brought to the newest version, its data intact."""
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db)
+    first = sorted((Path(__file__).parent.parent / "src/mainspring/storage/migrations/sqlite").glob("0001_*.sql"))
+    conn.executescript(first[0].read_text())
+    conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+    conn.execute("INSERT INTO schema_migrations VALUES (1, ?)", (time.time(),))
+    conn.execute(
+        "INSERT INTO executions VALUES ('r1', 'default', 'wf', 't', 'q', 'RUNNING', 1.0, NULL, 2, 1, NULL, '{}')"
+    )
+    conn.commit()
+    conn.close()
+    store = await _open(db)
+    try:
+        page, _ = await store.list_executions("default", ListQuery(status=WorkflowStatus.RUNNING))
+        assert [r.run_id for r in page] == ["r1"]
+    finally:
+        await store.close()
+    conn = sqlite3.connect(db)
+    versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    conn.close()
+    assert versions == list(range(1, latest_schema_version() + 1))
+    assert {"executions_by_status", "executions_by_type"} <= indexes
