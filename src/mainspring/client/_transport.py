@@ -44,6 +44,13 @@ def _base_url(address: str) -> str:
     return address
 
 
+def _timeout(aiohttp: Any, seconds: float) -> aiohttp.ClientTimeout:
+    # Bound connecting and each wait for the server, not the whole call: a request queued behind
+    # others for a pooled connection has not timed out, it has not started.
+    timeout: aiohttp.ClientTimeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+    return timeout
+
+
 class Transport:
     """A keep-alive HTTP connection pool to one server (aiohttp; made lazily on the running loop)."""
 
@@ -79,7 +86,7 @@ class Transport:
                 base_url=self.base_url,
                 connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=60),
                 headers={"content-type": "application/json"},
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                timeout=_timeout(aiohttp, self._timeout),
             )
         return self._session
 
@@ -103,7 +110,7 @@ class Transport:
 
         data = dumps(body) if body is not None else None
         query = {k: str(v) for k, v in params.items() if v is not None} if params else None
-        request_timeout = aiohttp.ClientTimeout(total=timeout) if timeout is not None else None
+        request_timeout = _timeout(aiohttp, timeout) if timeout is not None else None
         for attempt in (1, 2):
             try:
                 async with self._http().request(
@@ -146,7 +153,7 @@ class Transport:
     def _timeout_default(self) -> aiohttp.ClientTimeout:
         import aiohttp
 
-        return aiohttp.ClientTimeout(total=self._timeout)
+        return _timeout(aiohttp, self._timeout)
 
     def _unavailable(self, why: str) -> ServerUnavailableError:
         return ServerUnavailableError(
