@@ -44,11 +44,12 @@ def _base_url(address: str) -> str:
     return address
 
 
-def _timeout(aiohttp: Any, seconds: float) -> aiohttp.ClientTimeout:
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
     # Bound connecting and each wait for the server, not the whole call: a request queued behind
     # others for a pooled connection has not timed out, it has not started.
-    timeout: aiohttp.ClientTimeout = aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
-    return timeout
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
 
 
 class Transport:
@@ -86,7 +87,7 @@ class Transport:
                 base_url=self.base_url,
                 connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=60),
                 headers={"content-type": "application/json"},
-                timeout=_timeout(aiohttp, self._timeout),
+                timeout=_timeout(self._timeout),
             )
         return self._session
 
@@ -110,7 +111,7 @@ class Transport:
 
         data = dumps(body) if body is not None else None
         query = {k: str(v) for k, v in params.items() if v is not None} if params else None
-        request_timeout = _timeout(aiohttp, timeout) if timeout is not None else None
+        request_timeout = _timeout(timeout) if timeout is not None else None
         for attempt in (1, 2):
             try:
                 async with self._http().request(
@@ -153,7 +154,7 @@ class Transport:
     def _timeout_default(self) -> aiohttp.ClientTimeout:
         import aiohttp
 
-        return _timeout(aiohttp, self._timeout)
+        return _timeout(self._timeout)
 
     def _unavailable(self, why: str) -> ServerUnavailableError:
         return ServerUnavailableError(
