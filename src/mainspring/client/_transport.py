@@ -152,7 +152,6 @@ class Transport:
         raise cls(message, status=status, code=code, details=details)
 
     def _timeout_default(self) -> aiohttp.ClientTimeout:
-        import aiohttp
 
         return _timeout(self._timeout)
 
