@@ -209,8 +209,18 @@ async def test_worker_sigkill_mid_batch_new_worker_finishes_everything(tmp_path:
             order_ids = [f"order-{i:02d}" for i in range(20)]
             await start_orders(client, order_ids)
 
-            # Some steps have run, most have not: kill the worker with everything in flight.
+            # Some steps have run, most have not: kill the worker with activities in flight (not, say,
+            # all of them waiting out a retry backoff or the order's timer).
             wait_until(lambda: len(read_steps(steps_log)) >= 8, timeout=30, what="some order steps to run")
+
+            async def running_activity() -> bool:
+                for o in order_ids:
+                    pending = (await client.get_workflow_handle(o).describe()).pending_activities
+                    if any(p["state"] == "STARTED" for p in pending):
+                        return True
+                return False
+
+            await eventually(running_activity, timeout=15, what="an activity to be running")
             kill_time = time.time()
             w1.kill()
             done_at_kill = len(read_steps(steps_log))

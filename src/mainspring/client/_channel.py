@@ -11,13 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._json import dumps_str, loads
 from ..errors import (
-    AlreadyStartedError,
-    InvalidArgumentError,
-    NotFoundError,
-    PayloadTooLargeError,
     RPCError,
     ServerUnavailableError,
 )
+from ._transport import rpc_error
 
 if TYPE_CHECKING:
     import aiohttp
@@ -26,16 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Channel"]
 
-log = logging.getLogger("mainspring.worker")
-
-
-_BY_STATUS: dict[int, type[RPCError]] = {
-    400: InvalidArgumentError,
-    404: NotFoundError,
-    409: AlreadyStartedError,
-    413: PayloadTooLargeError,
-    503: ServerUnavailableError,
-}
+log = logging.getLogger("mainspring.client")
 
 
 class Channel:
@@ -109,9 +97,9 @@ class Channel:
                 if err is None:
                     future.set_result(data.get("ok"))
                 else:
-                    status = int(err.get("status", 400))
-                    cls = _BY_STATUS.get(status, RPCError)
-                    future.set_exception(cls(err.get("message", ""), status=status, code=err.get("code", "error")))
+                    future.set_exception(
+                        rpc_error(int(err.get("status", 400)), err.get("message", ""), err.get("code", "error"))
+                    )
         except Exception as e:  # a broken connection: fail what waits, below
             log.debug("worker channel reader stopped: %r", e)
         finally:

@@ -29,7 +29,13 @@ _BY_STATUS: dict[int, type[RPCError]] = {
     409: AlreadyStartedError,
     413: PayloadTooLargeError,
     422: InvalidArgumentError,
+    503: ServerUnavailableError,
 }
+
+
+def rpc_error(status: int, message: str, code: str = "error", details: Any = None) -> RPCError:
+    """The exception for an error answer (HTTP status and body, or a channel's error message)."""
+    return _BY_STATUS.get(status, RPCError)(message, status=status, code=code, details=details)
 
 
 def resolve_address(address: str | None) -> str:
@@ -146,10 +152,7 @@ class Transport:
             details = parsed.get("details")
         except (ValueError, AttributeError):
             message, code, details = raw.decode(errors="replace") or reason, "error", None
-        cls = _BY_STATUS.get(status, RPCError)
-        if status == 503:
-            cls = ServerUnavailableError
-        raise cls(message, status=status, code=code, details=details)
+        raise rpc_error(status, message, code, details)
 
     def _timeout_default(self) -> aiohttp.ClientTimeout:
 

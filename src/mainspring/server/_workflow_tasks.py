@@ -143,14 +143,19 @@ class WorkflowTasks(Commands):
             if s is not None:
                 s.inflight_workflows.discard(ex.record.run_id)
 
+    async def _execution_of_wt(self, token: str) -> tuple[Execution, int, int]:
+        """The execution a workflow task token names, with the token's attempt and started event id."""
+        run_id, attempt, started_event_id = parse_token(token, "w")
+        ex = await self._load(run_id)
+        if ex is None:
+            raise NotFoundError("workflow task not found", status=404, code="task_not_found")
+        return ex, attempt, started_event_id
+
     async def complete_workflow_task(self, req: m.CompleteWorkflowTaskRequest) -> dict[str, Any]:
         """Record the task's commands. The answer carries the events written (so a sticky worker's
         cached workflow stays current without waiting for its next task) and, if the worker has room,
         the activities it just scheduled, handed to it directly."""
-        run_id, attempt, started_event_id = parse_token(req.task_token, "w")
-        ex = await self._load(run_id)
-        if ex is None:
-            raise NotFoundError("workflow task not found", status=404, code="task_not_found")
+        ex, attempt, started_event_id = await self._execution_of_wt(req.task_token)
         async with ex.lock:
             wt = self._check_wt(ex, attempt, started_event_id)
             problem = self._validate_commands(ex, req.commands)
@@ -197,10 +202,7 @@ class WorkflowTasks(Commands):
             return {"accepted": True, "events": written if sticky else [], "activity_tasks": eager}
 
     async def fail_workflow_task(self, req: m.FailWorkflowTaskRequest) -> None:
-        run_id, attempt, started_event_id = parse_token(req.task_token, "w")
-        ex = await self._load(run_id)
-        if ex is None:
-            raise NotFoundError("workflow task not found", status=404, code="task_not_found")
+        ex, attempt, started_event_id = await self._execution_of_wt(req.task_token)
         async with ex.lock:
             wt = self._check_wt(ex, attempt, started_event_id)
             await self._wt_failed(ex, wt, req.cause, req.failure.model_dump(exclude_none=True))
