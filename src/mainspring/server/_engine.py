@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .._validation import describe_input_error, schema_error
 from ..api import models as m
@@ -40,6 +41,8 @@ from ._workflow_tasks import WorkflowTasks
 __all__ = ["Engine", "iso"]
 
 log = logging.getLogger("mainspring.server")
+
+T = TypeVar("T")
 
 
 class Engine(WorkflowTasks, ActivityTasks):
@@ -208,9 +211,14 @@ class Engine(WorkflowTasks, ActivityTasks):
         ex = self._cache.get(rec.run_id)
         return ex.record if ex is not None else rec
 
-    def _state_of(self, rec: ExecutionRecord) -> ExecutionState:
+    async def _read(self, rec: ExecutionRecord, build: Callable[[ExecutionRecord, ExecutionState], T]) -> T:
+        """``build`` from the run's committed state: a transition in progress changes the in-memory copy
+        before its commit, so a cached run is read under its lock (after that transition is durable)."""
         ex = self._cache.get(rec.run_id)
-        return ex.state if ex is not None else ExecutionState.from_dict(rec.state)
+        if ex is None:
+            return build(rec, ExecutionState.from_dict(rec.state))
+        async with ex.lock:
+            return build(ex.record, ex.state)
 
     @staticmethod
     def _info(rec: ExecutionRecord) -> dict[str, Any]:
@@ -228,11 +236,14 @@ class Engine(WorkflowTasks, ActivityTasks):
 
     async def describe(self, namespace: str, workflow_id: str, run_id: str | None) -> dict[str, Any]:
         rec = await self._find(namespace, workflow_id, run_id)
-        st = self._state_of(rec)
         first = await self.store.read_history(rec.run_id, 1, 1)
+        workflow_input = first[0].attributes.get("input") if first else None
+        return await self._read(rec, lambda r, st: self._description(r, st, workflow_input))
+
+    def _description(self, rec: ExecutionRecord, st: ExecutionState, workflow_input: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
             "execution": self._info(rec),
-            "input": first[0].attributes.get("input") if first else None,
+            "input": workflow_input,
             "result": st.result,
             "failure": st.failure,
             "pending_activities": [
@@ -300,22 +311,22 @@ class Engine(WorkflowTasks, ActivityTasks):
                     if not waiters:
                         del self._result_waiters[rec.run_id]
             rec = await self._find(namespace, workflow_id, rec.run_id)
-        st = self._state_of(rec)
-        return {
-            "workflow_id": rec.workflow_id,
-            "run_id": rec.run_id,
-            "status": rec.status.value,
-            "result": st.result,
-            "failure": st.failure,
-        }
+        return await self._read(
+            rec,
+            lambda r, st: {
+                "workflow_id": r.workflow_id,
+                "run_id": r.run_id,
+                "status": r.status.value,
+                "result": st.result,
+                "failure": st.failure,
+            },
+        )
 
     async def list_workflows(self, namespace: str, query: ListQuery) -> dict[str, Any]:
         self.check_namespace(namespace)
         records, token = await self.store.list_executions(namespace, query)
-        return {
-            "executions": [self._info(self._cache[r.run_id].record if r.run_id in self._cache else r) for r in records],
-            "next_page_token": token,
-        }
+        # As stored, i.e. committed (a cached copy may be ahead of its commit).
+        return {"executions": [self._info(r) for r in records], "next_page_token": token}
 
     async def register_worker(self, namespace: str, req: m.RegisterWorkerRequest) -> Session:
         self.check_namespace(namespace)
