@@ -233,3 +233,33 @@ async def test_an_older_database_is_migrated_in_place(tmp_path: Path) -> None:
     conn.close()
     assert versions == list(range(1, latest_schema_version() + 1))
     assert {"executions_by_status", "executions_by_type"} <= indexes
+
+
+async def test_many_updates_commit_together_and_a_stale_one_fails_alone(tmp_path: Path) -> None:
+    """Updates batched into one statement; when one is stale, it alone is refused and the rest apply."""
+    store = await _open(tmp_path / "u.db")
+    try:
+        records = [_record(f"wf-{i}") for i in range(50)]
+        await asyncio.gather(*(store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in records))
+
+        def step(r: ExecutionRecord, expected: int, event_id: int) -> ExecutionWrite:
+            r.version = expected + 1
+            r.next_event_id = event_id + 1
+            r.state = {"step": event_id}
+            return ExecutionWrite(r, expected, [HistoryEvent(event_id, EventType.TIMER_FIRED, 1.0, {"n": event_id})])
+
+        # All at once: they share commits (and statements).
+        await asyncio.gather(*(store.write(step(r, 1, 2)) for r in records))
+        stale = _record("wf-7")
+        stale.run_id = records[7].run_id
+        writes = [store.write(step(r, 2, 3)) for r in records]
+        writes.append(store.write(step(stale, 1, 3)))  # expects version 1: stale
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        assert all(r is None for r in results[:-1]), results
+        assert isinstance(results[-1], ConditionFailedError)
+        for r in records:
+            loaded = await store.get_run(r.run_id)
+            assert loaded is not None and loaded.version == 3 and loaded.state == {"step": 3}
+            assert [e.event_id for e in await store.read_history(r.run_id)] == [1, 2, 3]
+    finally:
+        await store.close()

@@ -40,6 +40,8 @@ class Channel:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._outbox: list[dict[str, Any]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self.session: dict[str, Any] = {}
 
@@ -66,12 +68,16 @@ class Channel:
         """Send one operation and wait for its answer (None for "no task")."""
         ws = self._ws
         if ws is None or self.closed.is_set():
-            raise ServerUnavailableError("the worker channel is closed", code="unavailable")
+            raise ServerUnavailableError("the channel is closed", code="unavailable")
         i = next(self._ids)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending[i] = future
+        # Calls made in the same turn of the event loop go out as one frame (see the server's side).
+        self._outbox.append({"i": i, "op": op, "b": body})
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush())
         try:
-            await ws.send_str(dumps_str({"i": i, "op": op, "b": body}))
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             raise ServerUnavailableError(f"the server did not answer {op} in time", code="timeout") from None
@@ -79,6 +85,24 @@ class Channel:
             raise ServerUnavailableError(f"the worker channel broke: {e}", code="unavailable") from None
         finally:
             self._pending.pop(i, None)
+
+    async def _flush(self) -> None:
+        ws = self._ws
+        assert ws is not None
+        try:
+            await asyncio.sleep(0)  # let the rest of this turn's calls join the frame
+            while self._outbox:
+                batch, self._outbox = self._outbox, []
+                await ws.send_str(dumps_str(batch[0] if len(batch) == 1 else batch))
+        except (ConnectionError, RuntimeError) as e:
+            failure = ServerUnavailableError(f"the channel broke: {e}", code="unavailable")
+            for message in self._outbox:
+                future = self._pending.get(message["i"])
+                if future is not None and not future.done():
+                    future.set_exception(failure)
+            self._outbox.clear()
+        finally:
+            self._flusher = None
 
     async def _read(self) -> None:
         import aiohttp
@@ -90,16 +114,17 @@ class Channel:
                 if message.type is not aiohttp.WSMsgType.TEXT:
                     continue
                 data = loads(message.data)
-                future = self._pending.get(data.get("i"))
-                if future is None or future.done():
-                    continue
-                err = data.get("err")
-                if err is None:
-                    future.set_result(data.get("ok"))
-                else:
-                    future.set_exception(
-                        rpc_error(int(err.get("status", 400)), err.get("message", ""), err.get("code", "error"))
-                    )
+                for answer in data if isinstance(data, list) else (data,):
+                    future = self._pending.get(answer.get("i"))
+                    if future is None or future.done():
+                        continue
+                    err = answer.get("err")
+                    if err is None:
+                        future.set_result(answer.get("ok"))
+                    else:
+                        future.set_exception(
+                            rpc_error(int(err.get("status", 400)), err.get("message", ""), err.get("code", "error"))
+                        )
         except Exception as e:  # a broken connection: fail what waits, below
             log.debug("worker channel reader stopped: %r", e)
         finally:

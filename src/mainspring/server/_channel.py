@@ -87,13 +87,34 @@ class _Connection:
         self.websocket = websocket
         self.operations = operations
         self._send_lock = asyncio.Lock()
+        self._outbox: list[dict[str, Any]] = []
+        self._flusher: asyncio.Handle | None = None
         #: Operations that only wait (polls, result waits): abandoned when the connection closes.
         self.waits: set[asyncio.Task[None]] = set()
         self.running: set[asyncio.Task[None]] = set()
 
     async def send(self, message: dict[str, Any]) -> None:
-        async with self._send_lock:
-            await self.websocket.send_text(dumps_str(message))
+        """Queue an answer. Answers queued in the same turn of the event loop (many operations finish
+        together when one commit makes them all durable) go out as one frame, a JSON array."""
+        self._outbox.append(message)
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().call_soon(self._start_flush)
+
+    def _start_flush(self) -> None:
+        task = asyncio.ensure_future(self._flush())
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+
+    async def _flush(self) -> None:
+        try:
+            async with self._send_lock:
+                while self._outbox:
+                    batch, self._outbox = self._outbox, []
+                    await self.websocket.send_text(dumps_str(batch[0] if len(batch) == 1 else batch))
+        except (WebSocketDisconnect, RuntimeError):
+            self._outbox.clear()  # the peer is gone
+        finally:
+            self._flusher = None
 
     def start(self, i: Any, op: str, raw: Any, context: Any, session_id: str | None, *, waits: bool) -> None:
         task = asyncio.ensure_future(self._serve(i, op, raw, context, session_id))
@@ -144,6 +165,11 @@ class _Connection:
             task.cancel()
         if self.running:
             await asyncio.gather(*self.running, return_exceptions=True)
+        if self._flusher is not None:  # answers queued but not sent yet (e.g. the last error)
+            self._flusher.cancel()
+            self._flusher = None
+        if self._outbox:
+            await self._flush()
         try:
             await self.websocket.close()
         except (RuntimeError, WebSocketDisconnect):  # already closed by the peer
@@ -189,13 +215,13 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
                 },
             }
         )
-        while True:
-            message = loads(await websocket.receive_text())
-            op = message.get("op")
-            if op == "bye":
-                graceful = True
-                break
-            conn.start(message.get("i"), op, message.get("b"), session, session.id, waits=op in _WAITS)
+        while not graceful:
+            for message in _messages(await websocket.receive_text()):
+                op = str(message.get("op"))
+                if op == "bye":
+                    graceful = True
+                    break
+                conn.start(message.get("i"), op, message.get("b"), session, session.id, waits=op in _WAITS)
     except WebSocketDisconnect:
         pass
     except (ValueError, AttributeError):
@@ -208,6 +234,12 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
                 if not graceful:
                     log.warning("worker %s disconnected; handing its tasks to other workers", session.identity)
                 await engine.session_lost(session, graceful=graceful)
+
+
+def _messages(text: str) -> list[dict[str, Any]]:
+    """A frame holds one message (an object) or several (an array of objects)."""
+    data = loads(text)
+    return data if isinstance(data, list) else [data]
 
 
 _WAITS = frozenset({"poll_workflow_task", "poll_activity_task", "wait_result"})
@@ -240,9 +272,9 @@ async def client_channel(engine: Engine, websocket: WebSocket) -> None:
             await conn.send({"i": 0, "err": _error(400, "invalid_argument", problem)})
             return
         while True:
-            message = loads(await websocket.receive_text())
-            op = message.get("op")
-            conn.start(message.get("i"), op, message.get("b"), namespace, None, waits=op in _WAITS)
+            for message in _messages(await websocket.receive_text()):
+                op = str(message.get("op"))
+                conn.start(message.get("i"), op, message.get("b"), namespace, None, waits=op in _WAITS)
     except WebSocketDisconnect:
         pass
     except (ValueError, AttributeError):
