@@ -57,6 +57,7 @@ class ServerProcess:
     ) -> None:
         self.db = str(db)
         self.port = port or free_port()
+        self.ui_port = free_port()
         self.extra_args = list(extra_args)
         self.log_path = log_path or Path(str(db) + f".server-{self.port}.log")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -70,6 +71,11 @@ class ServerProcess:
     def url(self) -> str:
         return f"http://{self.address}"
 
+    @property
+    def ui_url(self) -> str:
+        """The web UI (it also serves the API)."""
+        return f"http://127.0.0.1:{self.ui_port}"
+
     def start(self, timeout: float = 15.0) -> ServerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         t0 = time.monotonic()
@@ -82,6 +88,8 @@ class ServerProcess:
                 "start-dev",
                 "--port",
                 str(self.port),
+                "--ui-port",
+                str(self.ui_port),
                 "--db-filename",
                 self.db,
                 *self.extra_args,

@@ -270,7 +270,17 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        r = run_cli("server", "start-dev", "--port", str(port), "--db-filename", str(tmp_path / "x.db"), timeout=20)
+        r = run_cli(
+            "server",
+            "start-dev",
+            "--ui-port",
+            str(free_port()),
+            "--port",
+            str(port),
+            "--db-filename",
+            str(tmp_path / "x.db"),
+            timeout=20,
+        )
     line = one_error_line(r)
     assert f"port {port} on 127.0.0.1 is already in use" in line and "--port" in line
     assert "Ready" not in r.stdout
@@ -289,7 +299,17 @@ def test_a_second_server_on_the_same_database_refuses(server: ServerProcess, hel
         address=server.address,
     )
     assert r.returncode == 0, r.stderr
-    r = run_cli("server", "start-dev", "--port", str(free_port()), "--db-filename", server.db, timeout=20)
+    r = run_cli(
+        "server",
+        "start-dev",
+        "--ui-port",
+        str(free_port()),
+        "--port",
+        str(free_port()),
+        "--db-filename",
+        server.db,
+        timeout=20,
+    )
     line = one_error_line(r)
     assert "is in use by another Mainspring server" in line and "--db-filename" in line
     assert "Ready" not in r.stdout
@@ -300,11 +320,33 @@ def test_a_second_server_on_the_same_database_refuses(server: ServerProcess, hel
 
 def test_bad_start_dev_options_are_refused_before_starting(tmp_path: Path) -> None:
     db = str(tmp_path / "x.db")
-    r = run_cli("server", "start-dev", "--port", str(free_port()), "--db-filename", db, "--namespace", "bad ns")
+    r = run_cli(
+        "server",
+        "start-dev",
+        "--ui-port",
+        str(free_port()),
+        "--port",
+        str(free_port()),
+        "--db-filename",
+        db,
+        "--namespace",
+        "bad ns",
+    )
     assert r.returncode == 2 and "invalid namespace 'bad ns'" in r.stderr
-    r = run_cli("server", "start-dev", "--port", str(free_port()), "--db-filename", db, "--max-payload-size", "lots")
+    r = run_cli(
+        "server",
+        "start-dev",
+        "--ui-port",
+        str(free_port()),
+        "--port",
+        str(free_port()),
+        "--db-filename",
+        db,
+        "--max-payload-size",
+        "lots",
+    )
     assert r.returncode == 2 and "'lots' is not a size" in r.stderr
-    r = run_cli("server", "start-dev", "--port", "70000", "--db-filename", db)
+    r = run_cli("server", "start-dev", "--ui-port", str(free_port()), "--port", "70000", "--db-filename", db)
     assert r.returncode == 2 and "70000" in r.stderr
     assert not Path(db).exists()
 

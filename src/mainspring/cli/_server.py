@@ -56,8 +56,9 @@ def server() -> None:
     type=click.IntRange(0, 65535),
     default=8233,
     show_default=True,
-    help="Port reserved for the web UI.",
+    help="Port of the web UI (0 picks a free one).",
 )
+@click.option("--headless", is_flag=True, help="Run without the web UI.")
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
     "--db-filename",
@@ -95,6 +96,7 @@ def server() -> None:
 def start_dev(
     port: int,
     ui_port: int,
+    headless: bool,
     ip: str,
     db_filename: str,
     namespaces: tuple[str, ...],
@@ -114,7 +116,7 @@ def start_dev(
         db=db_filename,
         host=ip,
         port=port,
-        ui_port=ui_port,
+        ui_port=None if headless else ui_port,
         namespaces=("default", *[n for n in namespaces if n != "default"]),
         max_payload_bytes=_parse_size(max_payload_size),
         worker_session_timeout=timedelta(seconds=worker_session_timeout),
@@ -127,7 +129,10 @@ def start_dev(
         kind = "" if db_filename == ":memory:" else " (SQLite, WAL, synchronous=FULL)"
         click.echo(f"Mainspring {__version__} dev server (pid {os.getpid()})")
         click.echo(f"  API         {api}   reference: {api}/api/v1/docs")
-        click.echo(f"  Web UI      port {ui_port} reserved (the web UI is not built yet)")
+        ui = srv.ui_address
+        if ui is not None:
+            ui_host, ui_port_bound = ui.rsplit(":", 1)
+            click.echo(f"  Web UI      http://{'localhost' if ui_host == '127.0.0.1' else ui_host}:{ui_port_bound}")
         click.echo(f"  Database    {where}{kind}")
         click.echo(f"  Namespaces  {', '.join(config.namespaces)}")
         age = _process_age()

@@ -17,8 +17,8 @@ class ServerConfig:
     #: Interface and port of the HTTP/JSON API.
     host: str = "127.0.0.1"
     port: int = 7233
-    #: Port reserved for the web UI.
-    ui_port: int = 8233
+    #: Port of the web UI (which also serves the API, for the browser); None runs without it.
+    ui_port: int | None = 8233
     #: Namespaces that exist from the start.
     namespaces: tuple[str, ...] = ("default",)
     #: Largest accepted payload (a workflow input or result, an activity input or result, details).

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from .._json import dumps
@@ -607,8 +607,8 @@ def _docs_page() -> str:
     )
 
 
-def build_app(engine: Engine) -> Starlette:
-    """The Starlette application serving the API of ``engine``."""
+def build_app(engine: Engine, *, ui: bool = False) -> Starlette:
+    """The Starlette application serving the API of ``engine`` (and the web UI's pages, with ``ui``)."""
     routes: list[BaseRoute] = [_make_route(engine, ep) for ep in ENDPOINTS]
     cache: dict[str, bytes] = {}
 
@@ -644,4 +644,28 @@ def build_app(engine: Engine) -> Starlette:
     routes.append(WebSocketRoute("/api/v1/namespaces/{namespace}/workers/connect", channel, name="worker_channel"))
     routes.append(WebSocketRoute("/api/v1/namespaces/{namespace}/clients/connect", clients, name="client_channel"))
     routes.append(Route("/api/v1/docs", docs, methods=["GET"], name="docs"))
+    if ui:
+        routes += _ui_routes()
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed, 500: internal})
+
+
+def _ui_routes() -> list[BaseRoute]:
+    from starlette.responses import FileResponse, RedirectResponse
+    from starlette.staticfiles import StaticFiles
+
+    from ..ui import static_dir
+
+    static = static_dir()
+
+    async def page(request: Request) -> Response:
+        # The UI is one page: the browser-side code reads the path and draws what it names.
+        return FileResponse(static / "index.html", headers={"cache-control": "no-cache"})
+
+    async def home(request: Request) -> Response:
+        return RedirectResponse("/namespaces/default/workflows")
+
+    return [
+        Route("/", home, methods=["GET"]),
+        Mount("/static", app=StaticFiles(directory=static), name="static"),
+        Route("/namespaces/{rest:path}", page, methods=["GET"]),
+    ]

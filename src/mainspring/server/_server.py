@@ -8,6 +8,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 
@@ -27,7 +28,7 @@ class ServerStartError(MainspringError):
     """The server could not start (port in use, database locked or unreadable, ...)."""
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def _bind(host: str, port: int, *, what: str = "--port") -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -37,7 +38,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         if e.errno == errno.EADDRINUSE:
             raise ServerStartError(
-                f"port {port} on {host} is already in use (is another server running?); choose another with --port"
+                f"port {port} on {host} is already in use (is another server running?); choose another with {what}"
             ) from None
         raise ServerStartError(f"cannot listen on {host}:{port}: {e.strerror}") from None
     sock.listen(2048)
@@ -69,6 +70,7 @@ class Server:
         self.engine = Engine(self.store, config, clock)
         self._uvicorn: _Uvicorn | None = None
         self._socket: socket.socket | None = None
+        self._ui_socket: socket.socket | None = None
         self.started_in: float = 0.0
 
     @property
@@ -77,16 +79,42 @@ class Server:
         host, port = self._socket.getsockname()[:2]
         return f"{host}:{port}"
 
+    @property
+    def ui_address(self) -> str | None:
+        """host:port of the web UI, or None when running without it."""
+        if self._ui_socket is None:
+            return None
+        host, port = self._ui_socket.getsockname()[:2]
+        return f"{host}:{port}"
+
     async def start(self) -> None:
         t0 = time.perf_counter()
         self._socket = _bind(self.config.host, self.config.port)
+        if self.config.ui_port is not None:
+            try:
+                self._ui_socket = _bind(self.config.host, self.config.ui_port, what="--ui-port")
+            except ServerStartError:
+                self._socket.close()
+                raise
         try:
             await self.store.open()
         except MainspringError as e:
-            self._socket.close()
+            self._close_sockets()
             raise ServerStartError(str(e)) from None
         await self.engine.start()
-        app = build_app(self.engine)
+        api = build_app(self.engine)
+        app: Any = api
+        if self._ui_socket is not None:
+            ui = build_app(self.engine, ui=True)
+            ui_port = self._ui_socket.getsockname()[1]
+
+            async def app(scope: Any, receive: Any, send: Any) -> None:
+                # One server, two ports: the API's, and the UI's (pages plus the same API, so the
+                # browser calls it from the same origin).
+                server = scope.get("server")
+                target = ui if server is not None and server[1] == ui_port else api
+                await target(scope, receive, send)
+
         uv_config = uvicorn.Config(
             app,
             lifespan="off",
@@ -109,11 +137,17 @@ class Server:
     async def serve(self) -> None:
         """Serve until SIGINT/SIGTERM (or ``stop()``), then shut down cleanly."""
         assert self._uvicorn is not None and self._socket is not None
+        sockets = [self._socket] + ([self._ui_socket] if self._ui_socket is not None else [])
         try:
-            await self._uvicorn.serve(sockets=[self._socket])
+            await self._uvicorn.serve(sockets=sockets)
         finally:
             await self.engine.stop()
             await self.store.close()
+
+    def _close_sockets(self) -> None:
+        for s in (self._socket, self._ui_socket):
+            if s is not None:
+                s.close()
 
     def stop(self) -> None:
         self.engine.release_waiters()
