@@ -4,7 +4,7 @@ An activity runs at least once; it is retried per its retry policy until it succ
 non-retryable error, runs out of attempts, or times out. Make activities idempotent.
 """
 
-from ._context import ActivityInfo, heartbeat, in_activity, info
+from ._context import ActivityInfo, heartbeat, in_activity, info, is_cancelled
 from ._definition import ActivityDefinition, ActivityFunction, defn, get_definition
 
 __all__ = [
@@ -16,4 +16,5 @@ __all__ = [
     "heartbeat",
     "in_activity",
     "info",
+    "is_cancelled",
 ]

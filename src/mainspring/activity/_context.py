@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["ActivityInfo", "heartbeat", "in_activity", "info"]
+__all__ = ["ActivityInfo", "heartbeat", "in_activity", "info", "is_cancelled"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,8 @@ class ActivityInfo:
 class _Running:
     info: ActivityInfo
     heartbeat: Callable[[Any], None]
+    #: The workflow cancelled this activity (or closed): stop, and let the cancellation propagate.
+    cancelled: bool = False
 
 
 _current: contextvars.ContextVar[_Running | None] = contextvars.ContextVar("mainspring_activity", default=None)
@@ -65,3 +67,14 @@ def heartbeat(details: Any = None) -> None:
     attempt finds them in ``info().heartbeat_details``. Calls are batched, so calling often is cheap.
     """
     _get().heartbeat(details)
+
+
+def is_cancelled() -> bool:
+    """True once the workflow cancelled this activity (or ended without waiting for it).
+
+    An ``async def`` activity is also interrupted: it gets ``asyncio.CancelledError`` where it waits.
+    A plain ``def`` activity runs in a thread that cannot be interrupted, so a long one should check
+    this now and then (for example next to each ``heartbeat()``) and stop by raising
+    ``mainspring.CancelledError``.
+    """
+    return _get().cancelled

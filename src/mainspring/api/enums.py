@@ -37,6 +37,9 @@ class EventType(StrEnum):
     WORKFLOW_EXECUTION_STARTED = "WorkflowExecutionStarted"
     WORKFLOW_EXECUTION_COMPLETED = "WorkflowExecutionCompleted"
     WORKFLOW_EXECUTION_FAILED = "WorkflowExecutionFailed"
+    WORKFLOW_EXECUTION_CANCEL_REQUESTED = "WorkflowExecutionCancelRequested"
+    WORKFLOW_EXECUTION_CANCELED = "WorkflowExecutionCanceled"
+    WORKFLOW_EXECUTION_TERMINATED = "WorkflowExecutionTerminated"
     WORKFLOW_TASK_SCHEDULED = "WorkflowTaskScheduled"
     WORKFLOW_TASK_STARTED = "WorkflowTaskStarted"
     WORKFLOW_TASK_COMPLETED = "WorkflowTaskCompleted"
@@ -47,6 +50,8 @@ class EventType(StrEnum):
     ACTIVITY_TASK_COMPLETED = "ActivityTaskCompleted"
     ACTIVITY_TASK_FAILED = "ActivityTaskFailed"
     ACTIVITY_TASK_TIMED_OUT = "ActivityTaskTimedOut"
+    ACTIVITY_TASK_CANCEL_REQUESTED = "ActivityTaskCancelRequested"
+    ACTIVITY_TASK_CANCELED = "ActivityTaskCanceled"
     TIMER_STARTED = "TimerStarted"
     TIMER_FIRED = "TimerFired"
     TIMER_CANCELED = "TimerCanceled"
@@ -60,6 +65,8 @@ class CommandType(StrEnum):
     CANCEL_TIMER = "CancelTimer"
     COMPLETE_WORKFLOW = "CompleteWorkflow"
     FAIL_WORKFLOW = "FailWorkflow"
+    CANCEL_WORKFLOW = "CancelWorkflow"
+    REQUEST_CANCEL_ACTIVITY = "RequestCancelActivity"
 
 
 class TimeoutType(StrEnum):

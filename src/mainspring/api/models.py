@@ -15,7 +15,11 @@ from .enums import CommandType, EventType, WorkflowStatus, WorkflowTaskFailedCau
 
 __all__ = [
     "ActivityTask",
+    "CancelRequestInfo",
     "CancelTimerCommand",
+    "CancelWorkflowCommand",
+    "CancelWorkflowRequest",
+    "CancelWorkflowResponse",
     "Command",
     "CompleteActivityTaskRequest",
     "CompleteActivityTaskResponse",
@@ -43,14 +47,24 @@ __all__ = [
     "PollRequest",
     "RegisterWorkerRequest",
     "RegisterWorkerResponse",
+    "RequestCancelActivityCommand",
     "RetryPolicyModel",
     "ScheduleActivityCommand",
+    "StackCoroutine",
+    "StackFrame",
     "StartTimerCommand",
     "StartWorkflowRequest",
     "StartWorkflowResponse",
+    "TaskQueueBacklog",
+    "TaskQueueInfo",
+    "TaskQueueWorker",
+    "TaskQueuesResponse",
+    "TerminateWorkflowRequest",
+    "TerminateWorkflowResponse",
     "WaitResultRequest",
     "WorkflowExecutionInfo",
     "WorkflowResultResponse",
+    "WorkflowStackResponse",
     "WorkflowTask",
     "WorkflowTypeInfo",
 ]
@@ -147,6 +161,9 @@ class PendingActivity(_Model):
     last_failure: Failure | None = None
     next_attempt_time: str | None = None
     last_worker_identity: str | None = None
+    cancel_requested: bool = Field(
+        default=False, description="The workflow asked to cancel it; it ends as soon as its worker stops it."
+    )
 
 
 class PendingTimer(_Model):
@@ -163,14 +180,30 @@ class PendingWorkflowTask(_Model):
     last_failure: Failure | None = None
 
 
+class CancelRequestInfo(_Model):
+    """A cancellation asked of a run (its WorkflowExecutionCancelRequested event)."""
+
+    event_id: int
+    time: str
+    reason: str = ""
+    identity: str = ""
+
+
 class DescribeWorkflowResponse(_Model):
     execution: WorkflowExecutionInfo
     input: Any = None
     result: Any = None
-    failure: Failure | None = None
+    failure: Failure | None = Field(
+        default=None,
+        description="Why the run did not complete: its failure, or a CancelledError / TerminatedError (kind "
+        "'cancelled' / 'terminated', the reason as message) for a cancelled or terminated run.",
+    )
     pending_activities: list[PendingActivity] = Field(default_factory=list)
     pending_timers: list[PendingTimer] = Field(default_factory=list)
     pending_workflow_task: PendingWorkflowTask | None = None
+    cancel_requested: CancelRequestInfo | None = Field(
+        default=None, description="Set once a cancellation was requested (the run may still be cleaning up)."
+    )
 
 
 class ListWorkflowsResponse(_Model):
@@ -206,6 +239,100 @@ class WorkflowResultResponse(_Model):
     status: WorkflowStatus
     result: Any = None
     failure: Failure | None = None
+
+
+# --- Cancelling and terminating -------------------------------------------------------------------------------
+
+
+class CancelWorkflowRequest(_Model):
+    """Ask a running workflow to cancel: its code gets ``asyncio.CancelledError`` where it waits, and may
+    clean up; its pending activities and timers are cancelled."""
+
+    workflow_id: str
+    run_id: str | None = Field(default=None, description="A run id; the newest run of the workflow id when omitted.")
+    reason: str = Field(default="", max_length=10_000, description="Why; recorded in history.")
+    identity: str = Field(
+        default="", max_length=1000, description="Who asks (recorded); the caller's address if empty."
+    )
+
+
+class CancelWorkflowResponse(_Model):
+    accepted: bool = True
+    workflow_id: str
+    run_id: str = Field(description="The run the cancellation was recorded for.")
+    already_requested: bool = Field(
+        default=False, description="A cancellation had already been requested: nothing new was recorded."
+    )
+
+
+class TerminateWorkflowRequest(_Model):
+    """End a running workflow at once, without running any more of its code."""
+
+    workflow_id: str
+    run_id: str | None = Field(default=None, description="A run id; the newest run of the workflow id when omitted.")
+    reason: str = Field(default="", max_length=10_000, description="Why; recorded in history.")
+    identity: str = Field(
+        default="", max_length=1000, description="Who asks (recorded); the caller's address if empty."
+    )
+
+
+class TerminateWorkflowResponse(_Model):
+    accepted: bool = True
+    workflow_id: str
+    run_id: str = Field(description="The run that was terminated.")
+
+
+# --- Where a workflow waits -----------------------------------------------------------------------------------
+
+
+class StackFrame(_Model):
+    file: str
+    line: int
+    function: str
+    code: str = Field(description="The source line, stripped ('' if the file cannot be read).")
+
+
+class StackCoroutine(_Model):
+    name: str
+    frames: list[StackFrame] = Field(description="The workflow code's own frames, outermost first, innermost last.")
+
+
+class WorkflowStackResponse(_Model):
+    """Where each of a workflow's coroutines waits, asked live of the worker that holds it in memory."""
+
+    workflow_id: str
+    run_id: str
+    worker: str | None = Field(default=None, description="Identity of the worker that answered (or was asked).")
+    coroutines: list[StackCoroutine] = Field(default_factory=list)
+    message: str | None = Field(default=None, description="Why there are no coroutines to show, if there are none.")
+
+
+# --- Task queues ---------------------------------------------------------------------------------------------
+
+
+class TaskQueueWorker(_Model):
+    identity: str
+    session_id: str
+    last_seen: str = Field(description="When the server last heard from it (now, for a worker on an open channel).")
+    connected_since: str
+    workflow_types: list[str] = Field(default_factory=list)
+    activity_types: list[str] = Field(default_factory=list)
+    channel: bool = Field(description="Connected over a worker channel (WebSocket) rather than HTTP polls.")
+
+
+class TaskQueueBacklog(_Model):
+    workflow: int = Field(description="Workflow tasks ready and waiting for a worker.")
+    activity: int = Field(description="Activity tasks ready and waiting for a worker.")
+
+
+class TaskQueueInfo(_Model):
+    name: str
+    workers: list[TaskQueueWorker] = Field(default_factory=list)
+    backlog: TaskQueueBacklog
+
+
+class TaskQueuesResponse(_Model):
+    task_queues: list[TaskQueueInfo]
 
 
 # --- Workers ------------------------------------------------------------------------------------------------
@@ -298,6 +425,13 @@ class CancelTimerCommand(_Model):
     timer_id: str
 
 
+class RequestCancelActivityCommand(_Model):
+    """Cancel a pending activity: one not started yet ends at once, a running one when its worker stops it."""
+
+    type: Literal[CommandType.REQUEST_CANCEL_ACTIVITY] = CommandType.REQUEST_CANCEL_ACTIVITY
+    scheduled_event_id: int = Field(ge=1, description="The activity's ActivityTaskScheduled event id.")
+
+
 class CompleteWorkflowCommand(_Model):
     type: Literal[CommandType.COMPLETE_WORKFLOW] = CommandType.COMPLETE_WORKFLOW
     result: Any = None
@@ -308,8 +442,21 @@ class FailWorkflowCommand(_Model):
     failure: Failure
 
 
+class CancelWorkflowCommand(_Model):
+    """Close the run as CANCELED (only after a cancellation was requested)."""
+
+    type: Literal[CommandType.CANCEL_WORKFLOW] = CommandType.CANCEL_WORKFLOW
+    details: Any = None
+
+
 Command = Annotated[
-    ScheduleActivityCommand | StartTimerCommand | CancelTimerCommand | CompleteWorkflowCommand | FailWorkflowCommand,
+    ScheduleActivityCommand
+    | StartTimerCommand
+    | CancelTimerCommand
+    | RequestCancelActivityCommand
+    | CompleteWorkflowCommand
+    | FailWorkflowCommand
+    | CancelWorkflowCommand,
     Field(discriminator="type"),
 ]
 
@@ -379,4 +526,6 @@ class HeartbeatActivityTaskRequest(_Model):
 
 
 class HeartbeatActivityTaskResponse(_Model):
-    cancel_requested: bool = False
+    cancel_requested: bool = Field(
+        default=False, description="The workflow cancelled this activity: stop it (report it as cancelled)."
+    )

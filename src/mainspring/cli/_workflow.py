@@ -1,4 +1,4 @@
-"""``mainspring workflow ...``: start, execute, result, describe, show, list."""
+"""``mainspring workflow ...``: start, execute, result, describe, show, list, cancel, terminate, stack."""
 
 from __future__ import annotations
 
@@ -280,6 +280,8 @@ _DETAIL_KEYS = (
     "cause",
     "timeout_type",
     "retry_state",
+    "reason",
+    "scheduled_event_id",
 )
 
 
@@ -287,7 +289,7 @@ def _event_details(e: dict[str, Any]) -> str:
     attrs = e["attributes"]
     parts = []
     for key in _DETAIL_KEYS:
-        if key in attrs and attrs[key] is not None:
+        if key in attrs and attrs[key] is not None and attrs[key] != "":
             value = attrs[key]
             parts.append(f"{key}={_short_json(value, 60) if not isinstance(value, str) else value}")
     if attrs.get("failure"):
@@ -310,6 +312,59 @@ async def show(client: Client, workflow_id: str, run_id: str | None, output: str
     for e in events:
         line = f"{e['event_id']:>4}  {e['event_time'][:23]:<23}  {e['event_type']:<28}  {_event_details(e)}"
         click.echo(line if len(line) <= max(width, 100) else line[: max(width, 100) - 3] + "...")
+
+
+@workflow.command("cancel")
+@_handle_options
+@click.option("--reason", default="", help="Why (recorded in the history).")
+@connection_options
+@run_async
+async def cancel(client: Client, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
+    """Ask a running workflow to cancel: its code gets a cancellation it may clean up after."""
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    fresh = await handle.cancel(reason=reason)
+    if output == "json":
+        echo_json({"workflow_id": workflow_id, "cancel_requested": True, "already_requested": not fresh})
+    elif fresh:
+        click.echo(f"Cancellation requested for workflow {workflow_id}.")
+    else:
+        click.echo(f"A cancellation of workflow {workflow_id} had already been requested.")
+
+
+@workflow.command("terminate")
+@_handle_options
+@click.option("--reason", default="", help="Why (recorded in the history).")
+@connection_options
+@run_async
+async def terminate(client: Client, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
+    """End a running workflow at once, running none of its code."""
+    await client.get_workflow_handle(workflow_id, run_id=run_id).terminate(reason=reason)
+    if output == "json":
+        echo_json({"workflow_id": workflow_id, "terminated": True})
+    else:
+        click.echo(f"Workflow {workflow_id} terminated.")
+
+
+@workflow.command("stack")
+@_handle_options
+@connection_options
+@run_async
+async def stack(client: Client, workflow_id: str, run_id: str | None, output: str) -> None:
+    """Show where a running workflow waits: each coroutine's awaiting call, asked of its worker."""
+    data = await client.get_workflow_handle(workflow_id, run_id=run_id).stack()
+    if output == "json":
+        echo_json(data)
+        return
+    if not data["coroutines"]:
+        click.echo(data.get("message") or "nothing is waiting")
+        return
+    click.echo(f"Worker: {data.get('worker')}")
+    for co in data["coroutines"]:
+        click.echo(f"\n{co['name']}:")
+        for f in co["frames"]:
+            click.echo(f"  {f['file']}:{f['line']} in {f['function']}")
+            if f.get("code"):
+                click.echo(f"    {f['code']}")
 
 
 @workflow.command("list")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._json import dumps_str, loads
@@ -44,6 +45,9 @@ class Channel:
         self._flusher: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self.session: dict[str, Any] = {}
+        #: Called with each message the server sends on its own initiative (one with an ``op``): to a
+        #: worker, "cancel_activity" and "stack". Answer one that has a ``q`` with ``send``.
+        self.on_message: Callable[[dict[str, Any]], None] | None = None
 
     async def open(self, registration: dict[str, Any] | None = None) -> dict[str, Any]:
         """Connect (and register, for a worker); the session's settings (id, payload limit...)."""
@@ -74,9 +78,7 @@ class Channel:
         future: asyncio.Future[Any] = loop.create_future()
         self._pending[i] = future
         # Calls made in the same turn of the event loop go out as one frame (see the server's side).
-        self._outbox.append({"i": i, "op": op, "b": body})
-        if self._flusher is None:
-            self._flusher = loop.create_task(self._flush())
+        self._enqueue({"i": i, "op": op, "b": body})
         try:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
@@ -85,6 +87,16 @@ class Channel:
             raise ServerUnavailableError(f"the worker channel broke: {e}", code="unavailable") from None
         finally:
             self._pending.pop(i, None)
+
+    def send(self, message: dict[str, Any]) -> None:
+        """Send a message that expects no answer (a worker's answer to a request of the server's)."""
+        if self._ws is not None and not self.closed.is_set():
+            self._enqueue(message)
+
+    def _enqueue(self, message: dict[str, Any]) -> None:
+        self._outbox.append(message)
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     async def _flush(self) -> None:
         ws = self._ws
@@ -97,7 +109,7 @@ class Channel:
         except (ConnectionError, RuntimeError) as e:
             failure = ServerUnavailableError(f"the channel broke: {e}", code="unavailable")
             for message in self._outbox:
-                future = self._pending.get(message["i"])
+                future = self._pending.get(message.get("i", -1))
                 if future is not None and not future.done():
                     future.set_exception(failure)
             self._outbox.clear()
@@ -115,6 +127,9 @@ class Channel:
                     continue
                 data = loads(message.data)
                 for answer in data if isinstance(data, list) else (data,):
+                    if "op" in answer:
+                        self._on_server_message(answer)
+                        continue
                     future = self._pending.get(answer.get("i"))
                     if future is None or future.done():
                         continue
@@ -136,6 +151,18 @@ class Channel:
                             f"lost the connection to the server at {self._transport.address}", code="unavailable"
                         )
                     )
+
+    def _on_server_message(self, message: dict[str, Any]) -> None:
+        handler = self.on_message
+        if handler is not None:
+            try:
+                handler(message)
+                return
+            except Exception:  # the reader must go on: one bad message must not break the session
+                log.exception("error handling the server's %r message", message.get("op"))
+        if "q" in message:
+            status, text = (500, "the worker failed to answer") if handler else (501, "this client answers nothing")
+            self.send({"q": message["q"], "err": {"status": status, "code": "error", "message": text}})
 
     async def close(self, *, graceful: bool) -> None:
         """Close; ``graceful`` tells the server first, so it hands anything left to other workers at once."""

@@ -139,6 +139,34 @@ class WorkflowHandle(Generic[R]):
         )
         return WorkflowDescription.from_json(data)
 
+    async def cancel(self, *, reason: str = "") -> bool:
+        """Ask the run to cancel: its code gets ``asyncio.CancelledError`` where it waits, may clean up,
+        and the run ends CANCELED (unless the code goes on to complete). Its pending activities and timers
+        are cancelled. Returns False if a cancellation had already been requested.
+
+        Raises ``InvalidArgumentError`` if the run is not running, ``NotFoundError`` if there is no such run.
+        """
+        body = {"workflow_id": self.workflow_id, "run_id": self.run_id, "reason": reason}
+        data = await self.client._call("POST", "/workflows/cancel", body=body)
+        return not data.get("already_requested", False)
+
+    async def terminate(self, *, reason: str = "") -> None:
+        """End the run at once, as TERMINATED: none of its code runs any more; pending work is dropped.
+
+        Raises ``InvalidArgumentError`` if the run is not running, ``NotFoundError`` if there is no such run.
+        """
+        body = {"workflow_id": self.workflow_id, "run_id": self.run_id, "reason": reason}
+        await self.client._call("POST", "/workflows/terminate", body=body)
+
+    async def stack(self) -> dict[str, Any]:
+        """Where each coroutine of the running workflow waits, asked live of the worker that holds it:
+        ``{"worker", "coroutines": [{"name", "frames": [{"file", "line", "function", "code"}]}], "message"}``.
+        """
+        data: dict[str, Any] = await self.client._call(
+            "GET", "/workflows/stack", params={"workflow_id": self.workflow_id, "run_id": self.run_id}
+        )
+        return data
+
     async def fetch_history(self) -> list[dict[str, Any]]:
         """Every event of the run's history, in order (as JSON objects)."""
         events: list[dict[str, Any]] = []

@@ -42,7 +42,23 @@ class ActivityTasks(Commands):
             act = ex.state.activities.get(sched_id)
             if not ex.running or act is None or act.state is not ActivityState.SCHEDULED or session.closed:
                 return None
+            if act.cancel_requested:  # cancelled while it ran, before a server restart: not again
+                self._activity_canceled(ex, act, self.clock.now())
+                await self._commit(ex)
+                return None
             return self._begin_activity(ex, act, session, self.clock.now())
+
+    async def _on_cancel_due(self, run_id: str, sched_id: int) -> None:
+        """An activity cancelled while it ran, found not running after a server restart: it ends now."""
+        ex = await self._load(run_id)
+        if ex is None:
+            return
+        async with ex.lock:
+            act = ex.state.activities.get(sched_id)
+            if not ex.running or act is None or not act.cancel_requested or act.state is ActivityState.STARTED:
+                return
+            self._activity_canceled(ex, act, self.clock.now())
+            await self._commit(ex)
 
     def _begin_activity(self, ex: Execution, act: ActivityInfo, session: Session, now: float) -> dict[str, Any]:
         """Hand a scheduled activity to ``session`` (the caller holds the lock)."""
@@ -111,29 +127,6 @@ class ActivityTasks(Commands):
             )
         return act
 
-    def _session_done_activity(self, ex: Execution, act: ActivityInfo) -> None:
-        if act.session_id is not None:
-            s = self.matching.sessions.get(act.session_id)
-            if s is not None:
-                s.inflight_activities.discard((ex.record.run_id, act.scheduled_event_id))
-            act.session_id = None
-
-    def _activity_started_event(self, ex: Execution, act: ActivityInfo, now: float) -> int:
-        # ActivityTaskStarted is written when the activity closes, with the attempt that closed it, so
-        # retries don't add an event each (as in Temporal).
-        e = self._append(
-            ex,
-            EventType.ACTIVITY_TASK_STARTED,
-            {
-                "scheduled_event_id": act.scheduled_event_id,
-                "attempt": act.attempt,
-                "identity": act.last_identity,
-                "last_failure": act.last_failure,
-            },
-            act.last_started_time or now,
-        )
-        return e.event_id
-
     async def complete_activity_task(self, req: m.CompleteActivityTaskRequest) -> dict[str, Any]:
         """Record an activity's result; with a continuation, also the workflow task it caused.
 
@@ -150,6 +143,17 @@ class ActivityTasks(Commands):
             act = self._check_activity(ex, sched_id, attempt)
             session = self.matching.sessions.get(act.session_id) if act.session_id else None
             now = self.clock.now()
+            if act.cancel_requested:
+                # The workflow cancelled it and stopped waiting for it: however it ended, it ends cancelled.
+                self._activity_canceled(ex, act, now)
+                await self._commit(ex)
+                return {
+                    "accepted": True,
+                    "continuation": None
+                    if req.continuation is None
+                    else {"accepted": False, "reason": "the workflow cancelled this activity"},
+                    "workflow_task": None,
+                }
             refused: str | None = None
             if req.continuation is not None:
                 refused = self._continuation_problem(ex, act, req.continuation, session, now)
@@ -299,7 +303,7 @@ class ActivityTasks(Commands):
             if changed:
                 # Details survive a retry and a server restart, so they are committed.
                 await self._commit(ex)
-        return {"cancel_requested": False}
+            return {"cancel_requested": act.cancel_requested}
 
     async def _activity_attempt_failed(
         self,
@@ -312,6 +316,12 @@ class ActivityTasks(Commands):
     ) -> None:
         """One attempt failed: retry it per its policy, or fail the activity for good."""
         now = self.clock.now()
+        if act.cancel_requested:
+            # Cancelled by the workflow: however the attempt ended (stopped, failed, timed out, its
+            # worker lost), the activity ends cancelled, without a retry.
+            self._activity_canceled(ex, act, now)
+            await self._commit(ex)
+            return
         retry = act.retry
         # A timeout can fire while no attempt is running (waiting in the queue, or between retries).
         was_started = act.state is ActivityState.STARTED

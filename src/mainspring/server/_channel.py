@@ -11,11 +11,18 @@ this the path workers use: a message costs far less than an HTTP request (no per
 routing or connection handling), and the session is the connection, so when a worker dies its socket
 closes and the server hands its tasks to other workers at once, without waiting for a lease to lapse.
 A worker that ends cleanly sends ``op`` "bye" first.
+
+The server also sends the worker messages of its own, told apart from answers by their ``op``:
+
+    server -> worker   {"op": "cancel_activity", "b": {"task_token": ...}}     (no answer expected)
+    server -> worker   {"q": 3, "op": "stack", "b": {"run_id": ...}}
+    worker -> server   {"q": 3, "ok": {...}}   or   {"q": 3, "err": {"status": ..., "code": ..., "message": ...}}
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -92,13 +99,55 @@ class _Connection:
         #: Operations that only wait (polls, result waits): abandoned when the connection closes.
         self.waits: set[asyncio.Task[None]] = set()
         self.running: set[asyncio.Task[None]] = set()
+        #: The server's own requests to the peer, waiting for their answers ("q" -> future).
+        self._requests: dict[int, asyncio.Future[Any]] = {}
+        self._request_ids = itertools.count(1)
+        self.closed = False
 
     async def send(self, message: dict[str, Any]) -> None:
         """Queue an answer. Answers queued in the same turn of the event loop (many operations finish
         together when one commit makes them all durable) go out as one frame, a JSON array."""
+        self._queue(message)
+
+    def _queue(self, message: dict[str, Any]) -> None:
         self._outbox.append(message)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().call_soon(self._start_flush)
+
+    # --- messages the server starts (the session's WorkerLink) ---------------------------------------
+
+    def notify(self, op: str, body: dict[str, Any]) -> None:
+        """Tell the worker something; no answer is expected."""
+        if not self.closed:
+            self._queue({"op": op, "b": body})
+
+    async def request(self, op: str, body: dict[str, Any], timeout: float) -> Any:
+        """Ask the worker something; its answer, or TimeoutError, ConnectionError or an RPCError."""
+        if self.closed:
+            raise ConnectionError("the worker's channel is closed")
+        q = next(self._request_ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._requests[q] = future
+        self._queue({"q": q, "op": op, "b": body})
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._requests.pop(q, None)
+
+    def answered(self, message: dict[str, Any]) -> None:
+        """The worker answered one of the server's requests."""
+        future = self._requests.get(message.get("q"))  # type: ignore[arg-type]
+        if future is None or future.done():
+            return
+        err = message.get("err")
+        if err is None:
+            future.set_result(message.get("ok"))
+        else:
+            if not isinstance(err, dict):
+                err = {}
+            message_text = str(err.get("message", ""))
+            status = int(err.get("status", 500))
+            future.set_exception(RPCError(message_text, status=status, code=str(err.get("code", "error"))))
 
     def _start_flush(self) -> None:
         task = asyncio.ensure_future(self._flush())
@@ -161,6 +210,10 @@ class _Connection:
     async def finish(self) -> None:
         # Waiting operations are abandoned (a task a poll holds goes back to its queue). Anything else
         # runs to its end: a transition cut short between its commit and its effects would strand work.
+        self.closed = True
+        for future in self._requests.values():
+            if not future.done():
+                future.set_exception(ConnectionError("the worker disconnected before it answered"))
         for task in list(self.waits):
             task.cancel()
         if self.running:
@@ -204,6 +257,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
             await conn.send({"i": first.get("i"), "err": _error(e.status or 400, e.code, e.message)})
             return
         session.on_channel = True
+        session.link = conn
         await conn.send(
             {
                 "i": first.get("i"),
@@ -217,6 +271,9 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
         )
         while not graceful:
             for message in _messages(await websocket.receive_text()):
+                if "op" not in message and "q" in message:
+                    conn.answered(message)  # the worker answers a request of the server's
+                    continue
                 op = str(message.get("op"))
                 if op == "bye":
                     graceful = True

@@ -12,7 +12,7 @@ from typing import Any
 from ..api import models as m
 from ..api.enums import ActivityState, EventType, WorkflowStatus
 from ..api.names import check_id
-from ._core import Effects, EngineCore, Execution, payload_size
+from ._core import Effects, EngineCore, Execution, activity_token, payload_size
 from ._matching import Session
 from ._state import ActivityInfo, TimerInfo
 
@@ -67,6 +67,13 @@ class Commands(EngineCore):
                 timer_ids.add(cmd.timer_id)
             elif isinstance(cmd, m.CancelTimerCommand):
                 pass
+            elif isinstance(cmd, m.RequestCancelActivityCommand):
+                if cmd.scheduled_event_id >= ex.record.next_event_id:
+                    return f"{where}: event {cmd.scheduled_event_id} is not in the history yet"
+            elif isinstance(cmd, m.CancelWorkflowCommand):
+                closed = True
+                if ex.state.cancel_request is None:
+                    return f"{where}: a workflow can only end as cancelled after a cancellation was requested"
             elif isinstance(cmd, m.CompleteWorkflowCommand):
                 closed = True
                 if payload_size(cmd.result) > self.max_payload:
@@ -152,6 +159,44 @@ class Commands(EngineCore):
                 },
                 now,
             )
+        elif isinstance(cmd, m.RequestCancelActivityCommand):
+            cancelled = st.activities.get(cmd.scheduled_event_id)
+            # Written even if the activity closed meanwhile (as for CancelTimer): replay must find it.
+            e = self._append(
+                ex,
+                EventType.ACTIVITY_TASK_CANCEL_REQUESTED,
+                {
+                    "scheduled_event_id": cmd.scheduled_event_id,
+                    "workflow_task_completed_event_id": completed_id,
+                },
+                now,
+            )
+            if cancelled is not None and not cancelled.cancel_requested:
+                cancelled.cancel_requested_event_id = e.event_id
+                if cancelled.state is ActivityState.STARTED:
+                    # Running: its worker is told to stop it; it ends when the worker reports back.
+                    sid = cancelled.session_id
+                    session = self.matching.sessions.get(sid) if sid else None
+                    if session is not None:
+                        token = activity_token(rec.run_id, cancelled.scheduled_event_id, cancelled.attempt)
+                        fx.stop_activity(session, token)
+                else:
+                    # Not started: it ends at once (after this task's other command events).
+                    if fx.cancel_now is None:
+                        fx.cancel_now = []
+                    fx.cancel_now.append(cancelled)
+        elif isinstance(cmd, m.CancelWorkflowCommand):
+            self._append(
+                ex,
+                EventType.WORKFLOW_EXECUTION_CANCELED,
+                {
+                    "details": cmd.details,
+                    "workflow_task_completed_event_id": completed_id,
+                },
+                now,
+            )
+            st.failure = self._cancelled_failure(st.cancel_request)
+            self._close(ex, WorkflowStatus.CANCELED, now, fx)
         elif isinstance(cmd, m.CompleteWorkflowCommand):
             self._append(
                 ex,
@@ -186,6 +231,68 @@ class Commands(EngineCore):
             self._apply_command(ex, cmd, completed_id, now, new_activities, fx)
         if new_activities and ex.running:
             fx.activities = (fx.activities or []) + new_activities
+        if fx.cancel_now:
+            # After every command event: replay matches a task's command events as one run.
+            if ex.running:
+                for act in fx.cancel_now:
+                    if act.scheduled_event_id in ex.state.activities:
+                        self._activity_canceled(ex, act, now)
+            fx.cancel_now = None
+
+    @staticmethod
+    def _cancelled_failure(request: dict[str, Any] | None) -> dict[str, Any]:
+        reason = (request or {}).get("reason") or ""
+        return {
+            "message": reason or "the workflow was cancelled",
+            "type": "CancelledError",
+            "kind": "cancelled",
+            "non_retryable": True,
+        }
+
+    def _session_done_activity(self, ex: Execution, act: ActivityInfo) -> None:
+        if act.session_id is not None:
+            s = self.matching.sessions.get(act.session_id)
+            if s is not None:
+                s.inflight_activities.discard((ex.record.run_id, act.scheduled_event_id))
+            act.session_id = None
+
+    def _activity_started_event(self, ex: Execution, act: ActivityInfo, now: float) -> int:
+        # ActivityTaskStarted is written when the activity closes, with the attempt that closed it, so
+        # retries don't add an event each (as in Temporal).
+        e = self._append(
+            ex,
+            EventType.ACTIVITY_TASK_STARTED,
+            {
+                "scheduled_event_id": act.scheduled_event_id,
+                "attempt": act.attempt,
+                "identity": act.last_identity,
+                "last_failure": act.last_failure,
+            },
+            act.last_started_time or now,
+        )
+        return e.event_id
+
+    def _activity_canceled(self, ex: Execution, act: ActivityInfo, now: float, details: Any = None) -> None:
+        """A cancelled activity ends: its running attempt stopped (or ended anyway), or it never started.
+
+        No workflow task follows: the workflow stopped waiting for it when it asked to cancel it.
+        """
+        started = act.state is ActivityState.STARTED
+        self._session_done_activity(ex, act)
+        started_id = self._activity_started_event(ex, act, now) if started else 0
+        self._append(
+            ex,
+            EventType.ACTIVITY_TASK_CANCELED,
+            {
+                "scheduled_event_id": act.scheduled_event_id,
+                "started_event_id": started_id,
+                "latest_cancel_requested_event_id": act.cancel_requested_event_id,
+                "details": details,
+                "identity": act.last_identity if started else None,
+            },
+            now,
+        )
+        del ex.state.activities[act.scheduled_event_id]
 
     def _take_eager(
         self, ex: Execution, fx: Effects, session: Session | None, slots: int, now: float

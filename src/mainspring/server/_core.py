@@ -109,6 +109,15 @@ class Effects:
     offer_wt: bool = False
     activities: list[ActivityInfo] | None = None
     closed: bool = False
+    #: Running activity attempts whose workers are to be told to stop them: (session, task token).
+    stop_activities: list[tuple[Session, str]] | None = None
+    #: Activities the workflow cancelled before they started: ended after the task's other commands.
+    cancel_now: list[ActivityInfo] | None = None
+
+    def stop_activity(self, session: Session, token: str) -> None:
+        if self.stop_activities is None:
+            self.stop_activities = []
+        self.stop_activities.append((session, token))
 
 
 def wt_token(run_id: str, wt: WorkflowTaskInfo) -> str:
@@ -257,6 +266,10 @@ class EngineCore:
             for f in self._result_waiters.pop(rec.run_id, []):
                 if not f.done():
                     f.set_result(None)
+        if fx.stop_activities:
+            for session, token in fx.stop_activities:
+                if session.link is not None and not session.closed:
+                    session.link.notify("cancel_activity", {"task_token": token})
 
     def _sticky_session(self, ex: Execution) -> Session | None:
         sid = ex.state.sticky_session
@@ -285,12 +298,20 @@ class EngineCore:
         st = ex.state
         rec.status = status
         rec.close_time = now
-        # Pending work of a closed run is abandoned: its tasks are refused when they come back.
+        # Pending work of a closed run is abandoned: its tasks are refused when they come back, and
+        # the workers running its activities are told to stop them.
         for act in st.activities.values():
             if act.session_id:
                 s = self.matching.sessions.get(act.session_id)
                 if s is not None:
                     s.inflight_activities.discard((rec.run_id, act.scheduled_event_id))
+                    if act.state is ActivityState.STARTED:
+                        fx.stop_activity(s, activity_token(rec.run_id, act.scheduled_event_id, act.attempt))
+        wt = st.wt
+        if wt is not None and wt.started and wt.session_id is not None:
+            s = self.matching.sessions.get(wt.session_id)
+            if s is not None:
+                s.inflight_workflows.discard(rec.run_id)
         st.activities.clear()
         st.timers.clear()
         st.wt = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from .._validation import describe_input_error, schema_error
@@ -25,6 +25,7 @@ from ..errors import (
     AlreadyStartedError,
     InvalidArgumentError,
     NotFoundError,
+    RPCError,
 )
 from ..storage import (
     ExecutionAlreadyRunningError,
@@ -34,8 +35,8 @@ from ..storage import (
 )
 from ._activity_tasks import ActivityTasks
 from ._core import Effects, Execution, event_json, iso
-from ._matching import Session
-from ._state import ExecutionState
+from ._matching import Kind, Session
+from ._state import ActivityInfo, ExecutionState
 from ._workflow_tasks import WorkflowTasks
 
 __all__ = ["Engine", "iso"]
@@ -43,6 +44,11 @@ __all__ = ["Engine", "iso"]
 log = logging.getLogger("mainspring.server")
 
 T = TypeVar("T")
+
+#: How long the server waits for a worker to say where a workflow waits.
+STACK_TIMEOUT = 5.0
+#: Backlogs longer than this are counted as they are, without checking each entry is still wanted.
+_BACKLOG_CHECK_LIMIT = 10_000
 
 
 class Engine(WorkflowTasks, ActivityTasks):
@@ -89,6 +95,10 @@ class Engine(WorkflowTasks, ActivityTasks):
             if wt is not None:
                 self._arm_wt(rec, wt)
             for act in st.activities.values():
+                if act.cancel_requested:
+                    # It was running when the workflow cancelled it; nothing runs it now.
+                    self.timers.schedule(self.clock.now(), self._on_cancel_due, rec.run_id, act.scheduled_event_id)
+                    continue
                 if act.state is ActivityState.BACKOFF and act.next_attempt_time is not None:
                     self.timers.schedule(
                         act.next_attempt_time,
@@ -260,6 +270,7 @@ class Engine(WorkflowTasks, ActivityTasks):
                     "last_failure": a.last_failure,
                     "next_attempt_time": iso(a.next_attempt_time),
                     "last_worker_identity": a.last_identity,
+                    "cancel_requested": a.cancel_requested,
                 }
                 for a in st.activities.values()
             ],
@@ -272,6 +283,7 @@ class Engine(WorkflowTasks, ActivityTasks):
                 for t in st.timers.values()
             ],
             "pending_workflow_task": None,
+            "cancel_requested": st.cancel_request,
         }
         wt = st.wt
         if wt is not None:
@@ -321,6 +333,190 @@ class Engine(WorkflowTasks, ActivityTasks):
                 "failure": st.failure,
             },
         )
+
+    # --- cancelling and terminating ------------------------------------------------------------------
+
+    async def _execution(self, namespace: str, workflow_id: str, run_id: str | None) -> Execution:
+        rec = await self._find(namespace, workflow_id, run_id)
+        ex = await self._load(rec.run_id)
+        if ex is None:
+            raise NotFoundError(
+                f"workflow {workflow_id!r} run {rec.run_id} not found in namespace {namespace!r}",
+                status=404,
+                code="not_found",
+            )
+        return ex
+
+    @staticmethod
+    def _check_running(ex: Execution, action: str) -> None:
+        rec = ex.record
+        if not ex.running:
+            raise InvalidArgumentError(
+                f"workflow {rec.workflow_id!r} (run {rec.run_id}) is not running: it is {rec.status.value}; "
+                f"only a running workflow can be {action}",
+                status=400,
+                code="not_running",
+                details={"run_id": rec.run_id, "status": rec.status.value},
+            )
+
+    async def request_cancel(self, namespace: str, req: m.CancelWorkflowRequest, identity: str) -> dict[str, Any]:
+        """Record a cancellation request; the workflow's code sees it at its next workflow task."""
+        ex = await self._execution(namespace, req.workflow_id, req.run_id)
+        async with ex.lock:
+            self._check_running(ex, "cancelled")
+            rec = ex.record
+            st = ex.state
+            answer = {"accepted": True, "workflow_id": rec.workflow_id, "run_id": rec.run_id}
+            if st.cancel_request is not None:
+                return {**answer, "already_requested": True}
+            now = self.clock.now()
+            e = self._append(
+                ex, EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED, {"reason": req.reason, "identity": identity}, now
+            )
+            st.cancel_request = {"event_id": e.event_id, "time": iso(now), "reason": req.reason, "identity": identity}
+            fx = Effects()
+            self._schedule_wt(ex, now, fx)
+            await self._commit(ex)
+            self._after_commit(ex, fx)
+        log.info("cancellation of workflow %s (run %s) requested by %s", rec.workflow_id, rec.run_id, identity)
+        return {**answer, "already_requested": False}
+
+    async def terminate(self, namespace: str, req: m.TerminateWorkflowRequest, identity: str) -> dict[str, Any]:
+        """End a run at once: no more of its code runs; its pending work is dropped."""
+        ex = await self._execution(namespace, req.workflow_id, req.run_id)
+        async with ex.lock:
+            self._check_running(ex, "terminated")
+            rec = ex.record
+            st = ex.state
+            now = self.clock.now()
+            # Not _append: a workflow task that is out will never complete, so its Started event is
+            # not written (its reserved id goes to this event, and the worker's answer is refused).
+            self._raw_append(
+                ex, EventType.WORKFLOW_EXECUTION_TERMINATED, {"reason": req.reason, "identity": identity}, now
+            )
+            st.failure = {
+                "message": req.reason or "the workflow was terminated",
+                "type": "TerminatedError",
+                "kind": "terminated",
+                "non_retryable": True,
+            }
+            fx = Effects()
+            self._close(ex, WorkflowStatus.TERMINATED, now, fx)
+            await self._commit(ex)
+            self._after_commit(ex, fx)
+        log.info("workflow %s (run %s) terminated by %s", rec.workflow_id, rec.run_id, identity)
+        return {"accepted": True, "workflow_id": rec.workflow_id, "run_id": rec.run_id}
+
+    # --- where a workflow waits -------------------------------------------------------------------------
+
+    async def workflow_stack(self, namespace: str, workflow_id: str, run_id: str | None) -> dict[str, Any]:
+        """Ask the worker that holds the run in its cache where each of its coroutines waits."""
+        rec = await self._find(namespace, workflow_id, run_id)
+        out: dict[str, Any] = {
+            "workflow_id": rec.workflow_id,
+            "run_id": rec.run_id,
+            "worker": None,
+            "coroutines": [],
+            "message": None,
+        }
+        if rec.status is not WorkflowStatus.RUNNING:
+            out["message"] = f"the run is {rec.status.value}: none of its code is waiting any more"
+            return out
+        ex = self._cache.get(rec.run_id)
+        session = self._sticky_session(ex) if ex is not None else None
+        if session is None:
+            out["message"] = (
+                "no worker holds this workflow in memory right now; a worker rebuilds it from its history "
+                "when its next workflow task runs"
+            )
+            return out
+        out["worker"] = session.identity
+        if session.link is None:
+            out["message"] = f"worker {session.identity} holds it but polls over HTTP, so it cannot be asked"
+            return out
+        try:
+            answer = await session.link.request("stack", {"run_id": rec.run_id}, STACK_TIMEOUT)
+        except TimeoutError:
+            out["message"] = f"worker {session.identity} did not answer within {STACK_TIMEOUT:g} s"
+            return out
+        except (RPCError, ConnectionError) as e:
+            out["message"] = f"worker {session.identity} could not answer: {getattr(e, 'message', None) or e}"
+            return out
+        try:
+            checked = m.WorkflowStackResponse.model_validate(
+                {
+                    **out,
+                    "coroutines": answer.get("coroutines") or [],
+                    "message": answer.get("message"),
+                }
+            )
+        except (ValueError, AttributeError):
+            out["message"] = f"worker {session.identity} gave an answer that could not be read"
+            return out
+        return checked.model_dump()
+
+    # --- task queues ------------------------------------------------------------------------------------
+
+    def task_queues(self, namespace: str, name: str | None = None) -> dict[str, Any]:
+        """Every task queue of the namespace that has workers or ready tasks: its workers and backlog."""
+        self.check_namespace(namespace)
+        now = self.clock.now()
+        queues: dict[str, dict[str, Any]] = {}
+
+        def entry(queue: str) -> dict[str, Any]:
+            e = queues.get(queue)
+            if e is None:
+                e = queues[queue] = {"name": queue, "workers": [], "backlog": {"workflow": 0, "activity": 0}}
+            return e
+
+        for s in sorted(self.matching.sessions.values(), key=lambda s: s.connected_since):
+            if s.closed or s.namespace != namespace or (name and s.task_queue != name):
+                continue
+            e = entry(s.task_queue)
+            e["workers"].append(
+                {
+                    "identity": s.identity,
+                    "session_id": s.id,
+                    # An open channel is a live worker: the server hears from it as long as it is open.
+                    "last_seen": iso(now if s.on_channel else s.last_seen),
+                    "connected_since": iso(s.connected_since),
+                    "workflow_types": list(s.workflow_types),
+                    "activity_types": list(s.activity_types),
+                    "channel": s.on_channel,
+                }
+            )
+            if s.sticky:
+                e["backlog"]["workflow"] += self._backlog(s.sticky, "workflow")
+        for (ns, queue, kind), q in list(self.matching.queues.items()):
+            if ns != namespace or (name and queue != name):
+                continue
+            n = self._backlog(q.ready, kind)
+            if n:
+                entry(queue)["backlog"][kind] += n
+        return {"task_queues": [queues[k] for k in sorted(queues)]}
+
+    def _backlog(self, refs: Iterable[Any], kind: Kind) -> int:
+        """How many of ``refs`` are tasks still waiting (a queue may hold stale references)."""
+        items = list(refs)
+        if len(items) > _BACKLOG_CHECK_LIMIT:
+            return len(items)
+        count = 0
+        for ref in set(items):
+            if kind == "workflow":
+                assert isinstance(ref, str)
+                ex = self._cache.get(ref)
+                if ex is None or (ex.running and ex.state.wt is not None and not ex.state.wt.started):
+                    count += 1
+            else:
+                assert isinstance(ref, tuple)
+                ex = self._cache.get(ref[0])
+                if ex is None:
+                    count += 1
+                else:
+                    act: ActivityInfo | None = ex.state.activities.get(ref[1])
+                    if ex.running and act is not None and act.state is ActivityState.SCHEDULED:
+                        count += 1
+        return count
 
     async def list_workflows(self, namespace: str, query: ListQuery) -> dict[str, Any]:
         self.check_namespace(namespace)

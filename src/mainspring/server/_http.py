@@ -220,6 +220,40 @@ async def _result(engine: Engine, request: Request, body: Any) -> Response:
     )
 
 
+def _identity(request: Request, given: str) -> str:
+    """Who asks: as the caller says, else its address."""
+    if given:
+        return given
+    return f"api@{request.client.host}" if request.client is not None else "api"
+
+
+def _require_workflow_id(workflow_id: str) -> None:
+    if not workflow_id:
+        raise InvalidArgumentError(
+            "invalid request: field 'workflow_id' must not be empty", status=400, code="invalid_argument"
+        )
+
+
+async def _cancel(engine: Engine, request: Request, body: m.CancelWorkflowRequest) -> Response:
+    ns = _ns(request)
+    _require_workflow_id(body.workflow_id)
+    return _json(await engine.request_cancel(ns, body, _identity(request, body.identity)))
+
+
+async def _terminate(engine: Engine, request: Request, body: m.TerminateWorkflowRequest) -> Response:
+    ns = _ns(request)
+    _require_workflow_id(body.workflow_id)
+    return _json(await engine.terminate(ns, body, _identity(request, body.identity)))
+
+
+async def _stack(engine: Engine, request: Request, body: Any) -> Response:
+    return _json(await engine.workflow_stack(_ns(request), _required(request, "workflow_id"), _q(request, "run_id")))
+
+
+async def _task_queues(engine: Engine, request: Request, body: Any) -> Response:
+    return _json(engine.task_queues(_ns(request), _q(request, "name") or None))
+
+
 async def _register(engine: Engine, request: Request, body: m.RegisterWorkerRequest) -> Response:
     s = await engine.register_worker(_ns(request), body)
     return _json(
@@ -380,6 +414,46 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         _result,
         response=m.WorkflowResultResponse,
         query=(_WID, _RID, Query("wait", "number", "Seconds to wait for the run to close (max 30).")),
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/workflows/cancel",
+        "cancel_workflow",
+        "Ask a running workflow to cancel: its code gets asyncio.CancelledError where it waits and may clean "
+        "up; its pending activities and timers are cancelled (400 if the run is not running)",
+        _cancel,
+        body=m.CancelWorkflowRequest,
+        response=m.CancelWorkflowResponse,
+    ),
+    Endpoint(
+        "POST",
+        _NS + "/workflows/terminate",
+        "terminate_workflow",
+        "End a running workflow at once, running none of its code; its pending work is dropped "
+        "(400 if the run is not running)",
+        _terminate,
+        body=m.TerminateWorkflowRequest,
+        response=m.TerminateWorkflowResponse,
+    ),
+    Endpoint(
+        "GET",
+        _NS + "/workflows/stack",
+        "get_workflow_stack",
+        "Where each coroutine of a running workflow waits, asked live of the worker that holds it in memory "
+        "(empty, with a message saying why, when no worker can answer)",
+        _stack,
+        response=m.WorkflowStackResponse,
+        query=(_WID, _RID),
+    ),
+    Endpoint(
+        "GET",
+        _NS + "/task-queues",
+        "list_task_queues",
+        "Task queues with their live workers (when each was last seen) and backlogs",
+        _task_queues,
+        response=m.TaskQueuesResponse,
+        query=(Query("name", "string", "Only the task queue of this name."),),
+        tag="workers",
     ),
     Endpoint(
         "POST",

@@ -18,9 +18,9 @@ import itertools
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Protocol
 
-__all__ = ["ActivityRef", "Matching", "Session", "TaskQueue", "Waiter"]
+__all__ = ["ActivityRef", "Matching", "Session", "TaskQueue", "Waiter", "WorkerLink"]
 
 Kind = Literal["workflow", "activity"]
 
@@ -37,6 +37,18 @@ class Waiter:
     def __init__(self, session: Session, future: asyncio.Future[Ref | None]) -> None:
         self.session = session
         self.future = future
+
+
+class WorkerLink(Protocol):
+    """The server's way to reach a worker on its own initiative (its channel connection)."""
+
+    def notify(self, op: str, body: dict[str, Any]) -> None:
+        """Send a message that needs no answer."""
+        ...
+
+    async def request(self, op: str, body: dict[str, Any], timeout: float) -> Any:
+        """Ask the worker something and wait up to ``timeout`` seconds for its answer."""
+        ...
 
 
 @dataclass(eq=False)
@@ -56,6 +68,10 @@ class Session:
     closed: bool = False
     #: The session is a worker channel connection: it ends when the connection closes, not by lease.
     on_channel: bool = False
+    #: When the session was opened.
+    connected_since: float = 0.0
+    #: How to reach the worker (its channel), or None for a worker that polls over HTTP.
+    link: WorkerLink | None = None
 
 
 @dataclass(eq=False)
@@ -94,7 +110,7 @@ class Matching:
         now: float,
     ) -> Session:
         sid = f"{uuid.uuid4().hex[:16]}-{next(self._ids)}"
-        s = Session(sid, namespace, task_queue, identity, workflow_types, activity_types, now)
+        s = Session(sid, namespace, task_queue, identity, workflow_types, activity_types, now, connected_since=now)
         self.sessions[sid] = s
         return s
 

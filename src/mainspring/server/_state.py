@@ -89,8 +89,14 @@ class ActivityInfo:
     last_heartbeat_time: float | None = None
     last_started_time: float | None = None
     last_identity: str | None = None
+    #: Event id of ActivityTaskCancelRequested: the workflow cancelled it while it ran (0: not cancelled).
+    cancel_requested_event_id: int = 0
     # --- memory only ---
     session_id: str | None = None
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_requested_event_id > 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +120,7 @@ class ActivityInfo:
             "lht": self.last_heartbeat_time,
             "lst": self.last_started_time,
             "lid": self.last_identity,
+            **({"cr": self.cancel_requested_event_id} if self.cancel_requested_event_id else {}),
         }
 
     @classmethod
@@ -139,6 +146,7 @@ class ActivityInfo:
             last_heartbeat_time=d["lht"],
             last_started_time=d["lst"],
             last_identity=d["lid"],
+            cancel_requested_event_id=d.get("cr", 0),
         )
 
 
@@ -158,6 +166,8 @@ class ExecutionState:
     timers: dict[str, TimerInfo] = field(default_factory=dict)
     result: Any = None
     failure: dict[str, Any] | None = None
+    #: The cancellation requested of the run: {"event_id", "time", "reason", "identity"}; None if none was.
+    cancel_request: dict[str, Any] | None = None
     # --- memory only ---
     #: The worker session that ran the last workflow task and keeps the workflow cached.
     sticky_session: str | None = None
@@ -176,6 +186,8 @@ class ExecutionState:
             d["res"] = self.result
         if self.failure is not None:
             d["fail"] = self.failure
+        if self.cancel_request is not None:
+            d["cr"] = self.cancel_request
         return d
 
     @classmethod
@@ -186,4 +198,5 @@ class ExecutionState:
             timers={k: TimerInfo(k, v[0], v[1]) for k, v in d.get("tmr", {}).items()},
             result=d.get("res"),
             failure=d.get("fail"),
+            cancel_request=d.get("cr"),
         )

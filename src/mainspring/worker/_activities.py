@@ -15,7 +15,7 @@ from .._json import dumps
 from ..activity import ActivityDefinition
 from ..activity._context import ActivityInfo, _current, _Running
 from ..converter import PayloadError, decode, encode
-from ..errors import ApplicationError
+from ..errors import ApplicationError, CancelledError
 from ..workflow._instance import failure_payload
 
 __all__ = ["ActivityRunner", "Outcome"]
@@ -116,6 +116,24 @@ class ActivityRunner:
         # worker's activity slots). Daemon, so that a worker told to stop can exit even if an
         # abandoned activity never returns: the server runs it again elsewhere.
         self._threads = threads
+        #: Attempts running now, by task token: their context, and the task to cancel (async ones).
+        self._attempts: dict[str, tuple[_Running, asyncio.Task[Any] | None]] = {}
+
+    def cancel(self, token: str) -> bool:
+        """The server says the workflow cancelled this attempt's activity: stop it.
+
+        An ``async def`` activity gets ``asyncio.CancelledError``; a plain ``def`` one, in its thread,
+        sees ``activity.is_cancelled()`` become true. False if no such attempt runs here.
+        """
+        entry = self._attempts.get(token)
+        if entry is None:
+            return False
+        running, task = entry
+        if not running.cancelled:
+            running.cancelled = True
+            if task is not None:
+                task.cancel()
+        return True
 
     def shutdown(self) -> None:
         """Nothing to release: activity threads are daemons that end with their functions."""
@@ -160,16 +178,27 @@ class ActivityRunner:
             start_to_close_timeout=_td(task.get("start_to_close_timeout")),
             schedule_to_close_timeout=_td(task.get("schedule_to_close_timeout")),
         )
-        token = _current.set(_Running(info, heartbeater.beat))
+        running = _Running(info, heartbeater.beat)
+        token = _current.set(running)
+        task_token = task["task_token"]
+        self._attempts[task_token] = (running, asyncio.current_task() if d.is_async else None)
         try:
             if d.is_async:
                 result = await d.fn(*args)
             else:
                 ctx = contextvars.copy_context()
                 result = await _in_daemon_thread(loop, functools.partial(ctx.run, d.fn, *args), name)
+        except asyncio.CancelledError:
+            if not running.cancelled:
+                raise  # the worker is stopping, not a cancellation of the activity
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # handled here: later awaits of this task must not be cut short
+            return "fail", failure_payload(CancelledError(f"activity {name!r} was cancelled"), with_stack=False)
         except Exception as e:
             return "fail", failure_payload(e)
         finally:
+            del self._attempts[task_token]
             _current.reset(token)
             heartbeater.stop()
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -229,11 +230,35 @@ class Worker:
                     delay = min(delay * 2, 5.0)
                     continue
                 self._channel = channel
+                channel.on_message = functools.partial(self._on_server_message, channel)
                 self._max_payload = int(session["max_payload_bytes"])
                 if broken is not None:
                     log.info("reconnected to the server at %s", self.client.address)
                 return channel
             return None
+
+    def _on_server_message(self, channel: Channel, message: dict[str, Any]) -> None:
+        """A message the server sent on its own initiative."""
+        op = message.get("op")
+        body = message.get("b") or {}
+        if op == "cancel_activity":
+            # The workflow cancelled the activity, or closed: stop the attempt; it reports back cancelled.
+            self._runner.cancel(str(body.get("task_token")))
+        elif op == "stack":
+            channel.send({"q": message.get("q"), "ok": self._stack(str(body.get("run_id")))})
+        elif "q" in message:
+            error = {"status": 400, "code": "unknown_op", "message": f"this worker does not know {op!r}"}
+            channel.send({"q": message["q"], "err": error})
+
+    def _stack(self, run_id: str) -> dict[str, Any]:
+        """Where each coroutine of a cached workflow waits (for the web UI and ``workflow stack``)."""
+        inst = self.cache.peek(run_id)
+        if inst is None:
+            return {"coroutines": [], "message": f"worker {self.identity} no longer holds this workflow in memory"}
+        coroutines = inst.stack()
+        if not coroutines:
+            return {"coroutines": [], "message": "the workflow's code has finished"}
+        return {"coroutines": coroutines, "message": None}
 
     async def _sleep(self, seconds: float) -> None:
         try:
@@ -429,7 +454,10 @@ class Worker:
             async def heartbeat(details: Any) -> None:
                 channel = self._channel
                 if channel is not None:
-                    await channel.call("heartbeat_activity_task", {"task_token": token, "details": details}, timeout=10)
+                    body = {"task_token": token, "details": details}
+                    answer = await channel.call("heartbeat_activity_task", body, timeout=10)
+                    if isinstance(answer, dict) and answer.get("cancel_requested"):
+                        self._runner.cancel(token)
 
             kind, value = await self._runner.run(task, heartbeat)
             if kind == "complete":

@@ -33,6 +33,10 @@ class WorkflowCache:
             self._items.move_to_end(run_id)
         return inst
 
+    def peek(self, run_id: str) -> WorkflowInstance | None:
+        """The cached instance, without counting it as used (for looking at it from outside)."""
+        return self._items.get(run_id)
+
     def put(self, run_id: str, inst: WorkflowInstance) -> None:
         self._items[run_id] = inst
         self._items.move_to_end(run_id)

@@ -68,6 +68,13 @@ class Context:
         return self._instance.replaying
 
     @property
+    def cancel_requested(self) -> bool:
+        """True once a cancellation of this run was requested (``handle.cancel()``, ``mainspring workflow
+        cancel``, the web UI). The workflow's main coroutine then gets ``asyncio.CancelledError`` where it
+        waits; it may catch it to clean up (even run activities) before it returns or re-raises."""
+        return self._instance.cancel_request is not None
+
+    @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
         """A logger that stays quiet during replay."""
         if self._logger is None:

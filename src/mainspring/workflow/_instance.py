@@ -16,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
+import linecache
 import logging
+import os
 import random
 import weakref
 from collections.abc import Callable, Coroutine
@@ -30,6 +32,7 @@ from ..converter import PayloadError, decode, encode
 from ..errors import (
     ActivityError,
     ApplicationError,
+    CancelledError,
     FailureError,
     NondeterminismError,
     WorkflowCodeError,
@@ -49,7 +52,20 @@ _COMMAND_EVENTS = {
     EventType.TIMER_CANCELED.value: CommandType.CANCEL_TIMER.value,
     EventType.WORKFLOW_EXECUTION_COMPLETED.value: CommandType.COMPLETE_WORKFLOW.value,
     EventType.WORKFLOW_EXECUTION_FAILED.value: CommandType.FAIL_WORKFLOW.value,
+    EventType.WORKFLOW_EXECUTION_CANCELED.value: CommandType.CANCEL_WORKFLOW.value,
+    EventType.ACTIVITY_TASK_CANCEL_REQUESTED.value: CommandType.REQUEST_CANCEL_ACTIVITY.value,
 }
+_CLOSING_COMMANDS = {
+    CommandType.COMPLETE_WORKFLOW.value,
+    CommandType.FAIL_WORKFLOW.value,
+    CommandType.CANCEL_WORKFLOW.value,
+}
+#: Frames of asyncio and of Mainspring are left out of a workflow's stack: the innermost frame left is
+#: the workflow code's own awaiting call.
+_HIDDEN_DIRS = (
+    os.path.dirname(asyncio.__file__) + os.sep,
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+)
 _WT_STARTED = EventType.WORKFLOW_TASK_STARTED.value
 _WT_OUTCOMES = {
     EventType.WORKFLOW_TASK_COMPLETED.value,
@@ -102,13 +118,18 @@ class _Command:
 
 
 class _Activity:
-    __slots__ = ("activity_id", "activity_type", "future", "result_type")
+    __slots__ = ("activity_id", "activity_type", "closed", "command", "future", "result_type", "scheduled_event_id")
 
     def __init__(self, activity_type: str, activity_id: str, result_type: Any, future: asyncio.Future[Any]):
         self.activity_type = activity_type
         self.activity_id = activity_id
         self.result_type = result_type
         self.future = future
+        self.command: _Command | None = None
+        #: Its ActivityTaskScheduled event id, once history confirmed the command (0 before).
+        self.scheduled_event_id = 0
+        #: History closed it (completed, failed, timed out or cancelled).
+        self.closed = False
 
 
 class _Timer:
@@ -188,6 +209,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._code_error: BaseException | None = None
         self._closed = False
+        #: The WorkflowExecutionCancelRequested event's attributes, once one is in history.
+        self.cancel_request: dict[str, Any] | None = None
 
     # ================================================================================================
     # Feeding history
@@ -231,6 +254,10 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                 self._resolve_activity(ev, ev["attributes"])
             elif etype == EventType.TIMER_FIRED.value:
                 self._fire_timer(ev["attributes"]["timer_id"])
+            elif etype == EventType.ACTIVITY_TASK_CANCELED.value:
+                self._activity_canceled(ev)
+            elif etype == EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED.value:
+                self._request_cancel(ev["attributes"])
             self.last_event_id = event_id
         return [c.body for c in self._pending]
 
@@ -255,6 +282,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             key: tuple[str, ...] = (command_type, attrs["activity_type"], attrs["activity_id"])
         elif command_type in (CommandType.START_TIMER.value, CommandType.CANCEL_TIMER.value):
             key = (command_type, attrs["timer_id"])
+        elif command_type == CommandType.REQUEST_CANCEL_ACTIVITY.value:
+            key = (command_type, str(attrs["scheduled_event_id"]))
         else:
             key = (command_type,)
         if not self._pending:
@@ -309,13 +338,24 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                     non_retryable=True,
                 )
             result = await d.fn(*args)
+        except (asyncio.CancelledError, CancelledError) as e:
+            if self.cancel_request is not None:
+                # The code let the cancellation end it: the run closes as cancelled.
+                self._add_command(
+                    {"type": CommandType.CANCEL_WORKFLOW.value, "details": None}, (CommandType.CANCEL_WORKFLOW.value,)
+                )
+            else:
+                # Cancelled by the workflow's own code, not by a request: that is a failure.
+                err = e if isinstance(e, CancelledError) else CancelledError(str(e) or "the workflow was cancelled")
+                self._add_command(
+                    {"type": CommandType.FAIL_WORKFLOW.value, "failure": failure_payload(err)},
+                    (CommandType.FAIL_WORKFLOW.value,),
+                )
         except FailureError as e:
             self._add_command(
                 {"type": CommandType.FAIL_WORKFLOW.value, "failure": failure_payload(e)},
                 (CommandType.FAIL_WORKFLOW.value,),
             )
-        except asyncio.CancelledError:
-            raise
         except BaseException as e:
             self._code_error = e
         else:
@@ -369,7 +409,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         cmd = _Command(body, key, on_match)
         if self._closed:
             return cmd  # the workflow already closed: later commands are dropped
-        if body["type"] in (CommandType.COMPLETE_WORKFLOW.value, CommandType.FAIL_WORKFLOW.value):
+        if body["type"] in _CLOSING_COMMANDS:
             self._closed = True
         self._pending.append(cmd)
         return cmd
@@ -401,10 +441,38 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         }
 
         def bind(event_id: int) -> None:
+            act.scheduled_event_id = event_id
             self._activities[event_id] = act
 
-        self._add_command(body, (CommandType.SCHEDULE_ACTIVITY.value, call.activity_type, activity_id), bind)
+        key = (CommandType.SCHEDULE_ACTIVITY.value, call.activity_type, activity_id)
+        act.command = self._add_command(body, key, bind)
+        fut.add_done_callback(lambda f: self._activity_future_done(act))
         return fut
+
+    def _activity_future_done(self, act: _Activity) -> None:
+        """The code stopped waiting for an activity that is still open (its future was cancelled):
+        cancel the activity too."""
+        if not act.future.cancelled() or act.closed:
+            return
+        if act.command is not None and act.command in self._pending:
+            # Scheduled and cancelled within the same workflow task: send neither (see timers).
+            self._pending.remove(act.command)
+            return
+        if not act.scheduled_event_id:
+            return  # dropped because the workflow had already closed
+        sched = act.scheduled_event_id
+        self._add_command(
+            {"type": CommandType.REQUEST_CANCEL_ACTIVITY.value, "scheduled_event_id": sched},
+            (CommandType.REQUEST_CANCEL_ACTIVITY.value, str(sched)),
+        )
+
+    def _activity_canceled(self, ev: dict[str, Any]) -> None:
+        act = self._activities.pop(ev["attributes"]["scheduled_event_id"], None)
+        if act is None:
+            return  # the code asked to cancel it after it had already closed
+        act.closed = True
+        if not act.future.done():
+            act.future.cancel()
 
     def _resolve_activity(self, ev: dict[str, Any], failure_attrs: dict[str, Any] | None) -> None:
         attrs = ev["attributes"]
@@ -414,6 +482,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                 f"{self._where()}: history {_describe_event(ev)} closes activity event "
                 f"{attrs['scheduled_event_id']}, which the workflow code did not schedule. {self._hint()}"
             )
+        act.closed = True
         fut = act.future
         if fut.done():
             return  # the code stopped waiting for it (e.g. its task was cancelled)
@@ -441,6 +510,52 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                 cause=cause,
             )
         )
+
+    # ================================================================================================
+    # Cancellation and introspection
+    # ================================================================================================
+
+    def _request_cancel(self, attrs: dict[str, Any]) -> None:
+        """A cancellation was requested: the main coroutine gets ``asyncio.CancelledError`` where it
+        waits (at the next workflow task), and what it waited on (an activity, a timer) is cancelled."""
+        if self.cancel_request is not None:
+            return
+        self.cancel_request = attrs
+        # Through the ready queue, not at once: a main coroutine cancelled before its first step would
+        # never enter its body, so it could not report the cancellation (or catch it).
+        self.call_soon(self._cancel_main, attrs.get("reason") or None)
+
+    def _cancel_main(self, reason: str | None) -> None:
+        main = self._main
+        if main is not None and not main.done():
+            main.cancel(reason)
+
+    def stack(self) -> list[dict[str, Any]]:
+        """Where each of the workflow's unfinished coroutines waits: its chain of awaits, outermost
+        first. Read from the suspended frames; nothing runs."""
+        tasks = [t for t in list(self._tasks) if not t.done()]
+        tasks.sort(key=lambda t: (t is not self._main, t.get_name()))
+        out: list[dict[str, Any]] = []
+        for task in tasks:
+            frames: list[dict[str, Any]] = []
+            node: Any = task.get_coro()
+            while node is not None:
+                frame = getattr(node, "cr_frame", None) or getattr(node, "gi_frame", None)
+                if frame is None:
+                    break
+                code = frame.f_code
+                if not code.co_filename.startswith(_HIDDEN_DIRS):
+                    frames.append(
+                        {
+                            "file": code.co_filename,
+                            "line": frame.f_lineno,
+                            "function": code.co_name,
+                            "code": linecache.getline(code.co_filename, frame.f_lineno).strip(),
+                        }
+                    )
+                node = getattr(node, "cr_await", None) or getattr(node, "gi_yieldfrom", None)
+            out.append({"name": task.get_name(), "frames": frames})
+        return out
 
     # ================================================================================================
     # Timers (the loop's call_later)
