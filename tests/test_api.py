@@ -147,6 +147,48 @@ def test_start_describe_history_result_list_over_http(server: ServerProcess, hel
         assert http.get("/workflows", params={"workflow_type": "other"}).json()["executions"] == []
 
 
+def test_task_queues_cancel_and_terminate_over_http(server: ServerProcess, hello_worker: WorkerProcess) -> None:
+    with httpx.Client(base_url=server.url + NS, timeout=30) as http:
+        queues = http.get("/task-queues").json()["task_queues"]
+        [queue] = [q for q in queues if q["name"] == "example-task-queue"]
+        [worker] = queue["workers"]
+        assert worker["channel"] is True and worker["identity"]
+        assert worker["workflow_types"] == ["sdk_example_workflow"]
+        assert worker["activity_types"] == ["sdk_example_activity"]
+        assert worker["last_seen"] >= worker["connected_since"]
+        assert http.get("/task-queues", params={"name": "nobody-here"}).json() == {"task_queues": []}
+
+        # Nobody polls "idle-queue": the started workflow's first task waits there, in its backlog.
+        start = {"workflow_id": "api-term", "workflow_type": "t", "task_queue": "idle-queue"}
+        run_id = http.post("/workflows", json=start).json()["run_id"]
+        idle = http.get("/task-queues", params={"name": "idle-queue"}).json()["task_queues"]
+        assert idle == [{"name": "idle-queue", "workers": [], "backlog": {"workflow": 1, "activity": 0}}]
+
+        r = http.post("/workflows/cancel", json={"workflow_id": "api-term", "reason": "r1"})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"accepted": True, "workflow_id": "api-term", "run_id": run_id, "already_requested": False}
+        r = http.post("/workflows/terminate", json={"workflow_id": "api-term", "reason": "r2", "identity": "me"})
+        assert r.status_code == 200 and r.json()["run_id"] == run_id
+        r = http.post("/workflows/terminate", json={"workflow_id": "api-term"})
+        assert r.status_code == 400 and r.json()["code"] == "not_running"
+        r = http.post("/workflows/cancel", json={"workflow_id": "nope"})
+        assert r.status_code == 404
+        r = http.post("/workflows/cancel", json={"workflow_id": ""})
+        assert r.status_code == 400 and "workflow_id" in r.json()["message"]
+        r = http.post("/workflows/cancel", json={"run_id": run_id})
+        assert r.status_code == 400 and "workflow_id" in r.json()["message"]
+        events = http.get("/workflows/history", params={"workflow_id": "api-term"}).json()["events"]
+        assert [e["event_type"] for e in events][-2:] == [
+            "WorkflowExecutionCancelRequested",
+            "WorkflowExecutionTerminated",
+        ]
+        assert events[-1]["attributes"] == {"reason": "r2", "identity": "me"}
+        d = http.get("/workflows/describe", params={"workflow_id": "api-term"}).json()
+        assert d["execution"]["status"] == "TERMINATED"
+        assert d["failure"]["type"] == "TerminatedError" and d["failure"]["message"] == "r2"
+        assert http.get("/task-queues", params={"name": "idle-queue"}).json() == {"task_queues": []}
+
+
 def test_a_worker_by_hand_polls_and_completes_tasks(server: ServerProcess) -> None:
     """Drive one workflow through the worker endpoints directly: poll, schedule an activity, complete it."""
     tq = f"by-hand-{uuid.uuid4().hex[:6]}"
