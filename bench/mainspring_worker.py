@@ -2,7 +2,8 @@
 
   python bench/mainspring_worker.py --address 127.0.0.1:PORT --task-queue TQ
 
-Default ``Worker`` settings. Prints ``READY <unix time>`` once the worker has its session with the server
+Default ``Worker`` settings, on uvloop (installed with Mainspring, and what the README recommends for
+workers). Prints ``READY <unix time>`` once the worker has its session with the server
 and is polling. Env: BENCH_STEP_LOG (W4's side-effect log), BENCH_ACT_TIMEOUT_S.
 """
 
@@ -39,4 +40,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    import uvloop
+
+    uvloop.run(main())

@@ -57,6 +57,7 @@ EXPORTS: dict[str, list[str]] = {
         "heartbeat",
         "in_activity",
         "info",
+        "is_cancelled",
     ],
     "mainspring.api": [
         "ActivityState",

@@ -731,6 +731,14 @@ def _ui_routes() -> list[BaseRoute]:
 
     static = static_dir()
 
+    class Static(StaticFiles):
+        # Revalidated on every load (a 304 when unchanged, thanks to the ETag): after an upgrade the
+        # browser must not keep running the old scripts against the new API.
+        def file_response(self, *args: Any, **kwargs: Any) -> Response:
+            response = super().file_response(*args, **kwargs)
+            response.headers["cache-control"] = "no-cache"
+            return response
+
     async def page(request: Request) -> Response:
         # The UI is one page: the browser-side code reads the path and draws what it names.
         return FileResponse(static / "index.html", headers={"cache-control": "no-cache"})
@@ -740,6 +748,6 @@ def _ui_routes() -> list[BaseRoute]:
 
     return [
         Route("/", home, methods=["GET"]),
-        Mount("/static", app=StaticFiles(directory=static), name="static"),
+        Mount("/static", app=Static(directory=static), name="static"),
         Route("/namespaces/{rest:path}", page, methods=["GET"]),
     ]

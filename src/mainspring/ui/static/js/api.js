@@ -1,0 +1,87 @@
+// The HTTP API, as the CLI and the SDK use it. The UI is served on the same port as a copy of the API,
+// so every call is same-origin.
+
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/**
+ * Call the API: `path` is under /api/v1; `query` values that are null, undefined or "" are left out.
+ * Resolves to the parsed JSON answer; rejects with an ApiError carrying the server's message.
+ */
+export async function api(path, { method = "GET", query = null, body = undefined, signal = undefined } = {}) {
+  const url = new URL("/api/v1" + path, location.origin);
+  if (query) {
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== null && value !== undefined && value !== "") url.searchParams.set(key, String(value));
+    }
+  }
+  const init = { method, signal, cache: "no-store", headers: { accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (err) {
+    if (err && err.name === "AbortError") throw err;
+    throw new ApiError(0, "unreachable", "The server did not answer (is it running?)");
+  }
+  const text = await response.text();
+  let data = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!response.ok) {
+    const message =
+      data && typeof data.message === "string" ? data.message : `${response.status} ${response.statusText || "error"}`;
+    throw new ApiError(response.status, data && data.code ? data.code : `http_${response.status}`, message, data && data.details);
+  }
+  return data;
+}
+
+/** The API path of a namespace: /namespaces/{ns}. */
+export function nsApi(ns) {
+  return "/namespaces/" + encodeURIComponent(ns);
+}
+
+/** The UI's own paths. */
+export const paths = {
+  workflows: (ns, query) => `/namespaces/${encodeURIComponent(ns)}/workflows${query ? "?" + query : ""}`,
+  workflow: (ns, workflowId) => `/namespaces/${encodeURIComponent(ns)}/workflows/${encodeURIComponent(workflowId)}`,
+  run: (ns, workflowId, runId) =>
+    `/namespaces/${encodeURIComponent(ns)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}`,
+  taskQueues: (ns) => `/namespaces/${encodeURIComponent(ns)}/task-queues`,
+  taskQueue: (ns, name) => `/namespaces/${encodeURIComponent(ns)}/task-queues/${encodeURIComponent(name)}`,
+};
+
+/**
+ * Every event of a run's history from event `first` on, page by page (the server caps a page's size).
+ * `onPage(countSoFar)` is called after each page, for progress.
+ */
+export async function fetchHistory(ns, workflowId, runId, { first = 1, signal = undefined, onPage = null } = {}) {
+  const events = [];
+  let token = null;
+  for (;;) {
+    const page = await api(nsApi(ns) + "/workflows/history", {
+      query: { workflow_id: workflowId, run_id: runId, first_event_id: token ? null : first, page_token: token, limit: 1000 },
+      signal,
+    });
+    events.push(...page.events);
+    if (onPage) onPage(events.length);
+    if (!page.next_page_token || page.events.length === 0) break;
+    token = page.next_page_token;
+  }
+  return events;
+}

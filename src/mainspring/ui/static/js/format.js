@@ -1,0 +1,182 @@
+// Formatting times, durations and JSON values for display (as text).
+
+import { h } from "./dom.js";
+
+const TZ_KEY = "mainspring.timezone";
+
+/** "utc" or "local": how times are shown (the header's toggle; remembered by this browser). */
+export function timeZone() {
+  try {
+    return localStorage.getItem(TZ_KEY) === "local" ? "local" : "utc";
+  } catch {
+    return "utc";
+  }
+}
+
+export function setTimeZone(tz) {
+  try {
+    localStorage.setItem(TZ_KEY, tz);
+  } catch {
+    /* private mode: the choice lasts for this page only */
+  }
+}
+
+/** Milliseconds since the epoch from an RFC 3339 string (or null). */
+export function ms(iso) {
+  if (!iso) return null;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? null : t;
+}
+
+function parts(t) {
+  const d = new Date(t);
+  const utc = timeZone() === "utc";
+  const get = (u, l) => (utc ? d[u]() : d[l]());
+  return {
+    year: get("getUTCFullYear", "getFullYear"),
+    month: get("getUTCMonth", "getMonth"),
+    day: get("getUTCDate", "getDate"),
+    hour: get("getUTCHours", "getHours"),
+    minute: get("getUTCMinutes", "getMinutes"),
+    second: get("getUTCSeconds", "getSeconds"),
+    milli: get("getUTCMilliseconds", "getMilliseconds"),
+  };
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const p2 = (n) => String(n).padStart(2, "0");
+
+/** The zone label shown next to times: "UTC" or the browser's offset, e.g. "UTC+1". */
+export function zoneLabel() {
+  if (timeZone() === "utc") return "UTC";
+  const off = -new Date().getTimezoneOffset();
+  if (off === 0) return "UTC";
+  const sign = off > 0 ? "+" : "-";
+  const a = Math.abs(off);
+  return `UTC${sign}${Math.floor(a / 60)}${a % 60 ? ":" + p2(a % 60) : ""}`;
+}
+
+/** "Nov 26, 2026, 01:43:16.708" (with milliseconds), in the chosen zone. */
+export function fmtTime(iso, { millis = true, year = true } = {}) {
+  const t = typeof iso === "number" ? iso : ms(iso);
+  if (t === null) return "—";
+  const p = parts(t);
+  const time = `${p2(p.hour)}:${p2(p.minute)}:${p2(p.second)}${millis ? "." + String(p.milli).padStart(3, "0") : ""}`;
+  return `${MONTHS[p.month]} ${p.day}${year ? ", " + p.year : ""}, ${time}`;
+}
+
+/** Short form for tables: the year only when it is not this year. */
+export function fmtTimeShort(iso) {
+  const t = ms(iso);
+  if (t === null) return "—";
+  const thisYear = parts(Date.now()).year === parts(t).year;
+  return fmtTime(t, { millis: false, year: !thisYear });
+}
+
+/** Time of day only: "01:43:16.708". */
+export function fmtClock(t) {
+  const p = parts(t);
+  return `${p2(p.hour)}:${p2(p.minute)}:${p2(p.second)}.${String(p.milli).padStart(3, "0")}`;
+}
+
+/** A duration in milliseconds: "0.4 ms", "512 ms", "1.23 s", "2 m 3 s", "1 h 2 m", "3 d 4 h". */
+export function fmtDuration(d) {
+  if (d === null || d === undefined || Number.isNaN(d)) return "—";
+  if (d < 0) d = 0;
+  if (d < 1) return `${d.toFixed(1)} ms`;
+  if (d < 1000) return `${Math.round(d)} ms`;
+  const s = d / 1000;
+  if (s < 10) return `${s.toFixed(2)} s`;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} m ${Math.floor(s % 60)} s`;
+  const hrs = Math.floor(m / 60);
+  if (hrs < 24) return `${hrs} h ${m % 60} m`;
+  return `${Math.floor(hrs / 24)} d ${hrs % 24} h`;
+}
+
+/** "just now", "5 s ago", "3 m ago", "in 2 m". */
+export function fmtRelative(iso, now = Date.now()) {
+  const t = typeof iso === "number" ? iso : ms(iso);
+  if (t === null) return "—";
+  const d = now - t;
+  if (Math.abs(d) < 1500) return "just now";
+  const text = fmtDuration(Math.abs(d)).replace(/\.\d+ s$/, " s");
+  return d > 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** A time element: the short form, with the full time and the zone in its tooltip. */
+export function timeCell(iso, { short = true } = {}) {
+  if (!iso) return h("span", { class: "muted" }, "—");
+  return h("time", { datetime: iso, title: `${fmtTime(iso)} ${zoneLabel()} (${fmtRelative(iso)})` }, short ? fmtTimeShort(iso) : fmtTime(iso));
+}
+
+/** JSON text of a value (pretty), tolerant of anything. */
+export function jsonText(value, indent = 2) {
+  try {
+    const text = JSON.stringify(value, null, indent);
+    return text === undefined ? "null" : text;
+  } catch {
+    return String(value);
+  }
+}
+
+/** A one-line preview of a JSON value, cut at `max` characters. */
+export function preview(value, max = 120) {
+  const text = typeof value === "string" ? JSON.stringify(value) : jsonText(value, 0);
+  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+}
+
+const HIGHLIGHT_LIMIT = 200_000;
+
+/** A <pre> showing a JSON value, syntax-coloured (every token is a text node). */
+export function jsonView(value, { cls = null } = {}) {
+  const pre = h("pre", { class: ["json", cls] });
+  const text = jsonText(value);
+  if (text.length > HIGHLIGHT_LIMIT) {
+    pre.textContent = text;
+    return pre;
+  }
+  render(pre, value, 0);
+  return pre;
+}
+
+function render(out, value, depth) {
+  const pad = "  ".repeat(depth);
+  if (value === null || value === undefined) {
+    out.append(h("span", { class: "j-null" }, "null"));
+  } else if (typeof value === "string") {
+    out.append(h("span", { class: "j-str" }, JSON.stringify(value)));
+  } else if (typeof value === "number") {
+    out.append(h("span", { class: "j-num" }, String(value)));
+  } else if (typeof value === "boolean") {
+    out.append(h("span", { class: "j-bool" }, String(value)));
+  } else if (Array.isArray(value)) {
+    if (value.length === 0) {
+      out.append("[]");
+      return;
+    }
+    out.append("[\n");
+    value.forEach((item, i) => {
+      out.append(pad + "  ");
+      render(out, item, depth + 1);
+      out.append(i < value.length - 1 ? ",\n" : "\n");
+    });
+    out.append(pad + "]");
+  } else if (typeof value === "object") {
+    const keys = Object.keys(value);
+    if (keys.length === 0) {
+      out.append("{}");
+      return;
+    }
+    out.append("{\n");
+    keys.forEach((k, i) => {
+      out.append(pad + "  ", h("span", { class: "j-key" }, JSON.stringify(k)), ": ");
+      render(out, value[k], depth + 1);
+      out.append(i < keys.length - 1 ? ",\n" : "\n");
+    });
+    out.append(pad + "}");
+  } else {
+    out.append(String(value));
+  }
+}

@@ -1,0 +1,185 @@
+// The parts of a run page drawn from `describe`: the summary, input and result or failure, and the pending
+// activities, timers and workflow task. Each function returns nodes; run.js redraws them when they change.
+
+import { paths } from "../api.js";
+import { h, badge, copyButton, section } from "../dom.js";
+import { fmtDuration, fmtRelative, fmtTime, jsonText, jsonView, ms, preview, timeCell, zoneLabel } from "../format.js";
+
+/** "Nov 26, 2026, 01:53:46.008 UTC · 3 m ago" as a <time>, relative part muted. */
+function when(iso) {
+  if (!iso) return h("span", { class: "muted" }, "—");
+  return h("span", null, h("time", { datetime: iso, title: fmtRelative(iso) }, `${fmtTime(iso)} ${zoneLabel()}`), h("span", { class: "muted small rel" }, fmtRelative(iso)));
+}
+
+/** The key facts of the run, as a definition grid. */
+export function summary(ns, d) {
+  const ex = d.execution;
+  const end = ex.close_time ? ms(ex.close_time) : Date.now();
+  const item = (label, ...value) => h("div", { class: "kv" }, h("dt", null, label), h("dd", null, value));
+  const wide = (el) => (el.classList.add("kv-wide"), el);
+  const cancel = d.cancel_requested;
+  return h(
+    "dl",
+    { class: "summary" },
+    item("Workflow type", h("a", { href: paths.workflows(ns, new URLSearchParams({ type: ex.workflow_type }).toString()) }, ex.workflow_type)),
+    item("Task queue", h("a", { href: paths.taskQueue(ns, ex.task_queue) }, ex.task_queue)),
+    wide(item("Run ID", h("span", { class: "mono run-id" }, ex.run_id), copyButton(() => ex.run_id, ""))),
+    item("Start", when(ex.start_time)),
+    item("Close", ex.close_time ? when(ex.close_time) : h("span", { class: "muted" }, "still running")),
+    item("Duration", h("span", { class: ex.close_time ? null : "live-duration" }, fmtDuration(end - ms(ex.start_time)))),
+    item("History", `${ex.history_length} event${ex.history_length === 1 ? "" : "s"}`),
+    cancel
+      ? item(
+          "Cancel requested",
+          h("span", null, timeCell(cancel.time), cancel.identity ? ` by ${cancel.identity}` : "", cancel.reason ? h("span", { class: "reason" }, `: ${cancel.reason}`) : ""),
+        )
+      : null,
+  );
+}
+
+/** A card with a JSON value and a copy button. */
+function payloadCard(title, value, { cls = null, emptyText = null } = {}) {
+  const card = section(title, {
+    cls: ["payload", cls],
+    tools: emptyText ? null : copyButton(() => jsonText(value), "Copy"),
+  });
+  card.body.append(emptyText ? h("p", { class: "muted" }, emptyText) : jsonView(value));
+  return card;
+}
+
+const OUTCOME_TITLE = { FAILED: "Failure", TERMINATED: "Terminated", CANCELED: "Canceled", TIMED_OUT: "Timed out" };
+
+/** Input, and the result or the failure (or a note that it is still running). */
+export function inputAndOutcome(d) {
+  const status = d.execution.status;
+  const input = payloadCard("Input", d.input);
+  let outcome;
+  if (d.failure) {
+    outcome = section(OUTCOME_TITLE[status] || "Failure", { cls: ["payload", "outcome-failure"], tools: copyButton(() => jsonText(d.failure), "Copy") });
+    outcome.body.append(failureView(d.failure));
+  } else if (status === "COMPLETED") {
+    outcome = payloadCard("Result", d.result, { cls: "outcome-result" });
+  } else if (status === "RUNNING") {
+    outcome = payloadCard("Result", null, { emptyText: "No result yet: the workflow is running." });
+  } else {
+    outcome = payloadCard("Result", d.result);
+  }
+  return h("div", { class: "io-grid" }, input, outcome);
+}
+
+/** A failure with its chain of causes, each with its type, message, details and stack. */
+export function failureView(failure, depth = 0) {
+  const f = failure || {};
+  const facts = [
+    ["activity", f.activity_type ? `${f.activity_type}${f.activity_id ? ` (id ${f.activity_id})` : ""}` : null],
+    ["attempt", f.attempt],
+    ["retry state", f.retry_state],
+    ["timeout", f.timeout_type],
+    ["non-retryable", f.non_retryable ? "yes" : null],
+  ].filter(([, v]) => v !== null && v !== undefined && v !== "");
+  const box = h(
+    "div",
+    { class: ["failure", depth ? "failure-cause" : null] },
+    h("div", { class: "failure-head" }, f.type ? h("span", { class: "failure-type" }, f.type) : null, f.kind ? h("span", { class: "chip" }, f.kind) : null),
+    h("p", { class: "failure-message" }, f.message || "(no message)"),
+    facts.length ? h("dl", { class: "failure-facts" }, facts.map(([k, v]) => h("div", null, h("dt", null, k), h("dd", null, String(v))))) : null,
+    f.details !== null && f.details !== undefined ? h("details", { class: "failure-more" }, h("summary", null, "Details"), jsonView(f.details)) : null,
+    f.stack ? h("details", { class: "failure-more" }, h("summary", null, "Stack trace"), h("pre", { class: "stack-trace" }, f.stack)) : null,
+  );
+  if (f.cause && depth < 20) {
+    box.append(h("div", { class: "caused-by" }, h("span", { class: "caused-by-label" }, "Caused by"), failureView(f.cause, depth + 1)));
+  }
+  return box;
+}
+
+/** Pending activities, timers and workflow task; null when there are none. */
+export function pending(d) {
+  const acts = d.pending_activities || [];
+  const timers = d.pending_timers || [];
+  const wt = d.pending_workflow_task;
+  if (!acts.length && !timers.length && !wt) return null;
+  const parts = [];
+  if (acts.length) {
+    const card = section("Pending activities", { sub: String(acts.length), cls: "pending-activities" });
+    card.body.append(
+      h(
+        "div",
+        { class: "table-scroll" },
+        h(
+          "table",
+          { class: "table pending" },
+          h("thead", null, h("tr", null, ["Activity", "State", "Attempt", "Scheduled", "Last started", "Last heartbeat", "Last failure", "Worker"].map((c) => h("th", { scope: "col" }, c)))),
+          h("tbody", null, acts.map(activityRow)),
+        ),
+      ),
+    );
+    parts.push(card);
+  }
+  if (timers.length) {
+    const card = section("Pending timers", { sub: String(timers.length), cls: "pending-timers" });
+    card.body.append(
+      h(
+        "div",
+        { class: "table-scroll" },
+        h(
+          "table",
+          { class: "table pending" },
+          h("thead", null, h("tr", null, ["Timer", "Fires", "In", "Started by event"].map((c) => h("th", { scope: "col" }, c)))),
+          h(
+            "tbody",
+            null,
+            timers.map((t) =>
+              h(
+                "tr",
+                null,
+                h("td", { "data-label": "Timer", class: "mono" }, t.timer_id),
+                h("td", { "data-label": "Fires" }, timeCell(t.fire_time, { short: false })),
+                h("td", { "data-label": "In" }, fmtRelative(t.fire_time)),
+                h("td", { "data-label": "Started by event", class: "mono" }, String(t.started_event_id)),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+    parts.push(card);
+  }
+  if (wt) {
+    const card = section("Pending workflow task", { cls: "pending-wt" });
+    card.body.append(
+      h(
+        "dl",
+        { class: "summary compact" },
+        h("div", { class: "kv" }, h("dt", null, "State"), h("dd", null, badge(wt.state))),
+        h("div", { class: "kv" }, h("dt", null, "Attempt"), h("dd", null, String(wt.attempt))),
+        h("div", { class: "kv" }, h("dt", null, "Scheduled"), h("dd", null, timeCell(wt.scheduled_time, { short: false }))),
+        wt.started_time ? h("div", { class: "kv" }, h("dt", null, "Started"), h("dd", null, timeCell(wt.started_time, { short: false }))) : null,
+      ),
+      wt.last_failure ? h("div", { class: "pending-failure" }, h("span", { class: "muted small" }, "Last failure"), failureView(wt.last_failure)) : null,
+    );
+    parts.push(card);
+  }
+  return h("div", { class: "pending-grid" }, parts);
+}
+
+function activityRow(a) {
+  const hb = a.last_heartbeat_time
+    ? [timeCell(a.last_heartbeat_time), h("span", { class: "muted small rel" }, fmtRelative(a.last_heartbeat_time)), a.heartbeat_details !== null && a.heartbeat_details !== undefined ? h("code", { class: "hb-details", title: jsonText(a.heartbeat_details) }, preview(a.heartbeat_details, 60)) : null]
+    : h("span", { class: "muted" }, "—");
+  const lf = a.last_failure
+    ? h("span", { class: "failure-inline", title: a.last_failure.message || "" }, h("strong", null, a.last_failure.type || "Error"), ": ", a.last_failure.message || "")
+    : h("span", { class: "muted" }, "—");
+  const state = a.state === "BACKOFF" && a.next_attempt_time ? [badge(a.state), h("span", { class: "muted small rel" }, `next attempt ${fmtRelative(a.next_attempt_time)}`)] : badge(a.state);
+  return h(
+    "tr",
+    { dataset: { activityId: a.activity_id } },
+    h("td", { "data-label": "Activity" }, h("strong", null, a.activity_type), h("div", { class: "muted small mono" }, `id ${a.activity_id}`), a.cancel_requested ? h("span", { class: "chip chip-warn" }, "cancel requested") : null),
+    h("td", { "data-label": "State" }, state),
+    h("td", { "data-label": "Attempt", class: "num" }, String(a.attempt)),
+    h("td", { "data-label": "Scheduled" }, timeCell(a.scheduled_time)),
+    h("td", { "data-label": "Last started" }, timeCell(a.last_started_time)),
+    h("td", { "data-label": "Last heartbeat" }, hb),
+    h("td", { "data-label": "Last failure", class: "cell-failure" }, lf),
+    h("td", { "data-label": "Worker", class: "mono small" }, a.last_worker_identity || "—"),
+  );
+}
