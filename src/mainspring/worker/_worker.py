@@ -481,6 +481,8 @@ class Worker:
             else:
                 body["want_workflow_task"] = True
             slots = self._slots.try_take(_EAGER_MAX) if continuation is not None else 0
+            if slots:
+                body["eager_activity_slots"] = slots
             answer = await self._report("complete_activity_task", body)
             if answer is None:
                 self._slots.give(slots)
