@@ -227,6 +227,23 @@ async def test_cancel_before_the_first_workflow_task(client: Client, task_queue:
     assert "TimerStarted" not in await history_types(handle)
 
 
+async def test_a_cancellation_request_survives_a_server_crash(
+    server: ServerProcess, client: Client, task_queue: str
+) -> None:
+    """Acknowledged means committed: the request outlives a SIGKILL of the server."""
+    wid = new_id()
+    handle = await client.start_workflow(waits_an_hour, id=wid, task_queue=task_queue)
+    await handle.cancel(reason="before the crash")
+    server.kill()
+    server.start()
+    await asyncio.sleep(0.2)  # let the client see its old connections close
+    async with running_worker(client, task_queue, workflows=[waits_an_hour]):
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result(timeout=15)
+    assert info.value.status == "CANCELED"
+    assert "before the crash" in str(info.value)
+
+
 # ================================================================================================
 # Terminate
 # ================================================================================================

@@ -244,9 +244,8 @@ class WorkflowResultResponse(_Model):
 # --- Cancelling and terminating -------------------------------------------------------------------------------
 
 
-class CancelWorkflowRequest(_Model):
-    """Ask a running workflow to cancel: its code gets ``asyncio.CancelledError`` where it waits, and may
-    clean up; its pending activities and timers are cancelled."""
+class _RunAction(_Model):
+    """An action on one run, recorded in its history with who asked and why."""
 
     workflow_id: str
     run_id: str | None = Field(default=None, description="A run id; the newest run of the workflow id when omitted.")
@@ -254,6 +253,11 @@ class CancelWorkflowRequest(_Model):
     identity: str = Field(
         default="", max_length=1000, description="Who asks (recorded); the caller's address if empty."
     )
+
+
+class CancelWorkflowRequest(_RunAction):
+    """Ask a running workflow to cancel: its code gets ``asyncio.CancelledError`` where it waits, and may
+    clean up; its pending activities and timers are cancelled."""
 
 
 class CancelWorkflowResponse(_Model):
@@ -265,15 +269,8 @@ class CancelWorkflowResponse(_Model):
     )
 
 
-class TerminateWorkflowRequest(_Model):
+class TerminateWorkflowRequest(_RunAction):
     """End a running workflow at once, without running any more of its code."""
-
-    workflow_id: str
-    run_id: str | None = Field(default=None, description="A run id; the newest run of the workflow id when omitted.")
-    reason: str = Field(default="", max_length=10_000, description="Why; recorded in history.")
-    identity: str = Field(
-        default="", max_length=1000, description="Who asks (recorded); the caller's address if empty."
-    )
 
 
 class TerminateWorkflowResponse(_Model):
