@@ -8,6 +8,7 @@ which rebuilds the workflow from its whole history on every workflow task.
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 import uuid
@@ -335,6 +336,9 @@ def test_cli_cancel_and_terminate(server: ServerProcess) -> None:
     r = run_cli("workflow", "terminate", "-w", "cli-term", address=addr)
     assert r.returncode != 0
     assert "not running" in r.stderr and "TERMINATED" in r.stderr
+    r = run_cli("workflow", "describe", "-w", "cli-cancel", address=addr)
+    assert "Status      RUNNING" in r.stdout  # no worker has run it yet: the request waits in its history
+    assert re.search(r"Cancel +requested .* by api@127\.0\.0\.1: from the CLI", r.stdout), r.stdout
     r = run_cli("workflow", "show", "-w", "cli-cancel", address=addr)
     assert "WorkflowExecutionCancelRequested" in r.stdout and "from the CLI" in r.stdout
     r = run_cli("workflow", "cancel", "-w", "nope", address=addr)

@@ -233,6 +233,10 @@ async def describe(client: Client, workflow_id: str, run_id: str | None, output:
     rows.append(("Input", _short_json(d.input)))
     if d.status is WorkflowStatus.COMPLETED:
         rows.append(("Result", _short_json(d.result)))
+    cancel = d.raw.get("cancel_requested")
+    if cancel and d.status is WorkflowStatus.RUNNING:
+        why = f": {cancel['reason']}" if cancel.get("reason") else ""
+        rows.append(("Cancel", f"requested {_fmt_time(cancel['time'])} by {cancel.get('identity') or '?'}{why}"))
     for k, v in rows:
         click.echo(f"  {k:<11} {v}")
     if d.failure:
@@ -255,6 +259,8 @@ async def describe(client: Client, workflow_id: str, run_id: str | None, output:
                 click.echo(f"    last failure: {_describe_failure(a['last_failure']).splitlines()[0]}")
             if a.get("next_attempt_time"):
                 click.echo(f"    next attempt {_fmt_time(a['next_attempt_time'])}")
+            if a.get("cancel_requested"):
+                click.echo("    cancel requested: it ends as soon as its worker stops it")
     if d.pending_timers:
         click.echo(f"Pending timers ({len(d.pending_timers)}):")
         for t in d.pending_timers:
