@@ -8,7 +8,6 @@ world (hand out tasks, arm timers, answer waiters). Nothing is acknowledged befo
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._json import dumps
+from .._time import rfc3339
 from ..api.enums import (
     ActivityState,
     EventType,
@@ -55,18 +55,9 @@ __all__ = [
 log = logging.getLogger("mainspring.server")
 
 
-@functools.lru_cache(maxsize=64)
-def _second(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-
-
 def iso(t: float | None) -> str | None:
-    """Unix seconds as an RFC 3339 UTC string with microseconds."""
-    if t is None:
-        return None
-    micros = round(t * 1_000_000)
-    seconds, fraction = divmod(micros, 1_000_000)
-    return f"{_second(seconds)}.{fraction:06d}Z"
+    """Unix seconds as an RFC 3339 UTC string with microseconds (None stays None)."""
+    return None if t is None else rfc3339(t)
 
 
 def event_json(e: HistoryEvent) -> dict[str, Any]:

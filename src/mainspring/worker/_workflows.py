@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from .._time import rfc3339_now
 from ..api.enums import EventType, WorkflowTaskFailedCause
 from ..errors import NondeterminismError, WorkflowCodeError, failure_to_dict
 from ..workflow import WorkflowDefinition
@@ -135,10 +136,6 @@ def process_workflow_task(
     return TaskOutcome(commands, keep=True)
 
 
-def _now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def continue_workflow(cache: WorkflowCache, task: dict[str, Any], result: Any) -> dict[str, Any] | None:
     """Run the cached workflow on an activity's result, ahead of the server; the continuation to send.
 
@@ -153,7 +150,7 @@ def continue_workflow(cache: WorkflowCache, task: dict[str, Any], result: Any) -
     if inst is None or sched_id is None or inst.finished or not inst.can_resume_with(sched_id):
         return None
     base = inst.last_event_id
-    now = _now_rfc3339()
+    now = rfc3339_now()
     events = [
         {
             "event_id": base + 1,
