@@ -106,6 +106,18 @@ async def runs_sync_activity(ctx: workflow.Context, key: str) -> str:
     return await ctx.execute_activity(long_sync, key, start_to_close_timeout=timedelta(minutes=1))
 
 
+@workflow.defn
+async def gives_up_waiting(ctx: workflow.Context, key: str) -> str:
+    """Stops waiting for its activity after a (durable) timeout: the activity is cancelled, not abandoned."""
+    try:
+        await asyncio.wait_for(
+            ctx.execute_activity(long_async, key, start_to_close_timeout=timedelta(hours=1)), timeout=0.5
+        )
+    except TimeoutError:
+        return "gave up"
+    return "finished"
+
+
 async def _nested_wait(ctx: workflow.Context) -> None:
     await ctx.sleep(timedelta(hours=1))
 
@@ -184,6 +196,23 @@ async def test_cancel_interrupts_a_running_activity_and_lets_the_workflow_clean_
     requested = (await events_of(handle, "ActivityTaskCancelRequested"))[0]["attributes"]
     assert canceled["scheduled_event_id"] == requested["scheduled_event_id"]
     assert canceled["started_event_id"] > 0  # it had started: the attempt is recorded
+
+
+@CACHE_SIZES
+async def test_a_workflow_that_stops_waiting_cancels_its_activity(client: Client, task_queue: str, cache: int) -> None:
+    wid = new_id()
+    async with running_worker(
+        client, task_queue, workflows=[gives_up_waiting], activities=[long_async], max_cached_workflows=cache
+    ):
+        result = await client.execute_workflow(gives_up_waiting, wid, id=wid, task_queue=task_queue)
+        await eventually(lambda: _async("cancelled" in SEEN[wid]), what="the activity to be cancelled")
+    assert result == "gave up"
+    handle = client.get_workflow_handle(wid)
+    types = await history_types(handle)
+    assert "WorkflowExecutionCancelRequested" not in types  # nobody cancelled the workflow itself
+    assert types.index("TimerFired") < types.index("ActivityTaskCancelRequested")
+    assert types[-1] == "WorkflowExecutionCompleted"
+    assert (await handle.describe()).raw["pending_activities"] == []
 
 
 async def test_cancel_an_activity_that_never_started(client: Client, task_queue: str) -> None:

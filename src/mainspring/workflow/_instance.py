@@ -132,6 +132,23 @@ class _Activity:
         self.closed = False
 
 
+class _ActivityFuture(asyncio.Future[Any]):
+    """An activity's result. Cancelling it (the code stopped waiting: its task was cancelled, or a
+    ``wait_for`` timed out) cancels the activity too, at once, without a callback on the loop."""
+
+    __slots__ = ("on_cancel",)
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None]) -> None:
+        super().__init__(loop=loop)
+        self.on_cancel = on_cancel
+
+    def cancel(self, msg: Any = None) -> bool:
+        if not super().cancel(msg):
+            return False
+        self.on_cancel()
+        return True
+
+
 class _Timer:
     __slots__ = ("command", "done", "handle", "timer_id")
 
@@ -425,7 +442,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
     def schedule_activity(self, call: ActivityCall) -> asyncio.Future[Any]:
         seq = self._next_seq()
         activity_id = call.activity_id or str(seq)
-        fut = self.create_future()
+        fut = _ActivityFuture(self, lambda: self._activity_future_cancelled(act))
         act = _Activity(call.activity_type, activity_id, call.result_type, fut)
         body: dict[str, Any] = {
             "type": CommandType.SCHEDULE_ACTIVITY.value,
@@ -446,13 +463,11 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
 
         key = (CommandType.SCHEDULE_ACTIVITY.value, call.activity_type, activity_id)
         act.command = self._add_command(body, key, bind)
-        fut.add_done_callback(lambda f: self._activity_future_done(act))
         return fut
 
-    def _activity_future_done(self, act: _Activity) -> None:
-        """The code stopped waiting for an activity that is still open (its future was cancelled):
-        cancel the activity too."""
-        if not act.future.cancelled() or act.closed:
+    def _activity_future_cancelled(self, act: _Activity) -> None:
+        """The code stopped waiting for an activity: if it is still open, cancel it too."""
+        if act.closed:
             return
         if act.command is not None and act.command in self._pending:
             # Scheduled and cancelled within the same workflow task: send neither (see timers).
