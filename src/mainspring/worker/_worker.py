@@ -15,6 +15,7 @@ from typing import Any
 
 from ..activity import ActivityDefinition, ActivityFunction
 from ..activity import get_definition as get_activity_definition
+from ..api.enums import CommandType
 from ..api.names import check_id
 from ..client import Client
 from ..client._channel import Channel
@@ -30,6 +31,7 @@ log = logging.getLogger("mainspring.worker")
 _POLL_WAIT = 30.0
 #: At most this many activities are asked for with each completion (taken from free slots).
 _EAGER_MAX = 8
+_SCHEDULE_ACTIVITY = CommandType.SCHEDULE_ACTIVITY.value
 
 
 class _Slots:
@@ -383,7 +385,8 @@ class Worker:
                 {"task_token": token, "cause": outcome.cause.value, "failure": outcome.failure},
             )
             return
-        slots = self._slots.try_take(_EAGER_MAX) if self._activities and outcome.keep else 0
+        commands = outcome.commands or []
+        slots = self._slots.try_take(self._eager_wanted(commands)) if outcome.keep else 0
         answer = await self._report(
             "complete_workflow_task",
             {"task_token": token, "commands": outcome.commands, "sticky": outcome.keep, "eager_activity_slots": slots},
@@ -455,6 +458,22 @@ class Worker:
         self._activity_tasks.add(t)
         t.add_done_callback(self._activity_tasks.discard)
 
+    def _eager_wanted(self, commands: list[dict[str, Any]]) -> int:
+        """How many of ``commands`` schedule an activity this worker could run at once (at most
+        _EAGER_MAX). Slots are reserved for exactly those while the completion waits for its commit:
+        reserving more would starve the pollers and the other completions of slots meanwhile."""
+        if not self._activities:
+            return 0
+        wanted = 0
+        for c in commands:
+            if (
+                c["type"] == _SCHEDULE_ACTIVITY
+                and c["activity_type"] in self._activities
+                and c.get("task_queue") in (None, self.task_queue)
+            ):
+                wanted += 1
+        return min(wanted, _EAGER_MAX)
+
     def _start_eager(self, tasks: list[dict[str, Any]], reserved: int) -> None:
         """Run the activities the server handed back, on slots reserved for them; free the rest."""
         for task in tasks[:reserved]:
@@ -494,7 +513,7 @@ class Worker:
                 body["continuation"] = continuation
             else:
                 body["want_workflow_task"] = True
-            slots = self._slots.try_take(_EAGER_MAX) if continuation is not None else 0
+            slots = self._slots.try_take(self._eager_wanted(continuation["commands"])) if continuation else 0
             if slots:
                 body["eager_activity_slots"] = slots
             answer = await self._report("complete_activity_task", body)
