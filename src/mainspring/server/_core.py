@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -53,6 +55,24 @@ __all__ = [
 ]
 
 log = logging.getLogger("mainspring.server")
+
+
+def new_run_id() -> str:
+    """A new run id: a UUID version 7 (RFC 9562), whose first 48 bits are the time in milliseconds.
+
+    Time-ordered on purpose: the store's tables and indexes are keyed by run id, so runs started
+    together sit together, and a commit that advances many of them (which is what group commit does
+    under load) rewrites a few shared pages rather than one page per run. With random (version 4) ids
+    each W2 workflow cost ~87 KB of WAL and the writer thread was the limit.
+    """
+    value = (time.time_ns() // 1_000_000 & _MS_MASK) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = (value & _VERSION_CLEAR) | _VERSION_7
+    return str(uuid.UUID(int=value))
+
+
+_MS_MASK = (1 << 48) - 1
+_VERSION_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_VERSION_7 = (0x7 << 76) | (0x2 << 62)
 
 
 def iso(t: float | None) -> str | None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -34,7 +33,7 @@ from ..storage import (
     ListQuery,
 )
 from ._activity_tasks import ActivityTasks
-from ._core import Effects, Execution, event_json, iso
+from ._core import Effects, Execution, event_json, iso, new_run_id
 from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState
 from ._workflow_tasks import WorkflowTasks
@@ -153,7 +152,7 @@ class Engine(WorkflowTasks, ActivityTasks):
                     code="invalid_input",
                 )
         now = self.clock.now()
-        run_id = str(uuid.uuid4())
+        run_id = new_run_id()
         rec = ExecutionRecord(
             namespace=namespace,
             workflow_id=req.workflow_id,
