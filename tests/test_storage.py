@@ -263,3 +263,32 @@ async def test_many_updates_commit_together_and_a_stale_one_fails_alone(tmp_path
             assert [e.event_id for e in await store.read_history(r.run_id)] == [1, 2, 3]
     finally:
         await store.close()
+
+
+async def test_many_starts_commit_together_and_a_running_id_is_refused_alone(tmp_path: Path) -> None:
+    """New runs batched into a few statements; a start of an id that is running falls back to one by one."""
+    store = await _open(tmp_path / "s.db")
+    try:
+        old = _record("again")
+        await store.write(ExecutionWrite(old, None, [_started(old.run_id)]))
+        old.status, old.close_time, old.version = WorkflowStatus.COMPLETED, time.time(), 2
+        await store.write(ExecutionWrite(old, 1, []))
+
+        records = [_record(f"s-{i}") for i in range(100)] + [_record("again")]  # a new run of a closed id
+        await asyncio.gather(*(store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in records))
+        for r in records:
+            loaded = await store.get_run(r.run_id)
+            assert loaded is not None and loaded.status is WorkflowStatus.RUNNING and loaded.state == {"x": 1}
+            assert [e.event_id for e in await store.read_history(r.run_id)] == [1]
+
+        more = [_record(f"t-{i}") for i in range(20)]
+        clash = _record("s-3")  # running since the batch above
+        writes = [store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in [*more, clash]]
+        results = await asyncio.gather(*writes, return_exceptions=True)
+        assert all(r is None for r in results[:-1]), results
+        assert isinstance(results[-1], ExecutionAlreadyRunningError)
+        assert await store.get_run(clash.run_id) is None
+        page, _ = await store.list_executions("default", ListQuery(limit=1000))
+        assert len(page) == 1 + 101 + 20
+    finally:
+        await store.close()

@@ -278,9 +278,12 @@ class SQLiteStore(Store):
             updates = [p for p in batch if isinstance(p.op, ExecutionWrite) and p.op.expected_version is not None]
             if len(updates) > 1 and self._apply_updates_together(conn, updates):
                 batch = [p for p in batch if p not in updates]
-                if not batch:
-                    conn.execute("COMMIT")
-                    return
+            creates = [p for p in batch if isinstance(p.op, ExecutionWrite) and p.op.expected_version is None]
+            if len(creates) > 1 and self._apply_creates_together(conn, creates):
+                batch = [p for p in batch if p not in creates]
+            if not batch:
+                conn.execute("COMMIT")
+                return
             single = len(batch) == 1
             for p in batch:
                 if single:
@@ -364,6 +367,67 @@ class SQLiteStore(Store):
             conn.execute("RELEASE together")
             return True
         except (ConditionFailedError, sqlite3.IntegrityError):
+            conn.execute("ROLLBACK TO together")
+            conn.execute("RELEASE together")
+            return False
+
+    @staticmethod
+    def _apply_creates_together(conn: sqlite3.Connection, creates: list[_Pending]) -> bool:
+        """Record many new runs with four statements instead of six each (see _apply_updates_together);
+        False (and nothing applied) if any of them may be refused (its workflow id is already running, or
+        appears twice in the batch), so each is then tried on its own and refused with its own error."""
+        keys: list[Any] = []
+        current: list[Any] = []
+        rows: list[Any] = []
+        events: list[Any] = []
+        for p in creates:
+            op = p.op
+            assert isinstance(op, ExecutionWrite)
+            r = op.record
+            keys += (r.namespace, r.workflow_id)
+            current += (r.namespace, r.workflow_id, r.run_id, r.status.value, r.request_id)
+            rows += (
+                r.namespace,
+                r.workflow_id,
+                r.run_id,
+                r.workflow_type,
+                r.task_queue,
+                r.status.value,
+                r.start_time,
+                r.close_time,
+                r.next_event_id,
+                r.version,
+                r.request_id,
+                _dumps(r.state),
+            )
+            for e in op.events:
+                events += (r.run_id, e.event_id, e.event_time, e.event_type.value, _dumps(e.attributes))
+        n = len(creates)
+        if len(set(zip(keys[::2], keys[1::2], strict=True))) != n or len(rows) > 30000 or len(events) > 30000:
+            return False
+        running = conn.execute(
+            "SELECT 1 FROM current_executions WHERE status='RUNNING' AND (namespace, workflow_id) IN (VALUES "
+            + ",".join(["(?,?)"] * n)
+            + ") LIMIT 1",
+            keys,
+        ).fetchone()
+        if running is not None:
+            return False
+        conn.execute("SAVEPOINT together")
+        try:
+            conn.execute("INSERT OR REPLACE INTO current_executions VALUES " + ",".join(["(?,?,?,?,?)"] * n), current)
+            conn.execute(
+                "INSERT INTO executions ("
+                + _EXEC_COLUMNS
+                + ", state) VALUES "
+                + ",".join(["(?,?,?,?,?,?,?,?,?,?,?,?)"] * n),
+                rows,
+            )
+            if events:
+                conn.execute("INSERT INTO history VALUES " + ",".join(["(?,?,?,?,?)"] * (len(events) // 5)), events)
+            conn.execute("RELEASE together")
+            return True
+        except sqlite3.IntegrityError:
             conn.execute("ROLLBACK TO together")
             conn.execute("RELEASE together")
             return False
