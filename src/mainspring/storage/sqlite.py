@@ -107,6 +107,24 @@ def _settle(batch: list[_Pending]) -> None:
             p.future.set_exception(p.error)
 
 
+def _new_row(r: ExecutionRecord) -> tuple[Any, ...]:
+    """A new run's executions row, in the order of ``_EXEC_COLUMNS`` plus its state."""
+    return (
+        r.namespace,
+        r.workflow_id,
+        r.run_id,
+        r.workflow_type,
+        r.task_queue,
+        r.status.value,
+        r.start_time,
+        r.close_time,
+        r.next_event_id,
+        r.version,
+        r.request_id,
+        _dumps(r.state),
+    )
+
+
 class SQLiteStore(Store):
     """Store backed by one SQLite file (or an in-memory database with ``path=":memory:"``)."""
 
@@ -386,20 +404,7 @@ class SQLiteStore(Store):
             r = op.record
             keys += (r.namespace, r.workflow_id)
             current += (r.namespace, r.workflow_id, r.run_id, r.status.value, r.request_id)
-            rows += (
-                r.namespace,
-                r.workflow_id,
-                r.run_id,
-                r.workflow_type,
-                r.task_queue,
-                r.status.value,
-                r.start_time,
-                r.close_time,
-                r.next_event_id,
-                r.version,
-                r.request_id,
-                _dumps(r.state),
-            )
+            rows += _new_row(r)
             for e in op.events:
                 events += (r.run_id, e.event_id, e.event_time, e.event_type.value, _dumps(e.attributes))
         n = len(creates)
@@ -456,20 +461,7 @@ class SQLiteStore(Store):
             )
             conn.execute(
                 "INSERT INTO executions (" + _EXEC_COLUMNS + ", state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    r.namespace,
-                    r.workflow_id,
-                    r.run_id,
-                    r.workflow_type,
-                    r.task_queue,
-                    r.status.value,
-                    r.start_time,
-                    r.close_time,
-                    r.next_event_id,
-                    r.version,
-                    r.request_id,
-                    _dumps(r.state),
-                ),
+                _new_row(r),
             )
         else:
             cur = conn.execute(
