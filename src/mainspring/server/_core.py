@@ -3,6 +3,8 @@
 Each transition follows one pattern: take the execution's lock, change its in-memory state and
 collect new history events, commit both in one conditional write, and only then act on the outside
 world (hand out tasks, arm timers, answer waiters). Nothing is acknowledged before it is durable.
+One exception, which acknowledges nothing: a new run's first workflow task is handed out while the
+start is being written (workflow code has no effects; the task's completion waits for that write).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..api.enums import (
 )
 from ..errors import (
     InvalidArgumentError,
+    NotFoundError,
     PayloadTooLargeError,
 )
 from ..storage import (
@@ -89,17 +92,45 @@ def event_json(e: HistoryEvent) -> dict[str, Any]:
     }
 
 
+#: At most this many of a run's latest events are kept in memory (``Execution.tail``).
+_TAIL_MAX = 256
+
+
 class Execution:
     """One run's in-memory working copy: the stored record, its parsed state, and its lock."""
 
-    __slots__ = ("events", "lock", "record", "state")
+    __slots__ = ("creating", "events", "lock", "record", "state", "tail", "tail_first")
 
-    def __init__(self, record: ExecutionRecord, state: ExecutionState) -> None:
+    def __init__(self, record: ExecutionRecord, state: ExecutionState, *, new: bool = False) -> None:
         self.record = record
         self.state = state
         self.lock = asyncio.Lock()
         #: Events collected by the transition in progress, written by ``Engine._commit``.
         self.events: list[HistoryEvent] = []
+        #: The latest events of the history, from event ``tail_first`` to the last one written (or
+        #: being written): a workflow task is handed out from them without reading the store. A run
+        #: started by this process has them all at first; one loaded from the store, none.
+        self.tail: list[HistoryEvent] = []
+        self.tail_first = 1 if new else record.next_event_id
+        #: The write that creates the run, while it is in progress (see ``Engine.start_workflow``).
+        self.creating: asyncio.Future[None] | None = None
+
+    def remember(self, events: list[HistoryEvent]) -> None:
+        """Keep ``events`` (just written) in the tail; forget what a sticky worker already has."""
+        tail = self.tail
+        tail.extend(events)
+        keep_from = self.state.sticky_event_id + 1 if self.state.sticky_session is not None else 1
+        drop = max(keep_from - self.tail_first, len(tail) - _TAIL_MAX, 0)
+        if drop:
+            drop = min(drop, len(tail))
+            del tail[:drop]
+            self.tail_first += drop
+
+    def history_from_tail(self, first: int) -> list[HistoryEvent] | None:
+        """Events ``first`` .. the last one written, if the tail holds them all, else None."""
+        if first < self.tail_first or self.tail_first + len(self.tail) != self.record.next_event_id:
+            return None
+        return self.tail[first - self.tail_first :]
 
     @property
     def running(self) -> bool:
@@ -108,7 +139,7 @@ class Execution:
     def pinned(self) -> bool:
         """True while forgetting it would lose memory-only facts (a task is out) or a waiter."""
         st = self.state
-        if self.lock.locked() or (st.wt is not None and st.wt.started):
+        if self.lock.locked() or self.creating is not None or (st.wt is not None and st.wt.started):
             return True
         return any(a.state is ActivityState.STARTED for a in st.activities.values())
 
@@ -251,6 +282,8 @@ class EngineCore:
 
     async def _commit(self, ex: Execution) -> None:
         """Write the transition in progress; on failure forget the execution (memory is now wrong)."""
+        if ex.creating is not None:
+            await self._created(ex)
         rec = ex.record
         expected = rec.version
         rec.version = expected + 1
@@ -261,6 +294,20 @@ class EngineCore:
         except BaseException:
             self._cache.pop(rec.run_id, None)
             raise
+        ex.remember(events)
+
+    @staticmethod
+    async def _created(ex: Execution) -> None:
+        """Wait until the write that creates ``ex`` is durable; NotFoundError if it failed."""
+        creating = ex.creating
+        if creating is None:
+            return
+        try:
+            await asyncio.shield(creating)
+        except Exception:
+            raise NotFoundError(
+                "this workflow run was not created (its start failed)", status=404, code="not_found"
+            ) from None
 
     def _after_commit(self, ex: Execution, fx: Effects) -> None:
         rec = ex.record

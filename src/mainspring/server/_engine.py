@@ -166,7 +166,7 @@ class Engine(WorkflowTasks, ActivityTasks):
             version=1,
             request_id=req.request_id,
         )
-        ex = Execution(rec, ExecutionState())
+        ex = Execution(rec, ExecutionState(), new=True)
         self._raw_append(
             ex,
             EventType.WORKFLOW_EXECUTION_STARTED,
@@ -184,8 +184,26 @@ class Engine(WorkflowTasks, ActivityTasks):
         self._schedule_wt(ex, now, fx)
         rec.state = ex.state.to_dict()
         events, ex.events = ex.events, []
+        ex.remember(events)
+        # The first workflow task is offered while the start is being written, so a worker runs it
+        # during the commit instead of after it. That is safe: workflow code has no effects, and the
+        # task's completion is committed only once the start is durable (``_commit`` waits for
+        # ``creating``); if the start fails, the completion is refused and nothing happened.
+        creating = ex.creating = asyncio.ensure_future(self.store.write(ExecutionWrite(rec, None, events)))
+
+        def settled(f: asyncio.Future[None]) -> None:
+            if f.cancelled() or f.exception() is not None:
+                if self._cache.get(run_id) is ex:
+                    del self._cache[run_id]
+            else:
+                ex.creating = None
+
+        creating.add_done_callback(settled)
+        self._cache[run_id] = ex
+        self._trim_cache()
+        self._after_commit(ex, fx)
         try:
-            await self.store.write(ExecutionWrite(rec, None, events))
+            await asyncio.shield(creating)
         except ExecutionAlreadyRunningError as e:
             if req.request_id is not None and e.request_id == req.request_id:
                 return e.run_id, False
@@ -196,9 +214,6 @@ class Engine(WorkflowTasks, ActivityTasks):
                 code="already_started",
                 details={"run_id": e.run_id},
             ) from None
-        self._cache[run_id] = ex
-        self._trim_cache()
-        self._after_commit(ex, fx)
         return run_id, True
 
     async def _workflow_schema(self, namespace: str, task_queue: str, workflow_type: str) -> dict[str, Any] | None:
@@ -226,6 +241,7 @@ class Engine(WorkflowTasks, ActivityTasks):
         ex = self._cache.get(rec.run_id)
         if ex is None:
             return build(rec, ExecutionState.from_dict(rec.state))
+        await self._created(ex)
         async with ex.lock:
             return build(ex.record, ex.state)
 

@@ -75,7 +75,10 @@ class WorkflowTasks(Commands):
         wt.started_event_id = rec.next_event_id + (1 if wt.transient else 0)
         sticky = st.sticky_session == session.id and st.sticky_event_id > 0
         first = st.sticky_event_id + 1 if sticky else 1
-        events = [event_json(e) for e in await self.store.read_history(run_id, first, rec.next_event_id - 1)]
+        held = ex.history_from_tail(first)
+        if held is None:
+            held = await self.store.read_history(run_id, first, rec.next_event_id - 1)
+        events = [event_json(e) for e in held]
         if wt.transient:
             events.append(
                 {
