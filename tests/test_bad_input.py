@@ -316,6 +316,26 @@ def test_starting_a_running_workflow_id_again_is_refused(
     assert_intact(server, ["dup", "dup", "dup-idem"])
 
 
+def test_a_refused_start_leaves_no_trace_though_a_worker_polls_its_queue(
+    server: ServerProcess, hello_worker: WorkerProcess
+) -> None:
+    """The server hands a new run's first workflow task out while the start is being written; when
+    that write is refused (the id is running), the worker's work on it must be dropped, not recorded."""
+    a = server.address
+    idle = "tq-idle"
+    first = ok_json("workflow", "start", *hello_args("dup-polled", task_queue=idle), address=a)
+    with httpx.Client(base_url=server.url) as http:
+        for _ in range(20):  # on the queue the hello worker polls: each refused start was offered to it
+            r = http.post(WORKFLOWS, json=start_body("dup-polled"))
+            assert "already running" in api_error(r, 409, "already_started")
+        history = http.get(f"{WORKFLOWS}/history", params={"workflow_id": "dup-polled"}).json()["events"]
+    assert [e["event_type"] for e in history] == ["WorkflowExecutionStarted", "WorkflowTaskScheduled"]
+    described = ok_json("workflow", "describe", "--workflow-id", "dup-polled", address=a)
+    assert described["execution"]["run_id"] == first["run_id"], described
+    assert described["execution"]["status"] == "RUNNING"
+    assert_intact(server, ["dup-polled"])  # and the worker still runs workflows
+
+
 # --- invalid names ----------------------------------------------------------------------------------------
 
 
