@@ -57,13 +57,31 @@ def _validator(schema_text: str) -> Any:
     return cls(schema)
 
 
+#: id(schema) -> (schema, validator): the schema dicts a server checks against are long-lived (it
+#: caches them per workflow type), so a start finds its validator without serialising the schema.
+_by_identity: dict[int, tuple[dict[str, Any], Any]] = {}
+
+
+def _validator_for(schema: dict[str, Any]) -> Any:
+    hit = _by_identity.get(id(schema))
+    if hit is not None and hit[0] is schema:  # holding the schema keeps its id from being reused
+        return hit[1]
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    if len(_by_identity) >= 256:
+        _by_identity.clear()
+    _by_identity[id(schema)] = (schema, validator)
+    return validator
+
+
 def schema_error(instance: Any, schema: dict[str, Any]) -> str | None:
     """Return one line describing why ``instance`` does not fit ``schema``, or None if it fits."""
     if schema == NO_INPUT_SCHEMA:
         return None if instance is None else f"this workflow takes no input, but got {_short(instance)}"
     import jsonschema
 
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    validator = _validator_for(schema)
+    if validator.is_valid(instance):
+        return None
     errors = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     if not errors:
         return None

@@ -360,6 +360,13 @@ class RegisterWorkerResponse(_Model):
 class PollRequest(_Model):
     session_id: str
     timeout: float | None = Field(default=None, description="Seconds to wait for a task (server-capped).")
+    max_tasks: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Channel polls (poll_workflow_tasks, poll_activity_tasks): how many ready tasks one "
+        "answer may carry. The poll waits for the first; the others are only those ready at that moment.",
+    )
 
 
 class WorkflowTask(_Model):

@@ -27,6 +27,11 @@ __all__ = ["Channel"]
 log = logging.getLogger("mainspring.client")
 
 
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
+
+
 class Channel:
     """One connection; ``open`` connects, ``call`` sends an operation and awaits its answer.
 
@@ -79,13 +84,17 @@ class Channel:
         self._pending[i] = future
         # Calls made in the same turn of the event loop go out as one frame (see the server's side).
         self._enqueue({"i": i, "op": op, "b": body})
+        # A timer on the future itself rather than asyncio.wait_for, which wraps every call in a
+        # second future and callbacks (measurable: a worker makes several calls per workflow step).
+        expiry = loop.call_later(timeout, _expire, future)
         try:
-            return await asyncio.wait_for(future, timeout)
+            return await future
         except TimeoutError:
             raise ServerUnavailableError(f"the server did not answer {op} in time", code="timeout") from None
         except ConnectionError as e:
             raise ServerUnavailableError(f"the worker channel broke: {e}", code="unavailable") from None
         finally:
+            expiry.cancel()
             self._pending.pop(i, None)
 
     def send(self, message: dict[str, Any]) -> None:
@@ -102,7 +111,8 @@ class Channel:
         ws = self._ws
         assert ws is not None
         try:
-            await asyncio.sleep(0)  # let the rest of this turn's calls join the frame
+            # This runs a turn of the event loop after the first call was queued: the calls made in
+            # the meantime join the same frame.
             while self._outbox:
                 batch, self._outbox = self._outbox, []
                 await ws.send_str(dumps_str(batch[0] if len(batch) == 1 else batch))

@@ -33,6 +33,11 @@ class ActivityTasks(Commands):
     async def poll_activity_task(self, session: Session, wait: float) -> dict[str, Any] | None:
         return await self._poll(session, "activity", self.matching.take_activity_task, self._start_activity_task, wait)
 
+    async def poll_activity_tasks(self, session: Session, wait: float, most: int) -> list[dict[str, Any]]:
+        return await self._poll_many(
+            session, "activity", self.matching.take_activity_task, self._start_activity_task, wait, most
+        )
+
     async def _start_activity_task(self, ref: tuple[str, int], session: Session) -> dict[str, Any] | None:
         run_id, sched_id = ref
         ex = await self._load(run_id)

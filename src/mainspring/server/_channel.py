@@ -6,6 +6,10 @@ heartbeat), with the same bodies and answers, as JSON messages on one connection
     worker -> server   {"i": 7, "op": "complete_activity_task", "b": {...}}
     server -> worker   {"i": 7, "ok": {...}}   or   {"i": 7, "err": {"status": 404, "code": ..., "message": ...}}
 
+Two operations exist only here: ``poll_workflow_tasks`` and ``poll_activity_tasks`` take a poll body
+with ``max_tasks`` and answer ``{"tasks": [...]}``, the first task waited for and the rest those ready
+at that moment, so a worker with many free slots fills them in one round trip.
+
 The first message registers the worker (``op`` "register", body as ``POST /workers``). Two things make
 this the path workers use: a message costs far less than an HTTP request (no per-request headers,
 routing or connection handling), and the session is the connection, so when a worker dies its socket
@@ -54,6 +58,14 @@ def _poll_activity(engine: Engine, s: Session, b: m.PollRequest) -> Awaitable[An
     return engine.poll_activity_task(s, b.timeout if b.timeout is not None else 30.0)
 
 
+async def _poll_workflows(engine: Engine, s: Session, b: m.PollRequest) -> Any:
+    return {"tasks": await engine.poll_workflow_tasks(s, b.timeout if b.timeout is not None else 30.0, b.max_tasks)}
+
+
+async def _poll_activities(engine: Engine, s: Session, b: m.PollRequest) -> Any:
+    return {"tasks": await engine.poll_activity_tasks(s, b.timeout if b.timeout is not None else 30.0, b.max_tasks)}
+
+
 async def _fail_workflow(engine: Engine, s: Session, b: m.FailWorkflowTaskRequest) -> Any:
     await engine.fail_workflow_task(b)
     return {"accepted": True}
@@ -68,6 +80,8 @@ async def _fail_activity(engine: Engine, s: Session, b: m.FailActivityTaskReques
 OPERATIONS: dict[str, tuple[type[BaseModel], Operation]] = {
     "poll_workflow_task": (m.PollRequest, _poll_workflow),
     "poll_activity_task": (m.PollRequest, _poll_activity),
+    "poll_workflow_tasks": (m.PollRequest, _poll_workflows),
+    "poll_activity_tasks": (m.PollRequest, _poll_activities),
     "complete_workflow_task": (m.CompleteWorkflowTaskRequest, lambda e, s, b: e.complete_workflow_task(b)),
     "fail_workflow_task": (m.FailWorkflowTaskRequest, _fail_workflow),
     "complete_activity_task": (m.CompleteActivityTaskRequest, lambda e, s, b: e.complete_activity_task(b)),
@@ -299,7 +313,9 @@ def _messages(text: str) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else [data]
 
 
-_WAITS = frozenset({"poll_workflow_task", "poll_activity_task", "wait_result"})
+_WAITS = frozenset(
+    {"poll_workflow_task", "poll_activity_task", "poll_workflow_tasks", "poll_activity_tasks", "wait_result"}
+)
 
 
 async def _start_workflow(engine: Engine, namespace: str, b: m.StartWorkflowRequest) -> Any:

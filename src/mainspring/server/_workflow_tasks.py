@@ -48,6 +48,11 @@ class WorkflowTasks(Commands):
     async def poll_workflow_task(self, session: Session, wait: float) -> dict[str, Any] | None:
         return await self._poll(session, "workflow", self.matching.take_workflow_task, self._start_workflow_task, wait)
 
+    async def poll_workflow_tasks(self, session: Session, wait: float, most: int) -> list[dict[str, Any]]:
+        return await self._poll_many(
+            session, "workflow", self.matching.take_workflow_task, self._start_workflow_task, wait, most
+        )
+
     async def _start_workflow_task(self, run_id: str, session: Session) -> dict[str, Any] | None:
         ex = await self._load(run_id)
         if ex is None:

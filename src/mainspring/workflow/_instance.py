@@ -208,7 +208,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self.info = info
         self.guard = guard
         self.context = Context(self)
-        self.random = random.Random(info.run_id)
+        self._random: random.Random | None = None
         self.last_event_id = 0
         self.replaying = True
         self.finished = False
@@ -228,6 +228,15 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self._closed = False
         #: The WorkflowExecutionCancelRequested event's attributes, once one is in history.
         self.cancel_request: dict[str, Any] | None = None
+
+    @property
+    def random(self) -> random.Random:
+        """The run's random generator, seeded by its run id (made on first use: seeding costs more
+        than a whole workflow step, and most workflows never draw a number)."""
+        r = self._random
+        if r is None:
+            r = self._random = random.Random(self.info.run_id)
+        return r
 
     # ================================================================================================
     # Feeding history
