@@ -86,6 +86,11 @@ def _row_to_record(row: tuple[Any, ...], state: str | None) -> ExecutionRecord:
 _Op = ExecutionWrite | Callable[[sqlite3.Connection], Any]
 
 
+#: A change that comes at least this long after the previous one may be written without the
+#: writer thread (see ``SQLiteStore._submit``).
+_QUIET = 0.001
+
+
 class _Pending:
     __slots__ = ("error", "future", "loop", "op", "result")
 
@@ -138,6 +143,10 @@ class SQLiteStore(Store):
         self._shared_lock = threading.Lock() if self.memory else None
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        #: Held by whoever is writing with the writer connection: the writer thread, or a caller that
+        #: found it idle and writes its one change itself (see ``_submit``).
+        self._writing = threading.Lock()
+        self._last_submit = 0.0
         self._lock_file: IO[str] | None = None
 
     @property
@@ -254,7 +263,36 @@ class SQLiteStore(Store):
             raise StorageError("the store is closed")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Pending(op, loop, fut))
+        pending = _Pending(op, loop, fut)
+        # A lone change, when nothing else is being written and none came just before, is written
+        # right here: handing it to the writer thread and its answer back costs two thread wake-ups,
+        # a large share of a lone commit (W1 ~0.5 ms faster). Under load (changes less than
+        # _QUIET apart) they go to the thread, to be committed together while the event loop goes
+        # on: writing them here blocked the loop and W2 fell from ~520 to ~300 workflows/s. New runs
+        # also go to the thread: the server hands a new run's first workflow task out while its
+        # start is being written, which needs the event loop free meanwhile.
+        now = time.monotonic()
+        quiet = now - self._last_submit >= _QUIET
+        self._last_submit = now
+        conn = self._writer
+        if (
+            quiet
+            and conn is not None
+            and isinstance(op, ExecutionWrite)
+            and op.expected_version is not None
+            and self._queue.empty()
+            and self._writing.acquire(blocking=False)
+        ):
+            try:
+                inline = self._queue.empty()
+                if inline:
+                    self._commit_batch(conn, [pending])
+            finally:
+                self._writing.release()
+            if inline:
+                _settle([pending])
+                return await fut
+        self._queue.put(pending)
         return await fut
 
     def _write_loop(self) -> None:
@@ -266,16 +304,17 @@ class SQLiteStore(Store):
                 return
             batch = [first]
             stop = False
-            while len(batch) < _MAX_BATCH:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                batch.append(nxt)
-            self._commit_batch(conn, batch)
+            with self._writing:
+                while len(batch) < _MAX_BATCH:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        stop = True
+                        break
+                    batch.append(nxt)
+                self._commit_batch(conn, batch)
             loops: dict[int, tuple[asyncio.AbstractEventLoop, list[_Pending]]] = {}
             for p in batch:
                 loops.setdefault(id(p.loop), (p.loop, []))[1].append(p)
