@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import queue
 import sqlite3
 import time
 import uuid
@@ -290,5 +291,60 @@ async def test_many_starts_commit_together_and_a_running_id_is_refused_alone(tmp
         assert await store.get_run(clash.run_id) is None
         page, _ = await store.list_executions("default", ListQuery(limit=1000))
         assert len(page) == 1 + 101 + 20
+    finally:
+        await store.close()
+
+
+class _CountingQueue(queue.SimpleQueue):  # type: ignore[type-arg]
+    """The writer thread's queue, counting what is handed to the thread."""
+
+    def __init__(self) -> None:
+        self.handed = 0
+
+    def put(self, item: object, block: bool = True, timeout: float | None = None) -> None:
+        self.handed += 1
+        super().put(item, block, timeout)
+
+
+async def test_a_lone_change_is_written_by_the_caller_and_a_burst_by_the_writer_thread(tmp_path: Path) -> None:
+    """Both ways of writing are the same transaction: conditional, durable, failures reported."""
+    db = tmp_path / "lone.db"
+    store = SQLiteStore(str(db))
+    counting = _CountingQueue()
+    store._queue = counting
+    await store.open()
+    try:
+        lone = _record("lone")
+        await store.write(ExecutionWrite(lone, None, [_started(lone.run_id)]))  # a start: always the thread
+        assert counting.handed == 1
+        await asyncio.sleep(0.01)
+        lone.version, lone.next_event_id, lone.state = 2, 3, {"step": 2}
+        await store.write(ExecutionWrite(lone, 1, [HistoryEvent(2, EventType.TIMER_FIRED, 1.0, {})]))
+        await asyncio.sleep(0.01)
+        with pytest.raises(ConditionFailedError):  # stale, and refused the same way
+            await store.write(ExecutionWrite(lone, 1, [HistoryEvent(3, EventType.TIMER_FIRED, 1.0, {})]))
+        assert counting.handed == 1  # neither went through the thread
+
+        burst = [_record(f"b-{i}") for i in range(20)]
+        await asyncio.gather(*(store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in burst))
+        handed = counting.handed
+        for r in burst:
+            r.version, r.next_event_id = 2, 3
+        await asyncio.gather(
+            *(store.write(ExecutionWrite(r, 1, [HistoryEvent(2, EventType.TIMER_FIRED, 1.0, {})])) for r in burst)
+        )
+        assert counting.handed >= handed + 19  # back to back: the thread commits them together
+    finally:
+        await store.close()
+
+    store = await _open(db)
+    try:
+        loaded = await store.get_run(lone.run_id)
+        assert loaded is not None and loaded.version == 2 and loaded.state == {"step": 2}
+        assert [e.event_id for e in await store.read_history(lone.run_id)] == [1, 2]
+        for r in burst:
+            got = await store.get_run(r.run_id)
+            assert got is not None and got.version == 2
+            assert [e.event_id for e in await store.read_history(r.run_id)] == [1, 2]
     finally:
         await store.close()
