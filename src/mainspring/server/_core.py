@@ -457,6 +457,11 @@ class EngineCore:
             except asyncio.CancelledError:
                 self.matching.requeue(session, kind, ref)
                 raise
+            except Exception:
+                # The tasks already started must still reach the worker; this one waits for a poll.
+                log.exception("handing out a %s task failed; it stays queued", kind)
+                self.matching.requeue(session, kind, ref)
+                break
             if task is not None:
                 tasks.append(task)
             elif session.id not in self.matching.sessions:
