@@ -153,3 +153,31 @@ def test_channel_protocol_errors_are_answered_clearly(server: ServerProcess) -> 
         assert r.returncode == 0, r.stderr
     finally:
         w.stop()
+
+
+def test_a_poll_can_take_several_ready_tasks(server: ServerProcess) -> None:
+    """poll_workflow_tasks answers with the first task and the others ready at that moment, up to max_tasks."""
+    tq = f"batch-{uuid.uuid4().hex[:6]}"
+    with connect(_url(server)) as ws:
+        _call(ws, 1, "register", {"identity": "hand", "task_queue": tq, "workflow_types": []})
+        bad = _call(ws, 2, "poll_workflow_tasks", {"timeout": 0.1, "max_tasks": 0})
+        assert bad["err"]["status"] == 400 and "max_tasks" in bad["err"]["message"]
+        too_many = _call(ws, 3, "poll_workflow_tasks", {"timeout": 0.1, "max_tasks": 65})
+        assert too_many["err"]["status"] == 400 and "max_tasks" in too_many["err"]["message"]
+        assert _call(ws, 4, "poll_workflow_tasks", {"timeout": 0.1, "max_tasks": 4}) == {"i": 4, "ok": {"tasks": []}}
+
+        ids = [f"b{i}" for i in range(5)]
+        with httpx.Client(base_url=server.url) as http:
+            for wid in ids:
+                body = {"workflow_id": wid, "workflow_type": "wf", "task_queue": tq, "input": wid}
+                assert http.post(NS + "/workflows", json=body).status_code == 201
+        first = _call(ws, 5, "poll_workflow_tasks", {"timeout": 5, "max_tasks": 3})["ok"]["tasks"]
+        rest = _call(ws, 6, "poll_workflow_tasks", {"timeout": 5, "max_tasks": 3})["ok"]["tasks"]
+        assert [len(first), len(rest)] == [3, 2]
+        got = first + rest
+        assert sorted(t["workflow_id"] for t in got) == ids  # each exactly once
+        for t in got:  # each a whole workflow task, its history from the start
+            types = [e["event_type"] for e in t["history"]]
+            assert types == ["WorkflowExecutionStarted", "WorkflowTaskScheduled", "WorkflowTaskStarted"]
+            assert t["history"][0]["attributes"]["input"] == t["workflow_id"]
+        ws.send(json.dumps({"i": 0, "op": "bye"}))
