@@ -287,6 +287,9 @@ class SQLiteStore(Store):
                 inline = self._queue.empty()
                 if inline:
                     self._commit_batch(conn, [pending])
+                    # From its end: changes made while it ran (none can be: this thread was busy) or
+                    # just after it are not "quiet", whatever this disk's commit takes.
+                    self._last_submit = time.monotonic()
             finally:
                 self._writing.release()
             if inline:
