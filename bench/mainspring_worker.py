@@ -2,8 +2,8 @@
 
   python bench/mainspring_worker.py --address 127.0.0.1:PORT --task-queue TQ
 
-Default ``Worker`` settings, on uvloop (installed with Mainspring, and what the README recommends for
-workers). Prints ``READY <unix time>`` once the worker has its session with the server
+Default ``Worker`` settings, on uvloop and with ``tune_gc()`` (both what the README recommends for a
+worker process). Prints ``READY <unix time>`` once the worker has its session with the server
 and is polling. Env: BENCH_STEP_LOG (W4's side-effect log), BENCH_ACT_TIMEOUT_S.
 """
 
@@ -15,6 +15,7 @@ import logging
 import time
 
 from mainspring import Client, Worker
+from mainspring.worker import tune_gc
 from mainspring_defs import ACTIVITIES, WORKFLOWS
 
 
@@ -26,6 +27,7 @@ async def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     client = await Client.connect(args.address)
     worker = Worker(client, task_queue=args.task_queue, workflows=WORKFLOWS, activities=ACTIVITIES)
+    tune_gc()
 
     async def announce() -> None:
         await worker.ready.wait()

@@ -124,7 +124,7 @@ EXPORTS: dict[str, list[str]] = {
         "Store",
         "store_from_url",
     ],
-    "mainspring.worker": ["Worker"],
+    "mainspring.worker": ["Worker", "tune_gc"],
     "mainspring.workflow": [
         "Context",
         "WorkflowDefinition",

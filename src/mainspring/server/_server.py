@@ -12,6 +12,7 @@ from typing import Any
 
 import uvicorn
 
+from .._gc import tune_gc
 from ..errors import MainspringError
 from ..storage import Store, store_from_url
 from ._config import ServerConfig
@@ -161,7 +162,7 @@ def run_server(config: ServerConfig, on_ready: object = None) -> None:
     async def main() -> None:
         server = Server(config)
         await server.start()
-        _tune_gc()
+        tune_gc()  # the server process is ours (see mainspring._gc)
         if callable(on_ready):
             on_ready(server)
         await server.serve()
@@ -175,16 +176,3 @@ def run_server(config: ServerConfig, on_ready: object = None) -> None:
         pass
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(main())
-
-
-def _tune_gc() -> None:
-    """The server process is ours, so its garbage collector is set for it: what start-up made is never
-    scanned again (``gc.freeze``), and the youngest generation is collected after 50,000 new objects
-    rather than 700. The engine keeps thousands of runs in memory; with the defaults, scanning them
-    took a third of the time of handling a new run's first workflow task (measured in the worker,
-    which holds the same kind of long-lived state)."""
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)

@@ -1,0 +1,28 @@
+"""Garbage-collector settings for a process that runs Mainspring and little else.
+
+A server or a worker keeps many long-lived objects (runs, cached workflows and their coroutines). With
+CPython's defaults, the youngest generation is collected every 700 new objects and, every so often, all
+of those long-lived objects are scanned again; measured here, that scanning took a third of a worker's
+time per new workflow (W2: 600-700 -> 700-870 workflows/s with these settings in the worker, and
+470-640 -> 540-710 in the server). Reference cycles are still collected, in larger, rarer batches.
+"""
+
+from __future__ import annotations
+
+import gc
+
+__all__ = ["tune_gc"]
+
+
+def tune_gc(young_threshold: int = 50_000) -> None:
+    """Set this process's garbage collector for a Mainspring server or worker process.
+
+    What is alive now (modules, registrations, start-up state) is moved out of the collector's sight
+    (``gc.freeze``), and the youngest generation is collected after ``young_threshold`` new objects
+    instead of 700. The server does this itself. A worker process that mostly runs a ``Worker``
+    gains from calling it once, after imports and before ``worker.run()``; a process that does much
+    else may prefer CPython's defaults. Call it again after loading much more code to freeze that too.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(young_threshold, 20, 100)
