@@ -394,6 +394,54 @@ async def test_server_sigkill_twice_mid_run_every_workflow_completes(tmp_path: P
         )
 
 
+async def test_server_sigkill_during_quick_steps_loses_no_step_and_records_none_twice(tmp_path: Path) -> None:
+    # Quick steps: the server hands each next activity to the worker in the answer that records the
+    # step before it, and writes that step while the activity runs. Killing the server at arbitrary
+    # moments catches some of those writes unfinished: the worker then ran an activity (and advanced
+    # its cached workflow) for a step that was never stored. The workflow must still count exactly,
+    # with every step in its history once and in order.
+    server = ServerProcess(tmp_path / "m.db")
+    chain_log = tmp_path / "chain.log"
+    args = ["--task-queue", "chains"]
+    worker = WorkerProcess(
+        CRASH_WORKER, server.address, args=args, env={"CHAIN_LOG": str(chain_log)}, log_path=tmp_path / "w.log"
+    )
+    steps, ids = 300, [f"chain-{i}" for i in range(4)]
+
+    def executed() -> int:
+        try:
+            return chain_log.read_text().count("\n")
+        except FileNotFoundError:
+            return 0
+
+    with running(server, worker):
+        server.start()
+        worker.start()
+        async with await Client.connect(server.address) as client:
+            for wid in ids:
+                await client.start_workflow("chain_workflow", steps, id=wid, task_queue="chains")
+            kills = []
+            for target in (150, 450, 750):
+                wait_until(lambda t=target: executed() >= t, timeout=30, what=f"{target} steps")  # type: ignore[misc]
+                server.kill()
+                kills.append(executed())
+                await restart(server)
+            results = await wait_all_closed(client, ids, timeout=60)
+            assert results == {wid: steps for wid in ids}
+            for wid in ids:
+                events = await client.get_workflow_handle(wid).fetch_history()
+                scheduled = [e["attributes"]["input"] for e in events if e["event_type"] == "ActivityTaskScheduled"]
+                completed = [e["attributes"]["result"] for e in events if e["event_type"] == "ActivityTaskCompleted"]
+                assert scheduled == list(range(steps)), f"{wid}: steps scheduled out of order or twice"
+                assert completed == list(range(1, steps + 1)), f"{wid}: results recorded out of order or twice"
+    assert kills[-1] < len(ids) * steps, "the chains finished before the last kill: nothing was proven"
+    counts = collections.Counter(chain_log.read_text().splitlines())
+    print(
+        f"\n[server SIGKILL x3 during quick steps] kills after {kills} executions; "
+        f"{sum(c - 1 for c in counts.values())} steps ran again after a kill"
+    )
+
+
 # ====================================================================================================
 # 3. Durable timers survive server and worker restarts
 # ====================================================================================================

@@ -8,6 +8,9 @@
   with B true, ``blocking_step`` (a plain function, run in a thread) and returns its result. The first
   attempt works for S seconds; later attempts take 0.1 s. If ``SLOW_LOG`` names a file, each attempt
   appends ``start <name> <attempt> <pid>`` and ``end <name> <attempt> <pid>``.
+- ``chain_workflow(n)`` runs ``chain_step`` n times in a row, each adding one to the last result, and
+  returns the last: a run of quick steps, each handed to this worker in the answer that records the
+  step before it. If ``CHAIN_LOG`` names a file, each execution appends ``<workflow id> <value>``.
 """
 
 from __future__ import annotations
@@ -47,8 +50,8 @@ class SlowJob:
     blocking: bool = False
 
 
-def _note(line: str) -> None:
-    path = os.environ.get("SLOW_LOG")
+def _note(line: str, log: str = "SLOW_LOG") -> None:
+    path = os.environ.get(log)
     if path:
         with open(path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
@@ -83,6 +86,25 @@ async def slow_workflow(ctx: workflow.Context, job: SlowJob) -> str:
     )
 
 
+@activity.defn(name="chain_step")
+async def chain_step(value: int) -> int:
+    _note(f"{activity.info().workflow_id} {value}", log="CHAIN_LOG")
+    return value + 1
+
+
+@workflow.defn(name="chain_workflow")
+async def chain_workflow(ctx: workflow.Context, n: int) -> int:
+    value = 0
+    for _ in range(n):
+        value = await ctx.execute_activity(
+            chain_step,
+            value,
+            start_to_close_timeout=timedelta(seconds=10),
+            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
+        )
+    return value
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--address", default=None)
@@ -95,8 +117,8 @@ async def main() -> None:
     worker = Worker(
         client,
         task_queue=args.task_queue,
-        workflows=[nap_workflow, slow_workflow],
-        activities=[slow_step, blocking_step],
+        workflows=[nap_workflow, slow_workflow, chain_workflow],
+        activities=[slow_step, blocking_step, chain_step],
         graceful_shutdown_timeout=timedelta(seconds=args.graceful_timeout),
     )
     await worker.run()

@@ -144,7 +144,10 @@ class ActivityTasks(Commands):
         result causes to be handed back in the answer (``want_workflow_task``).
         """
         ex, sched_id, attempt = await self._current_activity(req.task_token)
-        async with ex.lock:
+        await ex.lock.acquire()
+        # The lock goes to the commit if the answer goes out ahead of it (see _complete_and_continue).
+        handed_over = False
+        try:
             act = self._check_activity(ex, sched_id, attempt)
             session = self.matching.sessions.get(act.session_id) if act.session_id else None
             now = self.clock.now()
@@ -164,7 +167,8 @@ class ActivityTasks(Commands):
                 refused = self._continuation_problem(ex, act, req.continuation, session, now)
                 if refused is None:
                     assert session is not None
-                    return await self._complete_and_continue(ex, act, req, session, now)
+                    answer, handed_over = await self._complete_and_continue(ex, act, req, session, now)
+                    return answer
             started_id = self._activity_started_event(ex, act, now)
             self._append(
                 ex,
@@ -201,6 +205,9 @@ class ActivityTasks(Commands):
                 "continuation": None if req.continuation is None else {"accepted": False, "reason": refused},
                 "workflow_task": inline,
             }
+        finally:
+            if not handed_over:
+                ex.lock.release()
 
     def _continuation_problem(
         self, ex: Execution, act: ActivityInfo, cont: m.Continuation, session: Session | None, now: float
@@ -222,7 +229,8 @@ class ActivityTasks(Commands):
 
     async def _complete_and_continue(
         self, ex: Execution, act: ActivityInfo, req: m.CompleteActivityTaskRequest, session: Session, now: float
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], bool]:
+        """The step, and whether its commit was left running behind the answer (holding the lock)."""
         cont = req.continuation
         assert cont is not None
         rec = ex.record
@@ -270,14 +278,15 @@ class ActivityTasks(Commands):
         if ex.running:
             st.sticky_session = session.id
             st.sticky_event_id = rec.next_event_id - 1
-        await self._commit(ex)
         eager = self._take_eager(ex, fx, session, req.eager_activity_slots, now)
-        self._after_commit(ex, fx)
-        return {
-            "accepted": True,
-            "continuation": {"accepted": True, "events": written},
-            "activity_tasks": eager,
-        }
+        behind = bool(eager) and fx.may_answer_first()
+        if behind:
+            self._commit_behind(ex, fx)
+        else:
+            await self._commit(ex)
+            self._after_commit(ex, fx)
+        answer = {"accepted": True, "continuation": {"accepted": True, "events": written}, "activity_tasks": eager}
+        return answer, behind
 
     async def fail_activity_task(self, req: m.FailActivityTaskRequest) -> None:
         ex, sched_id, attempt = await self._current_activity(req.task_token)

@@ -39,6 +39,7 @@ from ..api import models as m
 from ..api.names import check_namespace
 from ..errors import InvalidArgumentError, RPCError
 from ..storage import StorageError
+from ._core import AFTER_ANSWER
 from ._engine import Engine
 from ._matching import Session
 
@@ -110,6 +111,8 @@ class _Connection:
         self._send_lock = asyncio.Lock()
         self._outbox: list[dict[str, Any]] = []
         self._flusher: asyncio.Handle | None = None
+        #: To run once the answers queued so far are written (AFTER_ANSWER).
+        self._after_flush: list[Callable[[], None]] = []
         #: Operations that only wait (polls, result waits): abandoned when the connection closes.
         self.waits: set[asyncio.Task[None]] = set()
         self.running: set[asyncio.Task[None]] = set()
@@ -178,6 +181,21 @@ class _Connection:
             self._outbox.clear()  # the peer is gone
         finally:
             self._flusher = None
+            self._run_after_flush()
+
+    def after_answer(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the answers queued so far (and the one being made) are written."""
+        self._after_flush.append(callback)
+
+    def _run_after_flush(self) -> None:
+        # Each one holds an execution's lock until it has run: they run whether or not the peer is there.
+        while self._after_flush:
+            callbacks, self._after_flush = self._after_flush, []
+            for callback in callbacks:
+                try:
+                    callback()
+                except Exception:
+                    log.exception("a step after an answer failed to start")
 
     def start(self, i: Any, op: str, raw: Any, context: Any, session_id: str | None, *, waits: bool) -> None:
         task = asyncio.ensure_future(self._serve(i, op, raw, context, session_id))
@@ -188,6 +206,7 @@ class _Connection:
             task.add_done_callback(self.waits.discard)
 
     async def _serve(self, i: Any, op: str, raw: Any, context: Any, session_id: str | None) -> None:
+        AFTER_ANSWER.set(self.after_answer)  # in this task's context only
         try:
             entry = self.operations.get(op)
             if entry is None:
@@ -237,6 +256,7 @@ class _Connection:
             self._flusher = None
         if self._outbox:
             await self._flush()
+        self._run_after_flush()
         try:
             await self.websocket.close()
         except (RuntimeError, WebSocketDisconnect):  # already closed by the peer

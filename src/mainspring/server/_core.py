@@ -10,6 +10,8 @@ start is being written (workflow code has no effects; the task's completion wait
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import itertools
 import logging
 import random
@@ -57,6 +59,12 @@ __all__ = [
 ]
 
 log = logging.getLogger("mainspring.server")
+
+#: Set by the worker channel for each operation it runs: registers a callback to run once the
+#: operation's answer has been written to the socket (see ``EngineCore._commit_behind``).
+AFTER_ANSWER: contextvars.ContextVar[Callable[[Callable[[], None]], None] | None] = contextvars.ContextVar(
+    "mainspring_after_answer", default=None
+)
 
 
 def new_run_id() -> str:
@@ -158,6 +166,11 @@ class Effects:
     #: Activities the workflow cancelled before they started: ended after the task's other commands.
     cancel_now: list[ActivityInfo] | None = None
 
+    def may_answer_first(self) -> bool:
+        """True if nothing here must reach a worker before the answer does (see _commit_behind):
+        an activity the workflow cancelled is told to stop before the next one is handed out."""
+        return self.stop_activities is None
+
     def stop_activity(self, session: Session, token: str) -> None:
         if self.stop_activities is None:
             self.stop_activities = []
@@ -210,6 +223,8 @@ class EngineCore:
         self.timers = TimerWheel(self.clock)
         self._cache: OrderedDict[str, Execution] = OrderedDict()
         self._result_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        #: Commits running after their answer went out (see _commit_behind).
+        self._behind: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._schemas: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self._namespaces: set[str] = set()
@@ -297,6 +312,49 @@ class EngineCore:
             self._cache.pop(rec.run_id, None)
             raise
         ex.remember(events)
+
+    def _commit_behind(self, ex: Execution, fx: Effects) -> None:
+        """Commit the transition in progress once the caller's answer has gone out, then apply ``fx``.
+
+        The caller holds ``ex.lock`` and hands it over: it is released once the commit is done, so
+        nothing else touches the execution before then. Used when the answer hands the worker
+        activities it just scheduled: they run while the step is written instead of after it. An
+        activity runs at least once anyway; if the step is lost with the server, the workflow
+        schedules the same activity again on replay, as a retry would. Everything anyone else can
+        see (results, queues, timers) still waits for the commit, and a worker's cached workflow
+        that got ahead of a lost step is caught: its next report is refused and it drops that copy.
+
+        On a worker's channel the commit starts after the answer's frame is written (``AFTER_ANSWER``),
+        so a commit made on the event loop does not hold the answer back.
+        """
+        hook = AFTER_ANSWER.get()
+        if hook is None:
+            self._start_behind(ex, fx)
+        else:
+            hook(functools.partial(self._start_behind, ex, fx))
+
+    def _start_behind(self, ex: Execution, fx: Effects) -> None:
+        task = asyncio.get_running_loop().create_task(self._finish_behind(ex, fx))
+        self._behind.add(task)
+        task.add_done_callback(self._behind.discard)
+
+    async def _finish_behind(self, ex: Execution, fx: Effects) -> None:
+        try:
+            await self._commit(ex)
+            self._after_commit(ex, fx)
+        except Exception as e:
+            log.error(
+                "could not write a step of workflow run %s (its worker was answered ahead of the write): %s",
+                ex.record.run_id,
+                e,
+            )
+        finally:
+            ex.lock.release()
+
+    async def _drain_behind(self) -> None:
+        """Wait for the commits still running behind answers (the server is stopping)."""
+        while self._behind:
+            await asyncio.gather(*self._behind, return_exceptions=True)
 
     @staticmethod
     async def _created(ex: Execution) -> None:

@@ -76,6 +76,7 @@ class Engine(WorkflowTasks, ActivityTasks):
 
     async def stop(self) -> None:
         self.release_waiters()
+        await self._drain_behind()
         if self._sweeper is not None:
             self._sweeper.cancel()
             try:

@@ -164,7 +164,9 @@ class WorkflowTasks(Commands):
         cached workflow stays current without waiting for its next task) and, if the worker has room,
         the activities it just scheduled, handed to it directly."""
         ex, attempt, started_event_id = await self._execution_of_wt(req.task_token)
-        async with ex.lock:
+        await ex.lock.acquire()
+        behind = False
+        try:
             wt = self._check_wt(ex, attempt, started_event_id)
             problem = self._validate_commands(ex, req.commands)
             if problem is not None:
@@ -204,10 +206,20 @@ class WorkflowTasks(Commands):
                 st.sticky_event_id = 0
             if wt.new_events and ex.running:
                 self._schedule_wt(ex, now, fx)
-            await self._commit(ex)
+            if ex.creating is not None:
+                # No activity may run for a run whose start can still be refused (see _commit_behind).
+                await self._created(ex)
             eager = self._take_eager(ex, fx, session, req.eager_activity_slots, now) if sticky else []
-            self._after_commit(ex, fx)
+            if eager and fx.may_answer_first():
+                self._commit_behind(ex, fx)
+                behind = True
+            else:
+                await self._commit(ex)
+                self._after_commit(ex, fx)
             return {"accepted": True, "events": written if sticky else [], "activity_tasks": eager}
+        finally:
+            if not behind:
+                ex.lock.release()
 
     async def fail_workflow_task(self, req: m.FailWorkflowTaskRequest) -> None:
         ex, attempt, started_event_id = await self._execution_of_wt(req.task_token)
