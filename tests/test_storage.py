@@ -348,3 +348,37 @@ async def test_a_lone_change_is_written_by_the_caller_and_a_burst_by_the_writer_
             assert [e.event_id for e in await store.read_history(r.run_id)] == [1, 2]
     finally:
         await store.close()
+
+
+async def test_a_caller_that_knows_the_load_chooses_how_its_change_is_written(tmp_path: Path) -> None:
+    """``quiet=True``: at once on the caller's thread, even right after another change; ``quiet=False``:
+    through the writer thread, even alone. Both durable, both conditional."""
+    db = tmp_path / "hint.db"
+    store = SQLiteStore(str(db))
+    counting = _CountingQueue()
+    store._queue = counting
+    await store.open()
+    try:
+        rec = _record("hint")
+        await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
+        handed = counting.handed
+        for version in range(2, 6):  # back to back, which the store alone would batch
+            rec.version, rec.next_event_id = version, version + 1
+            event = HistoryEvent(version, EventType.TIMER_FIRED, 1.0, {})
+            await store.write(ExecutionWrite(rec, version - 1, [event]), quiet=True)
+        assert counting.handed == handed
+        await asyncio.sleep(0.01)
+        rec.version, rec.next_event_id = 6, 7
+        await store.write(ExecutionWrite(rec, 5, [HistoryEvent(6, EventType.TIMER_FIRED, 1.0, {})]), quiet=False)
+        assert counting.handed == handed + 1
+        with pytest.raises(ConditionFailedError):
+            await store.write(ExecutionWrite(rec, 5, [HistoryEvent(7, EventType.TIMER_FIRED, 1.0, {})]), quiet=True)
+    finally:
+        await store.close()
+    store = await _open(db)
+    try:
+        loaded = await store.get_run(rec.run_id)
+        assert loaded is not None and loaded.version == 6
+        assert [e.event_id for e in await store.read_history(rec.run_id)] == [1, 2, 3, 4, 5, 6]
+    finally:
+        await store.close()

@@ -204,6 +204,12 @@ class _Connection:
         if waits:
             self.waits.add(task)
             task.add_done_callback(self.waits.discard)
+        else:
+            self.engine.operations += 1
+            task.add_done_callback(self._operation_done)
+
+    def _operation_done(self, _task: asyncio.Task[None]) -> None:
+        self.engine.operations -= 1
 
     async def _serve(self, i: Any, op: str, raw: Any, context: Any, session_id: str | None) -> None:
         AFTER_ANSWER.set(self.after_answer)  # in this task's context only

@@ -223,6 +223,8 @@ class EngineCore:
         self.timers = TimerWheel(self.clock)
         self._cache: OrderedDict[str, Execution] = OrderedDict()
         self._result_waiters: dict[str, list[asyncio.Future[None]]] = {}
+        #: Operations from workers and clients under way, not counting those that only wait (polls).
+        self.operations = 0
         #: Commits running after their answer went out (see _commit_behind).
         self._behind: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
@@ -297,7 +299,7 @@ class EngineCore:
         )
         wt.started_written = True
 
-    async def _commit(self, ex: Execution) -> None:
+    async def _commit(self, ex: Execution, *, quiet: bool | None = None) -> None:
         """Write the transition in progress; on failure forget the execution (memory is now wrong)."""
         if ex.creating is not None:
             await self._created(ex)
@@ -307,7 +309,7 @@ class EngineCore:
         rec.state = ex.state.to_dict()
         events, ex.events = ex.events, []
         try:
-            await self.store.write(ExecutionWrite(rec, expected, events))
+            await self.store.write(ExecutionWrite(rec, expected, events), quiet=quiet)
         except BaseException:
             self._cache.pop(rec.run_id, None)
             raise
@@ -340,7 +342,9 @@ class EngineCore:
 
     async def _finish_behind(self, ex: Execution, fx: Effects) -> None:
         try:
-            await self._commit(ex)
+            # Nothing else to do (W3's one workflow): writing on the event loop saves two thread
+            # wake-ups. Other operations under way: leave the loop to them and batch with theirs.
+            await self._commit(ex, quiet=self.operations == 0)
             self._after_commit(ex, fx)
         except Exception as e:
             log.error(

@@ -142,8 +142,13 @@ class Store(abc.ABC):
 
     # Executions
     @abc.abstractmethod
-    async def write(self, op: ExecutionWrite) -> None:
-        """Apply one transition atomically and durably (committed before this returns)."""
+    async def write(self, op: ExecutionWrite, *, quiet: bool | None = None) -> None:
+        """Apply one transition atomically and durably (committed before this returns).
+
+        ``quiet`` is what the caller knows of the load: True if nothing else is waiting to run
+        meanwhile, False if other work is, None to let the store guess. A store may use it to choose
+        between writing at once on the caller's thread and batching with other writes.
+        """
 
     @abc.abstractmethod
     async def get_execution(

@@ -255,10 +255,10 @@ class SQLiteStore(Store):
 
     # --- writes (group commit) ------------------------------------------------------------------------
 
-    async def write(self, op: ExecutionWrite) -> None:
-        await self._submit(op)
+    async def write(self, op: ExecutionWrite, *, quiet: bool | None = None) -> None:
+        await self._submit(op, quiet)
 
-    async def _submit(self, op: _Op) -> Any:
+    async def _submit(self, op: _Op, quiet: bool | None = None) -> Any:
         if self._thread is None:
             raise StorageError("the store is closed")
         loop = asyncio.get_running_loop()
@@ -270,9 +270,11 @@ class SQLiteStore(Store):
         # _QUIET apart) they go to the thread, to be committed together while the event loop goes
         # on: writing them here blocked the loop and W2 fell from ~520 to ~300 workflows/s. New runs
         # also go to the thread: the server hands a new run's first workflow task out while its
-        # start is being written, which needs the event loop free meanwhile.
+        # start is being written, which needs the event loop free meanwhile. A caller that knows
+        # whether other work is waiting says so (``quiet``) instead of this guess from the timing.
         now = time.monotonic()
-        quiet = now - self._last_submit >= _QUIET
+        if quiet is None:
+            quiet = now - self._last_submit >= _QUIET
         self._last_submit = now
         conn = self._writer
         if (
