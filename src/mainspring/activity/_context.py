@@ -32,12 +32,24 @@ class ActivityInfo:
     schedule_to_close_timeout: timedelta | None
 
 
-@dataclass
 class _Running:
-    info: ActivityInfo
-    heartbeat: Callable[[Any], None]
-    #: The workflow cancelled this activity (or closed): stop, and let the cancellation propagate.
-    cancelled: bool = False
+    """The attempt running in this context. Its ``info`` is built on first use: most activities
+    never ask, and building it (times and timeouts parsed) is a noticeable part of a short step."""
+
+    __slots__ = ("_info", "_make_info", "cancelled", "heartbeat")
+
+    def __init__(self, make_info: Callable[[], ActivityInfo], heartbeat: Callable[[Any], None]) -> None:
+        self._make_info = make_info
+        self._info: ActivityInfo | None = None
+        self.heartbeat = heartbeat
+        #: The workflow cancelled this activity (or closed): stop, and let the cancellation propagate.
+        self.cancelled = False
+
+    @property
+    def info(self) -> ActivityInfo:
+        if self._info is None:
+            self._info = self._make_info()
+        return self._info
 
 
 _current: contextvars.ContextVar[_Running | None] = contextvars.ContextVar("mainspring_activity", default=None)

@@ -30,6 +30,26 @@ def _td(seconds: float | None) -> timedelta | None:
     return timedelta(seconds=seconds) if seconds is not None else None
 
 
+def _activity_info(task: dict[str, Any]) -> ActivityInfo:
+    hb_timeout = task.get("heartbeat_timeout")
+    return ActivityInfo(
+        activity_id=task["activity_id"],
+        activity_type=task["activity_type"],
+        attempt=task["attempt"],
+        workflow_id=task["workflow_id"],
+        run_id=task["run_id"],
+        workflow_type=task["workflow_type"],
+        namespace=task["namespace"],
+        task_queue=task["task_queue"],
+        scheduled_time=datetime.fromisoformat(task["scheduled_time"]),
+        started_time=datetime.fromisoformat(task["started_time"]),
+        heartbeat_details=task.get("heartbeat_details"),
+        heartbeat_timeout=_td(hb_timeout),
+        start_to_close_timeout=_td(task.get("start_to_close_timeout")),
+        schedule_to_close_timeout=_td(task.get("schedule_to_close_timeout")),
+    )
+
+
 class _Heartbeater:
     """Batches ``activity.heartbeat()`` calls: at most one request in flight, spaced by ``interval``."""
 
@@ -162,23 +182,7 @@ class ActivityRunner:
         # Heartbeats are sent at most every half heartbeat timeout: the other half is left for a slow
         # round trip or a busy event loop.
         heartbeater = _Heartbeater(loop, send_heartbeat, min(hb_timeout * 0.5, 30.0) if hb_timeout else 30.0)
-        info = ActivityInfo(
-            activity_id=task["activity_id"],
-            activity_type=name,
-            attempt=task["attempt"],
-            workflow_id=task["workflow_id"],
-            run_id=task["run_id"],
-            workflow_type=task["workflow_type"],
-            namespace=task["namespace"],
-            task_queue=task["task_queue"],
-            scheduled_time=datetime.fromisoformat(task["scheduled_time"]),
-            started_time=datetime.fromisoformat(task["started_time"]),
-            heartbeat_details=task.get("heartbeat_details"),
-            heartbeat_timeout=_td(hb_timeout),
-            start_to_close_timeout=_td(task.get("start_to_close_timeout")),
-            schedule_to_close_timeout=_td(task.get("schedule_to_close_timeout")),
-        )
-        running = _Running(info, heartbeater.beat)
+        running = _Running(functools.partial(_activity_info, task), heartbeater.beat)
         token = _current.set(running)
         task_token = task["task_token"]
         self._attempts[task_token] = (running, asyncio.current_task() if d.is_async else None)

@@ -15,6 +15,13 @@ from ..workflow._instance import WorkflowInfo, WorkflowInstance
 
 __all__ = ["TaskOutcome", "WorkflowCache", "continue_workflow", "process_workflow_task"]
 
+# Plain strings for the hot path: an enum member's ``.value`` is a Python-level property call,
+# and replaying or continuing a workflow compares event and command types many times per step.
+_EV_ACTIVITY_TASK_COMPLETED = EventType.ACTIVITY_TASK_COMPLETED.value
+_EV_ACTIVITY_TASK_STARTED = EventType.ACTIVITY_TASK_STARTED.value
+_EV_WORKFLOW_TASK_SCHEDULED = EventType.WORKFLOW_TASK_SCHEDULED.value
+_EV_WORKFLOW_TASK_STARTED = EventType.WORKFLOW_TASK_STARTED.value
+
 log = logging.getLogger("mainspring.worker")
 
 
@@ -155,25 +162,25 @@ def continue_workflow(cache: WorkflowCache, task: dict[str, Any], result: Any) -
         {
             "event_id": base + 1,
             "event_time": now,
-            "event_type": EventType.ACTIVITY_TASK_STARTED.value,
+            "event_type": _EV_ACTIVITY_TASK_STARTED,
             "attributes": {"scheduled_event_id": sched_id, "attempt": task["attempt"]},
         },
         {
             "event_id": base + 2,
             "event_time": now,
-            "event_type": EventType.ACTIVITY_TASK_COMPLETED.value,
+            "event_type": _EV_ACTIVITY_TASK_COMPLETED,
             "attributes": {"scheduled_event_id": sched_id, "started_event_id": base + 1, "result": result},
         },
         {
             "event_id": base + 3,
             "event_time": now,
-            "event_type": EventType.WORKFLOW_TASK_SCHEDULED.value,
+            "event_type": _EV_WORKFLOW_TASK_SCHEDULED,
             "attributes": {},
         },
         {
             "event_id": base + 4,
             "event_time": now,
-            "event_type": EventType.WORKFLOW_TASK_STARTED.value,
+            "event_type": _EV_WORKFLOW_TASK_STARTED,
             "attributes": {},
         },
     ]

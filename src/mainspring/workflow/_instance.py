@@ -44,21 +44,49 @@ from ._definition import WorkflowDefinition
 
 __all__ = ["ActivityCall", "WorkflowInfo", "WorkflowInstance", "failure_payload"]
 
+# Plain strings for the hot path: an enum member's ``.value`` is a Python-level property call,
+# and replaying or continuing a workflow compares event and command types many times per step.
+_CMD_CANCEL_TIMER = CommandType.CANCEL_TIMER.value
+_CMD_CANCEL_WORKFLOW = CommandType.CANCEL_WORKFLOW.value
+_CMD_COMPLETE_WORKFLOW = CommandType.COMPLETE_WORKFLOW.value
+_CMD_FAIL_WORKFLOW = CommandType.FAIL_WORKFLOW.value
+_CMD_REQUEST_CANCEL_ACTIVITY = CommandType.REQUEST_CANCEL_ACTIVITY.value
+_CMD_SCHEDULE_ACTIVITY = CommandType.SCHEDULE_ACTIVITY.value
+_CMD_START_TIMER = CommandType.START_TIMER.value
+_EV_ACTIVITY_TASK_CANCELED = EventType.ACTIVITY_TASK_CANCELED.value
+_EV_ACTIVITY_TASK_CANCEL_REQUESTED = EventType.ACTIVITY_TASK_CANCEL_REQUESTED.value
+_EV_ACTIVITY_TASK_COMPLETED = EventType.ACTIVITY_TASK_COMPLETED.value
+_EV_ACTIVITY_TASK_FAILED = EventType.ACTIVITY_TASK_FAILED.value
+_EV_ACTIVITY_TASK_SCHEDULED = EventType.ACTIVITY_TASK_SCHEDULED.value
+_EV_ACTIVITY_TASK_TIMED_OUT = EventType.ACTIVITY_TASK_TIMED_OUT.value
+_EV_TIMER_CANCELED = EventType.TIMER_CANCELED.value
+_EV_TIMER_FIRED = EventType.TIMER_FIRED.value
+_EV_TIMER_STARTED = EventType.TIMER_STARTED.value
+_EV_WORKFLOW_EXECUTION_CANCELED = EventType.WORKFLOW_EXECUTION_CANCELED.value
+_EV_WORKFLOW_EXECUTION_CANCEL_REQUESTED = EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED.value
+_EV_WORKFLOW_EXECUTION_COMPLETED = EventType.WORKFLOW_EXECUTION_COMPLETED.value
+_EV_WORKFLOW_EXECUTION_FAILED = EventType.WORKFLOW_EXECUTION_FAILED.value
+_EV_WORKFLOW_EXECUTION_STARTED = EventType.WORKFLOW_EXECUTION_STARTED.value
+_EV_WORKFLOW_TASK_COMPLETED = EventType.WORKFLOW_TASK_COMPLETED.value
+_EV_WORKFLOW_TASK_FAILED = EventType.WORKFLOW_TASK_FAILED.value
+_EV_WORKFLOW_TASK_STARTED = EventType.WORKFLOW_TASK_STARTED.value
+_EV_WORKFLOW_TASK_TIMED_OUT = EventType.WORKFLOW_TASK_TIMED_OUT.value
+
 log = logging.getLogger("mainspring.workflow")
 
 _COMMAND_EVENTS = {
-    EventType.ACTIVITY_TASK_SCHEDULED.value: CommandType.SCHEDULE_ACTIVITY.value,
-    EventType.TIMER_STARTED.value: CommandType.START_TIMER.value,
-    EventType.TIMER_CANCELED.value: CommandType.CANCEL_TIMER.value,
-    EventType.WORKFLOW_EXECUTION_COMPLETED.value: CommandType.COMPLETE_WORKFLOW.value,
-    EventType.WORKFLOW_EXECUTION_FAILED.value: CommandType.FAIL_WORKFLOW.value,
-    EventType.WORKFLOW_EXECUTION_CANCELED.value: CommandType.CANCEL_WORKFLOW.value,
-    EventType.ACTIVITY_TASK_CANCEL_REQUESTED.value: CommandType.REQUEST_CANCEL_ACTIVITY.value,
+    _EV_ACTIVITY_TASK_SCHEDULED: _CMD_SCHEDULE_ACTIVITY,
+    _EV_TIMER_STARTED: _CMD_START_TIMER,
+    _EV_TIMER_CANCELED: _CMD_CANCEL_TIMER,
+    _EV_WORKFLOW_EXECUTION_COMPLETED: _CMD_COMPLETE_WORKFLOW,
+    _EV_WORKFLOW_EXECUTION_FAILED: _CMD_FAIL_WORKFLOW,
+    _EV_WORKFLOW_EXECUTION_CANCELED: _CMD_CANCEL_WORKFLOW,
+    _EV_ACTIVITY_TASK_CANCEL_REQUESTED: _CMD_REQUEST_CANCEL_ACTIVITY,
 }
 _CLOSING_COMMANDS = {
-    CommandType.COMPLETE_WORKFLOW.value,
-    CommandType.FAIL_WORKFLOW.value,
-    CommandType.CANCEL_WORKFLOW.value,
+    _CMD_COMPLETE_WORKFLOW,
+    _CMD_FAIL_WORKFLOW,
+    _CMD_CANCEL_WORKFLOW,
 }
 #: Frames of asyncio and of Mainspring are left out of a workflow's stack: the innermost frame left is
 #: the workflow code's own awaiting call.
@@ -66,11 +94,11 @@ _HIDDEN_DIRS = (
     os.path.dirname(asyncio.__file__) + os.sep,
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
 )
-_WT_STARTED = EventType.WORKFLOW_TASK_STARTED.value
+_WT_STARTED = _EV_WORKFLOW_TASK_STARTED
 _WT_OUTCOMES = {
-    EventType.WORKFLOW_TASK_COMPLETED.value,
-    EventType.WORKFLOW_TASK_FAILED.value,
-    EventType.WORKFLOW_TASK_TIMED_OUT.value,
+    _EV_WORKFLOW_TASK_COMPLETED,
+    _EV_WORKFLOW_TASK_FAILED,
+    _EV_WORKFLOW_TASK_TIMED_OUT,
 }
 
 
@@ -263,26 +291,26 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                     if later["event_type"] in _WT_OUTCOMES:
                         outcome = later["event_type"]
                         break
-                if outcome is None or outcome == EventType.WORKFLOW_TASK_COMPLETED.value:
+                if outcome is None or outcome == _EV_WORKFLOW_TASK_COMPLETED:
                     # A task that failed or timed out is skipped: its code run left no commands.
                     self.replaying = outcome is not None
                     self._time = _parse_time(ev["event_time"])
                     self._run_ready()
-            elif etype == EventType.WORKFLOW_TASK_COMPLETED.value:
+            elif etype == _EV_WORKFLOW_TASK_COMPLETED:
                 self._matching = True
             elif etype in _COMMAND_EVENTS:
                 self._match(ev, _COMMAND_EVENTS[etype])
-            elif etype == EventType.WORKFLOW_EXECUTION_STARTED.value:
+            elif etype == _EV_WORKFLOW_EXECUTION_STARTED:
                 self._start(ev["attributes"].get("input"))
-            elif etype == EventType.ACTIVITY_TASK_COMPLETED.value:
+            elif etype == _EV_ACTIVITY_TASK_COMPLETED:
                 self._resolve_activity(ev, None)
-            elif etype in (EventType.ACTIVITY_TASK_FAILED.value, EventType.ACTIVITY_TASK_TIMED_OUT.value):
+            elif etype in (_EV_ACTIVITY_TASK_FAILED, _EV_ACTIVITY_TASK_TIMED_OUT):
                 self._resolve_activity(ev, ev["attributes"])
-            elif etype == EventType.TIMER_FIRED.value:
+            elif etype == _EV_TIMER_FIRED:
                 self._fire_timer(ev["attributes"]["timer_id"])
-            elif etype == EventType.ACTIVITY_TASK_CANCELED.value:
+            elif etype == _EV_ACTIVITY_TASK_CANCELED:
                 self._activity_canceled(ev)
-            elif etype == EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED.value:
+            elif etype == _EV_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
                 self._request_cancel(ev["attributes"])
             self.last_event_id = event_id
         return [c.body for c in self._pending]
@@ -304,11 +332,11 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
 
     def _match(self, ev: dict[str, Any], command_type: str) -> None:
         attrs = ev["attributes"]
-        if command_type == CommandType.SCHEDULE_ACTIVITY.value:
+        if command_type == _CMD_SCHEDULE_ACTIVITY:
             key: tuple[str, ...] = (command_type, attrs["activity_type"], attrs["activity_id"])
-        elif command_type in (CommandType.START_TIMER.value, CommandType.CANCEL_TIMER.value):
+        elif command_type in (_CMD_START_TIMER, _CMD_CANCEL_TIMER):
             key = (command_type, attrs["timer_id"])
-        elif command_type == CommandType.REQUEST_CANCEL_ACTIVITY.value:
+        elif command_type == _CMD_REQUEST_CANCEL_ACTIVITY:
             key = (command_type, str(attrs["scheduled_event_id"]))
         else:
             key = (command_type,)
@@ -367,20 +395,18 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         except (asyncio.CancelledError, CancelledError) as e:
             if self.cancel_request is not None:
                 # The code let the cancellation end it: the run closes as cancelled.
-                self._add_command(
-                    {"type": CommandType.CANCEL_WORKFLOW.value, "details": None}, (CommandType.CANCEL_WORKFLOW.value,)
-                )
+                self._add_command({"type": _CMD_CANCEL_WORKFLOW, "details": None}, (_CMD_CANCEL_WORKFLOW,))
             else:
                 # Cancelled by the workflow's own code, not by a request: that is a failure.
                 err = e if isinstance(e, CancelledError) else CancelledError(str(e) or "the workflow was cancelled")
                 self._add_command(
-                    {"type": CommandType.FAIL_WORKFLOW.value, "failure": failure_payload(err)},
-                    (CommandType.FAIL_WORKFLOW.value,),
+                    {"type": _CMD_FAIL_WORKFLOW, "failure": failure_payload(err)},
+                    (_CMD_FAIL_WORKFLOW,),
                 )
         except FailureError as e:
             self._add_command(
-                {"type": CommandType.FAIL_WORKFLOW.value, "failure": failure_payload(e)},
-                (CommandType.FAIL_WORKFLOW.value,),
+                {"type": _CMD_FAIL_WORKFLOW, "failure": failure_payload(e)},
+                (_CMD_FAIL_WORKFLOW,),
             )
         except BaseException as e:
             self._code_error = e
@@ -391,8 +417,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                 self._code_error = e
                 return
             self._add_command(
-                {"type": CommandType.COMPLETE_WORKFLOW.value, "result": payload},
-                (CommandType.COMPLETE_WORKFLOW.value,),
+                {"type": _CMD_COMPLETE_WORKFLOW, "result": payload},
+                (_CMD_COMPLETE_WORKFLOW,),
             )
         finally:
             self.finished = True
@@ -454,7 +480,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         fut = _ActivityFuture(self, lambda: self._activity_future_cancelled(act))
         act = _Activity(call.activity_type, activity_id, call.result_type, fut)
         body: dict[str, Any] = {
-            "type": CommandType.SCHEDULE_ACTIVITY.value,
+            "type": _CMD_SCHEDULE_ACTIVITY,
             "activity_id": activity_id,
             "activity_type": call.activity_type,
             "input": call.input,
@@ -470,7 +496,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             act.scheduled_event_id = event_id
             self._activities[event_id] = act
 
-        key = (CommandType.SCHEDULE_ACTIVITY.value, call.activity_type, activity_id)
+        key = (_CMD_SCHEDULE_ACTIVITY, call.activity_type, activity_id)
         act.command = self._add_command(body, key, bind)
         return fut
 
@@ -486,8 +512,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             return  # dropped because the workflow had already closed
         sched = act.scheduled_event_id
         self._add_command(
-            {"type": CommandType.REQUEST_CANCEL_ACTIVITY.value, "scheduled_event_id": sched},
-            (CommandType.REQUEST_CANCEL_ACTIVITY.value, str(sched)),
+            {"type": _CMD_REQUEST_CANCEL_ACTIVITY, "scheduled_event_id": sched},
+            (_CMD_REQUEST_CANCEL_ACTIVITY, str(sched)),
         )
 
     def _activity_canceled(self, ev: dict[str, Any]) -> None:
@@ -522,7 +548,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             return
         failure = failure_attrs.get("failure") or {"message": "activity failed"}
         cause = failure_from_dict(failure)
-        timed_out = ev["event_type"] == EventType.ACTIVITY_TASK_TIMED_OUT.value
+        timed_out = ev["event_type"] == _EV_ACTIVITY_TASK_TIMED_OUT
         fut.set_exception(
             ActivityError(
                 f"activity {act.activity_type!r} (id {act.activity_id!r}) "
@@ -589,8 +615,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         seq = self._next_seq()
         timer_id = str(seq)
         cmd = self._add_command(
-            {"type": CommandType.START_TIMER.value, "timer_id": timer_id, "duration": max(delay, 0.0)},
-            (CommandType.START_TIMER.value, timer_id),
+            {"type": _CMD_START_TIMER, "timer_id": timer_id, "duration": max(delay, 0.0)},
+            (_CMD_START_TIMER, timer_id),
         )
         t = _Timer(timer_id, handle, cmd)
         self._timers[timer_id] = t
@@ -617,8 +643,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             self._pending.remove(t.command)
             return
         self._add_command(
-            {"type": CommandType.CANCEL_TIMER.value, "timer_id": t.timer_id},
-            (CommandType.CANCEL_TIMER.value, t.timer_id),
+            {"type": _CMD_CANCEL_TIMER, "timer_id": t.timer_id},
+            (_CMD_CANCEL_TIMER, t.timer_id),
         )
 
     # ================================================================================================
