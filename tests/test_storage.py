@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import time
@@ -380,5 +381,36 @@ async def test_a_caller_that_knows_the_load_chooses_how_its_change_is_written(tm
         loaded = await store.get_run(rec.run_id)
         assert loaded is not None and loaded.version == 6
         assert [e.event_id for e in await store.read_history(rec.run_id)] == [1, 2, 3, 4, 5, 6]
+    finally:
+        await store.close()
+
+
+async def test_the_write_ahead_log_is_grown_once_when_the_store_opens(tmp_path: Path) -> None:
+    """A log that grows commit by commit makes each commit's sync also journal the file's new size; the
+    store grows it to its working size at open, and the padding leaves nothing behind."""
+    db = tmp_path / "wal.db"
+    wal = Path(f"{db}-wal")
+    store = await _open(db)
+    try:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        grown = wal.stat().st_size
+        assert grown >= 1000 * page_size
+        rec = _record("after-growth")
+        await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
+        await asyncio.sleep(0.01)
+        rec.version, rec.next_event_id = 2, 3
+        await store.write(ExecutionWrite(rec, 1, [HistoryEvent(2, EventType.TIMER_FIRED, 1.0, {})]))
+        assert wal.stat().st_size == grown  # written from the start of the log again, in place
+    finally:
+        await store.close()
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "mainspring_wal_pad" not in tables
+    store = await _open(db)
+    try:
+        loaded = await store.get_run(rec.run_id)
+        assert loaded is not None and loaded.version == 2
+        assert [e.event_id for e in await store.read_history(rec.run_id)] == [1, 2]
     finally:
         await store.close()
