@@ -307,13 +307,19 @@ class _CountingQueue(queue.SimpleQueue):  # type: ignore[type-arg]
         super().put(item, block, timeout)
 
 
-async def test_a_lone_change_is_written_by_the_caller_and_a_burst_by_the_writer_thread(tmp_path: Path) -> None:
-    """Both ways of writing are the same transaction: conditional, durable, failures reported."""
-    db = tmp_path / "lone.db"
+async def _counting_store(db: Path) -> tuple[SQLiteStore, _CountingQueue]:
+    """An open store whose changes handed to the writer thread are counted."""
     store = SQLiteStore(str(db))
     counting = _CountingQueue()
     store._queue = counting
     await store.open()
+    return store, counting
+
+
+async def test_a_lone_change_is_written_by_the_caller_and_a_burst_by_the_writer_thread(tmp_path: Path) -> None:
+    """Both ways of writing are the same transaction: conditional, durable, failures reported."""
+    db = tmp_path / "lone.db"
+    store, counting = await _counting_store(db)
     try:
         lone = _record("lone")
         await store.write(ExecutionWrite(lone, None, [_started(lone.run_id)]))  # a start: always the thread
@@ -355,10 +361,7 @@ async def test_a_caller_that_knows_the_load_chooses_how_its_change_is_written(tm
     """``quiet=True``: at once on the caller's thread, even right after another change; ``quiet=False``:
     through the writer thread, even alone. Both durable, both conditional."""
     db = tmp_path / "hint.db"
-    store = SQLiteStore(str(db))
-    counting = _CountingQueue()
-    store._queue = counting
-    await store.open()
+    store, counting = await _counting_store(db)
     try:
         rec = _record("hint")
         await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
