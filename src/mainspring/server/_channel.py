@@ -50,6 +50,9 @@ log = logging.getLogger("mainspring.server")
 
 Operation = Callable[[Engine, Session, Any], Awaitable[Any]]
 
+#: Longest a commit left behind an answer waits for that answer's frame to be written (see after_answer).
+_AFTER_ANSWER_LIMIT = 0.5
+
 
 def _poll_workflow(engine: Engine, s: Session, b: m.PollRequest) -> Awaitable[Any]:
     return engine.poll_workflow_task(s, b.timeout if b.timeout is not None else 30.0)
@@ -113,6 +116,7 @@ class _Connection:
         self._flusher: asyncio.Handle | None = None
         #: To run once the answers queued so far are written (AFTER_ANSWER).
         self._after_flush: list[Callable[[], None]] = []
+        self._after_flush_deadline: asyncio.TimerHandle | None = None
         #: Operations that only wait (polls, result waits): abandoned when the connection closes.
         self.waits: set[asyncio.Task[None]] = set()
         self.running: set[asyncio.Task[None]] = set()
@@ -184,11 +188,19 @@ class _Connection:
             self._run_after_flush()
 
     def after_answer(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` once the answers queued so far (and the one being made) are written."""
+        """Run ``callback`` once the answers queued so far (and the one being made) are written, or
+        after _AFTER_ANSWER_LIMIT seconds if writing them takes longer (a peer that does not read)."""
+        if not self._after_flush:
+            loop = asyncio.get_running_loop()
+            self._after_flush_deadline = loop.call_later(_AFTER_ANSWER_LIMIT, self._run_after_flush)
         self._after_flush.append(callback)
 
     def _run_after_flush(self) -> None:
-        # Each one holds an execution's lock until it has run: they run whether or not the peer is there.
+        # Each one holds an execution's lock until it has run (a commit left behind an answer): they
+        # run whether or not the peer is there, and whether or not it reads.
+        if self._after_flush_deadline is not None:
+            self._after_flush_deadline.cancel()
+            self._after_flush_deadline = None
         while self._after_flush:
             callbacks, self._after_flush = self._after_flush, []
             for callback in callbacks:
