@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -440,6 +442,50 @@ async def test_server_sigkill_during_quick_steps_loses_no_step_and_records_none_
         f"\n[server SIGKILL x3 during quick steps] kills after {kills} executions; "
         f"{sum(c - 1 for c in counts.values())} steps ran again after a kill"
     )
+
+
+async def test_a_step_whose_write_fails_after_its_answer_went_out_is_done_again(tmp_path: Path) -> None:
+    # The server answers a quick step before writing it. Here that write fails: another connection to
+    # the database file bumps the run's version, so the server's conditional write is refused, as any
+    # failed commit would be. The worker already ran the next activity and advanced its cached
+    # workflow past the stored history. The server must drop its copy (and refuse writes from anything
+    # still holding it), the worker's copy must be caught, and the step done again from the stored
+    # history once its activity times out: the workflow still counts exactly, each step once in order.
+    db = tmp_path / "m.db"
+    server = ServerProcess(db)
+    chain_log = tmp_path / "chain.log"
+    args = ["--task-queue", "chains"]
+    worker = WorkerProcess(
+        CRASH_WORKER, server.address, args=args, env={"CHAIN_LOG": str(chain_log)}, log_path=tmp_path / "w.log"
+    )
+    steps, wid = 300, "chain-tampered"
+
+    def executed() -> int:
+        try:
+            return chain_log.read_text().count("\n")
+        except FileNotFoundError:
+            return 0
+
+    with running(server, worker):
+        server.start()
+        worker.start()
+        async with await Client.connect(server.address) as client:
+            await client.start_workflow("chain_workflow", steps, id=wid, task_queue="chains")
+            wait_until(lambda: executed() >= 50, timeout=30, what="50 steps")
+            with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
+                conn.execute("UPDATE executions SET version = version + 1 WHERE workflow_id = ?", (wid,))
+                conn.commit()
+            at_failure = executed()
+            results = await wait_all_closed(client, [wid], timeout=60)
+            assert results == {wid: steps}
+            events = await client.get_workflow_handle(wid).fetch_history()
+    scheduled = [e["attributes"]["input"] for e in events if e["event_type"] == "ActivityTaskScheduled"]
+    completed = [e["attributes"]["result"] for e in events if e["event_type"] == "ActivityTaskCompleted"]
+    assert scheduled == list(range(steps)), "steps scheduled out of order or twice"
+    assert completed == list(range(1, steps + 1)), "results recorded out of order or twice"
+    assert at_failure < steps, "the chain finished before the write failed: nothing was proven"
+    assert "could not write a step" in server.log_path.read_text(), "no write failed after its answer"
+    print(f"\n[failed write behind an answer] after {at_failure} steps; {executed() - steps} steps ran again")
 
 
 # ====================================================================================================

@@ -99,7 +99,7 @@ async def chain_workflow(ctx: workflow.Context, n: int) -> int:
         value = await ctx.execute_activity(
             chain_step,
             value,
-            start_to_close_timeout=timedelta(seconds=10),
+            start_to_close_timeout=timedelta(seconds=3),
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
         )
     return value

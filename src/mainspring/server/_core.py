@@ -102,6 +102,9 @@ def event_json(e: HistoryEvent) -> dict[str, Any]:
     }
 
 
+#: The version given to an in-memory copy whose commit failed: no stored run has it.
+_POISONED = -(2**62)
+
 #: At most this many of a run's latest events are kept in memory (``Execution.tail``).
 _TAIL_MAX = 256
 
@@ -311,7 +314,16 @@ class EngineCore:
         try:
             await self.store.write(ExecutionWrite(rec, expected, events), quiet=quiet)
         except BaseException:
-            self._cache.pop(rec.run_id, None)
+            if self._cache.get(rec.run_id) is ex:
+                del self._cache[rec.run_id]
+            if rec.version != _POISONED + 1 and not self.stopping:  # the first failure of this copy
+                task = asyncio.get_running_loop().create_task(self._restore(rec.run_id))
+                self._behind.add(task)
+                task.add_done_callback(self._behind.discard)
+            # Operations already waiting for this copy's lock go on with it: make any write they try
+            # fail the store's version check, rather than record a transition made on top of this
+            # lost one (they fail, their callers retry, and the run is loaded afresh from the store).
+            rec.version = _POISONED
             raise
         ex.remember(events)
 
@@ -542,6 +554,9 @@ class EngineCore:
         raise NotImplementedError
 
     async def _on_user_timer(self, run_id: str, timer_id: str, started_event_id: int) -> None:
+        raise NotImplementedError
+
+    async def _restore(self, run_id: str) -> None:
         raise NotImplementedError
 
     async def _begin_workflow_task(self, ex: Execution, session: Session, now: float) -> dict[str, Any]:

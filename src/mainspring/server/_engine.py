@@ -90,32 +90,46 @@ class Engine(WorkflowTasks, ActivityTasks):
         count = 0
         async for rec in self.store.open_executions():
             count += 1
-            st = ExecutionState.from_dict(rec.state)
-            wt = st.wt
-            if wt is not None:
-                self._arm_wt(rec, wt)
-            for act in st.activities.values():
-                if act.cancel_requested:
-                    # It was running when the workflow cancelled it; nothing runs it now.
-                    self.timers.schedule(self.clock.now(), self._on_cancel_due, rec.run_id, act.scheduled_event_id)
-                    continue
-                if act.state is ActivityState.BACKOFF and act.next_attempt_time is not None:
-                    self.timers.schedule(
-                        act.next_attempt_time,
-                        self._on_retry_due,
-                        rec.run_id,
-                        act.scheduled_event_id,
-                        act.attempt,
-                    )
-                else:
-                    self.matching.offer_activity_task(
-                        rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id)
-                    )
-                self._arm_activity_schedule_timers(rec.run_id, act)
-            for t in st.timers.values():
-                self.timers.schedule(t.fire_time, self._on_user_timer, rec.run_id, t.timer_id, t.started_event_id)
+            self._rearm(rec, ExecutionState.from_dict(rec.state))
         if count:
             log.info("recovered %d open workflow executions", count)
+
+    def _rearm(self, rec: ExecutionRecord, st: ExecutionState) -> None:
+        """Offer the tasks and arm the timers a stored state calls for. Offering one twice does no
+        harm: a task handed out is checked against the run's state first."""
+        wt = st.wt
+        if wt is not None:
+            self._arm_wt(rec, wt)
+        for act in st.activities.values():
+            if act.cancel_requested:
+                # It was running when the workflow cancelled it; nothing runs it now.
+                self.timers.schedule(self.clock.now(), self._on_cancel_due, rec.run_id, act.scheduled_event_id)
+                continue
+            if act.state is ActivityState.BACKOFF and act.next_attempt_time is not None:
+                self.timers.schedule(
+                    act.next_attempt_time,
+                    self._on_retry_due,
+                    rec.run_id,
+                    act.scheduled_event_id,
+                    act.attempt,
+                )
+            else:
+                self.matching.offer_activity_task(rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id))
+            self._arm_activity_schedule_timers(rec.run_id, act)
+        for t in st.timers.values():
+            self.timers.schedule(t.fire_time, self._on_user_timer, rec.run_id, t.timer_id, t.started_event_id)
+
+    async def _restore(self, run_id: str) -> None:
+        """After a failed commit: go on from the run's stored state, as after a restart. What the lost
+        transition offered or armed is gone with it, and what it replaced (an activity handed out,
+        stored as still to run) is in no queue."""
+        try:
+            rec = await self.store.get_run(run_id)
+        except Exception as e:
+            log.error("could not reload workflow run %s after a failed write: %s", run_id, e)
+            return
+        if rec is not None and rec.status is WorkflowStatus.RUNNING:
+            self._rearm(rec, ExecutionState.from_dict(rec.state))
 
     def check_namespace(self, namespace: str) -> None:
         if namespace not in self._namespaces:
