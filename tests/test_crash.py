@@ -103,6 +103,22 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+def chain_worker(server: ServerProcess, tmp_path: Path) -> tuple[WorkerProcess, Path]:
+    """A crash worker on task queue "chains" that logs each ``chain_step`` it runs; it and its log."""
+    chain_log = tmp_path / "chain.log"
+    env = {"CHAIN_LOG": str(chain_log)}
+    args = ["--task-queue", "chains"]
+    return WorkerProcess(CRASH_WORKER, server.address, args=args, env=env, log_path=tmp_path / "w.log"), chain_log
+
+
+def chain_steps(chain_log: Path) -> int:
+    """How many ``chain_step`` executions the log shows so far."""
+    try:
+        return chain_log.read_text().count("\n")
+    except FileNotFoundError:
+        return 0
+
+
 async def restart(server: ServerProcess) -> None:
     """Start the (killed) server again on the same port and file.
 
@@ -403,18 +419,11 @@ async def test_server_sigkill_during_quick_steps_loses_no_step_and_records_none_
     # its cached workflow) for a step that was never stored. The workflow must still count exactly,
     # with every step in its history once and in order.
     server = ServerProcess(tmp_path / "m.db")
-    chain_log = tmp_path / "chain.log"
-    args = ["--task-queue", "chains"]
-    worker = WorkerProcess(
-        CRASH_WORKER, server.address, args=args, env={"CHAIN_LOG": str(chain_log)}, log_path=tmp_path / "w.log"
-    )
+    worker, chain_log = chain_worker(server, tmp_path)
     steps, ids = 300, [f"chain-{i}" for i in range(4)]
 
     def executed() -> int:
-        try:
-            return chain_log.read_text().count("\n")
-        except FileNotFoundError:
-            return 0
+        return chain_steps(chain_log)
 
     with running(server, worker):
         server.start()
@@ -453,18 +462,11 @@ async def test_a_step_whose_write_fails_after_its_answer_went_out_is_done_again(
     # history once its activity times out: the workflow still counts exactly, each step once in order.
     db = tmp_path / "m.db"
     server = ServerProcess(db)
-    chain_log = tmp_path / "chain.log"
-    args = ["--task-queue", "chains"]
-    worker = WorkerProcess(
-        CRASH_WORKER, server.address, args=args, env={"CHAIN_LOG": str(chain_log)}, log_path=tmp_path / "w.log"
-    )
+    worker, chain_log = chain_worker(server, tmp_path)
     steps, wid = 300, "chain-tampered"
 
     def executed() -> int:
-        try:
-            return chain_log.read_text().count("\n")
-        except FileNotFoundError:
-            return 0
+        return chain_steps(chain_log)
 
     with running(server, worker):
         server.start()
