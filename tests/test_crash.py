@@ -422,9 +422,6 @@ async def test_server_sigkill_during_quick_steps_loses_no_step_and_records_none_
     worker, chain_log = chain_worker(server, tmp_path)
     steps, ids = 300, [f"chain-{i}" for i in range(4)]
 
-    def executed() -> int:
-        return chain_steps(chain_log)
-
     with running(server, worker):
         server.start()
         worker.start()
@@ -433,9 +430,9 @@ async def test_server_sigkill_during_quick_steps_loses_no_step_and_records_none_
                 await client.start_workflow("chain_workflow", steps, id=wid, task_queue="chains")
             kills = []
             for target in (150, 450, 750):
-                wait_until(lambda t=target: executed() >= t, timeout=30, what=f"{target} steps")  # type: ignore[misc]
+                wait_until(lambda t=target: chain_steps(chain_log) >= t, timeout=30, what=f"{target} steps")  # type: ignore[misc]
                 server.kill()
-                kills.append(executed())
+                kills.append(chain_steps(chain_log))
                 await restart(server)
             results = await wait_all_closed(client, ids, timeout=60)
             assert results == {wid: steps for wid in ids}
@@ -465,19 +462,16 @@ async def test_a_step_whose_write_fails_after_its_answer_went_out_is_done_again(
     worker, chain_log = chain_worker(server, tmp_path)
     steps, wid = 300, "chain-tampered"
 
-    def executed() -> int:
-        return chain_steps(chain_log)
-
     with running(server, worker):
         server.start()
         worker.start()
         async with await Client.connect(server.address) as client:
             await client.start_workflow("chain_workflow", steps, id=wid, task_queue="chains")
-            wait_until(lambda: executed() >= 50, timeout=30, what="50 steps")
+            wait_until(lambda: chain_steps(chain_log) >= 50, timeout=30, what="50 steps")
             with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
                 conn.execute("UPDATE executions SET version = version + 1 WHERE workflow_id = ?", (wid,))
                 conn.commit()
-            at_failure = executed()
+            at_failure = chain_steps(chain_log)
             results = await wait_all_closed(client, [wid], timeout=60)
             assert results == {wid: steps}
             events = await client.get_workflow_handle(wid).fetch_history()
@@ -487,7 +481,9 @@ async def test_a_step_whose_write_fails_after_its_answer_went_out_is_done_again(
     assert completed == list(range(1, steps + 1)), "results recorded out of order or twice"
     assert at_failure < steps, "the chain finished before the write failed: nothing was proven"
     assert "could not write a step" in server.log_path.read_text(), "no write failed after its answer"
-    print(f"\n[failed write behind an answer] after {at_failure} steps; {executed() - steps} steps ran again")
+    print(
+        f"\n[failed write behind an answer] after {at_failure} steps; {chain_steps(chain_log) - steps} steps ran again"
+    )
 
 
 # ====================================================================================================

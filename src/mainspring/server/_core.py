@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,9 +317,7 @@ class EngineCore:
             if self._cache.get(rec.run_id) is ex:
                 del self._cache[rec.run_id]
             if rec.version != _POISONED + 1 and not self.stopping:  # the first failure of this copy
-                task = asyncio.get_running_loop().create_task(self._restore(rec.run_id))
-                self._behind.add(task)
-                task.add_done_callback(self._behind.discard)
+                self._spawn_behind(self._restore(rec.run_id))
             # Operations already waiting for this copy's lock go on with it: make any write they try
             # fail the store's version check, rather than record a transition made on top of this
             # lost one (they fail, their callers retry, and the run is loaded afresh from the store).
@@ -348,7 +346,11 @@ class EngineCore:
             hook(functools.partial(self._start_behind, ex, fx))
 
     def _start_behind(self, ex: Execution, fx: Effects) -> None:
-        task = asyncio.get_running_loop().create_task(self._finish_behind(ex, fx))
+        self._spawn_behind(self._finish_behind(ex, fx))
+
+    def _spawn_behind(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` on its own; the server waits for it before it closes the store."""
+        task = asyncio.get_running_loop().create_task(work)
         self._behind.add(task)
         task.add_done_callback(self._behind.discard)
 
