@@ -15,8 +15,10 @@
     │   ├── NondeterminismError       the code diverged from its recorded history
     │   └── NondeterministicCallError the code called the wall clock, real sleep or real randomness
     └── RPCError                      the engine or its transport failed (``.status``, ``.code``)
-        ├── ServerUnavailableError    the server could not be reached
+        ├── ServerUnavailableError    the server could not be reached, or cannot take the call now (503)
+        │   └── ResourceExhaustedError  429: the server is overloaded; retry after ``.retry_after``
         ├── InvalidArgumentError      400: the request is wrong; the message says how
+        ├── PermissionDeniedError     403: the request is not allowed (origin, host, task token)
         ├── NotFoundError             404
         ├── AlreadyStartedError       409: a workflow with that id is already running
         └── PayloadTooLargeError      413
@@ -43,7 +45,9 @@ __all__ = [
     "NondeterministicCallError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
     "RPCError",
+    "ResourceExhaustedError",
     "ServerError",
     "ServerUnavailableError",
     "TerminatedError",
@@ -221,11 +225,31 @@ class RPCError(MainspringError):
 
 
 class ServerUnavailableError(RPCError):
-    """The server could not be reached (not running, wrong address, or restarting)."""
+    """The server could not be reached (not running, wrong address, or restarting), or cannot take the
+    call right now (503: its storage failed). Safe to retry after a pause."""
+
+
+class ResourceExhaustedError(ServerUnavailableError):
+    """The server is overloaded and shed the call (HTTP 429). Retry after ``retry_after`` seconds; a
+    start retried with the same request id is deduplicated."""
+
+    @property
+    def retry_after(self) -> float:
+        """Seconds the server asked the caller to wait before retrying."""
+        details = self.details if isinstance(self.details, dict) else {}
+        try:
+            return max(0.0, float(details.get("retry_after", 1.0)))
+        except (TypeError, ValueError):
+            return 1.0
 
 
 class InvalidArgumentError(RPCError):
     """The request was refused as invalid (HTTP 400); the message says what is wrong."""
+
+
+class PermissionDeniedError(RPCError):
+    """The server refused the request as not allowed (HTTP 403): a foreign origin or host, or a task
+    token that belongs to another worker."""
 
 
 class NotFoundError(RPCError):

@@ -14,6 +14,8 @@ from ..errors import (
     InvalidArgumentError,
     NotFoundError,
     PayloadTooLargeError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
     RPCError,
     ServerUnavailableError,
 )
@@ -25,10 +27,12 @@ DEFAULT_ADDRESS = "localhost:7233"
 
 _BY_STATUS: dict[int, type[RPCError]] = {
     400: InvalidArgumentError,
+    403: PermissionDeniedError,
     404: NotFoundError,
     409: AlreadyStartedError,
     413: PayloadTooLargeError,
     422: InvalidArgumentError,
+    429: ResourceExhaustedError,
     503: ServerUnavailableError,
 }
 
