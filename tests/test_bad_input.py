@@ -383,17 +383,17 @@ def test_invalid_names_are_refused(server: ServerProcess, hello_worker: WorkerPr
             ("workflow_type", "", "workflow type"),
         ):
             message = api_error(http.post(WORKFLOWS, json=start_body("x", **{field: value})), 400, "invalid_argument")
-            assert message.startswith(f"invalid {kind} "), message
+            assert message.startswith(f"invalid request: field '{field}': invalid {kind} "), message
         message = api_error(http.post("/api/v1/namespaces/bad%20ns/workflows", json=start_body("x")), 400)
         assert message.startswith("invalid namespace 'bad ns'")
         message = api_error(http.get("/api/v1/namespaces/bad%20ns/workflows"), 400)
         assert message.startswith("invalid namespace 'bad ns'")
         message = api_error(http.post("/api/v1/namespaces", json={"name": "-bad"}), 400, "invalid_argument")
-        assert message.startswith("invalid namespace '-bad'")
+        assert message.startswith("invalid request: field 'name': invalid namespace '-bad'")
         message = api_error(
             http.post("/api/v1/namespaces/default/workers", json={"identity": "me", "task_queue": ""}), 400
         )
-        assert message.startswith("invalid task queue ''")
+        assert message.startswith("invalid request: field 'task_queue': invalid task queue ''")
         # A valid name that does not exist is a 404 that says how to create it.
         message = api_error(http.post("/api/v1/namespaces/nope/workflows", json=start_body("x")), 404)
         assert "namespace 'nope' does not exist" in message and "mainspring namespace create nope" in message

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any
+import logging
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["NO_INPUT_SCHEMA", "describe_input_error", "schema_error"]
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["NO_INPUT_SCHEMA", "describe_input_error", "schema_error", "schema_problem", "validation_problem"]
 
 #: The schema announced by a workflow that takes no input.
 NO_INPUT_SCHEMA: dict[str, Any] = {"type": "null"}
@@ -73,16 +79,40 @@ def _validator_for(schema: dict[str, Any]) -> Any:
     return validator
 
 
+def schema_problem(schema: Any) -> str | None:
+    """Why ``schema`` (announced by a worker) is not a JSON schema the server can check inputs against,
+    or None if it is one."""
+    if schema is None:
+        return None
+    if not isinstance(schema, dict):
+        return "it must be a JSON object (a JSON schema) or null"
+    import jsonschema
+
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.exceptions.SchemaError as e:
+        return f"it is not a valid JSON schema: {e.message}"
+    except RecursionError:
+        return "it nests too deeply"
+    return None
+
+
 def schema_error(instance: Any, schema: dict[str, Any]) -> str | None:
-    """Return one line describing why ``instance`` does not fit ``schema``, or None if it fits."""
+    """Return one line describing why ``instance`` does not fit ``schema``, or None if it fits (or if
+    the schema cannot be evaluated: the worker checks the input again before running any code)."""
     if schema == NO_INPUT_SCHEMA:
         return None if instance is None else f"this workflow takes no input, but got {_short(instance)}"
     import jsonschema
 
-    validator = _validator_for(schema)
-    if validator.is_valid(instance):
+    try:
+        validator = _validator_for(schema)
+        if validator.is_valid(instance):
+            return None
+        errors = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    except (RecursionError, jsonschema.exceptions.JSONSchemaException, ValueError, TypeError, LookupError) as e:
+        # e.g. a $ref the server cannot resolve: not the caller's mistake, so not a refusal.
+        log.warning("could not check an input against its workflow's schema: %s: %s", type(e).__name__, e)
         return None
-    errors = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
     if not errors:
         return None
     err = jsonschema.exceptions.best_match(errors)
@@ -122,3 +152,15 @@ def _describe(err: Any) -> str:
 def describe_input_error(workflow_type: str, problem: str) -> str:
     """The full message for a workflow input that does not fit."""
     return f"invalid input for workflow {workflow_type!r}: {problem}"
+
+
+def validation_problem(err: ValidationError) -> str:
+    """One line for a request that does not fit its model: the first problem, naming its field."""
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"] if p != "body")
+    message = first["msg"]
+    if message.startswith("Value error, "):  # our own validators' messages are whole sentences
+        message = message[len("Value error, ") :]
+    extra = f" (and {err.error_count() - 1} more problem(s))" if err.error_count() > 1 else ""
+    where = f"field '{loc}'" if loc else "the request body"
+    return f"{where}: {message}{extra}"

@@ -9,9 +9,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .enums import CommandType, EventType, WorkflowStatus, WorkflowTaskFailedCause
+from .fields import (
+    MAX_EVENT_ID,
+    ActivityId,
+    ActivityType,
+    Attempts,
+    Coefficient,
+    EventId,
+    Identity,
+    NamespaceName,
+    PositiveSeconds,
+    Seconds,
+    ShortText,
+    TaskQueue,
+    Text,
+    TimerId,
+    Token,
+    WaitSeconds,
+    WorkflowId,
+    WorkflowType,
+)
 
 __all__ = [
     "ActivityTask",
@@ -71,7 +91,7 @@ __all__ = [
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ErrorBody(_Model):
@@ -96,19 +116,30 @@ class Failure(BaseModel):
 
 
 class RetryPolicyModel(_Model):
-    initial_interval: float = 1.0
-    backoff_coefficient: float = 2.0
-    maximum_interval: float | None = None
-    maximum_attempts: int = 0
-    non_retryable_error_types: list[str] = Field(default_factory=list)
+    initial_interval: PositiveSeconds = 1.0
+    backoff_coefficient: Coefficient = 2.0
+    maximum_interval: PositiveSeconds | None = Field(
+        default=None, description="The longest wait between attempts (default: 100 x initial_interval)."
+    )
+    maximum_attempts: Attempts = Field(default=0, description="0: unlimited.")
+    non_retryable_error_types: list[ShortText] = Field(default_factory=list, max_length=1000)
+
+    @model_validator(mode="after")
+    def _interval_order(self) -> RetryPolicyModel:
+        if self.maximum_interval is not None and self.maximum_interval < self.initial_interval:
+            raise ValueError(
+                f"maximum_interval ({self.maximum_interval:g}) must not be less than initial_interval "
+                f"({self.initial_interval:g})"
+            )
+        return self
 
 
 # --- Namespaces ----------------------------------------------------------------------------------------
 
 
 class CreateNamespaceRequest(_Model):
-    name: str
-    description: str = ""
+    name: NamespaceName
+    description: Text = ""
 
 
 class Namespace(_Model):
@@ -121,11 +152,11 @@ class Namespace(_Model):
 
 
 class StartWorkflowRequest(_Model):
-    workflow_id: str
-    workflow_type: str
-    task_queue: str
+    workflow_id: WorkflowId
+    workflow_type: WorkflowType
+    task_queue: TaskQueue
     input: Any = Field(default=None, description="The workflow's argument as a JSON value (omit for none).")
-    request_id: str | None = Field(
+    request_id: Token | None = Field(
         default=None, description="Idempotency key: a retried start with the same key returns the same run."
     )
 
@@ -226,9 +257,9 @@ class HistoryResponse(_Model):
 class WaitResultRequest(_Model):
     """Wait (up to ``wait`` seconds) for a run to close; the newest run of the id if ``run_id`` is omitted."""
 
-    workflow_id: str
-    run_id: str | None = None
-    wait: float = Field(default=30.0, ge=0)
+    workflow_id: WorkflowId
+    run_id: ShortText | None = None
+    wait: WaitSeconds = 30.0
 
 
 class WorkflowResultResponse(_Model):
@@ -247,12 +278,12 @@ class WorkflowResultResponse(_Model):
 class _RunAction(_Model):
     """An action on one run, recorded in its history with who asked and why."""
 
-    workflow_id: str
-    run_id: str | None = Field(default=None, description="A run id; the newest run of the workflow id when omitted.")
-    reason: str = Field(default="", max_length=10_000, description="Why; recorded in history.")
-    identity: str = Field(
-        default="", max_length=1000, description="Who asks (recorded); the caller's address if empty."
+    workflow_id: WorkflowId
+    run_id: ShortText | None = Field(
+        default=None, description="A run id; the newest run of the workflow id when omitted."
     )
+    reason: Text = Field(default="", description="Why; recorded in history.")
+    identity: Identity = Field(default="", description="Who asks (recorded); the caller's address if empty.")
 
 
 class CancelWorkflowRequest(_RunAction):
@@ -336,7 +367,7 @@ class TaskQueuesResponse(_Model):
 
 
 class WorkflowTypeInfo(_Model):
-    name: str
+    name: WorkflowType
     input_schema: dict[str, Any] | None = Field(
         default=None,
         description="JSON schema of the workflow's input; the server validates starts against it.",
@@ -344,10 +375,10 @@ class WorkflowTypeInfo(_Model):
 
 
 class RegisterWorkerRequest(_Model):
-    identity: str
-    task_queue: str
-    workflow_types: list[WorkflowTypeInfo] = Field(default_factory=list)
-    activity_types: list[str] = Field(default_factory=list)
+    identity: Identity
+    task_queue: TaskQueue
+    workflow_types: list[WorkflowTypeInfo] = Field(default_factory=list, max_length=10_000)
+    activity_types: list[ActivityType] = Field(default_factory=list, max_length=10_000)
 
 
 class RegisterWorkerResponse(_Model):
@@ -358,8 +389,8 @@ class RegisterWorkerResponse(_Model):
 
 
 class PollRequest(_Model):
-    session_id: str
-    timeout: float | None = Field(default=None, description="Seconds to wait for a task (server-capped).")
+    session_id: Token
+    timeout: WaitSeconds | None = Field(default=None, description="Seconds to wait for a task (server-capped).")
     max_tasks: int = Field(
         default=1,
         ge=1,
@@ -407,33 +438,33 @@ class ActivityTask(_Model):
 
 class ScheduleActivityCommand(_Model):
     type: Literal[CommandType.SCHEDULE_ACTIVITY] = CommandType.SCHEDULE_ACTIVITY
-    activity_id: str
-    activity_type: str
-    task_queue: str | None = None
+    activity_id: ActivityId
+    activity_type: ActivityType
+    task_queue: TaskQueue | None = None
     input: Any = None
-    schedule_to_close_timeout: float | None = None
-    start_to_close_timeout: float | None = None
-    schedule_to_start_timeout: float | None = None
-    heartbeat_timeout: float | None = None
+    schedule_to_close_timeout: PositiveSeconds | None = None
+    start_to_close_timeout: PositiveSeconds | None = None
+    schedule_to_start_timeout: PositiveSeconds | None = None
+    heartbeat_timeout: PositiveSeconds | None = None
     retry_policy: RetryPolicyModel | None = None
 
 
 class StartTimerCommand(_Model):
     type: Literal[CommandType.START_TIMER] = CommandType.START_TIMER
-    timer_id: str
-    duration: float
+    timer_id: TimerId
+    duration: Seconds
 
 
 class CancelTimerCommand(_Model):
     type: Literal[CommandType.CANCEL_TIMER] = CommandType.CANCEL_TIMER
-    timer_id: str
+    timer_id: TimerId
 
 
 class RequestCancelActivityCommand(_Model):
     """Cancel a pending activity: one not started yet ends at once, a running one when its worker stops it."""
 
     type: Literal[CommandType.REQUEST_CANCEL_ACTIVITY] = CommandType.REQUEST_CANCEL_ACTIVITY
-    scheduled_event_id: int = Field(ge=1, description="The activity's ActivityTaskScheduled event id.")
+    scheduled_event_id: EventId = Field(description="The activity's ActivityTaskScheduled event id.")
 
 
 class CompleteWorkflowCommand(_Model):
@@ -466,8 +497,8 @@ Command = Annotated[
 
 
 class CompleteWorkflowTaskRequest(_Model):
-    task_token: str
-    commands: list[Command] = Field(default_factory=list)
+    task_token: Token
+    commands: list[Command] = Field(default_factory=list, max_length=10_000)
     sticky: bool = Field(default=True, description="The worker keeps this workflow cached; send it later tasks.")
     eager_activity_slots: int = Field(
         default=0, ge=0, le=1000, description="Up to this many scheduled activities may be handed back at once."
@@ -483,7 +514,7 @@ class CompleteWorkflowTaskResponse(_Model):
 
 
 class FailWorkflowTaskRequest(_Model):
-    task_token: str
+    task_token: Token
     cause: WorkflowTaskFailedCause
     failure: Failure
 
@@ -491,13 +522,17 @@ class FailWorkflowTaskRequest(_Model):
 class Continuation(_Model):
     """The workflow task a worker already ran on an activity's result (see complete_activity_task)."""
 
-    base_event_id: int = Field(description="The last history event the worker had seen before this result.")
-    started_time: str = Field(description="When the worker ran the workflow code: the workflow's ctx.now().")
-    commands: list[Command] = Field(default_factory=list)
+    base_event_id: int = Field(
+        ge=0, le=MAX_EVENT_ID, description="The last history event the worker had seen before this result."
+    )
+    started_time: str = Field(
+        max_length=64, description="When the worker ran the workflow code (RFC 3339): the workflow's ctx.now()."
+    )
+    commands: list[Command] = Field(default_factory=list, max_length=10_000)
 
 
 class CompleteActivityTaskRequest(_Model):
-    task_token: str
+    task_token: Token
     result: Any = None
     continuation: Continuation | None = None
     want_workflow_task: bool = Field(
@@ -520,12 +555,12 @@ class CompleteActivityTaskResponse(_Model):
 
 
 class FailActivityTaskRequest(_Model):
-    task_token: str
+    task_token: Token
     failure: Failure
 
 
 class HeartbeatActivityTaskRequest(_Model):
-    task_token: str
+    task_token: Token
     details: Any = None
 
 

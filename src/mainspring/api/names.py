@@ -1,17 +1,35 @@
 """Validation of user-chosen names (namespaces, workflow ids, task queues, types).
 
-Bad names are refused at the edge with a message that says what a good one looks like.
+Bad names are refused at the edge with a message that says what a good one looks like. Each rule is
+also written as a regular expression (``ID_PATTERN``, ``NAMESPACE_PATTERN``) for the OpenAPI document;
+``tests/test_names.py`` checks that the function and the pattern agree.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["MAX_ID_LENGTH", "check_id", "check_namespace"]
+__all__ = [
+    "ID_PATTERN",
+    "MAX_ID_LENGTH",
+    "MAX_TEXT_LENGTH",
+    "NAMESPACE_PATTERN",
+    "check_id",
+    "check_namespace",
+]
 
 MAX_ID_LENGTH = 1000
-_NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+#: Free text kept in history or the store (a reason, a description).
+MAX_TEXT_LENGTH = 10_000
+NAMESPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$"
+_NAMESPACE = re.compile(NAMESPACE_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What str.strip() removes, besides control characters (written out: "\s" differs between the regex
+# dialects that read the published pattern).
+_SPACE = r" \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_CONTROL_CLASS = r"\u0000-\u001f\u007f"
+#: An id: no control characters, and no whitespace at either end (lengths are published apart).
+ID_PATTERN = rf"^[^{_CONTROL_CLASS}{_SPACE}]([^{_CONTROL_CLASS}]*[^{_CONTROL_CLASS}{_SPACE}])?$"
 
 
 def check_namespace(name: str) -> str | None:
@@ -33,8 +51,8 @@ def check_id(kind: str, value: object) -> str | None:
         return f"invalid {kind} {value!r}: it must be a non-empty string"
     if len(value) > MAX_ID_LENGTH:
         return f"invalid {kind}: it is {len(value)} characters long; the limit is {MAX_ID_LENGTH}"
-    if value != value.strip():
-        return f"invalid {kind} {value!r}: it must not start or end with whitespace"
     if _CONTROL.search(value):
         return f"invalid {kind} {value!r}: it must not contain control characters (newlines, tabs, ...)"
+    if value != value.strip():
+        return f"invalid {kind} {value!r}: it must not start or end with whitespace"
     return None

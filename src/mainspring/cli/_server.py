@@ -88,6 +88,22 @@ def server() -> None:
     help="Seconds without a heartbeat after which a worker is considered dead and its tasks move on.",
 )
 @click.option(
+    "--max-poll-wait",
+    type=click.FloatRange(0.1, 3600),
+    default=30.0,
+    show_default=True,
+    help="Seconds a long-poll (a worker's poll for tasks, a wait for a result) is held open before the server "
+    "answers 'nothing yet' (lower it behind a proxy that drops idle requests sooner).",
+)
+@click.option(
+    "--max-pending-starts",
+    type=click.IntRange(1, 1_000_000),
+    default=10_000,
+    show_default=True,
+    help="Most workflow starts in flight at once; more are refused with 429 (retry after a moment). Starts are "
+    "also refused while a queue of them stands (each taking over 50 ms).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="warning",
@@ -102,6 +118,8 @@ def start_dev(
     namespaces: tuple[str, ...],
     max_payload_size: str,
     worker_session_timeout: float,
+    max_poll_wait: float,
+    max_pending_starts: int,
     log_level: str,
 ) -> None:
     """Start a server for development: API on localhost:7233, state in a SQLite file."""
@@ -120,6 +138,8 @@ def start_dev(
         namespaces=("default", *[n for n in namespaces if n != "default"]),
         max_payload_bytes=_parse_size(max_payload_size),
         worker_session_timeout=timedelta(seconds=worker_session_timeout),
+        max_pending_starts=max_pending_starts,
+        max_poll_wait=timedelta(seconds=max_poll_wait),
     )
 
     def ready(srv: Server) -> None:

@@ -148,7 +148,12 @@ class Channel:
                         future.set_result(answer.get("ok"))
                     else:
                         future.set_exception(
-                            rpc_error(int(err.get("status", 400)), err.get("message", ""), err.get("code", "error"))
+                            rpc_error(
+                                int(err.get("status", 400)),
+                                err.get("message", ""),
+                                err.get("code", "error"),
+                                err.get("details"),
+                            )
                         )
         except Exception as e:  # a broken connection: fail what waits, below
             log.debug("worker channel reader stopped: %r", e)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import random
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
@@ -12,14 +15,19 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from ..api.enums import WorkflowStatus
 from ..api.names import check_namespace
 from ..converter import PayloadError, decode, encode
-from ..errors import InvalidArgumentError, RPCError, WorkflowFailureError, failure_from_dict
+from ..errors import (
+    InvalidArgumentError,
+    ResourceExhaustedError,
+    RPCError,
+    ServerUnavailableError,
+    WorkflowFailureError,
+    failure_from_dict,
+)
 from ..workflow import get_definition
 from ._channel import Channel
 from ._transport import Transport, resolve_address
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable
-
     from ..workflow import Context
     from ..workflow._definition import WorkflowFunction
 
@@ -27,6 +35,35 @@ __all__ = ["Client", "WorkflowDescription", "WorkflowHandle", "WorkflowPage"]
 
 A = TypeVar("A")
 R = TypeVar("R")
+T = TypeVar("T")
+
+#: How long a call that is safe to repeat is retried while the server sheds load or cannot write.
+RETRY_FOR = 30.0
+
+
+def _worth_retrying(e: ServerUnavailableError) -> bool:
+    # Overloaded (429), storage unavailable (503) or no answer in time: the server is there and the
+    # call may be repeated. Nothing listening at the address is not retried: that is a wrong address
+    # or a stopped server, and the caller should hear it at once.
+    return e.status in (429, 503) or e.code == "timeout"
+
+
+async def _retrying(call: Callable[[], Awaitable[T]], retry_for: float = RETRY_FOR) -> T:
+    """``call()``, again after a pause while the server asks for one (with jitter, so refused callers
+    do not all come back at once), for up to ``retry_for`` seconds."""
+    deadline = time.monotonic() + retry_for
+    delay = 0.05
+    while True:
+        try:
+            return await call()
+        except ServerUnavailableError as e:
+            if not _worth_retrying(e):
+                raise
+            wait = (e.retry_after if isinstance(e, ResourceExhaustedError) else delay) * random.uniform(1.0, 1.5)
+            if time.monotonic() + wait > deadline:
+                raise
+            await asyncio.sleep(wait)
+            delay = min(delay * 2, 2.0)
 
 
 def _time(text: str | None) -> datetime | None:
@@ -100,6 +137,12 @@ class WorkflowHandle(Generic[R]):
     def __repr__(self) -> str:
         return f"WorkflowHandle(workflow_id={self.workflow_id!r}, run_id={self.run_id!r})"
 
+    async def _ask_result(self, query: dict[str, Any], wait: float) -> Any:
+        data = await self.client._channel_call("wait_result", query, wait + 10)
+        if data is NotImplemented:
+            data = await self.client._call("GET", "/workflows/result", params=query, timeout=wait + 10)
+        return data
+
     async def result(self, *, timeout: float | None = None) -> R:
         """Wait for the run to close and return its result.
 
@@ -110,9 +153,7 @@ class WorkflowHandle(Generic[R]):
         while True:
             wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
             query = {"workflow_id": self.workflow_id, "run_id": self.run_id, "wait": wait}
-            data = await self.client._channel_call("wait_result", query, wait + 10)
-            if data is NotImplemented:
-                data = await self.client._call("GET", "/workflows/result", params=query, timeout=wait + 10)
+            data = await _retrying(functools.partial(self._ask_result, query, wait))
             status = WorkflowStatus(data["status"])
             if status is WorkflowStatus.COMPLETED:
                 try:
@@ -345,11 +386,18 @@ class Client:
             "workflow_type": name,
             "task_queue": task_queue,
             "input": payload,
+            # Retries carry the same request id: the server starts the run once, and answers a repeat
+            # with the run the first one started.
             "request_id": request_id or str(uuid.uuid4()),
         }
-        data = await self._channel_call("start_workflow", body, self.transport.timeout)
-        if data is NotImplemented:
-            data = await self._call("POST", "/workflows", body=body)
+
+        async def start() -> Any:
+            data = await self._channel_call("start_workflow", body, self.transport.timeout)
+            if data is NotImplemented:
+                data = await self._call("POST", "/workflows", body=body)
+            return data
+
+        data = await _retrying(start)
         return WorkflowHandle(self, id, data["run_id"], rtype)
 
     @overload

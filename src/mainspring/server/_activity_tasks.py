@@ -143,6 +143,7 @@ class ActivityTasks(Commands):
         its cached copy. Without a continuation, a sticky worker may ask for the workflow task that the
         result causes to be handed back in the answer (``want_workflow_task``).
         """
+        self._check_payload("the activity result", req.result)
         ex, sched_id, attempt = await self._current_activity(req.task_token)
         await ex.lock.acquire()
         # The lock goes to the commit if the answer goes out ahead of it (see _complete_and_continue).
@@ -289,14 +290,15 @@ class ActivityTasks(Commands):
         return answer, behind
 
     async def fail_activity_task(self, req: m.FailActivityTaskRequest) -> None:
+        failure = req.failure.model_dump(exclude_none=True)
+        self._check_payload("the activity failure", failure)
         ex, sched_id, attempt = await self._current_activity(req.task_token)
         async with ex.lock:
             act = self._check_activity(ex, sched_id, attempt)
-            await self._activity_attempt_failed(
-                ex, act, req.failure.model_dump(exclude_none=True), immediate=False, timeout_type=None
-            )
+            await self._activity_attempt_failed(ex, act, failure, immediate=False, timeout_type=None)
 
     async def heartbeat_activity_task(self, req: m.HeartbeatActivityTaskRequest) -> dict[str, Any]:
+        self._check_payload("the heartbeat details", req.details)
         ex, sched_id, attempt = await self._current_activity(req.task_token)
         async with ex.lock:
             act = self._check_activity(ex, sched_id, attempt)

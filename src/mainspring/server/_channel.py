@@ -31,7 +31,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .._json import dumps_str, loads
@@ -42,6 +42,7 @@ from ..storage import StorageError
 from ._core import AFTER_ANSWER
 from ._engine import Engine
 from ._matching import Session
+from ._wire import validate
 
 __all__ = ["CLIENT_OPERATIONS", "OPERATIONS", "client_channel", "worker_channel"]
 
@@ -94,14 +95,52 @@ OPERATIONS: dict[str, tuple[type[BaseModel], Operation]] = {
 }
 
 
-def _error(status: int, code: str, message: str) -> dict[str, Any]:
-    return {"status": status, "code": code, "message": message}
+def _error(status: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"status": status, "code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    return error
 
 
-def _body(model: type[BaseModel], raw: Any, session_id: str | None) -> BaseModel:
+def _body(model: type[BaseModel], raw: Any, session_id: str | None, op: str) -> BaseModel:
     if model is m.PollRequest and isinstance(raw, dict):
         raw = {**raw, "session_id": session_id}  # the connection is the session
-    return model.model_validate(raw)
+    body: BaseModel = validate(model, raw, f"invalid {op}")
+    return body
+
+
+class ProtocolError(Exception):
+    """The peer broke the channel's protocol: it is told why, and the connection is closed with ``code``."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+async def _receive(websocket: WebSocket) -> list[dict[str, Any]]:
+    """The messages of the next frame: one JSON object, or an array of them."""
+    frame = await websocket.receive()
+    if frame["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(frame.get("code", 1000))
+    text = frame.get("text")
+    if text is None:
+        raise ProtocolError(1003, "frames must be text holding JSON, not binary")
+    try:
+        data = loads(text)
+    except ValueError as e:
+        raise ProtocolError(1007, f"a frame is not valid JSON ({e})") from None
+    items = data if isinstance(data, list) else [data]
+    if not items or not all(isinstance(item, dict) for item in items):
+        raise ProtocolError(1003, "a frame must hold a JSON object (a message) or an array of objects")
+    return items
+
+
+async def _refuse(conn: _Connection, e: ProtocolError) -> None:
+    """Tell the peer what it did wrong, then close with the matching code."""
+    log.info("closing a channel: %s", e.message)
+    await conn.send({"i": None, "err": _error(400, "protocol_error", e.message)})
+    conn.close_code = e.code
 
 
 class _Connection:
@@ -124,6 +163,8 @@ class _Connection:
         self._requests: dict[int, asyncio.Future[Any]] = {}
         self._request_ids = itertools.count(1)
         self.closed = False
+        #: The close code to send when the connection ends (set when the peer broke the protocol).
+        self.close_code = 1000
 
     async def send(self, message: dict[str, Any]) -> None:
         """Queue an answer. Answers queued in the same turn of the event loop (many operations finish
@@ -230,18 +271,11 @@ class _Connection:
             if entry is None:
                 raise InvalidArgumentError(f"unknown operation {op!r}", status=400, code="invalid_argument")
             model, handler = entry
-            try:
-                body = _body(model, raw, session_id)
-            except ValidationError as e:
-                first = e.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or "body"
-                raise InvalidArgumentError(
-                    f"invalid {op}: field '{where}': {first['msg']}", status=400, code="invalid_argument"
-                ) from None
+            body = _body(model, raw, session_id, op)
             result = await handler(self.engine, context, body)
             await self.send({"i": i, "ok": result})
         except RPCError as e:
-            await self._send_error(i, _error(e.status or 400, e.code, e.message))
+            await self._send_error(i, _error(e.status or 400, e.code, e.message, e.details))
         except StorageError as e:
             await self._send_error(i, _error(503, "storage_unavailable", str(e)))
         except asyncio.CancelledError:
@@ -276,7 +310,7 @@ class _Connection:
             await self._flush()
         self._run_after_flush()
         try:
-            await self.websocket.close()
+            await self.websocket.close(self.close_code)
         except (RuntimeError, WebSocketDisconnect):  # already closed by the peer
             pass
 
@@ -293,20 +327,16 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
         if problem is not None:
             await conn.send({"i": 0, "err": _error(400, "invalid_argument", problem)})
             return
-        first = loads(await websocket.receive_text())
+        first = (await _receive(websocket))[0]
         try:
             if first.get("op") != "register":
                 raise InvalidArgumentError(
                     "the first message must register the worker (op 'register')", status=400, code="invalid_argument"
                 )
-            req = m.RegisterWorkerRequest.model_validate(first.get("b"))
+            req = validate(m.RegisterWorkerRequest, first.get("b"), "invalid register")
             session = await engine.register_worker(namespace, req)
-        except ValidationError as e:
-            problem = f"invalid register: {e.errors()[0]['msg']}"
-            await conn.send({"i": first.get("i"), "err": _error(400, "invalid_argument", problem)})
-            return
         except RPCError as e:
-            await conn.send({"i": first.get("i"), "err": _error(e.status or 400, e.code, e.message)})
+            await conn.send({"i": first.get("i"), "err": _error(e.status or 400, e.code, e.message, e.details)})
             return
         session.on_channel = True
         session.link = conn
@@ -322,7 +352,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
             }
         )
         while not graceful:
-            for message in _messages(await websocket.receive_text()):
+            for message in await _receive(websocket):
                 if "op" not in message and "q" in message:
                     conn.answered(message)  # the worker answers a request of the server's
                     continue
@@ -333,8 +363,8 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
                 conn.start(message.get("i"), op, message.get("b"), session, session.id, waits=op in _WAITS)
     except WebSocketDisconnect:
         pass
-    except (ValueError, AttributeError):
-        log.warning("worker channel closed: a message was not a JSON object")
+    except ProtocolError as e:
+        await _refuse(conn, e)
     finally:
         try:
             await conn.finish()
@@ -343,12 +373,6 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
                 if not graceful:
                     log.warning("worker %s disconnected; handing its tasks to other workers", session.identity)
                 await engine.session_lost(session, graceful=graceful)
-
-
-def _messages(text: str) -> list[dict[str, Any]]:
-    """A frame holds one message (an object) or several (an array of objects)."""
-    data = loads(text)
-    return data if isinstance(data, list) else [data]
 
 
 _WAITS = frozenset(
@@ -383,12 +407,12 @@ async def client_channel(engine: Engine, websocket: WebSocket) -> None:
             await conn.send({"i": 0, "err": _error(400, "invalid_argument", problem)})
             return
         while True:
-            for message in _messages(await websocket.receive_text()):
+            for message in await _receive(websocket):
                 op = str(message.get("op"))
                 conn.start(message.get("i"), op, message.get("b"), namespace, None, waits=op in _WAITS)
     except WebSocketDisconnect:
         pass
-    except (ValueError, AttributeError):
-        log.warning("client channel closed: a message was not a JSON object")
+    except ProtocolError as e:
+        await _refuse(conn, e)
     finally:
         await conn.finish()

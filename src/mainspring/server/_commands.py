@@ -11,8 +11,7 @@ from typing import Any
 
 from ..api import models as m
 from ..api.enums import ActivityState, EventType, WorkflowStatus
-from ..api.names import check_id
-from ._core import Effects, EngineCore, Execution, activity_token, payload_size
+from ._core import Effects, EngineCore, Execution, activity_token
 from ._matching import Session
 from ._state import ActivityInfo, TimerInfo
 
@@ -31,15 +30,8 @@ class Commands(EngineCore):
             where = f"command {i + 1} ({cmd.type})"
             if closed:
                 return f"{where} comes after the command that closed the workflow"
+            # Ids, names, durations and retry policies are checked by the request models already.
             if isinstance(cmd, m.ScheduleActivityCommand):
-                for kind, value in (("activity id", cmd.activity_id), ("activity type", cmd.activity_type)):
-                    problem = check_id(kind, value)
-                    if problem:
-                        return f"{where}: {problem}"
-                if cmd.task_queue is not None:
-                    problem = check_id("task queue", cmd.task_queue)
-                    if problem:
-                        return f"{where}: {problem}"
                 if cmd.activity_id in pending_ids:
                     return f"{where}: activity id {cmd.activity_id!r} is already in use by a pending activity"
                 pending_ids.add(cmd.activity_id)
@@ -48,20 +40,10 @@ class Commands(EngineCore):
                         f"{where}: activity {cmd.activity_type!r} needs a schedule_to_close_timeout or a "
                         "start_to_close_timeout"
                     )
-                for name in (
-                    "schedule_to_close_timeout",
-                    "start_to_close_timeout",
-                    "schedule_to_start_timeout",
-                    "heartbeat_timeout",
-                ):
-                    v = getattr(cmd, name)
-                    if v is not None and v <= 0:
-                        return f"{where}: {name} must be positive, got {v}"
-                if payload_size(cmd.input) > self.max_payload:
-                    return f"{where}: the input of activity {cmd.activity_type!r} is over the payload limit"
+                problem = self._payload_problem(f"the input of activity {cmd.activity_type!r}", cmd.input)
+                if problem:
+                    return f"{where}: {problem}"
             elif isinstance(cmd, m.StartTimerCommand):
-                if cmd.duration < 0:
-                    return f"{where}: timer duration must not be negative, got {cmd.duration}"
                 if cmd.timer_id in timer_ids:
                     return f"{where}: timer id {cmd.timer_id!r} is already in use"
                 timer_ids.add(cmd.timer_id)
@@ -70,16 +52,18 @@ class Commands(EngineCore):
             elif isinstance(cmd, m.RequestCancelActivityCommand):
                 if cmd.scheduled_event_id >= ex.record.next_event_id:
                     return f"{where}: event {cmd.scheduled_event_id} is not in the history yet"
-            elif isinstance(cmd, m.CancelWorkflowCommand):
+            else:
                 closed = True
-                if ex.state.cancel_request is None:
-                    return f"{where}: a workflow can only end as cancelled after a cancellation was requested"
-            elif isinstance(cmd, m.CompleteWorkflowCommand):
-                closed = True
-                if payload_size(cmd.result) > self.max_payload:
-                    return f"{where}: the workflow result is over the payload limit"
-            elif isinstance(cmd, m.FailWorkflowCommand):
-                closed = True
+                if isinstance(cmd, m.CancelWorkflowCommand):
+                    if ex.state.cancel_request is None:
+                        return f"{where}: a workflow can only end as cancelled after a cancellation was requested"
+                    problem = self._payload_problem("the cancellation details", cmd.details)
+                elif isinstance(cmd, m.CompleteWorkflowCommand):
+                    problem = self._payload_problem("the workflow result", cmd.result)
+                else:
+                    problem = self._payload_problem("the workflow failure", cmd.failure.model_dump(exclude_none=True))
+                if problem:
+                    return f"{where}: {problem}"
         return None
 
     def _apply_command(

@@ -21,13 +21,15 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from .._json import dumps
+import orjson
+
 from .._time import rfc3339
 from ..api.enums import (
     ActivityState,
     EventType,
     WorkflowStatus,
 )
+from ..api.fields import MAX_SECONDS
 from ..errors import (
     InvalidArgumentError,
     NotFoundError,
@@ -39,6 +41,7 @@ from ..storage import (
     HistoryEvent,
     Store,
 )
+from ._admission import Admission
 from ._config import ServerConfig
 from ._matching import Kind, Matching, Session
 from ._state import ActivityInfo, ExecutionState, WorkflowTaskInfo
@@ -202,8 +205,12 @@ def retry_interval(retry: dict[str, Any], failed_attempt: int) -> float:
     initial = float(retry.get("initial_interval") or 1.0)
     coefficient = float(retry.get("backoff_coefficient") or 2.0)
     maximum = retry.get("maximum_interval")
-    cap = float(maximum) if maximum else initial * 100
-    return float(min(initial * coefficient ** (failed_attempt - 1), cap))
+    cap = min(float(maximum) if maximum else initial * 100, MAX_SECONDS)
+    try:
+        wait = initial * coefficient ** (failed_attempt - 1)
+    except OverflowError:  # a high attempt with a large coefficient: far past any cap
+        return cap
+    return float(min(wait, cap))
 
 
 def wt_retry_delay(attempt: int) -> float:
@@ -211,8 +218,27 @@ def wt_retry_delay(attempt: int) -> float:
     return float(min(0.2 * 2 ** (attempt - 2), 10.0))
 
 
+#: Payloads may nest this deep. What the server stores and sends nests a payload a few levels deeper
+#: (state -> activities -> id -> input; a frame -> answer -> history -> event -> attributes), and orjson
+#: refuses more than 254 levels: the margin keeps every one of those writable.
+MAX_PAYLOAD_DEPTH = 200
+_DEPTH_MARGIN = 254 - MAX_PAYLOAD_DEPTH
+
+
 def payload_size(value: Any) -> int:
-    return len(dumps(value))
+    """The size of ``value`` as stored, in bytes; ValueError if it cannot be stored as it is (nested
+    deeper than MAX_PAYLOAD_DEPTH, or an integer beyond 64 bits)."""
+    # Wrapped in _DEPTH_MARGIN lists: orjson's own depth limit then checks the payload's depth as part
+    # of the encoding it does anyway (a separate walk would cost a second pass over every payload).
+    wrapped = value
+    for _ in range(_DEPTH_MARGIN):
+        wrapped = [wrapped]
+    try:
+        return len(orjson.dumps(wrapped)) - 2 * _DEPTH_MARGIN
+    except orjson.JSONEncodeError as e:
+        if "ecursion" in str(e):
+            raise ValueError(f"it is nested more than {MAX_PAYLOAD_DEPTH} levels deep") from None
+        raise ValueError(f"it cannot be stored as JSON ({e}); integers must fit in 64 bits") from None
 
 
 class EngineCore:
@@ -231,6 +257,7 @@ class EngineCore:
         #: Commits running after their answer went out (see _commit_behind).
         self._behind: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._schemas: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         self._namespaces: set[str] = set()
         self.wt_timeout = config.workflow_task_timeout.total_seconds()
@@ -238,6 +265,7 @@ class EngineCore:
         self.session_timeout = config.worker_session_timeout.total_seconds()
         self.max_payload = config.max_payload_bytes
         self.stopping = False
+        self.admission = Admission(target=config.start_delay_target.total_seconds(), limit=config.max_pending_starts)
 
     async def _load(self, run_id: str) -> Execution | None:
         ex = self._cache.get(run_id)
@@ -456,14 +484,28 @@ class EngineCore:
         fx.activities = None
 
     def _check_payload(self, what: str, value: Any) -> None:
-        size = payload_size(value)
+        """Refuse ``value`` (a payload a client or worker sent) unless it can be stored as it is: 400 if
+        it nests too deep or holds an integer beyond 64 bits, 413 if it is over the payload limit."""
+        try:
+            size = payload_size(value)
+        except ValueError as e:
+            raise InvalidArgumentError(f"{what} cannot be stored: {e}", status=400, code="invalid_payload") from None
         if size > self.max_payload:
-            raise PayloadTooLargeError(
-                f"{what} is {size:,} bytes, over the server's limit of {self.max_payload:,} bytes "
-                "(--max-payload-size); store large data elsewhere and pass a reference",
-                status=413,
-                code="payload_too_large",
-            )
+            raise PayloadTooLargeError(self._too_large(what, size), status=413, code="payload_too_large")
+
+    def _payload_problem(self, what: str, value: Any) -> str | None:
+        """Why ``value`` cannot be stored, or None (for checks that report a problem, not raise it)."""
+        try:
+            size = payload_size(value)
+        except ValueError as e:
+            return f"{what} cannot be stored: {e}"
+        return self._too_large(what, size) if size > self.max_payload else None
+
+    def _too_large(self, what: str, size: int) -> str:
+        return (
+            f"{what} is {size:,} bytes, over the server's limit of {self.max_payload:,} bytes "
+            "(--max-payload-size); store large data elsewhere and pass a reference"
+        )
 
     async def _poll(
         self,

@@ -12,14 +12,13 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from .._validation import describe_input_error, schema_error
+from .._validation import describe_input_error, schema_error, schema_problem
 from ..api import models as m
 from ..api.enums import (
     ActivityState,
     EventType,
     WorkflowStatus,
 )
-from ..api.names import check_id
 from ..errors import (
     AlreadyStartedError,
     InvalidArgumentError,
@@ -60,6 +59,7 @@ class Engine(WorkflowTasks, ActivityTasks):
         await self._recover()
         self.timers.start()
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_sessions(), name="mainspring-sessions")
+        self._watcher = asyncio.get_running_loop().create_task(self.admission.watch(), name="mainspring-load")
 
     def release_waiters(self) -> None:
         """Answer every waiting poll and result request now (the server is shutting down)."""
@@ -77,12 +77,13 @@ class Engine(WorkflowTasks, ActivityTasks):
     async def stop(self) -> None:
         self.release_waiters()
         await self._drain_behind()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            try:
-                await self._sweeper
-            except asyncio.CancelledError:
-                pass
+        for task in (self._sweeper, self._watcher):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
         await self.timers.stop()
 
     async def _recover(self) -> None:
@@ -148,15 +149,14 @@ class Engine(WorkflowTasks, ActivityTasks):
     async def start_workflow(self, namespace: str, req: m.StartWorkflowRequest) -> tuple[str, bool]:
         """Start a run; returns (run_id, created). A repeated ``request_id`` returns the same run."""
         self.check_namespace(namespace)
-        for kind, value in (
-            ("workflow id", req.workflow_id),
-            ("workflow type", req.workflow_type),
-            ("task queue", req.task_queue),
-        ):
-            problem = check_id(kind, value)
-            if problem:
-                raise InvalidArgumentError(problem, status=400, code="invalid_argument")
         self._check_payload("the workflow input", req.input)
+        ticket = self.admission.admit("starts")
+        try:
+            return await self._start(namespace, req)
+        finally:
+            self.admission.done(ticket)
+
+    async def _start(self, namespace: str, req: m.StartWorkflowRequest) -> tuple[str, bool]:
         schema = await self._workflow_schema(namespace, req.task_queue, req.workflow_type)
         if schema is not None:
             problem = schema_error(req.input, schema)
@@ -556,9 +556,12 @@ class Engine(WorkflowTasks, ActivityTasks):
 
     async def register_worker(self, namespace: str, req: m.RegisterWorkerRequest) -> Session:
         self.check_namespace(namespace)
-        problem = check_id("task queue", req.task_queue)
-        if problem:
-            raise InvalidArgumentError(problem, status=400, code="invalid_argument")
+        for wt in req.workflow_types:
+            what = f"the input schema of workflow {wt.name!r}"
+            self._check_payload(what, wt.input_schema)
+            problem = schema_problem(wt.input_schema)
+            if problem is not None:
+                raise InvalidArgumentError(f"{what} is refused: {problem}", status=400, code="invalid_argument")
         for wt in req.workflow_types:
             key = (namespace, req.task_queue, wt.name)
             if self._schemas.get(key, "unset") != wt.input_schema:

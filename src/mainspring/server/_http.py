@@ -5,13 +5,13 @@ are built, so the documentation cannot drift from what the server accepts.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -22,11 +22,13 @@ from .._json import dumps
 from .._version import __version__
 from ..api import models as m
 from ..api.enums import WorkflowStatus
-from ..api.names import check_namespace
+from ..api.fields import MAX_EVENT_ID, MAX_SECONDS, MAX_UNIX_TIME
+from ..api.names import ID_PATTERN, MAX_ID_LENGTH, NAMESPACE_PATTERN, check_id, check_namespace
 from ..errors import InvalidArgumentError, PayloadTooLargeError, RPCError
 from ..storage import ListQuery, StorageError
 from ._channel import client_channel, worker_channel
 from ._engine import Engine, iso
+from ._wire import body_limit, parse_body
 
 __all__ = ["ENDPOINTS", "build_app", "openapi_document"]
 
@@ -41,23 +43,22 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
     body: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         body["details"] = details
-    return _json(body, status)
-
-
-def _validation_message(err: ValidationError) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"] if p not in ("body",))
-    extra = f" (and {err.error_count() - 1} more problem(s))" if err.error_count() > 1 else ""
-    where = f"field '{loc}'" if loc else "the request body"
-    return f"invalid request: {where}: {first['msg']}{extra}"
+    response = _json(body, status)
+    if status in (429, 503):  # come back later: when (RFC 9110 wants whole seconds)
+        wait = details.get("retry_after", 1) if isinstance(details, dict) else 1
+        response.headers["retry-after"] = str(max(1, math.ceil(wait)))
+    return response
 
 
 @dataclass(frozen=True)
 class Query:
+    """A query parameter, as the OpenAPI document describes it (``schema`` adds to ``{"type": type}``)."""
+
     name: str
     type: str
     description: str
     required: bool = False
+    schema: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,49 +73,81 @@ class Endpoint:
     status: int = 200
     query: tuple[Query, ...] = ()
     tag: str = "workflows"
+    #: Other answers it gives besides ``status`` and the errors every operation may give: a status and
+    #: what it means (e.g. 409 for a start whose workflow id is running).
+    also: tuple[tuple[int, str], ...] = ()
+
+
+#: Errors any operation may answer with (``_BODY_ERRORS`` too, for those that take a body).
+_ERRORS = (
+    (400, "Invalid request; the message says what to fix"),
+    (403, "Refused: a foreign origin or host, or a task token that belongs to another worker"),
+    (404, "Not found (the namespace, the workflow, the task or the session)"),
+    (503, "The store cannot write right now (e.g. its disk is full); retry after the Retry-After header"),
+)
+_BODY_ERRORS = (
+    (413, "The body or a payload in it is over the server's limit"),
+    (415, "The body is not sent as application/json"),
+)
+_NO_TASK = ((204, "No task arrived before the wait ended; poll again"),)
 
 
 def _q(request: Request, name: str, default: str | None = None) -> str | None:
-    return request.query_params.get(name, default)
-
-
-def _q_float(request: Request, name: str, default: float) -> float:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
+    value = request.query_params.get(name, default)
+    if value is not None and len(value) > MAX_ID_LENGTH:
         raise InvalidArgumentError(
-            f"query parameter {name!r} must be a number, got {raw!r}", status=400, code="invalid_argument"
-        ) from None
+            f"query parameter {name!r} is {len(value):,} characters long; the limit is {MAX_ID_LENGTH}",
+            status=400,
+            code="invalid_argument",
+        )
+    return value
 
 
-def _q_int(request: Request, name: str, default: int) -> int:
+def _q_float(request: Request, name: str, default: float, high: float = MAX_SECONDS) -> float:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= high:  # also refuses nan
+        raise InvalidArgumentError(
+            f"query parameter {name!r} must be a number from 0 to {high:g}, got {raw!r}",
+            status=400,
+            code="invalid_argument",
+        )
+    return value
+
+
+def _q_int(request: Request, name: str, default: int, low: int = 1, high: int = MAX_EVENT_ID) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
     except ValueError:
         raise InvalidArgumentError(
             f"query parameter {name!r} must be an integer, got {raw!r}", status=400, code="invalid_argument"
         ) from None
+    if not low <= value <= high:
+        raise InvalidArgumentError(
+            f"query parameter {name!r} must be from {low} to {high}, got {value}", status=400, code="invalid_argument"
+        )
+    return value
 
 
 def _limit(request: Request) -> int:
-    limit = _q_int(request, "limit", 100)
-    if not 1 <= limit <= 1000:
-        raise InvalidArgumentError(
-            f"query parameter 'limit' must be 1 to 1000, got {limit}", status=400, code="invalid_argument"
-        )
-    return limit
+    return _q_int(request, "limit", 100, high=1000)
 
 
-def _required(request: Request, name: str) -> str:
-    value = request.query_params.get(name)
+def _workflow_id(request: Request) -> str:
+    value = request.query_params.get("workflow_id")
     if not value:
-        raise InvalidArgumentError(f"query parameter {name!r} is required", status=400, code="invalid_argument")
+        raise InvalidArgumentError("query parameter 'workflow_id' is required", status=400, code="invalid_argument")
+    problem = check_id("workflow id", value)
+    if problem:
+        raise InvalidArgumentError(f"query parameter 'workflow_id': {problem}", status=400, code="invalid_argument")
     return value
 
 
@@ -130,7 +163,15 @@ def _ns(request: Request) -> str:
 
 
 async def _health(engine: Engine, request: Request, body: Any) -> Response:
-    return _json({"status": "ok", "version": __version__, "store": engine.store.description})
+    admission = engine.admission
+    return _json(
+        {
+            "status": "ok",
+            "version": __version__,
+            "store": engine.store.description,
+            "load": {"starts_in_flight": admission.in_flight, "starts_refused": admission.refused},
+        }
+    )
 
 
 async def _list_namespaces(engine: Engine, request: Request, body: Any) -> Response:
@@ -182,8 +223,8 @@ async def _list(engine: Engine, request: Request, body: Any) -> Response:
             status=status_enum,
             workflow_type=_q(request, "workflow_type"),
             workflow_id_prefix=_q(request, "workflow_id_prefix"),
-            started_after=_q_float(request, "started_after", 0.0) or None,
-            started_before=_q_float(request, "started_before", 0.0) or None,
+            started_after=_q_float(request, "started_after", 0.0, MAX_UNIX_TIME) or None,
+            started_before=_q_float(request, "started_before", 0.0, MAX_UNIX_TIME) or None,
             limit=_limit(request),
             page_token=_q(request, "page_token"),
         )
@@ -193,18 +234,18 @@ async def _list(engine: Engine, request: Request, body: Any) -> Response:
 
 
 async def _describe(engine: Engine, request: Request, body: Any) -> Response:
-    return _json(await engine.describe(_ns(request), _required(request, "workflow_id"), _q(request, "run_id")))
+    return _json(await engine.describe(_ns(request), _workflow_id(request), _q(request, "run_id")))
 
 
 async def _history(engine: Engine, request: Request, body: Any) -> Response:
-    first = _q_int(request, "first_event_id", 0) or _q_int(request, "page_token", 1)
+    first = _q_int(request, "first_event_id", 0, low=0) or _q_int(request, "page_token", 1)
     return _json(
         await engine.history(
             _ns(request),
-            _required(request, "workflow_id"),
+            _workflow_id(request),
             _q(request, "run_id"),
             first,
-            _q_int(request, "limit", 1000),
+            _q_int(request, "limit", 1000, high=10_000),
         )
     )
 
@@ -213,7 +254,7 @@ async def _result(engine: Engine, request: Request, body: Any) -> Response:
     return _json(
         await engine.wait_result(
             _ns(request),
-            _required(request, "workflow_id"),
+            _workflow_id(request),
             _q(request, "run_id"),
             _q_float(request, "wait", 0.0),
         )
@@ -227,27 +268,18 @@ def _identity(request: Request, given: str) -> str:
     return f"api@{request.client.host}" if request.client is not None else "api"
 
 
-def _require_workflow_id(workflow_id: str) -> None:
-    if not workflow_id:
-        raise InvalidArgumentError(
-            "invalid request: field 'workflow_id' must not be empty", status=400, code="invalid_argument"
-        )
-
-
 async def _cancel(engine: Engine, request: Request, body: m.CancelWorkflowRequest) -> Response:
     ns = _ns(request)
-    _require_workflow_id(body.workflow_id)
     return _json(await engine.request_cancel(ns, body, _identity(request, body.identity)))
 
 
 async def _terminate(engine: Engine, request: Request, body: m.TerminateWorkflowRequest) -> Response:
     ns = _ns(request)
-    _require_workflow_id(body.workflow_id)
     return _json(await engine.terminate(ns, body, _identity(request, body.identity)))
 
 
 async def _stack(engine: Engine, request: Request, body: Any) -> Response:
-    return _json(await engine.workflow_stack(_ns(request), _required(request, "workflow_id"), _q(request, "run_id")))
+    return _json(await engine.workflow_stack(_ns(request), _workflow_id(request), _q(request, "run_id")))
 
 
 async def _task_queues(engine: Engine, request: Request, body: Any) -> Response:
@@ -338,8 +370,15 @@ async def _heartbeat_act(engine: Engine, request: Request, body: m.HeartbeatActi
 
 
 _NS = "/api/v1/namespaces/{namespace}"
-_WID = Query("workflow_id", "string", "The workflow id.", required=True)
-_RID = Query("run_id", "string", "A run id; the newest run of the workflow id when omitted.")
+_ID = {"minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": ID_PATTERN}
+_PATH_PARAMETERS = {
+    "namespace": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NAMESPACE_PATTERN},
+    "session_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+}
+_TEXT = {"maxLength": MAX_ID_LENGTH}
+_WID = Query("workflow_id", "string", "The workflow id.", required=True, schema=_ID)
+_RID = Query("run_id", "string", "A run id; the newest run of the workflow id when omitted.", schema=_TEXT)
+_PAGE = Query("page_token", "string", "next_page_token of the previous page.", schema=_TEXT)
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("GET", "/api/v1/health", "health", "Server health and version", _health, tag="server"),
@@ -354,6 +393,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         response=m.Namespace,
         status=201,
         tag="namespaces",
+        also=((200, "The namespace already existed (it is unchanged)"),),
     ),
     Endpoint(
         "POST",
@@ -364,6 +404,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=m.StartWorkflowRequest,
         response=m.StartWorkflowResponse,
         status=201,
+        also=(
+            (200, "A start with this request_id was made before: its run, not a new one"),
+            (409, "A workflow with this id is already running"),
+            (429, "The server is overloaded: retry after the Retry-After header, with the same request_id"),
+        ),
     ),
     Endpoint(
         "GET",
@@ -373,13 +418,28 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         _list,
         response=m.ListWorkflowsResponse,
         query=(
-            Query("status", "string", "Only runs with this status (RUNNING, COMPLETED, FAILED, ...)."),
-            Query("workflow_type", "string", "Only runs of this workflow type."),
-            Query("workflow_id_prefix", "string", "Only runs whose workflow id starts with this."),
-            Query("started_after", "number", "Only runs started at or after this Unix time."),
-            Query("started_before", "number", "Only runs started before this Unix time."),
-            Query("limit", "integer", "Page size (1..1000, default 100)."),
-            Query("page_token", "string", "next_page_token of the previous page."),
+            Query(
+                "status",
+                "string",
+                "Only runs with this status (RUNNING, COMPLETED, FAILED, ...).",
+                schema={"enum": [s.value for s in WorkflowStatus]},
+            ),
+            Query("workflow_type", "string", "Only runs of this workflow type.", schema=_TEXT),
+            Query("workflow_id_prefix", "string", "Only runs whose workflow id starts with this.", schema=_TEXT),
+            Query(
+                "started_after",
+                "number",
+                "Only runs started at or after this Unix time.",
+                schema={"minimum": 0, "maximum": MAX_UNIX_TIME},
+            ),
+            Query(
+                "started_before",
+                "number",
+                "Only runs started before this Unix time.",
+                schema={"minimum": 0, "maximum": MAX_UNIX_TIME},
+            ),
+            Query("limit", "integer", "Page size (1..1000, default 100).", schema={"minimum": 1, "maximum": 1000}),
+            _PAGE,
         ),
     ),
     Endpoint(
@@ -401,9 +461,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         query=(
             _WID,
             _RID,
-            Query("first_event_id", "integer", "Start at this event id (default 1)."),
-            Query("limit", "integer", "At most this many events (default 1000)."),
-            Query("page_token", "string", "next_page_token of the previous page."),
+            Query(
+                "first_event_id",
+                "integer",
+                "Start at this event id (default 1).",
+                schema={"minimum": 0, "maximum": MAX_EVENT_ID},
+            ),
+            Query(
+                "limit", "integer", "At most this many events (default 1000).", schema={"minimum": 1, "maximum": 10_000}
+            ),
+            _PAGE,
         ),
     ),
     Endpoint(
@@ -413,7 +480,16 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "A run's outcome; waits up to `wait` seconds for it to close (long-poll)",
         _result,
         response=m.WorkflowResultResponse,
-        query=(_WID, _RID, Query("wait", "number", "Seconds to wait for the run to close (max 30).")),
+        query=(
+            _WID,
+            _RID,
+            Query(
+                "wait",
+                "number",
+                "Seconds to wait for the run to close (the server waits at most --max-poll-wait, 30 s by default).",
+                schema={"minimum": 0, "maximum": MAX_SECONDS},
+            ),
+        ),
     ),
     Endpoint(
         "POST",
@@ -452,7 +528,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "Task queues with their live workers (when each was last seen) and backlogs",
         _task_queues,
         response=m.TaskQueuesResponse,
-        query=(Query("name", "string", "Only the task queue of this name."),),
+        query=(Query("name", "string", "Only the task queue of this name.", schema=_TEXT),),
         tag="workers",
     ),
     Endpoint(
@@ -491,6 +567,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=m.PollRequest,
         response=m.WorkflowTask,
         tag="workers",
+        also=_NO_TASK,
     ),
     Endpoint(
         "POST",
@@ -520,6 +597,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         body=m.PollRequest,
         response=m.ActivityTask,
         tag="workers",
+        also=_NO_TASK,
     ),
     Endpoint(
         "POST",
@@ -553,31 +631,41 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
+async def _read_body(request: Request, limit: int, max_payload: int) -> bytes:
+    """The request's body, refused with 413 as soon as its declared or streamed length passes
+    ``limit``: a huge body is never held in memory whole (four 100 MB bodies once took the server to
+    half a gigabyte before it said no)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(f"{int(declared):,} bytes", limit, max_payload)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(f"over {limit:,} bytes", limit, max_payload)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: str, limit: int, max_payload: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"the request body is {size}, more than the server accepts ({limit:,}); payloads are limited to "
+        f"{max_payload:,} bytes (--max-payload-size): store large data elsewhere and pass a reference",
+        status=413,
+        code="payload_too_large",
+    )
+
+
 def _make_route(engine: Engine, ep: Endpoint) -> Route:
     body_model = ep.body
-    limit = engine.max_payload
+    limit = body_limit(engine.max_payload)
 
     async def endpoint(request: Request) -> Response:
         try:
             body: Any = None
             if body_model is not None:
-                raw = await request.body()
-                # A request may carry a few payloads plus framing; anything far beyond is refused
-                # before it is parsed.
-                if len(raw) > 4 * limit + 65536:
-                    raise PayloadTooLargeError(
-                        f"the request body is {len(raw):,} bytes; payloads are limited to {limit:,} bytes",
-                        status=413,
-                        code="payload_too_large",
-                    )
-                try:
-                    body = body_model.model_validate_json(raw)
-                except ValidationError as e:
-                    if raw.strip() and not _is_json(raw):
-                        raise InvalidArgumentError(
-                            "invalid request: the body is not valid JSON", status=400, code="invalid_argument"
-                        ) from None
-                    raise InvalidArgumentError(_validation_message(e), status=400, code="invalid_argument") from None
+                body = parse_body(body_model, await _read_body(request, limit, engine.max_payload))
             return await ep.handler(engine, request, body)
         except RPCError as e:
             return error_response(e.status or 400, e.code, e.message, e.details)
@@ -586,14 +674,6 @@ def _make_route(engine: Engine, ep: Endpoint) -> Route:
             return error_response(503, "storage_unavailable", str(e))
 
     return Route(ep.path, endpoint, methods=[ep.method], name=ep.name)
-
-
-def _is_json(raw: bytes) -> bool:
-    try:
-        json.loads(raw)
-    except ValueError:
-        return False
-    return True
 
 
 def openapi_document() -> dict[str, Any]:
@@ -613,8 +693,8 @@ def openapi_document() -> dict[str, Any]:
     for ep in ENDPOINTS:
         op: dict[str, Any] = {"operationId": ep.name, "summary": ep.summary, "tags": [ep.tag]}
         params = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in ("namespace", "session_id")
+            {"name": p, "in": "path", "required": True, "schema": schema}
+            for p, schema in _PATH_PARAMETERS.items()
             if "{" + p + "}" in ep.path
         ]
         params += [
@@ -623,7 +703,7 @@ def openapi_document() -> dict[str, Any]:
                 "in": "query",
                 "required": q.required,
                 "description": q.description,
-                "schema": {"type": q.type},
+                "schema": {"type": q.type, **q.schema},
             }
             for q in ep.query
         ]
@@ -638,16 +718,15 @@ def openapi_document() -> dict[str, Any]:
         if ep.response is not None:
             ok["content"] = {"application/json": {"schema": refs[(ep.response, "validation")]}}
         error = {"content": {"application/json": {"schema": refs[(m.ErrorBody, "validation")]}}}
-        op["responses"] = {
-            str(ep.status): ok,
-            "400": {"description": "Invalid request; the message says what to fix", **error},
-            "404": {"description": "Not found", **error},
-        }
-        if "poll" in ep.name:
-            op["responses"]["204"] = {"description": "No task arrived before the wait ended; poll again"}
-        if ep.name == "start_workflow":
-            op["responses"]["409"] = {"description": "A workflow with this id is already running", **error}
-            op["responses"]["413"] = {"description": "The input is over the payload limit", **error}
+        responses: dict[str, Any] = {str(ep.status): ok}
+        for status, description in sorted((*_ERRORS, *(_BODY_ERRORS if ep.body else ()), *ep.also)):
+            if status == 204:
+                responses["204"] = {"description": description}
+            elif status < 300:  # the same body as ``status``'s
+                responses[str(status)] = {**ok, "description": description}
+            else:
+                responses[str(status)] = {"description": description, **error}
+        op["responses"] = dict(sorted(responses.items()))
         paths.setdefault(ep.path, {})[ep.method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -19,6 +19,7 @@ from ._config import ServerConfig
 from ._engine import Engine
 from ._http import build_app
 from ._timers import Clock
+from ._wire import body_limit
 
 __all__ = ["Server", "ServerStartError"]
 
@@ -127,6 +128,8 @@ class Server:
             # a worker that is hung or cut off without its socket closing.
             ws="websockets-sansio",
             ws_per_message_deflate=False,
+            # A frame carries at most what one HTTP request may (a bigger one is refused with 1009).
+            ws_max_size=body_limit(self.config.max_payload_bytes),
             ws_ping_interval=5.0,
             ws_ping_timeout=10.0,
             timeout_keep_alive=75,

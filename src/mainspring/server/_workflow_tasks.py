@@ -222,10 +222,12 @@ class WorkflowTasks(Commands):
                 ex.lock.release()
 
     async def fail_workflow_task(self, req: m.FailWorkflowTaskRequest) -> None:
+        failure = req.failure.model_dump(exclude_none=True)
+        self._check_payload("the workflow task failure", failure)
         ex, attempt, started_event_id = await self._execution_of_wt(req.task_token)
         async with ex.lock:
             wt = self._check_wt(ex, attempt, started_event_id)
-            await self._wt_failed(ex, wt, req.cause, req.failure.model_dump(exclude_none=True))
+            await self._wt_failed(ex, wt, req.cause, failure)
 
     async def _wt_failed(
         self,

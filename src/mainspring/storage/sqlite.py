@@ -478,6 +478,7 @@ class SQLiteStore(Store):
         False (and nothing applied) if any of them may be refused (its workflow id is already running, or
         appears twice in the batch), so each is then tried on its own and refused with its own error."""
         keys: list[Any] = []
+        requests: dict[tuple[str, str], str | None] = {}
         current: list[Any] = []
         rows: list[Any] = []
         events: list[Any] = []
@@ -486,21 +487,21 @@ class SQLiteStore(Store):
             assert isinstance(op, ExecutionWrite)
             r = op.record
             keys += (r.namespace, r.workflow_id)
+            requests[r.namespace, r.workflow_id] = r.request_id
             current += (r.namespace, r.workflow_id, r.run_id, r.status.value, r.request_id)
             rows += _new_row(r)
             for e in op.events:
                 events += (r.run_id, e.event_id, e.event_time, e.event_type.value, _dumps(e.attributes))
         n = len(creates)
-        if len(set(zip(keys[::2], keys[1::2], strict=True))) != n or len(rows) > 30000 or len(events) > 30000:
+        if len(requests) != n or len(rows) > 30000 or len(events) > 30000:
             return False
-        running = conn.execute(
-            "SELECT 1 FROM current_executions WHERE status='RUNNING' AND (namespace, workflow_id) IN (VALUES "
-            + ",".join(["(?,?)"] * n)
-            + ") LIMIT 1",
+        for ns, wid, status, request_id in conn.execute(
+            "SELECT namespace, workflow_id, status, request_id FROM current_executions WHERE (namespace, workflow_id) "
+            "IN (VALUES " + ",".join(["(?,?)"] * n) + ")",
             keys,
-        ).fetchone()
-        if running is not None:
-            return False
+        ):
+            if status == WorkflowStatus.RUNNING or (request_id is not None and requests[ns, wid] == request_id):
+                return False
         conn.execute("SAVEPOINT together")
         try:
             conn.execute("INSERT OR REPLACE INTO current_executions VALUES " + ",".join(["(?,?,?,?,?)"] * n), current)
@@ -532,7 +533,8 @@ class SQLiteStore(Store):
                 "SELECT run_id, status, request_id FROM current_executions WHERE namespace=? AND workflow_id=?",
                 (r.namespace, r.workflow_id),
             ).fetchone()
-            if row is not None and row[1] == WorkflowStatus.RUNNING:
+            # A start repeated with its request id finds the run it started, even one that has closed.
+            if row is not None and (row[1] == WorkflowStatus.RUNNING or (r.request_id and row[2] == r.request_id)):
                 raise ExecutionAlreadyRunningError(
                     f"workflow {r.workflow_id!r} is already running (run {row[0]})",
                     run_id=row[0],
