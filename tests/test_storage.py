@@ -235,6 +235,50 @@ async def test_an_older_database_is_migrated_in_place(tmp_path: Path) -> None:
     conn.close()
     assert versions == list(range(1, latest_schema_version() + 1))
     assert {"executions_by_status", "executions_by_type"} <= indexes
+    assert await _open_and_key(db) == await _open_and_key(db)  # version 3's table is there
+
+
+async def test_a_server_key_is_made_once_and_kept(tmp_path: Path) -> None:
+    """Migration 3 adds the server's keys: each made at its first use, the same after a reopen (the
+    task tokens handed out before a restart must verify after it), different for each name and store."""
+    db = tmp_path / "k.db"
+    store = await _open(db)
+    try:
+        key = await store.server_key("task_tokens")
+        assert len(key) == 32 and key != bytes(32)
+        assert await asyncio.gather(*(store.server_key("task_tokens") for _ in range(5))) == [key] * 5
+        other = await store.server_key("another")
+        assert other != key
+    finally:
+        await store.close()
+    store = await _open(db)
+    try:
+        assert await store.server_key("task_tokens") == key
+        assert await store.server_key("another") == other
+    finally:
+        await store.close()
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT name, key FROM server_keys ORDER BY name").fetchall()
+    conn.close()
+    assert rows == [("another", other), ("task_tokens", key)]
+    assert await _open_and_key(tmp_path / "elsewhere.db") != key
+    # A store that keeps nothing makes one per process, as stable while it lives.
+    memory = store_from_url(":memory:")
+    await memory.open()
+    try:
+        mem_key = await memory.server_key("task_tokens")
+        assert len(mem_key) == 32 and mem_key != key
+        assert await memory.server_key("task_tokens") == mem_key
+    finally:
+        await memory.close()
+
+
+async def _open_and_key(path: Path) -> bytes:
+    store = await _open(path)
+    try:
+        return await store.server_key("task_tokens")
+    finally:
+        await store.close()
 
 
 async def test_many_updates_commit_together_and_a_stale_one_fails_alone(tmp_path: Path) -> None:

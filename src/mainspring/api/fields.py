@@ -26,6 +26,7 @@ from .names import (
 __all__ = [
     "MAX_EVENT_ID",
     "MAX_SECONDS",
+    "MAX_TASK_TOKEN_LENGTH",
     "MAX_UNIX_TIME",
     "ActivityId",
     "ActivityType",
@@ -38,6 +39,7 @@ __all__ = [
     "Seconds",
     "ShortText",
     "TaskQueue",
+    "TaskToken",
     "Text",
     "TimerId",
     "Token",
@@ -69,8 +71,17 @@ Identity = Annotated[str, Field(max_length=MAX_ID_LENGTH)]
 #: Free text recorded in history or the store (a reason, a description).
 Text = Annotated[str, Field(max_length=MAX_TEXT_LENGTH)]
 ShortText = Annotated[str, Field(max_length=MAX_ID_LENGTH)]
-#: An opaque value the server handed out (a task token, a session id, a page token).
+#: An opaque value the server handed out (a session id, a page token).
 Token = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+#: The longest task token the server makes (see ``mainspring.server._tokens``).
+MAX_TASK_TOKEN_LENGTH = 256
+#: A task token: base64url, as the server made it (a worker echoes it).
+#: The pattern is published, not enforced here: any other string is a token the server did not make,
+#: refused as unknown (404) like a forged one.
+TaskToken = Annotated[
+    str,
+    Field(min_length=1, max_length=MAX_TASK_TOKEN_LENGTH, json_schema_extra={"pattern": "^[A-Za-z0-9_-]+$"}),
+]
 
 
 def _checker(kind: str) -> AfterValidator:

@@ -25,6 +25,7 @@ from .fields import (
     Seconds,
     ShortText,
     TaskQueue,
+    TaskToken,
     Text,
     TimerId,
     Token,
@@ -497,7 +498,7 @@ Command = Annotated[
 
 
 class CompleteWorkflowTaskRequest(_Model):
-    task_token: Token
+    task_token: TaskToken
     commands: list[Command] = Field(default_factory=list, max_length=10_000)
     sticky: bool = Field(default=True, description="The worker keeps this workflow cached; send it later tasks.")
     eager_activity_slots: int = Field(
@@ -514,7 +515,7 @@ class CompleteWorkflowTaskResponse(_Model):
 
 
 class FailWorkflowTaskRequest(_Model):
-    task_token: Token
+    task_token: TaskToken
     cause: WorkflowTaskFailedCause
     failure: Failure
 
@@ -532,7 +533,7 @@ class Continuation(_Model):
 
 
 class CompleteActivityTaskRequest(_Model):
-    task_token: Token
+    task_token: TaskToken
     result: Any = None
     continuation: Continuation | None = None
     want_workflow_task: bool = Field(
@@ -555,12 +556,12 @@ class CompleteActivityTaskResponse(_Model):
 
 
 class FailActivityTaskRequest(_Model):
-    task_token: Token
+    task_token: TaskToken
     failure: Failure
 
 
 class HeartbeatActivityTaskRequest(_Model):
-    task_token: Token
+    task_token: TaskToken
     details: Any = None
 
 

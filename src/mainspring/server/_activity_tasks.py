@@ -20,7 +20,7 @@ from ..errors import (
     NotFoundError,
 )
 from ._commands import Commands
-from ._core import Effects, Execution, activity_token, event_json, iso, parse_token, retry_interval
+from ._core import Effects, Execution, event_json, iso, retry_interval
 from ._matching import Session
 from ._state import ActivityInfo
 
@@ -95,7 +95,7 @@ class ActivityTasks(Commands):
                 TimeoutType.HEARTBEAT,
             )
         return {
-            "task_token": activity_token(run_id, sched_id, act.attempt),
+            "task_token": self._activity_token(rec, act, session.id),
             "namespace": rec.namespace,
             "workflow_id": rec.workflow_id,
             "run_id": run_id,
@@ -114,15 +114,22 @@ class ActivityTasks(Commands):
             "heartbeat_timeout": act.heartbeat,
         }
 
-    async def _current_activity(self, token: str) -> tuple[Execution, int, int]:
-        run_id, sched_id, attempt = parse_token(token, "a")
+    async def _current_activity(self, namespace: str, token: str) -> tuple[Execution, int, int, str]:
+        """The execution an activity task token of ``namespace`` names, with the token's scheduled
+        event id, attempt and session."""
+        run_id, sched_id, attempt, session_id = self.tokens.open(token, "a", namespace)
         ex = await self._load(run_id)
         if ex is None:
             raise NotFoundError("activity task not found", status=404, code="task_not_found")
-        return ex, sched_id, attempt
+        return ex, sched_id, attempt, session_id
 
-    @staticmethod
-    def _check_activity(ex: Execution, sched_id: int, attempt: int) -> ActivityInfo:
+    def _check_activity(
+        self, ex: Execution, sched_id: int, attempt: int, token_session: str, caller: Session | None
+    ) -> ActivityInfo:
+        """The attempt a genuine token names, if it is current and ``caller`` may report on it.
+
+        An attempt found scheduled, not started, was handed out before a restart (or a failed
+        write): its worker's report is still good."""
         act = ex.state.activities.get(sched_id)
         if not ex.running or act is None or act.attempt != attempt or act.state is ActivityState.BACKOFF:
             raise NotFoundError(
@@ -130,9 +137,13 @@ class ActivityTasks(Commands):
                 status=404,
                 code="task_not_found",
             )
+        holder = act.session_id if act.state is ActivityState.STARTED else None
+        self._check_holder(holder, token_session, caller, "activity")
         return act
 
-    async def complete_activity_task(self, req: m.CompleteActivityTaskRequest) -> dict[str, Any]:
+    async def complete_activity_task(
+        self, namespace: str, req: m.CompleteActivityTaskRequest, caller: Session | None = None
+    ) -> dict[str, Any]:
         """Record an activity's result; with a continuation, also the workflow task it caused.
 
         A worker that keeps the workflow cached can run the workflow code on the result at once and
@@ -142,14 +153,16 @@ class ActivityTasks(Commands):
         two. If not, the continuation is refused, the result is recorded as usual, and the worker drops
         its cached copy. Without a continuation, a sticky worker may ask for the workflow task that the
         result causes to be handed back in the answer (``want_workflow_task``).
+
+        ``namespace`` is the caller's; ``caller`` its session, if the call came on its channel.
         """
         self._check_payload("the activity result", req.result)
-        ex, sched_id, attempt = await self._current_activity(req.task_token)
+        ex, sched_id, attempt, token_session = await self._current_activity(namespace, req.task_token)
         await ex.lock.acquire()
         # The lock goes to the commit if the answer goes out ahead of it (see _complete_and_continue).
         handed_over = False
         try:
-            act = self._check_activity(ex, sched_id, attempt)
+            act = self._check_activity(ex, sched_id, attempt, token_session, caller)
             session = self.matching.sessions.get(act.session_id) if act.session_id else None
             now = self.clock.now()
             if act.cancel_requested:
@@ -289,19 +302,23 @@ class ActivityTasks(Commands):
         answer = {"accepted": True, "continuation": {"accepted": True, "events": written}, "activity_tasks": eager}
         return answer, behind
 
-    async def fail_activity_task(self, req: m.FailActivityTaskRequest) -> None:
+    async def fail_activity_task(
+        self, namespace: str, req: m.FailActivityTaskRequest, caller: Session | None = None
+    ) -> None:
         failure = req.failure.model_dump(exclude_none=True)
         self._check_payload("the activity failure", failure)
-        ex, sched_id, attempt = await self._current_activity(req.task_token)
+        ex, sched_id, attempt, token_session = await self._current_activity(namespace, req.task_token)
         async with ex.lock:
-            act = self._check_activity(ex, sched_id, attempt)
+            act = self._check_activity(ex, sched_id, attempt, token_session, caller)
             await self._activity_attempt_failed(ex, act, failure, immediate=False, timeout_type=None)
 
-    async def heartbeat_activity_task(self, req: m.HeartbeatActivityTaskRequest) -> dict[str, Any]:
+    async def heartbeat_activity_task(
+        self, namespace: str, req: m.HeartbeatActivityTaskRequest, caller: Session | None = None
+    ) -> dict[str, Any]:
         self._check_payload("the heartbeat details", req.details)
-        ex, sched_id, attempt = await self._current_activity(req.task_token)
+        ex, sched_id, attempt, token_session = await self._current_activity(namespace, req.task_token)
         async with ex.lock:
-            act = self._check_activity(ex, sched_id, attempt)
+            act = self._check_activity(ex, sched_id, attempt, token_session, caller)
             now = self.clock.now()
             act.last_heartbeat_time = now
             changed = req.details is not None and req.details != act.heartbeat_details

@@ -72,12 +72,12 @@ async def _poll_activities(engine: Engine, s: Session, b: m.PollRequest) -> Any:
 
 
 async def _fail_workflow(engine: Engine, s: Session, b: m.FailWorkflowTaskRequest) -> Any:
-    await engine.fail_workflow_task(b)
+    await engine.fail_workflow_task(s.namespace, b, s)
     return {"accepted": True}
 
 
 async def _fail_activity(engine: Engine, s: Session, b: m.FailActivityTaskRequest) -> Any:
-    await engine.fail_activity_task(b)
+    await engine.fail_activity_task(s.namespace, b, s)
     return {"accepted": True}
 
 
@@ -87,11 +87,21 @@ OPERATIONS: dict[str, tuple[type[BaseModel], Operation]] = {
     "poll_activity_task": (m.PollRequest, _poll_activity),
     "poll_workflow_tasks": (m.PollRequest, _poll_workflows),
     "poll_activity_tasks": (m.PollRequest, _poll_activities),
-    "complete_workflow_task": (m.CompleteWorkflowTaskRequest, lambda e, s, b: e.complete_workflow_task(b)),
+    # Task outcomes carry the connection's namespace and session: a task token is only good there.
+    "complete_workflow_task": (
+        m.CompleteWorkflowTaskRequest,
+        lambda e, s, b: e.complete_workflow_task(s.namespace, b, s),
+    ),
     "fail_workflow_task": (m.FailWorkflowTaskRequest, _fail_workflow),
-    "complete_activity_task": (m.CompleteActivityTaskRequest, lambda e, s, b: e.complete_activity_task(b)),
+    "complete_activity_task": (
+        m.CompleteActivityTaskRequest,
+        lambda e, s, b: e.complete_activity_task(s.namespace, b, s),
+    ),
     "fail_activity_task": (m.FailActivityTaskRequest, _fail_activity),
-    "heartbeat_activity_task": (m.HeartbeatActivityTaskRequest, lambda e, s, b: e.heartbeat_activity_task(b)),
+    "heartbeat_activity_task": (
+        m.HeartbeatActivityTaskRequest,
+        lambda e, s, b: e.heartbeat_activity_task(s.namespace, b, s),
+    ),
 }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..api import models as m
 from ..api.enums import ActivityState, EventType, WorkflowStatus
-from ._core import Effects, EngineCore, Execution, activity_token
+from ._core import Effects, EngineCore, Execution
 from ._matching import Session
 from ._state import ActivityInfo, TimerInfo
 
@@ -162,8 +162,7 @@ class Commands(EngineCore):
                     sid = cancelled.session_id
                     session = self.matching.sessions.get(sid) if sid else None
                     if session is not None:
-                        token = activity_token(rec.run_id, cancelled.scheduled_event_id, cancelled.attempt)
-                        fx.stop_activity(session, token)
+                        fx.stop_activity(session, self._activity_token(rec, cancelled, session.id))
                 else:
                     # Not started: it ends at once (after this task's other command events).
                     if fx.cancel_now is None:

@@ -15,6 +15,7 @@ import functools
 import itertools
 import logging
 import random
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
@@ -34,6 +35,7 @@ from ..errors import (
     InvalidArgumentError,
     NotFoundError,
     PayloadTooLargeError,
+    PermissionDeniedError,
 )
 from ..storage import (
     ExecutionRecord,
@@ -46,19 +48,17 @@ from ._config import ServerConfig
 from ._matching import Kind, Matching, Session
 from ._state import ActivityInfo, ExecutionState, WorkflowTaskInfo
 from ._timers import Clock, SystemClock, TimerWheel
+from ._tokens import KEY_NAME, TaskTokens
 
 __all__ = [
     "Effects",
     "EngineCore",
     "Execution",
-    "activity_token",
     "event_json",
     "iso",
-    "parse_token",
     "payload_size",
     "retry_interval",
     "wt_retry_delay",
-    "wt_token",
 ]
 
 log = logging.getLogger("mainspring.server")
@@ -183,24 +183,6 @@ class Effects:
         self.stop_activities.append((session, token))
 
 
-def wt_token(run_id: str, wt: WorkflowTaskInfo) -> str:
-    return f"w|{run_id}|{wt.attempt}|{wt.started_event_id}"
-
-
-def activity_token(run_id: str, sched_id: int, attempt: int) -> str:
-    return f"a|{run_id}|{sched_id}|{attempt}"
-
-
-def parse_token(token: str, kind: str) -> tuple[str, int, int]:
-    parts = token.split("|")
-    if len(parts) != 4 or parts[0] != kind:
-        raise InvalidArgumentError(f"malformed task token {token!r}", code="invalid_argument")
-    try:
-        return parts[1], int(parts[2]), int(parts[3])
-    except ValueError:
-        raise InvalidArgumentError(f"malformed task token {token!r}", code="invalid_argument") from None
-
-
 def retry_interval(retry: dict[str, Any], failed_attempt: int) -> float:
     initial = float(retry.get("initial_interval") or 1.0)
     coefficient = float(retry.get("backoff_coefficient") or 2.0)
@@ -266,6 +248,46 @@ class EngineCore:
         self.max_payload = config.max_payload_bytes
         self.stopping = False
         self.admission = Admission(target=config.start_delay_target.total_seconds(), limit=config.max_pending_starts)
+
+        #: Signs task tokens. A key of this process's until ``_load_token_key`` puts the store's in
+        #: place, before anything is handed out.
+        self.tokens = TaskTokens(secrets.token_bytes(32))
+
+    async def _load_token_key(self) -> None:
+        """Sign task tokens with the store's key, so those handed out before a restart still verify."""
+        self.tokens = TaskTokens(await self.store.server_key(KEY_NAME))
+
+    def _wt_token(self, rec: ExecutionRecord, wt: WorkflowTaskInfo, session_id: str) -> str:
+        return self.tokens.make("w", rec.namespace, rec.run_id, wt.attempt, wt.started_event_id, session_id)
+
+    def _activity_token(self, rec: ExecutionRecord, act: ActivityInfo, session_id: str) -> str:
+        """The token of the activity's current attempt as handed to ``session_id``: the same string the
+        worker got, which is how a worker told to stop an attempt knows which one (it matches them)."""
+        return self.tokens.make("a", rec.namespace, rec.run_id, act.scheduled_event_id, act.attempt, session_id)
+
+    def _check_holder(self, holder: str | None, token_session: str, caller: Session | None, what: str) -> None:
+        """May ``caller`` report on a current task whose (genuine) token names ``token_session``?
+
+        ``holder`` is the session the task is handed to now (None: to none, e.g. since a restart).
+        A token is good from its session while that session holds the task; over HTTP (no caller
+        session) from whoever has it, as the worker API lets a worker report without its session.
+        A token whose session this server no longer knows, for a task nobody holds, is the report of
+        a worker the server lost track of (it restarted, or the worker reconnected): still accepted,
+        from whoever presents it, since only this server could have made it. Checked before anything
+        changes, so a refusal leaves no trace.
+        """
+        if holder is not None and holder != token_session:
+            raise NotFoundError(
+                f"this {what} task is no longer current: it was handed to another worker since",
+                status=404,
+                code="task_not_found",
+            )
+        if caller is not None and caller.id != token_session and token_session in self.matching.sessions:
+            raise PermissionDeniedError(
+                f"this {what} task is held by another worker's session; only that worker may report on it",
+                status=403,
+                code="forbidden",
+            )
 
     async def _load(self, run_id: str) -> Execution | None:
         ex = self._cache.get(run_id)
@@ -470,7 +492,7 @@ class EngineCore:
                 if s is not None:
                     s.inflight_activities.discard((rec.run_id, act.scheduled_event_id))
                     if act.state is ActivityState.STARTED:
-                        fx.stop_activity(s, activity_token(rec.run_id, act.scheduled_event_id, act.attempt))
+                        fx.stop_activity(s, self._activity_token(rec, act, s.id))
         wt = st.wt
         if wt is not None and wt.started and wt.session_id is not None:
             s = self.matching.sessions.get(wt.session_id)

@@ -53,6 +53,7 @@ class Engine(WorkflowTasks, ActivityTasks):
     """The workflow state machine, its queues and its timers, over one ``Store``."""
 
     async def start(self) -> None:
+        await self._load_token_key()
         for ns in self.config.namespaces:
             await self.store.create_namespace(ns)
         self._namespaces = {n.name for n in await self.store.list_namespaces()}

@@ -341,11 +341,11 @@ async def _poll_wt(engine: Engine, request: Request, body: m.PollRequest) -> Res
 
 
 async def _complete_wt(engine: Engine, request: Request, body: m.CompleteWorkflowTaskRequest) -> Response:
-    return _json(await engine.complete_workflow_task(body))
+    return _json(await engine.complete_workflow_task(_ns(request), body))
 
 
 async def _fail_wt(engine: Engine, request: Request, body: m.FailWorkflowTaskRequest) -> Response:
-    await engine.fail_workflow_task(body)
+    await engine.fail_workflow_task(_ns(request), body)
     return _json({"accepted": True})
 
 
@@ -357,16 +357,16 @@ async def _poll_act(engine: Engine, request: Request, body: m.PollRequest) -> Re
 
 
 async def _complete_act(engine: Engine, request: Request, body: m.CompleteActivityTaskRequest) -> Response:
-    return _json(await engine.complete_activity_task(body))
+    return _json(await engine.complete_activity_task(_ns(request), body))
 
 
 async def _fail_act(engine: Engine, request: Request, body: m.FailActivityTaskRequest) -> Response:
-    await engine.fail_activity_task(body)
+    await engine.fail_activity_task(_ns(request), body)
     return _json({"accepted": True})
 
 
 async def _heartbeat_act(engine: Engine, request: Request, body: m.HeartbeatActivityTaskRequest) -> Response:
-    return _json(await engine.heartbeat_activity_task(body))
+    return _json(await engine.heartbeat_activity_task(_ns(request), body))
 
 
 _NS = "/api/v1/namespaces/{namespace}"

@@ -32,9 +32,7 @@ from ._core import (
     Execution,
     event_json,
     iso,
-    parse_token,
     wt_retry_delay,
-    wt_token,
 )
 from ._matching import Session
 from ._state import WorkflowTaskInfo
@@ -108,7 +106,7 @@ class WorkflowTasks(Commands):
         session.inflight_workflows.add(run_id)
         self.timers.schedule(now + self.wt_timeout, self._on_wt_timeout, run_id, wt.attempt, wt.started_event_id)
         return {
-            "task_token": wt_token(run_id, wt),
+            "task_token": self._wt_token(rec, wt, session.id),
             "namespace": rec.namespace,
             "workflow_id": rec.workflow_id,
             "run_id": run_id,
@@ -120,7 +118,10 @@ class WorkflowTasks(Commands):
             "first_event_id": first,
         }
 
-    def _check_wt(self, ex: Execution, attempt: int, started_event_id: int) -> WorkflowTaskInfo:
+    def _check_wt(
+        self, ex: Execution, attempt: int, started_event_id: int, token_session: str, caller: Session | None
+    ) -> WorkflowTaskInfo:
+        """The task a genuine token names, if it is current and ``caller`` may report on it."""
         wt = ex.state.wt
         ok = ex.running and wt is not None and wt.attempt == attempt
         if ok and wt is not None:
@@ -130,12 +131,6 @@ class WorkflowTasks(Commands):
                 # The server restarted (or forgot the task) after handing it out. The answer is still
                 # good if nothing was appended since the worker saw the history.
                 ok = started_event_id == ex.record.next_event_id + (1 if wt.transient else 0)
-                if ok:
-                    wt.started = True
-                    wt.started_time = self.clock.now()
-                    wt.started_event_id = started_event_id
-                    wt.started_written = False
-                    wt.new_events = False
         if not ok or wt is None:
             raise NotFoundError(
                 "this workflow task is no longer current (it timed out, was handed to another worker, "
@@ -143,6 +138,13 @@ class WorkflowTasks(Commands):
                 status=404,
                 code="task_not_found",
             )
+        self._check_holder(wt.session_id if wt.started else None, token_session, caller, "workflow")
+        if not wt.started:
+            wt.started = True
+            wt.started_time = self.clock.now()
+            wt.started_event_id = started_event_id
+            wt.started_written = False
+            wt.new_events = False
         return wt
 
     def _session_done_wt(self, ex: Execution, wt: WorkflowTaskInfo) -> None:
@@ -151,23 +153,28 @@ class WorkflowTasks(Commands):
             if s is not None:
                 s.inflight_workflows.discard(ex.record.run_id)
 
-    async def _execution_of_wt(self, token: str) -> tuple[Execution, int, int]:
-        """The execution a workflow task token names, with the token's attempt and started event id."""
-        run_id, attempt, started_event_id = parse_token(token, "w")
+    async def _execution_of_wt(self, namespace: str, token: str) -> tuple[Execution, int, int, str]:
+        """The execution a workflow task token of ``namespace`` names, with the token's attempt,
+        started event id and session."""
+        run_id, attempt, started_event_id, session_id = self.tokens.open(token, "w", namespace)
         ex = await self._load(run_id)
         if ex is None:
             raise NotFoundError("workflow task not found", status=404, code="task_not_found")
-        return ex, attempt, started_event_id
+        return ex, attempt, started_event_id, session_id
 
-    async def complete_workflow_task(self, req: m.CompleteWorkflowTaskRequest) -> dict[str, Any]:
+    async def complete_workflow_task(
+        self, namespace: str, req: m.CompleteWorkflowTaskRequest, caller: Session | None = None
+    ) -> dict[str, Any]:
         """Record the task's commands. The answer carries the events written (so a sticky worker's
         cached workflow stays current without waiting for its next task) and, if the worker has room,
-        the activities it just scheduled, handed to it directly."""
-        ex, attempt, started_event_id = await self._execution_of_wt(req.task_token)
+        the activities it just scheduled, handed to it directly.
+
+        ``namespace`` is the caller's; ``caller`` its session, if the call came on its channel."""
+        ex, attempt, started_event_id, token_session = await self._execution_of_wt(namespace, req.task_token)
         await ex.lock.acquire()
         behind = False
         try:
-            wt = self._check_wt(ex, attempt, started_event_id)
+            wt = self._check_wt(ex, attempt, started_event_id, token_session, caller)
             problem = self._validate_commands(ex, req.commands)
             if problem is not None:
                 failure = {"message": problem, "type": "BadCommand", "kind": "server", "non_retryable": False}
@@ -221,12 +228,14 @@ class WorkflowTasks(Commands):
             if not behind:
                 ex.lock.release()
 
-    async def fail_workflow_task(self, req: m.FailWorkflowTaskRequest) -> None:
+    async def fail_workflow_task(
+        self, namespace: str, req: m.FailWorkflowTaskRequest, caller: Session | None = None
+    ) -> None:
         failure = req.failure.model_dump(exclude_none=True)
         self._check_payload("the workflow task failure", failure)
-        ex, attempt, started_event_id = await self._execution_of_wt(req.task_token)
+        ex, attempt, started_event_id, token_session = await self._execution_of_wt(namespace, req.task_token)
         async with ex.lock:
-            wt = self._check_wt(ex, attempt, started_event_id)
+            wt = self._check_wt(ex, attempt, started_event_id, token_session, caller)
             await self._wt_failed(ex, wt, req.cause, failure)
 
     async def _wt_failed(

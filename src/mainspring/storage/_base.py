@@ -174,6 +174,13 @@ class Store(abc.ABC):
     def open_executions(self) -> AsyncIterator[ExecutionRecord]:
         """Every running execution, with its state (used to rebuild queues and timers at start)."""
 
+    # Server keys
+    @abc.abstractmethod
+    async def server_key(self, name: str) -> bytes:
+        """The server's secret key called ``name``: 32 random bytes made by the first call (from the
+        operating system's generator) and the same ever after, across restarts. A store that keeps
+        nothing (in memory) makes one per process. Never to be logged or shown."""
+
     # Announced workflow input schemas
     @abc.abstractmethod
     async def put_workflow_schema(

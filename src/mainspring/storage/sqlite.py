@@ -15,6 +15,7 @@ import fcntl
 import logging
 import os
 import queue
+import secrets
 import sqlite3
 import threading
 import time
@@ -576,6 +577,23 @@ class SQLiteStore(Store):
                 "INSERT INTO history VALUES (?, ?, ?, ?, ?)",
                 [(r.run_id, e.event_id, e.event_time, e.event_type.value, _dumps(e.attributes)) for e in op.events],
             )
+
+    # --- server keys ----------------------------------------------------------------------------------
+
+    async def server_key(self, name: str) -> bytes:
+        rows = self._read("SELECT key FROM server_keys WHERE name=?", (name,))
+        if rows:
+            return bytes(rows[0][0])
+
+        def do(conn: sqlite3.Connection) -> bytes:
+            # Never replaced once made: every token signed with it would stop verifying.
+            conn.execute(
+                "INSERT OR IGNORE INTO server_keys VALUES (?, ?, ?)", (name, secrets.token_bytes(32), time.time())
+            )
+            return bytes(conn.execute("SELECT key FROM server_keys WHERE name=?", (name,)).fetchone()[0])
+
+        key: bytes = await self._submit(do)
+        return key
 
     # --- reads ----------------------------------------------------------------------------------------
 
