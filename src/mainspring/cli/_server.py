@@ -37,6 +37,24 @@ def _parse_size(text: str) -> int:
     return int(number * {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[unit])
 
 
+def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from ..server._guard import parse_allowed_origin
+
+    try:
+        return tuple(parse_allowed_origin(v) for v in values)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _hosts(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from ..server._guard import parse_allowed_host
+
+    try:
+        return tuple(parse_allowed_host(v) for v in values)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
 @click.group()
 def server() -> None:
     """Run a Mainspring server."""
@@ -104,6 +122,25 @@ def server() -> None:
     "also refused while a queue of them stands (each taking over 50 ms).",
 )
 @click.option(
+    "--allowed-origin",
+    "allowed_origins",
+    multiple=True,
+    metavar="URL",
+    callback=_origins,
+    help="Origin (scheme://host[:port]) whose web pages may call the server, besides the server's own "
+    "(repeatable; '*' allows any page, which gives up the protection).",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    callback=_hosts,
+    help="Host name (or NAME:PORT) the server answers to, besides localhost, its addresses and, with "
+    "--ip 0.0.0.0, the machine's name (repeatable; '*' allows any, which gives up the protection "
+    "against DNS rebinding).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="warning",
@@ -120,6 +157,8 @@ def start_dev(
     worker_session_timeout: float,
     max_poll_wait: float,
     max_pending_starts: int,
+    allowed_origins: tuple[str, ...],
+    allowed_hosts: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Start a server for development: API on localhost:7233, state in a SQLite file."""
@@ -140,6 +179,8 @@ def start_dev(
         worker_session_timeout=timedelta(seconds=worker_session_timeout),
         max_pending_starts=max_pending_starts,
         max_poll_wait=timedelta(seconds=max_poll_wait),
+        allowed_origins=allowed_origins,
+        allowed_hosts=allowed_hosts,
     )
 
     def ready(srv: Server) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._json import dumps_str, loads
 from ..errors import (
+    PermissionDeniedError,
     RPCError,
     ServerUnavailableError,
 )
@@ -63,6 +64,8 @@ class Channel:
                 self._path, autoping=True, heartbeat=None, compress=0, max_msg_size=0
             )
         except aiohttp.WSServerHandshakeError as e:
+            if e.status == 403:
+                await self._refused()
             raise RPCError(
                 f"the server does not offer this channel ({e.status})", status=e.status, code="no_channel"
             ) from None
@@ -72,6 +75,17 @@ class Channel:
         if registration is not None:
             self.session = await self.call("register", registration, timeout=30)
         return self.session
+
+    async def _refused(self) -> None:
+        """The handshake was refused (a Host the server does not answer to, say): raise why.
+
+        A refused handshake carries no message the WebSocket client passes on, so ask over HTTP, where
+        the same check answers with one.
+        """
+        await self._transport.call("GET", "/api/v1/health")  # raises PermissionDeniedError with the reason
+        raise PermissionDeniedError(
+            f"the server refused the channel at {self._path} (403 Forbidden)", status=403, code="forbidden"
+        )
 
     async def call(self, op: str, body: Any, *, timeout: float) -> Any:
         """Send one operation and wait for its answer (None for "no task")."""

@@ -19,6 +19,14 @@ class ServerConfig:
     port: int = 7233
     #: Port of the web UI (which also serves the API, for the browser); None runs without it.
     ui_port: int | None = 8233
+    #: Host names (or addresses, optionally ``NAME:PORT``) the server answers to besides its own:
+    #: localhost, 127.0.0.1, ::1, ``host``, and bound to 0.0.0.0 or ::, the machine's name and addresses.
+    #: Any other Host header is refused (that is what stops DNS rebinding); ``*`` allows every one.
+    allowed_hosts: tuple[str, ...] = ()
+    #: Origins (``scheme://host[:port]``) whose pages may call the server, besides its own (the API's and
+    #: the UI's origins under every name it answers to); ``*`` allows every origin. Requests without an
+    #: Origin header (the CLI, the SDK, workers) are not pages' and are always allowed.
+    allowed_origins: tuple[str, ...] = ()
     #: Namespaces that exist from the start.
     namespaces: tuple[str, ...] = ("default",)
     #: Largest accepted payload (a workflow input or result, an activity input or result, details).

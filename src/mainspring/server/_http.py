@@ -752,12 +752,18 @@ def _docs_page() -> str:
     )
     return (
         "<!doctype html><meta charset=utf-8><title>Mainspring API</title>"
-        "<style>body{font:15px system-ui,sans-serif;margin:2em;max-width:70em}td{padding:.3em .8em;"
-        "border-bottom:1px solid #ddd}code{font-size:13px}</style>"
+        "<link rel=stylesheet href='/api/v1/docs.css'>"
         f"<h1>Mainspring API {__version__}</h1><p>The machine-readable description is "
         "<a href='/api/v1/openapi.json'>/api/v1/openapi.json</a> (OpenAPI 3.1).</p>"
         f"<table>{rows}</table>"
     )
+
+
+# A stylesheet of its own rather than an inline <style>: the Content-Security-Policy allows no inline style.
+_DOCS_CSS = (
+    "body{font:15px system-ui,sans-serif;margin:2em;max-width:70em}td{padding:.3em .8em;"
+    "border-bottom:1px solid #ddd}code{font-size:13px}"
+)
 
 
 def build_app(engine: Engine, *, ui: bool = False) -> Starlette:
@@ -772,6 +778,9 @@ def build_app(engine: Engine, *, ui: bool = False) -> Starlette:
 
     async def docs(request: Request) -> Response:
         return HTMLResponse(_docs_page())
+
+    async def docs_css(request: Request) -> Response:
+        return Response(_DOCS_CSS, media_type="text/css")
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_response(
@@ -797,6 +806,7 @@ def build_app(engine: Engine, *, ui: bool = False) -> Starlette:
     routes.append(WebSocketRoute("/api/v1/namespaces/{namespace}/workers/connect", channel, name="worker_channel"))
     routes.append(WebSocketRoute("/api/v1/namespaces/{namespace}/clients/connect", clients, name="client_channel"))
     routes.append(Route("/api/v1/docs", docs, methods=["GET"], name="docs"))
+    routes.append(Route("/api/v1/docs.css", docs_css, methods=["GET"], name="docs_css"))
     if ui:
         routes += _ui_routes()
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed, 500: internal})

@@ -7,7 +7,7 @@ import errno
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvicorn
@@ -17,6 +17,7 @@ from ..errors import MainspringError
 from ..storage import Store, store_from_url
 from ._config import ServerConfig
 from ._engine import Engine
+from ._guard import Guard, RequestCheck, SitePolicy
 from ._http import build_app
 from ._timers import Clock
 from ._wire import body_limit
@@ -66,8 +67,18 @@ class _Uvicorn(uvicorn.Server):
 class Server:
     """A Mainspring server. ``await start()``, then ``await serve()`` until stopped or signalled."""
 
-    def __init__(self, config: ServerConfig, *, store: Store | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        request_checks: Sequence[RequestCheck] = (),
+    ) -> None:
         self.config = config
+        #: Checks run on every request and handshake after the site's own (Host, Origin, body type):
+        #: where authentication plugs in (see _guard).
+        self.request_checks = tuple(request_checks)
         self.store = store or store_from_url(config.db)
         self.engine = Engine(self.store, config, clock)
         self._uvicorn: _Uvicorn | None = None
@@ -89,6 +100,19 @@ class Server:
         host, port = self._ui_socket.getsockname()[:2]
         return f"{host}:{port}"
 
+    def _site_policy(self) -> SitePolicy:
+        """Who may call the server: its names, its bound ports, the allowed origins (see _guard)."""
+        sockets = [s for s in (self._socket, self._ui_socket) if s is not None]
+        try:
+            return SitePolicy.for_server(
+                bound=self.config.host,
+                ports=[s.getsockname()[1] for s in sockets],
+                allowed_hosts=self.config.allowed_hosts,
+                allowed_origins=self.config.allowed_origins,
+            )
+        except ValueError as e:
+            raise ServerStartError(str(e)) from None
+
     async def start(self) -> None:
         t0 = time.perf_counter()
         self._socket = _bind(self.config.host, self.config.port)
@@ -99,15 +123,17 @@ class Server:
                 self._socket.close()
                 raise
         try:
+            checks = (*self._site_policy().checks(), *self.request_checks)
             await self.store.open()
         except MainspringError as e:
             self._close_sockets()
             raise ServerStartError(str(e)) from None
         await self.engine.start()
-        api = build_app(self.engine)
+        # Both ports behind the same checks (Host, Origin, body type) and security headers.
+        api = Guard(build_app(self.engine), checks)
         app: Any = api
         if self._ui_socket is not None:
-            ui = build_app(self.engine, ui=True)
+            ui = Guard(build_app(self.engine, ui=True), checks)
             ui_port = self._ui_socket.getsockname()[1]
 
             async def app(scope: Any, receive: Any, send: Any) -> None:
