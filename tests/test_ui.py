@@ -3,14 +3,17 @@ and real workers: the pages a user sees after starting workflows from the CLI, t
 that nothing a user typed (ids, inputs, error messages) can run as code.
 
 One server, three workers (the hello and order examples, and ``tests/workers/ui_worker.py``) and one browser
-serve the whole module; each test gets a fresh browser context. The tests save the screenshots shown in
-README.md into ``docs/screenshots/``.
+serve the whole module; each test gets a fresh browser context. The tests take the screenshots shown in
+README.md; with ``MAINSPRING_UPDATE_SCREENSHOTS=1`` they are saved into ``docs/screenshots/`` (otherwise into
+a temporary folder, so a test run leaves the work tree as it was).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,7 +42,11 @@ UI_WORKER = Path(__file__).resolve().parent / "workers" / "ui_worker.py"
 UI_QUEUE = "ui-task-queue"
 ORDER_QUEUE = "order-task-queue"
 HELLO_INPUT = {"code": "python", "kind": "typesafe"}
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("MAINSPRING_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / f"mainspring-screenshots-{os.getpid()}"
+)
 VIEWPORT = {"width": 1280, "height": 800}
 PHONE = {"width": 400, "height": 860}
 # A workflow id and an input that would run script if the UI ever put them into the page as HTML.
