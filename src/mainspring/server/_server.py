@@ -102,7 +102,13 @@ class Server:
         except MainspringError as e:
             self._close_sockets()
             raise ServerStartError(str(e)) from None
-        await self.engine.start()
+        try:
+            await self.engine.start()
+        except MainspringError as e:  # e.g. the namespaces could not be written (a full disk)
+            await self.engine.stop()
+            await self.store.close()
+            self._close_sockets()
+            raise ServerStartError(str(e)) from None
         api = build_app(self.engine)
         app: Any = api
         if self._ui_socket is not None:

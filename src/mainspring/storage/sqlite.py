@@ -71,6 +71,13 @@ _EXEC_COLUMNS = (
 
 
 def _row_to_record(row: tuple[Any, ...], state: str | None) -> ExecutionRecord:
+    parsed: Any = {}
+    unreadable = None
+    if state:
+        try:
+            parsed = _loads(state)
+        except ValueError as e:  # a damaged row: one run set aside, not a failed read (or start-up)
+            parsed, unreadable = {}, f"it is not valid JSON ({e})"
     return ExecutionRecord(
         namespace=row[0],
         workflow_id=row[1],
@@ -83,7 +90,8 @@ def _row_to_record(row: tuple[Any, ...], state: str | None) -> ExecutionRecord:
         next_event_id=row[8],
         version=row[9],
         request_id=row[10],
-        state=_loads(state) if state else {},
+        state=parsed,
+        unreadable=unreadable,
     )
 
 
@@ -209,6 +217,9 @@ class SQLiteStore(Store):
         #: found it idle and writes its one change itself (see ``_submit``).
         self._writing = threading.Lock()
         self._last_submit = 0.0
+        #: Failed transactions and the changes lost with them since the last one that went through,
+        #: and when the first of them failed (for the log: see _commit_batch).
+        self._failed = (0, 0, 0.0)
         #: A descriptor of the database file, flock()ed for the store's whole life (see _take_file_lock).
         self._lock_fd: int | None = None
         self._lock_key: tuple[int, int] | None = None
@@ -506,6 +517,16 @@ class SQLiteStore(Store):
             lock.acquire()
         try:
             self._write_batch(conn, batch)
+            if self._failed[0]:
+                transactions, changes, since = self._failed
+                if _repeats.warning(
+                    "recovered",
+                    "database writes go through again, after %d failed transactions (%d changes) in %.1f s",
+                    transactions,
+                    changes,
+                    time.monotonic() - since,
+                ):  # else counted on, into the next time it is logged
+                    self._failed = (0, 0, 0.0)
         except BaseException as e:
             _rollback(conn)
             # Every write fails, including those applied before the error and results already
@@ -514,6 +535,8 @@ class SQLiteStore(Store):
             for p in batch:
                 p.result = None
                 p.error = error
+            transactions, changes, since = self._failed
+            self._failed = (transactions + 1, changes + len(batch), since or time.monotonic())
             _repeats.error("commit", "a database write failed: %s (%d changes lost with it)", e, len(batch))
             if not isinstance(e, Exception):
                 raise
@@ -771,7 +794,10 @@ class SQLiteStore(Store):
             "WHERE run_id=? AND event_id>=? AND event_id<=? ORDER BY event_id",
             (run_id, first_event_id, last_event_id if last_event_id is not None else 2**62),
         )
-        return [HistoryEvent(r[0], EventType(r[1]), r[2], _loads(r[3])) for r in rows]
+        try:
+            return [HistoryEvent(r[0], EventType(r[1]), r[2], _loads(r[3])) for r in rows]
+        except ValueError as e:
+            raise StorageError(f"the history of run {run_id} cannot be read: a stored event is damaged ({e})") from e
 
     async def list_executions(self, namespace: str, query: ListQuery) -> tuple[list[ExecutionRecord], str | None]:
         where = ["namespace=?"]
