@@ -536,6 +536,32 @@ async def test_a_write_that_finds_the_database_full_fails_every_write_of_its_bat
         await store.close()
 
 
+async def test_a_lone_write_on_the_callers_thread_that_finds_the_database_full_fails_cleanly(tmp_path: Path) -> None:
+    """The inline path (a lone change written by its caller, see ``_submit``) commits the same way."""
+    store, counting = await _counting_store(tmp_path / "lone-full.db")
+    try:
+        rec = _record("lone")
+        await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
+        conn = store._writer
+        assert conn is not None
+        page_size, pages, free = (
+            conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_size", "page_count", "freelist_count")
+        )
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        handed = counting.handed
+        with pytest.raises(StorageError, match="full"):
+            await store.write(_step(rec, {"pad": "z" * ((free + 16) * page_size)}), quiet=True)
+        assert counting.handed == handed  # written on this thread, not by the writer thread
+        loaded = await store.get_run(rec.run_id)
+        assert loaded is not None and loaded.version == 1 and loaded.state == {"x": 1}
+        rec.version, rec.next_event_id = 1, 2
+        await store.write(_step(rec), quiet=True)  # a small one fits
+        loaded = await store.get_run(rec.run_id)
+        assert loaded is not None and loaded.version == 2
+    finally:
+        await store.close()
+
+
 async def test_a_group_commit_whose_commit_fails_fails_every_write_in_it(tmp_path: Path) -> None:
     """On a full file system (a tmpfs filled up), the statements of a batch of updates succeed in memory
     and its COMMIT fails (the write-ahead log cannot grow): every update fails, none is stored, and the
