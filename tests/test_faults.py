@@ -24,6 +24,8 @@ import httpx
 import pytest
 
 from mainspring import Client, WorkflowStatus
+from mainspring._time import rfc3339
+from mainspring.server._state import ExecutionState, UnreadableStateError
 from support import PYTHON, ServerProcess, WorkerProcess, fill, free_port, run_cli, running, tmpfs, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(170)]
@@ -309,6 +311,26 @@ async def test_a_damaged_row_is_set_aside_and_the_server_runs_everything_else(tm
         server.stop()
         server.start()  # and again: the damaged row is still no reason to exit
         assert server.log().count(f"(run {null_run}) is set aside") == 2
+
+
+def test_stored_values_out_of_range_are_read_without_failing() -> None:
+    # Times RFC 3339 cannot write are written as the nearest it can (a read must not fail on them).
+    assert rfc3339(1e300) == rfc3339(float("inf")) == "9999-12-31T23:59:59.000000Z"
+    assert rfc3339(-1e300) == rfc3339(float("nan")) == "0001-01-01T00:00:00.000000Z"
+    assert rfc3339(1700000000.25) == "2023-11-14T22:13:20.250000Z"
+    # A state a server could not have written names what is wrong instead of failing later.
+    good = {"wt": {"a": 1, "st": 1.0, "se": 2}, "tmr": {"t": [3, 5.0]}}
+    assert ExecutionState.from_dict(good).to_dict() == good
+    for bad, what in (
+        ({"tmr": {"t": [3, None]}}, "the fire time of timer 't' is null, not a finite number"),
+        ({"wt": {"a": 1, "st": "soon", "se": 2}}, 'the workflow task\'s scheduled time is "soon"'),
+        ({"wt": {"a": 1}}, "the workflow task has no field 'st'"),
+        ({"act": {"5": {"id": "x"}}}, "activity 5 has no field"),
+        ([], "the state is [], not an object"),
+    ):
+        with pytest.raises(UnreadableStateError) as info:
+            ExecutionState.from_dict(bad)  # type: ignore[arg-type]
+        assert what in str(info.value), str(info.value)
 
 
 async def _eventually_timer(client: Client, wid: str) -> None:

@@ -97,6 +97,13 @@ class WorkflowTaskInfo:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorkflowTaskInfo:
+        try:
+            return cls._from_dict(d)
+        except KeyError as e:
+            raise UnreadableStateError(f"the workflow task has no field {e}") from None
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> WorkflowTaskInfo:
         return cls(
             attempt=_integer(d, "a", "the workflow task's attempt"),
             scheduled_time=_number(d, "st", "the workflow task's scheduled time"),
@@ -168,41 +175,50 @@ class ActivityInfo:
 
     @classmethod
     def from_dict(cls, sched_id: int, d: dict[str, Any]) -> ActivityInfo:
-        what = f"activity {sched_id}'s"
-        retry = _object(d["retry"], f"{what} retry policy", optional=False)
+        try:
+            return cls._from_dict(sched_id, d)
+        except UnreadableStateError as e:  # the context, added only when something is wrong
+            raise UnreadableStateError(f"activity {sched_id}'s {e}") from None
+        except KeyError as e:
+            raise UnreadableStateError(f"activity {sched_id} has no field {e}") from None
+
+    @classmethod
+    def _from_dict(cls, sched_id: int, d: dict[str, Any]) -> ActivityInfo:
+        retry = _object(d["retry"], "retry policy", optional=False)
         for key in ("initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts"):
-            _optional_number(retry, key, f"{what} retry policy's {key}")  # null: the default (retry_interval)
+            if retry.get(key) is not None:  # null: the default (see retry_interval)
+                _number(retry, key, "retry policy's " + key)
         if not isinstance(retry.get("non_retryable_error_types") or [], list):
-            raise UnreadableStateError(f"{what} retry policy's non_retryable_error_types is not a list")
+            raise UnreadableStateError("retry policy's non_retryable_error_types is not a list")
         lid = d["lid"]
         if lid is not None and type(lid) is not str:
-            raise UnreadableStateError(f"{what} last worker identity is {_show(lid)}, not a string")
+            raise UnreadableStateError(f"last worker identity is {_show(lid)}, not a string")
         try:
             state = ActivityState(d["state"])
         except ValueError:
-            raise UnreadableStateError(f"{what} state is {_show(d['state'])}, not an activity state") from None
+            raise UnreadableStateError(f"state is {_show(d['state'])}, not an activity state") from None
         return cls(
             scheduled_event_id=sched_id,
-            activity_id=_text(d, "id", f"{what} id"),
-            activity_type=_text(d, "type", f"{what} type"),
-            task_queue=_text(d, "tq", f"{what} task queue"),
+            activity_id=_text(d, "id", "id"),
+            activity_type=_text(d, "type", "type"),
+            task_queue=_text(d, "tq", "task queue"),
             input=d["in"],
-            schedule_to_close=_optional_number(d, "s2c", f"{what} schedule-to-close timeout"),
-            start_to_close=_optional_number(d, "st2c", f"{what} start-to-close timeout"),
-            schedule_to_start=_optional_number(d, "s2s", f"{what} schedule-to-start timeout"),
-            heartbeat=_optional_number(d, "hb", f"{what} heartbeat timeout"),
+            schedule_to_close=_optional_number(d, "s2c", "schedule-to-close timeout"),
+            start_to_close=_optional_number(d, "st2c", "start-to-close timeout"),
+            schedule_to_start=_optional_number(d, "s2s", "schedule-to-start timeout"),
+            heartbeat=_optional_number(d, "hb", "heartbeat timeout"),
             retry=retry,
-            scheduled_time=_number(d, "st", f"{what} scheduled time"),
-            attempt=_integer(d, "a", f"{what} attempt"),
-            attempt_scheduled_time=_number(d, "ast", f"{what} attempt's scheduled time"),
+            scheduled_time=_number(d, "st", "scheduled time"),
+            attempt=_integer(d, "a", "attempt"),
+            attempt_scheduled_time=_number(d, "ast", "attempt's scheduled time"),
             state=state,
-            next_attempt_time=_optional_number(d, "nat", f"{what} next attempt time"),
-            last_failure=_object(d["lf"], f"{what} last failure"),
+            next_attempt_time=_optional_number(d, "nat", "next attempt time"),
+            last_failure=_object(d["lf"], "last failure"),
             heartbeat_details=d["hd"],
-            last_heartbeat_time=_optional_number(d, "lht", f"{what} last heartbeat time"),
-            last_started_time=_optional_number(d, "lst", f"{what} last started time"),
+            last_heartbeat_time=_optional_number(d, "lht", "last heartbeat time"),
+            last_started_time=_optional_number(d, "lst", "last started time"),
             last_identity=lid,
-            cancel_requested_event_id=_integer(d, "cr", f"{what} cancel request event id") if "cr" in d else 0,
+            cancel_requested_event_id=_integer(d, "cr", "cancel request event id") if "cr" in d else 0,
         )
 
 
@@ -255,7 +271,7 @@ class ExecutionState:
         except UnreadableStateError:
             raise
         except KeyError as e:
-            raise UnreadableStateError(f"the field {e} is missing") from None
+            raise UnreadableStateError(f"it has no field {e}") from None
         except (TypeError, ValueError, AttributeError, IndexError) as e:
             raise UnreadableStateError(f"it is not shaped as a server writes it ({type(e).__name__}: {e})") from None
 
@@ -266,9 +282,12 @@ class ExecutionState:
         for k, v in _object(d.get("tmr", {}), "the timers", optional=False).items():
             if not isinstance(v, list) or len(v) != 2:
                 raise UnreadableStateError(f"timer {k!r} is {_show(v)}, not [started event id, fire time]")
-            entry = {"s": v[0], "f": v[1]}
-            started = _integer(entry, "s", f"the started event id of timer {k!r}")
-            timers[k] = TimerInfo(k, started, _number(entry, "f", f"the fire time of timer {k!r}"))
+            started, fire = v
+            if type(started) is not int:
+                raise UnreadableStateError(f"the started event id of timer {k!r} is {_show(started)}, not an integer")
+            if type(fire) not in (int, float) or not math.isfinite(fire):
+                raise UnreadableStateError(f"the fire time of timer {k!r} is {_show(fire)}, not a finite number")
+            timers[k] = TimerInfo(k, started, fire)
         return cls(
             wt=WorkflowTaskInfo.from_dict(_object(d["wt"], "the workflow task", optional=False)) if "wt" in d else None,
             activities={
