@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
+import re
 import sqlite3
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +28,7 @@ from mainspring.storage import (
     store_from_url,
 )
 from mainspring.storage.sqlite import latest_schema_version
+from support import fill, tmpfs
 
 
 def _record(workflow_id: str, *, start: float | None = None, version: int = 1) -> ExecutionRecord:
@@ -89,6 +93,39 @@ async def test_second_store_on_same_file_is_refused(tmp_path: Path) -> None:
         await first.close()
     again = await _open(db)  # the lock is released on close
     await again.close()
+
+
+async def test_a_second_store_on_the_same_file_by_another_name_is_refused(tmp_path: Path) -> None:
+    """The lock is on the file, not its name: a hard link, a symlink and a relative path all reach it."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    db = tmp_path / "a" / "m.db"
+    first = await _open(db)
+    try:
+        os.link(db, tmp_path / "b" / "hard.db")
+        os.symlink(db, tmp_path / "b" / "soft.db")
+        relative = os.path.relpath(db, os.getcwd())
+        for name in (tmp_path / "b" / "hard.db", tmp_path / "b" / "soft.db", relative):
+            with pytest.raises(StorageError, match="in use by another Mainspring server"):
+                await _open(Path(name))
+        rec = _record("still-mine")  # the first store still writes
+        await first.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
+    finally:
+        await first.close()
+    again = await _open(tmp_path / "b" / "soft.db")  # released on close; opened by any of its names
+    try:
+        assert await again.get_run(rec.run_id) is not None
+    finally:
+        await again.close()
+
+
+async def test_a_file_system_too_small_for_the_write_ahead_log_is_a_clear_error(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "fs", "2m") as fs, pytest.raises(StorageError) as info:
+        await _open(fs / "m.db")
+    message = str(info.value)
+    expected = rf"needs ~\d+ MiB free at {re.escape(str(fs))} \([\d,]+ KiB free\): free some space"
+    assert re.search(expected, message), message
+    assert "--db-filename" in message
 
 
 async def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
@@ -461,3 +498,137 @@ async def test_the_write_ahead_log_is_grown_once_when_the_store_opens(tmp_path: 
         assert [e.event_id for e in await store.read_history(rec.run_id)] == [1, 2]
     finally:
         await store.close()
+
+
+async def _in_one_batch(store: SQLiteStore, counting: _CountingQueue, writes: list[Any]) -> list[Any]:
+    """Run ``writes`` (coroutines) so that the writer thread commits them all in one transaction: the
+    writer is held until every one of them is queued."""
+    store._writing.acquire()
+    try:
+        handed = counting.handed
+        tasks = [asyncio.ensure_future(w) for w in writes]
+        for _ in range(1000):
+            if counting.handed - handed == len(tasks):
+                break
+            await asyncio.sleep(0.001)
+        assert counting.handed - handed == len(tasks), "the writes were not all queued"
+    finally:
+        store._writing.release()
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _step(r: ExecutionRecord, state: dict[str, Any] | None = None) -> ExecutionWrite:
+    expected = r.version
+    r.version, r.next_event_id, r.state = expected + 1, r.next_event_id + 1, state or {"step": expected + 1}
+    return ExecutionWrite(r, expected, [HistoryEvent(r.next_event_id - 1, EventType.TIMER_FIRED, 1.0, {})])
+
+
+@pytest.mark.parametrize("with_other_writes", [False, True])
+async def test_a_write_that_finds_the_database_full_fails_every_write_of_its_batch(
+    tmp_path: Path, with_other_writes: bool
+) -> None:
+    """SQLITE_FULL (here from SQLite's page limit, set on the writer connection) in one write of a group
+    commit: the writes already applied with it (several updates in one statement), and those after it
+    (a namespace, another start), are not in the database, so each fails with StorageError. Reporting
+    them written lost acknowledged changes. Once there is room again, the same writes go through."""
+    db = tmp_path / "full.db"
+    store, counting = await _counting_store(db)
+    try:
+        records = [_record(f"u-{i}") for i in range(5)]
+        await asyncio.gather(*(store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in records))
+        conn = store._writer
+        assert conn is not None
+        page_size, pages, free = (
+            conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_size", "page_count", "freelist_count")
+        )
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        big = _record("big")
+        big.state = {"pad": "x" * ((free + 16) * page_size)}  # more than the free pages left in the file
+        writes: list[Any] = [store.write(_step(r)) for r in records]
+        writes.append(store.write(ExecutionWrite(big, None, [_started(big.run_id)])))
+        if with_other_writes:
+            small = _record("small")
+            writes.append(store.create_namespace("lost"))
+            writes.append(store.write(ExecutionWrite(small, None, [_started(small.run_id)])))
+        results = await _in_one_batch(store, counting, writes)
+        assert all(isinstance(r, StorageError) for r in results), results
+        assert not any(isinstance(r, (ConditionFailedError, ExecutionAlreadyRunningError)) for r in results)
+        assert "full" in str(results[0])
+        for r in records:
+            loaded = await store.get_run(r.run_id)
+            assert loaded is not None and loaded.version == 1, "an update of the failed batch was written"
+            assert [e.event_id for e in await store.read_history(r.run_id)] == [1]
+        assert await store.get_run(big.run_id) is None
+        assert await store.get_namespace("lost") is None
+        page, _ = await store.list_executions("default", ListQuery(limit=100))
+        assert len(page) == len(records)
+
+        conn.execute("PRAGMA max_page_count = 4294967294")
+        for r in records:
+            r.version, r.next_event_id = 1, 2
+        writes = [store.write(_step(r)) for r in records]
+        writes.append(store.write(ExecutionWrite(big, None, [_started(big.run_id)])))
+        assert await _in_one_batch(store, counting, writes) == [None] * len(writes)
+    finally:
+        await store.close()
+    store = await _open(db)
+    try:
+        for r in [*records, big]:
+            loaded = await store.get_run(r.run_id)
+            assert loaded is not None and loaded.version == r.version
+    finally:
+        await store.close()
+
+
+async def test_a_lone_write_on_the_callers_thread_that_finds_the_database_full_fails_cleanly(tmp_path: Path) -> None:
+    """The inline path (a lone change written by its caller, see ``_submit``) commits the same way."""
+    store, counting = await _counting_store(tmp_path / "lone-full.db")
+    try:
+        rec = _record("lone")
+        await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
+        conn = store._writer
+        assert conn is not None
+        page_size, pages, free = (
+            conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("page_size", "page_count", "freelist_count")
+        )
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        handed = counting.handed
+        with pytest.raises(StorageError, match="full"):
+            await store.write(_step(rec, {"pad": "z" * ((free + 16) * page_size)}), quiet=True)
+        assert counting.handed == handed  # written on this thread, not by the writer thread
+        loaded = await store.get_run(rec.run_id)
+        assert loaded is not None and loaded.version == 1 and loaded.state == {"x": 1}
+        rec.version, rec.next_event_id = 1, 2
+        await store.write(_step(rec), quiet=True)  # a small one fits
+        loaded = await store.get_run(rec.run_id)
+        assert loaded is not None and loaded.version == 2
+    finally:
+        await store.close()
+
+
+async def test_a_group_commit_whose_commit_fails_fails_every_write_in_it(tmp_path: Path) -> None:
+    """On a full file system (a tmpfs filled up), the statements of a batch of updates succeed in memory
+    and its COMMIT fails (the write-ahead log cannot grow): every update fails, none is stored, and the
+    store takes writes again once space is freed."""
+    with tmpfs(tmp_path / "fs", "12m") as fs:
+        db = fs / "c.db"
+        store, counting = await _counting_store(db)
+        try:
+            records = [_record(f"c-{i}") for i in range(40)]
+            await asyncio.gather(*(store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in records))
+            filler = fill(fs)
+            # ~6 MiB of new pages: more than the log's ~4 MiB, so the commit must grow it.
+            results = await _in_one_batch(
+                store, counting, [store.write(_step(r, {"pad": "y" * 150_000})) for r in records]
+            )
+            assert all(isinstance(r, StorageError) for r in results), results
+            for r in records:
+                loaded = await store.get_run(r.run_id)
+                assert loaded is not None and loaded.version == 1, "an update of the failed commit was written"
+            filler.unlink()
+            for r in records:
+                r.version, r.next_event_id = 1, 2
+            results = await _in_one_batch(store, counting, [store.write(_step(r)) for r in records])
+            assert results == [None] * len(records)
+        finally:
+            await store.close()

@@ -236,6 +236,11 @@ class DescribeWorkflowResponse(_Model):
     cancel_requested: CancelRequestInfo | None = Field(
         default=None, description="Set once a cancellation was requested (the run may still be cleaning up)."
     )
+    problem: str | None = Field(
+        default=None,
+        description="Why the server set this run aside (its stored state cannot be read): it is not run, "
+        "and its pending work is not shown, until it is terminated or its row repaired. Null for a healthy run.",
+    )
 
 
 class ListWorkflowsResponse(_Model):

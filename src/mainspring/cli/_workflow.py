@@ -237,6 +237,8 @@ async def describe(client: Client, workflow_id: str, run_id: str | None, output:
     if cancel and d.status is WorkflowStatus.RUNNING:
         why = f": {cancel['reason']}" if cancel.get("reason") else ""
         rows.append(("Cancel", f"requested {_fmt_time(cancel['time'])} by {cancel.get('identity') or '?'}{why}"))
+    if d.raw.get("problem"):
+        rows.append(("Problem", f"set aside: {d.raw['problem']}"))
     for k, v in rows:
         click.echo(f"  {k:<11} {v}")
     if d.failure:

@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from .._repeats import RepeatedLog
 from .._time import rfc3339
 from ..api.enums import (
     ActivityState,
@@ -38,15 +39,18 @@ from ..errors import (
     PermissionDeniedError,
 )
 from ..storage import (
+    ConditionFailedError,
     ExecutionRecord,
     ExecutionWrite,
     HistoryEvent,
+    StorageError,
     Store,
 )
 from ._admission import Admission
 from ._config import ServerConfig
+from ._health import StoreHealth
 from ._matching import Kind, Matching, Session
-from ._state import ActivityInfo, ExecutionState, WorkflowTaskInfo
+from ._state import ActivityInfo, ExecutionState, UnreadableStateError, WorkflowTaskInfo
 from ._timers import Clock, SystemClock, TimerWheel
 from ._tokens import KEY_NAME, TaskTokens
 
@@ -192,7 +196,7 @@ def retry_interval(retry: dict[str, Any], failed_attempt: int) -> float:
         wait = initial * coefficient ** (failed_attempt - 1)
     except OverflowError:  # a high attempt with a large coefficient: far past any cap
         return cap
-    return float(min(wait, cap))
+    return float(max(min(wait, cap), 0.0))
 
 
 def wt_retry_delay(attempt: int) -> float:
@@ -238,6 +242,15 @@ class EngineCore:
         self.operations = 0
         #: Commits running after their answer went out (see _commit_behind).
         self._behind: set[asyncio.Task[None]] = set()
+        #: Runs being reloaded after a failed write (see _restore); cancelled when the server stops.
+        self._restores: set[asyncio.Task[None]] = set()
+        #: How writes are going: retries after a failed one back off (see _restore).
+        self.health = StoreHealth()
+        #: Errors that repeat while the store fails (a full disk) are logged once with a count.
+        self.repeats = RepeatedLog(log)
+        #: Runs whose stored state cannot be read, and why: kept out of queues and timers, described
+        #: with their problem (see _state_of).
+        self.set_aside: dict[str, str] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._schemas: dict[tuple[str, str, str], dict[str, Any] | None] = {}
@@ -300,10 +313,32 @@ class EngineCore:
         ex = self._cache.get(run_id)  # another coroutine may have loaded it meanwhile
         if ex is not None:
             return ex
-        ex = Execution(rec, ExecutionState.from_dict(rec.state))
+        st = self._state_of(rec)
+        if st is None:
+            return None
+        ex = Execution(rec, st)
         self._cache[run_id] = ex
         self._trim_cache()
         return ex
+
+    def _state_of(self, rec: ExecutionRecord) -> ExecutionState | None:
+        """The run's state as stored; None if it cannot be read. Such a run is set aside: logged once,
+        never loaded (its tasks and timers are not armed, nothing is written over its row), and
+        described with its problem. One bad row is no reason to stop the server or fail a read."""
+        problem = self.set_aside.get(rec.run_id)
+        if problem is None:
+            if rec.unreadable is None:
+                try:
+                    return ExecutionState.from_dict(rec.state)
+                except UnreadableStateError as e:
+                    problem = f"its stored state cannot be read: {e}"
+            else:
+                problem = f"its stored state cannot be read: {rec.unreadable}"
+            if rec.status is WorkflowStatus.RUNNING:
+                problem += "; the server does not run it (terminate it to close it)"
+            self.set_aside[rec.run_id] = problem
+            log.error("workflow %s (run %s) is set aside: %s", rec.workflow_id, rec.run_id, problem)
+        return None
 
     def _trim_cache(self) -> None:
         excess = len(self._cache) - self.config.execution_cache_size
@@ -363,16 +398,20 @@ class EngineCore:
         events, ex.events = ex.events, []
         try:
             await self.store.write(ExecutionWrite(rec, expected, events), quiet=quiet)
-        except BaseException:
+        except BaseException as e:
             if self._cache.get(rec.run_id) is ex:
                 del self._cache[rec.run_id]
+            if isinstance(e, StorageError) and not isinstance(e, ConditionFailedError):
+                self.health.failed()
             if rec.version != _POISONED + 1 and not self.stopping:  # the first failure of this copy
-                self._spawn_behind(self._restore(rec.run_id))
+                self._spawn_restore(rec.run_id)
             # Operations already waiting for this copy's lock go on with it: make any write they try
             # fail the store's version check, rather than record a transition made on top of this
             # lost one (they fail, their callers retry, and the run is loaded afresh from the store).
             rec.version = _POISONED
             raise
+        if self.health.failures:
+            self.health.succeeded()
         ex.remember(events)
 
     def _commit_behind(self, ex: Execution, fx: Effects) -> None:
@@ -404,6 +443,13 @@ class EngineCore:
         self._behind.add(task)
         task.add_done_callback(self._behind.discard)
 
+    def _spawn_restore(self, run_id: str) -> None:
+        """Reload the run from the store, after a while (``_restore``); dropped if the server stops
+        first (a restart re-arms everything from the store anyway)."""
+        task = asyncio.get_running_loop().create_task(self._restore(run_id))
+        self._restores.add(task)
+        task.add_done_callback(self._restores.discard)
+
     async def _finish_behind(self, ex: Execution, fx: Effects) -> None:
         try:
             # Nothing else to do (W3's one workflow): writing on the event loop saves two thread
@@ -411,7 +457,8 @@ class EngineCore:
             await self._commit(ex, quiet=self.operations == 0)
             self._after_commit(ex, fx)
         except Exception as e:
-            log.error(
+            self.repeats.error(
+                "behind",
                 "could not write a step of workflow run %s (its worker was answered ahead of the write): %s",
                 ex.record.run_id,
                 e,
@@ -423,6 +470,9 @@ class EngineCore:
         """Wait for the commits still running behind answers (the server is stopping)."""
         while self._behind:
             await asyncio.gather(*self._behind, return_exceptions=True)
+        for task in list(self._restores):
+            task.cancel()
+        await asyncio.gather(*self._restores, return_exceptions=True)
 
     @staticmethod
     async def _created(ex: Execution) -> None:
@@ -597,9 +647,12 @@ class EngineCore:
             except asyncio.CancelledError:
                 self.matching.requeue(session, kind, ref)
                 raise
-            except Exception:
+            except Exception as e:
                 # The tasks already started must still reach the worker; this one waits for a poll.
-                log.exception("handing out a %s task failed; it stays queued", kind)
+                if isinstance(e, StorageError):  # the store fails (a full disk): expected, no traceback
+                    self.repeats.error("hand out", "handing out a %s task failed; it stays queued: %s", kind, e)
+                else:
+                    log.exception("handing out a %s task failed; it stays queued", kind)
                 self.matching.requeue(session, kind, ref)
                 break
             if task is not None:

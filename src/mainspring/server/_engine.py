@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from .._validation import describe_input_error, schema_error, schema_problem
@@ -30,6 +30,7 @@ from ..storage import (
     ExecutionRecord,
     ExecutionWrite,
     ListQuery,
+    StorageError,
 )
 from ._activity_tasks import ActivityTasks
 from ._core import Effects, Execution, event_json, iso, new_run_id
@@ -88,13 +89,29 @@ class Engine(WorkflowTasks, ActivityTasks):
         await self.timers.stop()
 
     async def _recover(self) -> None:
-        """Rebuild queues and timers from every open execution's stored state."""
+        """Rebuild queues and timers from every open execution's stored state. A run whose state cannot
+        be read is set aside (see ``_state_of``): the server starts, and runs every other one."""
         count = 0
         async for rec in self.store.open_executions():
+            st = self._state_of(rec)
+            if st is None:
+                continue
+            try:
+                self._rearm(rec, st)
+            except Exception as e:
+                problem = f"its tasks and timers could not be re-armed ({type(e).__name__}: {e})"
+                self.set_aside[rec.run_id] = problem
+                log.error("workflow %s (run %s) is set aside: %s", rec.workflow_id, rec.run_id, problem)
+                continue
             count += 1
-            self._rearm(rec, ExecutionState.from_dict(rec.state))
         if count:
             log.info("recovered %d open workflow executions", count)
+        if self.set_aside:
+            log.error(
+                "%d workflow runs are set aside because their stored state cannot be read (see above); "
+                "`mainspring workflow describe` shows why",
+                len(self.set_aside),
+            )
 
     def _rearm(self, rec: ExecutionRecord, st: ExecutionState) -> None:
         """Offer the tasks and arm the timers a stored state calls for. Offering one twice does no
@@ -124,14 +141,24 @@ class Engine(WorkflowTasks, ActivityTasks):
     async def _restore(self, run_id: str) -> None:
         """After a failed commit: go on from the run's stored state, as after a restart. What the lost
         transition offered or armed is gone with it, and what it replaced (an activity handed out,
-        stored as still to run) is in no queue."""
-        try:
-            rec = await self.store.get_run(run_id)
-        except Exception as e:
-            log.error("could not reload workflow run %s after a failed write: %s", run_id, e)
+        stored as still to run) is in no queue.
+
+        Not at once: while the store keeps failing (a full disk), re-armed work would fail again at
+        once, in a loop. It waits ``health.delay`` (longer with each failure in a row) first."""
+        reads = 0
+        while True:
+            await asyncio.sleep(max(self.health.delay, min(0.1 * 2**reads, 5.0) if reads else 0.0))
+            try:
+                rec = await self.store.get_run(run_id)
+                break
+            except Exception as e:
+                self.repeats.error("reload", "could not reload workflow run %s after a failed write: %s", run_id, e)
+                reads = min(reads + 1, 16)
+        if rec is None or rec.status is not WorkflowStatus.RUNNING:
             return
-        if rec is not None and rec.status is WorkflowStatus.RUNNING:
-            self._rearm(rec, ExecutionState.from_dict(rec.state))
+        st = self._state_of(rec)
+        if st is not None:
+            self._rearm(rec, st)
 
     def check_namespace(self, namespace: str) -> None:
         if namespace not in self._namespaces:
@@ -208,11 +235,16 @@ class Engine(WorkflowTasks, ActivityTasks):
         creating = ex.creating = asyncio.ensure_future(self.store.write(ExecutionWrite(rec, None, events)))
 
         def settled(f: asyncio.Future[None]) -> None:
-            if f.cancelled() or f.exception() is not None:
+            error = None if f.cancelled() else f.exception()
+            if f.cancelled() or error is not None:
                 if self._cache.get(run_id) is ex:
                     del self._cache[run_id]
+                if isinstance(error, StorageError) and not isinstance(error, ExecutionAlreadyRunningError):
+                    self.health.failed()
             else:
                 ex.creating = None
+                if self.health.failures:
+                    self.health.succeeded()
 
         creating.add_done_callback(settled)
         self._cache[run_id] = ex
@@ -256,7 +288,7 @@ class Engine(WorkflowTasks, ActivityTasks):
         before its commit, so a cached run is read under its lock (after that transition is durable)."""
         ex = self._cache.get(rec.run_id)
         if ex is None:
-            return build(rec, ExecutionState.from_dict(rec.state))
+            return build(rec, self._state_of(rec) or ExecutionState())
         await self._created(ex)
         async with ex.lock:
             return build(ex.record, ex.state)
@@ -315,6 +347,7 @@ class Engine(WorkflowTasks, ActivityTasks):
             ],
             "pending_workflow_task": None,
             "cancel_requested": st.cancel_request,
+            "problem": self.set_aside.get(rec.run_id),
         }
         wt = st.wt
         if wt is not None:
@@ -367,9 +400,26 @@ class Engine(WorkflowTasks, ActivityTasks):
 
     # --- cancelling and terminating ------------------------------------------------------------------
 
-    async def _execution(self, namespace: str, workflow_id: str, run_id: str | None) -> Execution:
+    async def _execution(
+        self, namespace: str, workflow_id: str, run_id: str | None, *, action: str, even_set_aside: bool = False
+    ) -> Execution:
         rec = await self._find(namespace, workflow_id, run_id)
         ex = await self._load(rec.run_id)
+        problem = self.set_aside.get(rec.run_id)
+        if ex is None and problem is not None:
+            if not even_set_aside:
+                raise InvalidArgumentError(
+                    f"workflow {rec.workflow_id!r} (run {rec.run_id}) is set aside: {problem}; "
+                    f"only a running workflow can be {action}",
+                    status=400,
+                    code="not_running",
+                    details={"run_id": rec.run_id, "status": rec.status.value},
+                )
+            # Terminating it is how an operator closes it: what it held is unreadable, so nothing of it
+            # is kept but its history and the termination.
+            ex = self._cache.get(rec.run_id)
+            if ex is None:
+                ex = self._cache[rec.run_id] = Execution(rec, ExecutionState())
         if ex is None:
             raise NotFoundError(
                 f"workflow {workflow_id!r} run {rec.run_id} not found in namespace {namespace!r}",
@@ -392,7 +442,7 @@ class Engine(WorkflowTasks, ActivityTasks):
 
     async def request_cancel(self, namespace: str, req: m.CancelWorkflowRequest, identity: str) -> dict[str, Any]:
         """Record a cancellation request; the workflow's code sees it at its next workflow task."""
-        ex = await self._execution(namespace, req.workflow_id, req.run_id)
+        ex = await self._execution(namespace, req.workflow_id, req.run_id, action="cancelled")
         async with ex.lock:
             self._check_running(ex, "cancelled")
             rec = ex.record
@@ -414,7 +464,7 @@ class Engine(WorkflowTasks, ActivityTasks):
 
     async def terminate(self, namespace: str, req: m.TerminateWorkflowRequest, identity: str) -> dict[str, Any]:
         """End a run at once: no more of its code runs; its pending work is dropped."""
-        ex = await self._execution(namespace, req.workflow_id, req.run_id)
+        ex = await self._execution(namespace, req.workflow_id, req.run_id, action="terminated", even_set_aside=True)
         async with ex.lock:
             self._check_running(ex, "terminated")
             rec = ex.record
@@ -434,6 +484,7 @@ class Engine(WorkflowTasks, ActivityTasks):
             fx = Effects()
             self._close(ex, WorkflowStatus.TERMINATED, now, fx)
             await self._commit(ex)
+            self.set_aside.pop(rec.run_id, None)
             self._after_commit(ex, fx)
         log.info("workflow %s (run %s) terminated by %s", rec.workflow_id, rec.run_id, identity)
         return {"accepted": True, "workflow_id": rec.workflow_id, "run_id": rec.run_id}
@@ -611,30 +662,46 @@ class Engine(WorkflowTasks, ActivityTasks):
     async def session_lost(self, s: Session, *, graceful: bool) -> None:
         """The session ended: every task it holds goes back to be run by another worker."""
         self.matching.close_session(s)
+        # Each task on its own: a write that fails (its run is then reloaded and its tasks re-armed from
+        # the store, see _restore) must not leave the session's other tasks with nobody to run them.
         for run_id in list(s.inflight_workflows):
-            ex = await self._load(run_id)
-            if ex is None:
-                continue
-            async with ex.lock:
-                wt = ex.state.wt
-                if wt is None or not wt.started or wt.session_id != s.id:
-                    continue
-                await self._wt_lost(ex, wt, f"worker {s.identity} was lost while running this workflow task")
+            await self._hand_over(s, self._workflow_task_lost(s, run_id))
         for run_id, sched_id in list(s.inflight_activities):
-            ex = await self._load(run_id)
-            if ex is None:
-                continue
-            async with ex.lock:
-                act = ex.state.activities.get(sched_id)
-                if act is None or act.state is not ActivityState.STARTED or act.session_id != s.id:
-                    continue
-                reason = "stopped" if graceful else "was lost"
-                failure = {
-                    "message": f"worker {s.identity} {reason} while running this activity",
-                    "type": "WorkerLost",
-                    "kind": "server",
-                    "non_retryable": False,
-                }
-                await self._activity_attempt_failed(ex, act, failure, immediate=True, timeout_type=None)
+            await self._hand_over(s, self._activity_task_lost(s, run_id, sched_id, graceful=graceful))
         s.inflight_workflows.clear()
         s.inflight_activities.clear()
+
+    async def _hand_over(self, s: Session, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except (StorageError, RPCError) as e:  # a failed write, or a run whose start failed
+            self.repeats.error("session", "could not hand over a task of lost worker %s: %s", s.identity, e)
+        except Exception:
+            log.exception("could not hand over a task of lost worker %s", s.identity)
+
+    async def _workflow_task_lost(self, s: Session, run_id: str) -> None:
+        ex = await self._load(run_id)
+        if ex is None:
+            return
+        async with ex.lock:
+            wt = ex.state.wt
+            if wt is None or not wt.started or wt.session_id != s.id:
+                return
+            await self._wt_lost(ex, wt, f"worker {s.identity} was lost while running this workflow task")
+
+    async def _activity_task_lost(self, s: Session, run_id: str, sched_id: int, *, graceful: bool) -> None:
+        ex = await self._load(run_id)
+        if ex is None:
+            return
+        async with ex.lock:
+            act = ex.state.activities.get(sched_id)
+            if act is None or act.state is not ActivityState.STARTED or act.session_id != s.id:
+                return
+            reason = "stopped" if graceful else "was lost"
+            failure = {
+                "message": f"worker {s.identity} {reason} while running this activity",
+                "type": "WorkerLost",
+                "kind": "server",
+                "non_retryable": False,
+            }
+            await self._activity_attempt_failed(ex, act, failure, immediate=True, timeout_type=None)

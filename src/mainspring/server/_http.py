@@ -670,7 +670,7 @@ def _make_route(engine: Engine, ep: Endpoint) -> Route:
         except RPCError as e:
             return error_response(e.status or 400, e.code, e.message, e.details)
         except StorageError as e:
-            log.error("storage error in %s: %s", ep.name, e)
+            engine.repeats.error("http", "storage error in %s: %s", ep.name, e)  # once while it repeats
             return error_response(503, "storage_unavailable", str(e))
 
     return Route(ep.path, endpoint, methods=[ep.method], name=ep.name)

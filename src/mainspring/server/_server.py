@@ -128,7 +128,13 @@ class Server:
         except MainspringError as e:
             self._close_sockets()
             raise ServerStartError(str(e)) from None
-        await self.engine.start()
+        try:
+            await self.engine.start()
+        except MainspringError as e:  # e.g. the namespaces could not be written (a full disk)
+            await self.engine.stop()
+            await self.store.close()
+            self._close_sockets()
+            raise ServerStartError(str(e)) from None
         # Both ports behind the same checks (Host, Origin, body type) and security headers.
         api = Guard(build_app(self.engine), checks)
         app: Any = api

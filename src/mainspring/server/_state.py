@@ -7,12 +7,55 @@ reset on load, so after a server restart every started task is simply handed out
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._json import dumps_str
 from ..api.enums import ActivityState
 
-__all__ = ["ActivityInfo", "ExecutionState", "TimerInfo", "WorkflowTaskInfo"]
+__all__ = ["ActivityInfo", "ExecutionState", "TimerInfo", "UnreadableStateError", "WorkflowTaskInfo"]
+
+
+class UnreadableStateError(ValueError):
+    """A run's stored state is not what a server writes (a field missing, of the wrong type, not a
+    finite number): the run is set aside rather than run on guesses (see ``EngineCore._state_of``)."""
+
+
+def _show(value: Any) -> str:
+    text = "null" if value is None else dumps_str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number(d: dict[str, Any], key: str, what: str) -> float:
+    v = d[key]
+    if type(v) not in (int, float) or not math.isfinite(v):
+        raise UnreadableStateError(f"{what} is {_show(v)}, not a finite number")
+    return v  # type: ignore[no-any-return]
+
+
+def _optional_number(d: dict[str, Any], key: str, what: str) -> float | None:
+    return None if d.get(key) is None else _number(d, key, what)
+
+
+def _integer(d: dict[str, Any], key: str, what: str) -> int:
+    v = d[key]
+    if type(v) is not int:
+        raise UnreadableStateError(f"{what} is {_show(v)}, not an integer")
+    return v
+
+
+def _text(d: dict[str, Any], key: str, what: str) -> str:
+    v = d[key]
+    if type(v) is not str:
+        raise UnreadableStateError(f"{what} is {_show(v)}, not a string")
+    return v
+
+
+def _object(v: Any, what: str, *, optional: bool = True) -> Any:
+    if not (isinstance(v, dict) or (optional and v is None)):
+        raise UnreadableStateError(f"{what} is {_show(v)}, not an object")
+    return v
 
 
 @dataclass(slots=True)
@@ -54,12 +97,19 @@ class WorkflowTaskInfo:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> WorkflowTaskInfo:
+        try:
+            return cls._from_dict(d)
+        except KeyError as e:
+            raise UnreadableStateError(f"the workflow task has no field {e}") from None
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> WorkflowTaskInfo:
         return cls(
-            attempt=d["a"],
-            scheduled_time=d["st"],
-            scheduled_event_id=d["se"],
-            ready_time=d.get("rt", 0.0),
-            last_failure=d.get("lf"),
+            attempt=_integer(d, "a", "the workflow task's attempt"),
+            scheduled_time=_number(d, "st", "the workflow task's scheduled time"),
+            scheduled_event_id=_integer(d, "se", "the workflow task's scheduled event id"),
+            ready_time=_optional_number(d, "rt", "the workflow task's ready time") or 0.0,
+            last_failure=_object(d.get("lf"), "the workflow task's last failure"),
         )
 
 
@@ -125,28 +175,50 @@ class ActivityInfo:
 
     @classmethod
     def from_dict(cls, sched_id: int, d: dict[str, Any]) -> ActivityInfo:
+        try:
+            return cls._from_dict(sched_id, d)
+        except UnreadableStateError as e:  # the context, added only when something is wrong
+            raise UnreadableStateError(f"activity {sched_id}'s {e}") from None
+        except KeyError as e:
+            raise UnreadableStateError(f"activity {sched_id} has no field {e}") from None
+
+    @classmethod
+    def _from_dict(cls, sched_id: int, d: dict[str, Any]) -> ActivityInfo:
+        retry = _object(d["retry"], "retry policy", optional=False)
+        for key in ("initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts"):
+            if retry.get(key) is not None:  # null: the default (see retry_interval)
+                _number(retry, key, "retry policy's " + key)
+        if not isinstance(retry.get("non_retryable_error_types") or [], list):
+            raise UnreadableStateError("retry policy's non_retryable_error_types is not a list")
+        lid = d["lid"]
+        if lid is not None and type(lid) is not str:
+            raise UnreadableStateError(f"last worker identity is {_show(lid)}, not a string")
+        try:
+            state = ActivityState(d["state"])
+        except ValueError:
+            raise UnreadableStateError(f"state is {_show(d['state'])}, not an activity state") from None
         return cls(
             scheduled_event_id=sched_id,
-            activity_id=d["id"],
-            activity_type=d["type"],
-            task_queue=d["tq"],
+            activity_id=_text(d, "id", "id"),
+            activity_type=_text(d, "type", "type"),
+            task_queue=_text(d, "tq", "task queue"),
             input=d["in"],
-            schedule_to_close=d["s2c"],
-            start_to_close=d["st2c"],
-            schedule_to_start=d["s2s"],
-            heartbeat=d["hb"],
-            retry=d["retry"],
-            scheduled_time=d["st"],
-            attempt=d["a"],
-            attempt_scheduled_time=d["ast"],
-            state=ActivityState(d["state"]),
-            next_attempt_time=d["nat"],
-            last_failure=d["lf"],
+            schedule_to_close=_optional_number(d, "s2c", "schedule-to-close timeout"),
+            start_to_close=_optional_number(d, "st2c", "start-to-close timeout"),
+            schedule_to_start=_optional_number(d, "s2s", "schedule-to-start timeout"),
+            heartbeat=_optional_number(d, "hb", "heartbeat timeout"),
+            retry=retry,
+            scheduled_time=_number(d, "st", "scheduled time"),
+            attempt=_integer(d, "a", "attempt"),
+            attempt_scheduled_time=_number(d, "ast", "attempt's scheduled time"),
+            state=state,
+            next_attempt_time=_optional_number(d, "nat", "next attempt time"),
+            last_failure=_object(d["lf"], "last failure"),
             heartbeat_details=d["hd"],
-            last_heartbeat_time=d["lht"],
-            last_started_time=d["lst"],
-            last_identity=d["lid"],
-            cancel_requested_event_id=d.get("cr", 0),
+            last_heartbeat_time=_optional_number(d, "lht", "last heartbeat time"),
+            last_started_time=_optional_number(d, "lst", "last started time"),
+            last_identity=lid,
+            cancel_requested_event_id=_integer(d, "cr", "cancel request event id") if "cr" in d else 0,
         )
 
 
@@ -192,11 +264,38 @@ class ExecutionState:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ExecutionState:
+        """The state as stored; ``UnreadableStateError`` saying what is wrong if it is not what a server
+        writes (a server that went on with such a state failed later, at start-up or in a timer)."""
+        try:
+            return cls._from_dict(d)
+        except UnreadableStateError:
+            raise
+        except KeyError as e:
+            raise UnreadableStateError(f"it has no field {e}") from None
+        except (TypeError, ValueError, AttributeError, IndexError) as e:
+            raise UnreadableStateError(f"it is not shaped as a server writes it ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def _from_dict(cls, d: dict[str, Any]) -> ExecutionState:
+        _object(d, "the state", optional=False)
+        timers = {}
+        for k, v in _object(d.get("tmr", {}), "the timers", optional=False).items():
+            if not isinstance(v, list) or len(v) != 2:
+                raise UnreadableStateError(f"timer {k!r} is {_show(v)}, not [started event id, fire time]")
+            started, fire = v
+            if type(started) is not int:
+                raise UnreadableStateError(f"the started event id of timer {k!r} is {_show(started)}, not an integer")
+            if type(fire) not in (int, float) or not math.isfinite(fire):
+                raise UnreadableStateError(f"the fire time of timer {k!r} is {_show(fire)}, not a finite number")
+            timers[k] = TimerInfo(k, started, fire)
         return cls(
-            wt=WorkflowTaskInfo.from_dict(d["wt"]) if "wt" in d else None,
-            activities={int(k): ActivityInfo.from_dict(int(k), v) for k, v in d.get("act", {}).items()},
-            timers={k: TimerInfo(k, v[0], v[1]) for k, v in d.get("tmr", {}).items()},
+            wt=WorkflowTaskInfo.from_dict(_object(d["wt"], "the workflow task", optional=False)) if "wt" in d else None,
+            activities={
+                int(k): ActivityInfo.from_dict(int(k), _object(v, f"activity {k}", optional=False))
+                for k, v in _object(d.get("act", {}), "the activities", optional=False).items()
+            },
+            timers=timers,
             result=d.get("res"),
-            failure=d.get("fail"),
-            cancel_request=d.get("cr"),
+            failure=_object(d.get("fail"), "the failure"),
+            cancel_request=_object(d.get("cr"), "the cancel request"),
         )

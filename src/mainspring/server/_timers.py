@@ -15,9 +15,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from .._repeats import RepeatedLog
+from ..storage import StorageError
+
 __all__ = ["Clock", "SystemClock", "TimerWheel"]
 
 log = logging.getLogger(__name__)
+_repeats = RepeatedLog(log)
 
 
 class Clock(Protocol):
@@ -88,7 +92,8 @@ class TimerWheel:
                 self._running.add(task)
                 task.add_done_callback(self._running.discard)
             self._wake.clear()
-            delay = (heap[0][0] - now) if heap else 3600.0
+            # At most an hour: the event loop cannot wait for a far-future time (a stored 1e300).
+            delay = min(heap[0][0] - now, 3600.0) if heap else 3600.0
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=max(delay, 0.001))
             except TimeoutError:
@@ -98,5 +103,9 @@ class TimerWheel:
     async def _call(handler: Handler, args: tuple[Any, ...]) -> None:
         try:
             await handler(*args)
+        except StorageError as e:
+            # The store failed (a full disk): expected, and retried later (the run is reloaded from the
+            # store and its timers re-armed, after a backoff); a traceback would say nothing more.
+            _repeats.error("timer", "timer handler %s failed: %s", getattr(handler, "__name__", handler), e)
         except Exception:
             log.exception("timer handler %s failed", getattr(handler, "__name__", handler))

@@ -75,6 +75,8 @@ class ExecutionRecord:
     state: dict[str, Any] = field(default_factory=dict)
     #: Idempotency key of the start request that created this run.
     request_id: str | None = None
+    #: Why the stored state could not be read (then ``state`` is empty and the row is left as it is).
+    unreadable: str | None = None
 
 
 @dataclass(slots=True)

@@ -3,7 +3,8 @@
 Durability: WAL journal with ``synchronous=FULL``, so a transition is on disk before it is
 acknowledged. Throughput: one writer thread applies every queued transition in one transaction and
 one fsync (group commit); each transition runs in its own savepoint so one refused write does not
-fail its neighbours. Reads use a second connection on the caller's thread; WAL lets them run while
+fail its neighbours, while a transaction that fails (disk full, I/O error) fails every write in it:
+nothing is reported written that is not. Reads use a second connection on the caller's thread; WAL lets them run while
 the writer commits.
 """
 
@@ -13,6 +14,7 @@ import asyncio
 import base64
 import fcntl
 import logging
+import math
 import os
 import queue
 import secrets
@@ -22,9 +24,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
-from typing import IO, Any
+from typing import Any
 
 from .._json import dumps_str, loads
+from .._repeats import RepeatedLog
 from ..api.enums import EventType, WorkflowStatus
 from ._base import (
     ConditionFailedError,
@@ -41,6 +44,7 @@ from ._base import (
 __all__ = ["SQLiteStore", "latest_schema_version"]
 
 log = logging.getLogger(__name__)
+_repeats = RepeatedLog(log)
 
 _MAX_BATCH = 512
 _dumps = dumps_str
@@ -68,6 +72,13 @@ _EXEC_COLUMNS = (
 
 
 def _row_to_record(row: tuple[Any, ...], state: str | None) -> ExecutionRecord:
+    parsed: Any = {}
+    unreadable = None
+    if state:
+        try:
+            parsed = _loads(state)
+        except ValueError as e:  # a damaged row: one run set aside, not a failed read (or start-up)
+            parsed, unreadable = {}, f"it is not valid JSON ({e})"
     return ExecutionRecord(
         namespace=row[0],
         workflow_id=row[1],
@@ -80,7 +91,8 @@ def _row_to_record(row: tuple[Any, ...], state: str | None) -> ExecutionRecord:
         next_event_id=row[8],
         version=row[9],
         request_id=row[10],
-        state=_loads(state) if state else {},
+        state=parsed,
+        unreadable=unreadable,
     )
 
 
@@ -104,6 +116,58 @@ class _Pending:
         self.future = future
         self.result: Any = None
         self.error: BaseException | None = None
+
+
+def _refused_alone(conn: sqlite3.Connection, e: Exception) -> bool:
+    """True if ``e`` refuses one write and leaves its transaction as it was: the write's own condition
+    did not hold (a stale version, a running workflow id, a constraint), or its code raised. Anything
+    else the database raises (disk full, I/O error, ...) may have rolled back the whole transaction
+    by itself, after which each statement would commit on its own: the batch has to fail as one."""
+    # ConditionFailedError and ExecutionAlreadyRunningError are not sqlite3 errors.
+    return conn.in_transaction and (isinstance(e, sqlite3.IntegrityError) or not isinstance(e, sqlite3.Error))
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is left of a failed transaction, keeping its error the one reported (SQLite may
+    have rolled it back by itself: a disk-full error does)."""
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
+
+
+def _free_bytes(folder: str) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return 0
+    return st.f_bavail * st.f_frsize
+
+
+#: (device, inode) of every database file a store of this process holds open (see _take_file_lock).
+_HELD: set[tuple[int, int]] = set()
+
+
+def _lock_holder(fd: int, real_path: str) -> str:
+    """The pid holding the flock() on the file of ``fd``: from /proc/locks (Linux) whatever the name it
+    was opened by, else from the note beside the file's real path; "unknown" if neither says."""
+    st = os.fstat(fd)
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        with open("/proc/locks") as f:
+            for line in f:
+                fields = line.split()
+                # "1: FLOCK  ADVISORY  WRITE 4242 00:2a:1234 0 EOF" ("->" marks a waiter, not a holder)
+                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
+                    return fields[4]
+    except OSError:
+        pass
+    try:
+        with open(real_path + ".lock") as f:
+            return f.read().strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 def _settle(batch: list[_Pending]) -> None:
@@ -140,6 +204,9 @@ class SQLiteStore(Store):
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
         self.path = path
         self.memory = path == ":memory:"
+        #: The file SQLite opens: the real path, so that however the database is named (a symlink, a
+        #: relative path), its write-ahead log is always the one beside the file itself.
+        self._file = path if self.memory else os.path.realpath(path)
         self.synchronous = synchronous
         self._writer: sqlite3.Connection | None = None
         self._reader: sqlite3.Connection | None = None
@@ -151,11 +218,16 @@ class SQLiteStore(Store):
         #: found it idle and writes its one change itself (see ``_submit``).
         self._writing = threading.Lock()
         self._last_submit = 0.0
-        self._lock_file: IO[str] | None = None
+        #: Failed transactions and the changes lost with them since the last one that went through,
+        #: and when the first of them failed (for the log: see _commit_batch).
+        self._failed = (0, 0, 0.0)
+        #: A descriptor of the database file, flock()ed for the store's whole life (see _take_file_lock).
+        self._lock_fd: int | None = None
+        self._lock_key: tuple[int, int] | None = None
 
     @property
     def description(self) -> str:
-        return "in memory (nothing is kept after the server stops)" if self.memory else os.path.abspath(self.path)
+        return "in memory (nothing is kept after the server stops)" if self.memory else self._file
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -168,7 +240,7 @@ class SQLiteStore(Store):
                 check_same_thread=False,
             )
         else:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn = sqlite3.connect(self._file, isolation_level=None, check_same_thread=False, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -184,46 +256,113 @@ class SQLiteStore(Store):
         try:
             self._writer = self._connect()
             self._reader = self._writer if self.memory else self._connect()
+            if not self.memory:
+                self._check_room(self._writer)
             self._migrate(self._writer)
             if not self.memory:
                 self._grow_wal(self._writer)
-        except sqlite3.DatabaseError as e:
+        except sqlite3.Error as e:
             self._release()
-            raise StorageError(f"cannot open the database {self.path!r}: {e}") from e
+            raise StorageError(self._open_failed(e)) from e
         except BaseException:
             self._release()
             raise
         self._thread = threading.Thread(target=self._write_loop, name="mainspring-sqlite-writer", daemon=True)
         self._thread.start()
 
+    def _open_failed(self, e: sqlite3.Error) -> str:
+        message = f"cannot open the database {self.path!r}: {e}"
+        if isinstance(e, sqlite3.OperationalError) and ("full" in str(e) or "I/O" in str(e)):
+            folder = os.path.dirname(self._file)
+            free = _free_bytes(folder) // 1024
+            message += f" ({free:,} KiB free at {folder}): free some space or choose another --db-filename"
+        return message
+
     def _release(self) -> None:
         for conn in {id(c): c for c in (self._reader, self._writer) if c is not None}.values():
             conn.close()
         self._reader = self._writer = None
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        # Only now that SQLite's connections are closed (see _take_file_lock).
+        if self._lock_fd is not None:
+            _HELD.discard(self._lock_key)
+            os.close(self._lock_fd)
+            self._lock_fd = self._lock_key = None
 
     def _take_file_lock(self) -> None:
-        # SQLite happily lets two servers share a file; two engines on one store would hand out the
-        # same tasks twice. A lock file makes the second server refuse to start instead.
-        lock_path = os.path.abspath(self.path) + ".lock"
-        f = open(lock_path, "a+")  # noqa: SIM115 - held for the store's lifetime
+        """Make sure no other server uses this database, however its path is spelled.
+
+        SQLite happily lets two servers share a file: two engines on one store would hand out the same
+        tasks twice, and two that reach it by different names (a hard link) keep separate write-ahead
+        logs and corrupt it. So the lock is on the file itself: flock() on a descriptor of the database
+        file locks its inode, whatever path led to it. The descriptor stays open until SQLite's
+        connections are closed: closing any descriptor of a file drops every POSIX lock this process
+        holds on it, and SQLite locks with POSIX locks (flock() locks are separate from those).
+        """
+        path = self.path
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            st: os.stat_result | None = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        except OSError as e:
+            raise StorageError(f"cannot open the database {path!r}: {e.strerror}") from None
+        if st is not None and (st.st_dev, st.st_ino) in _HELD:
+            # Held by another store of this process: asking the kernel would need a descriptor whose
+            # closing would drop that store's SQLite locks.
+            raise self._in_use(str(os.getpid()))
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as e:
+            raise StorageError(f"cannot open the database {path!r}: {e.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "unknown"
-            f.close()
+            holder = _lock_holder(fd, self._file)
+            os.close(fd)
+            raise self._in_use(holder) from None
+        st = os.fstat(fd)
+        self._lock_fd, self._lock_key = fd, (st.st_dev, st.st_ino)
+        _HELD.add(self._lock_key)
+        if st.st_nlink > 1:
+            log.warning(
+                "the database %s has %d names (hard links); always start the server with the same one: "
+                "SQLite keeps its write-ahead log beside the name the file was opened by",
+                self._file,
+                st.st_nlink,
+            )
+        try:  # for the message a second server gives (see _lock_holder), nothing more
+            with open(self._file + ".lock", "w") as f:
+                f.write(str(os.getpid()))
+        except OSError:
+            pass
+
+    def _in_use(self, holder: str) -> StorageError:
+        return StorageError(
+            f"the database {self.path!r} is in use by another Mainspring server (pid {holder}); "
+            "stop it or choose another --db-filename"
+        )
+
+    def _check_room(self, conn: sqlite3.Connection) -> None:
+        """Refuse to open where the write-ahead log cannot be grown (see ``_grow_wal``), saying so:
+        otherwise that fails half-way with SQLite's "cannot rollback - no transaction is active"."""
+        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+        try:
+            wal = os.path.getsize(self._file + "-wal")
+        except OSError:
+            wal = 0
+        if wal >= _WAL_PAGES * page_size:
+            return
+        # The log's pages, then as many in the database file (the padding is checkpointed into it),
+        # less the free pages it has (left by the padding of an earlier start), plus room for the rest.
+        pages = _WAL_PAGES * 21 // 20
+        free_pages = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+        need = pages * (page_size + 24) - wal + max(pages - free_pages, 0) * page_size + 256 * 1024
+        folder = os.path.dirname(self._file)
+        free = _free_bytes(folder)
+        if free < need:
             raise StorageError(
-                f"the database {self.path!r} is in use by another Mainspring server (pid {holder}); "
-                "stop it or choose another --db-filename"
-            ) from None
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        self._lock_file = f
+                f"the database needs ~{math.ceil(need / 2**20)} MiB free at {folder} ({free // 1024:,} KiB free): "
+                "free some space or choose another --db-filename"
+            )
 
     def _grow_wal(self, conn: sqlite3.Connection) -> None:
         """Grow the write-ahead log to its working size now, once, instead of commit by commit.
@@ -240,7 +379,7 @@ class SQLiteStore(Store):
             conn.execute("DROP TABLE mainspring_wal_pad")  # left by a server killed between the two steps
         page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
         try:
-            size = os.path.getsize(self.path + "-wal")
+            size = os.path.getsize(self._file + "-wal")
         except OSError:
             size = 0
         if size >= _WAL_PAGES * page_size:
@@ -254,7 +393,7 @@ class SQLiteStore(Store):
             )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         conn.execute("DROP TABLE mainspring_wal_pad")
         conn.execute("PRAGMA wal_checkpoint(RESTART)")
@@ -283,7 +422,7 @@ class SQLiteStore(Store):
                 conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
 
     async def close(self) -> None:
@@ -372,51 +511,74 @@ class SQLiteStore(Store):
                 return
 
     def _commit_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        """Write ``batch`` in one transaction. A write refused on its own terms (``_refused_alone``)
+        fails alone; any other error loses the transaction, and with it every write of the batch."""
         lock = self._shared_lock
         if lock is not None:
             lock.acquire()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            updates = [p for p in batch if isinstance(p.op, ExecutionWrite) and p.op.expected_version is not None]
-            if len(updates) > 1 and self._apply_updates_together(conn, updates):
-                batch = [p for p in batch if p not in updates]
-            creates = [p for p in batch if isinstance(p.op, ExecutionWrite) and p.op.expected_version is None]
-            if len(creates) > 1 and self._apply_creates_together(conn, creates):
-                batch = [p for p in batch if p not in creates]
-            if not batch:
-                conn.execute("COMMIT")
-                return
-            single = len(batch) == 1
+            self._write_batch(conn, batch)
+            if self._failed[0]:
+                transactions, changes, since = self._failed
+                if _repeats.warning(
+                    "recovered",
+                    "database writes go through again, after %d failed transactions (%d changes) in %.1f s",
+                    transactions,
+                    changes,
+                    time.monotonic() - since,
+                ):  # else counted on, into the next time it is logged
+                    self._failed = (0, 0, 0.0)
+        except BaseException as e:
+            _rollback(conn)
+            # Every write fails, including those applied before the error and results already
+            # computed: none of them is in the database.
+            error = StorageError(f"the database write failed: {e}")
             for p in batch:
-                if single:
-                    try:
-                        self._apply(conn, p)
-                    except BaseException as e:
-                        p.error = e
-                    continue
-                conn.execute("SAVEPOINT w")
-                try:
-                    self._apply(conn, p)
-                    conn.execute("RELEASE w")
-                except BaseException as e:
-                    conn.execute("ROLLBACK TO w")
-                    conn.execute("RELEASE w")
-                    p.error = e
-            if single and batch[0].error is not None:
-                conn.execute("ROLLBACK")
-            else:
-                conn.execute("COMMIT")
-        except sqlite3.Error as e:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
-            log.exception("SQLite commit failed")
-            for p in batch:
-                p.error = StorageError(f"the database write failed: {e}")
+                p.result = None
+                p.error = error
+            transactions, changes, since = self._failed
+            self._failed = (transactions + 1, changes + len(batch), since or time.monotonic())
+            _repeats.error("commit", "a database write failed: %s (%d changes lost with it)", e, len(batch))
+            if not isinstance(e, Exception):
+                raise
         finally:
             if lock is not None:
                 lock.release()
+
+    def _write_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        rest = batch
+        updates = [p for p in rest if isinstance(p.op, ExecutionWrite) and p.op.expected_version is not None]
+        if len(updates) > 1 and self._apply_updates_together(conn, updates):
+            done = set(updates)
+            rest = [p for p in rest if p not in done]
+        creates = [p for p in rest if isinstance(p.op, ExecutionWrite) and p.op.expected_version is None]
+        if len(creates) > 1 and self._apply_creates_together(conn, creates):
+            done = set(creates)
+            rest = [p for p in rest if p not in done]
+        if len(rest) == 1:
+            # One write: no savepoint needed, its refusal is the transaction's rollback.
+            p = rest[0]
+            try:
+                self._apply(conn, p)
+            except Exception as e:
+                if not _refused_alone(conn, e):
+                    raise
+                p.error = e
+                conn.execute("ROLLBACK")
+                return
+        else:
+            for p in rest:
+                conn.execute("SAVEPOINT w")
+                try:
+                    self._apply(conn, p)
+                except Exception as e:
+                    if not _refused_alone(conn, e):
+                        raise
+                    conn.execute("ROLLBACK TO w")
+                    p.error = e
+                conn.execute("RELEASE w")
+        conn.execute("COMMIT")
 
     @staticmethod
     def _apply_updates_together(conn: sqlite3.Connection, updates: list[_Pending]) -> bool:
@@ -652,7 +814,10 @@ class SQLiteStore(Store):
             "WHERE run_id=? AND event_id>=? AND event_id<=? ORDER BY event_id",
             (run_id, first_event_id, last_event_id if last_event_id is not None else 2**62),
         )
-        return [HistoryEvent(r[0], EventType(r[1]), r[2], _loads(r[3])) for r in rows]
+        try:
+            return [HistoryEvent(r[0], EventType(r[1]), r[2], _loads(r[3])) for r in rows]
+        except ValueError as e:
+            raise StorageError(f"the history of run {run_id} cannot be read: a stored event is damaged ({e})") from e
 
     async def list_executions(self, namespace: str, query: ListQuery) -> tuple[list[ExecutionRecord], str | None]:
         where = ["namespace=?"]
