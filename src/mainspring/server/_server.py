@@ -20,6 +20,7 @@ from ._engine import Engine
 from ._guard import Guard, RequestCheck, SitePolicy
 from ._http import build_app
 from ._timers import Clock
+from ._websocket import ChannelProtocol
 from ._wire import body_limit
 
 __all__ = ["Server", "ServerStartError"]
@@ -158,7 +159,7 @@ class Server:
             http="httptools",
             # The worker channel: no compression (small JSON messages, latency matters); pings find
             # a worker that is hung or cut off without its socket closing.
-            ws="websockets-sansio",
+            ws=ChannelProtocol,
             ws_per_message_deflate=False,
             # A frame carries at most what one HTTP request may (a bigger one is refused with 1009).
             ws_max_size=body_limit(self.config.max_payload_bytes),
