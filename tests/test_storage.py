@@ -632,3 +632,26 @@ async def test_a_group_commit_whose_commit_fails_fails_every_write_in_it(tmp_pat
             assert results == [None] * len(records)
         finally:
             await store.close()
+
+
+async def test_a_refused_start_in_a_batch_of_updates_applied_together_does_not_undo_them(tmp_path: Path) -> None:
+    """Updates written together in one statement, and one start in the same batch refused (its workflow
+    id is running): the start fails alone and the updates are committed. (The refusal of the one write
+    left once the updates were applied together used to roll back the whole transaction, updates
+    included, while they were reported written.)"""
+    store, counting = await _counting_store(tmp_path / "mixed.db")
+    try:
+        records = [_record(f"m-{i}") for i in range(4)]
+        await asyncio.gather(*(store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in records))
+        again = _record("m-0")  # a second run of a running workflow id: refused
+        writes: list[Any] = [store.write(_step(r)) for r in records]
+        writes.append(store.write(ExecutionWrite(again, None, [_started(again.run_id)])))
+        results = await _in_one_batch(store, counting, writes)
+        assert results[:-1] == [None] * len(records), results
+        assert isinstance(results[-1], ExecutionAlreadyRunningError), results[-1]
+        for r in records:
+            loaded = await store.get_run(r.run_id)
+            assert loaded is not None and loaded.version == 2, "an update reported written was rolled back"
+            assert [e.event_id for e in await store.read_history(r.run_id)] == [1, 2]
+    finally:
+        await store.close()

@@ -556,8 +556,9 @@ class SQLiteStore(Store):
         if len(creates) > 1 and self._apply_creates_together(conn, creates):
             done = set(creates)
             rest = [p for p in rest if p not in done]
-        if len(rest) == 1:
-            # One write: no savepoint needed, its refusal is the transaction's rollback.
+        if len(batch) == 1:
+            # One write alone: no savepoint needed, its refusal is the transaction's rollback. (Not
+            # so for the last of a batch whose others were applied together: they must stay.)
             p = rest[0]
             try:
                 self._apply(conn, p)
