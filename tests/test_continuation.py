@@ -234,13 +234,28 @@ def test_step_protocol_by_hand(server: ServerProcess) -> None:
         assert datetime.fromisoformat(step[3]["event_time"]) == datetime.fromisoformat(started)
         last_seen = accepted["continuation"]["events"][-1]["event_id"]
 
-        # Bad commands in a continuation are refused (the usual workflow task then fails with them).
-        bad = http.post(
+        # A command that does not fit the API's schema (an empty activity id) makes the whole request
+        # invalid: 400 naming the field, and nothing is recorded (the SDK checks these before sending).
+        history = http.get("/workflows/history", params={"workflow_id": "s1"}).json()["events"]
+        invalid = http.post(
             "/activity-tasks/complete",
             json={
                 "task_token": a3["task_token"],
                 "result": 4,
                 "continuation": {"base_event_id": last_seen, "started_time": _now(), "commands": [_schedule("", 1)]},
+            },
+        )
+        assert invalid.status_code == 400 and "activity_id" in invalid.json()["message"], invalid.text
+        assert http.get("/workflows/history", params={"workflow_id": "s1"}).json()["events"] == history
+        # Commands that fit the schema but cannot be applied are refused as a continuation (the usual
+        # workflow task then fails with them), and the result is recorded.
+        twice = [_schedule("dup", 1), _schedule("dup", 2)]
+        bad = http.post(
+            "/activity-tasks/complete",
+            json={
+                "task_token": a3["task_token"],
+                "result": 4,
+                "continuation": {"base_event_id": last_seen, "started_time": _now(), "commands": twice},
             },
         ).json()
         assert bad["continuation"]["accepted"] is False and "activity id" in bad["continuation"]["reason"]

@@ -10,9 +10,11 @@ activity result, a megabyte identity and a 100 MB body were accepted (the body r
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from mainspring import Client
+from inprocess import eventually, running_worker
+from mainspring import Client, WorkflowHandle, activity, workflow
 from support import ServerProcess
 
 NS = "/api/v1/namespaces/default"
@@ -278,3 +281,48 @@ def test_a_start_repeated_with_its_request_id_is_the_same_run_even_after_it_clos
     # Another request id starts a new run of the closed workflow id.
     new = http.post("/workflows", json={**body, "request_id": "req-2"})
     assert new.status_code == 201 and new.json()["run_id"] != first.json()["run_id"]
+
+
+@activity.defn
+async def echo(x: int) -> int:
+    return x
+
+
+@workflow.defn
+async def sleeps_forever(ctx: workflow.Context) -> None:
+    await asyncio.sleep(1e300)
+
+
+@workflow.defn
+async def bad_activity_id(ctx: workflow.Context) -> int:
+    return await ctx.execute_activity(echo, 1, activity_id="two\nlines", start_to_close_timeout=timedelta(seconds=5))
+
+
+@workflow.defn
+async def endless_activity(ctx: workflow.Context) -> int:
+    return await ctx.execute_activity(echo, 1, start_to_close_timeout=timedelta(days=365 * 200))
+
+
+async def _failed_task(handle: WorkflowHandle[Any]) -> Any:
+    task = (await handle.describe()).pending_workflow_task
+    return task if task and task.get("last_failure") else None
+
+
+async def test_workflow_code_that_asks_for_what_the_server_refuses_fails_its_task_saying_why(
+    client: Client, task_queue: str
+) -> None:
+    """The SDK checks what the server would refuse before sending it: the workflow task fails with the
+    reason, recorded (so describe and the UI show it), rather than a completion turned away unseen."""
+    async with running_worker(
+        client, task_queue, workflows=[sleeps_forever, bad_activity_id, endless_activity], activities=[echo]
+    ):
+        for wf, wid, reason in (
+            (sleeps_forever, "sleeps", "timer can wait at most 100 years"),
+            (bad_activity_id, "bad-id", "must not contain control characters"),
+            (endless_activity, "endless", "start_to_close_timeout must be more than 0 and at most 100 years"),
+        ):
+            handle = await client.start_workflow(wf, id=wid, task_queue=task_queue)
+            task = await eventually(
+                functools.partial(_failed_task, handle), timeout=20, what=f"{wid}'s workflow task to fail"
+            )
+            assert reason in task["last_failure"]["message"], task

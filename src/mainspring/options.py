@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from .api.fields import seconds_problem as _seconds_problem
+
 __all__ = ["ActivityOptions", "RetryPolicy"]
 
 
@@ -30,10 +32,13 @@ class RetryPolicy:
     non_retryable_error_types: Sequence[str] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
-        if self.initial_interval <= timedelta(0):
-            raise ValueError("RetryPolicy.initial_interval must be positive")
-        if self.backoff_coefficient < 1:
-            raise ValueError("RetryPolicy.backoff_coefficient must be at least 1")
+        for what, value in (("initial_interval", self.initial_interval), ("maximum_interval", self.maximum_interval)):
+            if value is not None:
+                problem = _seconds_problem(f"RetryPolicy.{what}", value.total_seconds(), positive=True)
+                if problem:
+                    raise ValueError(problem)
+        if not 1 <= self.backoff_coefficient <= 100:  # also False for NaN
+            raise ValueError(f"RetryPolicy.backoff_coefficient must be 1 to 100, got {self.backoff_coefficient!r}")
         if self.maximum_interval is not None and self.maximum_interval < self.initial_interval:
             raise ValueError("RetryPolicy.maximum_interval must not be shorter than initial_interval")
         if self.maximum_attempts < 0:

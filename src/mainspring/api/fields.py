@@ -46,6 +46,7 @@ __all__ = [
     "WaitSeconds",
     "WorkflowId",
     "WorkflowType",
+    "seconds_problem",
 ]
 
 #: The longest duration, interval or timeout accepted: 100 years.
@@ -54,6 +55,17 @@ MAX_SECONDS = 100 * 366 * 24 * 3600.0
 MAX_UNIX_TIME = 253_402_300_799.0
 #: Event ids (and other counters) stay within what every JSON reader holds exactly (2**53).
 MAX_EVENT_ID = 2**53
+
+
+def seconds_problem(what: str, seconds: float, *, positive: bool = False) -> str | None:
+    """Why ``seconds`` is not a duration the server takes (for checks made before a request is sent,
+    e.g. by the SDK as workflow code runs), or None."""
+    low_ok = seconds > 0 if positive else seconds >= 0
+    if low_ok and seconds <= MAX_SECONDS:  # also False for NaN
+        return None
+    wanted = "more than 0" if positive else "0 or more"
+    return f"{what} must be {wanted} and at most 100 years ({MAX_SECONDS:g} s), got {seconds!r}"
+
 
 Seconds = Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False, description="Seconds (0 to 100 years).")]
 PositiveSeconds = Annotated[

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..activity import get_definition as get_activity_definition
+from ..api.fields import seconds_problem
+from ..api.names import check_id
 from ..converter import PayloadError, encode
 from ..errors import WorkflowCodeError
 from ..options import ActivityOptions, RetryPolicy
@@ -252,6 +254,22 @@ class Context:
                 "(how long it may take, retries included or per attempt)"
             )
         policy = retry_policy or o.retry_policy
+        # What the server would refuse, refused here: the workflow task fails with this message (and
+        # is retried), instead of its completion being turned away.
+        timeouts = {
+            "schedule_to_close_timeout": s2c,
+            "start_to_close_timeout": st2c,
+            "schedule_to_start_timeout": schedule_to_start_timeout or o.schedule_to_start_timeout,
+            "heartbeat_timeout": heartbeat_timeout or o.heartbeat_timeout,
+        }
+        for what, value in timeouts.items():
+            problem = None if value is None else seconds_problem(what, value.total_seconds(), positive=True)
+            if problem:
+                raise ValueError(f"activity {name!r}: {problem}")
+        for kind, text in (("activity id", activity_id or o.activity_id), ("task queue", task_queue or o.task_queue)):
+            problem = None if text is None else check_id(kind, text)
+            if problem:
+                raise ValueError(f"activity {name!r}: {problem}")
         try:
             payload = encode(arg) if takes_input else None
         except PayloadError as e:
@@ -264,8 +282,8 @@ class Context:
             task_queue=task_queue or o.task_queue,
             schedule_to_close_timeout=_seconds(s2c),
             start_to_close_timeout=_seconds(st2c),
-            schedule_to_start_timeout=_seconds(schedule_to_start_timeout or o.schedule_to_start_timeout),
-            heartbeat_timeout=_seconds(heartbeat_timeout or o.heartbeat_timeout),
+            schedule_to_start_timeout=_seconds(timeouts["schedule_to_start_timeout"]),
+            heartbeat_timeout=_seconds(timeouts["heartbeat_timeout"]),
             retry_policy=policy.to_json() if policy is not None else None,
         )
         return await self._instance.schedule_activity(call)

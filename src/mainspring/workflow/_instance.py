@@ -28,6 +28,7 @@ from typing import Any
 
 from .._validation import describe_input_error, schema_error
 from ..api.enums import CommandType, EventType
+from ..api.fields import MAX_SECONDS
 from ..converter import PayloadError, decode, encode
 from ..errors import (
     ActivityError,
@@ -668,6 +669,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         *args: Any,
         context: contextvars.Context | None = None,
     ) -> asyncio.TimerHandle:
+        if not delay <= MAX_SECONDS:  # a durable timer the server would refuse (or NaN): say so here
+            raise ValueError(f"a workflow timer can wait at most 100 years ({MAX_SECONDS:g} s), got {delay!r} s")
         handle = asyncio.TimerHandle(self._time + delay, callback, args, self, context)
         self._start_timer(delay, handle)
         return handle
