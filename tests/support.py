@@ -271,3 +271,33 @@ def running(*procs: ServerProcess | WorkerProcess) -> Iterator[None]:
     finally:
         for p in reversed(procs):
             p.stop(timeout=5)
+
+
+#: Debian's Chromium, as the UI and web-security tests drive it (scripts/test.sh installs it): headless,
+#: and without the background connections this machine's closed network refuses.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """A Playwright ``Browser`` on Debian's Chromium (no browser download), closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        raise AssertionError(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium package")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

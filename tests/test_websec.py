@@ -20,30 +20,19 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
 from mainspring import Client, Worker, workflow
 from mainspring.errors import PermissionDeniedError
-from support import EXAMPLES, ServerProcess, WorkerProcess, free_port, run_cli, wait_until
+from support import EXAMPLES, ServerProcess, WorkerProcess, chromium, free_port, run_cli, wait_until
 
 pytestmark = pytest.mark.slow
 
 NS = "/api/v1/namespaces/default"
 EVIL = "http://evil.test"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HELLO_INPUT = {"code": "python", "kind": "typesafe"}
 
 expect.set_options(timeout=15_000)
@@ -89,14 +78,8 @@ def flagged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium package")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+    with chromium() as b:
+        yield b
 
 
 class _Pages(http.server.BaseHTTPRequestHandler):

@@ -408,13 +408,7 @@ class Engine(WorkflowTasks, ActivityTasks):
         problem = self.set_aside.get(rec.run_id)
         if ex is None and problem is not None:
             if not even_set_aside:
-                raise InvalidArgumentError(
-                    f"workflow {rec.workflow_id!r} (run {rec.run_id}) is set aside: {problem}; "
-                    f"only a running workflow can be {action}",
-                    status=400,
-                    code="not_running",
-                    details={"run_id": rec.run_id, "status": rec.status.value},
-                )
+                raise _not_running(rec, f"is set aside: {problem}", action)
             # Terminating it is how an operator closes it: what it held is unreadable, so nothing of it
             # is kept but its history and the termination.
             ex = self._cache.get(rec.run_id)
@@ -430,15 +424,8 @@ class Engine(WorkflowTasks, ActivityTasks):
 
     @staticmethod
     def _check_running(ex: Execution, action: str) -> None:
-        rec = ex.record
         if not ex.running:
-            raise InvalidArgumentError(
-                f"workflow {rec.workflow_id!r} (run {rec.run_id}) is not running: it is {rec.status.value}; "
-                f"only a running workflow can be {action}",
-                status=400,
-                code="not_running",
-                details={"run_id": rec.run_id, "status": rec.status.value},
-            )
+            raise _not_running(ex.record, f"is not running: it is {ex.record.status.value}", action)
 
     async def request_cancel(self, namespace: str, req: m.CancelWorkflowRequest, identity: str) -> dict[str, Any]:
         """Record a cancellation request; the workflow's code sees it at its next workflow task."""
@@ -705,3 +692,12 @@ class Engine(WorkflowTasks, ActivityTasks):
                 "non_retryable": False,
             }
             await self._activity_attempt_failed(ex, act, failure, immediate=True, timeout_type=None)
+
+
+def _not_running(rec: ExecutionRecord, why: str, action: str) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"workflow {rec.workflow_id!r} (run {rec.run_id}) {why}; only a running workflow can be {action}",
+        status=400,
+        code="not_running",
+        details={"run_id": rec.run_id, "status": rec.status.value},
+    )
