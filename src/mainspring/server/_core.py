@@ -214,13 +214,17 @@ _DEPTH_MARGIN = 254 - MAX_PAYLOAD_DEPTH
 def payload_size(value: Any) -> int:
     """The size of ``value`` as stored, in bytes; ValueError if it cannot be stored as it is (nested
     deeper than MAX_PAYLOAD_DEPTH, or an integer beyond 64 bits)."""
-    # Wrapped in _DEPTH_MARGIN lists: orjson's own depth limit then checks the payload's depth as part
-    # of the encoding it does anyway (a separate walk would cost a second pass over every payload).
-    wrapped = value
-    for _ in range(_DEPTH_MARGIN):
-        wrapped = [wrapped]
     try:
-        return len(orjson.dumps(wrapped)) - 2 * _DEPTH_MARGIN
+        size = len(orjson.dumps(value))
+        if size < 2 * MAX_PAYLOAD_DEPTH:  # too short to nest that deep: the common case, one encoding
+            return size
+        # Wrapped in _DEPTH_MARGIN lists, orjson's own depth limit checks the payload's depth as part
+        # of an encoding (a walk over it in Python would cost more than encoding it again).
+        wrapped = value
+        for _ in range(_DEPTH_MARGIN):
+            wrapped = [wrapped]
+        orjson.dumps(wrapped)
+        return size
     except orjson.JSONEncodeError as e:
         if "ecursion" in str(e):
             raise ValueError(f"it is nested more than {MAX_PAYLOAD_DEPTH} levels deep") from None
