@@ -44,8 +44,9 @@ WORKFLOW_TYPE = get_definition(defs.greet_wf).name
 
 async def _offer(
     clients: list[Client], rate: int, seconds: float, tq: str, tag: str
-) -> tuple[list[float], dict[str, str], int, int]:
-    """Offer ``rate`` starts/s for ``seconds``: latencies of the accepted, their ids -> run ids, refused, failed."""
+) -> tuple[list[float], dict[str, str], int, int, list[float]]:
+    """Offer ``rate`` starts/s for ``seconds``: latencies of the accepted, their ids -> run ids, refused,
+    failed, and how late this generator itself sent each batch (ms: when it is late, so are the latencies)."""
     latencies: list[float] = []
     accepted: dict[str, str] = {}
     refused = failed = 0
@@ -73,8 +74,11 @@ async def _offer(
     t0 = time.perf_counter()
     step = 0.01  # a batch every 10 ms
     i = 0
+    late: list[float] = []
     while True:
         elapsed = time.perf_counter() - t0
+        if i:
+            late.append(max(0.0, elapsed - i / rate) * 1000)
         if elapsed >= seconds:
             break
         due_count = int(min(elapsed + step, seconds) * rate)
@@ -87,7 +91,7 @@ async def _offer(
         await asyncio.sleep(max(0.0, t0 + elapsed + step - time.perf_counter()))
     if tasks:
         await asyncio.wait(tasks, timeout=30)
-    return latencies, accepted, refused, failed
+    return latencies, accepted, refused, failed, late
 
 
 async def _listed(client: Client, prefix: str) -> dict[str, str]:
@@ -130,9 +134,10 @@ async def one_rate(rate: int, seconds: float, with_worker: bool) -> dict[str, An
                     await asyncio.to_thread(worker.wait_line, "READY", 60.0)
                 for c in clients:  # open each channel before the clock starts
                     await c.start_workflow(WORKFLOW_TYPE, "warm", id=f"warm-{uuid.uuid4().hex}", task_queue=tq)
-                cpu0 = procstat.cpu_seconds(server.pid)
-                latencies, accepted, refused, failed = await _offer(clients, rate, seconds, tq, tag)
-                cpu = procstat.cpu_seconds(server.pid) - cpu0
+                cpu0, client0 = procstat.cpu_seconds(server.pid), procstat.self_cpu_seconds()
+                latencies, accepted, refused, failed, late = await _offer(clients, rate, seconds, tq, tag)
+                cpu, client_cpu = procstat.cpu_seconds(server.pid) - cpu0, procstat.self_cpu_seconds() - client0
+                rss = procstat.peak_rss_mb(server.pid)
                 listed = await _listed(clients[0], f"{tag}-")
                 health = await clients[0].health()
             finally:
@@ -156,7 +161,9 @@ async def one_rate(rate: int, seconds: float, with_worker: bool) -> dict[str, An
             "wrong_run": sum(1 for w, r in accepted.items() if w in listed and listed[w] != r),
             "server_refused": health.get("load", {}).get("starts_refused"),
             "server_cpu_s": cpu,
-            "server_peak_rss_mb": procstat.peak_rss_mb(server.pid),
+            "client_cpu_s": client_cpu,
+            "client_late_p99_ms": pct(late, 0.99) if late else None,
+            "server_peak_rss_mb": rss,
         }
     finally:
         remove_files(db)

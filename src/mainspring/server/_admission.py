@@ -35,10 +35,10 @@ class Admission:
     def __init__(
         self,
         *,
-        target: float = 0.05,
+        target: float = 0.1,
         interval: float = 0.1,
         limit: int = 10_000,
-        floor: int = 32,
+        floor: int = 128,
         retry_after: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -46,7 +46,8 @@ class Admission:
         self.interval = interval
         self.limit = limit
         #: Fewer than this many in flight is never a queue worth refusing work for (one slow disk sync, a
-        #: moment without CPU on a busy machine).
+        #: moment without CPU on a busy machine, a client that keeps a hundred starts in flight: its
+        #: queue is as long as it chooses, and refusing it only makes it wait).
         self.floor = floor
         self.retry_after = retry_after
         self._clock = clock
