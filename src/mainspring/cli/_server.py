@@ -119,7 +119,7 @@ def server() -> None:
     default=10_000,
     show_default=True,
     help="Most workflow starts in flight at once; more are refused with 429 (retry after a moment). Starts are "
-    "also refused while a queue of them stands (128 or more in flight, each taking over 100 ms).",
+    "also refused while a queue of them stands (128 or more in flight, each taking over 50 ms).",
 )
 @click.option(
     "--allowed-origin",

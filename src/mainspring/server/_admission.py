@@ -35,7 +35,7 @@ class Admission:
     def __init__(
         self,
         *,
-        target: float = 0.1,
+        target: float = 0.05,
         interval: float = 0.1,
         limit: int = 10_000,
         floor: int = 128,

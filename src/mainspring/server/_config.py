@@ -45,7 +45,7 @@ class ServerConfig:
     execution_cache_size: int = 10_000
     #: Starts are refused (429, retry after a moment) while each one takes longer than this, for a while:
     #: a queue that stands rather than a burst that drains (see ``server._admission``).
-    start_delay_target: timedelta = timedelta(milliseconds=100)
+    start_delay_target: timedelta = timedelta(milliseconds=50)
     #: At most this many starts are in flight at once; more are refused (429).
     max_pending_starts: int = 10_000
     #: SQLite ``synchronous`` setting: FULL is durable across power loss.
