@@ -8,12 +8,16 @@ the log or made the server buffer without bound.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from support import ServerProcess
 
@@ -92,4 +96,54 @@ def test_a_schema_the_server_cannot_resolve_is_left_to_the_worker(server: Server
         assert _announce(http, queue, schema).status_code == 201
         r = _start(http, queue, 1)
         assert r.status_code == 201, r.text
+    assert "Traceback" not in server.log()
+
+
+def _register(ws: Any, task_queue: str) -> None:
+    ws.send(json.dumps({"i": 1, "op": "register", "b": {"identity": "hand", "task_queue": task_queue}}))
+    assert "ok" in json.loads(ws.recv(timeout=10))
+
+
+def test_a_message_id_that_is_not_a_scalar_is_a_protocol_error(server: ServerProcess) -> None:
+    # An unhashable "q" raised a traceback and dropped the connection without a close frame; an "i"
+    # nested 1,000 deep got no answer at all (it could not be written back).
+    for path, first in (("workers", True), ("clients", False)):
+        for frame in ('{"q": [1], "ok": 1}', '{"q": {"a": 1}, "ok": 1}', '{"i": ' + "[" * 1000 + "]" * 1000 + "}"):
+            with connect(f"ws://{server.address}{NS}/{path}/connect", max_size=None) as ws:
+                if first:
+                    _register(ws, "ids")
+                ws.send(frame)
+                answer = json.loads(ws.recv(timeout=10))
+                assert answer["err"]["code"] == "protocol_error" and "id" in answer["err"]["message"], answer
+                with pytest.raises(ConnectionClosed) as closed:
+                    ws.recv(timeout=10)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1003
+    assert "Traceback" not in server.log()
+
+
+def test_a_worker_that_answers_a_stack_request_with_nonsense_is_survived(
+    server: ServerProcess, http: httpx.Client
+) -> None:
+    queue = uuid.uuid4().hex
+    with connect(f"ws://{server.address}{NS}/workers/connect", max_size=None) as ws:
+        _register(ws, queue)
+        assert http.post(
+            "/workflows", json={"workflow_id": "st", "workflow_type": "wf", "task_queue": queue}
+        ).is_success
+        ws.send(json.dumps({"i": 2, "op": "poll_workflow_task", "b": {"timeout": 10}}))
+        token = json.loads(ws.recv(timeout=10))["ok"]["task_token"]
+        timer = {"type": "StartTimer", "timer_id": "t", "duration": 3600}
+        ws.send(json.dumps({"i": 3, "op": "complete_workflow_task", "b": {"task_token": token, "commands": [timer]}}))
+        assert "ok" in json.loads(ws.recv(timeout=10))
+        # The worker keeps the run cached, so the server asks it where the run waits; it answers with a
+        # status that is not a number (this raised a traceback and dropped the worker's connection).
+        with ThreadPoolExecutor(1) as pool:
+            asked = pool.submit(http.get, "/workflows/stack", params={"workflow_id": "st"})
+            request = json.loads(ws.recv(timeout=10))
+            assert request["op"] == "stack"
+            ws.send(json.dumps({"q": request["q"], "err": {"status": "teapot", "message": "no"}}))
+            r = asked.result(timeout=30)
+        assert r.status_code == 200 and "could not answer" in r.json()["message"], r.text
+        ws.send(json.dumps({"i": 4, "op": "poll_workflow_task", "b": {"timeout": 0}}))
+        assert json.loads(ws.recv(timeout=10)) == {"i": 4, "ok": None}  # still connected
     assert "Traceback" not in server.log()

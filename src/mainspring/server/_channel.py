@@ -143,7 +143,17 @@ async def _receive(websocket: WebSocket) -> list[dict[str, Any]]:
     items = data if isinstance(data, list) else [data]
     if not items or not all(isinstance(item, dict) for item in items):
         raise ProtocolError(1003, "a frame must hold a JSON object (a message) or an array of objects")
+    for item in items:
+        # An id is echoed in the answer and looked up among the server's requests: a list or an object
+        # there once raised a traceback and dropped the connection, and one nested a thousand deep made
+        # an answer that could not be written.
+        for key in ("i", "q"):
+            if not isinstance(item.get(key), _ID_TYPES):
+                raise ProtocolError(1003, f"a message's {key!r} (its id) must be an integer or a string")
     return items
+
+
+_ID_TYPES = (int, str, type(None))
 
 
 async def _refuse(conn: _Connection, e: ProtocolError) -> None:
@@ -218,7 +228,9 @@ class _Connection:
             if not isinstance(err, dict):
                 err = {}
             message_text = str(err.get("message", ""))
-            status = int(err.get("status", 500))
+            status = err.get("status")
+            if not isinstance(status, int) or not 400 <= status <= 599:
+                status = 500
             future.set_exception(RPCError(message_text, status=status, code=str(err.get("code", "error"))))
 
     def _start_flush(self) -> None:
