@@ -9,6 +9,7 @@ the log or made the server buffer without bound.
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from support import ServerProcess
+from support import ServerProcess, wait_until
 
 NS = "/api/v1/namespaces/default"
 
@@ -147,3 +148,18 @@ def test_a_worker_that_answers_a_stack_request_with_nonsense_is_survived(
         ws.send(json.dumps({"i": 4, "op": "poll_workflow_task", "b": {"timeout": 0}}))
         assert json.loads(ws.recv(timeout=10)) == {"i": 4, "ok": None}  # still connected
     assert "Traceback" not in server.log()
+
+
+def test_a_caller_that_goes_away_in_the_middle_of_its_body_leaves_no_traceback(server: ServerProcess) -> None:
+    for _ in range(20):
+        with socket.create_connection(("127.0.0.1", server.port)) as s:
+            s.sendall(
+                b"POST /api/v1/namespaces/default/workflows HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"workflow_id": '
+            )
+    # The server read each half body and saw its caller leave.
+    wait_until(lambda: httpx.get(server.url + "/api/v1/health").status_code == 200)
+    with httpx.Client(base_url=server.url + NS) as http:
+        assert http.get("/workflows").json()["executions"] == []
+        assert _start(http, "q", 1).status_code == 201
+    assert "Traceback" not in server.log() and "ClientDisconnect" not in server.log()

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -672,6 +672,10 @@ def _make_route(engine: Engine, ep: Endpoint) -> Route:
         except StorageError as e:
             log.error("storage error in %s: %s", ep.name, e)
             return error_response(503, "storage_unavailable", str(e))
+        except ClientDisconnect:
+            # The caller went away while sending its body (nothing was done): no one to answer, and not
+            # the server's error (each one logged a traceback; a thousand at once stalled the server).
+            return Response(status_code=400)
 
     return Route(ep.path, endpoint, methods=[ep.method], name=ep.name)
 
