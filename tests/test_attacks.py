@@ -8,14 +8,17 @@ the log or made the server buffer without bound.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import struct
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -163,3 +166,43 @@ def test_a_caller_that_goes_away_in_the_middle_of_its_body_leaves_no_traceback(s
         assert http.get("/workflows").json()["executions"] == []
         assert _start(http, "q", 1).status_code == 201
     assert "Traceback" not in server.log() and "ClientDisconnect" not in server.log()
+
+
+def _raw_websocket(server: ServerProcess, path: str) -> socket.socket:
+    """A WebSocket opened by hand, so the test can write frames and never read the answers."""
+    s = socket.create_connection(("127.0.0.1", server.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += s.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return s
+
+
+def _text_frame(data: bytes) -> bytes:
+    # A client frame must be masked; with a mask of zeros the payload goes as it is.
+    return b"\x81\xff" + struct.pack(">Q", len(data)) + b"\x00\x00\x00\x00" + data
+
+
+def test_a_peer_that_never_reads_its_answers_cannot_make_the_server_hold_them(server: ServerProcess) -> None:
+    # Each request's id is echoed in its answer: 7 MB in, 7 MB out. Before, the server read request after
+    # request and kept every answer it could not send: 100 of them took it from 60 MB to 800 MB.
+    assert server.proc is not None
+    process = psutil.Process(server.proc.pid)
+    before = process.memory_info().rss
+    frame = _text_frame(b'{"i": "' + b"x" * (7 * 1024 * 1024) + b'", "op": "nope"}')
+    with _raw_websocket(server, NS + "/clients/connect") as s:
+        s.settimeout(5)
+        sent = 0
+        with contextlib.suppress(OSError):  # the server stops reading: the sends block, then time out
+            for _ in range(100):
+                s.sendall(frame)
+                sent += 1
+        grown = process.memory_info().rss - before
+        assert grown < 300 * 1024 * 1024, (sent, grown)
+        assert httpx.get(server.url + "/api/v1/health", timeout=10).status_code == 200
+    assert "Traceback" not in server.log()

@@ -54,6 +54,11 @@ Operation = Callable[[Engine, Session, Any], Awaitable[Any]]
 #: Longest a commit left behind an answer waits for that answer's frame to be written (see after_answer).
 _AFTER_ANSWER_LIMIT = 0.5
 
+#: A connection reads no more requests while more than this many bytes of its answers wait to be written
+#: (see _Connection.room): a peer that sent requests and never read the answers once made the server
+#: hold 1.5 GB of them in four seconds.
+_OUTBOX_LIMIT = 32 * 1024 * 1024
+
 
 def _poll_workflow(engine: Engine, s: Session, b: m.PollRequest) -> Awaitable[Any]:
     return engine.poll_workflow_task(s, b.timeout if b.timeout is not None else 30.0)
@@ -171,7 +176,11 @@ class _Connection:
         self.websocket = websocket
         self.operations = operations
         self._send_lock = asyncio.Lock()
-        self._outbox: list[dict[str, Any]] = []
+        #: Answers queued, as JSON text, and the bytes of those not written yet (queued or being sent).
+        self._outbox: list[str] = []
+        self._unsent = 0
+        self._room = asyncio.Event()
+        self._room.set()
         self._flusher: asyncio.Handle | None = None
         #: To run once the answers queued so far are written (AFTER_ANSWER).
         self._after_flush: list[Callable[[], None]] = []
@@ -192,7 +201,11 @@ class _Connection:
         self._queue(message)
 
     def _queue(self, message: dict[str, Any]) -> None:
-        self._outbox.append(message)
+        text = dumps_str(message)
+        self._outbox.append(text)
+        self._unsent += len(text)
+        if self._unsent > _OUTBOX_LIMIT:
+            self._room.clear()
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().call_soon(self._start_flush)
 
@@ -238,14 +251,24 @@ class _Connection:
         self.running.add(task)
         task.add_done_callback(self.running.discard)
 
+    async def room(self) -> None:
+        """Wait until the answers waiting to be written are few enough to read more requests. A peer that
+        does not read its answers is then not read either: its pings go unanswered and it is dropped."""
+        await self._room.wait()
+
     async def _flush(self) -> None:
         try:
             async with self._send_lock:
                 while self._outbox:
                     batch, self._outbox = self._outbox, []
-                    await self.websocket.send_text(dumps_str(batch[0] if len(batch) == 1 else batch))
+                    await self.websocket.send_text(batch[0] if len(batch) == 1 else "[" + ",".join(batch) + "]")
+                    self._unsent -= sum(map(len, batch))
+                    if self._unsent <= _OUTBOX_LIMIT:
+                        self._room.set()
         except (WebSocketDisconnect, RuntimeError):
             self._outbox.clear()  # the peer is gone
+            self._unsent = 0
+            self._room.set()
         finally:
             self._flusher = None
             self._run_after_flush()
@@ -374,6 +397,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
             }
         )
         while not graceful:
+            await conn.room()
             for message in await _receive(websocket):
                 if "op" not in message and "q" in message:
                     conn.answered(message)  # the worker answers a request of the server's
@@ -429,6 +453,7 @@ async def client_channel(engine: Engine, websocket: WebSocket) -> None:
             await conn.send({"i": 0, "err": _error(400, "invalid_argument", problem)})
             return
         while True:
+            await conn.room()
             for message in await _receive(websocket):
                 op = str(message.get("op"))
                 conn.start(message.get("i"), op, message.get("b"), namespace, None, waits=op in _WAITS)
