@@ -234,16 +234,18 @@ def test_step_protocol_by_hand(server: ServerProcess) -> None:
         assert datetime.fromisoformat(step[3]["event_time"]) == datetime.fromisoformat(started)
         last_seen = accepted["continuation"]["events"][-1]["event_id"]
 
-        # Bad commands in a continuation are refused (the usual workflow task then fails with them).
+        # Bad commands in a continuation are refused (the usual workflow task then fails with them). An
+        # empty activity id would not do: the request model refuses it, and the whole request with it.
+        untimed = {**_schedule("a4", 1), "start_to_close_timeout": None}
         bad = http.post(
             "/activity-tasks/complete",
             json={
                 "task_token": a3["task_token"],
                 "result": 4,
-                "continuation": {"base_event_id": last_seen, "started_time": _now(), "commands": [_schedule("", 1)]},
+                "continuation": {"base_event_id": last_seen, "started_time": _now(), "commands": [untimed]},
             },
         ).json()
-        assert bad["continuation"]["accepted"] is False and "activity id" in bad["continuation"]["reason"]
+        assert bad["continuation"]["accepted"] is False and "timeout" in bad["continuation"]["reason"]
         d = http.get("/workflows/describe", params={"workflow_id": "s1"}).json()
         assert d["pending_workflow_task"] is not None and d["pending_activities"] == []
 
