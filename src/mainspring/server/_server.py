@@ -19,6 +19,7 @@ from ._config import ServerConfig
 from ._engine import Engine
 from ._guard import Guard, RequestCheck, SitePolicy
 from ._http import build_app
+from ._protocol import BoundedHttpToolsProtocol
 from ._timers import Clock
 from ._wire import body_limit
 
@@ -149,7 +150,8 @@ class Server:
             log_level="warning",
             access_log=False,
             loop="none",
-            http="httptools",
+            # httptools, with a bound on a request's head (see _protocol).
+            http=BoundedHttpToolsProtocol,
             # The worker channel: no compression (small JSON messages, latency matters); pings find
             # a worker that is hung or cut off without its socket closing.
             ws="websockets-sansio",
