@@ -83,6 +83,7 @@ _ERRORS = (
     (400, "Invalid request; the message says what to fix"),
     (403, "Refused: a foreign origin or host, or a task token that belongs to another worker"),
     (404, "Not found (the namespace, the workflow, the task or the session)"),
+    (431, "The request line and headers are over 64 KiB"),
     (503, "The store cannot write right now (e.g. its disk is full); retry after the Retry-After header"),
 )
 _BODY_ERRORS = (

@@ -26,13 +26,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
-            # Counted by the bytes received while a head is being read (approximate across pipelined
-            # requests, which is fine for a bound this far above any real head).
+            # The bytes received while a head is being read; a chunk may also hold the start of the body,
+            # so the bound is checked once the parser has seen it (and the head has not ended).
             self._head_bytes += len(data)
-            if self._head_bytes > MAX_HEAD_BYTES:
-                self._refuse_head()
-                return
         super().data_received(data)
+        if self._in_head and self._head_bytes > MAX_HEAD_BYTES:
+            self._refuse_head()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
