@@ -15,6 +15,7 @@ import struct
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,7 +24,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from support import ServerProcess, wait_until
+from support import ServerProcess, WorkerProcess, wait_until
+
+WORKERS = Path(__file__).resolve().parent / "workers"
 
 NS = "/api/v1/namespaces/default"
 
@@ -230,3 +233,29 @@ def test_a_request_head_is_bounded(server: ServerProcess) -> None:
     # An ordinary request, with a few KiB of headers, is served.
     r = httpx.get(server.url + "/api/v1/health", headers={"x-big": "b" * 8000, "cookie": "c=" + "d" * 8000})
     assert r.status_code == 200
+
+
+def test_an_exception_chained_hundreds_deep_is_reported_with_its_first_causes(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    # An activity whose exception had 250 causes was refused by the server (nested over 200 levels), one
+    # with 1,000 made a 3 MB failure (each cause's stack repeated the whole chain), and a few hundred were
+    # too deep for the worker to encode at all: the attempt then waited out its (here 120 s) timeout.
+    worker = WorkerProcess(WORKERS / "deep_failure_worker.py", server.address, log_path=tmp_path / "w.log").start()
+    try:
+        with httpx.Client(base_url=server.url + NS, timeout=60) as http:
+            for depth in (150, 250, 1000):
+                wid = f"deep-{depth}"
+                body = {"workflow_id": wid, "workflow_type": "deep_failure_workflow", "input": depth}
+                assert http.post("/workflows", json={**body, "task_queue": "deep-failure-queue"}).is_success
+                r = http.get("/workflows/result", params={"workflow_id": wid, "wait": 30})
+                assert r.json()["status"] == "FAILED", r.text
+                failure = r.json()["failure"]
+                causes = []
+                while failure is not None:
+                    causes.append(failure["message"])
+                    failure = failure.get("cause")
+                assert causes[1] == f"level {depth}" and "not recorded" in causes[-1], causes
+        assert "Traceback" not in worker.log()
+    finally:
+        worker.stop()
