@@ -259,3 +259,16 @@ def test_an_exception_chained_hundreds_deep_is_reported_with_its_first_causes(
         assert "Traceback" not in worker.log()
     finally:
         worker.stop()
+
+
+def test_a_frame_over_the_limit_is_always_refused_with_a_close_frame(server: ServerProcess) -> None:
+    # The server wrote its close frame (1009) and closed the socket with the rest of the frame unread: the
+    # kernel's reset then often destroyed the close frame, and the peer saw the connection just drop.
+    for path in ("workers", "clients") * 4:
+        with connect(f"ws://{server.address}{NS}/{path}/connect", max_size=None) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.send("x" * (20 * 1024 * 1024))
+                ws.recv(timeout=20)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009, closed.value
+    assert httpx.get(server.url + "/api/v1/health").status_code == 200
+    assert "Traceback" not in server.log()

@@ -19,7 +19,7 @@ from ._config import ServerConfig
 from ._engine import Engine
 from ._guard import Guard, RequestCheck, SitePolicy
 from ._http import build_app
-from ._protocol import BoundedHttpToolsProtocol
+from ._protocol import BoundedHttpToolsProtocol, LingeringWebSocketProtocol
 from ._timers import Clock
 from ._wire import body_limit
 
@@ -152,9 +152,10 @@ class Server:
             loop="none",
             # httptools, with a bound on a request's head (see _protocol).
             http=BoundedHttpToolsProtocol,
-            # The worker channel: no compression (small JSON messages, latency matters); pings find
+            # The worker channel, on websockets' sans-I/O protocol (a refused frame's close frame reaches
+            # the peer: see _protocol): no compression (small JSON messages, latency matters); pings find
             # a worker that is hung or cut off without its socket closing.
-            ws="websockets-sansio",
+            ws=LingeringWebSocketProtocol,
             ws_per_message_deflate=False,
             # A frame carries at most what one HTTP request may (a bigger one is refused with 1009).
             ws_max_size=body_limit(self.config.max_payload_bytes),
