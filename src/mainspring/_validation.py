@@ -8,9 +8,12 @@ the same sentence whichever side caught the mistake.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 from typing import TYPE_CHECKING, Any
+
+from ._bounded_schema import MAX_PROBLEMS, bounded
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -51,7 +54,12 @@ def _json_type(value: Any) -> str:
 
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return _clip(text, 40)
+
+
+def _clip(text: str, most: int) -> str:
+    # jsonschema's messages quote the value checked, which may be megabytes long.
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 @functools.lru_cache(maxsize=256)
@@ -59,8 +67,7 @@ def _validator(schema_text: str) -> Any:
     import jsonschema  # imported on first use: it is only needed when an input is checked
 
     schema = json.loads(schema_text)
-    cls = jsonschema.validators.validator_for(schema)
-    return cls(schema)
+    return bounded(jsonschema.validators.validator_for(schema), schema_text)(schema)
 
 
 #: id(schema) -> (schema, validator): the schema dicts a server checks against are long-lived (it
@@ -88,13 +95,14 @@ def schema_problem(schema: Any) -> str | None:
         return "it must be a JSON object (a JSON schema) or null"
     import jsonschema
 
+    cls = jsonschema.validators.validator_for(schema)
+    # cls.check_schema(schema), with the costly keywords bounded: the schema is a worker's input too.
+    meta_cls = bounded(jsonschema.validators.validator_for(cls.META_SCHEMA, default=cls), "")
     try:
-        jsonschema.validators.validator_for(schema).check_schema(schema)
-    except jsonschema.exceptions.SchemaError as e:
-        return f"it is not a valid JSON schema: {e.message}"
+        error = next(meta_cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER).iter_errors(schema), None)
     except RecursionError:
         return "it nests too deeply"
-    return None
+    return None if error is None else f"it is not a valid JSON schema: {_clip(error.message, 200)}"
 
 
 def schema_error(instance: Any, schema: dict[str, Any]) -> str | None:
@@ -103,13 +111,24 @@ def schema_error(instance: Any, schema: dict[str, Any]) -> str | None:
     if schema == NO_INPUT_SCHEMA:
         return None if instance is None else f"this workflow takes no input, but got {_short(instance)}"
     import jsonschema
+    import referencing.exceptions
 
     try:
         validator = _validator_for(schema)
         if validator.is_valid(instance):
             return None
-        errors = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
-    except (RecursionError, jsonschema.exceptions.JSONSchemaException, ValueError, TypeError, LookupError) as e:
+        # At most MAX_PROBLEMS: a 2 MiB list of wrong items once made half a million problems (16 s and
+        # 1.6 GB on the server's event loop).
+        found = list(itertools.islice(validator.iter_errors(instance), MAX_PROBLEMS))
+        errors = sorted(found, key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    except (
+        RecursionError,
+        referencing.exceptions.Unresolvable,
+        jsonschema.exceptions.UnknownType,
+        ValueError,
+        TypeError,
+        LookupError,
+    ) as e:
         # e.g. a $ref the server cannot resolve: not the caller's mistake, so not a refusal.
         log.warning("could not check an input against its workflow's schema: %s: %s", type(e).__name__, e)
         return None
@@ -118,7 +137,10 @@ def schema_error(instance: Any, schema: dict[str, Any]) -> str | None:
     err = jsonschema.exceptions.best_match(errors)
     assert err is not None
     first = _describe(err)
-    return first if len(errors) == 1 else f"{first} (and {len(errors) - 1} more problem(s))"
+    if len(errors) == 1:
+        return first
+    more = f"{len(errors) - 1}" if len(errors) < MAX_PROBLEMS else f"at least {len(errors) - 1}"
+    return f"{first} (and {more} more problem(s))"
 
 
 def _path(parts: list[Any]) -> str:
@@ -144,9 +166,7 @@ def _describe(err: Any) -> str:
     if kind in ("enum", "const"):
         allowed = err.validator_value if kind == "enum" else [err.validator_value]
         return f"{where} must be one of {', '.join(_short(a) for a in allowed)}, got {_short(value)}"
-    if kind == "additionalProperties":
-        return f"{where}: {err.message}"
-    return f"{where}: {err.message}"
+    return f"{where}: {_clip(err.message, 200)}"
 
 
 def describe_input_error(workflow_type: str, problem: str) -> str:

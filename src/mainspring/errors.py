@@ -269,11 +269,25 @@ class PayloadTooLargeError(RPCError):
 #   {"message", "type", "kind", "stack", "non_retryable", "details", "cause", ...kind-specific fields}
 
 
+#: At most this many causes are recorded below a failure: the server refuses payloads nested over 200
+#: levels, and an exception chained a few hundred deep could not even be encoded (its attempt then waited
+#: out its timeout). Deeper causes are summed up in one last cause.
+_MAX_CAUSES = 32
+
+
 def failure_to_dict(err: BaseException, *, with_stack: bool = True) -> dict[str, Any]:
-    """Convert an exception into the failure JSON recorded in history."""
+    """Convert an exception into the failure JSON recorded in history (with at most _MAX_CAUSES causes)."""
+    return _failure_to_dict(err, with_stack, 0)
+
+
+def _failure_to_dict(err: BaseException, with_stack: bool, depth: int) -> dict[str, Any]:
     stack = None
     if with_stack:
-        stack = getattr(err, "stack", None) or "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        # The first stack shows the whole chain, as Python prints it; a cause's shows its own frames (with
+        # the chain at every level, a failure 1,000 causes deep was over 3 MB).
+        stack = getattr(err, "stack", None) or "".join(
+            traceback.format_exception(type(err), err, err.__traceback__, chain=depth == 0)
+        )
     out: dict[str, Any] = {"message": str(err), "stack": stack}
     cause_err: BaseException | None = getattr(err, "cause", None)
     if isinstance(err, ApplicationError):
@@ -306,7 +320,16 @@ def failure_to_dict(err: BaseException, *, with_stack: bool = True) -> dict[str,
         out.update(kind="application", type=type(err).__name__, non_retryable=False)
         cause_err = err.__cause__
     if cause_err is not None:
-        out["cause"] = failure_to_dict(cause_err, with_stack=with_stack)
+        if depth < _MAX_CAUSES:
+            out["cause"] = _failure_to_dict(cause_err, with_stack, depth + 1)
+        else:
+            out["cause"] = {
+                "message": f"(further causes, from {type(cause_err).__name__}: {cause_err}, not recorded)"[:1000],
+                "type": "TruncatedCauses",
+                "kind": "application",
+                "stack": None,
+                "non_retryable": False,
+            }
     return out
 
 

@@ -54,6 +54,11 @@ Operation = Callable[[Engine, Session, Any], Awaitable[Any]]
 #: Longest a commit left behind an answer waits for that answer's frame to be written (see after_answer).
 _AFTER_ANSWER_LIMIT = 0.5
 
+#: A connection reads no more requests while more than this many bytes of its answers wait to be written
+#: (see _Connection.room): a peer that sent requests and never read the answers once made the server
+#: hold 1.5 GB of them in four seconds.
+_OUTBOX_LIMIT = 32 * 1024 * 1024
+
 
 def _poll_workflow(engine: Engine, s: Session, b: m.PollRequest) -> Awaitable[Any]:
     return engine.poll_workflow_task(s, b.timeout if b.timeout is not None else 30.0)
@@ -143,7 +148,17 @@ async def _receive(websocket: WebSocket) -> list[dict[str, Any]]:
     items = data if isinstance(data, list) else [data]
     if not items or not all(isinstance(item, dict) for item in items):
         raise ProtocolError(1003, "a frame must hold a JSON object (a message) or an array of objects")
+    for item in items:
+        # An id is echoed in the answer and looked up among the server's requests: a list or an object
+        # there once raised a traceback and dropped the connection, and one nested a thousand deep made
+        # an answer that could not be written.
+        for key in ("i", "q"):
+            if not isinstance(item.get(key), _ID_TYPES):
+                raise ProtocolError(1003, f"a message's {key!r} (its id) must be an integer or a string")
     return items
+
+
+_ID_TYPES = (int, str, type(None))
 
 
 async def _refuse(conn: _Connection, e: ProtocolError) -> None:
@@ -161,7 +176,11 @@ class _Connection:
         self.websocket = websocket
         self.operations = operations
         self._send_lock = asyncio.Lock()
-        self._outbox: list[dict[str, Any]] = []
+        #: Answers queued, as JSON text, and the bytes of those not written yet (queued or being sent).
+        self._outbox: list[str] = []
+        self._unsent = 0
+        self._room = asyncio.Event()
+        self._room.set()
         self._flusher: asyncio.Handle | None = None
         #: To run once the answers queued so far are written (AFTER_ANSWER).
         self._after_flush: list[Callable[[], None]] = []
@@ -182,7 +201,11 @@ class _Connection:
         self._queue(message)
 
     def _queue(self, message: dict[str, Any]) -> None:
-        self._outbox.append(message)
+        text = dumps_str(message)
+        self._outbox.append(text)
+        self._unsent += len(text)
+        if self._unsent > _OUTBOX_LIMIT:
+            self._room.clear()
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().call_soon(self._start_flush)
 
@@ -218,7 +241,9 @@ class _Connection:
             if not isinstance(err, dict):
                 err = {}
             message_text = str(err.get("message", ""))
-            status = int(err.get("status", 500))
+            status = err.get("status")
+            if not isinstance(status, int) or not 400 <= status <= 599:
+                status = 500
             future.set_exception(RPCError(message_text, status=status, code=str(err.get("code", "error"))))
 
     def _start_flush(self) -> None:
@@ -226,14 +251,24 @@ class _Connection:
         self.running.add(task)
         task.add_done_callback(self.running.discard)
 
+    async def room(self) -> None:
+        """Wait until the answers waiting to be written are few enough to read more requests. A peer that
+        does not read its answers is then not read either: its pings go unanswered and it is dropped."""
+        await self._room.wait()
+
     async def _flush(self) -> None:
         try:
             async with self._send_lock:
                 while self._outbox:
                     batch, self._outbox = self._outbox, []
-                    await self.websocket.send_text(dumps_str(batch[0] if len(batch) == 1 else batch))
+                    await self.websocket.send_text(batch[0] if len(batch) == 1 else "[" + ",".join(batch) + "]")
+                    self._unsent -= sum(map(len, batch))
+                    if self._unsent <= _OUTBOX_LIMIT:
+                        self._room.set()
         except (WebSocketDisconnect, RuntimeError):
             self._outbox.clear()  # the peer is gone
+            self._unsent = 0
+            self._room.set()
         finally:
             self._flusher = None
             self._run_after_flush()
@@ -362,6 +397,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
             }
         )
         while not graceful:
+            await conn.room()
             for message in await _receive(websocket):
                 if "op" not in message and "q" in message:
                     conn.answered(message)  # the worker answers a request of the server's
@@ -417,6 +453,7 @@ async def client_channel(engine: Engine, websocket: WebSocket) -> None:
             await conn.send({"i": 0, "err": _error(400, "invalid_argument", problem)})
             return
         while True:
+            await conn.room()
             for message in await _receive(websocket):
                 op = str(message.get("op"))
                 conn.start(message.get("i"), op, message.get("b"), namespace, None, waits=op in _WAITS)

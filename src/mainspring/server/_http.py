@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -83,6 +83,7 @@ _ERRORS = (
     (400, "Invalid request; the message says what to fix"),
     (403, "Refused: a foreign origin or host, or a task token that belongs to another worker"),
     (404, "Not found (the namespace, the workflow, the task or the session)"),
+    (431, "The request line and headers are over 64 KiB"),
     (503, "The store cannot write right now (e.g. its disk is full); retry after the Retry-After header"),
 )
 _BODY_ERRORS = (
@@ -672,6 +673,10 @@ def _make_route(engine: Engine, ep: Endpoint) -> Route:
         except StorageError as e:
             engine.repeats.error("http", "storage error in %s: %s", ep.name, e)  # once while it repeats
             return error_response(503, "storage_unavailable", str(e))
+        except ClientDisconnect:
+            # The caller went away while sending its body (nothing was done): no one to answer, and not
+            # the server's error (each one logged a traceback; a thousand at once stalled the server).
+            return Response(status_code=400)
 
     return Route(ep.path, endpoint, methods=[ep.method], name=ep.name)
 

@@ -19,8 +19,8 @@ from ._config import ServerConfig
 from ._engine import Engine
 from ._guard import Guard, RequestCheck, SitePolicy
 from ._http import build_app
+from ._protocol import BoundedHttpToolsProtocol, LingeringWebSocketProtocol
 from ._timers import Clock
-from ._websocket import ChannelProtocol
 from ._wire import body_limit
 
 __all__ = ["Server", "ServerStartError"]
@@ -156,10 +156,12 @@ class Server:
             log_level="warning",
             access_log=False,
             loop="none",
-            http="httptools",
-            # The worker channel: no compression (small JSON messages, latency matters); pings find
+            # httptools, with a bound on a request's head (see _protocol).
+            http=BoundedHttpToolsProtocol,
+            # The worker channel, on websockets' sans-I/O protocol (a refused frame's close frame reaches
+            # the peer: see _protocol): no compression (small JSON messages, latency matters); pings find
             # a worker that is hung or cut off without its socket closing.
-            ws=ChannelProtocol,
+            ws=LingeringWebSocketProtocol,
             ws_per_message_deflate=False,
             # A frame carries at most what one HTTP request may (a bigger one is refused with 1009).
             ws_max_size=body_limit(self.config.max_payload_bytes),
