@@ -272,3 +272,81 @@ def test_a_frame_over_the_limit_is_always_refused_with_a_close_frame(server: Ser
             assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009, closed.value
     assert httpx.get(server.url + "/api/v1/health").status_code == 200
     assert "Traceback" not in server.log()
+
+
+@contextlib.contextmanager
+def _server_in_a_thread(tmp_path: Path, **config: Any) -> Iterator[str]:
+    """A real server (real sockets, a real SQLite file) on an event loop of its own thread, for settings
+    the command line does not offer; its address."""
+    import asyncio
+    import threading
+    from datetime import timedelta
+
+    from mainspring.server import Server, ServerConfig
+
+    ready = threading.Event()
+    held: dict[str, Any] = {}
+
+    def run() -> None:
+        async def main() -> None:
+            settings = {k: timedelta(seconds=v) if k.endswith("timeout") else v for k, v in config.items()}
+            srv = Server(ServerConfig(db=str(tmp_path / "thread.db"), port=0, ui_port=None, **settings))
+            await srv.start()
+            held.update(server=srv, loop=asyncio.get_running_loop())
+            ready.set()
+            await srv.serve()
+
+        asyncio.run(main())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(30), "the server did not start"
+    try:
+        yield held["server"].address
+    finally:
+        held["loop"].call_soon_threadsafe(held["server"].stop)
+        thread.join(30)
+
+
+def _read_all(sock: socket.socket, timeout: float) -> bytes:
+    sock.settimeout(timeout)
+    data = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def test_a_request_that_arrives_a_byte_at_a_time_is_not_waited_for_forever(tmp_path: Path) -> None:
+    """Slowloris: connections that send their request slowly held the server's file descriptors until
+    it ran out. A head must arrive within request_head_timeout (408), a body within request_body_timeout
+    of its head; a WebSocket that was upgraded, and a long-poll, are not cut by either."""
+    with _server_in_a_thread(tmp_path, request_head_timeout=0.5, request_body_timeout=1.0) as address:
+        host, port = address.rsplit(":", 1)
+        with socket.create_connection((host, int(port))) as slow_head:
+            slow_head.sendall(f"GET /api/v1/health HTTP/1.1\r\nHost: {address}\r\n".encode())
+            answer = _read_all(slow_head, 10)
+        assert answer.startswith(b"HTTP/1.1 408 "), answer
+        assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["code"] == "request_timeout"
+        with socket.create_connection((host, int(port))) as idle:  # not even a first byte
+            assert _read_all(idle, 10).startswith(b"HTTP/1.1 408 ")
+        with socket.create_connection((host, int(port))) as slow_body:
+            slow_body.sendall(
+                f"POST {NS}/workflows HTTP/1.1\r\nHost: {address}\r\ncontent-type: application/json\r\n"
+                'content-length: 100\r\n\r\n{"work'.encode()
+            )
+            assert _read_all(slow_body, 10) == b""  # closed, the request never reached the engine
+        url = f"ws://{address}{NS}/workers/connect"
+        with connect(url) as ws, httpx.Client(base_url=f"http://{address}{NS}", timeout=30) as http:
+            ws.send(json.dumps({"i": 1, "op": "register", "b": {"identity": "w", "task_queue": "slow"}}))
+            assert "ok" in json.loads(ws.recv(timeout=10))
+            # A long-poll held past both timeouts is answered as usual.
+            session = http.post("/workers", json={"identity": "h", "task_queue": "slow"}).json()["session_id"]
+            r = http.post("/workflow-tasks/poll", json={"session_id": session, "timeout": 2.0})
+            assert r.status_code == 204, r.text
+            ws.send(json.dumps({"i": 2, "op": "poll_activity_task", "b": {"timeout": 2.5}}))
+            assert json.loads(ws.recv(timeout=10)) == {"i": 2, "ok": None}
+            # Still open, past both timeouts.
+            ws.send(json.dumps({"i": 3, "op": "poll_activity_task", "b": {"timeout": 0.1}}))
+            assert json.loads(ws.recv(timeout=10)) == {"i": 3, "ok": None}
+            assert httpx.get(f"http://{address}/api/v1/health").status_code == 200

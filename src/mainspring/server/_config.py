@@ -46,6 +46,10 @@ class ServerConfig:
     #: Starts are refused (429, retry after a moment) while each one takes longer than this, for a while:
     #: a queue that stands rather than a burst that drains (see ``server._admission``).
     start_delay_target: timedelta = timedelta(milliseconds=50)
+    #: How long a request's line and headers may take to arrive (408 after), and its body after them:
+    #: a peer that sends a byte now and then cannot hold a connection for ever.
+    request_head_timeout: timedelta = timedelta(seconds=15)
+    request_body_timeout: timedelta = timedelta(seconds=60)
     #: At most this many starts are in flight at once; more are refused (429).
     max_pending_starts: int = 10_000
     #: SQLite ``synchronous`` setting: FULL is durable across power loss.

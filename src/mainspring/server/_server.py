@@ -157,7 +157,14 @@ class Server:
             access_log=False,
             loop="none",
             # httptools, with a bound on a request's head (see _protocol).
-            http=BoundedHttpToolsProtocol,
+            http=type(
+                "HttpProtocol",
+                (BoundedHttpToolsProtocol,),
+                {
+                    "head_seconds": self.config.request_head_timeout.total_seconds(),
+                    "body_seconds": self.config.request_body_timeout.total_seconds(),
+                },
+            ),
             # The worker channel, on websockets' sans-I/O protocol (a refused frame's close frame reaches
             # the peer: see _protocol): no compression (small JSON messages, latency matters); pings find
             # a worker that is hung or cut off without its socket closing.
