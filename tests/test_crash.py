@@ -232,10 +232,15 @@ async def test_worker_sigkill_mid_batch_new_worker_finishes_everything(tmp_path:
             wait_until(lambda: len(read_steps(steps_log)) >= 8, timeout=30, what="some order steps to run")
 
             async def running_activity() -> bool:
+                # One that has just started and will still be running at the kill: every step takes
+                # 0.25 s, except charge's first attempt, which fails at once (and its retry waits 0.2 s;
+                # killed then, the worker would hold nothing, and nothing would be taken back).
                 for o in order_ids:
-                    pending = (await client.get_workflow_handle(o).describe()).pending_activities
-                    if any(p["state"] == "STARTED" for p in pending):
-                        return True
+                    for p in (await client.get_workflow_handle(o).describe()).pending_activities:
+                        if p["state"] != "STARTED" or (p["activity_type"] == "charge" and p["attempt"] == 1):
+                            continue
+                        if time.time() - datetime.fromisoformat(p["last_started_time"]).timestamp() < 0.1:
+                            return True
                 return False
 
             await eventually(running_activity, timeout=15, what="an activity to be running")
