@@ -102,7 +102,7 @@ EXPORTS: dict[str, list[str]] = {
         "failure_from_dict",
         "failure_to_dict",
     ],
-    "mainspring.options": ["ActivityOptions", "RetryPolicy"],
+    "mainspring.options": ["ActivityOptions", "ExecuteActivityOptions", "RetryPolicy", "StartWorkflowOptions"],
     "mainspring.server": [
         "Clock",
         "Engine",

@@ -1,15 +1,26 @@
-"""Options for activities, as frozen dataclasses with ``timedelta`` durations."""
+"""Options for activities and workflow starts: each set declared once.
+
+``RetryPolicy`` and ``ActivityOptions`` are frozen dataclasses with ``timedelta`` durations. The keyword
+options of ``ctx.execute_activity`` and of ``Client.start_workflow`` / ``execute_workflow`` are the
+``TypedDict``\\s ``ExecuteActivityOptions`` and ``StartWorkflowOptions``: each method's overloads take them
+as ``**options: Unpack[...]`` (so they differ only in the shape of what is called), and the checks made
+when the call runs are read from the same declaration. A new option is one field here (plus, for an
+activity option, the same field on ``ActivityOptions``: a test checks the two agree).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+import types
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NotRequired, Required, TypedDict, Union, get_args, get_origin, get_type_hints
 
 from .api.fields import seconds_problem as _seconds_problem
+from .api.names import check_id as _check_id
 
-__all__ = ["ActivityOptions", "RetryPolicy"]
+__all__ = ["ActivityOptions", "ExecuteActivityOptions", "RetryPolicy", "StartWorkflowOptions"]
 
 
 @dataclass(frozen=True)
@@ -57,7 +68,11 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class ActivityOptions:
-    """How one activity call is run. At least one of the two "to close" timeouts is required."""
+    """How one activity call is run. At least one of the two "to close" timeouts is required.
+
+    Every field is also a keyword option of ``ctx.execute_activity`` (``ExecuteActivityOptions``), which
+    overrides the value given here. A value is checked when the options are made.
+    """
 
     #: Activity id, unique among the workflow's pending activities; defaults to a sequence number.
     activity_id: str | None = None
@@ -73,3 +88,121 @@ class ActivityOptions:
     heartbeat_timeout: timedelta | None = None
     #: Retry policy; None means the default (unlimited attempts, 1 s doubling to 100 s).
     retry_policy: RetryPolicy | None = None
+
+    def __post_init__(self) -> None:
+        _check_activity_options(vars(self), name_prefix="ActivityOptions.")
+
+    def to_json(self) -> dict[str, Any]:
+        """The options as the server's schedule-activity command takes them (durations in seconds)."""
+        return {name: _wire(value) for name, value in vars(self).items()}
+
+
+class ExecuteActivityOptions(TypedDict, total=False):
+    """The keyword options of ``ctx.execute_activity``: those of ``ActivityOptions``, and ``options``.
+
+    A keyword overrides the same field of ``options``; None (or leaving it out) means "not set here".
+    Bundle shared options as one of these (``ctx.execute_activity(fn, arg, **shared)``) or as an
+    ``ActivityOptions``.
+    """
+
+    activity_id: str | None
+    task_queue: str | None
+    schedule_to_close_timeout: timedelta | None
+    start_to_close_timeout: timedelta | None
+    schedule_to_start_timeout: timedelta | None
+    heartbeat_timeout: timedelta | None
+    retry_policy: RetryPolicy | None
+    #: Defaults for the keywords above.
+    options: ActivityOptions | None
+
+
+class StartWorkflowOptions(TypedDict, total=False):
+    """The keyword options of ``Client.start_workflow`` and ``Client.execute_workflow``."""
+
+    #: The workflow id: unique among the namespace's running workflows.
+    id: Required[str]
+    #: The task queue its workers poll.
+    task_queue: Required[str]
+    #: Makes the start idempotent: a start repeated with the same request id gets the run the first one
+    #: started. None means a fresh one (the client's own retries of this call reuse it).
+    request_id: str | None
+
+
+# --- checks made when a call runs, read from the declarations above ---------------------------------------
+
+
+class _Keywords:
+    """The keyword options a call takes, read once from its TypedDict: the classes each value may be an
+    instance of, and which must be given. Checking a call is then a dictionary lookup and an
+    ``isinstance`` per option given (it runs on every activity a workflow schedules)."""
+
+    def __init__(self, call: str, spec: Any) -> None:
+        self.call = call
+        self.types: dict[str, tuple[type, ...]] = {}
+        self.required: list[str] = []
+        # include_extras keeps Required[...]: TypedDict's own __required_keys__ is wrong on 3.11 for
+        # annotations that are strings (this module's, under `from __future__ import annotations`).
+        for name, hint in get_type_hints(spec, include_extras=True).items():
+            if get_origin(hint) in (Required, NotRequired):
+                if get_origin(hint) is Required:
+                    self.required.append(name)
+                hint = get_args(hint)[0]
+            classes = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
+            if not all(isinstance(c, type) for c in classes):
+                raise TypeError(f"{spec.__name__}.{name}: only classes and unions of classes can be checked")
+            self.types[name] = classes
+
+    def check(self, given: Mapping[str, object], *, name_prefix: str = "", message_prefix: str = "") -> None:
+        """TypeError, naming the option, for an unknown or missing one or a value of the wrong type."""
+        for name, value in given.items():
+            classes = self.types.get(name)
+            if classes is None:
+                close = difflib.get_close_matches(name, self.types, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise TypeError(
+                    f"{self.call}() got an unexpected keyword argument {name!r}{hint} "
+                    f"(its options: {', '.join(self.types)})"
+                )
+            if not isinstance(value, classes):
+                raise TypeError(
+                    f"{message_prefix}{name_prefix}{name} must be {_describe(classes)}, "
+                    f"got {type(value).__name__} {value!r}"
+                )
+        for name in self.required:
+            if name not in given:
+                raise TypeError(f"{self.call}() missing required keyword argument {name!r}")
+
+
+def _describe(classes: tuple[type, ...]) -> str:
+    named = [c for c in classes if c is not type(None)]
+    text = " or ".join(f"{'an' if c.__name__[0] in 'AEIOU' else 'a'} {c.__name__}" for c in named)
+    if timedelta in named:
+        text += " (for example timedelta(seconds=5))"
+    return text + (" or None" if len(named) < len(classes) else "")
+
+
+def _wire(value: object) -> object:
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, RetryPolicy):
+        return value.to_json()
+    return value
+
+
+_EXECUTE_ACTIVITY_KEYWORDS = _Keywords("execute_activity", ExecuteActivityOptions)
+_START_WORKFLOW_KEYWORDS = _Keywords("start_workflow", StartWorkflowOptions)
+
+
+def _check_activity_options(given: Mapping[str, object], *, name_prefix: str = "", message_prefix: str = "") -> None:
+    """Check activity options (keywords of ``execute_activity`` or fields of ``ActivityOptions``) as the
+    server would: TypeError for an unknown option or a value of the wrong type, ValueError for a duration
+    or an id it would refuse. Each message names the option."""
+    _EXECUTE_ACTIVITY_KEYWORDS.check(given, name_prefix=name_prefix, message_prefix=message_prefix)
+    for name, value in given.items():
+        problem = None
+        if isinstance(value, timedelta):
+            problem = _seconds_problem(name_prefix + name, value.total_seconds(), positive=True)
+        elif isinstance(value, str):  # the string options are ids: the activity id and the task queue
+            problem = _check_id(name_prefix + name, value)
+        if problem:
+            raise ValueError(message_prefix + problem)

@@ -8,7 +8,7 @@ instead of silently letting every mistake in ``mistakes.py`` through.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, assert_type
+from typing import Any, Unpack, assert_type
 
 from definitions import (
     FIVE_SECONDS,
@@ -41,6 +41,7 @@ from mainspring import (
     activity,
     workflow,
 )
+from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
 
 G = Greeting(name="ada")
 ORDER = Order(order_id="o-1", items=2)
@@ -79,14 +80,60 @@ async def every_activity_shape(ctx: workflow.Context, greeting: Greeting) -> lis
             non_retryable_error_types=["ValueError"],
         ),
     )
-    options = ActivityOptions(start_to_close_timeout=FIVE_SECONDS, retry_policy=RetryPolicy(maximum_attempts=2))
+    # every option left unset explicitly (None), as a wrapper that forwards them does
+    nothing_set = await ctx.execute_activity(
+        tick,
+        activity_id=None,
+        task_queue=None,
+        schedule_to_close_timeout=None,
+        start_to_close_timeout=FIVE_SECONDS,
+        schedule_to_start_timeout=None,
+        heartbeat_timeout=None,
+        retry_policy=None,
+        options=None,
+    )
+    assert_type(nothing_set, str)
+    # options bundled: as ActivityOptions (every field), or as the keywords' TypedDict, splatted
+    options = ActivityOptions(
+        activity_id="shout-1",
+        task_queue="other-queue",
+        schedule_to_close_timeout=timedelta(minutes=1),
+        start_to_close_timeout=FIVE_SECONDS,
+        schedule_to_start_timeout=timedelta(seconds=30),
+        heartbeat_timeout=timedelta(seconds=2),
+        retry_policy=RetryPolicy(maximum_attempts=2),
+    )
     assert_type(await ctx.execute_activity(shout, greeting, options=options), str)
-    # by name: untyped unless result_type is given
-    assert_type(await ctx.execute_activity("greet", greeting, start_to_close_timeout=FIVE_SECONDS), Any)
-    assert_type(await ctx.execute_activity("tick", start_to_close_timeout=FIVE_SECONDS), Any)
+    assert_type(await ctx.execute_activity(shout, greeting, options=options, activity_id="shout-2"), str)
+    shared: ExecuteActivityOptions = {"start_to_close_timeout": FIVE_SECONDS, "retry_policy": RetryPolicy()}
+    assert_type(await ctx.execute_activity(greet, greeting, **shared), Reply)
+    assert_type(await ctx.execute_activity(tick, **shared), str)
+    assert_type(await ctx.execute_activity(now_plain, **ExecuteActivityOptions(options=options)), float)
+    assert_type(await with_defaults(ctx, greeting, heartbeat_timeout=timedelta(seconds=1)), Reply)
+    # by name: result_type says what comes back (object: plain JSON)
     assert_type(
         await ctx.execute_activity("greet", greeting, result_type=Reply, start_to_close_timeout=FIVE_SECONDS), Reply
     )
+    assert_type(await ctx.execute_activity("tick", result_type=str, start_to_close_timeout=FIVE_SECONDS), str)
+    assert_type(await ctx.execute_activity("tick", result_type=object, **shared), object)
+    assert_type(
+        await ctx.execute_activity("greet", {"name": "ada"}, result_type=dict[str, Any], **shared), dict[str, Any]
+    )
+    assert_type(await ctx.execute_activity("log_line", "hi", result_type=type(None), options=options), None)
+    by_name = await ctx.execute_activity(
+        "count-items",
+        ORDER,
+        result_type=int,
+        activity_id="count-1",
+        task_queue="other-queue",
+        schedule_to_close_timeout=timedelta(minutes=1),
+        start_to_close_timeout=timedelta(seconds=10),
+        schedule_to_start_timeout=timedelta(seconds=30),
+        heartbeat_timeout=timedelta(seconds=2),
+        retry_policy=RetryPolicy(maximum_attempts=3),
+        options=options,
+    )
+    assert_type(by_name, int)
     # the rest of the context
     assert_type(ctx.now(), datetime)
     assert_type(ctx.random().random(), float)
@@ -101,6 +148,18 @@ async def every_activity_shape(ctx: workflow.Context, greeting: Greeting) -> lis
     except ActivityError as e:
         ctx.logger.warning("tick failed: %s (cause: %s)", e, e.cause)
     return [reply.text]
+
+
+async def with_defaults(ctx: workflow.Context, greeting: Greeting, **options: Unpack[ExecuteActivityOptions]) -> Reply:
+    # A helper that forwards the options: the TypedDict types its keywords.
+    options.setdefault("start_to_close_timeout", FIVE_SECONDS)
+    return await ctx.execute_activity(greet, greeting, **options)
+
+
+async def start_with_defaults(
+    client: Client, greeting: Greeting, **options: Unpack[StartWorkflowOptions]
+) -> WorkflowHandle[Reply]:
+    return await client.start_workflow(greeting_workflow, greeting, **options)
 
 
 async def activities_are_still_plain_functions() -> None:
@@ -123,6 +182,14 @@ async def client_usage(client: Client) -> None:
     assert_type(await client.start_workflow(ticking_workflow, id="w-2", task_queue="q"), WorkflowHandle[str])
     assert_type(await client.execute_workflow(order_workflow, ORDER, id="w-3", task_queue="q"), list[str])
     assert_type(await client.execute_workflow(ticking_workflow, id="w-4", task_queue="q", request_id="r"), str)
+    assert_type(await client.execute_workflow(ticking_workflow, id="w-4", task_queue="q", request_id=None), str)
+    # the options bundled as their TypedDict, splatted; or forwarded by a helper
+    start: StartWorkflowOptions = {"id": "w-8", "task_queue": "q", "request_id": "r-8"}
+    assert_type(await client.start_workflow(greeting_workflow, G, **start), WorkflowHandle[Reply])
+    assert_type(await client.execute_workflow(order_workflow, ORDER, **start), list[str])
+    assert_type(await client.start_workflow("ticking_workflow", result_type=str, **start), WorkflowHandle[str])
+    assert_type(await client.execute_workflow("ticking_workflow", **start), Any)
+    assert_type(await start_with_defaults(client, G, id="w-9", task_queue="q"), WorkflowHandle[Reply])
     # by name: untyped unless result_type is given
     raw = await client.start_workflow("order-workflow", {"order_id": "o", "items": 1}, id="w", task_queue="q")
     assert_type(raw, WorkflowHandle[Any])

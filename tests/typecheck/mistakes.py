@@ -9,6 +9,8 @@ unmarked line is. Keep each mistake on one line, so both checkers place the erro
 
 Mistakes no signature can catch, and so not listed here (each fails at once when the code runs):
 a call with no timeout at all (``ctx.execute_activity`` raises ValueError naming the two options),
+an activity called instead of passed that comes with a ``result_type`` (``ctx.execute_activity(shout(g),
+result_type=str)``: no one writes that by accident),
 ``RetryPolicy(non_retryable_error_types="ValueError")`` (a ``str`` is a ``Sequence[str]``), and an
 input whose value, not type, is wrong.
 """
@@ -37,6 +39,7 @@ from definitions import (
 )
 
 from mainspring import ActivityOptions, Client, RetryPolicy, activity, workflow
+from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
 
 T = FIVE_SECONDS
 G = Greeting(name="ada")
@@ -108,12 +111,41 @@ async def activity_option_mistakes(ctx: workflow.Context) -> None:
     RetryPolicy(maximum_interval=1.5)  # type-error
     RetryPolicy(maximum_attempts="3")  # type-error
     RetryPolicy(non_retryable_error_types=[ValueError])  # type-error
-    # By name the call is untyped, but a result_type types the result.
+    # Options bundled as the keywords' TypedDict: the same checks.
+    shared: ExecuteActivityOptions = {"start_to_close_timeout": T}
+    await ctx.execute_activity(greet, G, **shared, heartbeat_timeout=2)  # type-error
+    await ctx.execute_activity(greet, G, **shared, timeout=T)  # type-error
+    await ctx.execute_activity(greet, G, options=shared)  # type-error
+    await ctx.execute_activity(tick, **shared, start_to_close_timeout=T)  # type-error
+    bad_bundle: ExecuteActivityOptions = {"start_to_close_timeout": 5}  # type-error
+    unknown_in_bundle: ExecuteActivityOptions = {"timeout": T}  # type-error
+    loose = {"start_to_close_timeout": T}
+    await ctx.execute_activity(greet, G, **loose)  # type-error
+    # By name a result_type is required (see below), types the result, and the options are as typed.
     a: int = await ctx.execute_activity("greet", G, result_type=str, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity("greet", G, result_type=Reply, start_to_close_timeout=5)  # type-error
+    await ctx.execute_activity("greet", G, result_type=Reply, start_to_close_timeout=T, retries=3)  # type-error
+    await ctx.execute_activity("greet", G, result_type=Reply, options=RetryPolicy())  # type-error
     # The rest of the context.
     await ctx.sleep("5s")  # type-error
     b: float = ctx.now()  # type-error
     c: str = ctx.uuid4()  # type-error
+
+
+async def calling_an_activity_instead_of_passing_it(ctx: workflow.Context) -> None:
+    # The call runs the activity's code inside the workflow, and hands its result to execute_activity.
+    # A plain activity that returns a str gives what looks like an activity name: a name needs a
+    # result_type, which this mistake never comes with.
+    await ctx.execute_activity(shout(G), start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(shout(G), G, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(await tick(), start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(await greet(G), start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(greet(G), start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(tick(), start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(now_plain(), start_to_close_timeout=T)  # type-error
+    # So an activity called by name must say what it returns.
+    await ctx.execute_activity("greet", G, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity("tick", start_to_close_timeout=T)  # type-error
 
 
 async def start_workflow_mistakes(client: Client) -> None:
@@ -137,6 +169,15 @@ async def start_workflow_mistakes(client: Client) -> None:
     await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", request_id=3)  # type-error
     await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", timeout=T)  # type-error
     await client.start_workflow(greeting_workflow, G, workflow_id="w", task_queue="q")  # type-error
+    await client.start_workflow("greeting_workflow", G, id="w", task_queue="q", timeout=T)  # type-error
+    await client.start_workflow("greeting_workflow", G, id="w")  # type-error
+    await client.start_workflow("greeting_workflow", G, result_type=Reply, id=1, task_queue="q")  # type-error
+    # The options bundled as their TypedDict: the same checks.
+    no_id: StartWorkflowOptions = {"task_queue": "q"}  # type-error
+    wrong_id: StartWorkflowOptions = {"id": 1, "task_queue": "q"}  # type-error
+    start: StartWorkflowOptions = {"id": "w", "task_queue": "q"}
+    await client.start_workflow(greeting_workflow, G, **start, timeout=T)  # type-error
+    await client.start_workflow(greeting_workflow, ORDER, **start)  # type-error
     await handle.result(timeout=timedelta(seconds=1))  # type-error
     # Not a workflow: an activity, an undecorated function, a workflow with two inputs.
     await client.start_workflow(greet, G, id="w", task_queue="q")  # type-error

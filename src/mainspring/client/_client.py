@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack, overload
 
 from ..api.enums import WorkflowStatus
 from ..api.names import check_namespace
@@ -23,6 +23,7 @@ from ..errors import (
     WorkflowFailureError,
     failure_from_dict,
 )
+from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
 from ..workflow import get_definition
 from ._channel import Channel
 from ._transport import Transport, resolve_address
@@ -309,69 +310,44 @@ class Client:
         return result
 
     # --- starting workflows ----------------------------------------------------------------------------
+    # One overload per shape of workflow (with or without an input, or by name), each taking the options
+    # as one TypedDict (``StartWorkflowOptions``), so a new option is one edit there. Class workflows'
+    # ``run`` methods will be two more shapes of the same kind.
 
     @overload
     async def start_workflow(
-        self,
-        workflow: WorkflowFunction[[Context], Awaitable[R]],
-        *,
-        id: str,
-        task_queue: str,
-        request_id: str | None = ...,
+        self, workflow: WorkflowFunction[[Context], Awaitable[R]], **options: Unpack[StartWorkflowOptions]
     ) -> WorkflowHandle[R]: ...
 
     @overload
     async def start_workflow(
-        self,
-        workflow: WorkflowFunction[[Context, A], Awaitable[R]],
-        arg: A,
-        *,
-        id: str,
-        task_queue: str,
-        request_id: str | None = ...,
+        self, workflow: WorkflowFunction[[Context, A], Awaitable[R]], arg: A, **options: Unpack[StartWorkflowOptions]
     ) -> WorkflowHandle[R]: ...
 
     @overload
     async def start_workflow(
-        self,
-        workflow: str,
-        arg: Any = ...,
-        *,
-        id: str,
-        task_queue: str,
-        request_id: str | None = ...,
-        result_type: type[R],
+        self, workflow: str, arg: Any = ..., *, result_type: type[R], **options: Unpack[StartWorkflowOptions]
     ) -> WorkflowHandle[R]: ...
 
     @overload
     async def start_workflow(
-        self,
-        workflow: str,
-        arg: Any = ...,
-        *,
-        id: str,
-        task_queue: str,
-        request_id: str | None = ...,
+        self, workflow: str, arg: Any = ..., **options: Unpack[StartWorkflowOptions]
     ) -> WorkflowHandle[Any]: ...
 
     async def start_workflow(
-        self,
-        workflow: Any,
-        arg: Any = None,
-        *,
-        id: str,
-        task_queue: str,
-        request_id: str | None = None,
-        result_type: Any = None,
+        self, workflow: Any, arg: Any = None, *, result_type: Any = None, **options: Any
     ) -> WorkflowHandle[Any]:
         """Start a workflow and return a handle to it (without waiting for it to finish).
 
         ``workflow`` is a function decorated with ``@workflow.defn`` (typed: the argument must fit
         its input type and the handle's result has its result type) or a workflow type name, in
         which case ``arg`` is sent as JSON as it is and ``result_type``, if given, types the result.
-        Raises ``AlreadyStartedError`` if a workflow with this id is running,
-        ``InvalidArgumentError`` if the input does not fit.
+        The options (``StartWorkflowOptions``): ``id`` and ``task_queue`` (required), ``request_id``.
+        Raises ``TypeError`` for an unknown or missing option or one of the wrong type,
+        ``AlreadyStartedError`` if a workflow with this id is running, ``InvalidArgumentError`` if the
+        input or an option's value does not fit.
         """
+        _START_WORKFLOW_KEYWORDS.check(options)
         if isinstance(workflow, str):
             name, payload, rtype = workflow, arg, result_type
         else:
@@ -381,14 +357,15 @@ class Client:
                 payload = encode(arg) if d.takes_input else None
             except PayloadError as e:
                 raise InvalidArgumentError(f"the input of workflow {name!r} cannot be sent: {e}") from None
+        workflow_id: str = options["id"]
         body = {
-            "workflow_id": id,
+            "workflow_id": workflow_id,
             "workflow_type": name,
-            "task_queue": task_queue,
+            "task_queue": options["task_queue"],
             "input": payload,
             # Retries carry the same request id: the server starts the run once, and answers a repeat
             # with the run the first one started.
-            "request_id": request_id or str(uuid.uuid4()),
+            "request_id": options.get("request_id") or str(uuid.uuid4()),
         }
 
         async def start() -> Any:
@@ -398,66 +375,29 @@ class Client:
             return data
 
         data = await _retrying(start)
-        return WorkflowHandle(self, id, data["run_id"], rtype)
+        return WorkflowHandle(self, workflow_id, data["run_id"], rtype)
 
     @overload
     async def execute_workflow(
-        self,
-        workflow: WorkflowFunction[[Context], Awaitable[R]],
-        *,
-        id: str,
-        task_queue: str,
-        request_id: str | None = ...,
+        self, workflow: WorkflowFunction[[Context], Awaitable[R]], **options: Unpack[StartWorkflowOptions]
     ) -> R: ...
 
     @overload
     async def execute_workflow(
-        self,
-        workflow: WorkflowFunction[[Context, A], Awaitable[R]],
-        arg: A,
-        *,
-        id: str,
-        task_queue: str,
-        request_id: str | None = ...,
+        self, workflow: WorkflowFunction[[Context, A], Awaitable[R]], arg: A, **options: Unpack[StartWorkflowOptions]
     ) -> R: ...
 
     @overload
     async def execute_workflow(
-        self,
-        workflow: str,
-        arg: Any = ...,
-        *,
-        id: str,
-        task_queue: str,
-        request_id: str | None = ...,
-        result_type: type[R],
+        self, workflow: str, arg: Any = ..., *, result_type: type[R], **options: Unpack[StartWorkflowOptions]
     ) -> R: ...
 
     @overload
-    async def execute_workflow(
-        self,
-        workflow: str,
-        arg: Any = ...,
-        *,
-        id: str,
-        task_queue: str,
-        request_id: str | None = ...,
-    ) -> Any: ...
+    async def execute_workflow(self, workflow: str, arg: Any = ..., **options: Unpack[StartWorkflowOptions]) -> Any: ...
 
-    async def execute_workflow(
-        self,
-        workflow: Any,
-        arg: Any = None,
-        *,
-        id: str,
-        task_queue: str,
-        request_id: str | None = None,
-        result_type: Any = None,
-    ) -> Any:
-        """Start a workflow and wait for its result (``start_workflow`` then ``result``)."""
-        handle: WorkflowHandle[Any] = await self.start_workflow(
-            workflow, arg, id=id, task_queue=task_queue, request_id=request_id, result_type=result_type
-        )
+    async def execute_workflow(self, workflow: Any, arg: Any = None, *, result_type: Any = None, **options: Any) -> Any:
+        """Start a workflow and wait for its result (``start_workflow`` then ``result``); the same options."""
+        handle: WorkflowHandle[Any] = await self.start_workflow(workflow, arg, result_type=result_type, **options)
         return await handle.result()
 
     @overload

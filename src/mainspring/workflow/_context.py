@@ -8,14 +8,12 @@ import random as _random
 import uuid
 from collections.abc import Awaitable, MutableMapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 from ..activity import get_definition as get_activity_definition
-from ..api.fields import seconds_problem
-from ..api.names import check_id
 from ..converter import PayloadError, encode
 from ..errors import WorkflowCodeError
-from ..options import ActivityOptions, RetryPolicy
+from ..options import ActivityOptions, ExecuteActivityOptions, _check_activity_options, _wire
 from ._instance import ActivityCall, WorkflowInfo
 
 if TYPE_CHECKING:
@@ -28,8 +26,8 @@ A = TypeVar("A")
 R = TypeVar("R")
 
 
-def _seconds(value: timedelta | None) -> float | None:
-    return value.total_seconds() if value is not None else None
+#: What ``execute_activity`` starts from when no ``options`` are given, in the server's terms.
+_NO_OPTIONS = ActivityOptions().to_json()
 
 
 class _ReplayAwareLogger(logging.LoggerAdapter[logging.Logger]):
@@ -109,134 +107,59 @@ class Context:
 
     # --- activities --------------------------------------------------------------------------------------
     # One overload per shape of activity (async or plain, with or without an input), so the type
-    # checker knows the argument type the activity wants and the type of its result. Only
-    # ``@activity.defn`` produces an ``ActivityFunction``, so an undecorated function does not fit.
-    # pyright compares its parameter list exactly: an optional input must still be passed, and extra
-    # keyword-only parameters do not fit. The required timeout is checked when the call runs:
-    # overloads for every combination of timeouts would bury the message about a wrong argument
-    # under a dozen candidates.
+    # checker knows the argument type the activity wants and the type of its result; the options are
+    # one TypedDict (``ExecuteActivityOptions``) that every overload takes, so a new option is one edit
+    # there. Only ``@activity.defn`` produces an ``ActivityFunction``, so an undecorated function does
+    # not fit. pyright compares its parameter list exactly: an optional input must still be passed, and
+    # extra keyword-only parameters do not fit. The required timeout is checked when the call runs:
+    # overloads for every combination of timeouts would bury the message about a wrong argument under a
+    # dozen candidates.
+    #
+    # By name, ``result_type`` is required. A name is a ``str``, and so is the result of *calling* a plain
+    # activity that returns one (``ctx.execute_activity(checksum(data))``, meant as
+    # ``ctx.execute_activity(checksum, data)``); neither checker can tell the two apart (mypy has no
+    # ``LiteralString``), but the mistake never comes with a ``result_type``. ``result_type=object`` takes
+    # the result as plain JSON.
 
     @overload
     async def execute_activity(
-        self,
-        activity: ActivityFunction[[], Awaitable[R]],
-        *,
-        activity_id: str | None = ...,
-        task_queue: str | None = ...,
-        schedule_to_close_timeout: timedelta | None = ...,
-        start_to_close_timeout: timedelta | None = ...,
-        schedule_to_start_timeout: timedelta | None = ...,
-        heartbeat_timeout: timedelta | None = ...,
-        retry_policy: RetryPolicy | None = ...,
-        options: ActivityOptions | None = ...,
+        self, activity: ActivityFunction[[], Awaitable[R]], **options: Unpack[ExecuteActivityOptions]
     ) -> R: ...
 
     @overload
     async def execute_activity(
-        self,
-        activity: ActivityFunction[[A], Awaitable[R]],
-        arg: A,
-        *,
-        activity_id: str | None = ...,
-        task_queue: str | None = ...,
-        schedule_to_close_timeout: timedelta | None = ...,
-        start_to_close_timeout: timedelta | None = ...,
-        schedule_to_start_timeout: timedelta | None = ...,
-        heartbeat_timeout: timedelta | None = ...,
-        retry_policy: RetryPolicy | None = ...,
-        options: ActivityOptions | None = ...,
+        self, activity: ActivityFunction[[A], Awaitable[R]], arg: A, **options: Unpack[ExecuteActivityOptions]
     ) -> R: ...
 
     @overload
     async def execute_activity(
-        self,
-        activity: ActivityFunction[[], R],
-        *,
-        activity_id: str | None = ...,
-        task_queue: str | None = ...,
-        schedule_to_close_timeout: timedelta | None = ...,
-        start_to_close_timeout: timedelta | None = ...,
-        schedule_to_start_timeout: timedelta | None = ...,
-        heartbeat_timeout: timedelta | None = ...,
-        retry_policy: RetryPolicy | None = ...,
-        options: ActivityOptions | None = ...,
+        self, activity: ActivityFunction[[], R], **options: Unpack[ExecuteActivityOptions]
     ) -> R: ...
 
     @overload
     async def execute_activity(
-        self,
-        activity: ActivityFunction[[A], R],
-        arg: A,
-        *,
-        activity_id: str | None = ...,
-        task_queue: str | None = ...,
-        schedule_to_close_timeout: timedelta | None = ...,
-        start_to_close_timeout: timedelta | None = ...,
-        schedule_to_start_timeout: timedelta | None = ...,
-        heartbeat_timeout: timedelta | None = ...,
-        retry_policy: RetryPolicy | None = ...,
-        options: ActivityOptions | None = ...,
+        self, activity: ActivityFunction[[A], R], arg: A, **options: Unpack[ExecuteActivityOptions]
     ) -> R: ...
 
     @overload
     async def execute_activity(
-        self,
-        activity: str,
-        arg: Any = ...,
-        *,
-        result_type: type[R],
-        activity_id: str | None = ...,
-        task_queue: str | None = ...,
-        schedule_to_close_timeout: timedelta | None = ...,
-        start_to_close_timeout: timedelta | None = ...,
-        schedule_to_start_timeout: timedelta | None = ...,
-        heartbeat_timeout: timedelta | None = ...,
-        retry_policy: RetryPolicy | None = ...,
-        options: ActivityOptions | None = ...,
+        self, activity: str, arg: Any = ..., *, result_type: type[R], **options: Unpack[ExecuteActivityOptions]
     ) -> R: ...
 
-    @overload
-    async def execute_activity(
-        self,
-        activity: str,
-        arg: Any = ...,
-        *,
-        activity_id: str | None = ...,
-        task_queue: str | None = ...,
-        schedule_to_close_timeout: timedelta | None = ...,
-        start_to_close_timeout: timedelta | None = ...,
-        schedule_to_start_timeout: timedelta | None = ...,
-        heartbeat_timeout: timedelta | None = ...,
-        retry_policy: RetryPolicy | None = ...,
-        options: ActivityOptions | None = ...,
-    ) -> Any: ...
-
-    async def execute_activity(
-        self,
-        activity: Any,
-        arg: Any = None,
-        *,
-        result_type: Any = None,
-        activity_id: str | None = None,
-        task_queue: str | None = None,
-        schedule_to_close_timeout: timedelta | None = None,
-        start_to_close_timeout: timedelta | None = None,
-        schedule_to_start_timeout: timedelta | None = None,
-        heartbeat_timeout: timedelta | None = None,
-        retry_policy: RetryPolicy | None = None,
-        options: ActivityOptions | None = None,
-    ) -> Any:
+    async def execute_activity(self, activity: Any, arg: Any = None, *, result_type: Any = None, **options: Any) -> Any:
         """Run an activity and wait for its result.
 
         ``activity`` is a function decorated with ``@activity.defn`` (typed: ``arg`` must fit its
-        input type, and the result has its result type) or an activity name (untyped; give
-        ``result_type`` to get a typed result). Keyword options override ``options``.
-        At least one of ``schedule_to_close_timeout`` and ``start_to_close_timeout`` is required.
+        input type, and the result has its result type) or an activity name with the ``result_type``
+        its result is decoded to (``object`` for plain JSON). The options (``ExecuteActivityOptions``)
+        are the fields of ``ActivityOptions``, and ``options``, an ``ActivityOptions`` whose fields the
+        keywords override. At least one of ``schedule_to_close_timeout`` and ``start_to_close_timeout``
+        is required. An option the server would refuse raises ``TypeError`` (an unknown option or a
+        value of the wrong type) or ``ValueError`` (a duration or id out of range), naming it.
         If the activity fails for good, ``ActivityError`` is raised with the last attempt's error as
         its ``cause``.
         """
         self._check_loop()
-        o = options or ActivityOptions()
         if isinstance(activity, str):
             name, takes_input, rtype = activity, arg is not None, result_type
         else:
@@ -246,44 +169,22 @@ class Context:
                 d.takes_input,
                 d.result_type if result_type is None else result_type,
             )
-        s2c = schedule_to_close_timeout or o.schedule_to_close_timeout
-        st2c = start_to_close_timeout or o.start_to_close_timeout
-        if s2c is None and st2c is None:
+        # What the server would refuse, refused here: the workflow task fails with this message (and
+        # is retried), instead of its completion being turned away.
+        _check_activity_options(options, message_prefix=f"activity {name!r}: ")
+        base: ActivityOptions | None = options.pop("options", None)
+        merged = base.to_json() if base is not None else dict(_NO_OPTIONS)
+        for option, value in options.items():
+            if value is not None:
+                merged[option] = _wire(value)
+        if merged["schedule_to_close_timeout"] is None and merged["start_to_close_timeout"] is None:
             raise ValueError(
                 f"activity {name!r}: set schedule_to_close_timeout or start_to_close_timeout "
                 "(how long it may take, retries included or per attempt)"
             )
-        policy = retry_policy or o.retry_policy
-        # What the server would refuse, refused here: the workflow task fails with this message (and
-        # is retried), instead of its completion being turned away.
-        timeouts = {
-            "schedule_to_close_timeout": s2c,
-            "start_to_close_timeout": st2c,
-            "schedule_to_start_timeout": schedule_to_start_timeout or o.schedule_to_start_timeout,
-            "heartbeat_timeout": heartbeat_timeout or o.heartbeat_timeout,
-        }
-        for what, value in timeouts.items():
-            problem = None if value is None else seconds_problem(what, value.total_seconds(), positive=True)
-            if problem:
-                raise ValueError(f"activity {name!r}: {problem}")
-        for kind, text in (("activity id", activity_id or o.activity_id), ("task queue", task_queue or o.task_queue)):
-            problem = None if text is None else check_id(kind, text)
-            if problem:
-                raise ValueError(f"activity {name!r}: {problem}")
         try:
             payload = encode(arg) if takes_input else None
         except PayloadError as e:
             raise TypeError(f"the input of activity {name!r} cannot be sent: {e}") from None
-        call = ActivityCall(
-            activity_type=name,
-            activity_id=activity_id or o.activity_id,
-            input=payload,
-            result_type=rtype,
-            task_queue=task_queue or o.task_queue,
-            schedule_to_close_timeout=_seconds(s2c),
-            start_to_close_timeout=_seconds(st2c),
-            schedule_to_start_timeout=_seconds(timeouts["schedule_to_start_timeout"]),
-            heartbeat_timeout=_seconds(timeouts["heartbeat_timeout"]),
-            retry_policy=policy.to_json() if policy is not None else None,
-        )
+        call = ActivityCall(activity_type=name, input=payload, result_type=rtype, **merged)
         return await self._instance.schedule_activity(call)
