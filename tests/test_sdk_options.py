@@ -10,6 +10,7 @@ server whole.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import typing
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from inprocess import events_of, running_worker
 from mainspring import ActivityOptions, Client, RetryPolicy, activity, workflow
 from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
+from mainspring.workflow import Context
 from mainspring.workflow._instance import ActivityCall
 from support import free_port
 
@@ -42,6 +44,27 @@ def test_every_activity_option_is_a_keyword_of_the_same_type() -> None:
 def test_start_workflow_options() -> None:
     hints = typing.get_type_hints(StartWorkflowOptions, include_extras=True)
     assert hints == {"id": typing.Required[str], "task_queue": typing.Required[str], "request_id": str | None}
+
+
+@pytest.mark.parametrize(
+    ("method", "spec"),
+    [
+        (Context.execute_activity, "ExecuteActivityOptions"),
+        (Client.start_workflow, "StartWorkflowOptions"),
+        (Client.execute_workflow, "StartWorkflowOptions"),
+    ],
+)
+def test_overloads_differ_only_in_what_is_called(method: Any, spec: str) -> None:
+    # Each overload takes the options as the one TypedDict, and no option of its own: a new option is
+    # one edit to the TypedDict, not one per overload.
+    overloads = typing.get_overloads(method)
+    assert len(overloads) >= 3
+    for overload in overloads:
+        params = inspect.signature(overload).parameters
+        assert params["options"].kind is inspect.Parameter.VAR_KEYWORD
+        assert params["options"].annotation == f"Unpack[{spec}]"
+        own = [p.name for p in params.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+        assert own in ([], ["result_type"]), own
 
 
 # --- ActivityOptions checks its fields when it is made ----------------------------------------------------------
