@@ -146,3 +146,15 @@ def test_the_cli_words_an_error_with_the_command_that_fixes_it() -> None:
     assert explain(started, "default")[0].endswith("(choose another --workflow-id or wait for that run to close)")
     assert explain(InvalidArgumentError("bad", code="invalid_argument"), "default") == ("bad", 1)
     assert explain(WorkflowCodeError("a bug"), "default") == ("a bug", 1)
+
+
+def test_the_sdk_raises_the_class_the_server_answered_with() -> None:
+    # The server picks a status by class; the SDK picks the class by status: the two tables must agree, so
+    # what the SDK raises does not change when the engine stops passing status=.
+    from mainspring.client._transport import rpc_error
+    from mainspring.server._errors import _BY_CLASS
+
+    for cls, status in _BY_CLASS:
+        error = rpc_error(status, "x", "some_code")
+        assert type(error) is cls, (cls, status)
+        assert http_status(cls("x", code="some_code")) == status

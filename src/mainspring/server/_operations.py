@@ -36,7 +36,8 @@ _NO_QUERY: Mapping[str, str] = {}
 
 
 class Caller:
-    """Who asks, as the edge that took the call knows it."""
+    """Who asks, as the edge that took the call knows it. Over HTTP each request has its own; on a channel
+    one serves every call of the connection (so a channel reads nothing a call sets on it)."""
 
     __slots__ = ("namespace", "path", "peer", "query", "session", "status")
 
