@@ -158,3 +158,24 @@ def test_the_sdk_raises_the_class_the_server_answered_with() -> None:
         error = rpc_error(status, "x", "some_code")
         assert type(error) is cls, (cls, status)
         assert http_status(cls("x", code="some_code")) == status
+
+
+def test_a_status_still_passed_in_the_server_agrees_with_the_edge_table() -> None:
+    # Raise statements in the server may still say status= (they need not): where one does, it must be what
+    # the edge answers, or the code would read as if it answered something it does not.
+    import mainspring.errors as errors
+
+    seen = 0
+    for path in sorted((SRC / "server").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            cls = getattr(errors, node.func.id, None)
+            if not (isinstance(cls, type) and issubclass(cls, RPCError) and cls is not RPCError):
+                continue
+            keywords = {k.arg: k.value for k in node.keywords}
+            status, code = keywords.get("status"), keywords.get("code")
+            if isinstance(status, ast.Constant) and isinstance(code, ast.Constant):
+                assert http_status(cls("x", code=code.value)) == status.value, f"{path.name}:{node.lineno}"
+                seen += 1
+    print(f"{seen} raise statements still pass status=")  # none once the engine drops them
