@@ -214,7 +214,13 @@ class NondeterministicCallError(WorkflowCodeError):
 
 
 class RPCError(MainspringError):
-    """A call to the server failed. ``status`` is the HTTP status (0 if none), ``code`` a stable name."""
+    """A call to the server failed. ``code`` is a stable name for what went wrong, ``status`` the HTTP
+    status the server answered with (0 if none).
+
+    Inside the server these are domain errors: the engine raises the class and ``code`` and no status,
+    and the edge that answers picks the status from the class and code (``mainspring.server._errors``),
+    as the class list above shows. The SDK raises the class that matches the status it was answered.
+    """
 
     def __init__(self, message: str, *, status: int = 0, code: str = "error", details: Any = None) -> None:
         super().__init__(message)

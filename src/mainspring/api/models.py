@@ -35,7 +35,9 @@ from .fields import (
 )
 
 __all__ = [
+    "AcceptedResponse",
     "ActivityTask",
+    "ActivityTasks",
     "CancelRequestInfo",
     "CancelTimerCommand",
     "CancelWorkflowCommand",
@@ -57,11 +59,14 @@ __all__ = [
     "FailWorkflowCommand",
     "FailWorkflowTaskRequest",
     "Failure",
+    "HealthResponse",
     "HeartbeatActivityTaskRequest",
     "HeartbeatActivityTaskResponse",
     "HistoryResponse",
+    "ListNamespacesResponse",
     "ListWorkflowsResponse",
     "Namespace",
+    "OkResponse",
     "PendingActivity",
     "PendingTimer",
     "PendingWorkflowTask",
@@ -71,6 +76,7 @@ __all__ = [
     "RequestCancelActivityCommand",
     "RetryPolicyModel",
     "ScheduleActivityCommand",
+    "ServerLoad",
     "StackCoroutine",
     "StackFrame",
     "StartTimerCommand",
@@ -87,6 +93,7 @@ __all__ = [
     "WorkflowResultResponse",
     "WorkflowStackResponse",
     "WorkflowTask",
+    "WorkflowTasks",
     "WorkflowTypeInfo",
 ]
 
@@ -147,6 +154,37 @@ class Namespace(_Model):
     name: str
     description: str = ""
     created_at: str
+
+
+class ListNamespacesResponse(_Model):
+    namespaces: list[Namespace]
+
+
+# --- The server ------------------------------------------------------------------------------------------
+
+
+class ServerLoad(_Model):
+    starts_in_flight: int = Field(description="Workflow starts being made now.")
+    starts_refused: int = Field(description="Starts refused as overload (429) since the server started.")
+
+
+class HealthResponse(_Model):
+    status: Literal["ok"]
+    version: str
+    store: str = Field(description="The store the server keeps its state in.")
+    load: ServerLoad
+
+
+class OkResponse(_Model):
+    """The call was done; there is nothing more to say."""
+
+    ok: Literal[True]
+
+
+class AcceptedResponse(_Model):
+    """The report was recorded."""
+
+    accepted: Literal[True]
 
 
 # --- Starting and reading workflows ----------------------------------------------------------------------
@@ -437,6 +475,18 @@ class ActivityTask(_Model):
     schedule_to_close_timeout: float | None = None
     start_to_close_timeout: float | None = None
     heartbeat_timeout: float | None = None
+
+
+class WorkflowTasks(_Model):
+    """The answer of a channel's poll_workflow_tasks: empty when no task arrived in time."""
+
+    tasks: list[WorkflowTask]
+
+
+class ActivityTasks(_Model):
+    """The answer of a channel's poll_activity_tasks: empty when no task arrived in time."""
+
+    tasks: list[ActivityTask]
 
 
 # --- Commands (what a completed workflow task asks for) -----------------------------------------------------

@@ -16,7 +16,7 @@ from ..api.names import check_namespace
 from ..client import Client, resolve_address
 from ..errors import MainspringError, RPCError
 
-__all__ = ["check_address", "connection_options", "echo_json", "fail", "run_async"]
+__all__ = ["check_address", "connection_options", "echo_json", "explain", "fail", "run_async"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +47,31 @@ def connection_options(fn: F) -> F:
         help="Server address [env: MAINSPRING_ADDRESS; default: localhost:7233].",
     )(fn)
     return fn
+
+
+#: What the CLI adds to a server's error, by its code: the command or option that gets past it. The
+#: server says what is wrong in the API's terms; the way out from a shell is the CLI's to say.
+_HINTS: dict[str, Callable[[str], str]] = {
+    "namespace_not_found": lambda namespace: f"create it with `mainspring namespace create {namespace}`",
+    "already_started": lambda namespace: "choose another --workflow-id or wait for that run to close",
+}
+
+#: Every error exits 1 (click's own usage errors exit 2, an interrupted command 130); a code that should
+#: exit otherwise goes here.
+_EXIT_CODES: dict[str, int] = {}
+
+
+def explain(e: MainspringError, namespace: str) -> tuple[str, int]:
+    """The line the CLI prints for ``e`` (on a command run in ``namespace``), and the exit status."""
+    if not isinstance(e, RPCError):
+        return str(e), 1
+    message = e.message
+    hint = _HINTS.get(e.code)
+    if hint is not None:
+        text = hint(namespace)
+        if text not in message:  # the server may say it already
+            message = f"{message} ({text})"
+    return message, _EXIT_CODES.get(e.code, 1)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -109,10 +134,8 @@ def run_async(fn: Callable[..., Awaitable[int | None]]) -> Callable[..., None]:
 
         try:
             code = asyncio.run(main())
-        except RPCError as e:
-            fail(e.message)
         except MainspringError as e:
-            fail(str(e))
+            fail(*explain(e, namespace))
         except KeyboardInterrupt:
             fail("interrupted", 130)
         sys.exit(code or 0)

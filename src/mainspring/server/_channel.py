@@ -1,7 +1,7 @@
 """The worker channel: a WebSocket that carries a worker's session and its task traffic.
 
-It offers the same operations as the worker endpoints of the HTTP API (poll, complete, fail,
-heartbeat), with the same bodies and answers, as JSON messages on one connection:
+It offers the operations of the table (``_operations``) marked ``worker`` (poll, complete, fail, heartbeat),
+with the same bodies and answers as their HTTP routes, as JSON messages on one connection:
 
     worker -> server   {"i": 7, "op": "complete_activity_task", "b": {...}}
     server -> worker   {"i": 7, "ok": {...}}   or   {"i": 7, "err": {"status": 404, "code": ..., "message": ...}}
@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -41,15 +41,16 @@ from ..errors import InvalidArgumentError, RPCError
 from ..storage import StorageError
 from ._core import AFTER_ANSWER
 from ._engine import Engine
+from ._errors import ErrorAnswer, answer_for
 from ._matching import Session
+from ._operations import BY_NAME, Caller, Operation
+from ._operations import OPERATIONS as ALL_OPERATIONS
 from ._wire import validate
 
 __all__ = ["CLIENT_OPERATIONS", "OPERATIONS", "client_channel", "worker_channel"]
 
 log = logging.getLogger("mainspring.server")
 
-
-Operation = Callable[[Engine, Session, Any], Awaitable[Any]]
 
 #: Longest a commit left behind an answer waits for that answer's frame to be written (see after_answer).
 _AFTER_ANSWER_LIMIT = 0.5
@@ -60,68 +61,21 @@ _AFTER_ANSWER_LIMIT = 0.5
 _OUTBOX_LIMIT = 32 * 1024 * 1024
 
 
-def _poll_workflow(engine: Engine, s: Session, b: m.PollRequest) -> Awaitable[Any]:
-    return engine.poll_workflow_task(s, b.timeout if b.timeout is not None else 30.0)
+#: op -> operation, for each channel (derived from the operation table: see ``_operations``).
+OPERATIONS: dict[str, Operation] = {op.name: op for op in ALL_OPERATIONS if op.worker}
+CLIENT_OPERATIONS: dict[str, Operation] = {op.name: op for op in ALL_OPERATIONS if op.client}
 
 
-def _poll_activity(engine: Engine, s: Session, b: m.PollRequest) -> Awaitable[Any]:
-    return engine.poll_activity_task(s, b.timeout if b.timeout is not None else 30.0)
+def _error(status: int, code: str, message: str) -> dict[str, Any]:
+    return ErrorAnswer(status, code, message).channel_error()
 
 
-async def _poll_workflows(engine: Engine, s: Session, b: m.PollRequest) -> Any:
-    return {"tasks": await engine.poll_workflow_tasks(s, b.timeout if b.timeout is not None else 30.0, b.max_tasks)}
-
-
-async def _poll_activities(engine: Engine, s: Session, b: m.PollRequest) -> Any:
-    return {"tasks": await engine.poll_activity_tasks(s, b.timeout if b.timeout is not None else 30.0, b.max_tasks)}
-
-
-async def _fail_workflow(engine: Engine, s: Session, b: m.FailWorkflowTaskRequest) -> Any:
-    await engine.fail_workflow_task(s.namespace, b, s)
-    return {"accepted": True}
-
-
-async def _fail_activity(engine: Engine, s: Session, b: m.FailActivityTaskRequest) -> Any:
-    await engine.fail_activity_task(s.namespace, b, s)
-    return {"accepted": True}
-
-
-#: op -> (body model, handler)
-OPERATIONS: dict[str, tuple[type[BaseModel], Operation]] = {
-    "poll_workflow_task": (m.PollRequest, _poll_workflow),
-    "poll_activity_task": (m.PollRequest, _poll_activity),
-    "poll_workflow_tasks": (m.PollRequest, _poll_workflows),
-    "poll_activity_tasks": (m.PollRequest, _poll_activities),
-    # Task outcomes carry the connection's namespace and session: a task token is only good there.
-    "complete_workflow_task": (
-        m.CompleteWorkflowTaskRequest,
-        lambda e, s, b: e.complete_workflow_task(s.namespace, b, s),
-    ),
-    "fail_workflow_task": (m.FailWorkflowTaskRequest, _fail_workflow),
-    "complete_activity_task": (
-        m.CompleteActivityTaskRequest,
-        lambda e, s, b: e.complete_activity_task(s.namespace, b, s),
-    ),
-    "fail_activity_task": (m.FailActivityTaskRequest, _fail_activity),
-    "heartbeat_activity_task": (
-        m.HeartbeatActivityTaskRequest,
-        lambda e, s, b: e.heartbeat_activity_task(s.namespace, b, s),
-    ),
-}
-
-
-def _error(status: int, code: str, message: str, details: Any = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"status": status, "code": code, "message": message}
-    if details is not None:
-        error["details"] = details
-    return error
-
-
-def _body(model: type[BaseModel], raw: Any, session_id: str | None, op: str) -> BaseModel:
-    if model is m.PollRequest and isinstance(raw, dict):
-        raw = {**raw, "session_id": session_id}  # the connection is the session
-    body: BaseModel = validate(model, raw, f"invalid {op}")
-    return body
+def _body(model: type[BaseModel] | None, raw: Any, session: Session | None, op: str) -> Any:
+    if model is None:
+        return None
+    if model is m.PollRequest and session is not None and isinstance(raw, dict):
+        raw = {**raw, "session_id": session.id}  # the connection is the session
+    return validate(model, raw, f"invalid {op}")
 
 
 class ProtocolError(Exception):
@@ -171,7 +125,7 @@ async def _refuse(conn: _Connection, e: ProtocolError) -> None:
 class _Connection:
     """One open channel: reads messages, runs each operation as its own task, answers in any order."""
 
-    def __init__(self, engine: Engine, websocket: WebSocket, operations: dict[str, tuple[type[BaseModel], Any]]):
+    def __init__(self, engine: Engine, websocket: WebSocket, operations: dict[str, Operation]):
         self.engine = engine
         self.websocket = websocket
         self.operations = operations
@@ -295,11 +249,12 @@ class _Connection:
                 except Exception:
                     log.exception("a step after an answer failed to start")
 
-    def start(self, i: Any, op: str, raw: Any, context: Any, session_id: str | None, *, waits: bool) -> None:
-        task = asyncio.ensure_future(self._serve(i, op, raw, context, session_id))
+    def start(self, i: Any, name: str, raw: Any, caller: Caller) -> None:
+        op = self.operations.get(name)
+        task = asyncio.ensure_future(self._serve(i, name, op, raw, caller))
         self.running.add(task)
         task.add_done_callback(self.running.discard)
-        if waits:
+        if op is not None and op.waits:
             self.waits.add(task)
             task.add_done_callback(self.waits.discard)
         else:
@@ -309,26 +264,22 @@ class _Connection:
     def _operation_done(self, _task: asyncio.Task[None]) -> None:
         self.engine.operations -= 1
 
-    async def _serve(self, i: Any, op: str, raw: Any, context: Any, session_id: str | None) -> None:
+    async def _serve(self, i: Any, name: str, op: Operation | None, raw: Any, caller: Caller) -> None:
         AFTER_ANSWER.set(self.after_answer)  # in this task's context only
         try:
-            entry = self.operations.get(op)
-            if entry is None:
-                raise InvalidArgumentError(f"unknown operation {op!r}", status=400, code="invalid_argument")
-            model, handler = entry
-            body = _body(model, raw, session_id, op)
-            result = await handler(self.engine, context, body)
+            if op is None:
+                raise InvalidArgumentError(f"unknown operation {name!r}", code="invalid_argument")
+            body = _body(op.request, raw, caller.session, name)
+            result = await op.call(self.engine, caller, body)
             await self.send({"i": i, "ok": result})
-        except RPCError as e:
-            await self._send_error(i, _error(e.status or 400, e.code, e.message, e.details))
-        except StorageError as e:
-            await self._send_error(i, _error(503, "storage_unavailable", str(e)))
+        except (RPCError, StorageError) as e:
+            await self._send_error(i, answer_for(e).channel_error())
         except asyncio.CancelledError:
             raise
         except (WebSocketDisconnect, RuntimeError):
             pass  # the peer went away while we answered
         except Exception as e:
-            log.exception("internal error in channel operation %s", op)
+            log.exception("internal error in channel operation %s", name)
             await self._send_error(i, _error(500, "internal", f"internal server error: {type(e).__name__}: {e}"))
 
     async def _send_error(self, i: Any, error: dict[str, Any]) -> None:
@@ -373,29 +324,24 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
             await conn.send({"i": 0, "err": _error(400, "invalid_argument", problem)})
             return
         first = (await _receive(websocket))[0]
+        caller = Caller(namespace)
         try:
             if first.get("op") != "register":
                 raise InvalidArgumentError(
-                    "the first message must register the worker (op 'register')", status=400, code="invalid_argument"
+                    "the first message must register the worker (op 'register')", code="invalid_argument"
                 )
-            req = validate(m.RegisterWorkerRequest, first.get("b"), "invalid register")
-            session = await engine.register_worker(namespace, req)
-        except RPCError as e:
-            await conn.send({"i": first.get("i"), "err": _error(e.status or 400, e.code, e.message, e.details)})
+            req = _body(_REGISTER.request, first.get("b"), None, "register")
+            settings = await _REGISTER.call(engine, caller, req)
+        except (RPCError, StorageError) as e:
+            await conn.send({"i": first.get("i"), "err": answer_for(e).channel_error()})
             return
+        session = caller.session
+        assert session is not None
         session.on_channel = True
         session.link = conn
-        await conn.send(
-            {
-                "i": first.get("i"),
-                "ok": {
-                    "session_id": session.id,
-                    "heartbeat_interval": engine.config.worker_heartbeat_interval.total_seconds(),
-                    "session_timeout": engine.config.worker_session_timeout.total_seconds(),
-                    "max_payload_bytes": engine.max_payload,
-                },
-            }
-        )
+        await conn.send({"i": first.get("i"), "ok": settings})
+        # Every operation on this connection is its session's; a task outcome's namespace is the session's.
+        caller = Caller(session.namespace, session)
         while not graceful:
             await conn.room()
             for message in await _receive(websocket):
@@ -406,7 +352,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
                 if op == "bye":
                     graceful = True
                     break
-                conn.start(message.get("i"), op, message.get("b"), session, session.id, waits=op in _WAITS)
+                conn.start(message.get("i"), op, message.get("b"), caller)
     except WebSocketDisconnect:
         pass
     except ProtocolError as e:
@@ -421,25 +367,8 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
                 await engine.session_lost(session, graceful=graceful)
 
 
-_WAITS = frozenset(
-    {"poll_workflow_task", "poll_activity_task", "poll_workflow_tasks", "poll_activity_tasks", "wait_result"}
-)
-
-
-async def _start_workflow(engine: Engine, namespace: str, b: m.StartWorkflowRequest) -> Any:
-    run_id, _ = await engine.start_workflow(namespace, b)
-    return {"workflow_id": b.workflow_id, "run_id": run_id, "namespace": namespace}
-
-
-def _wait_result(engine: Engine, namespace: str, b: m.WaitResultRequest) -> Awaitable[Any]:
-    return engine.wait_result(namespace, b.workflow_id, b.run_id, b.wait)
-
-
-#: What a client may do on its channel: the two calls on the path of every workflow it runs.
-CLIENT_OPERATIONS: dict[str, tuple[type[BaseModel], Any]] = {
-    "start_workflow": (m.StartWorkflowRequest, _start_workflow),
-    "wait_result": (m.WaitResultRequest, _wait_result),
-}
+#: The handshake of the worker channel is this operation (op "register").
+_REGISTER = BY_NAME["register_worker"]
 
 
 async def client_channel(engine: Engine, websocket: WebSocket) -> None:
@@ -452,11 +381,11 @@ async def client_channel(engine: Engine, websocket: WebSocket) -> None:
         if problem is not None:
             await conn.send({"i": 0, "err": _error(400, "invalid_argument", problem)})
             return
+        caller = Caller(namespace)
         while True:
             await conn.room()
             for message in await _receive(websocket):
-                op = str(message.get("op"))
-                conn.start(message.get("i"), op, message.get("b"), namespace, None, waits=op in _WAITS)
+                conn.start(message.get("i"), str(message.get("op")), message.get("b"), caller)
     except WebSocketDisconnect:
         pass
     except ProtocolError as e:

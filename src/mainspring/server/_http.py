@@ -1,5 +1,5 @@
-"""The HTTP/JSON API: one route table, from which both the Starlette app and the OpenAPI document
-are built, so the documentation cannot drift from what the server accepts.
+"""The HTTP/JSON API: its routes and its OpenAPI document, both built from the operation table
+(``_operations``), so the documentation cannot drift from what the server accepts.
 """
 
 from __future__ import annotations
@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,61 +20,34 @@ from starlette.websockets import WebSocket
 from .._json import dumps
 from .._version import __version__
 from ..api import models as m
-from ..api.enums import WorkflowStatus
-from ..api.fields import MAX_EVENT_ID, MAX_SECONDS, MAX_UNIX_TIME
-from ..api.names import ID_PATTERN, MAX_ID_LENGTH, NAMESPACE_PATTERN, check_id, check_namespace
+from ..api.names import MAX_ID_LENGTH, NAMESPACE_PATTERN, check_namespace
 from ..errors import InvalidArgumentError, PayloadTooLargeError, RPCError
-from ..storage import ListQuery, StorageError
+from ..storage import StorageError
 from ._channel import client_channel, worker_channel
-from ._engine import Engine, iso
+from ._engine import Engine
+from ._errors import ErrorAnswer, answer_for
+from ._operations import OPERATIONS, Caller, Http, Operation
 from ._wire import body_limit, parse_body
 
-__all__ = ["ENDPOINTS", "build_app", "openapi_document"]
+__all__ = ["ROUTES", "build_app", "openapi_document"]
 
 log = logging.getLogger(__name__)
+
+#: The operations offered over HTTP, in the order the documentation lists them.
+ROUTES: tuple[tuple[Operation, Http], ...] = tuple((op, op.http) for op in OPERATIONS if op.http is not None)
 
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(dumps(data), status_code=status, media_type="application/json")
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Response:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        body["details"] = details
-    response = _json(body, status)
-    if status in (429, 503):  # come back later: when (RFC 9110 wants whole seconds)
+def error_response(error: ErrorAnswer) -> Response:
+    response = _json(error.body(), error.status)
+    if error.status in (429, 503):  # come back later: when (RFC 9110 wants whole seconds)
+        details = error.details
         wait = details.get("retry_after", 1) if isinstance(details, dict) else 1
         response.headers["retry-after"] = str(max(1, math.ceil(wait)))
     return response
-
-
-@dataclass(frozen=True)
-class Query:
-    """A query parameter, as the OpenAPI document describes it (``schema`` adds to ``{"type": type}``)."""
-
-    name: str
-    type: str
-    description: str
-    required: bool = False
-    schema: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str
-    name: str
-    summary: str
-    handler: Callable[[Engine, Request, Any], Awaitable[Response]]
-    body: type[BaseModel] | None = None
-    response: type[BaseModel] | None = None
-    status: int = 200
-    query: tuple[Query, ...] = ()
-    tag: str = "workflows"
-    #: Other answers it gives besides ``status`` and the errors every operation may give: a status and
-    #: what it means (e.g. 409 for a start whose workflow id is running).
-    also: tuple[tuple[int, str], ...] = ()
 
 
 #: Errors any operation may answer with (``_BODY_ERRORS`` too, for those that take a body).
@@ -90,224 +62,25 @@ _BODY_ERRORS = (
     (413, "The body or a payload in it is over the server's limit"),
     (415, "The body is not sent as application/json"),
 )
-_NO_TASK = ((204, "No task arrived before the wait ended; poll again"),)
+_PATH_PARAMETERS = {
+    "namespace": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NAMESPACE_PATTERN},
+    "session_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+}
 
 
-def _q(request: Request, name: str, default: str | None = None) -> str | None:
-    value = request.query_params.get(name, default)
-    if value is not None and len(value) > MAX_ID_LENGTH:
-        raise InvalidArgumentError(
-            f"query parameter {name!r} is {len(value):,} characters long; the limit is {MAX_ID_LENGTH}",
-            status=400,
-            code="invalid_argument",
-        )
-    return value
-
-
-def _q_float(request: Request, name: str, default: float, high: float = MAX_SECONDS) -> float:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not 0 <= value <= high:  # also refuses nan
-        raise InvalidArgumentError(
-            f"query parameter {name!r} must be a number from 0 to {high:g}, got {raw!r}",
-            status=400,
-            code="invalid_argument",
-        )
-    return value
-
-
-def _q_int(request: Request, name: str, default: int, low: int = 1, high: int = MAX_EVENT_ID) -> int:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidArgumentError(
-            f"query parameter {name!r} must be an integer, got {raw!r}", status=400, code="invalid_argument"
-        ) from None
-    if not low <= value <= high:
-        raise InvalidArgumentError(
-            f"query parameter {name!r} must be from {low} to {high}, got {value}", status=400, code="invalid_argument"
-        )
-    return value
-
-
-def _limit(request: Request) -> int:
-    return _q_int(request, "limit", 100, high=1000)
-
-
-def _workflow_id(request: Request) -> str:
-    value = request.query_params.get("workflow_id")
-    if not value:
-        raise InvalidArgumentError("query parameter 'workflow_id' is required", status=400, code="invalid_argument")
-    problem = check_id("workflow id", value)
-    if problem:
-        raise InvalidArgumentError(f"query parameter 'workflow_id': {problem}", status=400, code="invalid_argument")
-    return value
-
-
-def _ns(request: Request) -> str:
-    ns: str = request.path_params["namespace"]
-    problem = check_namespace(ns)
-    if problem:
-        raise InvalidArgumentError(problem, status=400, code="invalid_argument")
-    return ns
-
-
-# --- handlers -------------------------------------------------------------------------------------------
-
-
-async def _health(engine: Engine, request: Request, body: Any) -> Response:
-    admission = engine.admission
-    return _json(
-        {
-            "status": "ok",
-            "version": __version__,
-            "store": engine.store.description,
-            "load": {"starts_in_flight": admission.in_flight, "starts_refused": admission.refused},
-        }
+def _caller(request: Request, http: Http) -> Caller:
+    namespace = ""
+    if "{namespace}" in http.path:
+        namespace = request.path_params["namespace"]
+        problem = check_namespace(namespace)
+        if problem:
+            raise InvalidArgumentError(problem, code="invalid_argument")
+    return Caller(
+        namespace,
+        query=request.query_params,
+        path=request.path_params,
+        peer=request.client.host if request.client is not None else None,
     )
-
-
-async def _list_namespaces(engine: Engine, request: Request, body: Any) -> Response:
-    return _json(
-        {
-            "namespaces": [
-                {"name": n.name, "description": n.description, "created_at": iso(n.created_at)}
-                for n in await engine.store.list_namespaces()
-            ]
-        }
-    )
-
-
-async def _create_namespace(engine: Engine, request: Request, body: m.CreateNamespaceRequest) -> Response:
-    problem = check_namespace(body.name)
-    if problem:
-        raise InvalidArgumentError(problem, status=400, code="invalid_argument")
-    created = await engine.create_namespace(body.name, body.description)
-    ns = await engine.store.get_namespace(body.name)
-    assert ns is not None
-    return _json(
-        {"name": ns.name, "description": ns.description, "created_at": iso(ns.created_at)},
-        201 if created else 200,
-    )
-
-
-async def _start(engine: Engine, request: Request, body: m.StartWorkflowRequest) -> Response:
-    ns = _ns(request)
-    run_id, created = await engine.start_workflow(ns, body)
-    return _json({"workflow_id": body.workflow_id, "run_id": run_id, "namespace": ns}, 201 if created else 200)
-
-
-async def _list(engine: Engine, request: Request, body: Any) -> Response:
-    ns = _ns(request)
-    status = _q(request, "status")
-    if status:
-        try:
-            status_enum: WorkflowStatus | None = WorkflowStatus(status.upper())
-        except ValueError:
-            raise InvalidArgumentError(
-                f"unknown status {status!r}; use one of {', '.join(s.value for s in WorkflowStatus)}",
-                status=400,
-                code="invalid_argument",
-            ) from None
-    else:
-        status_enum = None
-    try:
-        query = ListQuery(
-            status=status_enum,
-            workflow_type=_q(request, "workflow_type"),
-            workflow_id_prefix=_q(request, "workflow_id_prefix"),
-            started_after=_q_float(request, "started_after", 0.0, MAX_UNIX_TIME) or None,
-            started_before=_q_float(request, "started_before", 0.0, MAX_UNIX_TIME) or None,
-            limit=_limit(request),
-            page_token=_q(request, "page_token"),
-        )
-        return _json(await engine.list_workflows(ns, query))
-    except StorageError as e:
-        raise InvalidArgumentError(str(e), status=400, code="invalid_argument") from None
-
-
-async def _describe(engine: Engine, request: Request, body: Any) -> Response:
-    return _json(await engine.describe(_ns(request), _workflow_id(request), _q(request, "run_id")))
-
-
-async def _history(engine: Engine, request: Request, body: Any) -> Response:
-    first = _q_int(request, "first_event_id", 0, low=0) or _q_int(request, "page_token", 1)
-    return _json(
-        await engine.history(
-            _ns(request),
-            _workflow_id(request),
-            _q(request, "run_id"),
-            first,
-            _q_int(request, "limit", 1000, high=10_000),
-        )
-    )
-
-
-async def _result(engine: Engine, request: Request, body: Any) -> Response:
-    return _json(
-        await engine.wait_result(
-            _ns(request),
-            _workflow_id(request),
-            _q(request, "run_id"),
-            _q_float(request, "wait", 0.0),
-        )
-    )
-
-
-def _identity(request: Request, given: str) -> str:
-    """Who asks: as the caller says, else its address."""
-    if given:
-        return given
-    return f"api@{request.client.host}" if request.client is not None else "api"
-
-
-async def _cancel(engine: Engine, request: Request, body: m.CancelWorkflowRequest) -> Response:
-    ns = _ns(request)
-    return _json(await engine.request_cancel(ns, body, _identity(request, body.identity)))
-
-
-async def _terminate(engine: Engine, request: Request, body: m.TerminateWorkflowRequest) -> Response:
-    ns = _ns(request)
-    return _json(await engine.terminate(ns, body, _identity(request, body.identity)))
-
-
-async def _stack(engine: Engine, request: Request, body: Any) -> Response:
-    return _json(await engine.workflow_stack(_ns(request), _workflow_id(request), _q(request, "run_id")))
-
-
-async def _task_queues(engine: Engine, request: Request, body: Any) -> Response:
-    return _json(engine.task_queues(_ns(request), _q(request, "name") or None))
-
-
-async def _register(engine: Engine, request: Request, body: m.RegisterWorkerRequest) -> Response:
-    s = await engine.register_worker(_ns(request), body)
-    return _json(
-        {
-            "session_id": s.id,
-            "heartbeat_interval": engine.config.worker_heartbeat_interval.total_seconds(),
-            "session_timeout": engine.config.worker_session_timeout.total_seconds(),
-            "max_payload_bytes": engine.max_payload,
-        },
-        201,
-    )
-
-
-async def _heartbeat_session(engine: Engine, request: Request, body: Any) -> Response:
-    engine.session(_ns(request), request.path_params["session_id"])
-    return _json({"ok": True})
-
-
-async def _end_session(engine: Engine, request: Request, body: Any) -> Response:
-    await engine.end_session(_ns(request), request.path_params["session_id"])
-    return _json({"ok": True})
 
 
 async def _until_disconnected(request: Request) -> None:
@@ -315,321 +88,23 @@ async def _until_disconnected(request: Request) -> None:
         pass
 
 
-async def _poll_while_connected(request: Request, poll: Awaitable[dict[str, Any] | None]) -> Response:
-    """Run a long-poll, and abandon it if the worker goes away, so no task is handed to a dead poll."""
-    poll_task = asyncio.ensure_future(poll)
+async def _while_connected(request: Request, wait: Awaitable[Any]) -> tuple[bool, Any]:
+    """Run a long wait, and abandon it if the caller goes away (so no task is handed to a dead poll):
+    (True, its answer), or (False, None) when it was abandoned."""
+    waiting = asyncio.ensure_future(wait)
     watch = asyncio.ensure_future(_until_disconnected(request))
     try:
-        await asyncio.wait({poll_task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({waiting, watch}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         watch.cancel()
-    if not poll_task.done():
-        poll_task.cancel()
+    if not waiting.done():
+        waiting.cancel()
         try:
-            await poll_task
+            await waiting
         except asyncio.CancelledError:
             pass
-        return Response(status_code=204)
-    task = poll_task.result()
-    return _json(task) if task is not None else Response(status_code=204)
-
-
-async def _poll_wt(engine: Engine, request: Request, body: m.PollRequest) -> Response:
-    s = engine.session(_ns(request), body.session_id)
-    return await _poll_while_connected(
-        request, engine.poll_workflow_task(s, body.timeout if body.timeout is not None else 30.0)
-    )
-
-
-async def _complete_wt(engine: Engine, request: Request, body: m.CompleteWorkflowTaskRequest) -> Response:
-    return _json(await engine.complete_workflow_task(_ns(request), body))
-
-
-async def _fail_wt(engine: Engine, request: Request, body: m.FailWorkflowTaskRequest) -> Response:
-    await engine.fail_workflow_task(_ns(request), body)
-    return _json({"accepted": True})
-
-
-async def _poll_act(engine: Engine, request: Request, body: m.PollRequest) -> Response:
-    s = engine.session(_ns(request), body.session_id)
-    return await _poll_while_connected(
-        request, engine.poll_activity_task(s, body.timeout if body.timeout is not None else 30.0)
-    )
-
-
-async def _complete_act(engine: Engine, request: Request, body: m.CompleteActivityTaskRequest) -> Response:
-    return _json(await engine.complete_activity_task(_ns(request), body))
-
-
-async def _fail_act(engine: Engine, request: Request, body: m.FailActivityTaskRequest) -> Response:
-    await engine.fail_activity_task(_ns(request), body)
-    return _json({"accepted": True})
-
-
-async def _heartbeat_act(engine: Engine, request: Request, body: m.HeartbeatActivityTaskRequest) -> Response:
-    return _json(await engine.heartbeat_activity_task(_ns(request), body))
-
-
-_NS = "/api/v1/namespaces/{namespace}"
-_ID = {"minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": ID_PATTERN}
-_PATH_PARAMETERS = {
-    "namespace": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NAMESPACE_PATTERN},
-    "session_id": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
-}
-_TEXT = {"maxLength": MAX_ID_LENGTH}
-_WID = Query("workflow_id", "string", "The workflow id.", required=True, schema=_ID)
-_RID = Query("run_id", "string", "A run id; the newest run of the workflow id when omitted.", schema=_TEXT)
-_PAGE = Query("page_token", "string", "next_page_token of the previous page.", schema=_TEXT)
-
-ENDPOINTS: tuple[Endpoint, ...] = (
-    Endpoint("GET", "/api/v1/health", "health", "Server health and version", _health, tag="server"),
-    Endpoint("GET", "/api/v1/namespaces", "list_namespaces", "List namespaces", _list_namespaces, tag="namespaces"),
-    Endpoint(
-        "POST",
-        "/api/v1/namespaces",
-        "create_namespace",
-        "Create a namespace",
-        _create_namespace,
-        body=m.CreateNamespaceRequest,
-        response=m.Namespace,
-        status=201,
-        tag="namespaces",
-        also=((200, "The namespace already existed (it is unchanged)"),),
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/workflows",
-        "start_workflow",
-        "Start a workflow",
-        _start,
-        body=m.StartWorkflowRequest,
-        response=m.StartWorkflowResponse,
-        status=201,
-        also=(
-            (200, "A start with this request_id was made before: its run, not a new one"),
-            (409, "A workflow with this id is already running"),
-            (429, "The server is overloaded: retry after the Retry-After header, with the same request_id"),
-        ),
-    ),
-    Endpoint(
-        "GET",
-        _NS + "/workflows",
-        "list_workflows",
-        "List workflow runs, newest first",
-        _list,
-        response=m.ListWorkflowsResponse,
-        query=(
-            Query(
-                "status",
-                "string",
-                "Only runs with this status (RUNNING, COMPLETED, FAILED, ...).",
-                schema={"enum": [s.value for s in WorkflowStatus]},
-            ),
-            Query("workflow_type", "string", "Only runs of this workflow type.", schema=_TEXT),
-            Query("workflow_id_prefix", "string", "Only runs whose workflow id starts with this.", schema=_TEXT),
-            Query(
-                "started_after",
-                "number",
-                "Only runs started at or after this Unix time.",
-                schema={"minimum": 0, "maximum": MAX_UNIX_TIME},
-            ),
-            Query(
-                "started_before",
-                "number",
-                "Only runs started before this Unix time.",
-                schema={"minimum": 0, "maximum": MAX_UNIX_TIME},
-            ),
-            Query("limit", "integer", "Page size (1..1000, default 100).", schema={"minimum": 1, "maximum": 1000}),
-            _PAGE,
-        ),
-    ),
-    Endpoint(
-        "GET",
-        _NS + "/workflows/describe",
-        "describe_workflow",
-        "Describe a run: status, timing, input, result, pending work",
-        _describe,
-        response=m.DescribeWorkflowResponse,
-        query=(_WID, _RID),
-    ),
-    Endpoint(
-        "GET",
-        _NS + "/workflows/history",
-        "get_history",
-        "A run's event history",
-        _history,
-        response=m.HistoryResponse,
-        query=(
-            _WID,
-            _RID,
-            Query(
-                "first_event_id",
-                "integer",
-                "Start at this event id (default 1).",
-                schema={"minimum": 0, "maximum": MAX_EVENT_ID},
-            ),
-            Query(
-                "limit", "integer", "At most this many events (default 1000).", schema={"minimum": 1, "maximum": 10_000}
-            ),
-            _PAGE,
-        ),
-    ),
-    Endpoint(
-        "GET",
-        _NS + "/workflows/result",
-        "get_result",
-        "A run's outcome; waits up to `wait` seconds for it to close (long-poll)",
-        _result,
-        response=m.WorkflowResultResponse,
-        query=(
-            _WID,
-            _RID,
-            Query(
-                "wait",
-                "number",
-                "Seconds to wait for the run to close (the server waits at most --max-poll-wait, 30 s by default).",
-                schema={"minimum": 0, "maximum": MAX_SECONDS},
-            ),
-        ),
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/workflows/cancel",
-        "cancel_workflow",
-        "Ask a running workflow to cancel: its code gets asyncio.CancelledError where it waits and may clean "
-        "up; its pending activities and timers are cancelled (400 if the run is not running)",
-        _cancel,
-        body=m.CancelWorkflowRequest,
-        response=m.CancelWorkflowResponse,
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/workflows/terminate",
-        "terminate_workflow",
-        "End a running workflow at once, running none of its code; its pending work is dropped "
-        "(400 if the run is not running)",
-        _terminate,
-        body=m.TerminateWorkflowRequest,
-        response=m.TerminateWorkflowResponse,
-    ),
-    Endpoint(
-        "GET",
-        _NS + "/workflows/stack",
-        "get_workflow_stack",
-        "Where each coroutine of a running workflow waits, asked live of the worker that holds it in memory "
-        "(empty, with a message saying why, when no worker can answer)",
-        _stack,
-        response=m.WorkflowStackResponse,
-        query=(_WID, _RID),
-    ),
-    Endpoint(
-        "GET",
-        _NS + "/task-queues",
-        "list_task_queues",
-        "Task queues with their live workers (when each was last seen) and backlogs",
-        _task_queues,
-        response=m.TaskQueuesResponse,
-        query=(Query("name", "string", "Only the task queue of this name.", schema=_TEXT),),
-        tag="workers",
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/workers",
-        "register_worker",
-        "Open a worker session",
-        _register,
-        body=m.RegisterWorkerRequest,
-        response=m.RegisterWorkerResponse,
-        status=201,
-        tag="workers",
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/workers/{session_id}/heartbeat",
-        "heartbeat_worker",
-        "Keep a worker session alive",
-        _heartbeat_session,
-        tag="workers",
-    ),
-    Endpoint(
-        "DELETE",
-        _NS + "/workers/{session_id}",
-        "end_worker_session",
-        "End a worker session; its tasks go to other workers at once",
-        _end_session,
-        tag="workers",
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/workflow-tasks/poll",
-        "poll_workflow_task",
-        "Wait for a workflow task (204 when none arrived in time)",
-        _poll_wt,
-        body=m.PollRequest,
-        response=m.WorkflowTask,
-        tag="workers",
-        also=_NO_TASK,
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/workflow-tasks/complete",
-        "complete_workflow_task",
-        "Complete a workflow task with commands",
-        _complete_wt,
-        body=m.CompleteWorkflowTaskRequest,
-        response=m.CompleteWorkflowTaskResponse,
-        tag="workers",
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/workflow-tasks/fail",
-        "fail_workflow_task",
-        "Fail a workflow task (it is retried)",
-        _fail_wt,
-        body=m.FailWorkflowTaskRequest,
-        tag="workers",
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/activity-tasks/poll",
-        "poll_activity_task",
-        "Wait for an activity task (204 when none arrived in time)",
-        _poll_act,
-        body=m.PollRequest,
-        response=m.ActivityTask,
-        tag="workers",
-        also=_NO_TASK,
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/activity-tasks/complete",
-        "complete_activity_task",
-        "Complete an activity attempt (optionally with the workflow task the worker ran on its result)",
-        _complete_act,
-        body=m.CompleteActivityTaskRequest,
-        response=m.CompleteActivityTaskResponse,
-        tag="workers",
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/activity-tasks/fail",
-        "fail_activity_task",
-        "Fail an activity attempt (retried per its policy)",
-        _fail_act,
-        body=m.FailActivityTaskRequest,
-        tag="workers",
-    ),
-    Endpoint(
-        "POST",
-        _NS + "/activity-tasks/heartbeat",
-        "heartbeat_activity_task",
-        "Record an activity heartbeat with details",
-        _heartbeat_act,
-        body=m.HeartbeatActivityTaskRequest,
-        response=m.HeartbeatActivityTaskResponse,
-        tag="workers",
-    ),
-)
+        return False, None
+    return True, waiting.result()
 
 
 async def _read_body(request: Request, limit: int, max_payload: int) -> bytes:
@@ -653,41 +128,49 @@ def _too_large(size: str, limit: int, max_payload: int) -> PayloadTooLargeError:
     return PayloadTooLargeError(
         f"the request body is {size}, more than the server accepts ({limit:,}); payloads are limited to "
         f"{max_payload:,} bytes (--max-payload-size): store large data elsewhere and pass a reference",
-        status=413,
         code="payload_too_large",
     )
 
 
-def _make_route(engine: Engine, ep: Endpoint) -> Route:
-    body_model = ep.body
+def _make_route(engine: Engine, op: Operation, http: Http) -> Route:
+    body_model = op.request if http.takes_body else None
     limit = body_limit(engine.max_payload)
+    call, waits = op.call, op.waits
 
     async def endpoint(request: Request) -> Response:
         try:
             body: Any = None
             if body_model is not None:
                 body = parse_body(body_model, await _read_body(request, limit, engine.max_payload))
-            return await ep.handler(engine, request, body)
-        except RPCError as e:
-            return error_response(e.status or 400, e.code, e.message, e.details)
-        except StorageError as e:
-            engine.repeats.error("http", "storage error in %s: %s", ep.name, e)  # once while it repeats
-            return error_response(503, "storage_unavailable", str(e))
+            caller = _caller(request, http)
+            if waits:
+                answered, answer = await _while_connected(request, call(engine, caller, body))
+                if not answered:
+                    return Response(status_code=204)
+            else:
+                answer = await call(engine, caller, body)
+            if answer is None:  # nothing arrived in time
+                return Response(status_code=204)
+            return _json(answer, caller.status or http.status)
+        except (RPCError, StorageError) as e:
+            if isinstance(e, StorageError):
+                engine.repeats.error("http", "storage error in %s: %s", op.name, e)  # once while it repeats
+            return error_response(answer_for(e))
         except ClientDisconnect:
             # The caller went away while sending its body (nothing was done): no one to answer, and not
             # the server's error (each one logged a traceback; a thousand at once stalled the server).
             return Response(status_code=400)
 
-    return Route(ep.path, endpoint, methods=[ep.method], name=ep.name)
+    return Route(http.path, endpoint, methods=[http.method], name=http.operation_id or op.name)
 
 
 def openapi_document() -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every endpoint, generated from the route table."""
+    """The OpenAPI 3.1 description of every operation offered over HTTP, generated from the operation table."""
     from pydantic.json_schema import models_json_schema
 
     models: list[type[BaseModel]] = []
-    for ep in ENDPOINTS:
-        for model in (ep.body, ep.response):
+    for op, http in ROUTES:
+        for model in (op.request if http.takes_body else None, op.answer):
             if model is not None and model not in models:
                 models.append(model)
     models.append(m.ErrorBody)
@@ -695,12 +178,12 @@ def openapi_document() -> dict[str, Any]:
         [(mod, "validation") for mod in models], ref_template="#/components/schemas/{model}"
     )
     paths: dict[str, Any] = {}
-    for ep in ENDPOINTS:
-        op: dict[str, Any] = {"operationId": ep.name, "summary": ep.summary, "tags": [ep.tag]}
+    for op, http in ROUTES:
+        doc: dict[str, Any] = {"operationId": http.operation_id or op.name, "summary": op.summary, "tags": [op.tag]}
         params = [
             {"name": p, "in": "path", "required": True, "schema": schema}
             for p, schema in _PATH_PARAMETERS.items()
-            if "{" + p + "}" in ep.path
+            if "{" + p + "}" in http.path
         ]
         params += [
             {
@@ -710,29 +193,30 @@ def openapi_document() -> dict[str, Any]:
                 "description": q.description,
                 "schema": {"type": q.type, **q.schema},
             }
-            for q in ep.query
+            for q in http.query
         ]
         if params:
-            op["parameters"] = params
-        if ep.body is not None:
-            op["requestBody"] = {
+            doc["parameters"] = params
+        if http.takes_body and op.request is not None:
+            doc["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": refs[(ep.body, "validation")]}},
+                "content": {"application/json": {"schema": refs[(op.request, "validation")]}},
             }
         ok: dict[str, Any] = {"description": "Success"}
-        if ep.response is not None:
-            ok["content"] = {"application/json": {"schema": refs[(ep.response, "validation")]}}
+        if op.answer is not None:
+            ok["content"] = {"application/json": {"schema": refs[(op.answer, "validation")]}}
         error = {"content": {"application/json": {"schema": refs[(m.ErrorBody, "validation")]}}}
-        responses: dict[str, Any] = {str(ep.status): ok}
-        for status, description in sorted((*_ERRORS, *(_BODY_ERRORS if ep.body else ()), *ep.also)):
+        responses: dict[str, Any] = {str(http.status): ok}
+        body_errors = _BODY_ERRORS if http.takes_body and op.request is not None else ()
+        for status, description in sorted((*_ERRORS, *body_errors, *http.also)):
             if status == 204:
                 responses["204"] = {"description": description}
             elif status < 300:  # the same body as ``status``'s
                 responses[str(status)] = {**ok, "description": description}
             else:
                 responses[str(status)] = {"description": description, **error}
-        op["responses"] = dict(sorted(responses.items()))
-        paths.setdefault(ep.path, {})[ep.method.lower()] = op
+        doc["responses"] = dict(sorted(responses.items()))
+        paths.setdefault(http.path, {})[http.method.lower()] = doc
     return {
         "openapi": "3.1.0",
         "info": {
@@ -751,9 +235,9 @@ def _docs_page() -> str:
     import html
 
     rows = "".join(
-        f"<tr><td><code>{ep.method}</code></td><td><code>{html.escape(ep.path)}</code></td>"
-        f"<td>{html.escape(ep.summary)}</td></tr>"
-        for ep in ENDPOINTS
+        f"<tr><td><code>{http.method}</code></td><td><code>{html.escape(http.path)}</code></td>"
+        f"<td>{html.escape(op.summary)}</td></tr>"
+        for op, http in ROUTES
     )
     return (
         "<!doctype html><meta charset=utf-8><title>Mainspring API</title>"
@@ -773,7 +257,7 @@ _DOCS_CSS = (
 
 def build_app(engine: Engine, *, ui: bool = False) -> Starlette:
     """The Starlette application serving the API of ``engine`` (and the web UI's pages, with ``ui``)."""
-    routes: list[BaseRoute] = [_make_route(engine, ep) for ep in ENDPOINTS]
+    routes: list[BaseRoute] = [_make_route(engine, op, http) for op, http in ROUTES]
     cache: dict[str, bytes] = {}
 
     async def openapi(request: Request) -> Response:
@@ -789,17 +273,19 @@ def build_app(engine: Engine, *, ui: bool = False) -> Starlette:
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return error_response(
-            404,
-            "not_found",
-            f"no such endpoint: {request.method} {request.url.path} (see /api/v1/openapi.json)",
+            ErrorAnswer(
+                404, "not_found", f"no such endpoint: {request.method} {request.url.path} (see /api/v1/openapi.json)"
+            )
         )
 
     async def method_not_allowed(request: Request, exc: Exception) -> Response:
-        return error_response(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+        return error_response(
+            ErrorAnswer(405, "method_not_allowed", f"{request.method} is not allowed on {request.url.path}")
+        )
 
     async def internal(request: Request, exc: Exception) -> Response:
         log.exception("internal error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error_response(500, "internal", f"internal server error: {type(exc).__name__}: {exc}")
+        return error_response(ErrorAnswer(500, "internal", f"internal server error: {type(exc).__name__}: {exc}"))
 
     async def channel(websocket: WebSocket) -> None:
         await worker_channel(engine, websocket)

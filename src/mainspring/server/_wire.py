@@ -27,14 +27,13 @@ def parse_body(model: type[BaseModel], raw: bytes | str) -> Any:
     """``raw`` (JSON text) as an instance of ``model``, or InvalidArgumentError saying what is wrong."""
     if not raw.strip():
         raise InvalidArgumentError(
-            "invalid request: the request body is empty; send a JSON object", status=400, code="invalid_argument"
+            "invalid request: the request body is empty; send a JSON object", code="invalid_argument"
         )
     try:
         data = loads(raw)
     except ValueError as e:
         raise InvalidArgumentError(
             f"invalid request: the body is not valid JSON ({e}); numbers must be finite and integers fit in 64 bits",
-            status=400,
             code="invalid_argument",
         ) from None
     return validate(model, data, "invalid request")
@@ -45,8 +44,6 @@ def validate(model: type[BaseModel], data: Any, what: str) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise InvalidArgumentError(f"{what}: {validation_problem(e)}", status=400, code="invalid_argument") from None
+        raise InvalidArgumentError(f"{what}: {validation_problem(e)}", code="invalid_argument") from None
     except RecursionError:
-        raise InvalidArgumentError(
-            f"{what}: the body is nested too deeply", status=400, code="invalid_argument"
-        ) from None
+        raise InvalidArgumentError(f"{what}: the body is nested too deeply", code="invalid_argument") from None

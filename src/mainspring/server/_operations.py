@@ -1,0 +1,668 @@
+"""Every operation the server offers, each declared once: what it takes, what it answers, what it asks of the
+engine, and on which surfaces it is offered (an HTTP route, the worker channel, the client channel).
+
+The HTTP routes and the OpenAPI document (``_http``) and both channels' tables (``_channel``) are built from
+``OPERATIONS``: adding an operation is adding one ``Operation`` here. Its ``call`` gets the engine, the
+``Caller`` (what the edge knows of who asks: the namespace, the worker's session on the channel, the query
+string over HTTP) and the request body, validated against ``request``; it returns the answer as plain JSON
+data (answers are not validated: ``answer`` is what the OpenAPI document promises, and tests hold the server
+to it), or None for "nothing arrived in time" (a 204 over HTTP).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from .._version import __version__
+from ..api import models as m
+from ..api.enums import WorkflowStatus
+from ..api.fields import MAX_EVENT_ID, MAX_SECONDS, MAX_UNIX_TIME
+from ..api.names import ID_PATTERN, MAX_ID_LENGTH, check_id, check_namespace
+from ..errors import InvalidArgumentError
+from ..storage import ListQuery, StorageError
+from ._engine import Engine, iso
+
+if TYPE_CHECKING:
+    from ._matching import Session
+
+__all__ = ["BY_NAME", "OPERATIONS", "Caller", "Http", "Operation", "Query", "session_settings"]
+
+_NO_QUERY: Mapping[str, str] = {}
+
+
+class Caller:
+    """Who asks, as the edge that took the call knows it. Over HTTP each request has its own; on a channel
+    one serves every call of the connection (so a channel reads nothing a call sets on it)."""
+
+    __slots__ = ("namespace", "path", "peer", "query", "session", "status")
+
+    def __init__(
+        self,
+        namespace: str,
+        session: Session | None = None,
+        *,
+        query: Mapping[str, str] = _NO_QUERY,
+        path: Mapping[str, str] = _NO_QUERY,
+        peer: str | None = None,
+    ) -> None:
+        #: The namespace the call is about ("" for the operations on no namespace).
+        self.namespace = namespace
+        #: The worker's session, on the worker channel (the connection is the session).
+        self.session = session
+        #: HTTP only: the query string's parameters and the path's.
+        self.query = query
+        self.path = path
+        #: The caller's address, when the edge knows it.
+        self.peer = peer
+        #: Set by a call whose answer's status is not its route's (a start that found its run made).
+        self.status: int | None = None
+
+
+Call = Callable[[Engine, Caller, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query parameter, as the OpenAPI document describes it (``schema`` adds to ``{"type": type}``)."""
+
+    name: str
+    type: str
+    description: str
+    required: bool = False
+    schema: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Http:
+    """How an operation is offered over HTTP. A GET or DELETE reads no body: its call gets None and reads
+    the query string."""
+
+    method: str
+    path: str
+    #: The status of a success (a call may answer another: see Caller.status).
+    status: int = 200
+    query: tuple[Query, ...] = ()
+    #: Other answers besides ``status`` and the errors every operation may give: a status and what it
+    #: means (e.g. 409 for a start whose workflow id is running).
+    also: tuple[tuple[int, str], ...] = ()
+    #: The OpenAPI operationId, when it is not the operation's name.
+    operation_id: str | None = None
+
+    @property
+    def takes_body(self) -> bool:
+        return self.method not in ("GET", "DELETE")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the server, on every surface that offers it."""
+
+    #: Its name: the ``op`` of a channel message, and the OpenAPI operationId (unless Http names another).
+    name: str
+    #: One line for the API's documentation.
+    summary: str
+    call: Call
+    #: The body it takes (validated before ``call`` runs) and the answer it gives (documentation only).
+    request: type[BaseModel] | None = None
+    answer: type[BaseModel] | None = None
+    http: Http | None = None
+    #: Offered on the worker channel (the connection's session is the caller's) / on the client channel.
+    worker: bool = False
+    client: bool = False
+    #: It only waits (a poll, a result wait): abandoned when its caller goes away, and not counted among the
+    #: operations in flight that a stopping server lets finish.
+    waits: bool = False
+    #: The OpenAPI tag.
+    tag: str = "workflows"
+
+
+# --- reading the query string (HTTP) -----------------------------------------------------------------------
+
+
+def _q(c: Caller, name: str, default: str | None = None) -> str | None:
+    value = c.query.get(name, default)
+    if value is not None and len(value) > MAX_ID_LENGTH:
+        raise InvalidArgumentError(
+            f"query parameter {name!r} is {len(value):,} characters long; the limit is {MAX_ID_LENGTH}",
+            code="invalid_argument",
+        )
+    return value
+
+
+def _q_float(c: Caller, name: str, default: float, high: float = MAX_SECONDS) -> float:
+    raw = c.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= high:  # also refuses nan
+        raise InvalidArgumentError(
+            f"query parameter {name!r} must be a number from 0 to {high:g}, got {raw!r}", code="invalid_argument"
+        )
+    return value
+
+
+def _q_int(c: Caller, name: str, default: int, low: int = 1, high: int = MAX_EVENT_ID) -> int:
+    raw = c.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"query parameter {name!r} must be an integer, got {raw!r}", code="invalid_argument"
+        ) from None
+    if not low <= value <= high:
+        raise InvalidArgumentError(
+            f"query parameter {name!r} must be from {low} to {high}, got {value}", code="invalid_argument"
+        )
+    return value
+
+
+def _workflow_id(c: Caller) -> str:
+    value = c.query.get("workflow_id")
+    if not value:
+        raise InvalidArgumentError("query parameter 'workflow_id' is required", code="invalid_argument")
+    problem = check_id("workflow id", value)
+    if problem:
+        raise InvalidArgumentError(f"query parameter 'workflow_id': {problem}", code="invalid_argument")
+    return value
+
+
+def _identity(c: Caller, given: str) -> str:
+    """Who asks: as the caller says, else its address."""
+    if given:
+        return given
+    return f"api@{c.peer}" if c.peer is not None else "api"
+
+
+def _session(engine: Engine, c: Caller, session_id: str) -> Session:
+    """The session a worker's call is made in: its connection's on the channel, else the one it names."""
+    return c.session if c.session is not None else engine.session(c.namespace, session_id)
+
+
+def _wait(b: m.PollRequest) -> float:
+    return b.timeout if b.timeout is not None else 30.0
+
+
+# --- the calls ---------------------------------------------------------------------------------------------
+
+
+async def _health(engine: Engine, c: Caller, b: None) -> Any:
+    admission = engine.admission
+    return {
+        "status": "ok",
+        "version": __version__,
+        "store": engine.store.description,
+        "load": {"starts_in_flight": admission.in_flight, "starts_refused": admission.refused},
+    }
+
+
+async def _list_namespaces(engine: Engine, c: Caller, b: None) -> Any:
+    return {
+        "namespaces": [
+            {"name": n.name, "description": n.description, "created_at": iso(n.created_at)}
+            for n in await engine.store.list_namespaces()
+        ]
+    }
+
+
+async def _create_namespace(engine: Engine, c: Caller, b: m.CreateNamespaceRequest) -> Any:
+    problem = check_namespace(b.name)
+    if problem:
+        raise InvalidArgumentError(problem, code="invalid_argument")
+    if not await engine.create_namespace(b.name, b.description):
+        c.status = 200  # it was there: unchanged
+    ns = await engine.store.get_namespace(b.name)
+    assert ns is not None
+    return {"name": ns.name, "description": ns.description, "created_at": iso(ns.created_at)}
+
+
+async def _start_workflow(engine: Engine, c: Caller, b: m.StartWorkflowRequest) -> Any:
+    run_id, created = await engine.start_workflow(c.namespace, b)
+    if not created:
+        c.status = 200  # the start of this request_id, made before
+    return {"workflow_id": b.workflow_id, "run_id": run_id, "namespace": c.namespace}
+
+
+async def _list_workflows(engine: Engine, c: Caller, b: None) -> Any:
+    status = _q(c, "status")
+    if status:
+        try:
+            status_enum: WorkflowStatus | None = WorkflowStatus(status.upper())
+        except ValueError:
+            raise InvalidArgumentError(
+                f"unknown status {status!r}; use one of {', '.join(s.value for s in WorkflowStatus)}",
+                code="invalid_argument",
+            ) from None
+    else:
+        status_enum = None
+    try:
+        query = ListQuery(
+            status=status_enum,
+            workflow_type=_q(c, "workflow_type"),
+            workflow_id_prefix=_q(c, "workflow_id_prefix"),
+            started_after=_q_float(c, "started_after", 0.0, MAX_UNIX_TIME) or None,
+            started_before=_q_float(c, "started_before", 0.0, MAX_UNIX_TIME) or None,
+            limit=_q_int(c, "limit", 100, high=1000),
+            page_token=_q(c, "page_token"),
+        )
+        return await engine.list_workflows(c.namespace, query)
+    except StorageError as e:  # a page token the store cannot read
+        raise InvalidArgumentError(str(e), code="invalid_argument") from None
+
+
+async def _describe(engine: Engine, c: Caller, b: None) -> Any:
+    return await engine.describe(c.namespace, _workflow_id(c), _q(c, "run_id"))
+
+
+async def _history(engine: Engine, c: Caller, b: None) -> Any:
+    first = _q_int(c, "first_event_id", 0, low=0) or _q_int(c, "page_token", 1)
+    return await engine.history(
+        c.namespace, _workflow_id(c), _q(c, "run_id"), first, _q_int(c, "limit", 1000, high=10_000)
+    )
+
+
+def _wait_result(engine: Engine, c: Caller, b: m.WaitResultRequest | None) -> Awaitable[Any]:
+    if b is None:  # GET /workflows/result: the same request, in the query string
+        return engine.wait_result(c.namespace, _workflow_id(c), _q(c, "run_id"), _q_float(c, "wait", 0.0))
+    return engine.wait_result(c.namespace, b.workflow_id, b.run_id, b.wait)
+
+
+async def _cancel(engine: Engine, c: Caller, b: m.CancelWorkflowRequest) -> Any:
+    return await engine.request_cancel(c.namespace, b, _identity(c, b.identity))
+
+
+async def _terminate(engine: Engine, c: Caller, b: m.TerminateWorkflowRequest) -> Any:
+    return await engine.terminate(c.namespace, b, _identity(c, b.identity))
+
+
+async def _stack(engine: Engine, c: Caller, b: None) -> Any:
+    return await engine.workflow_stack(c.namespace, _workflow_id(c), _q(c, "run_id"))
+
+
+async def _task_queues(engine: Engine, c: Caller, b: None) -> Any:
+    return engine.task_queues(c.namespace, _q(c, "name") or None)
+
+
+def session_settings(engine: Engine, s: Session) -> dict[str, Any]:
+    """What a worker learns when it registers (m.RegisterWorkerResponse)."""
+    return {
+        "session_id": s.id,
+        "heartbeat_interval": engine.config.worker_heartbeat_interval.total_seconds(),
+        "session_timeout": engine.config.worker_session_timeout.total_seconds(),
+        "max_payload_bytes": engine.max_payload,
+    }
+
+
+async def _register(engine: Engine, c: Caller, b: m.RegisterWorkerRequest) -> Any:
+    c.session = await engine.register_worker(c.namespace, b)
+    return session_settings(engine, c.session)
+
+
+async def _heartbeat_session(engine: Engine, c: Caller, b: None) -> Any:
+    engine.session(c.namespace, c.path["session_id"])
+    return {"ok": True}
+
+
+async def _end_session(engine: Engine, c: Caller, b: None) -> Any:
+    await engine.end_session(c.namespace, c.path["session_id"])
+    return {"ok": True}
+
+
+def _poll_workflow_task(engine: Engine, c: Caller, b: m.PollRequest) -> Awaitable[Any]:
+    return engine.poll_workflow_task(_session(engine, c, b.session_id), _wait(b))
+
+
+def _poll_activity_task(engine: Engine, c: Caller, b: m.PollRequest) -> Awaitable[Any]:
+    return engine.poll_activity_task(_session(engine, c, b.session_id), _wait(b))
+
+
+async def _poll_workflow_tasks(engine: Engine, c: Caller, b: m.PollRequest) -> Any:
+    return {"tasks": await engine.poll_workflow_tasks(_session(engine, c, b.session_id), _wait(b), b.max_tasks)}
+
+
+async def _poll_activity_tasks(engine: Engine, c: Caller, b: m.PollRequest) -> Any:
+    return {"tasks": await engine.poll_activity_tasks(_session(engine, c, b.session_id), _wait(b), b.max_tasks)}
+
+
+# Task outcomes carry the caller's session on the channel: a task token is only good there.
+
+
+def _complete_workflow_task(engine: Engine, c: Caller, b: m.CompleteWorkflowTaskRequest) -> Awaitable[Any]:
+    return engine.complete_workflow_task(c.namespace, b, c.session)
+
+
+async def _fail_workflow_task(engine: Engine, c: Caller, b: m.FailWorkflowTaskRequest) -> Any:
+    await engine.fail_workflow_task(c.namespace, b, c.session)
+    return {"accepted": True}
+
+
+def _complete_activity_task(engine: Engine, c: Caller, b: m.CompleteActivityTaskRequest) -> Awaitable[Any]:
+    return engine.complete_activity_task(c.namespace, b, c.session)
+
+
+async def _fail_activity_task(engine: Engine, c: Caller, b: m.FailActivityTaskRequest) -> Any:
+    await engine.fail_activity_task(c.namespace, b, c.session)
+    return {"accepted": True}
+
+
+def _heartbeat_activity_task(engine: Engine, c: Caller, b: m.HeartbeatActivityTaskRequest) -> Awaitable[Any]:
+    return engine.heartbeat_activity_task(c.namespace, b, c.session)
+
+
+# --- the table ---------------------------------------------------------------------------------------------
+
+_NS = "/api/v1/namespaces/{namespace}"
+_ID = {"minLength": 1, "maxLength": MAX_ID_LENGTH, "pattern": ID_PATTERN}
+_TEXT = {"maxLength": MAX_ID_LENGTH}
+_WID = Query("workflow_id", "string", "The workflow id.", required=True, schema=_ID)
+_RID = Query("run_id", "string", "A run id; the newest run of the workflow id when omitted.", schema=_TEXT)
+_PAGE = Query("page_token", "string", "next_page_token of the previous page.", schema=_TEXT)
+_NO_TASK = ((204, "No task arrived before the wait ended; poll again"),)
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "health",
+        "Server health and version",
+        _health,
+        answer=m.HealthResponse,
+        http=Http("GET", "/api/v1/health"),
+        tag="server",
+    ),
+    Operation(
+        "list_namespaces",
+        "List namespaces",
+        _list_namespaces,
+        answer=m.ListNamespacesResponse,
+        http=Http("GET", "/api/v1/namespaces"),
+        tag="namespaces",
+    ),
+    Operation(
+        "create_namespace",
+        "Create a namespace",
+        _create_namespace,
+        request=m.CreateNamespaceRequest,
+        answer=m.Namespace,
+        http=Http(
+            "POST", "/api/v1/namespaces", status=201, also=((200, "The namespace already existed (it is unchanged)"),)
+        ),
+        tag="namespaces",
+    ),
+    Operation(
+        "start_workflow",
+        "Start a workflow",
+        _start_workflow,
+        request=m.StartWorkflowRequest,
+        answer=m.StartWorkflowResponse,
+        http=Http(
+            "POST",
+            _NS + "/workflows",
+            status=201,
+            also=(
+                (200, "A start with this request_id was made before: its run, not a new one"),
+                (409, "A workflow with this id is already running"),
+                (429, "The server is overloaded: retry after the Retry-After header, with the same request_id"),
+            ),
+        ),
+        client=True,
+    ),
+    Operation(
+        "list_workflows",
+        "List workflow runs, newest first",
+        _list_workflows,
+        answer=m.ListWorkflowsResponse,
+        http=Http(
+            "GET",
+            _NS + "/workflows",
+            query=(
+                Query(
+                    "status",
+                    "string",
+                    "Only runs with this status (RUNNING, COMPLETED, FAILED, ...).",
+                    schema={"enum": [s.value for s in WorkflowStatus]},
+                ),
+                Query("workflow_type", "string", "Only runs of this workflow type.", schema=_TEXT),
+                Query("workflow_id_prefix", "string", "Only runs whose workflow id starts with this.", schema=_TEXT),
+                Query(
+                    "started_after",
+                    "number",
+                    "Only runs started at or after this Unix time.",
+                    schema={"minimum": 0, "maximum": MAX_UNIX_TIME},
+                ),
+                Query(
+                    "started_before",
+                    "number",
+                    "Only runs started before this Unix time.",
+                    schema={"minimum": 0, "maximum": MAX_UNIX_TIME},
+                ),
+                Query("limit", "integer", "Page size (1..1000, default 100).", schema={"minimum": 1, "maximum": 1000}),
+                _PAGE,
+            ),
+        ),
+    ),
+    Operation(
+        "describe_workflow",
+        "Describe a run: status, timing, input, result, pending work",
+        _describe,
+        answer=m.DescribeWorkflowResponse,
+        http=Http("GET", _NS + "/workflows/describe", query=(_WID, _RID)),
+    ),
+    Operation(
+        "get_history",
+        "A run's event history",
+        _history,
+        answer=m.HistoryResponse,
+        http=Http(
+            "GET",
+            _NS + "/workflows/history",
+            query=(
+                _WID,
+                _RID,
+                Query(
+                    "first_event_id",
+                    "integer",
+                    "Start at this event id (default 1).",
+                    schema={"minimum": 0, "maximum": MAX_EVENT_ID},
+                ),
+                Query(
+                    "limit",
+                    "integer",
+                    "At most this many events (default 1000).",
+                    schema={"minimum": 1, "maximum": 10_000},
+                ),
+                _PAGE,
+            ),
+        ),
+    ),
+    Operation(
+        "wait_result",
+        "A run's outcome; waits up to `wait` seconds for it to close (long-poll)",
+        _wait_result,
+        request=m.WaitResultRequest,
+        answer=m.WorkflowResultResponse,
+        http=Http(
+            "GET",
+            _NS + "/workflows/result",
+            operation_id="get_result",
+            query=(
+                _WID,
+                _RID,
+                Query(
+                    "wait",
+                    "number",
+                    "Seconds to wait for the run to close (the server waits at most --max-poll-wait, 30 s by default).",
+                    schema={"minimum": 0, "maximum": MAX_SECONDS},
+                ),
+            ),
+        ),
+        client=True,
+        waits=True,
+    ),
+    Operation(
+        "cancel_workflow",
+        "Ask a running workflow to cancel: its code gets asyncio.CancelledError where it waits and may clean "
+        "up; its pending activities and timers are cancelled (400 if the run is not running)",
+        _cancel,
+        request=m.CancelWorkflowRequest,
+        answer=m.CancelWorkflowResponse,
+        http=Http("POST", _NS + "/workflows/cancel"),
+    ),
+    Operation(
+        "terminate_workflow",
+        "End a running workflow at once, running none of its code; its pending work is dropped "
+        "(400 if the run is not running)",
+        _terminate,
+        request=m.TerminateWorkflowRequest,
+        answer=m.TerminateWorkflowResponse,
+        http=Http("POST", _NS + "/workflows/terminate"),
+    ),
+    Operation(
+        "get_workflow_stack",
+        "Where each coroutine of a running workflow waits, asked live of the worker that holds it in memory "
+        "(empty, with a message saying why, when no worker can answer)",
+        _stack,
+        answer=m.WorkflowStackResponse,
+        http=Http("GET", _NS + "/workflows/stack", query=(_WID, _RID)),
+    ),
+    Operation(
+        "list_task_queues",
+        "Task queues with their live workers (when each was last seen) and backlogs",
+        _task_queues,
+        answer=m.TaskQueuesResponse,
+        http=Http(
+            "GET",
+            _NS + "/task-queues",
+            query=(Query("name", "string", "Only the task queue of this name.", schema=_TEXT),),
+        ),
+        tag="workers",
+    ),
+    # On the worker channel, registering is the connection's first message ("register"), not an operation.
+    Operation(
+        "register_worker",
+        "Open a worker session",
+        _register,
+        request=m.RegisterWorkerRequest,
+        answer=m.RegisterWorkerResponse,
+        http=Http("POST", _NS + "/workers", status=201),
+        tag="workers",
+    ),
+    Operation(
+        "heartbeat_worker",
+        "Keep a worker session alive",
+        _heartbeat_session,
+        answer=m.OkResponse,
+        http=Http("POST", _NS + "/workers/{session_id}/heartbeat"),
+        tag="workers",
+    ),
+    Operation(
+        "end_worker_session",
+        "End a worker session; its tasks go to other workers at once",
+        _end_session,
+        answer=m.OkResponse,
+        http=Http("DELETE", _NS + "/workers/{session_id}"),
+        tag="workers",
+    ),
+    Operation(
+        "poll_workflow_task",
+        "Wait for a workflow task (204 when none arrived in time)",
+        _poll_workflow_task,
+        request=m.PollRequest,
+        answer=m.WorkflowTask,
+        http=Http("POST", _NS + "/workflow-tasks/poll", also=_NO_TASK),
+        worker=True,
+        waits=True,
+        tag="workers",
+    ),
+    Operation(
+        "poll_workflow_tasks",
+        "Wait for a workflow task, and take up to max_tasks - 1 more that are ready at that moment",
+        _poll_workflow_tasks,
+        request=m.PollRequest,
+        answer=m.WorkflowTasks,
+        worker=True,
+        waits=True,
+        tag="workers",
+    ),
+    Operation(
+        "complete_workflow_task",
+        "Complete a workflow task with commands",
+        _complete_workflow_task,
+        request=m.CompleteWorkflowTaskRequest,
+        answer=m.CompleteWorkflowTaskResponse,
+        http=Http("POST", _NS + "/workflow-tasks/complete"),
+        worker=True,
+        tag="workers",
+    ),
+    Operation(
+        "fail_workflow_task",
+        "Fail a workflow task (it is retried)",
+        _fail_workflow_task,
+        request=m.FailWorkflowTaskRequest,
+        answer=m.AcceptedResponse,
+        http=Http("POST", _NS + "/workflow-tasks/fail"),
+        worker=True,
+        tag="workers",
+    ),
+    Operation(
+        "poll_activity_task",
+        "Wait for an activity task (204 when none arrived in time)",
+        _poll_activity_task,
+        request=m.PollRequest,
+        answer=m.ActivityTask,
+        http=Http("POST", _NS + "/activity-tasks/poll", also=_NO_TASK),
+        worker=True,
+        waits=True,
+        tag="workers",
+    ),
+    Operation(
+        "poll_activity_tasks",
+        "Wait for an activity task, and take up to max_tasks - 1 more that are ready at that moment",
+        _poll_activity_tasks,
+        request=m.PollRequest,
+        answer=m.ActivityTasks,
+        worker=True,
+        waits=True,
+        tag="workers",
+    ),
+    Operation(
+        "complete_activity_task",
+        "Complete an activity attempt (optionally with the workflow task the worker ran on its result)",
+        _complete_activity_task,
+        request=m.CompleteActivityTaskRequest,
+        answer=m.CompleteActivityTaskResponse,
+        http=Http("POST", _NS + "/activity-tasks/complete"),
+        worker=True,
+        tag="workers",
+    ),
+    Operation(
+        "fail_activity_task",
+        "Fail an activity attempt (retried per its policy)",
+        _fail_activity_task,
+        request=m.FailActivityTaskRequest,
+        answer=m.AcceptedResponse,
+        http=Http("POST", _NS + "/activity-tasks/fail"),
+        worker=True,
+        tag="workers",
+    ),
+    Operation(
+        "heartbeat_activity_task",
+        "Record an activity heartbeat with details",
+        _heartbeat_activity_task,
+        request=m.HeartbeatActivityTaskRequest,
+        answer=m.HeartbeatActivityTaskResponse,
+        http=Http("POST", _NS + "/activity-tasks/heartbeat"),
+        worker=True,
+        tag="workers",
+    ),
+)
+
+#: name -> operation.
+BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
