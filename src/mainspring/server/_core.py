@@ -337,6 +337,8 @@ class EngineCore:
         if ex is not None:
             self._cache.move_to_end(run_id)
             return ex
+        if not self.store.owns(run_id):  # another server's (see "the store lock" in storage._base)
+            return None
         rec = await self.store.get_run(run_id)
         if rec is None:
             return None
