@@ -263,7 +263,7 @@ class ExecutionState:
         if self.cancel_request is not None:
             d["cr"] = self.cancel_request
         if self.history_bytes:
-            d["hb"] = self.history_bytes
+            d["hsize"] = self.history_bytes
         return d
 
     @classmethod
@@ -303,5 +303,5 @@ class ExecutionState:
             failure=_object(d.get("fail"), "the failure"),
             cancel_request=_object(d.get("cr"), "the cancel request"),
             # Runs written before the count existed start from 0.
-            history_bytes=_integer(d, "hb", "the history size") if "hb" in d else 0,
+            history_bytes=_integer(d, "hsize", "the history size") if "hsize" in d else 0,
         )
