@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import platform
 import queue
@@ -23,10 +24,10 @@ ROOT = BENCH_DIR.parent
 PY = sys.executable
 
 ENGINES = ("mainspring", "temporal", "dbos")
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W8")
 
 #: The default n of each workload. W5's default is per engine (see W5_DEFAULT_N).
-DEFAULT_N = {"W1": 50, "W2": 1000, "W3": 200, "W4": 200}
+DEFAULT_N = {"W1": 50, "W2": 1000, "W3": 200, "W4": 200, "W8": 10_000}
 #: W5 (workflows waiting on a one-hour timer): 100,000 for Mainspring, as the issue asks. Temporal's dev
 #: server starts only a few dozen workflows a second here and DBOS keeps every waiting workflow as a task
 #: in its one process, so their default is smaller; the figures say which n they were measured at.
@@ -289,4 +290,61 @@ def machine() -> dict[str, Any]:
         "kernel": platform.release(),
         "python": platform.python_version(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+# ----------------------------------------------------------------------------------------------------
+# W8: bursts
+# ----------------------------------------------------------------------------------------------------
+
+#: W8 runs this many batches of n one-activity workflows; each batch is started W8_CHUNK at a time.
+W8_BATCHES = 3
+W8_CHUNK = 200
+
+
+async def w8_burst(start: Any, n: int, *, batches: int = W8_BATCHES, chunk: int = W8_CHUNK) -> Result:
+    """W8, the same for every engine with an async client: ``await start(i)`` starts workflow ``i`` and
+    returns an awaitable of its result (``"Hello, {i}!"``).
+
+    Each batch is started ``chunk`` at a time (the next chunk once the previous one's starts are
+    acknowledged), every start's client awaits its result as soon as it has its handle, and the batch
+    is over when all its results are in; then the next batch. Reported: the overall rate, the longest
+    window without a completion (from the first start to the last result), and per-batch rates.
+    """
+    import asyncio
+
+    done_at: list[float] = []
+    batch_rates: list[float] = []
+    wrong = 0
+
+    async def wait(i: int, result: Any) -> None:
+        nonlocal wrong
+        r = await result
+        done_at.append(time.perf_counter())
+        if r != f"Hello, {i}!":
+            wrong += 1
+
+    t0 = time.perf_counter()
+    for b in range(batches):
+        tb = time.perf_counter()
+        waiting: list[asyncio.Task[None]] = []
+        for lo in range(0, n, chunk):
+            ids = range(b * n + lo, b * n + min(lo + chunk, n))
+            results = await asyncio.gather(*(start(i) for i in ids))
+            waiting += [asyncio.create_task(wait(i, r)) for i, r in zip(ids, results, strict=True)]
+        await asyncio.gather(*waiting)
+        batch_rates.append(n / (time.perf_counter() - tb))
+        print(f"  [W8] batch {b + 1}: {batch_rates[-1]:.0f} wf/s", file=sys.stderr, flush=True)
+    wall = time.perf_counter() - t0
+    if wrong:
+        raise AssertionError(f"W8: {wrong} of {n * batches} results are wrong")
+    marks = [t0, *sorted(done_at)]
+    gap = max(b - a for a, b in itertools.pairwise(marks))
+    return {
+        "wall_s": wall,
+        "wf_per_s": n * batches / wall,
+        "longest_gap_s": gap,
+        "batch_wf_per_s": [round(r) for r in batch_rates],
+        "batches": batches,
+        "chunk": chunk,
     }

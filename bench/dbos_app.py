@@ -3,7 +3,7 @@
   python bench/dbos_app.py W1 --db sqlite:///x.sqlite [-n N]
 
 DBOS has no server: the workflows, their steps, the client calls and the SQLite system database all live
-in this one process, as in the reference scripts. Modes: W1, W2, W3, W5 print ``RESULT {json}`` at the end;
+in this one process, as in the reference scripts. Modes: W1, W2, W3, W5, W8 print ``RESULT {json}`` at the end;
 W4A starts the crash workflows and runs until it is killed (printing STARTING/STARTED/DONE lines); W4B
 relaunches on the same database (``DBOS.launch()`` recovers the pending workflows) and waits until all
 are done. Every step and workflow is ``async def``; steps use DBOS's defaults (no retries).
@@ -23,7 +23,7 @@ from typing import Any
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 
 import procstat
-from common import W4_STEP_SECONDS, W4_STEPS, append_step, pct
+from common import W4_STEP_SECONDS, W4_STEPS, append_step, pct, w8_burst
 
 STEP_LOG = os.environ.get("BENCH_STEP_LOG")
 W5_TIMER_SECONDS = 3600.0
@@ -205,7 +205,7 @@ async def w5(n: int, concurrency: int, samples: int) -> dict[str, Any]:
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("mode", choices=["W1", "W2", "W3", "W4A", "W4B", "W5"])
+    ap.add_argument("mode", choices=["W1", "W2", "W3", "W4A", "W4B", "W5", "W8"])
     ap.add_argument("--db", required=True)
     ap.add_argument("-n", type=int, required=True)
     ap.add_argument("--w5-concurrency", type=int, default=100)
@@ -254,6 +254,13 @@ async def main() -> None:
             res.update(wall_s=wall, ms_per_activity=wall * 1000 / n)
         elif a.mode == "W5":
             res.update(await w5(n, a.w5_concurrency, a.w5_samples))
+        elif a.mode == "W8":
+
+            async def start(i: int) -> Any:
+                h = await DBOS.start_workflow_async(greet_wf, str(i))
+                return h.get_result()
+
+            res.update(await w8_burst(start, n))
         res["worker_cpu_s"] = procstat.self_cpu_seconds() - c0
     res["worker_peak_rss_mb"] = procstat.peak_rss_mb(os.getpid())
     say("RESULT " + json.dumps(res))

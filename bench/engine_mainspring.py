@@ -9,6 +9,7 @@ server, database file and worker. The worker and this client run on uvloop (inst
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -34,6 +35,7 @@ from common import (
     step_lines,
     stopping,
     w4_figures,
+    w8_burst,
 )
 from mainspring import Client, WorkflowHandle
 
@@ -98,6 +100,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
         with stopping(children):
             argv = [*_cli(), "server", "start-dev", "--port", str(port), "--ui-port", str(free_port())]
             argv += ["--db-filename", str(db)]
+            # Extra server flags for an experiment (e.g. a small --execution-cache-size); none by default.
+            argv += os.environ.get("BENCH_MAINSPRING_SERVER_ARGS", "").split()
             server = Child(argv, log=d / f"{tag}.server.log")
             children.append(server)
             t = opts.mainspring_client_timeout
@@ -122,6 +126,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                     res.update(figures)
                 elif workload == "W5":
                     res.update(await _w5(client, tq, tag, n, opts, server, worker))
+                elif workload == "W8":
+                    res.update(await _w8(client, tq, tag, n))
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
@@ -183,6 +189,14 @@ async def _w3(client: Client, tq: str, tag: str, n: int) -> Result:
     if r != n:
         raise AssertionError(f"W3 returned {r!r}, expected {n}")
     return {"wall_s": wall, "ms_per_activity": wall * 1000 / n}
+
+
+async def _w8(client: Client, tq: str, tag: str, n: int) -> Result:
+    async def start(i: int) -> Any:
+        h = await client.start_workflow(defs.greet_wf, str(i), id=f"w8-{tag}-{i}", task_queue=tq)
+        return h.result()
+
+    return await w8_burst(start, n)
 
 
 # ---------------------------------------------------------------------------------------------------- W4

@@ -45,6 +45,7 @@ from common import (
     step_lines,
     stopping,
     w4_figures,
+    w8_burst,
 )
 
 W5_TIMER_SECONDS = 3600.0
@@ -146,6 +147,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 res.update(figures)
             elif workload == "W5":
                 res.update(await _w5(client, tq, tag, n, opts, server, worker))
+            elif workload == "W8":
+                res.update(await _w8(client, tq, tag, n))
             else:
                 raise ValueError(workload)
             s1, w1, c1 = _cpu(server, worker)
@@ -264,6 +267,14 @@ async def _w4(
         **w4_figures(step_log, n, results, ids),
     }
     return figures, new_worker, s_spawn
+
+
+async def _w8(client: Client, tq: str, tag: str, n: int) -> Result:
+    async def start(i: int) -> Any:
+        h = await client.start_workflow(defs.GreetWF.run, str(i), id=f"w8-{tag}-{i}", task_queue=tq)
+        return h.result()
+
+    return await w8_burst(start, n)
 
 
 # ---------------------------------------------------------------------------------------------------- W5

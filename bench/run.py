@@ -49,6 +49,7 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
         ("describe_ms", "lower"),
         ("list_ms", "lower"),
     ],
+    "W8": [("wf_per_s", "higher"), ("longest_gap_s", "lower"), ("server_peak_rss_mb", "lower")],
 }
 
 INSTALL_HINT = "install the benchmark dependencies: .venv/bin/pip install -e '.[bench]'"
@@ -184,10 +185,13 @@ def _na(v: float | None) -> str:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 W2 W3 W4 W5 (or 'all' for W1-W4)")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 W2 W3 W4 W5 W8 (or 'all' for W1-W4)")
     ap.add_argument("--engine", default="mainspring", help="mainspring, temporal, dbos, all, or a comma list")
     ap.add_argument(
-        "--n", type=int, default=None, help="workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine)"
+        "--n",
+        type=int,
+        default=None,
+        help="workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W8 10000 per batch)",
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per engine and workload (default 3)")
     ap.add_argument("--kill-after", type=float, default=1.0, help="W4: kill the worker no sooner than this (s)")

@@ -124,6 +124,7 @@ EXPORTS: dict[str, list[str]] = {
         "SQLiteStore",
         "StorageError",
         "Store",
+        "StoreOwnershipError",
         "store_from_url",
     ],
     "mainspring.worker": ["Worker", "tune_gc"],

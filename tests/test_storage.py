@@ -25,6 +25,7 @@ from mainspring.storage import (
     ListQuery,
     SQLiteStore,
     StorageError,
+    StoreOwnershipError,
     store_from_url,
 )
 from mainspring.storage.sqlite import latest_schema_version
@@ -93,6 +94,21 @@ async def test_second_store_on_same_file_is_refused(tmp_path: Path) -> None:
         await first.close()
     again = await _open(db)  # the lock is released on close
     await again.close()
+
+
+async def test_the_store_lock_names_the_file_and_its_holder(tmp_path: Path) -> None:
+    """Owning a store is part of its interface: a refusal is a StoreOwnershipError that says which file
+    and which process holds it; the owner owns every run in it (the engine asks before loading one)."""
+    db = tmp_path / "owned.db"
+    first = await _open(db)
+    try:
+        assert first.owns("any-run-id")
+        with pytest.raises(StoreOwnershipError) as refused:
+            await _open(db)
+        assert refused.value.holder == str(os.getpid())
+        assert str(db) in str(refused.value) and f"(pid {os.getpid()})" in str(refused.value)
+    finally:
+        await first.close()
 
 
 async def test_a_second_store_on_the_same_file_by_another_name_is_refused(tmp_path: Path) -> None:

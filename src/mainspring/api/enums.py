@@ -86,6 +86,9 @@ class WorkflowTaskFailedCause(StrEnum):
     UNKNOWN_WORKFLOW_TYPE = "UNKNOWN_WORKFLOW_TYPE"
     BAD_COMMAND = "BAD_COMMAND"
     WORKER_LOST = "WORKER_LOST"
+    #: The server refused the task's commands: they would go past one of its limits (``--limit-*``).
+    PENDING_ACTIVITIES_LIMIT_EXCEEDED = "PENDING_ACTIVITIES_LIMIT_EXCEEDED"
+    HISTORY_LIMIT_EXCEEDED = "HISTORY_LIMIT_EXCEEDED"
 
 
 class ActivityState(StrEnum):

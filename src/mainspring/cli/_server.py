@@ -28,10 +28,10 @@ def _process_age() -> float | None:
         return None
 
 
-def _parse_size(text: str) -> int:
+def _parse_size(text: str, hint: str | None = None) -> int:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMG]i?B?|B)?\s*", text, re.IGNORECASE)
     if not m:
-        raise click.BadParameter(f"{text!r} is not a size; use bytes or a suffix, e.g. 2MiB or 512KiB")
+        raise click.BadParameter(f"{text!r} is not a size; use bytes or a suffix, e.g. 2MiB or 512KiB", param_hint=hint)
     number = float(m.group(1))
     unit = (m.group(2) or "B").upper().rstrip("B").rstrip("I")
     return int(number * {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[unit])
@@ -122,6 +122,49 @@ def server() -> None:
     "also refused while a queue of them stands (128 or more in flight, each taking over 50 ms).",
 )
 @click.option(
+    "--execution-cache-size",
+    type=click.IntRange(1, 10_000_000),
+    default=10_000,
+    show_default=True,
+    help="Workflow runs whose state the server keeps in memory (runs in use stay beyond it).",
+)
+@click.option(
+    "--limit-pending-activities",
+    type=click.IntRange(1, 10_000_000),
+    default=10_000,
+    show_default=True,
+    help="Most activities one workflow run may have pending; a workflow task that would schedule more fails "
+    "(and is retried) until the workflow waits for some of them.",
+)
+@click.option(
+    "--limit-history-events",
+    type=click.IntRange(10, 100_000_000),
+    default=200_000,
+    show_default=True,
+    help="Most events in one run's history; a workflow task that would go past it fails (and is retried) "
+    "unless it closes the workflow. Continue as new before reaching it.",
+)
+@click.option(
+    "--warn-history-events",
+    type=click.IntRange(1, 100_000_000),
+    default=50_000,
+    show_default=True,
+    help="Past this many events, workflows are told that continuing as new is suggested.",
+)
+@click.option(
+    "--limit-history-bytes",
+    default="100MiB",
+    show_default=True,
+    help="Largest history of one run (the JSON of its events); a workflow task that would go past it fails "
+    "(and is retried) unless it closes the workflow.",
+)
+@click.option(
+    "--warn-history-bytes",
+    default="25MiB",
+    show_default=True,
+    help="Past this history size, workflows are told that continuing as new is suggested.",
+)
+@click.option(
     "--allowed-origin",
     "allowed_origins",
     multiple=True,
@@ -157,6 +200,12 @@ def start_dev(
     worker_session_timeout: float,
     max_poll_wait: float,
     max_pending_starts: int,
+    execution_cache_size: int,
+    limit_pending_activities: int,
+    limit_history_events: int,
+    warn_history_events: int,
+    limit_history_bytes: str,
+    warn_history_bytes: str,
     allowed_origins: tuple[str, ...],
     allowed_hosts: tuple[str, ...],
     log_level: str,
@@ -179,6 +228,12 @@ def start_dev(
         worker_session_timeout=timedelta(seconds=worker_session_timeout),
         max_pending_starts=max_pending_starts,
         max_poll_wait=timedelta(seconds=max_poll_wait),
+        execution_cache_size=execution_cache_size,
+        limit_pending_activities=limit_pending_activities,
+        limit_history_events=limit_history_events,
+        warn_history_events=warn_history_events,
+        limit_history_bytes=_parse_size(limit_history_bytes, "--limit-history-bytes"),
+        warn_history_bytes=_parse_size(warn_history_bytes, "--warn-history-bytes"),
         allowed_origins=allowed_origins,
         allowed_hosts=allowed_hosts,
     )

@@ -26,6 +26,9 @@ from ._state import ActivityInfo
 
 __all__ = ["ActivityTasks"]
 
+#: Timeouts that concern a started attempt: they need nothing from the store once the run left the cache.
+_WHILE_STARTED = (TimeoutType.START_TO_CLOSE, TimeoutType.HEARTBEAT)
+
 log = logging.getLogger("mainspring.server")
 
 
@@ -74,6 +77,7 @@ class ActivityTasks(Commands):
         act.state = ActivityState.STARTED
         act.last_started_time = now
         act.session_id = session.id
+        ex.started_activities += 1
         act.last_identity = session.identity
         session.inflight_activities.add(ref)
         if act.start_to_close is not None:
@@ -239,6 +243,11 @@ class ActivityTasks(Commands):
             return "started_time is not an RFC 3339 time"
         if abs(started - now) > 5.0:
             return "the worker's clock is too far from the server's"
+        over = self.limits.check(ex, cont.commands, closing_activity=act.scheduled_event_id)
+        if over is not None:
+            return over.message  # the workflow task that follows the usual way fails with it
+        if self.limits.suggest_continue_as_new(ex) and not ex.started_extra.get("suggest_continue_as_new"):
+            return "the workflow is to be told that continuing as new is suggested"  # in the next task
         return self._validate_commands(ex, cont.commands, closing_activity=act.scheduled_event_id)
 
     async def _complete_and_continue(
@@ -443,6 +452,8 @@ class ActivityTasks(Commands):
             self._arm_activity_schedule_timers(run_id, act)
 
     async def _on_activity_timeout(self, run_id: str, sched_id: int, attempt: int, kind: TimeoutType) -> None:
+        if kind in _WHILE_STARTED and run_id not in self._cache:
+            return  # a started attempt pins its run in the cache: this one has ended (no store read)
         ex = await self._load(run_id)
         if ex is None:
             return

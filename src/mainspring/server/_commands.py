@@ -238,6 +238,7 @@ class Commands(EngineCore):
             if s is not None:
                 s.inflight_activities.discard((ex.record.run_id, act.scheduled_event_id))
             act.session_id = None
+            ex.started_activities -= 1
 
     def _activity_started_event(self, ex: Execution, act: ActivityInfo, now: float) -> int:
         # ActivityTaskStarted is written when the activity closes, with the attempt that closed it, so

@@ -41,8 +41,19 @@ class ServerConfig:
     sticky_schedule_to_start_timeout: timedelta = timedelta(seconds=3)
     #: The longest a poll waits for a task before answering "nothing yet".
     max_poll_wait: timedelta = timedelta(seconds=30)
-    #: How many executions' state is kept in memory.
+    #: How many executions' state is kept in memory. Runs in use (a task out, a client awaiting the
+    #: result) stay cached beyond it; the cache shrinks back as they come free.
     execution_cache_size: int = 10_000
+    #: A workflow task whose commands would leave a run with more pending activities than this fails
+    #: (cause PENDING_ACTIVITIES_LIMIT_EXCEEDED) and is retried; nothing stored is lost.
+    limit_pending_activities: int = 10_000
+    #: A workflow task that would take a run's history past this many events, or bytes, fails (cause
+    #: HISTORY_LIMIT_EXCEEDED) unless it closes the workflow. Past the warn thresholds the workflow
+    #: is told that continuing as new is suggested (``ctx.info.is_continue_as_new_suggested()``).
+    limit_history_events: int = 200_000
+    warn_history_events: int = 50_000
+    limit_history_bytes: int = 100 * 1024 * 1024
+    warn_history_bytes: int = 25 * 1024 * 1024
     #: Starts are refused (429, retry after a moment) while each one takes longer than this, for a while:
     #: a queue that stands rather than a burst that drains (see ``server._admission``).
     start_delay_target: timedelta = timedelta(milliseconds=50)

@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 __all__ = ["ActivityRef", "Matching", "Session", "TaskQueue", "Waiter", "WorkerLink"]
 
 Kind = Literal["workflow", "activity"]
+
+_ABSENT = object()
 
 #: An activity task reference: (run_id, scheduled_event_id). A workflow task reference is a run_id.
 ActivityRef = tuple[str, int]
@@ -62,8 +64,9 @@ class Session:
     last_seen: float
     inflight_workflows: set[str] = field(default_factory=set)
     inflight_activities: set[ActivityRef] = field(default_factory=set)
-    #: Workflow tasks offered to this session first (run ids).
-    sticky: deque[str] = field(default_factory=deque)
+    #: Workflow tasks offered to this session first (run ids, oldest first): an ordered set, since a
+    #: task not taken in time is removed from the middle (``unstick``), in O(1) however many wait.
+    sticky: OrderedDict[str, None] = field(default_factory=OrderedDict)
     wt_waiters: deque[Waiter] = field(default_factory=deque)
     closed: bool = False
     #: The session is a worker channel connection: it ends when the connection closes, not by lease.
@@ -128,7 +131,7 @@ class Matching:
                 w.future.set_result(None)
         q = self.queue(session.namespace, session.task_queue, "workflow")
         while session.sticky:
-            self._offer(q, session.sticky.popleft())
+            self._offer(q, session.sticky.popitem(last=False)[0])
 
     # --- offering tasks --------------------------------------------------------------------------------
 
@@ -139,15 +142,13 @@ class Matching:
                 if not w.future.done():
                     w.future.set_result(run_id)
                     return
-            sticky.sticky.append(run_id)
+            sticky.sticky[run_id] = None
             return
         self._offer(self.queue(namespace, task_queue, "workflow"), run_id)
 
     def unstick(self, session: Session, run_id: str) -> bool:
         """Move a sticky task that its session did not pick up in time to the normal queue."""
-        try:
-            session.sticky.remove(run_id)
-        except ValueError:
+        if session.sticky.pop(run_id, _ABSENT) is _ABSENT:
             return False
         self._offer(self.queue(session.namespace, session.task_queue, "workflow"), run_id)
         return True
@@ -172,7 +173,7 @@ class Matching:
 
     def take_workflow_task(self, session: Session) -> str | None:
         if session.sticky:
-            return session.sticky.popleft()
+            return session.sticky.popitem(last=False)[0]
         q = self.queue(session.namespace, session.task_queue, "workflow")
         if q.ready:
             ref = q.ready.popleft()

@@ -240,6 +240,8 @@ class ExecutionState:
     failure: dict[str, Any] | None = None
     #: The cancellation requested of the run: {"event_id", "time", "reason", "identity"}; None if none was.
     cancel_request: dict[str, Any] | None = None
+    #: The size of the run's history so far: the JSON of its events' attributes, in bytes (see _limits).
+    history_bytes: int = 0
     # --- memory only ---
     #: The worker session that ran the last workflow task and keeps the workflow cached.
     sticky_session: str | None = None
@@ -260,6 +262,8 @@ class ExecutionState:
             d["fail"] = self.failure
         if self.cancel_request is not None:
             d["cr"] = self.cancel_request
+        if self.history_bytes:
+            d["hsize"] = self.history_bytes
         return d
 
     @classmethod
@@ -298,4 +302,6 @@ class ExecutionState:
             result=d.get("res"),
             failure=_object(d.get("fail"), "the failure"),
             cancel_request=_object(d.get("cr"), "the cancel request"),
+            # Runs written before the count existed start from 0.
+            history_bytes=_integer(d, "hsize", "the history size") if "hsize" in d else 0,
         )

@@ -91,6 +91,7 @@ class WorkflowTasks(Commands):
                     "attributes": {"task_queue": rec.task_queue, "attempt": wt.attempt},
                 }
             )
+        extra = ex.started_extra = self.limits.started_attributes(ex)
         events.append(
             {
                 "event_id": wt.started_event_id,
@@ -100,6 +101,7 @@ class WorkflowTasks(Commands):
                     "scheduled_event_id": wt.scheduled_event_id or rec.next_event_id,
                     "identity": session.identity,
                     "attempt": wt.attempt,
+                    **extra,
                 },
             }
         )
@@ -175,6 +177,10 @@ class WorkflowTasks(Commands):
         behind = False
         try:
             wt = self._check_wt(ex, attempt, started_event_id, token_session, caller)
+            over = self.limits.check(ex, req.commands)
+            if over is not None:
+                await self._wt_failed(ex, wt, over.cause, over.failure())
+                raise over.error()
             problem = self._validate_commands(ex, req.commands)
             if problem is not None:
                 failure = {"message": problem, "type": "BadCommand", "kind": "server", "non_retryable": False}
@@ -301,6 +307,8 @@ class WorkflowTasks(Commands):
         self._arm_wt(ex.record, wt)
 
     async def _on_wt_timeout(self, run_id: str, attempt: int, started_event_id: int) -> None:
+        if run_id not in self._cache:
+            return  # a started task pins its run in the cache: this one has ended (no store read)
         ex = await self._load(run_id)
         if ex is None:
             return

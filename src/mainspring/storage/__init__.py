@@ -14,6 +14,7 @@ from ._base import (
     NamespaceRecord,
     StorageError,
     Store,
+    StoreOwnershipError,
 )
 from .sqlite import SQLiteStore
 
@@ -28,6 +29,7 @@ __all__ = [
     "SQLiteStore",
     "StorageError",
     "Store",
+    "StoreOwnershipError",
     "store_from_url",
 ]
 

@@ -4,6 +4,25 @@ The engine owns the meaning of an execution's mutable state (``ExecutionRecord.s
 JSON here); storage owns atomicity and durability. One ``ExecutionWrite`` is one atomic, durable
 transition: the row is replaced and events appended, or nothing happens. Writes are conditional on
 the row's ``version`` so that a stale writer can never overwrite newer state.
+
+One server owns a store (the store lock)
+----------------------------------------
+The engine keeps what it knows of a run in memory: its execution cache answers reads and is changed
+before each commit, its timer wheel holds the run's reminders, matching holds its ready tasks and the
+workers they were handed to (which the store never sees). All of that assumes that no one else writes
+the run's executions row. The version check would refuse a stale write, but a second engine would
+still hand out the same tasks and fire the same timers. So a server must own the runs it runs:
+
+- ``Store.open`` takes ownership of the whole store, or fails with ``StoreOwnershipError`` naming what
+  holds it. The SQLite store takes an exclusive ``flock()`` on the database file for its life (see
+  ``SQLiteStore._take_file_lock``), so a second server on the same file is refused with the file's
+  name and the holder's pid.
+- ``Store.owns(run_id)`` is how the engine asks "is this run mine?" before it loads a run into memory.
+  A store owned whole (SQLite) answers True. A PostgreSQL store shared by several servers will instead
+  give executions to servers by shard: each server holds leases on some shards, renews them while it
+  lives, and owns exactly the runs of those shards; ``open_executions`` then yields only those. A lost
+  lease means the runs of its shard are no longer this server's: the engine drops them from memory.
+  The engine needs no other change for that.
 """
 
 from __future__ import annotations
@@ -26,11 +45,21 @@ __all__ = [
     "NamespaceRecord",
     "StorageError",
     "Store",
+    "StoreOwnershipError",
 ]
 
 
 class StorageError(MainspringError):
     """The store failed or refused an operation."""
+
+
+class StoreOwnershipError(StorageError):
+    """The store (or a part of it) is owned by another server (see "the store lock" above)."""
+
+    def __init__(self, message: str, *, holder: str) -> None:
+        super().__init__(message)
+        #: Who holds it, as far as the store can tell (a pid for SQLite; "unknown" if it cannot).
+        self.holder = holder
 
 
 class ConditionFailedError(StorageError):
@@ -120,7 +149,13 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def open(self) -> None:
-        """Connect, migrate the schema to the newest version, and get ready for use."""
+        """Take ownership of the store (``StoreOwnershipError`` if another server has it), connect,
+        migrate the schema to the newest version, and get ready for use."""
+
+    def owns(self, run_id: str) -> bool:
+        """True if this server owns the run (see "the store lock" above): only then may the engine
+        load it into memory and act on it. A store owned whole, once open, owns every run."""
+        return True
 
     @abc.abstractmethod
     async def close(self) -> None:

@@ -39,6 +39,7 @@ from ._base import (
     NamespaceRecord,
     StorageError,
     Store,
+    StoreOwnershipError,
 )
 
 __all__ = ["SQLiteStore", "latest_schema_version"]
@@ -289,7 +290,8 @@ class SQLiteStore(Store):
             self._lock_fd = self._lock_key = None
 
     def _take_file_lock(self) -> None:
-        """Make sure no other server uses this database, however its path is spelled.
+        """The store lock (see ``storage._base``): make sure no other server uses this database, however
+        its path is spelled. Held from ``open`` to ``close``; this server then owns every run in it.
 
         SQLite happily lets two servers share a file: two engines on one store would hand out the same
         tasks twice, and two that reach it by different names (a hard link) keep separate write-ahead
@@ -335,10 +337,11 @@ class SQLiteStore(Store):
         except OSError:
             pass
 
-    def _in_use(self, holder: str) -> StorageError:
-        return StorageError(
+    def _in_use(self, holder: str) -> StoreOwnershipError:
+        return StoreOwnershipError(
             f"the database {self.path!r} is in use by another Mainspring server (pid {holder}); "
-            "stop it or choose another --db-filename"
+            "stop it or choose another --db-filename",
+            holder=holder,
         )
 
     def _check_room(self, conn: sqlite3.Connection) -> None:

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -115,6 +116,8 @@ class Worker:
         self.graceful_shutdown_timeout = graceful_shutdown_timeout.total_seconds()
         self.deterministic_guard = deterministic_guard
         self.cache = WorkflowCache(max_cached_workflows)
+        #: Refusals at a server limit already logged (the server retries such a task; see _report).
+        self._limits_logged: OrderedDict[str, None] = OrderedDict()
         self._max_payload = 2 * 1024 * 1024
         self._runner = ActivityRunner(self._activities, lambda: self._max_payload, max_concurrent_activities)
         self._channel: Channel | None = None
@@ -320,7 +323,14 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             except RPCError as e:
-                log.warning("the server refused a task outcome: %s", e.message)
+                if e.code != "limit_exceeded":
+                    log.warning("the server refused a task outcome: %s", e.message)
+                elif e.message not in self._limits_logged:
+                    # The server retries the task (with backoff) until the limit is raised: once is enough.
+                    self._limits_logged[e.message] = None
+                    if len(self._limits_logged) > 1000:
+                        self._limits_logged.popitem(last=False)
+                    log.error("a workflow task was refused at a server limit (it is retried): %s", e.message)
                 return None
 
     # ================================================================================================

@@ -22,7 +22,7 @@ import os
 import random
 import weakref
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -103,6 +103,25 @@ _WT_OUTCOMES = {
 }
 
 
+class _HistoryProgress:
+    """What the server said of the history in the WorkflowTaskStarted event the code runs after."""
+
+    __slots__ = ("length", "size", "suggested")
+
+    def __init__(self) -> None:
+        self.length = 0
+        self.size = 0
+        self.suggested = False
+
+    def task_started(self, event: dict[str, Any]) -> None:
+        self.length = event["event_id"]
+        attrs = event.get("attributes") or {}
+        # Absent from the task a worker ran ahead of the server (a continuation): as before it.
+        if "history_size_bytes" in attrs:
+            self.size = int(attrs["history_size_bytes"])
+            self.suggested = bool(attrs.get("suggest_continue_as_new"))
+
+
 @dataclass(frozen=True)
 class WorkflowInfo:
     """About the running workflow."""
@@ -113,6 +132,32 @@ class WorkflowInfo:
     workflow_type: str
     task_queue: str
     start_time: datetime
+    _history: _HistoryProgress = field(default_factory=_HistoryProgress, repr=False, compare=False)
+
+    @property
+    def history_length(self) -> int:
+        """Events in the history when the current workflow task started (its WorkflowTaskStarted
+        event's id): the same when the workflow is replayed, so code may depend on it."""
+        return self._history.length
+
+    @property
+    def history_size(self) -> int:
+        """The history's size in bytes (the JSON of its events) when the current workflow task started."""
+        return self._history.size
+
+    def get_current_history_length(self) -> int:
+        """``history_length`` (Temporal's name)."""
+        return self._history.length
+
+    def get_current_history_size(self) -> int:
+        """``history_size`` (Temporal's name)."""
+        return self._history.size
+
+    def is_continue_as_new_suggested(self) -> bool:
+        """True once the history is past the server's warn thresholds (``--warn-history-events``,
+        ``--warn-history-bytes``): continue as new before it reaches the limits, past which the
+        workflow's tasks fail."""
+        return self._history.suggested
 
 
 @dataclass(frozen=True)
@@ -287,6 +332,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             if self._matching and etype not in _COMMAND_EVENTS:
                 self._end_matching(ev)
             if etype == _WT_STARTED:
+                self.info._history.task_started(ev)
                 outcome = None
                 for later in events[i + 1 : n]:
                     if later["event_type"] in _WT_OUTCOMES:
