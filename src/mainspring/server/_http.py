@@ -469,7 +469,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
                 schema={"minimum": 0, "maximum": MAX_EVENT_ID},
             ),
             Query(
-                "limit", "integer", "At most this many events (default 1000).", schema={"minimum": 1, "maximum": 10_000}
+                "limit",
+                "integer",
+                "At most this many events (default and most 1000; a page also stops at about 4 MB of events: "
+                "follow next_page_token).",
+                schema={"minimum": 1, "maximum": 10_000},
             ),
             _PAGE,
         ),

@@ -34,6 +34,11 @@ _EAGER_MAX = 8
 #: At most this many tasks asked for in one poll.
 _POLL_MOST = 16
 _SCHEDULE_ACTIVITY = CommandType.SCHEDULE_ACTIVITY.value
+#: A long history is fetched in chunks of this many events (a page each, as the server bounds them),
+#: this many chunks at a time: one page after another, the round trips dominated (75,000 events in
+#: 75 sequential pages) while the server, its store reads and the socket sat mostly idle.
+_HISTORY_CHUNK = 1000
+_HISTORY_PAGES_IN_FLIGHT = 4
 
 
 def _next_ask(ask: int, asked: int, got: int) -> int:
@@ -381,13 +386,17 @@ class Worker:
         first = task["first_event_id"]
         if first > 1:
             inst = self.cache.get(run_id)
-            if inst is None or inst.last_event_id != first - 1:
-                # Not cached here (evicted, or another worker ran it last): fetch the whole history.
-                self.cache.evict(run_id)
-                handle = self.client.get_workflow_handle(task["workflow_id"], run_id=run_id)
-                older = await handle.fetch_history()
-                history = [e for e in older if e["event_id"] < first] + history
-                task = {**task, "first_event_id": 1}
+            have = inst.last_event_id if inst is not None and inst.last_event_id < first else 0
+            if have != first - 1:
+                # The task left out events this worker has not seen: it is not cached here (evicted, or
+                # another worker ran it last), or the history is longer than a task carries.
+                if have == 0:
+                    self.cache.evict(run_id)
+                older = await self._fetch_history(task, have + 1, first - 1)
+                if older is None:
+                    return  # the server is gone or refused: the task will be handed out again
+                history = older + history
+                task = {**task, "first_event_id": have + 1}
         outcome = process_workflow_task(
             task,
             history,
@@ -415,6 +424,42 @@ class Worker:
             return
         self._catch_up(run_id, answer.get("events") or [])
         self._start_eager(answer.get("activity_tasks") or [], slots)
+
+    async def _fetch_history(self, task: dict[str, Any], first: int, last: int) -> list[dict[str, Any]] | None:
+        """Events ``first`` .. ``last`` of the task's run, fetched a page at a time on the channel, a few
+        pages in flight at once (the ranges are known up front); None if that failed."""
+        channel = self._channel
+        if channel is None:
+            return None
+        token = task["task_token"]
+        window = asyncio.Semaphore(_HISTORY_PAGES_IN_FLIGHT)
+
+        async def chunk(lo: int, hi: int) -> list[dict[str, Any]]:
+            out: list[dict[str, Any]] = []
+            async with window:
+                while lo <= hi:
+                    body = {"task_token": token, "first_event_id": lo, "last_event_id": hi}
+                    page = await channel.call("get_workflow_task_history", body, timeout=60)
+                    out.extend(page["events"])
+                    nxt = page.get("next_event_id")
+                    if not page["events"] or nxt is None:
+                        break
+                    lo = int(nxt)
+            return out
+
+        step = _HISTORY_CHUNK
+        try:
+            chunks = await asyncio.gather(*(chunk(lo, min(lo + step - 1, last)) for lo in range(first, last + 1, step)))
+        except (RPCError, ServerUnavailableError) as e:
+            log.warning("could not fetch the history of workflow %s: %s", task["workflow_id"], e.message)
+            return None
+        events = [e for c in chunks for e in c]
+        if len(events) != last - first + 1:
+            log.warning(
+                "the history of workflow %s came back incomplete; its task will be retried", task["workflow_id"]
+            )
+            return None
+        return events
 
     def _catch_up(self, run_id: str, events: list[dict[str, Any]]) -> None:
         """Feed the cached workflow the events the server just wrote for it (its own commands)."""
