@@ -77,6 +77,10 @@ class WorkflowTasks(Commands):
         wt.started_written = False
         wt.new_events = False
         wt.started_event_id = rec.next_event_id + (1 if wt.transient else 0)
+        # Before the history is read: a long read waits for a thread, and a session lost meanwhile must
+        # find the task among its own to hand it on.
+        session.inflight_workflows.add(run_id)
+        self.timers.schedule(now + self.wt_timeout, self._on_wt_timeout, run_id, wt.attempt, wt.started_event_id)
         sticky = st.sticky_session == session.id and st.sticky_event_id > 0
         first = st.sticky_event_id + 1 if sticky else 1
         # At most a page of the newest events: the worker fetches any older ones it lacks a page at a
@@ -109,8 +113,6 @@ class WorkflowTasks(Commands):
                 },
             }
         )
-        session.inflight_workflows.add(run_id)
-        self.timers.schedule(now + self.wt_timeout, self._on_wt_timeout, run_id, wt.attempt, wt.started_event_id)
         return {
             "task_token": self._wt_token(rec, wt, session.id),
             "namespace": rec.namespace,
