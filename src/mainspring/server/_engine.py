@@ -368,11 +368,11 @@ class Engine(WorkflowTasks, ActivityTasks):
         # A page is bounded (events and bytes), and a large one is read and built off the event loop:
         # a client reading a long history must not stall other workflows (see _history_pages).
         limit = max(1, min(limit, PAGE_EVENTS))
-        events = await read_page(self.store, rec.run_id, first_event_id, rec.next_event_id - 1, most=limit)
+        page = await read_page(self.store, rec.run_id, first_event_id, rec.next_event_id - 1, most=limit)
         next_token = None
-        if events and events[-1]["event_id"] < rec.next_event_id - 1:
-            next_token = str(events[-1]["event_id"] + 1)
-        return {"events": events, "next_page_token": next_token}
+        if page.count and page.last_event_id < rec.next_event_id - 1:
+            next_token = str(page.last_event_id + 1)
+        return {"events": page.events, "next_page_token": next_token}
 
     async def wait_result(self, namespace: str, workflow_id: str, run_id: str | None, wait: float) -> dict[str, Any]:
         rec = await self._find(namespace, workflow_id, run_id)

@@ -137,9 +137,12 @@ class WorkflowTasks(Commands):
                 status=400,
                 code="invalid_argument",
             )
-        events = await read_page(self.store, run_id, req.first_event_id, req.last_event_id)
-        after = events[-1]["event_id"] + 1 if events else None
-        return {"events": events, "next_event_id": after if after is not None and after <= req.last_event_id else None}
+        page = await read_page(self.store, run_id, req.first_event_id, req.last_event_id)
+        after = page.last_event_id + 1 if page.count else None
+        return {
+            "events": page.events,
+            "next_event_id": after if after is not None and after <= req.last_event_id else None,
+        }
 
     def _check_wt(
         self, ex: Execution, attempt: int, started_event_id: int, token_session: str, caller: Session | None
