@@ -299,9 +299,9 @@ async def _w6(
     started = datetime.fromisoformat(history[0]["event_time"])
     info = WorkflowInfo("default", wid, handle.run_id or "", "LongWF", tq, started)
     inst = WorkflowInstance(get_definition(defs.long_wf), info)  # type: ignore[abstract]
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     inst.activate(history)
-    replay_s = time.perf_counter() - t
+    replay_s, replay_cpu_s = time.perf_counter() - t, time.process_time() - c
     inst.dispose()
     await handle.terminate(reason="W6 measured")
     return {
@@ -310,6 +310,9 @@ async def _w6(
         "kill_after_s": build_s,
         "replay_s": replay_s,
         "replay_events_per_s": at_kill / replay_s,
+        # The same on CPU time: on a shared machine, wall time counts the time other processes had the core.
+        "replay_cpu_s": replay_cpu_s,
+        "replay_events_per_cpu_s": at_kill / replay_cpu_s,
         "recovery_events_per_s": at_kill / recovery,
         "note_w6": "recovery_s: fresh worker ready -> its first WorkflowTaskCompleted (history polled every ~5 ms)",
     }, new_worker
