@@ -68,6 +68,17 @@ async def blobs_then_pause(ctx: workflow.Context, count: int) -> int:
     return total
 
 
+@workflow.defn(name="counting_then_pause")
+async def counting_then_pause_changed(ctx: workflow.Context, steps: int) -> int:
+    # The same name, different code: step 10 calls another activity (a deploy that breaks replay).
+    value = 0
+    for i in range(steps):
+        act = blob if i == 10 else add_one
+        value = await ctx.execute_activity(act, value, start_to_close_timeout=START_TO_CLOSE)  # type: ignore[arg-type]
+    await ctx.sleep(2.0)
+    return await ctx.execute_activity(add_one, value, start_to_close_timeout=START_TO_CLOSE)
+
+
 def new_id() -> str:
     return f"long-{uuid.uuid4().hex[:10]}"
 
@@ -233,3 +244,28 @@ async def test_a_damaged_stored_event_is_a_503_not_broken_json(tmp_path: Path, t
             assert r.status_code == 200 and len(r.json()["events"]) == 100  # the pages before it are readable
     finally:
         server.stop()
+
+
+async def test_non_determinism_deep_in_a_paged_history_fails_the_task_and_says_where(
+    client: Client, task_queue: str
+) -> None:
+    # The fresh worker replays the pages as they arrive: a mismatch in a fetched page (step 10 of 200)
+    # fails the workflow task as a mismatch anywhere does, and the right code then finishes the run.
+    async with running_worker(client, task_queue, workflows=[counting_then_pause], activities=[add_one]):
+        handle = await client.start_workflow(counting_then_pause, STEPS, id=new_id(), task_queue=task_queue)
+
+        async def paused() -> bool:
+            return any(e["event_type"] == "TimerStarted" for e in await handle.fetch_history())
+
+        await eventually(paused, timeout=60, what="the workflow to reach its timer")
+    async with running_worker(client, task_queue, workflows=[counting_then_pause_changed], activities=[add_one]):
+
+        async def failed() -> list[dict[str, Any]]:
+            return [e for e in await handle.fetch_history() if e["event_type"] == "WorkflowTaskFailed"]
+
+        failures = await eventually(failed, timeout=60, what="the workflow task to fail")
+    attrs = failures[0]["attributes"]
+    assert attrs["cause"] == "NON_DETERMINISTIC", attrs
+    assert "'blob'" in attrs["failure"]["message"] and "'add_one'" in attrs["failure"]["message"]
+    async with running_worker(client, task_queue, workflows=[counting_then_pause], activities=[add_one]):
+        assert await handle.result() == STEPS + 1
