@@ -14,6 +14,7 @@ import random
 import statistics
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,10 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                     res.update(await _w5(client, tq, tag, n, opts, server, worker))
                 elif workload == "W8":
                     res.update(await _w8(client, tq, tag, n))
+                elif workload == "W6":
+                    figures, worker = await _w6(client, tq, tag, n, opts, worker, env, d / f"{tag}.worker2.log")
+                    children.append(worker)
+                    res.update(figures)
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
@@ -251,6 +256,80 @@ async def _w4(
         **w4_figures(step_log, n, results, ids),
     }
     return figures, new_worker, s_spawn
+
+
+# ---------------------------------------------------------------------------------------------------- W6
+
+
+async def _history_length(client: Client, workflow_id: str) -> int:
+    return (await client.get_workflow_handle(workflow_id).describe()).history_length
+
+
+async def _w6(
+    client: Client, tq: str, tag: str, n: int, opts: Options, worker: Child, env: dict[str, str], log2: Path
+) -> tuple[Result, Child]:
+    """One workflow of n sequential activities; SIGKILL its worker once the history holds w6_kill_events
+    events; a fresh worker must rebuild the workflow from the history (paged to it) and record the next step.
+
+    recovery_s: from the fresh worker being ready (its session is up) to the first WorkflowTaskCompleted
+    after the kill (the replayed workflow's next decision, recorded), as seen by polling the history.
+    replay_events_per_s: the history at the kill replayed by a WorkflowInstance in this process, alone
+    (no fetching), as a worker replays it. recovery_events_per_s: events at the kill / recovery_s (fetching
+    the pages included). The run is then terminated: what comes after the recovery is W3's figure.
+    """
+    from mainspring.workflow import WorkflowInfo, get_definition
+    from mainspring.workflow._instance import WorkflowInstance
+
+    wid = f"w6-{tag}"
+    kill_at = min(opts.w6_kill_events, 3 * n)  # 6 events a step: at most half way
+    handle = await client.start_workflow(defs.long_wf, n, id=wid, task_queue=tq)
+    t0 = time.perf_counter()
+    while (length := await _history_length(client, wid)) < kill_at:
+        if worker.proc.poll() is not None:
+            raise RuntimeError(f"W6: the worker died: {worker.tail()}")
+        await asyncio.sleep(0.2 if kill_at - length > 5000 else 0.01)
+    worker.kill()
+    build_s = time.perf_counter() - t0
+    at_kill = await _history_length(client, wid)
+    new_worker, t_ready = await _start_worker(client.address, tq, env, log2)
+    # The first workflow task the fresh worker completes (it must replay everything first).
+    seen = await _history_length(client, wid)
+    t_done = None
+    deadline = time.time() + 120
+    while t_done is None:
+        if time.time() > deadline:
+            raise AssertionError(f"W6: no step recorded within 120 s of a fresh worker: {new_worker.tail()}")
+        length = await _history_length(client, wid)
+        if length > seen:
+            page = await client._call(  # one page of the newest events (the client pages only whole histories)
+                "GET", "/workflows/history", params={"workflow_id": wid, "first_event_id": seen + 1, "limit": 1000}
+            )
+            if any(e["event_type"] == "WorkflowTaskCompleted" for e in page["events"]):
+                t_done = time.time()
+        await asyncio.sleep(0.005)
+    recovery = t_done - t_ready
+    # Replay alone: the history as it was at the kill, by the worker's own replay code, here.
+    history = (await handle.fetch_history())[:at_kill]
+    started = datetime.fromisoformat(history[0]["event_time"])
+    info = WorkflowInfo("default", wid, handle.run_id or "", "LongWF", tq, started)
+    inst = WorkflowInstance(get_definition(defs.long_wf), info)  # type: ignore[abstract]
+    t, c = time.perf_counter(), time.process_time()
+    inst.activate(history)
+    replay_s, replay_cpu_s = time.perf_counter() - t, time.process_time() - c
+    inst.dispose()
+    await handle.terminate(reason="W6 measured")
+    return {
+        "recovery_s": recovery,
+        "events_at_kill": at_kill,
+        "kill_after_s": build_s,
+        "replay_s": replay_s,
+        "replay_events_per_s": at_kill / replay_s,
+        # The same on CPU time: on a shared machine, wall time counts the time other processes had the core.
+        "replay_cpu_s": replay_cpu_s,
+        "replay_events_per_cpu_s": at_kill / replay_cpu_s,
+        "recovery_events_per_s": at_kill / recovery,
+        "note_w6": "recovery_s: fresh worker ready -> its first WorkflowTaskCompleted (history polled every ~5 ms)",
+    }, new_worker
 
 
 # ---------------------------------------------------------------------------------------------------- W5

@@ -42,6 +42,7 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
     ],
     "W3": [("ms_per_activity", "lower")],
     "W4": [("recovery_s", "lower"), ("wrong_results", "lower"), ("reexecuted_steps", "lower")],
+    "W6": [("recovery_s", "lower"), ("replay_events_per_s", "higher"), ("recovery_events_per_s", "higher")],
     "W5": [
         ("starts_per_s", "higher"),
         ("server_peak_rss_mb", "lower"),
@@ -185,13 +186,13 @@ def _na(v: float | None) -> str:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 W2 W3 W4 W5 W8 (or 'all' for W1-W4)")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 W2 W3 W4 W5 W6 W8 (or 'all' for W1-W4)")
     ap.add_argument("--engine", default="mainspring", help="mainspring, temporal, dbos, all, or a comma list")
     ap.add_argument(
         "--n",
         type=int,
         default=None,
-        help="workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W8 10000 per batch)",
+        help="workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W6 30000, W8 10000 per batch)",
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per engine and workload (default 3)")
     ap.add_argument("--kill-after", type=float, default=1.0, help="W4: kill the worker no sooner than this (s)")
@@ -203,6 +204,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=float,
         default=300.0,
         help="Mainspring: Client.connect(timeout=...) in s; 0 = Mainspring's default (10 s). Default 300",
+    )
+    ap.add_argument(
+        "--w6-kill-events", type=int, default=75_000, help="W6: kill the worker once the history holds this many events"
     )
     ap.add_argument("--keep-files", action="store_true", help="keep databases and logs (in $BENCH_RUNDIR)")
     ap.add_argument("--out", default=None, help="also append each run's JSON object to this file")
@@ -234,6 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         act_timeout_s=a.act_timeout,
         w5_concurrency=a.w5_concurrency,
         w5_samples=a.w5_samples,
+        w6_kill_events=a.w6_kill_events,
         keep_files=a.keep_files,
         mainspring_client_timeout=a.mainspring_client_timeout or None,
     )

@@ -37,6 +37,7 @@ FIGURES = {
     "W3": ["ms_per_activity", "wall_s"],
     "W4": ["recovery_s", "wrong_results", "reexecuted_steps", "step_executions", "new_worker_ready_s"],
     "W5": ["starts_per_s", "server_peak_rss_mb", "worker_peak_rss_mb", "describe_ms", "list_ms", "all_waiting_s"],
+    "W6": ["recovery_s", "replay_events_per_s", "recovery_events_per_s", "events_at_kill"],
     "W8": ["wf_per_s", "longest_gap_s", "server_peak_rss_mb", "worker_peak_rss_mb", "wall_s"],
 }
 
@@ -81,6 +82,8 @@ def check_row(row: dict[str, Any], engine: str, workload: str, n: int) -> None:
         # Kill as soon as every start is acknowledged and a step has run, so the crash lands mid-run.
         ("W4", 10, ["--kill-after", "0"]),
         ("W5", 200, ["--w5-samples", "5"]),
+        # Killed past a page of history (1,000 events), so the fresh worker has to fetch pages.
+        ("W6", 500, ["--w6-kill-events", "1500"]),
         ("W8", 30, []),
     ],
 )
@@ -104,6 +107,8 @@ def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[
     if workload == "W5":
         assert row["server_rss_mb"] > 0 and row["worker_rss_mb"] > 0
         assert "all 200" in row["waiting_check"]
+    if workload == "W6":
+        assert row["events_at_kill"] >= 1500
     if workload == "W8":
         assert row["batches"] == 3 and len(row["batch_wf_per_s"]) == 3
     # Nothing is left behind in the run folder.

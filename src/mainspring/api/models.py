@@ -93,6 +93,8 @@ __all__ = [
     "WorkflowResultResponse",
     "WorkflowStackResponse",
     "WorkflowTask",
+    "WorkflowTaskHistoryRequest",
+    "WorkflowTaskHistoryResponse",
     "WorkflowTasks",
     "WorkflowTypeInfo",
 ]
@@ -454,7 +456,26 @@ class WorkflowTask(_Model):
     attempt: int
     started_event_id: int
     history: list[Event] = Field(description="Events from first_event_id up to and including the task's start.")
-    first_event_id: int = Field(description="1 for the whole history; more when only new events are sent.")
+    first_event_id: int = Field(
+        description="1 for the whole history; more when only new events are sent, or when the history is longer "
+        "than a page (1,000 events or about 4 MB): fetch the events before it with get_workflow_task_history "
+        "(worker channel) or the history API."
+    )
+
+
+class WorkflowTaskHistoryRequest(_Model):
+    """A page of the history a workflow task left out (worker channel op ``get_workflow_task_history``)."""
+
+    task_token: TaskToken
+    first_event_id: EventId
+    last_event_id: EventId = Field(description="The last event wanted; a page may stop before it.")
+
+
+class WorkflowTaskHistoryResponse(_Model):
+    events: list[Event]
+    next_event_id: int | None = Field(
+        default=None, description="Where the next page starts, if the page stopped before last_event_id."
+    )
 
 
 class ActivityTask(_Model):

@@ -6,9 +6,11 @@ with the same bodies and answers as their HTTP routes, as JSON messages on one c
     worker -> server   {"i": 7, "op": "complete_activity_task", "b": {...}}
     server -> worker   {"i": 7, "ok": {...}}   or   {"i": 7, "err": {"status": 404, "code": ..., "message": ...}}
 
-Two operations exist only here: ``poll_workflow_tasks`` and ``poll_activity_tasks`` take a poll body
+Three operations exist only here: ``poll_workflow_tasks`` and ``poll_activity_tasks`` take a poll body
 with ``max_tasks`` and answer ``{"tasks": [...]}``, the first task waited for and the rest those ready
-at that moment, so a worker with many free slots fills them in one round trip.
+at that moment, so a worker with many free slots fills them in one round trip; and
+``get_workflow_task_history`` (``{"task_token", "first_event_id", "last_event_id"}``) answers
+``{"events": [...], "next_event_id": ...}``, a page of the older events a workflow task left out.
 
 The first message registers the worker (``op`` "register", body as ``POST /workers``). Two things make
 this the path workers use: a message costs far less than an HTTP request (no per-request headers,

@@ -33,7 +33,8 @@ from ..storage import (
     StorageError,
 )
 from ._activity_tasks import ActivityTasks
-from ._core import Effects, Execution, event_json, iso, new_run_id
+from ._core import Effects, Execution, iso, new_run_id
+from ._history_pages import PAGE_EVENTS, read_page
 from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState
 from ._workflow_tasks import WorkflowTasks
@@ -364,12 +365,14 @@ class Engine(WorkflowTasks, ActivityTasks):
         self, namespace: str, workflow_id: str, run_id: str | None, first_event_id: int, limit: int
     ) -> dict[str, Any]:
         rec = await self._find(namespace, workflow_id, run_id)
-        limit = max(1, min(limit, 10_000))
-        events = await self.store.read_history(rec.run_id, first_event_id, first_event_id + limit - 1)
+        # A page is bounded (events and bytes), and a large one is read and built off the event loop:
+        # a client reading a long history must not stall other workflows (see _history_pages).
+        limit = max(1, min(limit, PAGE_EVENTS))
+        page = await read_page(self.store, rec.run_id, first_event_id, rec.next_event_id - 1, most=limit)
         next_token = None
-        if len(events) == limit and events[-1].event_id < rec.next_event_id - 1:
-            next_token = str(events[-1].event_id + 1)
-        return {"events": [event_json(e) for e in events], "next_page_token": next_token}
+        if page.count and page.last_event_id < rec.next_event_id - 1:
+            next_token = str(page.last_event_id + 1)
+        return {"events": page.events, "next_page_token": next_token}
 
     async def wait_result(self, namespace: str, workflow_id: str, run_id: str | None, wait: float) -> dict[str, Any]:
         rec = await self._find(namespace, workflow_id, run_id)

@@ -358,6 +358,10 @@ def _heartbeat_activity_task(engine: Engine, c: Caller, b: m.HeartbeatActivityTa
     return engine.heartbeat_activity_task(c.namespace, b, c.session)
 
 
+def _workflow_task_history(engine: Engine, c: Caller, b: m.WorkflowTaskHistoryRequest) -> Awaitable[Any]:
+    return engine.workflow_task_history(c.namespace, b)
+
+
 # --- the table ---------------------------------------------------------------------------------------------
 
 _NS = "/api/v1/namespaces/{namespace}"
@@ -475,7 +479,8 @@ OPERATIONS: tuple[Operation, ...] = (
                 Query(
                     "limit",
                     "integer",
-                    "At most this many events (default 1000).",
+                    "At most this many events (default and most 1000; a page also stops at about 4 MB of events: "
+                    "follow next_page_token).",
                     schema={"minimum": 1, "maximum": 10_000},
                 ),
                 _PAGE,
@@ -659,6 +664,15 @@ OPERATIONS: tuple[Operation, ...] = (
         request=m.HeartbeatActivityTaskRequest,
         answer=m.HeartbeatActivityTaskResponse,
         http=Http("POST", _NS + "/activity-tasks/heartbeat"),
+        worker=True,
+        tag="workers",
+    ),
+    Operation(
+        "get_workflow_task_history",
+        "A page of the older events a workflow task left out (a task carries at most a page: see _history_pages)",
+        _workflow_task_history,
+        request=m.WorkflowTaskHistoryRequest,
+        answer=m.WorkflowTaskHistoryResponse,
         worker=True,
         tag="workers",
     ),

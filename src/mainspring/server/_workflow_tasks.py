@@ -34,6 +34,7 @@ from ._core import (
     iso,
     wt_retry_delay,
 )
+from ._history_pages import PAGE_EVENTS, newest_json, read_page
 from ._matching import Session
 from ._state import WorkflowTaskInfo
 
@@ -76,12 +77,21 @@ class WorkflowTasks(Commands):
         wt.started_written = False
         wt.new_events = False
         wt.started_event_id = rec.next_event_id + (1 if wt.transient else 0)
+        # Before the history is read: a long read waits for a thread, and a session lost meanwhile must
+        # find the task among its own to hand it on.
+        session.inflight_workflows.add(run_id)
+        self.timers.schedule(now + self.wt_timeout, self._on_wt_timeout, run_id, wt.attempt, wt.started_event_id)
         sticky = st.sticky_session == session.id and st.sticky_event_id > 0
         first = st.sticky_event_id + 1 if sticky else 1
+        # At most a page of the newest events: the worker fetches any older ones it lacks a page at a
+        # time (workflow_task_history), so a long history is never one giant message.
+        first = max(first, rec.next_event_id - PAGE_EVENTS + 2)
         held = ex.history_from_tail(first)
         if held is None:
             held = await self.store.read_history(run_id, first, rec.next_event_id - 1)
-        events = [event_json(e) for e in held]
+        events = await newest_json(held)
+        if events:
+            first = events[0]["event_id"]
         if wt.transient:
             events.append(
                 {
@@ -105,8 +115,6 @@ class WorkflowTasks(Commands):
                 },
             }
         )
-        session.inflight_workflows.add(run_id)
-        self.timers.schedule(now + self.wt_timeout, self._on_wt_timeout, run_id, wt.attempt, wt.started_event_id)
         return {
             "task_token": self._wt_token(rec, wt, session.id),
             "namespace": rec.namespace,
@@ -118,6 +126,24 @@ class WorkflowTasks(Commands):
             "started_event_id": wt.started_event_id,
             "history": events,
             "first_event_id": first,
+        }
+
+    async def workflow_task_history(self, namespace: str, req: m.WorkflowTaskHistoryRequest) -> dict[str, Any]:
+        """A page of the history of the run a workflow task token names: what a worker that got only
+        the task's newest events fetches to rebuild the workflow. Any genuine token of the namespace
+        will do, current or not: stored events never change, and the namespace may read them anyway."""
+        run_id = self.tokens.open(req.task_token, "w", namespace)[0]
+        if req.last_event_id < req.first_event_id:
+            raise InvalidArgumentError(
+                f"last_event_id ({req.last_event_id}) is before first_event_id ({req.first_event_id})",
+                status=400,
+                code="invalid_argument",
+            )
+        page = await read_page(self.store, run_id, req.first_event_id, req.last_event_id)
+        after = page.last_event_id + 1 if page.count else None
+        return {
+            "events": page.events,
+            "next_event_id": after if after is not None and after <= req.last_event_id else None,
         }
 
     def _check_wt(

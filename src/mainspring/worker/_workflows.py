@@ -13,7 +13,7 @@ from ..errors import NondeterminismError, WorkflowCodeError, failure_to_dict
 from ..workflow import WorkflowDefinition
 from ..workflow._instance import WorkflowInfo, WorkflowInstance
 
-__all__ = ["TaskOutcome", "WorkflowCache", "continue_workflow", "process_workflow_task"]
+__all__ = ["TaskOutcome", "WorkflowCache", "continue_workflow", "process_workflow_task", "replay_instance"]
 
 # Plain strings for the hot path: an enum member's ``.value`` is a Python-level property call,
 # and replaying or continuing a workflow compares event and command types many times per step.
@@ -77,6 +77,25 @@ class TaskOutcome:
         self.failure = failure
 
 
+def replay_instance(
+    task: dict[str, Any], first_event: dict[str, Any], definitions: dict[str, WorkflowDefinition], *, guard: bool
+) -> WorkflowInstance | None:
+    """A new instance of the task's workflow, to feed its history from ``first_event`` (its
+    WorkflowExecutionStarted) a piece at a time; None if this worker does not run that type."""
+    d = definitions.get(task["workflow_type"])
+    if d is None:
+        return None
+    info = WorkflowInfo(
+        namespace=task["namespace"],
+        workflow_id=task["workflow_id"],
+        run_id=task["run_id"],
+        workflow_type=task["workflow_type"],
+        task_queue=task["task_queue"],
+        start_time=datetime.fromisoformat(first_event["event_time"]),
+    )
+    return WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
+
+
 def process_workflow_task(
     task: dict[str, Any],
     history: list[dict[str, Any]],
@@ -85,8 +104,13 @@ def process_workflow_task(
     *,
     guard: bool,
     task_queue: str,
+    replayed: WorkflowInstance | None = None,
+    replay_error: Exception | None = None,
 ) -> TaskOutcome:
-    """Advance the workflow with the task's events; never raises for workflow code problems."""
+    """Advance the workflow with the task's events; never raises for workflow code problems.
+
+    ``replayed``: the instance already fed the events before ``history`` (a long history replayed a
+    page at a time as it was fetched); ``replay_error``: what feeding it raised, if it did."""
     run_id = task["run_id"]
     wtype = task["workflow_type"]
     d = definitions.get(wtype)
@@ -101,7 +125,7 @@ def process_workflow_task(
             cause=WorkflowTaskFailedCause.UNKNOWN_WORKFLOW_TYPE,
             failure={"message": message, "type": "UnknownWorkflowType", "kind": "application"},
         )
-    inst = cache.get(run_id) if task["first_event_id"] > 1 else None
+    inst = replayed or (cache.get(run_id) if task["first_event_id"] > 1 else None)
     if inst is None:
         cache.evict(run_id)
         started = history[0]
@@ -115,6 +139,8 @@ def process_workflow_task(
         )
         inst = WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
     try:
+        if replay_error is not None:
+            raise replay_error
         commands = inst.activate(history)
     except NondeterminismError as e:
         cache.evict(run_id)
