@@ -22,7 +22,7 @@ from ..errors import (
 from ._commands import Commands
 from ._core import Effects, Execution, event_json, iso, retry_interval
 from ._matching import Session
-from ._state import ActivityInfo
+from ._state import INPUT_NOT_LOADED, ActivityInfo
 
 __all__ = ["ActivityTasks"]
 
@@ -51,6 +51,13 @@ class ActivityTasks(Commands):
                 self._activity_canceled(ex, act, self.clock.now())
                 await self._commit(ex)
                 return None
+            if act.input is INPUT_NOT_LOADED:
+                # Loaded from the store, whose one copy of the input is in the Scheduled event: one
+                # indexed read, then kept while the run is cached. (Under the lock: nothing changes.)
+                events = await self.store.read_history(ex.record.run_id, sched_id, sched_id)
+                act.input = events[0].attributes.get("input") if events else None
+                if session.id not in self.matching.sessions:  # it ended meanwhile: _poll requeues the task
+                    return None
             return self._begin_activity(ex, act, session, self.clock.now())
 
     async def _on_cancel_due(self, run_id: str, sched_id: int) -> None:
@@ -71,7 +78,7 @@ class ActivityTasks(Commands):
         sched_id = act.scheduled_event_id
         ref = (run_id, sched_id)
         rec = ex.record
-        act.state = ActivityState.STARTED
+        ex.state.set_activity_state(act, ActivityState.STARTED)
         act.last_started_time = now
         act.session_id = session.id
         act.last_identity = session.identity
@@ -196,7 +203,7 @@ class ActivityTasks(Commands):
                 now,
             )
             self._session_done_activity(ex, act)
-            del ex.state.activities[sched_id]
+            ex.state.remove_activity(sched_id)
             fx = Effects()
             self._schedule_wt(ex, now, fx)
             await self._commit(ex)
@@ -266,7 +273,7 @@ class ActivityTasks(Commands):
             before,
         )
         self._session_done_activity(ex, act)
-        del st.activities[act.scheduled_event_id]
+        st.remove_activity(act.scheduled_event_id)
         scheduled = self._raw_append(
             ex, EventType.WORKFLOW_TASK_SCHEDULED, {"task_queue": rec.task_queue, "attempt": 1}, before
         )
@@ -335,6 +342,7 @@ class ActivityTasks(Commands):
                 )
             if changed:
                 # Details survive a retry and a server restart, so they are committed.
+                ex.state.touch_activity(act)
                 await self._commit(ex)
             return {"cancel_requested": act.cancel_requested}
 
@@ -379,10 +387,11 @@ class ActivityTasks(Commands):
             act.last_failure = failure
             act.next_attempt_time = now + delay
             if delay <= 0:
-                act.state = ActivityState.SCHEDULED
+                ex.state.set_activity_state(act, ActivityState.SCHEDULED)
                 act.attempt_scheduled_time = now
             else:
-                act.state = ActivityState.BACKOFF
+                ex.state.set_activity_state(act, ActivityState.BACKOFF)
+            ex.state.touch_activity(act)
             await self._commit(ex)
             rec = ex.record
             if act.state is ActivityState.SCHEDULED:
@@ -422,7 +431,7 @@ class ActivityTasks(Commands):
                 },
                 now,
             )
-        del ex.state.activities[act.scheduled_event_id]
+        ex.state.remove_activity(act.scheduled_event_id)
         fx = Effects()
         self._schedule_wt(ex, now, fx)
         await self._commit(ex)
@@ -436,7 +445,7 @@ class ActivityTasks(Commands):
             act = ex.state.activities.get(sched_id)
             if not ex.running or act is None or act.attempt != attempt or act.state is not ActivityState.BACKOFF:
                 return
-            act.state = ActivityState.SCHEDULED
+            ex.state.set_activity_state(act, ActivityState.SCHEDULED)
             act.attempt_scheduled_time = self.clock.now()
             # Not committed: a restart finds BACKOFF with a past time and hands it out at once.
             self.matching.offer_activity_task(ex.record.namespace, act.task_queue, (run_id, sched_id))

@@ -58,10 +58,13 @@ __all__ = [
     "Effects",
     "EngineCore",
     "Execution",
+    "cancelled_failure",
     "event_json",
     "iso",
+    "outcome_of",
     "payload_size",
     "retry_interval",
+    "terminated_failure",
     "wt_retry_delay",
 ]
 
@@ -161,7 +164,7 @@ class Execution:
         st = self.state
         if self.lock.locked() or self.creating is not None or (st.wt is not None and st.wt.started):
             return True
-        return any(a.state is ActivityState.STARTED for a in st.activities.values())
+        return st.started_activities > 0  # a count, kept by the state: O(1) however many are pending
 
 
 @dataclass(slots=True)
@@ -185,6 +188,46 @@ class Effects:
         if self.stop_activities is None:
             self.stop_activities = []
         self.stop_activities.append((session, token))
+
+
+def cancelled_failure(request: dict[str, Any] | None) -> dict[str, Any]:
+    """The failure of a run that ended cancelled, from its cancellation request."""
+    reason = (request or {}).get("reason") or ""
+    return {
+        "message": reason or "the workflow was cancelled",
+        "type": "CancelledError",
+        "kind": "cancelled",
+        "non_retryable": True,
+    }
+
+
+def terminated_failure(reason: str | None) -> dict[str, Any]:
+    """The failure of a run that was terminated."""
+    return {
+        "message": reason or "the workflow was terminated",
+        "type": "TerminatedError",
+        "kind": "terminated",
+        "non_retryable": True,
+    }
+
+
+def outcome_of(
+    closing: HistoryEvent | None, cancel_request: dict[str, Any] | None
+) -> tuple[Any, dict[str, Any] | None]:
+    """(result, failure) of a closed run, from the event that closed it (the one stored copy)."""
+    if closing is None:
+        return None, None
+    attrs = closing.attributes
+    etype = closing.event_type
+    if etype is EventType.WORKFLOW_EXECUTION_COMPLETED:
+        return attrs.get("result"), None
+    if etype is EventType.WORKFLOW_EXECUTION_FAILED:
+        return None, attrs.get("failure")
+    if etype is EventType.WORKFLOW_EXECUTION_CANCELED:
+        return None, cancelled_failure(cancel_request)
+    if etype is EventType.WORKFLOW_EXECUTION_TERMINATED:
+        return None, terminated_failure(attrs.get("reason"))
+    return None, None
 
 
 def retry_interval(retry: dict[str, Any], failed_attempt: int) -> float:
@@ -333,7 +376,7 @@ class EngineCore:
         if problem is None:
             if rec.unreadable is None:
                 try:
-                    return ExecutionState.from_dict(rec.state)
+                    return ExecutionState.from_stored(rec.state, rec.pending)
                 except UnreadableStateError as e:
                     problem = f"its stored state cannot be read: {e}"
             else:
@@ -398,10 +441,12 @@ class EngineCore:
         rec = ex.record
         expected = rec.version
         rec.version = expected + 1
-        rec.state = ex.state.to_dict()
+        rec.state = ex.state.to_dict()  # the small core; each changed pending item is written alone
+        puts, deletes, cleared = ex.state.take_changes()
         events, ex.events = ex.events, []
+        write = ExecutionWrite(rec, expected, events, put_items=puts, delete_items=deletes, clear_pending=cleared)
         try:
-            await self.store.write(ExecutionWrite(rec, expected, events), quiet=quiet)
+            await self.store.write(write, quiet=quiet)
         except BaseException as e:
             if self._cache.get(rec.run_id) is ex:
                 del self._cache[rec.run_id]
@@ -552,12 +597,24 @@ class EngineCore:
             s = self.matching.sessions.get(wt.session_id)
             if s is not None:
                 s.inflight_workflows.discard(rec.run_id)
-        st.activities.clear()
-        st.timers.clear()
+        st.clear_pending()
         st.wt = None
         st.sticky_session = None
         fx.closed = True
         fx.activities = None
+
+    async def _outcome(self, rec: ExecutionRecord, st: ExecutionState) -> tuple[Any, dict[str, Any] | None]:
+        """(result, failure) of the run as committed in ``rec``/``st``: (None, None) while it runs. Read
+        from the closing event (a run's last: nothing is appended once it closed), kept in ``st``.
+        ``rec`` and ``st`` must be a committed view (see ``Engine._read``), or one that the caller
+        copied from it: an outcome set by a close still being written is not yet the run's."""
+        if rec.status is WorkflowStatus.RUNNING:
+            return None, None
+        if st.outcome is None:
+            last = rec.next_event_id - 1
+            events = await self.store.read_history(rec.run_id, last, last) if last > 0 else []
+            st.outcome = outcome_of(events[0] if events else None, st.cancel_request)
+        return st.outcome
 
     def _check_payload(self, what: str, value: Any) -> None:
         """Refuse ``value`` (a payload a client or worker sent) unless it can be stored as it is: 400 if

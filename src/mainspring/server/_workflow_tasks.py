@@ -359,7 +359,7 @@ class WorkflowTasks(Commands):
             if now < t.fire_time:  # woken early (e.g. clock adjusted): try again at the right time
                 self.timers.schedule(t.fire_time, self._on_user_timer, run_id, timer_id, started_event_id)
                 return
-            del ex.state.timers[timer_id]
+            ex.state.remove_timer(timer_id)
             self._append(ex, EventType.TIMER_FIRED, {"timer_id": timer_id, "started_event_id": started_event_id}, now)
             fx = Effects()
             self._schedule_wt(ex, now, fx)

@@ -12,6 +12,7 @@ from ._base import (
     HistoryEvent,
     ListQuery,
     NamespaceRecord,
+    PendingItem,
     StorageError,
     Store,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "HistoryEvent",
     "ListQuery",
     "NamespaceRecord",
+    "PendingItem",
     "SQLiteStore",
     "StorageError",
     "Store",
