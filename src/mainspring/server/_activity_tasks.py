@@ -166,7 +166,8 @@ class ActivityTasks(Commands):
         self._check_payload("the activity result", req.result)
         ex, sched_id, attempt, token_session = await self._current_activity(namespace, req.task_token)
         await ex.lock.acquire()
-        # The lock goes to the commit if the answer goes out ahead of it (see _complete_and_continue).
+        # The lock goes to the commit if the answer goes out ahead of it (see _complete_and_continue),
+        # or is released before the write is done (a plain completion, see below).
         handed_over = False
         try:
             act = self._check_activity(ex, sched_id, attempt, token_session, caller)
@@ -206,6 +207,20 @@ class ActivityTasks(Commands):
             ex.state.remove_activity(sched_id)
             fx = Effects()
             self._schedule_wt(ex, now, fx)
+            if not req.want_workflow_task and ex.creating is None:
+                # The lock is released while the write is done: the run's other completions, arriving
+                # meanwhile, are recorded in the same group commit, not one fsync after another. (The
+                # workflow task they cause is handed out once they are all written.)
+                durable = self._submit_commit(ex, snapshot=True)
+                ex.lock.release()
+                handed_over = True
+                await durable
+                self._after_commit(ex, fx)
+                return {
+                    "accepted": True,
+                    "continuation": None if req.continuation is None else {"accepted": False, "reason": refused},
+                    "workflow_task": None,
+                }
             await self._commit(ex)
             inline = None
             wt = ex.state.wt

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
 import itertools
 import logging
@@ -122,7 +123,7 @@ _TAIL_MAX = 256
 class Execution:
     """One run's in-memory working copy: the stored record, its parsed state, and its lock."""
 
-    __slots__ = ("creating", "events", "lock", "record", "state", "tail", "tail_first")
+    __slots__ = ("creating", "events", "lock", "lost", "record", "state", "tail", "tail_first", "writing")
 
     def __init__(self, record: ExecutionRecord, state: ExecutionState, *, new: bool = False) -> None:
         self.record = record
@@ -137,10 +138,20 @@ class Execution:
         self.tail_first = 1 if new else record.next_event_id
         #: The write that creates the run, while it is in progress (see ``Engine.start_workflow``).
         self.creating: asyncio.Future[None] | None = None
+        #: The latest write submitted, while it is in progress (see ``EngineCore._submit_commit``).
+        self.writing: asyncio.Future[None] | None = None
+        #: A write of this copy failed: it is out of the cache, and the run is being reloaded.
+        self.lost = False
 
     def remember(self, events: list[HistoryEvent]) -> None:
         """Keep ``events`` (just written) in the tail; forget what a sticky worker already has."""
         tail = self.tail
+        if events and events[0].event_id != self.tail_first + len(tail):
+            # Not next to the tail (never expected: writes settle in order): keep nothing rather than a
+            # tail with a gap, so that workflow tasks read their history from the store.
+            tail.clear()
+            self.tail_first = events[-1].event_id + 1
+            return
         tail.extend(events)
         keep_from = self.state.sticky_event_id + 1 if self.state.sticky_session is not None else 1
         drop = max(keep_from - self.tail_first, len(tail) - _TAIL_MAX, 0)
@@ -162,7 +173,9 @@ class Execution:
     def pinned(self) -> bool:
         """True while forgetting it would lose memory-only facts (a task is out) or a waiter."""
         st = self.state
-        if self.lock.locked() or self.creating is not None or (st.wt is not None and st.wt.started):
+        if self.lock.locked() or self.creating is not None or self.writing is not None:
+            return True
+        if st.wt is not None and st.wt.started:
             return True
         return st.started_activities > 0  # a count, kept by the state: O(1) however many are pending
 
@@ -438,30 +451,69 @@ class EngineCore:
         """Write the transition in progress; on failure forget the execution (memory is now wrong)."""
         if ex.creating is not None:
             await self._created(ex)
+        await self._submit_commit(ex, quiet=quiet)
+
+    def _submit_commit(
+        self, ex: Execution, *, quiet: bool | None = None, snapshot: bool = False
+    ) -> asyncio.Future[None]:
+        """Start writing the transition in progress; the future says when it is durable.
+
+        Writes are applied in the order they are submitted, so the caller may release the lock
+        before the write is done (``snapshot``: the record is copied, as the next transition changes
+        it): the run's next transition then builds on this one, and its write, queued behind it,
+        fails the version check if this one fails. That is how many completions of one run share
+        one group commit instead of taking turns, each holding the lock through its own fsync.
+        Whoever acts on the world for this transition still waits for the future first.
+        """
         rec = ex.record
         expected = rec.version
         rec.version = expected + 1
         rec.state = ex.state.to_dict()  # the small core; each changed pending item is written alone
         puts, deletes, cleared = ex.state.take_changes()
         events, ex.events = ex.events, []
-        write = ExecutionWrite(rec, expected, events, put_items=puts, delete_items=deletes, clear_pending=cleared)
-        try:
-            await self.store.write(write, quiet=quiet)
-        except BaseException as e:
-            if self._cache.get(rec.run_id) is ex:
-                del self._cache[rec.run_id]
-            if isinstance(e, StorageError) and not isinstance(e, ConditionFailedError):
-                self.health.failed()
-            if rec.version != _POISONED + 1 and not self.stopping:  # the first failure of this copy
-                self._spawn_restore(rec.run_id)
-            # Operations already waiting for this copy's lock go on with it: make any write they try
-            # fail the store's version check, rather than record a transition made on top of this
-            # lost one (they fail, their callers retry, and the run is loaded afresh from the store).
-            rec.version = _POISONED
-            raise
-        if self.health.failures:
-            self.health.succeeded()
-        ex.remember(events)
+        written = dataclasses.replace(rec) if snapshot else rec
+        write = ExecutionWrite(written, expected, events, put_items=puts, delete_items=deletes, clear_pending=cleared)
+        if ex.writing is not None:
+            # Behind a write still in flight, never written at once on this thread: it would be
+            # settled first, and the events of the two kept in the wrong order (see _committed).
+            quiet = False
+        fut = self.store.submit(write, quiet=quiet)
+        ex.writing = fut
+        if fut.done():  # written at once: settled before the caller goes on (it may use the tail)
+            self._committed(ex, events, fut)
+        else:
+            fut.add_done_callback(functools.partial(self._committed, ex, events))
+        return fut
+
+    def _committed(self, ex: Execution, events: list[HistoryEvent], fut: asyncio.Future[None]) -> None:
+        """A write of ``ex`` is done: keep its events, or forget the copy that it was made from."""
+        if ex.writing is fut:
+            ex.writing = None
+        e = asyncio.CancelledError() if fut.cancelled() else fut.exception()
+        if e is None:
+            if self.health.failures:
+                self.health.succeeded()
+            ex.remember(events)
+            return
+        rec = ex.record
+        if self._cache.get(rec.run_id) is ex:
+            del self._cache[rec.run_id]
+        if isinstance(e, StorageError) and not isinstance(e, ConditionFailedError):
+            self.health.failed()
+        if not ex.lost and not self.stopping:  # the first failure of this copy
+            ex.lost = True
+            self._spawn_restore(rec.run_id)
+        # Operations already waiting for this copy's lock go on with it: make any write they try
+        # fail the store's version check, rather than record a transition made on top of this
+        # lost one (they fail, their callers retry, and the run is loaded afresh from the store).
+        # Writes already submitted behind this one fail that check too (this one is not stored).
+        rec.version = _POISONED
+
+    async def _written(self, ex: Execution) -> None:
+        """Wait until every write of ``ex`` submitted so far is done (whether it failed or not)."""
+        writing = ex.writing
+        if writing is not None:
+            await asyncio.wait([writing])
 
     def _commit_behind(self, ex: Execution, fx: Effects) -> None:
         """Commit the transition in progress once the caller's answer has gone out, then apply ``fx``.

@@ -291,6 +291,7 @@ class Engine(WorkflowTasks, ActivityTasks):
             return build(rec, self._state_of(rec) or ExecutionState())
         await self._created(ex)
         async with ex.lock:
+            await self._written(ex)
             return build(ex.record, ex.state)
 
     @staticmethod

@@ -56,6 +56,7 @@ class WorkflowTasks(Commands):
         if ex is None:
             return None
         async with ex.lock:
+            await self._written(ex)  # the task's history includes what is still being written
             wt = ex.state.wt
             now = self.clock.now()
             if not ex.running or wt is None or wt.started or wt.ready_time > now or session.closed:

@@ -32,6 +32,7 @@ One server owns a store: the engine caches runs, and assumes no one else writes 
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,9 +187,18 @@ class Store(abc.ABC):
     async def list_namespaces(self) -> list[NamespaceRecord]: ...
 
     # Executions
-    @abc.abstractmethod
     async def write(self, op: ExecutionWrite, *, quiet: bool | None = None) -> None:
-        """Apply one transition atomically and durably (committed before this returns).
+        """Apply one transition atomically and durably (committed before this returns)."""
+        await self.submit(op, quiet=quiet)
+
+    @abc.abstractmethod
+    def submit(self, op: ExecutionWrite, *, quiet: bool | None = None) -> asyncio.Future[None]:
+        """Start applying one transition, atomically and durably; await the result to know it is
+        committed (or why it was refused).
+
+        Writes are applied in the order they are submitted: the engine may submit a run's next
+        transition while the previous one is still being written (it builds on it), and relies on
+        the version check to refuse it if the previous one failed. Submitting never waits.
 
         ``quiet`` is what the caller knows of the load: True if nothing else is waiting to run
         meanwhile, False if other work is, None to let the store guess. A store may use it to choose

@@ -489,13 +489,22 @@ class SQLiteStore(Store):
     # --- writes (group commit) ------------------------------------------------------------------------
 
     async def write(self, op: ExecutionWrite, *, quiet: bool | None = None) -> None:
-        await self._submit(op, quiet)
+        await self._enqueue(op, quiet)
+
+    def submit(self, op: ExecutionWrite, *, quiet: bool | None = None) -> asyncio.Future[None]:
+        return self._enqueue(op, quiet)
 
     async def _submit(self, op: _Op, quiet: bool | None = None) -> Any:
-        if self._thread is None:
-            raise StorageError("the store is closed")
+        return await self._enqueue(op, quiet)
+
+    def _enqueue(self, op: _Op, quiet: bool | None = None) -> asyncio.Future[Any]:
+        """Queue ``op`` now (writes are applied in the order they are queued) or write it at once;
+        the future is settled when it is durable or refused."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
+        if self._thread is None:
+            fut.set_exception(StorageError("the store is closed"))
+            return fut
         pending = _Pending(op, loop, fut)
         # A lone change, when nothing else is being written and none came just before, is written
         # right here: handing it to the writer thread and its answer back costs two thread wake-ups,
@@ -529,9 +538,9 @@ class SQLiteStore(Store):
                 self._writing.release()
             if inline:
                 _settle([pending])
-                return await fut
+                return fut
         self._queue.put(pending)
-        return await fut
+        return fut
 
     def _write_loop(self) -> None:
         conn = self._writer
