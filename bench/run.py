@@ -42,6 +42,19 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
     ],
     "W3": [("ms_per_activity", "lower")],
     "W4": [("recovery_s", "lower"), ("wrong_results", "lower"), ("reexecuted_steps", "lower")],
+    "W7": [
+        ("k500_s", "lower"),
+        ("k5000_s", "lower"),
+        ("k500_ms_per_activity", "lower"),
+        ("k5000_ms_per_activity", "lower"),
+    ],
+    "W9": [
+        ("1kb_p50_ms", "lower"),
+        ("100kb_p50_ms", "lower"),
+        ("1mb_p50_ms", "lower"),
+        ("2mb_p50_ms", "lower"),
+        ("1mb_db_bytes_per_wf", "lower"),
+    ],
     "W5": [
         ("starts_per_s", "higher"),
         ("server_peak_rss_mb", "lower"),

@@ -37,6 +37,9 @@ FIGURES = {
     "W3": ["ms_per_activity", "wall_s"],
     "W4": ["recovery_s", "wrong_results", "reexecuted_steps", "step_executions", "new_worker_ready_s"],
     "W5": ["starts_per_s", "server_peak_rss_mb", "worker_peak_rss_mb", "describe_ms", "list_ms", "all_waiting_s"],
+    # At the small n below: one K (n itself) and one workflow per payload size.
+    "W7": ["k50_s", "k50_ms_per_activity", "k50_workflow_tasks"],
+    "W9": ["1kb_p50_ms", "1mb_p50_ms", "2mb_p50_ms", "1mb_db_bytes_per_wf", "1mb_db_copies_per_wf"],
 }
 
 
@@ -80,6 +83,8 @@ def check_row(row: dict[str, Any], engine: str, workload: str, n: int) -> None:
         # Kill as soon as every start is acknowledged and a step has run, so the crash lands mid-run.
         ("W4", 10, ["--kill-after", "0"]),
         ("W5", 200, ["--w5-samples", "5"]),
+        ("W7", 50, []),
+        ("W9", 1, []),
     ],
 )
 def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[str]) -> None:
@@ -124,6 +129,6 @@ def test_temporal_and_dbos_w2(tmp_path: Path) -> None:
 
 
 def test_unknown_workload_is_refused() -> None:
-    proc = subprocess.run([sys.executable, str(RUN), "W9"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    proc = subprocess.run([sys.executable, str(RUN), "W99"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
-    assert "unknown workload 'W9'" in proc.stderr
+    assert "unknown workload 'W99'" in proc.stderr
