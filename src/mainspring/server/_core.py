@@ -5,6 +5,13 @@ collect new history events, commit both in one conditional write, and only then 
 world (hand out tasks, arm timers, answer waiters). Nothing is acknowledged before it is durable.
 One exception, which acknowledges nothing: a new run's first workflow task is handed out while the
 start is being written (workflow code has no effects; the task's completion waits for that write).
+
+A transition may also release the lock before its write is durable (``_submit_commit``): the store
+applies writes in the order they are submitted, so the run's next transition builds on it and is
+refused by the version check if it was lost. Its own answer and effects still wait for the write.
+A plain activity completion does this, so that the results of a fan-out share group commits.
+Whoever reads the run as committed (describe, result, a workflow task's history) waits for the
+writes in flight first (``_written``).
 """
 
 from __future__ import annotations
