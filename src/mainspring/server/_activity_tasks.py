@@ -6,6 +6,8 @@ activity's ActivityTaskStarted event is written when it closes, with the attempt
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from datetime import datetime
 from typing import Any
@@ -214,8 +216,9 @@ class ActivityTasks(Commands):
                 durable = self._submit_commit(ex, snapshot=True)
                 ex.lock.release()
                 handed_over = True
-                await durable
-                self._after_commit(ex, fx)
+                # The effects follow the write whatever becomes of this call (its caller may go away).
+                durable.add_done_callback(functools.partial(self._after_durable, ex, fx))
+                await asyncio.shield(durable)
                 return {
                     "accepted": True,
                     "continuation": None if req.continuation is None else {"accepted": False, "reason": refused},
@@ -244,6 +247,10 @@ class ActivityTasks(Commands):
         finally:
             if not handed_over:
                 ex.lock.release()
+
+    def _after_durable(self, ex: Execution, fx: Effects, fut: asyncio.Future[None]) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self._after_commit(ex, fx)
 
     def _continuation_problem(
         self, ex: Execution, act: ActivityInfo, cont: m.Continuation, session: Session | None, now: float
