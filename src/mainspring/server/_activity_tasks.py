@@ -22,7 +22,7 @@ from ..errors import (
     NotFoundError,
 )
 from ._commands import Commands
-from ._core import Effects, Execution, event_json, iso, retry_interval
+from ._core import Effects, Execution, iso, own_event_json, retry_interval
 from ._matching import Session
 from ._state import INPUT_NOT_LOADED, ActivityInfo
 
@@ -317,7 +317,7 @@ class ActivityTasks(Commands):
         )
         fx = Effects()
         self._apply_commands(ex, cont.commands, completed.event_id, now, fx)
-        written = [event_json(e) for e in ex.events if e.event_id >= completed.event_id]
+        written = [own_event_json(e) for e in ex.events if e.event_id >= completed.event_id]
         if ex.running:
             st.sticky_session = session.id
             st.sticky_event_id = rec.next_event_id - 1

@@ -70,6 +70,7 @@ __all__ = [
     "event_json",
     "iso",
     "outcome_of",
+    "own_event_json",
     "payload_size",
     "retry_interval",
     "terminated_failure",
@@ -109,6 +110,25 @@ _VERSION_7 = (0x7 << 76) | (0x2 << 62)
 def iso(t: float | None) -> str | None:
     """Unix seconds as an RFC 3339 UTC string with microseconds (None stays None)."""
     return None if t is None else rfc3339(t)
+
+
+#: The attributes of a command's event that repeat the command's payload: left out of the events a
+#: worker is sent back as the record of its own commands (it has them; see ``own_event_json``).
+_OWN_PAYLOADS = frozenset(("input", "result", "failure", "details"))
+
+
+def own_event_json(e: HistoryEvent) -> dict[str, Any]:
+    """``event_json`` of an event a worker's own command just caused, without the payload it sent
+    (a 1 MB activity input or workflow result is not sent back to where it came from)."""
+    attrs = e.attributes
+    if not _OWN_PAYLOADS.isdisjoint(attrs):
+        attrs = {k: v for k, v in attrs.items() if k not in _OWN_PAYLOADS}
+    return {
+        "event_id": e.event_id,
+        "event_time": iso(e.event_time),
+        "event_type": e.event_type.value,
+        "attributes": attrs,
+    }
 
 
 def event_json(e: HistoryEvent) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from ._core import (
     Execution,
     event_json,
     iso,
+    own_event_json,
     wt_retry_delay,
 )
 from ._matching import Session
@@ -205,7 +206,7 @@ class WorkflowTasks(Commands):
             # after the history it saw, so its cached workflow is current and its next task (or the
             # workflow task it runs itself, see ActivityTasks) starts after them.
             contiguous = completed.event_id == wt.started_event_id + 1
-            written = [event_json(e) for e in ex.events if e.event_id >= completed.event_id] if contiguous else []
+            written = [own_event_json(e) for e in ex.events if e.event_id >= completed.event_id] if contiguous else []
             if sticky and session is not None:
                 st.sticky_session = session.id
                 st.sticky_event_id = ex.record.next_event_id - 1 if contiguous else wt.started_event_id
