@@ -24,14 +24,48 @@ ROOT = BENCH_DIR.parent
 PY = sys.executable
 
 ENGINES = ("mainspring", "temporal", "dbos")
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W8")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9")
 
 #: The default n of each workload. W5's default is per engine (see W5_DEFAULT_N).
-DEFAULT_N = {"W1": 50, "W2": 1000, "W3": 200, "W4": 200, "W6": 30_000, "W8": 10_000}
+DEFAULT_N = {"W1": 50, "W2": 1000, "W3": 200, "W4": 200, "W6": 30_000, "W7": 10_000, "W8": 10_000, "W9": 5}
 #: W5 (workflows waiting on a one-hour timer): 100,000 for Mainspring, as the issue asks. Temporal's dev
 #: server starts only a few dozen workflows a second here and DBOS keeps every waiting workflow as a task
 #: in its one process, so their default is smaller; the figures say which n they were measured at.
 W5_DEFAULT_N = {"mainspring": 100_000, "temporal": 1_000, "dbos": 1_000}
+
+#: W7 (one workflow gathering K activities): each K up to n is measured, one fresh workflow each.
+W7_KS = (500, 5_000, 10_000)
+#: W9 (one activity echoing a payload): the payload sizes (bytes of the string); n workflows of each.
+W9_SIZES = (1_000, 100_000, 1_000_000, 2_000_000)
+
+
+def w7_figures(times: dict[int, float]) -> Result:
+    """W7's figures from {K: seconds}: each K's total and ms per activity, and the ratio of the largest
+    K's ms per activity to the smallest's (1.0: linear)."""
+    out: Result = {}
+    for k, s in sorted(times.items()):
+        out[f"k{k}_s"] = s
+        out[f"k{k}_ms_per_activity"] = s * 1000 / k
+    if len(times) > 1:
+        lo, hi = min(times), max(times)
+        out[f"ratio_ms_per_activity_k{hi}_vs_k{lo}"] = (times[hi] / hi) / (times[lo] / lo)
+    return out
+
+
+def sqlite_used_bytes(path: str | Path) -> int:
+    """Bytes of a SQLite database in use (pages less free pages), as committed now, also in its
+    write-ahead log; read with a read-only connection beside the process that writes it."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+    finally:
+        conn.close()
+
 
 #: Each W4 step sleeps this long.
 W4_STEP_SECONDS = 0.05

@@ -23,7 +23,17 @@ from typing import Any
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 
 import procstat
-from common import W4_STEP_SECONDS, W4_STEPS, append_step, pct, w8_burst
+from common import (
+    W4_STEP_SECONDS,
+    W4_STEPS,
+    W7_KS,
+    W9_SIZES,
+    append_step,
+    pct,
+    sqlite_used_bytes,
+    w7_figures,
+    w8_burst,
+)
 
 STEP_LOG = os.environ.get("BENCH_STEP_LOG")
 W5_TIMER_SECONDS = 3600.0
@@ -49,6 +59,11 @@ async def sleep_step(i: int) -> str:
     assert wid is not None
     append_step(STEP_LOG, wid, i)  # one line per execution
     return f"{wid}:step{i}"
+
+
+@DBOS.step()
+async def echo(payload: str) -> str:  # W9
+    return payload
 
 
 # ---------------------------------------------------------------------------------------------------- workflows
@@ -87,6 +102,50 @@ async def crash_wf(n: int) -> list[str]:  # W4
 async def timer_wf(seconds: float) -> float:  # W5: a durable sleep
     await DBOS.sleep_async(seconds)
     return seconds
+
+
+@DBOS.workflow()
+async def fan_out_wf(k: int) -> int:  # W7: K steps at once (DBOS runs concurrent async steps in order of call)
+    results = await asyncio.gather(*(noop(i) for i in range(k)))
+    return sum(results)
+
+
+@DBOS.workflow()
+async def echo_wf(payload: str) -> str:  # W9
+    return await echo(payload)
+
+
+async def w7(n: int) -> dict[str, Any]:
+    times: dict[int, float] = {}
+    for k in [k for k in W7_KS if k <= n] or [n]:
+        t = time.perf_counter()
+        h = await DBOS.start_workflow_async(fan_out_wf, k)
+        r = await h.get_result()
+        times[k] = time.perf_counter() - t
+        assert r == k * (k - 1) // 2, r
+        say(f"# W7 K={k}: {times[k]:.2f} s")
+    return w7_figures(times)
+
+
+async def w9(n: int, db_path: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for size in W9_SIZES:
+        payload = "p" * size
+        label = f"{size // 1_000_000}mb" if size >= 1_000_000 else f"{size // 1000}kb"
+        before = sqlite_used_bytes(db_path)
+        lat = []
+        for _ in range(n):
+            t = time.perf_counter()
+            h = await DBOS.start_workflow_async(echo_wf, payload)
+            r = await h.get_result()
+            lat.append((time.perf_counter() - t) * 1000)
+            assert r == payload
+        grown = sqlite_used_bytes(db_path) - before
+        out[f"{label}_p50_ms"] = pct(lat, 0.5)
+        out[f"{label}_db_bytes_per_wf"] = grown / n
+        out[f"{label}_db_copies_per_wf"] = grown / n / size
+        say(f"# W9 {label}: p50 {pct(lat, 0.5):.1f} ms, db +{grown / n:,.0f} bytes/wf")
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------- helpers
@@ -205,7 +264,7 @@ async def w5(n: int, concurrency: int, samples: int) -> dict[str, Any]:
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("mode", choices=["W1", "W2", "W3", "W4A", "W4B", "W5", "W8"])
+    ap.add_argument("mode", choices=["W1", "W2", "W3", "W4A", "W4B", "W5", "W7", "W8", "W9"])
     ap.add_argument("--db", required=True)
     ap.add_argument("-n", type=int, required=True)
     ap.add_argument("--w5-concurrency", type=int, default=100)
@@ -261,6 +320,10 @@ async def main() -> None:
                 return h.get_result()
 
             res.update(await w8_burst(start, n))
+        elif a.mode == "W7":
+            res.update(await w7(n))
+        elif a.mode == "W9":
+            res.update(await w9(n, a.db.removeprefix("sqlite:///")))
         res["worker_cpu_s"] = procstat.self_cpu_seconds() - c0
     res["worker_peak_rss_mb"] = procstat.peak_rss_mb(os.getpid())
     say("RESULT " + json.dumps(res))

@@ -25,6 +25,8 @@ from common import (
     BENCH_DIR,
     PY,
     W4_STEPS,
+    W7_KS,
+    W9_SIZES,
     Child,
     Options,
     Result,
@@ -33,9 +35,11 @@ from common import (
     remove_files,
     run_tag,
     rundir,
+    sqlite_used_bytes,
     step_lines,
     stopping,
     w4_figures,
+    w7_figures,
     w8_burst,
 )
 from mainspring import Client, WorkflowHandle
@@ -133,6 +137,10 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                     figures, worker = await _w6(client, tq, tag, n, opts, worker, env, d / f"{tag}.worker2.log")
                     children.append(worker)
                     res.update(figures)
+                elif workload == "W7":
+                    res.update(await _w7(client, tq, tag, n))
+                elif workload == "W9":
+                    res.update(await _w9(client, tq, tag, n, db))
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
@@ -202,6 +210,50 @@ async def _w8(client: Client, tq: str, tag: str, n: int) -> Result:
         return h.result()
 
     return await w8_burst(start, n)
+
+
+# ---------------------------------------------------------------------------------------------------- W7, W9
+
+
+async def _w7(client: Client, tq: str, tag: str, n: int) -> Result:
+    times: dict[int, float] = {}
+    tasks_of: Result = {}
+    for k in [k for k in W7_KS if k <= n] or [n]:
+        t = time.perf_counter()
+        r = await client.execute_workflow(defs.fan_out_wf, k, id=f"w7-{tag}-{k}", task_queue=tq)
+        times[k] = time.perf_counter() - t
+        if r != k * (k - 1) // 2:
+            raise AssertionError(f"W7 K={k} returned {r!r}")
+        history = await client.get_workflow_handle(f"w7-{tag}-{k}").fetch_history()
+        tasks = sum(1 for e in history if e["event_type"] == "WorkflowTaskCompleted")
+        tasks_of[f"k{k}_workflow_tasks"] = tasks
+        _progress(f"W7 K={k}: {times[k]:.2f} s, {tasks} workflow tasks")
+    return {**w7_figures(times), **tasks_of}
+
+
+async def _w9(client: Client, tq: str, tag: str, n: int, db: Path) -> Result:
+    out: Result = {}
+    for size in W9_SIZES:
+        payload = "p" * size
+        before = await asyncio.to_thread(sqlite_used_bytes, db)
+        lat = []
+        for i in range(n):
+            t = time.perf_counter()
+            r = await client.execute_workflow(defs.echo_wf, payload, id=f"w9-{tag}-{size}-{i}", task_queue=tq)
+            lat.append((time.perf_counter() - t) * 1000)
+            if r != payload:
+                raise AssertionError(f"W9 size {size}: the echo differs")
+        grown = await asyncio.to_thread(sqlite_used_bytes, db) - before
+        label = _size_label(size)
+        out[f"{label}_p50_ms"] = pct(lat, 0.5)
+        out[f"{label}_db_bytes_per_wf"] = grown / n
+        out[f"{label}_db_copies_per_wf"] = grown / n / size
+        _progress(f"W9 {label}: p50 {pct(lat, 0.5):.1f} ms, db +{grown / n:,.0f} bytes per workflow")
+    return out
+
+
+def _size_label(size: int) -> str:
+    return f"{size // 1_000_000}mb" if size >= 1_000_000 else f"{size // 1000}kb"
 
 
 # ---------------------------------------------------------------------------------------------------- W4
@@ -336,7 +388,7 @@ async def _w6(
 
 
 def _progress(msg: str) -> None:
-    print(f"  [mainspring W5] {msg}", file=sys.stderr, flush=True)
+    print(f"  [mainspring] {msg}", file=sys.stderr, flush=True)
 
 
 async def _settled_length(client: Client, workflow_id: str, timeout: float = 600.0) -> int:

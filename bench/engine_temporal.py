@@ -34,6 +34,8 @@ from common import (
     BENCH_DIR,
     PY,
     W4_STEPS,
+    W7_KS,
+    W9_SIZES,
     Child,
     Options,
     Result,
@@ -42,9 +44,11 @@ from common import (
     remove_files,
     run_tag,
     rundir,
+    sqlite_used_bytes,
     step_lines,
     stopping,
     w4_figures,
+    w7_figures,
     w8_burst,
 )
 
@@ -127,6 +131,10 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
             argv = [temporal_bin(), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port)]
             argv += ["--http-port", str(free_port()), "--ui-port", str(free_port())]
             argv += ["--metrics-port", str(free_port()), "--db-filename", str(db), "--log-level", "error"]
+            if workload == "W7":
+                # Temporal refuses more than 2,000 pending activities per workflow by default
+                # (limit.numPendingActivities.error): raised so that K=5,000 and 10,000 can run at all.
+                argv += ["--dynamic-config-value", f"limit.numPendingActivities.error={W7_PENDING_LIMIT}"]
             server = Child(argv, log=d / f"{tag}.server.log")
             children.append(server)
             client = await _connect(address, server)
@@ -152,6 +160,13 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 res.update(await _w5(client, tq, tag, n, opts, server, worker))
             elif workload == "W8":
                 res.update(await _w8(client, tq, tag, n))
+            elif workload == "W7":
+                res.update(await _w7(client, tq, tag, n))
+                res["note_w7"] = (
+                    f"server started with limit.numPendingActivities.error={W7_PENDING_LIMIT} (default 2,000)"
+                )
+            elif workload == "W9":
+                res.update(await _w9(client, tq, tag, n, db))
             else:
                 raise ValueError(workload)
             s1, w1, c1 = _cpu(server, worker)
@@ -213,6 +228,54 @@ async def _w3(client: Client, tq: str, tag: str, n: int) -> Result:
     if r != n:
         raise AssertionError(f"W3 returned {r!r}, expected {n}")
     return {"wall_s": wall, "ms_per_activity": wall * 1000 / n}
+
+
+# ---------------------------------------------------------------------------------------------------- W7, W9
+
+#: The pending-activities limit W7's server is given (Temporal's default, 2,000, refuses K=5,000).
+W7_PENDING_LIMIT = 20_000
+
+
+async def _w7(client: Client, tq: str, tag: str, n: int) -> Result:
+    times: dict[int, float] = {}
+    for k in [k for k in W7_KS if k <= n] or [n]:
+        t = time.perf_counter()
+        r = await client.execute_workflow(defs.FanOutWF.run, k, id=f"w7-{tag}-{k}", task_queue=tq)
+        times[k] = time.perf_counter() - t
+        if r != k * (k - 1) // 2:
+            raise AssertionError(f"W7 K={k} returned {r!r}")
+        print(f"  [temporal] W7 K={k}: {times[k]:.2f} s", file=sys.stderr, flush=True)
+    return w7_figures(times)
+
+
+async def _w9(client: Client, tq: str, tag: str, n: int, db: Path) -> Result:
+    out: Result = {}
+    for size in W9_SIZES:
+        payload = "p" * size
+        label = f"{size // 1_000_000}mb" if size >= 1_000_000 else f"{size // 1000}kb"
+        before = await asyncio.to_thread(sqlite_used_bytes, db)
+        lat = []
+        try:
+            for i in range(n):
+                t = time.perf_counter()
+                r = await client.execute_workflow(defs.EchoWF.run, payload, id=f"w9-{tag}-{size}-{i}", task_queue=tq)
+                lat.append((time.perf_counter() - t) * 1000)
+                if r != payload:
+                    raise AssertionError(f"W9 size {size}: the echo differs")
+        except Exception as e:  # Temporal's blob size limit (2 MB by default) refuses the largest
+            out[f"{label}_error"] = f"{type(e).__name__}: {e}"[:300]
+            print(f"  [temporal] W9 {label}: {out[f'{label}_error']}", file=sys.stderr, flush=True)
+            continue
+        grown = await asyncio.to_thread(sqlite_used_bytes, db) - before
+        out[f"{label}_p50_ms"] = pct(lat, 0.5)
+        out[f"{label}_db_bytes_per_wf"] = grown / n
+        out[f"{label}_db_copies_per_wf"] = grown / n / size
+        print(
+            f"  [temporal] W9 {label}: p50 {pct(lat, 0.5):.1f} ms, db +{grown / n:,.0f} bytes/wf",
+            file=sys.stderr,
+            flush=True,
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------- W4

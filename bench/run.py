@@ -43,6 +43,19 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
     "W3": [("ms_per_activity", "lower")],
     "W4": [("recovery_s", "lower"), ("wrong_results", "lower"), ("reexecuted_steps", "lower")],
     "W6": [("recovery_s", "lower"), ("replay_events_per_s", "higher"), ("recovery_events_per_s", "higher")],
+    "W7": [
+        ("k500_s", "lower"),
+        ("k5000_s", "lower"),
+        ("k500_ms_per_activity", "lower"),
+        ("k5000_ms_per_activity", "lower"),
+    ],
+    "W9": [
+        ("1kb_p50_ms", "lower"),
+        ("100kb_p50_ms", "lower"),
+        ("1mb_p50_ms", "lower"),
+        ("2mb_p50_ms", "lower"),
+        ("1mb_db_bytes_per_wf", "lower"),
+    ],
     "W5": [
         ("starts_per_s", "higher"),
         ("server_peak_rss_mb", "lower"),
@@ -186,13 +199,16 @@ def _na(v: float | None) -> str:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 W2 W3 W4 W5 W6 W8 (or 'all' for W1-W4)")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W9 (or 'all' for W1-W4)")
     ap.add_argument("--engine", default="mainspring", help="mainspring, temporal, dbos, all, or a comma list")
     ap.add_argument(
         "--n",
         type=int,
         default=None,
-        help="workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W6 30000, W8 10000 per batch)",
+        help=(
+            "workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W6 30000, "
+            "W7 10000 (largest K), W8 10000 per batch, W9 5 per size)"
+        ),
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per engine and workload (default 3)")
     ap.add_argument("--kill-after", type=float, default=1.0, help="W4: kill the worker no sooner than this (s)")

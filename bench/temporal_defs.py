@@ -41,6 +41,11 @@ async def sleep_step(i: int) -> str:
     return f"{wid}:step{i}"
 
 
+@activity.defn
+async def echo(payload: str) -> str:  # W9
+    return payload
+
+
 # ---------------------------------------------------------------------------------------------------- workflows
 
 
@@ -89,5 +94,22 @@ class TimerWF:  # W5: a durable timer (asyncio.sleep in a Temporal workflow is o
         return seconds
 
 
-WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF]
-ACTIVITIES: list[Callable[..., Any]] = [greet, noop, sleep_step]
+@workflow.defn
+class FanOutWF:  # W7
+    @workflow.run
+    async def run(self, k: int) -> int:
+        results = await asyncio.gather(
+            *(workflow.execute_activity(noop, i, start_to_close_timeout=ACT_TIMEOUT) for i in range(k))
+        )
+        return sum(results)
+
+
+@workflow.defn
+class EchoWF:  # W9
+    @workflow.run
+    async def run(self, payload: str) -> str:
+        return await workflow.execute_activity(echo, payload, start_to_close_timeout=ACT_TIMEOUT)
+
+
+WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF, FanOutWF, EchoWF]
+ACTIVITIES: list[Callable[..., Any]] = [greet, noop, sleep_step, echo]

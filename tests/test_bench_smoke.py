@@ -39,6 +39,9 @@ FIGURES = {
     "W5": ["starts_per_s", "server_peak_rss_mb", "worker_peak_rss_mb", "describe_ms", "list_ms", "all_waiting_s"],
     "W6": ["recovery_s", "replay_events_per_s", "recovery_events_per_s", "events_at_kill"],
     "W8": ["wf_per_s", "longest_gap_s", "server_peak_rss_mb", "worker_peak_rss_mb", "wall_s"],
+    # At the small n below: one K (n itself) and one workflow per payload size.
+    "W7": ["k50_s", "k50_ms_per_activity", "k50_workflow_tasks"],
+    "W9": ["1kb_p50_ms", "1mb_p50_ms", "2mb_p50_ms", "1mb_db_bytes_per_wf", "1mb_db_copies_per_wf"],
 }
 
 
@@ -85,6 +88,8 @@ def check_row(row: dict[str, Any], engine: str, workload: str, n: int) -> None:
         # Killed past a page of history (1,000 events), so the fresh worker has to fetch pages.
         ("W6", 500, ["--w6-kill-events", "1500"]),
         ("W8", 30, []),
+        ("W7", 50, []),
+        ("W9", 1, []),
     ],
 )
 def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[str]) -> None:
@@ -133,6 +138,6 @@ def test_temporal_and_dbos_w2(tmp_path: Path) -> None:
 
 
 def test_unknown_workload_is_refused() -> None:
-    proc = subprocess.run([sys.executable, str(RUN), "W9"], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    proc = subprocess.run([sys.executable, str(RUN), "W99"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
-    assert "unknown workload 'W9'" in proc.stderr
+    assert "unknown workload 'W99'" in proc.stderr

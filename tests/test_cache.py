@@ -85,7 +85,7 @@ def test_pinned_does_not_scan_pending_activities() -> None:
     """``pinned`` counts started activities instead of looking at each (a fan-out has thousands)."""
     ex = _execution("r")
     assert not ex.pinned()
-    ex.started_activities = 1
+    ex.state.started_activities = 1
     assert ex.pinned()
 
 

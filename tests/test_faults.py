@@ -26,6 +26,7 @@ import pytest
 from mainspring import Client, WorkflowStatus
 from mainspring._time import rfc3339
 from mainspring.server._state import ExecutionState, UnreadableStateError
+from mainspring.storage import PendingItem
 from support import PYTHON, ServerProcess, WorkerProcess, fill, free_port, run_cli, running, tmpfs, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(170)]
@@ -254,19 +255,23 @@ async def test_a_damaged_row_is_set_aside_and_the_server_runs_everything_else(tm
                 conn.execute("UPDATE executions SET state = ? WHERE run_id = ?", (change(state), run_id))
                 return str(run_id)
 
-            def timer_at(fire: Any) -> Any:
-                def change(state: str) -> str:
-                    d = json.loads(state)
-                    for timer in d["tmr"].values():
-                        timer[1] = fire
-                    return json.dumps(d)
+            def timer_at(wid: str, fire: Any) -> str:
+                # A pending timer is a row of its own: [started event id, fire time].
+                (run_id,) = conn.execute("SELECT run_id FROM executions WHERE workflow_id = ?", (wid,)).fetchone()
+                for key, value in conn.execute(
+                    "SELECT key, value FROM pending WHERE run_id = ? AND kind = 't'", (run_id,)
+                ).fetchall():
+                    started, _ = json.loads(value)
+                    conn.execute(
+                        "UPDATE pending SET value = ? WHERE run_id = ? AND kind = 't' AND key = ?",
+                        (json.dumps([started, fire]), run_id, key),
+                    )
+                return str(run_id)
 
-                return change
-
-            null_run = edit("nap-null-timer", timer_at(None))  # what 1e309 was stored as
+            null_run = timer_at("nap-null-timer", None)  # what 1e309 was stored as
             bad_run = edit("nap-bad-json", lambda state: state[: len(state) // 2])
-            edit("nap-far-future", timer_at(1e300))  # readable: must not make describe fail
-            edit("nap-healthy", timer_at(time.time() + 1))  # due in a second: it completes
+            timer_at("nap-far-future", 1e300)  # readable: must not make describe fail
+            timer_at("nap-healthy", time.time() + 1)  # due in a second: it completes
             conn.commit()
 
         server.start()
@@ -319,17 +324,21 @@ def test_stored_values_out_of_range_are_read_without_failing() -> None:
     assert rfc3339(-1e300) == rfc3339(float("nan")) == "0001-01-01T00:00:00.000000Z"
     assert rfc3339(1700000000.25) == "2023-11-14T22:13:20.250000Z"
     # A state a server could not have written names what is wrong instead of failing later.
-    good = {"wt": {"a": 1, "st": 1.0, "se": 2}, "tmr": {"t": [3, 5.0]}}
-    assert ExecutionState.from_dict(good).to_dict() == good
-    for bad, what in (
-        ({"tmr": {"t": [3, None]}}, "the fire time of timer 't' is null, not a finite number"),
-        ({"wt": {"a": 1, "st": "soon", "se": 2}}, 'the workflow task\'s scheduled time is "soon"'),
-        ({"wt": {"a": 1}}, "the workflow task has no field 'st'"),
-        ({"act": {"5": {"id": "x"}}}, "activity 5 has no field"),
-        ([], "the state is [], not an object"),
+    good = {"wt": {"a": 1, "st": 1.0, "se": 2}}
+    timer = PendingItem("t", "t", [3, 5.0])
+    read = ExecutionState.from_stored(good, [timer])
+    assert read.to_dict() == good and read.timers["t"].to_item() == [3, 5.0]
+    for bad, items, what in (
+        ({}, [PendingItem("t", "t", [3, None])], "the fire time of timer 't' is null, not a finite number"),
+        ({"wt": {"a": 1, "st": "soon", "se": 2}}, [], 'the workflow task\'s scheduled time is "soon"'),
+        ({"wt": {"a": 1}}, [], "the workflow task has no field 'st'"),
+        ({}, [PendingItem("a", "5", {"id": "x"})], "activity 5 has no field"),
+        ({}, [PendingItem("a", "five", {})], "activity 'five' is not keyed by an event id"),
+        ({"act": {}}, [], "it holds 'act'"),
+        ([], [], "the state is [], not an object"),
     ):
         with pytest.raises(UnreadableStateError) as info:
-            ExecutionState.from_dict(bad)  # type: ignore[arg-type]
+            ExecutionState.from_stored(bad, items)  # type: ignore[arg-type]
         assert what in str(info.value), str(info.value)
 
 

@@ -121,6 +121,7 @@ EXPORTS: dict[str, list[str]] = {
         "HistoryEvent",
         "ListQuery",
         "NamespaceRecord",
+        "PendingItem",
         "SQLiteStore",
         "StorageError",
         "Store",

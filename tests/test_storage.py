@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import queue
 import re
@@ -23,6 +24,7 @@ from mainspring.storage import (
     ExecutionWrite,
     HistoryEvent,
     ListQuery,
+    PendingItem,
     SQLiteStore,
     StorageError,
     StoreOwnershipError,
@@ -669,5 +671,54 @@ async def test_a_refused_start_in_a_batch_of_updates_applied_together_does_not_u
             loaded = await store.get_run(r.run_id)
             assert loaded is not None and loaded.version == 2, "an update reported written was rolled back"
             assert [e.event_id for e in await store.read_history(r.run_id)] == [1, 2]
+    finally:
+        await store.close()
+
+
+def _items(rec: ExecutionRecord | None) -> dict[tuple[str, str], Any]:
+    assert rec is not None
+    return {(i.kind, i.key): i.value for i in rec.pending}
+
+
+async def test_pending_items_are_written_as_each_write_says_alone_and_in_a_batch(tmp_path: Path) -> None:
+    """A write's items: put (insert or replace), deleted, or all cleared first; the same whether it is
+    written alone, with other runs' writes in one statement, or behind a write of its own run submitted
+    before it (in order, in one batch). Reads give a run's row and items as one commit left them."""
+    store, counting = await _counting_store(tmp_path / "m.db")
+    try:
+        a, b = _record("a"), _record("b")
+        await store.write(ExecutionWrite(a, None, [_started(a.run_id)], put_items=[PendingItem("a", "5", {"v": 1})]))
+        await store.write(ExecutionWrite(b, None, [_started(b.run_id)]))
+        assert _items(await store.get_run(a.run_id)) == {("a", "5"): {"v": 1}}
+
+        # Alone: replace one, add one.
+        w = _step(a)
+        w.put_items = [PendingItem("a", "5", {"v": 2}), PendingItem("t", "t1", [3, 4.5])]
+        await store.write(w)
+        assert _items(await store.get_run(a.run_id)) == {("a", "5"): {"v": 2}, ("t", "t1"): [3, 4.5]}
+
+        # Two runs in one batch (one statement each), and a second write of run a behind its first.
+        wa1, wb = _step(a), _step(b)
+        wa1.record = dataclasses.replace(a)  # as the engine does: the next step changes ``a``
+        wa1.delete_items, wa1.put_items = [("a", "5"), ("a", "404")], [PendingItem("a", "7", {"v": 7})]
+        wb.put_items = [PendingItem("a", str(i), {"i": i}) for i in range(9000)]  # past one statement's limit
+        wa2 = _step(a)
+        wa2.clear_pending, wa2.put_items = True, [PendingItem("t", "t2", [9, 1.0])]
+        handed = counting.handed
+        with store._writing:  # the writer thread is held: all three are queued, then written in one batch
+            futures = [store.submit(wa1), store.submit(wb), store.submit(wa2)]
+            assert counting.handed - handed == 3
+        assert await asyncio.gather(*futures) == [None, None, None]
+        assert _items(await store.get_run(a.run_id)) == {("t", "t2"): [9, 1.0]}
+        rb = await store.get_execution("default", "b")
+        assert rb is not None and len(rb.pending) == 9000 and rb.version == 2
+        opened = {r.run_id: r async for r in store.open_executions()}
+        assert _items(opened[a.run_id]) == {("t", "t2"): [9, 1.0]} and len(opened[b.run_id].pending) == 9000
+
+        # A stale write changes none of its items.
+        stale = ExecutionWrite(a, 1, [], delete_items=[("t", "t2")])
+        with pytest.raises(ConditionFailedError):
+            await store.write(stale)
+        assert _items(await store.get_run(a.run_id)) == {("t", "t2"): [9, 1.0]}
     finally:
         await store.close()

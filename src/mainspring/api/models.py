@@ -585,7 +585,11 @@ class CompleteWorkflowTaskRequest(_Model):
 class CompleteWorkflowTaskResponse(_Model):
     accepted: bool = True
     events: list[Event] = Field(
-        default_factory=list, description="The events written, for a sticky worker's cached copy of the workflow."
+        default_factory=list,
+        description=(
+            "The events written, for a sticky worker's cached copy of the workflow; without the payloads "
+            "its commands carried (input, result, failure, details): the worker sent them, the history has them."
+        ),
     )
     activity_tasks: list[ActivityTask] = Field(default_factory=list, description="Activities handed over eagerly.")
 
@@ -621,7 +625,10 @@ class CompleteActivityTaskRequest(_Model):
 class ContinuationResult(_Model):
     accepted: bool
     reason: str | None = None
-    events: list[Event] = Field(default_factory=list)
+    events: list[Event] = Field(
+        default_factory=list,
+        description="The events written from WorkflowTaskCompleted on, without the payloads the commands carried.",
+    )
 
 
 class CompleteActivityTaskResponse(_Model):

@@ -6,6 +6,8 @@ activity's ActivityTaskStarted event is written when it closes, with the attempt
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from datetime import datetime
 from typing import Any
@@ -20,9 +22,9 @@ from ..errors import (
     NotFoundError,
 )
 from ._commands import Commands
-from ._core import Effects, Execution, event_json, iso, retry_interval
+from ._core import Effects, Execution, iso, own_event_json, retry_interval
 from ._matching import Session
-from ._state import ActivityInfo
+from ._state import INPUT_NOT_LOADED, ActivityInfo
 
 __all__ = ["ActivityTasks"]
 
@@ -54,6 +56,13 @@ class ActivityTasks(Commands):
                 self._activity_canceled(ex, act, self.clock.now())
                 await self._commit(ex)
                 return None
+            if act.input is INPUT_NOT_LOADED:
+                # Loaded from the store, whose one copy of the input is in the Scheduled event: one
+                # indexed read, then kept while the run is cached. (Under the lock: nothing changes.)
+                events = await self.store.read_history(ex.record.run_id, sched_id, sched_id)
+                act.input = events[0].attributes.get("input") if events else None
+                if session.id not in self.matching.sessions:  # it ended meanwhile: _poll requeues the task
+                    return None
             return self._begin_activity(ex, act, session, self.clock.now())
 
     async def _on_cancel_due(self, run_id: str, sched_id: int) -> None:
@@ -74,10 +83,9 @@ class ActivityTasks(Commands):
         sched_id = act.scheduled_event_id
         ref = (run_id, sched_id)
         rec = ex.record
-        act.state = ActivityState.STARTED
+        ex.state.set_activity_state(act, ActivityState.STARTED)
         act.last_started_time = now
         act.session_id = session.id
-        ex.started_activities += 1
         act.last_identity = session.identity
         session.inflight_activities.add(ref)
         if act.start_to_close is not None:
@@ -163,7 +171,8 @@ class ActivityTasks(Commands):
         self._check_payload("the activity result", req.result)
         ex, sched_id, attempt, token_session = await self._current_activity(namespace, req.task_token)
         await ex.lock.acquire()
-        # The lock goes to the commit if the answer goes out ahead of it (see _complete_and_continue).
+        # The lock goes to the commit if the answer goes out ahead of it (see _complete_and_continue),
+        # or is released before the write is done (a plain completion, see below).
         handed_over = False
         try:
             act = self._check_activity(ex, sched_id, attempt, token_session, caller)
@@ -200,9 +209,24 @@ class ActivityTasks(Commands):
                 now,
             )
             self._session_done_activity(ex, act)
-            del ex.state.activities[sched_id]
+            ex.state.remove_activity(sched_id)
             fx = Effects()
             self._schedule_wt(ex, now, fx)
+            if not req.want_workflow_task and ex.creating is None:
+                # The lock is released while the write is done: the run's other completions, arriving
+                # meanwhile, are recorded in the same group commit, not one fsync after another. (The
+                # workflow task they cause is handed out once they are all written.)
+                durable = self._submit_commit(ex, snapshot=True)
+                ex.lock.release()
+                handed_over = True
+                # The effects follow the write whatever becomes of this call (its caller may go away).
+                durable.add_done_callback(functools.partial(self._after_durable, ex, fx))
+                await asyncio.shield(durable)
+                return {
+                    "accepted": True,
+                    "continuation": None if req.continuation is None else {"accepted": False, "reason": refused},
+                    "workflow_task": None,
+                }
             await self._commit(ex)
             inline = None
             wt = ex.state.wt
@@ -226,6 +250,10 @@ class ActivityTasks(Commands):
         finally:
             if not handed_over:
                 ex.lock.release()
+
+    def _after_durable(self, ex: Execution, fx: Effects, fut: asyncio.Future[None]) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self._after_commit(ex, fx)
 
     def _continuation_problem(
         self, ex: Execution, act: ActivityInfo, cont: m.Continuation, session: Session | None, now: float
@@ -275,7 +303,7 @@ class ActivityTasks(Commands):
             before,
         )
         self._session_done_activity(ex, act)
-        del st.activities[act.scheduled_event_id]
+        st.remove_activity(act.scheduled_event_id)
         scheduled = self._raw_append(
             ex, EventType.WORKFLOW_TASK_SCHEDULED, {"task_queue": rec.task_queue, "attempt": 1}, before
         )
@@ -297,7 +325,7 @@ class ActivityTasks(Commands):
         )
         fx = Effects()
         self._apply_commands(ex, cont.commands, completed.event_id, now, fx)
-        written = [event_json(e) for e in ex.events if e.event_id >= completed.event_id]
+        written = [own_event_json(e) for e in ex.events if e.event_id >= completed.event_id]
         if ex.running:
             st.sticky_session = session.id
             st.sticky_event_id = rec.next_event_id - 1
@@ -344,6 +372,7 @@ class ActivityTasks(Commands):
                 )
             if changed:
                 # Details survive a retry and a server restart, so they are committed.
+                ex.state.touch_activity(act)
                 await self._commit(ex)
             return {"cancel_requested": act.cancel_requested}
 
@@ -388,10 +417,11 @@ class ActivityTasks(Commands):
             act.last_failure = failure
             act.next_attempt_time = now + delay
             if delay <= 0:
-                act.state = ActivityState.SCHEDULED
+                ex.state.set_activity_state(act, ActivityState.SCHEDULED)
                 act.attempt_scheduled_time = now
             else:
-                act.state = ActivityState.BACKOFF
+                ex.state.set_activity_state(act, ActivityState.BACKOFF)
+            ex.state.touch_activity(act)
             await self._commit(ex)
             rec = ex.record
             if act.state is ActivityState.SCHEDULED:
@@ -431,7 +461,7 @@ class ActivityTasks(Commands):
                 },
                 now,
             )
-        del ex.state.activities[act.scheduled_event_id]
+        ex.state.remove_activity(act.scheduled_event_id)
         fx = Effects()
         self._schedule_wt(ex, now, fx)
         await self._commit(ex)
@@ -445,7 +475,7 @@ class ActivityTasks(Commands):
             act = ex.state.activities.get(sched_id)
             if not ex.running or act is None or act.attempt != attempt or act.state is not ActivityState.BACKOFF:
                 return
-            act.state = ActivityState.SCHEDULED
+            ex.state.set_activity_state(act, ActivityState.SCHEDULED)
             act.attempt_scheduled_time = self.clock.now()
             # Not committed: a restart finds BACKOFF with a past time and hands it out at once.
             self.matching.offer_activity_task(ex.record.namespace, act.task_queue, (run_id, sched_id))

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..api import models as m
 from ..api.enums import ActivityState, EventType, WorkflowStatus
-from ._core import Effects, EngineCore, Execution
+from ._core import Effects, EngineCore, Execution, cancelled_failure
 from ._matching import Session
 from ._state import ActivityInfo, TimerInfo
 
@@ -23,8 +23,11 @@ class Commands(EngineCore):
         self, ex: Execution, commands: Iterable[m.Command], closing_activity: int | None = None
     ) -> str | None:
         """Why these commands cannot be applied, or None. ``closing_activity`` is about to close."""
-        pending_ids = {a.activity_id for k, a in ex.state.activities.items() if k != closing_activity}
-        timer_ids = set(ex.state.timers)
+        # The ids in use are looked up in the state's index: O(commands), however many are pending.
+        pending_ids = ex.state.activity_ids
+        timers = ex.state.timers
+        new_activity_ids: set[str] = set()
+        new_timer_ids: set[str] = set()
         closed = False
         for i, cmd in enumerate(commands):
             where = f"command {i + 1} ({cmd.type})"
@@ -32,9 +35,10 @@ class Commands(EngineCore):
                 return f"{where} comes after the command that closed the workflow"
             # Ids, names, durations and retry policies are checked by the request models already.
             if isinstance(cmd, m.ScheduleActivityCommand):
-                if cmd.activity_id in pending_ids:
+                in_use = pending_ids.get(cmd.activity_id)
+                if (in_use is not None and in_use != closing_activity) or cmd.activity_id in new_activity_ids:
                     return f"{where}: activity id {cmd.activity_id!r} is already in use by a pending activity"
-                pending_ids.add(cmd.activity_id)
+                new_activity_ids.add(cmd.activity_id)
                 if cmd.schedule_to_close_timeout is None and cmd.start_to_close_timeout is None:
                     return (
                         f"{where}: activity {cmd.activity_type!r} needs a schedule_to_close_timeout or a "
@@ -44,9 +48,9 @@ class Commands(EngineCore):
                 if problem:
                     return f"{where}: {problem}"
             elif isinstance(cmd, m.StartTimerCommand):
-                if cmd.timer_id in timer_ids:
+                if cmd.timer_id in timers or cmd.timer_id in new_timer_ids:
                     return f"{where}: timer id {cmd.timer_id!r} is already in use"
-                timer_ids.add(cmd.timer_id)
+                new_timer_ids.add(cmd.timer_id)
             elif isinstance(cmd, m.CancelTimerCommand):
                 pass
             elif isinstance(cmd, m.RequestCancelActivityCommand):
@@ -113,7 +117,7 @@ class Commands(EngineCore):
                 scheduled_time=now,
                 attempt_scheduled_time=now,
             )
-            st.activities[e.event_id] = act
+            st.add_activity(act)
             new_activities.append(act)
         elif isinstance(cmd, m.StartTimerCommand):
             e = self._append(
@@ -127,10 +131,10 @@ class Commands(EngineCore):
                 now,
             )
             timer = TimerInfo(cmd.timer_id, e.event_id, now + cmd.duration)
-            st.timers[cmd.timer_id] = timer
+            st.add_timer(timer)
             self.timers.schedule(timer.fire_time, self._on_user_timer, rec.run_id, timer.timer_id, e.event_id)
         elif isinstance(cmd, m.CancelTimerCommand):
-            t = st.timers.pop(cmd.timer_id, None)
+            t = st.remove_timer(cmd.timer_id)
             # Written even if the timer fired meanwhile: the workflow code issued this command, and
             # replaying it must find the matching event.
             self._append(
@@ -157,6 +161,7 @@ class Commands(EngineCore):
             )
             if cancelled is not None and not cancelled.cancel_requested:
                 cancelled.cancel_requested_event_id = e.event_id
+                st.touch_activity(cancelled)
                 if cancelled.state is ActivityState.STARTED:
                     # Running: its worker is told to stop it; it ends when the worker reports back.
                     sid = cancelled.session_id
@@ -178,7 +183,7 @@ class Commands(EngineCore):
                 },
                 now,
             )
-            st.failure = self._cancelled_failure(st.cancel_request)
+            st.outcome = (None, cancelled_failure(st.cancel_request))
             self._close(ex, WorkflowStatus.CANCELED, now, fx)
         elif isinstance(cmd, m.CompleteWorkflowCommand):
             self._append(
@@ -190,7 +195,7 @@ class Commands(EngineCore):
                 },
                 now,
             )
-            st.result = cmd.result
+            st.outcome = (cmd.result, None)
             self._close(ex, WorkflowStatus.COMPLETED, now, fx)
         elif isinstance(cmd, m.FailWorkflowCommand):
             failure = cmd.failure.model_dump(exclude_none=True)
@@ -203,7 +208,7 @@ class Commands(EngineCore):
                 },
                 now,
             )
-            st.failure = failure
+            st.outcome = (None, failure)
             self._close(ex, WorkflowStatus.FAILED, now, fx)
 
     def _apply_commands(
@@ -222,23 +227,12 @@ class Commands(EngineCore):
                         self._activity_canceled(ex, act, now)
             fx.cancel_now = None
 
-    @staticmethod
-    def _cancelled_failure(request: dict[str, Any] | None) -> dict[str, Any]:
-        reason = (request or {}).get("reason") or ""
-        return {
-            "message": reason or "the workflow was cancelled",
-            "type": "CancelledError",
-            "kind": "cancelled",
-            "non_retryable": True,
-        }
-
     def _session_done_activity(self, ex: Execution, act: ActivityInfo) -> None:
         if act.session_id is not None:
             s = self.matching.sessions.get(act.session_id)
             if s is not None:
                 s.inflight_activities.discard((ex.record.run_id, act.scheduled_event_id))
             act.session_id = None
-            ex.started_activities -= 1
 
     def _activity_started_event(self, ex: Execution, act: ActivityInfo, now: float) -> int:
         # ActivityTaskStarted is written when the activity closes, with the attempt that closed it, so
@@ -276,7 +270,7 @@ class Commands(EngineCore):
             },
             now,
         )
-        del ex.state.activities[act.scheduled_event_id]
+        ex.state.remove_activity(act.scheduled_event_id)
 
     def _take_eager(
         self, ex: Execution, fx: Effects, session: Session | None, slots: int, now: float

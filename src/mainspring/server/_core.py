@@ -5,12 +5,20 @@ collect new history events, commit both in one conditional write, and only then 
 world (hand out tasks, arm timers, answer waiters). Nothing is acknowledged before it is durable.
 One exception, which acknowledges nothing: a new run's first workflow task is handed out while the
 start is being written (workflow code has no effects; the task's completion waits for that write).
+
+A transition may also release the lock before its write is durable (``_submit_commit``): the store
+applies writes in the order they are submitted, so the run's next transition builds on it and is
+refused by the version check if it was lost. Its own answer and effects still wait for the write.
+A plain activity completion does this, so that the results of a fan-out share group commits.
+Whoever reads the run as committed (describe, result, a workflow task's history) waits for the
+writes in flight first (``_written``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import functools
 import logging
 import random
@@ -58,10 +66,14 @@ __all__ = [
     "Effects",
     "EngineCore",
     "Execution",
+    "cancelled_failure",
     "event_json",
     "iso",
+    "outcome_of",
+    "own_event_json",
     "payload_size",
     "retry_interval",
+    "terminated_failure",
     "wt_retry_delay",
 ]
 
@@ -100,6 +112,25 @@ def iso(t: float | None) -> str | None:
     return None if t is None else rfc3339(t)
 
 
+#: The attributes of a command's event that repeat the command's payload: left out of the events a
+#: worker is sent back as the record of its own commands (it has them; see ``own_event_json``).
+_OWN_PAYLOADS = frozenset(("input", "result", "failure", "details"))
+
+
+def own_event_json(e: HistoryEvent) -> dict[str, Any]:
+    """``event_json`` of an event a worker's own command just caused, without the payload it sent
+    (a 1 MB activity input or workflow result is not sent back to where it came from)."""
+    attrs = e.attributes
+    if not _OWN_PAYLOADS.isdisjoint(attrs):
+        attrs = {k: v for k, v in attrs.items() if k not in _OWN_PAYLOADS}
+    return {
+        "event_id": e.event_id,
+        "event_time": iso(e.event_time),
+        "event_type": e.event_type.value,
+        "attributes": attrs,
+    }
+
+
 def event_json(e: HistoryEvent) -> dict[str, Any]:
     return {
         "event_id": e.event_id,
@@ -127,12 +158,13 @@ class Execution:
         "creating",
         "events",
         "lock",
+        "lost",
         "record",
-        "started_activities",
         "started_extra",
         "state",
         "tail",
         "tail_first",
+        "writing",
     )
 
     def __init__(self, record: ExecutionRecord, state: ExecutionState, *, new: bool = False) -> None:
@@ -148,10 +180,10 @@ class Execution:
         self.tail_first = 1 if new else record.next_event_id
         #: The write that creates the run, while it is in progress (see ``Engine.start_workflow``).
         self.creating: asyncio.Future[None] | None = None
-        #: How many of its activities are handed to a worker now (memory only, like ``session_id``):
-        #: counted where an attempt is handed out and where it ends, so ``pinned`` need not look at
-        #: every pending activity (a fan-out has thousands).
-        self.started_activities = 0
+        #: The latest write submitted, while it is in progress (see ``EngineCore._submit_commit``).
+        self.writing: asyncio.Future[None] | None = None
+        #: A write of this copy failed: it is out of the cache, and the run is being reloaded.
+        self.lost = False
         #: What the WorkflowTaskStarted last handed out told the workflow about its history (see
         #: ``Limits.started_attributes``): the event is written later, with the same attributes.
         self.started_extra: dict[str, Any] = {}
@@ -159,6 +191,12 @@ class Execution:
     def remember(self, events: list[HistoryEvent]) -> None:
         """Keep ``events`` (just written) in the tail; forget what a sticky worker already has."""
         tail = self.tail
+        if events and events[0].event_id != self.tail_first + len(tail):
+            # Not next to the tail (never expected: writes settle in order): keep nothing rather than a
+            # tail with a gap, so that workflow tasks read their history from the store.
+            tail.clear()
+            self.tail_first = events[-1].event_id + 1
+            return
         tail.extend(events)
         keep_from = self.state.sticky_event_id + 1 if self.state.sticky_session is not None else 1
         drop = max(keep_from - self.tail_first, len(tail) - _TAIL_MAX, 0)
@@ -179,14 +217,13 @@ class Execution:
 
     def pinned(self) -> bool:
         """True while forgetting it would lose memory-only facts (a task is out) or a transition under
-        way. O(1): the cache asks it of every run it considers evicting."""
-        wt = self.state.wt
-        return (
-            self.started_activities > 0
-            or self.lock.locked()
-            or self.creating is not None
-            or (wt is not None and wt.started)
-        )
+        way (a lock held, a write in flight). O(1): the cache asks it of every run it considers evicting."""
+        st = self.state
+        if self.lock.locked() or self.creating is not None or self.writing is not None:
+            return True
+        if st.wt is not None and st.wt.started:
+            return True
+        return st.started_activities > 0  # a count, kept by the state: O(1) however many are pending
 
 
 @dataclass(slots=True)
@@ -210,6 +247,46 @@ class Effects:
         if self.stop_activities is None:
             self.stop_activities = []
         self.stop_activities.append((session, token))
+
+
+def cancelled_failure(request: dict[str, Any] | None) -> dict[str, Any]:
+    """The failure of a run that ended cancelled, from its cancellation request."""
+    reason = (request or {}).get("reason") or ""
+    return {
+        "message": reason or "the workflow was cancelled",
+        "type": "CancelledError",
+        "kind": "cancelled",
+        "non_retryable": True,
+    }
+
+
+def terminated_failure(reason: str | None) -> dict[str, Any]:
+    """The failure of a run that was terminated."""
+    return {
+        "message": reason or "the workflow was terminated",
+        "type": "TerminatedError",
+        "kind": "terminated",
+        "non_retryable": True,
+    }
+
+
+def outcome_of(
+    closing: HistoryEvent | None, cancel_request: dict[str, Any] | None
+) -> tuple[Any, dict[str, Any] | None]:
+    """(result, failure) of a closed run, from the event that closed it (the one stored copy)."""
+    if closing is None:
+        return None, None
+    attrs = closing.attributes
+    etype = closing.event_type
+    if etype is EventType.WORKFLOW_EXECUTION_COMPLETED:
+        return attrs.get("result"), None
+    if etype is EventType.WORKFLOW_EXECUTION_FAILED:
+        return None, attrs.get("failure")
+    if etype is EventType.WORKFLOW_EXECUTION_CANCELED:
+        return None, cancelled_failure(cancel_request)
+    if etype is EventType.WORKFLOW_EXECUTION_TERMINATED:
+        return None, terminated_failure(attrs.get("reason"))
+    return None, None
 
 
 def retry_interval(retry: dict[str, Any], failed_attempt: int) -> float:
@@ -361,7 +438,7 @@ class EngineCore:
         if problem is None:
             if rec.unreadable is None:
                 try:
-                    return ExecutionState.from_dict(rec.state)
+                    return ExecutionState.from_stored(rec.state, rec.pending)
                 except UnreadableStateError as e:
                     problem = f"its stored state cannot be read: {e}"
             else:
@@ -449,28 +526,69 @@ class EngineCore:
         """Write the transition in progress; on failure forget the execution (memory is now wrong)."""
         if ex.creating is not None:
             await self._created(ex)
+        await self._submit_commit(ex, quiet=quiet)
+
+    def _submit_commit(
+        self, ex: Execution, *, quiet: bool | None = None, snapshot: bool = False
+    ) -> asyncio.Future[None]:
+        """Start writing the transition in progress; the future says when it is durable.
+
+        Writes are applied in the order they are submitted, so the caller may release the lock
+        before the write is done (``snapshot``: the record is copied, as the next transition changes
+        it): the run's next transition then builds on this one, and its write, queued behind it,
+        fails the version check if this one fails. That is how many completions of one run share
+        one group commit instead of taking turns, each holding the lock through its own fsync.
+        Whoever acts on the world for this transition still waits for the future first.
+        """
         rec = ex.record
         expected = rec.version
         rec.version = expected + 1
-        rec.state = ex.state.to_dict()
+        rec.state = ex.state.to_dict()  # the small core; each changed pending item is written alone
+        puts, deletes, cleared = ex.state.take_changes()
         events, ex.events = ex.events, []
-        try:
-            await self.store.write(ExecutionWrite(rec, expected, events), quiet=quiet)
-        except BaseException as e:
-            if self._cache.get(rec.run_id) is ex:
-                del self._cache[rec.run_id]
-            if isinstance(e, StorageError) and not isinstance(e, ConditionFailedError):
-                self.health.failed()
-            if rec.version != _POISONED + 1 and not self.stopping:  # the first failure of this copy
-                self._spawn_restore(rec.run_id)
-            # Operations already waiting for this copy's lock go on with it: make any write they try
-            # fail the store's version check, rather than record a transition made on top of this
-            # lost one (they fail, their callers retry, and the run is loaded afresh from the store).
-            rec.version = _POISONED
-            raise
-        if self.health.failures:
-            self.health.succeeded()
-        ex.remember(events)
+        written = dataclasses.replace(rec) if snapshot else rec
+        write = ExecutionWrite(written, expected, events, put_items=puts, delete_items=deletes, clear_pending=cleared)
+        if ex.writing is not None:
+            # Behind a write still in flight, never written at once on this thread: it would be
+            # settled first, and the events of the two kept in the wrong order (see _committed).
+            quiet = False
+        fut = self.store.submit(write, quiet=quiet)
+        ex.writing = fut
+        if fut.done():  # written at once: settled before the caller goes on (it may use the tail)
+            self._committed(ex, events, fut)
+        else:
+            fut.add_done_callback(functools.partial(self._committed, ex, events))
+        return fut
+
+    def _committed(self, ex: Execution, events: list[HistoryEvent], fut: asyncio.Future[None]) -> None:
+        """A write of ``ex`` is done: keep its events, or forget the copy that it was made from."""
+        if ex.writing is fut:
+            ex.writing = None
+        e = asyncio.CancelledError() if fut.cancelled() else fut.exception()
+        if e is None:
+            if self.health.failures:
+                self.health.succeeded()
+            ex.remember(events)
+            return
+        rec = ex.record
+        if self._cache.get(rec.run_id) is ex:
+            del self._cache[rec.run_id]
+        if isinstance(e, StorageError) and not isinstance(e, ConditionFailedError):
+            self.health.failed()
+        if not ex.lost and not self.stopping:  # the first failure of this copy
+            ex.lost = True
+            self._spawn_restore(rec.run_id)
+        # Operations already waiting for this copy's lock go on with it: make any write they try
+        # fail the store's version check, rather than record a transition made on top of this
+        # lost one (they fail, their callers retry, and the run is loaded afresh from the store).
+        # Writes already submitted behind this one fail that check too (this one is not stored).
+        rec.version = _POISONED
+
+    async def _written(self, ex: Execution) -> None:
+        """Wait until every write of ``ex`` submitted so far is done (whether it failed or not)."""
+        writing = ex.writing
+        if writing is not None:
+            await asyncio.wait([writing])
 
     def _commit_behind(self, ex: Execution, fx: Effects) -> None:
         """Commit the transition in progress once the caller's answer has gone out, then apply ``fx``.
@@ -606,13 +724,24 @@ class EngineCore:
             s = self.matching.sessions.get(wt.session_id)
             if s is not None:
                 s.inflight_workflows.discard(rec.run_id)
-        st.activities.clear()
-        ex.started_activities = 0
-        st.timers.clear()
+        st.clear_pending()
         st.wt = None
         st.sticky_session = None
         fx.closed = True
         fx.activities = None
+
+    async def _outcome(self, rec: ExecutionRecord, st: ExecutionState) -> tuple[Any, dict[str, Any] | None]:
+        """(result, failure) of the run as committed in ``rec``/``st``: (None, None) while it runs. Read
+        from the closing event (a run's last: nothing is appended once it closed), kept in ``st``.
+        ``rec`` and ``st`` must be a committed view (see ``Engine._read``), or one that the caller
+        copied from it: an outcome set by a close still being written is not yet the run's."""
+        if rec.status is WorkflowStatus.RUNNING:
+            return None, None
+        if st.outcome is None:
+            last = rec.next_event_id - 1
+            events = await self.store.read_history(rec.run_id, last, last) if last > 0 else []
+            st.outcome = outcome_of(events[0] if events else None, st.cancel_request)
+        return st.outcome
 
     def _check_payload(self, what: str, value: Any) -> None:
         """Refuse ``value`` (a payload a client or worker sent) unless it can be stored as it is: 400 if

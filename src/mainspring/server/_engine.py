@@ -33,7 +33,7 @@ from ..storage import (
     StorageError,
 )
 from ._activity_tasks import ActivityTasks
-from ._core import Effects, Execution, iso, new_run_id
+from ._core import Effects, Execution, iso, new_run_id, terminated_failure
 from ._history_pages import PAGE_EVENTS, read_page
 from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState
@@ -292,6 +292,7 @@ class Engine(WorkflowTasks, ActivityTasks):
             return build(rec, self._state_of(rec) or ExecutionState())
         await self._created(ex)
         async with ex.lock:
+            await self._written(ex)
             return build(ex.record, ex.state)
 
     @staticmethod
@@ -312,14 +313,17 @@ class Engine(WorkflowTasks, ActivityTasks):
         rec = await self._find(namespace, workflow_id, run_id)
         first = await self.store.read_history(rec.run_id, 1, 1)
         workflow_input = first[0].attributes.get("input") if first else None
-        return await self._read(rec, lambda r, st: self._description(r, st, workflow_input))
+        out, closed = await self._read(rec, lambda r, st: (self._description(r, st, workflow_input), _closed(r, st)))
+        if closed is not None:  # a closed run no longer changes: its outcome can be read after the lock
+            out["result"], out["failure"] = await self._outcome(*closed)
+        return out
 
     def _description(self, rec: ExecutionRecord, st: ExecutionState, workflow_input: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
             "execution": self._info(rec),
             "input": workflow_input,
-            "result": st.result,
-            "failure": st.failure,
+            "result": None,  # filled from the closing event (see describe)
+            "failure": None,
             "pending_activities": [
                 {
                     "activity_id": a.activity_id,
@@ -390,16 +394,15 @@ class Engine(WorkflowTasks, ActivityTasks):
                     if not waiters:
                         del self._result_waiters[rec.run_id]
             rec = await self._find(namespace, workflow_id, rec.run_id)
-        return await self._read(
+        out, closed = await self._read(
             rec,
-            lambda r, st: {
-                "workflow_id": r.workflow_id,
-                "run_id": r.run_id,
-                "status": r.status.value,
-                "result": st.result,
-                "failure": st.failure,
-            },
+            lambda r, st: (
+                dict[str, Any](workflow_id=r.workflow_id, run_id=r.run_id, status=r.status.value),
+                _closed(r, st),
+            ),
         )
+        out["result"], out["failure"] = await self._outcome(*closed) if closed is not None else (None, None)
+        return out
 
     # --- cancelling and terminating ------------------------------------------------------------------
 
@@ -465,12 +468,7 @@ class Engine(WorkflowTasks, ActivityTasks):
             self._raw_append(
                 ex, EventType.WORKFLOW_EXECUTION_TERMINATED, {"reason": req.reason, "identity": identity}, now
             )
-            st.failure = {
-                "message": req.reason or "the workflow was terminated",
-                "type": "TerminatedError",
-                "kind": "terminated",
-                "non_retryable": True,
-            }
+            st.outcome = (None, terminated_failure(req.reason))
             fx = Effects()
             self._close(ex, WorkflowStatus.TERMINATED, now, fx)
             await self._commit(ex)
@@ -695,6 +693,11 @@ class Engine(WorkflowTasks, ActivityTasks):
                 "non_retryable": False,
             }
             await self._activity_attempt_failed(ex, act, failure, immediate=True, timeout_type=None)
+
+
+def _closed(rec: ExecutionRecord, st: ExecutionState) -> tuple[ExecutionRecord, ExecutionState] | None:
+    """``(rec, st)`` if the run is closed (then neither changes any more), else None."""
+    return None if rec.status is WorkflowStatus.RUNNING else (rec, st)
 
 
 def _not_running(rec: ExecutionRecord, why: str, action: str) -> InvalidArgumentError:

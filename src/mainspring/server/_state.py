@@ -1,20 +1,46 @@
 """An execution's mutable state: what is pending right now (the history says what happened).
 
-The persisted form is the JSON in ``ExecutionRecord.state``. Fields marked "memory only" describe a
-task handed to a worker; they are not written when they change (a dispatch costs no commit) and are
-reset on load, so after a server restart every started task is simply handed out again.
+The persisted form is the small JSON core in ``ExecutionRecord.state`` plus one ``PendingItem`` per
+pending activity or timer (see ``ExecutionState``). Fields marked "memory only" describe a task handed
+to a worker, or repeat what the history holds; they are not written when they change (a dispatch
+costs no commit) and are reset on load, so after a server restart every started task is simply
+handed out again. A payload is stored once, in the history: an activity's input is read from its
+ActivityTaskScheduled event when a run loaded from the store hands it out, a workflow's result or
+failure from its closing event.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from .._json import dumps_str
 from ..api.enums import ActivityState
+from ..storage import PendingItem
 
-__all__ = ["ActivityInfo", "ExecutionState", "TimerInfo", "UnreadableStateError", "WorkflowTaskInfo"]
+__all__ = [
+    "ACTIVITY",
+    "INPUT_NOT_LOADED",
+    "TIMER",
+    "ActivityInfo",
+    "ExecutionState",
+    "TimerInfo",
+    "UnreadableStateError",
+    "WorkflowTaskInfo",
+]
+
+
+class _NotLoaded:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "INPUT_NOT_LOADED"
+
+
+#: ``ActivityInfo.input`` of an activity loaded from the store: its input is in its Scheduled event.
+INPUT_NOT_LOADED: Final[Any] = _NotLoaded()
 
 
 class UnreadableStateError(ValueError):
@@ -121,6 +147,7 @@ class ActivityInfo:
     activity_id: str
     activity_type: str
     task_queue: str
+    #: Memory only: the input as scheduled, or INPUT_NOT_LOADED (the history's copy is the stored one).
     input: Any
     #: Timeouts in seconds (None: not set).
     schedule_to_close: float | None
@@ -153,7 +180,6 @@ class ActivityInfo:
             "id": self.activity_id,
             "type": self.activity_type,
             "tq": self.task_queue,
-            "in": self.input,
             "s2c": self.schedule_to_close,
             "st2c": self.start_to_close,
             "s2s": self.schedule_to_start,
@@ -202,7 +228,7 @@ class ActivityInfo:
             activity_id=_text(d, "id", "id"),
             activity_type=_text(d, "type", "type"),
             task_queue=_text(d, "tq", "task queue"),
-            input=d["in"],
+            input=d.get("in", INPUT_NOT_LOADED),
             schedule_to_close=_optional_number(d, "s2c", "schedule-to-close timeout"),
             start_to_close=_optional_number(d, "st2c", "start-to-close timeout"),
             schedule_to_start=_optional_number(d, "s2s", "schedule-to-start timeout"),
@@ -228,38 +254,140 @@ class TimerInfo:
     started_event_id: int
     fire_time: float
 
+    def to_item(self) -> list[Any]:
+        return [self.started_event_id, self.fire_time]
+
+    @classmethod
+    def from_item(cls, k: str, v: Any) -> TimerInfo:
+        if not isinstance(v, list) or len(v) != 2:
+            raise UnreadableStateError(f"timer {k!r} is {_show(v)}, not [started event id, fire time]")
+        started, fire = v
+        if type(started) is not int:
+            raise UnreadableStateError(f"the started event id of timer {k!r} is {_show(started)}, not an integer")
+        if type(fire) not in (int, float) or not math.isfinite(fire):
+            raise UnreadableStateError(f"the fire time of timer {k!r} is {_show(fire)}, not a finite number")
+        return cls(k, started, fire)
+
+
+#: The kinds of pending items (``PendingItem.kind``): one per thing a run can have many of at once.
+#: A feature that adds one (signals to deliver, child workflows, updates) adds its kind here, a class
+#: with ``to_item``/``from_item``, and its dict on ``ExecutionState``.
+ACTIVITY = "a"
+TIMER = "t"
+
 
 @dataclass(slots=True)
 class ExecutionState:
-    """Everything pending for one run."""
+    """Everything pending for one run.
+
+    Stored in two parts, so that a transition writes what it changed and not everything pending (a
+    workflow waiting on 10,000 activities would otherwise rewrite them all at each completion): the
+    small core (``to_dict``: the workflow task, the cancellation request) with the run's row, and each
+    pending activity or timer as an item of its own (``PendingItem``), written only when it changes.
+    Changes go through the methods below, which note what to write (``take_changes``).
+    """
 
     wt: WorkflowTaskInfo | None = None
+    #: Read them here; change them only with add_/remove_/touch_activity (which keep the indexes).
     activities: dict[int, ActivityInfo] = field(default_factory=dict)
     timers: dict[str, TimerInfo] = field(default_factory=dict)
-    result: Any = None
-    failure: dict[str, Any] | None = None
     #: The cancellation requested of the run: {"event_id", "time", "reason", "identity"}; None if none was.
     cancel_request: dict[str, Any] | None = None
     #: The size of the run's history so far: the JSON of its events' attributes, in bytes (see _limits).
     history_bytes: int = 0
     # --- memory only ---
+    #: The outcome of a closed run, while it is cached: (result, failure). None: read it from the closing
+    #: event (the history holds the one stored copy; see ``EngineCore._outcome``).
+    outcome: tuple[Any, dict[str, Any] | None] | None = None
+    #: activity_id -> scheduled event id of each pending activity (ids are unique among pending ones).
+    activity_ids: dict[str, int] = field(default_factory=dict)
+    #: How many pending activities have an attempt handed out (``ActivityState.STARTED``).
+    started_activities: int = 0
+    #: (kind, key) of the items changed since the last commit: written, or deleted if gone.
+    dirty: set[tuple[str, str]] = field(default_factory=set)
+    #: Every item of the run is to be deleted (it closed); then ``dirty`` holds only what came after.
+    cleared: bool = False
     #: The worker session that ran the last workflow task and keeps the workflow cached.
     sticky_session: str | None = None
     #: The newest event that sticky worker has seen.
     sticky_event_id: int = 0
 
+    # --- changes -------------------------------------------------------------------------------------
+
+    def add_activity(self, act: ActivityInfo) -> None:
+        self.activities[act.scheduled_event_id] = act
+        self.activity_ids[act.activity_id] = act.scheduled_event_id
+        if act.state is ActivityState.STARTED:
+            self.started_activities += 1
+        self.dirty.add((ACTIVITY, str(act.scheduled_event_id)))
+
+    def remove_activity(self, sched_id: int) -> ActivityInfo | None:
+        act = self.activities.pop(sched_id, None)
+        if act is not None:
+            if self.activity_ids.get(act.activity_id) == sched_id:
+                del self.activity_ids[act.activity_id]
+            if act.state is ActivityState.STARTED:
+                self.started_activities -= 1
+            self.dirty.add((ACTIVITY, str(sched_id)))
+        return act
+
+    def touch_activity(self, act: ActivityInfo) -> None:
+        """``act`` changed in a way that must survive a restart: write it with the next commit."""
+        self.dirty.add((ACTIVITY, str(act.scheduled_event_id)))
+
+    def set_activity_state(self, act: ActivityInfo, state: ActivityState) -> None:
+        """Change ``act.state`` (not written by itself: call ``touch_activity`` if it must be)."""
+        if act.scheduled_event_id in self.activities:
+            self.started_activities += (state is ActivityState.STARTED) - (act.state is ActivityState.STARTED)
+        act.state = state
+
+    def add_timer(self, timer: TimerInfo) -> None:
+        self.timers[timer.timer_id] = timer
+        self.dirty.add((TIMER, timer.timer_id))
+
+    def remove_timer(self, timer_id: str) -> TimerInfo | None:
+        timer = self.timers.pop(timer_id, None)
+        if timer is not None:
+            self.dirty.add((TIMER, timer_id))
+        return timer
+
+    def clear_pending(self) -> None:
+        """Drop every pending item (the run closed): one delete of all its items, however many."""
+        self.activities.clear()
+        self.activity_ids.clear()
+        self.timers.clear()
+        self.started_activities = 0
+        self.dirty.clear()
+        self.cleared = True
+
+    def take_changes(self) -> tuple[list[PendingItem], list[tuple[str, str]], bool]:
+        """What the next write must do to the stored items: (upserts, deletes, delete all first)."""
+        upserts: list[PendingItem] = []
+        deletes: list[tuple[str, str]] = []
+        for kind, key in self.dirty:
+            if kind == ACTIVITY:
+                act = self.activities.get(int(key))
+                if act is not None:
+                    upserts.append(PendingItem(kind, key, act.to_dict()))
+                    continue
+            else:
+                timer = self.timers.get(key)
+                if timer is not None:
+                    upserts.append(PendingItem(kind, key, timer.to_item()))
+                    continue
+            deletes.append((kind, key))
+        cleared = self.cleared
+        self.dirty = set()
+        self.cleared = False
+        return upserts, deletes, cleared
+
+    # --- stored form ---------------------------------------------------------------------------------
+
     def to_dict(self) -> dict[str, Any]:
+        """The core, stored with the run's row: small whatever is pending."""
         d: dict[str, Any] = {}
         if self.wt is not None:
             d["wt"] = self.wt.to_dict()
-        if self.activities:
-            d["act"] = {str(k): a.to_dict() for k, a in self.activities.items()}
-        if self.timers:
-            d["tmr"] = {k: [t.started_event_id, t.fire_time] for k, t in self.timers.items()}
-        if self.result is not None:
-            d["res"] = self.result
-        if self.failure is not None:
-            d["fail"] = self.failure
         if self.cancel_request is not None:
             d["cr"] = self.cancel_request
         if self.history_bytes:
@@ -267,11 +395,12 @@ class ExecutionState:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ExecutionState:
-        """The state as stored; ``UnreadableStateError`` saying what is wrong if it is not what a server
-        writes (a server that went on with such a state failed later, at start-up or in a timer)."""
+    def from_stored(cls, d: dict[str, Any], items: Iterable[PendingItem] = ()) -> ExecutionState:
+        """The state as stored (the core and the run's items); ``UnreadableStateError`` saying what is
+        wrong if it is not what a server writes (a server that went on with such a state failed later,
+        at start-up or in a timer)."""
         try:
-            return cls._from_dict(d)
+            return cls._from_stored(d, items)
         except UnreadableStateError:
             raise
         except KeyError as e:
@@ -280,28 +409,33 @@ class ExecutionState:
             raise UnreadableStateError(f"it is not shaped as a server writes it ({type(e).__name__}: {e})") from None
 
     @classmethod
-    def _from_dict(cls, d: dict[str, Any]) -> ExecutionState:
+    def _from_stored(cls, d: dict[str, Any], items: Iterable[PendingItem]) -> ExecutionState:
         _object(d, "the state", optional=False)
-        timers = {}
-        for k, v in _object(d.get("tmr", {}), "the timers", optional=False).items():
-            if not isinstance(v, list) or len(v) != 2:
-                raise UnreadableStateError(f"timer {k!r} is {_show(v)}, not [started event id, fire time]")
-            started, fire = v
-            if type(started) is not int:
-                raise UnreadableStateError(f"the started event id of timer {k!r} is {_show(started)}, not an integer")
-            if type(fire) not in (int, float) or not math.isfinite(fire):
-                raise UnreadableStateError(f"the fire time of timer {k!r} is {_show(fire)}, not a finite number")
-            timers[k] = TimerInfo(k, started, fire)
-        return cls(
+        for old in ("act", "tmr"):
+            if old in d:  # moved to items by migration 4; one left here was not a server's
+                raise UnreadableStateError(f"it holds {old!r}, which this version keeps as items of their own")
+        st = cls(
             wt=WorkflowTaskInfo.from_dict(_object(d["wt"], "the workflow task", optional=False)) if "wt" in d else None,
-            activities={
-                int(k): ActivityInfo.from_dict(int(k), _object(v, f"activity {k}", optional=False))
-                for k, v in _object(d.get("act", {}), "the activities", optional=False).items()
-            },
-            timers=timers,
-            result=d.get("res"),
-            failure=_object(d.get("fail"), "the failure"),
             cancel_request=_object(d.get("cr"), "the cancel request"),
             # Runs written before the count existed start from 0.
             history_bytes=_integer(d, "hsize", "the history size") if "hsize" in d else 0,
         )
+        activities: list[ActivityInfo] = []
+        for item in items:
+            if item.kind == ACTIVITY:
+                try:
+                    sched_id = int(item.key)
+                except ValueError:
+                    raise UnreadableStateError(f"activity {item.key!r} is not keyed by an event id") from None
+                activities.append(
+                    ActivityInfo.from_dict(sched_id, _object(item.value, f"activity {sched_id}", optional=False))
+                )
+            elif item.kind == TIMER:
+                st.timers[item.key] = TimerInfo.from_item(item.key, item.value)
+            else:
+                raise UnreadableStateError(f"it has a pending item of unknown kind {item.kind!r}")
+        activities.sort(key=lambda a: a.scheduled_event_id)  # the order they were scheduled in
+        for act in activities:
+            st.activities[act.scheduled_event_id] = act
+            st.activity_ids[act.activity_id] = act.scheduled_event_id
+        return st

@@ -30,8 +30,8 @@ from ._commands import Commands
 from ._core import (
     Effects,
     Execution,
-    event_json,
     iso,
+    own_event_json,
     wt_retry_delay,
 )
 from ._history_pages import PAGE_EVENTS, newest_json, read_page
@@ -57,6 +57,7 @@ class WorkflowTasks(Commands):
         if ex is None:
             return None
         async with ex.lock:
+            await self._written(ex)  # the task's history includes what is still being written
             wt = ex.state.wt
             now = self.clock.now()
             if not ex.running or wt is None or wt.started or wt.ready_time > now or session.closed:
@@ -236,7 +237,7 @@ class WorkflowTasks(Commands):
             # after the history it saw, so its cached workflow is current and its next task (or the
             # workflow task it runs itself, see ActivityTasks) starts after them.
             contiguous = completed.event_id == wt.started_event_id + 1
-            written = [event_json(e) for e in ex.events if e.event_id >= completed.event_id] if contiguous else []
+            written = [own_event_json(e) for e in ex.events if e.event_id >= completed.event_id] if contiguous else []
             if sticky and session is not None:
                 st.sticky_session = session.id
                 st.sticky_event_id = ex.record.next_event_id - 1 if contiguous else wt.started_event_id
@@ -393,7 +394,7 @@ class WorkflowTasks(Commands):
             if now < t.fire_time:  # woken early (e.g. clock adjusted): try again at the right time
                 self.timers.schedule(t.fire_time, self._on_user_timer, run_id, timer_id, started_event_id)
                 return
-            del ex.state.timers[timer_id]
+            ex.state.remove_timer(timer_id)
             self._append(ex, EventType.TIMER_FIRED, {"timer_id": timer_id, "started_event_id": started_event_id}, now)
             fx = Effects()
             self._schedule_wt(ex, now, fx)

@@ -1,9 +1,30 @@
-"""The storage interface: everything the engine persists goes through ``Store``.
+"""The storage interface: everything the engine persists goes through ``Store``, the one seam.
 
-The engine owns the meaning of an execution's mutable state (``ExecutionRecord.state`` is opaque
-JSON here); storage owns atomicity and durability. One ``ExecutionWrite`` is one atomic, durable
-transition: the row is replaced and events appended, or nothing happens. Writes are conditional on
-the row's ``version`` so that a stale writer can never overwrite newer state.
+A store (SQLite today, PostgreSQL next) implements ``Store`` and nothing else; the engine knows no SQL.
+
+What a store keeps for each workflow run:
+
+- **the run's row** (``ExecutionRecord``): the columns lookups and listing filter on, and ``state``, a
+  small JSON object of the engine's (the workflow task, a cancellation request). Opaque here.
+- **its pending items** (``PendingItem``): one per thing the run has many of at once, keyed by
+  ``(kind, key)`` within the run: pending activities (kind "a", keyed by scheduled event id) and timers
+  ("t", by timer id) today; signals, child workflows and updates will add kinds. Each value is a small
+  JSON value of the engine's, opaque here. They are what lets a transition's write be the size of what
+  it changed: a completion among 10,000 pending activities deletes one item, it does not rewrite 10,000.
+- **its history** (``HistoryEvent``): append-only, ids 1 .. ``next_event_id - 1``. Payloads (inputs,
+  results) are stored here and only here: the engine reads them back from their events when needed.
+
+The engine owns the meaning of all of it; storage owns atomicity and durability. One
+``ExecutionWrite`` is one atomic, durable transition: the row is replaced, the items upserted and
+deleted, and the events appended, all or nothing. Writes are conditional on the row's ``version`` so
+that a stale writer can never overwrite newer state. A store may batch many writes in one
+transaction (group commit) as long as each stays all-or-nothing and one refused write (a stale
+version) fails alone.
+
+Reads that return a record "with its state" (``get_run``, ``get_execution``, ``open_executions``)
+fill both ``state`` and ``pending``; a store that finds a value it cannot decode (damaged JSON) says so
+in ``ExecutionRecord.unreadable`` instead of raising, so that one bad run is set aside rather than
+failing a read or the server's start. Listing returns records without either.
 
 One server owns a store (the store lock)
 ----------------------------------------
@@ -28,6 +49,7 @@ still hand out the same tasks and fire the same timers. So a server must own the
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +65,7 @@ __all__ = [
     "HistoryEvent",
     "ListQuery",
     "NamespaceRecord",
+    "PendingItem",
     "StorageError",
     "Store",
     "StoreOwnershipError",
@@ -86,6 +109,16 @@ class HistoryEvent:
 
 
 @dataclass(slots=True)
+class PendingItem:
+    """One pending thing of a run (an activity, a timer...), stored apart from the run's row so that
+    changing it writes it alone. ``(kind, key)`` is unique within a run; ``value`` is JSON."""
+
+    kind: str
+    key: str
+    value: Any
+
+
+@dataclass(slots=True)
 class ExecutionRecord:
     """One workflow run: the indexed columns plus the engine's mutable state."""
 
@@ -104,6 +137,8 @@ class ExecutionRecord:
     state: dict[str, Any] = field(default_factory=dict)
     #: Idempotency key of the start request that created this run.
     request_id: str | None = None
+    #: The run's pending items, as stored (filled by the reads that return the state, else empty).
+    pending: list[PendingItem] = field(default_factory=list)
     #: Why the stored state could not be read (then ``state`` is empty and the row is left as it is).
     unreadable: str | None = None
 
@@ -115,11 +150,18 @@ class ExecutionWrite:
     ``expected_version`` None means "create": it fails with ``ExecutionAlreadyRunningError`` if the
     workflow id has a running run. Otherwise the stored version must equal it, and the record's
     ``version`` is written as given (the engine sets it to ``expected_version + 1``).
+
+    The record's ``pending`` is ignored: its items change only as said here, in this order: with
+    ``clear_pending`` every item of the run is deleted, then ``delete_items`` (``(kind, key)``; absent
+    ones are no error), then ``put_items`` are written (inserted, or replacing the item with that key).
     """
 
     record: ExecutionRecord
     expected_version: int | None
     events: Sequence[HistoryEvent] = ()
+    put_items: Sequence[PendingItem] = ()
+    delete_items: Sequence[tuple[str, str]] = ()
+    clear_pending: bool = False
 
 
 @dataclass(slots=True, frozen=True)
@@ -178,9 +220,18 @@ class Store(abc.ABC):
     async def list_namespaces(self) -> list[NamespaceRecord]: ...
 
     # Executions
-    @abc.abstractmethod
     async def write(self, op: ExecutionWrite, *, quiet: bool | None = None) -> None:
-        """Apply one transition atomically and durably (committed before this returns).
+        """Apply one transition atomically and durably (committed before this returns)."""
+        await self.submit(op, quiet=quiet)
+
+    @abc.abstractmethod
+    def submit(self, op: ExecutionWrite, *, quiet: bool | None = None) -> asyncio.Future[None]:
+        """Start applying one transition, atomically and durably; await the result to know it is
+        committed (or why it was refused).
+
+        Writes are applied in the order they are submitted: the engine may submit a run's next
+        transition while the previous one is still being written (it builds on it), and relies on
+        the version check to refuse it if the previous one failed. Submitting never waits.
 
         ``quiet`` is what the caller knows of the load: True if nothing else is waiting to run
         meanwhile, False if other work is, None to let the store guess. A store may use it to choose

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from .._json import dumps_str, loads
 from .._repeats import RepeatedLog
@@ -37,6 +37,7 @@ from ._base import (
     HistoryEvent,
     ListQuery,
     NamespaceRecord,
+    PendingItem,
     StorageError,
     Store,
     StoreOwnershipError,
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 _repeats = RepeatedLog(log)
 
 _MAX_BATCH = 512
+T = TypeVar("T")
 _dumps = dumps_str
 _loads = loads
 
@@ -72,14 +74,24 @@ _EXEC_COLUMNS = (
 )
 
 
-def _row_to_record(row: tuple[Any, ...], state: str | None) -> ExecutionRecord:
+def _row_to_record(
+    row: tuple[Any, ...], state: str | None, items: list[tuple[str, str, str]] | None = None
+) -> ExecutionRecord:
     parsed: Any = {}
     unreadable = None
+    pending: list[PendingItem] = []
     if state:
         try:
             parsed = _loads(state)
         except ValueError as e:  # a damaged row: one run set aside, not a failed read (or start-up)
             parsed, unreadable = {}, f"it is not valid JSON ({e})"
+    for kind, key, value in items or ():
+        try:
+            pending.append(PendingItem(kind, key, _loads(value)))
+        except ValueError as e:
+            what = {"a": "activity", "t": "timer"}.get(kind, f"item of kind {kind!r}")
+            parsed, pending, unreadable = {}, [], f"its pending {what} {key!r} is not valid JSON ({e})"
+            break
     return ExecutionRecord(
         namespace=row[0],
         workflow_id=row[1],
@@ -93,6 +105,7 @@ def _row_to_record(row: tuple[Any, ...], state: str | None) -> ExecutionRecord:
         version=row[9],
         request_id=row[10],
         state=parsed,
+        pending=pending,
         unreadable=unreadable,
     )
 
@@ -202,6 +215,47 @@ def _new_row(r: ExecutionRecord) -> tuple[Any, ...]:
         r.request_id,
         _dumps(r.state),
     )
+
+
+#: At most this many parameters per statement (SQLite's limit is 32,766).
+_MAX_PARAMS = 30000
+
+
+def _chunks(flat: list[Any], width: int) -> list[list[Any]]:
+    """``flat`` (rows of ``width`` parameters) in slices that fit one statement each."""
+    step = _MAX_PARAMS // width * width
+    return [flat[i : i + step] for i in range(0, len(flat), step)]
+
+
+def _write_items(conn: sqlite3.Connection, ops: list[ExecutionWrite]) -> None:
+    """Apply the pending-item changes of ``ops`` (each for a different run): a few statements for all
+    of them, whatever their number. Each op's own order holds: its clear, its deletes, its puts."""
+    clears: list[Any] = []
+    deletes: list[Any] = []
+    puts: list[Any] = []
+    for op in ops:
+        run_id = op.record.run_id
+        if op.clear_pending:
+            clears.append(run_id)
+        for kind, key in op.delete_items:
+            deletes += (run_id, kind, key)
+        for item in op.put_items:
+            puts += (run_id, item.kind, item.key, _dumps(item.value))
+    for chunk in _chunks(clears, 1):
+        conn.execute("DELETE FROM pending WHERE run_id IN (" + ",".join("?" * len(chunk)) + ")", chunk)
+    for chunk in _chunks(deletes, 3):
+        conn.execute(
+            "DELETE FROM pending WHERE (run_id, kind, key) IN (VALUES "
+            + ",".join(["(?,?,?)"] * (len(chunk) // 3))
+            + ")",
+            chunk,
+        )
+    for chunk in _chunks(puts, 4):
+        conn.execute("INSERT OR REPLACE INTO pending VALUES " + ",".join(["(?,?,?,?)"] * (len(chunk) // 4)), chunk)
+
+
+def _has_items(op: ExecutionWrite) -> bool:
+    return op.clear_pending or bool(op.delete_items) or bool(op.put_items)
 
 
 class SQLiteStore(Store):
@@ -450,13 +504,22 @@ class SQLiteStore(Store):
     # --- writes (group commit) ------------------------------------------------------------------------
 
     async def write(self, op: ExecutionWrite, *, quiet: bool | None = None) -> None:
-        await self._submit(op, quiet)
+        await self._enqueue(op, quiet)
+
+    def submit(self, op: ExecutionWrite, *, quiet: bool | None = None) -> asyncio.Future[None]:
+        return self._enqueue(op, quiet)
 
     async def _submit(self, op: _Op, quiet: bool | None = None) -> Any:
-        if self._thread is None:
-            raise StorageError("the store is closed")
+        return await self._enqueue(op, quiet)
+
+    def _enqueue(self, op: _Op, quiet: bool | None = None) -> asyncio.Future[Any]:
+        """Queue ``op`` now (writes are applied in the order they are queued) or write it at once;
+        the future is settled when it is durable or refused."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
+        if self._thread is None:
+            fut.set_exception(StorageError("the store is closed"))
+            return fut
         pending = _Pending(op, loop, fut)
         # A lone change, when nothing else is being written and none came just before, is written
         # right here: handing it to the writer thread and its answer back costs two thread wake-ups,
@@ -490,9 +553,9 @@ class SQLiteStore(Store):
                 self._writing.release()
             if inline:
                 _settle([pending])
-                return await fut
+                return fut
         self._queue.put(pending)
-        return await fut
+        return fut
 
     def _write_loop(self) -> None:
         conn = self._writer
@@ -607,9 +670,11 @@ class SQLiteStore(Store):
         rows: list[Any] = []
         events: list[Any] = []
         closed: list[ExecutionRecord] = []
+        ops: list[ExecutionWrite] = []
         for p in updates:
             op = p.op
             assert isinstance(op, ExecutionWrite)
+            ops.append(op)
             r = op.record
             rows += (
                 r.run_id,
@@ -624,7 +689,9 @@ class SQLiteStore(Store):
                 events += (r.run_id, e.event_id, e.event_time, e.event_type.value, _dumps(e.attributes))
             if r.status is not WorkflowStatus.RUNNING:
                 closed.append(r)
-        if len(rows) > 30000 or len(events) > 30000:  # SQLite's limit on parameters per statement
+        if len(rows) > _MAX_PARAMS or len(events) > _MAX_PARAMS:  # SQLite's limit on parameters per statement
+            return False
+        if len({op.record.run_id for op in ops}) != len(ops):  # two steps of one run: in order, one by one
             return False
         conn.execute("SAVEPOINT together")
         try:
@@ -644,6 +711,7 @@ class SQLiteStore(Store):
                 )
             if events:
                 conn.execute("INSERT INTO history VALUES " + ",".join(["(?,?,?,?,?)"] * (len(events) // 5)), events)
+            _write_items(conn, [op for op in ops if _has_items(op)])
             conn.execute("RELEASE together")
             return True
         except (ConditionFailedError, sqlite3.IntegrityError):
@@ -672,7 +740,7 @@ class SQLiteStore(Store):
             for e in op.events:
                 events += (r.run_id, e.event_id, e.event_time, e.event_type.value, _dumps(e.attributes))
         n = len(creates)
-        if len(requests) != n or len(rows) > 30000 or len(events) > 30000:
+        if len(requests) != n or len(rows) > _MAX_PARAMS or len(events) > _MAX_PARAMS:
             return False
         for ns, wid, status, request_id in conn.execute(
             "SELECT namespace, workflow_id, status, request_id FROM current_executions WHERE (namespace, workflow_id) "
@@ -693,6 +761,7 @@ class SQLiteStore(Store):
             )
             if events:
                 conn.execute("INSERT INTO history VALUES " + ",".join(["(?,?,?,?,?)"] * (len(events) // 5)), events)
+            _write_items(conn, [op for p in creates if isinstance(op := p.op, ExecutionWrite) and _has_items(op)])
             conn.execute("RELEASE together")
             return True
         except sqlite3.IntegrityError:
@@ -755,6 +824,8 @@ class SQLiteStore(Store):
                 "INSERT INTO history VALUES (?, ?, ?, ?, ?)",
                 [(r.run_id, e.event_id, e.event_time, e.event_type.value, _dumps(e.attributes)) for e in op.events],
             )
+        if _has_items(op):
+            _write_items(conn, [op])
 
     # --- server keys ----------------------------------------------------------------------------------
 
@@ -802,25 +873,51 @@ class SQLiteStore(Store):
             for r in self._read("SELECT name, description, created_at FROM namespaces ORDER BY name")
         ]
 
+    def _snapshot(self, read: Callable[[sqlite3.Connection], T]) -> T:
+        """``read``'s queries, all from one snapshot of the database (a run's row and its items
+        as one commit left them, not a mix of two)."""
+        conn = self._reader
+        if conn is None:
+            raise StorageError("the store is closed")
+        lock = self._shared_lock
+        if lock is not None:
+            lock.acquire()
+        try:
+            conn.execute("BEGIN")
+            try:
+                return read(conn)
+            finally:
+                conn.execute("COMMIT")
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _run_with_items(self, sql: str, params: tuple[Any, ...]) -> ExecutionRecord | None:
+        def read(conn: sqlite3.Connection) -> ExecutionRecord | None:
+            rows = conn.execute(sql, params).fetchall()
+            if not rows:
+                return None
+            items = conn.execute("SELECT kind, key, value FROM pending WHERE run_id=?", (rows[0][2],)).fetchall()
+            return _row_to_record(rows[0], rows[0][11], items)
+
+        return self._snapshot(read)
+
     async def get_execution(
         self, namespace: str, workflow_id: str, run_id: str | None = None
     ) -> ExecutionRecord | None:
         if run_id is not None:
-            rows = self._read(
+            return self._run_with_items(
                 "SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE run_id=? AND namespace=? AND workflow_id=?",
                 (run_id, namespace, workflow_id),
             )
-        else:
-            rows = self._read(
-                "SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE namespace=? AND workflow_id=? "
-                "ORDER BY start_time DESC LIMIT 1",
-                (namespace, workflow_id),
-            )
-        return _row_to_record(rows[0], rows[0][11]) if rows else None
+        return self._run_with_items(
+            "SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE namespace=? AND workflow_id=? "
+            "ORDER BY start_time DESC LIMIT 1",
+            (namespace, workflow_id),
+        )
 
     async def get_run(self, run_id: str) -> ExecutionRecord | None:
-        rows = self._read("SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE run_id=?", (run_id,))
-        return _row_to_record(rows[0], rows[0][11]) if rows else None
+        return self._run_with_items("SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE run_id=?", (run_id,))
 
     async def read_history(
         self, run_id: str, first_event_id: int = 1, last_event_id: int | None = None
@@ -931,16 +1028,28 @@ class SQLiteStore(Store):
     async def open_executions(self) -> AsyncIterator[ExecutionRecord]:
         last = ""
         while True:
-            rows = self._read(
-                "SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE status='RUNNING' AND run_id>? "
-                "ORDER BY run_id LIMIT 1000",
-                (last,),
-            )
-            if not rows:
+
+            def read(conn: sqlite3.Connection, after: str = last) -> list[ExecutionRecord]:
+                rows = conn.execute(
+                    "SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE status='RUNNING' AND run_id>? "
+                    "ORDER BY run_id LIMIT 1000",
+                    (after,),
+                ).fetchall()
+                if not rows:
+                    return []
+                items: dict[str, list[tuple[str, str, str]]] = {}
+                for run_id, kind, key, value in conn.execute(
+                    "SELECT run_id, kind, key, value FROM pending WHERE run_id>? AND run_id<=?", (after, rows[-1][2])
+                ):
+                    items.setdefault(run_id, []).append((kind, key, value))
+                return [_row_to_record(r, r[11], items.get(r[2])) for r in rows]
+
+            records = self._snapshot(read)
+            if not records:
                 return
-            for r in rows:
-                yield _row_to_record(r, r[11])
-            last = rows[-1][2]
+            for rec in records:
+                yield rec
+            last = records[-1].run_id
 
     async def put_workflow_schema(
         self, namespace: str, task_queue: str, workflow_type: str, schema: dict[str, Any] | None

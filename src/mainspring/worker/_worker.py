@@ -630,7 +630,11 @@ class Worker:
         """Report a result; if this worker holds the workflow, run it on the result in the same step."""
         run_id = task["run_id"]
         body: dict[str, Any] = {"task_token": task["task_token"], "result": result}
-        if task["workflow_type"] not in self._workflows or self.cache.get(run_id) is None:
+        inst = self.cache.get(run_id) if task["workflow_type"] in self._workflows else None
+        if inst is None or inst.pending_activities > 1:
+            # With several pending (a fan-out), results go to the server as they come, without the
+            # run's lock: the server's next workflow task then carries all that came meanwhile. Run
+            # here one by one, each would be a workflow task of its own (K tasks for K activities).
             await self._report("complete_activity_task", body)
             return
         async with self._run_lock(run_id):

@@ -367,11 +367,26 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             self.last_event_id = event_id
         return [c.body for c in self._pending]
 
+    @property
+    def pending_activities(self) -> int:
+        """How many activities the code has scheduled that have not closed yet."""
+        return len(self._activities)
+
     def can_resume_with(self, scheduled_event_id: int) -> bool:
-        """True if the code waits on the activity scheduled at ``scheduled_event_id`` and has no
-        commands the history has yet to confirm: its result may then be fed in ahead of the server."""
+        """True if the code waits on the activity scheduled at ``scheduled_event_id`` alone and has no
+        commands the history has yet to confirm: its result may then be fed in ahead of the server.
+
+        Not while other activities are pending: their results, arriving together, are best seen in one
+        workflow task (the server's next one carries every result that came meanwhile), rather than
+        one workflow task each, run here one at a time."""
         act = self._activities.get(scheduled_event_id)
-        return act is not None and not act.future.done() and not self._pending and self._code_error is None
+        return (
+            act is not None
+            and len(self._activities) == 1
+            and not act.future.done()
+            and not self._pending
+            and self._code_error is None
+        )
 
     def _end_matching(self, ev: dict[str, Any]) -> None:
         self._matching = False
