@@ -132,7 +132,7 @@ class ActivityTasks(Commands):
         run_id, sched_id, attempt, session_id = self.tokens.open(token, "a", namespace)
         ex = await self._load(run_id)
         if ex is None:
-            raise NotFoundError("activity task not found", status=404, code="task_not_found")
+            raise NotFoundError("activity task not found", code="task_not_found")
         return ex, sched_id, attempt, session_id
 
     def _check_activity(
@@ -146,7 +146,6 @@ class ActivityTasks(Commands):
         if not ex.running or act is None or act.attempt != attempt or act.state is ActivityState.BACKOFF:
             raise NotFoundError(
                 "this activity task is no longer current (it timed out and was retried, or the workflow closed)",
-                status=404,
                 code="task_not_found",
             )
         holder = act.session_id if act.state is ActivityState.STARTED else None

@@ -399,13 +399,11 @@ class EngineCore:
         if holder is not None and holder != token_session:
             raise NotFoundError(
                 f"this {what} task is no longer current: it was handed to another worker since",
-                status=404,
                 code="task_not_found",
             )
         if caller is not None and caller.id != token_session and token_session in self.matching.sessions:
             raise PermissionDeniedError(
                 f"this {what} task is held by another worker's session; only that worker may report on it",
-                status=403,
                 code="forbidden",
             )
 
@@ -659,9 +657,7 @@ class EngineCore:
         try:
             await asyncio.shield(creating)
         except Exception:
-            raise NotFoundError(
-                "this workflow run was not created (its start failed)", status=404, code="not_found"
-            ) from None
+            raise NotFoundError("this workflow run was not created (its start failed)", code="not_found") from None
 
     def _after_commit(self, ex: Execution, fx: Effects) -> None:
         rec = ex.record
@@ -749,9 +745,9 @@ class EngineCore:
         try:
             size = payload_size(value)
         except ValueError as e:
-            raise InvalidArgumentError(f"{what} cannot be stored: {e}", status=400, code="invalid_payload") from None
+            raise InvalidArgumentError(f"{what} cannot be stored: {e}", code="invalid_payload") from None
         if size > self.max_payload:
-            raise PayloadTooLargeError(self._too_large(what, size), status=413, code="payload_too_large")
+            raise PayloadTooLargeError(self._too_large(what, size), code="payload_too_large")
 
     def _payload_problem(self, what: str, value: Any) -> str | None:
         """Why ``value`` cannot be stored, or None (for checks that report a problem, not raise it)."""

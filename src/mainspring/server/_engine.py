@@ -166,7 +166,6 @@ class Engine(WorkflowTasks, ActivityTasks):
             raise NotFoundError(
                 f"namespace {namespace!r} does not exist; known: {', '.join(sorted(self._namespaces))} "
                 f"(create it with `mainspring namespace create {namespace}`)",
-                status=404,
                 code="namespace_not_found",
             )
 
@@ -192,7 +191,6 @@ class Engine(WorkflowTasks, ActivityTasks):
             if problem is not None:
                 raise InvalidArgumentError(
                     describe_input_error(req.workflow_type, problem),
-                    status=400,
                     code="invalid_input",
                 )
         now = self.clock.now()
@@ -259,7 +257,6 @@ class Engine(WorkflowTasks, ActivityTasks):
             raise AlreadyStartedError(
                 f"workflow {req.workflow_id!r} is already running (run id {e.run_id}); "
                 "choose another --workflow-id or wait for that run to close",
-                status=409,
                 code="already_started",
                 details={"run_id": e.run_id},
             ) from None
@@ -280,7 +277,7 @@ class Engine(WorkflowTasks, ActivityTasks):
         rec = await self.store.get_execution(namespace, workflow_id, run_id or None)
         if rec is None:
             what = f"workflow {workflow_id!r}" + (f" run {run_id}" if run_id else "")
-            raise NotFoundError(f"{what} not found in namespace {namespace!r}", status=404, code="not_found")
+            raise NotFoundError(f"{what} not found in namespace {namespace!r}", code="not_found")
         ex = self._cache.get(rec.run_id)
         return ex.record if ex is not None else rec
 
@@ -423,7 +420,6 @@ class Engine(WorkflowTasks, ActivityTasks):
         if ex is None:
             raise NotFoundError(
                 f"workflow {workflow_id!r} run {rec.run_id} not found in namespace {namespace!r}",
-                status=404,
                 code="not_found",
             )
         return ex
@@ -601,7 +597,7 @@ class Engine(WorkflowTasks, ActivityTasks):
             self._check_payload(what, wt.input_schema)
             problem = schema_problem(wt.input_schema)
             if problem is not None:
-                raise InvalidArgumentError(f"{what} is refused: {problem}", status=400, code="invalid_argument")
+                raise InvalidArgumentError(f"{what} is refused: {problem}", code="invalid_argument")
         for wt in req.workflow_types:
             key = (namespace, req.task_queue, wt.name)
             if self._schemas.get(key, "unset") != wt.input_schema:
@@ -621,7 +617,6 @@ class Engine(WorkflowTasks, ActivityTasks):
         if s is None or s.namespace != namespace:
             raise NotFoundError(
                 f"worker session {session_id!r} is not known (the server may have restarted); register again",
-                status=404,
                 code="session_not_found",
             )
         s.last_seen = self.clock.now()
@@ -703,7 +698,6 @@ def _closed(rec: ExecutionRecord, st: ExecutionState) -> tuple[ExecutionRecord, 
 def _not_running(rec: ExecutionRecord, why: str, action: str) -> InvalidArgumentError:
     return InvalidArgumentError(
         f"workflow {rec.workflow_id!r} (run {rec.run_id}) {why}; only a running workflow can be {action}",
-        status=400,
         code="not_running",
         details={"run_id": rec.run_id, "status": rec.status.value},
     )

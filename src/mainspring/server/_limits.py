@@ -55,7 +55,7 @@ class LimitExceeded:
 
     def error(self) -> InvalidArgumentError:
         """What the worker that completed the task is answered."""
-        return InvalidArgumentError(self.message, status=400, code="limit_exceeded", details={"cause": self.cause})
+        return InvalidArgumentError(self.message, code="limit_exceeded", details={"cause": self.cause})
 
 
 class Limits:

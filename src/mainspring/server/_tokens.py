@@ -92,6 +92,5 @@ class TaskTokens:
             f"this {'workflow' if kind == 'w' else 'activity'} task token was not issued by this server for "
             f"namespace {namespace!r}, or it was altered: report a task's outcome with the task_token it came "
             "with, exactly as it was, on the namespace the task came from",
-            status=404,
             code="task_not_found",
         )

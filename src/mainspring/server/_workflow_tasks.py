@@ -137,7 +137,6 @@ class WorkflowTasks(Commands):
         if req.last_event_id < req.first_event_id:
             raise InvalidArgumentError(
                 f"last_event_id ({req.last_event_id}) is before first_event_id ({req.first_event_id})",
-                status=400,
                 code="invalid_argument",
             )
         page = await read_page(self.store, run_id, req.first_event_id, req.last_event_id)
@@ -164,7 +163,6 @@ class WorkflowTasks(Commands):
             raise NotFoundError(
                 "this workflow task is no longer current (it timed out, was handed to another worker, "
                 "or the workflow closed)",
-                status=404,
                 code="task_not_found",
             )
         self._check_holder(wt.session_id if wt.started else None, token_session, caller, "workflow")
@@ -188,7 +186,7 @@ class WorkflowTasks(Commands):
         run_id, attempt, started_event_id, session_id = self.tokens.open(token, "w", namespace)
         ex = await self._load(run_id)
         if ex is None:
-            raise NotFoundError("workflow task not found", status=404, code="task_not_found")
+            raise NotFoundError("workflow task not found", code="task_not_found")
         return ex, attempt, started_event_id, session_id
 
     async def complete_workflow_task(
@@ -212,7 +210,7 @@ class WorkflowTasks(Commands):
             if problem is not None:
                 failure = {"message": problem, "type": "BadCommand", "kind": "server", "non_retryable": False}
                 await self._wt_failed(ex, wt, WorkflowTaskFailedCause.BAD_COMMAND, failure)
-                raise InvalidArgumentError(problem, status=400, code="bad_command")
+                raise InvalidArgumentError(problem, code="bad_command")
             now = self.clock.now()
             st = ex.state
             if not wt.started_written:
