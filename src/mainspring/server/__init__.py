@@ -1,11 +1,32 @@
 """The Mainspring server: durable state, task queues, timers, and the HTTP/JSON API.
 
+Where a change goes:
+
+- **An operation** (a new call for clients or workers): one ``Operation`` in ``_operations`` (its name,
+  request and answer models, the engine call, and where it is offered: an HTTP route, the worker
+  channel, the client channel). ``_http`` (routes and the OpenAPI document) and ``_channel`` (both
+  WebSocket channels) are built from that table; nothing else lists operations.
+- **An error**: the engine raises a domain error (``mainspring.errors``, with a ``code``); its HTTP
+  status is looked up in ``_errors`` at the edges, and the CLI words it in ``mainspring.cli._common``.
+- **The transition path** (``_core``): load a run into the execution cache, take its lock, change its
+  state and collect events, commit them in one conditional write, then act (hand out tasks, arm timers,
+  answer waiters). Writes of one run may be in flight while the next transition runs; they are applied
+  in order (``Store.submit``).
+- **Commands and events of workflow tasks**: ``_commands`` (validation, and what each command becomes),
+  ``_workflow_tasks`` (handing out, completing, failing, timing out; history pages in
+  ``_history_pages``), ``_activity_tasks`` (attempts, retries, heartbeats, the four timeouts). A run's
+  pending state is in ``_state``: a small core plus pending items (activities, timers) that are rows
+  of their own, so a write is the size of what changed.
+- **Around them**: ``_matching`` (task queues, sessions, long-polls), ``_timers`` (the timer wheel),
+  ``_limits`` (per-run limits, ``--limit-*``), ``_admission`` (shedding starts under overload),
+  ``_tokens`` (signed task tokens), ``_guard``, ``_wire`` and ``_protocol`` (what the edge accepts),
+  ``_health`` (the store's health), ``_config`` and ``_server`` (settings, and starting both ports).
+
 One server owns its store (the store lock, see ``mainspring.storage._base``): the engine's execution
-cache, timer wheel and task queues (``_core``, ``_timers``, ``_matching``) hold what it knows of its runs
-in memory, which is only right while no one else writes them. The SQLite store is owned whole, by a
-lock on its file; a shared PostgreSQL store will give each server the runs of the shards it leases,
-and the engine asks ``Store.owns(run_id)`` before it takes a run into memory. Limits on one run
-(``--limit-*``) are in ``_limits``.
+cache, timer wheel and task queues hold what it knows of its runs in memory, which is only right while
+no one else writes them. The SQLite store is owned whole, by a lock on its file; a shared PostgreSQL
+store will give each server the runs of the shards it leases, and the engine asks
+``Store.owns(run_id)`` before it takes a run into memory.
 """
 
 from ._config import ServerConfig
