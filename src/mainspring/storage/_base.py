@@ -36,7 +36,7 @@ still hand out the same tasks and fire the same timers. So a server must own the
 
 - ``Store.open`` takes ownership of the whole store, or fails with ``StoreOwnershipError`` naming what
   holds it. The SQLite store takes an exclusive ``flock()`` on the database file for its life (see
-  ``SQLiteStore._take_file_lock``), so a second server on the same file is refused with the file's
+  ``storage._sqlite_file.take_file_lock``), so a second server on the same file is refused with the file's
   name and the holder's pid.
 - ``Store.owns(run_id)`` is how the engine asks "is this run mine?" before it loads a run into memory.
   A store owned whole (SQLite) answers True. A PostgreSQL store shared by several servers will instead

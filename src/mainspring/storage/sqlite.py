@@ -4,17 +4,18 @@ Durability: WAL journal with ``synchronous=FULL``, so a transition is on disk be
 acknowledged. Throughput: one writer thread applies every queued transition in one transaction and
 one fsync (group commit); each transition runs in its own savepoint so one refused write does not
 fail its neighbours, while a transaction that fails (disk full, I/O error) fails every write in it:
-nothing is reported written that is not. Reads use a second connection on the caller's thread; WAL lets them run while
-the writer commits.
+nothing is reported written that is not. Reads use a second connection on the caller's thread; WAL
+lets them run while the writer commits.
+
+The database file's own concerns (the store lock, the room it needs, its write-ahead log, migrations)
+are in ``_sqlite_file``; the statements that turn a write into rows, in ``_sqlite_writes``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import fcntl
 import logging
-import math
 import os
 import queue
 import secrets
@@ -23,15 +24,12 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from importlib import resources
 from typing import Any, TypeVar
 
 from .._json import dumps_str, loads
 from .._repeats import RepeatedLog
 from ..api.enums import EventType, WorkflowStatus
 from ._base import (
-    ConditionFailedError,
-    ExecutionAlreadyRunningError,
     ExecutionRecord,
     ExecutionWrite,
     HistoryEvent,
@@ -40,8 +38,18 @@ from ._base import (
     PendingItem,
     StorageError,
     Store,
-    StoreOwnershipError,
 )
+from ._sqlite_file import (
+    check_room,
+    free_bytes,
+    grow_wal,
+    latest_schema_version,
+    migrate,
+    release_file_lock,
+    rollback,
+    take_file_lock,
+)
+from ._sqlite_writes import EXEC_COLUMNS, write_creates_together, write_one, write_updates_together
 
 __all__ = ["SQLiteStore", "latest_schema_version"]
 
@@ -52,26 +60,6 @@ _MAX_BATCH = 512
 T = TypeVar("T")
 _dumps = dumps_str
 _loads = loads
-
-
-def _migrations() -> list[tuple[int, str]]:
-    out = []
-    for entry in resources.files("mainspring.storage.migrations.sqlite").iterdir():
-        name = entry.name
-        if name.endswith(".sql"):
-            out.append((int(name.split("_", 1)[0]), entry.read_text()))
-    return sorted(out)
-
-
-def latest_schema_version() -> int:
-    """The newest schema version this build of Mainspring knows."""
-    return _migrations()[-1][0]
-
-
-_EXEC_COLUMNS = (
-    "namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time, close_time, "
-    "next_event_id, version, request_id"
-)
 
 
 def _row_to_record(
@@ -116,9 +104,6 @@ _Op = ExecutionWrite | Callable[[sqlite3.Connection], Any]
 #: A change that comes at least this long after the previous one may be written without the
 #: writer thread (see ``SQLiteStore._submit``).
 _QUIET = 0.001
-#: The write-ahead log is grown to about this many pages when the store opens (SQLite checkpoints it
-#: at 1,000 pages, then writes it again from the start). See ``_grow_wal``.
-_WAL_PAGES = 1024
 #: History reads of more events than this run in a thread (see read_history); smaller ones, such as
 #: the few new events of a workflow task, are quicker read inline than handed to a thread and back.
 _INLINE_EVENTS = 128
@@ -146,47 +131,8 @@ def _refused_alone(conn: sqlite3.Connection, e: Exception) -> bool:
     return conn.in_transaction and (isinstance(e, sqlite3.IntegrityError) or not isinstance(e, sqlite3.Error))
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
-    """Roll back what is left of a failed transaction, keeping its error the one reported (SQLite may
-    have rolled it back by itself: a disk-full error does)."""
-    try:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        pass
-
-
-def _free_bytes(folder: str) -> int:
-    try:
-        st = os.statvfs(folder)
-    except OSError:
-        return 0
-    return st.f_bavail * st.f_frsize
-
-
-#: (device, inode) of every database file a store of this process holds open (see _take_file_lock).
-_HELD: set[tuple[int, int]] = set()
-
-
-def _lock_holder(fd: int, real_path: str) -> str:
-    """The pid holding the flock() on the file of ``fd``: from /proc/locks (Linux) whatever the name it
-    was opened by, else from the note beside the file's real path; "unknown" if neither says."""
-    st = os.fstat(fd)
-    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    try:
-        with open("/proc/locks") as f:
-            for line in f:
-                fields = line.split()
-                # "1: FLOCK  ADVISORY  WRITE 4242 00:2a:1234 0 EOF" ("->" marks a waiter, not a holder)
-                if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
-                    return fields[4]
-    except OSError:
-        pass
-    try:
-        with open(real_path + ".lock") as f:
-            return f.read().strip() or "unknown"
-    except OSError:
-        return "unknown"
+def _writes(batch: list[_Pending]) -> list[ExecutionWrite]:
+    return [op for p in batch if isinstance(op := p.op, ExecutionWrite)]
 
 
 def _settle(batch: list[_Pending]) -> None:
@@ -197,65 +143,6 @@ def _settle(batch: list[_Pending]) -> None:
             p.future.set_result(p.result)
         else:
             p.future.set_exception(p.error)
-
-
-def _new_row(r: ExecutionRecord) -> tuple[Any, ...]:
-    """A new run's executions row, in the order of ``_EXEC_COLUMNS`` plus its state."""
-    return (
-        r.namespace,
-        r.workflow_id,
-        r.run_id,
-        r.workflow_type,
-        r.task_queue,
-        r.status.value,
-        r.start_time,
-        r.close_time,
-        r.next_event_id,
-        r.version,
-        r.request_id,
-        _dumps(r.state),
-    )
-
-
-#: At most this many parameters per statement (SQLite's limit is 32,766).
-_MAX_PARAMS = 30000
-
-
-def _chunks(flat: list[Any], width: int) -> list[list[Any]]:
-    """``flat`` (rows of ``width`` parameters) in slices that fit one statement each."""
-    step = _MAX_PARAMS // width * width
-    return [flat[i : i + step] for i in range(0, len(flat), step)]
-
-
-def _write_items(conn: sqlite3.Connection, ops: list[ExecutionWrite]) -> None:
-    """Apply the pending-item changes of ``ops`` (each for a different run): a few statements for all
-    of them, whatever their number. Each op's own order holds: its clear, its deletes, its puts."""
-    clears: list[Any] = []
-    deletes: list[Any] = []
-    puts: list[Any] = []
-    for op in ops:
-        run_id = op.record.run_id
-        if op.clear_pending:
-            clears.append(run_id)
-        for kind, key in op.delete_items:
-            deletes += (run_id, kind, key)
-        for item in op.put_items:
-            puts += (run_id, item.kind, item.key, _dumps(item.value))
-    for chunk in _chunks(clears, 1):
-        conn.execute("DELETE FROM pending WHERE run_id IN (" + ",".join("?" * len(chunk)) + ")", chunk)
-    for chunk in _chunks(deletes, 3):
-        conn.execute(
-            "DELETE FROM pending WHERE (run_id, kind, key) IN (VALUES "
-            + ",".join(["(?,?,?)"] * (len(chunk) // 3))
-            + ")",
-            chunk,
-        )
-    for chunk in _chunks(puts, 4):
-        conn.execute("INSERT OR REPLACE INTO pending VALUES " + ",".join(["(?,?,?,?)"] * (len(chunk) // 4)), chunk)
-
-
-def _has_items(op: ExecutionWrite) -> bool:
-    return op.clear_pending or bool(op.delete_items) or bool(op.put_items)
 
 
 class SQLiteStore(Store):
@@ -284,7 +171,7 @@ class SQLiteStore(Store):
         #: Failed transactions and the changes lost with them since the last one that went through,
         #: and when the first of them failed (for the log: see _commit_batch).
         self._failed = (0, 0, 0.0)
-        #: A descriptor of the database file, flock()ed for the store's whole life (see _take_file_lock).
+        #: A descriptor of the database file, flock()ed for the store's whole life (see _sqlite_file.take_file_lock).
         self._lock_fd: int | None = None
         self._lock_key: tuple[int, int] | None = None
 
@@ -315,15 +202,15 @@ class SQLiteStore(Store):
             directory = os.path.dirname(os.path.abspath(self.path))
             if not os.path.isdir(directory):
                 raise StorageError(f"cannot create the database {self.path!r}: folder {directory!r} does not exist")
-            self._take_file_lock()
+            self._lock_fd, self._lock_key = take_file_lock(self.path, self._file)
         try:
             self._writer = self._connect()
             self._reader = self._writer if self.memory else self._connect()
             if not self.memory:
-                self._check_room(self._writer)
-            self._migrate(self._writer)
+                check_room(self._writer, self._file)
+            migrate(self._writer, self.path)
             if not self.memory:
-                self._grow_wal(self._writer)
+                grow_wal(self._writer, self._file)
         except sqlite3.Error as e:
             self._release()
             raise StorageError(self._open_failed(e)) from e
@@ -337,7 +224,7 @@ class SQLiteStore(Store):
         message = f"cannot open the database {self.path!r}: {e}"
         if isinstance(e, sqlite3.OperationalError) and ("full" in str(e) or "I/O" in str(e)):
             folder = os.path.dirname(self._file)
-            free = _free_bytes(folder) // 1024
+            free = free_bytes(folder) // 1024
             message += f" ({free:,} KiB free at {folder}): free some space or choose another --db-filename"
         return message
 
@@ -349,150 +236,10 @@ class SQLiteStore(Store):
         for conn in {id(c): c for c in (self._reader, self._writer) if c is not None}.values():
             conn.close()
         self._reader = self._writer = None
-        # Only now that SQLite's connections are closed (see _take_file_lock).
-        if self._lock_fd is not None:
-            _HELD.discard(self._lock_key)
-            os.close(self._lock_fd)
+        # Only now that SQLite's connections are closed (see _sqlite_file.take_file_lock).
+        if self._lock_fd is not None and self._lock_key is not None:
+            release_file_lock(self._lock_fd, self._lock_key)
             self._lock_fd = self._lock_key = None
-
-    def _take_file_lock(self) -> None:
-        """The store lock (see ``storage._base``): make sure no other server uses this database, however
-        its path is spelled. Held from ``open`` to ``close``; this server then owns every run in it.
-
-        SQLite happily lets two servers share a file: two engines on one store would hand out the same
-        tasks twice, and two that reach it by different names (a hard link) keep separate write-ahead
-        logs and corrupt it. So the lock is on the file itself: flock() on a descriptor of the database
-        file locks its inode, whatever path led to it. The descriptor stays open until SQLite's
-        connections are closed: closing any descriptor of a file drops every POSIX lock this process
-        holds on it, and SQLite locks with POSIX locks (flock() locks are separate from those).
-        """
-        path = self.path
-        try:
-            st: os.stat_result | None = os.stat(path)
-        except FileNotFoundError:
-            st = None
-        except OSError as e:
-            raise StorageError(f"cannot open the database {path!r}: {e.strerror}") from None
-        if st is not None and (st.st_dev, st.st_ino) in _HELD:
-            # Held by another store of this process: asking the kernel would need a descriptor whose
-            # closing would drop that store's SQLite locks.
-            raise self._in_use(str(os.getpid()))
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as e:
-            raise StorageError(f"cannot open the database {path!r}: {e.strerror}") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _lock_holder(fd, self._file)
-            os.close(fd)
-            raise self._in_use(holder) from None
-        st = os.fstat(fd)
-        self._lock_fd, self._lock_key = fd, (st.st_dev, st.st_ino)
-        _HELD.add(self._lock_key)
-        if st.st_nlink > 1:
-            log.warning(
-                "the database %s has %d names (hard links); always start the server with the same one: "
-                "SQLite keeps its write-ahead log beside the name the file was opened by",
-                self._file,
-                st.st_nlink,
-            )
-        try:  # for the message a second server gives (see _lock_holder), nothing more
-            with open(self._file + ".lock", "w") as f:
-                f.write(str(os.getpid()))
-        except OSError:
-            pass
-
-    def _in_use(self, holder: str) -> StoreOwnershipError:
-        return StoreOwnershipError(
-            f"the database {self.path!r} is in use by another Mainspring server (pid {holder}); "
-            "stop it or choose another --db-filename",
-            holder=holder,
-        )
-
-    def _check_room(self, conn: sqlite3.Connection) -> None:
-        """Refuse to open where the write-ahead log cannot be grown (see ``_grow_wal``), saying so:
-        otherwise that fails half-way with SQLite's "cannot rollback - no transaction is active"."""
-        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-        try:
-            wal = os.path.getsize(self._file + "-wal")
-        except OSError:
-            wal = 0
-        if wal >= _WAL_PAGES * page_size:
-            return
-        # The log's pages, then as many in the database file (the padding is checkpointed into it),
-        # less the free pages it has (left by the padding of an earlier start), plus room for the rest.
-        pages = _WAL_PAGES * 21 // 20
-        free_pages = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
-        need = pages * (page_size + 24) - wal + max(pages - free_pages, 0) * page_size + 256 * 1024
-        folder = os.path.dirname(self._file)
-        free = _free_bytes(folder)
-        if free < need:
-            raise StorageError(
-                f"the database needs ~{math.ceil(need / 2**20)} MiB free at {folder} ({free // 1024:,} KiB free): "
-                "free some space or choose another --db-filename"
-            )
-
-    def _grow_wal(self, conn: sqlite3.Connection) -> None:
-        """Grow the write-ahead log to its working size now, once, instead of commit by commit.
-
-        SQLite deletes the log when the last connection closes, so every start began with an empty
-        one, and each commit appended to it: a sync that changes a file's size also has the file system
-        journal its metadata, which made commits here ~0.7 ms instead of ~0.3 ms until the log first
-        reached its checkpoint size (all of a short run, and the first ~1,000 pages of writes after
-        every restart). One throwaway transaction of that size, then a checkpoint that sends the next
-        write back to the start of the log, leaves a log of that size whose pages are overwritten in
-        place from then on. The database file keeps the pages as free pages, reused for real data.
-        """
-        if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'mainspring_wal_pad'").fetchone():
-            conn.execute("DROP TABLE mainspring_wal_pad")  # left by a server killed between the two steps
-        page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
-        try:
-            size = os.path.getsize(self._file + "-wal")
-        except OSError:
-            size = 0
-        if size >= _WAL_PAGES * page_size:
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute("CREATE TABLE mainspring_wal_pad (v BLOB)")
-            # One row per page, each as large as a page allows, so each fills a page of its own.
-            conn.executemany(
-                "INSERT INTO mainspring_wal_pad VALUES (zeroblob(?))", [(page_size // 2 - 64,)] * (2 * _WAL_PAGES)
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback(conn)
-            raise
-        conn.execute("DROP TABLE mainspring_wal_pad")
-        conn.execute("PRAGMA wal_checkpoint(RESTART)")
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)"
-        )
-        applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-        known = _migrations()
-        newest = known[-1][0]
-        if applied and max(applied) > newest:
-            raise StorageError(
-                f"the database {self.path!r} has schema version {max(applied)}, newer than this Mainspring "
-                f"understands ({newest}); upgrade Mainspring"
-            )
-        for version, sql in known:
-            if version in applied:
-                continue
-            log.info("applying schema migration %d", version)
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                for statement in sql.split(";\n"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, time.time()))
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
 
     async def close(self) -> None:
         if self._thread is not None:
@@ -607,7 +354,7 @@ class SQLiteStore(Store):
                 ):  # else counted on, into the next time it is logged
                     self._failed = (0, 0, 0.0)
         except BaseException as e:
-            _rollback(conn)
+            rollback(conn)
             # Every write fails, including those applied before the error and results already
             # computed: none of them is in the database.
             error = StorageError(f"the database write failed: {e}")
@@ -627,11 +374,11 @@ class SQLiteStore(Store):
         conn.execute("BEGIN IMMEDIATE")
         rest = batch
         updates = [p for p in rest if isinstance(p.op, ExecutionWrite) and p.op.expected_version is not None]
-        if len(updates) > 1 and self._apply_updates_together(conn, updates):
+        if len(updates) > 1 and write_updates_together(conn, _writes(updates)):
             done = set(updates)
             rest = [p for p in rest if p not in done]
         creates = [p for p in rest if isinstance(p.op, ExecutionWrite) and p.op.expected_version is None]
-        if len(creates) > 1 and self._apply_creates_together(conn, creates):
+        if len(creates) > 1 and write_creates_together(conn, _writes(creates)):
             done = set(creates)
             rest = [p for p in rest if p not in done]
         if len(batch) == 1:
@@ -660,172 +407,12 @@ class SQLiteStore(Store):
         conn.execute("COMMIT")
 
     @staticmethod
-    def _apply_updates_together(conn: sqlite3.Connection, updates: list[_Pending]) -> bool:
-        """Apply many transitions with three statements instead of several each; False (and nothing
-        applied) if one of them does not hold (a stale version), so each is then tried on its own.
-
-        Each statement lets other threads run while SQLite works and must get the interpreter lock back
-        afterwards; under load that wait, not SQLite, was most of a commit's time.
-        """
-        rows: list[Any] = []
-        events: list[Any] = []
-        closed: list[ExecutionRecord] = []
-        ops: list[ExecutionWrite] = []
-        for p in updates:
-            op = p.op
-            assert isinstance(op, ExecutionWrite)
-            ops.append(op)
-            r = op.record
-            rows += (
-                r.run_id,
-                op.expected_version,
-                r.status.value,
-                r.close_time,
-                r.next_event_id,
-                r.version,
-                _dumps(r.state),
-            )
-            for e in op.events:
-                events += (r.run_id, e.event_id, e.event_time, e.event_type.value, _dumps(e.attributes))
-            if r.status is not WorkflowStatus.RUNNING:
-                closed.append(r)
-        if len(rows) > _MAX_PARAMS or len(events) > _MAX_PARAMS:  # SQLite's limit on parameters per statement
-            return False
-        if len({op.record.run_id for op in ops}) != len(ops):  # two steps of one run: in order, one by one
-            return False
-        conn.execute("SAVEPOINT together")
-        try:
-            cur = conn.execute(
-                "UPDATE executions SET status=v.column3, close_time=v.column4, next_event_id=v.column5, "
-                "version=v.column6, state=v.column7 FROM (VALUES "
-                + ",".join(["(?,?,?,?,?,?,?)"] * len(updates))
-                + ") AS v WHERE executions.run_id=v.column1 AND executions.version=v.column2",
-                rows,
-            )
-            if cur.rowcount != len(updates):
-                raise ConditionFailedError("a version did not match")
-            for r in closed:
-                conn.execute(
-                    "UPDATE current_executions SET status=? WHERE namespace=? AND workflow_id=? AND run_id=?",
-                    (r.status.value, r.namespace, r.workflow_id, r.run_id),
-                )
-            if events:
-                conn.execute("INSERT INTO history VALUES " + ",".join(["(?,?,?,?,?)"] * (len(events) // 5)), events)
-            _write_items(conn, [op for op in ops if _has_items(op)])
-            conn.execute("RELEASE together")
-            return True
-        except (ConditionFailedError, sqlite3.IntegrityError):
-            conn.execute("ROLLBACK TO together")
-            conn.execute("RELEASE together")
-            return False
-
-    @staticmethod
-    def _apply_creates_together(conn: sqlite3.Connection, creates: list[_Pending]) -> bool:
-        """Record many new runs with four statements instead of six each (see _apply_updates_together);
-        False (and nothing applied) if any of them may be refused (its workflow id is already running, or
-        appears twice in the batch), so each is then tried on its own and refused with its own error."""
-        keys: list[Any] = []
-        requests: dict[tuple[str, str], str | None] = {}
-        current: list[Any] = []
-        rows: list[Any] = []
-        events: list[Any] = []
-        for p in creates:
-            op = p.op
-            assert isinstance(op, ExecutionWrite)
-            r = op.record
-            keys += (r.namespace, r.workflow_id)
-            requests[r.namespace, r.workflow_id] = r.request_id
-            current += (r.namespace, r.workflow_id, r.run_id, r.status.value, r.request_id)
-            rows += _new_row(r)
-            for e in op.events:
-                events += (r.run_id, e.event_id, e.event_time, e.event_type.value, _dumps(e.attributes))
-        n = len(creates)
-        if len(requests) != n or len(rows) > _MAX_PARAMS or len(events) > _MAX_PARAMS:
-            return False
-        for ns, wid, status, request_id in conn.execute(
-            "SELECT namespace, workflow_id, status, request_id FROM current_executions WHERE (namespace, workflow_id) "
-            "IN (VALUES " + ",".join(["(?,?)"] * n) + ")",
-            keys,
-        ):
-            if status == WorkflowStatus.RUNNING or (request_id is not None and requests[ns, wid] == request_id):
-                return False
-        conn.execute("SAVEPOINT together")
-        try:
-            conn.execute("INSERT OR REPLACE INTO current_executions VALUES " + ",".join(["(?,?,?,?,?)"] * n), current)
-            conn.execute(
-                "INSERT INTO executions ("
-                + _EXEC_COLUMNS
-                + ", state) VALUES "
-                + ",".join(["(?,?,?,?,?,?,?,?,?,?,?,?)"] * n),
-                rows,
-            )
-            if events:
-                conn.execute("INSERT INTO history VALUES " + ",".join(["(?,?,?,?,?)"] * (len(events) // 5)), events)
-            _write_items(conn, [op for p in creates if isinstance(op := p.op, ExecutionWrite) and _has_items(op)])
-            conn.execute("RELEASE together")
-            return True
-        except sqlite3.IntegrityError:
-            conn.execute("ROLLBACK TO together")
-            conn.execute("RELEASE together")
-            return False
-
-    @staticmethod
     def _apply(conn: sqlite3.Connection, p: _Pending) -> None:
         op = p.op
-        if not isinstance(op, ExecutionWrite):
-            p.result = op(conn)
-            return
-        r = op.record
-        if op.expected_version is None:
-            row = conn.execute(
-                "SELECT run_id, status, request_id FROM current_executions WHERE namespace=? AND workflow_id=?",
-                (r.namespace, r.workflow_id),
-            ).fetchone()
-            # A start repeated with its request id finds the run it started, even one that has closed.
-            if row is not None and (row[1] == WorkflowStatus.RUNNING or (r.request_id and row[2] == r.request_id)):
-                raise ExecutionAlreadyRunningError(
-                    f"workflow {r.workflow_id!r} is already running (run {row[0]})",
-                    run_id=row[0],
-                    request_id=row[2],
-                )
-            conn.execute(
-                "INSERT OR REPLACE INTO current_executions VALUES (?, ?, ?, ?, ?)",
-                (r.namespace, r.workflow_id, r.run_id, r.status.value, r.request_id),
-            )
-            conn.execute(
-                "INSERT INTO executions (" + _EXEC_COLUMNS + ", state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                _new_row(r),
-            )
+        if isinstance(op, ExecutionWrite):
+            write_one(conn, op)
         else:
-            cur = conn.execute(
-                "UPDATE executions SET status=?, close_time=?, next_event_id=?, version=?, state=? "
-                "WHERE run_id=? AND version=?",
-                (
-                    r.status.value,
-                    r.close_time,
-                    r.next_event_id,
-                    r.version,
-                    _dumps(r.state),
-                    r.run_id,
-                    op.expected_version,
-                ),
-            )
-            if cur.rowcount != 1:
-                raise ConditionFailedError(
-                    f"execution {r.run_id} was changed concurrently (expected version {op.expected_version})"
-                )
-            if r.status is not WorkflowStatus.RUNNING:
-                conn.execute(
-                    "UPDATE current_executions SET status=? WHERE namespace=? AND workflow_id=? AND run_id=?",
-                    (r.status.value, r.namespace, r.workflow_id, r.run_id),
-                )
-        if op.events:
-            conn.executemany(
-                "INSERT INTO history VALUES (?, ?, ?, ?, ?)",
-                [(r.run_id, e.event_id, e.event_time, e.event_type.value, _dumps(e.attributes)) for e in op.events],
-            )
-        if _has_items(op):
-            _write_items(conn, [op])
+            p.result = op(conn)
 
     # --- server keys ----------------------------------------------------------------------------------
 
@@ -907,17 +494,17 @@ class SQLiteStore(Store):
     ) -> ExecutionRecord | None:
         if run_id is not None:
             return self._run_with_items(
-                "SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE run_id=? AND namespace=? AND workflow_id=?",
+                "SELECT " + EXEC_COLUMNS + ", state FROM executions WHERE run_id=? AND namespace=? AND workflow_id=?",
                 (run_id, namespace, workflow_id),
             )
         return self._run_with_items(
-            "SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE namespace=? AND workflow_id=? "
+            "SELECT " + EXEC_COLUMNS + ", state FROM executions WHERE namespace=? AND workflow_id=? "
             "ORDER BY start_time DESC LIMIT 1",
             (namespace, workflow_id),
         )
 
     async def get_run(self, run_id: str) -> ExecutionRecord | None:
-        return self._run_with_items("SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE run_id=?", (run_id,))
+        return self._run_with_items("SELECT " + EXEC_COLUMNS + ", state FROM executions WHERE run_id=?", (run_id,))
 
     async def read_history(
         self, run_id: str, first_event_id: int = 1, last_event_id: int | None = None
@@ -1015,7 +602,7 @@ class SQLiteStore(Store):
         limit = max(1, min(query.limit, 1000))
         rows = self._read(
             "SELECT "
-            + _EXEC_COLUMNS
+            + EXEC_COLUMNS
             + " FROM executions WHERE "
             + " AND ".join(where)
             + " ORDER BY start_time DESC, run_id DESC LIMIT ?",
@@ -1031,7 +618,7 @@ class SQLiteStore(Store):
 
             def read(conn: sqlite3.Connection, after: str = last) -> list[ExecutionRecord]:
                 rows = conn.execute(
-                    "SELECT " + _EXEC_COLUMNS + ", state FROM executions WHERE status='RUNNING' AND run_id>? "
+                    "SELECT " + EXEC_COLUMNS + ", state FROM executions WHERE status='RUNNING' AND run_id>? "
                     "ORDER BY run_id LIMIT 1000",
                     (after,),
                 ).fetchall()
