@@ -182,7 +182,9 @@ async def main() -> int:
         if a.switch_interval:  # an experiment: the server's GIL switch interval (CPython's default 5 ms)
             code = f"import sys; sys.setswitchinterval({a.switch_interval}); from mainspring.cli import main; main()"
             argv = [PY, "-c", code, *argv[len(_cli()) :]]
-        server = Child([*argv, "--db-filename", str(db)], log=d / f"{tag}.server.log")
+        # A history past the server's default limit of 200,000 events: the limit is raised to hold it.
+        limit = ["--limit-history-events", str(max(200_000, 2 * n_events))]
+        server = Child([*argv, "--db-filename", str(db), *limit], log=d / f"{tag}.server.log")
         children.append(server)
         async with await Client.connect(address, timeout=300) as client:
             await _wait_healthy(client, server)
