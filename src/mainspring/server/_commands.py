@@ -30,13 +30,13 @@ class Commands(EngineCore):
         self, ex: Execution, commands: Iterable[m.Command], closing_activity: int | None = None
     ) -> str | None:
         """Why these commands cannot be applied, or None. ``closing_activity`` is about to close."""
-        of = self.command_kinds.of
+        by_model = self.command_kinds.by_model
         check = CommandCheck(self, ex, closing_activity)
         closed = False
         for i, cmd in enumerate(commands):
             if closed:
                 return f"command {i + 1} ({cmd.type}) comes after the command that closed the workflow"
-            kind = of(cmd)
+            kind = by_model[type(cmd)]
             closed = kind.closes
             problem = kind.validate(check, cmd)
             if problem is not None:
@@ -47,10 +47,10 @@ class Commands(EngineCore):
         self, ex: Execution, commands: Iterable[m.Command], completed_id: int, now: float, fx: Effects
     ) -> None:
         """Record validated commands, in order; then what must follow all of their events."""
-        of = self.command_kinds.of
+        by_model = self.command_kinds.by_model
         finishing: list[CommandKind[Any]] = []
         for cmd in commands:
-            kind = of(cmd)
+            kind = by_model[type(cmd)]
             kind.apply(self, ex, cmd, completed_id, now, fx)
             if kind.finish is not None and kind not in finishing:
                 finishing.append(kind)

@@ -72,10 +72,10 @@ class Limits:
         """Why these commands would take the run past a limit, or None. ``kinds`` says which commands
         close the workflow; ``closing_activity`` is an activity about to close with them (a worker's
         continuation)."""
-        closes = kinds.closes
+        closing = kinds.closing
         count = scheduled = 0
         for cmd in commands:
-            if closes(cmd):
+            if type(cmd) in closing:
                 return None
             count += 1
             scheduled += isinstance(cmd, m.ScheduleActivityCommand)

@@ -72,25 +72,26 @@ class CommandKinds:
     """The command kinds a server accepts, each registered once."""
 
     def __init__(self, kinds: Iterable[CommandKind[Any]] = ()) -> None:
-        self._by_model: dict[type[BaseModel], CommandKind[Any]] = {}
+        #: Kind by request model: what the engine looks each command up in (read it, don't change it).
+        self.by_model: dict[type[BaseModel], CommandKind[Any]] = {}
+        #: The models of the commands that close the workflow.
+        self.closing: frozenset[type[BaseModel]] = frozenset()
         self._by_type: dict[str, CommandKind[Any]] = {}
         for kind in kinds:
             self.register(kind)
 
     def register(self, kind: CommandKind[Any]) -> None:
         """Add ``kind``; ValueError if its type or model is registered already."""
-        if kind.command_type in self._by_type or kind.model in self._by_model:
+        if kind.command_type in self._by_type or kind.model in self.by_model:
             raise ValueError(f"command kind {kind.command_type!r} is registered twice")
         self._by_type[kind.command_type] = kind
-        self._by_model[kind.model] = kind
+        self.by_model[kind.model] = kind
+        if kind.closes:
+            self.closing = self.closing | {kind.model}
 
     def of(self, cmd: BaseModel) -> CommandKind[Any]:
-        """The kind of ``cmd`` (looked up by its model class: one dict lookup per command)."""
-        return self._by_model[type(cmd)]
-
-    def closes(self, cmd: BaseModel) -> bool:
-        """True if ``cmd`` closes the workflow."""
-        return self._by_model[type(cmd)].closes
+        """The kind of ``cmd`` (looked up by its model class)."""
+        return self.by_model[type(cmd)]
 
     def __iter__(self) -> Iterator[CommandKind[Any]]:
         return iter(self._by_type.values())
