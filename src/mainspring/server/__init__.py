@@ -12,11 +12,15 @@ Where a change goes:
   state and collect events, commit them in one conditional write, then act (hand out tasks, arm timers,
   answer waiters). Writes of one run may be in flight while the next transition runs; they are applied
   in order (``Store.submit``).
-- **Commands and events of workflow tasks**: ``_commands`` (validation, and what each command becomes),
-  ``_workflow_tasks`` (handing out, completing, failing, timing out; history pages in
-  ``_history_pages``), ``_activity_tasks`` (attempts, retries, heartbeats, the four timeouts). A run's
-  pending state is in ``_state``: a small core plus pending items (activities, timers) that are rows
-  of their own, so a write is the size of what changed.
+- **A command** (what a workflow task may ask for): one ``CommandKind`` in a feature module of
+  ``features`` (``activities``, ``timers``, ``closing``): its validation and the events and state it
+  becomes, registered once in ``features.COMMAND_KINDS``. ``_commands`` only runs the kinds (every
+  command of a task is validated, then all are applied). The worker's side of a command, and what
+  its events mean in replay, is registered in ``mainspring.workflow._features``.
+- **Workflow and activity tasks**: ``_workflow_tasks`` (handing out, completing, failing, timing out;
+  history pages in ``_history_pages``), ``_activity_tasks`` (attempts, retries, heartbeats, the four
+  timeouts). A run's pending state is in ``_state``: a small core plus pending items (activities,
+  timers) that are rows of their own, so a write is the size of what changed.
 - **Around them**: ``_matching`` (task queues, sessions, long-polls), ``_timers`` (the timer wheel),
   ``_limits`` (per-run limits, ``--limit-*``), ``_admission`` (shedding starts under overload),
   ``_tokens`` (signed task tokens), ``_guard``, ``_wire`` and ``_protocol`` (what the edge accepts),

@@ -270,7 +270,7 @@ class ActivityTasks(Commands):
             return "started_time is not an RFC 3339 time"
         if abs(started - now) > 5.0:
             return "the worker's clock is too far from the server's"
-        over = self.limits.check(ex, cont.commands, closing_activity=act.scheduled_event_id)
+        over = self.limits.check(ex, cont.commands, self.command_kinds, closing_activity=act.scheduled_event_id)
         if over is not None:
             return over.message  # the workflow task that follows the usual way fails with it
         if self.limits.suggest_continue_as_new(ex) and not ex.started_extra.get("suggest_continue_as_new"):

@@ -31,11 +31,9 @@ from ._config import ServerConfig
 
 if TYPE_CHECKING:
     from ._core import Execution
+    from .features import CommandKinds
 
 __all__ = ["LimitExceeded", "Limits"]
-
-#: Commands that leave the workflow running (any other closes it).
-_NOT_CLOSING = (m.ScheduleActivityCommand, m.StartTimerCommand, m.CancelTimerCommand, m.RequestCancelActivityCommand)
 
 #: Events a workflow task's completion adds besides one per command: Scheduled (if transient),
 #: Started, Completed.
@@ -69,13 +67,15 @@ class Limits:
         self.warn_history_bytes = config.warn_history_bytes
 
     def check(
-        self, ex: Execution, commands: Iterable[m.Command], closing_activity: int | None = None
+        self, ex: Execution, commands: Iterable[m.Command], kinds: CommandKinds, closing_activity: int | None = None
     ) -> LimitExceeded | None:
-        """Why these commands would take the run past a limit, or None. ``closing_activity`` is an
-        activity about to close with them (a worker's continuation)."""
+        """Why these commands would take the run past a limit, or None. ``kinds`` says which commands
+        close the workflow; ``closing_activity`` is an activity about to close with them (a worker's
+        continuation)."""
+        closing = kinds.closing
         count = scheduled = 0
         for cmd in commands:
-            if not isinstance(cmd, _NOT_CLOSING):
+            if type(cmd) in closing:
                 return None
             count += 1
             scheduled += isinstance(cmd, m.ScheduleActivityCommand)

@@ -202,7 +202,7 @@ class WorkflowTasks(Commands):
         behind = False
         try:
             wt = self._check_wt(ex, attempt, started_event_id, token_session, caller)
-            over = self.limits.check(ex, req.commands)
+            over = self.limits.check(ex, req.commands, self.command_kinds)
             if over is not None:
                 await self._wt_failed(ex, wt, over.cause, over.failure())
                 raise over.error()

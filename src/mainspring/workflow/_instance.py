@@ -9,6 +9,10 @@ WorkflowTaskStarted are new: they go back to the server.
 
 Time on this loop is the time of the current WorkflowTaskStarted event, and ``call_later`` (hence
 ``asyncio.sleep`` and ``asyncio.wait_for``) becomes a durable timer.
+
+What each event means, and which events record which commands, is registered by feature modules
+(``_features``: ``_lifecycle``, ``_activities``, ``_timers``, ``_cancellation``); this module is the
+loop, the replay's workflow-task structure, and the matching of commands.
 """
 
 from __future__ import annotations
@@ -26,48 +30,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .._validation import describe_input_error, schema_error
-from ..api.enums import CommandType, EventType
+from ..api.enums import EventType
 from ..api.fields import MAX_SECONDS
-from ..converter import PayloadError, decode, encode
-from ..errors import (
-    ActivityError,
-    ApplicationError,
-    CancelledError,
-    FailureError,
-    NondeterminismError,
-    WorkflowCodeError,
-    failure_from_dict,
-    failure_to_dict,
-)
-from . import _guard
+from ..errors import NondeterminismError, WorkflowCodeError
+from . import _activities, _guard, _timers
 from ._definition import WorkflowDefinition
+from ._features import CLOSING_COMMANDS, COMMAND_EVENTS, EVENT_HANDLERS
+from ._kinds import CommandEvent, describe_event
+from ._lifecycle import failure_payload
 
 __all__ = ["ActivityCall", "WorkflowInfo", "WorkflowInstance", "failure_payload"]
 
 # Plain strings for the hot path: an enum member's ``.value`` is a Python-level property call,
-# and replaying or continuing a workflow compares event and command types many times per step.
-_CMD_CANCEL_TIMER = CommandType.CANCEL_TIMER.value
-_CMD_CANCEL_WORKFLOW = CommandType.CANCEL_WORKFLOW.value
-_CMD_COMPLETE_WORKFLOW = CommandType.COMPLETE_WORKFLOW.value
-_CMD_FAIL_WORKFLOW = CommandType.FAIL_WORKFLOW.value
-_CMD_REQUEST_CANCEL_ACTIVITY = CommandType.REQUEST_CANCEL_ACTIVITY.value
-_CMD_SCHEDULE_ACTIVITY = CommandType.SCHEDULE_ACTIVITY.value
-_CMD_START_TIMER = CommandType.START_TIMER.value
-_EV_ACTIVITY_TASK_CANCELED = EventType.ACTIVITY_TASK_CANCELED.value
-_EV_ACTIVITY_TASK_CANCEL_REQUESTED = EventType.ACTIVITY_TASK_CANCEL_REQUESTED.value
-_EV_ACTIVITY_TASK_COMPLETED = EventType.ACTIVITY_TASK_COMPLETED.value
-_EV_ACTIVITY_TASK_FAILED = EventType.ACTIVITY_TASK_FAILED.value
-_EV_ACTIVITY_TASK_SCHEDULED = EventType.ACTIVITY_TASK_SCHEDULED.value
-_EV_ACTIVITY_TASK_TIMED_OUT = EventType.ACTIVITY_TASK_TIMED_OUT.value
-_EV_TIMER_CANCELED = EventType.TIMER_CANCELED.value
-_EV_TIMER_FIRED = EventType.TIMER_FIRED.value
-_EV_TIMER_STARTED = EventType.TIMER_STARTED.value
-_EV_WORKFLOW_EXECUTION_CANCELED = EventType.WORKFLOW_EXECUTION_CANCELED.value
-_EV_WORKFLOW_EXECUTION_CANCEL_REQUESTED = EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED.value
-_EV_WORKFLOW_EXECUTION_COMPLETED = EventType.WORKFLOW_EXECUTION_COMPLETED.value
-_EV_WORKFLOW_EXECUTION_FAILED = EventType.WORKFLOW_EXECUTION_FAILED.value
-_EV_WORKFLOW_EXECUTION_STARTED = EventType.WORKFLOW_EXECUTION_STARTED.value
+# and replaying or continuing a workflow compares event types many times per step.
 _EV_WORKFLOW_TASK_COMPLETED = EventType.WORKFLOW_TASK_COMPLETED.value
 _EV_WORKFLOW_TASK_FAILED = EventType.WORKFLOW_TASK_FAILED.value
 _EV_WORKFLOW_TASK_STARTED = EventType.WORKFLOW_TASK_STARTED.value
@@ -75,20 +50,6 @@ _EV_WORKFLOW_TASK_TIMED_OUT = EventType.WORKFLOW_TASK_TIMED_OUT.value
 
 log = logging.getLogger("mainspring.workflow")
 
-_COMMAND_EVENTS = {
-    _EV_ACTIVITY_TASK_SCHEDULED: _CMD_SCHEDULE_ACTIVITY,
-    _EV_TIMER_STARTED: _CMD_START_TIMER,
-    _EV_TIMER_CANCELED: _CMD_CANCEL_TIMER,
-    _EV_WORKFLOW_EXECUTION_COMPLETED: _CMD_COMPLETE_WORKFLOW,
-    _EV_WORKFLOW_EXECUTION_FAILED: _CMD_FAIL_WORKFLOW,
-    _EV_WORKFLOW_EXECUTION_CANCELED: _CMD_CANCEL_WORKFLOW,
-    _EV_ACTIVITY_TASK_CANCEL_REQUESTED: _CMD_REQUEST_CANCEL_ACTIVITY,
-}
-_CLOSING_COMMANDS = {
-    _CMD_COMPLETE_WORKFLOW,
-    _CMD_FAIL_WORKFLOW,
-    _CMD_CANCEL_WORKFLOW,
-}
 #: Frames of asyncio and of Mainspring are left out of a workflow's stack: the innermost frame left is
 #: the workflow code's own awaiting call.
 _HIDDEN_DIRS = (
@@ -191,85 +152,8 @@ class _Command:
         return f"{self.body['type']}({fields})"
 
 
-class _Activity:
-    __slots__ = ("activity_id", "activity_type", "closed", "command", "future", "result_type", "scheduled_event_id")
-
-    def __init__(self, activity_type: str, activity_id: str, result_type: Any, future: asyncio.Future[Any]):
-        self.activity_type = activity_type
-        self.activity_id = activity_id
-        self.result_type = result_type
-        self.future = future
-        self.command: _Command | None = None
-        #: Its ActivityTaskScheduled event id, once history confirmed the command (0 before).
-        self.scheduled_event_id = 0
-        #: History closed it (completed, failed, timed out or cancelled).
-        self.closed = False
-
-
-class _ActivityFuture(asyncio.Future[Any]):
-    """An activity's result. Cancelling it (the code stopped waiting: its task was cancelled, or a
-    ``wait_for`` timed out) cancels the activity too, at once, without a callback on the loop."""
-
-    __slots__ = ("on_cancel",)
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None]) -> None:
-        super().__init__(loop=loop)
-        self.on_cancel = on_cancel
-
-    def cancel(self, msg: Any = None) -> bool:
-        if not super().cancel(msg):
-            return False
-        self.on_cancel()
-        return True
-
-
-class _Timer:
-    __slots__ = ("command", "done", "handle", "timer_id")
-
-    def __init__(self, timer_id: str, handle: asyncio.TimerHandle, command: _Command):
-        self.timer_id = timer_id
-        self.handle = handle
-        self.command = command
-        self.done = False
-
-
-def failure_payload(err: BaseException, *, with_stack: bool = True) -> dict[str, Any]:
-    """The failure JSON of ``err``, with its details (and its causes') converted to JSON.
-
-    Details may be dataclasses or pydantic models, as payloads may; details that cannot be converted
-    are replaced by their ``repr`` rather than making the failure impossible to report.
-    """
-    failure = failure_to_dict(err, with_stack=with_stack)
-    try:
-        converted: dict[str, Any] = encode(failure)
-        return converted
-    except PayloadError:
-        pass
-    f: dict[str, Any] | None = failure
-    while f is not None:
-        if f.get("details"):
-            f["details"] = [_json_or_repr(d) for d in f["details"]]
-        if "last_heartbeat_details" in f:
-            f["last_heartbeat_details"] = _json_or_repr(f["last_heartbeat_details"])
-        f = f.get("cause")
-    return failure
-
-
-def _json_or_repr(value: Any) -> Any:
-    try:
-        return encode(value)
-    except PayloadError:
-        return repr(value)
-
-
 def _parse_time(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
-
-
-def _describe_event(ev: dict[str, Any]) -> str:
-    attrs = ev.get("attributes", {})
-    fields = ", ".join(f"{k}={attrs[k]!r}" for k in ("activity_type", "activity_id", "timer_id") if k in attrs)
-    return f"event {ev['event_id']} {ev['event_type']}({fields})"
 
 
 class WorkflowInstance(asyncio.AbstractEventLoop):
@@ -293,9 +177,11 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self._pending: collections.deque[_Command] = collections.deque()
         #: True right after a WorkflowTaskCompleted: command events are being matched.
         self._matching = False
-        self._activities: dict[int, _Activity] = {}
-        self._timers: dict[str, _Timer] = {}
-        self._handle_timers: dict[int, _Timer] = {}
+        #: Feature state (see ``_features``): activities by ActivityTaskScheduled event id; timers
+        #: by id and by their handle's id.
+        self._activities: dict[int, _activities.Activity] = {}
+        self._timers: dict[str, _timers.Timer] = {}
+        self._handle_timers: dict[int, _timers.Timer] = {}
         self._main: asyncio.Task[None] | None = None
         self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._code_error: BaseException | None = None
@@ -329,12 +215,20 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         # pass over the events in all (looking ahead from each WorkflowTaskStarted made replay
         # quadratic: 150,000 events took 18-38 s).
         outcome_at = 0
+        # Each event is one dict lookup: a command event to match, or a feature's handler (``_features``).
+        command_events = COMMAND_EVENTS
+        handlers = EVENT_HANDLERS
         for i, ev in enumerate(events):
             etype = ev["event_type"]
             event_id = ev["event_id"]
             if event_id <= self.last_event_id:
                 continue
-            if self._matching and etype not in _COMMAND_EVENTS:
+            command_event = command_events.get(etype)
+            if command_event is not None:
+                self._match(ev, command_event)
+                self.last_event_id = event_id
+                continue
+            if self._matching:
                 self._end_matching(ev)
             if etype == _WT_STARTED:
                 self.info._history.task_started(ev)
@@ -350,20 +244,10 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                     self._run_ready()
             elif etype == _EV_WORKFLOW_TASK_COMPLETED:
                 self._matching = True
-            elif etype in _COMMAND_EVENTS:
-                self._match(ev, _COMMAND_EVENTS[etype])
-            elif etype == _EV_WORKFLOW_EXECUTION_STARTED:
-                self._start(ev["attributes"].get("input"))
-            elif etype == _EV_ACTIVITY_TASK_COMPLETED:
-                self._resolve_activity(ev, None)
-            elif etype in (_EV_ACTIVITY_TASK_FAILED, _EV_ACTIVITY_TASK_TIMED_OUT):
-                self._resolve_activity(ev, ev["attributes"])
-            elif etype == _EV_TIMER_FIRED:
-                self._fire_timer(ev["attributes"]["timer_id"])
-            elif etype == _EV_ACTIVITY_TASK_CANCELED:
-                self._activity_canceled(ev)
-            elif etype == _EV_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
-                self._request_cancel(ev["attributes"])
+            else:
+                handler = handlers.get(etype)
+                if handler is not None:
+                    handler(self, ev)
             self.last_event_id = event_id
         return [c.body for c in self._pending]
 
@@ -394,28 +278,20 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             extra = self._pending[0]
             raise NondeterminismError(
                 f"{self._where()}: the workflow code issued {extra.describe()}, but the history has no such "
-                f"command at that point (next is {_describe_event(ev)}). {self._hint()}"
+                f"command at that point (next is {describe_event(ev)}). {self._hint()}"
             )
 
-    def _match(self, ev: dict[str, Any], command_type: str) -> None:
-        attrs = ev["attributes"]
-        if command_type == _CMD_SCHEDULE_ACTIVITY:
-            key: tuple[str, ...] = (command_type, attrs["activity_type"], attrs["activity_id"])
-        elif command_type in (_CMD_START_TIMER, _CMD_CANCEL_TIMER):
-            key = (command_type, attrs["timer_id"])
-        elif command_type == _CMD_REQUEST_CANCEL_ACTIVITY:
-            key = (command_type, str(attrs["scheduled_event_id"]))
-        else:
-            key = (command_type,)
+    def _match(self, ev: dict[str, Any], command_event: CommandEvent) -> None:
+        key = command_event.key(ev["attributes"])
         if not self._pending:
             raise NondeterminismError(
-                f"{self._where()}: history {_describe_event(ev)} was recorded here, but the workflow code "
-                f"did not issue a {command_type} command at that point. {self._hint()}"
+                f"{self._where()}: history {describe_event(ev)} was recorded here, but the workflow code "
+                f"did not issue a {command_event.command_type} command at that point. {self._hint()}"
             )
         cmd = self._pending[0]
         if cmd.key != key:
             raise NondeterminismError(
-                f"{self._where()}: history {_describe_event(ev)} does not match the command the workflow "
+                f"{self._where()}: history {describe_event(ev)} does not match the command the workflow "
                 f"code issued, {cmd.describe()}. {self._hint()}"
             )
         self._pending.popleft()
@@ -433,62 +309,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         )
 
     # ================================================================================================
-    # Starting and finishing
+    # Running the code, and the commands it issues
     # ================================================================================================
-
-    def _start(self, raw_input: Any) -> None:
-        self._main = self.create_task(self._run_main(raw_input), name=f"workflow {self.info.workflow_type}")
-
-    async def _run_main(self, raw_input: Any) -> None:
-        d = self.definition
-        try:
-            args: list[Any] = [self.context]
-            if d.takes_input:
-                try:
-                    args.append(decode(raw_input, d.input_type))
-                except PayloadError as e:
-                    schema = d.input_schema()
-                    problem = (schema_error(raw_input, schema) if schema else None) or str(e)
-                    raise ApplicationError(
-                        describe_input_error(d.name, problem), type="InvalidInput", non_retryable=True
-                    ) from None
-            elif raw_input is not None:
-                raise ApplicationError(
-                    describe_input_error(d.name, schema_error(raw_input, {"type": "null"}) or ""),
-                    type="InvalidInput",
-                    non_retryable=True,
-                )
-            result = await d.fn(*args)
-        except (asyncio.CancelledError, CancelledError) as e:
-            if self.cancel_request is not None:
-                # The code let the cancellation end it: the run closes as cancelled.
-                self._add_command({"type": _CMD_CANCEL_WORKFLOW, "details": None}, (_CMD_CANCEL_WORKFLOW,))
-            else:
-                # Cancelled by the workflow's own code, not by a request: that is a failure.
-                err = e if isinstance(e, CancelledError) else CancelledError(str(e) or "the workflow was cancelled")
-                self._add_command(
-                    {"type": _CMD_FAIL_WORKFLOW, "failure": failure_payload(err)},
-                    (_CMD_FAIL_WORKFLOW,),
-                )
-        except FailureError as e:
-            self._add_command(
-                {"type": _CMD_FAIL_WORKFLOW, "failure": failure_payload(e)},
-                (_CMD_FAIL_WORKFLOW,),
-            )
-        except BaseException as e:
-            self._code_error = e
-        else:
-            try:
-                payload = encode(result)
-            except PayloadError as e:
-                self._code_error = e
-                return
-            self._add_command(
-                {"type": _CMD_COMPLETE_WORKFLOW, "result": payload},
-                (_CMD_COMPLETE_WORKFLOW,),
-            )
-        finally:
-            self.finished = True
 
     def _run_ready(self) -> None:
         previous = asyncio.events._get_running_loop()
@@ -531,7 +353,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         cmd = _Command(body, key, on_match)
         if self._closed:
             return cmd  # the workflow already closed: later commands are dropped
-        if body["type"] in _CLOSING_COMMANDS:
+        if body["type"] in CLOSING_COMMANDS:
             self._closed = True
         self._pending.append(cmd)
         return cmd
@@ -541,114 +363,20 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         return self._seq
 
     # ================================================================================================
-    # Activities
+    # The features' entry points (the rest of each feature is in its module, see ``_features``)
     # ================================================================================================
 
     def schedule_activity(self, call: ActivityCall) -> asyncio.Future[Any]:
-        seq = self._next_seq()
-        activity_id = call.activity_id or str(seq)
-        fut = _ActivityFuture(self, lambda: self._activity_future_cancelled(act))
-        act = _Activity(call.activity_type, activity_id, call.result_type, fut)
-        body: dict[str, Any] = {
-            "type": _CMD_SCHEDULE_ACTIVITY,
-            "activity_id": activity_id,
-            "activity_type": call.activity_type,
-            "input": call.input,
-            "task_queue": call.task_queue,
-            "schedule_to_close_timeout": call.schedule_to_close_timeout,
-            "start_to_close_timeout": call.start_to_close_timeout,
-            "schedule_to_start_timeout": call.schedule_to_start_timeout,
-            "heartbeat_timeout": call.heartbeat_timeout,
-            "retry_policy": call.retry_policy,
-        }
+        """Issue a ScheduleActivity command (see ``_activities``)."""
+        return _activities.schedule(self, call)
 
-        def bind(event_id: int) -> None:
-            act.scheduled_event_id = event_id
-            self._activities[event_id] = act
-
-        key = (_CMD_SCHEDULE_ACTIVITY, call.activity_type, activity_id)
-        act.command = self._add_command(body, key, bind)
-        return fut
-
-    def _activity_future_cancelled(self, act: _Activity) -> None:
-        """The code stopped waiting for an activity: if it is still open, cancel it too."""
-        if act.closed:
-            return
-        if act.command is not None and act.command in self._pending:
-            # Scheduled and cancelled within the same workflow task: send neither (see timers).
-            self._pending.remove(act.command)
-            return
-        if not act.scheduled_event_id:
-            return  # dropped because the workflow had already closed
-        sched = act.scheduled_event_id
-        self._add_command(
-            {"type": _CMD_REQUEST_CANCEL_ACTIVITY, "scheduled_event_id": sched},
-            (_CMD_REQUEST_CANCEL_ACTIVITY, str(sched)),
-        )
-
-    def _activity_canceled(self, ev: dict[str, Any]) -> None:
-        act = self._activities.pop(ev["attributes"]["scheduled_event_id"], None)
-        if act is None:
-            return  # the code asked to cancel it after it had already closed
-        act.closed = True
-        if not act.future.done():
-            act.future.cancel()
-
-    def _resolve_activity(self, ev: dict[str, Any], failure_attrs: dict[str, Any] | None) -> None:
-        attrs = ev["attributes"]
-        act = self._activities.pop(attrs["scheduled_event_id"], None)
-        if act is None:
-            raise NondeterminismError(
-                f"{self._where()}: history {_describe_event(ev)} closes activity event "
-                f"{attrs['scheduled_event_id']}, which the workflow code did not schedule. {self._hint()}"
-            )
-        act.closed = True
-        fut = act.future
-        if fut.done():
-            return  # the code stopped waiting for it (e.g. its task was cancelled)
-        if failure_attrs is None:
-            try:
-                fut.set_result(decode(attrs.get("result"), act.result_type))
-            except PayloadError as e:
-                fut.set_exception(
-                    WorkflowCodeError(
-                        f"the result of activity {act.activity_type!r} does not fit its declared return type: {e}"
-                    )
-                )
-            return
-        failure = failure_attrs.get("failure") or {"message": "activity failed"}
-        cause = failure_from_dict(failure)
-        timed_out = ev["event_type"] == _EV_ACTIVITY_TASK_TIMED_OUT
-        fut.set_exception(
-            ActivityError(
-                f"activity {act.activity_type!r} (id {act.activity_id!r}) "
-                f"{'timed out' if timed_out else 'failed'}: {cause.message}",
-                activity_type=act.activity_type,
-                activity_id=act.activity_id,
-                attempt=int(failure_attrs.get("attempt") or 1),
-                retry_state=failure_attrs.get("retry_state"),
-                cause=cause,
-            )
-        )
+    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
+        # Called by asyncio when the code cancels a timer's handle (see ``_timers``).
+        _timers.handle_cancelled(self, handle)
 
     # ================================================================================================
-    # Cancellation and introspection
+    # Introspection
     # ================================================================================================
-
-    def _request_cancel(self, attrs: dict[str, Any]) -> None:
-        """A cancellation was requested: the main coroutine gets ``asyncio.CancelledError`` where it
-        waits (at the next workflow task), and what it waited on (an activity, a timer) is cancelled."""
-        if self.cancel_request is not None:
-            return
-        self.cancel_request = attrs
-        # Through the ready queue, not at once: a main coroutine cancelled before its first step would
-        # never enter its body, so it could not report the cancellation (or catch it).
-        self.call_soon(self._cancel_main, attrs.get("reason") or None)
-
-    def _cancel_main(self, reason: str | None) -> None:
-        main = self._main
-        if main is not None and not main.done():
-            main.cancel(reason)
 
     def stack(self) -> list[dict[str, Any]]:
         """Where each of the workflow's unfinished coroutines waits: its chain of awaits, outermost
@@ -678,46 +406,6 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         return out
 
     # ================================================================================================
-    # Timers (the loop's call_later)
-    # ================================================================================================
-
-    def _start_timer(self, delay: float, handle: asyncio.TimerHandle) -> None:
-        seq = self._next_seq()
-        timer_id = str(seq)
-        cmd = self._add_command(
-            {"type": _CMD_START_TIMER, "timer_id": timer_id, "duration": max(delay, 0.0)},
-            (_CMD_START_TIMER, timer_id),
-        )
-        t = _Timer(timer_id, handle, cmd)
-        self._timers[timer_id] = t
-        self._handle_timers[id(handle)] = t
-
-    def _fire_timer(self, timer_id: str) -> None:
-        t = self._timers.pop(timer_id, None)
-        if t is None or t.done:
-            return
-        t.done = True
-        self._handle_timers.pop(id(t.handle), None)
-        if not t.handle._cancelled:
-            self._ready.append(t.handle)
-
-    def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
-        t = self._handle_timers.pop(id(handle), None)
-        if t is None or t.done:
-            return
-        t.done = True
-        self._timers.pop(t.timer_id, None)
-        if t.command in self._pending:
-            # Started and cancelled within the same workflow task (code only runs once every earlier
-            # command has been matched, so a pending command is one of this task's): send neither.
-            self._pending.remove(t.command)
-            return
-        self._add_command(
-            {"type": _CMD_CANCEL_TIMER, "timer_id": t.timer_id},
-            (_CMD_CANCEL_TIMER, t.timer_id),
-        )
-
-    # ================================================================================================
     # The asyncio event loop interface
     # ================================================================================================
 
@@ -741,7 +429,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         if not delay <= MAX_SECONDS:  # a durable timer the server would refuse (or NaN): say so here
             raise ValueError(f"a workflow timer can wait at most 100 years ({MAX_SECONDS:g} s), got {delay!r} s")
         handle = asyncio.TimerHandle(self._time + delay, callback, args, self, context)
-        self._start_timer(delay, handle)
+        _timers.start(self, delay, handle)
         return handle
 
     def call_at(  # type: ignore[override]
