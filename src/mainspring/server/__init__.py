@@ -11,7 +11,8 @@ Where a change goes:
 - **The transition path** (``_core``): load a run into the execution cache, take its lock, change its
   state and collect events, commit them in one conditional write, then act (hand out tasks, arm timers,
   answer waiters). Writes of one run may be in flight while the next transition runs; they are applied
-  in order (``Store.submit``).
+  in order (``Store.submit``). A run's in-memory copy (``Execution``) and what a transition leaves
+  to do once durable (``Effects``) are in ``_execution``.
 - **A command** (what a workflow task may ask for): one ``CommandKind`` in a feature module of
   ``features`` (``activities``, ``timers``, ``closing``): its validation and the events and state it
   becomes, registered once in ``features.COMMAND_KINDS``. ``_commands`` only runs the kinds (every
