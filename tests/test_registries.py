@@ -19,6 +19,7 @@ from mainspring.api import models as m
 from mainspring.api.enums import CommandType, EventType, WorkflowStatus
 from mainspring.errors import InvalidArgumentError
 from mainspring.server import Engine, ServerConfig
+from mainspring.server._transition import Transition
 from mainspring.server.features import COMMAND_KINDS, CommandCheck, CommandKind, CommandKinds
 from mainspring.storage import store_from_url
 from mainspring.workflow._features import CLOSING_COMMANDS, COMMAND_EVENTS, EVENT_HANDLERS
@@ -91,15 +92,12 @@ def _validate_echo(check: CommandCheck, cmd: EchoCommand) -> str | None:
     return "the note is empty" if not cmd.note else None
 
 
-def _apply_echo(engine: Any, ex: Any, cmd: EchoCommand, completed_id: int, now: float, fx: Any) -> None:
-    engine._append(
-        ex,
-        EventType.WORKFLOW_EXECUTION_COMPLETED,
-        {"result": cmd.note, "workflow_task_completed_event_id": completed_id},
-        now,
+def _apply_echo(t: Transition, cmd: EchoCommand, completed_id: int) -> None:
+    t.append(
+        EventType.WORKFLOW_EXECUTION_COMPLETED, {"result": cmd.note, "workflow_task_completed_event_id": completed_id}
     )
-    ex.state.outcome = (cmd.note, None)
-    engine._close(ex, WorkflowStatus.COMPLETED, now, fx)
+    t.ex.state.outcome = (cmd.note, None)
+    t.close(WorkflowStatus.COMPLETED)
 
 
 ECHO = CommandKind("Echo", EchoCommand, _validate_echo, _apply_echo, closes=True)
@@ -122,12 +120,12 @@ async def test_a_registered_command_kind_is_validated_and_applied(tmp_path: Path
         )
 
         async def complete(*commands: Any) -> None:
-            task = await engine.poll_workflow_task(session, 30)
+            task = await engine.workflow_tasks.poll(session, 30)
             assert task is not None
             req = m.CompleteWorkflowTaskRequest.model_construct(
                 task_token=task["task_token"], commands=list(commands), sticky=False, eager_activity_slots=0
             )
-            await engine.complete_workflow_task("default", req)
+            await engine.workflow_tasks.complete("default", req)
 
         # Its validation runs, in the place of the command in the task ...
         with pytest.raises(InvalidArgumentError, match=r"^command 1 \(Echo\): the note is empty$"):

@@ -8,20 +8,25 @@ Where a change goes:
   WebSocket channels) are built from that table; nothing else lists operations.
 - **An error**: the engine raises a domain error (``mainspring.errors``, with a ``code``); its HTTP
   status is looked up in ``_errors`` at the edges, and the CLI words it in ``mainspring.cli._common``.
-- **The transition path** (``_core``): load a run into the execution cache, take its lock, change its
-  state and collect events, commit them in one conditional write, then act (hand out tasks, arm timers,
-  answer waiters). Writes of one run may be in flight while the next transition runs; they are applied
-  in order (``Store.submit``). A run's in-memory copy (``Execution``) and what a transition leaves
-  to do once durable (``Effects``) are in ``_execution``.
-- **A command** (what a workflow task may ask for): one ``CommandKind`` in a feature module of
-  ``features`` (``activities``, ``timers``, ``closing``): its validation and the events and state it
-  becomes, registered once in ``features.COMMAND_KINDS``. ``_commands`` only runs the kinds (every
-  command of a task is validated, then all are applied). The worker's side of a command, and what
-  its events mean in replay, is registered in ``mainspring.workflow._features``.
-- **Workflow and activity tasks**: ``_workflow_tasks`` (handing out, completing, failing, timing out;
-  history pages in ``_history_pages``), ``_activity_tasks`` (attempts, retries, heartbeats, the four
-  timeouts). A run's pending state is in ``_state``: a small core plus pending items (activities,
-  timers) that are rows of their own, so a write is the size of what changed.
+- **The transition core** (``_transition``, on ``_core``): every change to a run is ``async with
+  core.transition(ex) as t``: the run's lock is taken, the feature changes its state and appends events
+  (``t.append``), and the scope's exit commits them in one conditional write, then acts (hands out
+  tasks, arms timers, answers waiters). The exit alone picks the fast paths (answering before the
+  commit; a worker's report and the workflow task it causes in one commit). ``_core`` holds the
+  execution cache and the commit machinery; a run's in-memory copy (``Execution``) and what a
+  transition leaves to do once durable (``Effects``) are in ``_execution``.
+- **A feature** is a module of ``features`` that registers its handlers: its command kinds (a
+  ``CommandKind``: validation, and the events and state it becomes, listed once in
+  ``features.COMMAND_KINDS``), its operations' handlers, its timer callbacks, and what it does after a
+  commit, for a run taken from the store and when a run closes (``EngineCore.on_commit``,
+  ``on_rearm``, ``on_close``). Today: ``workflow_tasks`` (handing out, completing, failing, timing
+  out; history pages in ``_history_pages``), ``activity_tasks`` (attempts, retries, heartbeats, the
+  four timeouts) with ``activities`` (its commands), ``timers``, ``cancellation`` (cancel, terminate)
+  and ``closing`` (the commands that end a run). ``_engine`` puts them together. A new feature (signals,
+  updates, child workflows) is one module there and one line in ``Engine.__init__``. The worker's side
+  of a command, and what its events mean in replay, is registered in ``mainspring.workflow._features``.
+- **Pending state** (``_state``): a small core plus pending items (activities, timers) that are rows of
+  their own, so a write is the size of what changed.
 - **Around them**: ``_matching`` (task queues, sessions, long-polls), ``_timers`` (the timer wheel),
   ``_limits`` (per-run limits, ``--limit-*``), ``_admission`` (shedding starts under overload),
   ``_tokens`` (signed task tokens), ``_guard``, ``_wire`` and ``_protocol`` (what the edge accepts),

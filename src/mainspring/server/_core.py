@@ -1,17 +1,21 @@
-"""The engine's shared machinery: loading, changing and committing one execution.
+"""The engine's spine: the execution cache, committing a run's changes, and what features register.
 
-Each transition follows one pattern: take the execution's lock, change its in-memory state and
-collect new history events, commit both in one conditional write, and only then act on the outside
-world (hand out tasks, arm timers, answer waiters). Nothing is acknowledged before it is durable.
-One exception, which acknowledges nothing: a new run's first workflow task is handed out while the
+Every change to a run is a ``Transition`` (``_transition``): load the run into the cache, take its
+lock, change its in-memory state and collect new history events, commit both in one conditional
+write, and only then act on the outside world (hand out tasks, arm timers, answer waiters). Nothing
+is acknowledged before it is durable. The transition picks the fast paths, built on the machinery
+here: a commit that runs behind the answer (``_commit_behind``), and one whose lock is released as
+soon as it is submitted (``_submit_commit``: the store applies writes in the order they are
+submitted, so the run's next transition builds on it and is refused by the version check if it was
+lost; its own answer and effects still wait for the write). Whoever reads the run as committed
+(describe, result, a workflow task's history) waits for the writes in flight first (``_written``).
+One more path, which acknowledges nothing: a new run's first workflow task is handed out while the
 start is being written (workflow code has no effects; the task's completion waits for that write).
 
-A transition may also release the lock before its write is durable (``_submit_commit``): the store
-applies writes in the order they are submitted, so the run's next transition builds on it and is
-refused by the version check if it was lost. Its own answer and effects still wait for the write.
-A plain activity completion does this, so that the results of a fan-out share group commits.
-Whoever reads the run as committed (describe, result, a workflow task's history) waits for the
-writes in flight first (``_written``).
+Features (``features``) register with the core what they do once a transition is durable
+(``on_commit``), what they re-arm for a run taken from the store (``on_rearm``), and what they let go
+of when a run closes (``on_close``). The core calls no feature by name, except the two a transition's
+fast paths hand work to (``workflow_tasks`` and ``activity_tasks``).
 
 A run's in-memory copy (``Execution``), a transition's ``Effects`` and the small helpers they share are
 in ``_execution``, re-exported here.
@@ -28,14 +32,10 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
-
-import orjson
+from typing import TYPE_CHECKING, Any
 
 from .._repeats import RepeatedLog
 from ..api.enums import (
-    ActivityState,
-    EventType,
     WorkflowStatus,
 )
 from ..errors import (
@@ -75,6 +75,12 @@ from ._matching import Kind, Matching, Session
 from ._state import ActivityInfo, ExecutionState, UnreadableStateError, WorkflowTaskInfo
 from ._timers import Clock, SystemClock, TimerWheel
 from ._tokens import KEY_NAME, TaskTokens
+from ._transition import Transition, TransitionScope
+from .features import COMMAND_KINDS, CommandKinds
+
+if TYPE_CHECKING:
+    from .features.activity_tasks import ActivityTasks
+    from .features.workflow_tasks import WorkflowTasks
 
 # The helpers of _execution are re-exported: the engine's parts import them from here.
 __all__ = [
@@ -113,7 +119,16 @@ _TRIM_LOOK = 8
 
 
 class EngineCore:
-    """State and helpers shared by the workflow-task, activity-task and client-facing parts."""
+    """The spine the features are built on: the execution cache, the transition path (load, lock,
+    change, commit, act), task tokens, long polls, and what features register to be called on."""
+
+    #: The command kinds this engine accepts (``features``). One table for every engine; a test may
+    #: give one engine a table of its own.
+    command_kinds: CommandKinds = COMMAND_KINDS
+    #: The features whose parts the transition core calls on itself (set by ``Engine``): handing a
+    #: workflow task back in an answer, and activities to the worker that scheduled them.
+    workflow_tasks: WorkflowTasks
+    activity_tasks: ActivityTasks
 
     def __init__(self, store: Store, config: ServerConfig, clock: Clock | None = None) -> None:
         self.store = store
@@ -148,9 +163,29 @@ class EngineCore:
         self.stopping = False
         self.admission = Admission(target=config.start_delay_target.total_seconds(), limit=config.max_pending_starts)
 
+        #: What the features registered (``on_commit``, ``on_rearm``, ``on_close``).
+        self.acts: list[Callable[[Execution, Effects], None]] = []
+        self.rearms: list[Callable[[ExecutionRecord, ExecutionState], None]] = []
+        self.closers: list[Callable[[Transition], None]] = []
+
         #: Signs task tokens. A key of this process's until ``_load_token_key`` puts the store's in
         #: place, before anything is handed out.
         self.tokens = TaskTokens(secrets.token_bytes(32))
+
+    # --- what features register --------------------------------------------------------------------
+
+    def on_commit(self, act: Callable[[Execution, Effects], None]) -> None:
+        """Call ``act(ex, fx)`` after each durable transition: the feature acts on its part of ``fx``."""
+        self.acts.append(act)
+
+    def on_rearm(self, rearm: Callable[[ExecutionRecord, ExecutionState], None]) -> None:
+        """Call ``rearm(rec, st)`` for each open run taken from the store (at start, after a failed
+        write): the feature offers the tasks and arms the timers its part of the state calls for."""
+        self.rearms.append(rearm)
+
+    def on_close(self, closing: Callable[[Transition], None]) -> None:
+        """Call ``closing(t)`` when a transition closes its run, before its pending items are dropped."""
+        self.closers.append(closing)
 
     async def _load_token_key(self) -> None:
         """Sign task tokens with the store's key, so those handed out before a restart still verify."""
@@ -256,49 +291,6 @@ class EngineCore:
             if evict == 0:
                 return
 
-    def _append(self, ex: Execution, etype: EventType, attrs: dict[str, Any], now: float) -> HistoryEvent:
-        wt = ex.state.wt
-        if wt is not None and wt.started:
-            # An event arrives while the task is out: the worker has not seen it, so another task
-            # must follow. The task's Started event goes first, at the place the worker saw it.
-            wt.new_events = True
-            if not wt.started_written:
-                self._write_wt_started(ex, wt, now)
-        return self._raw_append(ex, etype, attrs, now)
-
-    @staticmethod
-    def _raw_append(ex: Execution, etype: EventType, attrs: dict[str, Any], now: float) -> HistoryEvent:
-        rec = ex.record
-        e = HistoryEvent(rec.next_event_id, etype, now, attrs)
-        rec.next_event_id += 1
-        ex.events.append(e)
-        # The history's size, for --limit-history-bytes. One more encoding of the attributes (the store
-        # makes its own), measured at 1-3 us for an event of a few hundred bytes and 0.1 ms for 1 MB.
-        ex.state.history_bytes += len(orjson.dumps(attrs))
-        return e
-
-    def _write_wt_started(self, ex: Execution, wt: WorkflowTaskInfo, now: float) -> None:
-        if wt.transient:
-            e = self._raw_append(
-                ex,
-                EventType.WORKFLOW_TASK_SCHEDULED,
-                {"task_queue": ex.record.task_queue, "attempt": wt.attempt},
-                wt.scheduled_time,
-            )
-            wt.scheduled_event_id = e.event_id
-        self._raw_append(
-            ex,
-            EventType.WORKFLOW_TASK_STARTED,
-            {
-                "scheduled_event_id": wt.scheduled_event_id,
-                "identity": wt.identity,
-                "attempt": wt.attempt,
-                **ex.started_extra,
-            },
-            wt.started_time,
-        )
-        wt.started_written = True
-
     async def _commit(self, ex: Execution, *, quiet: bool | None = None) -> None:
         """Write the transition in progress; on failure forget the execution (memory is now wrong)."""
         if ex.creating is not None:
@@ -347,19 +339,45 @@ class EngineCore:
                 self.health.succeeded()
             ex.remember(events)
             return
+        if isinstance(e, StorageError) and not isinstance(e, ConditionFailedError):
+            self.health.failed()
+        self._lose(ex)
+
+    def _lose(self, ex: Execution) -> None:
+        """``ex`` is no longer the run's (a write of it failed, or a transition changed it and never
+        committed): forget it, and reload the run from the store."""
         rec = ex.record
         if self._cache.get(rec.run_id) is ex:
             del self._cache[rec.run_id]
-        if isinstance(e, StorageError) and not isinstance(e, ConditionFailedError):
-            self.health.failed()
         if not ex.lost and not self.stopping:  # the first failure of this copy
             ex.lost = True
             self._spawn_restore(rec.run_id)
+        ex.events = []
         # Operations already waiting for this copy's lock go on with it: make any write they try
         # fail the store's version check, rather than record a transition made on top of this
         # lost one (they fail, their callers retry, and the run is loaded afresh from the store).
         # Writes already submitted behind this one fail that check too (this one is not stored).
         rec.version = _POISONED
+
+    def transition(self, ex: Execution) -> TransitionScope:
+        """``async with core.transition(ex) as t``: lock ``ex``, change it, commit, act (``_transition``)."""
+        return TransitionScope(self, ex)
+
+    def _act(self, ex: Execution, fx: Effects) -> None:
+        """Act on a durable transition: what each feature registered, then the waiters, then ``fx.then``."""
+        for act in self.acts:
+            act(ex, fx)
+        if fx.closed:
+            for f in self._result_waiters.pop(ex.record.run_id, []):
+                if not f.done():
+                    f.set_result(None)
+        if fx.then:
+            for action in fx.then:
+                action()
+
+    def _act_when_durable(self, ex: Execution, fx: Effects, fut: asyncio.Future[None]) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self._act(ex, fx)
 
     async def _written(self, ex: Execution) -> None:
         """Wait until every write of ``ex`` submitted so far is done (whether it failed or not)."""
@@ -408,7 +426,7 @@ class EngineCore:
             # Nothing else to do (W3's one workflow): writing on the event loop saves two thread
             # wake-ups. Other operations under way: leave the loop to them and batch with theirs.
             await self._commit(ex, quiet=self.operations == 0)
-            self._after_commit(ex, fx)
+            self._act(ex, fx)
         except Exception as e:
             self.repeats.error(
                 "behind",
@@ -437,73 +455,6 @@ class EngineCore:
             await asyncio.shield(creating)
         except Exception:
             raise NotFoundError("this workflow run was not created (its start failed)", code="not_found") from None
-
-    def _after_commit(self, ex: Execution, fx: Effects) -> None:
-        rec = ex.record
-        if fx.offer_wt and ex.state.wt is not None:
-            self._arm_wt(rec, ex.state.wt, sticky=self._sticky_session(ex))
-        if fx.activities:
-            for act in fx.activities:
-                if act.state is ActivityState.SCHEDULED:  # not handed out eagerly already
-                    self.matching.offer_activity_task(
-                        rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id)
-                    )
-                self._arm_activity_schedule_timers(rec.run_id, act)
-        if fx.closed:
-            for f in self._result_waiters.pop(rec.run_id, []):
-                if not f.done():
-                    f.set_result(None)
-        if fx.stop_activities:
-            for session, token in fx.stop_activities:
-                if session.link is not None and not session.closed:
-                    session.link.notify("cancel_activity", {"task_token": token})
-
-    def _sticky_session(self, ex: Execution) -> Session | None:
-        sid = ex.state.sticky_session
-        if sid is None:
-            return None
-        s = self.matching.sessions.get(sid)
-        if s is None:
-            ex.state.sticky_session = None
-        return s
-
-    def _schedule_wt(self, ex: Execution, now: float, fx: Effects) -> None:
-        """The workflow has something new to see: make sure a workflow task will show it."""
-        st = ex.state
-        if not ex.running:
-            return
-        if st.wt is not None:
-            if st.wt.started:
-                st.wt.new_events = True
-            return
-        e = self._append(ex, EventType.WORKFLOW_TASK_SCHEDULED, {"task_queue": ex.record.task_queue, "attempt": 1}, now)
-        st.wt = WorkflowTaskInfo(attempt=1, scheduled_time=now, scheduled_event_id=e.event_id)
-        fx.offer_wt = True
-
-    def _close(self, ex: Execution, status: WorkflowStatus, now: float, fx: Effects) -> None:
-        rec = ex.record
-        st = ex.state
-        rec.status = status
-        rec.close_time = now
-        # Pending work of a closed run is abandoned: its tasks are refused when they come back, and
-        # the workers running its activities are told to stop them.
-        for act in st.activities.values():
-            if act.session_id:
-                s = self.matching.sessions.get(act.session_id)
-                if s is not None:
-                    s.inflight_activities.discard((rec.run_id, act.scheduled_event_id))
-                    if act.state is ActivityState.STARTED:
-                        fx.stop_activity(s, self._activity_token(rec, act, s.id))
-        wt = st.wt
-        if wt is not None and wt.started and wt.session_id is not None:
-            s = self.matching.sessions.get(wt.session_id)
-            if s is not None:
-                s.inflight_workflows.discard(rec.run_id)
-        st.clear_pending()
-        st.wt = None
-        st.sticky_session = None
-        fx.closed = True
-        fx.activities = None
 
     async def _outcome(self, rec: ExecutionRecord, st: ExecutionState) -> tuple[Any, dict[str, Any] | None]:
         """(result, failure) of the run as committed in ``rec``/``st``: (None, None) while it runs. Read
@@ -624,22 +575,89 @@ class EngineCore:
                 self.matching.requeue(session, kind, ref)
         return tasks
 
-    # --- implemented by the workflow-task and activity-task parts; declared here so each part can
-    # --- call the other's without importing it
-    def _arm_wt(self, rec: ExecutionRecord, wt: WorkflowTaskInfo, sticky: Session | None = None) -> None:
-        raise NotImplementedError
+    # --- finding runs ---------------------------------------------------------------------------------
 
-    def _arm_activity_schedule_timers(self, run_id: str, act: ActivityInfo) -> None:
-        raise NotImplementedError
+    def check_namespace(self, namespace: str) -> None:
+        if namespace not in self._namespaces:
+            raise NotFoundError(
+                f"namespace {namespace!r} does not exist; known: {', '.join(sorted(self._namespaces))}",
+                code="namespace_not_found",
+                details={"namespace": namespace},
+            )
 
-    def _begin_activity(self, ex: Execution, act: ActivityInfo, session: Session, now: float) -> dict[str, Any]:
-        raise NotImplementedError
+    async def _find(self, namespace: str, workflow_id: str, run_id: str | None) -> ExecutionRecord:
+        self.check_namespace(namespace)
+        if run_id:
+            ex = self._cache.get(run_id)
+            if ex is not None and ex.record.namespace == namespace and ex.record.workflow_id == workflow_id:
+                return ex.record
+        rec = await self.store.get_execution(namespace, workflow_id, run_id or None)
+        if rec is None:
+            what = f"workflow {workflow_id!r}" + (f" run {run_id}" if run_id else "")
+            raise NotFoundError(f"{what} not found in namespace {namespace!r}", code="not_found")
+        ex = self._cache.get(rec.run_id)
+        return ex.record if ex is not None else rec
 
-    async def _on_user_timer(self, run_id: str, timer_id: str, started_event_id: int) -> None:
-        raise NotImplementedError
+    async def _execution(
+        self, namespace: str, workflow_id: str, run_id: str | None, *, action: str, even_set_aside: bool = False
+    ) -> Execution:
+        rec = await self._find(namespace, workflow_id, run_id)
+        ex = await self._load(rec.run_id)
+        problem = self.set_aside.get(rec.run_id)
+        if ex is None and problem is not None:
+            if not even_set_aside:
+                raise _not_running(rec, f"is set aside: {problem}", action)
+            # Terminating it is how an operator closes it: what it held is unreadable, so nothing of it
+            # is kept but its history and the termination.
+            ex = self._cache.get(rec.run_id)
+            if ex is None:
+                ex = self._cache[rec.run_id] = Execution(rec, ExecutionState())
+        if ex is None:
+            raise NotFoundError(
+                f"workflow {workflow_id!r} run {rec.run_id} not found in namespace {namespace!r}",
+                code="not_found",
+            )
+        return ex
+
+    @staticmethod
+    def _check_running(ex: Execution, action: str) -> None:
+        if not ex.running:
+            raise _not_running(ex.record, f"is not running: it is {ex.record.status.value}", action)
+
+    # --- taking runs from the store --------------------------------------------------------------------
+
+    def _rearm(self, rec: ExecutionRecord, st: ExecutionState) -> None:
+        """Offer the tasks and arm the timers a stored state calls for, feature by feature. Offering
+        one twice does no harm: a task handed out is checked against the run's state first."""
+        for rearm in self.rearms:
+            rearm(rec, st)
 
     async def _restore(self, run_id: str) -> None:
-        raise NotImplementedError
+        """After a failed commit: go on from the run's stored state, as after a restart. What the lost
+        transition offered or armed is gone with it, and what it replaced (an activity handed out,
+        stored as still to run) is in no queue.
 
-    async def _begin_workflow_task(self, ex: Execution, session: Session, now: float) -> dict[str, Any]:
-        raise NotImplementedError
+        Not at once: while the store keeps failing (a full disk), re-armed work would fail again at
+        once, in a loop. It waits ``health.delay`` (longer with each failure in a row) first."""
+        reads = 0
+        while True:
+            await asyncio.sleep(max(self.health.delay, min(0.1 * 2**reads, 5.0) if reads else 0.0))
+            try:
+                rec = await self.store.get_run(run_id)
+                break
+            except Exception as e:
+                self.repeats.error("reload", "could not reload workflow run %s after a failed write: %s", run_id, e)
+                reads = min(reads + 1, 16)
+        if rec is None or rec.status is not WorkflowStatus.RUNNING:
+            return
+        st = self._state_of(rec)
+        if st is not None:
+            self._rearm(rec, st)
+
+
+def _not_running(rec: ExecutionRecord, why: str, action: str) -> InvalidArgumentError:
+    return InvalidArgumentError(
+        f"workflow {rec.workflow_id!r} (run {rec.run_id}) {why}; only a running workflow can be {action}",
+        code="not_running",
+        details={"run_id": rec.run_id, "status": rec.status.value},
+    )

@@ -1,8 +1,7 @@
-"""The engine: every state transition of every workflow execution, and the reads clients make.
-
-``Engine`` puts together the shared core (``_core``), workflow tasks (``_workflow_tasks``) and
-activity tasks (``_activity_tasks``), and adds what clients and workers call directly: starting
-workflows, describing and listing them, waiting for results, and worker sessions.
+"""The engine: the transition core (``_core``, ``_transition``) and the features it is made of
+(``features``), put together; and what clients and workers call that is no feature's: starting
+workflows, describing and listing them, their histories, waiting for results, task queues, and
+worker sessions.
 """
 
 from __future__ import annotations
@@ -31,13 +30,19 @@ from ..storage import (
     ExecutionWrite,
     ListQuery,
     StorageError,
+    Store,
 )
-from ._activity_tasks import ActivityTasks
-from ._core import Effects, Execution, iso, new_run_id, terminated_failure
+from ._config import ServerConfig
+from ._core import EngineCore, Execution, iso, new_run_id
 from ._history_pages import PAGE_EVENTS, read_page
 from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState
-from ._workflow_tasks import WorkflowTasks
+from ._timers import Clock
+from ._transition import Transition
+from .features import timers
+from .features.activity_tasks import ActivityTasks
+from .features.cancellation import Cancellation
+from .features.workflow_tasks import WorkflowTasks
 
 __all__ = ["Engine", "iso"]
 
@@ -51,8 +56,17 @@ STACK_TIMEOUT = 5.0
 _BACKLOG_CHECK_LIMIT = 10_000
 
 
-class Engine(WorkflowTasks, ActivityTasks):
-    """The workflow state machine, its queues and its timers, over one ``Store``."""
+class Engine(EngineCore):
+    """The engine: the transition core and the features it is made of, over one ``Store``."""
+
+    def __init__(self, store: Store, config: ServerConfig, clock: Clock | None = None) -> None:
+        super().__init__(store, config, clock)
+        # Each feature registers what it adds to the core (its effects, what it re-arms, what it lets
+        # go of when a run closes); the order here is the order they are called in.
+        self.workflow_tasks = WorkflowTasks(self)
+        self.activity_tasks = ActivityTasks(self)
+        self.cancellation = Cancellation(self)
+        timers.register(self)
 
     async def start(self) -> None:
         await self._load_token_key()
@@ -114,61 +128,6 @@ class Engine(WorkflowTasks, ActivityTasks):
                 len(self.set_aside),
             )
 
-    def _rearm(self, rec: ExecutionRecord, st: ExecutionState) -> None:
-        """Offer the tasks and arm the timers a stored state calls for. Offering one twice does no
-        harm: a task handed out is checked against the run's state first."""
-        wt = st.wt
-        if wt is not None:
-            self._arm_wt(rec, wt)
-        for act in st.activities.values():
-            if act.cancel_requested:
-                # It was running when the workflow cancelled it; nothing runs it now.
-                self.timers.schedule(self.clock.now(), self._on_cancel_due, rec.run_id, act.scheduled_event_id)
-                continue
-            if act.state is ActivityState.BACKOFF and act.next_attempt_time is not None:
-                self.timers.schedule(
-                    act.next_attempt_time,
-                    self._on_retry_due,
-                    rec.run_id,
-                    act.scheduled_event_id,
-                    act.attempt,
-                )
-            else:
-                self.matching.offer_activity_task(rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id))
-            self._arm_activity_schedule_timers(rec.run_id, act)
-        for t in st.timers.values():
-            self.timers.schedule(t.fire_time, self._on_user_timer, rec.run_id, t.timer_id, t.started_event_id)
-
-    async def _restore(self, run_id: str) -> None:
-        """After a failed commit: go on from the run's stored state, as after a restart. What the lost
-        transition offered or armed is gone with it, and what it replaced (an activity handed out,
-        stored as still to run) is in no queue.
-
-        Not at once: while the store keeps failing (a full disk), re-armed work would fail again at
-        once, in a loop. It waits ``health.delay`` (longer with each failure in a row) first."""
-        reads = 0
-        while True:
-            await asyncio.sleep(max(self.health.delay, min(0.1 * 2**reads, 5.0) if reads else 0.0))
-            try:
-                rec = await self.store.get_run(run_id)
-                break
-            except Exception as e:
-                self.repeats.error("reload", "could not reload workflow run %s after a failed write: %s", run_id, e)
-                reads = min(reads + 1, 16)
-        if rec is None or rec.status is not WorkflowStatus.RUNNING:
-            return
-        st = self._state_of(rec)
-        if st is not None:
-            self._rearm(rec, st)
-
-    def check_namespace(self, namespace: str) -> None:
-        if namespace not in self._namespaces:
-            raise NotFoundError(
-                f"namespace {namespace!r} does not exist; known: {', '.join(sorted(self._namespaces))} "
-                f"(create it with `mainspring namespace create {namespace}`)",
-                code="namespace_not_found",
-            )
-
     async def create_namespace(self, name: str, description: str) -> bool:
         created = await self.store.create_namespace(name, description)
         self._namespaces.add(name)
@@ -209,8 +168,11 @@ class Engine(WorkflowTasks, ActivityTasks):
             request_id=req.request_id,
         )
         ex = Execution(rec, ExecutionState(), new=True)
-        self._raw_append(
-            ex,
+        # Not under a TransitionScope: no one else knows the run yet, and its write is not a commit over
+        # a stored version but the creation (see below).
+        t = Transition(self, ex)
+        t.now = now
+        t.append_raw(
             EventType.WORKFLOW_EXECUTION_STARTED,
             {
                 "workflow_type": req.workflow_type,
@@ -220,10 +182,8 @@ class Engine(WorkflowTasks, ActivityTasks):
                 "run_id": run_id,
                 "attempt": 1,
             },
-            now,
         )
-        fx = Effects()
-        self._schedule_wt(ex, now, fx)
+        t.wake()
         rec.state = ex.state.to_dict()
         events, ex.events = ex.events, []
         ex.remember(events)
@@ -248,15 +208,14 @@ class Engine(WorkflowTasks, ActivityTasks):
         creating.add_done_callback(settled)
         self._cache[run_id] = ex
         self._trim_cache()
-        self._after_commit(ex, fx)
+        self._act(ex, t.fx)
         try:
             await asyncio.shield(creating)
         except ExecutionAlreadyRunningError as e:
             if req.request_id is not None and e.request_id == req.request_id:
                 return e.run_id, False
             raise AlreadyStartedError(
-                f"workflow {req.workflow_id!r} is already running (run id {e.run_id}); "
-                "choose another --workflow-id or wait for that run to close",
+                f"workflow {req.workflow_id!r} is already running (run id {e.run_id})",
                 code="already_started",
                 details={"run_id": e.run_id},
             ) from None
@@ -267,19 +226,6 @@ class Engine(WorkflowTasks, ActivityTasks):
         if key not in self._schemas:
             self._schemas[key] = await self.store.get_workflow_schema(*key)
         return self._schemas[key]
-
-    async def _find(self, namespace: str, workflow_id: str, run_id: str | None) -> ExecutionRecord:
-        self.check_namespace(namespace)
-        if run_id:
-            ex = self._cache.get(run_id)
-            if ex is not None and ex.record.namespace == namespace and ex.record.workflow_id == workflow_id:
-                return ex.record
-        rec = await self.store.get_execution(namespace, workflow_id, run_id or None)
-        if rec is None:
-            what = f"workflow {workflow_id!r}" + (f" run {run_id}" if run_id else "")
-            raise NotFoundError(f"{what} not found in namespace {namespace!r}", code="not_found")
-        ex = self._cache.get(rec.run_id)
-        return ex.record if ex is not None else rec
 
     async def _read(self, rec: ExecutionRecord, build: Callable[[ExecutionRecord, ExecutionState], T]) -> T:
         """``build`` from the run's committed state: a transition in progress changes the in-memory copy
@@ -401,78 +347,6 @@ class Engine(WorkflowTasks, ActivityTasks):
         out["result"], out["failure"] = await self._outcome(*closed) if closed is not None else (None, None)
         return out
 
-    # --- cancelling and terminating ------------------------------------------------------------------
-
-    async def _execution(
-        self, namespace: str, workflow_id: str, run_id: str | None, *, action: str, even_set_aside: bool = False
-    ) -> Execution:
-        rec = await self._find(namespace, workflow_id, run_id)
-        ex = await self._load(rec.run_id)
-        problem = self.set_aside.get(rec.run_id)
-        if ex is None and problem is not None:
-            if not even_set_aside:
-                raise _not_running(rec, f"is set aside: {problem}", action)
-            # Terminating it is how an operator closes it: what it held is unreadable, so nothing of it
-            # is kept but its history and the termination.
-            ex = self._cache.get(rec.run_id)
-            if ex is None:
-                ex = self._cache[rec.run_id] = Execution(rec, ExecutionState())
-        if ex is None:
-            raise NotFoundError(
-                f"workflow {workflow_id!r} run {rec.run_id} not found in namespace {namespace!r}",
-                code="not_found",
-            )
-        return ex
-
-    @staticmethod
-    def _check_running(ex: Execution, action: str) -> None:
-        if not ex.running:
-            raise _not_running(ex.record, f"is not running: it is {ex.record.status.value}", action)
-
-    async def request_cancel(self, namespace: str, req: m.CancelWorkflowRequest, identity: str) -> dict[str, Any]:
-        """Record a cancellation request; the workflow's code sees it at its next workflow task."""
-        ex = await self._execution(namespace, req.workflow_id, req.run_id, action="cancelled")
-        async with ex.lock:
-            self._check_running(ex, "cancelled")
-            rec = ex.record
-            st = ex.state
-            answer = {"accepted": True, "workflow_id": rec.workflow_id, "run_id": rec.run_id}
-            if st.cancel_request is not None:
-                return {**answer, "already_requested": True}
-            now = self.clock.now()
-            e = self._append(
-                ex, EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED, {"reason": req.reason, "identity": identity}, now
-            )
-            st.cancel_request = {"event_id": e.event_id, "time": iso(now), "reason": req.reason, "identity": identity}
-            fx = Effects()
-            self._schedule_wt(ex, now, fx)
-            await self._commit(ex)
-            self._after_commit(ex, fx)
-        log.info("cancellation of workflow %s (run %s) requested by %s", rec.workflow_id, rec.run_id, identity)
-        return {**answer, "already_requested": False}
-
-    async def terminate(self, namespace: str, req: m.TerminateWorkflowRequest, identity: str) -> dict[str, Any]:
-        """End a run at once: no more of its code runs; its pending work is dropped."""
-        ex = await self._execution(namespace, req.workflow_id, req.run_id, action="terminated", even_set_aside=True)
-        async with ex.lock:
-            self._check_running(ex, "terminated")
-            rec = ex.record
-            st = ex.state
-            now = self.clock.now()
-            # Not _append: a workflow task that is out will never complete, so its Started event is
-            # not written (its reserved id goes to this event, and the worker's answer is refused).
-            self._raw_append(
-                ex, EventType.WORKFLOW_EXECUTION_TERMINATED, {"reason": req.reason, "identity": identity}, now
-            )
-            st.outcome = (None, terminated_failure(req.reason))
-            fx = Effects()
-            self._close(ex, WorkflowStatus.TERMINATED, now, fx)
-            await self._commit(ex)
-            self.set_aside.pop(rec.run_id, None)
-            self._after_commit(ex, fx)
-        log.info("workflow %s (run %s) terminated by %s", rec.workflow_id, rec.run_id, identity)
-        return {"accepted": True, "workflow_id": rec.workflow_id, "run_id": rec.run_id}
-
     # --- where a workflow waits -------------------------------------------------------------------------
 
     async def workflow_stack(self, namespace: str, workflow_id: str, run_id: str | None) -> dict[str, Any]:
@@ -489,7 +363,7 @@ class Engine(WorkflowTasks, ActivityTasks):
             out["message"] = f"the run is {rec.status.value}: none of its code is waiting any more"
             return out
         ex = self._cache.get(rec.run_id)
-        session = self._sticky_session(ex) if ex is not None else None
+        session = self.workflow_tasks.sticky_session(ex) if ex is not None else None
         if session is None:
             out["message"] = (
                 "no worker holds this workflow in memory right now; a worker rebuilds it from its history "
@@ -648,9 +522,9 @@ class Engine(WorkflowTasks, ActivityTasks):
         # Each task on its own: a write that fails (its run is then reloaded and its tasks re-armed from
         # the store, see _restore) must not leave the session's other tasks with nobody to run them.
         for run_id in list(s.inflight_workflows):
-            await self._hand_over(s, self._workflow_task_lost(s, run_id))
+            await self._hand_over(s, self.workflow_tasks.session_lost(s, run_id))
         for run_id, sched_id in list(s.inflight_activities):
-            await self._hand_over(s, self._activity_task_lost(s, run_id, sched_id, graceful=graceful))
+            await self._hand_over(s, self.activity_tasks.session_lost(s, run_id, sched_id, graceful=graceful))
         s.inflight_workflows.clear()
         s.inflight_activities.clear()
 
@@ -662,42 +536,7 @@ class Engine(WorkflowTasks, ActivityTasks):
         except Exception:
             log.exception("could not hand over a task of lost worker %s", s.identity)
 
-    async def _workflow_task_lost(self, s: Session, run_id: str) -> None:
-        ex = await self._load(run_id)
-        if ex is None:
-            return
-        async with ex.lock:
-            wt = ex.state.wt
-            if wt is None or not wt.started or wt.session_id != s.id:
-                return
-            await self._wt_lost(ex, wt, f"worker {s.identity} was lost while running this workflow task")
-
-    async def _activity_task_lost(self, s: Session, run_id: str, sched_id: int, *, graceful: bool) -> None:
-        ex = await self._load(run_id)
-        if ex is None:
-            return
-        async with ex.lock:
-            act = ex.state.activities.get(sched_id)
-            if act is None or act.state is not ActivityState.STARTED or act.session_id != s.id:
-                return
-            reason = "stopped" if graceful else "was lost"
-            failure = {
-                "message": f"worker {s.identity} {reason} while running this activity",
-                "type": "WorkerLost",
-                "kind": "server",
-                "non_retryable": False,
-            }
-            await self._activity_attempt_failed(ex, act, failure, immediate=True, timeout_type=None)
-
 
 def _closed(rec: ExecutionRecord, st: ExecutionState) -> tuple[ExecutionRecord, ExecutionState] | None:
     """``(rec, st)`` if the run is closed (then neither changes any more), else None."""
     return None if rec.status is WorkflowStatus.RUNNING else (rec, st)
-
-
-def _not_running(rec: ExecutionRecord, why: str, action: str) -> InvalidArgumentError:
-    return InvalidArgumentError(
-        f"workflow {rec.workflow_id!r} (run {rec.run_id}) {why}; only a running workflow can be {action}",
-        code="not_running",
-        details={"run_id": rec.run_id, "status": rec.status.value},
-    )

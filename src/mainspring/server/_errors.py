@@ -73,8 +73,23 @@ class ErrorAnswer(NamedTuple):
         return {"status": self.status, **self.body()}
 
 
+def _create_namespace(e: RPCError) -> str | None:
+    name = e.details.get("namespace") if isinstance(e.details, dict) else None
+    return None if name is None else f"create it with `mainspring namespace create {name}`"
+
+
+#: What an edge adds to an error's message, by its code: the way out that the engine does not word (it
+#: knows no command line). The CLI adds its own (``mainspring.cli._common``); it repeats none of these.
+_HINTS = {"namespace_not_found": _create_namespace}
+
+
 def answer_for(e: RPCError | StorageError) -> ErrorAnswer:
     """How to answer a domain error (a StorageError: the store cannot write now, come back later)."""
     if isinstance(e, StorageError):
         return ErrorAnswer(503, "storage_unavailable", str(e))
-    return ErrorAnswer(http_status(e), e.code, e.message, e.details)
+    message = e.message
+    hint = _HINTS.get(e.code)
+    text = hint(e) if hint is not None else None
+    if text is not None and text not in message:
+        message = f"{message} ({text})"
+    return ErrorAnswer(http_status(e), e.code, message, e.details)

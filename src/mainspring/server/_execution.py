@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -181,6 +182,8 @@ class Effects:
     stop_activities: list[tuple[Session, str]] | None = None
     #: Activities the workflow cancelled before they started: ended after the task's other commands.
     cancel_now: list[ActivityInfo] | None = None
+    #: Anything else to do, in order, after what the features registered (``Transition.then``).
+    then: list[Callable[[], None]] | None = None
 
     def may_answer_first(self) -> bool:
         """True if nothing here must reach a worker before the answer does (see _commit_behind):

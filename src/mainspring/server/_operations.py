@@ -277,11 +277,11 @@ def _wait_result(engine: Engine, c: Caller, b: m.WaitResultRequest | None) -> Aw
 
 
 async def _cancel(engine: Engine, c: Caller, b: m.CancelWorkflowRequest) -> Any:
-    return await engine.request_cancel(c.namespace, b, _identity(c, b.identity))
+    return await engine.cancellation.request_cancel(c.namespace, b, _identity(c, b.identity))
 
 
 async def _terminate(engine: Engine, c: Caller, b: m.TerminateWorkflowRequest) -> Any:
-    return await engine.terminate(c.namespace, b, _identity(c, b.identity))
+    return await engine.cancellation.terminate(c.namespace, b, _identity(c, b.identity))
 
 
 async def _stack(engine: Engine, c: Caller, b: None) -> Any:
@@ -318,48 +318,48 @@ async def _end_session(engine: Engine, c: Caller, b: None) -> Any:
 
 
 def _poll_workflow_task(engine: Engine, c: Caller, b: m.PollRequest) -> Awaitable[Any]:
-    return engine.poll_workflow_task(_session(engine, c, b.session_id), _wait(b))
+    return engine.workflow_tasks.poll(_session(engine, c, b.session_id), _wait(b))
 
 
 def _poll_activity_task(engine: Engine, c: Caller, b: m.PollRequest) -> Awaitable[Any]:
-    return engine.poll_activity_task(_session(engine, c, b.session_id), _wait(b))
+    return engine.activity_tasks.poll(_session(engine, c, b.session_id), _wait(b))
 
 
 async def _poll_workflow_tasks(engine: Engine, c: Caller, b: m.PollRequest) -> Any:
-    return {"tasks": await engine.poll_workflow_tasks(_session(engine, c, b.session_id), _wait(b), b.max_tasks)}
+    return {"tasks": await engine.workflow_tasks.poll_many(_session(engine, c, b.session_id), _wait(b), b.max_tasks)}
 
 
 async def _poll_activity_tasks(engine: Engine, c: Caller, b: m.PollRequest) -> Any:
-    return {"tasks": await engine.poll_activity_tasks(_session(engine, c, b.session_id), _wait(b), b.max_tasks)}
+    return {"tasks": await engine.activity_tasks.poll_many(_session(engine, c, b.session_id), _wait(b), b.max_tasks)}
 
 
 # Task outcomes carry the caller's session on the channel: a task token is only good there.
 
 
 def _complete_workflow_task(engine: Engine, c: Caller, b: m.CompleteWorkflowTaskRequest) -> Awaitable[Any]:
-    return engine.complete_workflow_task(c.namespace, b, c.session)
+    return engine.workflow_tasks.complete(c.namespace, b, c.session)
 
 
 async def _fail_workflow_task(engine: Engine, c: Caller, b: m.FailWorkflowTaskRequest) -> Any:
-    await engine.fail_workflow_task(c.namespace, b, c.session)
+    await engine.workflow_tasks.fail(c.namespace, b, c.session)
     return {"accepted": True}
 
 
 def _complete_activity_task(engine: Engine, c: Caller, b: m.CompleteActivityTaskRequest) -> Awaitable[Any]:
-    return engine.complete_activity_task(c.namespace, b, c.session)
+    return engine.activity_tasks.complete(c.namespace, b, c.session)
 
 
 async def _fail_activity_task(engine: Engine, c: Caller, b: m.FailActivityTaskRequest) -> Any:
-    await engine.fail_activity_task(c.namespace, b, c.session)
+    await engine.activity_tasks.fail(c.namespace, b, c.session)
     return {"accepted": True}
 
 
 def _heartbeat_activity_task(engine: Engine, c: Caller, b: m.HeartbeatActivityTaskRequest) -> Awaitable[Any]:
-    return engine.heartbeat_activity_task(c.namespace, b, c.session)
+    return engine.activity_tasks.heartbeat(c.namespace, b, c.session)
 
 
 def _workflow_task_history(engine: Engine, c: Caller, b: m.WorkflowTaskHistoryRequest) -> Awaitable[Any]:
-    return engine.workflow_task_history(c.namespace, b)
+    return engine.workflow_tasks.history(c.namespace, b)
 
 
 # --- the table ---------------------------------------------------------------------------------------------

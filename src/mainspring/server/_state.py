@@ -12,7 +12,7 @@ failure from its closing event.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -23,9 +23,11 @@ from ..storage import PendingItem
 __all__ = [
     "ACTIVITY",
     "INPUT_NOT_LOADED",
+    "PENDING_KINDS",
     "TIMER",
     "ActivityInfo",
     "ExecutionState",
+    "PendingKind",
     "TimerInfo",
     "UnreadableStateError",
     "WorkflowTaskInfo",
@@ -270,10 +272,75 @@ class TimerInfo:
 
 
 #: The kinds of pending items (``PendingItem.kind``): one per thing a run can have many of at once.
-#: A feature that adds one (signals to deliver, child workflows, updates) adds its kind here, a class
-#: with ``to_item``/``from_item``, and its dict on ``ExecutionState``.
 ACTIVITY = "a"
 TIMER = "t"
+
+
+@dataclass(frozen=True, slots=True)
+class PendingKind:
+    """One kind of pending item: where the state keeps its items, and how one is stored and read back.
+
+    A feature that adds one (signals to deliver, child workflows, updates) adds its dict to
+    ``ExecutionState``, a class for its items, and one ``PendingKind`` in ``PENDING_KINDS``: the state's
+    changes, its write and its reading back know every kind from this table alone.
+    """
+
+    #: Its ``PendingItem.kind`` (one or two letters: it is in every stored row's key).
+    code: str
+    #: The item of a state stored under ``key``, or None if it is gone (its row is then deleted).
+    find: Callable[[ExecutionState, str], Any]
+    #: What is stored for an item (JSON data).
+    value: Callable[[Any], Any]
+    #: Read one stored item back into a state (``UnreadableStateError`` if a server did not write it).
+    load: Callable[[ExecutionState, str, Any], None]
+    #: Forget every item of a state (the run closed).
+    clear: Callable[[ExecutionState], None]
+    #: Called once all of a state's stored items are loaded (to order or index them), if given.
+    loaded: Callable[[ExecutionState], None] | None = None
+
+
+def _load_activity(st: ExecutionState, key: str, value: Any) -> None:
+    try:
+        sched_id = int(key)
+    except ValueError:
+        raise UnreadableStateError(f"activity {key!r} is not keyed by an event id") from None
+    st.activities[sched_id] = ActivityInfo.from_dict(sched_id, _object(value, f"activity {sched_id}", optional=False))
+
+
+def _activities_loaded(st: ExecutionState) -> None:
+    # In the order they were scheduled in (stored rows come back in any order), with their id index.
+    st.activities = dict(sorted(st.activities.items()))
+    st.activity_ids = {act.activity_id: sched_id for sched_id, act in st.activities.items()}
+
+
+def _clear_activities(st: ExecutionState) -> None:
+    st.activities.clear()
+    st.activity_ids.clear()
+    st.started_activities = 0
+
+
+def _load_timer(st: ExecutionState, key: str, value: Any) -> None:
+    st.timers[key] = TimerInfo.from_item(key, value)
+
+
+def _find_activity(st: ExecutionState, key: str) -> ActivityInfo | None:
+    return st.activities.get(int(key))
+
+
+def _find_timer(st: ExecutionState, key: str) -> TimerInfo | None:
+    return st.timers.get(key)
+
+
+def _activity_value(act: ActivityInfo) -> Any:
+    return act.to_dict()
+
+
+def _timer_value(timer: TimerInfo) -> Any:
+    return timer.to_item()
+
+
+def _clear_timers(st: ExecutionState) -> None:
+    st.timers.clear()
 
 
 @dataclass(slots=True)
@@ -353,10 +420,8 @@ class ExecutionState:
 
     def clear_pending(self) -> None:
         """Drop every pending item (the run closed): one delete of all its items, however many."""
-        self.activities.clear()
-        self.activity_ids.clear()
-        self.timers.clear()
-        self.started_activities = 0
+        for kind in PENDING_KINDS.values():
+            kind.clear(self)
         self.dirty.clear()
         self.cleared = True
 
@@ -364,18 +429,14 @@ class ExecutionState:
         """What the next write must do to the stored items: (upserts, deletes, delete all first)."""
         upserts: list[PendingItem] = []
         deletes: list[tuple[str, str]] = []
-        for kind, key in self.dirty:
-            if kind == ACTIVITY:
-                act = self.activities.get(int(key))
-                if act is not None:
-                    upserts.append(PendingItem(kind, key, act.to_dict()))
-                    continue
+        kinds = PENDING_KINDS
+        for code, key in self.dirty:
+            kind = kinds[code]
+            item = kind.find(self, key)
+            if item is None:
+                deletes.append((code, key))
             else:
-                timer = self.timers.get(key)
-                if timer is not None:
-                    upserts.append(PendingItem(kind, key, timer.to_item()))
-                    continue
-            deletes.append((kind, key))
+                upserts.append(PendingItem(code, key, kind.value(item)))
         cleared = self.cleared
         self.dirty = set()
         self.cleared = False
@@ -420,22 +481,22 @@ class ExecutionState:
             # Runs written before the count existed start from 0.
             history_bytes=_integer(d, "hsize", "the history size") if "hsize" in d else 0,
         )
-        activities: list[ActivityInfo] = []
+        kinds = PENDING_KINDS
         for item in items:
-            if item.kind == ACTIVITY:
-                try:
-                    sched_id = int(item.key)
-                except ValueError:
-                    raise UnreadableStateError(f"activity {item.key!r} is not keyed by an event id") from None
-                activities.append(
-                    ActivityInfo.from_dict(sched_id, _object(item.value, f"activity {sched_id}", optional=False))
-                )
-            elif item.kind == TIMER:
-                st.timers[item.key] = TimerInfo.from_item(item.key, item.value)
-            else:
+            kind = kinds.get(item.kind)
+            if kind is None:
                 raise UnreadableStateError(f"it has a pending item of unknown kind {item.kind!r}")
-        activities.sort(key=lambda a: a.scheduled_event_id)  # the order they were scheduled in
-        for act in activities:
-            st.activities[act.scheduled_event_id] = act
-            st.activity_ids[act.activity_id] = act.scheduled_event_id
+            kind.load(st, item.key, item.value)
+        for kind in kinds.values():
+            if kind.loaded is not None:
+                kind.loaded(st)
         return st
+
+
+#: Every kind of pending item, by its code.
+PENDING_KINDS: dict[str, PendingKind] = {
+    ACTIVITY: PendingKind(
+        ACTIVITY, _find_activity, _activity_value, _load_activity, _clear_activities, _activities_loaded
+    ),
+    TIMER: PendingKind(TIMER, _find_timer, _timer_value, _load_timer, _clear_timers),
+}

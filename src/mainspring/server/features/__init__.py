@@ -1,15 +1,18 @@
-"""The engine's features, each a module that registers what it adds: here, the kinds of command a
-workflow task may carry (``kinds.CommandKind``: its check, and the events and state it becomes).
+"""The engine's features, each a module that registers what it adds to the transition core.
 
-- ``activities``: ScheduleActivity, RequestCancelActivity
-- ``timers``: StartTimer, CancelTimer
+- ``workflow_tasks``: handing out workflow tasks, their completion with commands, failures, timeouts
+- ``activity_tasks``: activity attempts, retries, heartbeats, the four timeouts; ``activities``: the
+  ScheduleActivity and RequestCancelActivity commands
+- ``timers``: StartTimer, CancelTimer, a timer firing
+- ``cancellation``: cancelling and terminating a run from outside
 - ``closing``: CompleteWorkflow, FailWorkflow, CancelWorkflow
 
-A new command (a signal to another workflow, a child workflow, continue-as-new) is one module here
-with its ``KINDS``, one line in ``COMMAND_KINDS`` below, and its request model in
-``api.models.Command``. The worker's side (what its events mean during replay, and how they match
-the commands the workflow code issues) registers beside the SDK's code, in
-``mainspring.workflow._features``.
+A command kind (``kinds.CommandKind``: its check, and the events and state it becomes) is listed once
+in ``COMMAND_KINDS`` below, with its request model in ``api.models.Command``; a feature's operations,
+timer callbacks and effects are a class or functions its module registers with the core
+(``EngineCore.on_commit``, ``on_rearm``, ``on_close``), put together in ``Engine.__init__``. The
+worker's side (what its events mean during replay, and how they match the commands the workflow code
+issues) registers beside the SDK's code, in ``mainspring.workflow._features``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Activity commands: ScheduleActivity and RequestCancelActivity.
 
 What happens to an activity after it is scheduled (attempts, retries, heartbeats, timeouts, its
-completion) is in ``_activity_tasks``.
+completion) is in ``activity_tasks``.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from .._state import ActivityInfo
 from .kinds import CommandCheck, CommandKind
 
 if TYPE_CHECKING:
-    from .._commands import Commands
-    from .._core import Effects, Execution
+    from .._transition import Transition
 
 __all__ = ["KINDS"]
 
@@ -27,18 +26,17 @@ def _validate_schedule(check: CommandCheck, cmd: m.ScheduleActivityCommand) -> s
         return f"activity id {cmd.activity_id!r} is already in use by a pending activity"
     if cmd.schedule_to_close_timeout is None and cmd.start_to_close_timeout is None:
         return f"activity {cmd.activity_type!r} needs a schedule_to_close_timeout or a start_to_close_timeout"
-    return check.engine._payload_problem(f"the input of activity {cmd.activity_type!r}", cmd.input)
+    return check.core._payload_problem(f"the input of activity {cmd.activity_type!r}", cmd.input)
 
 
-def _apply_schedule(
-    engine: Commands, ex: Execution, cmd: m.ScheduleActivityCommand, completed_id: int, now: float, fx: Effects
-) -> None:
+def _apply_schedule(t: Transition, cmd: m.ScheduleActivityCommand, completed_id: int) -> None:
+    ex = t.ex
+    now = t.now
     s2c = cmd.schedule_to_close_timeout
     st2c = cmd.start_to_close_timeout if cmd.start_to_close_timeout is not None else s2c
     retry = (cmd.retry_policy or m.RetryPolicyModel()).model_dump()
     task_queue = cmd.task_queue or ex.record.task_queue
-    e = engine._append(
-        ex,
+    e = t.append(
         EventType.ACTIVITY_TASK_SCHEDULED,
         {
             "activity_id": cmd.activity_id,
@@ -52,7 +50,6 @@ def _apply_schedule(
             "retry_policy": retry,
             "workflow_task_completed_event_id": completed_id,
         },
-        now,
     )
     act = ActivityInfo(
         scheduled_event_id=e.event_id,
@@ -71,9 +68,9 @@ def _apply_schedule(
     ex.state.add_activity(act)
     # Handed out once the transition is durable. A command that closes the workflow later in the same
     # task clears them (``_close``): the validation lets no command follow it.
-    if fx.activities is None:
-        fx.activities = []
-    fx.activities.append(act)
+    if t.fx.activities is None:
+        t.fx.activities = []
+    t.fx.activities.append(act)
 
 
 def _validate_request_cancel(check: CommandCheck, cmd: m.RequestCancelActivityCommand) -> str | None:
@@ -82,20 +79,19 @@ def _validate_request_cancel(check: CommandCheck, cmd: m.RequestCancelActivityCo
     return None
 
 
-def _apply_request_cancel(
-    engine: Commands, ex: Execution, cmd: m.RequestCancelActivityCommand, completed_id: int, now: float, fx: Effects
-) -> None:
+def _apply_request_cancel(t: Transition, cmd: m.RequestCancelActivityCommand, completed_id: int) -> None:
+    core = t.core
+    ex = t.ex
+    fx = t.fx
     st = ex.state
     cancelled = st.activities.get(cmd.scheduled_event_id)
     # Written even if the activity closed meanwhile (as for CancelTimer): replay must find it.
-    e = engine._append(
-        ex,
+    e = t.append(
         EventType.ACTIVITY_TASK_CANCEL_REQUESTED,
         {
             "scheduled_event_id": cmd.scheduled_event_id,
             "workflow_task_completed_event_id": completed_id,
         },
-        now,
     )
     if cancelled is None or cancelled.cancel_requested:
         return
@@ -104,9 +100,9 @@ def _apply_request_cancel(
     if cancelled.state is ActivityState.STARTED:
         # Running: its worker is told to stop it; it ends when the worker reports back.
         sid = cancelled.session_id
-        session = engine.matching.sessions.get(sid) if sid else None
+        session = core.matching.sessions.get(sid) if sid else None
         if session is not None:
-            fx.stop_activity(session, engine._activity_token(ex.record, cancelled, session.id))
+            fx.stop_activity(session, core._activity_token(ex.record, cancelled, session.id))
     else:
         # Not started: it ends at once, after this task's other command events (``_finish_cancels``).
         if fx.cancel_now is None:
@@ -114,13 +110,15 @@ def _apply_request_cancel(
         fx.cancel_now.append(cancelled)
 
 
-def _finish_cancels(engine: Commands, ex: Execution, now: float, fx: Effects) -> None:
+def _finish_cancels(t: Transition) -> None:
+    ex = t.ex
+    fx = t.fx
     if fx.cancel_now:
         # After every command event: replay matches a task's command events as one run.
         if ex.running:
             for act in fx.cancel_now:
                 if act.scheduled_event_id in ex.state.activities:
-                    engine._activity_canceled(ex, act, now)
+                    t.core.activity_tasks.canceled(t, act)
         fx.cancel_now = None
 
 

@@ -3,7 +3,7 @@
 A ``CommandKind`` says how one command type is checked (``validate``) and what it becomes once the
 task's commands are accepted (``apply``: history events, pending state, effects after the commit).
 ``_commands`` runs them: every command of a task is validated first, in order, and only if all pass
-are they applied, in order, inside the transition that completes the task.
+are they applied, in order, inside the transition that completes the task (``_transition``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from .._commands import Commands
-    from .._core import Effects, Execution
+    from .._core import EngineCore
+    from .._execution import Execution
+    from .._transition import Transition
 
 __all__ = ["CommandCheck", "CommandKind", "CommandKinds"]
 
@@ -27,7 +28,7 @@ C = TypeVar("C", bound=BaseModel)
 class CommandCheck:
     """What validating one workflow task's commands needs, and what the commands checked so far claimed."""
 
-    engine: Commands
+    core: EngineCore
     ex: Execution
     #: An activity about to close together with these commands (a worker's continuation, see
     #: ``ActivityTasks``): its id is free for them to reuse.
@@ -58,14 +59,14 @@ class CommandKind(Generic[C]):
     #: Why this command cannot be applied after the ones checked before it (the message follows
     #: "command N (type): "), or None. Ids, names and durations are checked by the model already.
     validate: Callable[[CommandCheck, C], str | None]
-    #: Record it: ``apply(engine, ex, cmd, completed_event_id, now, fx)`` appends its events, changes
-    #: the run's state, and notes in ``fx`` what to do once the transition is durable.
-    apply: Callable[[Commands, Execution, C, int, float, Effects], None]
+    #: Record it: ``apply(t, cmd, completed_event_id)`` appends its events to the transition ``t``,
+    #: changes the run's state, and notes in ``t.fx`` what to do once the transition is durable.
+    apply: Callable[[Transition, C, int], None]
     #: It closes the workflow: no command may follow it, and the limits on growth don't apply.
     closes: bool = False
     #: Run once after every command of the task was applied, if one of them was of this kind:
-    #: ``finish(engine, ex, now, fx)``, for what must come after all the task's command events.
-    finish: Callable[[Commands, Execution, float, Effects], None] | None = None
+    #: ``finish(t)``, for what must come after all the task's command events.
+    finish: Callable[[Transition], None] | None = None
 
 
 class CommandKinds:

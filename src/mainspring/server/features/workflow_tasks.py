@@ -1,71 +1,72 @@
-"""Workflow tasks: handing them out, their completion with commands, failures, timeouts and timers.
+"""Workflow tasks: handing them out, their completion with commands, failures, timeouts, being lost.
 
-A task is scheduled when the workflow has something new to see; a worker polls it and gets the
-history; its completion carries commands (schedule an activity, start a timer, complete the
-workflow...) that become events. To keep one step to one commit, a task's WorkflowTaskStarted event
-is not written when it is handed out, but with its outcome (or earlier, if another event must be
-appended while the task is out). A task can be sticky: offered first to the worker that ran the
-workflow's previous task, which keeps it cached and is sent only the new events.
+A task is scheduled when the workflow has something new to see (``Transition.wake``); a worker polls
+it and gets the newest page of the history; its completion carries commands (schedule an activity,
+start a timer, complete the workflow...) that become events. To keep one step to one commit, a task's
+WorkflowTaskStarted event is not written when it is handed out, but with its outcome (or earlier, if
+another event must be appended while the task is out). A task can be sticky: offered first to the
+worker that ran the workflow's previous task, which keeps it cached and is sent only the new events.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..api import models as m
-from ..api.enums import (
-    EventType,
-    TimeoutType,
-    WorkflowTaskFailedCause,
-)
-from ..errors import (
-    InvalidArgumentError,
-    NotFoundError,
-)
-from ..storage import (
-    ExecutionRecord,
-)
-from ._commands import Commands
-from ._core import (
-    Effects,
-    Execution,
-    iso,
-    own_event_json,
-    wt_retry_delay,
-)
-from ._history_pages import PAGE_EVENTS, newest_json, read_page
-from ._matching import Session
-from ._state import WorkflowTaskInfo
+from ...api import models as m
+from ...api.enums import EventType, TimeoutType, WorkflowTaskFailedCause
+from ...errors import InvalidArgumentError, NotFoundError
+from ...storage import ExecutionRecord
+from .._execution import Effects, Execution, iso, own_event_json, wt_retry_delay
+from .._history_pages import PAGE_EVENTS, newest_json, read_page
+from .._matching import Session
+from .._state import ExecutionState, WorkflowTaskInfo
+
+if TYPE_CHECKING:
+    from .._core import EngineCore
+    from .._transition import Transition
 
 __all__ = ["WorkflowTasks"]
 
 log = logging.getLogger("mainspring.server")
 
 
-class WorkflowTasks(Commands):
-    async def poll_workflow_task(self, session: Session, wait: float) -> dict[str, Any] | None:
-        return await self._poll(session, "workflow", self.matching.take_workflow_task, self._start_workflow_task, wait)
+class WorkflowTasks:
+    """The workflow-task feature of one engine: its operations, timer callbacks and effects."""
 
-    async def poll_workflow_tasks(self, session: Session, wait: float, most: int) -> list[dict[str, Any]]:
-        return await self._poll_many(
-            session, "workflow", self.matching.take_workflow_task, self._start_workflow_task, wait, most
-        )
+    def __init__(self, core: EngineCore) -> None:
+        self.core = core
+        core.on_commit(self._act)
+        core.on_rearm(self._rearm)
+        core.on_close(self._closing)
 
-    async def _start_workflow_task(self, run_id: str, session: Session) -> dict[str, Any] | None:
-        ex = await self._load(run_id)
+    # --- handing tasks out ------------------------------------------------------------------------------
+
+    async def poll(self, session: Session, wait: float) -> dict[str, Any] | None:
+        core = self.core
+        return await core._poll(session, "workflow", core.matching.take_workflow_task, self._start, wait)
+
+    async def poll_many(self, session: Session, wait: float, most: int) -> list[dict[str, Any]]:
+        core = self.core
+        return await core._poll_many(session, "workflow", core.matching.take_workflow_task, self._start, wait, most)
+
+    async def _start(self, run_id: str, session: Session) -> dict[str, Any] | None:
+        core = self.core
+        ex = await core._load(run_id)
         if ex is None:
             return None
         async with ex.lock:
-            await self._written(ex)  # the task's history includes what is still being written
+            await core._written(ex)  # the task's history includes what is still being written
             wt = ex.state.wt
-            now = self.clock.now()
+            now = core.clock.now()
             if not ex.running or wt is None or wt.started or wt.ready_time > now or session.closed:
                 return None
-            return await self._begin_workflow_task(ex, session, now)
+            return await self.begin(ex, session, now)
 
-    async def _begin_workflow_task(self, ex: Execution, session: Session, now: float) -> dict[str, Any]:
-        """Hand the execution's scheduled workflow task to ``session`` (the caller holds the lock)."""
+    async def begin(self, ex: Execution, session: Session, now: float) -> dict[str, Any]:
+        """Hand the execution's scheduled workflow task to ``session`` (the caller holds the lock).
+        Nothing is written: the task's Started event is written with its outcome."""
+        core = self.core
         wt = ex.state.wt
         assert wt is not None
         rec = ex.record
@@ -81,15 +82,15 @@ class WorkflowTasks(Commands):
         # Before the history is read: a long read waits for a thread, and a session lost meanwhile must
         # find the task among its own to hand it on.
         session.inflight_workflows.add(run_id)
-        self.timers.schedule(now + self.wt_timeout, self._on_wt_timeout, run_id, wt.attempt, wt.started_event_id)
+        core.timers.schedule(now + core.wt_timeout, self._on_timeout, run_id, wt.attempt, wt.started_event_id)
         sticky = st.sticky_session == session.id and st.sticky_event_id > 0
         first = st.sticky_event_id + 1 if sticky else 1
         # At most a page of the newest events: the worker fetches any older ones it lacks a page at a
-        # time (workflow_task_history), so a long history is never one giant message.
+        # time (history), so a long history is never one giant message.
         first = max(first, rec.next_event_id - PAGE_EVENTS + 2)
         held = ex.history_from_tail(first)
         if held is None:
-            held = await self.store.read_history(run_id, first, rec.next_event_id - 1)
+            held = await core.store.read_history(run_id, first, rec.next_event_id - 1)
         events = await newest_json(held)
         if events:
             first = events[0]["event_id"]
@@ -102,7 +103,7 @@ class WorkflowTasks(Commands):
                     "attributes": {"task_queue": rec.task_queue, "attempt": wt.attempt},
                 }
             )
-        extra = ex.started_extra = self.limits.started_attributes(ex)
+        extra = ex.started_extra = core.limits.started_attributes(ex)
         events.append(
             {
                 "event_id": wt.started_event_id,
@@ -117,7 +118,7 @@ class WorkflowTasks(Commands):
             }
         )
         return {
-            "task_token": self._wt_token(rec, wt, session.id),
+            "task_token": core._wt_token(rec, wt, session.id),
             "namespace": rec.namespace,
             "workflow_id": rec.workflow_id,
             "run_id": run_id,
@@ -129,24 +130,26 @@ class WorkflowTasks(Commands):
             "first_event_id": first,
         }
 
-    async def workflow_task_history(self, namespace: str, req: m.WorkflowTaskHistoryRequest) -> dict[str, Any]:
+    async def history(self, namespace: str, req: m.WorkflowTaskHistoryRequest) -> dict[str, Any]:
         """A page of the history of the run a workflow task token names: what a worker that got only
         the task's newest events fetches to rebuild the workflow. Any genuine token of the namespace
         will do, current or not: stored events never change, and the namespace may read them anyway."""
-        run_id = self.tokens.open(req.task_token, "w", namespace)[0]
+        run_id = self.core.tokens.open(req.task_token, "w", namespace)[0]
         if req.last_event_id < req.first_event_id:
             raise InvalidArgumentError(
                 f"last_event_id ({req.last_event_id}) is before first_event_id ({req.first_event_id})",
                 code="invalid_argument",
             )
-        page = await read_page(self.store, run_id, req.first_event_id, req.last_event_id)
+        page = await read_page(self.core.store, run_id, req.first_event_id, req.last_event_id)
         after = page.last_event_id + 1 if page.count else None
         return {
             "events": page.events,
             "next_event_id": after if after is not None and after <= req.last_event_id else None,
         }
 
-    def _check_wt(
+    # --- reports on a task --------------------------------------------------------------------------------
+
+    def _check(
         self, ex: Execution, attempt: int, started_event_id: int, token_session: str, caller: Session | None
     ) -> WorkflowTaskInfo:
         """The task a genuine token names, if it is current and ``caller`` may report on it."""
@@ -165,31 +168,31 @@ class WorkflowTasks(Commands):
                 "or the workflow closed)",
                 code="task_not_found",
             )
-        self._check_holder(wt.session_id if wt.started else None, token_session, caller, "workflow")
+        self.core._check_holder(wt.session_id if wt.started else None, token_session, caller, "workflow")
         if not wt.started:
             wt.started = True
-            wt.started_time = self.clock.now()
+            wt.started_time = self.core.clock.now()
             wt.started_event_id = started_event_id
             wt.started_written = False
             wt.new_events = False
         return wt
 
-    def _session_done_wt(self, ex: Execution, wt: WorkflowTaskInfo) -> None:
+    def _session_done(self, ex: Execution, wt: WorkflowTaskInfo) -> None:
         if wt.session_id is not None:
-            s = self.matching.sessions.get(wt.session_id)
+            s = self.core.matching.sessions.get(wt.session_id)
             if s is not None:
                 s.inflight_workflows.discard(ex.record.run_id)
 
-    async def _execution_of_wt(self, namespace: str, token: str) -> tuple[Execution, int, int, str]:
+    async def _execution_of(self, namespace: str, token: str) -> tuple[Execution, int, int, str]:
         """The execution a workflow task token of ``namespace`` names, with the token's attempt,
         started event id and session."""
-        run_id, attempt, started_event_id, session_id = self.tokens.open(token, "w", namespace)
-        ex = await self._load(run_id)
+        run_id, attempt, started_event_id, session_id = self.core.tokens.open(token, "w", namespace)
+        ex = await self.core._load(run_id)
         if ex is None:
             raise NotFoundError("workflow task not found", code="task_not_found")
         return ex, attempt, started_event_id, session_id
 
-    async def complete_workflow_task(
+    async def complete(
         self, namespace: str, req: m.CompleteWorkflowTaskRequest, caller: Session | None = None
     ) -> dict[str, Any]:
         """Record the task's commands. The answer carries the events written (so a sticky worker's
@@ -197,43 +200,38 @@ class WorkflowTasks(Commands):
         the activities it just scheduled, handed to it directly.
 
         ``namespace`` is the caller's; ``caller`` its session, if the call came on its channel."""
-        ex, attempt, started_event_id, token_session = await self._execution_of_wt(namespace, req.task_token)
-        await ex.lock.acquire()
-        behind = False
-        try:
-            wt = self._check_wt(ex, attempt, started_event_id, token_session, caller)
-            over = self.limits.check(ex, req.commands, self.command_kinds)
+        core = self.core
+        ex, attempt, started_event_id, token_session = await self._execution_of(namespace, req.task_token)
+        async with core.transition(ex) as t:
+            wt = self._check(ex, attempt, started_event_id, token_session, caller)
+            over = core.limits.check(ex, req.commands, core.command_kinds)
             if over is not None:
-                await self._wt_failed(ex, wt, over.cause, over.failure())
+                await self._failed(t, wt, over.cause, over.failure())
                 raise over.error()
-            problem = self._validate_commands(ex, req.commands)
+            problem = t.validate_commands(req.commands)
             if problem is not None:
                 failure = {"message": problem, "type": "BadCommand", "kind": "server", "non_retryable": False}
-                await self._wt_failed(ex, wt, WorkflowTaskFailedCause.BAD_COMMAND, failure)
+                await self._failed(t, wt, WorkflowTaskFailedCause.BAD_COMMAND, failure)
                 raise InvalidArgumentError(problem, code="bad_command")
-            now = self.clock.now()
             st = ex.state
             if not wt.started_written:
-                self._write_wt_started(ex, wt, now)
-            completed = self._raw_append(
-                ex,
+                t.write_wt_started(wt)
+            completed = t.append_raw(
                 EventType.WORKFLOW_TASK_COMPLETED,
                 {
                     "scheduled_event_id": wt.scheduled_event_id,
                     "started_event_id": wt.started_event_id,
                     "identity": wt.identity,
                 },
-                now,
             )
             st.wt = None
-            self._session_done_wt(ex, wt)
-            fx = Effects()
-            self._apply_commands(ex, req.commands, completed.event_id, now, fx)
-            session = self.matching.sessions.get(wt.session_id) if wt.session_id else None
+            self._session_done(ex, wt)
+            t.apply_commands(req.commands, completed.event_id)
+            session = core.matching.sessions.get(wt.session_id) if wt.session_id else None
             sticky = req.sticky and ex.running and session is not None
             # If nothing came in while the task was out, the answer gives the worker every event
             # after the history it saw, so its cached workflow is current and its next task (or the
-            # workflow task it runs itself, see ActivityTasks) starts after them.
+            # workflow task it runs itself, see Transition.deliver) starts after them.
             contiguous = completed.event_id == wt.started_event_id + 1
             written = [own_event_json(e) for e in ex.events if e.event_id >= completed.event_id] if contiguous else []
             if sticky and session is not None:
@@ -243,35 +241,21 @@ class WorkflowTasks(Commands):
                 st.sticky_session = None
                 st.sticky_event_id = 0
             if wt.new_events and ex.running:
-                self._schedule_wt(ex, now, fx)
-            if ex.creating is not None:
-                # No activity may run for a run whose start can still be refused (see _commit_behind).
-                await self._created(ex)
-            eager = self._take_eager(ex, fx, session, req.eager_activity_slots, now) if sticky else []
-            if eager and fx.may_answer_first():
-                self._commit_behind(ex, fx)
-                behind = True
-            else:
-                await self._commit(ex)
-                self._after_commit(ex, fx)
+                t.wake()
+            eager = await t.take_eager(session, req.eager_activity_slots) if sticky else []
             return {"accepted": True, "events": written if sticky else [], "activity_tasks": eager}
-        finally:
-            if not behind:
-                ex.lock.release()
 
-    async def fail_workflow_task(
-        self, namespace: str, req: m.FailWorkflowTaskRequest, caller: Session | None = None
-    ) -> None:
+    async def fail(self, namespace: str, req: m.FailWorkflowTaskRequest, caller: Session | None = None) -> None:
         failure = req.failure.model_dump(exclude_none=True)
-        self._check_payload("the workflow task failure", failure)
-        ex, attempt, started_event_id, token_session = await self._execution_of_wt(namespace, req.task_token)
-        async with ex.lock:
-            wt = self._check_wt(ex, attempt, started_event_id, token_session, caller)
-            await self._wt_failed(ex, wt, req.cause, failure)
+        self.core._check_payload("the workflow task failure", failure)
+        ex, attempt, started_event_id, token_session = await self._execution_of(namespace, req.task_token)
+        async with self.core.transition(ex) as t:
+            wt = self._check(ex, attempt, started_event_id, token_session, caller)
+            await self._failed(t, wt, req.cause, failure)
 
-    async def _wt_failed(
+    async def _failed(
         self,
-        ex: Execution,
+        t: Transition,
         wt: WorkflowTaskInfo,
         cause: WorkflowTaskFailedCause,
         failure: dict[str, Any],
@@ -279,14 +263,16 @@ class WorkflowTasks(Commands):
         event_type: EventType = EventType.WORKFLOW_TASK_FAILED,
         immediate: bool = False,
     ) -> None:
-        """Record a failed (or timed out) attempt and schedule the next one, after a backoff."""
-        now = self.clock.now()
+        """Record a failed (or timed out) attempt and schedule the next one, after a backoff; committed
+        at once (the caller may go on to raise)."""
+        ex = t.ex
+        now = t.now
         st = ex.state
         if not wt.transient or wt.started_written:
             # First failure of this task (or events were written): leave a trace in history. Later
             # attempts of a failing task are transient, so a lasting bug doesn't flood the history.
             if not wt.started_written:
-                self._write_wt_started(ex, wt, now)
+                t.write_wt_started(wt)
             attrs: dict[str, Any] = {
                 "scheduled_event_id": wt.scheduled_event_id,
                 "started_event_id": wt.started_event_id,
@@ -296,8 +282,8 @@ class WorkflowTasks(Commands):
                 attrs.update(cause=cause.value, failure=failure)
             else:
                 attrs.update(timeout_type=TimeoutType.START_TO_CLOSE.value)
-            self._raw_append(ex, event_type, attrs, now)
-        self._session_done_wt(ex, wt)
+            t.append_raw(event_type, attrs)
+        self._session_done(ex, wt)
         next_attempt = wt.attempt + 1
         st.wt = WorkflowTaskInfo(
             attempt=next_attempt,
@@ -315,86 +301,109 @@ class WorkflowTasks(Commands):
                 wt.attempt,
                 failure.get("message"),
             )
-        await self._commit(ex)
-        self._arm_wt(ex.record, st.wt)
+        t.write()  # a transient attempt appends nothing: its core state (the next attempt) is written
+        t.fx.offer_wt = True
+        await t.commit()
 
-    async def _wt_lost(self, ex: Execution, wt: WorkflowTaskInfo, message: str) -> None:
-        """The worker holding the task is gone: hand the same task to another worker at once."""
-        if wt.started_written:
-            failure = {"message": message, "type": "WorkerLost", "kind": "server"}
-            await self._wt_failed(ex, wt, WorkflowTaskFailedCause.WORKER_LOST, failure, immediate=True)
-            return
-        self._session_done_wt(ex, wt)
-        wt.started = False
-        wt.session_id = None
-        ex.state.sticky_session = None
-        ex.state.sticky_event_id = 0
-        self._arm_wt(ex.record, wt)
-
-    async def _on_wt_timeout(self, run_id: str, attempt: int, started_event_id: int) -> None:
-        if run_id not in self._cache:
-            return  # a started task pins its run in the cache: this one has ended (no store read)
-        ex = await self._load(run_id)
+    async def session_lost(self, s: Session, run_id: str) -> None:
+        """``s`` ended while it held this run's workflow task: it goes to another worker."""
+        core = self.core
+        ex = await core._load(run_id)
         if ex is None:
             return
-        async with ex.lock:
+        async with core.transition(ex) as t:
+            wt = ex.state.wt
+            if wt is None or not wt.started or wt.session_id != s.id:
+                return
+            message = f"worker {s.identity} was lost while running this workflow task"
+            if wt.started_written:
+                failure = {"message": message, "type": "WorkerLost", "kind": "server"}
+                await self._failed(t, wt, WorkflowTaskFailedCause.WORKER_LOST, failure, immediate=True)
+                return
+            self._session_done(ex, wt)
+            wt.started = False
+            wt.session_id = None
+            ex.state.sticky_session = None
+            ex.state.sticky_event_id = 0
+            t.fx.offer_wt = True
+
+    # --- timers -------------------------------------------------------------------------------------------
+
+    async def _on_timeout(self, run_id: str, attempt: int, started_event_id: int) -> None:
+        core = self.core
+        if run_id not in core._cache:
+            return  # a started task pins its run in the cache: this one has ended (no store read)
+        ex = await core._load(run_id)
+        if ex is None:
+            return
+        async with core.transition(ex) as t:
             wt = ex.state.wt
             if wt is None or not wt.started or wt.attempt != attempt or wt.started_event_id != started_event_id:
                 return
             failure = {
-                "message": f"workflow task timed out after {self.wt_timeout:g}s",
+                "message": f"workflow task timed out after {core.wt_timeout:g}s",
                 "type": "TimeoutError",
                 "kind": "timeout",
                 "timeout_type": "START_TO_CLOSE",
             }
-            await self._wt_failed(
-                ex,
+            await self._failed(
+                t,
                 wt,
                 WorkflowTaskFailedCause.WORKFLOW_CODE_ERROR,
                 failure,
                 event_type=EventType.WORKFLOW_TASK_TIMED_OUT,
             )
 
-    async def _on_wt_ready(self, run_id: str, attempt: int) -> None:
-        ex = await self._load(run_id)
+    async def _on_ready(self, run_id: str, attempt: int) -> None:
+        core = self.core
+        ex = await core._load(run_id)
         if ex is None:
             return
         wt = ex.state.wt
         if ex.running and wt is not None and wt.attempt == attempt and not wt.started:
-            self.matching.offer_workflow_task(ex.record.namespace, ex.record.task_queue, run_id, None)
+            core.matching.offer_workflow_task(ex.record.namespace, ex.record.task_queue, run_id, None)
 
     async def _on_sticky_timeout(self, session_id: str, run_id: str) -> None:
-        s = self.matching.sessions.get(session_id)
-        if s is not None and self.matching.unstick(s, run_id):
-            ex = self._cache.get(run_id)
+        core = self.core
+        s = core.matching.sessions.get(session_id)
+        if s is not None and core.matching.unstick(s, run_id):
+            ex = core._cache.get(run_id)
             if ex is not None and ex.state.sticky_session == session_id:
                 ex.state.sticky_session = None
                 ex.state.sticky_event_id = 0
 
-    def _arm_wt(self, rec: ExecutionRecord, wt: WorkflowTaskInfo, sticky: Session | None = None) -> None:
-        now = self.clock.now()
-        if wt.ready_time > now:
-            self.timers.schedule(wt.ready_time, self._on_wt_ready, rec.run_id, wt.attempt)
-            return
-        self.matching.offer_workflow_task(rec.namespace, rec.task_queue, rec.run_id, sticky)
-        if sticky is not None:
-            self.timers.schedule(now + self.sticky_timeout, self._on_sticky_timeout, sticky.id, rec.run_id)
+    # --- what the core calls ------------------------------------------------------------------------------
 
-    async def _on_user_timer(self, run_id: str, timer_id: str, started_event_id: int) -> None:
-        ex = await self._load(run_id)
-        if ex is None:
+    def arm(self, rec: ExecutionRecord, wt: WorkflowTaskInfo, sticky: Session | None = None) -> None:
+        """Offer the task (to ``sticky`` first, if given), or arm its retry timer."""
+        core = self.core
+        now = core.clock.now()
+        if wt.ready_time > now:
+            core.timers.schedule(wt.ready_time, self._on_ready, rec.run_id, wt.attempt)
             return
-        async with ex.lock:
-            t = ex.state.timers.get(timer_id)
-            if not ex.running or t is None or t.started_event_id != started_event_id:
-                return
-            now = self.clock.now()
-            if now < t.fire_time:  # woken early (e.g. clock adjusted): try again at the right time
-                self.timers.schedule(t.fire_time, self._on_user_timer, run_id, timer_id, started_event_id)
-                return
-            ex.state.remove_timer(timer_id)
-            self._append(ex, EventType.TIMER_FIRED, {"timer_id": timer_id, "started_event_id": started_event_id}, now)
-            fx = Effects()
-            self._schedule_wt(ex, now, fx)
-            await self._commit(ex)
-            self._after_commit(ex, fx)
+        core.matching.offer_workflow_task(rec.namespace, rec.task_queue, rec.run_id, sticky)
+        if sticky is not None:
+            core.timers.schedule(now + core.sticky_timeout, self._on_sticky_timeout, sticky.id, rec.run_id)
+
+    def _act(self, ex: Execution, fx: Effects) -> None:
+        if fx.offer_wt and ex.state.wt is not None:
+            self.arm(ex.record, ex.state.wt, sticky=self.sticky_session(ex))
+
+    def sticky_session(self, ex: Execution) -> Session | None:
+        """The worker that keeps the run cached, if it is still connected."""
+        sid = ex.state.sticky_session
+        if sid is None:
+            return None
+        s = self.core.matching.sessions.get(sid)
+        if s is None:
+            ex.state.sticky_session = None
+        return s
+
+    def _rearm(self, rec: ExecutionRecord, st: ExecutionState) -> None:
+        if st.wt is not None:
+            self.arm(rec, st.wt)
+
+    def _closing(self, t: Transition) -> None:
+        wt = t.ex.state.wt
+        if wt is not None and wt.started:
+            self._session_done(t.ex, wt)
