@@ -85,6 +85,23 @@ echo "== mainspring workflow start ..."
 mainspring workflow start --task-queue=hello-task-queue --type=sdk_example_workflow \
   --workflow-id=example_id --input='{"code":"python","kind":"typesafe"}'
 echo "== mainspring workflow result --workflow-id example_id"
-mainspring workflow result --workflow-id example_id
+# The result waits for the worker: if the worker (or the server) exits first, say so instead of waiting on.
+mainspring workflow result --workflow-id example_id &
+result_pid=$!
+gone() { # NAME PID: if that process has exited, say so and stop (the result cannot come).
+    kill -0 "$2" 2>/dev/null && return 0
+    local rc=0
+    wait "$2" || rc=$?
+    [ "$1" = worker ] && worker_pid="" || server_pid=""
+    kill "$result_pid" 2>/dev/null || true
+    echo "scripts/hello.sh: the $1 exited (status $rc) before the workflow finished; its message is above." >&2
+    exit 1
+}
+while kill -0 "$result_pid" 2>/dev/null; do
+    gone worker "$worker_pid"
+    gone server "$server_pid"
+    sleep 0.1
+done
+wait "$result_pid"
 echo "== mainspring workflow describe --workflow-id example_id"
 mainspring workflow describe --workflow-id example_id

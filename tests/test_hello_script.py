@@ -23,20 +23,30 @@ pytestmark = pytest.mark.slow
 HELLO_SH = ROOT / "scripts" / "hello.sh"
 
 
-def hello_sh(tmp_path: Path, port: int, ui_port: int) -> subprocess.CompletedProcess[str]:
-    """``bash scripts/hello.sh --no-install`` with this test's Python first on PATH and temp files in tmp_path."""
+def hello_sh(
+    tmp_path: Path, port: int, ui_port: int, *, bin_dir: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``bash scripts/hello.sh --no-install`` with this test's Python first on PATH (after ``bin_dir``, if given)
+    and its temporary files in tmp_path/tmp (see ``leftovers``)."""
+    path = [str(bin_dir)] if bin_dir else []
     env = {
         **os.environ,
-        "PATH": f"{Path(PYTHON).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PATH": os.pathsep.join([*path, str(Path(PYTHON).parent), os.environ.get("PATH", "")]),
         "MAINSPRING_PORT": str(port),
         "MAINSPRING_UI_PORT": str(ui_port),
-        "TMPDIR": str(tmp_path),
+        "TMPDIR": str(tmp_path / "tmp"),
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("MAINSPRING_ADDRESS", None)
+    (tmp_path / "tmp").mkdir(exist_ok=True)
     return subprocess.run(
         ["bash", str(HELLO_SH), "--no-install"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
     )
+
+
+def leftovers(tmp_path: Path) -> list[Path]:
+    """What hello.sh left in its temporary folder (it should remove its own)."""
+    return list((tmp_path / "tmp").iterdir())
 
 
 @contextlib.contextmanager
@@ -59,7 +69,7 @@ def test_hello_sh_runs_the_example_on_the_ports_it_is_given(tmp_path: Path) -> N
     result = result.split("== mainspring workflow describe", 1)[0]
     assert json.loads(result)["platform"] == "mainspring"
     assert "COMPLETED" in r.stdout
-    assert list(tmp_path.iterdir()) == [], "hello.sh left its temporary folder behind"
+    assert leftovers(tmp_path) == [], "hello.sh left its temporary folder behind"
 
 
 @pytest.mark.parametrize("taken", ["api", "ui"])
@@ -77,4 +87,22 @@ def test_hello_sh_stops_at_once_with_the_servers_message_when_a_port_is_taken(tm
     assert "examples/hello/worker.py" not in r.stdout + r.stderr
     assert "mainspring workflow" not in r.stdout
     assert "Traceback" not in r.stderr
-    assert list(tmp_path.iterdir()) == []
+    assert leftovers(tmp_path) == []
+
+
+def test_hello_sh_stops_when_the_worker_exits_instead_of_waiting_for_the_result(tmp_path: Path) -> None:
+    # A `python` first on PATH that runs everything as usual but the hello worker, which exits at once.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "python"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$1" in *examples/hello/worker.py) echo "worker: cannot start (a test stand-in)" >&2; exit 3 ;; esac\n'
+        f'exec "{PYTHON}" "$@"\n'
+    )
+    fake.chmod(0o755)
+    r = hello_sh(tmp_path, free_port(), free_port(), bin_dir=bin_dir)
+    assert r.returncode != 0
+    assert "worker: cannot start" in r.stderr
+    assert "the worker exited (status 3) before the workflow finished" in r.stderr
+    assert leftovers(tmp_path) == []
