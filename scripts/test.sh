@@ -7,13 +7,11 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
-# tests/test_ui.py drives Debian's Chromium through Playwright (no browser download): install it if missing.
-if [ ! -x /usr/bin/chromium ]; then
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
-fi
+# The web UI tests drive a Chromium through Playwright (no browser download): use the one installed, or
+# install Debian's without recommended packages and without upgrading anything (scripts/chromium.sh).
+. scripts/chromium.sh
+MAINSPRING_CHROMIUM=$(ensure_chromium)
+export MAINSPRING_CHROMIUM
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"

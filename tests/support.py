@@ -273,8 +273,9 @@ def running(*procs: ServerProcess | WorkerProcess) -> Iterator[None]:
             p.stop(timeout=5)
 
 
-#: Debian's Chromium, as the UI and web-security tests drive it (scripts/test.sh installs it): headless,
-#: and without the background connections this machine's closed network refuses.
+#: Debian's Chromium, which the UI and web-security tests drive unless ``MAINSPRING_CHROMIUM`` names another
+#: (scripts/chromium.sh finds one, or installs Debian's, and sets it): headless, and without the background
+#: connections this machine's closed network refuses.
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -293,10 +294,14 @@ def chromium() -> Iterator[Any]:
     """A Playwright ``Browser`` on Debian's Chromium (no browser download), closed afterwards."""
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        raise AssertionError(f"{CHROMIUM} is missing: scripts/test.sh installs Debian's chromium package")
+    path = os.environ.get("MAINSPRING_CHROMIUM") or CHROMIUM
+    if not Path(path).exists():
+        raise AssertionError(
+            f"{path} is missing: `bash scripts/chromium.sh` finds a Chromium (or installs Debian's package);"
+            " set MAINSPRING_CHROMIUM to the one it prints"
+        )
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         try:
             yield b
         finally:

@@ -101,7 +101,7 @@ def test_start_describe_history_result_list_over_http(server: ServerProcess, hel
             json={
                 "workflow_id": "api-1",
                 "workflow_type": "sdk_example_workflow",
-                "task_queue": "example-task-queue",
+                "task_queue": "hello-task-queue",
                 "input": HELLO_INPUT,
             },
         )
@@ -150,7 +150,7 @@ def test_start_describe_history_result_list_over_http(server: ServerProcess, hel
 def test_task_queues_cancel_and_terminate_over_http(server: ServerProcess, hello_worker: WorkerProcess) -> None:
     with httpx.Client(base_url=server.url + NS, timeout=30) as http:
         queues = http.get("/task-queues").json()["task_queues"]
-        [queue] = [q for q in queues if q["name"] == "example-task-queue"]
+        [queue] = [q for q in queues if q["name"] == "hello-task-queue"]
         [worker] = queue["workers"]
         assert worker["channel"] is True and worker["identity"]
         assert worker["workflow_types"] == ["sdk_example_workflow"]
@@ -333,7 +333,7 @@ def test_a_second_server_on_the_same_database_refuses(server: ServerProcess, hel
     r = run_cli(
         "workflow",
         "execute",
-        "--task-queue=example-task-queue",
+        "--task-queue=hello-task-queue",
         "--type=sdk_example_workflow",
         "--workflow-id=first",
         "--input",
@@ -436,7 +436,7 @@ def test_server_stops_promptly_after_a_worker_left(tmp_path: Path) -> None:
         r = run_cli(
             "workflow",
             "execute",
-            "--task-queue=example-task-queue",
+            "--task-queue=hello-task-queue",
             "--type=sdk_example_workflow",
             "--workflow-id=x",
             "--input",

@@ -73,14 +73,14 @@ def start_body(workflow_id: str, /, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "workflow_id": workflow_id,
         "workflow_type": "sdk_example_workflow",
-        "task_queue": "example-task-queue",
+        "task_queue": "hello-task-queue",
         "input": json.loads(HELLO_INPUT),
     }
     body.update(overrides)
     return body
 
 
-def hello_args(workflow_id: str, task_queue: str = "example-task-queue", input_: str = HELLO_INPUT) -> list[str]:
+def hello_args(workflow_id: str, task_queue: str = "hello-task-queue", input_: str = HELLO_INPUT) -> list[str]:
     return [
         "--task-queue",
         task_queue,
@@ -96,7 +96,7 @@ def hello_args(workflow_id: str, task_queue: str = "example-task-queue", input_:
 def assert_intact(server: ServerProcess, expected_ids: Sequence[str]) -> None:
     """Only ``expected_ids`` are stored (one entry per run), and a normal hello workflow still runs.
 
-    Needs a hello worker polling example-task-queue in the default namespace.
+    Needs a hello worker polling hello-task-queue in the default namespace.
     """
     listed = ok_json("workflow", "list", "--limit", "1000", address=server.address)["executions"]
     assert sorted(e["workflow_id"] for e in listed) == sorted(expected_ids)
@@ -183,7 +183,7 @@ def test_malformed_json_input_is_refused(server: ServerProcess, hello_worker: Wo
             assert "--input is not valid JSON" in line, line
     bad_file = tmp_path / "input.json"
     bad_file.write_text('{"code": "python", "kind": }')
-    args = ["--task-queue=example-task-queue", "--type=sdk_example_workflow", "--workflow-id=bad-json"]
+    args = ["--task-queue=hello-task-queue", "--type=sdk_example_workflow", "--workflow-id=bad-json"]
     assert "is not valid JSON" in cli_error("workflow", "start", *args, "--input-file", str(bad_file), address=a)
     missing = tmp_path / "missing.json"
     line = cli_error("workflow", "start", *args, "--input-file", str(missing), address=a)
@@ -232,7 +232,7 @@ def test_wrong_shape_is_refused_at_start_once_a_worker_announced_the_type(
         line = cli_error(
             "workflow",
             "start",
-            "--task-queue=example-task-queue",
+            "--task-queue=hello-task-queue",
             "--type=sdk_example_workflow",
             "--workflow-id=no-input",
             address=a,
@@ -342,7 +342,7 @@ def test_a_refused_start_leaves_no_trace_though_a_worker_polls_its_queue(
 def test_invalid_names_are_refused(server: ServerProcess, hello_worker: WorkerProcess) -> None:
     a = server.address
 
-    def start_error(workflow_id: str = "ok-id", task_queue: str = "example-task-queue", wtype: str = "t") -> str:
+    def start_error(workflow_id: str = "ok-id", task_queue: str = "hello-task-queue", wtype: str = "t") -> str:
         return cli_error(
             "workflow",
             "start",
@@ -415,7 +415,7 @@ def test_payloads_over_the_configured_limit_are_refused(tmp_path: Path) -> None:
             assert "the workflow input is 2," in line and "over the server's limit of 1,024 bytes" in line
             big_file = tmp_path / "big.json"
             big_file.write_text(big)
-            args = ["--task-queue=example-task-queue", "--type=sdk_example_workflow", "--workflow-id=big-2"]
+            args = ["--task-queue=hello-task-queue", "--type=sdk_example_workflow", "--workflow-id=big-2"]
             line = cli_error("workflow", "execute", *args, "--input-file", str(big_file), address=a)
             assert "over the server's limit of 1,024 bytes" in line
             with httpx.Client(base_url=srv.url) as http:

@@ -43,7 +43,7 @@ def ok_json(*args: str, address: str | None, env: dict[str, str] | None = None) 
     return json.loads(ok(*args, "-o", "json", address=address, env=env).stdout)
 
 
-def hello_args(workflow_id: str, task_queue: str = "example-task-queue") -> list[str]:
+def hello_args(workflow_id: str, task_queue: str = "hello-task-queue") -> list[str]:
     return [
         "--task-queue",
         task_queue,
@@ -114,7 +114,7 @@ def test_start_prints_the_run_id(server: ServerProcess) -> None:
     assert UUID.match(data["run_id"]) and data["run_id"] != run_id
     assert data["namespace"] == "default"
     assert data["workflow_type"] == "sdk_example_workflow"
-    assert data["task_queue"] == "example-task-queue"
+    assert data["task_queue"] == "hello-task-queue"
 
 
 def test_execute_and_result_print_the_result_as_json(server: ServerProcess, hello_worker: WorkerProcess) -> None:
@@ -209,7 +209,7 @@ def test_describe_shows_pending_activities_and_timers(server: ServerProcess, tmp
         ok(
             "workflow",
             "start",
-            "--task-queue=example-task-queue",
+            "--task-queue=order-task-queue",
             "--type=order_workflow",
             "--workflow-id=order-1",
             '--input={"order_id": "A-1", "items": 2}',

@@ -35,7 +35,7 @@ T = TypeVar("T")
 
 ORDER_WORKER = EXAMPLES / "order" / "worker.py"
 CRASH_WORKER = Path(__file__).resolve().parent / "workers" / "crash_worker.py"
-ORDER_QUEUE = "example-task-queue"
+ORDER_QUEUE = "order-task-queue"
 STEPS = ["reserve", "charge", "pack", "ship", "notify"]
 
 

@@ -17,7 +17,7 @@ def test_hello_start_then_result(server: ServerProcess, hello_worker: WorkerProc
     started = run_cli(
         "workflow",
         "start",
-        "--task-queue=example-task-queue",
+        "--task-queue=hello-task-queue",
         "--type=sdk_example_workflow",
         "--workflow-id=example_id",
         '--input={"code":"python","kind":"typesafe"}',

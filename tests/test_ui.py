@@ -4,16 +4,16 @@ that nothing a user typed (ids, inputs, error messages) can run as code.
 
 One server, three workers (the hello and order examples, and ``tests/workers/ui_worker.py``) and one browser
 serve the whole module; each test gets a fresh browser context. The tests take the screenshots shown in
-README.md; with ``MAINSPRING_UPDATE_SCREENSHOTS=1`` they are saved into ``docs/screenshots/`` (otherwise into
-a temporary folder, so a test run leaves the work tree as it was).
+README.md into pytest's temporary folder, so a test run leaves the work tree as it was; ``scripts/screenshots.sh``
+runs them with ``MAINSPRING_UPDATE_SCREENSHOTS=1`` to refresh ``docs/screenshots/`` instead.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
-import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,11 +31,10 @@ UI_WORKER = Path(__file__).resolve().parent / "workers" / "ui_worker.py"
 UI_QUEUE = "ui-task-queue"
 ORDER_QUEUE = "order-task-queue"
 HELLO_INPUT = {"code": "python", "kind": "typesafe"}
-SHOTS = (
-    ROOT / "docs" / "screenshots"
-    if os.environ.get("MAINSPRING_UPDATE_SCREENSHOTS") == "1"
-    else Path(tempfile.gettempdir()) / f"mainspring-screenshots-{os.getpid()}"
-)
+#: The README's pictures: written only by ``scripts/screenshots.sh`` (which sets this variable), never by a test run.
+README_SHOTS = ROOT / "docs" / "screenshots"
+UPDATE_SHOTS = os.environ.get("MAINSPRING_UPDATE_SCREENSHOTS") == "1"
+SHOT_NAMES = ("workflows.png", "run.png", "workflows-phone.png", "run-phone.png")
 VIEWPORT = {"width": 1280, "height": 800}
 PHONE = {"width": 400, "height": 860}
 # A workflow id and an input that would run script if the UI ever put them into the page as HTML.
@@ -55,9 +54,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = ServerProcess(tmp / "mainspring.db").start()
     workers = [
         WorkerProcess(EXAMPLES / "hello" / "worker.py", server.address, log_path=tmp / "hello.log"),
-        WorkerProcess(
-            EXAMPLES / "order" / "worker.py", server.address, args=["--task-queue", ORDER_QUEUE], log_path=tmp / "o.log"
-        ),
+        WorkerProcess(EXAMPLES / "order" / "worker.py", server.address, log_path=tmp / "o.log"),
         WorkerProcess(UI_WORKER, server.address, log_path=tmp / "ui.log"),
     ]
     try:
@@ -71,6 +68,12 @@ def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         for w in workers:
             w.stop(timeout=10)
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots go: pytest's temporary folder, or docs/screenshots/ when refreshing them."""
+    return README_SHOTS if UPDATE_SHOTS else tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="module")
@@ -129,9 +132,18 @@ def badge(page: Page) -> Any:
     return page.locator(".run-status .badge")
 
 
-def screenshot(page: Page, name: str, full_page: bool = False) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / name), full_page=full_page)
+def screenshot(page: Page, folder: Path, name: str, full_page: bool = False) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name), full_page=full_page)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """Each file under ``folder`` (relative path) and the SHA-256 of its bytes."""
+    return {
+        str(f.relative_to(folder)): hashlib.sha256(f.read_bytes()).hexdigest()
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+    }
 
 
 # --- tests ----------------------------------------------------------------------------------------------
@@ -141,7 +153,7 @@ def test_hello_run_in_the_list_then_its_page_timeline_result_and_download(srv: S
     started = run_cli(
         "workflow",
         "start",
-        "--task-queue=example-task-queue",
+        "--task-queue=hello-task-queue",
         "--type=sdk_example_workflow",
         "--workflow-id=hello-ui",
         "--input=" + json.dumps(HELLO_INPUT),
@@ -158,7 +170,7 @@ def test_hello_run_in_the_list_then_its_page_timeline_result_and_download(srv: S
     row = page.locator("table.runs tbody tr", has=page.get_by_role("link", name="hello-ui", exact=True))
     expect(row.locator(".badge")).to_have_text("COMPLETED", timeout=15_000)
     expect(row).to_contain_text("sdk_example_workflow")
-    expect(row).to_contain_text("example-task-queue")
+    expect(row).to_contain_text("hello-task-queue")
     expect(row).to_contain_text(run_id[:8])
 
     row.get_by_role("link", name="hello-ui", exact=True).click()
@@ -316,7 +328,7 @@ def test_start_a_workflow_from_the_form(srv: ServerProcess, page: Page) -> None:
     workflow_id = dialog.get_by_label("Workflow ID")
     assert workflow_id.input_value(), "the workflow id is prefilled with a suggestion"
     dialog.get_by_label("Workflow type").fill("sdk_example_workflow")
-    dialog.get_by_label("Task queue").fill("example-task-queue")
+    dialog.get_by_label("Task queue").fill("hello-task-queue")
     workflow_id.fill("form-ui")
     source = dialog.get_by_label("Input (JSON)")
     submit = dialog.get_by_role("button", name="Start workflow")
@@ -333,7 +345,7 @@ def test_start_a_workflow_from_the_form(srv: ServerProcess, page: Page) -> None:
     wrong = {"code": "python"}
     source.fill(json.dumps(wrong))
     submit.click()
-    body = {"workflow_id": "form-ui", "workflow_type": "sdk_example_workflow", "task_queue": "example-task-queue"}
+    body = {"workflow_id": "form-ui", "workflow_type": "sdk_example_workflow", "task_queue": "hello-task-queue"}
     refused = api(srv, "POST", "/workflows", json={**body, "input": wrong})
     assert refused.status_code == 400
     message = refused.json()["message"]
@@ -351,13 +363,13 @@ def test_start_a_workflow_from_the_form(srv: ServerProcess, page: Page) -> None:
 
 def test_task_queues_show_the_running_workers_and_the_namespace_switcher(srv: ServerProcess, page: Page) -> None:
     queues = api(srv, "GET", "/task-queues").json()["task_queues"]
-    hello = next(q for q in queues if q["name"] == "example-task-queue")
+    hello = next(q for q in queues if q["name"] == "hello-task-queue")
     identity = hello["workers"][0]["identity"]
 
     page.goto(srv.ui_url + "/namespaces/default/workflows")
     page.get_by_role("link", name="Task queues").click()
     expect(page).to_have_url(srv.ui_url + "/namespaces/default/task-queues")
-    card = page.locator('section.queue[data-queue="example-task-queue"]')
+    card = page.locator('section.queue[data-queue="hello-task-queue"]')
     expect(card).to_contain_text(identity)
     expect(card).to_contain_text("sdk_example_workflow")
     expect(card).to_contain_text("sdk_example_activity")
@@ -368,8 +380,8 @@ def test_task_queues_show_the_running_workers_and_the_namespace_switcher(srv: Se
     expect(ui_card).to_contain_text("0 activity tasks")
 
     # One queue on its own page.
-    card.get_by_role("link", name="example-task-queue").click()
-    expect(page).to_have_url(srv.ui_url + "/namespaces/default/task-queues/example-task-queue")
+    card.get_by_role("link", name="hello-task-queue").click()
+    expect(page).to_have_url(srv.ui_url + "/namespaces/default/task-queues/hello-task-queue")
     expect(page.locator("section.queue")).to_have_count(1)
 
     # Another namespace: the switcher lists it and goes to the same page there.
@@ -384,10 +396,13 @@ def test_task_queues_show_the_running_workers_and_the_namespace_switcher(srv: Se
     expect(page.locator(".empty")).to_contain_text("No workflows yet")
 
 
-def test_list_filters_paging_and_screenshots(srv: ServerProcess, browser: Browser, page: Page) -> None:
+def test_list_filters_paging_and_screenshots(
+    srv: ServerProcess, browser: Browser, page: Page, shots: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    docs_before = digests(ROOT / "docs")
     order_run = start(srv, "order-1001", "order_workflow", ORDER_QUEUE, {"order_id": "1001", "items": 3})
     start(srv, "order-1002", "order_workflow", ORDER_QUEUE, {"order_id": "1002", "items": 1})
-    start(srv, "greeting-7", "sdk_example_workflow", "example-task-queue", HELLO_INPUT)
+    start(srv, "greeting-7", "sdk_example_workflow", "hello-task-queue", HELLO_INPUT)
     start(srv, "nightly-report", "ui_sleeping_workflow", UI_QUEUE, {"seconds": 3600})
     start(srv, "payment-42", "ui_failing_workflow", UI_QUEUE, "expired card")
     for wid in ("order-1001", "order-1002", "greeting-7"):
@@ -424,7 +439,7 @@ def test_list_filters_paging_and_screenshots(srv: ServerProcess, browser: Browse
     page.goto(srv.ui_url + "/namespaces/default/workflows")
     expect(rows.filter(has_text="nightly-report").locator(".badge")).to_have_text("RUNNING")
     expect(rows.filter(has_text="order-1001").locator(".badge")).to_have_text("COMPLETED")
-    screenshot(page, "workflows.png")
+    screenshot(page, shots, "workflows.png")
 
     # The order example's run: a retried activity and a timer on the timeline.
     page.goto(srv.ui_url + run_path("order-1001", order_run))
@@ -443,7 +458,7 @@ def test_list_filters_paging_and_screenshots(srv: ServerProcess, browser: Browse
     page.locator(".hrow-activity[open] summary").click()  # closed again for the screenshot
     page.evaluate("window.scrollTo(0, 0)")
     page.mouse.move(0, 0)  # no hover highlight in the picture
-    screenshot(page, "run.png", full_page=True)
+    screenshot(page, shots, "run.png", full_page=True)
 
     # At phone width the list becomes cards and nothing needs sideways scrolling.
     phone = browser.new_context(viewport=PHONE, color_scheme="light", timezone_id="UTC", is_mobile=True)
@@ -453,10 +468,17 @@ def test_list_filters_paging_and_screenshots(srv: ServerProcess, browser: Browse
         expect(pg.locator("table.runs tbody tr").first).to_be_visible()
         expect(pg.locator("table.runs thead")).to_be_hidden()
         assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-        screenshot(pg, "workflows-phone.png")
+        screenshot(pg, shots, "workflows-phone.png")
         pg.goto(srv.ui_url + run_path("order-1001", order_run))
         expect(pg.locator(".run-status .badge")).to_have_text("COMPLETED")
         assert pg.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-        screenshot(pg, "run-phone.png")
+        screenshot(pg, shots, "run-phone.png")
     finally:
         phone.close()
+
+    # The pictures were taken, and (unless refreshing them) into pytest's temporary folder: a test run leaves
+    # the tracked docs/ as it found them.
+    assert all((shots / name).stat().st_size > 0 for name in SHOT_NAMES)
+    if not UPDATE_SHOTS:
+        assert shots.is_relative_to(tmp_path_factory.getbasetemp())
+        assert digests(ROOT / "docs") == docs_before, "the test run changed files under docs/"

@@ -598,7 +598,7 @@ def test_the_ui_and_the_api_reference_work_under_the_csp(srv: ServerProcess, pag
         json={
             "workflow_id": "csp-hello",
             "workflow_type": "sdk_example_workflow",
-            "task_queue": "example-task-queue",
+            "task_queue": "hello-task-queue",
             "input": HELLO_INPUT,
         },
     )

@@ -6,11 +6,9 @@ import argparse
 import asyncio
 import logging
 
-from workflows import sdk_example_activity, sdk_example_workflow
+from workflows import TASK_QUEUE, sdk_example_activity, sdk_example_workflow
 
 from mainspring import Client, Worker
-
-TASK_QUEUE = "example-task-queue"
 
 
 async def main() -> None:

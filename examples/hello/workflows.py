@@ -7,6 +7,10 @@ from datetime import timedelta
 
 from mainspring import activity, workflow
 
+#: The hello example's own task queue: its worker polls it and its starter starts workflows on it. Each
+#: example has its own, so both workers can run at once against one server without taking each other's tasks.
+TASK_QUEUE = "hello-task-queue"
+
 
 @dataclass
 class ActivityInput:

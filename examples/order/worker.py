@@ -6,11 +6,9 @@ import argparse
 import asyncio
 import logging
 
-from workflows import ACTIVITIES, order_workflow
+from workflows import ACTIVITIES, TASK_QUEUE, order_workflow
 
 from mainspring import Client, Worker
-
-TASK_QUEUE = "example-task-queue"
 
 
 async def main() -> None:

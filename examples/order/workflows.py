@@ -13,6 +13,10 @@ from datetime import timedelta
 
 from mainspring import ApplicationError, RetryPolicy, activity, workflow
 
+#: The order example's own task queue (the hello example has another): its worker polls it and its starter
+#: starts workflows on it.
+TASK_QUEUE = "order-task-queue"
+
 
 @dataclass
 class Order:
