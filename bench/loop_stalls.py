@@ -12,7 +12,9 @@
    HTTP API (twice), and a fresh worker process on the long run's task queue gets its workflow task, a
    page of it, fetches the rest over its channel, replays and finishes the run (one more activity).
 4. Reported: the W1 latencies (worst, p99, p50) alone and during the window, the window's length, and how
-   long the reader and the replaying worker took. The goal is a worst W1 step of <= 50 ms in the window.
+   long the reader and the replaying worker took, and the server's own account of its event loop (its
+   worst lateness, from ``/api/v1/health``) alone and during the window. The goal is a worst W1 step of
+   <= 50 ms in the window.
 
 The W1 client, the reader and the replaying worker are separate processes so that what is measured is
 the server: a client that parsed 300,000 events itself would delay its own W1 loop. On a 2-core machine
@@ -27,6 +29,7 @@ import json
 import statistics
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import mainspring_defs as defs
@@ -149,6 +152,24 @@ async def w1_loop(client: Client, tq: str, stop: asyncio.Event, out: list[tuple[
         i += 1
 
 
+async def loop_lateness(address: str, stop: asyncio.Event, out: list[tuple[float, float]]) -> None:
+    """Every 2 s, the server's own account of its event loop: its worst lateness over the last 10 s (ms).
+    That tells a stall of the server's loop from the W1 steps' other waits (the CPU the five processes
+    share on two cores: a W1 worker or client out of CPU makes a slow step with the server idle)."""
+    url = f"http://{address}/api/v1/health"
+
+    def get() -> float:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return float(json.loads(r.read())["load"]["loop_late_ms_10s"])
+
+    while not stop.is_set():
+        out.append((time.time(), await asyncio.to_thread(get)))
+        try:
+            await asyncio.wait_for(stop.wait(), 2.0)
+        except TimeoutError:
+            pass
+
+
 def figures(lat: list[float]) -> dict[str, float]:
     return {
         "count": len(lat),
@@ -194,6 +215,8 @@ async def main() -> int:
             lat: list[tuple[float, float]] = []
             stop = asyncio.Event()
             loop_task = asyncio.create_task(w1_loop(client, "w1", stop, lat))
+            late: list[tuple[float, float]] = []
+            late_task = asyncio.create_task(loop_lateness(address, stop, late))
             await asyncio.sleep(a.baseline)
             t_window = time.time()
             reader = Child([PY, "-c", READER, address, wid, str(a.reads)], log=d / f"{tag}.reader.log")
@@ -207,12 +230,16 @@ async def main() -> int:
             t_end = time.time()
             stop.set()
             await loop_task
+            await late_task
             base = [ms for at, ms in lat if at < t_window]
             window = [ms for at, ms in lat if t_window <= at <= t_end]
             result.update(
                 long_result=got,
                 w1_alone=figures(base),
                 w1_during=figures(window),
+                server_loop_late_ms_alone=max((ms for at, ms in late if at < t_window), default=0.0),
+                # Each reading covers the 10 s before it: from the window's start to 10 s past its end.
+                server_loop_late_ms_during=max((ms for at, ms in late if t_window <= at <= t_end + 10), default=0.0),
                 window_s=t_end - t_window,
                 replayer_done_after_ready_s=t_replayed - t_ready,
                 reads_s=[float(r.split()[2]) for r in reads],

@@ -168,6 +168,10 @@ class ListNamespacesResponse(_Model):
 class ServerLoad(_Model):
     starts_in_flight: int = Field(description="Workflow starts being made now.")
     starts_refused: int = Field(description="Starts refused as overload (429) since the server started.")
+    loop_late_ms_10s: float = Field(
+        description="The server's event loop at its worst over the last 10 seconds: how many milliseconds "
+        "late it woke (measured every 20 ms). Every call waits that long when the loop is behind."
+    )
 
 
 class HealthResponse(_Model):

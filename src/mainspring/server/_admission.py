@@ -21,12 +21,16 @@ loop's lateness is watched too (``watch``): while every wake-up for ``interval``
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Callable
 
 from ..errors import ResourceExhaustedError
 
 __all__ = ["Admission"]
+
+#: How many seconds of the loop's lateness are kept (``Admission.worst_lateness``).
+_LATE_SECONDS = 60
 
 
 class Admission:
@@ -58,6 +62,8 @@ class Admission:
         self._late_since: float | None = None
         #: Starts refused so far (for logs and benchmarks).
         self.refused = 0
+        #: The loop's worst lateness in each of the last seconds: (the second, seconds late), newest last.
+        self._late_by_second: collections.deque[tuple[int, float]] = collections.deque(maxlen=_LATE_SECONDS)
 
     def admit(self, what: str) -> float:
         """Take one in; ResourceExhaustedError if the server should not. Returns the ticket for ``done``."""
@@ -89,10 +95,23 @@ class Admission:
 
     def lateness(self, late: float) -> None:
         """The event loop woke ``late`` seconds after it was due (see ``watch``)."""
+        second = int(self._clock())
+        by_second = self._late_by_second
+        if by_second and by_second[-1][0] == second:
+            if late > by_second[-1][1]:
+                by_second[-1] = (second, late)
+        else:
+            by_second.append((second, late))
         if late <= self.target:
             self._late_since = None
         elif self._late_since is None:
             self._late_since = self._clock()
+
+    def worst_lateness(self, seconds: int = _LATE_SECONDS) -> float:
+        """The event loop's worst lateness over the last ``seconds`` seconds (at most 60), in seconds: how
+        long the server kept every caller waiting at worst, whatever they asked (a stall of the loop)."""
+        since = int(self._clock()) - seconds
+        return max((late for second, late in self._late_by_second if second >= since), default=0.0)
 
     async def watch(self, period: float = 0.02) -> None:
         """Measure the event loop's lateness every ``period`` seconds, until cancelled."""

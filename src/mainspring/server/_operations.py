@@ -201,7 +201,11 @@ async def _health(engine: Engine, c: Caller, b: None) -> Any:
         "status": "ok",
         "version": __version__,
         "store": engine.store.description,
-        "load": {"starts_in_flight": admission.in_flight, "starts_refused": admission.refused},
+        "load": {
+            "starts_in_flight": admission.in_flight,
+            "starts_refused": admission.refused,
+            "loop_late_ms_10s": round(admission.worst_lateness(10) * 1000, 1),
+        },
     }
 
 
