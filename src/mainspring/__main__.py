@@ -2,4 +2,6 @@
 
 from .cli import main
 
-main()
+# Guarded: a process the server spawns (the store's page process) imports the main module again.
+if __name__ == "__main__":
+    main()

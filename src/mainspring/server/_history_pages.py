@@ -4,7 +4,8 @@ A workflow's history may hold hundreds of thousands of events. Nobody gets it in
 task carries at most one page (its newest events) and the worker fetches the older ones a page at a
 time (``get_workflow_task_history`` on its channel); the HTTP API and the web UI page the same way.
 A page that is read and turned into JSON on the server's event loop stalls every other workflow
-meanwhile, so pages are bounded, and the store read and the conversion of a large page run in a thread.
+meanwhile, so pages are bounded, and a large page is read and built away from the loop
+(``Store.read_history_page``: the SQLite store does it in a process of its own).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+from .._history_json import page_text
 from .._json import RawJSON, dumps
-from .._time import rfc3339
 from ..storage import HistoryEvent, Store
 from ._core import event_json
 
@@ -68,25 +69,6 @@ class Page:
         self.last_event_id = last_event_id
 
 
-def _page(rows: list[tuple[int, str, float, str]], budget: int) -> Page:
-    # Built as text from the stored attributes: parsing each event and encoding it again cost twice as
-    # much, and a page is read while other workflows wait for the same two cores.
-    parts: list[str] = []
-    used = 0
-    last = 0
-    for event_id, event_type, event_time, attributes in rows:
-        text = (
-            f'{{"event_id":{event_id},"event_time":"{rfc3339(event_time)}",'
-            f'"event_type":"{event_type}","attributes":{attributes}}}'
-        )
-        used += len(text)
-        if used > budget and parts:
-            break
-        parts.append(text)
-        last = event_id
-    return Page(RawJSON("[" + ",".join(parts) + "]"), len(parts), last)
-
-
 async def read_page(
     store: Store, run_id: str, first: int, last: int, *, most: int = PAGE_EVENTS, budget: int = PAGE_BYTES
 ) -> Page:
@@ -95,7 +77,8 @@ async def read_page(
     last = min(last, first + most - 1)
     if last < first:
         return Page(RawJSON("[]"), 0, 0)
-    rows = await store.read_history_json(run_id, first, last)
-    if len(rows) <= _OFF_LOOP:
-        return _page(rows, budget)
-    return await asyncio.to_thread(_page, rows, budget)
+    if last - first < _OFF_LOOP:
+        text, count, last_id = page_text(await store.read_history_json(run_id, first, last), budget)
+    else:  # built away from the event loop (by the SQLite store, in a process of its own)
+        text, count, last_id = await store.read_history_page(run_id, first, last, budget)
+    return Page(RawJSON(text), count, last_id)

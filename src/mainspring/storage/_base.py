@@ -265,6 +265,18 @@ class Store(abc.ABC):
         events = await self.read_history(run_id, first_event_id, last_event_id)
         return [(e.event_id, e.event_type.value, e.event_time, dumps_str(e.attributes)) for e in events]
 
+    async def read_history_page(
+        self, run_id: str, first_event_id: int, last_event_id: int, budget: int
+    ) -> tuple[str, int, int]:
+        """Events ``first_event_id`` .. ``last_event_id`` as one JSON array of text, cut past ``budget``
+        bytes (``_history_json.page_text``): (the text, how many events, the last one's id). For large
+        pages: built where it keeps the server's event loop free (here, in a thread; the SQLite store
+        builds them in a process of their own). StorageError if a stored event is damaged."""
+        from .._history_json import page_text
+
+        rows = await self.read_history_json(run_id, first_event_id, last_event_id)
+        return await asyncio.to_thread(page_text, rows, budget)
+
     @abc.abstractmethod
     async def list_executions(self, namespace: str, query: ListQuery) -> tuple[list[ExecutionRecord], str | None]:
         """A page of runs, newest first, without their mutable state; and the next page's token."""

@@ -39,6 +39,7 @@ from ._base import (
     StorageError,
     Store,
 )
+from ._page_process import PageProcess
 from ._sqlite_file import (
     check_room,
     free_bytes,
@@ -159,6 +160,8 @@ class SQLiteStore(Store):
         self._reader: sqlite3.Connection | None = None
         #: Reads long histories in threads (see read_history), one at a time; opened on first use.
         self._bulk_reader: sqlite3.Connection | None = None
+        #: Builds large history pages (read_history_page), once one is asked for.
+        self._pages: PageProcess | None = None
         self._bulk_lock = threading.Lock()
         # In-memory databases share one connection between the writer thread and readers.
         self._shared_lock = threading.Lock() if self.memory else None
@@ -229,6 +232,9 @@ class SQLiteStore(Store):
         return message
 
     def _release(self) -> None:
+        if self._pages is not None:
+            self._pages.close()
+            self._pages = None
         with self._bulk_lock:
             if self._bulk_reader is not None:
                 self._bulk_reader.close()
@@ -242,6 +248,8 @@ class SQLiteStore(Store):
             self._lock_fd = self._lock_key = None
 
     async def close(self) -> None:
+        if self._pages is not None:
+            await self._pages.aclose()
         if self._thread is not None:
             self._queue.put(None)
             await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
@@ -522,6 +530,15 @@ class SQLiteStore(Store):
         if last_event_id - first_event_id < _INLINE_EVENTS:
             return self._read_history_json(self._read, run_id, first_event_id, last_event_id)
         return await asyncio.to_thread(self._read_history_json, self._read_bulk, run_id, first_event_id, last_event_id)
+
+    async def read_history_page(
+        self, run_id: str, first_event_id: int, last_event_id: int, budget: int
+    ) -> tuple[str, int, int]:
+        if self.memory:  # no second connection can see it: read and built in a thread
+            return await super().read_history_page(run_id, first_event_id, last_event_id, budget)
+        if self._pages is None:
+            self._pages = PageProcess(self._file)  # the name SQLite's connections here use
+        return await self._pages.page(run_id, first_event_id, last_event_id, budget)
 
     def _read_history_json(
         self,

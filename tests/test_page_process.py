@@ -1,0 +1,117 @@
+"""Large history pages are built in the SQLite store's page process, as the same text a small page gets.
+
+The server's event loop gives the interpreter's lock up at every system call; a page built in a thread
+made it wait behind that thread each time. These check the process gives exactly what the in-process
+builder gives (a worker replays it: the event times must be the same to the microsecond), says when an
+event is damaged, and that a store whose page process died starts another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mainspring._history_json import page_text
+from mainspring.api.enums import EventType, WorkflowStatus
+from mainspring.storage import ExecutionRecord, ExecutionWrite, HistoryEvent, StorageError
+from mainspring.storage.sqlite import SQLiteStore
+from support import ServerProcess, wait_until
+
+
+async def _store_with_events(path: Path, n: int) -> SQLiteStore:
+    store = SQLiteStore(str(path))
+    await store.open()
+    rec = ExecutionRecord(
+        namespace="default",
+        workflow_id="w",
+        run_id="r",
+        workflow_type="wf",
+        task_queue="q",
+        status=WorkflowStatus.RUNNING,
+        start_time=1.0,
+        close_time=None,
+        next_event_id=n + 1,
+        version=1,
+    )
+    # Times with every kind of fraction, some on a half microsecond, where rounding could differ.
+    events = [
+        HistoryEvent(i, EventType.ACTIVITY_TASK_COMPLETED, 1_790_000_000 + i * 0.0000015 + i / 7, {"result": [i, "é"]})
+        for i in range(1, n + 1)
+    ]
+    await store.write(ExecutionWrite(rec, None, events))
+    return store
+
+
+async def test_a_large_page_is_the_same_text_built_in_the_page_process(tmp_path: Path) -> None:
+    store = await _store_with_events(tmp_path / "pages.db", 1500)
+    try:
+        before = {p.pid for p in multiprocessing.active_children()}
+        text, count, last = await store.read_history_page("r", 1, 1200, 10_000_000)
+        assert {p.pid for p in multiprocessing.active_children()} - before, "no page process was started"
+        assert (text, count, last) == page_text(await store.read_history_json("r", 1, 1200), 10_000_000)
+        assert (count, last) == (1200, 1200)
+        # Cut by bytes as the in-process builder cuts it.
+        assert await store.read_history_page("r", 1, 1500, 50_000) == page_text(
+            await store.read_history_json("r", 1, 1500), 50_000
+        )
+    finally:
+        await store.close()
+    assert not multiprocessing.active_children(), "the page process outlived its store"
+
+
+async def test_a_damaged_event_in_a_large_page_is_a_storage_error(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.db"
+    store = await _store_with_events(path, 300)
+    try:
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE history SET attributes = '{\"result\": 1' WHERE event_id = 150")
+        with pytest.raises(StorageError, match=r"the history of run r cannot be read: a stored event is damaged"):
+            await store.read_history_page("r", 1, 300, 10_000_000)
+        # The events before it still read.
+        assert (await store.read_history_page("r", 1, 149, 10_000_000))[1] == 149
+    finally:
+        await store.close()
+
+
+async def test_a_page_process_that_died_is_replaced(tmp_path: Path) -> None:
+    store = await _store_with_events(tmp_path / "killed.db", 300)
+    try:
+        await store.read_history_page("r", 1, 300, 10_000_000)
+        for child in multiprocessing.active_children():
+            os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+            child.join(10)
+        with pytest.raises(StorageError, match="page process ended"):
+            await store.read_history_page("r", 1, 300, 10_000_000)
+        assert (await store.read_history_page("r", 1, 300, 10_000_000))[1] == 300
+    finally:
+        await store.close()
+
+
+def test_the_page_process_ends_with_a_killed_server(tmp_path: Path) -> None:
+    path = tmp_path / "server.db"
+
+    async def build() -> None:
+        await (await _store_with_events(path, 500)).close()
+
+    asyncio.run(build())
+    server = ServerProcess(path).start()
+    try:
+        r = httpx.get(
+            server.url + "/api/v1/namespaces/default/workflows/history", params={"workflow_id": "w", "run_id": "r"}
+        )
+        assert r.status_code == 200 and len(r.json()["events"]) == 500
+        assert server.proc is not None
+        children = subprocess.run(["pgrep", "-P", str(server.proc.pid)], capture_output=True, text=True).stdout.split()
+        assert children, "the server started no page process"
+    finally:
+        server.kill()
+    # A SIGKILLed server closes nothing its page process waits on: the process sees it is gone.
+    wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in children), timeout=20)
