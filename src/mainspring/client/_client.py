@@ -349,14 +349,14 @@ class Client:
         """
         _START_WORKFLOW_KEYWORDS.check(options)
         if isinstance(workflow, str):
-            name, payload, rtype = workflow, arg, result_type
+            name, rtype, takes_input = workflow, result_type, True
         else:
             d = get_definition(workflow)
-            name, rtype = d.name, d.result_type
-            try:
-                payload = encode(arg) if d.takes_input else None
-            except PayloadError as e:
-                raise InvalidArgumentError(f"the input of workflow {name!r} cannot be sent: {e}") from None
+            name, rtype, takes_input = d.name, d.result_type, d.takes_input
+        try:
+            payload = encode(arg) if takes_input else None
+        except PayloadError as e:
+            raise InvalidArgumentError(f"the input of workflow {name!r} cannot be sent: {e}") from None
         workflow_id: str = options["id"]
         body = {
             "workflow_id": workflow_id,

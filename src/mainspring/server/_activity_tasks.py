@@ -492,7 +492,11 @@ class ActivityTasks(Commands):
                 return
             now = self.clock.now()
             if kind is TimeoutType.SCHEDULE_TO_CLOSE:
-                pass  # applies across attempts
+                # Applies across attempts; but an attempt never started whose schedule-to-start is up
+                # too (it defaults to schedule-to-close) waited in vain for a worker: say that.
+                s2s = act.schedule_to_start
+                if act.state is ActivityState.SCHEDULED and s2s and now >= act.attempt_scheduled_time + s2s - 0.001:
+                    kind = TimeoutType.SCHEDULE_TO_START
             elif act.attempt != attempt:
                 return
             elif kind is TimeoutType.SCHEDULE_TO_START:
