@@ -44,7 +44,7 @@ def start_warning(matching: Matching, namespace: str, task_queue: str, workflow_
     types = _announced_types(matching, namespace, task_queue)
     if types is None or workflow_type in types:
         return None
-    close = difflib.get_close_matches(workflow_type, types, n=1)
+    close = difflib.get_close_matches(workflow_type, sorted(types), n=1)
     guess = f" Did you mean {close[0]!r}?" if close else ""
     return (
         f"no worker polling task queue {task_queue!r} runs workflow type {workflow_type!r}; they run "
