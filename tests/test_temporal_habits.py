@@ -121,6 +121,11 @@ def test_converter_bytes_in_containers_and_typed_targets() -> None:
     assert decode(None, bytes | None) is None
     assert decode("abc", bytes) == b"abc"  # a plain string still means its UTF-8 bytes
     assert decode(encode(Opaque(b"abc")), Opaque) == Opaque(b"abc")
+    # Plain JSON takes a fast path; what it returns is a copy, as pydantic's conversion was.
+    items: list[Any] = [1, {"k": [2]}]
+    sent = encode(items)
+    items[1]["k"].append(3)
+    assert sent == [1, {"k": [2]}]
     # The server checks a start's input against this schema: the mark must fit it.
     schema = json_schema(bytes)
     assert schema is not None and {"type": "string"} in schema["anyOf"]

@@ -103,12 +103,28 @@ def _has_bytes_slow(value: Any) -> bool:
     return False
 
 
+def _reject(value: Any) -> Any:
+    raise _FoundBytes if isinstance(value, bytes | bytearray | memoryview) else TypeError
+
+
+#: orjson hands dataclasses, datetimes and subclasses (str enums) to ``default`` with these, so the
+#: fast path below takes only values that are plain JSON already, whose conversion is a copy.
+_ONLY_PLAIN = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
 def encode(value: Any) -> Any:
     """A Python value as a JSON-compatible value (dicts, lists, strings, numbers, bools, None); bytes
     become ``{"$bytes": "<base64>"}``. Raises ``PayloadError`` naming the type of a value that has no
     JSON form."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
+    if type(value) in (dict, list, tuple):
+        # Plain JSON (the usual payload) is copied in native code, several times faster than pydantic's
+        # conversion; the copy keeps later changes to the caller's value out of what was sent.
+        try:
+            return orjson.loads(orjson.dumps(value, default=_reject, option=_ONLY_PLAIN))
+        except TypeError:  # not plain JSON (a dataclass, bytes, a big integer, ...): the full way below
+            pass
     try:
         if isinstance(value, _PLAIN_CONTAINERS) and _has_bytes(value):
             value = _mark_bytes(value)
