@@ -27,6 +27,7 @@ from mainspring import (
     ActivityError,
     ApplicationError,
     Client,
+    InvalidArgumentError,
     RetryPolicy,
     TimeoutError,
     WorkflowDescription,
@@ -761,7 +762,7 @@ async def rich_details(b: Behaviour) -> str:
         raise ApplicationError("rich failure", Progress(n, "failed"), type="Rich")
     try:
         activity.heartbeat(object())
-    except TypeError as e:
+    except InvalidArgumentError as e:
         HEARTBEAT_ERRORS[b.key] = str(e)
     return f"resumed from {activity.info().heartbeat_details}"
 

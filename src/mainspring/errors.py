@@ -295,7 +295,11 @@ def _failure_to_dict(err: BaseException, with_stack: bool, depth: int) -> dict[s
             traceback.format_exception(type(err), err, err.__traceback__, chain=depth == 0)
         )
     out: dict[str, Any] = {"message": str(err), "stack": stack}
-    cause_err: BaseException | None = getattr(err, "cause", None)
+    # ``raise ApplicationError("main") from ApplicationError("why")`` sets only ``__cause__``; a
+    # ``cause=`` argument sets both (FailureError.__init__), so ``__cause__`` is the one to follow.
+    cause_err: BaseException | None = err.__cause__
+    if cause_err is None:
+        cause_err = getattr(err, "cause", None)
     if isinstance(err, ApplicationError):
         out.update(kind="application", type=err.type, non_retryable=err.non_retryable)
         if err.details:
@@ -324,7 +328,6 @@ def _failure_to_dict(err: BaseException, with_stack: bool, depth: int) -> dict[s
     else:
         # A plain Python exception from user code: keep its class name as the error type.
         out.update(kind="application", type=type(err).__name__, non_retryable=False)
-        cause_err = err.__cause__
     if cause_err is not None:
         if depth < _MAX_CAUSES:
             out["cause"] = _failure_to_dict(cause_err, with_stack, depth + 1)

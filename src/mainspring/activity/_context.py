@@ -77,6 +77,7 @@ def heartbeat(details: Any = None) -> None:
 
     Required at least every ``heartbeat_timeout`` when one is set. The details are kept, and a later
     attempt finds them in ``info().heartbeat_details``. Calls are batched, so calling often is cheap.
+    Details with no JSON form raise ``InvalidArgumentError`` naming their type.
     """
     _get().heartbeat(details)
 

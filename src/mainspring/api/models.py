@@ -210,6 +210,12 @@ class StartWorkflowResponse(_Model):
     workflow_id: str
     run_id: str
     namespace: str
+    warning: str | None = Field(
+        default=None,
+        description="Set when the workers polling the task queue have announced their workflow types and none "
+        "runs this one (often a typo): it names the types they run and the closest match. The run was started "
+        "all the same, and waits for a worker that runs its type.",
+    )
 
 
 class WorkflowExecutionInfo(_Model):
@@ -254,6 +260,11 @@ class PendingWorkflowTask(_Model):
     scheduled_time: str
     started_time: str | None = None
     last_failure: Failure | None = None
+    hint: str | None = Field(
+        default=None,
+        description="Why no worker picks the task up, when the server can tell: 'no worker polling this task "
+        "queue', or 'no worker here runs this type (...)'. Null while a worker that runs the type polls the queue.",
+    )
 
 
 class CancelRequestInfo(_Model):

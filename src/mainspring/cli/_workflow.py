@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from datetime import datetime
 from typing import Any
@@ -79,7 +80,15 @@ async def _start(
     input_file: str | None,
 ) -> WorkflowHandle[Any]:
     value = _parse_input(input_, input_file)
-    return await client.start_workflow(workflow_type, value, id=workflow_id, task_queue=task_queue)
+    # The CLI prints the server's start warning itself (below), not as the SDK's log line too.
+    start_log = logging.getLogger("mainspring.client.start")
+    start_log.propagate = False
+    if not start_log.handlers:
+        start_log.addHandler(logging.NullHandler())
+    handle = await client.start_workflow(workflow_type, value, id=workflow_id, task_queue=task_queue)
+    if handle.start_warning:
+        click.echo(f"Warning: {handle.start_warning}", err=True)
+    return handle
 
 
 @workflow.command("start")
@@ -105,6 +114,7 @@ async def start(
                 "namespace": client.namespace,
                 "workflow_type": workflow_type,
                 "task_queue": task_queue,
+                "warning": handle.start_warning,
             }
         )
         return
@@ -270,6 +280,8 @@ async def describe(client: Client, workflow_id: str, run_id: str | None, output:
     wt = d.pending_workflow_task
     if wt:
         line = f"Pending workflow task: {wt['state']}, attempt {wt['attempt']}"
+        if wt.get("hint"):
+            line += f" ({wt['hint']})"
         click.echo(line)
         if wt.get("last_failure"):
             click.echo(f"  last failure: {_describe_failure(wt['last_failure']).splitlines()[0]}")

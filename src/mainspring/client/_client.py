@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import random
 import time
 import uuid
@@ -37,6 +38,10 @@ __all__ = ["Client", "WorkflowDescription", "WorkflowHandle", "WorkflowPage"]
 A = TypeVar("A")
 R = TypeVar("R")
 T = TypeVar("T")
+
+#: The server's warnings about a start (no worker on the queue runs its type) go to a logger of their
+#: own, so a program that shows them itself (the CLI) can silence just these.
+start_log = logging.getLogger("mainspring.client.start")
 
 #: How long a call that is safe to repeat is retried while the server sheds load or cannot write.
 RETRY_FOR = 30.0
@@ -134,6 +139,9 @@ class WorkflowHandle(Generic[R]):
         #: The run this handle follows; None means the newest run of the workflow id.
         self.run_id = run_id
         self._result_type = result_type
+        #: What the server warned about when this handle's start was made (e.g. no worker polling the
+        #: task queue runs the workflow's type: a typo?), or None. Also logged, at WARNING.
+        self.start_warning: str | None = None
 
     def __repr__(self) -> str:
         return f"WorkflowHandle(workflow_id={self.workflow_id!r}, run_id={self.run_id!r})"
@@ -349,14 +357,14 @@ class Client:
         """
         _START_WORKFLOW_KEYWORDS.check(options)
         if isinstance(workflow, str):
-            name, payload, rtype = workflow, arg, result_type
+            name, rtype, takes_input = workflow, result_type, True
         else:
             d = get_definition(workflow)
-            name, rtype = d.name, d.result_type
-            try:
-                payload = encode(arg) if d.takes_input else None
-            except PayloadError as e:
-                raise InvalidArgumentError(f"the input of workflow {name!r} cannot be sent: {e}") from None
+            name, rtype, takes_input = d.name, d.result_type, d.takes_input
+        try:
+            payload = encode(arg) if takes_input else None
+        except PayloadError as e:
+            raise InvalidArgumentError(f"the input of workflow {name!r} cannot be sent: {e}") from None
         workflow_id: str = options["id"]
         body = {
             "workflow_id": workflow_id,
@@ -375,7 +383,12 @@ class Client:
             return data
 
         data = await _retrying(start)
-        return WorkflowHandle(self, workflow_id, data["run_id"], rtype)
+        handle: WorkflowHandle[Any] = WorkflowHandle(self, workflow_id, data["run_id"], rtype)
+        warning = data.get("warning")
+        if isinstance(warning, str) and warning:
+            handle.start_warning = warning
+            start_log.warning("workflow %r: %s", workflow_id, warning)
+        return handle
 
     @overload
     async def execute_workflow(

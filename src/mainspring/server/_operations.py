@@ -26,6 +26,7 @@ from ..api.names import ID_PATTERN, MAX_ID_LENGTH, check_id, check_namespace
 from ..errors import InvalidArgumentError
 from ..storage import ListQuery, StorageError
 from ._engine import Engine, iso
+from ._type_hints import pending_task_hint, start_warning
 
 if TYPE_CHECKING:
     from ._matching import Session
@@ -233,7 +234,11 @@ async def _start_workflow(engine: Engine, c: Caller, b: m.StartWorkflowRequest) 
     run_id, created = await engine.start_workflow(c.namespace, b)
     if not created:
         c.status = 200  # the start of this request_id, made before
-    return {"workflow_id": b.workflow_id, "run_id": run_id, "namespace": c.namespace}
+    answer = {"workflow_id": b.workflow_id, "run_id": run_id, "namespace": c.namespace}
+    warning = start_warning(engine.matching, c.namespace, b.task_queue, b.workflow_type)
+    if warning is not None:
+        answer["warning"] = warning
+    return answer
 
 
 async def _list_workflows(engine: Engine, c: Caller, b: None) -> Any:
@@ -264,7 +269,12 @@ async def _list_workflows(engine: Engine, c: Caller, b: None) -> Any:
 
 
 async def _describe(engine: Engine, c: Caller, b: None) -> Any:
-    return await engine.describe(c.namespace, _workflow_id(c), _q(c, "run_id"))
+    out = await engine.describe(c.namespace, _workflow_id(c), _q(c, "run_id"))
+    wt = out.get("pending_workflow_task")
+    if wt is not None:  # in any state: a worker that does not run the type takes the task only to fail it
+        e = out["execution"]
+        wt["hint"] = pending_task_hint(engine.matching, c.namespace, e["task_queue"], e["workflow_type"])
+    return out
 
 
 async def _history(engine: Engine, c: Caller, b: None) -> Any:

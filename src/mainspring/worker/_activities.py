@@ -15,7 +15,7 @@ from .._json import dumps
 from ..activity import ActivityDefinition
 from ..activity._context import ActivityInfo, _current, _Running
 from ..converter import PayloadError, decode, encode
-from ..errors import ApplicationError, CancelledError
+from ..errors import ApplicationError, CancelledError, InvalidArgumentError
 from ..workflow._instance import failure_payload
 
 __all__ = ["ActivityRunner", "Outcome"]
@@ -67,7 +67,7 @@ class _Heartbeater:
         try:
             details = encode(details)
         except PayloadError as e:
-            raise TypeError(f"activity.heartbeat(): the details cannot be sent: {e}") from None
+            raise InvalidArgumentError(f"activity.heartbeat(): the details cannot be sent: {e}") from None
         try:
             running_here = asyncio.get_running_loop() is self._loop
         except RuntimeError:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 from ..activity import get_definition as get_activity_definition
 from ..converter import PayloadError, encode
-from ..errors import WorkflowCodeError
+from ..errors import InvalidArgumentError, WorkflowCodeError
 from ..options import ActivityOptions, ExecuteActivityOptions, _check_activity_options, _wire
 from ._instance import ActivityCall, WorkflowInfo
 
@@ -155,7 +155,8 @@ class Context:
         are the fields of ``ActivityOptions``, and ``options``, an ``ActivityOptions`` whose fields the
         keywords override. At least one of ``schedule_to_close_timeout`` and ``start_to_close_timeout``
         is required. An option the server would refuse raises ``TypeError`` (an unknown option or a
-        value of the wrong type) or ``ValueError`` (a duration or id out of range), naming it.
+        value of the wrong type) or ``ValueError`` (a duration or id out of range), naming it; an
+        ``arg`` with no JSON form raises ``InvalidArgumentError`` naming its type.
         If the activity fails for good, ``ActivityError`` is raised with the last attempt's error as
         its ``cause``.
         """
@@ -185,6 +186,6 @@ class Context:
         try:
             payload = encode(arg) if takes_input else None
         except PayloadError as e:
-            raise TypeError(f"the input of activity {name!r} cannot be sent: {e}") from None
+            raise InvalidArgumentError(f"the input of activity {name!r} cannot be sent: {e}") from None
         call = ActivityCall(activity_type=name, input=payload, result_type=rtype, **merged)
         return await self._instance.schedule_activity(call)

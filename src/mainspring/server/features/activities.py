@@ -34,6 +34,11 @@ def _apply_schedule(t: Transition, cmd: m.ScheduleActivityCommand, completed_id:
     now = t.now
     s2c = cmd.schedule_to_close_timeout
     st2c = cmd.start_to_close_timeout if cmd.start_to_close_timeout is not None else s2c
+    # As Temporal: schedule-to-start is at most schedule-to-close, and defaults to it, so a task no
+    # worker starts times out as SCHEDULE_TO_START (which users' code checks), not SCHEDULE_TO_CLOSE.
+    s2s = cmd.schedule_to_start_timeout
+    if s2c is not None and (s2s is None or s2s > s2c):
+        s2s = s2c
     retry = (cmd.retry_policy or m.RetryPolicyModel()).model_dump()
     task_queue = cmd.task_queue or ex.record.task_queue
     e = t.append(
@@ -45,7 +50,7 @@ def _apply_schedule(t: Transition, cmd: m.ScheduleActivityCommand, completed_id:
             "input": cmd.input,
             "schedule_to_close_timeout": s2c,
             "start_to_close_timeout": st2c,
-            "schedule_to_start_timeout": cmd.schedule_to_start_timeout,
+            "schedule_to_start_timeout": s2s,
             "heartbeat_timeout": cmd.heartbeat_timeout,
             "retry_policy": retry,
             "workflow_task_completed_event_id": completed_id,
@@ -59,7 +64,7 @@ def _apply_schedule(t: Transition, cmd: m.ScheduleActivityCommand, completed_id:
         input=cmd.input,
         schedule_to_close=s2c,
         start_to_close=st2c,
-        schedule_to_start=cmd.schedule_to_start_timeout,
+        schedule_to_start=s2s,
         heartbeat=cmd.heartbeat_timeout,
         retry=retry,
         scheduled_time=now,

@@ -95,6 +95,28 @@ export function fmtDuration(d) {
   return `${Math.floor(hrs / 24)} d ${hrs % 24} h`;
 }
 
+/** A duration in seconds, as short as a label wants it: "250ms", "30s", "1.5s", "2m", "2m30s", "1h30m", "2d". */
+export function fmtShortDuration(seconds) {
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < 0) return "";
+  if (seconds < 1) return `${Math.round(seconds * 1000)}ms`;
+  if (seconds < 60) return `${Number(seconds.toFixed(seconds < 10 ? 2 : 1))}s`;
+  const units = [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]];
+  const out = [];
+  let rest = Math.round(seconds);
+  for (const [name, size] of units) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (n && out.length < 2) out.push(`${n}${name}`);
+    else if (out.length) break; // "1h30m", never "1h0m5s"
+  }
+  return out.join("");
+}
+
+/** "1 workflow task", "2 workflow tasks". */
+export function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
 /** "just now", "5 s ago", "3 m ago", "in 2 m". */
 export function fmtRelative(iso, now = Date.now()) {
   const t = typeof iso === "number" ? iso : ms(iso);

@@ -3,13 +3,13 @@
 // Fired or Canceled names its TimerStarted (started_event_id). The timeline and the compact history view
 // both draw these groups.
 
-import { ms } from "./format.js";
+import { fmtShortDuration, ms } from "./format.js";
 
 /**
  * @typedef {Object} Group
  * @property {string} key        stable across refreshes: "e" + first event id
  * @property {"workflow"|"workflow-task"|"activity"|"timer"} kind
- * @property {string} title      "sdk_example_activity", "Timer 4", "Workflow task", "WorkflowExecutionStarted"
+ * @property {string} title      "sdk_example_activity", "Timer 30s", "Workflow task", "WorkflowExecutionStarted"
  * @property {string} state      completed | failed | timed-out | canceled | running | scheduled | waiting | fired | started | ...
  * @property {Object[]} events
  * @property {number} start      ms since epoch of the first event
@@ -111,8 +111,10 @@ function summarize(g) {
     }
   } else if (g.kind === "timer") {
     g.timerId = a.timer_id;
-    g.title = `Timer ${a.timer_id ?? ""}`.trim();
     g.duration = typeof a.duration === "number" ? a.duration * 1000 : null;
+    // Named like an activity is: by its summary if the workflow gave one, else by how long it waits (the
+    // timer id is only a counter).
+    g.title = a.summary ? String(a.summary) : g.duration !== null ? `Timer ${fmtShortDuration(a.duration)}` : `Timer ${a.timer_id ?? ""}`.trim();
     g.state = "waiting";
     const fired = find(g, "TimerFired");
     const canceled = find(g, "TimerCanceled");

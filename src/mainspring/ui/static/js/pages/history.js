@@ -5,7 +5,7 @@
 
 import { fetchHistory } from "../api.js";
 import { h, icon, replace, section, toast } from "../dom.js";
-import { fmtDuration, fmtTime, jsonView, ms, preview, zoneLabel } from "../format.js";
+import { fmtDuration, fmtTime, jsonView, ms, plural, preview, zoneLabel } from "../format.js";
 import { groupSummary } from "../history_model.js";
 
 const PAGE = 500; // rows drawn at first in the all-events view; "Show more" draws the rest
@@ -166,7 +166,7 @@ export function historySection(ns, workflowId, runId) {
       const shown = data.groups.filter((g) => g.kind !== "workflow-task" || showTasks || g.state === "failed" || g.state === "timed-out");
       rows = shown.map(groupRow);
       const hidden = data.groups.length - shown.length;
-      tasksToggle.title = hidden ? `${hidden} workflow tasks hidden` : "";
+      tasksToggle.title = hidden ? `${plural(hidden, "workflow task")} hidden` : "";
     } else {
       rows = data.events.slice(0, limit).map(eventRow);
       if (data.events.length > limit) {

@@ -2,7 +2,7 @@
 // activities, timers and workflow task. Each function returns nodes; run.js redraws them when they change.
 
 import { paths } from "../api.js";
-import { h, badge, copyButton, section } from "../dom.js";
+import { h, append, badge, copyButton, section } from "../dom.js";
 import { fmtDuration, fmtRelative, fmtTime, jsonText, jsonView, ms, preview, timeCell, zoneLabel } from "../format.js";
 
 /** "Nov 26, 2026, 01:53:46.008 UTC · 3 m ago" as a <time>, relative part muted. */
@@ -17,6 +17,7 @@ export function summary(ns, d) {
   const end = ex.close_time ? ms(ex.close_time) : Date.now();
   const item = (label, ...value) => h("div", { class: "kv" }, h("dt", null, label), h("dd", null, value));
   const wide = (el) => (el.classList.add("kv-wide"), el);
+  const full = (el) => (el.classList.add("kv-full"), el);
   const cancel = d.cancel_requested;
   return h(
     "dl",
@@ -29,10 +30,10 @@ export function summary(ns, d) {
     item("Duration", h("span", { class: ex.close_time ? null : "live-duration" }, fmtDuration(end - ms(ex.start_time)))),
     item("History", `${ex.history_length} event${ex.history_length === 1 ? "" : "s"}`),
     cancel
-      ? item(
+      ? full(item(
           "Cancel requested",
           h("span", null, timeCell(cancel.time), cancel.identity ? ` by ${cancel.identity}` : "", cancel.reason ? h("span", { class: "reason" }, `: ${cancel.reason}`) : ""),
-        )
+        ))
       : null,
   );
 }
@@ -54,7 +55,18 @@ export function inputAndOutcome(d) {
   const status = d.execution.status;
   const input = payloadCard("Input", d.input);
   let outcome;
-  if (d.failure) {
+  if (status === "CANCELED") {
+    // A cancellation is something asked for, not a failure: a neutral card with the reason (and details).
+    const f = d.failure || {};
+    outcome = section("Canceled", { cls: ["payload", "outcome-canceled"] });
+    append(
+      outcome.body,
+      h("p", { class: "cancel-reason" }, f.message && f.message !== "cancelled" ? f.message : "The workflow was canceled."),
+      f.details !== null && f.details !== undefined && !(Array.isArray(f.details) && !f.details.length)
+        ? h("details", { class: "failure-more" }, h("summary", null, "Details"), jsonView(f.details))
+        : null,
+    );
+  } else if (d.failure) {
     outcome = section(OUTCOME_TITLE[status] || "Failure", { cls: ["payload", "outcome-failure"], tools: copyButton(() => jsonText(d.failure), "Copy") });
     outcome.body.append(failureView(d.failure));
   } else if (status === "COMPLETED") {
@@ -146,7 +158,11 @@ export function pending(d) {
   }
   if (wt) {
     const card = section("Pending workflow task", { cls: "pending-wt" });
-    card.body.append(
+    // dom.js's append, which skips null (the DOM's own writes it out as the text "null").
+    append(
+      card.body,
+      // Why no worker takes it (no worker polls the queue, or none there runs the type), as Temporal's banner does.
+      wt.hint ? h("p", { class: "notice notice-warn wt-hint", role: "status" }, wt.hint) : null,
       h(
         "dl",
         { class: "summary compact" },

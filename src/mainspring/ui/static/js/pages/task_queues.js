@@ -3,7 +3,7 @@
 
 import { api, nsApi, paths } from "../api.js";
 import { h, icon, replace, errorNotice } from "../dom.js";
-import { fmtClock, fmtRelative, fmtTime, zoneLabel } from "../format.js";
+import { fmtClock, fmtRelative, fmtTime, plural, zoneLabel } from "../format.js";
 import { poller } from "../refresh.js";
 
 const REFRESH_MS = 3000;
@@ -69,7 +69,7 @@ function emptyView(only) {
 
 function queueCard(ns, q, alone) {
   const backlog = q.backlog || { workflow: 0, activity: 0 };
-  const chip = (n, label) => h("span", { class: ["chip", n > 0 ? "chip-warn" : null], title: `${label} waiting for a worker` }, `${n} ${label}`);
+  const chip = (n, label) => h("span", { class: ["chip", n > 0 ? "chip-warn" : null], title: `${label}s waiting for a worker` }, plural(n, label));
   return h(
     "section",
     { class: "card queue", dataset: { queue: q.name } },
@@ -78,7 +78,7 @@ function queueCard(ns, q, alone) {
       { class: "section-head" },
       h("h2", null, icon("queue", 16), alone ? h("span", { class: "mono" }, q.name) : h("a", { href: paths.taskQueue(ns, q.name), class: "mono" }, q.name)),
       h("span", { class: "muted small" }, `${q.workers.length} worker${q.workers.length === 1 ? "" : "s"}`),
-      h("div", { class: "section-tools" }, h("span", { class: "muted small" }, "Backlog"), chip(backlog.workflow, "workflow tasks"), chip(backlog.activity, "activity tasks")),
+      h("div", { class: "section-tools" }, h("span", { class: "muted small" }, "Backlog"), chip(backlog.workflow, "workflow task"), chip(backlog.activity, "activity task")),
     ),
     h(
       "div",

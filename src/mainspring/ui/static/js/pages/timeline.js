@@ -135,7 +135,8 @@ function barText(text, from, to, pct) {
   const end = pct(to);
   if (end <= 72) return h("span", { class: "tl-text", style: { left: `${end}%` } }, text);
   if (start >= 28) return h("span", { class: "tl-text tl-text-before", style: { right: `${100 - start}%` } }, text);
-  return h("span", { class: "tl-inbar", style: { left: `calc(${start}% + 0.5rem)` } }, text);
+  // Over a bar of any colour (light retry stripes too): the page's own colours, on a pill.
+  return h("span", { class: "tl-inbar tl-inbar-pill", style: { left: `calc(${start}% + 0.5rem)` } }, h("span", null, text));
 }
 
 function workflowRow(ex, groups, pct, t0, t1) {
@@ -210,9 +211,9 @@ function timerRow(g, pct, now, onSelect) {
   return row({
     cls: "tl-row-timer",
     label: g.title,
-    sub: dur,
+    sub: null, // its duration is in its label already
     iconName: "timer",
-    title: `${g.title} (${dur}): ${STATE_LABEL[g.state] || g.state}, started ${fmtClock(g.start)}${g.end !== null ? `, ended ${fmtClock(g.end)}` : ""}`,
+    title: `${g.title} (timer id ${g.timerId}, ${dur}): ${STATE_LABEL[g.state] || g.state}, started ${fmtClock(g.start)}${g.end !== null ? `, ended ${fmtClock(g.end)}` : ""}`,
     bars,
     key: g.key,
     onSelect,

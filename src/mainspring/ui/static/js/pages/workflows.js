@@ -271,7 +271,9 @@ function emptyMessage(s) {
 
 function row(ns, run) {
   const href = paths.run(ns, run.workflow_id, run.run_id);
-  const duration = run.close_time ? fmtDuration(ms(run.close_time) - ms(run.start_time)) : null;
+  // Open runs get a second line too ("still open"; not a running time, which the list, redrawn only when
+  // its data changes, would leave stale): every row has the same two lines, so the same height.
+  const duration = run.close_time ? fmtDuration(ms(run.close_time) - ms(run.start_time)) : "still open";
   const tr = h(
     "tr",
     { dataset: { status: run.status } },
@@ -281,7 +283,7 @@ function row(ns, run) {
     h("td", { "data-label": "Type", class: "cell-nowrap" }, h("a", { href: paths.workflows(ns, new URLSearchParams({ type: run.workflow_type }).toString()), class: "link-quiet", title: "Show only this type" }, run.workflow_type)),
     h("td", { "data-label": "Task queue", class: "cell-nowrap" }, h("a", { href: paths.taskQueue(ns, run.task_queue), class: "link-quiet" }, run.task_queue)),
     h("td", { "data-label": "Start", class: "cell-time" }, timeCell(run.start_time)),
-    h("td", { "data-label": "Close", class: "cell-time" }, timeCell(run.close_time), duration ? h("span", { class: "muted small duration" }, duration) : null),
+    h("td", { "data-label": "Close", class: "cell-time" }, timeCell(run.close_time), h("span", { class: ["muted small duration", run.close_time ? null : "duration-open"] }, duration)),
   );
   // The whole row opens the run, except where a link or a text selection says otherwise.
   tr.addEventListener("click", (event) => {
