@@ -400,7 +400,11 @@ class ActivityTasks:
                 return
             now = t.now
             if kind is TimeoutType.SCHEDULE_TO_CLOSE:
-                pass  # applies across attempts
+                # Applies across attempts. An attempt never started whose schedule-to-start timeout is up
+                # too (it defaults to schedule-to-close, as in Temporal) timed out waiting to start.
+                s2s = act.schedule_to_start
+                if act.state is ActivityState.SCHEDULED and s2s and now >= act.attempt_scheduled_time + s2s - 0.001:
+                    kind = TimeoutType.SCHEDULE_TO_START
             elif act.attempt != attempt:
                 return
             elif kind is TimeoutType.SCHEDULE_TO_START:
