@@ -145,3 +145,68 @@ async def test_a_registered_command_kind_is_validated_and_applied(tmp_path: Path
     finally:
         await engine.stop()
         await store.close()
+
+
+# --- the transition core: a change that fails half-way is never half-kept ------------------------------
+
+
+class BoomCommand(BaseModel):
+    """A command whose application fails after it appended an event (a feature's bug, say)."""
+
+    type: Literal["Boom"] = "Boom"
+
+
+def _apply_boom(t: Transition, cmd: BoomCommand, completed_id: int) -> None:
+    t.append(EventType.TIMER_STARTED, {"timer_id": "half", "duration": 1.0, "workflow_task_completed_event_id": 0})
+    raise RuntimeError("boom")
+
+
+BOOM = CommandKind("Boom", BoomCommand, lambda check, cmd: None, _apply_boom)
+
+
+async def test_a_transition_that_fails_before_its_commit_leaves_nothing_and_the_run_goes_on(tmp_path: Path) -> None:
+    store = store_from_url(str(tmp_path / "boom.db"))
+    await store.open()
+    engine = Engine(store, ServerConfig(db=str(tmp_path / "boom.db"), ui_port=None))
+    await engine.start()
+    try:
+        engine.command_kinds = CommandKinds([*COMMAND_KINDS, BOOM])
+        session = await engine.register_worker(
+            "default",
+            m.RegisterWorkerRequest(identity="test", task_queue="q", workflow_types=[m.WorkflowTypeInfo(name="wf")]),
+        )
+        run_id, _ = await engine.start_workflow(
+            "default", m.StartWorkflowRequest(workflow_id="w", workflow_type="wf", task_queue="q")
+        )
+        task = await engine.workflow_tasks.poll(session, 30)
+        assert task is not None
+        req = m.CompleteWorkflowTaskRequest.model_construct(
+            task_token=task["task_token"], commands=[BoomCommand()], sticky=False, eager_activity_slots=0
+        )
+        with pytest.raises(RuntimeError, match="boom"):
+            await engine.workflow_tasks.complete("default", req)
+        # Nothing of the failed transition is stored, and its in-memory copy is forgotten.
+        events = await store.read_history(run_id, 1, 100)
+        assert [e.event_type for e in events] == [
+            EventType.WORKFLOW_EXECUTION_STARTED,
+            EventType.WORKFLOW_TASK_SCHEDULED,
+        ]
+        ex = engine._cache.get(run_id)
+        assert ex is None or not ex.events
+        # The run is reloaded from the store and its workflow task handed out again; it completes.
+        again = await engine.workflow_tasks.poll(session, 30)
+        assert again is not None and again["run_id"] == run_id
+        done = m.CompleteWorkflowTaskRequest.model_construct(
+            task_token=again["task_token"],
+            commands=[m.CompleteWorkflowCommand(result="ok")],
+            sticky=False,
+            eager_activity_slots=0,
+        )
+        await engine.workflow_tasks.complete("default", done)
+        result = await engine.wait_result("default", "w", None, 10)
+        assert (result["status"], result["result"]) == ("COMPLETED", "ok")
+        # The half-made event never reached the store, not even with a later commit of the run.
+        assert EventType.TIMER_STARTED not in [e.event_type for e in await store.read_history(run_id, 1, 100)]
+    finally:
+        await engine.stop()
+        await store.close()
