@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from ..client import Client
 from ._common import connection_options, echo_json, run_async
+
+if TYPE_CHECKING:
+    from ..client import Client
 
 __all__ = ["namespace"]
 
