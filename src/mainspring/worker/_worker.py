@@ -25,7 +25,7 @@ from ..errors import RPCError, ServerUnavailableError
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
 from ..workflow._instance import WorkflowInstance
 from ._activities import ActivityRunner
-from ._workflows import WorkflowCache, continue_workflow, process_workflow_task, replay_instance
+from ._workflows import FailureLog, WorkflowCache, continue_workflow, process_workflow_task, replay_instance
 
 __all__ = ["Worker"]
 
@@ -134,6 +134,7 @@ class Worker:
         self.graceful_shutdown_timeout = graceful_shutdown_timeout.total_seconds()
         self.deterministic_guard = deterministic_guard
         self.cache = WorkflowCache(max_cached_workflows)
+        self._failures = FailureLog()
         #: Refusals at a server limit already logged (the server retries such a task; see _report).
         self._limits_logged: OrderedDict[str, None] = OrderedDict()
         self._max_payload = 2 * 1024 * 1024
@@ -487,6 +488,7 @@ class Worker:
             task_queue=self.task_queue,
             replayed=replayed,
             replay_error=replay_error,
+            failures=self._failures,
         )
         token = task["task_token"]
         if outcome.cause is not None:
