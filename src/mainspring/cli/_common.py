@@ -236,6 +236,24 @@ def run_sync(fn: Callable[..., int | None]) -> Callable[..., None]:
     return wrapper
 
 
+def _echo_warnings() -> None:
+    """Print the client's warnings (a run stuck on a failing workflow task, say) on stderr, as
+    ``Warning: ...`` lines, or JSON objects under ``-o json``."""
+    import logging
+
+    class Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if _json_output():
+                click.echo(json.dumps({"warning": message}, ensure_ascii=False), err=True)
+            else:
+                click.echo(f"Warning: {message}", err=True)
+
+    logger = logging.getLogger("mainspring.client")
+    logger.addHandler(Echo(logging.WARNING))
+    logger.propagate = False
+
+
 def run_async(fn: Callable[..., Awaitable[int | None]]) -> Callable[..., None]:
     """Run an async command with a connected client; turn errors into one line and an exit status."""
 
@@ -245,6 +263,8 @@ def run_async(fn: Callable[..., Awaitable[int | None]]) -> Callable[..., None]:
         import asyncio
 
         from ..client import Client
+
+        _echo_warnings()
 
         async def main() -> int | None:
             # One call or two: plain HTTP requests cost less than opening a channel.

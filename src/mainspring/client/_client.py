@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import random
 import time
 import uuid
@@ -40,6 +41,19 @@ T = TypeVar("T")
 
 #: How long a call that is safe to repeat is retried while the server sheds load or cannot write.
 RETRY_FOR = 30.0
+
+log = logging.getLogger("mainspring.client")
+
+#: A wait for a result that lasts this long starts looking (with ``describe``) at whether the run is
+#: stuck on a failing workflow task, then looks again at growing intervals up to _WATCH_MOST. Most waits
+#: end sooner and cost nothing but a timer.
+_WATCH_AFTER = 3.0
+_WATCH_MOST = 60.0
+
+
+def _failure_line(failure: dict[str, Any]) -> str:
+    kind = failure.get("type") or failure.get("kind") or "Error"
+    return f"{kind}: {failure.get('message', '')}"
 
 
 def _worth_retrying(e: ServerUnavailableError) -> bool:
@@ -148,8 +162,48 @@ class WorkflowHandle(Generic[R]):
         """Wait for the run to close and return its result.
 
         Raises ``WorkflowFailureError`` (with the recorded failure as ``cause``) if it did not complete,
-        and ``asyncio.TimeoutError`` if ``timeout`` seconds pass first.
+        and ``asyncio.TimeoutError`` if ``timeout`` seconds pass first. While it waits on a run whose
+        workflow task keeps failing (a bug in workflow code), it logs a warning saying so, once, on the
+        ``mainspring.client`` logger (it looks with ``describe`` after a few seconds, then rarely).
         """
+        loop = asyncio.get_running_loop()
+        watcher: list[asyncio.Task[None]] = []
+        timer = loop.call_later(_WATCH_AFTER, lambda: watcher.append(loop.create_task(self._watch_workflow_task())))
+        try:
+            return await self._wait_result(timeout)
+        finally:
+            timer.cancel()
+            for t in watcher:
+                t.cancel()
+
+    async def _watch_workflow_task(self) -> None:
+        """Warn (once) if the run's workflow task keeps failing: result() would otherwise wait in silence
+        on a bug in workflow code (retried until a deploy fixes it) or a worker that lacks the type."""
+        delay = _WATCH_AFTER
+        while True:
+            try:
+                d = await self.describe()
+            except Exception:  # advisory only: the wait itself reports what matters
+                return
+            wt = d.pending_workflow_task
+            failure = wt.get("last_failure") if wt else None
+            if wt and failure:
+                failed = int(wt["attempt"]) - 1
+                log.warning(
+                    "workflow %r is stuck: its workflow task failed %d time%s, last with %s; it is retried "
+                    "until a worker runs it without error (see the worker's log); still waiting for the result",
+                    self.workflow_id,
+                    failed,
+                    "" if failed == 1 else "s",
+                    _failure_line(failure),
+                )
+                return
+            if d.status is not WorkflowStatus.RUNNING:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _WATCH_MOST)
+
+    async def _wait_result(self, timeout: float | None) -> R:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
