@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import random
 import time
 import uuid
@@ -27,6 +26,7 @@ from ..errors import (
 from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
 from ..workflow import get_definition
 from ._channel import Channel
+from ._stuck import StuckWatch
 from ._transport import Transport, resolve_address
 
 if TYPE_CHECKING:
@@ -41,19 +41,6 @@ T = TypeVar("T")
 
 #: How long a call that is safe to repeat is retried while the server sheds load or cannot write.
 RETRY_FOR = 30.0
-
-log = logging.getLogger("mainspring.client")
-
-#: A wait for a result that lasts this long starts looking (with ``describe``) at whether the run is
-#: stuck on a failing workflow task, then looks again at growing intervals up to _WATCH_MOST. Most waits
-#: end sooner and cost nothing but a timer.
-_WATCH_AFTER = 3.0
-_WATCH_MOST = 60.0
-
-
-def _failure_line(failure: dict[str, Any]) -> str:
-    kind = failure.get("type") or failure.get("kind") or "Error"
-    return f"{kind}: {failure.get('message', '')}"
 
 
 def _worth_retrying(e: ServerUnavailableError) -> bool:
@@ -164,44 +151,14 @@ class WorkflowHandle(Generic[R]):
         Raises ``WorkflowFailureError`` (with the recorded failure as ``cause``) if it did not complete,
         and ``asyncio.TimeoutError`` if ``timeout`` seconds pass first. While it waits on a run whose
         workflow task keeps failing (a bug in workflow code), it logs a warning saying so, once, on the
-        ``mainspring.client`` logger (it looks with ``describe`` after a few seconds, then rarely).
+        ``mainspring.client`` logger (it looks with ``describe`` after a few seconds, then rarely; see
+        ``mainspring.client._stuck``).
         """
-        loop = asyncio.get_running_loop()
-        watcher: list[asyncio.Task[None]] = []
-        timer = loop.call_later(_WATCH_AFTER, lambda: watcher.append(loop.create_task(self._watch_workflow_task())))
+        key = self.client._stuck.add(self.workflow_id, self.run_id)
         try:
             return await self._wait_result(timeout)
         finally:
-            timer.cancel()
-            for t in watcher:
-                t.cancel()
-
-    async def _watch_workflow_task(self) -> None:
-        """Warn (once) if the run's workflow task keeps failing: result() would otherwise wait in silence
-        on a bug in workflow code (retried until a deploy fixes it) or a worker that lacks the type."""
-        delay = _WATCH_AFTER
-        while True:
-            try:
-                d = await self.describe()
-            except Exception:  # advisory only: the wait itself reports what matters
-                return
-            wt = d.pending_workflow_task
-            failure = wt.get("last_failure") if wt else None
-            if wt and failure:
-                failed = int(wt["attempt"]) - 1
-                log.warning(
-                    "workflow %r is stuck: its workflow task failed %d time%s, last with %s; it is retried "
-                    "until a worker runs it without error (see the worker's log); still waiting for the result",
-                    self.workflow_id,
-                    failed,
-                    "" if failed == 1 else "s",
-                    _failure_line(failure),
-                )
-                return
-            if d.status is not WorkflowStatus.RUNNING:
-                return
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _WATCH_MOST)
+            self.client._stuck.remove(key)
 
     async def _wait_result(self, timeout: float | None) -> R:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -302,6 +259,7 @@ class Client:
         self._use_channel = channel
         self._channel: Channel | None = None
         self._channel_lock = asyncio.Lock()
+        self._stuck = StuckWatch(self._describe_raw)
 
     @classmethod
     async def connect(
@@ -316,6 +274,7 @@ class Client:
 
     async def close(self) -> None:
         """Close the connections; the client cannot be used afterwards."""
+        self._stuck.close()
         if self._channel is not None:
             await self._channel.close(graceful=False)
             self._channel = None
@@ -340,6 +299,12 @@ class Client:
                         return NotImplemented
                     self._channel = channel
         return await channel.call(op, body, timeout=timeout)
+
+    async def _describe_raw(self, workflow_id: str, run_id: str | None) -> dict[str, Any]:
+        data: dict[str, Any] = await self._call(
+            "GET", "/workflows/describe", params={"workflow_id": workflow_id, "run_id": run_id}
+        )
+        return data
 
     async def __aenter__(self) -> Client:
         return self
