@@ -67,3 +67,22 @@ def test_list_and_describe_import_nothing_heavy(server: ServerProcess) -> None:
         r, modules = imported(*args, address=server.address)
         assert r.returncode == 0 and "w1" in r.stdout, (args, r.stdout, r.stderr[-2000:])
         assert heavy(modules) == [], args
+
+
+def test_the_package_root_loads_its_names_on_first_use() -> None:
+    # What `import mainspring` made available when it imported everything up front still works.
+    code = """
+import sys
+import mainspring
+assert "pydantic" not in sys.modules and "aiohttp" not in sys.modules, "imported up front"
+assert mainspring.errors.ApplicationError is mainspring.ApplicationError
+from mainspring import *  # noqa: F403
+assert all(getattr(mainspring, name) is not None for name in mainspring.__all__)
+assert Client is mainspring.client.Client and callable(workflow.defn)  # noqa: F405
+try:
+    mainspring.no_such_name
+except AttributeError:
+    print("ok")
+"""
+    r = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

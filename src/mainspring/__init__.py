@@ -111,6 +111,13 @@ _HOMES: dict[str, str | None] = {
 
 def __getattr__(name: str) -> Any:
     home = _HOMES.get(name, "")
+    if home == "" and not name.startswith("_"):
+        # A subpackage, as `import mainspring; mainspring.errors.X` found it when this file imported them all.
+        try:
+            return importlib.import_module("." + name, __name__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
     if home == "":
         raise AttributeError(f"module 'mainspring' has no attribute {name!r}")
     value = importlib.import_module("." + name if home is None else home, __name__)
