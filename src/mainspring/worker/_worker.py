@@ -258,7 +258,7 @@ class Worker:
             activities = len(pending & self._activity_tasks)
             for t in pending:
                 t.cancel()
-            if self._abandon.is_set():
+            if pending and self._abandon.is_set():
                 what = _count(activities, "activity", "activities")
                 if len(pending) > activities:
                     what += " and " + _count(len(pending) - activities, "workflow task", "workflow tasks")
