@@ -54,9 +54,10 @@ _BY_STATUS: dict[int, type[RPCError]] = {
     503: ServerUnavailableError,
 }
 
-#: Error statuses a proxy in front of a server answers while the server behind it is down or busy: a
-#: body that is not the API's JSON is then the proxy's, and the server is unavailable, not foreign.
-_PROXY_STATUSES = frozenset({502, 503, 504})
+#: Error statuses whose plain body proves nothing: a proxy in front of a server answers 502-504 while the
+#: server behind it is down or busy, and a 500 may be a crash before the API could word it. Reported as
+#: the status says, not as something foreign.
+_PROXY_STATUSES = frozenset({500, 502, 503, 504})
 
 _HTTP2_PREFACE = b"PRI * HTTP/2.0"
 #: HTTP/2 frame types a server sends first: SETTINGS (its connection preface), GOAWAY (it refuses an
