@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
-from support import PYTHON, ServerProcess
+from support import PYTHON, ServerProcess, WorkerProcess, wait_until
 
 HEAVY = (
     "asyncio",
@@ -86,3 +87,35 @@ except AttributeError:
 """
     r = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_the_other_one_request_commands_import_nothing_heavy(server: ServerProcess, tmp_path: Path) -> None:
+    # show, stack, cancel, terminate and the namespace commands are plain requests too (and still work).
+    worker = Path(__file__).resolve().parent / "workers" / "newcomer_worker.py"
+    a = server.address
+    w = WorkerProcess(worker, a, log_path=tmp_path / "worker.log").start()
+    try:
+        start = ["workflow", "start", "--task-queue", "newcomer", "--type", "nap_workflow", "--input", "60"]
+        for wid in ("nap-1", "nap-2"):
+            r, _ = imported(*start, "--workflow-id", wid, address=a)
+            assert r.returncode == 0, r.stderr[-2000:]
+
+        def waiting() -> bool:
+            r, _ = imported("workflow", "stack", "--workflow-id", "nap-1", address=a)
+            return r.returncode == 0 and "nap_workflow" in r.stdout
+
+        wait_until(waiting, 30, what="the workflow to wait on its activity")
+        checks: list[tuple[list[str], str]] = [
+            (["workflow", "stack", "--workflow-id", "nap-1"], "execute_activity"),
+            (["workflow", "show", "--workflow-id", "nap-1"], "ActivityTaskScheduled"),
+            (["workflow", "cancel", "--workflow-id", "nap-1", "--reason", "test"], "Cancellation requested"),
+            (["workflow", "terminate", "--workflow-id", "nap-2"], "Workflow nap-2 terminated."),
+            (["namespace", "create", "other"], "Namespace other is ready."),
+            (["namespace", "list"], "other"),
+        ]
+        for args, expected in checks:
+            r, modules = imported(*args, address=a)
+            assert r.returncode == 0 and expected in r.stdout, (args, r.stdout, r.stderr[-2000:])
+            assert heavy(modules) == [], args
+    finally:
+        w.stop()

@@ -320,10 +320,18 @@ def _event_details(e: dict[str, Any]) -> str:
 @workflow.command("show")
 @_handle_options
 @connection_options
-@run_async
-async def show(client: Client, workflow_id: str, run_id: str | None, output: str) -> None:
+@run_sync
+def show(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
     """Print a workflow's event history."""
-    events = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    events: list[dict[str, Any]] = []
+    first = 1
+    while True:
+        params = {"workflow_id": workflow_id, "run_id": run_id, "first_event_id": first, "limit": 1000}
+        page = api.get(api.path("/workflows/history"), params)
+        events.extend(page["events"])
+        if not page.get("next_page_token"):
+            break
+        first = int(page["next_page_token"])
     if output == "json":
         echo_json({"events": events})
         return
@@ -340,11 +348,11 @@ async def show(client: Client, workflow_id: str, run_id: str | None, output: str
 @_handle_options
 @click.option("--reason", default="", help="Why (recorded in the history).")
 @connection_options
-@run_async
-async def cancel(client: Client, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
+@run_sync
+def cancel(api: Api, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
     """Ask a running workflow to cancel: its code gets a cancellation it may clean up after."""
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    fresh = await handle.cancel(reason=reason)
+    body = {"workflow_id": workflow_id, "run_id": run_id, "reason": reason}
+    fresh = not (api.post(api.path("/workflows/cancel"), body) or {}).get("already_requested", False)
     if output == "json":
         echo_json({"workflow_id": workflow_id, "cancel_requested": True, "already_requested": not fresh})
     elif fresh:
@@ -357,10 +365,10 @@ async def cancel(client: Client, workflow_id: str, run_id: str | None, reason: s
 @_handle_options
 @click.option("--reason", default="", help="Why (recorded in the history).")
 @connection_options
-@run_async
-async def terminate(client: Client, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
+@run_sync
+def terminate(api: Api, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
     """End a running workflow at once, running none of its code."""
-    await client.get_workflow_handle(workflow_id, run_id=run_id).terminate(reason=reason)
+    api.post(api.path("/workflows/terminate"), {"workflow_id": workflow_id, "run_id": run_id, "reason": reason})
     if output == "json":
         echo_json({"workflow_id": workflow_id, "terminated": True})
     else:
@@ -370,10 +378,10 @@ async def terminate(client: Client, workflow_id: str, run_id: str | None, reason
 @workflow.command("stack")
 @_handle_options
 @connection_options
-@run_async
-async def stack(client: Client, workflow_id: str, run_id: str | None, output: str) -> None:
+@run_sync
+def stack(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
     """Show where a running workflow waits: each coroutine's awaiting call, asked of its worker."""
-    data = await client.get_workflow_handle(workflow_id, run_id=run_id).stack()
+    data = api.get(api.path("/workflows/stack"), {"workflow_id": workflow_id, "run_id": run_id})
     if output == "json":
         echo_json(data)
         return
