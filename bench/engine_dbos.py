@@ -47,6 +47,8 @@ def _app(mode: str, url: str, n: int, opts: Options, log: Path, env: dict[str, s
 
 
 def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
+    if workload == "CLI":
+        raise NotImplementedError("CLI compares the mainspring and temporal commands; DBOS has no such CLI")
     if workload == "W6":
         # Not run: at W3's ~9 ms a step, the 12,500 steps before the kill alone take ~2 minutes a run (and
         # DBOS recovers by re-running the workflow, reading each step's recorded output: no event history).

@@ -12,6 +12,7 @@ import asyncio
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -30,6 +31,7 @@ from common import (
     Child,
     Options,
     Result,
+    cli_timings,
     free_port,
     pct,
     remove_files,
@@ -63,6 +65,8 @@ def _cpu(server: Child, worker: Child) -> tuple[float, float, float]:
 
 
 def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
+    if workload == "CLI":
+        return _cli_workload(n, run, opts)
     import uvloop  # the client runs on uvloop too, as the README recommends for programs that use one
 
     return uvloop.run(_run(workload, n, run, opts))
@@ -164,6 +168,43 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
             for suffix in (".server.log", ".worker.log", ".worker2.log"):
                 remove_files(d / f"{tag}{suffix}")
     res["run_total_s"] = time.time() - t_setup  # the whole run: server and worker start-up, warm-up, teardown
+    return res
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+
+
+def _cli_workload(n: int, run: int, opts: Options) -> Result:
+    """CLI: the wall time of `mainspring --help`, `workflow list` and `workflow describe` (one run
+    started beforehand), against a server of their own; no worker."""
+    tag = run_tag("mainspring", "CLI", run)
+    d = rundir()
+    db = d / f"{tag}.db"
+    address = f"127.0.0.1:{free_port()}"
+    res: Result = {"engine": "mainspring", "workload": "CLI", "n": n, "run": run}
+    children: list[Child] = []
+    try:
+        with stopping(children):
+            argv = [*_cli(), "server", "start-dev", "--headless", "--port", address.rsplit(":", 1)[1]]
+            server = Child([*argv, "--db-filename", str(db)], log=d / f"{tag}.server.log")
+            children.append(server)
+            server.wait_line("Ready", 60.0)
+            wid = f"cli-{tag}"
+            start = ["workflow", "start", "--task-queue", "cli", "--type", "t", "--workflow-id", wid]
+            subprocess.run([*_cli(), *start, "--address", address], check=True, capture_output=True, timeout=60)
+            res.update(
+                cli_timings(
+                    {
+                        "help": [*_cli(), "--help"],
+                        "list": [*_cli(), "workflow", "list", "--address", address],
+                        "describe": [*_cli(), "workflow", "describe", "--workflow-id", wid, "--address", address],
+                    },
+                    n,
+                )
+            )
+    finally:
+        if not opts.keep_files:
+            remove_files(db, d / f"{tag}.server.log")
     return res
 
 

@@ -39,6 +39,7 @@ from common import (
     Child,
     Options,
     Result,
+    cli_timings,
     free_port,
     pct,
     remove_files,
@@ -83,10 +84,51 @@ def version() -> dict[str, Any]:
 
 
 def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
+    if workload == "CLI":
+        return _cli_workload(n, run, opts)
     if workload == "W6":
         # A Temporal history is capped at 51,200 events (it warns at 10,240): W6 kills its worker at 75,000.
         raise NotImplementedError("W6 is measured on Mainspring only: Temporal caps a history at 51,200 events")
     return asyncio.run(_run(workload, n, run, opts))
+
+
+def _cli_workload(n: int, run: int, opts: Options) -> Result:
+    """CLI: the wall time of `temporal --help`, `temporal workflow list` and `temporal workflow describe`
+    (one run started beforehand), against a dev server of their own; no worker."""
+    tag = run_tag("temporal", "CLI", run)
+    d = rundir()
+    db = d / f"{tag}.db"
+    address = f"127.0.0.1:{free_port()}"
+    res: Result = {"engine": "temporal", "workload": "CLI", "n": n, "run": run}
+    children: list[Child] = []
+    cli = temporal_bin()
+    try:
+        with stopping(children):
+            argv = [cli, "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", address.rsplit(":", 1)[1]]
+            argv += ["--http-port", str(free_port()), "--metrics-port", str(free_port()), "--db-filename", str(db)]
+            server = Child([*argv, "--log-level", "error"], log=d / f"{tag}.server.log")
+            children.append(server)
+            wid = f"cli-{tag}"
+            start = [cli, "workflow", "start", "--task-queue", "cli", "--type", "t", "--workflow-id", wid]
+            deadline = time.monotonic() + 60
+            while subprocess.run([*start, "--address", address], capture_output=True, timeout=60).returncode != 0:
+                if server.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the Temporal server did not come up: {server.tail()}")
+                time.sleep(0.2)
+            res.update(
+                cli_timings(
+                    {
+                        "help": [cli, "--help"],
+                        "list": [cli, "workflow", "list", "--address", address],
+                        "describe": [cli, "workflow", "describe", "--workflow-id", wid, "--address", address],
+                    },
+                    n,
+                )
+            )
+    finally:
+        if not opts.keep_files:
+            remove_files(db, d / f"{tag}.server.log")
+    return res
 
 
 async def _connect(address: str, server: Child, timeout: float = 60.0) -> Client:

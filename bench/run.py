@@ -3,6 +3,7 @@
   python bench/run.py W2 --engine mainspring            # one workload, one engine, 3 runs
   python bench/run.py W1 W3 --engine all --runs 3       # each workload on every engine in turn, and the ratios
   python bench/run.py W5 --engine mainspring --n 100000
+  python bench/run.py cli                               # CLI start-up: mainspring's commands beside temporal's
 
 Prints one JSON object per run (one line each: ``engine``, ``workload``, ``n``, ``run`` and the figures),
 then a summary: the median and min..max of each figure per engine and, when Mainspring ran with another
@@ -64,6 +65,7 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
         ("list_ms", "lower"),
     ],
     "W8": [("wf_per_s", "higher"), ("longest_gap_s", "lower"), ("server_peak_rss_mb", "lower")],
+    "CLI": [("help_ms", "lower"), ("list_ms", "lower"), ("describe_ms", "lower")],
 }
 
 INSTALL_HINT = "install the benchmark dependencies: .venv/bin/pip install -e '.[bench]'"
@@ -197,17 +199,30 @@ def _na(v: float | None) -> str:
 # ----------------------------------------------------------------------------------------------------
 
 
+def _temporal_available() -> bool:
+    try:
+        driver("temporal").temporal_bin()
+    except (SystemExit, RuntimeError):
+        return False
+    return True
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W9 (or 'all' for W1-W4)")
-    ap.add_argument("--engine", default="mainspring", help="mainspring, temporal, dbos, all, or a comma list")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W9, CLI (or 'all' for W1-W4)")
+    ap.add_argument(
+        "--engine",
+        default=None,
+        help="mainspring, temporal, dbos, all, or a comma list (default: mainspring; for CLI alone, mainspring "
+        "and temporal when a temporal binary is installed)",
+    )
     ap.add_argument(
         "--n",
         type=int,
         default=None,
         help=(
             "workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W6 30000, "
-            "W7 10000 (largest K), W8 10000 per batch, W9 5 per size)"
+            "W7 10000 (largest K), W8 10000 per batch, W9 5 per size, CLI 15 per command)"
         ),
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per engine and workload (default 3)")
@@ -237,6 +252,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         else:
             ap.error(f"unknown workload {w!r}: choose from {', '.join(WORKLOADS)} or all")
     a.workloads = wls
+    if a.engine is None:
+        # The CLI's start-up is compared with Temporal's in the same run, where its binary is at hand.
+        a.engine = "mainspring,temporal" if set(wls) == {"CLI"} and _temporal_available() else "mainspring"
     engines = list(ENGINES) if a.engine == "all" else [e.strip() for e in a.engine.split(",")]
     for e in engines:
         if e not in ENGINES:

@@ -257,7 +257,7 @@ def test_wrong_shape_before_any_worker_fails_the_workflow_before_its_code_runs(
         for i, (text, problem) in enumerate(EARLY_SHAPES):
             wid = f"early-{i}"
             r = run_cli("workflow", "result", "--workflow-id", wid, "--timeout", "15", address=a)
-            assert r.returncode == 1, r.stderr
+            assert r.returncode == 5, r.stderr
             assert r.stdout == ""
             assert f"Error: workflow {wid} ended FAILED" in r.stderr
             clear = f"invalid input for workflow 'sdk_example_workflow': {problem}"

@@ -42,6 +42,7 @@ FIGURES = {
     # At the small n below: one K (n itself) and one workflow per payload size.
     "W7": ["k50_s", "k50_ms_per_activity", "k50_workflow_tasks"],
     "W9": ["1kb_p50_ms", "1mb_p50_ms", "2mb_p50_ms", "1mb_db_bytes_per_wf", "1mb_db_copies_per_wf"],
+    "CLI": ["help_ms", "list_ms", "describe_ms", "help_min_ms", "python_ms"],
 }
 
 
@@ -135,6 +136,16 @@ def test_temporal_and_dbos_w2(tmp_path: Path) -> None:
     assert [r["engine"] for r in rows] == ["temporal", "dbos"]
     for r in rows:
         check_row(r, r["engine"], "W2", 10)
+
+
+def test_cli_workload_runs_both_clis_in_one_run(tmp_path: Path) -> None:
+    # No --engine: the CLI workload alone pairs mainspring with temporal (installed with the bench extra).
+    rows, out = bench(tmp_path, "cli", "--n", "2")
+    assert [r["engine"] for r in rows] == ["mainspring", "temporal"]
+    for r in rows:
+        check_row(r, r["engine"], "CLI", 2)
+    assert "RATIOS CLI" in out and "list_ms (lower is better): vs temporal" in out
+    assert not list(tmp_path.glob("*.db")), list(tmp_path.iterdir())
 
 
 def test_unknown_workload_is_refused() -> None:

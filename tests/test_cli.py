@@ -163,7 +163,7 @@ def test_result_and_execute_fail_with_the_failure_on_stderr(server: ServerProces
     tq = ["--task-queue", "test-task-queue", "--type", "failing_workflow", "--input", '"insufficient funds"']
     with worker(EXTRA_WORKER, server, tmp_path):
         r = run_cli("workflow", "execute", *tq, "--workflow-id", "fail-1", address=server.address, timeout=30)
-        assert r.returncode == 1, r.stderr
+        assert r.returncode == 5, r.stderr
         assert r.stdout == ""
         assert "Error: workflow fail-1 ended FAILED" in r.stderr
         assert "ActivityError: activity 'decline_card' (id 'charge') failed: card declined: insufficient funds" in (
@@ -172,12 +172,12 @@ def test_result_and_execute_fail_with_the_failure_on_stderr(server: ServerProces
         assert "caused by CardDeclined: card declined: insufficient funds" in r.stderr
 
         r = run_cli("workflow", "result", "--workflow-id", "fail-1", address=server.address)
-        assert r.returncode == 1
+        assert r.returncode == 5
         assert r.stdout == ""
         assert "ended FAILED" in r.stderr and "caused by CardDeclined: card declined" in r.stderr
 
         r = run_cli("workflow", "result", "--workflow-id", "fail-1", "-o", "json", address=server.address)
-        assert r.returncode == 1
+        assert r.returncode == 5
         data = json.loads(r.stdout)
         assert data["status"] == "FAILED" and UUID.match(data["run_id"])
         assert "card declined: insufficient funds" in data["failure"]["message"]
@@ -187,7 +187,7 @@ def test_result_and_execute_fail_with_the_failure_on_stderr(server: ServerProces
         r = run_cli(
             "workflow", "execute", *tq, "--workflow-id", "fail-2", "-o", "json", address=server.address, timeout=30
         )
-        assert r.returncode == 1
+        assert r.returncode == 5
         assert json.loads(r.stdout)["failure"]["cause"]["type"] == "CardDeclined"
 
     d = describe(server.address, "fail-1")
@@ -292,7 +292,7 @@ def test_list_filters_by_status_type_and_prefix(
     ok("workflow", "execute", *hello_args("done-2"), address=a)
     with worker(EXTRA_WORKER, server, tmp_path):
         fail = ["--task-queue=test-task-queue", "--type=failing_workflow", "--input", '"no"']
-        assert run_cli("workflow", "execute", *fail, "--workflow-id=fail-1", address=a).returncode == 1
+        assert run_cli("workflow", "execute", *fail, "--workflow-id=fail-1", address=a).returncode == 5
         ok(
             "workflow",
             "start",

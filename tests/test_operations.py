@@ -134,17 +134,17 @@ def test_the_cli_words_an_error_with_the_command_that_fixes_it() -> None:
     bare = NotFoundError("namespace 'sales' does not exist; known: default", code="namespace_not_found")
     assert explain(bare, "sales") == (
         "namespace 'sales' does not exist; known: default (create it with `mainspring namespace create sales`)",
-        1,
+        3,  # not found (see the README's CLI exit status)
     )
     # A server that says it already is not repeated.
     worded = NotFoundError(
         "namespace 'sales' does not exist (create it with `mainspring namespace create sales`)",
         code="namespace_not_found",
     )
-    assert explain(worded, "sales") == (worded.message, 1)
+    assert explain(worded, "sales") == (worded.message, 3)
     started = AlreadyStartedError("workflow 'a' is already running (run id r)", code="already_started")
     assert explain(started, "default")[0].endswith("(choose another --workflow-id or wait for that run to close)")
-    assert explain(InvalidArgumentError("bad", code="invalid_argument"), "default") == ("bad", 1)
+    assert explain(InvalidArgumentError("bad", code="invalid_argument"), "default") == ("bad", 2)
     assert explain(WorkflowCodeError("a bug"), "default") == ("a bug", 1)
 
 

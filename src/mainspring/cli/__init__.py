@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import sys
+
 import click
 
 from .._version import __version__
+from ._common import EXIT_CODES_HELP, EXIT_INTERRUPTED
 from ._namespace import namespace
 from ._server import server
 from ._workflow import workflow
@@ -12,7 +16,7 @@ from ._workflow import workflow
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EXIT_CODES_HELP)
 @click.version_option(__version__, prog_name="mainspring")
 def cli() -> None:
     """Mainspring: durable workflows for Python."""
@@ -23,5 +27,28 @@ cli.add_command(workflow)
 cli.add_command(namespace)
 
 
+def _json_output(argv: list[str]) -> bool:
+    """Whether ``argv`` asks for ``-o json`` (read before click parses it: for its usage errors)."""
+    for i, arg in enumerate(argv):
+        if arg in ("-o", "--output") and argv[i + 1 : i + 2] == ["json"]:
+            return True
+        if arg in ("-ojson", "--output=json"):
+            return True
+    return False
+
+
 def main() -> None:
-    cli()
+    argv = sys.argv[1:]
+    if not _json_output(argv):
+        cli()
+        return
+    # Under -o json a script reads errors as JSON, click's own (usage errors, exit 2) included.
+    try:
+        code = cli.main(argv, standalone_mode=False)
+    except click.ClickException as e:
+        click.echo(json.dumps({"code": "usage_error", "message": e.format_message()}, ensure_ascii=False), err=True)
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo(json.dumps({"code": "interrupted", "message": "aborted"}), err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)

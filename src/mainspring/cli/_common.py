@@ -2,23 +2,71 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from .._answers import resolve_address
 from ..api.names import check_namespace
-from ..client import Client, resolve_address
-from ..errors import MainspringError, RPCError
+from ..errors import (
+    InvalidArgumentError,
+    MainspringError,
+    NotFoundError,
+    PayloadTooLargeError,
+    RPCError,
+    ServerUnavailableError,
+    WorkflowFailureError,
+)
 
-__all__ = ["check_address", "connection_options", "echo_json", "explain", "fail", "run_async"]
+if TYPE_CHECKING:
+    from ..client import Client
+
+# The SDK's client (asyncio, aiohttp, pydantic) is imported by the commands that use it, when they run:
+# `mainspring --help` and the one-request commands (run_sync) start in a fraction of its import time.
+
+__all__ = [
+    "EXIT_CODES_HELP",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_INVALID",
+    "EXIT_NOT_FOUND",
+    "EXIT_UNREACHABLE",
+    "EXIT_WORKFLOW_FAILED",
+    "check_address",
+    "connection_options",
+    "echo_json",
+    "exit_code",
+    "explain",
+    "fail",
+    "run_async",
+    "run_sync",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit statuses, so a script can tell what went wrong without reading the message.
+EXIT_ERROR = 1
+EXIT_INVALID = 2
+EXIT_NOT_FOUND = 3
+EXIT_UNREACHABLE = 4
+EXIT_WORKFLOW_FAILED = 5
+EXIT_INTERRUPTED = 130
+
+#: The exit statuses, as `mainspring --help` lists them (the README's CLI section says the same).
+EXIT_CODES_HELP = f"""\b
+Exit status:
+  0    it worked
+  {EXIT_ERROR}    any other error (e.g. a workflow id already running, a --timeout that passed)
+  {EXIT_INVALID}    invalid input: a usage error, bad JSON in --input/--input-file, a value the server refused
+  {EXIT_NOT_FOUND}    not found: no such workflow, run or namespace
+  {EXIT_UNREACHABLE}    server unreachable: nothing answers, not in time, or not a Mainspring server
+  {EXIT_WORKFLOW_FAILED}    the workflow failed: it ended FAILED, CANCELED, TERMINATED or TIMED_OUT
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C)
+With -o json, errors are printed on stderr as JSON too: {{"code": ..., "message": ...}}."""
 
 
 def connection_options(fn: F) -> F:
@@ -56,31 +104,78 @@ _HINTS: dict[str, Callable[[str], str]] = {
     "already_started": lambda namespace: "choose another --workflow-id or wait for that run to close",
 }
 
-#: Every error exits 1 (click's own usage errors exit 2, an interrupted command 130); a code that should
-#: exit otherwise goes here.
-_EXIT_CODES: dict[str, int] = {}
+
+def exit_code(e: MainspringError) -> int:
+    """The exit status for ``e`` (see ``EXIT_CODES_HELP``)."""
+    if isinstance(e, ServerUnavailableError):  # 429 and 503 included: the server cannot serve now
+        return EXIT_UNREACHABLE
+    if isinstance(e, NotFoundError):
+        return EXIT_NOT_FOUND
+    if isinstance(e, InvalidArgumentError | PayloadTooLargeError):
+        return EXIT_INVALID
+    if isinstance(e, WorkflowFailureError):
+        return EXIT_WORKFLOW_FAILED
+    return EXIT_ERROR
 
 
 def explain(e: MainspringError, namespace: str) -> tuple[str, int]:
     """The line the CLI prints for ``e`` (on a command run in ``namespace``), and the exit status."""
     if not isinstance(e, RPCError):
-        return str(e), 1
+        return str(e), exit_code(e)
     message = e.message
     hint = _HINTS.get(e.code)
     if hint is not None:
         text = hint(namespace)
         if text not in message:  # the server may say it already
             message = f"{message} ({text})"
-    return message, _EXIT_CODES.get(e.code, 1)
+    return message, exit_code(e)
 
 
-def fail(message: str, code: int = 1) -> None:
-    click.echo(f"Error: {message}", err=True)
+def _json_output() -> bool:
+    """Whether the running command was given ``-o json``."""
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None:
+        if ctx.params.get("output") == "json":
+            return True
+        ctx = ctx.parent
+    return False
+
+
+def fail(message: str, code: int = EXIT_ERROR, *, error: str | None = None, details: Any = None) -> NoReturn:
+    """Print ``message`` on stderr (``Error: ...``, or a JSON object under ``-o json``) and exit ``code``.
+
+    ``error`` is the code a script can match (the server's, where it gave one)."""
+    if _json_output():
+        body: dict[str, Any] = {"code": error or _ERROR_NAMES.get(code, "error"), "message": message}
+        if details is not None:
+            body["details"] = details
+        click.echo(json.dumps(body, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"Error: {message}", err=True)
     sys.exit(code)
+
+
+#: The JSON error code of a failure found by the CLI itself, by its exit status.
+_ERROR_NAMES = {
+    EXIT_INVALID: "invalid_argument",
+    EXIT_NOT_FOUND: "not_found",
+    EXIT_UNREACHABLE: "unavailable",
+    EXIT_WORKFLOW_FAILED: "workflow_failed",
+    EXIT_INTERRUPTED: "interrupted",
+}
+
+
+def _fail_with(e: MainspringError, namespace: str) -> NoReturn:
+    message, code = explain(e, namespace)
+    if isinstance(e, RPCError):
+        fail(message, code, error=e.code, details=e.details)
+    fail(message, code)
 
 
 def check_address(address: str) -> str | None:
     """Return an error message if ``address`` is not HOST:PORT or an http(s) URL, else None."""
+    from urllib.parse import urlsplit
+
     text = address.strip()
     url = text if "://" in text else "http://" + text
     problem = None
@@ -114,19 +209,66 @@ def echo_json(value: Any, *, compact: bool = False) -> None:
         click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def run_async(fn: Callable[..., Awaitable[int | None]]) -> Callable[..., None]:
-    """Run an async command with a connected client; turn errors into one line and exit status 1."""
+def _checked_address(address: str | None, namespace: str) -> str:
+    resolved = resolve_address(address)
+    problem = check_address(resolved) or check_namespace(namespace)
+    if problem:
+        fail(problem, EXIT_INVALID)
+    return resolved
+
+
+def run_sync(fn: Callable[..., int | None]) -> Callable[..., None]:
+    """Run a command that makes plain requests (``Api``); turn errors into one line and an exit status."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, address: str | None, namespace: str, **kwargs: Any) -> None:
-        resolved = resolve_address(address)
-        problem = check_address(resolved) or check_namespace(namespace)
-        if problem:
-            fail(problem)
+        from ._http import Api
+
+        api = Api(_checked_address(address, namespace), namespace)
+        try:
+            code = fn(api, *args, **kwargs)
+        except MainspringError as e:
+            _fail_with(e, namespace)
+        except KeyboardInterrupt:
+            fail("interrupted", EXIT_INTERRUPTED)
+        sys.exit(code or 0)
+
+    return wrapper
+
+
+def _echo_warnings() -> None:
+    """Print the client's warnings (a run stuck on a failing workflow task, say) on stderr, as
+    ``Warning: ...`` lines, or JSON objects under ``-o json``."""
+    import logging
+
+    class Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            message = record.getMessage()
+            if _json_output():
+                click.echo(json.dumps({"warning": message}, ensure_ascii=False), err=True)
+            else:
+                click.echo(f"Warning: {message}", err=True)
+
+    logger = logging.getLogger("mainspring.client")
+    logger.addHandler(Echo(logging.WARNING))
+    logger.propagate = False
+
+
+def run_async(fn: Callable[..., Awaitable[int | None]]) -> Callable[..., None]:
+    """Run an async command with a connected client; turn errors into one line and an exit status."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, address: str | None, namespace: str, **kwargs: Any) -> None:
+        resolved = _checked_address(address, namespace)
+        import asyncio
+
+        from ..client import Client
+
+        _echo_warnings()
 
         async def main() -> int | None:
             # One call or two: plain HTTP requests cost less than opening a channel.
-            client = await Client.connect(resolved, namespace=namespace, channel=False)
+            client: Client = await Client.connect(resolved, namespace=namespace, channel=False)
             try:
                 return await fn(client, *args, **kwargs)
             finally:
@@ -135,9 +277,9 @@ def run_async(fn: Callable[..., Awaitable[int | None]]) -> Callable[..., None]:
         try:
             code = asyncio.run(main())
         except MainspringError as e:
-            fail(*explain(e, namespace))
+            _fail_with(e, namespace)
         except KeyboardInterrupt:
-            fail("interrupted", 130)
+            fail("interrupted", EXIT_INTERRUPTED)
         sys.exit(code or 0)
 
     return wrapper

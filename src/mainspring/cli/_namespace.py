@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from ..client import Client
-from ._common import connection_options, echo_json, run_async
+from ._common import connection_options, echo_json, run_sync
+
+if TYPE_CHECKING:
+    from ._http import Api
 
 __all__ = ["namespace"]
 
@@ -19,10 +23,10 @@ def namespace() -> None:
 @click.argument("name")
 @click.option("--description", default="", help="What the namespace is for.")
 @connection_options
-@run_async
-async def create(client: Client, name: str, description: str, output: str) -> None:
+@run_sync
+def create(api: Api, name: str, description: str, output: str) -> None:
     """Create namespace NAME."""
-    data = await client.create_namespace(name, description)
+    data = api.post("/api/v1/namespaces", {"name": name, "description": description})
     if output == "json":
         echo_json(data)
     else:
@@ -31,10 +35,10 @@ async def create(client: Client, name: str, description: str, output: str) -> No
 
 @namespace.command("list")
 @connection_options
-@run_async
-async def list_(client: Client, output: str) -> None:
+@run_sync
+def list_(api: Api, output: str) -> None:
     """List namespaces."""
-    items = await client.list_namespaces()
+    items = api.get("/api/v1/namespaces")["namespaces"]
     if output == "json":
         echo_json(items)
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import sys
@@ -211,6 +210,8 @@ def start_dev(
     log_level: str,
 ) -> None:
     """Start a server for development: API on localhost:7233, state in a SQLite file."""
+    import logging
+
     from ..server import Server, ServerConfig, ServerStartError, run_server
 
     for ns in namespaces:

@@ -6,14 +6,17 @@ import json
 import logging
 import shutil
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..api.enums import WorkflowStatus
-from ..client import Client, WorkflowHandle
 from ..errors import WorkflowFailureError, failure_to_dict
-from ._common import connection_options, echo_json, fail, run_async
+from ._common import EXIT_INVALID, EXIT_WORKFLOW_FAILED, connection_options, echo_json, fail, run_async, run_sync
+
+if TYPE_CHECKING:
+    from ..client import Client, WorkflowHandle
+    from ._http import Api
 
 __all__ = ["workflow"]
 
@@ -25,13 +28,22 @@ def workflow() -> None:
 
 def _parse_input(text: str | None, path: str | None) -> Any:
     if text is not None and path is not None:
-        fail("give either --input or --input-file, not both")
+        fail("give either --input or --input-file, not both", EXIT_INVALID)
     if path is not None:
         try:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
         except OSError as e:
-            fail(f"cannot read --input-file {path!r}: {e.strerror}")
+            fail(f"cannot read --input-file {path!r}: {e.strerror}", EXIT_INVALID)
+        except UnicodeDecodeError as e:
+            fail(f"--input-file {path!r} is not UTF-8 text (byte {e.start}): save it as UTF-8 JSON", EXIT_INVALID)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            fail(
+                f"--input-file {path!r} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}",
+                EXIT_INVALID,
+            )
     if text is None:
         return None
     try:
@@ -39,9 +51,9 @@ def _parse_input(text: str | None, path: str | None) -> Any:
     except json.JSONDecodeError as e:
         fail(
             f"--input is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
-            'quote it for the shell, e.g. --input \'{"code": "python"}\''
+            'quote it for the shell, e.g. --input \'{"code": "python"}\'',
+            EXIT_INVALID,
         )
-    return None
 
 
 def _start_options(fn: Any) -> Any:
@@ -140,12 +152,14 @@ async def _print_result(handle: WorkflowHandle[Any], output: str, timeout: float
                     "failure": failure,
                 }
             )
+            what = f": {failure['message']}" if failure and failure.get("message") else ""
+            fail(f"workflow {handle.workflow_id} ended {e.status}{what}", EXIT_WORKFLOW_FAILED, details=failure)
         click.echo(f"Error: workflow {handle.workflow_id} ended {e.status}", err=True)
         if failure:
             click.echo(_describe_failure(failure), err=True)
-        return 1
+        return EXIT_WORKFLOW_FAILED
     except TimeoutError as e:
-        fail(str(e))
+        fail(str(e), error="timeout")
     if output == "json":
         echo_json(
             {
@@ -175,7 +189,7 @@ async def execute(
     timeout: float | None,
     output: str,
 ) -> int:
-    """Start a workflow, wait for it, and print its result as JSON (exit 1 if it failed)."""
+    """Start a workflow, wait for it, and print its result as JSON (exit 5 if it failed)."""
     handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file)
     if output != "json":
         click.echo(f"Started {workflow_id} (run {handle.run_id}); waiting for the result...", err=True)
@@ -194,7 +208,7 @@ def _handle_options(fn: Any) -> Any:
 @connection_options
 @run_async
 async def result(client: Client, workflow_id: str, run_id: str | None, timeout: float | None, output: str) -> int:
-    """Wait for a workflow to close and print its result as JSON (exit 1 if it failed)."""
+    """Wait for a workflow to close and print its result as JSON (exit 5 if it failed)."""
     if run_id is None:
         # Follow the newest run as of now (and name it in the output), not whichever run is newest later.
         run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
@@ -215,49 +229,47 @@ def _short_json(value: Any, width: int = 100) -> str:
 @workflow.command("describe")
 @_handle_options
 @connection_options
-@run_async
-async def describe(client: Client, workflow_id: str, run_id: str | None, output: str) -> None:
+@run_sync
+def describe(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
     """Show a workflow's status, timing, input, result or failure, and pending work."""
-    d = await client.get_workflow_handle(workflow_id, run_id=run_id).describe()
+    d = api.get(api.path("/workflows/describe"), {"workflow_id": workflow_id, "run_id": run_id})
     if output == "json":
-        echo_json(d.raw)
+        echo_json(d)
         return
-    e = d.raw["execution"]
+    e = d["execution"]
+    status = e["status"]
     rows = [
-        ("WorkflowId", d.workflow_id),
-        ("RunId", d.run_id),
-        ("Type", d.workflow_type),
-        ("Status", d.status.value),
-        ("TaskQueue", d.task_queue),
+        ("WorkflowId", e["workflow_id"]),
+        ("RunId", e["run_id"]),
+        ("Type", e["workflow_type"]),
+        ("Status", status),
+        ("TaskQueue", e["task_queue"]),
         ("Namespace", e["namespace"]),
         ("Started", _fmt_time(e["start_time"])),
     ]
-    if d.close_time is not None:
-        rows.append(
-            (
-                "Closed",
-                f"{_fmt_time(e['close_time'])} (took {(d.close_time - d.start_time).total_seconds():.3f}s)",
-            )
-        )
-    rows.append(("History", f"{d.history_length} events"))
-    rows.append(("Input", _short_json(d.input)))
-    if d.status is WorkflowStatus.COMPLETED:
-        rows.append(("Result", _short_json(d.result)))
-    cancel = d.raw.get("cancel_requested")
-    if cancel and d.status is WorkflowStatus.RUNNING:
+    if e.get("close_time"):
+        took = datetime.fromisoformat(e["close_time"]) - datetime.fromisoformat(e["start_time"])
+        rows.append(("Closed", f"{_fmt_time(e['close_time'])} (took {took.total_seconds():.3f}s)"))
+    rows.append(("History", f"{e['history_length']} events"))
+    rows.append(("Input", _short_json(d.get("input"))))
+    if status == WorkflowStatus.COMPLETED:
+        rows.append(("Result", _short_json(d.get("result"))))
+    cancel = d.get("cancel_requested")
+    if cancel and status == WorkflowStatus.RUNNING:
         why = f": {cancel['reason']}" if cancel.get("reason") else ""
         rows.append(("Cancel", f"requested {_fmt_time(cancel['time'])} by {cancel.get('identity') or '?'}{why}"))
-    if d.raw.get("problem"):
-        rows.append(("Problem", f"set aside: {d.raw['problem']}"))
+    if d.get("problem"):
+        rows.append(("Problem", f"set aside: {d['problem']}"))
     for k, v in rows:
         click.echo(f"  {k:<11} {v}")
-    if d.failure:
+    if d.get("failure"):
         click.echo("  Failure")
-        for line in _describe_failure(d.failure).splitlines():
+        for line in _describe_failure(d["failure"]).splitlines():
             click.echo("    " + line)
-    if d.pending_activities:
-        click.echo(f"Pending activities ({len(d.pending_activities)}):")
-        for a in d.pending_activities:
+    activities = d.get("pending_activities") or []
+    if activities:
+        click.echo(f"Pending activities ({len(activities)}):")
+        for a in activities:
             click.echo(
                 f"  {a['activity_type']} (id {a['activity_id']}): {a['state']}, attempt {a['attempt']}, "
                 f"scheduled {_fmt_time(a['scheduled_time'])}"
@@ -273,11 +285,12 @@ async def describe(client: Client, workflow_id: str, run_id: str | None, output:
                 click.echo(f"    next attempt {_fmt_time(a['next_attempt_time'])}")
             if a.get("cancel_requested"):
                 click.echo("    cancel requested: it ends as soon as its worker stops it")
-    if d.pending_timers:
-        click.echo(f"Pending timers ({len(d.pending_timers)}):")
-        for t in d.pending_timers:
+    timers = d.get("pending_timers") or []
+    if timers:
+        click.echo(f"Pending timers ({len(timers)}):")
+        for t in timers:
             click.echo(f"  timer {t['timer_id']} fires {_fmt_time(t['fire_time'])}")
-    wt = d.pending_workflow_task
+    wt = d.get("pending_workflow_task")
     if wt:
         line = f"Pending workflow task: {wt['state']}, attempt {wt['attempt']}"
         if wt.get("hint"):
@@ -320,13 +333,23 @@ def _event_details(e: dict[str, Any]) -> str:
 @workflow.command("show")
 @_handle_options
 @connection_options
-@run_async
-async def show(client: Client, workflow_id: str, run_id: str | None, output: str) -> None:
+@run_sync
+def show(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
     """Print a workflow's event history."""
-    events = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+    events: list[dict[str, Any]] = []
+    first = 1
+    while True:
+        params = {"workflow_id": workflow_id, "run_id": run_id, "first_event_id": first, "limit": 1000}
+        page = api.get(api.path("/workflows/history"), params)
+        events.extend(page["events"])
+        if not page.get("next_page_token"):
+            break
+        first = int(page["next_page_token"])
     if output == "json":
         echo_json({"events": events})
         return
+    import shutil
+
     width = shutil.get_terminal_size((140, 20)).columns
     click.echo(f"{'ID':>4}  {'Time (UTC)':<23}  {'Type':<28}  Details")
     for e in events:
@@ -338,11 +361,11 @@ async def show(client: Client, workflow_id: str, run_id: str | None, output: str
 @_handle_options
 @click.option("--reason", default="", help="Why (recorded in the history).")
 @connection_options
-@run_async
-async def cancel(client: Client, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
+@run_sync
+def cancel(api: Api, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
     """Ask a running workflow to cancel: its code gets a cancellation it may clean up after."""
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-    fresh = await handle.cancel(reason=reason)
+    body = {"workflow_id": workflow_id, "run_id": run_id, "reason": reason}
+    fresh = not (api.post(api.path("/workflows/cancel"), body) or {}).get("already_requested", False)
     if output == "json":
         echo_json({"workflow_id": workflow_id, "cancel_requested": True, "already_requested": not fresh})
     elif fresh:
@@ -355,10 +378,10 @@ async def cancel(client: Client, workflow_id: str, run_id: str | None, reason: s
 @_handle_options
 @click.option("--reason", default="", help="Why (recorded in the history).")
 @connection_options
-@run_async
-async def terminate(client: Client, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
+@run_sync
+def terminate(api: Api, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
     """End a running workflow at once, running none of its code."""
-    await client.get_workflow_handle(workflow_id, run_id=run_id).terminate(reason=reason)
+    api.post(api.path("/workflows/terminate"), {"workflow_id": workflow_id, "run_id": run_id, "reason": reason})
     if output == "json":
         echo_json({"workflow_id": workflow_id, "terminated": True})
     else:
@@ -368,10 +391,10 @@ async def terminate(client: Client, workflow_id: str, run_id: str | None, reason
 @workflow.command("stack")
 @_handle_options
 @connection_options
-@run_async
-async def stack(client: Client, workflow_id: str, run_id: str | None, output: str) -> None:
+@run_sync
+def stack(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
     """Show where a running workflow waits: each coroutine's awaiting call, asked of its worker."""
-    data = await client.get_workflow_handle(workflow_id, run_id=run_id).stack()
+    data = api.get(api.path("/workflows/stack"), {"workflow_id": workflow_id, "run_id": run_id})
     if output == "json":
         echo_json(data)
         return
@@ -398,9 +421,9 @@ async def stack(client: Client, workflow_id: str, run_id: str | None, output: st
 @click.option("--prefix", "workflow_id_prefix", default=None, help="Only workflow ids starting with this.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @connection_options
-@run_async
-async def list_(
-    client: Client,
+@run_sync
+def list_(
+    api: Api,
     status: str | None,
     workflow_type: str | None,
     workflow_id_prefix: str | None,
@@ -408,20 +431,24 @@ async def list_(
     output: str,
 ) -> None:
     """List workflow runs, newest first."""
-    page = await client.list_workflows(
-        status=status.upper() if status else None,
-        workflow_type=workflow_type,
-        workflow_id_prefix=workflow_id_prefix,
-        limit=limit,
+    page = api.get(
+        api.path("/workflows"),
+        {
+            "status": status.upper() if status else None,
+            "workflow_type": workflow_type,
+            "workflow_id_prefix": workflow_id_prefix,
+            "limit": limit,
+        },
     )
+    executions = page["executions"]
     if output == "json":
-        echo_json({"executions": page.executions, "next_page_token": page.next_page_token})
+        echo_json({"executions": executions, "next_page_token": page.get("next_page_token")})
         return
-    if not page.executions:
+    if not executions:
         click.echo("No workflows.")
         return
     click.echo(f"{'Status':<10}  {'WorkflowId':<30}  {'Type':<24}  {'Started (UTC)':<23}  RunId")
-    for e in page.executions:
+    for e in executions:
         click.echo(
             f"{e['status']:<10}  {e['workflow_id'][:30]:<30}  {e['workflow_type'][:24]:<24}  "
             f"{_fmt_time(e['start_time'])[:23]:<23}  {e['run_id']}"

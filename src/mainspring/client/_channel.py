@@ -10,13 +10,13 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .._answers import rpc_error
 from .._json import dumps_str, loads
 from ..errors import (
     PermissionDeniedError,
     RPCError,
     ServerUnavailableError,
 )
-from ._transport import rpc_error
 
 if TYPE_CHECKING:
     import aiohttp
@@ -59,18 +59,23 @@ class Channel:
         """Connect (and register, for a worker); the session's settings (id, payload limit...)."""
         import aiohttp
 
+        refused: int | None = None
         try:
             self._ws = await self._transport._http().ws_connect(
                 self._path, autoping=True, heartbeat=None, compress=0, max_msg_size=0
             )
         except aiohttp.WSServerHandshakeError as e:
-            if e.status == 403:
-                await self._refused()
-            raise RPCError(
-                f"the server does not offer this channel ({e.status})", status=e.status, code="no_channel"
-            ) from None
+            refused = e.status
+        except aiohttp.ClientResponseError as e:  # not HTTP/1.1 at all: gRPC, say
+            raise self._transport.not_mainspring(e) from None
         except (aiohttp.ClientError, OSError) as e:
             raise self._transport._unavailable(f"{type(e).__name__}: {e}") from None
+        if refused is not None:  # (out of the except block: what is raised here is news of its own)
+            if refused == 403:
+                await self._refused()
+            # A Mainspring server answers its health check; something else is named as such there.
+            await self._transport.call("GET", "/api/v1/health")
+            raise RPCError(f"the server does not offer this channel ({refused})", status=refused, code="no_channel")
         self._reader = asyncio.get_running_loop().create_task(self._read(), name="mainspring-channel-reader")
         if registration is not None:
             self.session = await self.call("register", registration, timeout=30)

@@ -27,6 +27,7 @@ from ..errors import (
 from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
 from ..workflow import get_definition
 from ._channel import Channel
+from ._stuck import StuckWatch
 from ._transport import Transport, resolve_address
 
 if TYPE_CHECKING:
@@ -156,8 +157,18 @@ class WorkflowHandle(Generic[R]):
         """Wait for the run to close and return its result.
 
         Raises ``WorkflowFailureError`` (with the recorded failure as ``cause``) if it did not complete,
-        and ``asyncio.TimeoutError`` if ``timeout`` seconds pass first.
+        and ``asyncio.TimeoutError`` if ``timeout`` seconds pass first. While it waits on a run whose
+        workflow task keeps failing (a bug in workflow code), it logs a warning saying so, once, on the
+        ``mainspring.client`` logger (it looks with ``describe`` after a few seconds, then rarely; see
+        ``mainspring.client._stuck``).
         """
+        key = self.client._stuck.add(self.workflow_id, self.run_id)
+        try:
+            return await self._wait_result(timeout)
+        finally:
+            self.client._stuck.remove(key)
+
+    async def _wait_result(self, timeout: float | None) -> R:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
@@ -256,6 +267,7 @@ class Client:
         self._use_channel = channel
         self._channel: Channel | None = None
         self._channel_lock = asyncio.Lock()
+        self._stuck = StuckWatch(self._describe_raw)
 
     @classmethod
     async def connect(
@@ -270,6 +282,7 @@ class Client:
 
     async def close(self) -> None:
         """Close the connections; the client cannot be used afterwards."""
+        self._stuck.close()
         if self._channel is not None:
             await self._channel.close(graceful=False)
             self._channel = None
@@ -294,6 +307,12 @@ class Client:
                         return NotImplemented
                     self._channel = channel
         return await channel.call(op, body, timeout=timeout)
+
+    async def _describe_raw(self, workflow_id: str, run_id: str | None) -> dict[str, Any]:
+        data: dict[str, Any] = await self._call(
+            "GET", "/workflows/describe", params={"workflow_id": workflow_id, "run_id": run_id}
+        )
+        return data
 
     async def __aenter__(self) -> Client:
         return self

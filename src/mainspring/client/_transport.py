@@ -2,49 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import aiohttp
 
-from .._json import dumps, loads
-from ..errors import (
-    AlreadyStartedError,
-    InvalidArgumentError,
-    NotFoundError,
-    PayloadTooLargeError,
-    PermissionDeniedError,
-    ResourceExhaustedError,
-    RPCError,
-    ServerUnavailableError,
+from .._answers import (
+    DEFAULT_ADDRESS,
+    bytes_in_parser_message,
+    decode_answer,
+    not_mainspring,
+    resolve_address,
+    rpc_error,
+    unavailable,
 )
+from .._json import dumps, loads
+from ..errors import InvalidArgumentError, ServerUnavailableError
 
-__all__ = ["DEFAULT_ADDRESS", "Transport", "resolve_address"]
-
-
-DEFAULT_ADDRESS = "localhost:7233"
-
-_BY_STATUS: dict[int, type[RPCError]] = {
-    400: InvalidArgumentError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: AlreadyStartedError,
-    413: PayloadTooLargeError,
-    422: InvalidArgumentError,
-    429: ResourceExhaustedError,
-    503: ServerUnavailableError,
-}
-
-
-def rpc_error(status: int, message: str, code: str = "error", details: Any = None) -> RPCError:
-    """The exception for an error answer (HTTP status and body, or a channel's error message)."""
-    return _BY_STATUS.get(status, RPCError)(message, status=status, code=code, details=details)
-
-
-def resolve_address(address: str | None) -> str:
-    """The address to use: the argument, else ``$MAINSPRING_ADDRESS``, else localhost:7233."""
-    return address or os.environ.get("MAINSPRING_ADDRESS") or DEFAULT_ADDRESS
+__all__ = ["DEFAULT_ADDRESS", "Transport", "resolve_address", "rpc_error"]
 
 
 def _base_url(address: str) -> str:
@@ -130,9 +105,14 @@ class Transport:
                     status = resp.status
                     raw = await resp.read()
                     reason = resp.reason or ""
+                    content_type = resp.headers.get("content-type", "")
                 break
             except aiohttp.ClientConnectorError as e:  # nothing listens there
                 raise self._unavailable(f"{type(e).__name__}: {e or 'connection failed'}") from None
+            except aiohttp.ClientResponseError as e:
+                # The answer is not HTTP/1.1 (the parser's complaint quotes its first bytes): Temporal's
+                # gRPC server on the same port, say.
+                raise self.not_mainspring(e) from None
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
                 # A pooled connection the server had closed (e.g. it restarted): try once on a new one.
                 # Every request is safe to repeat: starts carry a request id, and a repeated task
@@ -145,26 +125,14 @@ class Transport:
                 raise ServerUnavailableError(
                     f"the Mainspring server at {self.address} did not answer in time", code="timeout"
                 ) from None
-        if status == 204:
-            return None
-        if status < 400:
-            return loads(raw) if raw else None
-        try:
-            parsed = loads(raw)
-            message = parsed.get("message") or raw.decode(errors="replace")
-            code = parsed.get("code") or "error"
-            details = parsed.get("details")
-        except (ValueError, AttributeError):
-            message, code, details = raw.decode(errors="replace") or reason, "error", None
-        raise rpc_error(status, message, code, details)
+        return decode_answer(self.address, status, content_type, raw, loads, reason)
+
+    def not_mainspring(self, e: aiohttp.ClientResponseError) -> ServerUnavailableError:
+        """The error for an answer the HTTP parser could not read (``e``)."""
+        return not_mainspring(self.address, bytes_in_parser_message(e.message))
 
     def _timeout_default(self) -> aiohttp.ClientTimeout:
-
         return _timeout(self._timeout)
 
     def _unavailable(self, why: str) -> ServerUnavailableError:
-        return ServerUnavailableError(
-            f"cannot reach the Mainspring server at {self.address} ({why}); is it running? Start one with "
-            "`mainspring server start-dev`, or point --address / MAINSPRING_ADDRESS at it",
-            code="unavailable",
-        )
+        return unavailable(self.address, why)

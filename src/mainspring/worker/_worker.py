@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from typing import Any
 
+from .._answers import NOT_MAINSPRING
 from ..activity import ActivityDefinition, ActivityFunction
 from ..activity import get_definition as get_activity_definition
 from ..api.enums import CommandType, EventType
@@ -24,7 +25,7 @@ from ..errors import RPCError, ServerUnavailableError
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
 from ..workflow._instance import WorkflowInstance
 from ._activities import ActivityRunner
-from ._workflows import WorkflowCache, continue_workflow, process_workflow_task, replay_instance
+from ._workflows import FailureLog, WorkflowCache, continue_workflow, process_workflow_task, replay_instance
 
 __all__ = ["Worker"]
 
@@ -48,6 +49,10 @@ _WT_OUTCOMES = frozenset(
         EventType.WORKFLOW_TASK_TIMED_OUT.value,
     }
 )
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _next_ask(ask: int, asked: int, got: int) -> int:
@@ -85,9 +90,9 @@ class Worker:
     """Polls one task queue and runs the workflows and activities it was given.
 
     ``await worker.run()`` runs until SIGINT or SIGTERM (or ``shutdown()``): it then stops taking
-    tasks, lets running activities finish (up to ``graceful_shutdown_timeout``), and ends its session
-    so the server hands anything left to other workers at once. While the server is unreachable the
-    worker keeps retrying with backoff.
+    tasks, lets running activities finish (up to ``graceful_shutdown_timeout``, or until a second
+    signal), and ends its session so the server hands anything left to other workers at once. While
+    the server is unreachable the worker keeps retrying with backoff.
     """
 
     def __init__(
@@ -129,6 +134,7 @@ class Worker:
         self.graceful_shutdown_timeout = graceful_shutdown_timeout.total_seconds()
         self.deterministic_guard = deterministic_guard
         self.cache = WorkflowCache(max_cached_workflows)
+        self._failures = FailureLog()
         #: Refusals at a server limit already logged (the server retries such a task; see _report).
         self._limits_logged: OrderedDict[str, None] = OrderedDict()
         self._max_payload = 2 * 1024 * 1024
@@ -136,6 +142,11 @@ class Worker:
         self._channel: Channel | None = None
         self._session_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
+        #: Set by a second SIGINT/SIGTERM: stop without waiting for running work.
+        self._abandon = asyncio.Event()
+        #: Why the worker cannot run at all (what answers at the address is not a Mainspring server):
+        #: raised by ``run()`` once it has stopped.
+        self._fatal: ServerUnavailableError | None = None
         self._activity_tasks: set[asyncio.Task[None]] = set()
         self._wt_tasks: set[asyncio.Task[None]] = set()
         self._wt_slots = asyncio.Semaphore(max_concurrent_workflow_tasks)
@@ -157,7 +168,12 @@ class Worker:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Run until SIGINT/SIGTERM or ``shutdown()``."""
+        """Run until SIGINT/SIGTERM or ``shutdown()``; a second signal stops at once, abandoning running work.
+
+        Raises ``ServerUnavailableError`` (code ``not_mainspring``) if what answers at the client's
+        address is not a Mainspring server (Temporal's dev server on the same port, say): retrying
+        would not help. An unreachable server, by contrast, is retried until it comes back.
+        """
         loop = asyncio.get_running_loop()
         installed: list[signal.Signals] = []
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -188,18 +204,43 @@ class Worker:
             )
             await self._stopping.wait()
         finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
-            await self._stop(pollers)
+            try:
+                # The handlers stay while running work finishes: a second Ctrl-C then cuts it short
+                # (_on_signal), where Python's default would raise KeyboardInterrupt into the loop.
+                await self._stop(pollers)
+            finally:
+                for sig in installed:
+                    loop.remove_signal_handler(sig)
+            if self._fatal is not None:
+                raise self._fatal
 
     def _on_signal(self, sig: signal.Signals) -> None:
-        if self._stopping.is_set():
-            log.warning("second %s: stopping now", sig.name)
-            for t in self._activity_tasks:
-                t.cancel()
+        if self._abandon.is_set():
             return
-        log.info("%s received: finishing running activities, then stopping", sig.name)
+        if self._stopping.is_set():
+            self._abandon.set()
+            return
+        log.info("%s received: finishing running activities, then stopping (again to stop at once)", sig.name)
         self._stopping.set()
+
+    async def _wait_running(self, running: set[asyncio.Task[None]]) -> set[asyncio.Task[None]]:
+        """Wait for ``running`` up to the graceful timeout, or until told to stop at once; what is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.graceful_shutdown_timeout
+        pending = set(running)
+        abandon = loop.create_task(self._abandon.wait())
+        try:
+            while pending and not self._abandon.is_set():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                done, _ = await asyncio.wait(
+                    pending | {abandon}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending -= done
+        finally:
+            abandon.cancel()
+        return pending
 
     async def _stop(self, pollers: list[asyncio.Task[None]]) -> None:
         """Stop polling, let running tasks finish (activities up to the graceful timeout), end the session.
@@ -213,11 +254,18 @@ class Worker:
         await asyncio.gather(*pollers, return_exceptions=True)
         running = self._wt_tasks | self._activity_tasks
         if running:
-            _, pending = await asyncio.wait(running, timeout=self.graceful_shutdown_timeout)
+            pending = await self._wait_running(running)
+            activities = len(pending & self._activity_tasks)
             for t in pending:
                 t.cancel()
-            if pending:
+            if pending and self._abandon.is_set():
+                what = _count(activities, "activity", "activities")
+                if len(pending) > activities:
+                    what += " and " + _count(len(pending) - activities, "workflow task", "workflow tasks")
+                log.warning("stopped at once: %s abandoned; the server hands them to other workers", what)
+            elif pending:
                 log.warning("%d activities did not finish in time; the server will run them again", len(pending))
+            if pending:
                 await asyncio.wait(pending, timeout=1)
         if self._channel is not None:
             # Ending the session hands anything still recorded against it to other workers at once.
@@ -253,6 +301,13 @@ class Worker:
                     session = await channel.open(registration)
                 except ServerUnavailableError as e:
                     await channel.close(graceful=False)
+                    if e.code == NOT_MAINSPRING:
+                        # Retrying would not help: the address is wrong, or another server holds the port.
+                        log.error("%s; the worker stops", e.message)
+                        self._fatal = e
+                        self._stopping.set()
+                        await self.client.transport.close()
+                        return None
                     log.warning("%s; retrying in %.1fs", e.message, delay)
                     await self._sleep(delay)
                     delay = min(delay * 2, 5.0)
@@ -336,7 +391,10 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             except RPCError as e:
-                if e.code != "limit_exceeded":
+                if e.code == "task_not_found":
+                    # Expected after a cancel, a timeout or a hand-over: the task moved on without us.
+                    log.debug("the server refused a task outcome: %s", e.message)
+                elif e.code != "limit_exceeded":
                     log.warning("the server refused a task outcome: %s", e.message)
                 elif e.message not in self._limits_logged:
                     # The server retries the task (with backoff) until the limit is raised: once is enough.
@@ -430,6 +488,7 @@ class Worker:
             task_queue=self.task_queue,
             replayed=replayed,
             replay_error=replay_error,
+            failures=self._failures,
         )
         token = task["task_token"]
         if outcome.cause is not None:

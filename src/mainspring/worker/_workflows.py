@@ -13,7 +13,14 @@ from ..errors import NondeterminismError, WorkflowCodeError, failure_to_dict
 from ..workflow import WorkflowDefinition
 from ..workflow._instance import WorkflowInfo, WorkflowInstance
 
-__all__ = ["TaskOutcome", "WorkflowCache", "continue_workflow", "process_workflow_task", "replay_instance"]
+__all__ = [
+    "FailureLog",
+    "TaskOutcome",
+    "WorkflowCache",
+    "continue_workflow",
+    "process_workflow_task",
+    "replay_instance",
+]
 
 # Plain strings for the hot path: an enum member's ``.value`` is a Python-level property call,
 # and replaying or continuing a workflow compares event and command types many times per step.
@@ -56,6 +63,33 @@ class WorkflowCache:
         inst = self._items.pop(run_id, None)
         if inst is not None:
             inst.dispose()
+
+
+class FailureLog:
+    """The runs whose workflow task failure this worker has logged with its traceback.
+
+    A bug in workflow code fails the task, and the server retries it (with backoff) until a deploy
+    fixes the code: a traceback per retry buried everything else (52 in 4 minutes for two stuck runs).
+    The first is logged in full, each retry as one line with its attempt; a run whose task succeeds
+    again is forgotten, so a later bug gets its traceback too.
+    """
+
+    def __init__(self, size: int = 1000) -> None:
+        self._size = size
+        self._runs: OrderedDict[str, None] = OrderedDict()
+
+    def first(self, run_id: str) -> bool:
+        """Whether this is the first failure of ``run_id`` to log (and remember that it was logged)."""
+        if run_id in self._runs:
+            return False
+        self._runs[run_id] = None
+        if len(self._runs) > self._size:
+            self._runs.popitem(last=False)
+        return True
+
+    def forget(self, run_id: str) -> None:
+        if self._runs:  # usually empty: one check on the hot path
+            self._runs.pop(run_id, None)
 
 
 class TaskOutcome:
@@ -106,11 +140,13 @@ def process_workflow_task(
     task_queue: str,
     replayed: WorkflowInstance | None = None,
     replay_error: Exception | None = None,
+    failures: FailureLog | None = None,
 ) -> TaskOutcome:
     """Advance the workflow with the task's events; never raises for workflow code problems.
 
     ``replayed``: the instance already fed the events before ``history`` (a long history replayed a
-    page at a time as it was fetched); ``replay_error``: what feeding it raised, if it did."""
+    page at a time as it was fetched); ``replay_error``: what feeding it raised, if it did;
+    ``failures``: whose failures were logged in full already."""
     run_id = task["run_id"]
     wtype = task["workflow_type"]
     d = definitions.get(wtype)
@@ -155,10 +191,20 @@ def process_workflow_task(
         cache.evict(run_id)
         inst.dispose()
         original = e.__cause__ or e
-        log.error("workflow task failed (it will be retried): %s", e, exc_info=original)
+        if failures is None or failures.first(run_id):
+            log.error("workflow task failed (it will be retried): %s", e, exc_info=original)
+        else:
+            log.error(
+                "workflow task of %s failed again (attempt %s; the traceback is above, it will be retried): %s",
+                task["workflow_id"],
+                task.get("attempt", "?"),
+                e,
+            )
         failure = failure_to_dict(original)
         failure["message"] = str(e)
         return TaskOutcome(keep=False, cause=WorkflowTaskFailedCause.WORKFLOW_CODE_ERROR, failure=failure)
+    if failures is not None:
+        failures.forget(run_id)
     if inst.finished:
         cache.evict(run_id)
         return TaskOutcome(commands, keep=False)

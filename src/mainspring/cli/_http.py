@@ -1,0 +1,124 @@
+"""The server's HTTP/JSON API, one blocking request at a time: what the CLI's one-call commands use.
+
+The SDK's client is asynchronous, and asyncio with aiohttp take about 0.3 s to import, ten times what
+``mainspring workflow list`` needs for its one request. This speaks HTTP/1.1 over a plain socket (the
+stdlib's http.client alone would add a fifth of the budget), and reads answers the way the SDK does
+(``mainspring._answers``): the same errors, the same word for what is not a Mainspring server.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from .._answers import decode_answer, not_mainspring, unavailable
+from ..errors import ServerUnavailableError
+
+__all__ = ["Api"]
+
+#: The most an answer may be (a page of history is well below it).
+_MAX_ANSWER = 256 * 1024 * 1024
+
+
+class Api:
+    """Requests to the server at ``address`` (HOST:PORT or an http(s) URL), in ``namespace``."""
+
+    def __init__(self, address: str, namespace: str, *, timeout: float = 10.0) -> None:
+        self.address = address
+        self.namespace = namespace
+        self.timeout = timeout
+        text = address.strip().rstrip("/")
+        parts = urlsplit(text if "://" in text else "http://" + text)
+        self._tls = parts.scheme == "https"
+        self._host = parts.hostname or "localhost"
+        self._port = parts.port or (443 if self._tls else 80)
+        self._host_header = parts.netloc
+
+    def path(self, suffix: str) -> str:
+        """The path of a namespace's endpoint."""
+        return f"/api/v1/namespaces/{quote(self.namespace, safe='')}{suffix}"
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        """GET ``path`` with the query ``params`` (None values left out); the decoded answer."""
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        return self.call("GET", path + ("?" + urlencode(query) if query else ""))
+
+    def post(self, path: str, body: Any) -> Any:
+        """POST ``body`` as JSON to ``path``; the decoded answer."""
+        return self.call("POST", path, json.dumps(body, ensure_ascii=False).encode())
+
+    def call(self, method: str, target: str, body: bytes | None = None) -> Any:
+        """One request; the decoded JSON answer, or the error it stands for."""
+        head = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}", "Connection: close", "Accept: */*"]
+        if body is not None:
+            head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b"")
+        try:
+            raw = self._exchange(request)
+        except TimeoutError:
+            raise ServerUnavailableError(
+                f"the Mainspring server at {self.address} did not answer in time", code="timeout"
+            ) from None
+        except OSError as e:
+            raise unavailable(self.address, f"{type(e).__name__}: {e.strerror or e}") from None
+        if not raw:
+            raise unavailable(self.address, "the server closed the connection without answering")
+        header_end = raw.find(b"\r\n\r\n")
+        if not raw.startswith(b"HTTP/1.") or header_end < 0:
+            raise not_mainspring(self.address, raw[:64])
+        lines = raw[:header_end].decode("latin-1").split("\r\n")
+        try:
+            status = int(lines[0].split(" ", 2)[1])
+        except (IndexError, ValueError):
+            raise not_mainspring(self.address, raw[:64]) from None
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        content = raw[header_end + 4 :]
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            content = _dechunk(content)
+        elif "content-length" in headers and headers["content-length"].isdigit():
+            content = content[: int(headers["content-length"])]
+        reason = lines[0].split(" ", 2)[2] if lines[0].count(" ") >= 2 else ""
+        return decode_answer(self.address, status, headers.get("content-type", ""), content, json.loads, reason)
+
+    def _exchange(self, request: bytes) -> bytes:
+        with socket.create_connection((self._host, self._port), timeout=self.timeout) as sock:
+            conn: socket.socket = sock
+            if self._tls:
+                import ssl
+
+                conn = ssl.create_default_context().wrap_socket(sock, server_hostname=self._host)
+            conn.sendall(request)
+            chunks: list[bytes] = []
+            size = 0
+            while size <= _MAX_ANSWER:
+                try:
+                    chunk = conn.recv(65536)
+                except ConnectionResetError:
+                    if chunks:  # a server that answers and hangs up hard (gRPC refusing HTTP/1.1 does)
+                        break
+                    raise
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            return b"".join(chunks)
+
+
+def _dechunk(data: bytes) -> bytes:
+    out: list[bytes] = []
+    pos = 0
+    while True:
+        end = data.find(b"\r\n", pos)
+        if end < 0:
+            break
+        size = int(data[pos:end].split(b";", 1)[0] or b"0", 16)
+        if size == 0:
+            break
+        out.append(data[end + 2 : end + 2 + size])
+        pos = end + 2 + size + 2
+    return b"".join(out)
