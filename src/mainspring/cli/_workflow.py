@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-import shutil
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +90,8 @@ async def _start(
     input_file: str | None,
 ) -> WorkflowHandle[Any]:
     value = _parse_input(input_, input_file)
+    import logging
+
     # The CLI prints the server's start warning itself (below), not as the SDK's log line too.
     start_log = logging.getLogger("mainspring.client.start")
     start_log.propagate = False
