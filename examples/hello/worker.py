@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 
 from workflows import TASK_QUEUE, sdk_example_activity, sdk_example_workflow
 
-from mainspring import Client, Worker
+from mainspring import Client, MainspringError, Worker
 
 
 async def main() -> None:
@@ -33,4 +34,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except MainspringError as e:  # said already in the log; no traceback for a server that is not there
+        sys.exit(f"Error: {e}")

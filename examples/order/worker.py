@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sys
 
 from workflows import ACTIVITIES, TASK_QUEUE, order_workflow
 
-from mainspring import Client, Worker
+from mainspring import Client, MainspringError, Worker
 
 
 async def main() -> None:
@@ -28,4 +29,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except MainspringError as e:  # said already in the log; no traceback for a server that is not there
+        sys.exit(f"Error: {e}")
