@@ -39,6 +39,7 @@ from ._base import (
     StorageError,
     Store,
 )
+from ._sqlite_checkpoint import WRITER_FALLBACK_PAGES, Checkpointer
 from ._sqlite_file import (
     check_room,
     free_bytes,
@@ -174,6 +175,8 @@ class SQLiteStore(Store):
         #: A descriptor of the database file, flock()ed for the store's whole life (see _sqlite_file.take_file_lock).
         self._lock_fd: int | None = None
         self._lock_key: tuple[int, int] | None = None
+        #: Checkpoints the write-ahead log off the writer's path (a file's store only).
+        self._checkpointer: Checkpointer | None = None
 
     @property
     def description(self) -> str:
@@ -211,6 +214,11 @@ class SQLiteStore(Store):
             migrate(self._writer, self.path)
             if not self.memory:
                 grow_wal(self._writer, self._file)
+                # From now on the checkpointer thread copies the log into the file; a commit does it
+                # only if the log grew this long regardless (see _sqlite_checkpoint).
+                self._writer.execute(f"PRAGMA wal_autocheckpoint={WRITER_FALLBACK_PAGES}")
+                self._checkpointer = Checkpointer(self._file, self.synchronous)
+                self._checkpointer.start()
         except sqlite3.Error as e:
             self._release()
             raise StorageError(self._open_failed(e)) from e
@@ -229,6 +237,9 @@ class SQLiteStore(Store):
         return message
 
     def _release(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         with self._bulk_lock:
             if self._bulk_reader is not None:
                 self._bulk_reader.close()
@@ -343,6 +354,8 @@ class SQLiteStore(Store):
             lock.acquire()
         try:
             self._write_batch(conn, batch)
+            if self._checkpointer is not None:
+                self._checkpointer.written()
             if self._failed[0]:
                 transactions, changes, since = self._failed
                 if _repeats.warning(
