@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 
 from .._repeats import RepeatedLog
 from ._sqlite_file import WAL_PAGES
@@ -27,13 +28,16 @@ _repeats = RepeatedLog(log)
 
 #: The writer's own ``wal_autocheckpoint``: a safety net only.
 WRITER_FALLBACK_PAGES = 4 * WAL_PAGES
-#: After a commit, the checkpoint waits this long for the commits that follow, so that a run of small
-#: commits costs one checkpoint (and one sync of the database file), not one each: the long wait
-#: while the log holds little, the short one once the last checkpoint found at least _BIG frames
-#: in it (large payloads: copy them soon, a little at a time, rather than many megabytes at once).
-_GATHER_SMALL = 0.2
-_GATHER_BIG = 0.02
-_BIG = WAL_PAGES // 4
+#: After a commit, the checkpoint waits for the commits that follow, so that a run of small commits
+#: costs one checkpoint (and one sync of the database file), not one each: long enough for about
+#: _EVERY_FRAMES new frames at the rate the last checkpoints found them, at most _GATHER_MAX. Large
+#: payloads are so copied soon after their commit, which leaves the log fully copied before the next
+#: commit begins, so that one starts the log again from its beginning (a log that never got fully
+#: copied between two commits would only grow, to the writer's fallback).
+_EVERY_FRAMES = WAL_PAGES // 4
+_GATHER_MAX = 0.2
+#: After a checkpoint that found the writer checkpointing (its fallback), the next one is tried this soon.
+_RETRY = 0.005
 
 
 class Checkpointer:
@@ -69,7 +73,9 @@ class Checkpointer:
         self._thread = None
 
     def _run(self, conn: sqlite3.Connection) -> None:
-        gather = _GATHER_SMALL
+        gather = _GATHER_MAX
+        last = time.monotonic()
+        last_frames = 0
         try:
             while True:
                 self._due.wait()
@@ -77,11 +83,25 @@ class Checkpointer:
                     return
                 self._due.clear()
                 try:
-                    # (busy, frames in the log, frames copied into the file so far)
-                    _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    gather = _GATHER_BIG if frames >= _BIG else _GATHER_SMALL
+                    # (busy, frames in the log, frames copied into the file): the log starts again
+                    # from its beginning once every frame was copied, so a count lower than the last
+                    # one is a new log.
+                    busy, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error as e:
                     # Nothing is lost (the log holds it all) and the writer's fallback bounds the log.
                     _repeats.warning("checkpoint", "a checkpoint of the write-ahead log failed: %s", e)
+                    gather = _GATHER_MAX
+                    continue
+                now = time.monotonic()
+                if busy:
+                    gather = _RETRY
+                    continue
+                new = frames - last_frames if frames >= last_frames else frames
+                rate = new / max(now - last, 0.001)
+                if new >= _EVERY_FRAMES:
+                    gather = 0.0  # large writes: copy the next as soon as it is committed
+                else:
+                    gather = min(_GATHER_MAX, _EVERY_FRAMES / rate) if rate > 0 else _GATHER_MAX
+                last, last_frames = now, frames
         finally:
             conn.close()
