@@ -5,10 +5,12 @@ acknowledged. Throughput: one writer thread applies every queued transition in o
 one fsync (group commit); each transition runs in its own savepoint so one refused write does not
 fail its neighbours, while a transaction that fails (disk full, I/O error) fails every write in it:
 nothing is reported written that is not. Reads use a second connection on the caller's thread; WAL
-lets them run while the writer commits.
+lets them run while the writer commits. A third thread copies the log into the database file
+(checkpoints), so that no commit waits for that.
 
 The database file's own concerns (the store lock, the room it needs, its write-ahead log, migrations)
-are in ``_sqlite_file``; the statements that turn a write into rows, in ``_sqlite_writes``.
+are in ``_sqlite_file``; the checkpoints in ``_sqlite_checkpoint``; the statements that turn a write
+into rows, in ``_sqlite_writes``.
 """
 
 from __future__ import annotations
