@@ -15,6 +15,7 @@ import pytest
 
 from inprocess import events_of, running_worker
 from mainspring import Client, Worker, activity, workflow
+from mainspring.converter import PayloadError, decode
 from mainspring.server._execution import MAX_PAYLOAD_DEPTH, payload_size
 from support import ServerProcess
 
@@ -203,3 +204,11 @@ def test_payload_size_measures_big_scalars_and_refuses_deep_containers() -> None
     for deep in (_nested(MAX_PAYLOAD_DEPTH + 1, filler), _nested(MAX_PAYLOAD_DEPTH - 1, {"k": [filler]})):
         with pytest.raises(ValueError, match=f"nested more than {MAX_PAYLOAD_DEPTH} levels"):
             payload_size(deep)
+
+
+def test_a_string_decodes_as_itself_and_a_non_string_is_still_refused() -> None:
+    big = 'line "one"\nzwei é 😀\n' * 50_000
+    assert decode(big, str) is big  # no hop through JSON for a 1 MB string
+    for wrong in (5, None, ["a"], True):
+        with pytest.raises(PayloadError):
+            decode(wrong, str)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from mainspring._json import dumps
 from mainspring.api import EventType, WorkflowStatus
 from mainspring.storage import (
     ConditionFailedError,
@@ -777,5 +778,22 @@ async def test_the_writer_still_checkpoints_when_the_log_grows_past_its_fallback
             await store.write(_big_step(rec, step))
         assert db.stat().st_size > before + 6_000_000, "no commit checkpointed the log"
         assert Path(f"{db}-wal").stat().st_size < (WRITER_FALLBACK_PAGES + 1024) * (page_size + 24)
+    finally:
+        await store.close()
+
+
+async def test_an_event_the_engine_encoded_is_stored_as_that_json_and_not_kept_twice(tmp_path: Path) -> None:
+    """The engine encodes an event's attributes once (to count the history's bytes) and hands the JSON
+    to the store with the event, which writes it rather than encoding a 1 MB payload again, and drops it."""
+    store = await _open(tmp_path / "enc.db")
+    try:
+        rec = _record("enc")
+        attrs = {"run_id": rec.run_id, "input": 'é"\n' * 1000}
+        event = HistoryEvent(1, EventType.WORKFLOW_EXECUTION_STARTED, 1.0, attrs, dumps(attrs))
+        await store.write(ExecutionWrite(rec, None, [event]))
+        assert event.encoded is None  # written: the event keeps its attributes only
+        ((_, _, _, text),) = await store.read_history_json(rec.run_id, 1, 1)
+        assert text == dumps(attrs).decode()
+        assert (await store.read_history(rec.run_id))[0].attributes == attrs
     finally:
         await store.close()

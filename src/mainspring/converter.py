@@ -43,6 +43,10 @@ def decode(data: Any, tp: Any) -> Any:
     """A JSON value as an instance of ``tp``; raises ``PayloadError`` naming the offending field."""
     if tp is Any or tp is None or (tp is type(None) and data is None):
         return data
+    if tp is str and type(data) is str:
+        # What strict validation of a JSON string as ``str`` gives: the string itself. (The general
+        # path encodes the value to JSON and parses it again: ~4 ms for 1 MB of ordinary text.)
+        return data
     try:
         adapter = _adapter(tp)
     except TypeError:  # unhashable or unknown annotation: pass the value through
