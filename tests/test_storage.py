@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from mainspring._json import dumps
 from mainspring.api import EventType, WorkflowStatus
 from mainspring.storage import (
     ConditionFailedError,
@@ -30,8 +31,9 @@ from mainspring.storage import (
     StoreOwnershipError,
     store_from_url,
 )
+from mainspring.storage._sqlite_checkpoint import WRITER_FALLBACK_PAGES, Checkpointer
 from mainspring.storage.sqlite import latest_schema_version
-from support import fill, tmpfs
+from support import fill, tmpfs, wait_until
 
 
 def _record(workflow_id: str, *, start: float | None = None, version: int = 1) -> ExecutionRecord:
@@ -720,5 +722,78 @@ async def test_pending_items_are_written_as_each_write_says_alone_and_in_a_batch
         with pytest.raises(ConditionFailedError):
             await store.write(stale)
         assert _items(await store.get_run(a.run_id)) == {("t", "t2"): [9, 1.0]}
+    finally:
+        await store.close()
+
+
+def _big_step(r: ExecutionRecord, size: int) -> ExecutionWrite:
+    """A step that appends one event of about ``size`` bytes (history only grows: new pages each time)."""
+    expected = r.version
+    r.version, r.next_event_id = expected + 1, r.next_event_id + 1
+    event = HistoryEvent(r.next_event_id - 1, EventType.ACTIVITY_TASK_COMPLETED, 1.0, {"result": "r" * size})
+    return ExecutionWrite(r, expected, [event])
+
+
+async def test_the_log_is_copied_into_the_file_by_a_thread_of_its_own_not_by_a_commit(tmp_path: Path) -> None:
+    """A commit that took the write-ahead log past 1,000 pages used to copy them into the database file
+    and sync it before it returned (with 1 MB payloads, nearly every workflow waited for that). Now the
+    checkpointer thread does it after the commits; the commits only append to the log."""
+    db = tmp_path / "ck.db"
+    store = await _open(db)
+    try:
+        assert store._checkpointer is not None
+        store._checkpointer.stop()  # as if its thread had not got round to it yet
+        before = db.stat().st_size
+        rec = _record("big")
+        await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
+        for _ in range(4):  # 12 MB: three times the 1,000 pages at which a commit used to checkpoint
+            await store.write(_big_step(rec, 3_000_000))
+        assert db.stat().st_size == before, "a commit copied the log into the database file"
+        store._checkpointer = Checkpointer(store._file, store.synchronous)
+        store._checkpointer.start()
+        store._checkpointer.written()
+        # The file had ~4 MB of free pages (see grow_wal): the rest of the 12 MB makes it grow.
+        await asyncio.to_thread(wait_until, lambda: db.stat().st_size > before + 6_000_000, 30, 0.05, "a checkpoint")
+        assert len((await store.read_history(rec.run_id))[-1].attributes["result"]) == 3_000_000
+    finally:
+        await store.close()
+
+
+async def test_the_writer_still_checkpoints_when_the_log_grows_past_its_fallback(tmp_path: Path) -> None:
+    """However the checkpointer thread fares (stopped here), the log stays bounded: past
+    WRITER_FALLBACK_PAGES a commit checkpoints by itself, as SQLite does by default."""
+    db = tmp_path / "fallback.db"
+    store = await _open(db)
+    try:
+        assert store._checkpointer is not None
+        store._checkpointer.stop()
+        store._checkpointer = None
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        before = db.stat().st_size
+        rec = _record("bigger")
+        await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
+        step = 3_000_000
+        for _ in range(WRITER_FALLBACK_PAGES * page_size // step + 2):
+            await store.write(_big_step(rec, step))
+        assert db.stat().st_size > before + 6_000_000, "no commit checkpointed the log"
+        assert Path(f"{db}-wal").stat().st_size < (WRITER_FALLBACK_PAGES + 1024) * (page_size + 24)
+    finally:
+        await store.close()
+
+
+async def test_an_event_the_engine_encoded_is_stored_as_that_json_and_not_kept_twice(tmp_path: Path) -> None:
+    """The engine encodes an event's attributes once (to count the history's bytes) and hands the JSON
+    to the store with the event, which writes it rather than encoding a 1 MB payload again, and drops it."""
+    store = await _open(tmp_path / "enc.db")
+    try:
+        rec = _record("enc")
+        attrs = {"run_id": rec.run_id, "input": 'é"\n' * 1000}
+        event = HistoryEvent(1, EventType.WORKFLOW_EXECUTION_STARTED, 1.0, attrs, dumps(attrs))
+        await store.write(ExecutionWrite(rec, None, [event]))
+        assert event.encoded is None  # written: the event keeps its attributes only
+        ((_, _, _, text),) = await store.read_history_json(rec.run_id, 1, 1)
+        assert text == dumps(attrs).decode()
+        assert (await store.read_history(rec.run_id))[0].attributes == attrs
     finally:
         await store.close()

@@ -503,7 +503,13 @@ class ActivityTask(_Model):
     activity_type: str
     scheduled_event_id: int
     task_queue: str
-    input: Any = None
+    input: Any = Field(default=None, description="The activity's argument (left out when input_from_command is set).")
+    input_from_command: bool = Field(
+        default=False,
+        description="An eager task handed back in the answer to the workflow task (or continuation) whose "
+        "ScheduleActivity command scheduled it: the input is left out, and the worker takes it from that "
+        "command (the one with this activity_id), which it sent. Tasks from polls always carry their input.",
+    )
     attempt: int
     scheduled_time: str
     started_time: str
@@ -606,7 +612,11 @@ class CompleteWorkflowTaskResponse(_Model):
             "its commands carried (input, result, failure, details): the worker sent them, the history has them."
         ),
     )
-    activity_tasks: list[ActivityTask] = Field(default_factory=list, description="Activities handed over eagerly.")
+    activity_tasks: list[ActivityTask] = Field(
+        default_factory=list,
+        description="Activities handed over eagerly, without their input (input_from_command): the worker "
+        "takes it from its ScheduleActivity commands.",
+    )
 
 
 class FailWorkflowTaskRequest(_Model):
@@ -650,7 +660,11 @@ class CompleteActivityTaskResponse(_Model):
     accepted: bool = True
     continuation: ContinuationResult | None = None
     workflow_task: WorkflowTask | None = None
-    activity_tasks: list[ActivityTask] = Field(default_factory=list)
+    activity_tasks: list[ActivityTask] = Field(
+        default_factory=list,
+        description="Activities the continuation's commands scheduled, handed over eagerly, without their "
+        "input (input_from_command): the worker takes it from those commands.",
+    )
 
 
 class FailActivityTaskRequest(_Model):

@@ -265,7 +265,9 @@ def payload_size(value: Any) -> int:
     deeper than MAX_PAYLOAD_DEPTH, or an integer beyond 64 bits)."""
     try:
         size = len(orjson.dumps(value))
-        if size < 2 * MAX_PAYLOAD_DEPTH:  # too short to nest that deep: the common case, one encoding
+        if size < 2 * MAX_PAYLOAD_DEPTH or not isinstance(value, dict | list):
+            # Too short to nest that deep (the common case), or not a container at all (a 1 MB string):
+            # one encoding.
             return size
         # Wrapped in _DEPTH_MARGIN lists, orjson's own depth limit checks the payload's depth as part
         # of an encoding (a walk over it in Python would cost more than encoding it again).

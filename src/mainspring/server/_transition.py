@@ -28,8 +28,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from .._json import dumps
 from ..api import models as m
 from ..api.enums import ActivityState, EventType, WorkflowStatus
 from ..storage import HistoryEvent
@@ -78,12 +77,13 @@ class Transition:
         """Append an event as it is (no Started event of a task that is out goes first)."""
         ex = self.ex
         rec = ex.record
-        e = HistoryEvent(rec.next_event_id, etype, self.now if at is None else at, attrs)
+        # Encoded once, here: for the history's size (--limit-history-bytes), and as what the store
+        # writes (it encoded them again before, ~1 ms per MB of ordinary text; see HistoryEvent.encoded).
+        encoded = dumps(attrs)
+        e = HistoryEvent(rec.next_event_id, etype, self.now if at is None else at, attrs, encoded)
         rec.next_event_id += 1
         ex.events.append(e)
-        # The history's size, for --limit-history-bytes. One more encoding of the attributes (the store
-        # makes its own), measured at 1-3 us for an event of a few hundred bytes and 0.1 ms for 1 MB.
-        ex.state.history_bytes += len(orjson.dumps(attrs))
+        ex.state.history_bytes += len(encoded)
         return e
 
     def write_wt_started(self, wt: WorkflowTaskInfo) -> None:
@@ -182,7 +182,11 @@ class Transition:
     async def take_eager(self, session: Session | None, slots: int) -> list[dict[str, Any]]:
         """Hand the activities this transition scheduled straight to the worker whose workflow task
         scheduled them (it has room): it saves that worker a poll and the server a queue round trip.
-        The answer then goes out before the commit (see the module's docstring)."""
+        The answer then goes out before the commit (see the module's docstring).
+
+        Such a task leaves out the activity's input (``input_from_command``): the worker takes it from
+        the ScheduleActivity command it just sent, so a 1 MB input does not travel back to where it
+        came from. A task handed out any other way (a poll, a retry) carries its input."""
         fx = self.fx
         ex = self.ex
         tasks: list[dict[str, Any]] = []
@@ -192,6 +196,9 @@ class Transition:
             # No activity may run for a run whose start can still be refused.
             await self.core._created(ex)
         begin = self.core.activity_tasks.begin
+        # The events this transition appended: an activity scheduled among them was scheduled by the
+        # commands of the worker being answered (only they schedule activities in such a transition).
+        first_new = ex.events[0].event_id if ex.events else ex.record.next_event_id
         for act in fx.activities:
             if len(tasks) >= slots:
                 break
@@ -200,7 +207,8 @@ class Transition:
                 and act.state is ActivityState.SCHEDULED
                 and act.activity_type in session.activity_types
             ):
-                tasks.append(begin(self.ex, act, session, self.now))
+                own = act.scheduled_event_id >= first_new
+                tasks.append(begin(self.ex, act, session, self.now, input_from_command=own))
         self._answer_first = bool(tasks)
         return tasks
 

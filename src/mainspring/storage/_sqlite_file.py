@@ -33,8 +33,9 @@ __all__ = [
 
 log = logging.getLogger("mainspring.storage.sqlite")
 
-#: The write-ahead log is grown to about this many pages when the store opens (SQLite checkpoints it
-#: at 1,000 pages, then writes it again from the start). See ``grow_wal``.
+#: The write-ahead log is grown to about this many pages when the store opens (it is checkpointed
+#: long before it grows past a few times that, then written again from the start). See ``grow_wal``
+#: and ``_sqlite_checkpoint``.
 WAL_PAGES = 1024
 
 

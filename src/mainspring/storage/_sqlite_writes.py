@@ -11,7 +11,7 @@ from typing import Any
 
 from .._json import dumps_str
 from ..api.enums import WorkflowStatus
-from ._base import ConditionFailedError, ExecutionAlreadyRunningError, ExecutionRecord, ExecutionWrite
+from ._base import ConditionFailedError, ExecutionAlreadyRunningError, ExecutionRecord, ExecutionWrite, HistoryEvent
 
 __all__ = [
     "EXEC_COLUMNS",
@@ -26,6 +26,18 @@ EXEC_COLUMNS = (
     "namespace, workflow_id, run_id, workflow_type, task_queue, status, start_time, close_time, "
     "next_event_id, version, request_id"
 )
+
+
+def attributes_json(e: HistoryEvent) -> str:
+    """An event's attributes as the JSON text stored, from ``e.encoded`` if it has it (see
+    ``HistoryEvent.encoded``), which is then dropped: an event kept in memory after its write (the
+    engine's tail of a run's history) holds its attributes once, not a second time as JSON. A write
+    tried again (alone, after a batch statement was refused) encodes them itself."""
+    encoded = e.encoded
+    if encoded is None:
+        return dumps_str(e.attributes)
+    e.encoded = None
+    return encoded.decode()
 
 
 def new_row(r: ExecutionRecord) -> tuple[Any, ...]:
@@ -109,7 +121,7 @@ def write_updates_together(conn: sqlite3.Connection, ops: list[ExecutionWrite]) 
             dumps_str(r.state),
         )
         for e in op.events:
-            events += (r.run_id, e.event_id, e.event_time, e.event_type.value, dumps_str(e.attributes))
+            events += (r.run_id, e.event_id, e.event_time, e.event_type.value, attributes_json(e))
         if r.status is not WorkflowStatus.RUNNING:
             closed.append(r)
     if len(rows) > MAX_PARAMS or len(events) > MAX_PARAMS:  # SQLite's limit on parameters per statement
@@ -159,7 +171,7 @@ def write_creates_together(conn: sqlite3.Connection, ops: list[ExecutionWrite]) 
         current += (r.namespace, r.workflow_id, r.run_id, r.status.value, r.request_id)
         rows += new_row(r)
         for e in op.events:
-            events += (r.run_id, e.event_id, e.event_time, e.event_type.value, dumps_str(e.attributes))
+            events += (r.run_id, e.event_id, e.event_time, e.event_type.value, attributes_json(e))
     n = len(ops)
     if len(requests) != n or len(rows) > MAX_PARAMS or len(events) > MAX_PARAMS:
         return False
@@ -241,7 +253,7 @@ def write_one(conn: sqlite3.Connection, op: ExecutionWrite) -> None:
     if op.events:
         conn.executemany(
             "INSERT INTO history VALUES (?, ?, ?, ?, ?)",
-            [(r.run_id, e.event_id, e.event_time, e.event_type.value, dumps_str(e.attributes)) for e in op.events],
+            [(r.run_id, e.event_id, e.event_time, e.event_type.value, attributes_json(e)) for e in op.events],
         )
     if has_items(op):
         write_items(conn, [op])

@@ -5,10 +5,12 @@ acknowledged. Throughput: one writer thread applies every queued transition in o
 one fsync (group commit); each transition runs in its own savepoint so one refused write does not
 fail its neighbours, while a transaction that fails (disk full, I/O error) fails every write in it:
 nothing is reported written that is not. Reads use a second connection on the caller's thread; WAL
-lets them run while the writer commits.
+lets them run while the writer commits. A third thread copies the log into the database file
+(checkpoints), so that no commit waits for that.
 
 The database file's own concerns (the store lock, the room it needs, its write-ahead log, migrations)
-are in ``_sqlite_file``; the statements that turn a write into rows, in ``_sqlite_writes``.
+are in ``_sqlite_file``; the checkpoints in ``_sqlite_checkpoint``; the statements that turn a write
+into rows, in ``_sqlite_writes``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from ._base import (
     Store,
 )
 from ._page_process import PageProcess
+from ._sqlite_checkpoint import WRITER_FALLBACK_PAGES, Checkpointer
 from ._sqlite_file import (
     check_room,
     free_bytes,
@@ -177,6 +180,8 @@ class SQLiteStore(Store):
         #: A descriptor of the database file, flock()ed for the store's whole life (see _sqlite_file.take_file_lock).
         self._lock_fd: int | None = None
         self._lock_key: tuple[int, int] | None = None
+        #: Checkpoints the write-ahead log off the writer's path (a file's store only).
+        self._checkpointer: Checkpointer | None = None
 
     @property
     def description(self) -> str:
@@ -214,6 +219,11 @@ class SQLiteStore(Store):
             migrate(self._writer, self.path)
             if not self.memory:
                 grow_wal(self._writer, self._file)
+                # From now on the checkpointer thread copies the log into the file; a commit does it
+                # only if the log grew this long regardless (see _sqlite_checkpoint).
+                self._writer.execute(f"PRAGMA wal_autocheckpoint={WRITER_FALLBACK_PAGES}")
+                self._checkpointer = Checkpointer(self._file, self.synchronous)
+                self._checkpointer.start()
         except sqlite3.Error as e:
             self._release()
             raise StorageError(self._open_failed(e)) from e
@@ -235,6 +245,9 @@ class SQLiteStore(Store):
         if self._pages is not None:
             self._pages.close()
             self._pages = None
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         with self._bulk_lock:
             if self._bulk_reader is not None:
                 self._bulk_reader.close()
@@ -351,6 +364,8 @@ class SQLiteStore(Store):
             lock.acquire()
         try:
             self._write_batch(conn, batch)
+            if self._checkpointer is not None:
+                self._checkpointer.written()
             if self._failed[0]:
                 transactions, changes, since = self._failed
                 if _repeats.warning(

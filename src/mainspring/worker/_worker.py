@@ -508,7 +508,7 @@ class Worker:
             self.cache.evict(run_id)
             return
         self._catch_up(run_id, answer.get("events") or [])
-        self._start_eager(answer.get("activity_tasks") or [], slots)
+        self._start_eager(answer.get("activity_tasks") or [], slots, commands)
 
     async def _fetch_and_replay(
         self, task: dict[str, Any], inst: WorkflowInstance | None, first: int, last: int
@@ -656,11 +656,41 @@ class Worker:
                 wanted += 1
         return min(wanted, _EAGER_MAX)
 
-    def _start_eager(self, tasks: list[dict[str, Any]], reserved: int) -> None:
-        """Run the activities the server handed back, on slots reserved for them; free the rest."""
+    def _start_eager(self, tasks: list[dict[str, Any]], reserved: int, commands: list[dict[str, Any]]) -> None:
+        """Run the activities the server handed back, on slots reserved for them; free the rest.
+
+        A task marked ``input_from_command`` comes without its input: it is the input of the
+        ScheduleActivity command (among ``commands``, the ones just sent) with the task's activity id.
+        """
+        inputs: dict[str, Any] | None = None
         for task in tasks[:reserved]:
+            if task.get("input_from_command"):
+                if inputs is None:
+                    inputs = {c["activity_id"]: c.get("input") for c in commands if c["type"] == _SCHEDULE_ACTIVITY}
+                activity_id = task["activity_id"]
+                if activity_id not in inputs:
+                    # Never expected (the server marks only activities these commands scheduled): the
+                    # attempt fails, and its retry comes from a poll, with its input.
+                    self._spawn_missing_input(task)
+                    continue
+                task["input"] = inputs[activity_id]
             self._spawn_activity(task)
         self._slots.give(max(0, reserved - len(tasks)))
+
+    def _spawn_missing_input(self, task: dict[str, Any]) -> None:
+        log.error("the server handed back activity %r without its input, which no command sent", task["activity_id"])
+        self._slots.give()
+        t = asyncio.get_running_loop().create_task(self._fail_missing_input(task["task_token"]))
+        self._activity_tasks.add(t)
+        t.add_done_callback(self._activity_tasks.discard)
+
+    async def _fail_missing_input(self, token: str) -> None:
+        failure = {
+            "message": "the worker could not find this eager task's input among the commands it sent",
+            "type": "MissingInput",
+            "non_retryable": False,
+        }
+        await self._report("fail_activity_task", {"task_token": token, "failure": failure})
 
     async def _run_activity(self, task: dict[str, Any]) -> None:
         token = task["task_token"]
@@ -718,7 +748,9 @@ class Worker:
                 self.cache.evict(run_id)
             elif cont is not None:
                 self._catch_up(run_id, cont.get("events") or [])
-            self._start_eager(answer.get("activity_tasks") or [], slots)
+            self._start_eager(
+                answer.get("activity_tasks") or [], slots, continuation["commands"] if continuation else []
+            )
             inline = answer.get("workflow_task")
             if inline is not None:
                 await self._handle_workflow_task_locked(inline)

@@ -71,8 +71,13 @@ class ActivityTasks:
                     return None
             return self.begin(ex, act, session, core.clock.now())
 
-    def begin(self, ex: Execution, act: ActivityInfo, session: Session, now: float) -> dict[str, Any]:
-        """Hand a scheduled activity to ``session`` (the caller holds the lock). Nothing is written."""
+    def begin(
+        self, ex: Execution, act: ActivityInfo, session: Session, now: float, *, input_from_command: bool = False
+    ) -> dict[str, Any]:
+        """Hand a scheduled activity to ``session`` (the caller holds the lock). Nothing is written.
+
+        ``input_from_command``: the task leaves the input out, for the worker to take from the command
+        that scheduled the activity (an eager task answering that command: see ``Transition.take_eager``)."""
         core = self.core
         run_id = ex.record.run_id
         sched_id = act.scheduled_event_id
@@ -90,7 +95,7 @@ class ActivityTasks:
             core.timers.schedule(
                 now + act.heartbeat, self._on_timeout, run_id, sched_id, act.attempt, TimeoutType.HEARTBEAT
             )
-        return {
+        task = {
             "task_token": core._activity_token(rec, act, session.id),
             "namespace": rec.namespace,
             "workflow_id": rec.workflow_id,
@@ -109,6 +114,10 @@ class ActivityTasks:
             "start_to_close_timeout": act.start_to_close,
             "heartbeat_timeout": act.heartbeat,
         }
+        if input_from_command:
+            del task["input"]
+            task["input_from_command"] = True
+        return task
 
     # --- reports on an attempt ----------------------------------------------------------------------------
 
