@@ -30,6 +30,9 @@ if [ "$install" = 1 ]; then
     [ -x .venv/bin/python ] || "$PY" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e .
+    # An editable install leaves the source uncompiled: compile it now, so that the CLI starts fast
+    # even where PYTHONDONTWRITEBYTECODE keeps Python from caching it (__pycache__ is ignored by git).
+    .venv/bin/python -m compileall -q src/mainspring > /dev/null
     export PATH="$PWD/.venv/bin:$PATH"
 fi
 

@@ -7,6 +7,9 @@ PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
+# An editable install leaves the source uncompiled: compile it now, so that the CLI starts fast even where
+# PYTHONDONTWRITEBYTECODE keeps Python from caching it (__pycache__ is ignored by git).
+.venv/bin/python -m compileall -q src/mainspring > /dev/null
 # The web UI tests drive a Chromium through Playwright (no browser download): use the one installed, or
 # install Debian's without recommended packages and without upgrading anything (scripts/chromium.sh).
 . scripts/chromium.sh
