@@ -37,7 +37,7 @@ from common import BENCH_DIR, PY, Child, free_port, pct, remove_files, rundir
 from engine_mainspring import _cli, _start_worker, _wait_healthy
 from mainspring import Client
 from mainspring.api.enums import EventType, WorkflowStatus
-from mainspring.server._core import new_run_id
+from mainspring.server._execution import new_run_id
 from mainspring.server._state import ExecutionState, WorkflowTaskInfo
 from mainspring.storage import ExecutionRecord, ExecutionWrite, HistoryEvent
 from mainspring.storage.sqlite import SQLiteStore

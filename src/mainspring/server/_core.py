@@ -18,7 +18,7 @@ of when a run closes (``on_close``). The core calls no feature by name, except t
 fast paths hand work to (``workflow_tasks`` and ``activity_tasks``).
 
 A run's in-memory copy (``Execution``), a transition's ``Effects`` and the small helpers they share are
-in ``_execution``, re-exported here.
+in ``_execution``.
 """
 
 from __future__ import annotations
@@ -55,19 +55,10 @@ from ..storage import (
 from ._admission import Admission
 from ._config import ServerConfig
 from ._execution import (
-    MAX_PAYLOAD_DEPTH,
     Effects,
     Execution,
-    cancelled_failure,
-    event_json,
-    iso,
-    new_run_id,
     outcome_of,
-    own_event_json,
     payload_size,
-    retry_interval,
-    terminated_failure,
-    wt_retry_delay,
 )
 from ._health import StoreHealth
 from ._limits import Limits
@@ -82,24 +73,7 @@ if TYPE_CHECKING:
     from .features.activity_tasks import ActivityTasks
     from .features.workflow_tasks import WorkflowTasks
 
-# The helpers of _execution are re-exported: the engine's parts import them from here.
-__all__ = [
-    "AFTER_ANSWER",
-    "MAX_PAYLOAD_DEPTH",
-    "Effects",
-    "EngineCore",
-    "Execution",
-    "cancelled_failure",
-    "event_json",
-    "iso",
-    "new_run_id",
-    "outcome_of",
-    "own_event_json",
-    "payload_size",
-    "retry_interval",
-    "terminated_failure",
-    "wt_retry_delay",
-]
+__all__ = ["AFTER_ANSWER", "EngineCore"]
 
 log = logging.getLogger("mainspring.server")
 

@@ -33,7 +33,8 @@ from ..storage import (
     Store,
 )
 from ._config import ServerConfig
-from ._core import EngineCore, Execution, iso, new_run_id
+from ._core import EngineCore
+from ._execution import Execution, iso, new_run_id
 from ._history_pages import PAGE_EVENTS, read_page
 from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState

@@ -17,7 +17,7 @@ from typing import Any
 from .._history_json import page_text
 from .._json import RawJSON, dumps
 from ..storage import HistoryEvent, Store
-from ._core import event_json
+from ._execution import event_json
 
 __all__ = ["PAGE_BYTES", "PAGE_EVENTS", "Page", "newest_json", "read_page"]
 

@@ -30,7 +30,7 @@ from ..errors import InvalidArgumentError
 from ._config import ServerConfig
 
 if TYPE_CHECKING:
-    from ._core import Execution
+    from ._execution import Execution
     from .features import CommandKinds
 
 __all__ = ["LimitExceeded", "Limits"]
