@@ -19,7 +19,8 @@ from inprocess import running_worker
 from mainspring import Client, activity, workflow
 from mainspring.api.enums import WorkflowStatus
 from mainspring.server import ServerConfig
-from mainspring.server._core import EngineCore, Execution
+from mainspring.server._core import EngineCore
+from mainspring.server._execution import Execution
 from mainspring.server._state import ExecutionState
 from mainspring.storage import ExecutionRecord, SQLiteStore
 from support import ServerProcess

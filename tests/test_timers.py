@@ -267,6 +267,6 @@ async def test_timer_survives_a_server_crash(server: ServerProcess, client: Clie
 
 def test_event_times_round_up_across_a_second() -> None:
     """Timestamps are written with microseconds; rounding must carry into the seconds."""
-    from mainspring.server._core import iso
+    from mainspring.server._execution import iso
 
     assert iso(12.9999996) == "1970-01-01T00:00:13.000000Z"
