@@ -66,11 +66,11 @@ async def eventually(
     )
 
 
-async def history_types(handle: WorkflowHandle[Any]) -> list[str]:
+async def history_types(handle: WorkflowHandle[Any, Any]) -> list[str]:
     """The event types of a run's history, in order."""
     return [e["event_type"] for e in await handle.fetch_history()]
 
 
-async def events_of(handle: WorkflowHandle[Any], event_type: str) -> list[dict[str, Any]]:
+async def events_of(handle: WorkflowHandle[Any, Any], event_type: str) -> list[dict[str, Any]]:
     """The events of one type in a run's history."""
     return [e for e in await handle.fetch_history() if e["event_type"] == event_type]

@@ -60,7 +60,7 @@ async def step(text: str) -> str:
     return f"{text} done"
 
 
-async def wait_for_task_failure(handle: WorkflowHandle[Any], *, min_attempt: int = 2) -> dict[str, Any]:
+async def wait_for_task_failure(handle: WorkflowHandle[Any, Any], *, min_attempt: int = 2) -> dict[str, Any]:
     """Wait until the pending workflow task has failed (and is being retried); return its last failure."""
 
     async def failed() -> dict[str, Any] | None:

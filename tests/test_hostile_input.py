@@ -303,7 +303,7 @@ async def endless_activity(ctx: workflow.Context) -> int:
     return await ctx.execute_activity(echo, 1, start_to_close_timeout=timedelta(days=365 * 200))
 
 
-async def _failed_task(handle: WorkflowHandle[Any]) -> Any:
+async def _failed_task(handle: WorkflowHandle[Any, Any]) -> Any:
     task = (await handle.describe()).pending_workflow_task
     return task if task and task.get("last_failure") else None
 

@@ -64,7 +64,7 @@ def _server(tmp_path: Path, *flags: str) -> ServerProcess:
     return ServerProcess(tmp_path / "limits.db", extra_args=list(flags)).start()
 
 
-async def _refused(handle: WorkflowHandle[Any], cause: str) -> dict[str, Any]:
+async def _refused(handle: WorkflowHandle[Any, Any], cause: str) -> dict[str, Any]:
     """The run's WorkflowTaskFailed event for ``cause``, once it is in history."""
 
     async def failed() -> dict[str, Any] | None:
@@ -129,7 +129,7 @@ async def _limit_then_raise(
 
 
 async def test_pending_activities_limit(tmp_path: Path, task_queue: str, caplog: pytest.LogCaptureFixture) -> None:
-    async def start(client: Client) -> WorkflowHandle[Any]:
+    async def start(client: Client) -> WorkflowHandle[Any, Any]:
         return await client.start_workflow(fan_out, 5, id="fan", task_queue=task_queue)
 
     await _limit_then_raise(
@@ -145,7 +145,7 @@ async def test_pending_activities_limit(tmp_path: Path, task_queue: str, caplog:
 
 
 async def test_history_events_limit(tmp_path: Path, task_queue: str, caplog: pytest.LogCaptureFixture) -> None:
-    async def start(client: Client) -> WorkflowHandle[Any]:
+    async def start(client: Client) -> WorkflowHandle[Any, Any]:
         return await client.start_workflow(sequence, [20, 10], id="long", task_queue=task_queue)
 
     await _limit_then_raise(
@@ -161,7 +161,7 @@ async def test_history_events_limit(tmp_path: Path, task_queue: str, caplog: pyt
 
 
 async def test_history_bytes_limit(tmp_path: Path, task_queue: str, caplog: pytest.LogCaptureFixture) -> None:
-    async def start(client: Client) -> WorkflowHandle[Any]:
+    async def start(client: Client) -> WorkflowHandle[Any, Any]:
         # Each step stores the 1,000-character input and result: 2 KB; 8 KiB are past after 4 steps.
         return await client.start_workflow(sequence, [10, 1000], id="big", task_queue=task_queue)
 

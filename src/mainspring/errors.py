@@ -11,6 +11,7 @@
     │   ├── TerminatedError           the workflow was terminated
     │   └── ServerError               the engine failed the work (e.g. a worker was lost)
     ├── WorkflowFailureError          client side: the workflow ended without a result; ``.cause``
+    ├── WorkflowQueryFailedError      client side: a query was refused or its handler raised
     ├── WorkflowCodeError             a bug in workflow code that fails the task, not the workflow
     │   ├── NondeterminismError       the code diverged from its recorded history
     │   └── NondeterministicCallError the code called the wall clock, real sleep or real randomness
@@ -54,6 +55,7 @@ __all__ = [
     "TimeoutError",
     "WorkflowCodeError",
     "WorkflowFailureError",
+    "WorkflowQueryFailedError",
     "failure_from_dict",
     "failure_to_dict",
 ]
@@ -193,6 +195,16 @@ class WorkflowFailureError(MainspringError):
         self.status = status
         self.cause = cause
         self.__cause__ = cause
+
+
+class WorkflowQueryFailedError(MainspringError):
+    """A query got no answer from the workflow: no handler of that name (``known`` lists the names it
+    has), a payload that does not fit the handler, or the handler raised or tried to issue a command."""
+
+    def __init__(self, message: str, *, known: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.known = known or []
 
 
 # --- Bugs in workflow code -------------------------------------------------------------------------

@@ -12,8 +12,11 @@ from typing import Any, Unpack, assert_type
 
 from definitions import (
     FIVE_SECONDS,
+    CartWorkflow,
     Greeting,
+    Item,
     Order,
+    Pinger,
     Reply,
     count_items,
     greet,
@@ -158,7 +161,7 @@ async def with_defaults(ctx: workflow.Context, greeting: Greeting, **options: Un
 
 async def start_with_defaults(
     client: Client, greeting: Greeting, **options: Unpack[StartWorkflowOptions]
-) -> WorkflowHandle[Reply]:
+) -> WorkflowHandle[Any, Reply]:
     return await client.start_workflow(greeting_workflow, greeting, **options)
 
 
@@ -174,33 +177,33 @@ async def activities_are_still_plain_functions() -> None:
 
 async def client_usage(client: Client) -> None:
     handle = await client.start_workflow(greeting_workflow, G, id="w-1", task_queue="q")
-    assert_type(handle, WorkflowHandle[Reply])
+    assert_type(handle, WorkflowHandle[Any, Reply])
     assert_type(await handle.result(), Reply)
     assert_type(await handle.result(timeout=2.5), Reply)
     assert_type(await handle.describe(), WorkflowDescription)
     assert_type(await handle.fetch_history(), list[dict[str, Any]])
-    assert_type(await client.start_workflow(ticking_workflow, id="w-2", task_queue="q"), WorkflowHandle[str])
+    assert_type(await client.start_workflow(ticking_workflow, id="w-2", task_queue="q"), WorkflowHandle[Any, str])
     assert_type(await client.execute_workflow(order_workflow, ORDER, id="w-3", task_queue="q"), list[str])
     assert_type(await client.execute_workflow(ticking_workflow, id="w-4", task_queue="q", request_id="r"), str)
     assert_type(await client.execute_workflow(ticking_workflow, id="w-4", task_queue="q", request_id=None), str)
     # the options bundled as their TypedDict, splatted; or forwarded by a helper
     start: StartWorkflowOptions = {"id": "w-8", "task_queue": "q", "request_id": "r-8"}
-    assert_type(await client.start_workflow(greeting_workflow, G, **start), WorkflowHandle[Reply])
+    assert_type(await client.start_workflow(greeting_workflow, G, **start), WorkflowHandle[Any, Reply])
     assert_type(await client.execute_workflow(order_workflow, ORDER, **start), list[str])
-    assert_type(await client.start_workflow("ticking_workflow", result_type=str, **start), WorkflowHandle[str])
+    assert_type(await client.start_workflow("ticking_workflow", result_type=str, **start), WorkflowHandle[Any, str])
     assert_type(await client.execute_workflow("ticking_workflow", **start), Any)
-    assert_type(await start_with_defaults(client, G, id="w-9", task_queue="q"), WorkflowHandle[Reply])
+    assert_type(await start_with_defaults(client, G, id="w-9", task_queue="q"), WorkflowHandle[Any, Reply])
     # by name: untyped unless result_type is given
     raw = await client.start_workflow("order-workflow", {"order_id": "o", "items": 1}, id="w", task_queue="q")
-    assert_type(raw, WorkflowHandle[Any])
+    assert_type(raw, WorkflowHandle[Any, Any])
     by_name = await client.start_workflow("greeting_workflow", G, id="w-5", task_queue="q", result_type=Reply)
-    assert_type(by_name, WorkflowHandle[Reply])
+    assert_type(by_name, WorkflowHandle[Any, Reply])
     assert_type(await client.execute_workflow("ticking_workflow", id="w-6", task_queue="q"), Any)
     assert_type(await client.execute_workflow("ticking_workflow", id="w-7", task_queue="q", result_type=str), str)
     # existing workflows
-    assert_type(client.get_workflow_handle("w-1"), WorkflowHandle[Any])
-    assert_type(client.get_workflow_handle("w-1", run_id="r", result_type=Reply), WorkflowHandle[Reply])
-    assert_type(client.get_workflow_handle("w-1", result_type=list[str]), WorkflowHandle[list[str]])
+    assert_type(client.get_workflow_handle("w-1"), WorkflowHandle[Any, Any])
+    assert_type(client.get_workflow_handle("w-1", run_id="r", result_type=Reply), WorkflowHandle[Any, Reply])
+    assert_type(client.get_workflow_handle("w-1", result_type=list[str]), WorkflowHandle[Any, list[str]])
     page = await client.list_workflows(status="RUNNING", limit=10)
     assert_type(page.next_page_token, str | None)
     try:
@@ -220,3 +223,22 @@ async def worker_usage() -> None:
             activities=[greet, count_items, tick, log_line, shout, now_plain, maybe_greet],
         )
         await worker.run()
+
+
+async def class_workflow_usage(client: Client) -> None:
+    start: StartWorkflowOptions = {"id": "cart-1", "task_queue": "q"}
+    handle = await client.start_workflow(CartWorkflow.run, Greeting("ann"), **start)
+    assert_type(handle, WorkflowHandle[CartWorkflow, list[Item]])
+    assert_type(await handle.result(), list[Item])
+    await handle.signal(CartWorkflow.add, Item("apple"))
+    await handle.signal(CartWorkflow.close_cart)
+    await handle.signal("add", {"sku": "pear"})
+    typed = client.get_workflow_handle_for(CartWorkflow.run, "cart-1")
+    assert_type(typed, WorkflowHandle[CartWorkflow, list[Item]])
+    await typed.signal(CartWorkflow.add, Item("fig", 2), request_id="r-1")
+    assert_type(
+        await client.execute_workflow(CartWorkflow.run, Greeting("bo"), id="cart-2", task_queue="q"), list[Item]
+    )
+    pinger = await client.start_workflow(Pinger.run, id="p-1", task_queue="q")
+    assert_type(pinger, WorkflowHandle[Pinger, None])
+    await pinger.signal(Pinger.ping, 3)

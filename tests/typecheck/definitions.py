@@ -105,3 +105,68 @@ async def ticking_workflow(ctx: workflow.Context) -> str:
 # Not decorated: not a workflow.
 async def undecorated_workflow(ctx: workflow.Context, greeting: Greeting) -> Reply:
     return Reply(text=greeting.name, length=0)
+
+
+# --- a class workflow with message handlers -------------------------------------------------------------
+
+
+@dataclass
+class Item:
+    sku: str
+    quantity: int = 1
+
+
+@workflow.defn(name="CartWorkflow")
+class CartWorkflow:
+    @workflow.init
+    def __init__(self, greeting: Greeting) -> None:
+        self.owner = greeting.name
+        self.items: list[Item] = []
+        self.closed = False
+
+    @workflow.run
+    async def run(self, ctx: workflow.Context, greeting: Greeting) -> list[Item]:
+        await ctx.wait_condition(lambda: self.closed, timeout=timedelta(hours=1))
+        await ctx.wait_condition(ctx.all_handlers_finished)
+        return self.items
+
+    @workflow.signal
+    async def add(self, ctx: workflow.Context, item: Item) -> None:
+        await ctx.sleep(1)
+        self.items.append(item)
+
+    @workflow.signal(name="close")
+    def close_cart(self) -> None:
+        self.closed = True
+
+    @workflow.query
+    def count(self) -> int:
+        return len(self.items)
+
+    @workflow.query
+    def has(self, sku: str) -> bool:
+        return any(i.sku == sku for i in self.items)
+
+    @workflow.update
+    async def add_checked(self, ctx: workflow.Context, item: Item) -> int:
+        self.items.append(item)
+        return len(self.items)
+
+    @add_checked.validator
+    def _check(self, item: Item) -> None:
+        if item.quantity < 1:
+            raise ValueError("quantity must be positive")
+
+
+@workflow.defn
+class Pinger:
+    @workflow.run
+    async def run(self, ctx: workflow.Context) -> None:
+        await ctx.wait_condition(lambda: self.pinged)
+
+    def __init__(self) -> None:
+        self.pinged = False
+
+    @workflow.signal
+    def ping(self, times: int) -> None:
+        self.pinged = times > 0

@@ -21,8 +21,11 @@ from datetime import timedelta
 
 from definitions import (
     FIVE_SECONDS,
+    CartWorkflow,
     Greeting,
+    Item,
     Order,
+    Pinger,
     Reply,
     count_items,
     greet,
@@ -233,3 +236,16 @@ async def badly_named_activity() -> None:
 @workflow.defn
 async def two_input_workflow(ctx: workflow.Context, greeting: Greeting, order: Order) -> None:
     del greeting, order
+
+
+async def class_workflow_mistakes(client: Client) -> None:
+    handle = await client.start_workflow(CartWorkflow.run, Greeting("ann"), id="c", task_queue="q")
+    await client.start_workflow(CartWorkflow.run, Item("x"), id="c", task_queue="q")  # type-error
+    await client.start_workflow(CartWorkflow.run, id="c", task_queue="q")  # type-error
+    await handle.signal(CartWorkflow.add, Greeting("x"))  # type-error
+    await handle.signal(CartWorkflow.add)  # type-error
+    await handle.signal(CartWorkflow.close_cart, 1)  # type-error
+    await handle.signal(Pinger.ping, 3)  # type-error
+    await handle.signal(CartWorkflow.count)  # type-error
+    await handle.signal(CartWorkflow.add_checked, Item("x"))  # type-error
+    client.get_workflow_handle_for(CartWorkflow.add, "c")  # type-error

@@ -40,6 +40,7 @@ class EventType(StrEnum):
     WORKFLOW_EXECUTION_CANCEL_REQUESTED = "WorkflowExecutionCancelRequested"
     WORKFLOW_EXECUTION_CANCELED = "WorkflowExecutionCanceled"
     WORKFLOW_EXECUTION_TERMINATED = "WorkflowExecutionTerminated"
+    WORKFLOW_EXECUTION_SIGNALED = "WorkflowExecutionSignaled"
     WORKFLOW_TASK_SCHEDULED = "WorkflowTaskScheduled"
     WORKFLOW_TASK_STARTED = "WorkflowTaskStarted"
     WORKFLOW_TASK_COMPLETED = "WorkflowTaskCompleted"

@@ -33,6 +33,7 @@ __all__ = [
     "Attempts",
     "Coefficient",
     "EventId",
+    "HandlerName",
     "Identity",
     "NamespaceName",
     "PositiveSeconds",
@@ -129,3 +130,4 @@ TaskQueue = Annotated[str, _checker("task queue"), _ID_SCHEMA]
 ActivityId = Annotated[str, _checker("activity id"), _ID_SCHEMA]
 ActivityType = Annotated[str, _checker("activity type"), _ID_SCHEMA]
 TimerId = Annotated[str, _checker("timer id"), _ID_SCHEMA]
+HandlerName = Annotated[str, _checker("handler name"), _ID_SCHEMA]

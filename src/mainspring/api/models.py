@@ -19,6 +19,7 @@ from .fields import (
     Attempts,
     Coefficient,
     EventId,
+    HandlerName,
     Identity,
     NamespaceName,
     PositiveSeconds,
@@ -59,6 +60,7 @@ __all__ = [
     "FailWorkflowCommand",
     "FailWorkflowTaskRequest",
     "Failure",
+    "HandlerInfo",
     "HealthResponse",
     "HeartbeatActivityTaskRequest",
     "HeartbeatActivityTaskResponse",
@@ -77,6 +79,8 @@ __all__ = [
     "RetryPolicyModel",
     "ScheduleActivityCommand",
     "ServerLoad",
+    "SignalWorkflowRequest",
+    "SignalWorkflowResponse",
     "StackCoroutine",
     "StackFrame",
     "StartTimerCommand",
@@ -333,6 +337,39 @@ class WorkflowResultResponse(_Model):
     failure: Failure | None = None
 
 
+# --- Signals ---------------------------------------------------------------------------------------------------
+
+
+class SignalWorkflowRequest(_Model):
+    """Send a signal: recorded in the run's history, then delivered to the workflow's handler of its name."""
+
+    workflow_id: WorkflowId
+    run_id: ShortText | None = Field(
+        default=None, description="A run id; the newest run of the workflow id when omitted."
+    )
+    signal_name: HandlerName
+    input: Any = Field(default=None, description="The signal's payload as a JSON value (omit for none).")
+    request_id: Token | None = Field(
+        default=None, description="Idempotency key: a retried signal with the same key is recorded once."
+    )
+    identity: Identity = Field(default="", description="Who sends it (recorded); the caller's address if empty.")
+
+
+class SignalWorkflowResponse(_Model):
+    accepted: Literal[True] = True
+    workflow_id: str
+    run_id: str = Field(description="The run the signal was recorded for.")
+    event_id: int = Field(description="The WorkflowExecutionSignaled event that records it.")
+    duplicate: bool = Field(
+        default=False, description="A signal with this request id was recorded already: nothing new was recorded."
+    )
+    warning: str | None = Field(
+        default=None,
+        description="Set when the workflow's workers announced their signal handlers and none has this name (often "
+        "a typo): it names the ones they have and the closest match.",
+    )
+
+
 # --- Cancelling and terminating -------------------------------------------------------------------------------
 
 
@@ -427,11 +464,24 @@ class TaskQueuesResponse(_Model):
 # --- Workers ------------------------------------------------------------------------------------------------
 
 
+class HandlerInfo(_Model):
+    """A message handler a class workflow has: the server checks messages' payloads against its schema."""
+
+    kind: Literal["signal", "query", "update"]
+    name: HandlerName | None = Field(default=None, description="Its message name; null for the dynamic handler.")
+    input_schema: dict[str, Any] | None = Field(default=None, description="JSON schema of its payload.")
+
+
 class WorkflowTypeInfo(_Model):
     name: WorkflowType
     input_schema: dict[str, Any] | None = Field(
         default=None,
         description="JSON schema of the workflow's input; the server validates starts against it.",
+    )
+    handlers: list[HandlerInfo] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="The workflow's signal, query and update handlers (a class workflow); null if none announced.",
     )
 
 

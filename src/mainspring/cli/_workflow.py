@@ -1,4 +1,5 @@
-"""``mainspring workflow ...``: start, execute, result, describe, show, list, cancel, terminate, stack."""
+"""``mainspring workflow ...``: start, execute, result, describe, show, list, cancel, terminate, stack; the
+message commands (signal) are in ``_messages``."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def workflow() -> None:
     """Start, inspect and list workflows."""
 
 
-def _parse_input(text: str | None, path: str | None) -> Any:
+def parse_input(text: str | None, path: str | None) -> Any:
     if text is not None and path is not None:
         fail("give either --input or --input-file, not both", EXIT_INVALID)
     if path is not None:
@@ -88,8 +89,8 @@ async def _start(
     workflow_id: str,
     input_: str | None,
     input_file: str | None,
-) -> WorkflowHandle[Any]:
-    value = _parse_input(input_, input_file)
+) -> WorkflowHandle[Any, Any]:
+    value = parse_input(input_, input_file)
     import logging
 
     # The CLI prints the server's start warning itself (below), not as the SDK's log line too.
@@ -138,7 +139,7 @@ async def start(
     click.echo(f"  TaskQueue   {task_queue}")
 
 
-async def _print_result(handle: WorkflowHandle[Any], output: str, timeout: float | None) -> int:
+async def _print_result(handle: WorkflowHandle[Any, Any], output: str, timeout: float | None) -> int:
     try:
         result = await handle.result(timeout=timeout)
     except WorkflowFailureError as e:
@@ -453,3 +454,12 @@ def list_(
             f"{e['status']:<10}  {e['workflow_id'][:30]:<30}  {e['workflow_type'][:24]:<24}  "
             f"{_fmt_time(e['start_time'])[:23]:<23}  {e['run_id']}"
         )
+
+
+def _register_messages() -> None:
+    from ._messages import register
+
+    register(workflow)
+
+
+_register_messages()

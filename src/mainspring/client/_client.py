@@ -33,16 +33,37 @@ from ._transport import Transport, resolve_address
 if TYPE_CHECKING:
     from ..workflow import Context
     from ..workflow._definition import WorkflowFunction
+    from ..workflow._handlers import RunMethod, SignalMethod
 
 __all__ = ["Client", "WorkflowDescription", "WorkflowHandle", "WorkflowPage"]
 
+
+def _message_name(message: Any, kind: str) -> tuple[str, bool]:
+    """The name a message is sent under, and whether it carries a payload: a handler method of a
+    ``@workflow.defn`` class, or a name (which may carry any payload)."""
+    if isinstance(message, str):
+        return message, True
+    from ..workflow._handlers import handler_of
+
+    h = handler_of(message, kind)
+    if h is None or h.name is None:
+        what = getattr(message, "__qualname__", repr(message))
+        raise TypeError(
+            f"{what} is not a {kind} handler of a @workflow.defn class: pass a method decorated with "
+            f"@workflow.{kind}, or the {kind}'s name"
+        )
+    return h.name, h.takes_input
+
+
 A = TypeVar("A")
 R = TypeVar("R")
+S = TypeVar("S")
 T = TypeVar("T")
 
 #: The server's warnings about a start (no worker on the queue runs its type) go to a logger of their
 #: own, so a program that shows them itself (the CLI) can silence just these.
 start_log = logging.getLogger("mainspring.client.start")
+log = logging.getLogger("mainspring.client")
 
 #: How long a call that is safe to repeat is retried while the server sheds load or cannot write.
 RETRY_FOR = 30.0
@@ -131,8 +152,13 @@ class WorkflowPage:
     next_page_token: str | None
 
 
-class WorkflowHandle(Generic[R]):
-    """A started workflow: wait for its result, describe it, read its history."""
+class WorkflowHandle(Generic[S, R]):
+    """A started workflow: wait for its result, send it signals, describe it, read its history.
+
+    Typed by the workflow's class (``Any`` for a function workflow or one known by name) and its result:
+    ``WorkflowHandle[GreetingWorkflow, list[str]]``. The class is what lets the type checker check the
+    signals sent through it.
+    """
 
     def __init__(self, client: Client, workflow_id: str, run_id: str | None, result_type: Any = None) -> None:
         self.client = client
@@ -192,6 +218,51 @@ class WorkflowHandle(Generic[R]):
                 )
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"workflow {self.workflow_id!r} did not close within {timeout}s")
+
+    # --- messages ---------------------------------------------------------------------------------------
+    # A handler method of the handle's workflow class (``GreetingWorkflow.submit``: typed, its payload checked
+    # against the method's) or a message name (any payload, sent as JSON as it is).
+
+    @overload
+    async def signal(self, signal: SignalMethod[S, []], /, *, request_id: str | None = ...) -> None: ...
+
+    @overload
+    async def signal(self, signal: SignalMethod[S, [A]], arg: A, /, *, request_id: str | None = ...) -> None: ...
+
+    @overload
+    async def signal(self, signal: str, arg: Any = ..., /, *, request_id: str | None = ...) -> None: ...
+
+    async def signal(self, signal: Any, arg: Any = None, /, *, request_id: str | None = None) -> None:
+        """Send a signal to the run: it is recorded in the run's history before this returns, and its handler
+        runs in the workflow (in the order signals were recorded; a signal waits for its handler to exist).
+
+        Raises ``InvalidArgumentError`` if the payload does not fit the handler (the field is named) or the
+        run is not running (code ``not_running``), ``NotFoundError`` if there is no such run. A retried call
+        with the same ``request_id`` (one is made if not given) is recorded once.
+        """
+        name, takes_input = _message_name(signal, "signal")
+        try:
+            payload = encode(arg) if takes_input else None
+        except PayloadError as e:
+            raise InvalidArgumentError(f"the payload of signal {name!r} cannot be sent: {e}") from None
+        body = {
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "signal_name": name,
+            "input": payload,
+            "request_id": request_id or str(uuid.uuid4()),
+        }
+
+        async def send() -> Any:
+            data = await self.client._channel_call("signal_workflow", body, self.client.transport.timeout)
+            if data is NotImplemented:
+                data = await self.client._call("POST", "/workflows/signal", body=body)
+            return data
+
+        data = await _retrying(send)
+        warning = data.get("warning") if isinstance(data, dict) else None
+        if isinstance(warning, str) and warning:
+            log.warning("workflow %r: %s", self.workflow_id, warning)
 
     async def describe(self) -> WorkflowDescription:
         """Status, timing, input, result or failure, and pending work of the run."""
@@ -343,31 +414,42 @@ class Client:
 
     @overload
     async def start_workflow(
+        self, workflow: RunMethod[S, [], R], **options: Unpack[StartWorkflowOptions]
+    ) -> WorkflowHandle[S, R]: ...
+
+    @overload
+    async def start_workflow(
+        self, workflow: RunMethod[S, [A], R], arg: A, **options: Unpack[StartWorkflowOptions]
+    ) -> WorkflowHandle[S, R]: ...
+
+    @overload
+    async def start_workflow(
         self, workflow: WorkflowFunction[[Context], Awaitable[R]], **options: Unpack[StartWorkflowOptions]
-    ) -> WorkflowHandle[R]: ...
+    ) -> WorkflowHandle[Any, R]: ...
 
     @overload
     async def start_workflow(
         self, workflow: WorkflowFunction[[Context, A], Awaitable[R]], arg: A, **options: Unpack[StartWorkflowOptions]
-    ) -> WorkflowHandle[R]: ...
+    ) -> WorkflowHandle[Any, R]: ...
 
     @overload
     async def start_workflow(
         self, workflow: str, arg: Any = ..., *, result_type: type[R], **options: Unpack[StartWorkflowOptions]
-    ) -> WorkflowHandle[R]: ...
+    ) -> WorkflowHandle[Any, R]: ...
 
     @overload
     async def start_workflow(
         self, workflow: str, arg: Any = ..., **options: Unpack[StartWorkflowOptions]
-    ) -> WorkflowHandle[Any]: ...
+    ) -> WorkflowHandle[Any, Any]: ...
 
     async def start_workflow(
         self, workflow: Any, arg: Any = None, *, result_type: Any = None, **options: Any
-    ) -> WorkflowHandle[Any]:
+    ) -> WorkflowHandle[Any, Any]:
         """Start a workflow and return a handle to it (without waiting for it to finish).
 
-        ``workflow`` is a function decorated with ``@workflow.defn`` (typed: the argument must fit
-        its input type and the handle's result has its result type) or a workflow type name, in
+        ``workflow`` is a function decorated with ``@workflow.defn``, a class workflow's ``run`` method
+        (``GreetingWorkflow.run``; typed either way: the argument must fit its input type and the handle's
+        result has its result type, and a class's handle its signals) or a workflow type name, in
         which case ``arg`` is sent as JSON as it is and ``result_type``, if given, types the result.
         The options (``StartWorkflowOptions``): ``id`` and ``task_queue`` (required), ``request_id``.
         Raises ``TypeError`` for an unknown or missing option or one of the wrong type,
@@ -402,12 +484,20 @@ class Client:
             return data
 
         data = await _retrying(start)
-        handle: WorkflowHandle[Any] = WorkflowHandle(self, workflow_id, data["run_id"], rtype)
+        handle: WorkflowHandle[Any, Any] = WorkflowHandle(self, workflow_id, data["run_id"], rtype)
         warning = data.get("warning")
         if isinstance(warning, str) and warning:
             handle.start_warning = warning
             start_log.warning("workflow %r: %s", workflow_id, warning)
         return handle
+
+    @overload
+    async def execute_workflow(self, workflow: RunMethod[S, [], R], **options: Unpack[StartWorkflowOptions]) -> R: ...
+
+    @overload
+    async def execute_workflow(
+        self, workflow: RunMethod[S, [A], R], arg: A, **options: Unpack[StartWorkflowOptions]
+    ) -> R: ...
 
     @overload
     async def execute_workflow(
@@ -429,26 +519,34 @@ class Client:
 
     async def execute_workflow(self, workflow: Any, arg: Any = None, *, result_type: Any = None, **options: Any) -> Any:
         """Start a workflow and wait for its result (``start_workflow`` then ``result``); the same options."""
-        handle: WorkflowHandle[Any] = await self.start_workflow(workflow, arg, result_type=result_type, **options)
+        handle: WorkflowHandle[Any, Any] = await self.start_workflow(workflow, arg, result_type=result_type, **options)
         return await handle.result()
 
     @overload
     def get_workflow_handle(
         self, workflow_id: str, *, run_id: str | None = ..., result_type: type[R]
-    ) -> WorkflowHandle[R]: ...
+    ) -> WorkflowHandle[Any, R]: ...
 
     @overload
-    def get_workflow_handle(self, workflow_id: str, *, run_id: str | None = ...) -> WorkflowHandle[Any]: ...
+    def get_workflow_handle(self, workflow_id: str, *, run_id: str | None = ...) -> WorkflowHandle[Any, Any]: ...
 
     def get_workflow_handle(
         self, workflow_id: str, *, run_id: str | None = None, result_type: Any = None
-    ) -> WorkflowHandle[Any]:
+    ) -> WorkflowHandle[Any, Any]:
         """A handle to an existing workflow (its newest run unless ``run_id`` is given).
 
         ``result_type`` is the type its result is decoded to (and typed as); without it the
         result is plain JSON.
         """
         return WorkflowHandle(self, workflow_id, run_id, result_type)
+
+    def get_workflow_handle_for(
+        self, workflow: RunMethod[S, Any, R], workflow_id: str, *, run_id: str | None = None
+    ) -> WorkflowHandle[S, R]:
+        """A typed handle to an existing run of a class workflow: ``get_workflow_handle_for(GreetingWorkflow.run,
+        "greeting-1")`` has the class's signals and the run method's result type."""
+        d = get_definition(workflow)
+        return WorkflowHandle(self, workflow_id, run_id, d.result_type)
 
     # --- listing --------------------------------------------------------------------------------------
 

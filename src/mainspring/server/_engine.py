@@ -43,6 +43,7 @@ from ._transition import Transition
 from .features import timers
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
+from .features.signals import HandlerSchemas, Signals
 from .features.workflow_tasks import WorkflowTasks
 
 __all__ = ["Engine", "iso"]
@@ -67,6 +68,8 @@ class Engine(EngineCore):
         self.workflow_tasks = WorkflowTasks(self)
         self.activity_tasks = ActivityTasks(self)
         self.cancellation = Cancellation(self)
+        self.handler_schemas = HandlerSchemas(store)
+        self.signals = Signals(self, self.handler_schemas)
         timers.register(self)
 
     async def start(self) -> None:
@@ -468,15 +471,22 @@ class Engine(EngineCore):
     async def register_worker(self, namespace: str, req: m.RegisterWorkerRequest) -> Session:
         self.check_namespace(namespace)
         for wt in req.workflow_types:
-            what = f"the input schema of workflow {wt.name!r}"
-            self._check_payload(what, wt.input_schema)
-            problem = schema_problem(wt.input_schema)
-            if problem is not None:
-                raise InvalidArgumentError(f"{what} is refused: {problem}", code="invalid_argument")
+            schemas = [(f"the input schema of workflow {wt.name!r}", wt.input_schema)]
+            schemas += [
+                (f"the payload schema of {h.kind} {h.name!r} of workflow {wt.name!r}", h.input_schema)
+                for h in wt.handlers or ()
+            ]
+            for what, schema in schemas:
+                self._check_payload(what, schema)
+                problem = schema_problem(schema)
+                if problem is not None:
+                    raise InvalidArgumentError(f"{what} is refused: {problem}", code="invalid_argument")
         for wt in req.workflow_types:
             key = (namespace, req.task_queue, wt.name)
-            if self._schemas.get(key, "unset") != wt.input_schema:
-                await self.store.put_workflow_schema(namespace, req.task_queue, wt.name, wt.input_schema)
+            handlers_news = self.handler_schemas.announced(namespace, req.task_queue, wt.name, wt.handlers)
+            if self._schemas.get(key, "unset") != wt.input_schema or handlers_news:
+                handlers = None if wt.handlers is None else [h.model_dump() for h in wt.handlers]
+                await self.store.put_workflow_schema(namespace, req.task_queue, wt.name, wt.input_schema, handlers)
                 self._schemas[key] = wt.input_schema
         return self.matching.new_session(
             namespace,

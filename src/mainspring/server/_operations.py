@@ -294,6 +294,10 @@ async def _cancel(engine: Engine, c: Caller, b: m.CancelWorkflowRequest) -> Any:
     return await engine.cancellation.request_cancel(c.namespace, b, _identity(c, b.identity))
 
 
+async def _signal(engine: Engine, c: Caller, b: m.SignalWorkflowRequest) -> Any:
+    return await engine.signals.signal(c.namespace, b, _identity(c, b.identity))
+
+
 async def _terminate(engine: Engine, c: Caller, b: m.TerminateWorkflowRequest) -> Any:
     return await engine.cancellation.terminate(c.namespace, b, _identity(c, b.identity))
 
@@ -533,6 +537,17 @@ OPERATIONS: tuple[Operation, ...] = (
         request=m.CancelWorkflowRequest,
         answer=m.CancelWorkflowResponse,
         http=Http("POST", _NS + "/workflows/cancel"),
+    ),
+    Operation(
+        "signal_workflow",
+        "Send a signal to a running workflow: recorded in its history before the answer, then delivered to its "
+        "handler of that name (400 not_running if the run is not running, invalid_input if the payload does not "
+        "fit the handler's announced schema)",
+        _signal,
+        request=m.SignalWorkflowRequest,
+        answer=m.SignalWorkflowResponse,
+        http=Http("POST", _NS + "/workflows/signal"),
+        client=True,
     ),
     Operation(
         "terminate_workflow",

@@ -24,6 +24,7 @@ __all__ = [
     "ACTIVITY",
     "INPUT_NOT_LOADED",
     "PENDING_KINDS",
+    "SIGNAL_REQUEST",
     "TIMER",
     "ActivityInfo",
     "ExecutionState",
@@ -274,6 +275,8 @@ class TimerInfo:
 #: The kinds of pending items (``PendingItem.kind``): one per thing a run can have many of at once.
 ACTIVITY = "a"
 TIMER = "t"
+#: The request id of a signal recorded for the run (so that a retried signal is recorded once).
+SIGNAL_REQUEST = "sr"
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +346,20 @@ def _clear_timers(st: ExecutionState) -> None:
     st.timers.clear()
 
 
+def _load_signal_request(st: ExecutionState, key: str, value: Any) -> None:
+    if type(value) is not int:
+        raise UnreadableStateError(f"signal request {key!r} is {_show(value)}, not an event id")
+    st.signal_requests[key] = value
+
+
+def _find_signal_request(st: ExecutionState, key: str) -> int | None:
+    return st.signal_requests.get(key)
+
+
+def _clear_signal_requests(st: ExecutionState) -> None:
+    st.signal_requests.clear()
+
+
 @dataclass(slots=True)
 class ExecutionState:
     """Everything pending for one run.
@@ -358,6 +375,8 @@ class ExecutionState:
     #: Read them here; change them only with add_/remove_/touch_activity (which keep the indexes).
     activities: dict[int, ActivityInfo] = field(default_factory=dict)
     timers: dict[str, TimerInfo] = field(default_factory=dict)
+    #: The request id of each signal recorded -> its WorkflowExecutionSignaled event id.
+    signal_requests: dict[str, int] = field(default_factory=dict)
     #: The cancellation requested of the run: {"event_id", "time", "reason", "identity"}; None if none was.
     cancel_request: dict[str, Any] | None = None
     #: The size of the run's history so far: the JSON of its events' attributes, in bytes (see _limits).
@@ -417,6 +436,10 @@ class ExecutionState:
         if timer is not None:
             self.dirty.add((TIMER, timer_id))
         return timer
+
+    def add_signal_request(self, request_id: str, event_id: int) -> None:
+        self.signal_requests[request_id] = event_id
+        self.dirty.add((SIGNAL_REQUEST, request_id))
 
     def clear_pending(self) -> None:
         """Drop every pending item (the run closed): one delete of all its items, however many."""
@@ -499,4 +522,7 @@ PENDING_KINDS: dict[str, PendingKind] = {
         ACTIVITY, _find_activity, _activity_value, _load_activity, _clear_activities, _activities_loaded
     ),
     TIMER: PendingKind(TIMER, _find_timer, _timer_value, _load_timer, _clear_timers),
+    SIGNAL_REQUEST: PendingKind(
+        SIGNAL_REQUEST, _find_signal_request, lambda event_id: event_id, _load_signal_request, _clear_signal_requests
+    ),
 }

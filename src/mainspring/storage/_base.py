@@ -296,11 +296,24 @@ class Store(abc.ABC):
         operating system's generator) and the same ever after, across restarts. A store that keeps
         nothing (in memory) makes one per process. Never to be logged or shown."""
 
-    # Announced workflow input schemas
+    # Announced workflow input schemas, and message handlers
     @abc.abstractmethod
     async def put_workflow_schema(
-        self, namespace: str, task_queue: str, workflow_type: str, schema: dict[str, Any] | None
-    ) -> None: ...
+        self,
+        namespace: str,
+        task_queue: str,
+        workflow_type: str,
+        schema: dict[str, Any] | None,
+        handlers: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Keep the input schema and the message handlers (``{"kind", "name", "input_schema"}`` each; None
+        for a worker that announces none) the workers of ``task_queue`` announced for ``workflow_type``."""
+
+    @abc.abstractmethod
+    async def get_workflow_handlers(
+        self, namespace: str, task_queue: str, workflow_type: str
+    ) -> list[dict[str, Any]] | None:
+        """The message handlers announced for ``workflow_type`` on ``task_queue`` (None if none were)."""
 
     @abc.abstractmethod
     async def get_workflow_schema(

@@ -671,14 +671,22 @@ class SQLiteStore(Store):
             last = records[-1].run_id
 
     async def put_workflow_schema(
-        self, namespace: str, task_queue: str, workflow_type: str, schema: dict[str, Any] | None
+        self,
+        namespace: str,
+        task_queue: str,
+        workflow_type: str,
+        schema: dict[str, Any] | None,
+        handlers: list[dict[str, Any]] | None = None,
     ) -> None:
         text = _dumps(schema) if schema is not None else None
+        handlers_text = _dumps(handlers) if handlers is not None else None
 
         def do(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO workflow_schemas VALUES (?, ?, ?, ?, ?)",
-                (namespace, task_queue, workflow_type, text, time.time()),
+                "INSERT OR REPLACE INTO workflow_schemas"
+                " (namespace, task_queue, workflow_type, input_schema, updated_at, handlers)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (namespace, task_queue, workflow_type, text, time.time(), handlers_text),
             )
 
         await self._submit(do)
@@ -691,6 +699,18 @@ class SQLiteStore(Store):
         if not rows or rows[0][0] is None:
             return None
         result: dict[str, Any] = _loads(rows[0][0])
+        return result
+
+    async def get_workflow_handlers(
+        self, namespace: str, task_queue: str, workflow_type: str
+    ) -> list[dict[str, Any]] | None:
+        rows = self._read(
+            "SELECT handlers FROM workflow_schemas WHERE namespace=? AND task_queue=? AND workflow_type=?",
+            (namespace, task_queue, workflow_type),
+        )
+        if not rows or rows[0][0] is None:
+            return None
+        result: list[dict[str, Any]] = _loads(rows[0][0])
         return result
 
 

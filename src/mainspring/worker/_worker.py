@@ -290,7 +290,12 @@ class Worker:
                 "identity": self.identity,
                 "task_queue": self.task_queue,
                 "workflow_types": [
-                    {"name": d.name, "input_schema": d.input_schema()} for d in self._workflows.values()
+                    {
+                        "name": d.name,
+                        "input_schema": d.input_schema(),
+                        **({"handlers": d.announce_handlers()} if d.cls is not None else {}),
+                    }
+                    for d in self._workflows.values()
                 ],
                 "activity_types": list(self._activities),
             }

@@ -1,4 +1,5 @@
-"""Workflows: durable, deterministic ``async`` functions.
+"""Workflows: durable, deterministic ``async`` functions, or classes with a ``@workflow.run`` method and
+message handlers (``@workflow.signal``, ``@workflow.query``, ``@workflow.update``).
 
 A workflow's every step is recorded in its history on the server; a worker that picks it up (after
 a crash, or when the workflow was evicted from its cache) rebuilds it by replaying that history.
@@ -6,6 +7,35 @@ a crash, or when the workflow was evicted from its cache) rebuilds it by replayi
 
 from ._context import Context
 from ._definition import WorkflowDefinition, WorkflowFunction, defn, get_definition
+from ._handlers import (
+    HandlerDefinition,
+    QueryMethod,
+    RunMethod,
+    SignalMethod,
+    UpdateMethod,
+    init,
+    query,
+    run,
+    signal,
+    update,
+)
 from ._instance import WorkflowInfo
 
-__all__ = ["Context", "WorkflowDefinition", "WorkflowFunction", "WorkflowInfo", "defn", "get_definition"]
+__all__ = [
+    "Context",
+    "HandlerDefinition",
+    "QueryMethod",
+    "RunMethod",
+    "SignalMethod",
+    "UpdateMethod",
+    "WorkflowDefinition",
+    "WorkflowFunction",
+    "WorkflowInfo",
+    "defn",
+    "get_definition",
+    "init",
+    "query",
+    "run",
+    "signal",
+    "update",
+]

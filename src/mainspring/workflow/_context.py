@@ -6,13 +6,14 @@ import asyncio
 import logging
 import random as _random
 import uuid
-from collections.abc import Awaitable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
 from ..activity import get_definition as get_activity_definition
 from ..converter import PayloadError, encode
 from ..errors import InvalidArgumentError, WorkflowCodeError
+from ..errors import TimeoutError as FailureTimeoutError
 from ..options import ActivityOptions, ExecuteActivityOptions, _check_activity_options, _wire
 from ._instance import ActivityCall, WorkflowInfo
 
@@ -100,6 +101,38 @@ class Context:
             raise ValueError(f"ctx.sleep() needs a duration of zero or more, got {seconds}")
         self._check_loop()
         await asyncio.sleep(seconds)
+
+    async def wait_condition(self, condition: Callable[[], bool], *, timeout: timedelta | float | None = None) -> None:
+        """Wait until ``condition()`` is true: it is checked whenever the workflow's code is blocked (after a
+        signal or update handler ran, an activity's result arrived, a timer fired), so it may read state
+        that handlers change. It must only read: no side effects, no awaiting.
+
+        With ``timeout`` (a durable timer), raises ``mainspring.TimeoutError`` if the condition is still
+        false when it fires.
+        """
+        self._check_loop()
+        seconds = None
+        if timeout is not None:
+            seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+            if not seconds >= 0:
+                raise ValueError(f"ctx.wait_condition() needs a timeout of zero or more, got {seconds}")
+        if condition():
+            return
+        future = self._instance.add_condition(condition)
+        if seconds is None:
+            await future
+            return
+        try:
+            await asyncio.wait_for(future, seconds)
+        except TimeoutError:
+            raise FailureTimeoutError(
+                f"wait_condition timed out after {seconds:g} s", timeout_type="WAIT_CONDITION"
+            ) from None
+
+    def all_handlers_finished(self) -> bool:
+        """True when no signal or update handler of this run is still running: ``await
+        ctx.wait_condition(ctx.all_handlers_finished)`` before returning, so that none is cut short."""
+        return self._instance.running_handlers == 0
 
     def _check_loop(self) -> None:
         if asyncio.events._get_running_loop() is not self._instance:

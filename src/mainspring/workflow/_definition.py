@@ -1,15 +1,17 @@
-"""``@workflow.defn``: attach a workflow definition to an async function."""
+"""``@workflow.defn``: attach a workflow definition to an async function, or to a class whose
+``@workflow.run`` method is the workflow (its message handlers are read by ``_handlers``)."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, cast, overload
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, overload
 
 from .._validation import NO_INPUT_SCHEMA
 from ..api.names import check_id
 from ..converter import json_schema, type_hints
+from ._handlers import DEFINITION, QUERY, SIGNAL, UPDATE, HandlerDefinition, class_parts
 
 if TYPE_CHECKING:
     from ._context import Context
@@ -19,6 +21,7 @@ __all__ = ["WorkflowDefinition", "WorkflowFunction", "defn", "get_definition"]
 P = ParamSpec("P")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
+T = TypeVar("T")
 
 _ATTR = "__mainspring_workflow__"
 
@@ -28,16 +31,39 @@ class WorkflowDefinition:
     """What a worker needs to run a workflow, and a client to start it."""
 
     name: str
+    #: The function, or a class's ``run`` method (unbound: called with the instance first).
     fn: Callable[..., Any]
     takes_input: bool
     input_type: Any
     result_type: Any
+    #: A class workflow's class (the worker makes one instance per run), None for a function.
+    cls: type | None = None
+    #: ``__init__`` takes the input too (``@workflow.init``).
+    init_takes_input: bool = False
+    #: A class workflow's message handlers: kind ("signal", "query", "update") -> name -> handler
+    #: (the name None is the kind's dynamic handler).
+    handlers: dict[str, dict[str | None, HandlerDefinition]] = field(default_factory=dict)
 
     def input_schema(self) -> dict[str, Any] | None:
         """The JSON schema of the input, announced to the server so it can check starts."""
         if not self.takes_input:
             return NO_INPUT_SCHEMA
         return json_schema(self.input_type)
+
+    def handler(self, kind: str, name: str) -> HandlerDefinition | None:
+        """The handler of ``kind`` for messages named ``name``: its own, else the dynamic one, else None."""
+        table = self.handlers.get(kind)
+        if not table:
+            return None
+        return table.get(name) or table.get(None)
+
+    def handler_names(self, kind: str) -> list[str]:
+        """The names of the handlers of ``kind`` (the dynamic one aside), sorted."""
+        return sorted(n for n in self.handlers.get(kind, {}) if n is not None)
+
+    def announce_handlers(self) -> list[dict[str, Any]]:
+        """What a worker tells the server of the handlers: kind, name and payload schema of each."""
+        return [h.announce() for kind in (SIGNAL, QUERY, UPDATE) for h in self.handlers.get(kind, {}).values()]
 
 
 class WorkflowFunction(Protocol[P, R_co]):
@@ -61,7 +87,40 @@ class WorkflowFunction(Protocol[P, R_co]):
         ...
 
 
+def _build_class(cls: type, name: str | None) -> WorkflowDefinition:
+    workflow_name = name or cls.__name__
+    problem = check_id("workflow name", workflow_name)
+    if problem:
+        raise ValueError(problem)
+    parts = class_parts(cls, workflow_name)
+    params = [
+        p
+        for p in inspect.signature(parts.run).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    hints = type_hints(parts.run)
+    takes_input = len(params) == 3
+    d = WorkflowDefinition(
+        name=workflow_name,
+        fn=parts.run,
+        takes_input=takes_input,
+        input_type=hints.get(params[2].name, Any) if takes_input else None,
+        result_type=hints.get("return", Any),
+        cls=cls,
+        init_takes_input=parts.init_takes_input,
+        handlers=parts.handlers,
+    )
+    # So that ``start_workflow(MyWorkflow.run, ...)`` and ``handle.signal(MyWorkflow.submit, ...)`` find them.
+    setattr(parts.run, _ATTR, d)
+    for table in parts.handlers.values():
+        for h in table.values():
+            setattr(h.fn, DEFINITION, h)
+    return d
+
+
 def _build(fn: Callable[..., Any], name: str | None) -> WorkflowDefinition:
+    if inspect.isclass(fn):
+        return _build_class(fn, name)
     workflow_name = name or fn.__name__
     problem = check_id("workflow name", workflow_name)
     if problem:
@@ -91,20 +150,34 @@ def _build(fn: Callable[..., Any], name: str | None) -> WorkflowDefinition:
 _Fn = Callable[Concatenate["Context", P], Coroutine[Any, Any, R]]
 
 
+class _Defn(Protocol):
+    """``@workflow.defn(name=...)``: the decorator it returns, for a class or a function."""
+
+    @overload
+    def __call__(self, cls: type[T], /) -> type[T]: ...  # type: ignore[overload-overlap]
+    @overload
+    def __call__(self, fn: _Fn[P, R], /) -> WorkflowFunction[Concatenate[Context, P], Coroutine[Any, Any, R]]: ...
+
+
+@overload
+def defn(cls: type[T], /) -> type[T]: ...  # type: ignore[overload-overlap]
+
+
 @overload
 def defn(fn: _Fn[P, R], /) -> WorkflowFunction[Concatenate[Context, P], Coroutine[Any, Any, R]]: ...
 
 
 @overload
-def defn(
-    *, name: str | None = None
-) -> Callable[[_Fn[P, R]], WorkflowFunction[Concatenate[Context, P], Coroutine[Any, Any, R]]]: ...
+def defn(*, name: str | None = None) -> _Defn: ...
 
 
-def defn(
-    fn: Callable[..., Any] | None = None, /, *, name: str | None = None
-) -> WorkflowFunction[..., Any] | Callable[[Callable[..., Any]], WorkflowFunction[..., Any]]:
-    """Mark an ``async def`` function as a workflow.
+def defn(fn: Any = None, /, *, name: str | None = None) -> Any:
+    """Mark an ``async def`` function, or a class, as a workflow.
+
+    A class workflow has one ``@workflow.run`` method (``async def run(self, ctx[, input])``), which is
+    the workflow, and may have message handlers (``@workflow.signal``, ``@workflow.query``,
+    ``@workflow.update``); the worker makes one instance per run (``__init__`` takes no argument, or the
+    workflow's input if marked ``@workflow.init``). The workflow's name is the class's unless ``name=``.
 
     It takes the workflow context and at most one input, and must be deterministic: given the same
     history it must make the same calls in the same order. Use ``ctx.now()``, ``ctx.random()``,
@@ -113,9 +186,9 @@ def defn(
     which keeps its input and result types for the type checker.
     """
 
-    def wrap(f: Callable[P, R]) -> WorkflowFunction[P, R]:
+    def wrap(f: Any) -> Any:
         setattr(f, _ATTR, _build(f, name))
-        return cast("WorkflowFunction[P, R]", f)
+        return f
 
     return wrap(fn) if fn is not None else wrap
 

@@ -7,6 +7,7 @@ Each feature is a module that registers its part (``EVENTS``: event type -> hand
 - ``_activities``: scheduling, cancelling and resolving activities
 - ``_timers``: durable timers (the loop's ``call_later``)
 - ``_cancellation``: a cancellation requested of the workflow
+- ``_signals``: a signal, delivered to its handler
 
 A new feature (signals, updates, child workflows) is one module and one entry in ``FEATURES``; its
 server side is one module in ``mainspring.server.features``. Workflow tasks (Started, Completed,
@@ -19,12 +20,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import _activities, _cancellation, _lifecycle, _timers
+from . import _activities, _cancellation, _lifecycle, _signals, _timers
 from ._kinds import CommandEvent, EventHandler
 
 __all__ = ["CLOSING_COMMANDS", "COMMAND_EVENTS", "EVENT_HANDLERS", "FEATURES"]
 
-FEATURES: tuple[ModuleType, ...] = (_lifecycle, _activities, _timers, _cancellation)
+FEATURES: tuple[ModuleType, ...] = (_lifecycle, _activities, _timers, _cancellation, _signals)
 
 
 def _tables() -> tuple[dict[str, EventHandler], dict[str, CommandEvent]]:

@@ -32,10 +32,11 @@ from typing import Any
 
 from ..api.enums import EventType
 from ..api.fields import MAX_SECONDS
-from ..errors import NondeterminismError, WorkflowCodeError
+from ..errors import FailureError, NondeterminismError, WorkflowCodeError
 from . import _activities, _guard, _timers
 from ._definition import WorkflowDefinition
 from ._features import CLOSING_COMMANDS, COMMAND_EVENTS, EVENT_HANDLERS
+from ._handlers import HandlerDefinition
 from ._kinds import CommandEvent, describe_event
 from ._lifecycle import failure_payload
 
@@ -188,6 +189,18 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self._closed = False
         #: The WorkflowExecutionCancelRequested event's attributes, once one is in history.
         self.cancel_request: dict[str, Any] | None = None
+        #: A class workflow's instance, once ``_lifecycle`` made it (None for a function workflow).
+        self.workflow_object: Any = None
+        #: Signals (name, payload) recorded before the instance existed, and signals waiting for a
+        #: handler of their name (see ``_signals``).
+        self._early_signals: list[tuple[str, Any]] = []
+        self._signal_buffer: dict[str, list[Any]] = {}
+        #: ``ctx.wait_condition`` waiters: (condition, future), checked each time the code is blocked.
+        self._conditions: list[tuple[Callable[[], bool], asyncio.Future[bool]]] = []
+        #: Async signal and update handlers that have started and not finished.
+        self.running_handlers = 0
+        #: Set while a query runs: a command it issues is refused.
+        self._querying: str | None = None
 
     @property
     def random(self) -> random.Random:
@@ -321,23 +334,20 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         # every call the code makes and took ~45% of a replay's time (125k instead of 220k events/s).
         guard = self.guard and not self.replaying
         try:
-            while ready:
-                handle = ready.popleft()
-                if handle._cancelled:
-                    continue
-                if guard:
-                    _guard.install()
-                try:
-                    handle._run()
-                finally:
-                    if guard:
-                        _guard.uninstall()
-                if guard:
-                    violation = _guard.take_violation()
-                    if violation is not None and self._code_error is None:
-                        # A forbidden call fails the task even if the code caught the error.
-                        self._code_error = violation
-                if self._code_error is not None:
+            while True:
+                while ready:
+                    handle = ready.popleft()
+                    if handle._cancelled:
+                        continue
+                    self._run_guarded(handle._run, guard)
+                    if self._code_error is not None:
+                        break
+                # The code is blocked: a ``wait_condition`` whose condition now holds wakes its waiter,
+                # and the code runs on (the conditions are checked again once it is blocked again).
+                if self._code_error is not None or not self._conditions:
+                    break
+                self._run_guarded(self._check_conditions, guard)
+                if not ready:
                     break
         finally:
             asyncio.events._set_running_loop(previous)
@@ -347,9 +357,104 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                 raise err
             raise WorkflowCodeError(f"workflow {self.info.workflow_type!r} raised {type(err).__name__}: {err}") from err
 
+    def _run_guarded(self, step: Callable[[], object], guard: bool) -> None:
+        if guard:
+            _guard.install()
+        try:
+            step()
+        except BaseException as e:  # a condition that raised (a handle's own errors go to the exception handler)
+            if self._code_error is None:
+                self._code_error = e
+        finally:
+            if guard:
+                _guard.uninstall()
+        if guard:
+            violation = _guard.take_violation()
+            if violation is not None and self._code_error is None:
+                # A forbidden call fails the task even if the code caught the error.
+                self._code_error = violation
+
+    def _check_conditions(self) -> None:
+        waiting = []
+        for condition, future in self._conditions:
+            if future.done():
+                continue  # its waiter gave up (a timeout, a cancellation)
+            if condition():
+                future.set_result(True)
+            else:
+                waiting.append((condition, future))
+        self._conditions = waiting
+
+    def add_condition(self, condition: Callable[[], bool]) -> asyncio.Future[bool]:
+        """A future that resolves once ``condition()`` is true, checked whenever the code is blocked."""
+        future: asyncio.Future[bool] = self.create_future()
+        self._conditions.append((condition, future))
+        return future
+
+    def run_handler(self, h: HandlerDefinition, args: list[Any], what: str) -> None:
+        """Run a signal or update handler on the instance: a plain one at once, an async one as a task of its
+        own. A ``FailureError`` it raises fails the workflow (as Temporal does); another error fails the task."""
+        obj = self.workflow_object
+        if not h.is_async:
+            try:
+                h.fn(obj, *args)
+            except FailureError as e:
+                self.fail_workflow(e)
+            except BaseException as e:
+                if self._code_error is None:
+                    self._code_error = e
+            return
+        self.running_handlers += 1
+        task = self.create_task(h.fn(obj, *args), name=what)
+        task.add_done_callback(self._handler_done)
+
+    def _handler_done(self, task: asyncio.Task[Any]) -> None:
+        self.running_handlers -= 1
+        if task.cancelled():
+            return
+        err = task.exception()
+        if err is None:
+            return
+        if isinstance(err, FailureError):
+            self.fail_workflow(err)
+        elif self._code_error is None:
+            self._code_error = err
+
+    def fail_workflow(self, err: FailureError) -> None:
+        """Close the run as failed with ``err`` (an error a handler raised); later commands are dropped."""
+        from ._lifecycle import fail_command
+
+        self._add_command(*fail_command(err))
+        self.finished = True
+
+    def warn_unfinished_handlers(self) -> None:
+        """Log, once, that the run completes while signal or update handlers still run (they are dropped)."""
+        if self.running_handlers and not self.replaying:
+            log.warning(
+                "workflow %s (%s) completes while %d signal or update handler(s) still run: their work is "
+                "dropped. Wait for them first: `await ctx.wait_condition(ctx.all_handlers_finished)`",
+                self.info.workflow_id,
+                self.info.workflow_type,
+                self.running_handlers,
+            )
+
+    def query(self, name: str, raw: Any) -> Any:
+        """Run the query handler ``name`` on the workflow's current state; its answer as JSON.
+
+        Raises ``QueryError`` (unknown name, a payload that does not fit, a handler that raised or that
+        tried to issue a command)."""
+        from ._queries import run_query
+
+        return run_query(self, name, raw)
+
     def _add_command(
         self, body: dict[str, Any], key: tuple[str, ...], on_match: Callable[[int], None] | None = None
     ) -> _Command:
+        if self._querying is not None:
+            raise WorkflowCodeError(
+                f"query {self._querying!r} tried to issue a {body['type']} command: a query only reads the "
+                "workflow's state (start activities and timers from run, signals or updates)"
+            )
         cmd = _Command(body, key, on_match)
         if self._closed:
             return cmd  # the workflow already closed: later commands are dropped

@@ -15,12 +15,13 @@ from .._validation import describe_input_error, schema_error
 from ..api.enums import CommandType, EventType
 from ..converter import PayloadError, decode, encode
 from ..errors import ApplicationError, CancelledError, FailureError, failure_to_dict
+from . import _signals
 from ._kinds import CommandEvent, EventHandler
 
 if TYPE_CHECKING:
     from ._instance import WorkflowInstance
 
-__all__ = ["COMMAND_EVENTS", "EVENTS", "failure_payload"]
+__all__ = ["COMMAND_EVENTS", "EVENTS", "fail_command", "failure_payload"]
 
 _CMD_COMPLETE = CommandType.COMPLETE_WORKFLOW.value
 _CMD_FAIL = CommandType.FAIL_WORKFLOW.value
@@ -47,6 +48,11 @@ def failure_payload(err: BaseException, *, with_stack: bool = True) -> dict[str,
             f["last_heartbeat_details"] = _json_or_repr(f["last_heartbeat_details"])
         f = f.get("cause")
     return failure
+
+
+def fail_command(err: FailureError) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The FailWorkflow command (body and key) that closes the run with ``err``."""
+    return {"type": _CMD_FAIL, "failure": failure_payload(err)}, (_CMD_FAIL,)
 
 
 def _json_or_repr(value: Any) -> Any:
@@ -80,7 +86,20 @@ async def _run_main(inst: WorkflowInstance, raw_input: Any) -> None:
                 type="InvalidInput",
                 non_retryable=True,
             )
-        result = await d.fn(*args)
+        if d.cls is not None:
+            # A class workflow: one instance per run, made here (its __init__ is workflow code, and runs
+            # under the same rules), then the signals that came before it, then ``run``.
+            cls: Any = d.cls
+            obj = cls.__new__(cls)
+            if d.init_takes_input:
+                obj.__init__(*args[1:])
+            else:
+                obj.__init__()
+            inst.workflow_object = obj
+            _signals.deliver_early(inst)
+            result = await d.fn(obj, *args)
+        else:
+            result = await d.fn(*args)
     except (asyncio.CancelledError, CancelledError) as e:
         if inst.cancel_request is not None:
             # The code let the cancellation end it: the run closes as cancelled.
@@ -90,7 +109,7 @@ async def _run_main(inst: WorkflowInstance, raw_input: Any) -> None:
             err = e if isinstance(e, CancelledError) else CancelledError(str(e) or "the workflow was cancelled")
             inst._add_command({"type": _CMD_FAIL, "failure": failure_payload(err)}, (_CMD_FAIL,))
     except FailureError as e:
-        inst._add_command({"type": _CMD_FAIL, "failure": failure_payload(e)}, (_CMD_FAIL,))
+        inst._add_command(*fail_command(e))
     except BaseException as e:
         inst._code_error = e
     else:
@@ -99,6 +118,7 @@ async def _run_main(inst: WorkflowInstance, raw_input: Any) -> None:
         except PayloadError as e:
             inst._code_error = e
             return
+        inst.warn_unfinished_handlers()
         inst._add_command({"type": _CMD_COMPLETE, "result": payload}, (_CMD_COMPLETE,))
     finally:
         inst.finished = True
