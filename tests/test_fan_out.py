@@ -189,6 +189,7 @@ def _to_old_format(db: Path) -> None:
                 d["tmr"] = timers
             conn.execute("UPDATE executions SET state=? WHERE run_id=?", (json.dumps(d), run_id))
         conn.execute("DROP TABLE pending")
+        conn.execute("ALTER TABLE workflow_schemas DROP COLUMN handlers")  # added by migration 5
         conn.execute("DELETE FROM schema_migrations WHERE version >= 4")
         conn.commit()
 

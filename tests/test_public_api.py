@@ -76,6 +76,8 @@ EXPORTS: dict[str, list[str]] = {
         "WorkflowDescription",
         "WorkflowHandle",
         "WorkflowPage",
+        "WorkflowUpdateHandle",
+        "WorkflowUpdateStage",
         "resolve_address",
     ],
     "mainspring.errors": [
@@ -100,6 +102,7 @@ EXPORTS: dict[str, list[str]] = {
         "WorkflowCodeError",
         "WorkflowFailureError",
         "WorkflowQueryFailedError",
+        "WorkflowUpdateFailedError",
         "failure_from_dict",
         "failure_to_dict",
     ],

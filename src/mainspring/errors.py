@@ -12,6 +12,7 @@
     │   └── ServerError               the engine failed the work (e.g. a worker was lost)
     ├── WorkflowFailureError          client side: the workflow ended without a result; ``.cause``
     ├── WorkflowQueryFailedError      client side: a query was refused or its handler raised
+    ├── WorkflowUpdateFailedError     client side: an update was rejected or its handler failed; ``.cause``
     ├── WorkflowCodeError             a bug in workflow code that fails the task, not the workflow
     │   ├── NondeterminismError       the code diverged from its recorded history
     │   └── NondeterministicCallError the code called the wall clock, real sleep or real randomness
@@ -56,6 +57,7 @@ __all__ = [
     "WorkflowCodeError",
     "WorkflowFailureError",
     "WorkflowQueryFailedError",
+    "WorkflowUpdateFailedError",
     "failure_from_dict",
     "failure_to_dict",
 ]
@@ -205,6 +207,18 @@ class WorkflowQueryFailedError(MainspringError):
         super().__init__(message)
         self.message = message
         self.known = known or []
+
+
+class WorkflowUpdateFailedError(MainspringError):
+    """An update did not produce a result: its validator rejected it (``rejected``; nothing was recorded), its
+    handler raised a ``FailureError``, or the workflow closed first. ``cause`` is that failure."""
+
+    def __init__(self, message: str, *, cause: FailureError | None, rejected: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.cause = cause
+        self.rejected = rejected
+        self.__cause__ = cause
 
 
 # --- Bugs in workflow code -------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from mainspring import (
     activity,
     workflow,
 )
+from mainspring.client import WorkflowUpdateHandle, WorkflowUpdateStage
 from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
 
 G = Greeting(name="ada")
@@ -242,3 +243,11 @@ async def class_workflow_usage(client: Client) -> None:
     pinger = await client.start_workflow(Pinger.run, id="p-1", task_queue="q")
     assert_type(pinger, WorkflowHandle[Pinger, None])
     await pinger.signal(Pinger.ping, 3)
+    added = await handle.execute_update(CartWorkflow.add_checked, Item("kiwi"))
+    assert_type(added, int)
+    upd = await handle.start_update(
+        CartWorkflow.add_checked, Item("kiwi"), id="u-1", wait_for_stage=WorkflowUpdateStage.ACCEPTED
+    )
+    assert_type(upd, WorkflowUpdateHandle[int])
+    assert_type(await upd.result(), int)
+    assert_type(await handle.execute_update("add_checked", {"sku": "x"}, result_type=int), int)

@@ -249,3 +249,8 @@ async def class_workflow_mistakes(client: Client) -> None:
     await handle.signal(CartWorkflow.count)  # type-error
     await handle.signal(CartWorkflow.add_checked, Item("x"))  # type-error
     client.get_workflow_handle_for(CartWorkflow.add, "c")  # type-error
+    await handle.execute_update(CartWorkflow.add_checked, Greeting("x"))  # type-error
+    await handle.execute_update(CartWorkflow.add_checked)  # type-error
+    await handle.execute_update(CartWorkflow.add, Item("x"))  # type-error
+    await handle.execute_update(CartWorkflow.count)  # type-error
+    await handle.start_update(CartWorkflow.add_checked, Item("x"))  # type-error

@@ -9,6 +9,7 @@ __all__ = [
     "CommandType",
     "EventType",
     "TimeoutType",
+    "UpdateStage",
     "WorkflowStatus",
     "WorkflowTaskFailedCause",
 ]
@@ -41,6 +42,8 @@ class EventType(StrEnum):
     WORKFLOW_EXECUTION_CANCELED = "WorkflowExecutionCanceled"
     WORKFLOW_EXECUTION_TERMINATED = "WorkflowExecutionTerminated"
     WORKFLOW_EXECUTION_SIGNALED = "WorkflowExecutionSignaled"
+    WORKFLOW_EXECUTION_UPDATE_ACCEPTED = "WorkflowExecutionUpdateAccepted"
+    WORKFLOW_EXECUTION_UPDATE_COMPLETED = "WorkflowExecutionUpdateCompleted"
     WORKFLOW_TASK_SCHEDULED = "WorkflowTaskScheduled"
     WORKFLOW_TASK_STARTED = "WorkflowTaskStarted"
     WORKFLOW_TASK_COMPLETED = "WorkflowTaskCompleted"
@@ -68,6 +71,17 @@ class CommandType(StrEnum):
     FAIL_WORKFLOW = "FailWorkflow"
     CANCEL_WORKFLOW = "CancelWorkflow"
     REQUEST_CANCEL_ACTIVITY = "RequestCancelActivity"
+    ACCEPT_UPDATE = "AcceptUpdate"
+    COMPLETE_UPDATE = "CompleteUpdate"
+
+
+class UpdateStage(StrEnum):
+    """How far an update has got: admitted (the server has it), accepted (its validator passed and it is in
+    history), completed (its handler returned or failed; the outcome is in history)."""
+
+    ADMITTED = "ADMITTED"
+    ACCEPTED = "ACCEPTED"
+    COMPLETED = "COMPLETED"
 
 
 class TimeoutType(StrEnum):

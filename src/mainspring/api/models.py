@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .enums import CommandType, EventType, WorkflowStatus, WorkflowTaskFailedCause
+from .enums import CommandType, EventType, UpdateStage, WorkflowStatus, WorkflowTaskFailedCause
 from .fields import (
     MAX_EVENT_ID,
     ActivityId,
@@ -36,6 +36,7 @@ from .fields import (
 )
 
 __all__ = [
+    "AcceptUpdateCommand",
     "AcceptedResponse",
     "ActivityTask",
     "ActivityTasks",
@@ -47,6 +48,7 @@ __all__ = [
     "Command",
     "CompleteActivityTaskRequest",
     "CompleteActivityTaskResponse",
+    "CompleteUpdateCommand",
     "CompleteWorkflowCommand",
     "CompleteWorkflowTaskRequest",
     "CompleteWorkflowTaskResponse",
@@ -73,8 +75,10 @@ __all__ = [
     "PendingTimer",
     "PendingWorkflowTask",
     "PollRequest",
+    "PollWorkflowUpdateRequest",
     "RegisterWorkerRequest",
     "RegisterWorkerResponse",
+    "RejectedUpdate",
     "RequestCancelActivityCommand",
     "RetryPolicyModel",
     "ScheduleActivityCommand",
@@ -92,6 +96,9 @@ __all__ = [
     "TaskQueuesResponse",
     "TerminateWorkflowRequest",
     "TerminateWorkflowResponse",
+    "UpdateRequest",
+    "UpdateWorkflowRequest",
+    "UpdateWorkflowResponse",
     "WaitResultRequest",
     "WorkflowExecutionInfo",
     "WorkflowResultResponse",
@@ -370,6 +377,53 @@ class SignalWorkflowResponse(_Model):
     )
 
 
+# --- Updates ---------------------------------------------------------------------------------------------------
+
+
+class UpdateWorkflowRequest(_Model):
+    """Send an update: the workflow's validator runs first (a rejected update leaves no trace in history); an
+    accepted one is recorded, its handler runs, and its outcome is recorded. Sending it again with the same
+    ``update_id`` is safe: it is applied once, and the call answers its stage (or outcome) as of now."""
+
+    workflow_id: WorkflowId
+    run_id: ShortText | None = Field(
+        default=None, description="A run id; the newest run of the workflow id when omitted."
+    )
+    update_id: Token = Field(description="The update's id (unique among the run's updates).")
+    name: HandlerName
+    input: Any = Field(default=None, description="The update's payload as a JSON value (omit for none).")
+    wait_for_stage: UpdateStage = Field(
+        default=UpdateStage.COMPLETED, description="Answer once the update reaches this stage (or sooner: see wait)."
+    )
+    wait: WaitSeconds = Field(
+        default=30.0, description="Seconds to wait for the stage (at most the server's --max-poll-wait)."
+    )
+    identity: Identity = Field(default="", description="Who sends it (recorded); the caller's address if empty.")
+
+
+class PollWorkflowUpdateRequest(_Model):
+    """Wait for an update sent earlier, by its id: its stage, and its outcome once completed."""
+
+    workflow_id: WorkflowId
+    run_id: ShortText | None = None
+    update_id: Token
+    wait_for_stage: UpdateStage = UpdateStage.COMPLETED
+    wait: WaitSeconds = 30.0
+
+
+class UpdateWorkflowResponse(_Model):
+    update_id: str
+    workflow_id: str
+    run_id: str
+    stage: UpdateStage = Field(description="The stage it has reached (ADMITTED: not yet seen by the workflow).")
+    result: Any = Field(default=None, description="The handler's result (stage COMPLETED, no failure).")
+    failure: Failure | None = Field(
+        default=None,
+        description="Why it failed: its validator refused it (stage COMPLETED, rejected) or its handler failed.",
+    )
+    rejected: bool = Field(default=False, description="Its validator refused it: nothing was recorded.")
+
+
 # --- Cancelling and terminating -------------------------------------------------------------------------------
 
 
@@ -526,6 +580,19 @@ class WorkflowTask(_Model):
         "than a page (1,000 events or about 4 MB): fetch the events before it with get_workflow_task_history "
         "(worker channel) or the history API."
     )
+    updates: list[UpdateRequest] = Field(
+        default_factory=list,
+        description="Updates waiting for the workflow: the worker runs each one's validator, and accepts it (an "
+        "AcceptUpdate command) or rejects it (rejected_updates of the completion). Left out when there are none.",
+    )
+
+
+class UpdateRequest(_Model):
+    """An update waiting to be accepted or rejected by the workflow."""
+
+    update_id: str
+    name: str
+    input: Any = None
 
 
 class WorkflowTaskHistoryRequest(_Model):
@@ -625,6 +692,25 @@ class FailWorkflowCommand(_Model):
     failure: Failure
 
 
+class AcceptUpdateCommand(_Model):
+    """The workflow accepted an update (its validator passed): WorkflowExecutionUpdateAccepted is written, and
+    its handler runs."""
+
+    type: Literal[CommandType.ACCEPT_UPDATE] = CommandType.ACCEPT_UPDATE
+    update_id: Token
+    name: HandlerName
+    input: Any = None
+
+
+class CompleteUpdateCommand(_Model):
+    """An accepted update's handler returned (``result``) or failed (``failure``)."""
+
+    type: Literal[CommandType.COMPLETE_UPDATE] = CommandType.COMPLETE_UPDATE
+    update_id: Token
+    result: Any = None
+    failure: Failure | None = None
+
+
 class CancelWorkflowCommand(_Model):
     """Close the run as CANCELED (only after a cancellation was requested)."""
 
@@ -639,14 +725,24 @@ Command = Annotated[
     | RequestCancelActivityCommand
     | CompleteWorkflowCommand
     | FailWorkflowCommand
-    | CancelWorkflowCommand,
+    | CancelWorkflowCommand
+    | AcceptUpdateCommand
+    | CompleteUpdateCommand,
     Field(discriminator="type"),
 ]
+
+
+class RejectedUpdate(_Model):
+    """An update the workflow's validator (or the worker: no handler of its name) refused: nothing is recorded."""
+
+    update_id: Token
+    failure: Failure
 
 
 class CompleteWorkflowTaskRequest(_Model):
     task_token: TaskToken
     commands: list[Command] = Field(default_factory=list, max_length=10_000)
+    rejected_updates: list[RejectedUpdate] = Field(default_factory=list, max_length=10_000)
     sticky: bool = Field(default=True, description="The worker keeps this workflow cached; send it later tasks.")
     eager_activity_slots: int = Field(
         default=0, ge=0, le=1000, description="Up to this many scheduled activities may be handed back at once."

@@ -1,4 +1,5 @@
-"""``mainspring workflow signal``: messages to running workflows, over the blocking HTTP client."""
+"""``mainspring workflow signal`` and ``workflow update execute|start|result``: messages to running workflows,
+over the blocking HTTP client."""
 
 from __future__ import annotations
 
@@ -55,6 +56,119 @@ def signal(
     )
 
 
+# --- updates -------------------------------------------------------------------------------------------------
+
+#: Each request waits this long at most for its stage (the CLI's requests time out at 10 s); then it asks again.
+_UPDATE_POLL = 5.0
+
+
+@click.group("update")
+def update() -> None:
+    """Send updates to running workflows and wait for their results."""
+
+
+def _wait_update(api: Api, body: dict[str, Any], stage: str, *, resend: bool) -> dict[str, Any]:
+    """Ask until the update reaches ``stage``: sending it again (safe: one update id is applied once), or
+    polling for it by id."""
+    path = api.path("/workflows/update" if resend else "/workflows/update/poll")
+    order = ("ADMITTED", "ACCEPTED", "COMPLETED")
+    while True:
+        answer: dict[str, Any] = api.post(path, {**body, "wait_for_stage": stage, "wait": _UPDATE_POLL})
+        if order.index(answer["stage"]) >= order.index(stage):
+            return answer
+
+
+def _print_outcome(answer: dict[str, Any], output: str) -> int:
+    from ._common import EXIT_WORKFLOW_FAILED
+
+    failure = answer.get("failure")
+    if output == "json":
+        echo_json(answer)
+    elif failure:
+        what = "rejected" if answer.get("rejected") else "failed"
+        click.echo(f"Update {answer['update_id']} {what}: {failure.get('message', '')}", err=True)
+    else:
+        echo_json(answer.get("result"))
+    return EXIT_WORKFLOW_FAILED if failure else 0
+
+
+def _update_body(
+    workflow_id: str, run_id: str | None, name: str, payload: Any, update_id: str | None
+) -> dict[str, Any]:
+    return {
+        "workflow_id": workflow_id,
+        "run_id": run_id,
+        "update_id": update_id or str(uuid.uuid4()),
+        "name": name,
+        "input": payload,
+    }
+
+
+@update.command("execute")
+@_message_options
+@click.option("--update-id", default=None, help="The update's id (one is made if not given); one id is applied once.")
+@connection_options
+@run_sync
+def update_execute(
+    api: Api,
+    workflow_id: str,
+    run_id: str | None,
+    name: str,
+    input_: str | None,
+    input_file: str | None,
+    update_id: str | None,
+    output: str,
+) -> int:
+    """Send an update and print its result as JSON (exit 5 if it was rejected or failed)."""
+    from ._workflow import parse_input
+
+    body = _update_body(workflow_id, run_id, name, parse_input(input_, input_file), update_id)
+    return _print_outcome(_wait_update(api, body, "COMPLETED", resend=True), output)
+
+
+@update.command("start")
+@_message_options
+@click.option("--update-id", default=None, help="The update's id (one is made if not given); one id is applied once.")
+@connection_options
+@run_sync
+def update_start(
+    api: Api,
+    workflow_id: str,
+    run_id: str | None,
+    name: str,
+    input_: str | None,
+    input_file: str | None,
+    update_id: str | None,
+    output: str,
+) -> int:
+    """Send an update, wait until the workflow accepts it, and print its id (`update result` waits for it)."""
+    from ._common import EXIT_WORKFLOW_FAILED
+    from ._workflow import parse_input
+
+    body = _update_body(workflow_id, run_id, name, parse_input(input_, input_file), update_id)
+    answer = _wait_update(api, body, "ACCEPTED", resend=True)
+    if answer.get("rejected"):
+        return _print_outcome(answer, output)
+    if output == "json":
+        echo_json(answer)
+    else:
+        click.echo(f"Update {answer['update_id']} accepted by workflow {workflow_id} (run {answer['run_id']}).")
+    return EXIT_WORKFLOW_FAILED if answer.get("failure") else 0
+
+
+@update.command("result")
+@click.option("--update-id", required=True, help="The update's id.")
+@click.option("--run-id", "-r", default=None, help="A specific run (default: the newest).")
+@click.option("--workflow-id", "-w", required=True, help="Workflow id.")
+@connection_options
+@run_sync
+def update_result(api: Api, workflow_id: str, run_id: str | None, update_id: str, output: str) -> int:
+    """Wait for an update sent earlier and print its result as JSON (exit 5 if it was rejected or failed)."""
+    body = {"workflow_id": workflow_id, "run_id": run_id, "update_id": update_id}
+    return _print_outcome(_wait_update(api, body, "COMPLETED", resend=False), output)
+
+
 def register(group: click.Group) -> None:
     """Add the message commands to ``mainspring workflow``."""
     group.add_command(signal)
+    group.add_command(update)

@@ -2,6 +2,7 @@
 
 from ._client import Client, WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._transport import DEFAULT_ADDRESS, Transport, resolve_address
+from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
 
 __all__ = [
     "DEFAULT_ADDRESS",
@@ -10,5 +11,7 @@ __all__ = [
     "WorkflowDescription",
     "WorkflowHandle",
     "WorkflowPage",
+    "WorkflowUpdateHandle",
+    "WorkflowUpdateStage",
     "resolve_address",
 ]

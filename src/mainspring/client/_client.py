@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack, overload
 
 from ..api.enums import WorkflowStatus
@@ -29,11 +29,12 @@ from ..workflow import get_definition
 from ._channel import Channel
 from ._stuck import StuckWatch
 from ._transport import Transport, resolve_address
+from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage, outcome, wait_for
 
 if TYPE_CHECKING:
     from ..workflow import Context
     from ..workflow._definition import WorkflowFunction
-    from ..workflow._handlers import RunMethod, SignalMethod
+    from ..workflow._handlers import RunMethod, SignalMethod, UpdateMethod
 
 __all__ = ["Client", "WorkflowDescription", "WorkflowHandle", "WorkflowPage"]
 
@@ -59,6 +60,8 @@ A = TypeVar("A")
 R = TypeVar("R")
 S = TypeVar("S")
 T = TypeVar("T")
+#: An update's result (R is the workflow's, on a handle).
+U = TypeVar("U")
 
 #: The server's warnings about a start (no worker on the queue runs its type) go to a logger of their
 #: own, so a program that shows them itself (the CLI) can silence just these.
@@ -263,6 +266,156 @@ class WorkflowHandle(Generic[S, R]):
         warning = data.get("warning") if isinstance(data, dict) else None
         if isinstance(warning, str) and warning:
             log.warning("workflow %r: %s", self.workflow_id, warning)
+
+    @overload
+    async def execute_update(
+        self, update: UpdateMethod[S, [], U], /, *, id: str | None = ..., rpc_timeout: timedelta | None = ...
+    ) -> U: ...
+
+    @overload
+    async def execute_update(
+        self, update: UpdateMethod[S, [A], U], arg: A, /, *, id: str | None = ..., rpc_timeout: timedelta | None = ...
+    ) -> U: ...
+
+    @overload
+    async def execute_update(
+        self,
+        update: str,
+        arg: Any = ...,
+        /,
+        *,
+        id: str | None = ...,
+        result_type: type[U],
+        rpc_timeout: timedelta | None = ...,
+    ) -> U: ...
+
+    @overload
+    async def execute_update(
+        self, update: str, arg: Any = ..., /, *, id: str | None = ..., rpc_timeout: timedelta | None = ...
+    ) -> Any: ...
+
+    async def execute_update(
+        self,
+        update: Any,
+        arg: Any = None,
+        /,
+        *,
+        id: str | None = None,
+        result_type: Any = None,
+        rpc_timeout: timedelta | None = None,
+    ) -> Any:
+        """Send an update and wait for its result (``start_update`` to COMPLETED, then ``result``).
+
+        The workflow's validator runs first: a rejected update raises ``WorkflowUpdateFailedError`` (with
+        ``rejected`` set and the validator's error as ``cause``) and leaves no trace in history; a handler that
+        raises a ``FailureError`` fails the update (not the workflow) the same way. ``id`` sets the update id
+        (one is made if not given): the same id is applied once, so a call can be repeated safely.
+        ``rpc_timeout`` bounds the whole wait (``TimeoutError``).
+        """
+        handle: WorkflowUpdateHandle[Any] = await self.start_update(
+            update,
+            arg,
+            id=id,
+            result_type=result_type,
+            wait_for_stage=WorkflowUpdateStage.COMPLETED,
+            rpc_timeout=rpc_timeout,
+        )
+        return await handle.result(timeout=None if rpc_timeout is None else rpc_timeout.total_seconds())
+
+    @overload
+    async def start_update(
+        self,
+        update: UpdateMethod[S, [], U],
+        /,
+        *,
+        wait_for_stage: WorkflowUpdateStage,
+        id: str | None = ...,
+        rpc_timeout: timedelta | None = ...,
+    ) -> WorkflowUpdateHandle[U]: ...
+
+    @overload
+    async def start_update(
+        self,
+        update: UpdateMethod[S, [A], U],
+        arg: A,
+        /,
+        *,
+        wait_for_stage: WorkflowUpdateStage,
+        id: str | None = ...,
+        rpc_timeout: timedelta | None = ...,
+    ) -> WorkflowUpdateHandle[U]: ...
+
+    @overload
+    async def start_update(
+        self,
+        update: str,
+        arg: Any = ...,
+        /,
+        *,
+        wait_for_stage: WorkflowUpdateStage,
+        id: str | None = ...,
+        result_type: type[U],
+        rpc_timeout: timedelta | None = ...,
+    ) -> WorkflowUpdateHandle[U]: ...
+
+    @overload
+    async def start_update(
+        self,
+        update: str,
+        arg: Any = ...,
+        /,
+        *,
+        wait_for_stage: WorkflowUpdateStage,
+        id: str | None = ...,
+        rpc_timeout: timedelta | None = ...,
+    ) -> WorkflowUpdateHandle[Any]: ...
+
+    async def start_update(
+        self,
+        update: Any,
+        arg: Any = None,
+        /,
+        *,
+        wait_for_stage: WorkflowUpdateStage,
+        id: str | None = None,
+        result_type: Any = None,
+        rpc_timeout: timedelta | None = None,
+    ) -> WorkflowUpdateHandle[Any]:
+        """Send an update and return once it reaches ``wait_for_stage`` (ACCEPTED: its validator passed and it
+        is recorded; COMPLETED: its handler finished); ``.result()`` of the handle waits for its outcome.
+        A rejection raises ``WorkflowUpdateFailedError`` here. The payload is checked against the handler's
+        type (and, at the server, against the schema its worker announced; the field is named)."""
+        name, takes_input = _message_name(update, "update")
+        if result_type is None and not isinstance(update, str):
+            from ..workflow._handlers import handler_of
+
+            h = handler_of(update, "update")
+            result_type = h.result_type if h is not None else None
+        try:
+            payload = encode(arg) if takes_input else None
+        except PayloadError as e:
+            raise InvalidArgumentError(f"the payload of update {name!r} cannot be sent: {e}") from None
+        update_id = id or str(uuid.uuid4())
+        request = {
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "update_id": update_id,
+            "name": name,
+            "input": payload,
+        }
+        handle: WorkflowUpdateHandle[Any] = WorkflowUpdateHandle(
+            self.client, self.workflow_id, self.run_id, update_id, result_type, request=request
+        )
+        timeout = None if rpc_timeout is None else rpc_timeout.total_seconds()
+        answer = await wait_for(handle, WorkflowUpdateStage(wait_for_stage), timeout)
+        if answer.get("rejected"):
+            outcome(answer, result_type)  # raises: a rejected update has no result
+        return handle
+
+    def get_update_handle(self, update_id: str, *, result_type: Any = None) -> WorkflowUpdateHandle[Any]:
+        """A handle to an update sent earlier (by any client), by its id: ``await h.result()`` waits for its
+        outcome, also after a server restart."""
+        return WorkflowUpdateHandle(self.client, self.workflow_id, self.run_id, update_id, result_type)
 
     async def describe(self) -> WorkflowDescription:
         """Status, timing, input, result or failure, and pending work of the run."""

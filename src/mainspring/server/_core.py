@@ -137,10 +137,11 @@ class EngineCore:
         self.stopping = False
         self.admission = Admission(target=config.start_delay_target.total_seconds(), limit=config.max_pending_starts)
 
-        #: What the features registered (``on_commit``, ``on_rearm``, ``on_close``).
+        #: What the features registered (``on_commit``, ``on_rearm``, ``on_close``, ``on_finish``).
         self.acts: list[Callable[[Execution, Effects], None]] = []
         self.rearms: list[Callable[[ExecutionRecord, ExecutionState], None]] = []
         self.closers: list[Callable[[Transition], None]] = []
+        self.finishers: list[Callable[[Transition], None]] = []
 
         #: Signs task tokens. A key of this process's until ``_load_token_key`` puts the store's in
         #: place, before anything is handed out.
@@ -160,6 +161,11 @@ class EngineCore:
     def on_close(self, closing: Callable[[Transition], None]) -> None:
         """Call ``closing(t)`` when a transition closes its run, before its pending items are dropped."""
         self.closers.append(closing)
+
+    def on_finish(self, finish: Callable[[Transition], None]) -> None:
+        """Call ``finish(t)`` as each transition ends, before it is committed: the feature may add to it
+        whatever the transition's changes call for (it runs on every transition: keep it to a check)."""
+        self.finishers.append(finish)
 
     async def _load_token_key(self) -> None:
         """Sign task tokens with the store's key, so those handed out before a restart still verify."""

@@ -40,10 +40,11 @@ from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState
 from ._timers import Clock
 from ._transition import Transition
-from .features import timers
+from .features import COMMAND_KINDS, CommandKinds, timers
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
 from .features.signals import HandlerSchemas, Signals
+from .features.updates import Updates
 from .features.workflow_tasks import WorkflowTasks
 
 __all__ = ["Engine", "iso"]
@@ -65,10 +66,12 @@ class Engine(EngineCore):
         super().__init__(store, config, clock)
         # Each feature registers what it adds to the core (its effects, what it re-arms, what it lets
         # go of when a run closes); the order here is the order they are called in.
-        self.workflow_tasks = WorkflowTasks(self)
+        self.handler_schemas = HandlerSchemas(store)
+        self.updates = Updates(self, self.handler_schemas)
+        self.command_kinds = CommandKinds((*COMMAND_KINDS, *self.updates.kinds))
+        self.workflow_tasks = WorkflowTasks(self, self.updates)
         self.activity_tasks = ActivityTasks(self)
         self.cancellation = Cancellation(self)
-        self.handler_schemas = HandlerSchemas(store)
         self.signals = Signals(self, self.handler_schemas)
         timers.register(self)
 

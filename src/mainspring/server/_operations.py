@@ -298,6 +298,14 @@ async def _signal(engine: Engine, c: Caller, b: m.SignalWorkflowRequest) -> Any:
     return await engine.signals.signal(c.namespace, b, _identity(c, b.identity))
 
 
+async def _update(engine: Engine, c: Caller, b: m.UpdateWorkflowRequest) -> Any:
+    return await engine.updates.update(c.namespace, b, _identity(c, b.identity))
+
+
+async def _poll_update(engine: Engine, c: Caller, b: m.PollWorkflowUpdateRequest) -> Any:
+    return await engine.updates.poll(c.namespace, b)
+
+
 async def _terminate(engine: Engine, c: Caller, b: m.TerminateWorkflowRequest) -> Any:
     return await engine.cancellation.terminate(c.namespace, b, _identity(c, b.identity))
 
@@ -548,6 +556,30 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.SignalWorkflowResponse,
         http=Http("POST", _NS + "/workflows/signal"),
         client=True,
+    ),
+    Operation(
+        "update_workflow",
+        "Send an update to a running workflow and wait for it to reach wait_for_stage: its validator runs first "
+        "(a rejected update leaves no trace in history), then its handler; the same update_id is applied once "
+        "(400 not_running if the run is not running, unknown_update if no handler has the name, invalid_input "
+        "if the payload does not fit)",
+        _update,
+        request=m.UpdateWorkflowRequest,
+        answer=m.UpdateWorkflowResponse,
+        http=Http("POST", _NS + "/workflows/update"),
+        client=True,
+        waits=True,
+    ),
+    Operation(
+        "poll_workflow_update",
+        "Wait for an update sent earlier, by its id: its stage, and its result or failure once completed "
+        "(404 update_not_found if the run has no such update)",
+        _poll_update,
+        request=m.PollWorkflowUpdateRequest,
+        answer=m.UpdateWorkflowResponse,
+        http=Http("POST", _NS + "/workflows/update/poll"),
+        client=True,
+        waits=True,
     ),
     Operation(
         "terminate_workflow",

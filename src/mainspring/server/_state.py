@@ -26,11 +26,14 @@ __all__ = [
     "PENDING_KINDS",
     "SIGNAL_REQUEST",
     "TIMER",
+    "UPDATE",
     "ActivityInfo",
     "ExecutionState",
     "PendingKind",
+    "RequestedUpdate",
     "TimerInfo",
     "UnreadableStateError",
+    "UpdateItem",
     "WorkflowTaskInfo",
 ]
 
@@ -111,6 +114,14 @@ class WorkflowTaskInfo:
     new_events: bool = False
     session_id: str | None = None
     identity: str = ""
+    #: Scheduled only to carry updates: if it ends with no command (its updates all rejected), nothing of it
+    #: is written, not even its Scheduled and Started events (a rejected update leaves no trace).
+    speculative: bool = False
+    #: The run's next event id when the speculative task was made: it may be dropped only if nothing was
+    #: appended since (a signal that came meanwhile is in the task's history, and needs it).
+    speculative_from: int = 0
+    #: The updates handed out with it (their ids).
+    update_ids: tuple[str, ...] = ()
 
     @property
     def transient(self) -> bool:
@@ -277,6 +288,8 @@ ACTIVITY = "a"
 TIMER = "t"
 #: The request id of a signal recorded for the run (so that a retried signal is recorded once).
 SIGNAL_REQUEST = "sr"
+#: An update the run accepted: [accepted event id, completed event id (0 until it completes)].
+UPDATE = "u"
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +374,37 @@ def _clear_signal_requests(st: ExecutionState) -> None:
 
 
 @dataclass(slots=True)
+class UpdateItem:
+    """An update the run accepted (its WorkflowExecutionUpdateAccepted event), and its completion, once any."""
+
+    accepted_event_id: int
+    completed_event_id: int = 0
+
+
+@dataclass(slots=True)
+class RequestedUpdate:
+    """Memory only: an update sent to the run and not yet accepted or rejected by the workflow."""
+
+    name: str
+    input: Any
+
+
+def _load_update(st: ExecutionState, key: str, value: Any) -> None:
+    if not isinstance(value, list) or len(value) != 2 or not all(type(v) is int for v in value):
+        raise UnreadableStateError(f"update {key!r} is {_show(value)}, not [accepted event id, completed event id]")
+    st.updates[key] = UpdateItem(value[0], value[1])
+
+
+def _find_update(st: ExecutionState, key: str) -> UpdateItem | None:
+    return st.updates.get(key)
+
+
+def _clear_updates(st: ExecutionState) -> None:
+    st.updates.clear()
+    st.requested_updates.clear()
+
+
+@dataclass(slots=True)
 class ExecutionState:
     """Everything pending for one run.
 
@@ -377,6 +421,8 @@ class ExecutionState:
     timers: dict[str, TimerInfo] = field(default_factory=dict)
     #: The request id of each signal recorded -> its WorkflowExecutionSignaled event id.
     signal_requests: dict[str, int] = field(default_factory=dict)
+    #: The updates the run accepted, by update id.
+    updates: dict[str, UpdateItem] = field(default_factory=dict)
     #: The cancellation requested of the run: {"event_id", "time", "reason", "identity"}; None if none was.
     cancel_request: dict[str, Any] | None = None
     #: The size of the run's history so far: the JSON of its events' attributes, in bytes (see _limits).
@@ -393,6 +439,8 @@ class ExecutionState:
     dirty: set[tuple[str, str]] = field(default_factory=set)
     #: Every item of the run is to be deleted (it closed); then ``dirty`` holds only what came after.
     cleared: bool = False
+    #: Updates sent and not yet accepted or rejected, by update id, oldest first.
+    requested_updates: dict[str, RequestedUpdate] = field(default_factory=dict)
     #: The worker session that ran the last workflow task and keeps the workflow cached.
     sticky_session: str | None = None
     #: The newest event that sticky worker has seen.
@@ -440,6 +488,10 @@ class ExecutionState:
     def add_signal_request(self, request_id: str, event_id: int) -> None:
         self.signal_requests[request_id] = event_id
         self.dirty.add((SIGNAL_REQUEST, request_id))
+
+    def touch_update(self, update_id: str) -> None:
+        """An update item was added or changed: write it with the next commit."""
+        self.dirty.add((UPDATE, update_id))
 
     def clear_pending(self) -> None:
         """Drop every pending item (the run closed): one delete of all its items, however many."""
@@ -524,5 +576,12 @@ PENDING_KINDS: dict[str, PendingKind] = {
     TIMER: PendingKind(TIMER, _find_timer, _timer_value, _load_timer, _clear_timers),
     SIGNAL_REQUEST: PendingKind(
         SIGNAL_REQUEST, _find_signal_request, lambda event_id: event_id, _load_signal_request, _clear_signal_requests
+    ),
+    UPDATE: PendingKind(
+        UPDATE,
+        _find_update,
+        lambda item: [item.accepted_event_id, item.completed_event_id],
+        _load_update,
+        _clear_updates,
     ),
 }

@@ -349,6 +349,8 @@ class Transition:
         on with the commit, or was released already)."""
         core = self.core
         ex = self.ex
+        for finish in core.finishers:
+            finish(self)
         if not self._changed():
             core._act(ex, self.fx)
             return

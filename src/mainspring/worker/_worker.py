@@ -504,10 +504,15 @@ class Worker:
             return
         commands = outcome.commands or []
         slots = self._slots.try_take(self._eager_wanted(commands)) if outcome.keep else 0
-        answer = await self._report(
-            "complete_workflow_task",
-            {"task_token": token, "commands": outcome.commands, "sticky": outcome.keep, "eager_activity_slots": slots},
-        )
+        report: dict[str, Any] = {
+            "task_token": token,
+            "commands": outcome.commands,
+            "sticky": outcome.keep,
+            "eager_activity_slots": slots,
+        }
+        if outcome.rejected_updates:
+            report["rejected_updates"] = outcome.rejected_updates
+        answer = await self._report("complete_workflow_task", report)
         if answer is None:
             self._slots.give(slots)
             self.cache.evict(run_id)

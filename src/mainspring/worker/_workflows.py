@@ -95,7 +95,7 @@ class FailureLog:
 class TaskOutcome:
     """What to tell the server about one workflow task: commands, or a failure."""
 
-    __slots__ = ("cause", "commands", "failure", "keep")
+    __slots__ = ("cause", "commands", "failure", "keep", "rejected_updates")
 
     def __init__(
         self,
@@ -104,11 +104,14 @@ class TaskOutcome:
         keep: bool = True,
         cause: WorkflowTaskFailedCause | None = None,
         failure: dict[str, Any] | None = None,
+        rejected_updates: list[dict[str, Any]] | None = None,
     ) -> None:
         self.commands = commands
         self.keep = keep
         self.cause = cause
         self.failure = failure
+        #: Updates the workflow refused: ``{"update_id", "failure"}`` each.
+        self.rejected_updates = rejected_updates
 
 
 def replay_instance(
@@ -177,7 +180,9 @@ def process_workflow_task(
     try:
         if replay_error is not None:
             raise replay_error
-        commands = inst.activate(history)
+        updates = task.get("updates")
+        commands = inst.activate(history, updates)
+        rejected = inst.take_rejected_updates() if updates else None
     except NondeterminismError as e:
         cache.evict(run_id)
         inst.dispose()
@@ -207,12 +212,15 @@ def process_workflow_task(
         failures.forget(run_id)
     if inst.finished:
         cache.evict(run_id)
-        return TaskOutcome(commands, keep=False)
-    if cache.size <= 0:
+        return TaskOutcome(commands, keep=False, rejected_updates=rejected)
+    if cache.size <= 0 or (updates and not commands):
+        # A task that only rejected updates may be dropped by the server, Scheduled and Started events
+        # and all (a rejected update leaves no trace): the instance has seen events that will not be.
         inst.dispose()
-        return TaskOutcome(commands, keep=False)  # nothing is cached: ask for whole histories
+        cache.evict(run_id)
+        return TaskOutcome(commands, keep=False, rejected_updates=rejected)  # not cached: whole histories
     cache.put(run_id, inst)
-    return TaskOutcome(commands, keep=True)
+    return TaskOutcome(commands, keep=True, rejected_updates=rejected)
 
 
 def continue_workflow(cache: WorkflowCache, task: dict[str, Any], result: Any) -> dict[str, Any] | None:

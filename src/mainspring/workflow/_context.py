@@ -16,6 +16,7 @@ from ..errors import InvalidArgumentError, WorkflowCodeError
 from ..errors import TimeoutError as FailureTimeoutError
 from ..options import ActivityOptions, ExecuteActivityOptions, _check_activity_options, _wire
 from ._instance import ActivityCall, WorkflowInfo
+from ._updates import UpdateInfo, current_update
 
 if TYPE_CHECKING:
     from ..activity._definition import ActivityFunction
@@ -128,6 +129,10 @@ class Context:
             raise FailureTimeoutError(
                 f"wait_condition timed out after {seconds:g} s", timeout_type="WAIT_CONDITION"
             ) from None
+
+    def current_update_info(self) -> UpdateInfo | None:
+        """The update whose handler (or validator) runs this code (its ``id`` and ``name``), else None."""
+        return current_update.get()
 
     def all_handlers_finished(self) -> bool:
         """True when no signal or update handler of this run is still running: ``await

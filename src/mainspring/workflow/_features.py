@@ -8,6 +8,7 @@ Each feature is a module that registers its part (``EVENTS``: event type -> hand
 - ``_timers``: durable timers (the loop's ``call_later``)
 - ``_cancellation``: a cancellation requested of the workflow
 - ``_signals``: a signal, delivered to its handler
+- ``_updates``: an update: validated, accepted or rejected, its handler run and its outcome recorded
 
 A new feature (signals, updates, child workflows) is one module and one entry in ``FEATURES``; its
 server side is one module in ``mainspring.server.features``. Workflow tasks (Started, Completed,
@@ -20,12 +21,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import _activities, _cancellation, _lifecycle, _signals, _timers
+from . import _activities, _cancellation, _lifecycle, _signals, _timers, _updates
 from ._kinds import CommandEvent, EventHandler
 
 __all__ = ["CLOSING_COMMANDS", "COMMAND_EVENTS", "EVENT_HANDLERS", "FEATURES"]
 
-FEATURES: tuple[ModuleType, ...] = (_lifecycle, _activities, _timers, _cancellation, _signals)
+FEATURES: tuple[ModuleType, ...] = (_lifecycle, _activities, _timers, _cancellation, _signals, _updates)
 
 
 def _tables() -> tuple[dict[str, EventHandler], dict[str, CommandEvent]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
+import functools
 import linecache
 import logging
 import os
@@ -33,7 +34,7 @@ from typing import Any
 from ..api.enums import EventType
 from ..api.fields import MAX_SECONDS
 from ..errors import FailureError, NondeterminismError, WorkflowCodeError
-from . import _activities, _guard, _timers
+from . import _activities, _guard, _timers, _updates
 from ._definition import WorkflowDefinition
 from ._features import CLOSING_COMMANDS, COMMAND_EVENTS, EVENT_HANDLERS
 from ._handlers import HandlerDefinition
@@ -58,6 +59,7 @@ _HIDDEN_DIRS = (
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
 )
 _WT_STARTED = _EV_WORKFLOW_TASK_STARTED
+_EV_UPDATE_ACCEPTED = EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED.value
 _WT_OUTCOMES = {
     _EV_WORKFLOW_TASK_COMPLETED,
     _EV_WORKFLOW_TASK_FAILED,
@@ -153,6 +155,16 @@ class _Command:
         return f"{self.body['type']}({fields})"
 
 
+def _accepted_after(events: list[dict[str, Any]], at: int) -> list[dict[str, Any]]:
+    """The updates a past task accepted: the UpdateAccepted events from ``at`` on, as the server sent them."""
+    out = []
+    while at < len(events) and events[at]["event_type"] == _EV_UPDATE_ACCEPTED:
+        attrs = events[at]["attributes"]
+        out.append({"update_id": attrs["update_id"], "name": attrs["name"], "input": attrs.get("input")})
+        at += 1
+    return out
+
+
 def _parse_time(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
@@ -194,6 +206,10 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         #: Signals (name, payload) recorded before the instance existed, and signals waiting for a
         #: handler of their name (see ``_signals``).
         self._early_signals: list[tuple[str, Any]] = []
+        #: Updates delivered before the instance existed (see ``_updates``), and the updates this task
+        #: rejected, for the server.
+        self._early_updates: list[tuple[dict[str, Any], bool]] = []
+        self._rejected_updates: list[dict[str, Any]] = []
         self._signal_buffer: dict[str, list[Any]] = {}
         #: ``ctx.wait_condition`` waiters: (condition, future), checked each time the code is blocked.
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[bool]]] = []
@@ -215,8 +231,12 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
     # Feeding history
     # ================================================================================================
 
-    def activate(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Apply new history events; return the commands for the server.
+    def activate(
+        self, events: list[dict[str, Any]], updates: list[dict[str, Any]] | None = None
+    ) -> list[dict[str, Any]]:
+        """Apply new history events; return the commands for the server. ``updates``: the updates the
+        server sent with the task, delivered at its start (see ``_updates``; rejections are taken with
+        ``take_rejected_updates``).
 
         Raises ``NondeterminismError`` if the code disagrees with the history, and
         ``WorkflowCodeError`` (with the original exception as cause) if the code raised something
@@ -254,6 +274,11 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                     # A task that failed or timed out is skipped: its code run left no commands.
                     self.replaying = outcome is not None
                     self._time = _parse_time(ev["event_time"])
+                    if outcome is None:
+                        if updates:
+                            self._deliver_updates(updates, validate=True)
+                    elif outcome_at + 1 < n and events[outcome_at + 1]["event_type"] == _EV_UPDATE_ACCEPTED:
+                        self._deliver_updates(_accepted_after(events, outcome_at + 1), validate=False)
                     self._run_ready()
             elif etype == _EV_WORKFLOW_TASK_COMPLETED:
                 self._matching = True
@@ -263,6 +288,18 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                     handler(self, ev)
             self.last_event_id = event_id
         return [c.body for c in self._pending]
+
+    def _deliver_updates(self, updates: list[dict[str, Any]], *, validate: bool) -> None:
+        # First in the ready queue, so that the task's AcceptUpdate commands come before any other (the
+        # replay finds them right after the task's WorkflowTaskCompleted), and under the loop and guard.
+        deliver = functools.partial(_updates.deliver, validate=validate)
+        self._ready.appendleft(asyncio.Handle(deliver, (self, updates), self, None))
+
+    def take_rejected_updates(self) -> list[dict[str, Any]]:
+        """The updates rejected since the last call: ``{"update_id", "failure"}`` each, for the server."""
+        rejected = self._rejected_updates
+        self._rejected_updates = []
+        return rejected
 
     @property
     def pending_activities(self) -> int:

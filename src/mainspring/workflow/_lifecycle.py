@@ -15,7 +15,7 @@ from .._validation import describe_input_error, schema_error
 from ..api.enums import CommandType, EventType
 from ..converter import PayloadError, decode, encode
 from ..errors import ApplicationError, CancelledError, FailureError, failure_to_dict
-from . import _signals
+from . import _signals, _updates
 from ._kinds import CommandEvent, EventHandler
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ async def _run_main(inst: WorkflowInstance, raw_input: Any) -> None:
                 obj.__init__()
             inst.workflow_object = obj
             _signals.deliver_early(inst)
+            _updates.deliver_early(inst)
             result = await d.fn(obj, *args)
         else:
             result = await d.fn(*args)

@@ -25,6 +25,7 @@ from .._state import ExecutionState, WorkflowTaskInfo
 if TYPE_CHECKING:
     from .._core import EngineCore
     from .._transition import Transition
+    from .updates import Updates
 
 __all__ = ["WorkflowTasks"]
 
@@ -34,8 +35,10 @@ log = logging.getLogger("mainspring.server")
 class WorkflowTasks:
     """The workflow-task feature of one engine: its operations, timer callbacks and effects."""
 
-    def __init__(self, core: EngineCore) -> None:
+    def __init__(self, core: EngineCore, updates: Updates) -> None:
         self.core = core
+        #: The updates a task carries, and what its completion says of them.
+        self.updates = updates
         core.on_commit(self._act)
         core.on_rearm(self._rearm)
         core.on_close(self._closing)
@@ -117,7 +120,7 @@ class WorkflowTasks:
                 },
             }
         )
-        return {
+        task = {
             "task_token": core._wt_token(rec, wt, session.id),
             "namespace": rec.namespace,
             "workflow_id": rec.workflow_id,
@@ -129,6 +132,9 @@ class WorkflowTasks:
             "history": events,
             "first_event_id": first,
         }
+        if st.requested_updates:
+            task["updates"] = self.updates.handed_out(ex, wt)
+        return task
 
     async def history(self, namespace: str, req: m.WorkflowTaskHistoryRequest) -> dict[str, Any]:
         """A page of the history of the run a workflow task token names: what a worker that got only
@@ -214,6 +220,14 @@ class WorkflowTasks:
                 await self._failed(t, wt, WorkflowTaskFailedCause.BAD_COMMAND, failure)
                 raise InvalidArgumentError(problem, code="bad_command")
             st = ex.state
+            if self.updates.may_drop(ex, wt, req):
+                # It only carried updates, and rejected them all: nothing of it is written.
+                st.wt = None
+                self._session_done(ex, wt)
+                st.sticky_session = None
+                st.sticky_event_id = 0
+                self.updates.answered(t, wt, req.rejected_updates)
+                return {"accepted": True, "events": [], "activity_tasks": []}
             if not wt.started_written:
                 t.write_wt_started(wt)
             completed = t.append_raw(
@@ -227,6 +241,8 @@ class WorkflowTasks:
             st.wt = None
             self._session_done(ex, wt)
             t.apply_commands(req.commands, completed.event_id)
+            if wt.update_ids or req.rejected_updates:
+                self.updates.answered(t, wt, req.rejected_updates)
             session = core.matching.sessions.get(wt.session_id) if wt.session_id else None
             sticky = req.sticky and ex.running and session is not None
             # If nothing came in while the task was out, the answer gives the worker every event
