@@ -130,13 +130,15 @@ def test_describe_lists_the_announced_handlers_over_http_the_client_and_the_cli(
     assert [(x["kind"], x["name"]) for x in handlers] == [
         ("signal", "add"),
         ("signal", "close"),
+        ("signal", None),  # the dynamic handler
         ("query", "count"),
         ("query", "notes"),
+        ("query", "peek"),
     ]
     add = handlers[0]["input_schema"]
     assert add["type"] == "object" and add["required"] == ["text"] and set(add["properties"]) == {"text", "priority"}
     assert handlers[1]["input_schema"] == {"type": "null"}  # close takes no payload
-    assert handlers[3]["input_schema"] == {"type": "string"}
+    assert handlers[4]["input_schema"] == {"type": "string"}
 
     async def through_the_client() -> Any:
         async with await Client.connect(srv.address) as client:
@@ -146,7 +148,7 @@ def test_describe_lists_the_announced_handlers_over_http_the_client_and_the_cli(
 
     text = run_cli("workflow", "describe", "-w", wid, address=srv.address)
     assert text.returncode == 0, text.stderr
-    assert "Handlers    Signals: add, close  Queries: count, notes" in text.stdout
+    assert "Handlers    Signals: add, close, (any: dynamic)  Queries: count, notes, peek" in text.stdout
     as_json = run_cli("workflow", "describe", "-w", wid, "-o", "json", address=srv.address)
     assert as_json.returncode == 0, as_json.stderr
     assert json.loads(as_json.stdout)["handlers"] == handlers
@@ -168,7 +170,9 @@ def test_send_signals_from_the_run_page_and_see_them_take_effect(srv: ServerProc
 
     dialog = open_dialog(page, "signal")
     names = dialog.locator("select[name=signal_name]")
-    expect(names.locator("option")).to_have_text(["add", "close"])  # the announced names, in their order
+    # The announced names, in their order, and another name for the dynamic handler.
+    expect(names.locator("option")).to_have_text(["add", "close", "Another name…"])
+    expect(dialog.locator("input[name=signal_name_text]")).to_be_hidden()
     expect(dialog.locator(".payload-hint")).to_have_text("Expects a JSON object with the fields text, priority.")
     dialog.locator("textarea[name=payload]").fill('{"text": "<b>first</b>", "priority": 2}')
     dialog.get_by_role("button", name="Send signal").click()
@@ -184,7 +188,17 @@ def test_send_signals_from_the_run_page_and_see_them_take_effect(srv: ServerProc
     page.locator(".tl-row-signals .tl-signal-mark").click()  # opens it in the history
     expect(page.locator(".hrows-compact .hrow-signal[open] .json")).to_contain_text('"signal_name": "add"')
 
-    # "close" takes no payload: sent empty, it ends the workflow, whose result holds the note.
+    # A name of its own, for the dynamic handler.
+    dialog = open_dialog(page, "signal")
+    dialog.locator("select[name=signal_name]").select_option(label="Another name…")
+    dialog.locator("input[name=signal_name_text]").fill("memo")
+    expect(dialog.locator(".payload-hint")).to_have_text("One JSON value; leave it empty for none.")
+    dialog.locator("textarea[name=payload]").fill('"call back"')
+    dialog.get_by_role("button", name="Send signal").click()
+    expect(dialog).to_have_count(0)
+    expect(page.locator(".hrows-compact .hrow-signal")).to_have_count(2)
+
+    # "close" takes no payload: sent empty, it ends the workflow, whose result holds the notes.
     dialog = open_dialog(page, "signal")
     dialog.locator("select[name=signal_name]").select_option("close")
     expect(dialog.locator(".payload-hint")).to_have_text("This handler takes no payload: leave it empty.")
@@ -193,19 +207,22 @@ def test_send_signals_from_the_run_page_and_see_them_take_effect(srv: ServerProc
     expect(page.locator(".run-status .badge")).to_have_text("COMPLETED", timeout=30_000)
     expect(page.locator(".outcome-result")).to_contain_text('"<b>first</b>"')
     result = api(srv, "GET", "/workflows/result", params={"workflow_id": wid}).json()
-    assert result["result"] == ["<b>first</b>"], result
-    expect(page.locator(".tl-row-signals .tl-signal-mark")).to_have_count(2)
-    expect(page.locator(".hrows-compact .hrow-signal .hrow-title")).to_have_text(["Signal add", "Signal close"])
+    assert result["result"] == ["<b>first</b>", "memo: call back"], result
+    expect(page.locator(".tl-row-signals .tl-signal-mark")).to_have_count(3)
+    expect(page.locator(".hrows-compact .hrow-signal .hrow-title")).to_have_text(
+        ["Signal add", "Signal memo", "Signal close"]
+    )
     # Closed: nothing to signal, but its queries can still be asked.
     expect(page.locator(".run-actions button")).to_have_text(["Query"])
     assert page.locator("main b").count() == 0  # the payload's markup stayed text
     sent = signals_in_history(srv, wid)
     assert [(e["attributes"]["signal_name"], e["attributes"]["input"]) for e in sent] == [
         ("add", {"text": "<b>first</b>", "priority": 2}),
+        ("memo", "call back"),
         ("close", None),
     ]
-    assert all(e["attributes"].get("request_id") for e in sent)  # each with its own request id
-    assert sent[0]["attributes"]["request_id"] != sent[1]["attributes"]["request_id"]
+    request_ids = {e["attributes"].get("request_id") for e in sent}
+    assert None not in request_ids and len(request_ids) == 3  # each with its own request id
 
 
 def test_a_bad_payload_is_stopped_in_the_page_or_refused_with_the_servers_message(
@@ -276,7 +293,7 @@ def test_the_query_form_offers_the_announced_query_names(srv: ServerProcess, pag
     dialog = open_dialog(page, "query")
     expect(dialog).to_contain_text("Query the workflow")
     names = dialog.locator("select[name=query_name]")
-    expect(names.locator("option")).to_have_text(["count", "notes"])
+    expect(names.locator("option")).to_have_text(["count", "notes", "peek"])  # no dynamic query: no other name
     expect(dialog.locator(".payload-hint")).to_have_text("This handler takes no payload: leave it empty.")
     names.select_option("notes")
     expect(dialog.locator(".payload-hint")).to_have_text("Expects a string (in double quotes).")
@@ -305,9 +322,18 @@ def test_a_query_shows_its_answer_or_the_servers_error(srv: ServerProcess, page:
     expect(answer).to_contain_text("Answer of notes")
     expect(answer.locator(".json")).to_have_text(json.dumps(["apple", "avocado"], indent=2))
     expect(dialog).to_be_visible()  # it stays open to ask again
-    # An unknown name: the server's message, with the names it knows.
+    # A query whose handler fails: the server's message, as it wrote it, and no answer.
+    dialog.locator("select[name=query_name]").select_option("peek")
+    dialog.locator("textarea[name=payload]").fill("99")
+    dialog.get_by_role("button", name="Run query").click()
+    failed = api(srv, "POST", "/workflows/query", json={"workflow_id": wid, "query_name": "peek", "input": 99})
+    assert 400 <= failed.status_code < 500, failed.text
+    expect(dialog.locator(".form-error")).to_have_text(failed.json()["message"])
+    expect(answer).to_be_hidden()
+    # An unknown name (the UI offers only known ones): the server lists the names it knows.
     r = api(srv, "POST", "/workflows/query", json={"workflow_id": wid, "query_name": "nope", "input": None})
     assert r.status_code >= 400 and r.json()["code"] == "unknown_query", r.text
+    assert set(r.json()["details"]["known"]) >= {"count", "notes", "peek"}
     api(srv, "POST", "/workflows/terminate", json={"workflow_id": wid})
 
 
@@ -337,6 +363,7 @@ def test_hostile_signal_names_and_payloads_are_text_and_a_huge_payload_is_cut(sr
     assert len(rows.nth(1).locator(".json").inner_text()) > 300_000
     # The "All events" view cuts it too.
     page.get_by_role("tab", name="All events").click()
+    expect(page.locator(".hrows-all .hrow-event-signal .event-type")).to_have_text(["WorkflowExecutionSignaled"] * 2)
     page.locator(".hrows-all .hrow", has_text="huge").locator("summary").click()
     expect(page.locator(".hrows-all .hrow[open] .json-clipped")).to_have_count(1)
     # Nothing ran, and no element was made from the text.

@@ -1,8 +1,10 @@
 """A class workflow for the web UI's message tests: `python tests/workers/messages_worker.py [--address ...]`.
 
 ``ui_inbox`` collects notes sent as ``add`` signals (payload ``{"text": str, "priority": int}``, ``text``
-required) until a ``close`` signal (no payload), then returns the notes' texts in the order they came.
-Its queries: ``count`` (no payload) and ``notes`` (a prefix string: the texts that start with it).
+required), and as signals of any other name (its dynamic handler notes ``"NAME: PAYLOAD"``), until a ``close``
+signal (no payload), then returns the notes' texts in the order they came. Its queries: ``count`` (no
+payload), ``notes`` (a prefix string: the texts that start with it) and ``peek`` (an index: that note's text;
+an index past the end fails the query with an ``IndexError``).
 ``ui_plain`` is a function workflow (it announces no handlers) that sleeps for the seconds it is given.
 """
 
@@ -44,6 +46,10 @@ class Inbox:
     def close(self) -> None:
         self.closed = True
 
+    @workflow.signal(dynamic=True)
+    def other(self, name: str, payload: object) -> None:
+        self.notes.append(Note(f"{name}: {payload}"))
+
     @workflow.query
     def count(self) -> int:
         return len(self.notes)
@@ -51,6 +57,10 @@ class Inbox:
     @workflow.query(name="notes")
     def notes_starting(self, prefix: str) -> list[str]:
         return [n.text for n in self.notes if n.text.startswith(prefix)]
+
+    @workflow.query
+    def peek(self, index: int) -> str:
+        return self.notes[index].text
 
 
 @workflow.defn(name="ui_plain")

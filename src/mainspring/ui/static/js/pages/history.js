@@ -158,7 +158,7 @@ export function historySection(ns, workflowId, runId) {
         h("span", { class: "hrow-summary muted small mono" }, preview(e.attributes, 160)),
       ],
       (body) => body.append(jsonView(e, { max: EVENT_VIEW_LIMIT })),
-      "hrow-event",
+      ["hrow-event", e.event_type === "WorkflowExecutionSignaled" ? "hrow-event-signal" : null],
     );
   }
 
