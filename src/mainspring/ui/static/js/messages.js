@@ -20,7 +20,7 @@ const KIND_WORD = { signal: "signal", query: "query" };
 /** The announced handlers of `kind`: [{name, input_schema}] (named ones), and whether a dynamic one exists. */
 export function announced(handlers, kind) {
   const of = (handlers || []).filter((x) => x && x.kind === kind);
-  return { named: of.filter((x) => typeof x.name === "string"), dynamic: of.some((x) => x.name === null || x.name === undefined), known: handlers !== null && handlers !== undefined };
+  return { named: of.filter((x) => typeof x.name === "string"), dynamic: of.some((x) => x.name === null || x.name === undefined) };
 }
 
 /** Whether a run's page offers "Query": while it runs, or when its type announced query handlers. */
@@ -83,7 +83,7 @@ function messageForm(kind, handlers) {
   };
   const check = () => {
     const parsed = parsePayload(payload.value);
-    let message = parsed.ok ? payloadProblem(parsed.value, schemaOf(name())) : parsed.message;
+    const message = parsed.ok ? payloadProblem(parsed.value, schemaOf(name())) : parsed.message;
     payloadError.hidden = !message;
     payloadError.textContent = message || "";
     payload.setAttribute("aria-invalid", String(Boolean(message)));
@@ -181,6 +181,7 @@ export function openQueryDialog(ns, { workflowId, runId, handlers }) {
     title: "Query the workflow",
     description: `Asks ${workflowId}'s worker for an answer from the workflow's current state; nothing is written to its history.`,
     submitLabel: "Run query",
+    cancelLabel: "Close",
     wide: true,
     closeOnSubmit: false,
     fields: [...form.fields, answerBox],
