@@ -307,6 +307,12 @@ class DescribeWorkflowResponse(_Model):
         description="Why the server set this run aside (its stored state cannot be read): it is not run, "
         "and its pending work is not shown, until it is terminated or its row repaired. Null for a healthy run.",
     )
+    handlers: list[HandlerInfo] | None = Field(
+        default=None,
+        description="The signal, query and update handlers its workflow type's workers announced on its task "
+        "queue (kind, name, payload schema; a null name is the dynamic handler), in their order; null if none "
+        "was announced (a function workflow, or no worker of the type has polled yet).",
+    )
 
 
 class ListWorkflowsResponse(_Model):

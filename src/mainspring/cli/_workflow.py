@@ -227,6 +227,16 @@ def _short_json(value: Any, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def _handler_names(handlers: list[dict[str, Any]]) -> str:
+    """The announced names by kind, in their order: "Signals: submit, exit  Queries: progress"."""
+    parts = []
+    for kind, title in (("signal", "Signals"), ("query", "Queries"), ("update", "Updates")):
+        names = [h["name"] if h.get("name") is not None else "(any: dynamic)" for h in handlers if h["kind"] == kind]
+        if names:
+            parts.append(f"{title}: {', '.join(names)}")
+    return "  ".join(parts)
+
+
 @workflow.command("describe")
 @_handle_options
 @connection_options
@@ -261,6 +271,8 @@ def describe(api: Api, workflow_id: str, run_id: str | None, output: str) -> Non
         rows.append(("Cancel", f"requested {_fmt_time(cancel['time'])} by {cancel.get('identity') or '?'}{why}"))
     if d.get("problem"):
         rows.append(("Problem", f"set aside: {d['problem']}"))
+    if d.get("handlers"):
+        rows.append(("Handlers", _handler_names(d["handlers"])))
     for k, v in rows:
         click.echo(f"  {k:<11} {v}")
     if d.get("failure"):

@@ -121,6 +121,9 @@ class WorkflowDescription:
     pending_workflow_task: dict[str, Any] | None
     #: The server's answer as JSON.
     raw: dict[str, Any] = field(repr=False)
+    #: The signal, query and update handlers its workflow type announced (``{"kind", "name",
+    #: "input_schema"}`` each, name None for the dynamic one); None if none was announced.
+    handlers: list[dict[str, Any]] | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WorkflowDescription:
@@ -144,6 +147,7 @@ class WorkflowDescription:
             pending_timers=data.get("pending_timers", []),
             pending_workflow_task=data.get("pending_workflow_task"),
             raw=data,
+            handlers=data.get("handlers"),
         )
 
 

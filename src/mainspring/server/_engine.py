@@ -266,7 +266,16 @@ class Engine(EngineCore):
         out, closed = await self._read(rec, lambda r, st: (self._description(r, st, workflow_input), _closed(r, st)))
         if closed is not None:  # a closed run no longer changes: its outcome can be read after the lock
             out["result"], out["failure"] = await self._outcome(*closed)
+        out["handlers"] = await self._announced_handlers(namespace, rec)
         return out
+
+    async def _announced_handlers(self, namespace: str, rec: ExecutionRecord) -> list[dict[str, Any]] | None:
+        """The signal, query and update handlers the run's workflow type announced on its task queue, in the
+        order its worker announced them (None if none was announced: a function workflow, or no worker yet)."""
+        table = await self.handler_schemas.of(namespace, rec.task_queue, rec.workflow_type)
+        if table is None:
+            return None
+        return [{"kind": kind, "name": name, "input_schema": schema} for (kind, name), schema in table.items()]
 
     def _description(self, rec: ExecutionRecord, st: ExecutionState, workflow_input: Any) -> dict[str, Any]:
         out: dict[str, Any] = {

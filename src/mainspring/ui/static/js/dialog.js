@@ -6,9 +6,10 @@ import { h, icon, replace } from "./dom.js";
 /**
  * Open a modal with a form. `fields` are the nodes inside the form; `submitLabel` names the main button;
  * `onSubmit(form)` is awaited when the form is sent: throw (or reject) to keep the dialog open and show the
- * error's message in it; resolve to close it. Returns { dialog, form, close, showError }.
+ * error's message in it; resolve to close it (or, with `closeOnSubmit: false`, to keep it open, for a form
+ * that shows its answer and can be sent again). Returns { dialog, form, close, showError }.
  */
-export function openModal({ title, description = null, fields = [], submitLabel = "OK", cancelLabel = "Cancel", danger = false, onSubmit, wide = false }) {
+export function openModal({ title, description = null, fields = [], submitLabel = "OK", cancelLabel = "Cancel", danger = false, onSubmit, wide = false, closeOnSubmit = true }) {
   const error = h("div", { class: "form-error", role: "alert", hidden: true });
   const submit = h("button", { type: "submit", class: ["btn", danger ? "btn-danger" : "btn-primary"] }, submitLabel);
   const cancel = h("button", { type: "button", class: "btn", value: "cancel" }, cancelLabel);
@@ -59,7 +60,7 @@ export function openModal({ title, description = null, fields = [], submitLabel 
     submit.classList.add("busy");
     try {
       await onSubmit(form);
-      close();
+      if (closeOnSubmit) close();
     } catch (err) {
       // `shown`: the form already shows this error next to its field.
       if (!(err && err.shown)) showError(err && err.message ? err.message : String(err));

@@ -91,6 +91,8 @@ const ICONS = {
   chevron: ["M9 6l6 6-6 6"],
   queue: ["M3 7h18", "M3 12h18", "M3 17h12"],
   filter: ["M3 5h18l-7 8v6l-4 2v-8z"],
+  signal: ["M12 12h.01", "M8.5 8.5a5 5 0 0 0 0 7", "M15.5 8.5a5 5 0 0 1 0 7", "M5.6 5.6a9 9 0 0 0 0 12.8", "M18.4 5.6a9 9 0 0 1 0 12.8"],
+  query: ["M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14z", "M21 21l-5-5"],
 };
 
 /** A status badge for a workflow status (RUNNING, COMPLETED, …) or an event-group state. */

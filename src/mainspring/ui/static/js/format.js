@@ -151,10 +151,24 @@ export function preview(value, max = 120) {
 
 const HIGHLIGHT_LIMIT = 200_000;
 
-/** A <pre> showing a JSON value, syntax-coloured (every token is a text node). */
-export function jsonView(value, { cls = null } = {}) {
+/**
+ * A <pre> showing a JSON value, syntax-coloured (every token is a text node). With `max`, a value whose text
+ * is longer is cut there (a huge payload would make the page crawl), with a button to show all of it.
+ */
+export function jsonView(value, { cls = null, max = null } = {}) {
   const pre = h("pre", { class: ["json", cls] });
   const text = jsonText(value);
+  if (max !== null && text.length > max) {
+    pre.classList.add("json-clipped");
+    pre.textContent = text.slice(0, max);
+    const more = h("button", { type: "button", class: "btn btn-small json-more" }, `Show all (${(text.length - max).toLocaleString("en-US")} more characters)`);
+    more.addEventListener("click", () => {
+      pre.classList.remove("json-clipped");
+      pre.textContent = text;
+    });
+    pre.append("\n… ", more);
+    return pre;
+  }
   if (text.length > HIGHLIGHT_LIMIT) {
     pre.textContent = text;
     return pre;

@@ -8,8 +8,8 @@ import { fmtShortDuration, ms } from "./format.js";
 /**
  * @typedef {Object} Group
  * @property {string} key        stable across refreshes: "e" + first event id
- * @property {"workflow"|"workflow-task"|"activity"|"timer"} kind
- * @property {string} title      "sdk_example_activity", "Timer 30s", "Workflow task", "WorkflowExecutionStarted"
+ * @property {"workflow"|"workflow-task"|"activity"|"timer"|"signal"} kind
+ * @property {string} title      "sdk_example_activity", "Timer 30s", "Workflow task", "Signal submit", "Workflow started"
  * @property {string} state      completed | failed | timed-out | canceled | running | scheduled | waiting | fired | started | ...
  * @property {Object[]} events
  * @property {number} start      ms since epoch of the first event
@@ -70,6 +70,8 @@ export function groupEvents(events) {
       const g = timersByStart.get(a.started_event_id) || timersById.get(String(a.timer_id));
       if (g) g.events.push(e);
       else single("timer", e);
+    } else if (type === "WorkflowExecutionSignaled") {
+      single("signal", e);
     } else {
       single("workflow", e);
     }
@@ -137,6 +139,12 @@ function summarize(g) {
         g.identity = e.attributes.identity || null;
       }
     }
+  } else if (g.kind === "signal") {
+    // A moment, not a span: named by its signal (a user's text, shown as text).
+    g.signalName = typeof a.signal_name === "string" ? a.signal_name : "";
+    g.title = `Signal ${g.signalName}`;
+    g.state = "signaled";
+    g.end = g.start;
   } else {
     // "WorkflowExecutionCancelRequested" reads as "Workflow cancel requested".
     const words = first.event_type.replace(/^WorkflowExecution/, "").replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
@@ -173,6 +181,7 @@ export function groupSummary(g) {
     return "input " + compact(first.input);
   }
   if (g.kind === "timer") return g.duration !== null ? `${g.duration / 1000} s` : "";
+  if (g.kind === "signal") return (first.input === null || first.input === undefined ? "no payload" : "payload " + compact(first.input)) + (first.identity ? ` · from ${first.identity}` : "");
   if (g.kind === "workflow-task") {
     if (g.failure) return (g.cause ? g.cause + ": " : "") + failureLine(g.failure);
     return g.identity ? "by " + g.identity : "";

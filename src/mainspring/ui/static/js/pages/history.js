@@ -9,7 +9,11 @@ import { fmtDuration, fmtTime, jsonView, ms, plural, preview, zoneLabel } from "
 import { groupSummary } from "../history_model.js";
 
 const PAGE = 500; // rows drawn at first in the all-events view; "Show more" draws the rest
-const KIND_ICON = { activity: "activity", timer: "timer", "workflow-task": "task", workflow: "workflow" };
+const KIND_ICON = { activity: "activity", timer: "timer", "workflow-task": "task", workflow: "workflow", signal: "signal" };
+// An event's JSON longer than this (characters) is cut in its row (the download has all of it): a signal's
+// or an activity's payload may be megabytes, which would make the page crawl.
+export const EVENT_VIEW_LIMIT = 20_000;
+const MOMENTS = new Set(["workflow", "signal"]); // groups of one event: no duration
 
 function offset(t, t0) {
   if (t === null || t0 === null) return "";
@@ -116,14 +120,14 @@ export function historySection(ns, workflowId, runId) {
       "div",
       { class: "event-block" },
       h("div", { class: "event-head" }, h("span", { class: "mono muted" }, `#${e.event_id}`), h("strong", null, e.event_type), h("time", { class: "muted small", datetime: e.event_time }, `${fmtTime(e.event_time)} ${zoneLabel()}`)),
-      jsonView(e.attributes),
+      jsonView(e.attributes, { max: EVENT_VIEW_LIMIT }),
     );
   }
 
   function groupRow(g) {
     const ids = g.events.map((e) => e.event_id);
     const idText = ids.length > 1 ? `${ids[0]}–${ids.at(-1)}` : String(ids[0]);
-    const dur = g.end !== null && g.kind !== "workflow" ? fmtDuration(g.end - g.start) : g.kind === "workflow" ? "" : "open";
+    const dur = MOMENTS.has(g.kind) ? "" : g.end !== null ? fmtDuration(g.end - g.start) : "open";
     // Always a cell (empty when there was one attempt) so the columns line up.
     const attempt = h("span", { class: "hrow-attempt" }, g.attempt > 1 ? h("span", { class: "chip chip-warn", title: `${g.attempt} attempts` }, `×${g.attempt}`) : null);
     const stateText = g.state.replace(/-/g, " ");
@@ -153,8 +157,8 @@ export function historySection(ns, workflowId, runId) {
         h("span", { class: "hrow-title event-type" }, e.event_type),
         h("span", { class: "hrow-summary muted small mono" }, preview(e.attributes, 160)),
       ],
-      (body) => body.append(jsonView(e)),
-      "hrow-event",
+      (body) => body.append(jsonView(e, { max: EVENT_VIEW_LIMIT })),
+      ["hrow-event", e.event_type === "WorkflowExecutionSignaled" ? "hrow-event-signal" : null],
     );
   }
 

@@ -1,11 +1,13 @@
 // One run of a workflow: what it is, what it was given and what came of it, its timeline, history, pending
-// work and where it waits, with Cancel and Terminate while it runs. While it runs the page follows it:
+// work and where it waits, with Send signal, Query, Cancel and Terminate while it runs (and Query after, when
+// its type has query handlers). While it runs the page follows it:
 // describe every 2 s, and only the new events of the history (from the last one seen on).
 
 import { api, fetchHistory, nsApi, paths } from "../api.js";
 import { h, badge, icon, replace, section, toast, errorNotice, notice } from "../dom.js";
 import { fmtDuration, ms } from "../format.js";
 import { confirmWithReason } from "../dialog.js";
+import { offersQuery, openQueryDialog, openSignalDialog } from "../messages.js";
 import { applyPending, groupEvents } from "../history_model.js";
 import { poller } from "../refresh.js";
 import { summary, inputAndOutcome, pending } from "./run_details.js";
@@ -119,6 +121,16 @@ function build(root, ns, workflowId, runId, refreshNow) {
       onConfirm: (reason) => act("terminate", reason, "Workflow terminated"),
     }),
   );
+  // The handlers are read when a dialog opens: a worker may announce them after the page was drawn.
+  const handlers = () => (lastDescribe ? lastDescribe.handlers : null);
+  const signalButton = h("button", { type: "button", class: "btn", dataset: { action: "signal" } }, icon("signal", 14), "Send signal");
+  const queryButton = h("button", { type: "button", class: "btn", dataset: { action: "query" } }, icon("query", 14), "Query");
+  signalButton.addEventListener("click", () =>
+    openSignalDialog(ns, { workflowId, runId, handlers: handlers(), onSent: refreshNow }),
+  );
+  queryButton.addEventListener("click", () => openQueryDialog(ns, { workflowId, runId, handlers: handlers() }));
+  // Updates: their button goes here, beside Send signal, once the UI has an update dialog.
+
   async function act(what, reason, done) {
     await api(nsApi(ns) + "/workflows/" + what, { method: "POST", body: { workflow_id: workflowId, run_id: runId, reason: reason || null } });
     toast(done);
@@ -165,9 +177,12 @@ function build(root, ns, workflowId, runId, refreshNow) {
       const running = ex.status === "RUNNING";
       if (ex.status !== last.status) {
         replace(status, badge(ex.status, "badge-large"));
-        replace(actions, running ? [cancelButton, terminateButton] : []);
         stack.el.hidden = !running;
         document.title = `${workflowId} · ${ex.status.toLowerCase()} · Mainspring`;
+      }
+      const actionsKey = JSON.stringify([ex.status, d.handlers ?? null]);
+      if (actionsKey !== last.actionsKey) {
+        replace(actions, running ? [signalButton, queryButton, cancelButton, terminateButton] : offersQuery(d.handlers, false) ? [queryButton] : []);
       }
       // Each part is redrawn only when its own data changed (a heartbeat must not redraw the input and
       // lose a selection in it).
@@ -195,7 +210,7 @@ function build(root, ns, workflowId, runId, refreshNow) {
         historyCard.update({ events, groups: groups.groups, t0 });
         drawTimeline(d);
       }
-      last = { eventCount: events.length, status: ex.status, parts };
+      last = { eventCount: events.length, status: ex.status, actionsKey, parts };
     },
   };
 }

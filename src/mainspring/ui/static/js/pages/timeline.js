@@ -5,10 +5,12 @@
 // SVG so labels stay crisp text at any width and the layout is plain CSS.
 
 import { h, icon } from "../dom.js";
-import { fmtClock, fmtDuration, fmtTime, ms, zoneLabel } from "../format.js";
+import { fmtClock, fmtDuration, fmtTime, ms, preview, zoneLabel } from "../format.js";
 import { failureLine } from "../history_model.js";
 
 const MAX_ROWS = 300;
+// Signals are drawn as marks on one row under the workflow's; past this many, the first ones only.
+const MAX_SIGNAL_MARKS = 1000;
 const STATE_LABEL = {
   completed: "completed",
   failed: "failed",
@@ -59,6 +61,8 @@ export function timeline({ describe, groups, now = Date.now(), onSelect = null }
 
   const items = groups.filter((g) => g.kind === "activity" || g.kind === "timer");
   const rows = [workflowRow(ex, groups, pct, t0, t1)];
+  const signals = groups.filter((g) => g.kind === "signal");
+  if (signals.length) rows.push(signalRow(signals, pct, onSelect));
   for (const g of items.slice(0, MAX_ROWS)) {
     rows.push(g.kind === "activity" ? activityRow(g, pendingBySched.get(Number(g.key.slice(1))), pct, now, onSelect) : timerRow(g, pct, now, onSelect));
   }
@@ -72,7 +76,7 @@ export function timeline({ describe, groups, now = Date.now(), onSelect = null }
   return h(
     "div",
     { class: "timeline", style: grid },
-    legend(),
+    legend(signals.length > 0),
     h("div", { class: "tl-rows" }, rows),
     h("div", { class: "tl-row tl-axis-row", "aria-hidden": "true" }, h("div", { class: "tl-label" }), h("div", { class: "tl-axis" }, ticks)),
     h(
@@ -86,7 +90,7 @@ export function timeline({ describe, groups, now = Date.now(), onSelect = null }
   );
 }
 
-function legend() {
+function legend(withSignals) {
   const item = (cls, text) => h("span", { class: "tl-legend-item" }, h("span", { class: ["tl-swatch", cls] }), text);
   return h(
     "div",
@@ -98,6 +102,7 @@ function legend() {
     item("tl-wait tl-retry", "retried after a failure"),
     item("tl-timer", "timer"),
     item("tl-canceled", "canceled"),
+    withSignals ? item("tl-signal", "signal") : null,
   );
 }
 
@@ -216,6 +221,43 @@ function timerRow(g, pct, now, onSelect) {
     title: `${g.title} (timer id ${g.timerId}, ${dur}): ${STATE_LABEL[g.state] || g.state}, started ${fmtClock(g.start)}${g.end !== null ? `, ended ${fmtClock(g.end)}` : ""}`,
     bars,
     key: g.key,
+    onSelect,
+  });
+}
+
+/** One row for the run's signals: a mark at each, named in its tooltip; a click opens it in the history. */
+function signalRow(signals, pct, onSelect) {
+  const byName = new Map();
+  for (const g of signals) byName.set(g.signalName, (byName.get(g.signalName) || 0) + 1);
+  const names = [...byName].slice(0, 8).map(([n, c]) => (c > 1 ? `${n} ×${c}` : n));
+  const summary = names.join(", ") + (byName.size > 8 ? `, … (${byName.size} names)` : "");
+  const bars = signals.slice(0, MAX_SIGNAL_MARKS).map((g) => {
+    const payload = g.events[0].attributes ? g.events[0].attributes.input : null;
+    const mark = h("span", {
+      class: "tl-signal-mark",
+      style: { left: `${pct(g.start)}%` },
+      title: `signal ${g.signalName} at ${fmtClock(g.start)}${payload === null || payload === undefined ? "" : `: ${preview(payload, 120)}`}`,
+      dataset: { key: g.key },
+    });
+    if (onSelect) {
+      mark.addEventListener("click", (e) => {
+        e.stopPropagation();
+        onSelect(g.key);
+      });
+    }
+    return mark;
+  });
+  const last = signals[Math.min(signals.length, MAX_SIGNAL_MARKS) - 1];
+  bars.push(barText(summary, last.start, last.start, pct));
+  return row({
+    cls: "tl-row-signals",
+    label: "Signals",
+    sub: String(signals.length),
+    iconName: "signal",
+    title: `${signals.length} signal${signals.length === 1 ? "" : "s"}: ${summary}`,
+    bars,
+    // The row as a whole opens the latest signal (keyboard users reach it this way).
+    key: signals.at(-1).key,
     onSelect,
   });
 }
