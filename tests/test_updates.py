@@ -279,3 +279,57 @@ async def test_the_cli_executes_starts_and_awaits_updates(client: Client, server
         result = await asyncio.to_thread(cli, "result", "--update-id", "later")
         assert result.returncode == 0 and json.loads(result.stdout) == "answered after checkout"
         await asyncio.wait_for(handle.result(), 30)
+
+
+@workflow.defn(name="Diverging")
+class DivergingV1:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self, ctx: workflow.Context) -> str:
+        await ctx.wait_condition(lambda: self.done)
+        return "v1"
+
+    @workflow.update
+    async def work(self, ctx: workflow.Context, item: Item) -> int:
+        return await ctx.execute_activity(price, item, start_to_close_timeout=timedelta(seconds=10))
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
+@workflow.defn(name="Diverging")
+class DivergingV2:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.run
+    async def run(self, ctx: workflow.Context) -> str:
+        await ctx.wait_condition(lambda: self.done)
+        return "v2"
+
+    @workflow.update
+    async def work(self, ctx: workflow.Context, item: Item) -> int:
+        await ctx.sleep(1)  # changed: a timer where history has the activity
+        return 0
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
+async def test_replay_that_diverges_inside_an_update_handler_names_the_event(client: Client) -> None:
+    from test_determinism import wait_for_task_failure
+
+    tq = f"tq-{uuid.uuid4().hex[:8]}"
+    async with running_worker(client, tq, workflows=[DivergingV1], activities=[price]):
+        handle = await client.start_workflow(DivergingV1.run, id=new_id(), task_queue=tq)
+        assert await handle.execute_update(DivergingV1.work, Item("x", 2)) == 6
+    async with running_worker(client, tq, workflows=[DivergingV2], activities=[price]):
+        await handle.signal(DivergingV2.finish)
+        failure = await wait_for_task_failure(handle, min_attempt=2)
+    assert "non-determinism" in failure["message"] and "ActivityTaskScheduled" in failure["message"]
+    assert "StartTimer" in failure["message"]
+    await handle.terminate(reason="test over")

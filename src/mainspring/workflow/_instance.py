@@ -38,7 +38,7 @@ from . import _activities, _guard, _timers, _updates
 from ._definition import WorkflowDefinition
 from ._features import CLOSING_COMMANDS, COMMAND_EVENTS, EVENT_HANDLERS
 from ._handlers import HandlerDefinition
-from ._kinds import CommandEvent, describe_event
+from ._kinds import NAMING_FIELDS, CommandEvent, describe_event
 from ._lifecycle import failure_payload
 
 __all__ = ["ActivityCall", "WorkflowInfo", "WorkflowInstance", "failure_payload"]
@@ -149,9 +149,7 @@ class _Command:
         self.on_match = on_match
 
     def describe(self) -> str:
-        fields = ", ".join(
-            f"{k}={v!r}" for k, v in self.body.items() if k in ("activity_type", "activity_id", "timer_id")
-        )
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.body.items() if k in NAMING_FIELDS)
         return f"{self.body['type']}({fields})"
 
 

@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._instance import WorkflowInstance
 
-__all__ = ["CommandEvent", "EventHandler", "describe_event"]
+__all__ = ["NAMING_FIELDS", "CommandEvent", "EventHandler", "describe_event"]
+
+#: The attributes that name what an event or command is about, in a non-determinism error.
+NAMING_FIELDS = ("activity_type", "activity_id", "timer_id", "signal_name", "name", "update_id")
 
 #: What an event means to the workflow: ``handler(instance, event)``.
 EventHandler = Callable[["WorkflowInstance", dict[str, Any]], None]
@@ -40,5 +43,5 @@ class CommandEvent:
 def describe_event(ev: dict[str, Any]) -> str:
     """An event as a non-determinism error names it."""
     attrs = ev.get("attributes", {})
-    fields = ", ".join(f"{k}={attrs[k]!r}" for k in ("activity_type", "activity_id", "timer_id") if k in attrs)
+    fields = ", ".join(f"{k}={attrs[k]!r}" for k in NAMING_FIELDS if k in attrs)
     return f"event {ev['event_id']} {ev['event_type']}({fields})"
