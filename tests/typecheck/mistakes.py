@@ -249,3 +249,12 @@ async def class_workflow_mistakes(client: Client) -> None:
     await handle.signal(CartWorkflow.count)  # type-error
     await handle.signal(CartWorkflow.add_checked, Item("x"))  # type-error
     client.get_workflow_handle_for(CartWorkflow.add, "c")  # type-error
+    await handle.query(CartWorkflow.has, 3)  # type-error
+    await handle.query(CartWorkflow.has)  # type-error
+    await handle.query(CartWorkflow.count, "x")  # type-error
+    await handle.query(CartWorkflow.add, Item("x"))  # type-error
+    await handle.query(CartWorkflow.close_cart)  # type-error
+    await handle.query(Pinger.ping, 3)  # type-error
+    await handle.query(Pinger.pinged_yet)  # type-error
+    count: str = await handle.query(CartWorkflow.count)  # type-error
+    await handle.query(CartWorkflow.count, rpc_timeout=2)  # type-error

@@ -73,6 +73,8 @@ __all__ = [
     "PendingTimer",
     "PendingWorkflowTask",
     "PollRequest",
+    "QueryWorkflowRequest",
+    "QueryWorkflowResponse",
     "RegisterWorkerRequest",
     "RegisterWorkerResponse",
     "RequestCancelActivityCommand",
@@ -368,6 +370,33 @@ class SignalWorkflowResponse(_Model):
         description="Set when the workflow's workers announced their signal handlers and none has this name (often "
         "a typo): it names the ones they have and the closest match.",
     )
+
+
+# --- Queries -------------------------------------------------------------------------------------------------
+
+
+class QueryWorkflowRequest(_Model):
+    """Run a query handler of a workflow against its current state (a closed run's: replayed from its
+    history); nothing is recorded."""
+
+    workflow_id: WorkflowId
+    run_id: ShortText | None = Field(
+        default=None, description="A run id; the newest run of the workflow id when omitted."
+    )
+    query_name: HandlerName
+    input: Any = Field(default=None, description="The query's payload as a JSON value (omit for none).")
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="Seconds to wait for a worker's answer (default 10, at most 60): past it the query fails "
+        "with 504 no_worker.",
+    )
+
+
+class QueryWorkflowResponse(_Model):
+    answer: Any = Field(default=None, description="The query handler's answer, as JSON.")
 
 
 # --- Cancelling and terminating -------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from ._transition import Transition
 from .features import timers
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
+from .features.queries import Queries
 from .features.signals import HandlerSchemas, Signals
 from .features.workflow_tasks import WorkflowTasks
 
@@ -70,6 +71,7 @@ class Engine(EngineCore):
         self.cancellation = Cancellation(self)
         self.handler_schemas = HandlerSchemas(store)
         self.signals = Signals(self, self.handler_schemas)
+        self.queries = Queries(self, self.handler_schemas)
         timers.register(self)
 
     async def start(self) -> None:
