@@ -64,6 +64,20 @@ async def test_a_query_reads_the_running_workflows_state_and_records_nothing(cli
         assert await asyncio.wait_for(handle.result(), 30) == ["apple", "pear", "fig"]
 
 
+@CACHE_SIZES
+async def test_a_query_right_after_a_signal_sees_it(client: Client, cache: int) -> None:
+    # Read after write: the query waits for the workflow task that delivers the acknowledged signal.
+    tq = new_queue()
+    async with running_worker(client, tq, workflows=[Tracker], max_cached_workflows=cache):
+        handle = await client.start_workflow(Tracker.run, 10, id=new_id(), task_queue=tq)
+        for i in range(4):
+            await handle.signal(Tracker.add, f"item-{i}")
+            got = await handle.query(Tracker.progress, rpc_timeout=timedelta(seconds=60))
+            assert got.count == i + 1
+        await handle.signal(Tracker.done)
+        assert len(await asyncio.wait_for(handle.result(), 30)) == 4
+
+
 async def test_a_closed_workflow_is_queried_from_its_history(client: Client) -> None:
     tq = new_queue()
     async with running_worker(client, tq, workflows=[Tracker]) as worker:
@@ -159,7 +173,7 @@ async def test_with_no_worker_the_query_times_out_naming_the_task_queue(client: 
     handle = await client.start_workflow(Tracker.run, 1, id=new_id(), task_queue=tq)
     with pytest.raises(RPCError) as info:
         await handle.query(Tracker.progress, rpc_timeout=timedelta(seconds=0.5))
-    assert info.value.status == 504 and info.value.code == "no_worker"
+    assert info.value.status == 408 and info.value.code == "no_worker"
     assert f"no worker polls task queue {tq!r}" in info.value.message
     with pytest.raises(NotFoundError):
         await client.get_workflow_handle("no-such-workflow").query("progress")
@@ -203,7 +217,7 @@ async def test_the_http_api_answers_queries_and_json_errors(client: Client, serv
     other = await client.start_workflow(Tracker.run, 1, id=new_id(), task_queue=new_queue())
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
         r = await http.post(url, json={"workflow_id": other.workflow_id, "query_name": "progress", "timeout": 0.3})
-    assert r.status_code == 504 and r.json()["code"] == "no_worker"
+    assert r.status_code == 408 and r.json()["code"] == "no_worker"
 
 
 async def test_the_cli_prints_the_answer_and_offers_the_known_names(client: Client, server: ServerProcess) -> None:

@@ -254,6 +254,7 @@ async def class_workflow_mistakes(client: Client) -> None:
     await handle.query(CartWorkflow.count, "x")  # type-error
     await handle.query(CartWorkflow.add, Item("x"))  # type-error
     await handle.query(CartWorkflow.close_cart)  # type-error
+    await handle.query(CartWorkflow.add_checked, Item("x"))  # type-error
     await handle.query(Pinger.ping, 3)  # type-error
     await handle.query(Pinger.pinged_yet)  # type-error
     count: str = await handle.query(CartWorkflow.count)  # type-error

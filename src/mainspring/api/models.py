@@ -390,8 +390,8 @@ class QueryWorkflowRequest(_Model):
         gt=0,
         le=60,
         allow_inf_nan=False,
-        description="Seconds to wait for a worker's answer (default 10, at most 60): past it the query fails "
-        "with 504 no_worker.",
+        description="Seconds to wait for a worker's answer (default 10, at most 60 and the server's "
+        "--max-poll-wait): past it the query fails with 408 no_worker.",
     )
 
 

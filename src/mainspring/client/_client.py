@@ -292,7 +292,7 @@ class WorkflowHandle(Generic[S, R]):
         ``rpc_timeout`` bounds the wait for a worker's answer (default 10 s, at most 60 s). Raises
         ``WorkflowQueryFailedError`` if the workflow has no query of that name (``.known`` lists the ones it
         has), the payload does not fit, or the handler raised or tried to issue a command; ``RPCError`` with
-        code ``no_worker`` (status 504) if no worker polling the run's task queue answered in time;
+        code ``no_worker`` (status 408) if no worker polling the run's task queue answered in time;
         ``NotFoundError`` if there is no such run.
         """
         name, takes_input = _message_name(query, "query")

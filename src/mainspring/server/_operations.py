@@ -568,9 +568,9 @@ OPERATIONS: tuple[Operation, ...] = (
             also=(
                 (502, "A worker gave an answer that could not be read (code bad_worker_answer)"),
                 (
-                    504,
-                    "No worker answered within the timeout: none polls the run's task queue for its type "
-                    "(code no_worker), or the one asked took too long (query_timeout)",
+                    408,
+                    "No worker answered within the timeout (at most --max-poll-wait): none polls the run's task "
+                    "queue for its type (code no_worker), or the one asked took too long (query_timeout)",
                 ),
             ),
         ),

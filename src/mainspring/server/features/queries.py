@@ -10,11 +10,17 @@ are queried. The request carries a history token (a workflow task token for no t
 task's) so the worker can page the history in with ``get_workflow_task_history``, as it does for a
 workflow task whose history it lacks.
 
-With no worker to ask, the query waits for one until its timeout, then fails with 504 ``no_worker`` naming
-the task queue. A name the type's workers did not announce is refused at once (400 ``unknown_query``, the
-known names in ``details.known``); a payload is checked against the announced schema (400
-``invalid_input``, naming the field). What the handler itself refuses or raises comes back as 400
-``query_failed`` (or ``unknown_query``, if the worker's code has no such handler after all).
+A query waits (up to half its timeout) for a workflow task of the run that is pending when it comes, so that it sees
+what was recorded before it (a signal acknowledged just before: read after write, as in Temporal), and the
+worker answers between the run's workflow tasks (under the run's lock), never from the middle of one.
+
+With no worker to ask, the query waits for one until its timeout (at most the server's ``--max-poll-wait``),
+then fails with 408 ``no_worker`` naming the task queue: a deadline exceeded, as Temporal answers, but a
+4xx, since the server is fine and a 5xx would have clients and proxies retrying it as a server fault. A
+name the type's workers did not announce is refused at once (400 ``unknown_query``, the known names in
+``details.known``); a payload is checked against the announced schema (400 ``invalid_input``, naming the
+field). What the handler itself refuses or raises comes back as 400 ``query_failed`` (or
+``unknown_query``, if the worker's code has no such handler after all).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 60.0
 #: While no worker can be asked, how often to look again.
 _LOOK_AGAIN = 0.05
+#: How often a query waiting for the run's pending workflow task looks whether it completed.
+_TASK_LOOK = 0.001
 
 
 class Queries:
@@ -57,14 +65,21 @@ class Queries:
         rec = await core._find(namespace, req.workflow_id, req.run_id)
         await self._check_name(rec, req.query_name)
         await self.schemas.check(namespace, rec.task_queue, rec.workflow_type, "query", req.query_name, req.input)
-        timeout = min(req.timeout or DEFAULT_TIMEOUT, MAX_TIMEOUT)
+        # Bounded by the server's longest poll as well: a query waiting for a worker is a poll of sorts.
+        timeout = min(req.timeout or DEFAULT_TIMEOUT, MAX_TIMEOUT, core.config.max_poll_wait.total_seconds())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         tried: set[str] = set()
         refused: str | None = None  # what the last worker asked said instead of an answer
+        settled = False
         while True:
             session, why_not = self._worker_for(rec, tried)
             why_not = refused or why_not
+            if session is not None and not settled:
+                settled = True
+                # Half the time at most: the other half is the worker's, to answer.
+                if await self._task_done(rec, loop.time() + timeout / 2):
+                    continue  # the state moved on: the worker to ask may be another one now
             remaining = deadline - loop.time()
             if session is None or session.link is None:
                 if remaining <= 0:
@@ -105,6 +120,22 @@ class Queries:
                 refused = f"worker {session.identity} could not answer ({e.message})"
                 continue
             return self._answer(rec, req.query_name, answer, session)
+
+    # --- the state to read ------------------------------------------------------------------------------
+
+    async def _task_done(self, rec: ExecutionRecord, until: float) -> bool:
+        """Wait (up to ``until``) while the run has a workflow task pending, so that the answer reflects
+        what was recorded before the query (a signal just acknowledged, say), as Temporal's queries do;
+        whether there was one. Not for a task whose code keeps failing: then the last good state is the
+        answer, and a query is just what helps find out why. Looked at every millisecond, here, rather
+        than told by every commit: the transition path stays as it is for the runs no one queries."""
+        ex = self.core._cache.get(rec.run_id)
+        if ex is None or not ex.running or ex.state.wt is None or ex.state.wt.attempt > 1:
+            return False
+        loop = asyncio.get_running_loop()
+        while ex.running and ex.state.wt is not None and loop.time() < until:
+            await asyncio.sleep(_TASK_LOOK)
+        return True
 
     # --- the worker to ask ------------------------------------------------------------------------------
 
