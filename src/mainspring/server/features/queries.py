@@ -37,7 +37,9 @@ from ...errors import InvalidArgumentError, RPCError
 if TYPE_CHECKING:
     from ...storage import ExecutionRecord
     from .._core import EngineCore
+    from .._execution import Effects, Execution
     from .._matching import Session
+    from .._state import WorkflowTaskInfo
     from .signals import HandlerSchemas
 
 __all__ = ["DEFAULT_TIMEOUT", "MAX_TIMEOUT", "Queries"]
@@ -47,8 +49,6 @@ DEFAULT_TIMEOUT = 10.0
 MAX_TIMEOUT = 60.0
 #: While no worker can be asked, how often to look again.
 _LOOK_AGAIN = 0.05
-#: How often a query waiting for the run's pending workflow task looks whether it completed.
-_TASK_LOOK = 0.001
 
 
 class Queries:
@@ -57,6 +57,8 @@ class Queries:
     def __init__(self, core: EngineCore, schemas: HandlerSchemas) -> None:
         self.core = core
         self.schemas = schemas
+        #: The queries waiting for a run's workflow task: run id -> (the task when they came, woken when done).
+        self._waiting: dict[str, list[tuple[WorkflowTaskInfo, asyncio.Future[None]]]] = {}
 
     async def query(self, namespace: str, req: m.QueryWorkflowRequest) -> dict[str, Any]:
         """Ask a worker to run the query on the run's current state (a closed run's: its final state)."""
@@ -127,15 +129,45 @@ class Queries:
         """Wait (up to ``until``) while the run has a workflow task pending, so that the answer reflects
         what was recorded before the query (a signal just acknowledged, say), as Temporal's queries do;
         whether there was one. Not for a task whose code keeps failing: then the last good state is the
-        answer, and a query is just what helps find out why. Looked at every millisecond, here, rather
-        than told by every commit: the transition path stays as it is for the runs no one queries."""
+        answer, and a query is just what helps find out why."""
         ex = self.core._cache.get(rec.run_id)
         if ex is None or not ex.running or ex.state.wt is None or ex.state.wt.attempt > 1:
             return False
         loop = asyncio.get_running_loop()
-        while ex.running and ex.state.wt is not None and loop.time() < until:
-            await asyncio.sleep(_TASK_LOOK)
+        entry: tuple[WorkflowTaskInfo, asyncio.Future[None]] = (ex.state.wt, loop.create_future())
+        self._watch(rec.run_id, entry)
+        try:
+            await asyncio.wait([entry[1]], timeout=max(0.0, until - loop.time()))
+        finally:
+            self._unwatch(rec.run_id, entry)
         return True
+
+    # The commits are watched only while a query waits: ``_acted`` is among the core's acts then, and only
+    # then, so the transition path of a server no one queries does not change at all.
+
+    def _watch(self, run_id: str, entry: tuple[WorkflowTaskInfo, asyncio.Future[None]]) -> None:
+        if not self._waiting:
+            self.core.on_commit(self._acted)
+        self._waiting.setdefault(run_id, []).append(entry)
+
+    def _unwatch(self, run_id: str, entry: tuple[WorkflowTaskInfo, asyncio.Future[None]]) -> None:
+        entries = self._waiting.get(run_id)
+        if entries is not None and entry in entries:
+            entries.remove(entry)
+            if not entries:
+                del self._waiting[run_id]
+        if not self._waiting and self._acted in self.core.acts:
+            self.core.acts.remove(self._acted)  # (never called from an act: a waiting query's own code)
+
+    def _acted(self, ex: Execution, fx: Effects) -> None:
+        """A commit: wake the queries waiting for the run's workflow task if it is done."""
+        entries = self._waiting.get(ex.record.run_id)
+        if entries is None:
+            return
+        wt = ex.state.wt
+        for noted, fut in entries:
+            if not fut.done() and (wt is not noted or not ex.running):
+                fut.set_result(None)
 
     # --- the worker to ask ------------------------------------------------------------------------------
 
