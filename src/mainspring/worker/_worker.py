@@ -388,19 +388,21 @@ class Worker:
         """``{"answer": ...}``, or ``{"failed": {"message", "known"?, "unknown"?}}``.
 
         Asked of the cached instance under the run's lock, so it sees the state between workflow tasks,
-        never in the middle of one; a run not cached here (evicted, another worker's, closed) is replayed
-        from its history into an instance of its own, which is dropped after the answer: its commands go
-        nowhere, and the cache keeps only the runs this worker runs."""
+        never in the middle of one, when the server says the run is sticky here; a run not cached here
+        (evicted, another worker's, closed) is replayed from its history into an instance of its own, which
+        is dropped after the answer: its commands go nowhere, and the cache keeps only the runs this worker
+        runs."""
         run_id = str(body["run_id"])
         name = str(body["query_name"])
         raw = body.get("input")
         if body.get("workflow_type") not in self._workflows:
             known = ", ".join(self._workflows) or "none"
             return _failed(f"worker {self.identity} does not run {body.get('workflow_type')!r} (it runs: {known})")
-        async with self._run_lock(run_id):
-            inst = self.cache.peek(run_id)
-            if inst is not None:
-                return _ask(inst, name, raw)
+        if body.get("sticky"):  # else this worker's copy, if it has one, may lag behind another worker's
+            async with self._run_lock(run_id):
+                inst = self.cache.peek(run_id)
+                if inst is not None:
+                    return _ask(inst, name, raw)
         task = {
             "task_token": body["history_token"],
             "namespace": self.client.namespace,

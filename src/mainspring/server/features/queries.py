@@ -103,6 +103,9 @@ class Queries:
                 "input": req.input,
                 "last_event_id": rec.next_event_id - 1,
                 "history_token": core.tokens.make("w", namespace, rec.run_id, 0, 0, session.id),
+                # Only the sticky worker's cached copy is known to be current: another worker's (one that
+                # ran the run before it moved on) may lag behind, so that one replays the history instead.
+                "sticky": self._sticky(rec) is session,
             }
             try:
                 answer = await session.link.request("query", body, remaining)
@@ -171,14 +174,19 @@ class Queries:
 
     # --- the worker to ask ------------------------------------------------------------------------------
 
+    def _sticky(self, rec: ExecutionRecord) -> Session | None:
+        """The session that holds the running run in its sticky cache, if one does."""
+        if rec.status is not WorkflowStatus.RUNNING:
+            return None
+        ex = self.core._cache.get(rec.run_id)
+        return self.core.workflow_tasks.sticky_session(ex) if ex is not None else None
+
     def _worker_for(self, rec: ExecutionRecord, tried: set[str]) -> tuple[Session | None, str]:
         """The session to ask, or None and why there is none."""
         core = self.core
-        if rec.status is WorkflowStatus.RUNNING:
-            ex = core._cache.get(rec.run_id)
-            sticky = core.workflow_tasks.sticky_session(ex) if ex is not None else None
-            if sticky is not None and sticky.link is not None and sticky.id not in tried:
-                return sticky, ""
+        sticky = self._sticky(rec)
+        if sticky is not None and sticky.link is not None and sticky.id not in tried:
+            return sticky, ""
         polling = [
             s
             for s in core.matching.sessions.values()
