@@ -126,7 +126,7 @@ async def test_an_unknown_query_name_lists_the_known_ones(client: Client) -> Non
         await _until_progress(handle, 0)
         with pytest.raises(WorkflowQueryFailedError) as info:
             await handle.query("progres")
-        assert info.value.known == ["has", "progress", "sneaky_sleep", "sneaky_timer"]
+        assert info.value.known == ["big", "has", "progress", "sneaky_sleep", "sneaky_timer"]
         assert "Did you mean 'progress'?" in info.value.message and "'has'" in info.value.message
         with pytest.raises(TypeError, match="not a query handler"):
             await handle.query(Tracker.add)  # type: ignore[call-overload]
@@ -168,6 +168,24 @@ async def test_a_payload_that_does_not_fit_is_refused_naming_the_field(client: C
         await asyncio.wait_for(handle.result(), 30)
 
 
+async def test_an_answer_over_the_payload_limit_is_refused_and_the_worker_stays(client: Client) -> None:
+    tq = new_queue()
+    async with running_worker(client, tq, workflows=[Tracker]):
+        handle = await client.start_workflow(Tracker.run, 1, id=new_id(), task_queue=tq)
+        await _until_progress(handle, 0)
+        sessions = (await client.transport.call("GET", "/api/v1/namespaces/default/task-queues"))["task_queues"]
+        with pytest.raises(WorkflowQueryFailedError, match="over the server's limit"):
+            await handle.query(Tracker.big, 3_000_000)
+        assert await handle.query(Tracker.big, 10) == "x" * 10
+        # The same session: the worker's connection was not closed by an oversized frame.
+        after = (await client.transport.call("GET", "/api/v1/namespaces/default/task-queues"))["task_queues"]
+        assert [w["session_id"] for q in after for w in q["workers"] if q["name"] == tq] == [
+            w["session_id"] for q in sessions for w in q["workers"] if q["name"] == tq
+        ]
+        await handle.signal(Tracker.done)
+        await asyncio.wait_for(handle.result(), 30)
+
+
 async def test_with_no_worker_the_query_times_out_naming_the_task_queue(client: Client) -> None:
     tq = new_queue()
     handle = await client.start_workflow(Tracker.run, 1, id=new_id(), task_queue=tq)
@@ -201,7 +219,7 @@ async def test_the_http_api_answers_queries_and_json_errors(client: Client, serv
             assert r.status_code == 200 and r.json() == {"answer": True}
             r = await http.post(url, json={"workflow_id": wid, "query_name": "nope"})
             assert r.status_code == 400 and r.json()["code"] == "unknown_query"
-            assert r.json()["details"]["known"] == ["has", "progress", "sneaky_sleep", "sneaky_timer"]
+            assert r.json()["details"]["known"] == ["big", "has", "progress", "sneaky_sleep", "sneaky_timer"]
             r = await http.post(url, json={"workflow_id": wid, "query_name": "has", "input": {"item": 3}})
             assert r.status_code == 400 and r.json()["code"] == "invalid_input" and "item" in r.json()["message"]
             r = await http.post(url, json={"workflow_id": wid, "query_name": "sneaky_timer"})

@@ -59,6 +59,10 @@ class Tracker:
         return self.items.count(lookup.item) >= lookup.at_least
 
     @workflow.query
+    def big(self, size: int) -> str:
+        return "x" * size
+
+    @workflow.query
     def sneaky_timer(self) -> int:
         # A durable timer: a command, which a query may not issue.
         asyncio.get_running_loop().call_later(30, lambda: None)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from .._answers import NOT_MAINSPRING
+from .._json import dumps
 from ..activity import ActivityDefinition, ActivityFunction
 from ..activity import get_definition as get_activity_definition
 from ..api.enums import CommandType, EventType
@@ -382,6 +383,15 @@ class Worker:
         except Exception as e:  # a bug here, not in the query: the caller hears of it all the same
             log.exception("could not answer a query of workflow %s", body.get("workflow_id"))
             answer = _failed(f"the worker could not answer the query ({type(e).__name__}: {e})")
+        if "answer" in answer:
+            # A frame over the server's limit would end this worker's connection (its session, and every
+            # task it holds): a query's answer is bounded as an activity's result is.
+            size = len(dumps(answer["answer"]))
+            if size > self._max_payload:
+                answer = _failed(
+                    f"the answer of query {body.get('query_name')!r} is {size:,} bytes, over the server's limit "
+                    f"of {self._max_payload:,} bytes: answer with less (a summary, a page)"
+                )
         channel.send({"q": q, "ok": answer})
 
     async def _query(self, body: dict[str, Any]) -> dict[str, Any]:
