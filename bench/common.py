@@ -25,7 +25,7 @@ ROOT = BENCH_DIR.parent
 PY = sys.executable
 
 ENGINES = ("mainspring", "temporal", "dbos")
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "CLI")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "CLI")
 
 #: The default n of each workload. W5's default is per engine (see W5_DEFAULT_N).
 DEFAULT_N = {
@@ -37,6 +37,8 @@ DEFAULT_N = {
     "W7": 10_000,
     "W8": 10_000,
     "W9": 5,
+    "W10": 200,
+    "W11": 500,
     "CLI": 15,
 }
 #: W5 (workflows waiting on a one-hour timer): 100,000 for Mainspring, as the issue asks. Temporal's dev
@@ -61,6 +63,16 @@ def w7_figures(times: dict[int, float]) -> Result:
         lo, hi = min(times), max(times)
         out[f"ratio_ms_per_activity_k{hi}_vs_k{lo}"] = (times[hi] / hi) / (times[lo] / lo)
     return out
+
+
+def latency_figures(lat_ms: Sequence[float], prefix: str = "") -> Result:
+    """p50, p99, mean and max of latencies in ms (W10, W11), each key after ``prefix``."""
+    return {
+        f"{prefix}p50_ms": pct(lat_ms, 0.5),
+        f"{prefix}p99_ms": pct(lat_ms, 0.99),
+        f"{prefix}mean_ms": statistics.mean(lat_ms),
+        f"{prefix}max_ms": max(lat_ms),
+    }
 
 
 def sqlite_used_bytes(path: str | Path) -> int:

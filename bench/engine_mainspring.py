@@ -34,6 +34,7 @@ from common import (
     Result,
     cli_timings,
     free_port,
+    latency_figures,
     pct,
     remove_files,
     run_tag,
@@ -46,6 +47,7 @@ from common import (
     w8_burst,
 )
 from mainspring import Client, WorkflowHandle
+from mainspring.errors import WorkflowQueryFailedError
 
 W5_TIMER_SECONDS = 3600.0
 
@@ -146,6 +148,10 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                     res.update(await _w7(client, tq, tag, n))
                 elif workload == "W9":
                     res.update(await _w9(client, tq, tag, n, db))
+                elif workload == "W10":
+                    res.update(await _w10(client, tq, tag, n))
+                elif workload == "W11":
+                    res.update(await _w11(client, tq, tag, n))
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
@@ -256,6 +262,63 @@ async def _w8(client: Client, tq: str, tag: str, n: int) -> Result:
         return h.result()
 
     return await w8_burst(start, n)
+
+
+# ---------------------------------------------------------------------------------------------------- W10, W11
+
+
+async def _message_workflow(client: Client, tq: str, wid: str) -> WorkflowHandle[Any, int]:
+    """A running MessageWF whose first workflow task has run (it is in the worker's cache)."""
+    h = await client.start_workflow(defs.MessageWF.run, id=wid, task_queue=tq)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            await h.query(defs.MessageWF.last)
+            return h
+        except WorkflowQueryFailedError:  # its first workflow task has not run yet
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.01)
+
+
+async def _w10(client: Client, tq: str, tag: str, n: int) -> Result:
+    """Signal round trip: send signal i, then query until the handler's effect is visible; n times on one
+    running workflow."""
+    h = await _message_workflow(client, tq, f"w10-{tag}")
+    lat, sent = [], []
+    queries = 0
+    for i in range(1, n + 1):
+        t = time.perf_counter()
+        await h.signal(defs.MessageWF.bump, i)
+        sent.append((time.perf_counter() - t) * 1000)
+        while True:
+            queries += 1
+            if await h.query(defs.MessageWF.last) >= i:
+                break
+        lat.append((time.perf_counter() - t) * 1000)
+    await h.signal(defs.MessageWF.finish)
+    if await h.result() != n:
+        raise AssertionError("W10: the workflow did not see every signal")
+    # signal_p50_ms: the signal call alone (acknowledged once recorded); the rest is the query's.
+    return {**latency_figures(lat), "signal_p50_ms": pct(sent, 0.5), "queries_per_round_trip": queries / n}
+
+
+async def _w11(client: Client, tq: str, tag: str, n: int) -> Result:
+    """Queries on one running, cached workflow: n in a row."""
+    h = await _message_workflow(client, tq, f"w11-{tag}")
+    await h.signal(defs.MessageWF.bump, 7)
+    while await h.query(defs.MessageWF.last) != 7:
+        pass
+    lat = []
+    for _ in range(n):
+        t = time.perf_counter()
+        if await h.query(defs.MessageWF.last) != 7:
+            raise AssertionError("W11: a query gave a wrong answer")
+        lat.append((time.perf_counter() - t) * 1000)
+    await h.signal(defs.MessageWF.finish)
+    await h.result()
+    # The update round trip is measured here once updates exist.
+    return {**latency_figures(lat, "query_"), "update_rt_p50_ms": None}
 
 
 # ---------------------------------------------------------------------------------------------------- W7, W9

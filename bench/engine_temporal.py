@@ -41,6 +41,7 @@ from common import (
     Result,
     cli_timings,
     free_port,
+    latency_figures,
     pct,
     remove_files,
     run_tag,
@@ -209,6 +210,10 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 )
             elif workload == "W9":
                 res.update(await _w9(client, tq, tag, n, db))
+            elif workload == "W10":
+                res.update(await _w10(client, tq, tag, n))
+            elif workload == "W11":
+                res.update(await _w11(client, tq, tag, n))
             else:
                 raise ValueError(workload)
             s1, w1, c1 = _cpu(server, worker)
@@ -270,6 +275,53 @@ async def _w3(client: Client, tq: str, tag: str, n: int) -> Result:
     if r != n:
         raise AssertionError(f"W3 returned {r!r}, expected {n}")
     return {"wall_s": wall, "ms_per_activity": wall * 1000 / n}
+
+
+# ---------------------------------------------------------------------------------------------------- W10, W11
+# As Mainspring's (engine_mainspring.py): one running MessageWF, a signal then queries until it is visible
+# (W10); queries in a row on the cached workflow (W11).
+
+
+async def _message_workflow(client: Client, tq: str, wid: str) -> WorkflowHandle[Any, int]:
+    h = await client.start_workflow(defs.MessageWF.run, id=wid, task_queue=tq)
+    await h.query(defs.MessageWF.last)  # answered once its first workflow task has run
+    return h
+
+
+async def _w10(client: Client, tq: str, tag: str, n: int) -> Result:
+    h = await _message_workflow(client, tq, f"w10-{tag}")
+    lat, sent = [], []
+    queries = 0
+    for i in range(1, n + 1):
+        t = time.perf_counter()
+        await h.signal(defs.MessageWF.bump, i)
+        sent.append((time.perf_counter() - t) * 1000)
+        while True:
+            queries += 1
+            if await h.query(defs.MessageWF.last) >= i:
+                break
+        lat.append((time.perf_counter() - t) * 1000)
+    await h.signal(defs.MessageWF.finish)
+    if await h.result() != n:
+        raise AssertionError("W10: the workflow did not see every signal")
+    # signal_p50_ms: the signal call alone (acknowledged once recorded); the rest is the query's.
+    return {**latency_figures(lat), "signal_p50_ms": pct(sent, 0.5), "queries_per_round_trip": queries / n}
+
+
+async def _w11(client: Client, tq: str, tag: str, n: int) -> Result:
+    h = await _message_workflow(client, tq, f"w11-{tag}")
+    await h.signal(defs.MessageWF.bump, 7)
+    while await h.query(defs.MessageWF.last) != 7:
+        pass
+    lat = []
+    for _ in range(n):
+        t = time.perf_counter()
+        if await h.query(defs.MessageWF.last) != 7:
+            raise AssertionError("W11: a query gave a wrong answer")
+        lat.append((time.perf_counter() - t) * 1000)
+    await h.signal(defs.MessageWF.finish)
+    await h.result()
+    return {**latency_figures(lat, "query_"), "update_rt_p50_ms": None}
 
 
 # ---------------------------------------------------------------------------------------------------- W7, W9

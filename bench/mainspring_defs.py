@@ -98,6 +98,30 @@ async def echo_wf(ctx: workflow.Context, payload: str) -> str:  # W9
     return await ctx.execute_activity(echo, payload, start_to_close_timeout=ACT_TIMEOUT)
 
 
+@workflow.defn(name="MessageWF")
+class MessageWF:  # W10, W11: a workflow that counts the signals it got, read by a query
+    def __init__(self) -> None:
+        self.seen = 0
+        self.stop = False
+
+    @workflow.run
+    async def run(self, ctx: workflow.Context) -> int:
+        await ctx.wait_condition(lambda: self.stop)
+        return self.seen
+
+    @workflow.signal
+    def bump(self, i: int) -> None:
+        self.seen = max(self.seen, i)
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.stop = True
+
+    @workflow.query
+    def last(self) -> int:
+        return self.seen
+
+
 WORKFLOWS: list[workflow.WorkflowFunction[..., Any]] = [
     greet_wf,
     three_noop_wf,
@@ -106,5 +130,6 @@ WORKFLOWS: list[workflow.WorkflowFunction[..., Any]] = [
     timer_wf,
     fan_out_wf,
     echo_wf,
+    MessageWF,  # type: ignore[list-item]
 ]
 ACTIVITIES: list[activity.ActivityFunction[..., Any]] = [greet, noop, sleep_step, echo]

@@ -65,6 +65,9 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
         ("list_ms", "lower"),
     ],
     "W8": [("wf_per_s", "higher"), ("longest_gap_s", "lower"), ("server_peak_rss_mb", "lower")],
+    "W10": [("p50_ms", "lower"), ("p99_ms", "lower")],
+    # update_rt_p50_ms: a slot for the update round trip, measured once updates exist (None until then).
+    "W11": [("query_p50_ms", "lower"), ("query_p99_ms", "lower"), ("update_rt_p50_ms", "lower")],
     "CLI": [("help_ms", "lower"), ("list_ms", "lower"), ("describe_ms", "lower")],
 }
 
@@ -209,7 +212,7 @@ def _temporal_available() -> bool:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W9, CLI (or 'all' for W1-W4)")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W11, CLI (or 'all' for W1-W4)")
     ap.add_argument(
         "--engine",
         default=None,
@@ -222,7 +225,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help=(
             "workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W6 30000, "
-            "W7 10000 (largest K), W8 10000 per batch, W9 5 per size, CLI 15 per command)"
+            "W7 10000 (largest K), W8 10000 per batch, W9 5 per size, W10 200 signal round trips, W11 500 "
+            "queries, CLI 15 per command)"
         ),
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per engine and workload (default 3)")

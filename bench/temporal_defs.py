@@ -111,5 +111,29 @@ class EchoWF:  # W9
         return await workflow.execute_activity(echo, payload, start_to_close_timeout=ACT_TIMEOUT)
 
 
-WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF, FanOutWF, EchoWF]
+@workflow.defn
+class MessageWF:  # W10, W11: counts the signals it got, read by a query
+    def __init__(self) -> None:
+        self.seen = 0
+        self.stop = False
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self.stop)
+        return self.seen
+
+    @workflow.signal
+    def bump(self, i: int) -> None:
+        self.seen = max(self.seen, i)
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.stop = True
+
+    @workflow.query
+    def last(self) -> int:
+        return self.seen
+
+
+WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF, FanOutWF, EchoWF, MessageWF]
 ACTIVITIES: list[Callable[..., Any]] = [greet, noop, sleep_step, echo]

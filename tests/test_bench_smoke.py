@@ -42,6 +42,8 @@ FIGURES = {
     # At the small n below: one K (n itself) and one workflow per payload size.
     "W7": ["k50_s", "k50_ms_per_activity", "k50_workflow_tasks"],
     "W9": ["1kb_p50_ms", "1mb_p50_ms", "2mb_p50_ms", "1mb_db_bytes_per_wf", "1mb_db_copies_per_wf"],
+    "W10": ["p50_ms", "p99_ms", "signal_p50_ms", "queries_per_round_trip"],
+    "W11": ["query_p50_ms", "query_p99_ms"],
     "CLI": ["help_ms", "list_ms", "describe_ms", "help_min_ms", "python_ms"],
 }
 
@@ -91,6 +93,8 @@ def check_row(row: dict[str, Any], engine: str, workload: str, n: int) -> None:
         ("W8", 30, []),
         ("W7", 50, []),
         ("W9", 1, []),
+        ("W10", 5, []),
+        ("W11", 5, []),
     ],
 )
 def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[str]) -> None:

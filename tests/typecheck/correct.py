@@ -237,6 +237,12 @@ async def class_workflow_usage(client: Client) -> None:
     typed = client.get_workflow_handle_for(CartWorkflow.run, "cart-1")
     assert_type(typed, WorkflowHandle[CartWorkflow, list[Item]])
     await typed.signal(CartWorkflow.add, Item("fig", 2), request_id="r-1")
+    assert_type(await typed.query(CartWorkflow.count), int)
+    assert_type(await typed.query(CartWorkflow.has, "apple"), bool)
+    assert_type(await handle.query(CartWorkflow.count, rpc_timeout=timedelta(seconds=2)), int)
+    assert_type(await handle.query("count"), Any)
+    assert_type(await handle.query("has", "apple", result_type=bool), bool)
+    assert_type(await handle.query("count", rpc_timeout=timedelta(seconds=1), result_type=int), int)
     assert_type(
         await client.execute_workflow(CartWorkflow.run, Greeting("bo"), id="cart-2", task_queue="q"), list[Item]
     )

@@ -170,3 +170,7 @@ class Pinger:
     @workflow.signal
     def ping(self, times: int) -> None:
         self.pinged = times > 0
+
+    @workflow.query
+    def pinged_yet(self) -> bool:
+        return self.pinged

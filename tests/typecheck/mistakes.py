@@ -254,3 +254,13 @@ async def class_workflow_mistakes(client: Client) -> None:
     await handle.execute_update(CartWorkflow.add, Item("x"))  # type-error
     await handle.execute_update(CartWorkflow.count)  # type-error
     await handle.start_update(CartWorkflow.add_checked, Item("x"))  # type-error
+    await handle.query(CartWorkflow.has, 3)  # type-error
+    await handle.query(CartWorkflow.has)  # type-error
+    await handle.query(CartWorkflow.count, "x")  # type-error
+    await handle.query(CartWorkflow.add, Item("x"))  # type-error
+    await handle.query(CartWorkflow.close_cart)  # type-error
+    await handle.query(CartWorkflow.add_checked, Item("x"))  # type-error
+    await handle.query(Pinger.ping, 3)  # type-error
+    await handle.query(Pinger.pinged_yet)  # type-error
+    count: str = await handle.query(CartWorkflow.count)  # type-error
+    await handle.query(CartWorkflow.count, rpc_timeout=2)  # type-error

@@ -76,6 +76,8 @@ __all__ = [
     "PendingWorkflowTask",
     "PollRequest",
     "PollWorkflowUpdateRequest",
+    "QueryWorkflowRequest",
+    "QueryWorkflowResponse",
     "RegisterWorkerRequest",
     "RegisterWorkerResponse",
     "RejectedUpdate",
@@ -428,6 +430,33 @@ class UpdateWorkflowResponse(_Model):
         description="Why it failed: its validator refused it (stage COMPLETED, rejected) or its handler failed.",
     )
     rejected: bool = Field(default=False, description="Its validator refused it: nothing was recorded.")
+
+
+# --- Queries -------------------------------------------------------------------------------------------------
+
+
+class QueryWorkflowRequest(_Model):
+    """Run a query handler of a workflow against its current state (a closed run's: replayed from its
+    history); nothing is recorded."""
+
+    workflow_id: WorkflowId
+    run_id: ShortText | None = Field(
+        default=None, description="A run id; the newest run of the workflow id when omitted."
+    )
+    query_name: HandlerName
+    input: Any = Field(default=None, description="The query's payload as a JSON value (omit for none).")
+    timeout: float | None = Field(
+        default=None,
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="Seconds to wait for a worker's answer (default 10, at most 60 and the server's "
+        "--max-poll-wait): past it the query fails with 408 no_worker.",
+    )
+
+
+class QueryWorkflowResponse(_Model):
+    answer: Any = Field(default=None, description="The query handler's answer, as JSON.")
 
 
 # --- Cancelling and terminating -------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""``mainspring workflow signal`` and ``workflow update execute|start|result``: messages to running workflows,
-over the blocking HTTP client."""
+"""``mainspring workflow signal``, ``query`` and ``update execute|start|result``: messages to workflows, over
+the blocking HTTP client."""
 
 from __future__ import annotations
 
@@ -54,6 +54,44 @@ def signal(
     click.echo(
         f"Signal {name!r} sent to workflow {workflow_id} (run {data.get('run_id')}, event {data.get('event_id')})."
     )
+
+
+@click.command("query")
+@_message_options
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True, max=60),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for a worker's answer.",
+)
+@connection_options
+@run_sync
+def query(
+    api: Api,
+    workflow_id: str,
+    run_id: str | None,
+    name: str,
+    input_: str | None,
+    input_file: str | None,
+    timeout: float,
+    output: str,
+) -> None:
+    """Run a query of a workflow (a closed one too) and print its answer as JSON; nothing is recorded.
+
+    An unknown name fails, listing the workflow's queries and the closest one."""
+    from ._workflow import parse_input
+
+    body = {
+        "workflow_id": workflow_id,
+        "run_id": run_id,
+        "query_name": name,
+        "input": parse_input(input_, input_file),
+        "timeout": timeout,
+    }
+    api.timeout = timeout + 10  # the server answers no_worker at the timeout: let its answer arrive
+    data = api.post(api.path("/workflows/query"), body) or {}
+    echo_json(data.get("answer"))
 
 
 # --- updates -------------------------------------------------------------------------------------------------
@@ -171,4 +209,5 @@ def update_result(api: Api, workflow_id: str, run_id: str | None, update_id: str
 def register(group: click.Group) -> None:
     """Add the message commands to ``mainspring workflow``."""
     group.add_command(signal)
+    group.add_command(query)
     group.add_command(update)

@@ -22,6 +22,7 @@ from ..errors import (
     RPCError,
     ServerUnavailableError,
     WorkflowFailureError,
+    WorkflowQueryFailedError,
     failure_from_dict,
 )
 from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
@@ -34,7 +35,7 @@ from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage, outcome, wait_f
 if TYPE_CHECKING:
     from ..workflow import Context
     from ..workflow._definition import WorkflowFunction
-    from ..workflow._handlers import RunMethod, SignalMethod, UpdateMethod
+    from ..workflow._handlers import QueryMethod, RunMethod, SignalMethod, UpdateMethod
 
 __all__ = ["Client", "WorkflowDescription", "WorkflowHandle", "WorkflowPage"]
 
@@ -62,6 +63,8 @@ S = TypeVar("S")
 T = TypeVar("T")
 #: An update's result (R is the workflow's, on a handle).
 U = TypeVar("U")
+#: A query's answer.
+Q = TypeVar("Q")
 
 #: The server's warnings about a start (no worker on the queue runs its type) go to a logger of their
 #: own, so a program that shows them itself (the CLI) can silence just these.
@@ -420,6 +423,80 @@ class WorkflowHandle(Generic[S, R]):
         """A handle to an update sent earlier (by any client), by its id: ``await h.result()`` waits for its
         outcome, also after a server restart."""
         return WorkflowUpdateHandle(self.client, self.workflow_id, self.run_id, update_id, result_type)
+
+    @overload
+    async def query(self, query: QueryMethod[S, [], Q], /, *, rpc_timeout: timedelta | None = ...) -> Q: ...
+
+    @overload
+    async def query(self, query: QueryMethod[S, [A], Q], arg: A, /, *, rpc_timeout: timedelta | None = ...) -> Q: ...
+
+    @overload
+    async def query(
+        self, query: str, arg: Any = ..., /, *, result_type: type[T], rpc_timeout: timedelta | None = ...
+    ) -> T: ...
+
+    @overload
+    async def query(
+        self, query: str, arg: Any = ..., /, *, result_type: None = ..., rpc_timeout: timedelta | None = ...
+    ) -> Any: ...
+
+    async def query(
+        self, query: Any, arg: Any = None, /, *, result_type: Any = None, rpc_timeout: timedelta | None = None
+    ) -> Any:
+        """Run a query handler of the workflow on its current state and return its answer (decoded to the
+        handler's result type, or ``result_type`` for a query named by a string). Nothing is recorded; a
+        closed run is answered from its final state (a worker replays its history).
+
+        ``rpc_timeout`` bounds the wait for a worker's answer (default 10 s, at most 60 s). Raises
+        ``WorkflowQueryFailedError`` if the workflow has no query of that name (``.known`` lists the ones it
+        has), the payload does not fit, or the handler raised or tried to issue a command; ``RPCError`` with
+        code ``no_worker`` (status 408) if no worker polling the run's task queue answered in time;
+        ``NotFoundError`` if there is no such run.
+        """
+        name, takes_input = _message_name(query, "query")
+        if not isinstance(query, str):
+            from ..workflow._handlers import handler_of
+
+            h = handler_of(query, "query")
+            result_type = h.result_type if h is not None else None
+        try:
+            payload = encode(arg) if takes_input else None
+        except PayloadError as e:
+            raise WorkflowQueryFailedError(f"the payload of query {name!r} cannot be sent: {e}") from None
+        body: dict[str, Any] = {
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "query_name": name,
+            "input": payload,
+        }
+        wait = 10.0
+        if rpc_timeout is not None:
+            wait = rpc_timeout.total_seconds()
+            if not 0 < wait <= 60:
+                raise ValueError(f"rpc_timeout must be more than 0 and at most 60 seconds, got {rpc_timeout}")
+            body["timeout"] = wait
+
+        async def send() -> Any:
+            data = await self.client._channel_call("query_workflow", body, wait + 10)
+            if data is NotImplemented:
+                data = await self.client._call("POST", "/workflows/query", body=body, timeout=wait + 10)
+            return data
+
+        try:
+            data = await _retrying(send)
+        except InvalidArgumentError as e:
+            if e.code == "unknown_query":
+                known = e.details.get("known") if isinstance(e.details, dict) else None
+                raise WorkflowQueryFailedError(e.message, known=list(known or [])) from None
+            if e.code in ("query_failed", "invalid_input"):
+                raise WorkflowQueryFailedError(e.message) from None
+            raise
+        try:
+            return decode(data.get("answer"), result_type)
+        except PayloadError as e:
+            raise WorkflowQueryFailedError(
+                f"the answer of query {name!r} does not fit the expected type: {e}"
+            ) from None
 
     async def describe(self) -> WorkflowDescription:
         """Status, timing, input, result or failure, and pending work of the run."""

@@ -43,6 +43,7 @@ from ._transition import Transition
 from .features import COMMAND_KINDS, CommandKinds, timers
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
+from .features.queries import Queries
 from .features.signals import HandlerSchemas, Signals
 from .features.updates import Updates
 from .features.workflow_tasks import WorkflowTasks
@@ -73,6 +74,7 @@ class Engine(EngineCore):
         self.activity_tasks = ActivityTasks(self)
         self.cancellation = Cancellation(self)
         self.signals = Signals(self, self.handler_schemas)
+        self.queries = Queries(self, self.handler_schemas)
         timers.register(self)
 
     async def start(self) -> None:

@@ -27,8 +27,10 @@ from ..storage import StorageError
 
 __all__ = ["ErrorAnswer", "answer_for", "http_status"]
 
-#: A code whose status is not its class's. (None today: every code's class says it.)
-_BY_CODE: dict[str, int] = {}
+#: A code whose status is not its class's: a query no worker answered in time is a deadline exceeded (Temporal's
+#: DEADLINE_EXCEEDED), answered 408, not a server fault (a 5xx, which clients and proxies retry); a worker's
+#: answer that cannot be read is a bad gateway's.
+_BY_CODE: dict[str, int] = {"no_worker": 408, "query_timeout": 408, "bad_worker_answer": 502}
 
 #: Most specific first: ResourceExhaustedError is a ServerUnavailableError.
 _BY_CLASS: tuple[tuple[type[RPCError], int], ...] = (

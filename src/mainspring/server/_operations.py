@@ -298,6 +298,10 @@ async def _signal(engine: Engine, c: Caller, b: m.SignalWorkflowRequest) -> Any:
     return await engine.signals.signal(c.namespace, b, _identity(c, b.identity))
 
 
+async def _query(engine: Engine, c: Caller, b: m.QueryWorkflowRequest) -> Any:
+    return await engine.queries.query(c.namespace, b)
+
+
 async def _update(engine: Engine, c: Caller, b: m.UpdateWorkflowRequest) -> Any:
     return await engine.updates.update(c.namespace, b, _identity(c, b.identity))
 
@@ -555,6 +559,29 @@ OPERATIONS: tuple[Operation, ...] = (
         request=m.SignalWorkflowRequest,
         answer=m.SignalWorkflowResponse,
         http=Http("POST", _NS + "/workflows/signal"),
+        client=True,
+    ),
+    Operation(
+        "query_workflow",
+        "Run a query handler of a workflow on its current state, asked of a worker (a closed or evicted run is "
+        "replayed from its history); nothing is recorded. 400 unknown_query (details.known lists the names), "
+        "invalid_input if the payload does not fit the handler's announced schema, query_failed if the handler "
+        "raised or tried to issue a command",
+        _query,
+        request=m.QueryWorkflowRequest,
+        answer=m.QueryWorkflowResponse,
+        http=Http(
+            "POST",
+            _NS + "/workflows/query",
+            also=(
+                (502, "A worker gave an answer that could not be read (code bad_worker_answer)"),
+                (
+                    408,
+                    "No worker answered within the timeout (at most --max-poll-wait): none polls the run's task "
+                    "queue for its type (code no_worker), or the one asked took too long (query_timeout)",
+                ),
+            ),
+        ),
         client=True,
     ),
     Operation(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from .._validation import NO_INPUT_SCHEMA
 from ..api.names import check_id
@@ -138,6 +138,9 @@ class QueryMethod(Protocol[S_contra, P, R_co]):
     """The static type of a method decorated with ``@workflow.query``."""
 
     __name__: str
+    #: Set on every query method (``_decorate``): what tells a query apart, to the type checker, from a
+    #: signal or update method of the same shape, so that ``handle.query`` takes neither.
+    _mainspring_query: Literal[True]
 
     def __call__(self, instance: S_contra, /, *args: P.args, **kwargs: P.kwargs) -> R_co:
         """The method itself; only a worker calls it."""
@@ -329,6 +332,8 @@ def _decorate(kind: str, fn: Callable[..., Any] | None, name: str | None, dynami
             raise TypeError(f"query {f.__qualname__!r} must be a plain `def`: a query only reads the workflow's state")
         m = _Mark(kind, name, dynamic)
         setattr(f, MARK, m)
+        if kind == QUERY:
+            f._mainspring_query = True  # type: ignore[attr-defined]
         if kind == UPDATE:
 
             def validator(v: Callable[..., Any]) -> Callable[..., Any]:
