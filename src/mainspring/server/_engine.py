@@ -43,6 +43,7 @@ from ._transition import Transition
 from .features import timers
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
+from .features.signal_with_start import SignalWithStart
 from .features.signals import HandlerSchemas, Signals
 from .features.workflow_tasks import WorkflowTasks
 
@@ -70,6 +71,7 @@ class Engine(EngineCore):
         self.cancellation = Cancellation(self)
         self.handler_schemas = HandlerSchemas(store)
         self.signals = Signals(self, self.handler_schemas)
+        self.signal_with_start = SignalWithStart(self, self.signals, self._start)
         timers.register(self)
 
     async def start(self) -> None:
@@ -147,7 +149,11 @@ class Engine(EngineCore):
         finally:
             self.admission.done(ticket)
 
-    async def _start(self, namespace: str, req: m.StartWorkflowRequest) -> tuple[str, bool]:
+    async def _start(
+        self, namespace: str, req: m.StartWorkflowRequest, also: Callable[[Transition], None] | None = None
+    ) -> tuple[str, bool]:
+        """Create the run (see ``start_workflow``). ``also(t)`` appends what the run is created with besides
+        its start (signal-with-start's signal): written in the same creation, so no one sees the run without it."""
         schema = await self._workflow_schema(namespace, req.task_queue, req.workflow_type)
         if schema is not None:
             problem = schema_error(req.input, schema)
@@ -187,15 +193,20 @@ class Engine(EngineCore):
                 "attempt": 1,
             },
         )
+        if also is not None:
+            also(t)
         t.wake()
         rec.state = ex.state.to_dict()
+        puts, _, _ = ex.state.take_changes()  # none, unless ``also`` added a pending item
         events, ex.events = ex.events, []
         ex.remember(events)
         # The first workflow task is offered while the start is being written, so a worker runs it
         # during the commit instead of after it. That is safe: workflow code has no effects, and the
         # task's completion is committed only once the start is durable (``_commit`` waits for
         # ``creating``); if the start fails, the completion is refused and nothing happened.
-        creating = ex.creating = asyncio.ensure_future(self.store.write(ExecutionWrite(rec, None, events)))
+        creating = ex.creating = asyncio.ensure_future(
+            self.store.write(ExecutionWrite(rec, None, events, put_items=puts))
+        )
 
         def settled(f: asyncio.Future[None]) -> None:
             error = None if f.cancelled() else f.exception()
