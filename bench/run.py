@@ -66,6 +66,13 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
     ],
     "W8": [("wf_per_s", "higher"), ("longest_gap_s", "lower"), ("server_peak_rss_mb", "lower")],
     "CLI": [("help_ms", "lower"), ("list_ms", "lower"), ("describe_ms", "lower")],
+    "W12": [
+        ("signals_per_s", "higher"),
+        ("signal_ack_p50_ms", "lower"),
+        ("complete_after_last_signal_s", "lower"),
+        ("replay_us_per_event", "lower"),
+        ("server_cpu_s", "lower"),
+    ],
 }
 
 INSTALL_HINT = "install the benchmark dependencies: .venv/bin/pip install -e '.[bench]'"
@@ -209,7 +216,7 @@ def _temporal_available() -> bool:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W9, CLI (or 'all' for W1-W4)")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W9, W12, CLI (or 'all' for W1-W4)")
     ap.add_argument(
         "--engine",
         default=None,
@@ -222,7 +229,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=None,
         help=(
             "workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W6 30000, "
-            "W7 10000 (largest K), W8 10000 per batch, W9 5 per size, CLI 15 per command)"
+            "W7 10000 (largest K), W8 10000 per batch, W9 5 per size, W12 1000 signals, CLI 15 per command)"
         ),
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per engine and workload (default 3)")

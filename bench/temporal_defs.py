@@ -111,5 +111,20 @@ class EchoWF:  # W9
         return await workflow.execute_activity(echo, payload, start_to_close_timeout=ACT_TIMEOUT)
 
 
-WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF, FanOutWF, EchoWF]
+@workflow.defn
+class SignalSinkWF:  # W12: records each signal's payload in the order its handler saw them
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    @workflow.run
+    async def run(self, n: int) -> list[int]:
+        await workflow.wait_condition(lambda: len(self.seen) >= n)
+        return self.seen
+
+    @workflow.signal
+    def add(self, i: int) -> None:
+        self.seen.append(i)
+
+
+WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF, FanOutWF, EchoWF, SignalSinkWF]
 ACTIVITIES: list[Callable[..., Any]] = [greet, noop, sleep_step, echo]

@@ -42,6 +42,13 @@ FIGURES = {
     # At the small n below: one K (n itself) and one workflow per payload size.
     "W7": ["k50_s", "k50_ms_per_activity", "k50_workflow_tasks"],
     "W9": ["1kb_p50_ms", "1mb_p50_ms", "2mb_p50_ms", "1mb_db_bytes_per_wf", "1mb_db_copies_per_wf"],
+    "W12": [
+        "signals_per_s",
+        "signal_ack_p50_ms",
+        "complete_after_last_signal_s",
+        "replay_us_per_event",
+        "history_length",
+    ],
     "CLI": ["help_ms", "list_ms", "describe_ms", "help_min_ms", "python_ms"],
 }
 
@@ -91,6 +98,7 @@ def check_row(row: dict[str, Any], engine: str, workload: str, n: int) -> None:
         ("W8", 30, []),
         ("W7", 50, []),
         ("W9", 1, []),
+        ("W12", 200, []),
     ],
 )
 def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[str]) -> None:
@@ -115,6 +123,8 @@ def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[
         assert "all 200" in row["waiting_check"]
     if workload == "W6":
         assert row["events_at_kill"] >= 1500
+    if workload == "W12":
+        assert row["all_delivered_in_order"] is True and row["signals_recorded"] == n
     if workload == "W8":
         assert row["batches"] == 3 and len(row["batch_wf_per_s"]) == 3
     # Nothing is left behind in the run folder.

@@ -10,6 +10,7 @@ with the run (a pending item of its own), so a retried call is recorded once.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 from typing import TYPE_CHECKING, Any
@@ -130,9 +131,16 @@ class Signals:
                 # Recorded all the same: the workflow may register a handler of that name later.
                 answer["warning"] = warning + " The signal is recorded, and waits for a handler of that name."
             if req.request_id is not None and req.request_id in st.signal_requests:
+                # Recorded by a transition whose write may still be in flight (see below): answered once it
+                # is durable (if it fails, so does this call, and its retry records the signal afresh).
+                if ex.writing is not None:
+                    await asyncio.shield(ex.writing)
                 return {**answer, "event_id": st.signal_requests[req.request_id], "duplicate": True}
             e = record_signal(t, req.signal_name, req.input, identity, req.request_id)
             t.wake()
+            # A burst of signals to one run shares group commits: each is answered once durable, but the
+            # next is recorded while the one before is being written.
+            t.release_before_durable()
         log.debug("signal %r recorded for workflow %s (run %s)", req.signal_name, rec.workflow_id, rec.run_id)
         return {**answer, "event_id": e.event_id, "duplicate": False}
 
