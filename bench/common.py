@@ -107,6 +107,8 @@ class Options:
     #: client's pool has 200 connections and a request's timeout includes the time it waits for one, so
     #: with the default, W2's 1,000 concurrent start->result fail while result long-polls hold the pool.
     mainspring_client_timeout: float | None = 300.0
+    #: W12: how many signals are in flight at once.
+    w12_in_flight: int = 100
 
 
 def default_n(engine: str, workload: str) -> int:

@@ -150,7 +150,7 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 elif workload == "W9":
                     res.update(await _w9(client, tq, tag, n, db))
                 elif workload == "W12":
-                    res.update(await _w12(client, tq, tag, n))
+                    res.update(await _w12(client, tq, tag, n, opts))
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
@@ -310,12 +310,12 @@ def _size_label(size: int) -> str:
 # ---------------------------------------------------------------------------------------------------- W12
 
 
-async def _w12(client: Client, tq: str, tag: str, n: int) -> Result:
+async def _w12(client: Client, tq: str, tag: str, n: int, opts: Options) -> Result:
     """n signals into one workflow, as fast as this client sends them (``w12_send``); then the checks
     (handler order == history order, all n there) and a replay of the history, whole and its first half
     (ms per event of each: equal if replay is linear), by the worker's replay code in this process."""
     handle = await client.start_workflow(defs.SignalSinkWF.run, n, id=f"w12-{tag}", task_queue=tq)
-    figures = await w12_send(lambda i: handle.signal(defs.SignalSinkWF.add, i), n)
+    figures = await w12_send(lambda i: handle.signal(defs.SignalSinkWF.add, i), n, opts.w12_in_flight)
     t = time.perf_counter()
     seen = await handle.result()
     figures["complete_after_last_signal_s"] = time.perf_counter() - t

@@ -213,7 +213,7 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
             elif workload == "W9":
                 res.update(await _w9(client, tq, tag, n, db))
             elif workload == "W12":
-                res.update(await _w12(client, tq, tag, n))
+                res.update(await _w12(client, tq, tag, n, opts))
             else:
                 raise ValueError(workload)
             s1, w1, c1 = _cpu(server, worker)
@@ -280,7 +280,7 @@ async def _w3(client: Client, tq: str, tag: str, n: int) -> Result:
 # ---------------------------------------------------------------------------------------------------- W12
 
 
-async def _w12(client: Client, tq: str, tag: str, n: int) -> Result:
+async def _w12(client: Client, tq: str, tag: str, n: int, opts: Options) -> Result:
     """As Mainspring's: n signals into one workflow as fast as this client sends them, the checks, and the
     history replayed whole and its first half by Temporal's ``Replayer`` (sandbox on, as its worker runs)."""
     import json
@@ -288,7 +288,7 @@ async def _w12(client: Client, tq: str, tag: str, n: int) -> Result:
     from temporalio.client import WorkflowHistory
 
     handle = await client.start_workflow(defs.SignalSinkWF.run, n, id=f"w12-{tag}", task_queue=tq)
-    figures = await w12_send(lambda i: handle.signal(defs.SignalSinkWF.add, i), n)
+    figures = await w12_send(lambda i: handle.signal(defs.SignalSinkWF.add, i), n, opts.w12_in_flight)
     t = time.perf_counter()
     seen = await handle.result()
     figures["complete_after_last_signal_s"] = time.perf_counter() - t

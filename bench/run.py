@@ -246,6 +246,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--w6-kill-events", type=int, default=75_000, help="W6: kill the worker once the history holds this many events"
     )
+    ap.add_argument("--w12-in-flight", type=int, default=100, help="W12: signals in flight at once (default 100)")
     ap.add_argument("--keep-files", action="store_true", help="keep databases and logs (in $BENCH_RUNDIR)")
     ap.add_argument("--out", default=None, help="also append each run's JSON object to this file")
     a = ap.parse_args(argv)
@@ -267,8 +268,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if e not in ENGINES:
             ap.error(f"unknown engine {e!r}: choose from {', '.join(ENGINES)} or all")
     a.engines = engines
-    if a.runs < 1 or (a.n is not None and a.n < 1):
-        ap.error("--runs and --n must be at least 1")
+    if a.runs < 1 or (a.n is not None and a.n < 1) or a.w12_in_flight < 1:
+        ap.error("--runs, --n and --w12-in-flight must be at least 1")
     return a
 
 
@@ -282,6 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         w6_kill_events=a.w6_kill_events,
         keep_files=a.keep_files,
         mainspring_client_timeout=a.mainspring_client_timeout or None,
+        w12_in_flight=a.w12_in_flight,
     )
     for e in a.engines:
         driver(e)  # fail early if an engine's packages are missing
