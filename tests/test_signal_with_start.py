@@ -148,6 +148,36 @@ async def test_a_retried_call_with_the_same_request_id_records_nothing_new(
     assert len(await _runs(client, wid)) == 1
 
 
+async def test_concurrent_calls_start_one_run_and_record_every_signal(client: Client, server: ServerProcess) -> None:
+    # Racing calls for a workflow id that has no run: one creates it (with its signal), the others find it
+    # made (their start refused) and signal it; none is lost, none starts a second run.
+    tq = f"tq-{uuid.uuid4().hex[:8]}"
+    wid = new_id()
+    n = 20
+
+    def body(i: int) -> dict[str, Any]:
+        return {
+            "workflow_id": wid,
+            "workflow_type": "SwsGreeting",
+            "task_queue": tq,
+            "input": {"greeting": "Hi"},
+            "signal_name": "submit",
+            "signal_input": f"n{i}",
+            "request_id": f"call-{i}",
+        }
+
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        replies = await asyncio.gather(*(http.post(SWS_PATH, json=body(i)) for i in range(n)))
+    answers = [r.json() for r in replies]
+    assert all(r.status_code == 200 for r in replies), answers
+    assert sum(a["started"] for a in answers) == 1
+    assert len({a["run_id"] for a in answers}) == 1
+    handle = client.get_workflow_handle(wid)
+    recorded = [e["attributes"]["input"] for e in await events_of(handle, "WorkflowExecutionSignaled")]
+    assert sorted(recorded) == sorted(f"n{i}" for i in range(n))
+    assert len(await _runs(client, wid)) == 1
+
+
 async def test_a_payload_that_does_not_fit_is_refused_and_nothing_is_created(
     client: Client, server: ServerProcess
 ) -> None:

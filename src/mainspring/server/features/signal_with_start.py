@@ -69,7 +69,11 @@ class SignalWithStart:
                 rec = await self._running(namespace, req.workflow_id)
                 if rec is not None:
                     if req.request_id is not None and rec.request_id == req.request_id:
-                        # This call's run (a retry): the signal was recorded with its start.
+                        # This call's run (a retry): the signal was recorded with its start, answered once
+                        # that is durable (the first call may still be writing it).
+                        ex = core._cache.get(rec.run_id)
+                        if ex is not None:
+                            await core._created(ex)
                         return self._answer(namespace, req.workflow_id, rec.run_id, started=True, duplicate=True)
                     try:
                         return await self._signal(namespace, req, rec, identity)
