@@ -204,6 +204,7 @@ async def test_a_payload_that_does_not_fit_is_refused_and_nothing_is_created(
         assert bad_input.status_code == 400 and bad_input.json()["code"] == "invalid_input"
         assert "greeting" in bad_input.json()["message"]
     assert await _runs(client, wid) == []
+    assert "Traceback" not in server.log()
 
 
 async def test_the_client_refuses_bad_signal_arguments_before_sending(client: Client) -> None:
@@ -246,36 +247,39 @@ async def test_the_cli_starts_or_signals(client: Client, server: ServerProcess) 
     assert len(await _runs(client, wid)) == 1
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        {},
-        {"workflow_id": "w"},
-        {"workflow_id": "w", "workflow_type": "T", "task_queue": "q"},  # no signal name
-        {"workflow_id": "w", "workflow_type": "T", "task_queue": "q", "signal_name": ""},
-        {"workflow_id": "w", "workflow_type": "T", "task_queue": "q", "signal_name": "s", "extra": 1},
-        {"workflow_id": "", "workflow_type": "T", "task_queue": "q", "signal_name": "s"},
-        {"workflow_id": "w" * 5000, "workflow_type": "T", "task_queue": "q", "signal_name": "s"},
-        {"workflow_id": "w", "workflow_type": "T", "task_queue": "q", "signal_name": 7},
-        {"workflow_id": "w", "workflow_type": "T", "task_queue": "q", "signal_name": "s", "request_id": ["x"]},
-        [1, 2],
-        "not an object",
-    ],
-)
-async def test_hostile_http_input_gets_a_4xx_json_body(server: ServerProcess, client: Client, body: Any) -> None:
+def _nested(depth: int) -> Any:
+    value: Any = 0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+HOSTILE: list[Any] = [
+    {},
+    {"workflow_id": "w"},
+    {"workflow_id": "w", "workflow_type": "T", "task_queue": "q"},  # no signal name
+    {**VALID, "signal_name": ""},
+    {**VALID, "extra": 1},
+    {**VALID, "workflow_id": ""},
+    {**VALID, "workflow_id": "w" * 5000},
+    {**VALID, "signal_name": 7},
+    {**VALID, "request_id": ["x"]},
+    {**VALID, "input": {"deep": _nested(250)}},
+    {**VALID, "signal_input": _nested(250)},
+    {**VALID, "signal_input": "x" * (3 * 1024 * 1024)},
+    [1, 2],
+    "not an object",
+]
+
+
+async def test_hostile_http_input_gets_a_4xx_json_body(server: ServerProcess, client: Client) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
-        r = await http.post(SWS_PATH, json=body)
-        raw = await http.post(SWS_PATH, content=b"{not json", headers={"content-type": "application/json"})
-        huge = await http.post(
-            SWS_PATH,
-            json={**VALID, "signal_input": "x" * (3 * 1024 * 1024)},
-        )
-        gone = await http.post(
-            "/api/v1/namespaces/no-such-namespace/workflows/signal-with-start",
-            json=VALID,
-        )
-    for answer in (r, raw, huge, gone):
-        assert 400 <= answer.status_code < 500, answer.text
-        assert set(answer.json()) >= {"code", "message"}
+        answers = [await http.post(SWS_PATH, json=body) for body in HOSTILE]
+        answers.append(await http.post(SWS_PATH, content=b"{not json", headers={"content-type": "application/json"}))
+        gone = await http.post("/api/v1/namespaces/no-such-namespace/workflows/signal-with-start", json=VALID)
+    for body, answer in zip([*HOSTILE, "raw", "gone"], [*answers, gone], strict=True):
+        assert 400 <= answer.status_code < 500, (str(body)[:120], answer.text)
+        assert set(answer.json()) >= {"code", "message"}, answer.text
     assert gone.status_code == 404
     assert await _runs(client, "w") == []
+    assert "Traceback" not in server.log()  # a client's mistake is answered, not logged as a crash
