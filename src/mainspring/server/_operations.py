@@ -570,7 +570,10 @@ OPERATIONS: tuple[Operation, ...] = (
         http=Http(
             "POST",
             _NS + "/workflows/signal-with-start",
-            also=((429, "The server is overloaded: retry after the Retry-After header, with the same request_id"),),
+            also=(
+                (409, "Runs of this workflow id kept being started and closed while the call looked: retry it"),
+                (429, "The server is overloaded: retry after the Retry-After header, with the same request_id"),
+            ),
         ),
         client=True,
     ),
