@@ -351,6 +351,9 @@ def _replay_seconds(history: list[dict[str, Any]], run_id: str, tq: str, repeats
         t = time.perf_counter()
         inst.activate(history)
         best = min(best, time.perf_counter() - t)
+        signals = sum(1 for e in history if e["event_type"] == "WorkflowExecutionSignaled")
+        if len(inst.workflow_object.seen) != signals:  # the replay ran every handler, or it measured nothing
+            raise AssertionError(f"W12: the replay's handler saw {len(inst.workflow_object.seen)} of {signals}")
         inst.dispose()
     return best
 
