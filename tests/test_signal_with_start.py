@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inprocess import events_of, history_types, running_worker
+from inprocess import events_of, eventually, history_types, running_worker
 from mainspring import Client, InvalidArgumentError, workflow
 from support import ServerProcess, run_cli
 
@@ -107,6 +107,22 @@ async def test_after_the_run_closed_a_new_run_is_started(client: Client) -> None
         second = await client.start_workflow(Greeting.run, Start("Again"), id=wid, task_queue=tq, start_signal="finish")
         assert second.run_id != first.run_id
         assert await asyncio.wait_for(second.result(), 30) == {"before_run": [], "greetings": []}
+        # execute_workflow takes the same options: a third run, its handler run before its body.
+        third = client.execute_workflow(
+            Greeting.run, Start("Once more"), id=wid, task_queue=tq, start_signal="submit", start_signal_args=["gus"]
+        )
+        executing = asyncio.create_task(third)
+        await eventually(lambda: _third_run(client, wid, {first.run_id, second.run_id}), what="the third run")
+        await client.get_workflow_handle(wid).signal(Greeting.finish)
+        assert await asyncio.wait_for(executing, 30) == {
+            "before_run": ["gus"],
+            "greetings": ["Once more, gus"],
+        }
+    assert len(await _runs(client, wid)) == 3
+
+
+async def _third_run(client: Client, workflow_id: str, known: set[str]) -> bool:
+    return any(r["run_id"] not in known for r in await _runs(client, workflow_id))
 
 
 async def test_a_retried_call_with_the_same_request_id_records_nothing_new(
