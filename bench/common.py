@@ -25,7 +25,7 @@ ROOT = BENCH_DIR.parent
 PY = sys.executable
 
 ENGINES = ("mainspring", "temporal", "dbos")
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "CLI")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "CLI")
 
 #: The default n of each workload. W5's default is per engine (see W5_DEFAULT_N).
 DEFAULT_N = {
@@ -40,6 +40,7 @@ DEFAULT_N = {
     "W10": 200,
     "W11": 500,
     "CLI": 15,
+    "W12": 1000,
 }
 #: W5 (workflows waiting on a one-hour timer): 100,000 for Mainspring, as the issue asks. Temporal's dev
 #: server starts only a few dozen workflows a second here and DBOS keeps every waiting workflow as a task
@@ -118,6 +119,8 @@ class Options:
     #: client's pool has 200 connections and a request's timeout includes the time it waits for one, so
     #: with the default, W2's 1,000 concurrent start->result fail while result long-polls hold the pool.
     mainspring_client_timeout: float | None = 300.0
+    #: W12: how many signals are in flight at once.
+    w12_in_flight: int = 100
 
 
 def default_n(engine: str, workload: str) -> int:
@@ -431,3 +434,71 @@ async def w8_burst(start: Any, n: int, *, batches: int = W8_BATCHES, chunk: int 
         "batches": batches,
         "chunk": chunk,
     }
+
+
+# ----------------------------------------------------------------------------------------------------
+# W12: many signals into one workflow
+# ----------------------------------------------------------------------------------------------------
+
+#: W12: the signals in flight at once (the next is sent as soon as one is acknowledged).
+W12_IN_FLIGHT = 100
+
+
+async def w12_send(send: Any, n: int, in_flight: int = W12_IN_FLIGHT) -> Result:
+    """W12, the same for every engine with an async client: ``await send(i)`` sends signal ``i`` (payload
+    ``i``) and returns once the server acknowledged it. ``in_flight`` senders take the next ``i`` as soon as
+    theirs is acknowledged. Reported: the rate from the first send to the last acknowledgement, and the
+    latency of one signal (send to acknowledgement, with the others in flight)."""
+    import asyncio
+
+    next_i = 0
+    lat: list[float] = []
+
+    async def sender() -> None:
+        nonlocal next_i
+        while next_i < n:
+            i = next_i
+            next_i += 1
+            t = time.perf_counter()
+            await send(i)
+            lat.append((time.perf_counter() - t) * 1000)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(min(in_flight, n))))
+    wall = time.perf_counter() - t0
+    return {
+        "send_wall_s": wall,
+        "signals_per_s": n / wall,
+        "signal_ack_p50_ms": pct(lat, 0.5),
+        "signal_ack_p95_ms": pct(lat, 0.95),
+        "in_flight": min(in_flight, n),
+    }
+
+
+def w12_check(seen: list[int], recorded: list[int], n: int) -> Result:
+    """W12's checks: the order the workflow's handler saw (its result) is the order history recorded the
+    signals in, and every one of the n is there once. Raises if not."""
+    if sorted(recorded) != list(range(n)):
+        missing = sorted(set(range(n)) - set(recorded))
+        raise AssertionError(
+            f"W12: history holds {len(recorded)} signals, not each of 0..{n - 1} once (missing {missing[:10]})"
+        )
+    if seen != recorded:
+        first = next(
+            (i for i, (a, b) in enumerate(zip(seen, recorded, strict=False)) if a != b), min(len(seen), len(recorded))
+        )
+        raise AssertionError(
+            f"W12: the handler saw the signals in another order than history (first difference at {first})"
+        )
+    # How far the recorded order is from the order they were sent in (concurrent sends may pass each other).
+    out_of_send_order = sum(1 for a, b in itertools.pairwise(recorded) if b < a)
+    return {"all_delivered_in_order": True, "signals_recorded": len(recorded), "recorded_descents": out_of_send_order}
+
+
+def half_cut(events: Sequence[Any], started: Any, type_of: Any = lambda e: e["event_type"]) -> int:
+    """Where to cut a history for its first half: just after the first WorkflowTaskStarted (``started``) at or
+    past the middle, as a worker sees a history when it runs a workflow task."""
+    for i in range(len(events) // 2, len(events)):
+        if type_of(events[i]) == started:
+            return i + 1
+    return len(events)

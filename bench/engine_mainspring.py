@@ -34,6 +34,7 @@ from common import (
     Result,
     cli_timings,
     free_port,
+    half_cut,
     latency_figures,
     pct,
     remove_files,
@@ -45,6 +46,8 @@ from common import (
     w4_figures,
     w7_figures,
     w8_burst,
+    w12_check,
+    w12_send,
 )
 from mainspring import Client, WorkflowHandle
 from mainspring.errors import WorkflowQueryFailedError
@@ -152,6 +155,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                     res.update(await _w10(client, tq, tag, n))
                 elif workload == "W11":
                     res.update(await _w11(client, tq, tag, n))
+                elif workload == "W12":
+                    res.update(await _w12(client, tq, tag, n, opts))
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
@@ -363,6 +368,57 @@ async def _w9(client: Client, tq: str, tag: str, n: int, db: Path) -> Result:
 
 def _size_label(size: int) -> str:
     return f"{size // 1_000_000}mb" if size >= 1_000_000 else f"{size // 1000}kb"
+
+
+# ---------------------------------------------------------------------------------------------------- W12
+
+
+async def _w12(client: Client, tq: str, tag: str, n: int, opts: Options) -> Result:
+    """n signals into one workflow, as fast as this client sends them (``w12_send``); then the checks
+    (handler order == history order, all n there) and a replay of the history, whole and its first half
+    (ms per event of each: equal if replay is linear), by the worker's replay code in this process."""
+    handle = await client.start_workflow(defs.SignalSinkWF.run, n, id=f"w12-{tag}", task_queue=tq)
+    figures = await w12_send(lambda i: handle.signal(defs.SignalSinkWF.add, i), n, opts.w12_in_flight)
+    t = time.perf_counter()
+    seen = await handle.result()
+    figures["complete_after_last_signal_s"] = time.perf_counter() - t
+    history = await handle.fetch_history()
+    recorded = [e["attributes"]["input"] for e in history if e["event_type"] == "WorkflowExecutionSignaled"]
+    figures.update(w12_check(seen, recorded, n))
+    full = _replay_seconds(history, handle.run_id or "", tq)
+    half_history = history[: half_cut(history, "WorkflowTaskStarted")]
+    half = _replay_seconds(half_history, handle.run_id or "", tq)
+    figures.update(
+        history_length=len(history),
+        workflow_tasks=sum(1 for e in history if e["event_type"] == "WorkflowTaskCompleted"),
+        replay_ms=full * 1000,
+        replay_us_per_event=full * 1e6 / len(history),
+        replay_half_us_per_event=half * 1e6 / len(half_history),
+        replay_linearity=(full / len(history)) / (half / len(half_history)),
+    )
+    _progress(f"W12: {figures['signals_per_s']:.0f} signals/s, {len(history)} events, replay {full * 1000:.1f} ms")
+    return figures
+
+
+def _replay_seconds(history: list[dict[str, Any]], run_id: str, tq: str, repeats: int = 5) -> float:
+    """The shortest of ``repeats`` replays of ``history`` by a fresh WorkflowInstance (as a worker replays
+    an evicted run), in seconds."""
+    from mainspring.workflow import WorkflowInfo, get_definition
+    from mainspring.workflow._instance import WorkflowInstance
+
+    started = datetime.fromisoformat(history[0]["event_time"])
+    info = WorkflowInfo("default", "w12", run_id, "SignalSinkWF", tq, started)
+    best = float("inf")
+    for _ in range(repeats):
+        inst = WorkflowInstance(get_definition(defs.SignalSinkWF), info)  # type: ignore[abstract]
+        t = time.perf_counter()
+        inst.activate(history)
+        best = min(best, time.perf_counter() - t)
+        signals = sum(1 for e in history if e["event_type"] == "WorkflowExecutionSignaled")
+        if len(inst.workflow_object.seen) != signals:  # the replay ran every handler, or it measured nothing
+            raise AssertionError(f"W12: the replay's handler saw {len(inst.workflow_object.seen)} of {signals}")
+        inst.dispose()
+    return best
 
 
 # ---------------------------------------------------------------------------------------------------- W4

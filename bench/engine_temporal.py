@@ -41,6 +41,7 @@ from common import (
     Result,
     cli_timings,
     free_port,
+    half_cut,
     latency_figures,
     pct,
     remove_files,
@@ -52,6 +53,8 @@ from common import (
     w4_figures,
     w7_figures,
     w8_burst,
+    w12_check,
+    w12_send,
 )
 
 W5_TIMER_SECONDS = 3600.0
@@ -214,6 +217,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 res.update(await _w10(client, tq, tag, n))
             elif workload == "W11":
                 res.update(await _w11(client, tq, tag, n))
+            elif workload == "W12":
+                res.update(await _w12(client, tq, tag, n, opts))
             else:
                 raise ValueError(workload)
             s1, w1, c1 = _cpu(server, worker)
@@ -322,6 +327,56 @@ async def _w11(client: Client, tq: str, tag: str, n: int) -> Result:
     await h.signal(defs.MessageWF.finish)
     await h.result()
     return {**latency_figures(lat, "query_"), "update_rt_p50_ms": None}
+
+
+# ---------------------------------------------------------------------------------------------------- W12
+
+
+async def _w12(client: Client, tq: str, tag: str, n: int, opts: Options) -> Result:
+    """As Mainspring's: n signals into one workflow as fast as this client sends them, the checks, and the
+    history replayed whole and its first half by Temporal's ``Replayer`` (sandbox on, as its worker runs)."""
+    import json
+
+    from temporalio.client import WorkflowHistory
+
+    handle = await client.start_workflow(defs.SignalSinkWF.run, n, id=f"w12-{tag}", task_queue=tq)
+    figures = await w12_send(lambda i: handle.signal(defs.SignalSinkWF.add, i), n, opts.w12_in_flight)
+    t = time.perf_counter()
+    seen = await handle.result()
+    figures["complete_after_last_signal_s"] = time.perf_counter() - t
+    history = await handle.fetch_history()
+    events = list(history.events)
+    recorded = [
+        json.loads(e.workflow_execution_signaled_event_attributes.input.payloads[0].data)
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+    ]
+    figures.update(w12_check(seen, recorded, n))
+    cut = half_cut(events, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, lambda e: e.event_type)
+    full = await _replay_seconds(history)
+    half = await _replay_seconds(WorkflowHistory(history.workflow_id, events[:cut]))
+    figures.update(
+        history_length=len(events),
+        workflow_tasks=sum(1 for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED),
+        replay_ms=full * 1000,
+        replay_us_per_event=full * 1e6 / len(events),
+        replay_half_us_per_event=half * 1e6 / cut,
+        replay_linearity=(full / len(events)) / (half / cut),
+    )
+    print(f"  [temporal] W12: {figures['signals_per_s']:.0f} signals/s, {len(events)} events", file=sys.stderr)
+    return figures
+
+
+async def _replay_seconds(history: Any, repeats: int = 3) -> float:
+    from temporalio.worker import Replayer
+
+    replayer = Replayer(workflows=[defs.SignalSinkWF])
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        await replayer.replay_workflow(history)
+        best = min(best, time.perf_counter() - t)
+    return best
 
 
 # ---------------------------------------------------------------------------------------------------- W7, W9

@@ -1,4 +1,4 @@
-"""Mainspring's workflows and activities for W1-W5 (shared by mainspring_worker.py and the driver).
+"""Mainspring's workflows and activities for W1-W12 (shared by mainspring_worker.py and the driver).
 
 The same semantics as the Temporal and DBOS definitions: every activity is ``async def``; activities
 use ``start_to_close_timeout`` = $BENCH_ACT_TIMEOUT_S (5 s by default) and the default retry policy.
@@ -122,7 +122,22 @@ class MessageWF:  # W10, W11: a workflow that counts the signals it got, read by
         return self.seen
 
 
-WORKFLOWS: list[workflow.WorkflowFunction[..., Any]] = [
+@workflow.defn(name="SignalSinkWF")
+class SignalSinkWF:  # W12: records each signal's payload in the order its handler saw them
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    @workflow.run
+    async def run(self, ctx: workflow.Context, n: int) -> list[int]:
+        await ctx.wait_condition(lambda: len(self.seen) >= n)
+        return self.seen
+
+    @workflow.signal
+    def add(self, i: int) -> None:
+        self.seen.append(i)
+
+
+WORKFLOWS: list[Any] = [
     greet_wf,
     three_noop_wf,
     long_wf,
@@ -130,6 +145,7 @@ WORKFLOWS: list[workflow.WorkflowFunction[..., Any]] = [
     timer_wf,
     fan_out_wf,
     echo_wf,
-    MessageWF,  # type: ignore[list-item]
+    MessageWF,
+    SignalSinkWF,
 ]
 ACTIVITIES: list[activity.ActivityFunction[..., Any]] = [greet, noop, sleep_step, echo]

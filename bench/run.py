@@ -69,6 +69,13 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
     # update_rt_p50_ms: a slot for the update round trip, measured once updates exist (None until then).
     "W11": [("query_p50_ms", "lower"), ("query_p99_ms", "lower"), ("update_rt_p50_ms", "lower")],
     "CLI": [("help_ms", "lower"), ("list_ms", "lower"), ("describe_ms", "lower")],
+    "W12": [
+        ("signals_per_s", "higher"),
+        ("signal_ack_p50_ms", "lower"),
+        ("complete_after_last_signal_s", "lower"),
+        ("replay_us_per_event", "lower"),
+        ("server_cpu_s", "lower"),
+    ],
 }
 
 INSTALL_HINT = "install the benchmark dependencies: .venv/bin/pip install -e '.[bench]'"
@@ -212,7 +219,7 @@ def _temporal_available() -> bool:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W11, CLI (or 'all' for W1-W4)")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W12, CLI (or 'all' for W1-W4)")
     ap.add_argument(
         "--engine",
         default=None,
@@ -226,7 +233,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=(
             "workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W6 30000, "
             "W7 10000 (largest K), W8 10000 per batch, W9 5 per size, W10 200 signal round trips, W11 500 "
-            "queries, CLI 15 per command)"
+            "queries, W12 1000 signals, CLI 15 per command)"
         ),
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per engine and workload (default 3)")
@@ -243,6 +250,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--w6-kill-events", type=int, default=75_000, help="W6: kill the worker once the history holds this many events"
     )
+    ap.add_argument("--w12-in-flight", type=int, default=100, help="W12: signals in flight at once (default 100)")
     ap.add_argument("--keep-files", action="store_true", help="keep databases and logs (in $BENCH_RUNDIR)")
     ap.add_argument("--out", default=None, help="also append each run's JSON object to this file")
     a = ap.parse_args(argv)
@@ -264,8 +272,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if e not in ENGINES:
             ap.error(f"unknown engine {e!r}: choose from {', '.join(ENGINES)} or all")
     a.engines = engines
-    if a.runs < 1 or (a.n is not None and a.n < 1):
-        ap.error("--runs and --n must be at least 1")
+    if a.runs < 1 or (a.n is not None and a.n < 1) or a.w12_in_flight < 1:
+        ap.error("--runs, --n and --w12-in-flight must be at least 1")
     return a
 
 
@@ -279,6 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         w6_kill_events=a.w6_kill_events,
         keep_files=a.keep_files,
         mainspring_client_timeout=a.mainspring_client_timeout or None,
+        w12_in_flight=a.w12_in_flight,
     )
     for e in a.engines:
         driver(e)  # fail early if an engine's packages are missing

@@ -135,5 +135,20 @@ class MessageWF:  # W10, W11: counts the signals it got, read by a query
         return self.seen
 
 
-WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF, FanOutWF, EchoWF, MessageWF]
+@workflow.defn
+class SignalSinkWF:  # W12: records each signal's payload in the order its handler saw them
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    @workflow.run
+    async def run(self, n: int) -> list[int]:
+        await workflow.wait_condition(lambda: len(self.seen) >= n)
+        return self.seen
+
+    @workflow.signal
+    def add(self, i: int) -> None:
+        self.seen.append(i)
+
+
+WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF, FanOutWF, EchoWF, MessageWF, SignalSinkWF]
 ACTIVITIES: list[Callable[..., Any]] = [greet, noop, sleep_step, echo]

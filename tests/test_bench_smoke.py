@@ -44,6 +44,13 @@ FIGURES = {
     "W9": ["1kb_p50_ms", "1mb_p50_ms", "2mb_p50_ms", "1mb_db_bytes_per_wf", "1mb_db_copies_per_wf"],
     "W10": ["p50_ms", "p99_ms", "signal_p50_ms", "queries_per_round_trip"],
     "W11": ["query_p50_ms", "query_p99_ms"],
+    "W12": [
+        "signals_per_s",
+        "signal_ack_p50_ms",
+        "complete_after_last_signal_s",
+        "replay_us_per_event",
+        "history_length",
+    ],
     "CLI": ["help_ms", "list_ms", "describe_ms", "help_min_ms", "python_ms"],
 }
 
@@ -95,6 +102,7 @@ def check_row(row: dict[str, Any], engine: str, workload: str, n: int) -> None:
         ("W9", 1, []),
         ("W10", 5, []),
         ("W11", 5, []),
+        ("W12", 200, []),
     ],
 )
 def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[str]) -> None:
@@ -119,6 +127,8 @@ def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[
         assert "all 200" in row["waiting_check"]
     if workload == "W6":
         assert row["events_at_kill"] >= 1500
+    if workload == "W12":
+        assert row["all_delivered_in_order"] is True and row["signals_recorded"] == n
     if workload == "W8":
         assert row["batches"] == 3 and len(row["batch_wf_per_s"]) == 3
     # Nothing is left behind in the run folder.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -43,7 +44,13 @@ def test_every_activity_option_is_a_keyword_of_the_same_type() -> None:
 
 def test_start_workflow_options() -> None:
     hints = typing.get_type_hints(StartWorkflowOptions, include_extras=True)
-    assert hints == {"id": typing.Required[str], "task_queue": typing.Required[str], "request_id": str | None}
+    assert hints == {
+        "id": typing.Required[str],
+        "task_queue": typing.Required[str],
+        "request_id": str | None,
+        "start_signal": str | None,
+        "start_signal_args": Sequence[Any],
+    }
 
 
 @pytest.mark.parametrize(
@@ -263,6 +270,11 @@ async def test_every_option_reaches_the_server(client: Client, task_queue: str) 
         ({"id": 1, "task_queue": "q"}, "id must be a str, got int 1"),
         ({"id": "w", "task_queue": None}, "task_queue must be a str, got NoneType None"),
         ({"id": "w", "task_queue": "q", "request_id": 3}, "request_id must be a str or None, got int 3"),
+        ({"id": "w", "task_queue": "q", "start_signal": 1}, "start_signal must be a str or None, got int 1"),
+        (
+            {"id": "w", "task_queue": "q", "start_signal": "s", "start_signal_args": {"a": 1}},
+            "start_signal_args must be a Sequence, got dict {'a': 1}",
+        ),
     ],
 )
 async def test_start_workflow_refuses_bad_options_before_sending_anything(

@@ -126,6 +126,14 @@ class StartWorkflowOptions(TypedDict, total=False):
     #: Makes the start idempotent: a start repeated with the same request id gets the run the first one
     #: started. None means a fresh one (the client's own retries of this call reuse it).
     request_id: str | None
+    #: Signal-with-start: the name of a signal to send with the start. If a run of the workflow id is
+    #: running, the signal is recorded on it and nothing is started (the handle is to that run); if none
+    #: is, a run is started with the signal recorded in the same write, so its handler runs (on the
+    #: class's instance) before ``run`` does.
+    start_signal: str | None
+    #: The payload of ``start_signal``: empty for a handler that takes none, or one value (a handler
+    #: takes at most one payload: bundle several in a dataclass).
+    start_signal_args: Sequence[Any]
 
 
 # --- checks made when a call runs, read from the declarations above ---------------------------------------
@@ -148,6 +156,8 @@ class _Keywords:
                     self.required.append(name)
                 hint = get_args(hint)[0]
             classes = get_args(hint) if get_origin(hint) in (Union, types.UnionType) else (hint,)
+            # A generic (Sequence[Any]) is checked as its class: what it holds is the call's to check.
+            classes = tuple(get_origin(c) or c for c in classes)
             if not all(isinstance(c, type) for c in classes):
                 raise TypeError(f"{spec.__name__}.{name}: only classes and unions of classes can be checked")
             self.types[name] = classes

@@ -246,6 +246,26 @@ async def class_workflow_usage(client: Client) -> None:
     assert_type(
         await client.execute_workflow(CartWorkflow.run, Greeting("bo"), id="cart-2", task_queue="q"), list[Item]
     )
+    # Signal-with-start: the same handle; the signal is named, its payload (at most one) in a list.
+    with_signal = await client.start_workflow(
+        CartWorkflow.run,
+        Greeting("cy"),
+        id="cart-3",
+        task_queue="q",
+        start_signal="add",
+        start_signal_args=[Item("kiwi")],
+    )
+    assert_type(with_signal, WorkflowHandle[CartWorkflow, list[Item]])
+    signalled: StartWorkflowOptions = {"id": "cart-4", "task_queue": "q", "start_signal": "close"}
+    assert_type(await client.execute_workflow(CartWorkflow.run, Greeting("di"), **signalled), list[Item])
+    await client.start_workflow(
+        "CartWorkflow",
+        {"greeting": "x"},
+        id="cart-5",
+        task_queue="q",
+        start_signal="add",
+        start_signal_args=({"sku": "f"},),
+    )
     pinger = await client.start_workflow(Pinger.run, id="p-1", task_queue="q")
     assert_type(pinger, WorkflowHandle[Pinger, None])
     await pinger.signal(Pinger.ping, 3)

@@ -172,6 +172,8 @@ async def start_workflow_mistakes(client: Client) -> None:
     await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", request_id=3)  # type-error
     await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", timeout=T)  # type-error
     await client.start_workflow(greeting_workflow, G, workflow_id="w", task_queue="q")  # type-error
+    await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", start_signal=3)  # type-error
+    await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", start_signal_args=1)  # type-error
     await client.start_workflow("greeting_workflow", G, id="w", task_queue="q", timeout=T)  # type-error
     await client.start_workflow("greeting_workflow", G, id="w")  # type-error
     await client.start_workflow("greeting_workflow", G, result_type=Reply, id=1, task_queue="q")  # type-error

@@ -85,6 +85,8 @@ __all__ = [
     "RetryPolicyModel",
     "ScheduleActivityCommand",
     "ServerLoad",
+    "SignalWithStartWorkflowRequest",
+    "SignalWithStartWorkflowResponse",
     "SignalWorkflowRequest",
     "SignalWorkflowResponse",
     "StackCoroutine",
@@ -382,6 +384,42 @@ class SignalWorkflowResponse(_Model):
         default=None,
         description="Set when the workflow's workers announced their signal handlers and none has this name (often "
         "a typo): it names the ones they have and the closest match.",
+    )
+
+
+class SignalWithStartWorkflowRequest(_Model):
+    """Signal a workflow, starting it first if no run of its id is running: the run is created with the
+    signal recorded in the same write (its first workflow task sees the start, then the signal)."""
+
+    workflow_id: WorkflowId
+    workflow_type: WorkflowType = Field(description="The type of the run started if none is running.")
+    task_queue: TaskQueue = Field(description="The task queue of the run started if none is running.")
+    input: Any = Field(
+        default=None, description="The input of the run started if none is running, as a JSON value (omit for none)."
+    )
+    signal_name: HandlerName
+    signal_input: Any = Field(default=None, description="The signal's payload as a JSON value (omit for none).")
+    request_id: Token | None = Field(
+        default=None,
+        description="Idempotency key, of the start and of the signal: a retried call with the same key returns "
+        "the run the first one started (or signalled), and records nothing new.",
+    )
+    identity: Identity = Field(default="", description="Who sends it (recorded); the caller's address if empty.")
+
+
+class SignalWithStartWorkflowResponse(_Model):
+    workflow_id: str
+    run_id: str = Field(description="The run the signal was recorded for: the one started, or the one running.")
+    namespace: str
+    started: bool = Field(description="No run was running: this call (or the first call of its request id) started it.")
+    event_id: int = Field(description="The WorkflowExecutionSignaled event that records the signal.")
+    duplicate: bool = Field(
+        default=False, description="A call with this request id was made before: nothing new was recorded."
+    )
+    warning: str | None = Field(
+        default=None,
+        description="Set when the workers announced their workflow types or signal handlers and none fits (often "
+        "a typo): it names the ones they have and the closest match. The signal is recorded all the same.",
     )
 
 

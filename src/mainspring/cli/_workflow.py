@@ -25,22 +25,23 @@ def workflow() -> None:
     """Start, inspect and list workflows."""
 
 
-def parse_input(text: str | None, path: str | None) -> Any:
+def parse_input(text: str | None, path: str | None, option: str = "--input") -> Any:
+    """The JSON of ``option`` (its text) or of ``option``-file (a path), or None if neither is given."""
     if text is not None and path is not None:
-        fail("give either --input or --input-file, not both", EXIT_INVALID)
+        fail(f"give either {option} or {option}-file, not both", EXIT_INVALID)
     if path is not None:
         try:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
         except OSError as e:
-            fail(f"cannot read --input-file {path!r}: {e.strerror}", EXIT_INVALID)
+            fail(f"cannot read {option}-file {path!r}: {e.strerror}", EXIT_INVALID)
         except UnicodeDecodeError as e:
-            fail(f"--input-file {path!r} is not UTF-8 text (byte {e.start}): save it as UTF-8 JSON", EXIT_INVALID)
+            fail(f"{option}-file {path!r} is not UTF-8 text (byte {e.start}): save it as UTF-8 JSON", EXIT_INVALID)
         try:
             return json.loads(text)
         except json.JSONDecodeError as e:
             fail(
-                f"--input-file {path!r} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}",
+                f"{option}-file {path!r} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}",
                 EXIT_INVALID,
             )
     if text is None:
@@ -49,8 +50,8 @@ def parse_input(text: str | None, path: str | None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as e:
         fail(
-            f"--input is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
-            'quote it for the shell, e.g. --input \'{"code": "python"}\'',
+            f"{option} is not valid JSON ({e.msg} at line {e.lineno} column {e.colno}); "
+            f'quote it for the shell, e.g. {option} \'{{"code": "python"}}\'',
             EXIT_INVALID,
         )
 

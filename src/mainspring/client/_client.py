@@ -554,6 +554,33 @@ class WorkflowHandle(Generic[S, R]):
             first = int(data["next_page_token"])
 
 
+def _start_signal(options: dict[str, Any]) -> tuple[str, Any] | None:
+    """The signal of a signal-with-start (its name and encoded payload), or None for a plain start."""
+    name = options.get("start_signal")
+    args = options.get("start_signal_args")
+    if name is None:
+        if args is not None:
+            raise TypeError("start_workflow() got start_signal_args without start_signal: name the signal to send")
+        return None
+    if args is None:
+        args = ()
+    if isinstance(args, (str, bytes)):
+        raise TypeError(
+            f"start_signal_args must be a list of the signal's arguments, got {type(args).__name__} {args!r} "
+            f"(for one string payload: start_signal_args=[{args!r}])"
+        )
+    if len(args) > 1:
+        raise ValueError(
+            f"start_signal_args holds at most one value (a signal handler takes at most one payload), got "
+            f"{len(args)}: bundle them in one dataclass"
+        )
+    try:
+        payload = encode(args[0]) if args else None
+    except PayloadError as e:
+        raise InvalidArgumentError(f"the payload of signal {name!r} cannot be sent: {e}") from None
+    return name, payload
+
+
 class Client:
     """A connection to a Mainspring server, for one namespace.
 
@@ -685,12 +712,15 @@ class Client:
         (``GreetingWorkflow.run``; typed either way: the argument must fit its input type and the handle's
         result has its result type, and a class's handle its signals) or a workflow type name, in
         which case ``arg`` is sent as JSON as it is and ``result_type``, if given, types the result.
-        The options (``StartWorkflowOptions``): ``id`` and ``task_queue`` (required), ``request_id``.
+        The options (``StartWorkflowOptions``): ``id`` and ``task_queue`` (required), ``request_id``, and
+        ``start_signal`` / ``start_signal_args`` for signal-with-start (then a running run of the id is
+        signalled instead of refused, and the handle is to it).
         Raises ``TypeError`` for an unknown or missing option or one of the wrong type,
-        ``AlreadyStartedError`` if a workflow with this id is running, ``InvalidArgumentError`` if the
-        input or an option's value does not fit.
+        ``AlreadyStartedError`` if a workflow with this id is running (without ``start_signal``),
+        ``InvalidArgumentError`` if the input, the signal's payload or an option's value does not fit.
         """
         _START_WORKFLOW_KEYWORDS.check(options)
+        start_signal = _start_signal(options)
         if isinstance(workflow, str):
             name, rtype, takes_input = workflow, result_type, True
         else:
@@ -711,10 +741,15 @@ class Client:
             "request_id": options.get("request_id") or str(uuid.uuid4()),
         }
 
+        op, path = "start_workflow", "/workflows"
+        if start_signal is not None:
+            op, path = "signal_with_start_workflow", "/workflows/signal-with-start"
+            body["signal_name"], body["signal_input"] = start_signal
+
         async def start() -> Any:
-            data = await self._channel_call("start_workflow", body, self.transport.timeout)
+            data = await self._channel_call(op, body, self.transport.timeout)
             if data is NotImplemented:
-                data = await self._call("POST", "/workflows", body=body)
+                data = await self._call("POST", path, body=body)
             return data
 
         data = await _retrying(start)

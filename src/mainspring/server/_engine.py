@@ -44,6 +44,7 @@ from .features import COMMAND_KINDS, CommandKinds, timers
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
 from .features.queries import Queries
+from .features.signal_with_start import SignalWithStart
 from .features.signals import HandlerSchemas, Signals
 from .features.updates import Updates
 from .features.workflow_tasks import WorkflowTasks
@@ -75,6 +76,7 @@ class Engine(EngineCore):
         self.cancellation = Cancellation(self)
         self.signals = Signals(self, self.handler_schemas)
         self.queries = Queries(self, self.handler_schemas)
+        self.signal_with_start = SignalWithStart(self, self.signals, self._start)
         timers.register(self)
 
     async def start(self) -> None:
@@ -152,7 +154,11 @@ class Engine(EngineCore):
         finally:
             self.admission.done(ticket)
 
-    async def _start(self, namespace: str, req: m.StartWorkflowRequest) -> tuple[str, bool]:
+    async def _start(
+        self, namespace: str, req: m.StartWorkflowRequest, also: Callable[[Transition], None] | None = None
+    ) -> tuple[str, bool]:
+        """Create the run (see ``start_workflow``). ``also(t)`` appends what the run is created with besides
+        its start (signal-with-start's signal): written in the same creation, so no one sees the run without it."""
         schema = await self._workflow_schema(namespace, req.task_queue, req.workflow_type)
         if schema is not None:
             problem = schema_error(req.input, schema)
@@ -192,15 +198,20 @@ class Engine(EngineCore):
                 "attempt": 1,
             },
         )
+        if also is not None:
+            also(t)
         t.wake()
         rec.state = ex.state.to_dict()
+        puts, _, _ = ex.state.take_changes()  # none, unless ``also`` added a pending item
         events, ex.events = ex.events, []
         ex.remember(events)
         # The first workflow task is offered while the start is being written, so a worker runs it
         # during the commit instead of after it. That is safe: workflow code has no effects, and the
         # task's completion is committed only once the start is durable (``_commit`` waits for
         # ``creating``); if the start fails, the completion is refused and nothing happened.
-        creating = ex.creating = asyncio.ensure_future(self.store.write(ExecutionWrite(rec, None, events)))
+        creating = ex.creating = asyncio.ensure_future(
+            self.store.write(ExecutionWrite(rec, None, events, put_items=puts))
+        )
 
         def settled(f: asyncio.Future[None]) -> None:
             error = None if f.cancelled() else f.exception()

@@ -298,6 +298,15 @@ async def _signal(engine: Engine, c: Caller, b: m.SignalWorkflowRequest) -> Any:
     return await engine.signals.signal(c.namespace, b, _identity(c, b.identity))
 
 
+async def _signal_with_start(engine: Engine, c: Caller, b: m.SignalWithStartWorkflowRequest) -> Any:
+    answer = await engine.signal_with_start.signal_with_start(c.namespace, b, _identity(c, b.identity))
+    if answer["started"] and not answer["duplicate"]:
+        warning = start_warning(engine.matching, c.namespace, b.task_queue, b.workflow_type)
+        if warning is not None:  # no worker runs its type: that matters more than a handler name
+            answer["warning"] = warning
+    return answer
+
+
 async def _query(engine: Engine, c: Caller, b: m.QueryWorkflowRequest) -> Any:
     return await engine.queries.query(c.namespace, b)
 
@@ -559,6 +568,25 @@ OPERATIONS: tuple[Operation, ...] = (
         request=m.SignalWorkflowRequest,
         answer=m.SignalWorkflowResponse,
         http=Http("POST", _NS + "/workflows/signal"),
+        client=True,
+    ),
+    Operation(
+        "signal_with_start_workflow",
+        "Signal a workflow, starting it if no run of its id is running: the run is created with the signal "
+        "recorded in the same write, so its handler runs before the workflow's run method (started says which "
+        "happened; 400 invalid_input if the input or the payload does not fit the announced schemas, and then "
+        "nothing is recorded)",
+        _signal_with_start,
+        request=m.SignalWithStartWorkflowRequest,
+        answer=m.SignalWithStartWorkflowResponse,
+        http=Http(
+            "POST",
+            _NS + "/workflows/signal-with-start",
+            also=(
+                (409, "Runs of this workflow id kept being started and closed while the call looked: retry it"),
+                (429, "The server is overloaded: retry after the Retry-After header, with the same request_id"),
+            ),
+        ),
         client=True,
     ),
     Operation(

@@ -142,6 +142,13 @@ class Transition:
         the run's core state alone)."""
         self._write = True
 
+    def release_before_durable(self) -> None:
+        """Let go of the lock as soon as this transition's write is submitted; its caller is still answered
+        once the write is durable, and what it registered in ``fx`` waits for that too. The run's next
+        transitions, arriving meanwhile, then join the same group commit instead of each waiting out the
+        one before (a burst of signals to one run; a worker's plain report does the same, see ``deliver``)."""
+        self._release_early = True
+
     def then(self, action: Callable[..., None], *args: Any) -> None:
         """Call ``action(*args)`` once the transition is durable (after the registered effects)."""
         fx = self.fx

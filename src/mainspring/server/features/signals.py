@@ -10,6 +10,7 @@ with the run (a pending item of its own), so a retried call is recorded once.
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import logging
 from typing import TYPE_CHECKING, Any
@@ -20,10 +21,11 @@ from ...api.enums import EventType
 from ...errors import InvalidArgumentError
 
 if TYPE_CHECKING:
-    from ...storage import Store
+    from ...storage import HistoryEvent, Store
     from .._core import EngineCore
+    from .._transition import Transition
 
-__all__ = ["HandlerSchemas", "Signals"]
+__all__ = ["HandlerSchemas", "Signals", "record_signal"]
 
 log = logging.getLogger("mainspring.server")
 
@@ -129,13 +131,27 @@ class Signals:
                 # Recorded all the same: the workflow may register a handler of that name later.
                 answer["warning"] = warning + " The signal is recorded, and waits for a handler of that name."
             if req.request_id is not None and req.request_id in st.signal_requests:
+                # Recorded by a transition whose write may still be in flight (see below): answered once it
+                # is durable (if it fails, so does this call, and its retry records the signal afresh).
+                if ex.writing is not None:
+                    await asyncio.shield(ex.writing)
                 return {**answer, "event_id": st.signal_requests[req.request_id], "duplicate": True}
-            attrs: dict[str, Any] = {"signal_name": req.signal_name, "input": req.input, "identity": identity}
-            if req.request_id is not None:
-                attrs["request_id"] = req.request_id
-            e = t.append(EventType.WORKFLOW_EXECUTION_SIGNALED, attrs)
-            if req.request_id is not None:
-                st.add_signal_request(req.request_id, e.event_id)
+            e = record_signal(t, req.signal_name, req.input, identity, req.request_id)
             t.wake()
+            # A burst of signals to one run shares group commits: each is answered once durable, but the
+            # next is recorded while the one before is being written.
+            t.release_before_durable()
         log.debug("signal %r recorded for workflow %s (run %s)", req.signal_name, rec.workflow_id, rec.run_id)
         return {**answer, "event_id": e.event_id, "duplicate": False}
+
+
+def record_signal(t: Transition, name: str, payload: Any, identity: str, request_id: str | None) -> HistoryEvent:
+    """Append the WorkflowExecutionSignaled event of a signal, and keep its request id with the run (the
+    caller wakes the workflow)."""
+    attrs: dict[str, Any] = {"signal_name": name, "input": payload, "identity": identity}
+    if request_id is not None:
+        attrs["request_id"] = request_id
+    e = t.append(EventType.WORKFLOW_EXECUTION_SIGNALED, attrs)
+    if request_id is not None:
+        t.ex.state.add_signal_request(request_id, e.event_id)
+    return e
