@@ -9,11 +9,17 @@ import { fmtDuration, fmtTime, jsonView, ms, plural, preview, zoneLabel } from "
 import { groupSummary } from "../history_model.js";
 
 const PAGE = 500; // rows drawn at first in the all-events view; "Show more" draws the rest
-const KIND_ICON = { activity: "activity", timer: "timer", "workflow-task": "task", workflow: "workflow", signal: "signal" };
+const KIND_ICON = { activity: "activity", timer: "timer", "workflow-task": "task", workflow: "workflow", signal: "signal", update: "update" };
 // An event's JSON longer than this (characters) is cut in its row (the download has all of it): a signal's
 // or an activity's payload may be megabytes, which would make the page crawl.
 export const EVENT_VIEW_LIMIT = 20_000;
 const MOMENTS = new Set(["workflow", "signal"]); // groups of one event: no duration
+// Messages stand out in the all-events view, in their own colours.
+const EVENT_KIND_CLASS = {
+  WorkflowExecutionSignaled: "hrow-event-signal",
+  WorkflowExecutionUpdateAccepted: "hrow-event-update",
+  WorkflowExecutionUpdateCompleted: "hrow-event-update",
+};
 
 function offset(t, t0) {
   if (t === null || t0 === null) return "";
@@ -158,7 +164,7 @@ export function historySection(ns, workflowId, runId) {
         h("span", { class: "hrow-summary muted small mono" }, preview(e.attributes, 160)),
       ],
       (body) => body.append(jsonView(e, { max: EVENT_VIEW_LIMIT })),
-      ["hrow-event", e.event_type === "WorkflowExecutionSignaled" ? "hrow-event-signal" : null],
+      ["hrow-event", EVENT_KIND_CLASS[e.event_type] || null],
     );
   }
 
