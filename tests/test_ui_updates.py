@@ -291,26 +291,24 @@ def test_the_dialog_asks_again_until_the_handler_finished(srv: ServerProcess, pa
     wid = start(srv, "ui_inbox", None)
     sent: list[dict[str, Any]] = []
 
-    def first_without_waiting(route: Route) -> None:
+    def without_waiting(route: Route) -> None:
         body = route.request.post_data_json
         sent.append(body)
-        # The first request answers at once (as a server with a short --max-poll-wait would): the dialog
-        # must ask again, with the same request.
-        if len(sent) == 1:
-            route.continue_(post_data=json.dumps({**body, "wait": 0}))
-        else:
-            route.continue_()
+        # Each request answers at once, as a server with a short --max-poll-wait would: the dialog must ask
+        # again, with the same request, until the outcome is there.
+        route.continue_(post_data=json.dumps({**body, "wait": 0}))
 
-    page.route("**/workflows/update", first_without_waiting)
+    page.route("**/workflows/update", without_waiting)
     open_run(page, srv, wid)
     dialog = open_update_dialog(page)
     run_update(dialog, '"ready"', name="await_note")
+    wait_until(lambda: len(update_events(srv, wid)) == 1, 30, what="the update to be accepted")
     expect(dialog.locator(".update-stage")).to_have_text("Accepted: waiting for its handler to finish…")
-    wait_until(lambda: len(sent) >= 2, 30, what="the dialog to ask again")
     # Accepted and running: in the history (open) and on the timeline (open to now).
     row = page.locator(".hrows-compact .hrow-update")
     expect(row.locator(".state")).to_have_text("accepted")
     expect(row.locator(".hrow-summary")).to_have_text('input "ready"')
+    expect(row.locator(".hrow-dur")).to_have_text("open")
     expect(page.locator(".tl-row-updates .tl-update.tl-open")).to_have_count(1)
 
     r = api(
@@ -318,7 +316,7 @@ def test_the_dialog_asks_again_until_the_handler_finished(srv: ServerProcess, pa
     )
     assert r.status_code == 200, r.text
     expect(dialog.locator(".update-answer .json")).to_have_text("1")
-    assert all(body == sent[0] for body in sent), sent  # the same request each time: one update id
+    assert len(sent) >= 2 and all(body == sent[0] for body in sent), sent  # the same request each time: one update id
     assert sent[0]["wait_for_stage"] == "COMPLETED" and sent[0]["name"] == "await_note"
     close(dialog)
     expect(row.locator(".state")).to_have_text("completed")
@@ -379,8 +377,15 @@ def test_hostile_update_names_and_payloads_are_text(srv: ServerProcess, page: Pa
     run_update(dialog, json.dumps(EVIL))
     expect(dialog.locator(".update-answer")).to_contain_text(f"Result of {EVIL}")
     expect(dialog.locator(".update-answer .json")).to_have_text(json.dumps(f"{EVIL}: {EVIL}"))
+    # A huge result is cut in the view (Copy copies all of it), and its row's summary is one short line.
+    run_update(dialog, json.dumps("y" * 60_000))
+    expect(dialog.locator(".update-answer")).to_contain_text(f"Result of {EVIL}")
+    clipped = dialog.locator(".update-answer .json-clipped")
+    expect(clipped).to_have_count(1)
+    assert len(clipped.inner_text()) < 25_000
     close(dialog)
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(4)
+    assert len(rows.nth(3).locator(".hrow-summary").inner_text()) < 300
     assert page.evaluate("window.__pwned") is None
     assert page.locator("img[src='x']").count() == 0
 

@@ -212,6 +212,18 @@ export function openQueryDialog(ns, { workflowId, runId, handlers }) {
 /** How long one request of the update dialog waits for the outcome (seconds); it asks again while it has none. */
 export const UPDATE_WAIT_SECONDS = 10;
 
+const REASK_MIN_MS = 1000;
+
+/** Resolve after `ms`, or reject with an AbortError as soon as `signal` aborts. */
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const aborted = () => reject(new DOMException("stopped waiting", "AbortError"));
+    if (signal.aborted) return aborted();
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(timer), aborted()), { once: true });
+  });
+}
+
 // Rejections that are not the validator's: made by the worker (no handler of that name, a payload that does
 // not decode) or by the server (a worker that does not know updates).
 const NOT_THE_VALIDATOR = new Set(["UnknownUpdate", "InvalidInput", "UpdateNotHandled"]);
@@ -272,15 +284,24 @@ export function openUpdateDialog(ns, { workflowId, runId, handlers, onRecorded }
       replace(answerBox, stage);
       let data;
       let recorded = false;
+      const sentAt = Date.now();
       try {
         for (;;) {
+          const asked = Date.now();
           data = await api(nsApi(ns) + "/workflows/update", { method: "POST", body, signal: controller.signal });
           if (!data || data.stage === "COMPLETED") break;
           if (data.stage === "ACCEPTED" && !recorded) {
             recorded = true;
             stage.textContent = "Accepted: waiting for its handler to finish…";
             if (onRecorded) onRecorded();
+          } else if (data.stage === "ADMITTED" && Date.now() - sentAt >= 5000) {
+            // Nothing took it yet: the workflow's worker is down, or busy. The dialog waits until closed.
+            const waited = Math.round((Date.now() - sentAt) / 1000);
+            stage.textContent = `Still waiting for a worker to take it (${waited} s): is one polling the workflow's task queue? Close the dialog to stop waiting; sending it again later is the same update.`;
           }
+          // A server with a short --max-poll-wait answers at once: ask again at most once a second.
+          const early = REASK_MIN_MS - (Date.now() - asked);
+          if (early > 0) await pause(early, controller.signal);
         }
       } catch (err) {
         if (err && err.name === "AbortError") return; // the dialog closed: nobody is waiting

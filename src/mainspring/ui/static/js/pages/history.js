@@ -133,7 +133,9 @@ export function historySection(ns, workflowId, runId) {
   function groupRow(g) {
     const ids = g.events.map((e) => e.event_id);
     const idText = ids.length > 1 ? `${ids[0]}–${ids.at(-1)}` : String(ids[0]);
-    const dur = MOMENTS.has(g.kind) ? "" : g.end !== null ? fmtDuration(g.end - g.start) : "open";
+    // An update handled in the task that accepted it has no time of its own: no duration either.
+    const instant = g.kind === "update" && g.end !== null && g.end === g.start;
+    const dur = MOMENTS.has(g.kind) || instant ? "" : g.end !== null ? fmtDuration(g.end - g.start) : "open";
     // Always a cell (empty when there was one attempt) so the columns line up.
     const attempt = h("span", { class: "hrow-attempt" }, g.attempt > 1 ? h("span", { class: "chip chip-warn", title: `${g.attempt} attempts` }, `×${g.attempt}`) : null);
     const stateText = g.state.replace(/-/g, " ");
