@@ -134,6 +134,10 @@ def test_describe_lists_the_announced_handlers_over_http_the_client_and_the_cli(
         ("query", "count"),
         ("query", "notes"),
         ("query", "peek"),
+        ("update", "pin"),
+        ("update", "unpin"),
+        ("update", "await_note"),
+        ("update", None),  # the dynamic handler
     ]
     add = handlers[0]["input_schema"]
     assert add["type"] == "object" and add["required"] == ["text"] and set(add["properties"]) == {"text", "priority"}
@@ -166,7 +170,9 @@ def test_describe_lists_the_announced_handlers_over_http_the_client_and_the_cli(
 def test_send_signals_from_the_run_page_and_see_them_take_effect(srv: ServerProcess, page: Page) -> None:
     wid = start(srv, "ui_inbox", None)
     open_run(page, srv, wid)
-    expect(page.locator(".run-actions button")).to_have_text(["Send signal", "Query", "Cancel", "Terminate"])
+    expect(page.locator(".run-actions button")).to_have_text(
+        ["Send signal", "Query", "Run update", "Cancel", "Terminate"]
+    )
 
     dialog = open_dialog(page, "signal")
     names = dialog.locator("select[name=signal_name]")

@@ -93,6 +93,7 @@ const ICONS = {
   filter: ["M3 5h18l-7 8v6l-4 2v-8z"],
   signal: ["M12 12h.01", "M8.5 8.5a5 5 0 0 0 0 7", "M15.5 8.5a5 5 0 0 1 0 7", "M5.6 5.6a9 9 0 0 0 0 12.8", "M18.4 5.6a9 9 0 0 1 0 12.8"],
   query: ["M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14z", "M21 21l-5-5"],
+  update: ["M4 12h11", "M11 7l5 5-5 5", "M20 5v14"],
 };
 
 /** A status badge for a workflow status (RUNNING, COMPLETED, …) or an event-group state. */

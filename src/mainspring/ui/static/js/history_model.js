@@ -1,15 +1,16 @@
 // Reading a history: events grouped by what they are about. An activity's Scheduled, Started and closing
 // events share the Scheduled event's id (attributes.scheduled_event_id), as do a workflow task's; a timer's
-// Fired or Canceled names its TimerStarted (started_event_id). The timeline and the compact history view
-// both draw these groups.
+// Fired or Canceled names its TimerStarted (started_event_id); an update's Completed names its Accepted
+// (accepted_event_id, and the same update_id). The timeline and the compact history view both draw these
+// groups.
 
 import { fmtShortDuration, ms } from "./format.js";
 
 /**
  * @typedef {Object} Group
  * @property {string} key        stable across refreshes: "e" + first event id
- * @property {"workflow"|"workflow-task"|"activity"|"timer"|"signal"} kind
- * @property {string} title      "sdk_example_activity", "Timer 30s", "Workflow task", "Signal submit", "Workflow started"
+ * @property {"workflow"|"workflow-task"|"activity"|"timer"|"signal"|"update"} kind
+ * @property {string} title      "sdk_example_activity", "Timer 30s", "Workflow task", "Signal submit", "Update add_item", "Workflow started"
  * @property {string} state      completed | failed | timed-out | canceled | running | scheduled | waiting | fired | started | ...
  * @property {Object[]} events
  * @property {number} start      ms since epoch of the first event
@@ -48,6 +49,8 @@ export function groupEvents(events) {
   const byScheduled = new Map();
   const timersByStart = new Map();
   const timersById = new Map();
+  const updatesByAccepted = new Map();
+  const updatesById = new Map();
   const single = (kind, e) => {
     const g = newGroup(kind, e);
     groups.push(g);
@@ -72,6 +75,14 @@ export function groupEvents(events) {
       else single("timer", e);
     } else if (type === "WorkflowExecutionSignaled") {
       single("signal", e);
+    } else if (type === "WorkflowExecutionUpdateAccepted") {
+      const g = single("update", e);
+      updatesByAccepted.set(e.event_id, g);
+      updatesById.set(String(a.update_id), g);
+    } else if (type === "WorkflowExecutionUpdateCompleted") {
+      const g = updatesByAccepted.get(a.accepted_event_id) || updatesById.get(String(a.update_id));
+      if (g && g.events.length === 1) g.events.push(e);
+      else single("update", e);
     } else {
       single("workflow", e);
     }
@@ -139,6 +150,24 @@ function summarize(g) {
         g.identity = e.attributes.identity || null;
       }
     }
+  } else if (g.kind === "update") {
+    // From its acceptance to its outcome; named by its handler's name (a user's text, shown as text). A
+    // Completed without its Accepted (a history read from the middle) stands alone.
+    const accepted = find(g, "WorkflowExecutionUpdateAccepted");
+    const completed = find(g, "WorkflowExecutionUpdateCompleted");
+    g.updateId = typeof a.update_id === "string" ? a.update_id : "";
+    g.updateName = accepted && typeof accepted.attributes.name === "string" ? accepted.attributes.name : "";
+    g.title = g.updateName ? `Update ${g.updateName}` : "Update";
+    g.input = accepted ? accepted.attributes.input : undefined;
+    g.state = "accepted";
+    if (completed) {
+      const c = completed.attributes || {};
+      g.failure = c.failure || null;
+      g.result = c.result;
+      g.state = g.failure ? "failed" : "completed";
+      g.end = ms(completed.event_time);
+      if (!accepted) g.start = g.end;
+    }
   } else if (g.kind === "signal") {
     // A moment, not a span: named by its signal (a user's text, shown as text).
     g.signalName = typeof a.signal_name === "string" ? a.signal_name : "";
@@ -179,6 +208,11 @@ export function groupSummary(g) {
     if (g.state === "completed") return "result " + compact(g.result);
     if (g.lastFailure) return "retrying: " + failureLine(g.lastFailure);
     return "input " + compact(first.input);
+  }
+  if (g.kind === "update") {
+    if (g.failure) return "failed: " + failureLine(g.failure);
+    if (g.state === "completed") return "result " + compact(g.result);
+    return g.input === null || g.input === undefined ? "no payload" : "input " + compact(g.input);
   }
   if (g.kind === "timer") return g.duration !== null ? `${g.duration / 1000} s` : "";
   if (g.kind === "signal") return (first.input === null || first.input === undefined ? "no payload" : "payload " + compact(first.input)) + (first.identity ? ` · from ${first.identity}` : "");

@@ -1,10 +1,9 @@
-// Talking to a running workflow from its page: "Send signal" and "Query" dialogs. The names offered are the
+// Talking to a running workflow from its page: "Send signal", "Query" and "Run update" dialogs. The names offered are the
 // handlers the run's workflow type announced (describe's `handlers`); a type that announced none (a function
 // workflow, or no worker polled yet) takes a typed name. The payload is JSON, checked here as far as
 // payload_schema.js can (valid JSON, the top-level type, an object's required fields) so a slip is caught
 // before anything is sent; the server checks the rest against the same schema, and its message, which names
-// the field, is shown as it is. Both post to the same endpoints the CLI and the SDK use.
-// (Updates get a dialog of their own later; this file is where it goes.)
+// the field, is shown as it is. All three post to the same endpoints the CLI and the SDK use.
 
 import { api, nsApi } from "./api.js";
 import { h, copyButton, replace, toast } from "./dom.js";
@@ -15,7 +14,7 @@ import { payloadExample, payloadHint, payloadProblem } from "./payload_schema.js
 /** An answer longer than this (characters of pretty JSON) is cut in the view; Copy still copies all of it. */
 export const ANSWER_VIEW_LIMIT = 20_000;
 
-const KIND_WORD = { signal: "signal", query: "query" };
+const KIND_WORD = { signal: "signal", query: "query", update: "update" };
 
 /** The announced handlers of `kind`: [{name, input_schema}] (named ones), and whether a dynamic one exists. */
 export function announced(handlers, kind) {
@@ -164,12 +163,12 @@ export function openSignalDialog(ns, { workflowId, runId, handlers, onSent }) {
   return modal;
 }
 
-/** The text of a query's error: the server's message, and the names it knows when it lists them. */
-function queryError(err) {
+/** The text of a query's or an update's refusal: the server's message, and the names it knows when it lists them. */
+function refusal(err, kind) {
   const known = err && err.details && Array.isArray(err.details.known) ? err.details.known.filter((x) => typeof x === "string") : null;
   let message = err && err.message ? err.message : String(err);
-  if (known && known.length && !known.every((k) => message.includes(k))) message += `\nKnown queries: ${known.join(", ")}`;
-  else if (known && !known.length && err.code === "unknown_query") message += "\nThis workflow has no query handlers.";
+  if (known && known.length && !known.every((k) => message.includes(k))) message += `\nKnown ${kind === "query" ? "queries" : kind + "s"}: ${known.join(", ")}`;
+  else if (known && !known.length && err.code === `unknown_${kind}`) message += `\nThis workflow has no ${kind} handlers.`;
   return message;
 }
 
@@ -195,7 +194,7 @@ export function openQueryDialog(ns, { workflowId, runId, handlers }) {
           body: { workflow_id: workflowId, run_id: runId, query_name: name, input },
         });
       } catch (err) {
-        throw new Error(queryError(err));
+        throw new Error(refusal(err, "query"));
       }
       const answer = data ? data.answer : null;
       replace(
@@ -206,6 +205,140 @@ export function openQueryDialog(ns, { workflowId, runId, handlers }) {
     },
   });
   modal.form.classList.add("message-form", "query-form");
+  form.focus();
+  return modal;
+}
+
+/** How long one request of the update dialog waits for the outcome (seconds); it asks again while it has none. */
+export const UPDATE_WAIT_SECONDS = 10;
+
+const REASK_MIN_MS = 1000;
+
+/** Resolve after `ms`, or reject with an AbortError as soon as `signal` aborts. */
+function pause(ms, signal) {
+  return new Promise((resolve, reject) => {
+    const aborted = () => reject(new DOMException("stopped waiting", "AbortError"));
+    if (signal.aborted) return aborted();
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => (clearTimeout(timer), aborted()), { once: true });
+  });
+}
+
+// Rejections that are not the validator's: made by the worker (no handler of that name, a payload that does
+// not decode) or by the server (a worker that does not know updates).
+const NOT_THE_VALIDATOR = new Set(["UnknownUpdate", "InvalidInput", "UpdateNotHandled"]);
+
+/**
+ * What an update's outcome says, for the dialog: { kind: "result"|"rejected"|"failed"|"closed", heading, text }.
+ * `answer` is the server's answer at stage COMPLETED.
+ */
+export function updateOutcome(answer) {
+  const f = answer && answer.failure && typeof answer.failure === "object" ? answer.failure : null;
+  if (!f) return { kind: "result", heading: "Result", value: answer ? answer.result : null };
+  const message = typeof f.message === "string" && f.message ? f.message : "(no message)";
+  const typed = typeof f.type === "string" && f.type ? `${f.type}: ${message}` : message;
+  if (answer.rejected) {
+    const byValidator = !NOT_THE_VALIDATOR.has(f.type);
+    return {
+      kind: "rejected",
+      heading: byValidator ? "Rejected by the validator" : "Rejected by the workflow",
+      text: byValidator ? typed : message,
+      note: "The update was not accepted: nothing was recorded in the history.",
+    };
+  }
+  if (f.type === "WorkflowClosed" && f.kind === "server") {
+    return { kind: "closed", heading: "Not completed", text: message, note: "The workflow closed first." };
+  }
+  return { kind: "failed", heading: "The handler failed", text: typed, note: "It was accepted and its failure is recorded in the history." };
+}
+
+/**
+ * "Run update": posts to /workflows/update, waiting for stage COMPLETED, and asks again (the same request:
+ * it is applied once by its update id) until the outcome is there; shows the result, the rejection or the
+ * failure in the dialog, which stays open. `onRecorded()` runs once the workflow accepted an update (its
+ * events are in the history).
+ */
+export function openUpdateDialog(ns, { workflowId, runId, handlers, onRecorded }) {
+  const form = messageForm("update", handlers);
+  const answerBox = h("div", { class: "update-answer", "aria-live": "polite" });
+  // One update id per distinct (name, payload) until its outcome arrives: sending it again after a lost
+  // answer (the server did not answer, or the dialog stopped waiting) is the same update, applied once.
+  // Once an outcome was shown, the next send is a new update.
+  let pending = { key: null, updateId: null };
+  let controller = null;
+  const modal = openModal({
+    title: "Run an update",
+    description: `Asks ${workflowId} to run an update handler: its validator may reject it (nothing is recorded); once accepted, it is recorded in the history with its result.`,
+    submitLabel: "Run update",
+    cancelLabel: "Close",
+    wide: true,
+    closeOnSubmit: false,
+    fields: [...form.fields, answerBox],
+    onSubmit: async () => {
+      const { name, input } = form.read();
+      const key = JSON.stringify([name, input]);
+      if (key !== pending.key) pending = { key, updateId: randomToken() };
+      const body = { workflow_id: workflowId, run_id: runId, update_id: pending.updateId, name, input, wait_for_stage: "COMPLETED", wait: UPDATE_WAIT_SECONDS };
+      controller = new AbortController();
+      const stage = h("p", { class: "update-stage muted small" }, "Sent: waiting for the workflow to accept it…");
+      replace(answerBox, stage);
+      let data;
+      let recorded = false;
+      const sentAt = Date.now();
+      try {
+        for (;;) {
+          const asked = Date.now();
+          data = await api(nsApi(ns) + "/workflows/update", { method: "POST", body, signal: controller.signal });
+          if (!data || data.stage === "COMPLETED") break;
+          if (data.stage === "ACCEPTED" && !recorded) {
+            recorded = true;
+            stage.textContent = "Accepted: waiting for its handler to finish…";
+            if (onRecorded) onRecorded();
+          } else if (data.stage === "ADMITTED" && Date.now() - sentAt >= 5000) {
+            // Nothing took it yet: the workflow's worker is down, or busy. The dialog waits until closed.
+            const waited = Math.round((Date.now() - sentAt) / 1000);
+            stage.textContent = `Still waiting for a worker to take it (${waited} s): is one polling the workflow's task queue? Close the dialog to stop waiting; sending it again later is the same update.`;
+          }
+          // A server with a short --max-poll-wait answers at once: ask again at most once a second.
+          const early = REASK_MIN_MS - (Date.now() - asked);
+          if (early > 0) await pause(early, controller.signal);
+        }
+      } catch (err) {
+        if (err && err.name === "AbortError") return; // the dialog closed: nobody is waiting
+        replace(answerBox);
+        // A 4xx is the server's answer (the update was not admitted); anything else may have been lost on
+        // the way, and the same update id is used when it is sent again.
+        if (err && err.status >= 400 && err.status < 500) pending = { key: null, updateId: null };
+        throw new Error(refusal(err, "update"));
+      } finally {
+        controller = null;
+      }
+      pending = { key: null, updateId: null };
+      const outcome = updateOutcome(data);
+      if (outcome.kind !== "rejected" && onRecorded) onRecorded();
+      if (outcome.kind === "result") {
+        const value = outcome.value;
+        replace(
+          answerBox,
+          h("div", { class: "query-answer-head" }, h("span", { class: "field-label" }, `Result of ${name}`), copyButton(() => jsonText(value), "Copy")),
+          jsonView(value, { max: ANSWER_VIEW_LIMIT }),
+        );
+      } else {
+        replace(
+          answerBox,
+          h(
+            "div",
+            { class: ["update-outcome", "update-" + outcome.kind], role: "alert" },
+            h("strong", { class: "update-outcome-head" }, outcome.heading),
+            h("p", { class: "update-outcome-text mono" }, outcome.text),
+            outcome.note ? h("p", { class: "muted small" }, outcome.note) : null,
+          ),
+        );
+      }
+    },
+  });
+  modal.dialog.addEventListener("close", () => controller && controller.abort());
+  modal.form.classList.add("message-form", "update-form");
   form.focus();
   return modal;
 }

@@ -9,11 +9,17 @@ import { fmtDuration, fmtTime, jsonView, ms, plural, preview, zoneLabel } from "
 import { groupSummary } from "../history_model.js";
 
 const PAGE = 500; // rows drawn at first in the all-events view; "Show more" draws the rest
-const KIND_ICON = { activity: "activity", timer: "timer", "workflow-task": "task", workflow: "workflow", signal: "signal" };
+const KIND_ICON = { activity: "activity", timer: "timer", "workflow-task": "task", workflow: "workflow", signal: "signal", update: "update" };
 // An event's JSON longer than this (characters) is cut in its row (the download has all of it): a signal's
 // or an activity's payload may be megabytes, which would make the page crawl.
 export const EVENT_VIEW_LIMIT = 20_000;
 const MOMENTS = new Set(["workflow", "signal"]); // groups of one event: no duration
+// Messages stand out in the all-events view, in their own colours.
+const EVENT_KIND_CLASS = {
+  WorkflowExecutionSignaled: "hrow-event-signal",
+  WorkflowExecutionUpdateAccepted: "hrow-event-update",
+  WorkflowExecutionUpdateCompleted: "hrow-event-update",
+};
 
 function offset(t, t0) {
   if (t === null || t0 === null) return "";
@@ -127,7 +133,9 @@ export function historySection(ns, workflowId, runId) {
   function groupRow(g) {
     const ids = g.events.map((e) => e.event_id);
     const idText = ids.length > 1 ? `${ids[0]}–${ids.at(-1)}` : String(ids[0]);
-    const dur = MOMENTS.has(g.kind) ? "" : g.end !== null ? fmtDuration(g.end - g.start) : "open";
+    // An update handled in the task that accepted it has no time of its own: no duration either.
+    const instant = g.kind === "update" && g.end !== null && g.end === g.start;
+    const dur = MOMENTS.has(g.kind) || instant ? "" : g.end !== null ? fmtDuration(g.end - g.start) : "open";
     // Always a cell (empty when there was one attempt) so the columns line up.
     const attempt = h("span", { class: "hrow-attempt" }, g.attempt > 1 ? h("span", { class: "chip chip-warn", title: `${g.attempt} attempts` }, `×${g.attempt}`) : null);
     const stateText = g.state.replace(/-/g, " ");
@@ -158,7 +166,7 @@ export function historySection(ns, workflowId, runId) {
         h("span", { class: "hrow-summary muted small mono" }, preview(e.attributes, 160)),
       ],
       (body) => body.append(jsonView(e, { max: EVENT_VIEW_LIMIT })),
-      ["hrow-event", e.event_type === "WorkflowExecutionSignaled" ? "hrow-event-signal" : null],
+      ["hrow-event", EVENT_KIND_CLASS[e.event_type] || null],
     );
   }
 

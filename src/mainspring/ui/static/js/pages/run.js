@@ -1,13 +1,13 @@
 // One run of a workflow: what it is, what it was given and what came of it, its timeline, history, pending
-// work and where it waits, with Send signal, Query, Cancel and Terminate while it runs (and Query after, when
-// its type has query handlers). While it runs the page follows it:
+// work and where it waits, with Send signal, Query, Run update, Cancel and Terminate while it runs (and Query
+// after, when its type has query handlers). While it runs the page follows it:
 // describe every 2 s, and only the new events of the history (from the last one seen on).
 
 import { api, fetchHistory, nsApi, paths } from "../api.js";
 import { h, badge, icon, replace, section, toast, errorNotice, notice } from "../dom.js";
 import { fmtDuration, ms } from "../format.js";
 import { confirmWithReason } from "../dialog.js";
-import { offersQuery, openQueryDialog, openSignalDialog } from "../messages.js";
+import { offersQuery, openQueryDialog, openSignalDialog, openUpdateDialog } from "../messages.js";
 import { applyPending, groupEvents } from "../history_model.js";
 import { poller } from "../refresh.js";
 import { summary, inputAndOutcome, pending } from "./run_details.js";
@@ -129,7 +129,10 @@ function build(root, ns, workflowId, runId, refreshNow) {
     openSignalDialog(ns, { workflowId, runId, handlers: handlers(), onSent: refreshNow }),
   );
   queryButton.addEventListener("click", () => openQueryDialog(ns, { workflowId, runId, handlers: handlers() }));
-  // Updates: their button goes here, beside Send signal, once the UI has an update dialog.
+  const updateButton = h("button", { type: "button", class: "btn", dataset: { action: "update" } }, icon("update", 14), "Run update");
+  updateButton.addEventListener("click", () =>
+    openUpdateDialog(ns, { workflowId, runId, handlers: handlers(), onRecorded: refreshNow }),
+  );
 
   async function act(what, reason, done) {
     await api(nsApi(ns) + "/workflows/" + what, { method: "POST", body: { workflow_id: workflowId, run_id: runId, reason: reason || null } });
@@ -182,7 +185,7 @@ function build(root, ns, workflowId, runId, refreshNow) {
       }
       const actionsKey = JSON.stringify([ex.status, d.handlers ?? null]);
       if (actionsKey !== last.actionsKey) {
-        replace(actions, running ? [signalButton, queryButton, cancelButton, terminateButton] : offersQuery(d.handlers, false) ? [queryButton] : []);
+        replace(actions, running ? [signalButton, queryButton, updateButton, cancelButton, terminateButton] : offersQuery(d.handlers, false) ? [queryButton] : []);
       }
       // Each part is redrawn only when its own data changed (a heartbeat must not redraw the input and
       // lose a selection in it).

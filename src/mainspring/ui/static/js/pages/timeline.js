@@ -9,8 +9,10 @@ import { fmtClock, fmtDuration, fmtTime, ms, preview, zoneLabel } from "../forma
 import { failureLine } from "../history_model.js";
 
 const MAX_ROWS = 300;
-// Signals are drawn as marks on one row under the workflow's; past this many, the first ones only.
+// Signals are drawn as marks on one row under the workflow's, updates as spans (accepted to completed) on
+// another; past this many, the first ones only.
 const MAX_SIGNAL_MARKS = 1000;
+const MAX_UPDATE_MARKS = 1000;
 const STATE_LABEL = {
   completed: "completed",
   failed: "failed",
@@ -63,6 +65,8 @@ export function timeline({ describe, groups, now = Date.now(), onSelect = null }
   const rows = [workflowRow(ex, groups, pct, t0, t1)];
   const signals = groups.filter((g) => g.kind === "signal");
   if (signals.length) rows.push(signalRow(signals, pct, onSelect));
+  const updates = groups.filter((g) => g.kind === "update");
+  if (updates.length) rows.push(updateRow(updates, pct, now, onSelect));
   for (const g of items.slice(0, MAX_ROWS)) {
     rows.push(g.kind === "activity" ? activityRow(g, pendingBySched.get(Number(g.key.slice(1))), pct, now, onSelect) : timerRow(g, pct, now, onSelect));
   }
@@ -76,7 +80,7 @@ export function timeline({ describe, groups, now = Date.now(), onSelect = null }
   return h(
     "div",
     { class: "timeline", style: grid },
-    legend(signals.length > 0),
+    legend(signals.length > 0, updates.length > 0),
     h("div", { class: "tl-rows" }, rows),
     h("div", { class: "tl-row tl-axis-row", "aria-hidden": "true" }, h("div", { class: "tl-label" }), h("div", { class: "tl-axis" }, ticks)),
     h(
@@ -90,7 +94,7 @@ export function timeline({ describe, groups, now = Date.now(), onSelect = null }
   );
 }
 
-function legend(withSignals) {
+function legend(withSignals, withUpdates) {
   const item = (cls, text) => h("span", { class: "tl-legend-item" }, h("span", { class: ["tl-swatch", cls] }), text);
   return h(
     "div",
@@ -103,6 +107,7 @@ function legend(withSignals) {
     item("tl-timer", "timer"),
     item("tl-canceled", "canceled"),
     withSignals ? item("tl-signal", "signal") : null,
+    withUpdates ? item("tl-update", "update") : null,
   );
 }
 
@@ -258,6 +263,47 @@ function signalRow(signals, pct, onSelect) {
     bars,
     // The row as a whole opens the latest signal (keyboard users reach it this way).
     key: signals.at(-1).key,
+    onSelect,
+  });
+}
+
+/**
+ * One row for the run's updates: a span from each one's acceptance to its outcome (a mark when that was at
+ * once; open to now while its handler runs; red when it failed), named in its tooltip; a click opens it in
+ * the history.
+ */
+function updateRow(updates, pct, now, onSelect) {
+  const byName = new Map();
+  for (const g of updates) byName.set(g.updateName, (byName.get(g.updateName) || 0) + 1);
+  const names = [...byName].slice(0, 8).map(([n, c]) => (c > 1 ? `${n} ×${c}` : n));
+  const summary = names.join(", ") + (byName.size > 8 ? `, … (${byName.size} names)` : "");
+  const shown = updates.slice(0, MAX_UPDATE_MARKS);
+  const bars = shown.map((g) => {
+    const end = g.end ?? now;
+    const outcome = g.failure ? `failed: ${failureLine(g.failure)}` : g.end !== null ? `result ${preview(g.result, 120)}` : "running";
+    const span = bar(["tl-update", g.failure ? "tl-update-failed" : null, g.end === null ? "tl-open" : null], g.start, end, pct, {
+      title: `update ${g.updateName} accepted at ${fmtClock(g.start)}${g.end !== null ? `, completed at ${fmtClock(g.end)} (${fmtDuration(g.end - g.start)})` : ""}: ${outcome}`,
+      dataset: { key: g.key },
+    });
+    if (onSelect) {
+      span.addEventListener("click", (e) => {
+        e.stopPropagation();
+        onSelect(g.key);
+      });
+    }
+    return span;
+  });
+  const last = shown.at(-1);
+  bars.push(barText(summary, last.start, last.end ?? now, pct));
+  return row({
+    cls: "tl-row-updates",
+    label: "Updates",
+    sub: String(updates.length),
+    iconName: "update",
+    title: `${updates.length} update${updates.length === 1 ? "" : "s"}: ${summary}`,
+    bars,
+    // The row as a whole opens the latest update (keyboard users reach it this way).
+    key: updates.at(-1).key,
     onSelect,
   });
 }
