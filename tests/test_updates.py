@@ -333,3 +333,34 @@ async def test_replay_that_diverges_inside_an_update_handler_names_the_event(cli
     assert "non-determinism" in failure["message"] and "ActivityTaskScheduled" in failure["message"]
     assert "StartTimer" in failure["message"]
     await handle.terminate(reason="test over")
+
+
+async def test_update_with_start_starts_the_run_or_uses_the_running_one(client: Client) -> None:
+    from mainspring import AlreadyStartedError
+    from mainspring.client import WithStartWorkflowOperation, WorkflowIDConflictPolicy
+
+    tq = f"tq-{uuid.uuid4().hex[:8]}"
+    wid = new_id()
+    async with running_worker(client, tq, workflows=[CartWorkflow], activities=[price]):
+        first = WithStartWorkflowOperation(CartWorkflow.run, id=wid, task_queue=tq)
+        cart = await client.execute_update_with_start_workflow(
+            CartWorkflow.add_item, Item("fig", 2), start_workflow_operation=first
+        )
+        assert cart == Cart([Item("fig", 2)], 6)
+        handle = await first.workflow_handle()
+        assert handle.workflow_id == wid and handle.run_id is not None
+        # A second call finds the run running and sends its update there (USE_EXISTING, the default).
+        second = WithStartWorkflowOperation(
+            CartWorkflow.run, id=wid, task_queue=tq, id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING
+        )
+        assert await client.execute_update_with_start_workflow(CartWorkflow.count, start_workflow_operation=second) == 1
+        assert (await second.workflow_handle()).run_id == handle.run_id
+        strict = WithStartWorkflowOperation(
+            CartWorkflow.run, id=wid, task_queue=tq, id_conflict_policy=WorkflowIDConflictPolicy.FAIL
+        )
+        with pytest.raises(AlreadyStartedError):
+            await client.execute_update_with_start_workflow(CartWorkflow.count, start_workflow_operation=strict)
+        await handle.signal(CartWorkflow.checkout)
+        assert (await asyncio.wait_for(handle.result(), 30)).total == 6
+    assert len(await history_types(handle)) > 0
+    assert [e["event_id"] for e in await events_of(handle, "WorkflowExecutionStarted")] == [1]

@@ -44,7 +44,12 @@ from mainspring import (
     activity,
     workflow,
 )
-from mainspring.client import WorkflowUpdateHandle, WorkflowUpdateStage
+from mainspring.client import (
+    WithStartWorkflowOperation,
+    WorkflowIDConflictPolicy,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
+)
 from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
 
 G = Greeting(name="ada")
@@ -277,3 +282,18 @@ async def class_workflow_usage(client: Client) -> None:
     assert_type(upd, WorkflowUpdateHandle[int])
     assert_type(await upd.result(), int)
     assert_type(await handle.execute_update("add_checked", {"sku": "x"}, result_type=int), int)
+    op = WithStartWorkflowOperation(
+        CartWorkflow.run,
+        Greeting("cy"),
+        id="cart-3",
+        task_queue="q",
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    assert_type(op, WithStartWorkflowOperation[CartWorkflow, list[Item]])
+    assert_type(
+        await client.execute_update_with_start_workflow(
+            CartWorkflow.add_checked, Item("x"), start_workflow_operation=op
+        ),
+        int,
+    )
+    assert_type(await op.workflow_handle(), WorkflowHandle[CartWorkflow, list[Item]])

@@ -42,6 +42,7 @@ from definitions import (
 )
 
 from mainspring import ActivityOptions, Client, RetryPolicy, activity, workflow
+from mainspring.client import WithStartWorkflowOperation
 from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
 
 T = FIVE_SECONDS
@@ -266,3 +267,8 @@ async def class_workflow_mistakes(client: Client) -> None:
     await handle.query(Pinger.pinged_yet)  # type-error
     count: str = await handle.query(CartWorkflow.count)  # type-error
     await handle.query(CartWorkflow.count, rpc_timeout=2)  # type-error
+    op = WithStartWorkflowOperation(CartWorkflow.run, Greeting("x"), id="c", task_queue="q")
+    WithStartWorkflowOperation(CartWorkflow.run, Item("x"), id="c", task_queue="q")  # type-error
+    with_start = client.execute_update_with_start_workflow
+    await with_start(CartWorkflow.add_checked, Greeting("x"), start_workflow_operation=op)  # type-error
+    await with_start(Pinger.ping, 1, start_workflow_operation=op)  # type-error

@@ -3,13 +3,16 @@
 from ._client import Client, WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._transport import DEFAULT_ADDRESS, Transport, resolve_address
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
+from ._with_start import WithStartWorkflowOperation, WorkflowIDConflictPolicy
 
 __all__ = [
     "DEFAULT_ADDRESS",
     "Client",
     "Transport",
+    "WithStartWorkflowOperation",
     "WorkflowDescription",
     "WorkflowHandle",
+    "WorkflowIDConflictPolicy",
     "WorkflowPage",
     "WorkflowUpdateHandle",
     "WorkflowUpdateStage",

@@ -58,7 +58,7 @@ class WorkflowUpdateHandle(Generic[R]):
 
 
 async def send(client: Client, body: dict[str, Any], timeout: float) -> dict[str, Any]:
-    from ._client import _retrying
+    from ._retry import retrying as _retrying
 
     async def call() -> Any:
         data = await client._channel_call("update_workflow", body, timeout)
@@ -75,7 +75,7 @@ async def wait_for(handle: WorkflowUpdateHandle[Any], stage: UpdateStage, timeou
     stage is reached, or after a long-poll's wait with the stage as it is."""
     import time
 
-    from ._client import _retrying
+    from ._retry import retrying as _retrying
 
     client = handle.client
     deadline = None if timeout is None else time.monotonic() + timeout
