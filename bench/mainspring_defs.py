@@ -121,6 +121,16 @@ class MessageWF:  # W10, W11: a workflow that counts the signals it got, read by
     def last(self) -> int:
         return self.seen
 
+    @workflow.update
+    def set_to(self, i: int) -> int:  # W11: an update round trip (validated, recorded, answered)
+        previous, self.seen = self.seen, i
+        return previous
+
+    @set_to.validator
+    def _check_set_to(self, i: int) -> None:
+        if i < 0:
+            raise ValueError("W11 sets non-negative values only")
+
 
 @workflow.defn(name="SignalSinkWF")
 class SignalSinkWF:  # W12: records each signal's payload in the order its handler saw them

@@ -43,7 +43,7 @@ FIGURES = {
     "W7": ["k50_s", "k50_ms_per_activity", "k50_workflow_tasks"],
     "W9": ["1kb_p50_ms", "1mb_p50_ms", "2mb_p50_ms", "1mb_db_bytes_per_wf", "1mb_db_copies_per_wf"],
     "W10": ["p50_ms", "p99_ms", "signal_p50_ms", "queries_per_round_trip"],
-    "W11": ["query_p50_ms", "query_p99_ms"],
+    "W11": ["query_p50_ms", "query_p99_ms", "update_rt_p50_ms"],
     "W12": [
         "signals_per_s",
         "signal_ack_p50_ms",

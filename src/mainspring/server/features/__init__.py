@@ -6,11 +6,17 @@
 - ``timers``: StartTimer, CancelTimer, a timer firing
 - ``cancellation``: cancelling and terminating a run from outside
 - ``closing``: CompleteWorkflow, FailWorkflow, CancelWorkflow
+- ``signals``: a signal recorded for a run, and the handlers workers announce (``HandlerSchemas``);
+  ``signal_with_start``: a signal that starts its run if none is running
+- ``queries``: a query asked of the worker that holds the run (or one that replays it)
+- ``updates``: updates admitted, carried by workflow tasks (speculative ones if need be), accepted or
+  rejected, completed; its AcceptUpdate and CompleteUpdate command kinds
 
 A command kind (``kinds.CommandKind``: its check, and the events and state it becomes) is listed once
-in ``COMMAND_KINDS`` below, with its request model in ``api.models.Command``; a feature's operations,
-timer callbacks and effects are a class or functions its module registers with the core
-(``EngineCore.on_commit``, ``on_rearm``, ``on_close``), put together in ``Engine.__init__``. The
+in ``COMMAND_KINDS`` below (or, for a feature whose kinds need its own state, as updates' do, added in
+``Engine.__init__``), with its request model in ``api.models.Command``; a feature's operations, timer
+callbacks and effects are a class or functions its module registers with the core
+(``EngineCore.on_commit``, ``on_rearm``, ``on_close``, ``on_finish``), put together in ``Engine.__init__``. The
 worker's side (what its events mean during replay, and how they match the commands the workflow code
 issues) registers beside the SDK's code, in ``mainspring.workflow._features``.
 """
