@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from .._version import __version__
+from ..api import messages as msg
 from ..api import models as m
 from ..api.enums import WorkflowStatus
 from ..api.fields import MAX_EVENT_ID, MAX_SECONDS, MAX_UNIX_TIME
@@ -294,11 +295,11 @@ async def _cancel(engine: Engine, c: Caller, b: m.CancelWorkflowRequest) -> Any:
     return await engine.cancellation.request_cancel(c.namespace, b, _identity(c, b.identity))
 
 
-async def _signal(engine: Engine, c: Caller, b: m.SignalWorkflowRequest) -> Any:
+async def _signal(engine: Engine, c: Caller, b: msg.SignalWorkflowRequest) -> Any:
     return await engine.signals.signal(c.namespace, b, _identity(c, b.identity))
 
 
-async def _signal_with_start(engine: Engine, c: Caller, b: m.SignalWithStartWorkflowRequest) -> Any:
+async def _signal_with_start(engine: Engine, c: Caller, b: msg.SignalWithStartWorkflowRequest) -> Any:
     answer = await engine.signal_with_start.signal_with_start(c.namespace, b, _identity(c, b.identity))
     if answer["started"] and not answer["duplicate"]:
         warning = start_warning(engine.matching, c.namespace, b.task_queue, b.workflow_type)
@@ -307,15 +308,15 @@ async def _signal_with_start(engine: Engine, c: Caller, b: m.SignalWithStartWork
     return answer
 
 
-async def _query(engine: Engine, c: Caller, b: m.QueryWorkflowRequest) -> Any:
+async def _query(engine: Engine, c: Caller, b: msg.QueryWorkflowRequest) -> Any:
     return await engine.queries.query(c.namespace, b)
 
 
-async def _update(engine: Engine, c: Caller, b: m.UpdateWorkflowRequest) -> Any:
+async def _update(engine: Engine, c: Caller, b: msg.UpdateWorkflowRequest) -> Any:
     return await engine.updates.update(c.namespace, b, _identity(c, b.identity))
 
 
-async def _poll_update(engine: Engine, c: Caller, b: m.PollWorkflowUpdateRequest) -> Any:
+async def _poll_update(engine: Engine, c: Caller, b: msg.PollWorkflowUpdateRequest) -> Any:
     return await engine.updates.poll(c.namespace, b)
 
 
@@ -565,8 +566,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "handler of that name (400 not_running if the run is not running, invalid_input if the payload does not "
         "fit the handler's announced schema)",
         _signal,
-        request=m.SignalWorkflowRequest,
-        answer=m.SignalWorkflowResponse,
+        request=msg.SignalWorkflowRequest,
+        answer=msg.SignalWorkflowResponse,
         http=Http("POST", _NS + "/workflows/signal"),
         client=True,
     ),
@@ -577,8 +578,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "happened; 400 invalid_input if the input or the payload does not fit the announced schemas, and then "
         "nothing is recorded)",
         _signal_with_start,
-        request=m.SignalWithStartWorkflowRequest,
-        answer=m.SignalWithStartWorkflowResponse,
+        request=msg.SignalWithStartWorkflowRequest,
+        answer=msg.SignalWithStartWorkflowResponse,
         http=Http(
             "POST",
             _NS + "/workflows/signal-with-start",
@@ -596,8 +597,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "invalid_input if the payload does not fit the handler's announced schema, query_failed if the handler "
         "raised or tried to issue a command",
         _query,
-        request=m.QueryWorkflowRequest,
-        answer=m.QueryWorkflowResponse,
+        request=msg.QueryWorkflowRequest,
+        answer=msg.QueryWorkflowResponse,
         http=Http(
             "POST",
             _NS + "/workflows/query",
@@ -619,8 +620,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "(400 not_running if the run is not running, unknown_update if no handler has the name, invalid_input "
         "if the payload does not fit)",
         _update,
-        request=m.UpdateWorkflowRequest,
-        answer=m.UpdateWorkflowResponse,
+        request=msg.UpdateWorkflowRequest,
+        answer=msg.UpdateWorkflowResponse,
         http=Http("POST", _NS + "/workflows/update"),
         client=True,
         waits=True,
@@ -630,8 +631,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "Wait for an update sent earlier, by its id: its stage, and its result or failure once completed "
         "(404 update_not_found if the run has no such update)",
         _poll_update,
-        request=m.PollWorkflowUpdateRequest,
-        answer=m.UpdateWorkflowResponse,
+        request=msg.PollWorkflowUpdateRequest,
+        answer=msg.UpdateWorkflowResponse,
         http=Http("POST", _NS + "/workflows/update/poll"),
         client=True,
         waits=True,

@@ -15,18 +15,17 @@ from datetime import timedelta
 from typing import Any
 
 from .._answers import NOT_MAINSPRING
-from .._json import dumps
 from ..activity import ActivityDefinition, ActivityFunction
 from ..activity import get_definition as get_activity_definition
 from ..api.enums import CommandType, EventType
 from ..api.names import check_id
 from ..client import Client
 from ..client._channel import Channel
-from ..errors import RPCError, ServerUnavailableError, WorkflowQueryFailedError
+from ..errors import RPCError, ServerUnavailableError
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
-from ..workflow._handlers import QUERY
 from ..workflow._instance import WorkflowInstance
 from ._activities import ActivityRunner
+from ._queries import spawn_query
 from ._workflows import FailureLog, WorkflowCache, continue_workflow, process_workflow_task, replay_instance
 
 __all__ = ["Worker"]
@@ -51,19 +50,6 @@ _WT_OUTCOMES = frozenset(
         EventType.WORKFLOW_TASK_TIMED_OUT.value,
     }
 )
-
-
-def _ask(inst: WorkflowInstance, name: str, raw: Any) -> dict[str, Any]:
-    """The answer of query ``name`` on ``inst``, as the server's "query" request wants it."""
-    try:
-        return {"answer": inst.query(name, raw)}
-    except WorkflowQueryFailedError as e:
-        unknown = inst.definition.handler(QUERY, name) is None
-        return {"failed": {"message": e.message, "known": e.known, "unknown": unknown}}
-
-
-def _failed(message: str) -> dict[str, Any]:
-    return {"failed": {"message": message}}
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -353,7 +339,7 @@ class Worker:
         elif op == "stack":
             channel.send({"q": message.get("q"), "ok": self._stack(str(body.get("run_id")))})
         elif op == "query" and "q" in message:
-            self._spawn_query(channel, message["q"], body)
+            spawn_query(self, channel, message["q"], body)
         elif "q" in message:
             error = {"status": 400, "code": "unknown_op", "message": f"this worker does not know {op!r}"}
             channel.send({"q": message["q"], "err": error})
@@ -367,72 +353,6 @@ class Worker:
         if not coroutines:
             return {"coroutines": [], "message": "the workflow's code has finished"}
         return {"coroutines": coroutines, "message": None}
-
-    # ================================================================================================
-    # Queries (asked by the server on the channel; see mainspring.server.features.queries)
-    # ================================================================================================
-
-    def _spawn_query(self, channel: Channel, q: Any, body: dict[str, Any]) -> None:
-        t = asyncio.get_running_loop().create_task(self._answer_query(channel, q, body))
-        self._query_tasks.add(t)
-        t.add_done_callback(self._query_tasks.discard)
-
-    async def _answer_query(self, channel: Channel, q: Any, body: dict[str, Any]) -> None:
-        try:
-            answer = await self._query(body)
-        except Exception as e:  # a bug here, not in the query: the caller hears of it all the same
-            log.exception("could not answer a query of workflow %s", body.get("workflow_id"))
-            answer = _failed(f"the worker could not answer the query ({type(e).__name__}: {e})")
-        if "answer" in answer:
-            # A frame over the server's limit would end this worker's connection (its session, and every
-            # task it holds): a query's answer is bounded as an activity's result is.
-            size = len(dumps(answer["answer"]))
-            if size > self._max_payload:
-                answer = _failed(
-                    f"the answer of query {body.get('query_name')!r} is {size:,} bytes, over the server's limit "
-                    f"of {self._max_payload:,} bytes: answer with less (a summary, a page)"
-                )
-        channel.send({"q": q, "ok": answer})
-
-    async def _query(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``{"answer": ...}``, or ``{"failed": {"message", "known"?, "unknown"?}}``.
-
-        Asked of the cached instance under the run's lock, so it sees the state between workflow tasks,
-        never in the middle of one, when the server says the run is sticky here; a run not cached here
-        (evicted, another worker's, closed) is replayed from its history into an instance of its own, which
-        is dropped after the answer: its commands go nowhere, and the cache keeps only the runs this worker
-        runs."""
-        run_id = str(body["run_id"])
-        name = str(body["query_name"])
-        raw = body.get("input")
-        if body.get("workflow_type") not in self._workflows:
-            known = ", ".join(self._workflows) or "none"
-            return _failed(f"worker {self.identity} does not run {body.get('workflow_type')!r} (it runs: {known})")
-        if body.get("sticky"):  # else this worker's copy, if it has one, may lag behind another worker's
-            async with self._run_lock(run_id):
-                inst = self.cache.peek(run_id)
-                if inst is not None:
-                    return _ask(inst, name, raw)
-        task = {
-            "task_token": body["history_token"],
-            "namespace": self.client.namespace,
-            "workflow_id": body["workflow_id"],
-            "run_id": run_id,
-            "workflow_type": body["workflow_type"],
-            "task_queue": body["task_queue"],
-        }
-        fetched = await self._fetch_and_replay(task, None, 1, int(body["last_event_id"]))
-        if fetched is None:
-            return _failed(f"worker {self.identity} could not fetch the workflow's history to replay it")
-        inst, _, error = fetched
-        if inst is None:
-            return _failed("the workflow's history could not be replayed (it has no start event)")
-        try:
-            if error is not None:
-                return _failed(f"replaying the workflow's history to answer the query failed: {error}")
-            return _ask(inst, name, raw)
-        finally:
-            inst.dispose()
 
     async def _sleep(self, seconds: float) -> None:
         try:

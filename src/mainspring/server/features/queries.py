@@ -30,7 +30,7 @@ import difflib
 import random
 from typing import TYPE_CHECKING, Any
 
-from ...api import models as m
+from ...api import messages as msg
 from ...api.enums import WorkflowStatus
 from ...errors import InvalidArgumentError, RPCError
 
@@ -60,7 +60,7 @@ class Queries:
         #: The queries waiting for a run's workflow task: run id -> (the task when they came, woken when done).
         self._waiting: dict[str, list[tuple[WorkflowTaskInfo, asyncio.Future[None]]]] = {}
 
-    async def query(self, namespace: str, req: m.QueryWorkflowRequest) -> dict[str, Any]:
+    async def query(self, namespace: str, req: msg.QueryWorkflowRequest) -> dict[str, Any]:
         """Ask a worker to run the query on the run's current state (a closed run's: its final state)."""
         core = self.core
         core._check_payload(f"the payload of query {req.query_name!r}", req.input)

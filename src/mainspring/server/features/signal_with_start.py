@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from ...api import messages as msg
 from ...api import models as m
 from ...api.enums import WorkflowStatus
 from ...errors import AlreadyStartedError, InvalidArgumentError, NotFoundError, RPCError
@@ -50,7 +51,7 @@ class SignalWithStart:
         self.start = start
 
     async def signal_with_start(
-        self, namespace: str, req: m.SignalWithStartWorkflowRequest, identity: str
+        self, namespace: str, req: msg.SignalWithStartWorkflowRequest, identity: str
     ) -> dict[str, Any]:
         """Record the signal on the running run of the workflow id, or start one with it; the answer says
         which (``started``) and is given once it is durable."""
@@ -111,11 +112,11 @@ class SignalWithStart:
         return rec if rec.status is WorkflowStatus.RUNNING else None
 
     async def _signal(
-        self, namespace: str, req: m.SignalWithStartWorkflowRequest, rec: ExecutionRecord, identity: str
+        self, namespace: str, req: msg.SignalWithStartWorkflowRequest, rec: ExecutionRecord, identity: str
     ) -> dict[str, Any]:
         signalled = await self.signals.signal(
             namespace,
-            m.SignalWorkflowRequest(
+            msg.SignalWorkflowRequest(
                 workflow_id=req.workflow_id,
                 run_id=rec.run_id,
                 signal_name=req.signal_name,
@@ -133,7 +134,7 @@ class SignalWithStart:
         return answer
 
     @staticmethod
-    def _start_request(req: m.SignalWithStartWorkflowRequest) -> m.StartWorkflowRequest:
+    def _start_request(req: msg.SignalWithStartWorkflowRequest) -> m.StartWorkflowRequest:
         return m.StartWorkflowRequest(
             workflow_id=req.workflow_id,
             workflow_type=req.workflow_type,
@@ -143,7 +144,7 @@ class SignalWithStart:
         )
 
     @staticmethod
-    def _recorder(req: m.SignalWithStartWorkflowRequest, identity: str) -> Callable[[Transition], None]:
+    def _recorder(req: msg.SignalWithStartWorkflowRequest, identity: str) -> Callable[[Transition], None]:
         def record(t: Transition) -> None:
             e = record_signal(t, req.signal_name, req.signal_input, identity, req.request_id)
             assert e.event_id == SIGNAL_EVENT_OF_A_START

@@ -16,6 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ..._validation import schema_error
+from ...api import messages as msg
 from ...api import models as m
 from ...api.enums import EventType
 from ...errors import InvalidArgumentError
@@ -111,7 +112,7 @@ class Signals:
         self.core = core
         self.schemas = schemas
 
-    async def signal(self, namespace: str, req: m.SignalWorkflowRequest, identity: str) -> dict[str, Any]:
+    async def signal(self, namespace: str, req: msg.SignalWorkflowRequest, identity: str) -> dict[str, Any]:
         """Record the signal in the run's history (the answer comes after the commit), and schedule a workflow
         task to deliver it."""
         core = self.core

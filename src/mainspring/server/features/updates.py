@@ -26,6 +26,7 @@ import logging
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from ...api import messages as msg
 from ...api import models as m
 from ...api.enums import CommandType, EventType, UpdateStage
 from ...errors import InvalidArgumentError, NotFoundError
@@ -72,7 +73,7 @@ class Updates:
 
     # --- the operations -----------------------------------------------------------------------------------
 
-    async def update(self, namespace: str, req: m.UpdateWorkflowRequest, identity: str) -> dict[str, Any]:
+    async def update(self, namespace: str, req: msg.UpdateWorkflowRequest, identity: str) -> dict[str, Any]:
         """Admit the update (unless its id is known), then wait for ``req.wait_for_stage`` (at most ``wait``)."""
         core = self.core
         core._check_payload(f"the payload of update {req.name!r}", req.input)
@@ -90,7 +91,7 @@ class Updates:
                     self._speculate(t)
         return await self._wait(ex, req.update_id, req.wait_for_stage, req.wait)
 
-    async def poll(self, namespace: str, req: m.PollWorkflowUpdateRequest) -> dict[str, Any]:
+    async def poll(self, namespace: str, req: msg.PollWorkflowUpdateRequest) -> dict[str, Any]:
         """An update's stage (and outcome, once completed), waiting up to ``wait`` for ``wait_for_stage``."""
         ex = await self.core._execution(namespace, req.workflow_id, req.run_id, action="polled", even_set_aside=True)
         return await self._wait(ex, req.update_id, req.wait_for_stage, req.wait)
