@@ -32,7 +32,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._repeats import RepeatedLog
 from ..api.enums import (
@@ -74,6 +74,9 @@ if TYPE_CHECKING:
     from .features.workflow_tasks import WorkflowTasks
 
 __all__ = ["AFTER_ANSWER", "EngineCore"]
+
+#: A feature's class (``EngineCore.feature``).
+F = TypeVar("F")
 
 log = logging.getLogger("mainspring.server")
 
@@ -142,6 +145,9 @@ class EngineCore:
         self.rearms: list[Callable[[ExecutionRecord, ExecutionState], None]] = []
         self.closers: list[Callable[[Transition], None]] = []
         self.finishers: list[Callable[[Transition], None]] = []
+        #: Each feature's object, by its class, for the code of its own that has only the core (its command
+        #: kinds, which are registered once for every engine).
+        self.features: dict[type[Any], Any] = {}
 
         #: Signs task tokens. A key of this process's until ``_load_token_key`` puts the store's in
         #: place, before anything is handed out.
@@ -161,6 +167,11 @@ class EngineCore:
     def on_close(self, closing: Callable[[Transition], None]) -> None:
         """Call ``closing(t)`` when a transition closes its run, before its pending items are dropped."""
         self.closers.append(closing)
+
+    def feature(self, cls: type[F]) -> F:
+        """The engine's object of feature ``cls`` (it put itself in ``features``)."""
+        found: F = self.features[cls]
+        return found
 
     def on_finish(self, finish: Callable[[Transition], None]) -> None:
         """Call ``finish(t)`` as each transition ends, before it is committed: the feature may add to it

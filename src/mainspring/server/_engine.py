@@ -40,7 +40,7 @@ from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState
 from ._timers import Clock
 from ._transition import Transition
-from .features import COMMAND_KINDS, CommandKinds, timers
+from .features import timers
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
 from .features.queries import Queries
@@ -70,7 +70,6 @@ class Engine(EngineCore):
         # go of when a run closes); the order here is the order they are called in.
         self.handler_schemas = HandlerSchemas(store)
         self.updates = Updates(self, self.handler_schemas)
-        self.command_kinds = CommandKinds((*COMMAND_KINDS, *self.updates.kinds))
         self.workflow_tasks = WorkflowTasks(self, self.updates)
         self.activity_tasks = ActivityTasks(self)
         self.cancellation = Cancellation(self)

@@ -13,20 +13,20 @@
   rejected, completed; its AcceptUpdate and CompleteUpdate command kinds
 
 A command kind (``kinds.CommandKind``: its check, and the events and state it becomes) is listed once
-in ``COMMAND_KINDS`` below (or, for a feature whose kinds need its own state, as updates' do, added in
-``Engine.__init__``), with its request model in ``api.models.Command``; a feature's operations, timer
-callbacks and effects are a class or functions its module registers with the core
-(``EngineCore.on_commit``, ``on_rearm``, ``on_close``, ``on_finish``), put together in ``Engine.__init__``. The
+in ``COMMAND_KINDS`` below, with its request model in ``api.models.Command``; a feature's operations,
+timer callbacks and effects are a class or functions its module registers with the core
+(``EngineCore.on_commit``, ``on_rearm``, ``on_close``, ``on_finish``; ``EngineCore.features`` finds a
+feature's object, for its command kinds), put together in ``Engine.__init__``. The
 worker's side (what its events mean during replay, and how they match the commands the workflow code
 issues) registers beside the SDK's code, in ``mainspring.workflow._features``.
 """
 
 from __future__ import annotations
 
-from . import activities, closing, timers
+from . import activities, closing, timers, updates
 from .kinds import CommandCheck, CommandKind, CommandKinds
 
 __all__ = ["COMMAND_KINDS", "CommandCheck", "CommandKind", "CommandKinds"]
 
 #: Every command kind the server accepts.
-COMMAND_KINDS = CommandKinds((*activities.KINDS, *timers.KINDS, *closing.KINDS))
+COMMAND_KINDS = CommandKinds((*activities.KINDS, *timers.KINDS, *closing.KINDS, *updates.KINDS))

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .._transition import Transition
     from .signals import HandlerSchemas
 
-__all__ = ["Updates"]
+__all__ = ["KINDS", "Updates"]
 
 log = logging.getLogger("mainspring.server")
 
@@ -64,12 +64,7 @@ class Updates:
         self._rejections: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         core.on_finish(self._finish)
         core.on_close(self._closing)
-        self.kinds: tuple[CommandKind[Any], ...] = (
-            CommandKind(CommandType.ACCEPT_UPDATE, m.AcceptUpdateCommand, self._validate_accept, self._apply_accept),
-            CommandKind(
-                CommandType.COMPLETE_UPDATE, m.CompleteUpdateCommand, self._validate_complete, self._apply_complete
-            ),
-        )
+        core.features[Updates] = self  # for the command kinds below, which tell it of each update's progress
 
     # --- the operations -----------------------------------------------------------------------------------
 
@@ -254,51 +249,6 @@ class Updates:
             and ex.record.next_event_id == wt.speculative_from
         )
 
-    # --- commands -----------------------------------------------------------------------------------------
-
-    def _validate_accept(self, check: CommandCheck, cmd: m.AcceptUpdateCommand) -> str | None:
-        if cmd.update_id in check.ex.state.updates or not check.claim("update", cmd.update_id):
-            return f"update {cmd.update_id!r} was accepted already"
-        return None
-
-    def _apply_accept(self, t: Transition, cmd: m.AcceptUpdateCommand, completed_id: int) -> None:
-        st = t.ex.state
-        e = t.append(
-            EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
-            {
-                "update_id": cmd.update_id,
-                "name": cmd.name,
-                "input": cmd.input,
-                "workflow_task_completed_event_id": completed_id,
-            },
-        )
-        st.requested_updates.pop(cmd.update_id, None)
-        st.updates[cmd.update_id] = UpdateItem(e.event_id)
-        st.touch_update(cmd.update_id)
-        t.then(self._moved, t.ex.record.run_id, cmd.update_id)
-
-    def _validate_complete(self, check: CommandCheck, cmd: m.CompleteUpdateCommand) -> str | None:
-        item = check.ex.state.updates.get(cmd.update_id)
-        accepted_now = cmd.update_id in check.claimed.get("update", ())
-        if (item is None and not accepted_now) or (item is not None and item.completed_event_id):
-            return f"update {cmd.update_id!r} is not an accepted update that has yet to complete"
-        if not check.claim("update completed", cmd.update_id):
-            return f"update {cmd.update_id!r} is completed twice"
-        return None
-
-    def _apply_complete(self, t: Transition, cmd: m.CompleteUpdateCommand, completed_id: int) -> None:
-        st = t.ex.state
-        item = st.updates[cmd.update_id]
-        attrs: dict[str, Any] = {"update_id": cmd.update_id, "accepted_event_id": item.accepted_event_id}
-        if cmd.failure is not None:
-            attrs["failure"] = cmd.failure.model_dump(exclude_none=True)
-        else:
-            attrs["result"] = cmd.result
-        e = t.append(EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED, attrs)
-        item.completed_event_id = e.event_id
-        st.touch_update(cmd.update_id)
-        t.then(self._moved, t.ex.record.run_id, cmd.update_id)
-
     # --- the run closing ------------------------------------------------------------------------------------
 
     def _closing(self, t: Transition) -> None:
@@ -307,3 +257,60 @@ class Updates:
         run_id = t.ex.record.run_id
         for uid in [*st.requested_updates, *(u for u, item in st.updates.items() if not item.completed_event_id)]:
             t.then(self._moved, run_id, uid)
+
+
+# --- the commands -----------------------------------------------------------------------------------------
+
+
+def _validate_accept(check: CommandCheck, cmd: m.AcceptUpdateCommand) -> str | None:
+    if cmd.update_id in check.ex.state.updates or not check.claim("update", cmd.update_id):
+        return f"update {cmd.update_id!r} was accepted already"
+    return None
+
+
+def _apply_accept(t: Transition, cmd: m.AcceptUpdateCommand, completed_id: int) -> None:
+    st = t.ex.state
+    e = t.append(
+        EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+        {
+            "update_id": cmd.update_id,
+            "name": cmd.name,
+            "input": cmd.input,
+            "workflow_task_completed_event_id": completed_id,
+        },
+    )
+    st.requested_updates.pop(cmd.update_id, None)
+    st.updates[cmd.update_id] = UpdateItem(e.event_id)
+    st.touch_update(cmd.update_id)
+    t.then(t.core.feature(Updates)._moved, t.ex.record.run_id, cmd.update_id)
+
+
+def _validate_complete(check: CommandCheck, cmd: m.CompleteUpdateCommand) -> str | None:
+    item = check.ex.state.updates.get(cmd.update_id)
+    accepted_now = cmd.update_id in check.claimed.get("update", ())
+    if (item is None and not accepted_now) or (item is not None and item.completed_event_id):
+        return f"update {cmd.update_id!r} is not an accepted update that has yet to complete"
+    if not check.claim("update completed", cmd.update_id):
+        return f"update {cmd.update_id!r} is completed twice"
+    return None
+
+
+def _apply_complete(t: Transition, cmd: m.CompleteUpdateCommand, completed_id: int) -> None:
+    st = t.ex.state
+    item = st.updates[cmd.update_id]
+    attrs: dict[str, Any] = {"update_id": cmd.update_id, "accepted_event_id": item.accepted_event_id}
+    if cmd.failure is not None:
+        attrs["failure"] = cmd.failure.model_dump(exclude_none=True)
+    else:
+        attrs["result"] = cmd.result
+    e = t.append(EventType.WORKFLOW_EXECUTION_UPDATE_COMPLETED, attrs)
+    item.completed_event_id = e.event_id
+    st.touch_update(cmd.update_id)
+    t.then(t.core.feature(Updates)._moved, t.ex.record.run_id, cmd.update_id)
+
+
+#: The update commands, registered in ``features.COMMAND_KINDS``.
+KINDS: tuple[CommandKind[Any], ...] = (
+    CommandKind(CommandType.ACCEPT_UPDATE, m.AcceptUpdateCommand, _validate_accept, _apply_accept),
+    CommandKind(CommandType.COMPLETE_UPDATE, m.CompleteUpdateCommand, _validate_complete, _apply_complete),
+)
