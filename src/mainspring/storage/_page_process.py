@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import fcntl
 import subprocess
 import sys
 from contextlib import suppress
@@ -32,6 +33,9 @@ __all__ = ["PageProcess"]
 
 #: The pipe's reader pauses past twice this many bytes waiting to be read: a page is at most a few MB.
 _READ_LIMIT = 16 * 1024 * 1024
+
+#: The answers' pipe holds this much (the most an unprivileged process may ask of Linux by default).
+_PIPE_BYTES = 1024 * 1024
 
 _Answer = tuple[dict[str, Any], bytes]
 
@@ -64,6 +68,9 @@ class _Child:
             [sys.executable, "-P", "-m", "mainspring._page_child", path], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         assert proc.stdin is not None and proc.stdout is not None
+        with suppress(AttributeError, OSError):  # Linux only, and only up to fs.pipe-max-size
+            # A page in two or three reads of the event loop's, not sixteen of the default 64 KiB.
+            fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
         loop = asyncio.get_running_loop()
         try:
             answers = asyncio.StreamReader(limit=_READ_LIMIT)
