@@ -52,6 +52,22 @@ def _start(http: httpx.Client, task_queue: str, value: Any) -> httpx.Response:
     )
 
 
+def test_a_schema_announced_again_gets_the_same_answer(server: ServerProcess, http: httpx.Client) -> None:
+    # The check of an announced schema is remembered per schema (each registration repeated it, ~2 ms
+    # of the event loop a workflow type): the second announcement must get the first one's answer.
+    bad = {"type": "strin"}
+    # Nested past what the schema check (and the client's JSON encoder) can recurse into: sent as text.
+    deep = '{"items":' * 3000 + "{}" + "}" * 3000
+    for _ in range(2):
+        r = _announce(http, uuid.uuid4().hex, bad)
+        assert r.status_code == 400 and "it is not a valid JSON schema" in r.json()["message"], r.text
+        types = f'[{{"name": "wf", "input_schema": {deep}}}]'
+        body = f'{{"identity": "w", "task_queue": "{uuid.uuid4().hex}", "workflow_types": {types}}}'
+        r = http.post("/workers", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 400 and r.json()["code"] != "internal", r.text
+        assert _announce(http, uuid.uuid4().hex, {"type": "integer"}).status_code == 201
+
+
 def test_no_input_makes_the_schema_check_slow(server: ServerProcess, http: httpx.Client) -> None:
     # What pydantic announces for ``set[int]``, ``Optional[list[int]]`` and a constrained string: the
     # schemas of ordinary workflows. Before, a list of 30,000 objects held the server for minutes (the

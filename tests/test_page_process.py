@@ -3,13 +3,13 @@
 The server's event loop gives the interpreter's lock up at every system call; a page built in a thread
 made it wait behind that thread each time. These check the process gives exactly what the in-process
 builder gives (a worker replays it: the event times must be the same to the microsecond), says when an
-event is damaged, and that a store whose page process died starts another.
+event is damaged, that a store whose page process died starts another, and that the server takes the
+pages in on its event loop, with no thread of its own (see storage._page_process).
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import signal
 import sqlite3
@@ -24,6 +24,12 @@ from mainspring.api.enums import EventType, WorkflowStatus
 from mainspring.storage import ExecutionRecord, ExecutionWrite, HistoryEvent, StorageError
 from mainspring.storage.sqlite import SQLiteStore
 from support import ServerProcess, wait_until
+
+
+def _page_processes(parent: int) -> list[int]:
+    """The page processes ``parent`` started (running or not reaped yet)."""
+    found = subprocess.run(["pgrep", "-P", str(parent), "-f", "mainspring._page_child"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
 
 
 async def _store_with_events(path: Path, n: int) -> SQLiteStore:
@@ -53,9 +59,10 @@ async def _store_with_events(path: Path, n: int) -> SQLiteStore:
 async def test_a_large_page_is_the_same_text_built_in_the_page_process(tmp_path: Path) -> None:
     store = await _store_with_events(tmp_path / "pages.db", 1500)
     try:
-        before = {p.pid for p in multiprocessing.active_children()}
+        assert not _page_processes(os.getpid())
         text, count, last = await store.read_history_page("r", 1, 1200, 10_000_000)
-        assert {p.pid for p in multiprocessing.active_children()} - before, "no page process was started"
+        started = _page_processes(os.getpid())
+        assert started, "no page process was started"
         assert (text, count, last) == page_text(await store.read_history_json("r", 1, 1200), 10_000_000)
         assert (count, last) == (1200, 1200)
         # Cut by bytes as the in-process builder cuts it.
@@ -64,7 +71,7 @@ async def test_a_large_page_is_the_same_text_built_in_the_page_process(tmp_path:
         )
     finally:
         await store.close()
-    assert not multiprocessing.active_children(), "the page process outlived its store"
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in started), "the page process outlived its store"
 
 
 async def test_a_damaged_event_in_a_large_page_is_a_storage_error(tmp_path: Path) -> None:
@@ -85,12 +92,18 @@ async def test_a_page_process_that_died_is_replaced(tmp_path: Path) -> None:
     store = await _store_with_events(tmp_path / "killed.db", 300)
     try:
         await store.read_history_page("r", 1, 300, 10_000_000)
-        for child in multiprocessing.active_children():
-            os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
-            child.join(10)
-        with pytest.raises(StorageError, match="page process ended"):
-            await store.read_history_page("r", 1, 300, 10_000_000)
+        [pid] = _page_processes(os.getpid())
+        # Stopped, it cannot answer: the page asked now is in flight when the process dies.
+        os.kill(pid, signal.SIGSTOP)
+        asked = asyncio.ensure_future(store.read_history_page("r", 1, 300, 10_000_000))
+        await asyncio.sleep(0.2)
+        assert not asked.done()
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(StorageError, match="the history of run r could not be read: its page process ended"):
+            await asyncio.wait_for(asked, 30)
+        # The next page starts another process.
         assert (await store.read_history_page("r", 1, 300, 10_000_000))[1] == 300
+        assert _page_processes(os.getpid()) not in ([], [pid])
     finally:
         await store.close()
 
@@ -115,3 +128,40 @@ def test_the_page_process_ends_with_a_killed_server(tmp_path: Path) -> None:
         server.kill()
     # A SIGKILLed server closes nothing its page process waits on: the process sees it is gone.
     wait_until(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in children), timeout=20)
+
+
+def _threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+
+
+def test_the_server_takes_large_pages_in_on_its_event_loop(tmp_path: Path) -> None:
+    # No thread of the server's reads, unpickles or passes on a page: each time one did (the two of a
+    # ProcessPoolExecutor), the event loop waited behind it for the interpreter's lock.
+    path = tmp_path / "loop.db"
+
+    async def build() -> None:
+        await (await _store_with_events(path, 3000)).close()
+
+    asyncio.run(build())
+    server = ServerProcess(path).start()
+    try:
+        assert server.proc is not None
+        pid = server.proc.pid
+
+        def page(first: int, limit: int) -> int:
+            r = httpx.get(
+                server.url + "/api/v1/namespaces/default/workflows/history",
+                params={"workflow_id": "w", "run_id": "r", "first_event_id": first, "limit": limit},
+                timeout=60,
+            )
+            assert r.status_code == 200, r.text
+            return len(r.json()["events"])
+
+        assert page(1, 10) == 10  # small: read on the loop, and whatever a request needs is started
+        threads = _threads(pid)
+        assert [page(first, 1000) for first in (1, 1001, 2001)] == [1000, 1000, 1000]
+        assert _threads(pid) == threads, "serving large pages started threads in the server"
+        assert _page_processes(pid), "the large pages were not built in the page process"
+    finally:
+        server.stop()

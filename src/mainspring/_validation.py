@@ -86,6 +86,12 @@ def _validator_for(schema: dict[str, Any]) -> Any:
     return validator
 
 
+#: Schema (as sorted JSON text) -> its problem, for the schemas workers announced: every worker that
+#: registers announces its workflows' schemas, the same ones each time, and checking one took 1.5-2.5
+#: ms of the server's event loop (a worker with a dozen workflows held it ~15 ms at each registration).
+_problems: dict[str, str | None] = {}
+
+
 def schema_problem(schema: Any) -> str | None:
     """Why ``schema`` (announced by a worker) is not a JSON schema the server can check inputs against,
     or None if it is one."""
@@ -93,16 +99,39 @@ def schema_problem(schema: Any) -> str | None:
         return None
     if not isinstance(schema, dict):
         return "it must be a JSON object (a JSON schema) or null"
+    try:
+        key = json.dumps(schema, sort_keys=True)
+    except RecursionError:
+        return "it nests too deeply"
+    if key in _problems:
+        return _problems[key]
+    problem = _check_schema(schema)
+    if len(_problems) >= 1024:
+        _problems.clear()
+    _problems[key] = problem
+    return problem
+
+
+def _check_schema(schema: dict[str, Any]) -> str | None:
     import jsonschema
 
     cls = jsonschema.validators.validator_for(schema)
     # cls.check_schema(schema), with the costly keywords bounded: the schema is a worker's input too.
-    meta_cls = bounded(jsonschema.validators.validator_for(cls.META_SCHEMA, default=cls), "")
+    meta_cls = _meta_validator(cls)
     try:
         error = next(meta_cls(cls.META_SCHEMA, format_checker=cls.FORMAT_CHECKER).iter_errors(schema), None)
     except RecursionError:
         return "it nests too deeply"
     return None if error is None else f"it is not a valid JSON schema: {_clip(error.message, 200)}"
+
+
+@functools.lru_cache(maxsize=16)
+def _meta_validator(cls: Any) -> Any:
+    """The bounded validator class for ``cls``'s meta-schema (one per draft of JSON schema: making one
+    builds a class, ~1 ms)."""
+    import jsonschema
+
+    return bounded(jsonschema.validators.validator_for(cls.META_SCHEMA, default=cls), "")
 
 
 def schema_error(instance: Any, schema: dict[str, Any]) -> str | None:

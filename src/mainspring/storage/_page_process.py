@@ -4,67 +4,125 @@ A page of 1,000 events is ~1-2 us of Python an event to check and write as JSON.
 still holds the interpreter's lock, and the server's event loop, which gives the lock up at every
 system call, waits for it each time behind the thread (up to the 5 ms switch interval): a fresh worker
 fetching a 300,000-event history page by page slowed every other workflow's steps. In a process of its
-own, the page costs the server one pickled string.
+own, the page costs the server one read of its bytes from a pipe.
 
-The process is started the first time a large page is asked for ("spawn": nothing of the server is
-copied into it), opens the database as a second reader (as a thread's connection would be), and ends
-with the store, or within a second of the server if the server is killed.
+That read is the event loop's own (uvloop reads the pipe in C, as it reads a socket): no thread of the
+server's takes part. With a ``ProcessPoolExecutor`` two threads of the server's (its manager and its
+queue's feeder) read, unpickled and passed on every answer, and each time they took the interpreter's
+lock the loop waited for it behind them, on two cores shared with the process building the pages.
+
+The process (``mainspring._page_child``: its protocol is there) is started the first time a large page
+is asked for, opens the database as a second reader (as a thread's connection would be), and ends when
+its stdin closes: when the store closes it, or when the server dies, however it died.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
-import sqlite3
-import threading
-import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import collections
+import fcntl
+import subprocess
+import sys
+from contextlib import suppress
+from typing import Any
 
-from .._history_json import page_text
-from .._json import loads
-from ..api.enums import EventType
+from .._json import dumps, loads
 from ._base import StorageError
 
 __all__ = ["PageProcess"]
 
-_EVENT_TYPES = frozenset(t.value for t in EventType)
-_SELECT = (
-    "SELECT event_id, event_type, event_time, attributes FROM history "
-    "WHERE run_id=? AND event_id>=? AND event_id<=? ORDER BY event_id"
-)
+#: The pipe's reader pauses past twice this many bytes waiting to be read: a page is at most a few MB.
+_READ_LIMIT = 16 * 1024 * 1024
 
-# In the page process: its connection, kept between pages.
-_conn: sqlite3.Connection | None = None
+#: The answers' pipe holds this much (the most an unprivileged process may ask of Linux by default).
+_PIPE_BYTES = 1024 * 1024
 
-
-def _watch_parent(parent: int) -> None:
-    """Run in the page process at its start: end it once the server is gone, however it went (a
-    SIGKILLed server closes no pipe this process waits on: it holds both ends of its queue itself)."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="mainspring-page-parent", daemon=True).start()
+_Answer = tuple[dict[str, Any], bytes]
 
 
-def _page(path: str, run_id: str, first: int, last: int, budget: int) -> tuple[str, int, int]:
-    """Run in the page process: the page's text. ValueError if a stored event is damaged."""
-    global _conn
-    if _conn is None:
-        _conn = sqlite3.connect(path, check_same_thread=False)
-        _conn.execute("PRAGMA query_only=ON")
-    rows = _conn.execute(_SELECT, (run_id, first, last)).fetchall()
-    for r in rows:
-        # Checked, not kept: the text goes out as it is, and a damaged row must not make an answer
-        # that is not JSON.
-        loads(r[3])
-        if r[1] not in _EVENT_TYPES:
-            raise ValueError(f"unknown event type {r[1]!r}")
-    return page_text(rows, budget)
+class _Child:
+    """One page process: its pipes, and the pages asked of it not answered yet (in the order asked)."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        requests: asyncio.WriteTransport,
+        answers: asyncio.StreamReader,
+        answers_pipe: asyncio.ReadTransport,
+    ) -> None:
+        self.proc = proc
+        self.requests = requests
+        #: Closed once read to its end (a stream's reader leaves that to its owner); closing the two
+        #: transports closes the pipes.
+        self.answers_pipe = answers_pipe
+        self.waiting: collections.deque[asyncio.Future[_Answer]] = collections.deque()
+        self.over = False
+        self.reader = asyncio.ensure_future(self._read(answers))
+
+    @classmethod
+    async def start(cls, path: str) -> _Child:
+        # Popen, not the loop's subprocess support: it starts the process with vfork (~1 ms), where
+        # uvloop forks the server (47-90 ms of a 400 MB server's event loop). -P: the current
+        # directory is not searched for modules (a "mainspring" there must not stand in for ours).
+        proc = subprocess.Popen(  # noqa: ASYNC220 - see above
+            [sys.executable, "-P", "-m", "mainspring._page_child", path], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        with suppress(AttributeError, OSError):  # Linux only, and only up to fs.pipe-max-size
+            # A page in two or three reads of the event loop's, not sixteen of the default 64 KiB.
+            fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        loop = asyncio.get_running_loop()
+        try:
+            answers = asyncio.StreamReader(limit=_READ_LIMIT)
+            answers_pipe, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(answers), proc.stdout)
+            requests, _ = await loop.connect_write_pipe(asyncio.BaseProtocol, proc.stdin)
+        except BaseException:
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+            raise
+        return cls(proc, requests, answers, answers_pipe)
+
+    def ask(self, request: list[Any]) -> asyncio.Future[_Answer]:
+        future: asyncio.Future[_Answer] = asyncio.get_running_loop().create_future()
+        if self.over or self.requests.is_closing():
+            future.set_exception(_ended())
+            return future
+        self.waiting.append(future)
+        self.requests.write(dumps(request) + b"\n")
+        return future
+
+    async def _read(self, answers: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                line = await answers.readline()
+                if not line:
+                    return
+                head = loads(line)
+                data = await answers.readexactly(head["size"]) if "size" in head else b""
+                future = self.waiting.popleft()
+                if not future.done():  # else its caller gave up on it (a client that went away)
+                    future.set_result((head, data))
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError, KeyError, IndexError):
+            return  # it died mid-answer, or wrote what it never writes: either way it is done
+        finally:
+            self.over = True
+            while self.waiting:
+                future = self.waiting.popleft()
+                if not future.done():
+                    future.set_exception(_ended())
+            self.requests.close()
+            self.answers_pipe.close()
+            # It has closed its stdout: it is ending, or has ended. Reaped in a thread (no child
+            # watcher is involved: Popen's process is ours to wait for).
+            try:
+                await asyncio.to_thread(self.proc.wait, 10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                await asyncio.to_thread(self.proc.wait)
+
+
+def _ended() -> StorageError:
+    return StorageError("its page process ended")
 
 
 class PageProcess:
@@ -72,37 +130,51 @@ class PageProcess:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._pool: ProcessPoolExecutor | None = None
+        self._child: _Child | None = None
+        self._starting = asyncio.Lock()
+
+    async def _running(self) -> _Child:
+        child = self._child
+        if child is not None and not child.over:
+            return child
+        async with self._starting:
+            child = self._child
+            if child is None or child.over:
+                child = self._child = await _Child.start(self.path)
+            return child
 
     async def page(self, run_id: str, first: int, last: int, budget: int) -> tuple[str, int, int]:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_watch_parent,
-                initargs=(os.getpid(),),
-            )
-        pool = self._pool
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, _page, self.path, run_id, first, last, budget)
-        except ValueError as e:
-            raise StorageError(f"the history of run {run_id} cannot be read: a stored event is damaged ({e})") from e
-        except BrokenProcessPool as e:
+            child = await self._running()
+        except OSError as e:
+            what = f"the history of run {run_id} could not be read"
+            raise StorageError(f"{what}: its page process did not start ({e})") from e
+        try:
+            head, data = await child.ask([run_id, first, last, budget])
+        except StorageError as e:
             # The process died (killed, out of memory): the next page starts another one.
-            if self._pool is pool:
-                self._pool = None
-            raise StorageError(f"the history of run {run_id} could not be read: its page process ended") from e
-        except sqlite3.Error as e:
-            raise StorageError(f"the history of run {run_id} could not be read: {e}") from e
+            raise StorageError(f"the history of run {run_id} could not be read: {e}") from None
+        error = head.get("error")
+        if error == "damaged":
+            message = head["message"]
+            raise StorageError(f"the history of run {run_id} cannot be read: a stored event is damaged ({message})")
+        if error is not None:
+            raise StorageError(f"the history of run {run_id} could not be read: {head['message']}")
+        return data.decode(), head["count"], head["last"]
 
     async def aclose(self) -> None:
         """End the process, and wait until it has."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        child, self._child = self._child, None
+        if child is not None:
+            child.requests.close()  # it ends once it has read that
+            await child.reader  # until its stdout closes, and it is reaped
 
     def close(self) -> None:
-        """End the process without waiting for it (it exits once it reads that it is to)."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        """End the process without waiting for it."""
+        child, self._child = self._child, None
+        if child is not None:
+            child.reader.cancel()
+            child.requests.close()
+            child.answers_pipe.close()
+            with suppress(ProcessLookupError):
+                child.proc.kill()
