@@ -97,3 +97,28 @@ def test_both_example_workers_at_once_each_runs_only_its_own_workflows(
     assert announced["order-task-queue"] == ["order_workflow"]
     for log in (hello_worker.log(), order_worker.log()):
         assert "not registered" not in log and "Unknown" not in log, log
+
+
+def test_the_greeting_example_talks_to_its_running_workflow(server: ServerProcess, tmp_path: Path) -> None:
+    """Temporal's message-passing sample, ported: a query, updates (one rejected by its validator, one that
+    runs an activity), a signal that ends the run."""
+    worker = WorkerProcess(EXAMPLES / "greeting" / "worker.py", server.address, log_path=tmp_path / "g.log").start()
+    try:
+        proc = starter("greeting", server.address, "--workflow-id", "greeting-ex")
+        out, err = proc.communicate(timeout=90)
+        assert proc.returncode == 0, err
+    finally:
+        worker.stop()
+    assert out.splitlines() == [
+        "supported languages: CHINESE, ENGLISH",
+        "language changed: ENGLISH -> CHINESE",
+        "update rejected: ARABIC is not supported",
+        "language changed: CHINESE -> ARABIC",
+        "greeting: مرحبا بالعالم",
+    ]
+    events = history(server.address, "greeting-ex")
+    kinds = Counter(e["event_type"] for e in events)
+    # Two updates accepted and completed; the rejected one left nothing; the approval is the one signal.
+    assert kinds["WorkflowExecutionUpdateAccepted"] == kinds["WorkflowExecutionUpdateCompleted"] == 2
+    assert kinds["WorkflowExecutionSignaled"] == 1 and kinds["ActivityTaskCompleted"] == 1
+    assert events[-1]["event_type"] == "WorkflowExecutionCompleted"

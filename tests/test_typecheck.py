@@ -28,12 +28,13 @@ MARKER = "# type-error"
 
 MISTAKES = HERE / "mistakes.py"
 CORRECT = HERE / "correct.py"
-# Each group is checked by one mypy process: the two examples both have a top-level `workflows`
+# Each group is checked by one mypy process: the examples each have a top-level `workflows`
 # module, which one mypy run cannot hold twice.
 GROUPS: dict[str, list[Path]] = {
     "typecheck": [HERE / "definitions.py", CORRECT, MISTAKES],
     "hello": sorted((REPO / "examples" / "hello").glob("*.py")),
     "order": sorted((REPO / "examples" / "order").glob("*.py")),
+    "greeting": sorted((REPO / "examples" / "greeting").glob("*.py")),
 }
 FILES = [f for files in GROUPS.values() for f in files]
 

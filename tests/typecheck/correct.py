@@ -225,7 +225,7 @@ async def worker_usage() -> None:
         worker = Worker(
             client,
             task_queue="q",
-            workflows=[greeting_workflow, order_workflow, ticking_workflow, every_activity_shape],
+            workflows=[greeting_workflow, order_workflow, ticking_workflow, every_activity_shape, CartWorkflow, Pinger],
             activities=[greet, count_items, tick, log_line, shout, now_plain, maybe_greet],
         )
         await worker.run()

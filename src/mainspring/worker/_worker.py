@@ -101,7 +101,8 @@ class Worker:
         client: Client,
         *,
         task_queue: str,
-        workflows: Sequence[WorkflowFunction[..., Any]] = (),
+        # A class workflow is its class (``@workflow.defn`` leaves it a class: checked when the worker is made).
+        workflows: Sequence[WorkflowFunction[..., Any] | type[Any]] = (),
         activities: Sequence[ActivityFunction[..., Any]] = (),
         max_concurrent_workflow_tasks: int = 50,
         max_concurrent_activities: int = 100,
