@@ -18,15 +18,17 @@ Where a change goes:
 - **A feature** is a module of ``features`` that registers its handlers: its command kinds (a
   ``CommandKind``: validation, and the events and state it becomes, listed once in
   ``features.COMMAND_KINDS``), its operations' handlers, its timer callbacks, and what it does after a
-  commit, for a run taken from the store and when a run closes (``EngineCore.on_commit``,
-  ``on_rearm``, ``on_close``). Today: ``workflow_tasks`` (handing out, completing, failing, timing
-  out; history pages in ``_history_pages``), ``activity_tasks`` (attempts, retries, heartbeats, the
-  four timeouts) with ``activities`` (its commands), ``timers``, ``cancellation`` (cancel, terminate)
-  and ``closing`` (the commands that end a run). ``_engine`` puts them together. A new feature (signals,
-  updates, child workflows) is one module there and one line in ``Engine.__init__``. The worker's side
-  of a command, and what its events mean in replay, is registered in ``mainspring.workflow._features``.
-- **Pending state** (``_state``): a small core plus pending items (activities, timers) that are rows of
-  their own, so a write is the size of what changed.
+  commit, for a run taken from the store, when a run closes and as each transition ends
+  (``EngineCore.on_commit``, ``on_rearm``, ``on_close``, ``on_finish``). Today: ``workflow_tasks``
+  (handing out, completing, failing, timing out; history pages in ``_history_pages``), ``activity_tasks``
+  (attempts, retries, heartbeats, the four timeouts) with ``activities`` (its commands), ``timers``,
+  ``cancellation`` (cancel, terminate), ``closing`` (the commands that end a run), ``signals`` (with the
+  handlers workers announce) and ``signal_with_start``, ``queries`` and ``updates``. ``_engine`` puts
+  them together. A new feature (child workflows, continue-as-new) is one module there and one line in
+  ``Engine.__init__``. The worker's side of a command, and what its events mean in replay, is registered
+  in ``mainspring.workflow._features``.
+- **Pending state** (``_state``): a small core plus pending items (activities, timers, signal request ids,
+  accepted updates) that are rows of their own, so a write is the size of what changed.
 - **Around them**: ``_matching`` (task queues, sessions, long-polls), ``_timers`` (the timer wheel),
   ``_limits`` (per-run limits, ``--limit-*``), ``_admission`` (shedding starts under overload),
   ``_tokens`` (signed task tokens), ``_guard``, ``_wire`` and ``_protocol`` (what the edge accepts),
