@@ -364,3 +364,29 @@ async def test_update_with_start_starts_the_run_or_uses_the_running_one(client: 
         assert (await asyncio.wait_for(handle.result(), 30)).total == 6
     assert len(await history_types(handle)) > 0
     assert [e["event_id"] for e in await events_of(handle, "WorkflowExecutionStarted")] == [1]
+
+
+async def test_several_updates_in_one_workflow_task_replay_on_a_fresh_worker(client: Client) -> None:
+    # Sent before any worker runs, both ride the first workflow task: their commands are interleaved
+    # (Accept 1, Complete 1, Accept 2, Complete 2), and a replay must deliver both again.
+    tq = f"tq-{uuid.uuid4().hex[:8]}"
+    handle = await client.start_workflow(CartWorkflow.run, id=new_id(), task_queue=tq)
+    first = asyncio.create_task(handle.execute_update(CartWorkflow.remove_item, "none", id="r-1"))
+    second = asyncio.create_task(handle.execute_update(CartWorkflow.count, id="c-1"))
+    await asyncio.sleep(0.5)
+    async with running_worker(client, tq, workflows=[CartWorkflow], activities=[price]):
+        assert await asyncio.wait_for(second, 30) == 0
+        with pytest.raises(WorkflowUpdateFailedError):
+            await asyncio.wait_for(first, 30)
+    types = await history_types(handle)
+    i = types.index("WorkflowTaskCompleted")
+    assert types[i + 1 : i + 5] == [
+        "WorkflowExecutionUpdateAccepted",
+        "WorkflowExecutionUpdateCompleted",
+        "WorkflowExecutionUpdateAccepted",
+        "WorkflowExecutionUpdateCompleted",
+    ]
+    async with running_worker(client, tq, workflows=[CartWorkflow], activities=[price]):
+        assert await asyncio.wait_for(handle.execute_update(CartWorkflow.count), 30) == 0
+        await handle.signal(CartWorkflow.checkout)
+        assert (await asyncio.wait_for(handle.result(), 30)).items == []

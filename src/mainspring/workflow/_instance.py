@@ -154,11 +154,14 @@ class _Command:
 
 
 def _accepted_after(events: list[dict[str, Any]], at: int) -> list[dict[str, Any]]:
-    """The updates a past task accepted: the UpdateAccepted events from ``at`` on, as the server sent them."""
+    """The updates a past task accepted: the UpdateAccepted events among its command events (those from ``at``
+    on, up to the first event that records no command), as the server sent them. They come first, but a plain
+    handler's CompleteUpdate follows its AcceptUpdate at once: several updates are interleaved with those."""
     out = []
-    while at < len(events) and events[at]["event_type"] == _EV_UPDATE_ACCEPTED:
-        attrs = events[at]["attributes"]
-        out.append({"update_id": attrs["update_id"], "name": attrs["name"], "input": attrs.get("input")})
+    while at < len(events) and events[at]["event_type"] in COMMAND_EVENTS:
+        if events[at]["event_type"] == _EV_UPDATE_ACCEPTED:
+            attrs = events[at]["attributes"]
+            out.append({"update_id": attrs["update_id"], "name": attrs["name"], "input": attrs.get("input")})
         at += 1
     return out
 
@@ -276,6 +279,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                         if updates:
                             self._deliver_updates(updates, validate=True)
                     elif outcome_at + 1 < n and events[outcome_at + 1]["event_type"] == _EV_UPDATE_ACCEPTED:
+                        # (The task's AcceptUpdate commands come before its others: its first command event.)
                         self._deliver_updates(_accepted_after(events, outcome_at + 1), validate=False)
                     self._run_ready()
             elif etype == _EV_WORKFLOW_TASK_COMPLETED:
