@@ -120,7 +120,8 @@ async def test_signals_and_updates_under_a_full_disk_lose_nothing_acknowledged(t
             assert sorted(s for s in seen if s.startswith("update-")) == ["update-0", "update-1", "update-2"]
             assert sorted(counted) == sorted({seen.index(f"update-{i}") + 1 for i in range(3)})
 
-            async def recorded() -> tuple[Counter[str], Counter[str]]:
+            async def recorded(client: Client) -> tuple[Counter[str], Counter[str]]:
+                handle = client.get_workflow_handle(wid)
                 signals = Counter(
                     e["attributes"]["input"] for e in await events_of(handle, "WorkflowExecutionSignaled")
                 )
@@ -129,12 +130,12 @@ async def test_signals_and_updates_under_a_full_disk_lose_nothing_acknowledged(t
                 )
                 return signals, accepted
 
-            signals, accepted = await recorded()
+            async with await Client.connect(server.address) as before:
+                signals, accepted = await recorded(before)
             assert set(signals) - {None} == acknowledged and max(signals.values()) == 1
             assert accepted == Counter({"u-0": 1, "u-1": 1, "u-2": 1})
             server.kill()
             server.start()
             async with await Client.connect(server.address) as again:
-                handle = again.get_workflow_handle(handle.workflow_id)
-                assert await recorded() == (signals, accepted)
-                assert await handle.get_update_handle("u-1").result() == counted[1]
+                assert await recorded(again) == (signals, accepted)
+                assert await again.get_workflow_handle(wid).get_update_handle("u-1").result() == counted[1]
