@@ -137,6 +137,7 @@ EXPORTS: dict[str, list[str]] = {
     "mainspring.worker": ["Worker", "tune_gc"],
     "mainspring.workflow": [
         "Context",
+        "ContinueAsNewError",
         "HandlerDefinition",
         "QueryMethod",
         "RunMethod",

@@ -35,6 +35,9 @@ NOT_FOR_FEATURES = {
     EventType.WORKFLOW_TASK_TIMED_OUT,
     EventType.ACTIVITY_TASK_STARTED,
     EventType.WORKFLOW_EXECUTION_TERMINATED,
+    # Written by the server when a run's own timeout fires; like a termination, the run is closed: no
+    # workflow task follows it.
+    EventType.WORKFLOW_EXECUTION_TIMED_OUT,
 }
 
 
@@ -60,6 +63,7 @@ def test_server_and_worker_agree_on_which_commands_close_the_workflow() -> None:
         CommandType.COMPLETE_WORKFLOW.value,
         CommandType.FAIL_WORKFLOW.value,
         CommandType.CANCEL_WORKFLOW.value,
+        CommandType.CONTINUE_AS_NEW_WORKFLOW.value,
     } == CLOSING_COMMANDS
 
 

@@ -59,6 +59,9 @@ class EventType(StrEnum):
     TIMER_STARTED = "TimerStarted"
     TIMER_FIRED = "TimerFired"
     TIMER_CANCELED = "TimerCanceled"
+    # Continue-as-new and the workflow's own timeouts (``server.features.continue_as_new``, ``workflow_timeouts``).
+    WORKFLOW_EXECUTION_CONTINUED_AS_NEW = "WorkflowExecutionContinuedAsNew"
+    WORKFLOW_EXECUTION_TIMED_OUT = "WorkflowExecutionTimedOut"
 
 
 class CommandType(StrEnum):
@@ -73,6 +76,7 @@ class CommandType(StrEnum):
     REQUEST_CANCEL_ACTIVITY = "RequestCancelActivity"
     ACCEPT_UPDATE = "AcceptUpdate"
     COMPLETE_UPDATE = "CompleteUpdate"
+    CONTINUE_AS_NEW_WORKFLOW = "ContinueAsNewWorkflow"
 
 
 class UpdateStage(StrEnum):

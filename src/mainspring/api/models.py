@@ -54,6 +54,7 @@ __all__ = [
     "CompleteWorkflowTaskResponse",
     "Continuation",
     "ContinuationResult",
+    "ContinueAsNewWorkflowCommand",
     "CreateNamespaceRequest",
     "DescribeWorkflowResponse",
     "ErrorBody",
@@ -307,6 +308,11 @@ class DescribeWorkflowResponse(_Model):
         description="The signal, query and update handlers its workflow type's workers announced on its task "
         "queue (kind, name, payload schema; a null name is the dynamic handler), in their order; null if none "
         "was announced (a function workflow, or no worker of the type has polled yet).",
+    )
+    # The run's chain (continue-as-new, retries of the workflow).
+    previous_run_id: str | None = Field(default=None, description="The run this one continued (or retried), if any.")
+    next_run_id: str | None = Field(
+        default=None, description="The run that continued (or retried) this one once it closed, if any."
     )
 
 
@@ -639,6 +645,15 @@ class CancelWorkflowCommand(_Model):
     details: Any = None
 
 
+class ContinueAsNewWorkflowCommand(_Model):
+    """Close the run as CONTINUED_AS_NEW and start the next run of the same workflow id, in one commit."""
+
+    type: Literal[CommandType.CONTINUE_AS_NEW_WORKFLOW] = CommandType.CONTINUE_AS_NEW_WORKFLOW
+    input: Any = Field(default=None, description="The next run's input.")
+    workflow_type: WorkflowType | None = Field(default=None, description="The next run's type (default: this one's).")
+    task_queue: TaskQueue | None = Field(default=None, description="The next run's task queue (default: this one's).")
+
+
 Command = Annotated[
     ScheduleActivityCommand
     | StartTimerCommand
@@ -648,7 +663,8 @@ Command = Annotated[
     | FailWorkflowCommand
     | CancelWorkflowCommand
     | AcceptUpdateCommand
-    | CompleteUpdateCommand,
+    | CompleteUpdateCommand
+    | ContinueAsNewWorkflowCommand,
     Field(discriminator="type"),
 ]
 

@@ -149,7 +149,7 @@ async def _print_result(handle: WorkflowHandle[Any, Any], output: str, timeout: 
             echo_json(
                 {
                     "workflow_id": handle.workflow_id,
-                    "run_id": handle.run_id,
+                    "run_id": handle.result_run_id or handle.run_id,
                     "status": e.status,
                     "failure": failure,
                 }
@@ -166,7 +166,7 @@ async def _print_result(handle: WorkflowHandle[Any, Any], output: str, timeout: 
         echo_json(
             {
                 "workflow_id": handle.workflow_id,
-                "run_id": handle.run_id,
+                "run_id": handle.result_run_id or handle.run_id,
                 "status": "COMPLETED",
                 "result": result,
             }
@@ -274,6 +274,11 @@ def describe(api: Api, workflow_id: str, run_id: str | None, output: str) -> Non
         rows.append(("Problem", f"set aside: {d['problem']}"))
     if d.get("handlers"):
         rows.append(("Handlers", _handler_names(d["handlers"])))
+    # The run's chain (continue-as-new, retries).
+    if d.get("previous_run_id"):
+        rows.append(("Continued", f"from run {d['previous_run_id']}"))
+    if d.get("next_run_id"):
+        rows.append(("Next run", d["next_run_id"]))
     for k, v in rows:
         click.echo(f"  {k:<11} {v}")
     if d.get("failure"):
@@ -434,6 +439,8 @@ def stack(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
 @click.option("--type", "workflow_type", default=None, help="Only workflows of this type.")
 @click.option("--prefix", "workflow_id_prefix", default=None, help="Only workflow ids starting with this.")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--workflow-id", "-w", "workflow_id", default=None, help="Only the runs of this workflow id (its chain).")
+@click.option("--page-token", default=None, help="The next_page_token of the page before (with -o json).")
 @connection_options
 @run_sync
 def list_(
@@ -442,6 +449,8 @@ def list_(
     workflow_type: str | None,
     workflow_id_prefix: str | None,
     limit: int,
+    workflow_id: str | None,
+    page_token: str | None,
     output: str,
 ) -> None:
     """List workflow runs, newest first."""
@@ -452,6 +461,8 @@ def list_(
             "workflow_type": workflow_type,
             "workflow_id_prefix": workflow_id_prefix,
             "limit": limit,
+            "workflow_id": workflow_id,
+            "page_token": page_token,
         },
     )
     executions = page["executions"]

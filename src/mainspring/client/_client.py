@@ -415,8 +415,9 @@ class Client:
         workflow_id_prefix: str | None = None,
         limit: int = 100,
         page_token: str | None = None,
+        workflow_id: str | None = None,
     ) -> WorkflowPage:
-        """One page of runs, newest first."""
+        """One page of runs, newest first (``workflow_id``: only that id's runs, e.g. a continue-as-new chain)."""
         data = await self._call(
             "GET",
             "/workflows",
@@ -426,6 +427,7 @@ class Client:
                 "workflow_id_prefix": workflow_id_prefix,
                 "limit": limit,
                 "page_token": page_token,
+                "workflow_id": workflow_id,
             },
         )
         return WorkflowPage(data["executions"], data.get("next_page_token"))

@@ -83,6 +83,10 @@ class WorkflowDescription:
     #: The signal, query and update handlers its workflow type announced (``{"kind", "name",
     #: "input_schema"}`` each, name None for the dynamic one); None if none was announced.
     handlers: list[dict[str, Any]] | None = None
+    #: The run this one continued (continue-as-new) or retried, if any.
+    previous_run_id: str | None = None
+    #: The run that continued or retried this one once it closed, if any.
+    next_run_id: str | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WorkflowDescription:
@@ -107,6 +111,8 @@ class WorkflowDescription:
             pending_workflow_task=data.get("pending_workflow_task"),
             raw=data,
             handlers=data.get("handlers"),
+            previous_run_id=data.get("previous_run_id"),
+            next_run_id=data.get("next_run_id"),
         )
 
 
@@ -135,6 +141,9 @@ class WorkflowHandle(Generic[S, R]):
         #: What the server warned about when this handle's start was made (e.g. no worker polling the
         #: task queue runs the workflow's type: a typo?), or None. Also logged, at WARNING.
         self.start_warning: str | None = None
+        #: The run whose outcome ``result()`` returned or raised: the last of the chain the run it follows
+        #: started (continue-as-new, retries); None until then.
+        self.result_run_id: str | None = None
 
     def __repr__(self) -> str:
         return f"WorkflowHandle(workflow_id={self.workflow_id!r}, run_id={self.run_id!r})"
@@ -162,11 +171,16 @@ class WorkflowHandle(Generic[S, R]):
 
     async def _wait_result(self, timeout: float | None) -> R:
         deadline = None if timeout is None else time.monotonic() + timeout
+        run_id = self.run_id
         while True:
             wait = 30.0 if deadline is None else max(0.0, min(30.0, deadline - time.monotonic()))
-            query = {"workflow_id": self.workflow_id, "run_id": self.run_id, "wait": wait}
+            query = {"workflow_id": self.workflow_id, "run_id": run_id, "wait": wait}
             data = await _retrying(functools.partial(self._ask_result, query, wait))
+            # The server follows the run's chain (continue-as-new, retries): ask on from the run it got to.
+            run_id = data.get("run_id") or run_id
             status = WorkflowStatus(data["status"])
+            if status is not WorkflowStatus.RUNNING:
+                self.result_run_id = run_id
             if status is WorkflowStatus.COMPLETED:
                 try:
                     value: R = decode(data.get("result"), self._result_type)

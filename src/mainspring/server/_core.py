@@ -308,6 +308,8 @@ class EngineCore:
         events, ex.events = ex.events, []
         written = dataclasses.replace(rec) if snapshot else rec
         write = ExecutionWrite(written, expected, events, put_items=puts, delete_items=deletes, clear_pending=cleared)
+        if ex.follow_on is not None:  # the next run's create, in the same commit (continue-as-new)
+            write.follow_on, ex.follow_on = ex.follow_on, None
         if ex.writing is not None:
             # Behind a write still in flight, never written at once on this thread: it would be
             # settled first, and the events of the two kept in the wrong order (see _committed).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
@@ -43,6 +44,7 @@ from ._transition import Transition
 from .features import timers
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
+from .features.continue_as_new import next_run_id
 from .features.queries import Queries
 from .features.signal_with_start import SignalWithStart
 from .features.signals import HandlerSchemas, Signals
@@ -278,6 +280,9 @@ class Engine(EngineCore):
         out, closed = await self._read(rec, lambda r, st: (self._description(r, st, workflow_input), _closed(r, st)))
         if closed is not None:  # a closed run no longer changes: its outcome can be read after the lock
             out["result"], out["failure"] = await self._outcome(*closed)
+        # The runs before and after it in its chain (continue-as-new, retries).
+        out["previous_run_id"] = first[0].attributes.get("continued_execution_run_id") if first else None
+        out["next_run_id"] = await next_run_id(self, closed[0]) if closed is not None else None
         out["handlers"] = await self._announced_handlers(namespace, rec)
         return out
 
@@ -350,6 +355,18 @@ class Engine(EngineCore):
         return {"events": page.events, "next_page_token": next_token}
 
     async def wait_result(self, namespace: str, workflow_id: str, run_id: str | None, wait: float) -> dict[str, Any]:
+        """Wait up to ``wait`` s for the run to close, following it to the runs that continued it (continue-as-new,
+        a retry): the answer is the last run's (its ``run_id``), RUNNING if that one still runs."""
+        deadline = time.monotonic() + wait
+        while True:
+            out, nxt = await self._wait_one(namespace, workflow_id, run_id, max(0.0, deadline - time.monotonic()))
+            if nxt is None:
+                return out
+            run_id = nxt
+
+    async def _wait_one(
+        self, namespace: str, workflow_id: str, run_id: str | None, wait: float
+    ) -> tuple[dict[str, Any], str | None]:
         rec = await self._find(namespace, workflow_id, run_id)
         if rec.status is WorkflowStatus.RUNNING and wait > 0:
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -373,7 +390,7 @@ class Engine(EngineCore):
             ),
         )
         out["result"], out["failure"] = await self._outcome(*closed) if closed is not None else (None, None)
-        return out
+        return out, await next_run_id(self, closed[0]) if closed is not None else None
 
     # --- where a workflow waits -------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import orjson
 from .._time import rfc3339
 from ..api.enums import EventType, WorkflowStatus
 from ..api.fields import MAX_SECONDS
-from ..storage import ExecutionRecord, HistoryEvent
+from ..storage import ExecutionRecord, ExecutionWrite, HistoryEvent
 from ._matching import Session
 from ._state import ActivityInfo, ExecutionState
 
@@ -102,6 +102,7 @@ class Execution:
     __slots__ = (
         "creating",
         "events",
+        "follow_on",
         "lock",
         "lost",
         "record",
@@ -132,6 +133,9 @@ class Execution:
         #: What the WorkflowTaskStarted last handed out told the workflow about its history (see
         #: ``Limits.started_attributes``): the event is written later, with the same attributes.
         self.started_extra: dict[str, Any] = {}
+        #: The create of the run that follows this one (a continue-as-new), written with the transition in
+        #: progress, all or nothing (``ExecutionWrite.follow_on``; see ``features.continue_as_new``).
+        self.follow_on: ExecutionWrite | None = None
 
     def remember(self, events: list[HistoryEvent]) -> None:
         """Keep ``events`` (just written) in the tail; forget what a sticky worker already has."""

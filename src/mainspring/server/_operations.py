@@ -242,6 +242,11 @@ async def _start_workflow(engine: Engine, c: Caller, b: m.StartWorkflowRequest) 
     return answer
 
 
+def _list_workflow_id(c: Caller) -> str | None:
+    """The optional ``workflow_id`` filter of a listing (every run of one id: a continue-as-new chain)."""
+    return _workflow_id(c) if c.query.get("workflow_id") else None
+
+
 async def _list_workflows(engine: Engine, c: Caller, b: None) -> Any:
     status = _q(c, "status")
     if status:
@@ -263,6 +268,7 @@ async def _list_workflows(engine: Engine, c: Caller, b: None) -> Any:
             started_before=_q_float(c, "started_before", 0.0, MAX_UNIX_TIME) or None,
             limit=_q_int(c, "limit", 100, high=1000),
             page_token=_q(c, "page_token"),
+            workflow_id=_list_workflow_id(c),
         )
         return await engine.list_workflows(c.namespace, query)
     except StorageError as e:  # a page token the store cannot read
@@ -488,6 +494,7 @@ OPERATIONS: tuple[Operation, ...] = (
                     schema={"minimum": 0, "maximum": MAX_UNIX_TIME},
                 ),
                 Query("limit", "integer", "Page size (1..1000, default 100).", schema={"minimum": 1, "maximum": 1000}),
+                Query("workflow_id", "string", "Only the runs of this workflow id (its chain).", schema=_ID),
                 _PAGE,
             ),
         ),

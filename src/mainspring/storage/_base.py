@@ -158,6 +158,13 @@ class ExecutionWrite:
     The record's ``pending`` is ignored: its items change only as said here, in this order: with
     ``clear_pending`` every item of the run is deleted, then ``delete_items`` (``(kind, key)``; absent
     ones are no error), then ``put_items`` are written (inserted, or replacing the item with that key).
+
+    ``follow_on`` is the create of the next run of the same workflow id (a continue-as-new, a retry):
+    applied in the same atomic unit, after this write closed its run, so that a crash at any moment
+    leaves either this run open and no successor, or this run closed and its successor created. It
+    takes the workflow id over from the run this write closes (however that run was started, even
+    with a ``request_id`` equal to its own), and fails the whole write if that run is not the
+    current one of its workflow id.
     """
 
     record: ExecutionRecord
@@ -166,6 +173,8 @@ class ExecutionWrite:
     put_items: Sequence[PendingItem] = ()
     delete_items: Sequence[tuple[str, str]] = ()
     clear_pending: bool = False
+    #: The next run's create (``expected_version`` None), all or nothing with this write (see above).
+    follow_on: ExecutionWrite | None = None
 
 
 @dataclass(slots=True, frozen=True)

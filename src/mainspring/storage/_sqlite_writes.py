@@ -17,6 +17,7 @@ __all__ = [
     "EXEC_COLUMNS",
     "has_items",
     "write_creates_together",
+    "write_follow_on",
     "write_items",
     "write_one",
     "write_updates_together",
@@ -127,6 +128,8 @@ def write_updates_together(conn: sqlite3.Connection, ops: list[ExecutionWrite]) 
     if len(rows) > MAX_PARAMS or len(events) > MAX_PARAMS:  # SQLite's limit on parameters per statement
         return False
     if len({op.record.run_id for op in ops}) != len(ops):  # two steps of one run: in order, one by one
+        return False
+    if any(op.follow_on is not None for op in ops):  # (the SQLite store keeps these out: see _write_batch)
         return False
     conn.execute("SAVEPOINT together")
     try:
@@ -250,6 +253,32 @@ def write_one(conn: sqlite3.Connection, op: ExecutionWrite) -> None:
                 "UPDATE current_executions SET status=? WHERE namespace=? AND workflow_id=? AND run_id=?",
                 (r.status.value, r.namespace, r.workflow_id, r.run_id),
             )
+    if op.events:
+        conn.executemany(
+            "INSERT INTO history VALUES (?, ?, ?, ?, ?)",
+            [(r.run_id, e.event_id, e.event_time, e.event_type.value, attributes_json(e)) for e in op.events],
+        )
+    if has_items(op):
+        write_items(conn, [op])
+    if op.follow_on is not None:
+        write_follow_on(conn, op.record, op.follow_on)
+
+
+def write_follow_on(conn: sqlite3.Connection, closed: ExecutionRecord, op: ExecutionWrite) -> None:
+    """Create the run that follows ``closed`` (just closed by the same write, see ``ExecutionWrite.follow_on``):
+    it becomes its workflow id's current run. Raises (the whole write is refused) if ``closed`` was not the
+    current run, or is still running."""
+    r = op.record
+    if op.expected_version is not None or closed.status is WorkflowStatus.RUNNING:
+        raise ConditionFailedError(f"run {r.run_id} can only follow a run closed by the same write")
+    cur = conn.execute(
+        "UPDATE current_executions SET run_id=?, status=?, request_id=? "
+        "WHERE namespace=? AND workflow_id=? AND run_id=?",
+        (r.run_id, r.status.value, r.request_id, r.namespace, r.workflow_id, closed.run_id),
+    )
+    if cur.rowcount != 1:
+        raise ConditionFailedError(f"run {closed.run_id} is not the current run of workflow {r.workflow_id!r}")
+    conn.execute("INSERT INTO executions (" + EXEC_COLUMNS + ", state) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", new_row(r))
     if op.events:
         conn.executemany(
             "INSERT INTO history VALUES (?, ?, ?, ?, ?)",

@@ -396,7 +396,12 @@ class SQLiteStore(Store):
     def _write_batch(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         conn.execute("BEGIN IMMEDIATE")
         rest = batch
-        updates = [p for p in rest if isinstance(p.op, ExecutionWrite) and p.op.expected_version is not None]
+        # A write that creates its run's successor (``follow_on``) is applied on its own, in its savepoint.
+        updates = [
+            p
+            for p in rest
+            if isinstance(p.op, ExecutionWrite) and p.op.expected_version is not None and p.op.follow_on is None
+        ]
         if len(updates) > 1 and write_updates_together(conn, _writes(updates)):
             done = set(updates)
             rest = [p for p in rest if p not in done]

@@ -11,6 +11,7 @@ from .._time import rfc3339_now
 from ..api.enums import EventType, WorkflowTaskFailedCause
 from ..errors import NondeterminismError, WorkflowCodeError, failure_to_dict
 from ..workflow import WorkflowDefinition
+from ..workflow._continue_as_new import chain_info
 from ..workflow._instance import WorkflowInfo, WorkflowInstance
 
 __all__ = [
@@ -129,6 +130,7 @@ def replay_instance(
         workflow_type=task["workflow_type"],
         task_queue=task["task_queue"],
         start_time=datetime.fromisoformat(first_event["event_time"]),
+        **chain_info(first_event),
     )
     return WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
 
@@ -175,6 +177,7 @@ def process_workflow_task(
             workflow_type=wtype,
             task_queue=task["task_queue"],
             start_time=datetime.fromisoformat(started["event_time"]),
+            **chain_info(started),
         )
         inst = WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
     try:

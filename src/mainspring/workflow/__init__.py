@@ -6,6 +6,7 @@ a crash, or when the workflow was evicted from its cache) rebuilds it by replayi
 """
 
 from ._context import Context
+from ._continue_as_new import ContinueAsNewError
 from ._definition import WorkflowDefinition, WorkflowFunction, defn, get_definition
 from ._handlers import (
     HandlerDefinition,
@@ -23,6 +24,7 @@ from ._instance import WorkflowInfo
 
 __all__ = [
     "Context",
+    "ContinueAsNewError",
     "HandlerDefinition",
     "QueryMethod",
     "RunMethod",

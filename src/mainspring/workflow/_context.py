@@ -8,7 +8,7 @@ import random as _random
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, Unpack, overload
 
 from ..activity import get_definition as get_activity_definition
 from ..converter import PayloadError, encode
@@ -20,6 +20,8 @@ from ._updates import UpdateInfo, current_update
 
 if TYPE_CHECKING:
     from ..activity._definition import ActivityFunction
+    from ._definition import WorkflowFunction
+    from ._handlers import RunMethod
     from ._instance import WorkflowInstance
 
 __all__ = ["Context"]
@@ -27,6 +29,9 @@ __all__ = ["Context"]
 A = TypeVar("A")
 R = TypeVar("R")
 
+
+#: ``continue_as_new`` was given no input.
+_NO_ARG: Any = object()
 
 #: What ``execute_activity`` starts from when no ``options`` are given, in the server's terms.
 _NO_OPTIONS = ActivityOptions().to_json()
@@ -227,3 +232,43 @@ class Context:
             raise InvalidArgumentError(f"the input of activity {name!r} cannot be sent: {e}") from None
         call = ActivityCall(activity_type=name, input=payload, result_type=rtype, **merged)
         return await self._instance.schedule_activity(call)
+
+    # --- continue-as-new ---------------------------------------------------------------------------------
+    # With ``workflow=`` (this workflow, or another to become), the type checkers check the input against its
+    # input type; without, it is checked when the call runs (against this workflow's).
+
+    @overload
+    def continue_as_new(
+        self, arg: A, *, workflow: WorkflowFunction[[Context, A], Awaitable[Any]], task_queue: str | None = ...
+    ) -> NoReturn: ...
+
+    @overload
+    def continue_as_new(
+        self, arg: A, *, workflow: RunMethod[Any, [A], Any], task_queue: str | None = ...
+    ) -> NoReturn: ...
+
+    @overload
+    def continue_as_new(
+        self,
+        *,
+        workflow: WorkflowFunction[[Context], Awaitable[Any]] | RunMethod[Any, [], Any],
+        task_queue: str | None = ...,
+    ) -> NoReturn: ...
+
+    @overload
+    def continue_as_new(self, arg: Any = ..., *, task_queue: str | None = ...) -> NoReturn: ...
+
+    def continue_as_new(self, arg: Any = _NO_ARG, *, workflow: Any = None, task_queue: str | None = None) -> NoReturn:
+        """End this run and start the next run of the same workflow id with ``arg`` as its input: the history
+        starts afresh (see ``ctx.info.is_continue_as_new_suggested()``), and ``handle.result()`` follows to the
+        last run's outcome. ``workflow``: the workflow the next run is (default: this one; typed, its input
+        type is checked); ``task_queue``: its task queue (default: this one's).
+
+        Raises ``ContinueAsNewError`` (let it propagate: it is a ``BaseException``), from the workflow's main
+        code (``run``); ``TypeError`` if ``arg`` does not fit the next run's input type.
+        """
+        from ._continue_as_new import ContinueAsNewError, command
+
+        self._check_loop()
+        inst = self._instance
+        raise ContinueAsNewError(command(inst.definition, workflow, arg, arg is not _NO_ARG, task_queue))

@@ -97,6 +97,10 @@ class WorkflowInfo:
     task_queue: str
     start_time: datetime
     _history: _HistoryProgress = field(default_factory=_HistoryProgress, repr=False, compare=False)
+    #: The run this one continued (``ctx.continue_as_new``) or retried, if any.
+    continued_run_id: str | None = None
+    #: The run's attempt: 1, then one more for each retry of the workflow (its ``retry_policy``).
+    attempt: int = 1
 
     @property
     def history_length(self) -> int:

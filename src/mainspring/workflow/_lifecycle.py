@@ -15,7 +15,7 @@ from .._validation import describe_input_error, schema_error
 from ..api.enums import CommandType, EventType
 from ..converter import PayloadError, decode, encode
 from ..errors import ApplicationError, CancelledError, FailureError, failure_to_dict
-from . import _signals, _updates
+from . import _continue_as_new, _signals, _updates
 from ._kinds import CommandEvent, EventHandler
 
 if TYPE_CHECKING:
@@ -111,6 +111,8 @@ async def _run_main(inst: WorkflowInstance, raw_input: Any) -> None:
             inst._add_command({"type": _CMD_FAIL, "failure": failure_payload(err)}, (_CMD_FAIL,))
     except FailureError as e:
         inst._add_command(*fail_command(e))
+    except _continue_as_new.ContinueAsNewError as e:
+        _continue_as_new.issue(inst, e)
     except BaseException as e:
         inst._code_error = e
     else:

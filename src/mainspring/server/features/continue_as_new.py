@@ -1,0 +1,130 @@
+"""Continue-as-new: a run closes as CONTINUED_AS_NEW and the next run of its workflow id starts, in one commit.
+
+The ContinueAsNewWorkflow command appends the closing WorkflowExecutionContinuedAsNew event (the next run's
+id and input), closes the run, and builds the next run in memory: its record, its WorkflowExecutionStarted
+(with ``continued_execution_run_id``) and its first workflow task. The next run's create rides on the
+closing write (``ExecutionWrite.follow_on``): the store applies both or neither, so a server killed at any
+moment leaves either the old run open (its workflow task is handed out again and continues again) or the
+old run closed and the new one created, never neither nor both. The new run enters the cache, and its
+first workflow task is offered, once that write is durable (``Transition.then``).
+
+``start_next_run`` is the part a run's retry (``workflow_timeouts``) shares: any closing that names a
+successor in its event (``new_execution_run_id``) is followed by ``wait_result``, ``describe`` and the
+clients (``next_run_id``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ...api import models as m
+from ...api.enums import CommandType, EventType, WorkflowStatus
+from ...storage import ExecutionRecord, ExecutionWrite
+from .._execution import Effects, Execution, new_run_id
+from .._state import ExecutionState
+from .kinds import CommandCheck, CommandKind
+
+if TYPE_CHECKING:
+    from .._core import EngineCore
+    from .._transition import Transition
+
+__all__ = ["KINDS", "next_run_id", "start_next_run"]
+
+
+def _validate(check: CommandCheck, cmd: m.ContinueAsNewWorkflowCommand) -> str | None:
+    return check.core._payload_problem("the next run's input", cmd.input)
+
+
+def _apply(t: Transition, cmd: m.ContinueAsNewWorkflowCommand, completed_id: int) -> None:
+    rec = t.ex.record
+    workflow_type = cmd.workflow_type or rec.workflow_type
+    task_queue = cmd.task_queue or rec.task_queue
+    run_id = new_run_id()
+    t.append(
+        EventType.WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
+        {
+            "new_execution_run_id": run_id,
+            "workflow_type": workflow_type,
+            "task_queue": task_queue,
+            "input": cmd.input,
+            "workflow_task_completed_event_id": completed_id,
+        },
+    )
+    t.ex.state.outcome = (None, None)
+    t.close(WorkflowStatus.CONTINUED_AS_NEW)
+    start_next_run(t, run_id, workflow_type, task_queue, cmd.input, {})
+
+
+def start_next_run(
+    t: Transition, run_id: str, workflow_type: str, task_queue: str, workflow_input: Any, extra: dict[str, Any]
+) -> Execution:
+    """Build the run ``run_id`` that follows the one ``t`` has just closed, and write its create with ``t``'s
+    commit (``Execution.follow_on``). ``extra``: more attributes of its WorkflowExecutionStarted (the attempt,
+    the options a chain carries). It becomes the workflow id's current run once that commit is durable."""
+    from .._transition import Transition
+
+    core = t.core
+    prev = t.ex.record
+    rec = ExecutionRecord(
+        namespace=prev.namespace,
+        workflow_id=prev.workflow_id,
+        run_id=run_id,
+        workflow_type=workflow_type,
+        task_queue=task_queue,
+        status=WorkflowStatus.RUNNING,
+        start_time=t.now,
+        close_time=None,
+        next_event_id=1,
+        version=1,
+        # A start retried with its request id finds the chain's current run, not a new one.
+        request_id=prev.request_id,
+    )
+    ex = Execution(rec, ExecutionState(), new=True)
+    nt = Transition(core, ex)
+    nt.now = t.now
+    nt.append_raw(
+        EventType.WORKFLOW_EXECUTION_STARTED,
+        {
+            "workflow_type": workflow_type,
+            "task_queue": task_queue,
+            "input": workflow_input,
+            "workflow_id": prev.workflow_id,
+            "run_id": run_id,
+            "attempt": 1,
+            "continued_execution_run_id": prev.run_id,
+            **extra,
+        },
+    )
+    nt.wake()
+    rec.state = ex.state.to_dict()
+    puts, _, _ = ex.state.take_changes()
+    events, ex.events = ex.events, []
+    ex.remember(events)
+    t.ex.follow_on = ExecutionWrite(rec, None, events, put_items=puts)
+    t.then(_activate, core, ex, nt.fx)
+    return ex
+
+
+def _activate(core: EngineCore, ex: Execution, fx: Effects) -> None:
+    """The next run is durable: cache it and offer its first workflow task (and whatever else it armed)."""
+    core._cache[ex.record.run_id] = ex
+    core._trim_cache()
+    core._act(ex, fx)
+
+
+async def next_run_id(core: EngineCore, rec: ExecutionRecord) -> str | None:
+    """The run that followed ``rec`` (a committed view of a closed run), named by its closing event; None if
+    none did. One read of one event."""
+    if rec.status is WorkflowStatus.RUNNING or rec.next_event_id <= 1:
+        return None
+    last = rec.next_event_id - 1
+    events = await core.store.read_history(rec.run_id, last, last)
+    if not events:
+        return None
+    nxt = events[0].attributes.get("new_execution_run_id")
+    return nxt if isinstance(nxt, str) else None
+
+
+KINDS: tuple[CommandKind[Any], ...] = (
+    CommandKind(CommandType.CONTINUE_AS_NEW_WORKFLOW, m.ContinueAsNewWorkflowCommand, _validate, _apply, closes=True),
+)
