@@ -134,6 +134,15 @@ class StartWorkflowOptions(TypedDict, total=False):
     #: The payload of ``start_signal``: empty for a handler that takes none, or one value (a handler
     #: takes at most one payload: bundle several in a dataclass).
     start_signal_args: Sequence[Any]
+    # --- the workflow's lifetime ---
+    #: How long the whole workflow may take, across its retries and continue-as-new runs: then the open run
+    #: closes as TIMED_OUT. None: no limit.
+    execution_timeout: timedelta | None
+    #: How long one run may take: then it closes as TIMED_OUT (and is retried if ``retry_policy`` says so).
+    run_timeout: timedelta | None
+    #: Retry the workflow: a run that fails (or times out by ``run_timeout``) is followed, after the policy's
+    #: backoff, by a new run of the same id and input (``ctx.info.attempt`` counts them). None: no retries.
+    retry_policy: RetryPolicy | None
 
 
 # --- checks made when a call runs, read from the declarations above ---------------------------------------

@@ -8,7 +8,7 @@ instead of silently letting every mistake in ``mistakes.py`` through.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Unpack, assert_type
+from typing import Any, NoReturn, Unpack, assert_type
 
 from definitions import (
     FIVE_SECONDS,
@@ -297,3 +297,21 @@ async def class_workflow_usage(client: Client) -> None:
         int,
     )
     assert_type(await op.workflow_handle(), WorkflowHandle[CartWorkflow, list[Item]])
+
+
+async def continuing(ctx: workflow.Context, greeting: Greeting) -> Reply:
+    if greeting.name == "a":
+        ctx.continue_as_new(Greeting("b"), workflow=greeting_workflow)
+    if greeting.name == "b":
+        ctx.continue_as_new(workflow=ticking_workflow, task_queue="other")
+    if greeting.name == "c":
+        ctx.continue_as_new(Greeting("d"), workflow=CartWorkflow.run)
+    if greeting.name == "d":
+        ctx.continue_as_new(workflow=Pinger.run)
+    if greeting.name == "e":
+        ctx.continue_as_new(Greeting("f"))  # this workflow's own input: checked when it runs
+    return Reply("x", 1)
+
+
+def continues_for_good(ctx: workflow.Context, greeting: Greeting) -> NoReturn:
+    ctx.continue_as_new(greeting, workflow=greeting_workflow)  # NoReturn: nothing follows it

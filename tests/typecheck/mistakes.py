@@ -272,3 +272,21 @@ async def class_workflow_mistakes(client: Client) -> None:
     with_start = client.execute_update_with_start_workflow
     await with_start(CartWorkflow.add_checked, Greeting("x"), start_workflow_operation=op)  # type-error
     await with_start(Pinger.ping, 1, start_workflow_operation=op)  # type-error
+
+
+async def continue_as_new_mistakes(ctx: workflow.Context, n: int) -> None:
+    # One branch each: a call that type-checks returns NoReturn, and the checkers skip what follows it.
+    if n == 1:
+        ctx.continue_as_new("ada", workflow=greeting_workflow)  # type-error
+    if n == 2:
+        ctx.continue_as_new(workflow=greeting_workflow)  # type-error
+    if n == 3:
+        ctx.continue_as_new(Item("x"), workflow=CartWorkflow.run)  # type-error
+    if n == 4:
+        ctx.continue_as_new(Greeting("x"), workflow=ticking_workflow)  # type-error
+    if n == 5:
+        ctx.continue_as_new(Greeting("x"), workflow=greet)  # type-error
+    if n == 6:
+        ctx.continue_as_new(Greeting("x"), workflow=greeting_workflow, task_queue=3)  # type-error
+    if n == 7:
+        ctx.continue_as_new(3, workflow=Pinger.run)  # type-error

@@ -211,6 +211,20 @@ class StartWorkflowRequest(_Model):
     request_id: Token | None = Field(
         default=None, description="Idempotency key: a retried start with the same key returns the same run."
     )
+    # The workflow's lifetime (``server.features.workflow_timeouts``).
+    execution_timeout: PositiveSeconds | None = Field(
+        default=None,
+        description="How long the whole workflow may take, across its retries and continue-as-new runs; then the "
+        "open run closes as TIMED_OUT. Default: no limit.",
+    )
+    run_timeout: PositiveSeconds | None = Field(
+        default=None, description="How long one run may take; then it closes as TIMED_OUT (and may be retried)."
+    )
+    retry_policy: RetryPolicyModel | None = Field(
+        default=None,
+        description="Retry the workflow: a run that fails (or times out by run_timeout) is followed, after the "
+        "policy's backoff, by a new run of the same id with the same input. Default: no retries.",
+    )
 
 
 class StartWorkflowResponse(_Model):

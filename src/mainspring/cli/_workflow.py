@@ -4,7 +4,7 @@ message commands (signal) are in ``_messages``."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -72,6 +72,51 @@ def _start_options(fn: Any) -> Any:
     return fn
 
 
+def _lifetime_options(fn: Any) -> Any:
+    """``--execution-timeout``, ``--run-timeout`` and ``--retry-policy`` of ``workflow start/execute``."""
+    seconds = click.FloatRange(min=0, min_open=True)
+    fn = click.option(
+        "--retry-policy",
+        "retry_policy",
+        default=None,
+        metavar="JSON",
+        help='Retry the workflow, e.g. \'{"maximum_attempts": 3, "initial_interval": 1}\' (seconds).',
+    )(fn)
+    fn = click.option("--run-timeout", type=seconds, default=None, help="How long one run may take (seconds).")(fn)
+    fn = click.option(
+        "--execution-timeout",
+        type=seconds,
+        default=None,
+        help="How long the whole workflow may take, retries and continue-as-new included (seconds).",
+    )(fn)
+    return fn
+
+
+def _lifetime(
+    execution_timeout: float | None = None, run_timeout: float | None = None, retry_policy: str | None = None
+) -> dict[str, Any]:
+    """The start options the lifetime flags ask for."""
+    from ..options import RetryPolicy
+
+    out: dict[str, Any] = {}
+    if execution_timeout is not None:
+        out["execution_timeout"] = timedelta(seconds=execution_timeout)
+    if run_timeout is not None:
+        out["run_timeout"] = timedelta(seconds=run_timeout)
+    if retry_policy is not None:
+        fields = parse_input(retry_policy, None, option="--retry-policy")
+        if not isinstance(fields, dict):
+            fail("--retry-policy must be a JSON object, e.g. '{\"maximum_attempts\": 3}'", EXIT_INVALID)
+        try:
+            given: dict[str, Any] = {
+                k: timedelta(seconds=v) if k.endswith("_interval") and v is not None else v for k, v in fields.items()
+            }
+            out["retry_policy"] = RetryPolicy(**given)
+        except (TypeError, ValueError, OverflowError) as e:
+            fail(f"--retry-policy: {e}", EXIT_INVALID)
+    return out
+
+
 def _describe_failure(failure: dict[str, Any] | None) -> str:
     lines = []
     depth = 0
@@ -90,6 +135,7 @@ async def _start(
     workflow_id: str,
     input_: str | None,
     input_file: str | None,
+    lifetime: dict[str, Any] | None = None,
 ) -> WorkflowHandle[Any, Any]:
     value = parse_input(input_, input_file)
     import logging
@@ -99,7 +145,9 @@ async def _start(
     start_log.propagate = False
     if not start_log.handlers:
         start_log.addHandler(logging.NullHandler())
-    handle = await client.start_workflow(workflow_type, value, id=workflow_id, task_queue=task_queue)
+    handle = await client.start_workflow(
+        workflow_type, value, id=workflow_id, task_queue=task_queue, **_lifetime(**(lifetime or {}))
+    )
     if handle.start_warning:
         click.echo(f"Warning: {handle.start_warning}", err=True)
     return handle
@@ -107,6 +155,7 @@ async def _start(
 
 @workflow.command("start")
 @_start_options
+@_lifetime_options
 @connection_options
 @run_async
 async def start(
@@ -117,9 +166,10 @@ async def start(
     input_: str | None,
     input_file: str | None,
     output: str,
+    **lifetime: Any,
 ) -> None:
     """Start a workflow and print its run id (without waiting for it)."""
-    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file)
+    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file, lifetime)
     if output == "json":
         echo_json(
             {
@@ -179,6 +229,7 @@ async def _print_result(handle: WorkflowHandle[Any, Any], output: str, timeout: 
 @workflow.command("execute")
 @_start_options
 @click.option("--timeout", type=float, default=None, help="Give up waiting after this many seconds.")
+@_lifetime_options
 @connection_options
 @run_async
 async def execute(
@@ -190,9 +241,10 @@ async def execute(
     input_file: str | None,
     timeout: float | None,
     output: str,
+    **lifetime: Any,
 ) -> int:
     """Start a workflow, wait for it, and print its result as JSON (exit 5 if it failed)."""
-    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file)
+    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file, lifetime)
     if output != "json":
         click.echo(f"Started {workflow_id} (run {handle.run_id}); waiting for the result...", err=True)
     return await _print_result(handle, output, timeout)

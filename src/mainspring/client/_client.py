@@ -16,7 +16,7 @@ from ..errors import (
     InvalidArgumentError,
     RPCError,
 )
-from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
+from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions, _wire
 from ..workflow import get_definition
 from ._channel import Channel
 from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
@@ -232,6 +232,12 @@ class Client:
             # with the run the first one started.
             "request_id": options.get("request_id") or str(uuid.uuid4()),
         }
+
+        # The workflow's lifetime: its timeouts and retry policy.
+        for option in ("execution_timeout", "run_timeout", "retry_policy"):
+            value = options.get(option)
+            if value is not None:
+                body[option] = _wire(value)
 
         op, path = "start_workflow", "/workflows"
         if start_signal is not None:

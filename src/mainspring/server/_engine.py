@@ -41,7 +41,7 @@ from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState
 from ._timers import Clock
 from ._transition import Transition
-from .features import timers
+from .features import timers, workflow_timeouts
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
 from .features.continue_as_new import next_run_id
@@ -79,6 +79,7 @@ class Engine(EngineCore):
         self.queries = Queries(self, self.handler_schemas)
         self.signal_with_start = SignalWithStart(self, self.signals, self._start)
         timers.register(self)
+        self.workflow_timeouts = workflow_timeouts.WorkflowTimeouts(self)
 
     async def start(self) -> None:
         await self._load_token_key()
@@ -197,10 +198,12 @@ class Engine(EngineCore):
                 "workflow_id": req.workflow_id,
                 "run_id": run_id,
                 "attempt": 1,
+                **workflow_timeouts.start_attributes(req),
             },
         )
         if also is not None:
             also(t)
+        workflow_timeouts.started(t, req)
         t.wake()
         rec.state = ex.state.to_dict()
         puts, _, _ = ex.state.take_changes()  # none, unless ``also`` added a pending item

@@ -237,6 +237,8 @@ def outcome_of(
         return None, cancelled_failure(cancel_request)
     if etype is EventType.WORKFLOW_EXECUTION_TERMINATED:
         return None, terminated_failure(attrs.get("reason"))
+    if etype is EventType.WORKFLOW_EXECUTION_TIMED_OUT:
+        return None, attrs.get("failure")
     return None, None
 
 

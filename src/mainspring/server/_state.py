@@ -23,6 +23,7 @@ from ..storage import PendingItem
 __all__ = [
     "ACTIVITY",
     "INPUT_NOT_LOADED",
+    "LIFETIME",
     "PENDING_KINDS",
     "SIGNAL_REQUEST",
     "TIMER",
@@ -290,6 +291,9 @@ TIMER = "t"
 SIGNAL_REQUEST = "sr"
 #: An update the run accepted: [accepted event id, completed event id (0 until it completes)].
 UPDATE = "u"
+#: The run's lifetime (its timeouts' deadlines, its retry policy and attempt; see
+#: ``features.workflow_timeouts``): one item, written when the run starts, only for a run started with them.
+LIFETIME = "l"
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +408,14 @@ def _clear_updates(st: ExecutionState) -> None:
     st.requested_updates.clear()
 
 
+def _load_lifetime(st: ExecutionState, key: str, value: Any) -> None:
+    st.lifetime = _object(value, "the run's lifetime", optional=False)
+
+
+def _clear_lifetime(st: ExecutionState) -> None:
+    st.lifetime = None
+
+
 @dataclass(slots=True)
 class ExecutionState:
     """Everything pending for one run.
@@ -427,6 +439,8 @@ class ExecutionState:
     cancel_request: dict[str, Any] | None = None
     #: The size of the run's history so far: the JSON of its events' attributes, in bytes (see _limits).
     history_bytes: int = 0
+    #: The run's lifetime (``features.workflow_timeouts``), a pending item of its own; None for most runs.
+    lifetime: dict[str, Any] | None = None
     # --- memory only ---
     #: The outcome of a closed run, while it is cached: (result, failure). None: read it from the closing
     #: event (the history holds the one stored copy; see ``EngineCore._outcome``).
@@ -584,4 +598,5 @@ PENDING_KINDS: dict[str, PendingKind] = {
         _load_update,
         _clear_updates,
     ),
+    LIFETIME: PendingKind(LIFETIME, lambda st, key: st.lifetime, lambda value: value, _load_lifetime, _clear_lifetime),
 }

@@ -23,6 +23,7 @@ from ...storage import ExecutionRecord, ExecutionWrite
 from .._execution import Effects, Execution, new_run_id
 from .._state import ExecutionState
 from .kinds import CommandCheck, CommandKind
+from .workflow_timeouts import carried, give_next
 
 if TYPE_CHECKING:
     from .._core import EngineCore
@@ -51,16 +52,28 @@ def _apply(t: Transition, cmd: m.ContinueAsNewWorkflowCommand, completed_id: int
         },
     )
     t.ex.state.outcome = (None, None)
+    lifetime = t.ex.state.lifetime  # (dropped with the run's other pending items as it closes)
     t.close(WorkflowStatus.CONTINUED_AS_NEW)
-    start_next_run(t, run_id, workflow_type, task_queue, cmd.input, {})
+    nxt, attrs = carried(lifetime, t.now, attempt=1)
+    if nxt is not None and nxt.get("retry") is not None:
+        nxt["input"] = cmd.input  # a retry of the next run starts it again with its own input
+    start_next_run(t, run_id, workflow_type, task_queue, cmd.input, attrs, lifetime=nxt)
 
 
 def start_next_run(
-    t: Transition, run_id: str, workflow_type: str, task_queue: str, workflow_input: Any, extra: dict[str, Any]
+    t: Transition,
+    run_id: str,
+    workflow_type: str,
+    task_queue: str,
+    workflow_input: Any,
+    extra: dict[str, Any],
+    *,
+    lifetime: dict[str, Any] | None = None,
 ) -> Execution:
     """Build the run ``run_id`` that follows the one ``t`` has just closed, and write its create with ``t``'s
     commit (``Execution.follow_on``). ``extra``: more attributes of its WorkflowExecutionStarted (the attempt,
-    the options a chain carries). It becomes the workflow id's current run once that commit is durable."""
+    the options a chain carries); ``lifetime``: its timeouts and retry policy (``workflow_timeouts``). It
+    becomes the workflow id's current run once that commit is durable."""
     from .._transition import Transition
 
     core = t.core
@@ -95,6 +108,7 @@ def start_next_run(
             **extra,
         },
     )
+    give_next(nt, lifetime)
     nt.wake()
     rec.state = ex.state.to_dict()
     puts, _, _ = ex.state.take_changes()
