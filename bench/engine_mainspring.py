@@ -157,6 +157,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                     res.update(await _w11(client, tq, tag, n))
                 elif workload == "W12":
                     res.update(await _w12(client, tq, tag, n, opts))
+                elif workload == "W15":
+                    res.update(await _w15(client, tq, tag, n))
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
@@ -426,6 +428,46 @@ def _replay_seconds(history: list[dict[str, Any]], run_id: str, tq: str, repeats
             raise AssertionError(f"W12: the replay's handler saw {len(inst.workflow_object.seen)} of {signals}")
         inst.dispose()
     return best
+
+
+# ---------------------------------------------------------------------------------------------------- W15
+
+
+async def _w15(client: Client, tq: str, tag: str, n: int) -> Result:
+    """A continue-as-new loop: one workflow id, n runs back to back (each a few events), start to the last
+    run's result; then ``workflow list`` of that id paged through (1000 a page), and the runs counted."""
+    wid = f"w15-{tag}"
+    t = time.perf_counter()
+    handle = await client.start_workflow(defs.can_loop_wf, n - 1, id=wid, task_queue=tq)
+    await handle.result()
+    elapsed = time.perf_counter() - t
+    pages: list[float] = []
+    runs, token = 0, None
+    t_list = time.perf_counter()
+    while True:
+        t_page = time.perf_counter()
+        page = await client.list_workflows(workflow_id=wid, limit=1000, page_token=token)
+        pages.append((time.perf_counter() - t_page) * 1000)
+        runs += len(page.executions)
+        token = page.next_page_token
+        if not token:
+            break
+    list_s = time.perf_counter() - t_list
+    if runs != n:
+        raise AssertionError(f"W15: {runs} runs listed, not {n}")
+    t_first = time.perf_counter()
+    first = await client.list_workflows(workflow_id=wid, limit=20)  # what `workflow list -w` shows
+    figures: Result = {
+        "runs_per_s": n / elapsed,
+        "total_s": elapsed,
+        "list_all_s": list_s,
+        "list_page_1000_p50_ms": pct(pages, 0.5),
+        "list_page_1000_max_ms": max(pages),
+        "list_first_20_ms": (time.perf_counter() - t_first) * 1000,
+        "events_per_run": first.executions[-1]["history_length"],
+    }
+    _progress(f"W15: {figures['runs_per_s']:.0f} runs/s, list of {n} runs in {list_s * 1000:.0f} ms")
+    return figures
 
 
 # ---------------------------------------------------------------------------------------------------- W4

@@ -1,4 +1,4 @@
-"""Mainspring's workflows and activities for W1-W12 (shared by mainspring_worker.py and the driver).
+"""Mainspring's workflows and activities for W1-W12 and W15 (shared by mainspring_worker.py and the driver).
 
 The same semantics as the Temporal and DBOS definitions: every activity is ``async def``; activities
 use ``start_to_close_timeout`` = $BENCH_ACT_TIMEOUT_S (5 s by default) and the default retry policy.
@@ -147,6 +147,13 @@ class SignalSinkWF:  # W12: records each signal's payload in the order its handl
         self.seen.append(i)
 
 
+@workflow.defn(name="can_loop_wf")
+async def can_loop_wf(ctx: workflow.Context, n: int) -> int:  # W15: n more runs, each continuing as new
+    if n > 0:
+        ctx.continue_as_new(n - 1, workflow=can_loop_wf)
+    return ctx.info.history_length
+
+
 WORKFLOWS: list[Any] = [
     greet_wf,
     three_noop_wf,
@@ -157,5 +164,6 @@ WORKFLOWS: list[Any] = [
     echo_wf,
     MessageWF,
     SignalSinkWF,
+    can_loop_wf,
 ]
 ACTIVITIES: list[activity.ActivityFunction[..., Any]] = [greet, noop, sleep_step, echo]

@@ -81,6 +81,7 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
         ("replay_us_per_event", "lower"),
         ("server_cpu_s", "lower"),
     ],
+    "W15": [("runs_per_s", "higher"), ("list_page_1000_p50_ms", "lower"), ("list_first_20_ms", "lower")],
 }
 
 INSTALL_HINT = "install the benchmark dependencies: .venv/bin/pip install -e '.[bench]'"
@@ -224,7 +225,7 @@ def _temporal_available() -> bool:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W12, CLI (or 'all' for W1-W4)")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W12, W15, CLI (or 'all' for W1-W4)")
     ap.add_argument(
         "--engine",
         default=None,
@@ -238,7 +239,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=(
             "workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W6 30000, "
             "W7 10000 (largest K), W8 10000 per batch, W9 5 per size, W10 200 signal round trips, W11 500 "
-            "queries, W12 1000 signals, CLI 15 per command)"
+            "queries, W12 1000 signals, CLI 15 per command, W15 10000 continue-as-new runs)"
         ),
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per engine and workload (default 3)")

@@ -387,3 +387,37 @@ async def test_the_store_closes_a_run_and_creates_its_successor_in_one_write(tmp
         assert [r.status for r in page] == [WorkflowStatus.RUNNING] + [WorkflowStatus.CONTINUED_AS_NEW] * 2
     finally:
         await store.close()
+
+
+@pytest.mark.slow
+def test_the_run_page_links_the_runs_of_the_chain(server: ServerProcess, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    from support import chromium
+
+    wid = new_id()
+    tq = f"tq-{uuid.uuid4().hex[:8]}"
+    worker = _worker(server, tq, tmp_path).start()
+    try:
+        out = run_cli(
+            "workflow", "execute", "--type", "counter", "-w", wid, "-t", tq, "-i", json.dumps({"n": 0, "stop": 1}),
+            address=server.address,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+    finally:
+        worker.stop()
+    runs = _runs_in_db(Path(server.db), wid)
+    first, last = runs[0][0], runs[1][0]
+    with chromium() as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server.ui_url}/namespaces/default/workflows/{wid}/{first}")
+        nxt = page.locator('[data-chain="next"]')
+        expect(nxt).to_contain_text(last, timeout=15_000)
+        expect(page.get_by_text("Continued as new")).to_be_visible()
+        nxt.click()
+        expect(page.locator('[data-chain="previous"]')).to_contain_text(first, timeout=15_000)
+        expect(page.locator('[data-chain="next"]')).to_have_count(0)
+        page.close()
+    assert not errors, errors

@@ -315,3 +315,18 @@ async def continuing(ctx: workflow.Context, greeting: Greeting) -> Reply:
 
 def continues_for_good(ctx: workflow.Context, greeting: Greeting) -> NoReturn:
     ctx.continue_as_new(greeting, workflow=greeting_workflow)  # NoReturn: nothing follows it
+
+
+async def lifetime_options(client: Client) -> None:
+    policy = RetryPolicy(maximum_attempts=3)
+    handle = await client.start_workflow(
+        greeting_workflow,
+        Greeting("x"),
+        id="w",
+        task_queue="q",
+        execution_timeout=timedelta(hours=1),
+        run_timeout=timedelta(minutes=5),
+        retry_policy=policy,
+    )
+    assert_type(await handle.result(), Reply)
+    assert_type(handle.result_run_id, str | None)

@@ -205,7 +205,9 @@ async def execute_workflow_mistakes(client: Client) -> None:
     d: int = await client.execute_workflow("ticking_workflow", id="w", task_queue="q", result_type=str)  # type-error
     await client.execute_workflow(greeting_workflow, G, task_queue="q")  # type-error
     await client.execute_workflow(greeting_workflow, G, id="w", task_queue=None)  # type-error
-    await client.execute_workflow(greeting_workflow, G, id="w", task_queue="q", run_timeout=T)  # type-error
+    await client.execute_workflow(greeting_workflow, G, id="w", task_queue="q", run_timeot=T)  # type-error
+    await client.execute_workflow(greeting_workflow, G, id="w", task_queue="q", run_timeout=5)  # type-error
+    await client.execute_workflow(greeting_workflow, G, id="w", task_queue="q", retry_policy={})  # type-error
     await client.execute_workflow(count_items, ORDER, id="w", task_queue="q")  # type-error
     await client.execute_workflow(tick, id="w", task_queue="q")  # type-error
     # Forgetting to await the connection.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .enums import CommandType, EventType, WorkflowStatus, WorkflowTaskFailedCause
 from .fields import (
@@ -107,6 +107,14 @@ __all__ = [
 ]
 
 
+def _refuse_bool(value: Any) -> Any:
+    """A number field's check before its type's: JSON's true and false are not numbers (pydantic's lax mode
+    would take them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -140,6 +148,11 @@ class RetryPolicyModel(_Model):
     )
     maximum_attempts: Attempts = Field(default=0, description="0: unlimited.")
     non_retryable_error_types: list[ShortText] = Field(default_factory=list, max_length=1000)
+
+    @field_validator("initial_interval", "backoff_coefficient", "maximum_interval", "maximum_attempts", mode="before")
+    @classmethod
+    def _no_bool(cls, value: Any) -> Any:
+        return _refuse_bool(value)
 
     @model_validator(mode="after")
     def _interval_order(self) -> RetryPolicyModel:
@@ -225,6 +238,11 @@ class StartWorkflowRequest(_Model):
         description="Retry the workflow: a run that fails (or times out by run_timeout) is followed, after the "
         "policy's backoff, by a new run of the same id with the same input. Default: no retries.",
     )
+
+    @field_validator("execution_timeout", "run_timeout", mode="before")
+    @classmethod
+    def _no_bool(cls, value: Any) -> Any:
+        return _refuse_bool(value)
 
 
 class StartWorkflowResponse(_Model):

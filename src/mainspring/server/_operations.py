@@ -244,7 +244,14 @@ async def _start_workflow(engine: Engine, c: Caller, b: m.StartWorkflowRequest) 
 
 def _list_workflow_id(c: Caller) -> str | None:
     """The optional ``workflow_id`` filter of a listing (every run of one id: a continue-as-new chain)."""
-    return _workflow_id(c) if c.query.get("workflow_id") else None
+    if "workflow_id" not in c.query:
+        return None
+    if not c.query["workflow_id"]:
+        raise InvalidArgumentError(
+            "query parameter 'workflow_id' is empty; give a workflow id, or leave it out to list every workflow",
+            code="invalid_argument",
+        )
+    return _workflow_id(c)
 
 
 async def _list_workflows(engine: Engine, c: Caller, b: None) -> Any:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..._json import dumps
 from ...api import models as m
 from ...api.enums import EventType, WorkflowStatus
+from ...errors import NotFoundError
 from ...storage import ExecutionRecord
 from .._execution import new_run_id, retry_interval
 from .._state import LIFETIME, ExecutionState
@@ -109,6 +110,11 @@ async def _fire(core: EngineCore, run_id: str, kind: str, deadline: float) -> No
     ex = await core._load(run_id)
     if ex is None:
         return
+    if ex.creating is not None:  # armed as the start was being written (a short timeout): wait for it
+        try:
+            await core._created(ex)
+        except NotFoundError:  # the start was refused (its id was running): no such run
+            return
     async with core.transition(ex) as t:
         lifetime = ex.state.lifetime
         key = "run_deadline" if kind == RUN else "exec_deadline"

@@ -29,6 +29,16 @@ export function summary(ns, d) {
     item("Close", ex.close_time ? when(ex.close_time) : h("span", { class: "muted" }, "still running")),
     item("Duration", h("span", { class: ex.close_time ? null : "live-duration" }, fmtDuration(end - ms(ex.start_time)))),
     item("History", `${ex.history_length} event${ex.history_length === 1 ? "" : "s"}`),
+    // The run's chain: the run it continued (or retried), and the one that continued it once it closed.
+    d.previous_run_id
+      ? wide(item("Continued from", h("a", { href: paths.run(ns, ex.workflow_id, d.previous_run_id), class: "mono run-id", "data-chain": "previous" }, d.previous_run_id)))
+      : null,
+    d.next_run_id
+      ? wide(item(
+          ex.status === "CONTINUED_AS_NEW" ? "Continued as new" : "Retried as",
+          h("a", { href: paths.run(ns, ex.workflow_id, d.next_run_id), class: "mono run-id", "data-chain": "next" }, "→ ", d.next_run_id),
+        ))
+      : null,
     cancel
       ? full(item(
           "Cancel requested",
