@@ -8,6 +8,7 @@ __all__ = [
     "ActivityState",
     "CommandType",
     "EventType",
+    "ParentClosePolicy",
     "TimeoutType",
     "UpdateStage",
     "WorkflowStatus",
@@ -59,6 +60,21 @@ class EventType(StrEnum):
     TIMER_STARTED = "TimerStarted"
     TIMER_FIRED = "TimerFired"
     TIMER_CANCELED = "TimerCanceled"
+    # Child workflows and external workflows (``server.features.child_workflows``).
+    START_CHILD_WORKFLOW_EXECUTION_INITIATED = "StartChildWorkflowExecutionInitiated"
+    START_CHILD_WORKFLOW_EXECUTION_FAILED = "StartChildWorkflowExecutionFailed"
+    CHILD_WORKFLOW_EXECUTION_STARTED = "ChildWorkflowExecutionStarted"
+    CHILD_WORKFLOW_EXECUTION_COMPLETED = "ChildWorkflowExecutionCompleted"
+    CHILD_WORKFLOW_EXECUTION_FAILED = "ChildWorkflowExecutionFailed"
+    CHILD_WORKFLOW_EXECUTION_CANCELED = "ChildWorkflowExecutionCanceled"
+    CHILD_WORKFLOW_EXECUTION_TERMINATED = "ChildWorkflowExecutionTerminated"
+    CHILD_WORKFLOW_EXECUTION_TIMED_OUT = "ChildWorkflowExecutionTimedOut"
+    SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED = "SignalExternalWorkflowExecutionInitiated"
+    SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED = "SignalExternalWorkflowExecutionFailed"
+    EXTERNAL_WORKFLOW_EXECUTION_SIGNALED = "ExternalWorkflowExecutionSignaled"
+    REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED = "RequestCancelExternalWorkflowExecutionInitiated"
+    REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED = "RequestCancelExternalWorkflowExecutionFailed"
+    EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED = "ExternalWorkflowExecutionCancelRequested"
 
 
 class CommandType(StrEnum):
@@ -73,6 +89,20 @@ class CommandType(StrEnum):
     REQUEST_CANCEL_ACTIVITY = "RequestCancelActivity"
     ACCEPT_UPDATE = "AcceptUpdate"
     COMPLETE_UPDATE = "CompleteUpdate"
+    START_CHILD_WORKFLOW = "StartChildWorkflow"
+    SIGNAL_EXTERNAL_WORKFLOW = "SignalExternalWorkflow"
+    REQUEST_CANCEL_EXTERNAL_WORKFLOW = "RequestCancelExternalWorkflow"
+
+
+class ParentClosePolicy(StrEnum):
+    """What happens to a child workflow that is still running when its parent closes."""
+
+    #: The child is terminated (the default, as in Temporal).
+    TERMINATE = "TERMINATE"
+    #: The child is asked to cancel (its code sees the request and decides how to end).
+    REQUEST_CANCEL = "REQUEST_CANCEL"
+    #: Nothing: the child runs on by itself.
+    ABANDON = "ABANDON"
 
 
 class UpdateStage(StrEnum):

@@ -9,6 +9,7 @@ Each feature is a module that registers its part (``EVENTS``: event type -> hand
 - ``_cancellation``: a cancellation requested of the workflow
 - ``_signals``: a signal, delivered to its handler
 - ``_updates``: an update: validated, accepted or rejected, its handler run and its outcome recorded
+- ``_children``: child workflows (started, their outcome), signals and cancellation requests to other workflows
 
 A new feature (signals, updates, child workflows) is one module and one entry in ``FEATURES``; its
 server side is one module in ``mainspring.server.features``. Workflow tasks (Started, Completed,
@@ -21,12 +22,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import _activities, _cancellation, _lifecycle, _signals, _timers, _updates
+from . import _activities, _cancellation, _children, _lifecycle, _signals, _timers, _updates
 from ._kinds import CommandEvent, EventHandler
 
 __all__ = ["CLOSING_COMMANDS", "COMMAND_EVENTS", "EVENT_HANDLERS", "FEATURES"]
 
-FEATURES: tuple[ModuleType, ...] = (_lifecycle, _activities, _timers, _cancellation, _signals, _updates)
+FEATURES: tuple[ModuleType, ...] = (_lifecycle, _activities, _timers, _cancellation, _signals, _updates, _children)
 
 
 def _tables() -> tuple[dict[str, EventHandler], dict[str, CommandEvent]]:
