@@ -269,12 +269,15 @@ class ChildWorkflows:
             )
             return
         attempt = 0
+        closed_already = False
         while True:
             try:
                 if look_first:
                     found = await engine.store.get_execution(namespace, item.workflow_id)
                     if found is not None and found.request_id == request_id:
+                        # Made before a crash (and maybe closed since: then its outcome follows its start).
                         run_id = found.run_id
+                        closed_already = found.status is not WorkflowStatus.RUNNING
                         break
                 req = m.StartWorkflowRequest(
                     workflow_id=item.workflow_id,
@@ -311,6 +314,8 @@ class ChildWorkflows:
         await self._in_run(
             parent_run_id, functools.partial(self._started, initiated_event_id=item.initiated_event_id, run_id=run_id)
         )
+        if closed_already:
+            await self._check_child(parent_run_id, item.initiated_event_id, run_id)
 
     def _started(self, t: Transition, initiated_event_id: int, run_id: str) -> None:
         ex = t.ex
@@ -471,7 +476,7 @@ class ChildWorkflows:
             if item.status == _INITIATED:
                 self.go(self._start_again, rec, item)
             elif item.status == _RUNNING and item.run_id is not None:
-                self.go(self._check_child, rec.run_id, item)
+                self.go(self._check_child, rec.run_id, item.initiated_event_id, item.run_id)
         for ext in st.externals.values():
             self.go(self._send_again, rec, ext)
         if st.parent is not None:
@@ -482,15 +487,14 @@ class ChildWorkflows:
         payload = events[0].attributes.get("input") if events else None
         await self.start_child(rec.namespace, rec.workflow_id, rec.run_id, item, payload, True)
 
-    async def _check_child(self, parent_run_id: str, item: ChildItem) -> None:
+    async def _check_child(self, parent_run_id: str, initiated_event_id: int, run_id: str) -> None:
         """A child the parent saw start: if its run closed while no one was there to tell the parent, tell it."""
         engine = self.engine
-        assert item.run_id is not None
-        child = await engine.store.get_run(item.run_id)  # as committed
+        child = await engine.store.get_run(run_id)  # as committed
         if child is None or child.status is WorkflowStatus.RUNNING or child.status is WorkflowStatus.CONTINUED_AS_NEW:
             return
         result, failure = await engine._outcome(child, engine._state_of(child) or ExecutionState())
-        link = ParentLink(child.namespace, "", parent_run_id, item.initiated_event_id, item.parent_close_policy)
+        link = ParentLink(child.namespace, "", parent_run_id, initiated_event_id, "")
         await self.child_closed(link, child.run_id, child.status, result, failure)
 
     async def _send_again(self, rec: ExecutionRecord, item: ExternalItem) -> None:
