@@ -6,6 +6,7 @@
     ├── FailureError                  a failure that travels through history (workflow-visible)
     │   ├── ApplicationError          raised by user code; may be marked non-retryable
     │   ├── ActivityError             an activity failed for good; ``.cause`` says why
+    │   ├── ChildWorkflowError        a child workflow did not complete (or could not start); ``.cause``
     │   ├── TimeoutError              a timeout fired (``.timeout_type``)
     │   ├── CancelledError            the work was cancelled
     │   ├── TerminatedError           the workflow was terminated
@@ -40,6 +41,7 @@ __all__ = [
     "AlreadyStartedError",
     "ApplicationError",
     "CancelledError",
+    "ChildWorkflowError",
     "FailureError",
     "InvalidArgumentError",
     "MainspringError",
@@ -143,6 +145,31 @@ class ActivityError(FailureError):
         self.activity_id = activity_id
         self.attempt = attempt
         self.retry_state = retry_state
+
+
+class ChildWorkflowError(FailureError):
+    """A child workflow did not complete: it failed, was cancelled or terminated, timed out, or could not
+    be started (its id is taken by a running workflow: ``cause`` is an ``ApplicationError`` of type
+    ``WorkflowExecutionAlreadyStarted``).
+
+    ``cause`` is why: the child's own failure (an ``ApplicationError`` with the type, message and details
+    it raised, an ``ActivityError``...), a ``CancelledError``, a ``TerminatedError`` or a ``TimeoutError``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        workflow_id: str,
+        run_id: str | None,
+        workflow_type: str,
+        cause: FailureError | None = None,
+        stack: str | None = None,
+    ) -> None:
+        super().__init__(message, cause=cause, stack=stack)
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self.workflow_type = workflow_type
 
 
 class TimeoutError(FailureError):
@@ -339,6 +366,14 @@ def _failure_to_dict(err: BaseException, with_stack: bool, depth: int) -> dict[s
             attempt=err.attempt,
             retry_state=err.retry_state,
         )
+    elif isinstance(err, ChildWorkflowError):
+        out.update(
+            kind="child_workflow",
+            type="ChildWorkflowError",
+            workflow_id=err.workflow_id,
+            run_id=err.run_id,
+            workflow_type=err.workflow_type,
+        )
     elif isinstance(err, TimeoutError):
         out.update(kind="timeout", type="TimeoutError", timeout_type=err.timeout_type)
         if err.last_heartbeat_details is not None:
@@ -382,6 +417,16 @@ def failure_from_dict(data: Mapping[str, Any]) -> FailureError:
             activity_id=str(data.get("activity_id", "")),
             attempt=int(data.get("attempt", 0)),
             retry_state=data.get("retry_state"),
+            cause=cause,
+            stack=stack,
+        )
+    elif kind == "child_workflow":
+        run_id = data.get("run_id")
+        err = ChildWorkflowError(
+            message,
+            workflow_id=str(data.get("workflow_id", "")),
+            run_id=None if run_id is None else str(run_id),
+            workflow_type=str(data.get("workflow_type", "")),
             cause=cause,
             stack=stack,
         )

@@ -330,3 +330,35 @@ async def lifetime_options(client: Client) -> None:
     )
     assert_type(await handle.result(), Reply)
     assert_type(handle.result_run_id, str | None)
+
+
+@workflow.defn
+async def every_child_shape(ctx: workflow.Context, greeting: Greeting) -> None:
+    reply = await ctx.execute_child_workflow(greeting_workflow, greeting, id="child-1")
+    assert_type(reply, Reply)
+    assert_type(await ctx.execute_child_workflow(ticking_workflow), str)
+    items = await ctx.execute_child_workflow(
+        CartWorkflow.run, greeting, task_queue="q", parent_close_policy=workflow.ParentClosePolicy.ABANDON
+    )
+    assert_type(items, list[Item])
+    assert_type(await ctx.execute_child_workflow("CartWorkflow", {"name": "x"}, result_type=int), int)
+    cart = await ctx.start_child_workflow(CartWorkflow.run, greeting)
+    assert_type(cart, workflow.ChildWorkflowHandle[CartWorkflow, list[Item]])
+    await cart.signal(CartWorkflow.add, Item("kiwi"))
+    await cart.signal(CartWorkflow.close_cart)
+    await cart.signal("close")
+    assert_type(await cart, list[Item])
+    assert_type(await cart.result(), list[Item])
+    await cart.cancel()
+    pinger = await ctx.start_child_workflow(Pinger.run)
+    assert_type(pinger, workflow.ChildWorkflowHandle[Pinger, None])
+    fn_child = await ctx.start_child_workflow(order_workflow, ORDER)
+    assert_type(fn_child, workflow.ChildWorkflowHandle[Any, list[str]])
+    other = ctx.get_external_workflow_handle_for(Pinger.run, "p-1")
+    assert_type(other, workflow.ExternalWorkflowHandle[Pinger])
+    await other.signal(Pinger.ping, 2)
+    await other.cancel()
+    anyone = ctx.get_external_workflow_handle("p-2", run_id="r")
+    await anyone.signal("ping", 1)
+    options: workflow.ChildWorkflowOptions = {"id": "c-9", "task_queue": "q"}
+    assert_type(await ctx.execute_child_workflow(greeting_workflow, greeting, **options), Reply)

@@ -292,3 +292,28 @@ async def continue_as_new_mistakes(ctx: workflow.Context, n: int) -> None:
         ctx.continue_as_new(Greeting("x"), workflow=greeting_workflow, task_queue=3)  # type-error
     if n == 7:
         ctx.continue_as_new(3, workflow=Pinger.run)  # type-error
+
+
+async def child_workflow_mistakes(ctx: workflow.Context) -> None:
+    await ctx.execute_child_workflow(greeting_workflow, ORDER)  # type-error
+    await ctx.execute_child_workflow(greeting_workflow)  # type-error
+    await ctx.execute_child_workflow(ticking_workflow, G)  # type-error
+    await ctx.execute_child_workflow(CartWorkflow.run, Item("x"))  # type-error
+    await ctx.execute_child_workflow(CartWorkflow.run)  # type-error
+    await ctx.execute_child_workflow(undecorated_workflow, G)  # type-error
+    await ctx.execute_child_workflow(greet, G)  # type-error
+    await ctx.execute_child_workflow(greeting_workflow, G, id=3)  # type-error
+    await ctx.execute_child_workflow(greeting_workflow, G, parent_close_policy="ABANDON")  # type-error
+    await ctx.execute_child_workflow(greeting_workflow, G, start_to_close_timeout=T)  # type-error
+    text: str = await ctx.execute_child_workflow(greeting_workflow, G)  # type-error
+    await ctx.start_child_workflow(order_workflow, G)  # type-error
+    cart = await ctx.start_child_workflow(CartWorkflow.run, G)
+    await cart.signal(CartWorkflow.add, G)  # type-error
+    await cart.signal(CartWorkflow.close_cart, 1)  # type-error
+    await cart.signal(Pinger.ping, 3)  # type-error
+    await cart.signal(CartWorkflow.count)  # type-error
+    wrong: int = await cart  # type-error
+    other = ctx.get_external_workflow_handle_for(Pinger.run, "p-1")
+    await other.signal(Pinger.ping, "three")  # type-error
+    await other.signal(CartWorkflow.close_cart)  # type-error
+    ctx.get_external_workflow_handle_for(CartWorkflow.add, "c")  # type-error

@@ -8,6 +8,7 @@ __all__ = [
     "ActivityState",
     "CommandType",
     "EventType",
+    "ParentClosePolicy",
     "TimeoutType",
     "UpdateStage",
     "WorkflowStatus",
@@ -62,6 +63,21 @@ class EventType(StrEnum):
     # Continue-as-new and the workflow's own timeouts (``server.features.continue_as_new``, ``workflow_timeouts``).
     WORKFLOW_EXECUTION_CONTINUED_AS_NEW = "WorkflowExecutionContinuedAsNew"
     WORKFLOW_EXECUTION_TIMED_OUT = "WorkflowExecutionTimedOut"
+    # Child workflows and external workflows (``server.features.child_workflows``).
+    START_CHILD_WORKFLOW_EXECUTION_INITIATED = "StartChildWorkflowExecutionInitiated"
+    START_CHILD_WORKFLOW_EXECUTION_FAILED = "StartChildWorkflowExecutionFailed"
+    CHILD_WORKFLOW_EXECUTION_STARTED = "ChildWorkflowExecutionStarted"
+    CHILD_WORKFLOW_EXECUTION_COMPLETED = "ChildWorkflowExecutionCompleted"
+    CHILD_WORKFLOW_EXECUTION_FAILED = "ChildWorkflowExecutionFailed"
+    CHILD_WORKFLOW_EXECUTION_CANCELED = "ChildWorkflowExecutionCanceled"
+    CHILD_WORKFLOW_EXECUTION_TERMINATED = "ChildWorkflowExecutionTerminated"
+    CHILD_WORKFLOW_EXECUTION_TIMED_OUT = "ChildWorkflowExecutionTimedOut"
+    SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED = "SignalExternalWorkflowExecutionInitiated"
+    SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_FAILED = "SignalExternalWorkflowExecutionFailed"
+    EXTERNAL_WORKFLOW_EXECUTION_SIGNALED = "ExternalWorkflowExecutionSignaled"
+    REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED = "RequestCancelExternalWorkflowExecutionInitiated"
+    REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED = "RequestCancelExternalWorkflowExecutionFailed"
+    EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED = "ExternalWorkflowExecutionCancelRequested"
 
 
 class CommandType(StrEnum):
@@ -77,6 +93,20 @@ class CommandType(StrEnum):
     ACCEPT_UPDATE = "AcceptUpdate"
     COMPLETE_UPDATE = "CompleteUpdate"
     CONTINUE_AS_NEW_WORKFLOW = "ContinueAsNewWorkflow"
+    START_CHILD_WORKFLOW = "StartChildWorkflow"
+    SIGNAL_EXTERNAL_WORKFLOW = "SignalExternalWorkflow"
+    REQUEST_CANCEL_EXTERNAL_WORKFLOW = "RequestCancelExternalWorkflow"
+
+
+class ParentClosePolicy(StrEnum):
+    """What happens to a child workflow that is still running when its parent closes."""
+
+    #: The child is terminated (the default, as in Temporal).
+    TERMINATE = "TERMINATE"
+    #: The child is asked to cancel (its code sees the request and decides how to end).
+    REQUEST_CANCEL = "REQUEST_CANCEL"
+    #: Nothing: the child runs on by itself.
+    ABANDON = "ABANDON"
 
 
 class UpdateStage(StrEnum):

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .enums import CommandType, EventType, WorkflowStatus, WorkflowTaskFailedCause
+from .enums import CommandType, EventType, ParentClosePolicy, WorkflowStatus, WorkflowTaskFailedCause
 from .fields import (
     MAX_EVENT_ID,
     ActivityId,
@@ -45,6 +45,7 @@ __all__ = [
     "CancelWorkflowCommand",
     "CancelWorkflowRequest",
     "CancelWorkflowResponse",
+    "ChildWorkflowInfo",
     "Command",
     "CompleteActivityTaskRequest",
     "CompleteActivityTaskResponse",
@@ -72,6 +73,7 @@ __all__ = [
     "ListWorkflowsResponse",
     "Namespace",
     "OkResponse",
+    "ParentWorkflowInfo",
     "PendingActivity",
     "PendingTimer",
     "PendingWorkflowTask",
@@ -80,11 +82,14 @@ __all__ = [
     "RegisterWorkerResponse",
     "RejectedUpdate",
     "RequestCancelActivityCommand",
+    "RequestCancelExternalWorkflowCommand",
     "RetryPolicyModel",
     "ScheduleActivityCommand",
     "ServerLoad",
+    "SignalExternalWorkflowCommand",
     "StackCoroutine",
     "StackFrame",
+    "StartChildWorkflowCommand",
     "StartTimerCommand",
     "StartWorkflowRequest",
     "StartWorkflowResponse",
@@ -315,6 +320,30 @@ class CancelRequestInfo(_Model):
     identity: str = ""
 
 
+class ParentWorkflowInfo(_Model):
+    """The workflow that started this run as its child."""
+
+    namespace: str
+    workflow_id: str
+    run_id: str
+    initiated_event_id: int = Field(description="Its StartChildWorkflowExecutionInitiated event.")
+
+
+class ChildWorkflowInfo(_Model):
+    """A child workflow this run started."""
+
+    workflow_id: str
+    run_id: str | None = Field(default=None, description="Null until the child's run exists.")
+    workflow_type: str
+    task_queue: str
+    initiated_event_id: int
+    status: str = Field(
+        description="INITIATED (being started), START_FAILED, RUNNING, or the status it closed with "
+        "(COMPLETED, FAILED, CANCELED, TERMINATED, TIMED_OUT), as far as this run's history says."
+    )
+    parent_close_policy: ParentClosePolicy
+
+
 class DescribeWorkflowResponse(_Model):
     execution: WorkflowExecutionInfo
     input: Any = None
@@ -345,6 +374,10 @@ class DescribeWorkflowResponse(_Model):
     previous_run_id: str | None = Field(default=None, description="The run this one continued (or retried), if any.")
     next_run_id: str | None = Field(
         default=None, description="The run that continued (or retried) this one once it closed, if any."
+    )
+    parent: ParentWorkflowInfo | None = Field(default=None, description="The parent, for a child workflow.")
+    children: list[ChildWorkflowInfo] = Field(
+        default_factory=list, description="The child workflows this run started, oldest first."
     )
 
 
@@ -686,6 +719,36 @@ class ContinueAsNewWorkflowCommand(_Model):
     task_queue: TaskQueue | None = Field(default=None, description="The next run's task queue (default: this one's).")
 
 
+class StartChildWorkflowCommand(_Model):
+    """Start a child workflow: its run is created once this task is recorded, linked to this one."""
+
+    type: Literal[CommandType.START_CHILD_WORKFLOW] = CommandType.START_CHILD_WORKFLOW
+    workflow_id: WorkflowId
+    workflow_type: WorkflowType
+    task_queue: TaskQueue | None = Field(default=None, description="The parent's task queue when omitted.")
+    input: Any = None
+    parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE
+
+
+class SignalExternalWorkflowCommand(_Model):
+    """Signal another workflow (a child, or any workflow of the namespace)."""
+
+    type: Literal[CommandType.SIGNAL_EXTERNAL_WORKFLOW] = CommandType.SIGNAL_EXTERNAL_WORKFLOW
+    workflow_id: WorkflowId
+    run_id: ShortText | None = Field(default=None, description="The newest run of the workflow id when omitted.")
+    signal_name: HandlerName
+    input: Any = None
+
+
+class RequestCancelExternalWorkflowCommand(_Model):
+    """Ask another workflow (a child, or any workflow of the namespace) to cancel."""
+
+    type: Literal[CommandType.REQUEST_CANCEL_EXTERNAL_WORKFLOW] = CommandType.REQUEST_CANCEL_EXTERNAL_WORKFLOW
+    workflow_id: WorkflowId
+    run_id: ShortText | None = Field(default=None, description="The newest run of the workflow id when omitted.")
+    reason: Text = ""
+
+
 Command = Annotated[
     ScheduleActivityCommand
     | StartTimerCommand
@@ -696,7 +759,10 @@ Command = Annotated[
     | CancelWorkflowCommand
     | AcceptUpdateCommand
     | CompleteUpdateCommand
-    | ContinueAsNewWorkflowCommand,
+    | ContinueAsNewWorkflowCommand
+    | StartChildWorkflowCommand
+    | SignalExternalWorkflowCommand
+    | RequestCancelExternalWorkflowCommand,
     Field(discriminator="type"),
 ]
 

@@ -12,6 +12,7 @@ import click
 from ..api.enums import WorkflowStatus
 from ..errors import WorkflowFailureError, failure_to_dict
 from ._common import EXIT_INVALID, EXIT_WORKFLOW_FAILED, connection_options, echo_json, fail, run_async, run_sync
+from ._relationships import echo_relationships
 
 if TYPE_CHECKING:
     from ..client import Client, WorkflowHandle
@@ -369,6 +370,7 @@ def describe(api: Api, workflow_id: str, run_id: str | None, output: str) -> Non
         click.echo(line)
         if wt.get("last_failure"):
             click.echo(f"  last failure: {_describe_failure(wt['last_failure']).splitlines()[0]}")
+    echo_relationships(d)
 
 
 _DETAIL_KEYS = (

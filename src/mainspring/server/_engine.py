@@ -44,6 +44,7 @@ from ._transition import Transition
 from .features import timers, workflow_timeouts
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
+from .features.child_workflows import ChildWorkflows
 from .features.continue_as_new import next_run_id
 from .features.queries import Queries
 from .features.signal_with_start import SignalWithStart
@@ -80,6 +81,7 @@ class Engine(EngineCore):
         self.signal_with_start = SignalWithStart(self, self.signals, self._start)
         timers.register(self)
         self.workflow_timeouts = workflow_timeouts.WorkflowTimeouts(self)
+        self.child_workflows = ChildWorkflows(self)
 
     async def start(self) -> None:
         await self._load_token_key()
@@ -157,10 +159,16 @@ class Engine(EngineCore):
             self.admission.done(ticket)
 
     async def _start(
-        self, namespace: str, req: m.StartWorkflowRequest, also: Callable[[Transition], None] | None = None
+        self,
+        namespace: str,
+        req: m.StartWorkflowRequest,
+        also: Callable[[Transition], None] | None = None,
+        *,
+        start_attrs: dict[str, Any] | None = None,
     ) -> tuple[str, bool]:
         """Create the run (see ``start_workflow``). ``also(t)`` appends what the run is created with besides
-        its start (signal-with-start's signal): written in the same creation, so no one sees the run without it."""
+        its start (signal-with-start's signal): written in the same creation, so no one sees the run without it.
+        ``start_attrs`` are more attributes of its WorkflowExecutionStarted event (a child's parent)."""
         schema = await self._workflow_schema(namespace, req.task_queue, req.workflow_type)
         if schema is not None:
             problem = schema_error(req.input, schema)
@@ -199,6 +207,7 @@ class Engine(EngineCore):
                 "run_id": run_id,
                 "attempt": 1,
                 **workflow_timeouts.start_attributes(req),
+                **(start_attrs or {}),
             },
         )
         if also is not None:
@@ -332,6 +341,7 @@ class Engine(EngineCore):
             "pending_workflow_task": None,
             "cancel_requested": st.cancel_request,
             "problem": self.set_aside.get(rec.run_id),
+            **self.child_workflows.relationships(st),
         }
         wt = st.wt
         if wt is not None:

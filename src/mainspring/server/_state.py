@@ -22,14 +22,20 @@ from ..storage import PendingItem
 
 __all__ = [
     "ACTIVITY",
+    "CHILD",
+    "EXTERNAL",
     "INPUT_NOT_LOADED",
     "LIFETIME",
+    "PARENT",
     "PENDING_KINDS",
     "SIGNAL_REQUEST",
     "TIMER",
     "UPDATE",
     "ActivityInfo",
+    "ChildItem",
     "ExecutionState",
+    "ExternalItem",
+    "ParentLink",
     "PendingKind",
     "RequestedUpdate",
     "TimerInfo",
@@ -416,6 +422,132 @@ def _clear_lifetime(st: ExecutionState) -> None:
     st.lifetime = None
 
 
+# --- child workflows and external workflows (``features.child_workflows``) -----------------------------
+
+#: A child workflow the run started, keyed by its StartChildWorkflowExecutionInitiated event id. Kept after
+#: the child closes, and after the run itself closes (see ``ChildWorkflows``), so describe can list them.
+CHILD = "c"
+#: The run's parent, if it is a child workflow (one item, key "parent").
+PARENT = "p"
+#: A signal or cancellation request the run sent another workflow, until its outcome is recorded.
+EXTERNAL = "x"
+
+
+@dataclass(slots=True)
+class ChildItem:
+    """A child workflow of the run, from its Initiated event on."""
+
+    initiated_event_id: int
+    workflow_id: str
+    workflow_type: str
+    task_queue: str
+    parent_close_policy: str
+    #: "INITIATED", "START_FAILED", "RUNNING", or the status the child closed with.
+    status: str = "INITIATED"
+    run_id: str | None = None
+
+    @property
+    def open(self) -> bool:
+        """Started or being started: the parent close policy applies to it."""
+        return self.status in ("INITIATED", "RUNNING")
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "id": self.workflow_id,
+            "type": self.workflow_type,
+            "tq": self.task_queue,
+            "pcp": self.parent_close_policy,
+            "s": self.status,
+            "run": self.run_id,
+        }
+
+
+@dataclass(slots=True)
+class ParentLink:
+    """The run's parent: where the child's outcome is reported, and its close policy for the child."""
+
+    namespace: str
+    workflow_id: str
+    run_id: str
+    initiated_event_id: int
+    parent_close_policy: str
+
+    def to_item(self) -> list[Any]:
+        return [self.namespace, self.workflow_id, self.run_id, self.initiated_event_id, self.parent_close_policy]
+
+
+@dataclass(slots=True)
+class ExternalItem:
+    """A signal ("signal") or cancellation request ("cancel") the run sent another workflow, in flight."""
+
+    initiated_event_id: int
+    op: str
+    workflow_id: str
+    run_id: str | None
+
+    def to_item(self) -> list[Any]:
+        return [self.op, self.workflow_id, self.run_id]
+
+
+def _load_child(st: ExecutionState, key: str, value: Any) -> None:
+    try:
+        initiated = int(key)
+        v = _object(value, f"child workflow {key!r}", optional=False)
+        run = v.get("run")
+        if run is not None and type(run) is not str:
+            raise UnreadableStateError(f"child workflow {key!r}'s run id is {_show(run)}, not a string")
+        st.children[initiated] = ChildItem(
+            initiated,
+            _text(v, "id", f"child workflow {key!r}'s id"),
+            _text(v, "type", f"child workflow {key!r}'s type"),
+            _text(v, "tq", f"child workflow {key!r}'s task queue"),
+            _text(v, "pcp", f"child workflow {key!r}'s parent close policy"),
+            _text(v, "s", f"child workflow {key!r}'s status"),
+            run,
+        )
+    except (ValueError, KeyError) as e:
+        if isinstance(e, UnreadableStateError):
+            raise
+        raise UnreadableStateError(f"child workflow {key!r} is {_show(value)}, not what a server writes") from None
+
+
+def _children_loaded(st: ExecutionState) -> None:
+    st.children = dict(sorted(st.children.items()))
+
+
+def _load_parent(st: ExecutionState, key: str, value: Any) -> None:
+    if (
+        not isinstance(value, list)
+        or len(value) != 5
+        or not all(type(v) is str for v in (*value[:3], value[4]))
+        or type(value[3]) is not int
+    ):
+        raise UnreadableStateError(f"the parent link is {_show(value)}, not what a server writes")
+    st.parent = ParentLink(value[0], value[1], value[2], value[3], value[4])
+
+
+def _load_external(st: ExecutionState, key: str, value: Any) -> None:
+    if (
+        not key.isdigit()
+        or not isinstance(value, list)
+        or len(value) != 3
+        or value[0] not in ("signal", "cancel")
+        or type(value[1]) is not str
+        or (value[2] is not None and type(value[2]) is not str)
+    ):
+        raise UnreadableStateError(f"external request {key!r} is {_show(value)}, not what a server writes")
+    st.externals[int(key)] = ExternalItem(int(key), value[0], value[1], value[2])
+
+
+def _keep(st: ExecutionState) -> None:
+    """Children and the parent link outlive the run's close: describe shows them (the rows are written
+    again after the close's delete, see ``ChildWorkflows``)."""
+
+
+def _clear_externals(st: ExecutionState) -> None:
+    st.externals.clear()
+
+
 @dataclass(slots=True)
 class ExecutionState:
     """Everything pending for one run.
@@ -435,6 +567,11 @@ class ExecutionState:
     signal_requests: dict[str, int] = field(default_factory=dict)
     #: The updates the run accepted, by update id.
     updates: dict[str, UpdateItem] = field(default_factory=dict)
+    #: The child workflows the run started, by Initiated event id; its parent, if it is a child; the
+    #: signals and cancellation requests it sent other workflows, in flight (``features.child_workflows``).
+    children: dict[int, ChildItem] = field(default_factory=dict)
+    parent: ParentLink | None = None
+    externals: dict[int, ExternalItem] = field(default_factory=dict)
     #: The cancellation requested of the run: {"event_id", "time", "reason", "identity"}; None if none was.
     cancel_request: dict[str, Any] | None = None
     #: The size of the run's history so far: the JSON of its events' attributes, in bytes (see _limits).
@@ -599,4 +736,11 @@ PENDING_KINDS: dict[str, PendingKind] = {
         _clear_updates,
     ),
     LIFETIME: PendingKind(LIFETIME, lambda st, key: st.lifetime, lambda value: value, _load_lifetime, _clear_lifetime),
+    CHILD: PendingKind(
+        CHILD, lambda st, k: st.children.get(int(k)), ChildItem.to_item, _load_child, _keep, _children_loaded
+    ),
+    PARENT: PendingKind(PARENT, lambda st, k: st.parent, ParentLink.to_item, _load_parent, _keep),
+    EXTERNAL: PendingKind(
+        EXTERNAL, lambda st, k: st.externals.get(int(k)), ExternalItem.to_item, _load_external, _clear_externals
+    ),
 }

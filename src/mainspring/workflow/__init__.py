@@ -5,6 +5,8 @@ A workflow's every step is recorded in its history on the server; a worker that 
 a crash, or when the workflow was evicted from its cache) rebuilds it by replaying that history.
 """
 
+from ..api.enums import ParentClosePolicy
+from ._children import ChildWorkflowHandle, ChildWorkflowOptions, ExternalWorkflowHandle
 from ._context import Context
 from ._continue_as_new import ContinueAsNewError
 from ._definition import WorkflowDefinition, WorkflowFunction, defn, get_definition
@@ -23,9 +25,13 @@ from ._handlers import (
 from ._instance import WorkflowInfo
 
 __all__ = [
+    "ChildWorkflowHandle",
+    "ChildWorkflowOptions",
     "Context",
     "ContinueAsNewError",
+    "ExternalWorkflowHandle",
     "HandlerDefinition",
+    "ParentClosePolicy",
     "QueryMethod",
     "RunMethod",
     "SignalMethod",

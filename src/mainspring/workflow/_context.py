@@ -15,6 +15,7 @@ from ..converter import PayloadError, encode
 from ..errors import InvalidArgumentError, WorkflowCodeError
 from ..errors import TimeoutError as FailureTimeoutError
 from ..options import ActivityOptions, ExecuteActivityOptions, _check_activity_options, _wire
+from ._children import ChildWorkflowHandle, ChildWorkflowOptions, ExternalWorkflowHandle, start_child
 from ._instance import ActivityCall, WorkflowInfo
 from ._updates import UpdateInfo, current_update
 
@@ -28,6 +29,7 @@ __all__ = ["Context"]
 
 A = TypeVar("A")
 R = TypeVar("R")
+S = TypeVar("S")
 
 
 #: ``continue_as_new`` was given no input.
@@ -272,3 +274,111 @@ class Context:
         self._check_loop()
         inst = self._instance
         raise ContinueAsNewError(command(inst.definition, workflow, arg, arg is not _NO_ARG, task_queue))
+
+    # --- child workflows and external workflows ----------------------------------------------------------
+    # One overload per shape of workflow, as for activities: a class's ``run`` method (its class types the
+    # handle's signals), a function workflow, or a name (with ``result_type``, or Any). The options are one
+    # TypedDict (``ChildWorkflowOptions``).
+
+    @overload
+    async def start_child_workflow(
+        self, workflow: RunMethod[S, [], R], **options: Unpack[ChildWorkflowOptions]
+    ) -> ChildWorkflowHandle[S, R]: ...
+
+    @overload
+    async def start_child_workflow(
+        self, workflow: RunMethod[S, [A], R], arg: A, **options: Unpack[ChildWorkflowOptions]
+    ) -> ChildWorkflowHandle[S, R]: ...
+
+    @overload
+    async def start_child_workflow(
+        self, workflow: WorkflowFunction[[Context], Awaitable[R]], **options: Unpack[ChildWorkflowOptions]
+    ) -> ChildWorkflowHandle[Any, R]: ...
+
+    @overload
+    async def start_child_workflow(
+        self, workflow: WorkflowFunction[[Context, A], Awaitable[R]], arg: A, **options: Unpack[ChildWorkflowOptions]
+    ) -> ChildWorkflowHandle[Any, R]: ...
+
+    @overload
+    async def start_child_workflow(
+        self, workflow: str, arg: Any = ..., *, result_type: type[R], **options: Unpack[ChildWorkflowOptions]
+    ) -> ChildWorkflowHandle[Any, R]: ...
+
+    @overload
+    async def start_child_workflow(
+        self, workflow: str, arg: Any = ..., **options: Unpack[ChildWorkflowOptions]
+    ) -> ChildWorkflowHandle[Any, Any]: ...
+
+    async def start_child_workflow(
+        self, workflow: Any, arg: Any = None, *, result_type: Any = None, **options: Any
+    ) -> ChildWorkflowHandle[Any, Any]:
+        """Start a child workflow and return its handle once it has started (await the handle, or its
+        ``result()``, for its result; ``signal`` and ``cancel`` it).
+
+        ``workflow`` is a class workflow's ``run`` method (``Child.run``), a function decorated with
+        ``@workflow.defn`` (typed either way: ``arg`` must fit its input, the result has its type) or a
+        workflow type name (``result_type`` types the result). Options (``ChildWorkflowOptions``): ``id``
+        (default: made from this run's id, the same on replay), ``task_queue`` (default: this workflow's),
+        ``parent_close_policy`` (``ParentClosePolicy.TERMINATE`` by default). Raises ``ChildWorkflowError``
+        if it could not start (its id is taken by a running workflow: the cause is an ``ApplicationError``
+        of type ``WorkflowExecutionAlreadyStarted``). Cancelling the code that waits asks the child to cancel.
+        """
+        self._check_loop()
+        handle: ChildWorkflowHandle[Any, Any] = await start_child(self._instance, workflow, arg, result_type, options)
+        return handle
+
+    @overload
+    async def execute_child_workflow(
+        self, workflow: RunMethod[S, [], R], **options: Unpack[ChildWorkflowOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_child_workflow(
+        self, workflow: RunMethod[S, [A], R], arg: A, **options: Unpack[ChildWorkflowOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_child_workflow(
+        self, workflow: WorkflowFunction[[Context], Awaitable[R]], **options: Unpack[ChildWorkflowOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_child_workflow(
+        self, workflow: WorkflowFunction[[Context, A], Awaitable[R]], arg: A, **options: Unpack[ChildWorkflowOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_child_workflow(
+        self, workflow: str, arg: Any = ..., *, result_type: type[R], **options: Unpack[ChildWorkflowOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_child_workflow(
+        self, workflow: str, arg: Any = ..., **options: Unpack[ChildWorkflowOptions]
+    ) -> Any: ...
+
+    async def execute_child_workflow(
+        self, workflow: Any, arg: Any = None, *, result_type: Any = None, **options: Any
+    ) -> Any:
+        """Start a child workflow and wait for its result (``start_child_workflow``, then the handle's
+        ``result()``; the same options). Raises ``ChildWorkflowError`` if the child did not complete: its
+        ``cause`` is the child's failure (the ``ApplicationError`` it raised...), a ``CancelledError``, a
+        ``TerminatedError`` or a ``TimeoutError``."""
+        self._check_loop()
+        handle: ChildWorkflowHandle[Any, Any] = await start_child(self._instance, workflow, arg, result_type, options)
+        return await handle.result()
+
+    def get_external_workflow_handle(
+        self, workflow_id: str, *, run_id: str | None = None
+    ) -> ExternalWorkflowHandle[Any]:
+        """A handle to another workflow of this namespace (its newest run, unless ``run_id``): ``signal``
+        it, ``cancel`` it."""
+        return ExternalWorkflowHandle(self._instance, workflow_id, run_id)
+
+    def get_external_workflow_handle_for(
+        self, workflow: RunMethod[S, Any, Any], workflow_id: str, *, run_id: str | None = None
+    ) -> ExternalWorkflowHandle[S]:
+        """``get_external_workflow_handle``, typed by the workflow's class (``Other.run``): its ``signal``
+        takes that class's signal methods, with their payload types."""
+        return ExternalWorkflowHandle(self._instance, workflow_id, run_id)

@@ -10,6 +10,7 @@ Each feature is a module that registers its part (``EVENTS``: event type -> hand
 - ``_signals``: a signal, delivered to its handler
 - ``_updates``: an update: validated, accepted or rejected, its handler run and its outcome recorded
 - ``_continue_as_new``: ``ctx.continue_as_new``, the command that closes the run and starts the next
+- ``_children``: child workflows (started, their outcome), signals and cancellation requests to other workflows
 
 A new feature (signals, updates, child workflows) is one module and one entry in ``FEATURES``; its
 server side is one module in ``mainspring.server.features``. Workflow tasks (Started, Completed,
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import _activities, _cancellation, _continue_as_new, _lifecycle, _signals, _timers, _updates
+from . import _activities, _cancellation, _children, _continue_as_new, _lifecycle, _signals, _timers, _updates
 from ._kinds import CommandEvent, EventHandler
 
 __all__ = ["CLOSING_COMMANDS", "COMMAND_EVENTS", "EVENT_HANDLERS", "FEATURES"]
@@ -35,6 +36,7 @@ FEATURES: tuple[ModuleType, ...] = (
     _signals,
     _updates,
     _continue_as_new,
+    _children,
 )
 
 

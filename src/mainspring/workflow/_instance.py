@@ -34,7 +34,7 @@ from typing import Any
 from ..api.enums import EventType
 from ..api.fields import MAX_SECONDS
 from ..errors import FailureError, NondeterminismError, WorkflowCodeError
-from . import _activities, _guard, _timers, _updates
+from . import _activities, _children, _guard, _timers, _updates
 from ._definition import WorkflowDefinition
 from ._features import CLOSING_COMMANDS, COMMAND_EVENTS, EVENT_HANDLERS
 from ._handlers import HandlerDefinition
@@ -200,6 +200,10 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self._activities: dict[int, _activities.Activity] = {}
         self._timers: dict[str, _timers.Timer] = {}
         self._handle_timers: dict[int, _timers.Timer] = {}
+        #: Child workflows, and signals and cancellation requests sent to other workflows, by their
+        #: Initiated event id (see ``_children``).
+        self._children: dict[int, _children._Child] = {}
+        self._externals: dict[int, _children._External] = {}
         self._main: asyncio.Task[None] | None = None
         self._tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
         self._code_error: BaseException | None = None

@@ -12,6 +12,8 @@
 - ``updates``: updates admitted, carried by workflow tasks (speculative ones if need be), accepted or
   rejected, completed; its AcceptUpdate and CompleteUpdate command kinds
 - ``continue_as_new``: ContinueAsNewWorkflow closes the run and creates the next one in the same commit
+- ``child_workflows``: StartChildWorkflow (the child's run made, linked to its parent, its outcome reported
+  back, the parent close policy), SignalExternalWorkflow and RequestCancelExternalWorkflow
 
 A command kind (``kinds.CommandKind``: its check, and the events and state it becomes) is listed once
 in ``COMMAND_KINDS`` below, with its request model in ``api.models.Command``; a feature's operations,
@@ -24,10 +26,19 @@ issues) registers beside the SDK's code, in ``mainspring.workflow._features``.
 
 from __future__ import annotations
 
-from . import activities, closing, continue_as_new, timers, updates
+from . import activities, child_workflows, closing, continue_as_new, timers, updates
 from .kinds import CommandCheck, CommandKind, CommandKinds
 
 __all__ = ["COMMAND_KINDS", "CommandCheck", "CommandKind", "CommandKinds"]
 
 #: Every command kind the server accepts.
-COMMAND_KINDS = CommandKinds((*activities.KINDS, *timers.KINDS, *closing.KINDS, *updates.KINDS, *continue_as_new.KINDS))
+COMMAND_KINDS = CommandKinds(
+    (
+        *activities.KINDS,
+        *timers.KINDS,
+        *closing.KINDS,
+        *updates.KINDS,
+        *continue_as_new.KINDS,
+        *child_workflows.KINDS,
+    )
+)

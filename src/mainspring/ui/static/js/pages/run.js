@@ -11,6 +11,7 @@ import { offersQuery, openQueryDialog, openSignalDialog, openUpdateDialog } from
 import { applyPending, groupEvents } from "../history_model.js";
 import { poller } from "../refresh.js";
 import { summary, inputAndOutcome, pending } from "./run_details.js";
+import { relationships } from "./run_relationships.js";
 import { stackSection } from "./stack.js";
 import { timeline } from "./timeline.js";
 import { historySection } from "./history.js";
@@ -91,6 +92,7 @@ function build(root, ns, workflowId, runId, refreshNow) {
   const summaryBox = h("div", { class: "card summary-card" });
   const ioBox = h("div");
   const pendingBox = h("div");
+  const relationsBox = h("div");
   const stack = stackSection(ns, workflowId, runId);
   const timelineCard = section("Timeline", { cls: "timeline-card", sub: "click a bar to see its events" });
   const historyCard = historySection(ns, workflowId, runId);
@@ -147,6 +149,7 @@ function build(root, ns, workflowId, runId, refreshNow) {
     cancelNote,
     summaryBox,
     ioBox,
+    relationsBox,
     pendingBox,
     stack.el,
     timelineCard,
@@ -193,6 +196,7 @@ function build(root, ns, workflowId, runId, refreshNow) {
         summary: JSON.stringify([ex, d.cancel_requested]),
         io: JSON.stringify([ex.status, d.input, d.result, d.failure]),
         pending: JSON.stringify([d.pending_activities, d.pending_timers, d.pending_workflow_task]),
+        relations: JSON.stringify([d.parent ?? null, d.children ?? []]),
         // What the timeline and the history show of pending work (not heartbeats).
         progress: JSON.stringify([ex.status, ex.close_time, (d.pending_activities || []).map((p) => [p.scheduled_event_id, p.state, p.attempt])]),
       };
@@ -205,6 +209,7 @@ function build(root, ns, workflowId, runId, refreshNow) {
       }
       if (parts.io !== last.parts.io) replace(ioBox, inputAndOutcome(d));
       if (parts.pending !== last.parts.pending) replace(pendingBox, pending(d));
+      if (parts.relations !== last.parts.relations) replace(relationsBox, relationships(ns, d));
       const eventsMoved = events.length !== last.eventCount;
       if (eventsMoved) groups = groupEvents(events);
       if (eventsMoved || parts.progress !== last.parts.progress) {
