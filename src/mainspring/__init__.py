@@ -26,7 +26,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import activity, workflow
-    from .api.enums import EventType, WorkflowStatus
+    from .api.enums import EventType, WorkflowIDConflictPolicy, WorkflowIDReusePolicy, WorkflowStatus
     from .client import Client, WorkflowDescription, WorkflowHandle
     from .errors import (
         ActivityError,
@@ -69,6 +69,8 @@ __all__ = [
     "WorkflowDescription",
     "WorkflowFailureError",
     "WorkflowHandle",
+    "WorkflowIDConflictPolicy",
+    "WorkflowIDReusePolicy",
     "WorkflowStatus",
     "__version__",
     "activity",
@@ -81,6 +83,8 @@ _HOMES: dict[str, str | None] = {
     "workflow": None,
     "EventType": ".api.enums",
     "WorkflowStatus": ".api.enums",
+    "WorkflowIDConflictPolicy": ".api.enums",
+    "WorkflowIDReusePolicy": ".api.enums",
     "Client": ".client",
     "WorkflowDescription": ".client",
     "WorkflowHandle": ".client",

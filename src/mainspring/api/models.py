@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .enums import CommandType, EventType, WorkflowStatus, WorkflowTaskFailedCause
+from .enums import CommandType, EventType, WorkflowIDReusePolicy, WorkflowStatus, WorkflowTaskFailedCause
 from .fields import (
     MAX_EVENT_ID,
     ActivityId,
@@ -34,6 +34,7 @@ from .fields import (
     WorkflowId,
     WorkflowType,
 )
+from .start_options import IdConflictPolicyField, IdReusePolicyField, MemoField, StartDelayField, TaskTimeoutField
 
 __all__ = [
     "AcceptUpdateCommand",
@@ -210,6 +211,12 @@ class StartWorkflowRequest(_Model):
     request_id: Token | None = Field(
         default=None, description="Idempotency key: a retried start with the same key returns the same run."
     )
+    # --- start options: the id policies, a start delay, a memo, the task timeout (api.start_options) ---
+    id_reuse_policy: IdReusePolicyField = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    id_conflict_policy: IdConflictPolicyField = None
+    start_delay: StartDelayField = None
+    memo: MemoField = None
+    task_timeout: TaskTimeoutField = None
 
 
 class StartWorkflowResponse(_Model):
@@ -308,6 +315,18 @@ class DescribeWorkflowResponse(_Model):
         "queue (kind, name, payload schema; a null name is the dynamic handler), in their order; null if none "
         "was announced (a function workflow, or no worker of the type has polled yet).",
     )
+    # --- what the run was started with: memo, start delay, task timeout (api.start_options) ---
+    memo: dict[str, Any] | None = Field(default=None, description="The memo the run was started with, if any.")
+    start_delay: float | None = Field(
+        default=None,
+        description="Seconds its first workflow task waited (or waits) after the start, if it was delayed.",
+    )
+    execution_time: str | None = Field(
+        default=None,
+        description="When its first workflow task is (or was) dispatched: start_time plus start_delay (null if not "
+        "delayed). A signal-with-start during the delay dispatches it at once.",
+    )
+    task_timeout: float | None = Field(default=None, description="Its workflow task timeout, in seconds.")
 
 
 class ListWorkflowsResponse(_Model):

@@ -12,6 +12,7 @@ import click
 from ..api.enums import WorkflowStatus
 from ..errors import WorkflowFailureError, failure_to_dict
 from ._common import EXIT_INVALID, EXIT_WORKFLOW_FAILED, connection_options, echo_json, fail, run_async, run_sync
+from ._start_flags import start_flag_options, start_flags
 
 if TYPE_CHECKING:
     from ..client import Client, WorkflowHandle
@@ -69,6 +70,8 @@ def _start_options(fn: Any) -> Any:
     fn = click.option("--workflow-id", "-w", required=True, help="Workflow id (unique among running workflows).")(fn)
     fn = click.option("--type", "workflow_type", required=True, help="Workflow type name.")(fn)
     fn = click.option("--task-queue", "-t", required=True, help="Task queue the workers poll.")(fn)
+    # --- the id policies, start delay, memo, task timeout (_start_flags) ---
+    fn = start_flag_options(fn)
     return fn
 
 
@@ -90,8 +93,10 @@ async def _start(
     workflow_id: str,
     input_: str | None,
     input_file: str | None,
+    flags: dict[str, Any],
 ) -> WorkflowHandle[Any, Any]:
     value = parse_input(input_, input_file)
+    options = start_flags(**flags)  # checked before anything is sent
     import logging
 
     # The CLI prints the server's start warning itself (below), not as the SDK's log line too.
@@ -99,7 +104,7 @@ async def _start(
     start_log.propagate = False
     if not start_log.handlers:
         start_log.addHandler(logging.NullHandler())
-    handle = await client.start_workflow(workflow_type, value, id=workflow_id, task_queue=task_queue)
+    handle = await client.start_workflow(workflow_type, value, id=workflow_id, task_queue=task_queue, **options)
     if handle.start_warning:
         click.echo(f"Warning: {handle.start_warning}", err=True)
     return handle
@@ -117,9 +122,10 @@ async def start(
     input_: str | None,
     input_file: str | None,
     output: str,
+    **flags: Any,
 ) -> None:
     """Start a workflow and print its run id (without waiting for it)."""
-    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file)
+    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file, flags)
     if output == "json":
         echo_json(
             {
@@ -190,9 +196,10 @@ async def execute(
     input_file: str | None,
     timeout: float | None,
     output: str,
+    **flags: Any,
 ) -> int:
     """Start a workflow, wait for it, and print its result as JSON (exit 5 if it failed)."""
-    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file)
+    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file, flags)
     if output != "json":
         click.echo(f"Started {workflow_id} (run {handle.run_id}); waiting for the result...", err=True)
     return await _print_result(handle, output, timeout)
@@ -274,6 +281,15 @@ def describe(api: Api, workflow_id: str, run_id: str | None, output: str) -> Non
         rows.append(("Problem", f"set aside: {d['problem']}"))
     if d.get("handlers"):
         rows.append(("Handlers", _handler_names(d["handlers"])))
+    # --- what it was started with: memo, start delay, task timeout ---
+    if d.get("start_delay"):
+        rows.append(
+            ("StartDelay", f"{d['start_delay']:g}s: first workflow task at {_fmt_time(d.get('execution_time'))}")
+        )
+    if d.get("memo") is not None:
+        rows.append(("Memo", _short_json(d["memo"])))
+    if d.get("task_timeout"):
+        rows.append(("TaskTimeout", f"{d['task_timeout']:g}s"))
     for k, v in rows:
         click.echo(f"  {k:<11} {v}")
     if d.get("failure"):

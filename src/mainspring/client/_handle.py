@@ -83,6 +83,13 @@ class WorkflowDescription:
     #: The signal, query and update handlers its workflow type announced (``{"kind", "name",
     #: "input_schema"}`` each, name None for the dynamic one); None if none was announced.
     handlers: list[dict[str, Any]] | None = None
+    # --- what the run was started with (start options) ---
+    #: The memo it was started with (plain JSON), or None.
+    memo: dict[str, Any] | None = None
+    #: How long its first workflow task waited (or waits) after the start, if it was started with a delay.
+    start_delay: timedelta | None = None
+    #: When its first workflow task is (or was) dispatched, if it was started with a delay.
+    execution_time: datetime | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WorkflowDescription:
@@ -107,6 +114,9 @@ class WorkflowDescription:
             pending_workflow_task=data.get("pending_workflow_task"),
             raw=data,
             handlers=data.get("handlers"),
+            memo=data.get("memo"),
+            start_delay=timedelta(seconds=data["start_delay"]) if data.get("start_delay") else None,
+            execution_time=_time(data.get("execution_time")),
         )
 
 

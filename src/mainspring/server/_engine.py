@@ -19,12 +19,12 @@ from ..api.enums import (
     WorkflowStatus,
 )
 from ..errors import (
-    AlreadyStartedError,
     InvalidArgumentError,
     NotFoundError,
     RPCError,
 )
 from ..storage import (
+    ConditionFailedError,
     ExecutionAlreadyRunningError,
     ExecutionRecord,
     ExecutionWrite,
@@ -40,12 +40,13 @@ from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState
 from ._timers import Clock
 from ._transition import Transition
-from .features import timers
+from .features import run_options, timers
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
 from .features.queries import Queries
 from .features.signal_with_start import SignalWithStart
 from .features.signals import HandlerSchemas, Signals
+from .features.start_policies import StartPolicies, refused_running
 from .features.updates import Updates
 from .features.workflow_tasks import WorkflowTasks
 
@@ -77,6 +78,7 @@ class Engine(EngineCore):
         self.queries = Queries(self, self.handler_schemas)
         self.signal_with_start = SignalWithStart(self, self.signals, self._start)
         timers.register(self)
+        self.start_policies = StartPolicies(self, self.cancellation)
 
     async def start(self) -> None:
         await self._load_token_key()
@@ -156,8 +158,9 @@ class Engine(EngineCore):
     async def _start(
         self, namespace: str, req: m.StartWorkflowRequest, also: Callable[[Transition], None] | None = None
     ) -> tuple[str, bool]:
-        """Create the run (see ``start_workflow``). ``also(t)`` appends what the run is created with besides
-        its start (signal-with-start's signal): written in the same creation, so no one sees the run without it."""
+        """Create the run (see ``start_workflow``) as its id policies allow (``features.start_policies``).
+        ``also(t)`` appends what the run is created with besides its start (signal-with-start's signal):
+        written in the same creation, so no one sees the run without it."""
         schema = await self._workflow_schema(namespace, req.task_queue, req.workflow_type)
         if schema is not None:
             problem = schema_error(req.input, schema)
@@ -166,6 +169,18 @@ class Engine(EngineCore):
                     describe_input_error(req.workflow_type, problem),
                     code="invalid_input",
                 )
+        self._check_payload("the memo", req.memo)
+        return await self.start_policies.start(namespace, req, also, self._create)
+
+    async def _create(
+        self,
+        namespace: str,
+        req: m.StartWorkflowRequest,
+        also: Callable[[Transition], None] | None,
+        if_current: str | None,
+    ) -> tuple[str, bool]:
+        """Write the new run; ``if_current``: the workflow id's newest run the creation is conditional on
+        (``ExecutionWrite.if_current``: ``ConditionFailedError`` if it is no longer that one)."""
         now = self.clock.now()
         run_id = new_run_id()
         rec = ExecutionRecord(
@@ -195,11 +210,12 @@ class Engine(EngineCore):
                 "workflow_id": req.workflow_id,
                 "run_id": run_id,
                 "attempt": 1,
+                **run_options.started_attributes(req),
             },
         )
         if also is not None:
             also(t)
-        t.wake()
+        run_options.begin_run(t, req)  # its first workflow task: now, or after its start delay
         rec.state = ex.state.to_dict()
         puts, _, _ = ex.state.take_changes()  # none, unless ``also`` added a pending item
         events, ex.events = ex.events, []
@@ -209,7 +225,7 @@ class Engine(EngineCore):
         # task's completion is committed only once the start is durable (``_commit`` waits for
         # ``creating``); if the start fails, the completion is refused and nothing happened.
         creating = ex.creating = asyncio.ensure_future(
-            self.store.write(ExecutionWrite(rec, None, events, put_items=puts))
+            self.store.write(ExecutionWrite(rec, None, events, put_items=puts, if_current=if_current))
         )
 
         def settled(f: asyncio.Future[None]) -> None:
@@ -217,7 +233,9 @@ class Engine(EngineCore):
             if f.cancelled() or error is not None:
                 if self._cache.get(run_id) is ex:
                     del self._cache[run_id]
-                if isinstance(error, StorageError) and not isinstance(error, ExecutionAlreadyRunningError):
+                if isinstance(error, StorageError) and not isinstance(
+                    error, (ExecutionAlreadyRunningError, ConditionFailedError)
+                ):
                     self.health.failed()
             else:
                 ex.creating = None
@@ -233,11 +251,7 @@ class Engine(EngineCore):
         except ExecutionAlreadyRunningError as e:
             if req.request_id is not None and e.request_id == req.request_id:
                 return e.run_id, False
-            raise AlreadyStartedError(
-                f"workflow {req.workflow_id!r} is already running (run id {e.run_id})",
-                code="already_started",
-                details={"run_id": e.run_id},
-            ) from None
+            raise refused_running(req.workflow_id, e.run_id) from None
         return run_id, True
 
     async def _workflow_schema(self, namespace: str, task_queue: str, workflow_type: str) -> dict[str, Any] | None:
@@ -279,6 +293,10 @@ class Engine(EngineCore):
         if closed is not None:  # a closed run no longer changes: its outcome can be read after the lock
             out["result"], out["failure"] = await self._outcome(*closed)
         out["handlers"] = await self._announced_handlers(namespace, rec)
+        # The options it was started with: memo, start delay, task timeout (features.run_options).
+        out.update(
+            run_options.describe_options(first[0].attributes if first else None, rec.start_time, self.wt_timeout)
+        )
         return out
 
     async def _announced_handlers(self, namespace: str, rec: ExecutionRecord) -> list[dict[str, Any]] | None:
