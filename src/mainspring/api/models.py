@@ -56,6 +56,8 @@ __all__ = [
     "Continuation",
     "ContinuationResult",
     "CreateNamespaceRequest",
+    "DeleteWorkflowRequest",
+    "DeleteWorkflowResponse",
     "DescribeWorkflowResponse",
     "ErrorBody",
     "Event",
@@ -400,6 +402,17 @@ class TerminateWorkflowResponse(_Model):
     accepted: bool = True
     workflow_id: str
     run_id: str = Field(description="The run that was terminated.")
+
+
+class DeleteWorkflowRequest(_RunAction):
+    """Delete a run with its history and pending work; a running run is terminated first (``reason`` is then
+    the termination's)."""
+
+
+class DeleteWorkflowResponse(_Model):
+    workflow_id: str
+    run_id: str = Field(description="The run that was deleted.")
+    terminated: bool = Field(description="It was running: it was terminated, then deleted.")
 
 
 # --- Where a workflow waits -----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``mainspring workflow ...``: start, execute, result, describe, show, list, cancel, terminate, stack; the
+"""``mainspring workflow ...``: start, execute, result, describe, show, list, cancel, terminate, delete, stack; the
 message commands (signal) are in ``_messages``."""
 
 from __future__ import annotations
@@ -416,6 +416,23 @@ def terminate(api: Api, workflow_id: str, run_id: str | None, reason: str, outpu
         echo_json({"workflow_id": workflow_id, "terminated": True})
     else:
         click.echo(f"Workflow {workflow_id} terminated.")
+
+
+@workflow.command("delete")
+@_handle_options
+@click.option("--reason", default="", help="Why (recorded in the history, if it is terminated first).")
+@connection_options
+@run_sync
+def delete(api: Api, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
+    """Delete a run with its history (a running one is terminated first)."""
+    body = {"workflow_id": workflow_id, "run_id": run_id, "reason": reason}
+    answer = api.post(api.path("/workflows/delete"), body) or {}
+    if output == "json":
+        echo_json({"workflow_id": workflow_id, **answer, "deleted": True})
+    elif answer.get("terminated"):
+        click.echo(f"Workflow {workflow_id} (run {answer.get('run_id')}) was running: terminated, then deleted.")
+    else:
+        click.echo(f"Workflow {workflow_id} (run {answer.get('run_id')}) deleted.")
 
 
 @workflow.command("stack")

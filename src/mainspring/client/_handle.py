@@ -490,6 +490,16 @@ class WorkflowHandle(Generic[S, R]):
         body = {"workflow_id": self.workflow_id, "run_id": self.run_id, "reason": reason}
         await self.client._call("POST", "/workflows/terminate", body=body)
 
+    async def delete(self, *, reason: str = "") -> bool:
+        """Delete the run with its history and pending work (a running one is terminated first, with ``reason``);
+        returns True if it was running. Afterwards ``describe`` raises ``NotFoundError``.
+
+        Raises ``NotFoundError`` if there is no such run.
+        """
+        body = {"workflow_id": self.workflow_id, "run_id": self.run_id, "reason": reason}
+        data = await self.client._call("POST", "/workflows/delete", body=body)
+        return bool(data.get("terminated"))
+
     async def stack(self) -> dict[str, Any]:
         """Where each coroutine of the running workflow waits, asked live of the worker that holds it:
         ``{"worker", "coroutines": [{"name", "frames": [{"file", "line", "function", "code"}]}], "message"}``.

@@ -43,6 +43,7 @@ from ._transition import Transition
 from .features import run_options, timers
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
+from .features.deletion import Deletion
 from .features.queries import Queries
 from .features.signal_with_start import SignalWithStart
 from .features.signals import HandlerSchemas, Signals
@@ -79,6 +80,7 @@ class Engine(EngineCore):
         self.signal_with_start = SignalWithStart(self, self.signals, self._start)
         timers.register(self)
         self.start_policies = StartPolicies(self, self.cancellation)
+        self.deletion = Deletion(self, self.cancellation)
 
     async def start(self) -> None:
         await self._load_token_key()
