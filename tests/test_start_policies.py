@@ -422,3 +422,32 @@ def test_hostile_start_options_are_refused_with_a_json_body(
     # Nothing was started by either.
     assert httpx.get(server.url + NS + "/workflows", params={"workflow_id_prefix": wid}).json()["executions"] == []
     assert "Traceback" not in server.log()
+
+
+def test_the_clis_duration_limit_is_the_apis() -> None:
+    # The CLI keeps its own copy (the API's module loads pydantic, which plain CLI commands do without).
+    from mainspring.api.fields import MAX_SECONDS
+    from mainspring.cli import _start_flags
+
+    assert _start_flags.MAX_SECONDS == MAX_SECONDS
+
+
+def test_the_cli_signal_with_start_takes_the_start_flags(server: ServerProcess) -> None:
+    wid = new_id()
+    base = ["workflow", "signal-with-start", "-w", wid, "--type", "T", "-t", "q", "--signal", "s"]
+    started = run_cli(*base, "--start-delay", "1h", "--memo", "n=1", "--task-timeout", "3s", address=server.address)
+    assert started.returncode == 0, started.stderr
+    d = _describe(server, wid)
+    # Started with its delay: the signal it carries does not end it (Temporal's behaviour too).
+    assert d["start_delay"] == 3600 and d["memo"] == {"n": 1} and d["task_timeout"] == 3
+    assert d["pending_workflow_task"]["state"] == "BACKOFF"
+    refused = run_cli(*base, "--id-conflict-policy", "Fail", address=server.address)
+    assert refused.returncode == 2 and "USE_EXISTING" in refused.stderr
+    # A second signal-with-start reaches the running run and ends its delay.
+    again = run_cli(*base, address=server.address)
+    assert again.returncode == 0 and "sent to running workflow" in again.stdout
+    assert _describe(server, wid)["pending_workflow_task"]["state"] == "SCHEDULED"
+    replaced = run_cli(*base, "--id-conflict-policy", "TerminateExisting", "-o", "json", address=server.address)
+    assert replaced.returncode == 0, replaced.stderr
+    assert json.loads(replaced.stdout)["run_id"] != d["execution"]["run_id"]
+    assert _describe(server, wid, d["execution"]["run_id"])["execution"]["status"] == "TERMINATED"

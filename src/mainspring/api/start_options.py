@@ -13,7 +13,7 @@ from pydantic import Field
 
 from .enums import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from .fields import MAX_SECONDS
-from .names import MAX_ID_LENGTH
+from .names import MAX_ID_LENGTH, MAX_MEMO_KEYS, MAX_TASK_TIMEOUT, MIN_TASK_TIMEOUT
 
 __all__ = [
     "MAX_MEMO_KEYS",
@@ -25,13 +25,6 @@ __all__ = [
     "StartDelayField",
     "TaskTimeoutField",
 ]
-
-#: The shortest and longest workflow task timeout a run may have, in seconds (Temporal caps it at 120 s too:
-#: a longer one only delays noticing a worker that died holding a task).
-MIN_TASK_TIMEOUT = 1.0
-MAX_TASK_TIMEOUT = 120.0
-#: The most keys a memo may have (its size is bounded by the payload limit, as the input's).
-MAX_MEMO_KEYS = 1000
 
 IdReusePolicyField = Annotated[
     WorkflowIDReusePolicy,

@@ -16,13 +16,16 @@ from typing import Any, TypeVar
 import click
 
 from ..api.enums import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from ..api.fields import MAX_SECONDS
-from ..api.start_options import MAX_TASK_TIMEOUT, MIN_TASK_TIMEOUT
+from ..api.names import MAX_TASK_TIMEOUT, MIN_TASK_TIMEOUT
 from ._common import EXIT_INVALID, fail
 
-__all__ = ["parse_duration", "start_flag_options", "start_flags"]
+__all__ = ["parse_duration", "start_flag_options", "start_flags", "start_flags_body"]
 
 E = TypeVar("E", bound=StrEnum)
+
+#: ``api.fields.MAX_SECONDS`` (100 years), not imported from there: that module loads pydantic, which the CLI's
+#: plain-request commands do without (tests/test_cli_startup.py; a test checks the two agree).
+MAX_SECONDS = 100 * 366 * 24 * 3600.0
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
@@ -170,3 +173,16 @@ def start_flags(
     if memo_value is not None:
         options["memo"] = memo_value
     return options
+
+
+def start_flags_body(**flags: Any) -> dict[str, Any]:
+    """The same options as request fields of the HTTP API (for the commands that call it directly)."""
+    body: dict[str, Any] = {}
+    for name, value in start_flags(**flags).items():
+        if isinstance(value, StrEnum):
+            body[name] = value.value
+        elif isinstance(value, timedelta):
+            body[name] = value.total_seconds()
+        else:
+            body[name] = value  # the memo: JSON already
+    return body

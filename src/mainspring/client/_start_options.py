@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..api.fields import seconds_problem
-from ..api.start_options import MAX_MEMO_KEYS, MAX_TASK_TIMEOUT, MIN_TASK_TIMEOUT
+from ..api.names import MAX_MEMO_KEYS, MAX_TASK_TIMEOUT, MIN_TASK_TIMEOUT
 from ..converter import PayloadError, encode
 from ..errors import InvalidArgumentError
 
