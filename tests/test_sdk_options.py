@@ -12,14 +12,22 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from inprocess import events_of, running_worker
-from mainspring import ActivityOptions, Client, RetryPolicy, activity, workflow
+from mainspring import (
+    ActivityOptions,
+    Client,
+    RetryPolicy,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+    activity,
+    workflow,
+)
 from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
 from mainspring.workflow import Context
 from mainspring.workflow._instance import ActivityCall
@@ -50,6 +58,12 @@ def test_start_workflow_options() -> None:
         "request_id": str | None,
         "start_signal": str | None,
         "start_signal_args": Sequence[Any],
+        # the start options: id policies, start delay, memo, task timeout
+        "id_reuse_policy": WorkflowIDReusePolicy | None,
+        "id_conflict_policy": WorkflowIDConflictPolicy | None,
+        "start_delay": timedelta | None,
+        "memo": Mapping[str, Any] | None,
+        "task_timeout": timedelta | None,
     }
 
 

@@ -797,3 +797,81 @@ async def test_an_event_the_engine_encoded_is_stored_as_that_json_and_not_kept_t
         assert (await store.read_history(rec.run_id))[0].attributes == attrs
     finally:
         await store.close()
+
+
+async def test_a_conditional_create_needs_the_newest_run_it_was_decided_on(tmp_path: Path) -> None:
+    store = await _open(tmp_path / "if.db")
+    try:
+        # No run of the id: "" holds, a run id does not.
+        first = _record("wf-if", start=1.0)
+        with pytest.raises(ConditionFailedError):
+            await store.write(ExecutionWrite(first, None, [_started(first.run_id)], if_current="someone"))
+        await store.write(ExecutionWrite(first, None, [_started(first.run_id)], if_current=""))
+        first.version, first.status, first.close_time = 2, WorkflowStatus.COMPLETED, 2.0
+        await store.write(ExecutionWrite(first, 1, []))
+        # Decided on the first run, and another start came in between: refused, and nothing of it is stored.
+        between = _record("wf-if", start=3.0)
+        late = _record("wf-if", start=4.0)
+        await store.write(ExecutionWrite(between, None, [_started(between.run_id)]))
+        between.version, between.status, between.close_time = 2, WorkflowStatus.FAILED, 3.5
+        await store.write(ExecutionWrite(between, 1, []))
+        with pytest.raises(ConditionFailedError):
+            await store.write(ExecutionWrite(late, None, [_started(late.run_id)], if_current=first.run_id))
+        assert await store.get_run(late.run_id) is None and await store.read_history(late.run_id) == []
+        # In a batch of creates (written together when they can be): the conditional one still checked alone.
+        results = await asyncio.gather(
+            store.write(ExecutionWrite(late, None, [_started(late.run_id)], if_current=between.run_id)),
+            *(
+                store.write(ExecutionWrite(r, None, [_started(r.run_id)]))
+                for r in [_record(f"wf-b{i}") for i in range(5)]
+            ),
+            return_exceptions=True,
+        )
+        assert results == [None] * 6
+        newest = await store.get_execution("default", "wf-if")
+        assert newest is not None and newest.run_id == late.run_id
+    finally:
+        await store.close()
+
+
+async def test_deleting_a_closed_run_removes_its_row_history_and_items(tmp_path: Path) -> None:
+    path = tmp_path / "del.db"
+    store = await _open(path)
+    try:
+        old = _record("wf-del", start=1.0)
+        await store.write(ExecutionWrite(old, None, [_started(old.run_id)]))
+        old.version, old.status, old.close_time = 2, WorkflowStatus.COMPLETED, 2.0
+        await store.write(ExecutionWrite(old, 1, []))
+        new = _record("wf-del", start=3.0)
+        await store.write(
+            ExecutionWrite(new, None, [_started(new.run_id)], put_items=[PendingItem("t", "t1", [2, 9.0])])
+        )
+        # A running run is not deleted (the engine terminates it first).
+        with pytest.raises(ConditionFailedError):
+            await store.delete_execution(new.run_id)
+        new.version, new.status, new.close_time = 2, WorkflowStatus.TERMINATED, 4.0
+        await store.write(ExecutionWrite(new, 1, []))
+        assert await store.delete_execution(new.run_id) is True
+        assert await store.get_run(new.run_id) is None
+        assert await store.read_history(new.run_id) == []
+        assert await store.delete_execution(new.run_id) is False
+        # The id's newest remaining run is its current one again: a start decided on it is allowed.
+        newest = await store.get_execution("default", "wf-del")
+        assert newest is not None and newest.run_id == old.run_id
+        next_run = _record("wf-del", start=5.0)
+        await store.write(ExecutionWrite(next_run, None, [_started(next_run.run_id)], if_current=old.run_id))
+        next_run.version, next_run.status, next_run.close_time = 2, WorkflowStatus.COMPLETED, 6.0
+        await store.write(ExecutionWrite(next_run, 1, []))
+        # Deleting every run of the id leaves nothing of it: a start may then expect no run at all.
+        assert await store.delete_execution(old.run_id) and await store.delete_execution(next_run.run_id)
+        assert await store.get_execution("default", "wf-del") is None
+        page, _ = await store.list_executions("default", ListQuery(workflow_id="wf-del"))
+        assert page == []
+        again = _record("wf-del", start=7.0)
+        await store.write(ExecutionWrite(again, None, [_started(again.run_id)], if_current=""))
+    finally:
+        await store.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        for table in ("history", "pending", "executions"):
+            rows = conn.execute(f"SELECT count(*) FROM {table} WHERE run_id IN (?, ?)", (old.run_id, new.run_id))
+            assert rows.fetchone()[0] == 0, table

@@ -26,7 +26,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import activity, workflow
-    from .api.enums import EventType, WorkflowStatus
+    from .api.enums import EventType, WorkflowIDConflictPolicy, WorkflowIDReusePolicy, WorkflowStatus
     from .client import Client, WorkflowDescription, WorkflowHandle
     from .errors import (
         ActivityError,
@@ -71,6 +71,8 @@ __all__ = [
     "WorkflowDescription",
     "WorkflowFailureError",
     "WorkflowHandle",
+    "WorkflowIDConflictPolicy",
+    "WorkflowIDReusePolicy",
     "WorkflowStatus",
     "__version__",
     "activity",
@@ -83,6 +85,8 @@ _HOMES: dict[str, str | None] = {
     "workflow": None,
     "EventType": ".api.enums",
     "WorkflowStatus": ".api.enums",
+    "WorkflowIDConflictPolicy": ".api.enums",
+    "WorkflowIDReusePolicy": ".api.enums",
     "Client": ".client",
     "WorkflowDescription": ".client",
     "WorkflowHandle": ".client",

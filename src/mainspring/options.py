@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, NotRequired, Required, TypedDict, Union, get_args, get_origin, get_type_hints
 
+from .api import enums as _enums
 from .api.fields import seconds_problem as _seconds_problem
 from .api.names import check_id as _check_id
 
@@ -143,6 +144,18 @@ class StartWorkflowOptions(TypedDict, total=False):
     #: Retry the workflow: a run that fails (or times out by ``run_timeout``) is followed, after the policy's
     #: backoff, by a new run of the same id and input (``ctx.info.attempt`` counts them). None: no retries.
     retry_policy: RetryPolicy | None
+    # --- the id policies, a start delay, a memo, the task timeout (client._start_options) ---
+    #: May a new run start when the workflow id's last run has closed (default ALLOW_DUPLICATE)?
+    id_reuse_policy: _enums.WorkflowIDReusePolicy | None
+    #: What to do when a run of the workflow id is running: FAIL (``AlreadyStartedError``, the default),
+    #: USE_EXISTING (the handle is to that run), TERMINATE_EXISTING (terminate it and start a new one).
+    id_conflict_policy: _enums.WorkflowIDConflictPolicy | None
+    #: Create the run now, but dispatch its first workflow task only after this long.
+    start_delay: timedelta | None
+    #: Information about the run (JSON values, or what the converter encodes), shown by ``describe``.
+    memo: Mapping[str, Any] | None
+    #: How long a worker has to complete each workflow task of the run (1 to 120 s; default the server's, 10 s).
+    task_timeout: timedelta | None
 
 
 # --- checks made when a call runs, read from the declarations above ---------------------------------------

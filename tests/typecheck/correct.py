@@ -41,6 +41,7 @@ from mainspring import (
     WorkflowDescription,
     WorkflowFailureError,
     WorkflowHandle,
+    WorkflowIDReusePolicy,
     activity,
     workflow,
 )
@@ -206,6 +207,25 @@ async def client_usage(client: Client) -> None:
     assert_type(by_name, WorkflowHandle[Any, Reply])
     assert_type(await client.execute_workflow("ticking_workflow", id="w-6", task_queue="q"), Any)
     assert_type(await client.execute_workflow("ticking_workflow", id="w-7", task_queue="q", result_type=str), str)
+    # the start options: id policies, a start delay, a memo, the task timeout
+    delayed = await client.start_workflow(
+        greeting_workflow,
+        G,
+        id="w-10",
+        task_queue="q",
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_delay=timedelta(minutes=5),
+        memo={"owner": "ann", "tags": [1, 2], "greeting": G},
+        task_timeout=timedelta(seconds=30),
+    )
+    assert_type(delayed, WorkflowHandle[Any, Reply])
+    assert_type(await delayed.delete(), bool)
+    described = await delayed.describe()
+    assert_type(described.memo, dict[str, Any] | None)
+    assert_type(described.start_delay, timedelta | None)
+    options: StartWorkflowOptions = {"id": "w-11", "task_queue": "q", "id_reuse_policy": None, "memo": None}
+    assert_type(await client.execute_workflow(ticking_workflow, **options), str)
     # existing workflows
     assert_type(client.get_workflow_handle("w-1"), WorkflowHandle[Any, Any])
     assert_type(client.get_workflow_handle("w-1", run_id="r", result_type=Reply), WorkflowHandle[Any, Reply])

@@ -41,11 +41,21 @@ from definitions import (
     undecorated_workflow,
 )
 
-from mainspring import ActivityOptions, Client, RetryPolicy, activity, workflow
+from mainspring import (
+    ActivityOptions,
+    Client,
+    RetryPolicy,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+    activity,
+    workflow,
+)
 from mainspring.client import WithStartWorkflowOperation
 from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
 
 T = FIVE_SECONDS
+REUSE = WorkflowIDReusePolicy.REJECT_DUPLICATE
+CONFLICT = WorkflowIDConflictPolicy.USE_EXISTING
 G = Greeting(name="ada")
 ORDER = Order(order_id="o-1", items=2)
 
@@ -178,6 +188,14 @@ async def start_workflow_mistakes(client: Client) -> None:
     await client.start_workflow("greeting_workflow", G, id="w", task_queue="q", timeout=T)  # type-error
     await client.start_workflow("greeting_workflow", G, id="w")  # type-error
     await client.start_workflow("greeting_workflow", G, result_type=Reply, id=1, task_queue="q")  # type-error
+    # The start options, mistyped: a policy as a string or of the other kind, a delay or timeout in seconds.
+    await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", id_reuse_policy="REJECT")  # type-error
+    await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", id_conflict_policy=REUSE)  # type-error
+    await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", id_reuse_policy=CONFLICT)  # type-error
+    await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", start_delay=30)  # type-error
+    await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", task_timeout=10.0)  # type-error
+    await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", memo=[("a", 1)])  # type-error
+    await client.start_workflow(greeting_workflow, G, id="w", task_queue="q", memo={1: "a"})  # type-error
     # The options bundled as their TypedDict: the same checks.
     no_id: StartWorkflowOptions = {"task_queue": "q"}  # type-error
     wrong_id: StartWorkflowOptions = {"id": 1, "task_queue": "q"}  # type-error

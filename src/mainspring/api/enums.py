@@ -11,6 +11,8 @@ __all__ = [
     "ParentClosePolicy",
     "TimeoutType",
     "UpdateStage",
+    "WorkflowIDConflictPolicy",
+    "WorkflowIDReusePolicy",
     "WorkflowStatus",
     "WorkflowTaskFailedCause",
 ]
@@ -146,3 +148,33 @@ class ActivityState(StrEnum):
     SCHEDULED = "SCHEDULED"
     STARTED = "STARTED"
     BACKOFF = "BACKOFF"
+
+
+# --- workflow start options ---------------------------------------------------------------------------------
+
+
+class WorkflowIDReusePolicy(StrEnum):
+    """Whether a start may make a new run of a workflow id whose last run has closed (Temporal's names).
+    While a run of the id is running, ``WorkflowIDConflictPolicy`` decides instead."""
+
+    #: A new run, whatever the last one's outcome (the default).
+    ALLOW_DUPLICATE = "ALLOW_DUPLICATE"
+    #: A new run only if the last one did not complete successfully (it failed, was cancelled or
+    #: terminated, or timed out).
+    ALLOW_DUPLICATE_FAILED_ONLY = "ALLOW_DUPLICATE_FAILED_ONLY"
+    #: Never a second run of the id.
+    REJECT_DUPLICATE = "REJECT_DUPLICATE"
+    #: Terminate a running run of the id, then start (Temporal's older spelling of ``ALLOW_DUPLICATE`` with
+    #: ``WorkflowIDConflictPolicy.TERMINATE_EXISTING``).
+    TERMINATE_IF_RUNNING = "TERMINATE_IF_RUNNING"
+
+
+class WorkflowIDConflictPolicy(StrEnum):
+    """What a start does when a run of its workflow id is running (Temporal's names)."""
+
+    #: Refuse: ``AlreadyStartedError`` (the default).
+    FAIL = "FAIL"
+    #: Take the running run instead of starting one (the start answers its run id).
+    USE_EXISTING = "USE_EXISTING"
+    #: Terminate the running run, then start a new one.
+    TERMINATE_EXISTING = "TERMINATE_EXISTING"

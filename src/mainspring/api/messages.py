@@ -7,9 +7,10 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .enums import UpdateStage
+from .enums import UpdateStage, WorkflowIDReusePolicy
 from .fields import HandlerName, Identity, ShortText, TaskQueue, Token, WaitSeconds, WorkflowId, WorkflowType
 from .models import Failure, _Model
+from .start_options import IdConflictPolicyField, IdReusePolicyField, MemoField, StartDelayField, TaskTimeoutField
 
 __all__ = [
     "PollWorkflowUpdateRequest",
@@ -75,6 +76,13 @@ class SignalWithStartWorkflowRequest(_Model):
         "the run the first one started (or signalled), and records nothing new.",
     )
     identity: Identity = Field(default="", description="Who sends it (recorded); the caller's address if empty.")
+    # --- start options of the run started if none is running (api.start_options); the conflict policy is
+    # USE_EXISTING (signal the running run) unless TERMINATE_EXISTING is asked: FAIL is refused, as Temporal does ---
+    id_reuse_policy: IdReusePolicyField = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    id_conflict_policy: IdConflictPolicyField = None
+    start_delay: StartDelayField = None
+    memo: MemoField = None
+    task_timeout: TaskTimeoutField = None
 
 
 class SignalWithStartWorkflowResponse(_Model):

@@ -11,7 +11,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .enums import CommandType, EventType, ParentClosePolicy, WorkflowStatus, WorkflowTaskFailedCause
+from .enums import (
+    CommandType,
+    EventType,
+    ParentClosePolicy,
+    WorkflowIDReusePolicy,
+    WorkflowStatus,
+    WorkflowTaskFailedCause,
+)
 from .fields import (
     MAX_EVENT_ID,
     ActivityId,
@@ -34,6 +41,7 @@ from .fields import (
     WorkflowId,
     WorkflowType,
 )
+from .start_options import IdConflictPolicyField, IdReusePolicyField, MemoField, StartDelayField, TaskTimeoutField
 
 __all__ = [
     "AcceptUpdateCommand",
@@ -57,6 +65,8 @@ __all__ = [
     "ContinuationResult",
     "ContinueAsNewWorkflowCommand",
     "CreateNamespaceRequest",
+    "DeleteWorkflowRequest",
+    "DeleteWorkflowResponse",
     "DescribeWorkflowResponse",
     "ErrorBody",
     "Event",
@@ -249,6 +259,13 @@ class StartWorkflowRequest(_Model):
     def _no_bool(cls, value: Any) -> Any:
         return _refuse_bool(value)
 
+    # --- start options: the id policies, a start delay, a memo, the task timeout (api.start_options) ---
+    id_reuse_policy: IdReusePolicyField = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    id_conflict_policy: IdConflictPolicyField = None
+    start_delay: StartDelayField = None
+    memo: MemoField = None
+    task_timeout: TaskTimeoutField = None
+
 
 class StartWorkflowResponse(_Model):
     workflow_id: str
@@ -379,6 +396,18 @@ class DescribeWorkflowResponse(_Model):
     children: list[ChildWorkflowInfo] = Field(
         default_factory=list, description="The child workflows this run started, oldest first."
     )
+    # --- what the run was started with: memo, start delay, task timeout (api.start_options) ---
+    memo: dict[str, Any] | None = Field(default=None, description="The memo the run was started with, if any.")
+    start_delay: float | None = Field(
+        default=None,
+        description="Seconds its first workflow task waited (or waits) after the start, if it was delayed.",
+    )
+    execution_time: str | None = Field(
+        default=None,
+        description="When its first workflow task is (or was) dispatched: start_time plus start_delay (null if not "
+        "delayed). A signal-with-start during the delay dispatches it at once.",
+    )
+    task_timeout: float | None = Field(default=None, description="Its workflow task timeout, in seconds.")
 
 
 class ListWorkflowsResponse(_Model):
@@ -452,6 +481,17 @@ class TerminateWorkflowResponse(_Model):
     accepted: bool = True
     workflow_id: str
     run_id: str = Field(description="The run that was terminated.")
+
+
+class DeleteWorkflowRequest(_RunAction):
+    """Delete a run with its history and pending work; a running run is terminated first (``reason`` is then
+    the termination's)."""
+
+
+class DeleteWorkflowResponse(_Model):
+    workflow_id: str
+    run_id: str = Field(description="The run that was deleted.")
+    terminated: bool = Field(description="It was running: it was terminated, then deleted.")
 
 
 # --- Where a workflow waits -----------------------------------------------------------------------------------

@@ -12,7 +12,10 @@ import re
 __all__ = [
     "ID_PATTERN",
     "MAX_ID_LENGTH",
+    "MAX_MEMO_KEYS",
+    "MAX_TASK_TIMEOUT",
     "MAX_TEXT_LENGTH",
+    "MIN_TASK_TIMEOUT",
     "NAMESPACE_PATTERN",
     "check_id",
     "check_namespace",
@@ -21,6 +24,12 @@ __all__ = [
 MAX_ID_LENGTH = 1000
 #: Free text kept in history or the store (a reason, a description).
 MAX_TEXT_LENGTH = 10_000
+#: The shortest and longest workflow task timeout a run may have, in seconds (Temporal caps it at 120 s too:
+#: a longer one only delays noticing a worker that died holding a task); see ``api.start_options``.
+MIN_TASK_TIMEOUT = 1.0
+MAX_TASK_TIMEOUT = 120.0
+#: The most keys a start's memo may have (its size is bounded by the payload limit, as the input's).
+MAX_MEMO_KEYS = 1000
 NAMESPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$"
 _NAMESPACE = re.compile(NAMESPACE_PATTERN)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ._common import connection_options, echo_json, run_sync
+from ._start_flags import start_flag_options, start_flags_body
 
 if TYPE_CHECKING:
     from ._http import Api
@@ -75,6 +76,8 @@ def _signal_with_start_options(fn: Any) -> Any:
     fn = click.option("--workflow-id", "-w", required=True, help="Workflow id.")(fn)
     fn = click.option("--type", "workflow_type", required=True, help="Workflow type name (of a run started).")(fn)
     fn = click.option("--task-queue", "-t", required=True, help="Task queue (of a run started).")(fn)
+    # --- the start options (_start_flags): the id policies, start delay, memo, task timeout ---
+    fn = start_flag_options(fn)
     return fn
 
 
@@ -93,11 +96,13 @@ def signal_with_start(
     signal_input: str | None,
     signal_input_file: str | None,
     output: str,
+    **flags: Any,
 ) -> None:
     """Signal a workflow, starting it first if no run of its id is running (the run is created with the
     signal, whose handler runs before the workflow's run method)."""
     from ._workflow import parse_input
 
+    options = start_flags_body(**flags)
     body = {
         "workflow_id": workflow_id,
         "workflow_type": workflow_type,
@@ -106,6 +111,7 @@ def signal_with_start(
         "signal_name": signal_name,
         "signal_input": parse_input(signal_input, signal_input_file, "--signal-input"),
         "request_id": str(uuid.uuid4()),
+        **options,
     }
     data = api.post(api.path("/workflows/signal-with-start"), body) or {}
     if output == "json":

@@ -1,4 +1,4 @@
-"""``mainspring workflow ...``: start, execute, result, describe, show, list, cancel, terminate, stack; the
+"""``mainspring workflow ...``: start, execute, result, describe, show, list, cancel, terminate, delete, stack; the
 message commands (signal) are in ``_messages``."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from ..api.enums import WorkflowStatus
 from ..errors import WorkflowFailureError, failure_to_dict
 from ._common import EXIT_INVALID, EXIT_WORKFLOW_FAILED, connection_options, echo_json, fail, run_async, run_sync
 from ._relationships import echo_relationships
+from ._start_flags import start_flag_options, start_flags
 
 if TYPE_CHECKING:
     from ..client import Client, WorkflowHandle
@@ -70,6 +71,8 @@ def _start_options(fn: Any) -> Any:
     fn = click.option("--workflow-id", "-w", required=True, help="Workflow id (unique among running workflows).")(fn)
     fn = click.option("--type", "workflow_type", required=True, help="Workflow type name.")(fn)
     fn = click.option("--task-queue", "-t", required=True, help="Task queue the workers poll.")(fn)
+    # --- the id policies, start delay, memo, task timeout (_start_flags) ---
+    fn = start_flag_options(fn)
     return fn
 
 
@@ -136,9 +139,11 @@ async def _start(
     workflow_id: str,
     input_: str | None,
     input_file: str | None,
-    lifetime: dict[str, Any] | None = None,
+    flags: dict[str, Any],
 ) -> WorkflowHandle[Any, Any]:
     value = parse_input(input_, input_file)
+    lifetime = {k: flags.pop(k) for k in ("execution_timeout", "run_timeout", "retry_policy") if k in flags}
+    options = {**start_flags(**flags), **_lifetime(**lifetime)}  # checked before anything is sent
     import logging
 
     # The CLI prints the server's start warning itself (below), not as the SDK's log line too.
@@ -146,9 +151,7 @@ async def _start(
     start_log.propagate = False
     if not start_log.handlers:
         start_log.addHandler(logging.NullHandler())
-    handle = await client.start_workflow(
-        workflow_type, value, id=workflow_id, task_queue=task_queue, **_lifetime(**(lifetime or {}))
-    )
+    handle = await client.start_workflow(workflow_type, value, id=workflow_id, task_queue=task_queue, **options)
     if handle.start_warning:
         click.echo(f"Warning: {handle.start_warning}", err=True)
     return handle
@@ -167,10 +170,10 @@ async def start(
     input_: str | None,
     input_file: str | None,
     output: str,
-    **lifetime: Any,
+    **flags: Any,
 ) -> None:
     """Start a workflow and print its run id (without waiting for it)."""
-    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file, lifetime)
+    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file, flags)
     if output == "json":
         echo_json(
             {
@@ -242,10 +245,10 @@ async def execute(
     input_file: str | None,
     timeout: float | None,
     output: str,
-    **lifetime: Any,
+    **flags: Any,
 ) -> int:
     """Start a workflow, wait for it, and print its result as JSON (exit 5 if it failed)."""
-    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file, lifetime)
+    handle = await _start(client, task_queue, workflow_type, workflow_id, input_, input_file, flags)
     if output != "json":
         click.echo(f"Started {workflow_id} (run {handle.run_id}); waiting for the result...", err=True)
     return await _print_result(handle, output, timeout)
@@ -332,6 +335,15 @@ def describe(api: Api, workflow_id: str, run_id: str | None, output: str) -> Non
         rows.append(("Continued", f"from run {d['previous_run_id']}"))
     if d.get("next_run_id"):
         rows.append(("Next run", d["next_run_id"]))
+    # --- what it was started with: memo, start delay, task timeout ---
+    if d.get("start_delay"):
+        rows.append(
+            ("StartDelay", f"{d['start_delay']:g}s: first workflow task at {_fmt_time(d.get('execution_time'))}")
+        )
+    if d.get("memo") is not None:
+        rows.append(("Memo", _short_json(d["memo"])))
+    if d.get("task_timeout"):
+        rows.append(("TaskTimeout", f"{d['task_timeout']:g}s"))
     for k, v in rows:
         click.echo(f"  {k:<11} {v}")
     if d.get("failure"):
@@ -459,6 +471,23 @@ def terminate(api: Api, workflow_id: str, run_id: str | None, reason: str, outpu
         echo_json({"workflow_id": workflow_id, "terminated": True})
     else:
         click.echo(f"Workflow {workflow_id} terminated.")
+
+
+@workflow.command("delete")
+@_handle_options
+@click.option("--reason", default="", help="Why (recorded in the history, if it is terminated first).")
+@connection_options
+@run_sync
+def delete(api: Api, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
+    """Delete a run with its history (a running one is terminated first)."""
+    body = {"workflow_id": workflow_id, "run_id": run_id, "reason": reason}
+    answer = api.post(api.path("/workflows/delete"), body) or {}
+    if output == "json":
+        echo_json({"workflow_id": workflow_id, **answer, "deleted": True})
+    elif answer.get("terminated"):
+        click.echo(f"Workflow {workflow_id} (run {answer.get('run_id')}) was running: terminated, then deleted.")
+    else:
+        click.echo(f"Workflow {workflow_id} (run {answer.get('run_id')}) deleted.")
 
 
 @workflow.command("stack")

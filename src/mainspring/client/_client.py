@@ -21,6 +21,7 @@ from ..workflow import get_definition
 from ._channel import Channel
 from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._retry import retrying as _retrying
+from ._start_options import start_options_body
 from ._stuck import StuckWatch
 from ._transport import Transport, resolve_address
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
@@ -231,6 +232,7 @@ class Client:
             # Retries carry the same request id: the server starts the run once, and answers a repeat
             # with the run the first one started.
             "request_id": options.get("request_id") or str(uuid.uuid4()),
+            **start_options_body(options),  # the id policies, start delay, memo, task timeout
         }
 
         # The workflow's lifetime: its timeouts and retry policy.

@@ -87,6 +87,13 @@ class WorkflowDescription:
     previous_run_id: str | None = None
     #: The run that continued or retried this one once it closed, if any.
     next_run_id: str | None = None
+    # --- what the run was started with (start options) ---
+    #: The memo it was started with (plain JSON), or None.
+    memo: dict[str, Any] | None = None
+    #: How long its first workflow task waited (or waits) after the start, if it was started with a delay.
+    start_delay: timedelta | None = None
+    #: When its first workflow task is (or was) dispatched, if it was started with a delay.
+    execution_time: datetime | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WorkflowDescription:
@@ -113,6 +120,9 @@ class WorkflowDescription:
             handlers=data.get("handlers"),
             previous_run_id=data.get("previous_run_id"),
             next_run_id=data.get("next_run_id"),
+            memo=data.get("memo"),
+            start_delay=timedelta(seconds=data["start_delay"]) if data.get("start_delay") else None,
+            execution_time=_time(data.get("execution_time")),
         )
 
 
@@ -493,6 +503,16 @@ class WorkflowHandle(Generic[S, R]):
         """
         body = {"workflow_id": self.workflow_id, "run_id": self.run_id, "reason": reason}
         await self.client._call("POST", "/workflows/terminate", body=body)
+
+    async def delete(self, *, reason: str = "") -> bool:
+        """Delete the run with its history and pending work (a running one is terminated first, with ``reason``);
+        returns True if it was running. Afterwards ``describe`` raises ``NotFoundError``.
+
+        Raises ``NotFoundError`` if there is no such run.
+        """
+        body = {"workflow_id": self.workflow_id, "run_id": self.run_id, "reason": reason}
+        data = await self.client._call("POST", "/workflows/delete", body=body)
+        return bool(data.get("terminated"))
 
     async def stack(self) -> dict[str, Any]:
         """Where each coroutine of the running workflow waits, asked live of the worker that holds it:

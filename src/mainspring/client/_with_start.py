@@ -1,18 +1,19 @@
 """Update-with-start: start a workflow unless one of its id runs, and send it an update, in one call.
 
 ``WithStartWorkflowOperation`` describes the start (Temporal's shape); ``Client.execute_update_with_start_workflow``
-and ``start_update_with_start_workflow`` start the run (or, with ``WorkflowIDConflictPolicy.USE_EXISTING``,
-take the one running) and then send the update to it. Both steps are idempotent (the start by its request id,
+and ``start_update_with_start_workflow`` start the run (or, with ``WorkflowIDConflictPolicy.USE_EXISTING``, the
+default here, take the one running; ``mainspring.WorkflowIDConflictPolicy``, shared with every start) and then
+send the update to it. Both steps are idempotent (the start by its request id,
 the update by its id), so repeating the whole call after a failure applies each once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import uuid
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack, overload
 
+from ..api.enums import WorkflowIDConflictPolicy
 from ..errors import AlreadyStartedError
 
 if TYPE_CHECKING:
@@ -27,15 +28,6 @@ A = TypeVar("A")
 R = TypeVar("R")
 
 
-class WorkflowIDConflictPolicy(enum.Enum):
-    """What a start does when a run of its workflow id is running (Temporal's names)."""
-
-    #: Refuse: ``AlreadyStartedError``.
-    FAIL = "FAIL"
-    #: Take the running run instead of starting one.
-    USE_EXISTING = "USE_EXISTING"
-
-
 class WithStartWorkflowOperation(Generic[S, R]):
     """The workflow to start for ``execute_update_with_start_workflow``: a class workflow's ``run`` method, its
     input, and the start options (``id`` and ``task_queue`` required). After the call, ``await
@@ -46,8 +38,6 @@ class WithStartWorkflowOperation(Generic[S, R]):
         self: WithStartWorkflowOperation[S, R],
         workflow: RunMethod[S, [], R],
         /,
-        *,
-        id_conflict_policy: WorkflowIDConflictPolicy = ...,
         **options: Unpack[StartWorkflowOptions],
     ) -> None: ...
 
@@ -57,8 +47,6 @@ class WithStartWorkflowOperation(Generic[S, R]):
         workflow: RunMethod[S, [A], R],
         arg: A,
         /,
-        *,
-        id_conflict_policy: WorkflowIDConflictPolicy = ...,
         **options: Unpack[StartWorkflowOptions],
     ) -> None: ...
 
@@ -67,17 +55,21 @@ class WithStartWorkflowOperation(Generic[S, R]):
         workflow: Any,
         arg: Any = None,
         /,
-        *,
-        id_conflict_policy: WorkflowIDConflictPolicy = WorkflowIDConflictPolicy.USE_EXISTING,
         **options: Any,
     ) -> None:
+        # USE_EXISTING unless told otherwise: the update goes to the run of the id that is running.
+        id_conflict_policy = options.pop("id_conflict_policy", None) or WorkflowIDConflictPolicy.USE_EXISTING
         if not isinstance(id_conflict_policy, WorkflowIDConflictPolicy):
             raise TypeError(f"id_conflict_policy must be a WorkflowIDConflictPolicy, not {id_conflict_policy!r}")
         self.workflow = workflow
         self.arg = arg
         self.id_conflict_policy = id_conflict_policy
         # One request id for every attempt of the call: a repeated start gets the run the first one started.
-        self.options: dict[str, Any] = {"request_id": str(uuid.uuid4()), **options}
+        self.options: dict[str, Any] = {
+            "request_id": str(uuid.uuid4()),
+            **options,
+            "id_conflict_policy": id_conflict_policy,  # applied by the server (start_policies)
+        }
         self._handle: asyncio.Future[WorkflowHandle[S, R]] | None = None
         #: The update's id, fixed by the first call this operation is passed to.
         self._update_id: str | None = None
@@ -94,15 +86,13 @@ class WithStartWorkflowOperation(Generic[S, R]):
         if self._handle is None or (self._handle.done() and self._handle.exception() is not None):
             self._handle = loop.create_future()
         try:
+            # USE_EXISTING answers the running run's id; TERMINATE_EXISTING a new run's (the server applies both).
             handle: WorkflowHandle[S, R] = await client.start_workflow(self.workflow, self.arg, **self.options)
         except AlreadyStartedError as e:
-            if self.id_conflict_policy is not WorkflowIDConflictPolicy.USE_EXISTING:
-                if not self._handle.done():
-                    self._handle.set_exception(e)
-                    self._handle.exception()  # raised to the caller here: workflow_handle() raises it again
-                raise
-            run_id = e.details.get("run_id") if isinstance(e.details, dict) else None
-            handle = client.get_workflow_handle_for(self.workflow, self.options["id"], run_id=run_id)
+            if not self._handle.done():
+                self._handle.set_exception(e)
+                self._handle.exception()  # raised to the caller here: workflow_handle() raises it again
+            raise
         if not self._handle.done():
             self._handle.set_result(handle)
         return handle

@@ -20,12 +20,12 @@ from ..api.enums import (
     WorkflowStatus,
 )
 from ..errors import (
-    AlreadyStartedError,
     InvalidArgumentError,
     NotFoundError,
     RPCError,
 )
 from ..storage import (
+    ConditionFailedError,
     ExecutionAlreadyRunningError,
     ExecutionRecord,
     ExecutionWrite,
@@ -41,14 +41,16 @@ from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState
 from ._timers import Clock
 from ._transition import Transition
-from .features import timers, workflow_timeouts
+from .features import run_options, timers, workflow_timeouts
 from .features.activity_tasks import ActivityTasks
 from .features.cancellation import Cancellation
 from .features.child_workflows import ChildWorkflows
 from .features.continue_as_new import next_run_id
+from .features.deletion import Deletion
 from .features.queries import Queries
 from .features.signal_with_start import SignalWithStart
 from .features.signals import HandlerSchemas, Signals
+from .features.start_policies import StartPolicies, refused_running
 from .features.updates import Updates
 from .features.workflow_tasks import WorkflowTasks
 
@@ -82,6 +84,8 @@ class Engine(EngineCore):
         timers.register(self)
         self.workflow_timeouts = workflow_timeouts.WorkflowTimeouts(self)
         self.child_workflows = ChildWorkflows(self)
+        self.start_policies = StartPolicies(self, self.cancellation)
+        self.deletion = Deletion(self, self.cancellation)
 
     async def start(self) -> None:
         await self._load_token_key()
@@ -168,7 +172,8 @@ class Engine(EngineCore):
     ) -> tuple[str, bool]:
         """Create the run (see ``start_workflow``). ``also(t)`` appends what the run is created with besides
         its start (signal-with-start's signal): written in the same creation, so no one sees the run without it.
-        ``start_attrs`` are more attributes of its WorkflowExecutionStarted event (a child's parent)."""
+        ``start_attrs`` are more attributes of its WorkflowExecutionStarted event (a child's parent). The
+        run is created as its id policies allow (``features.start_policies``)."""
         schema = await self._workflow_schema(namespace, req.task_queue, req.workflow_type)
         if schema is not None:
             problem = schema_error(req.input, schema)
@@ -177,6 +182,28 @@ class Engine(EngineCore):
                     describe_input_error(req.workflow_type, problem),
                     code="invalid_input",
                 )
+        self._check_payload("the memo", req.memo)
+
+        def create(
+            namespace: str,
+            req: m.StartWorkflowRequest,
+            also: Callable[[Transition], None] | None,
+            if_current: str | None,
+        ) -> Coroutine[Any, Any, tuple[str, bool]]:
+            return self._create(namespace, req, also, if_current, start_attrs)
+
+        return await self.start_policies.start(namespace, req, also, create)
+
+    async def _create(
+        self,
+        namespace: str,
+        req: m.StartWorkflowRequest,
+        also: Callable[[Transition], None] | None,
+        if_current: str | None,
+        start_attrs: dict[str, Any] | None = None,
+    ) -> tuple[str, bool]:
+        """Write the new run; ``if_current``: the workflow id's newest run the creation is conditional on
+        (``ExecutionWrite.if_current``: ``ConditionFailedError`` if it is no longer that one)."""
         now = self.clock.now()
         run_id = new_run_id()
         rec = ExecutionRecord(
@@ -208,12 +235,13 @@ class Engine(EngineCore):
                 "attempt": 1,
                 **workflow_timeouts.start_attributes(req),
                 **(start_attrs or {}),
+                **run_options.started_attributes(req),
             },
         )
         if also is not None:
             also(t)
         workflow_timeouts.started(t, req)
-        t.wake()
+        run_options.begin_run(t, req)  # its first workflow task: now, or after its start delay
         rec.state = ex.state.to_dict()
         puts, _, _ = ex.state.take_changes()  # none, unless ``also`` added a pending item
         events, ex.events = ex.events, []
@@ -223,7 +251,7 @@ class Engine(EngineCore):
         # task's completion is committed only once the start is durable (``_commit`` waits for
         # ``creating``); if the start fails, the completion is refused and nothing happened.
         creating = ex.creating = asyncio.ensure_future(
-            self.store.write(ExecutionWrite(rec, None, events, put_items=puts))
+            self.store.write(ExecutionWrite(rec, None, events, put_items=puts, if_current=if_current))
         )
 
         def settled(f: asyncio.Future[None]) -> None:
@@ -231,7 +259,9 @@ class Engine(EngineCore):
             if f.cancelled() or error is not None:
                 if self._cache.get(run_id) is ex:
                     del self._cache[run_id]
-                if isinstance(error, StorageError) and not isinstance(error, ExecutionAlreadyRunningError):
+                if isinstance(error, StorageError) and not isinstance(
+                    error, (ExecutionAlreadyRunningError, ConditionFailedError)
+                ):
                     self.health.failed()
             else:
                 ex.creating = None
@@ -247,11 +277,7 @@ class Engine(EngineCore):
         except ExecutionAlreadyRunningError as e:
             if req.request_id is not None and e.request_id == req.request_id:
                 return e.run_id, False
-            raise AlreadyStartedError(
-                f"workflow {req.workflow_id!r} is already running (run id {e.run_id})",
-                code="already_started",
-                details={"run_id": e.run_id},
-            ) from None
+            raise refused_running(req.workflow_id, e.run_id) from None
         return run_id, True
 
     async def _workflow_schema(self, namespace: str, task_queue: str, workflow_type: str) -> dict[str, Any] | None:
@@ -296,6 +322,10 @@ class Engine(EngineCore):
         out["previous_run_id"] = first[0].attributes.get("continued_execution_run_id") if first else None
         out["next_run_id"] = await next_run_id(self, closed[0]) if closed is not None else None
         out["handlers"] = await self._announced_handlers(namespace, rec)
+        # The options it was started with: memo, start delay, task timeout (features.run_options).
+        out.update(
+            run_options.describe_options(first[0].attributes if first else None, rec.start_time, self.wt_timeout)
+        )
         return out
 
     async def _announced_handlers(self, namespace: str, rec: ExecutionRecord) -> list[dict[str, Any]] | None:

@@ -337,6 +337,10 @@ async def _terminate(engine: Engine, c: Caller, b: m.TerminateWorkflowRequest) -
     return await engine.cancellation.terminate(c.namespace, b, _identity(c, b.identity))
 
 
+async def _delete(engine: Engine, c: Caller, b: m.DeleteWorkflowRequest) -> Any:
+    return await engine.deletion.delete(c.namespace, b, _identity(c, b.identity))
+
+
 async def _stack(engine: Engine, c: Caller, b: None) -> Any:
     return await engine.workflow_stack(c.namespace, _workflow_id(c), _q(c, "run_id"))
 
@@ -464,8 +468,16 @@ OPERATIONS: tuple[Operation, ...] = (
             _NS + "/workflows",
             status=201,
             also=(
-                (200, "A start with this request_id was made before: its run, not a new one"),
-                (409, "A workflow with this id is already running"),
+                (
+                    200,
+                    "A start with this request_id was made before (its run, not a new one), or id_conflict_policy "
+                    "USE_EXISTING found a run of the id running (that run)",
+                ),
+                (
+                    409,
+                    "Its id policies refuse a new run: a run of the id is running (id_conflict_policy FAIL), or "
+                    "its last run closed and id_reuse_policy allows no other (details.refused_by names the policy)",
+                ),
                 (429, "The server is overloaded: retry after the Retry-After header, with the same request_id"),
             ),
         ),
@@ -659,6 +671,16 @@ OPERATIONS: tuple[Operation, ...] = (
         request=m.TerminateWorkflowRequest,
         answer=m.TerminateWorkflowResponse,
         http=Http("POST", _NS + "/workflows/terminate"),
+    ),
+    Operation(
+        "delete_workflow",
+        "Delete a run with its history and pending work (the workflow id's newest run when run_id is omitted); a "
+        "running run is terminated first, then deleted. Afterwards describe and the history answer 404 and the "
+        "list no longer shows it",
+        _delete,
+        request=m.DeleteWorkflowRequest,
+        answer=m.DeleteWorkflowResponse,
+        http=Http("POST", _NS + "/workflows/delete"),
     ),
     Operation(
         "get_workflow_stack",

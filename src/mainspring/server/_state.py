@@ -578,6 +578,9 @@ class ExecutionState:
     history_bytes: int = 0
     #: The run's lifetime (``features.workflow_timeouts``), a pending item of its own; None for most runs.
     lifetime: dict[str, Any] | None = None
+    #: The run's workflow task timeout in seconds, if its start set one (None: the server's; see
+    #: features.run_options).
+    task_timeout: float | None = None
     # --- memory only ---
     #: The outcome of a closed run, while it is cached: (result, failure). None: read it from the closing
     #: event (the history holds the one stored copy; see ``EngineCore._outcome``).
@@ -679,6 +682,8 @@ class ExecutionState:
             d["cr"] = self.cancel_request
         if self.history_bytes:
             d["hsize"] = self.history_bytes
+        if self.task_timeout is not None:
+            d["wtt"] = self.task_timeout
         return d
 
     @classmethod
@@ -706,6 +711,7 @@ class ExecutionState:
             cancel_request=_object(d.get("cr"), "the cancel request"),
             # Runs written before the count existed start from 0.
             history_bytes=_integer(d, "hsize", "the history size") if "hsize" in d else 0,
+            task_timeout=_optional_number(d, "wtt", "the workflow task timeout"),
         )
         kinds = PENDING_KINDS
         for item in items:

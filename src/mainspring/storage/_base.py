@@ -152,7 +152,8 @@ class ExecutionWrite:
     """One atomic transition of one execution.
 
     ``expected_version`` None means "create": it fails with ``ExecutionAlreadyRunningError`` if the
-    workflow id has a running run. Otherwise the stored version must equal it, and the record's
+    workflow id has a running run, and with ``ConditionFailedError`` if ``if_current`` is set and the workflow
+    id's current (newest) run is no longer that one. Otherwise the stored version must equal it, and the record's
     ``version`` is written as given (the engine sets it to ``expected_version + 1``).
 
     The record's ``pending`` is ignored: its items change only as said here, in this order: with
@@ -175,6 +176,10 @@ class ExecutionWrite:
     clear_pending: bool = False
     #: The next run's create (``expected_version`` None), all or nothing with this write (see above).
     follow_on: ExecutionWrite | None = None
+    #: A create only: the run the workflow id must still have as its newest ("" for no run at all), because
+    #: the engine decided on it (a start's id reuse policy): a start in between refuses this one. None: no
+    #: such condition.
+    if_current: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -293,6 +298,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def list_executions(self, namespace: str, query: ListQuery) -> tuple[list[ExecutionRecord], str | None]:
         """A page of runs, newest first, without their mutable state; and the next page's token."""
+
+    @abc.abstractmethod
+    async def delete_execution(self, run_id: str) -> bool:
+        """Delete one closed run: its row, its history and its pending items, atomically and durably. If it was
+        its workflow id's newest run, the id's newest remaining run (if any) becomes its current one. False if
+        there was no such run; ``StorageError`` if the run is running (only a closed run is deleted)."""
 
     @abc.abstractmethod
     def open_executions(self) -> AsyncIterator[ExecutionRecord]:

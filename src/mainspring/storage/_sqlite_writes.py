@@ -15,6 +15,7 @@ from ._base import ConditionFailedError, ExecutionAlreadyRunningError, Execution
 
 __all__ = [
     "EXEC_COLUMNS",
+    "delete_run",
     "has_items",
     "write_creates_together",
     "write_follow_on",
@@ -176,6 +177,8 @@ def write_creates_together(conn: sqlite3.Connection, ops: list[ExecutionWrite]) 
         for e in op.events:
             events += (r.run_id, e.event_id, e.event_time, e.event_type.value, attributes_json(e))
     n = len(ops)
+    if any(op.if_current is not None for op in ops):  # conditional: each checked on its own (write_one)
+        return False
     if len(requests) != n or len(rows) > MAX_PARAMS or len(events) > MAX_PARAMS:
         return False
     for ns, wid, status, request_id in conn.execute(
@@ -221,6 +224,10 @@ def write_one(conn: sqlite3.Connection, op: ExecutionWrite) -> None:
                 f"workflow {r.workflow_id!r} is already running (run {row[0]})",
                 run_id=row[0],
                 request_id=row[2],
+            )
+        if op.if_current is not None and (row[0] if row is not None else "") != op.if_current:
+            raise ConditionFailedError(
+                f"workflow {r.workflow_id!r} has another newest run than when its start was decided on"
             )
         conn.execute(
             "INSERT OR REPLACE INTO current_executions VALUES (?, ?, ?, ?, ?)",
@@ -286,3 +293,34 @@ def write_follow_on(conn: sqlite3.Connection, closed: ExecutionRecord, op: Execu
         )
     if has_items(op):
         write_items(conn, [op])
+
+
+def delete_run(conn: sqlite3.Connection, run_id: str) -> bool:
+    """Delete a closed run with its history and pending items (see ``Store.delete_execution``); False if there
+    is no such run. If it was its workflow id's current run, the id's newest remaining run takes its place."""
+    row = conn.execute("SELECT namespace, workflow_id, status FROM executions WHERE run_id=?", (run_id,)).fetchone()
+    if row is None:
+        return False
+    namespace, workflow_id, status = row
+    if status == WorkflowStatus.RUNNING:
+        raise ConditionFailedError(f"run {run_id} is running: only a closed run is deleted")
+    conn.execute("DELETE FROM history WHERE run_id=?", (run_id,))
+    conn.execute("DELETE FROM pending WHERE run_id=?", (run_id,))
+    conn.execute("DELETE FROM executions WHERE run_id=?", (run_id,))
+    current = conn.execute(
+        "SELECT run_id FROM current_executions WHERE namespace=? AND workflow_id=?", (namespace, workflow_id)
+    ).fetchone()
+    if current is not None and current[0] == run_id:
+        newest = conn.execute(
+            "SELECT run_id, status, request_id FROM executions WHERE namespace=? AND workflow_id=? "
+            "ORDER BY start_time DESC, run_id DESC LIMIT 1",
+            (namespace, workflow_id),
+        ).fetchone()
+        if newest is None:
+            conn.execute("DELETE FROM current_executions WHERE namespace=? AND workflow_id=?", (namespace, workflow_id))
+        else:
+            conn.execute(
+                "UPDATE current_executions SET run_id=?, status=?, request_id=? WHERE namespace=? AND workflow_id=?",
+                (*newest, namespace, workflow_id),
+            )
+    return True

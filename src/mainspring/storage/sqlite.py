@@ -53,7 +53,7 @@ from ._sqlite_file import (
     rollback,
     take_file_lock,
 )
-from ._sqlite_writes import EXEC_COLUMNS, write_creates_together, write_one, write_updates_together
+from ._sqlite_writes import EXEC_COLUMNS, delete_run, write_creates_together, write_one, write_updates_together
 
 __all__ = ["SQLiteStore", "latest_schema_version"]
 
@@ -648,6 +648,11 @@ class SQLiteStore(Store):
         records = [_row_to_record(r, None) for r in rows[:limit]]
         token = _encode_token(records[-1].start_time, records[-1].run_id) if len(rows) > limit else None
         return records, token
+
+    async def delete_execution(self, run_id: str) -> bool:
+        # A write like any other, through the writer: applied in order with the run's transitions before it.
+        deleted: bool = await self._submit(lambda conn: delete_run(conn, run_id))
+        return deleted
 
     async def open_executions(self) -> AsyncIterator[ExecutionRecord]:
         last = ""

@@ -10,6 +10,11 @@ The call's request id is that of the start and of the signal: a retried call fin
 store keeps a start's request id with the run) or the signal it recorded (kept with the run, as any
 signal's), and records nothing new. A call that loses a race (a run started, or the running one closed,
 between looking and writing) looks again.
+
+The start options are those of a start (``start_policies``, ``run_options``), as Temporal applies them: the id
+reuse policy when no run is running; the conflict policy USE_EXISTING (signal the running run, the default) or
+TERMINATE_EXISTING (terminate it and start a new run with the signal), never FAIL; a signal-with-start that
+reaches a run in its start delay ends the delay.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from ...api import messages as msg
 from ...api import models as m
-from ...api.enums import WorkflowStatus
+from ...api.enums import WorkflowIDConflictPolicy, WorkflowIDReusePolicy, WorkflowStatus
 from ...errors import AlreadyStartedError, InvalidArgumentError, NotFoundError, RPCError
+from . import run_options
 from .signals import Signals, record_signal
+from .start_policies import REFUSED_BY
 
 if TYPE_CHECKING:
     from ...storage import ExecutionRecord
@@ -63,11 +70,15 @@ class SignalWithStart:
         # Checked against the handlers of the type being started, before anything is written: a payload the
         # run would drop is refused whichever path is taken (the running run's type is checked again, below).
         await schemas.check(namespace, req.task_queue, req.workflow_type, "signal", req.signal_name, req.signal_input)
+        terminate = _terminates_running(req)
         ticket = core.admission.admit("starts")
         try:
             last: RPCError | None = None
             for _ in range(_ATTEMPTS):
                 rec = await self._running(namespace, req.workflow_id)
+                retry = rec is not None and req.request_id is not None and rec.request_id == req.request_id
+                if rec is not None and terminate and not retry:
+                    rec = None  # TERMINATE_EXISTING: the start below terminates it (start_policies)
                 if rec is not None:
                     if req.request_id is not None and rec.request_id == req.request_id:
                         # This call's run (a retry): the signal was recorded with its start, answered once
@@ -77,7 +88,9 @@ class SignalWithStart:
                             await core._created(ex)
                         return self._answer(namespace, req.workflow_id, rec.run_id, started=True, duplicate=True)
                     try:
-                        return await self._signal(namespace, req, rec, identity)
+                        answer = await self._signal(namespace, req, rec, identity)
+                        await run_options.end_delay(core, rec.run_id)  # as Temporal: its start delay ends
+                        return answer
                     except InvalidArgumentError as e:
                         if e.code != "not_running" or rec.run_id in core.set_aside:
                             raise
@@ -85,9 +98,11 @@ class SignalWithStart:
                         continue
                 try:
                     run_id, created = await self.start(
-                        namespace, self._start_request(req), self._recorder(req, identity)
+                        namespace, self._start_request(req, terminate), self._recorder(req, identity)
                     )
                 except AlreadyStartedError as e:
+                    if isinstance(e.details, dict) and e.details.get(REFUSED_BY) == "id_reuse_policy":
+                        raise  # the id's last run closed, and its policy allows no new one
                     last = e  # one was started since: signal it
                     continue
                 answer = self._answer(namespace, req.workflow_id, run_id, started=True, duplicate=not created)
@@ -134,13 +149,24 @@ class SignalWithStart:
         return answer
 
     @staticmethod
-    def _start_request(req: msg.SignalWithStartWorkflowRequest) -> m.StartWorkflowRequest:
+    def _start_request(req: msg.SignalWithStartWorkflowRequest, terminate: bool) -> m.StartWorkflowRequest:
+        # Without TERMINATE_EXISTING, a run started by another call meanwhile is refused (FAIL), and signalled.
+        reuse = req.id_reuse_policy
+        if reuse is WorkflowIDReusePolicy.TERMINATE_IF_RUNNING:
+            reuse = WorkflowIDReusePolicy.ALLOW_DUPLICATE  # its "terminate" part is ``terminate``
         return m.StartWorkflowRequest(
             workflow_id=req.workflow_id,
             workflow_type=req.workflow_type,
             task_queue=req.task_queue,
             input=req.input,
             request_id=req.request_id,
+            id_reuse_policy=reuse,
+            id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING
+            if terminate
+            else WorkflowIDConflictPolicy.FAIL,
+            start_delay=req.start_delay,
+            memo=req.memo,
+            task_timeout=req.task_timeout,
         )
 
     @staticmethod
@@ -161,3 +187,25 @@ class SignalWithStart:
             "event_id": SIGNAL_EVENT_OF_A_START,
             "duplicate": duplicate,
         }
+
+
+def _terminates_running(req: msg.SignalWithStartWorkflowRequest) -> bool:
+    """True if the call terminates a running run of its id and starts a new one (TERMINATE_EXISTING, or
+    TERMINATE_IF_RUNNING), False if it signals the running run (USE_EXISTING, the default). FAIL is refused: a
+    signal-with-start exists to reach the running run (Temporal refuses it too)."""
+    conflict = req.id_conflict_policy
+    if conflict is WorkflowIDConflictPolicy.FAIL:
+        raise InvalidArgumentError(
+            "id_conflict_policy FAIL does not apply to a signal-with-start (it signals the running run): leave it "
+            "out (USE_EXISTING), or pass TERMINATE_EXISTING to start a new run in its place",
+            code="invalid_argument",
+        )
+    if req.id_reuse_policy is WorkflowIDReusePolicy.TERMINATE_IF_RUNNING:
+        if conflict is WorkflowIDConflictPolicy.USE_EXISTING:
+            raise InvalidArgumentError(
+                "id_reuse_policy TERMINATE_IF_RUNNING terminates the running run, and id_conflict_policy "
+                "USE_EXISTING signals it: give one of them",
+                code="invalid_argument",
+            )
+        return True
+    return conflict is WorkflowIDConflictPolicy.TERMINATE_EXISTING

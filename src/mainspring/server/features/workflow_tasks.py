@@ -85,7 +85,8 @@ class WorkflowTasks:
         # Before the history is read: a long read waits for a thread, and a session lost meanwhile must
         # find the task among its own to hand it on.
         session.inflight_workflows.add(run_id)
-        core.timers.schedule(now + core.wt_timeout, self._on_timeout, run_id, wt.attempt, wt.started_event_id)
+        timeout = st.task_timeout or core.wt_timeout  # the run's own, if its start set one (run_options)
+        core.timers.schedule(now + timeout, self._on_timeout, run_id, wt.attempt, wt.started_event_id)
         sticky = st.sticky_session == session.id and st.sticky_event_id > 0
         first = st.sticky_event_id + 1 if sticky else 1
         # At most a page of the newest events: the worker fetches any older ones it lacks a page at a
@@ -284,9 +285,10 @@ class WorkflowTasks:
         ex = t.ex
         now = t.now
         st = ex.state
-        if not wt.transient or wt.started_written:
+        if not wt.transient or wt.started_written or wt.attempt == 1:
             # First failure of this task (or events were written): leave a trace in history. Later
             # attempts of a failing task are transient, so a lasting bug doesn't flood the history.
+            # (A first attempt is transient only while it waits out a start delay: see run_options.)
             if not wt.started_written:
                 t.write_wt_started(wt)
             attrs: dict[str, Any] = {
@@ -357,7 +359,7 @@ class WorkflowTasks:
             if wt is None or not wt.started or wt.attempt != attempt or wt.started_event_id != started_event_id:
                 return
             failure = {
-                "message": f"workflow task timed out after {core.wt_timeout:g}s",
+                "message": f"workflow task timed out after {ex.state.task_timeout or core.wt_timeout:g}s",
                 "type": "TimeoutError",
                 "kind": "timeout",
                 "timeout_type": "START_TO_CLOSE",

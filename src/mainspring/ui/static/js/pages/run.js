@@ -1,6 +1,6 @@
 // One run of a workflow: what it is, what it was given and what came of it, its timeline, history, pending
 // work and where it waits, with Send signal, Query, Run update, Cancel and Terminate while it runs (and Query
-// after, when its type has query handlers). While it runs the page follows it:
+// after, when its type has query handlers), and Delete whatever its status. While it runs the page follows it:
 // describe every 2 s, and only the new events of the history (from the last one seen on).
 
 import { api, fetchHistory, nsApi, paths } from "../api.js";
@@ -19,7 +19,7 @@ import { historySection } from "./history.js";
 const REFRESH_MS = 2000;
 
 export function mount(root, ctx) {
-  const { ns, params } = ctx;
+  const { ns, params, navigate } = ctx;
   const workflowId = params.workflowId;
   let runId = params.runId || null;
   let disposed = false;
@@ -42,7 +42,11 @@ export function mount(root, ctx) {
       runId = d.execution.run_id;
       history.replaceState(null, "", paths.run(ns, workflowId, runId));
     }
-    const page = build(root, ns, workflowId, runId, () => poll && poll.now());
+    const page = build(root, ns, workflowId, runId, () => poll && poll.now(), () => {
+      // Deleted: nothing of it is left to follow or show.
+      if (poll) poll.stop();
+      navigate(paths.workflows(ns));
+    });
     let events = [];
     try {
       events = await fetchHistory(ns, workflowId, runId);
@@ -85,9 +89,11 @@ function backLink(ns) {
 }
 
 /** Lay out the page once; returns update(describe, events) to redraw what changed. */
-function build(root, ns, workflowId, runId, refreshNow) {
+function build(root, ns, workflowId, runId, refreshNow, onDeleted) {
   const status = h("span", { class: "run-status" });
   const actions = h("div", { class: "run-actions" });
+  // Apart from the run's actions (which follow its status): a run can be deleted in any status.
+  const manage = h("div", { class: "run-manage" }, deleteButton(ns, workflowId, runId, () => lastDescribe, onDeleted));
   const cancelNote = h("div", { class: "cancel-note", hidden: true });
   const summaryBox = h("div", { class: "card summary-card" });
   const ioBox = h("div");
@@ -145,7 +151,12 @@ function build(root, ns, workflowId, runId, refreshNow) {
   replace(
     root,
     backLink(ns),
-    h("div", { class: "run-head" }, h("div", { class: "run-heading" }, status, h("h1", { class: "run-title" }, workflowId)), actions),
+    h(
+      "div",
+      { class: "run-head" },
+      h("div", { class: "run-heading" }, status, h("h1", { class: "run-title" }, workflowId)),
+      h("div", { class: "run-buttons" }, actions, manage),
+    ),
     cancelNote,
     summaryBox,
     ioBox,
@@ -221,4 +232,29 @@ function build(root, ns, workflowId, runId, refreshNow) {
       last = { eventCount: events.length, status: ex.status, actionsKey, parts };
     },
   };
+}
+
+/** Delete the run (with its history), after a confirmation that says what is lost; a running run is terminated first. */
+function deleteButton(ns, workflowId, runId, describeNow, onDeleted) {
+  const button = h("button", { type: "button", class: "btn btn-danger-outline", dataset: { action: "delete" } }, icon("x", 14), "Delete");
+  button.addEventListener("click", () => {
+    const d = describeNow();
+    const running = d && d.execution.status === "RUNNING";
+    confirmWithReason({
+      title: "Delete this workflow run?",
+      description:
+        (running ? "It is running: it is terminated first (none of its code runs again), then deleted. " : "") +
+        "The run, its history and its pending work are removed for good: it can no longer be described, listed or replayed.",
+      confirmLabel: "Delete run",
+      cancelLabel: "Keep it",
+      danger: true,
+      reasonPlaceholder: running ? "Why it is terminated" : "Why it is deleted",
+      onConfirm: async (reason) => {
+        await api(nsApi(ns) + "/workflows/delete", { method: "POST", body: { workflow_id: workflowId, run_id: runId, reason: reason || "" } });
+        toast(`Workflow run ${runId} deleted`);
+        onDeleted();
+      },
+    });
+  });
+  return button;
 }

@@ -45,6 +45,9 @@ export function summary(ns, d) {
           h("span", null, timeCell(cancel.time), cancel.identity ? ` by ${cancel.identity}` : "", cancel.reason ? h("span", { class: "reason" }, `: ${cancel.reason}`) : ""),
         ))
       : null,
+    // What it was started with: a start delay, its memo.
+    d.start_delay ? wide(item("Start delay", h("span", null, fmtDuration(d.start_delay * 1000), " · first task ", when(d.execution_time)))) : null,
+    d.memo ? full(item("Memo", h("div", { class: "memo" }, jsonView(d.memo)))) : null,
   );
 }
 
