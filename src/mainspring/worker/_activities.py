@@ -13,8 +13,9 @@ from typing import Any
 
 from .._json import dumps
 from ..activity import ActivityDefinition
+from ..activity._args import decode_arguments
 from ..activity._context import ActivityInfo, _current, _Running
-from ..converter import PayloadError, decode, encode
+from ..converter import PayloadError, encode
 from ..errors import ApplicationError, CancelledError, InvalidArgumentError
 from ..workflow._instance import failure_payload
 
@@ -168,15 +169,11 @@ class ActivityRunner:
                 type="UnknownActivityType",
             )
             return "fail", failure_payload(err, with_stack=False)
-        args: list[Any] = []
-        if d.takes_input:
-            try:
-                args.append(decode(task.get("input"), d.input_type))
-            except PayloadError as e:
-                err = ApplicationError(
-                    f"invalid input for activity {name!r}: {e}", type="InvalidInput", non_retryable=True
-                )
-                return "fail", failure_payload(err, with_stack=False)
+        try:
+            args = decode_arguments(d, task.get("input"))
+        except PayloadError as e:
+            err = ApplicationError(f"invalid input for activity {name!r}: {e}", type="InvalidInput", non_retryable=True)
+            return "fail", failure_payload(err, with_stack=False)
         loop = asyncio.get_running_loop()
         hb_timeout = task.get("heartbeat_timeout")
         # Heartbeats are sent at most every half heartbeat timeout: the other half is left for a slow

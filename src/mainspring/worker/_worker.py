@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import logging
 import os
 import signal
@@ -12,7 +13,7 @@ import socket
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from .._answers import NOT_MAINSPRING
 from ..activity import ActivityDefinition, ActivityFunction
@@ -128,6 +129,12 @@ class Worker:
         self._activities: dict[str, ActivityDefinition] = {}
         for afn in activities:
             a = get_activity_definition(afn)
+            # Typed as an ActivityFunction, which a bound method (a MethodType) never is to mypy.
+            if a.is_method and not inspect.ismethod(cast(Any, afn)):
+                raise ValueError(
+                    f"activity {a.name!r} is a method of a class: give the worker the method of an instance "
+                    f"(Worker(activities=[instance.{afn.__name__}])), which it runs on that instance"
+                )
             if a.name in self._activities:
                 raise ValueError(f"two activities are named {a.name!r}")
             self._activities[a.name] = a
