@@ -26,7 +26,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import activity, workflow
-    from .api.enums import EventType, WorkflowStatus
+    from .api.enums import ApplicationErrorCategory, EventType, WorkflowStatus
     from .client import Client, WorkflowDescription, WorkflowHandle
     from .errors import (
         ActivityError,
@@ -52,6 +52,7 @@ __all__ = [
     "ActivityOptions",
     "AlreadyStartedError",
     "ApplicationError",
+    "ApplicationErrorCategory",
     "CancelledError",
     "Client",
     "EventType",
@@ -81,6 +82,7 @@ _HOMES: dict[str, str | None] = {
     "workflow": None,
     "EventType": ".api.enums",
     "WorkflowStatus": ".api.enums",
+    "ApplicationErrorCategory": ".api.enums",
     "Client": ".client",
     "WorkflowDescription": ".client",
     "WorkflowHandle": ".client",

@@ -42,6 +42,7 @@ from ._timers import Clock
 from ._transition import Transition
 from .features import timers
 from .features.activity_tasks import ActivityTasks
+from .features.async_completion import AsyncCompletion
 from .features.cancellation import Cancellation
 from .features.queries import Queries
 from .features.signal_with_start import SignalWithStart
@@ -77,6 +78,7 @@ class Engine(EngineCore):
         self.queries = Queries(self, self.handler_schemas)
         self.signal_with_start = SignalWithStart(self, self.signals, self._start)
         timers.register(self)
+        self.async_completion = AsyncCompletion(self, self.activity_tasks)
 
     async def start(self) -> None:
         await self._load_token_key()
