@@ -71,13 +71,15 @@ def test_start_workflow_options() -> None:
     ("method", "spec"),
     [
         (Context.execute_activity, "ExecuteActivityOptions"),
+        (Context.execute_activity_method, "ExecuteActivityOptions"),
         (Client.start_workflow, "StartWorkflowOptions"),
         (Client.execute_workflow, "StartWorkflowOptions"),
     ],
 )
 def test_overloads_differ_only_in_what_is_called(method: Any, spec: str) -> None:
     # Each overload takes the options as the one TypedDict, and no option of its own: a new option is
-    # one edit to the TypedDict, not one per overload.
+    # one edit to the TypedDict, not one per overload. (``args`` is what is called with, not an option:
+    # an activity's several arguments.)
     overloads = typing.get_overloads(method)
     assert len(overloads) >= 3
     for overload in overloads:
@@ -85,7 +87,7 @@ def test_overloads_differ_only_in_what_is_called(method: Any, spec: str) -> None
         assert params["options"].kind is inspect.Parameter.VAR_KEYWORD
         assert params["options"].annotation == f"Unpack[{spec}]"
         own = [p.name for p in params.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
-        assert own in ([], ["result_type"]), own
+        assert own in ([], ["result_type"], ["args"], ["args", "result_type"]), own
 
 
 # --- ActivityOptions checks its fields when it is made ----------------------------------------------------------

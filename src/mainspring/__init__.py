@@ -26,7 +26,13 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from . import activity, workflow
-    from .api.enums import EventType, WorkflowIDConflictPolicy, WorkflowIDReusePolicy, WorkflowStatus
+    from .api.enums import (
+        ApplicationErrorCategory,
+        EventType,
+        WorkflowIDConflictPolicy,
+        WorkflowIDReusePolicy,
+        WorkflowStatus,
+    )
     from .client import Client, WorkflowDescription, WorkflowHandle
     from .errors import (
         ActivityError,
@@ -53,6 +59,7 @@ __all__ = [
     "ActivityOptions",
     "AlreadyStartedError",
     "ApplicationError",
+    "ApplicationErrorCategory",
     "CancelledError",
     "ChildWorkflowError",
     "Client",
@@ -87,6 +94,7 @@ _HOMES: dict[str, str | None] = {
     "WorkflowStatus": ".api.enums",
     "WorkflowIDConflictPolicy": ".api.enums",
     "WorkflowIDReusePolicy": ".api.enums",
+    "ApplicationErrorCategory": ".api.enums",
     "Client": ".client",
     "WorkflowDescription": ".client",
     "WorkflowHandle": ".client",

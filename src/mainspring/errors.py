@@ -34,12 +34,16 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
+
+from .api.enums import ApplicationErrorCategory
 
 __all__ = [
     "ActivityError",
     "AlreadyStartedError",
     "ApplicationError",
+    "ApplicationErrorCategory",
     "CancelledError",
     "ChildWorkflowError",
     "FailureError",
@@ -101,6 +105,9 @@ class ApplicationError(FailureError):
 
     ``type`` names the error for retry policies (``non_retryable_error_types``); it defaults to the
     Python class name of the original exception. ``non_retryable=True`` stops activity retries at once.
+    ``next_retry_delay`` (raised by an activity) is how long the server waits before the next attempt,
+    instead of the retry policy's backoff (the policy's attempts and timeouts still apply).
+    ``category=ApplicationErrorCategory.BENIGN`` marks an expected failure: the worker logs it at debug.
     """
 
     def __init__(
@@ -111,11 +118,17 @@ class ApplicationError(FailureError):
         non_retryable: bool = False,
         cause: FailureError | None = None,
         stack: str | None = None,
+        next_retry_delay: timedelta | None = None,
+        category: ApplicationErrorCategory = ApplicationErrorCategory.UNSPECIFIED,
     ) -> None:
         super().__init__(message, cause=cause, stack=stack)
         self.type = type or "ApplicationError"
         self.details: tuple[Any, ...] = details
         self.non_retryable = non_retryable
+        if next_retry_delay is not None and next_retry_delay < timedelta(0):
+            raise ValueError(f"next_retry_delay must not be negative, got {next_retry_delay}")
+        self.next_retry_delay = next_retry_delay
+        self.category = ApplicationErrorCategory(category)
 
     @property
     def failure_type(self) -> str:
@@ -357,6 +370,11 @@ def _failure_to_dict(err: BaseException, with_stack: bool, depth: int) -> dict[s
         out.update(kind="application", type=err.type, non_retryable=err.non_retryable)
         if err.details:
             out["details"] = list(err.details)
+        # Only when set, so failures without them stay as they were.
+        if err.next_retry_delay is not None:
+            out["next_retry_delay"] = err.next_retry_delay.total_seconds()
+        if err.category is not ApplicationErrorCategory.UNSPECIFIED:
+            out["category"] = err.category.value
     elif isinstance(err, ActivityError):
         out.update(
             kind="activity",
@@ -453,5 +471,18 @@ def failure_from_dict(data: Mapping[str, Any]) -> FailureError:
             non_retryable=bool(data.get("non_retryable")),
             cause=cause,
             stack=stack,
+            **_application_extras(data),
         )
     return err
+
+
+def _application_extras(data: Mapping[str, Any]) -> dict[str, Any]:
+    """An application failure's ``next_retry_delay`` and ``category``, when the JSON carries usable ones."""
+    extras: dict[str, Any] = {}
+    delay = data.get("next_retry_delay")
+    if isinstance(delay, (int, float)) and not isinstance(delay, bool) and 0 <= delay < 1e12:
+        extras["next_retry_delay"] = timedelta(seconds=delay)
+    category = data.get("category")
+    if isinstance(category, str) and category in ApplicationErrorCategory.__members__:
+        extras["category"] = ApplicationErrorCategory(category)
+    return extras

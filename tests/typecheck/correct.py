@@ -18,9 +18,12 @@ from definitions import (
     Order,
     Pinger,
     Reply,
+    Repo,
+    add,
     count_items,
     greet,
     greeting_workflow,
+    join,
     log_line,
     maybe_greet,
     now_plain,
@@ -172,6 +175,26 @@ async def start_with_defaults(
     return await client.start_workflow(greeting_workflow, greeting, **options)
 
 
+@workflow.defn
+async def method_and_multi_argument_activities(ctx: workflow.Context, greeting: Greeting) -> int:
+    repo = Repo()
+    assert_type(await ctx.execute_activity_method(Repo.save, greeting, start_to_close_timeout=FIVE_SECONDS), int)
+    assert_type(await ctx.execute_activity_method(Repo.count, start_to_close_timeout=FIVE_SECONDS), int)
+    renamed = await ctx.execute_activity_method(Repo.rename, args=[greeting, "bo"], start_to_close_timeout=FIVE_SECONDS)
+    assert_type(renamed, Reply)
+    # a method bound to an instance is an ordinary activity of the rest of its parameters
+    assert_type(await ctx.execute_activity(repo.save, greeting, start_to_close_timeout=FIVE_SECONDS), int)
+    assert_type(await ctx.execute_activity(repo.count, start_to_close_timeout=FIVE_SECONDS), int)
+    assert_type(await ctx.execute_activity(add, args=[1, 2], start_to_close_timeout=FIVE_SECONDS), int)
+    assert_type(await ctx.execute_activity(join, args=[greeting, ORDER], start_to_close_timeout=FIVE_SECONDS), str)
+    assert_type(await ctx.execute_activity(greet, args=[greeting], start_to_close_timeout=FIVE_SECONDS), Reply)
+    by_name = await ctx.execute_activity("add", args=[1, 2], result_type=int, start_to_close_timeout=FIVE_SECONDS)
+    assert_type(by_name, int)
+    assert_type(await repo.save(greeting), int)
+    assert_type(repo.count(), int)
+    return renamed.length
+
+
 async def activities_are_still_plain_functions() -> None:
     assert_type(await greet(G), Reply)
     assert_type(await greet(greeting=G), Reply)
@@ -246,7 +269,15 @@ async def worker_usage() -> None:
             client,
             task_queue="q",
             workflows=[greeting_workflow, order_workflow, ticking_workflow, every_activity_shape, CartWorkflow, Pinger],
-            activities=[greet, count_items, tick, log_line, shout, now_plain, maybe_greet],
+            activities=[greet, count_items, tick, log_line, shout, now_plain, maybe_greet, add, join],
+        )
+        repo = Repo()
+        Worker(client, task_queue="q", activities=[repo.save, repo.count, repo.rename])
+        worker = Worker(
+            client,
+            task_queue="q",
+            workflows=[method_and_multi_argument_activities],
+            activities=[greet],
         )
         await worker.run()
 

@@ -78,9 +78,42 @@ async def undecorated_activity(greeting: Greeting) -> Reply:
     return Reply(text=greeting.name, length=len(greeting.name))
 
 
-# Two inputs: the decorator refuses it at import time; the type checker refuses every call to it.
+# Two inputs, not decorated: not an activity (decorated, it would take args=[...]).
 async def two_inputs(greeting: Greeting, order: Order) -> str:
     return f"{greeting.name} {order.order_id}"
+
+
+# --- activities of several parameters, and methods of a class --------------------------------------------
+
+
+@activity.defn
+async def add(a: int, b: int) -> int:
+    return a + b
+
+
+@activity.defn
+def join(greeting: Greeting, order: Order, *, sep: str = " ") -> str:
+    return f"{greeting.name}{sep}{order.order_id}"
+
+
+class Repo:
+    """Activities as methods: the worker is given ``repo.save``, the workflow names ``Repo.save``."""
+
+    def __init__(self) -> None:
+        self.saved: list[Greeting] = []
+
+    @activity.defn
+    async def save(self, greeting: Greeting) -> int:
+        self.saved.append(greeting)
+        return len(self.saved)
+
+    @activity.defn
+    def count(self) -> int:
+        return len(self.saved)
+
+    @activity.defn
+    async def rename(self, greeting: Greeting, name: str) -> Reply:
+        return Reply(text=name, length=len(name))
 
 
 # --- workflows: with and without an input ------------------------------------------------------------

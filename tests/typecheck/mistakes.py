@@ -27,6 +27,8 @@ from definitions import (
     Order,
     Pinger,
     Reply,
+    Repo,
+    add,
     count_items,
     greet,
     greeting_workflow,
@@ -103,6 +105,24 @@ async def not_an_activity(ctx: workflow.Context) -> None:
     await ctx.execute_activity(ticking_workflow, start_to_close_timeout=T)  # type-error
     await ctx.execute_activity(lambda: 1, start_to_close_timeout=T)  # type-error
     await ctx.execute_activity(print, "x", start_to_close_timeout=T)  # type-error
+
+
+async def method_and_multi_argument_mistakes(ctx: workflow.Context) -> None:
+    repo = Repo()
+    # A method's input type, its result type; an unbound method where a bound one is meant, and back.
+    await ctx.execute_activity_method(Repo.save, ORDER, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity_method(Repo.save, start_to_close_timeout=T)  # type-error
+    a: str = await ctx.execute_activity_method(Repo.save, G, start_to_close_timeout=T)  # type-error
+    b: str = await ctx.execute_activity_method(Repo.count, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(Repo.save, G, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(repo.save, ORDER, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity_method(greet, G, start_to_close_timeout=T)  # type-error
+    # Several parameters: they go in args=[...], not one by one; the result's type still flows.
+    await ctx.execute_activity(add, 1, start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(add, 1, 2, start_to_close_timeout=T)  # type-error
+    c: str = await ctx.execute_activity(add, args=[1, 2], start_to_close_timeout=T)  # type-error
+    d: int = await ctx.execute_activity_method(Repo.rename, args=[G, "x"], start_to_close_timeout=T)  # type-error
+    await ctx.execute_activity(add, args=[1, 2], start_to_close_timeout=5)  # type-error
 
 
 async def activity_option_mistakes(ctx: workflow.Context) -> None:

@@ -4,17 +4,21 @@ An activity runs at least once; it is retried per its retry policy until it succ
 non-retryable error, runs out of attempts, or times out. Make activities idempotent.
 """
 
-from ._context import ActivityInfo, heartbeat, in_activity, info, is_cancelled
+from ._context import ActivityInfo, heartbeat, in_activity, info, is_cancelled, raise_complete_async
 from ._definition import ActivityDefinition, ActivityFunction, defn, get_definition
+from ._logger import ActivityLoggerAdapter, logger
 
 __all__ = [
     "ActivityDefinition",
     "ActivityFunction",
     "ActivityInfo",
+    "ActivityLoggerAdapter",
     "defn",
     "get_definition",
     "heartbeat",
     "in_activity",
     "info",
     "is_cancelled",
+    "logger",
+    "raise_complete_async",
 ]

@@ -1,4 +1,5 @@
-"""What an activity can ask about the attempt it runs in: ``info()``, ``heartbeat()``."""
+"""What an activity can ask about the attempt it runs in: ``info()``, ``heartbeat()``, and what it can
+tell: ``raise_complete_async()``."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
-__all__ = ["ActivityInfo", "heartbeat", "in_activity", "info", "is_cancelled"]
+from ..errors import CancelledError
+
+__all__ = ["ActivityInfo", "heartbeat", "in_activity", "info", "is_cancelled", "raise_complete_async"]
 
 
 @dataclass(frozen=True)
@@ -30,20 +33,39 @@ class ActivityInfo:
     heartbeat_timeout: timedelta | None
     start_to_close_timeout: timedelta | None
     schedule_to_close_timeout: timedelta | None
+    #: This attempt's task token: what ``client.get_async_activity_handle(task_token=...)`` takes to
+    #: heartbeat, complete or fail it from elsewhere (see ``raise_complete_async``).
+    task_token: str = ""
 
 
 class _Running:
     """The attempt running in this context. Its ``info`` is built on first use: most activities
     never ask, and building it (times and timeouts parsed) is a noticeable part of a short step."""
 
-    __slots__ = ("_info", "_make_info", "cancelled", "heartbeat")
+    __slots__ = ("_info", "_make_info", "cancelled", "heartbeat", "probe", "sync")
 
-    def __init__(self, make_info: Callable[[], ActivityInfo], heartbeat: Callable[[Any], None]) -> None:
+    def __init__(
+        self,
+        make_info: Callable[[], ActivityInfo],
+        heartbeat: Callable[[Any], None],
+        *,
+        sync: bool = False,
+        probe: Callable[[], bool] | None = None,
+    ) -> None:
         self._make_info = make_info
         self._info: ActivityInfo | None = None
         self.heartbeat = heartbeat
         #: The workflow cancelled this activity (or closed): stop, and let the cancellation propagate.
         self.cancelled = False
+        #: A plain ``def`` activity: nothing can interrupt it, so ``heartbeat()`` raises once it is cancelled.
+        self.sync = sync
+        #: In another process: asks the worker's process whether the attempt was cancelled.
+        self.probe = probe
+
+    def is_cancelled(self) -> bool:
+        if not self.cancelled and self.probe is not None and self.probe():
+            self.cancelled = True
+        return self.cancelled
 
     @property
     def info(self) -> ActivityInfo:
@@ -78,16 +100,42 @@ def heartbeat(details: Any = None) -> None:
     Required at least every ``heartbeat_timeout`` when one is set. The details are kept, and a later
     attempt finds them in ``info().heartbeat_details``. Calls are batched, so calling often is cheap.
     Details with no JSON form raise ``InvalidArgumentError`` naming their type.
+
+    In a plain ``def`` activity (a thread or another process, which nothing can interrupt), once the
+    workflow cancelled the activity this raises ``mainspring.CancelledError`` instead, as Temporal's
+    threaded activities get theirs: let it propagate (after cleaning up) and the activity ends
+    cancelled. An ``async def`` activity gets ``asyncio.CancelledError`` where it awaits instead.
     """
-    _get().heartbeat(details)
+    running = _get()
+    if running.sync and running.is_cancelled():
+        raise CancelledError(f"activity {running.info.activity_type!r} was cancelled")
+    running.heartbeat(details)
 
 
 def is_cancelled() -> bool:
     """True once the workflow cancelled this activity (or ended without waiting for it).
 
     An ``async def`` activity is also interrupted: it gets ``asyncio.CancelledError`` where it waits.
-    A plain ``def`` activity runs in a thread that cannot be interrupted, so a long one should check
-    this now and then (for example next to each ``heartbeat()``) and stop by raising
-    ``mainspring.CancelledError``.
+    A plain ``def`` activity runs in a thread (or process) that cannot be interrupted: its next
+    ``heartbeat()`` raises ``mainspring.CancelledError``, and one that does not heartbeat should check
+    this now and then and stop by raising ``mainspring.CancelledError``.
     """
-    return _get().cancelled
+    return _get().is_cancelled()
+
+
+class _CompleteAsync(BaseException):
+    """Raised by ``raise_complete_async``: not an ``Exception``, so an ``except Exception`` in the
+    activity does not take it for a failure."""
+
+
+def raise_complete_async() -> NoReturn:
+    """End this function without ending the activity: it is completed later, from elsewhere.
+
+    Hand ``info().task_token`` (or the workflow id and activity id) to whatever will finish the work;
+    it calls ``client.get_async_activity_handle(...)`` and ``complete(result)``, ``fail(error)``,
+    ``heartbeat(details)`` or ``report_cancellation(details)`` (or ``mainspring activity complete`` on
+    the command line). The worker frees the activity's slot at once and does not report on it; the
+    server keeps the attempt open, under its timeouts (start-to-close, heartbeat, schedule-to-close).
+    """
+    _get()
+    raise _CompleteAsync()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
+from typing import Any, Concatenate, ParamSpec, Protocol, Self, TypeVar, cast, overload
 
 from ..api.names import check_id
 from ..converter import type_hints
@@ -13,8 +14,11 @@ from ..converter import type_hints
 __all__ = ["ActivityDefinition", "ActivityFunction", "defn", "get_definition"]
 
 P = ParamSpec("P")
+P2 = ParamSpec("P2")
 R = TypeVar("R")
+R2 = TypeVar("R2")
 R_co = TypeVar("R_co", covariant=True)
+S = TypeVar("S")
 
 _ATTR = "__mainspring_activity__"
 
@@ -24,11 +28,24 @@ class ActivityDefinition:
     """What a worker needs to run an activity, and a workflow to call it."""
 
     name: str
+    #: What the worker calls: the function, or for a method the worker was given bound (``repo.save``),
+    #: that bound method.
     fn: Callable[..., Any]
     is_async: bool
+    #: It takes at least one argument (its first is ``input_type``).
     takes_input: bool
     input_type: Any
     result_type: Any
+    #: The type of each positional parameter (``self`` left out), and how many have no default.
+    param_types: tuple[Any, ...] = ()
+    required_params: int = 0
+    #: Defined in a class, with ``self`` first: the worker needs it bound to an instance.
+    is_method: bool = False
+
+    @property
+    def arg_count(self) -> int:
+        """How many arguments it takes at most."""
+        return len(self.param_types)
 
 
 class ActivityFunction(Protocol[P, R_co]):
@@ -51,28 +68,62 @@ class ActivityFunction(Protocol[P, R_co]):
         """Call the function directly (as a test would), not as an activity."""
         ...
 
+    # A method decorated in its class binds like any method: ``Repo.save`` keeps ``self`` (for
+    # ``ctx.execute_activity_method``), ``repo.save`` drops it (for ``Worker(activities=[repo.save])``
+    # and ``ctx.execute_activity``).
+    @overload
+    def __get__(self, obj: None, owner: Any, /) -> Self: ...
+
+    @overload
+    def __get__(self: ActivityFunction[Concatenate[S, P2], R2], obj: S, owner: Any, /) -> ActivityFunction[P2, R2]: ...
+
+    def __get__(self, obj: Any, owner: Any, /) -> Any:
+        """Bind a method activity to its instance, as a function binds."""
+        ...
+
+
+def _in_class(fn: Callable[..., Any]) -> bool:
+    """Defined in a class body (``Repo.save``), not in a module or a function (``f.<locals>.g``)."""
+    parts = getattr(fn, "__qualname__", "").split(".")
+    return len(parts) > 1 and parts[-2] != "<locals>"
+
 
 def _build(fn: Callable[..., Any], name: str | None) -> ActivityDefinition:
     activity_name = name or fn.__name__
     problem = check_id("activity name", activity_name)
     if problem:
         raise ValueError(problem)
-    params = [
-        p for p in inspect.signature(fn).parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-    ]
-    if len(params) > 1:
-        raise TypeError(
-            f"activity {activity_name!r} takes {len(params)} arguments; activities take at most one. "
-            "Bundle several values into a dataclass or pydantic model."
-        )
+    params = list(inspect.signature(fn).parameters.values())
+    is_method = bool(params) and params[0].name == "self" and _in_class(fn)
+    if is_method:
+        params = params[1:]
+    for p in params:
+        # Arguments travel by position (``args=[a, b]``), so a parameter that only a keyword can fill
+        # would never get a value: refused here rather than left to fail on every attempt.
+        if p.kind is p.KEYWORD_ONLY and p.default is p.empty:
+            raise TypeError(
+                f"activity {activity_name!r} has the keyword-only parameter {p.name!r} with no default; "
+                "activity arguments are passed by position (ctx.execute_activity(fn, args=[...])): make it "
+                "an ordinary parameter, or give it a default"
+            )
+        if p.kind is p.VAR_POSITIONAL:
+            raise TypeError(
+                f"activity {activity_name!r} takes *{p.name}; an activity's arguments are decoded to the types "
+                "of its parameters, so it must name each of them"
+            )
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     hints = type_hints(fn)
+    types = tuple(hints.get(p.name, Any) for p in positional)
     return ActivityDefinition(
         name=activity_name,
         fn=fn,
         is_async=inspect.iscoroutinefunction(fn),
-        takes_input=bool(params),
-        input_type=hints.get(params[0].name, Any) if params else None,
+        takes_input=bool(positional),
+        input_type=types[0] if types else None,
         result_type=hints.get("return", Any),
+        param_types=types,
+        required_params=sum(1 for p in positional if p.default is p.empty),
+        is_method=is_method,
     )
 
 
@@ -89,10 +140,15 @@ def defn(
 ) -> ActivityFunction[..., Any] | Callable[[Callable[..., Any]], ActivityFunction[..., Any]]:
     """Mark a function as an activity. Use as ``@activity.defn`` or ``@activity.defn(name="...")``.
 
-    The function takes zero or one argument (a dataclass, pydantic model or JSON-compatible value)
-    and may be ``async def`` (run on the worker's event loop) or plain ``def`` (run in a thread).
-    The function itself is returned, unchanged and still callable; its static type is
-    ``ActivityFunction``, which keeps its parameters and result type for the type checker.
+    The function takes any number of positional arguments (dataclasses, pydantic models or
+    JSON-compatible values; one is passed as ``ctx.execute_activity(fn, arg)``, several as
+    ``args=[a, b]``) and may be ``async def`` (run on the worker's event loop) or plain ``def`` (run
+    by the worker's ``activity_executor``, a thread pool by default). A keyword-only parameter
+    needs a default (it always gets it). A method of a class is an activity too: give the worker
+    the method of an instance (``Worker(activities=[repo.save])``), whose state it then keeps, and
+    call it as ``ctx.execute_activity_method(Repo.save, ...)``. The function itself is returned,
+    unchanged and still callable; its static type is ``ActivityFunction``, which keeps its
+    parameters and result type for the type checker.
     """
 
     def wrap(f: Callable[P, R]) -> ActivityFunction[P, R]:
@@ -103,8 +159,12 @@ def defn(
 
 
 def get_definition(fn: Any) -> ActivityDefinition:
-    """The definition attached by ``@activity.defn``; TypeError if there is none."""
+    """The definition attached by ``@activity.defn``; TypeError if there is none.
+
+    For a method bound to an instance (``repo.save``), the definition calls that bound method."""
     d = getattr(fn, _ATTR, None)
     if not isinstance(d, ActivityDefinition):
         raise TypeError(f"{getattr(fn, '__qualname__', fn)!r} is not an activity: decorate it with @activity.defn")
+    if d.is_method and inspect.ismethod(fn):
+        return dataclasses.replace(d, fn=fn)
     return d

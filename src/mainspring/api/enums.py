@@ -6,6 +6,7 @@ from enum import StrEnum
 
 __all__ = [
     "ActivityState",
+    "ApplicationErrorCategory",
     "CommandType",
     "EventType",
     "ParentClosePolicy",
@@ -178,3 +179,13 @@ class WorkflowIDConflictPolicy(StrEnum):
     USE_EXISTING = "USE_EXISTING"
     #: Terminate the running run, then start a new one.
     TERMINATE_EXISTING = "TERMINATE_EXISTING"
+
+
+class ApplicationErrorCategory(StrEnum):
+    """What kind of failure an ``ApplicationError`` is, for how loudly it is reported (Temporal's).
+
+    ``BENIGN``: an expected outcome (a polling activity that is not done yet, a known rejection): the
+    worker logs it at debug rather than as a warning. Retries are unchanged."""
+
+    UNSPECIFIED = "UNSPECIFIED"
+    BENIGN = "BENIGN"

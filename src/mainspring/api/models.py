@@ -153,6 +153,14 @@ class Failure(BaseModel):
     non_retryable: bool = False
     details: list[Any] | None = None
     cause: Failure | None = None
+    next_retry_delay: Seconds | None = Field(
+        default=None,
+        description="An activity's failure: wait this long before its next attempt, instead of the retry "
+        "policy's backoff (its attempts and timeouts still apply).",
+    )
+    category: Literal["UNSPECIFIED", "BENIGN"] | None = Field(
+        default=None, description="BENIGN: an expected failure, logged quietly (at debug) by the worker."
+    )
 
 
 class RetryPolicyModel(_Model):

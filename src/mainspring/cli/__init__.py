@@ -8,6 +8,7 @@ import sys
 import click
 
 from .._version import __version__
+from ._activity import activity
 from ._common import EXIT_CODES_HELP, EXIT_INTERRUPTED
 from ._namespace import namespace
 from ._server import server
@@ -25,6 +26,7 @@ def cli() -> None:
 cli.add_command(server)
 cli.add_command(workflow)
 cli.add_command(namespace)
+cli.add_command(activity)
 
 
 def _json_output(argv: list[str]) -> bool:

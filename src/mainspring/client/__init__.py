@@ -1,5 +1,6 @@
 """The client: start workflows and read their results, state and history."""
 
+from ._async_activity import AsyncActivityHandle
 from ._client import Client, WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._transport import DEFAULT_ADDRESS, Transport, resolve_address
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
@@ -7,6 +8,7 @@ from ._with_start import WithStartWorkflowOperation, WorkflowIDConflictPolicy
 
 __all__ = [
     "DEFAULT_ADDRESS",
+    "AsyncActivityHandle",
     "Client",
     "Transport",
     "WithStartWorkflowOperation",

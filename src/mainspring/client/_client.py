@@ -18,6 +18,7 @@ from ..errors import (
 )
 from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions, _wire
 from ..workflow import get_definition
+from ._async_activity import AsyncActivityHandle
 from ._channel import Channel
 from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._retry import retrying as _retrying
@@ -412,6 +413,31 @@ class Client:
         "greeting-1")`` has the class's signals and the run method's result type."""
         d = get_definition(workflow)
         return WorkflowHandle(self, workflow_id, run_id, d.result_type)
+
+    # --- async activity completion ---------------------------------------------------------------------
+
+    @overload
+    def get_async_activity_handle(self, *, task_token: str) -> AsyncActivityHandle: ...
+
+    @overload
+    def get_async_activity_handle(
+        self, *, workflow_id: str, activity_id: str, run_id: str | None = None
+    ) -> AsyncActivityHandle: ...
+
+    def get_async_activity_handle(
+        self,
+        *,
+        task_token: str | None = None,
+        workflow_id: str | None = None,
+        activity_id: str | None = None,
+        run_id: str | None = None,
+    ) -> AsyncActivityHandle:
+        """A handle to finish an activity that called ``activity.raise_complete_async()``: by its
+        ``task_token`` (``activity.info().task_token``), or by ``workflow_id`` and ``activity_id`` (and
+        ``run_id``, else the workflow's newest run). See ``AsyncActivityHandle``."""
+        return AsyncActivityHandle(
+            self, task_token=task_token, workflow_id=workflow_id, run_id=run_id, activity_id=activity_id
+        )
 
     # --- listing --------------------------------------------------------------------------------------
 

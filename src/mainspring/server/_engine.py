@@ -43,6 +43,7 @@ from ._timers import Clock
 from ._transition import Transition
 from .features import run_options, timers, workflow_timeouts
 from .features.activity_tasks import ActivityTasks
+from .features.async_completion import AsyncCompletion
 from .features.cancellation import Cancellation
 from .features.child_workflows import ChildWorkflows
 from .features.continue_as_new import next_run_id
@@ -86,6 +87,7 @@ class Engine(EngineCore):
         self.child_workflows = ChildWorkflows(self)
         self.start_policies = StartPolicies(self, self.cancellation)
         self.deletion = Deletion(self, self.cancellation)
+        self.async_completion = AsyncCompletion(self, self.activity_tasks)
 
     async def start(self) -> None:
         await self._load_token_key()

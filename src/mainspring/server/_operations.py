@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from .._version import __version__
+from ..api import activity_completion as ac
 from ..api import messages as msg
 from ..api import models as m
 from ..api.enums import WorkflowStatus
@@ -429,6 +430,36 @@ _RID = Query("run_id", "string", "A run id; the newest run of the workflow id wh
 _PAGE = Query("page_token", "string", "next_page_token of the previous page.", schema=_TEXT)
 _NO_TASK = ((204, "No task arrived before the wait ended; poll again"),)
 
+# --- async activity completion (``features.async_completion``) -------------------------------------------
+
+
+async def _release_activity_task(engine: Engine, c: Caller, b: ac.ReleaseActivityTaskRequest) -> Any:
+    await engine.activity_tasks.release(c.namespace, b, c.session)
+    return {"accepted": True}
+
+
+def _complete_activity(engine: Engine, c: Caller, b: ac.CompleteActivityRequest) -> Awaitable[Any]:
+    return engine.async_completion.complete(c.namespace, b)
+
+
+def _fail_activity(engine: Engine, c: Caller, b: ac.FailActivityRequest) -> Awaitable[Any]:
+    return engine.async_completion.fail(c.namespace, b)
+
+
+def _heartbeat_activity(engine: Engine, c: Caller, b: ac.HeartbeatActivityRequest) -> Awaitable[Any]:
+    return engine.async_completion.heartbeat(c.namespace, b)
+
+
+def _report_activity_cancellation(engine: Engine, c: Caller, b: ac.ReportActivityCancellationRequest) -> Awaitable[Any]:
+    return engine.async_completion.report_cancellation(c.namespace, b)
+
+
+_BY_TOKEN_OR_IDS = (
+    " (named by task_token, or by workflow_id, run_id and activity_id; 404 task_not_found for a token not of this "
+    "server or no longer current, 404 activity_not_found, 400 activity_not_started)"
+)
+
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "health",
@@ -828,6 +859,56 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.WorkflowTaskHistoryResponse,
         worker=True,
         tag="workers",
+    ),
+    # --- async activity completion ---
+    Operation(
+        "release_activity_task",
+        "Let go of an activity attempt this worker was handed: it is completed from elsewhere (the activity "
+        "called activity.raise_complete_async()), and stays open under its timeouts, held by no session",
+        _release_activity_task,
+        request=ac.ReleaseActivityTaskRequest,
+        answer=m.AcceptedResponse,
+        http=Http("POST", _NS + "/activity-tasks/release"),
+        worker=True,
+        tag="workers",
+    ),
+    Operation(
+        "complete_activity",
+        "Complete an activity attempt from outside its worker (async completion)" + _BY_TOKEN_OR_IDS,
+        _complete_activity,
+        request=ac.CompleteActivityRequest,
+        answer=m.AcceptedResponse,
+        http=Http("POST", _NS + "/activities/complete"),
+        tag="activities",
+    ),
+    Operation(
+        "fail_activity",
+        "Fail an activity attempt from outside its worker; it is retried per its policy" + _BY_TOKEN_OR_IDS,
+        _fail_activity,
+        request=ac.FailActivityRequest,
+        answer=m.AcceptedResponse,
+        http=Http("POST", _NS + "/activities/fail"),
+        tag="activities",
+    ),
+    Operation(
+        "heartbeat_activity",
+        "Record a heartbeat of an activity attempt from outside its worker; cancel_requested says the workflow "
+        "cancelled it" + _BY_TOKEN_OR_IDS,
+        _heartbeat_activity,
+        request=ac.HeartbeatActivityRequest,
+        answer=m.HeartbeatActivityTaskResponse,
+        http=Http("POST", _NS + "/activities/heartbeat"),
+        tag="activities",
+    ),
+    Operation(
+        "report_activity_cancellation",
+        "Report that an activity attempt stopped because the workflow cancelled it (400 not_cancel_requested if "
+        "it did not)" + _BY_TOKEN_OR_IDS,
+        _report_activity_cancellation,
+        request=ac.ReportActivityCancellationRequest,
+        answer=m.AcceptedResponse,
+        http=Http("POST", _NS + "/activities/report-cancellation"),
+        tag="activities",
     ),
 )
 

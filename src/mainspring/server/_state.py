@@ -189,6 +189,9 @@ class ActivityInfo:
     last_identity: str | None = None
     #: Event id of ActivityTaskCancelRequested: the workflow cancelled it while it ran (0: not cancelled).
     cancel_requested_event_id: int = 0
+    #: Its worker let go of the started attempt: it is completed from elsewhere (async completion).
+    #: Stored as started, so a restart neither hands it out again nor forgets its timeouts.
+    completing_async: bool = False
     # --- memory only ---
     session_id: str | None = None
 
@@ -209,8 +212,11 @@ class ActivityInfo:
             "st": self.scheduled_time,
             "a": self.attempt,
             "ast": self.attempt_scheduled_time,
-            # A started attempt is not persisted as started: after a restart it is handed out again.
-            "state": ActivityState.SCHEDULED if self.state is ActivityState.STARTED else self.state,
+            # A started attempt is not persisted as started: after a restart it is handed out again
+            # (unless it is completed from elsewhere: nobody would run it).
+            "state": ActivityState.SCHEDULED
+            if self.state is ActivityState.STARTED and not self.completing_async
+            else self.state,
             "nat": self.next_attempt_time,
             "lf": self.last_failure,
             "hd": self.heartbeat_details,
@@ -218,6 +224,7 @@ class ActivityInfo:
             "lst": self.last_started_time,
             "lid": self.last_identity,
             **({"cr": self.cancel_requested_event_id} if self.cancel_requested_event_id else {}),
+            **({"ac": True} if self.completing_async else {}),
         }
 
     @classmethod
@@ -266,6 +273,7 @@ class ActivityInfo:
             last_started_time=_optional_number(d, "lst", "last started time"),
             last_identity=lid,
             cancel_requested_event_id=_integer(d, "cr", "cancel request event id") if "cr" in d else 0,
+            completing_async=d.get("ac") is True,
         )
 
 
@@ -337,6 +345,8 @@ def _activities_loaded(st: ExecutionState) -> None:
     # In the order they were scheduled in (stored rows come back in any order), with their id index.
     st.activities = dict(sorted(st.activities.items()))
     st.activity_ids = {act.activity_id: sched_id for sched_id, act in st.activities.items()}
+    # Only an attempt completed from elsewhere is stored as started (see ActivityInfo.to_dict).
+    st.started_activities = sum(1 for act in st.activities.values() if act.state is ActivityState.STARTED)
 
 
 def _clear_activities(st: ExecutionState) -> None:

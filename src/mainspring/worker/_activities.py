@@ -8,21 +8,24 @@ import functools
 import logging
 import threading
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
 from .._json import dumps
 from ..activity import ActivityDefinition
-from ..activity._context import ActivityInfo, _current, _Running
-from ..converter import PayloadError, decode, encode
-from ..errors import ApplicationError, CancelledError, InvalidArgumentError
+from ..activity._args import decode_arguments
+from ..activity._context import ActivityInfo, _CompleteAsync, _current, _Running
+from ..converter import PayloadError, encode
+from ..errors import ApplicationError, ApplicationErrorCategory, CancelledError, InvalidArgumentError
 from ..workflow._instance import failure_payload
+from ._processes import ProcessActivities
 
 __all__ = ["ActivityRunner", "Outcome"]
 
 log = logging.getLogger("mainspring.worker")
 
-#: ("complete", result) or ("fail", failure JSON)
+#: ("complete", result), ("fail", failure JSON) or ("async", None): completed later, from elsewhere
 Outcome = tuple[str, Any]
 
 
@@ -47,7 +50,29 @@ def _activity_info(task: dict[str, Any]) -> ActivityInfo:
         heartbeat_timeout=_td(hb_timeout),
         start_to_close_timeout=_td(task.get("start_to_close_timeout")),
         schedule_to_close_timeout=_td(task.get("schedule_to_close_timeout")),
+        task_token=task["task_token"],
     )
+
+
+def _log_failure(task: dict[str, Any], e: Exception, *, cancelled: bool) -> None:
+    """One line per failed attempt; an expected one (``ApplicationErrorCategory.BENIGN``, or the
+    cancellation the workflow asked for) at debug, as Temporal's worker does, so a polling activity
+    that is "not done yet" does not flood the log."""
+    benign = (isinstance(e, ApplicationError) and e.category is ApplicationErrorCategory.BENIGN) or (
+        cancelled and isinstance(e, CancelledError)
+    )
+    level = logging.DEBUG if benign else logging.WARNING
+    if log.isEnabledFor(level):
+        log.log(
+            level,
+            "activity %s (id %s, attempt %s) of workflow %s failed: %s: %s",
+            task["activity_type"],
+            task["activity_id"],
+            task["attempt"],
+            task["workflow_id"],
+            e.type if isinstance(e, ApplicationError) else type(e).__name__,
+            e,
+        )
 
 
 class _Heartbeater:
@@ -76,6 +101,10 @@ class _Heartbeater:
             self._record(details)
         else:  # a plain `def` activity heartbeating from its thread
             self._loop.call_soon_threadsafe(self._record, details)
+
+    def record(self, details: Any) -> None:
+        """Details already encoded (from another process), on the event loop."""
+        self._record(details)
 
     def _record(self, details: Any) -> None:
         self._details = details
@@ -128,14 +157,22 @@ class ActivityRunner:
     """Runs activity tasks for a worker."""
 
     def __init__(
-        self, definitions: dict[str, ActivityDefinition], max_payload_bytes: Callable[[], int], threads: int
+        self,
+        definitions: dict[str, ActivityDefinition],
+        max_payload_bytes: Callable[[], int],
+        threads: int,
+        executor: Executor | None = None,
     ) -> None:
         self.definitions = definitions
         self._max_payload = max_payload_bytes
         # Plain-function activities each get a daemon thread (their number is already bounded by the
-        # worker's activity slots). Daemon, so that a worker told to stop can exit even if an
-        # abandoned activity never returns: the server runs it again elsewhere.
+        # worker's activity slots), unless the worker was given an executor. Daemon, so that a worker
+        # told to stop can exit even if an abandoned activity never returns: the server runs it again
+        # elsewhere.
         self._threads = threads
+        self._executor = executor
+        #: Set up with the first activity run in a process pool (``_processes``).
+        self._processes: ProcessActivities | None = None
         #: Attempts running now, by task token: their context, and the task to cancel (async ones).
         self._attempts: dict[str, tuple[_Running, asyncio.Task[Any] | None]] = {}
 
@@ -153,10 +190,32 @@ class ActivityRunner:
             running.cancelled = True
             if task is not None:
                 task.cancel()
+            if self._processes is not None:
+                self._processes.cancel(token)
         return True
 
     def shutdown(self) -> None:
-        """Nothing to release: activity threads are daemons that end with their functions."""
+        """Stop the process manager, if process-pool activities started one. (Activity threads are
+        daemons that end with their functions; the executor is the caller's, left to them.)"""
+        if self._processes is not None:
+            self._processes.shutdown()
+
+    async def _call_plain(
+        self, d: ActivityDefinition, args: list[Any], running: _Running, heartbeater: _Heartbeater, token: str
+    ) -> Any:
+        """Run a plain ``def`` activity off the event loop: on a thread, or in the executor."""
+        loop = asyncio.get_running_loop()
+        executor = self._executor
+        if isinstance(executor, ProcessPoolExecutor):
+            if self._processes is None:
+                self._processes = ProcessActivities()
+            return await self._processes.run(
+                executor, d.fn, args, running.info, heartbeater.record, lambda: running.cancelled
+            )
+        call = functools.partial(contextvars.copy_context().run, d.fn, *args)
+        if executor is None:
+            return await _in_daemon_thread(loop, call, d.name)
+        return await loop.run_in_executor(executor, call)
 
     async def run(self, task: dict[str, Any], send_heartbeat: Callable[[Any], Awaitable[None]]) -> Outcome:
         name = task["activity_type"]
@@ -168,21 +227,17 @@ class ActivityRunner:
                 type="UnknownActivityType",
             )
             return "fail", failure_payload(err, with_stack=False)
-        args: list[Any] = []
-        if d.takes_input:
-            try:
-                args.append(decode(task.get("input"), d.input_type))
-            except PayloadError as e:
-                err = ApplicationError(
-                    f"invalid input for activity {name!r}: {e}", type="InvalidInput", non_retryable=True
-                )
-                return "fail", failure_payload(err, with_stack=False)
+        try:
+            args = decode_arguments(d, task.get("input"))
+        except PayloadError as e:
+            err = ApplicationError(f"invalid input for activity {name!r}: {e}", type="InvalidInput", non_retryable=True)
+            return "fail", failure_payload(err, with_stack=False)
         loop = asyncio.get_running_loop()
         hb_timeout = task.get("heartbeat_timeout")
         # Heartbeats are sent at most every half heartbeat timeout: the other half is left for a slow
         # round trip or a busy event loop.
         heartbeater = _Heartbeater(loop, send_heartbeat, min(hb_timeout * 0.5, 30.0) if hb_timeout else 30.0)
-        running = _Running(functools.partial(_activity_info, task), heartbeater.beat)
+        running = _Running(functools.partial(_activity_info, task), heartbeater.beat, sync=not d.is_async)
         token = _current.set(running)
         task_token = task["task_token"]
         self._attempts[task_token] = (running, asyncio.current_task() if d.is_async else None)
@@ -190,8 +245,9 @@ class ActivityRunner:
             if d.is_async:
                 result = await d.fn(*args)
             else:
-                ctx = contextvars.copy_context()
-                result = await _in_daemon_thread(loop, functools.partial(ctx.run, d.fn, *args), name)
+                result = await self._call_plain(d, args, running, heartbeater, task_token)
+        except _CompleteAsync:
+            return "async", None
         except asyncio.CancelledError:
             if not running.cancelled:
                 raise  # the worker is stopping, not a cancellation of the activity
@@ -200,6 +256,7 @@ class ActivityRunner:
                 current.uncancel()  # handled here: later awaits of this task must not be cut short
             return "fail", failure_payload(CancelledError(f"activity {name!r} was cancelled"), with_stack=False)
         except Exception as e:
+            _log_failure(task, e, cancelled=running.cancelled)
             return "fail", failure_payload(e)
         finally:
             del self._attempts[task_token]

@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import logging
 import os
 import signal
 import socket
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import Executor
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from .._answers import NOT_MAINSPRING
 from ..activity import ActivityDefinition, ActivityFunction
@@ -94,6 +96,12 @@ class Worker:
     tasks, lets running activities finish (up to ``graceful_shutdown_timeout``, or until a second
     signal), and ends its session so the server hands anything left to other workers at once. While
     the server is unreachable the worker keeps retrying with backoff.
+
+    ``activities`` are functions decorated with ``@activity.defn``, or such methods of an instance
+    (``repo.save``: run on that instance). ``activity_executor`` runs the plain ``def`` ones: by default
+    each gets a daemon thread; a ``ThreadPoolExecutor`` of your own, or a ``ProcessPoolExecutor``
+    (its activities must be picklable module-level functions; their heartbeats and cancellation reach
+    across, see ``_processes``). The executor is yours to shut down.
     """
 
     def __init__(
@@ -110,6 +118,7 @@ class Worker:
         identity: str | None = None,
         graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
         deterministic_guard: bool = True,
+        activity_executor: Executor | None = None,
     ) -> None:
         problem = check_id("task queue", task_queue)
         if problem:
@@ -128,6 +137,12 @@ class Worker:
         self._activities: dict[str, ActivityDefinition] = {}
         for afn in activities:
             a = get_activity_definition(afn)
+            # Typed as an ActivityFunction, which a bound method (a MethodType) never is to mypy.
+            if a.is_method and not inspect.ismethod(cast(Any, afn)):
+                raise ValueError(
+                    f"activity {a.name!r} is a method of a class: give the worker the method of an instance "
+                    f"(Worker(activities=[instance.{afn.__name__}])), which it runs on that instance"
+                )
             if a.name in self._activities:
                 raise ValueError(f"two activities are named {a.name!r}")
             self._activities[a.name] = a
@@ -140,7 +155,12 @@ class Worker:
         #: Refusals at a server limit already logged (the server retries such a task; see _report).
         self._limits_logged: OrderedDict[str, None] = OrderedDict()
         self._max_payload = 2 * 1024 * 1024
-        self._runner = ActivityRunner(self._activities, lambda: self._max_payload, max_concurrent_activities)
+        #: Where plain ``def`` activities run: None, each on a daemon thread of its own (at most
+        #: ``max_concurrent_activities`` at once); or the executor given (a ``ProcessPoolExecutor`` too).
+        self.activity_executor = activity_executor
+        self._runner = ActivityRunner(
+            self._activities, lambda: self._max_payload, max_concurrent_activities, activity_executor
+        )
         self._channel: Channel | None = None
         self._session_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -729,6 +749,9 @@ class Worker:
             self._slots.give()
         if kind == "complete":
             await self._complete_activity(task, value)
+        elif kind == "async":
+            # Completed from elsewhere (activity.raise_complete_async()): the server lets it outlive this session.
+            await self._report("release_activity_task", {"task_token": token})
         else:
             await self._report("fail_activity_task", {"task_token": token, "failure": value})
 

@@ -6,21 +6,21 @@ import asyncio
 import logging
 import random as _random
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, TypeVar, Unpack, overload
 
 from ..activity import get_definition as get_activity_definition
-from ..converter import PayloadError, encode
-from ..errors import InvalidArgumentError, WorkflowCodeError
+from ..activity._args import NO_ARG, encode_arguments
 from ..errors import TimeoutError as FailureTimeoutError
+from ..errors import WorkflowCodeError
 from ..options import ActivityOptions, ExecuteActivityOptions, _check_activity_options, _wire
 from ._children import ChildWorkflowHandle, ChildWorkflowOptions, ExternalWorkflowHandle, start_child
 from ._instance import ActivityCall, WorkflowInfo
 from ._updates import UpdateInfo, current_update
 
 if TYPE_CHECKING:
-    from ..activity._definition import ActivityFunction
+    from ..activity._definition import ActivityDefinition, ActivityFunction
     from ._definition import WorkflowFunction
     from ._handlers import RunMethod
     from ._instance import WorkflowInstance
@@ -186,35 +186,131 @@ class Context:
         self, activity: ActivityFunction[[A], R], arg: A, **options: Unpack[ExecuteActivityOptions]
     ) -> R: ...
 
+    # Several arguments go in ``args`` (as in Temporal's SDK): the result's type still flows, the
+    # arguments' types are not checked (a list literal has one element type; a tuple per arity would
+    # fall through to these overloads anyway).
+    @overload
+    async def execute_activity(
+        self,
+        activity: ActivityFunction[..., Awaitable[R]],
+        *,
+        args: Sequence[Any],
+        **options: Unpack[ExecuteActivityOptions],
+    ) -> R: ...
+
+    @overload
+    async def execute_activity(
+        self, activity: ActivityFunction[..., R], *, args: Sequence[Any], **options: Unpack[ExecuteActivityOptions]
+    ) -> R: ...
+
     @overload
     async def execute_activity(
         self, activity: str, arg: Any = ..., *, result_type: type[R], **options: Unpack[ExecuteActivityOptions]
     ) -> R: ...
 
-    async def execute_activity(self, activity: Any, arg: Any = None, *, result_type: Any = None, **options: Any) -> Any:
+    @overload
+    async def execute_activity(
+        self,
+        activity: str,
+        *,
+        args: Sequence[Any],
+        result_type: type[R],
+        **options: Unpack[ExecuteActivityOptions],
+    ) -> R: ...
+
+    async def execute_activity(
+        self,
+        activity: Any,
+        arg: Any = NO_ARG,
+        *,
+        args: Sequence[Any] | None = None,
+        result_type: Any = None,
+        **options: Any,
+    ) -> Any:
         """Run an activity and wait for its result.
 
         ``activity`` is a function decorated with ``@activity.defn`` (typed: ``arg`` must fit its
-        input type, and the result has its result type) or an activity name with the ``result_type``
-        its result is decoded to (``object`` for plain JSON). The options (``ExecuteActivityOptions``)
-        are the fields of ``ActivityOptions``, and ``options``, an ``ActivityOptions`` whose fields the
-        keywords override. At least one of ``schedule_to_close_timeout`` and ``start_to_close_timeout``
-        is required. An option the server would refuse raises ``TypeError`` (an unknown option or a
-        value of the wrong type) or ``ValueError`` (a duration or id out of range), naming it; an
-        ``arg`` with no JSON form raises ``InvalidArgumentError`` naming its type.
-        If the activity fails for good, ``ActivityError`` is raised with the last attempt's error as
-        its ``cause``.
+        input type, and the result has its result type; a method bound to an instance, ``repo.save``,
+        works too) or an activity name with the ``result_type`` its result is decoded to (``object``
+        for plain JSON). An activity of several parameters takes them as ``args=[a, b]``. The
+        options (``ExecuteActivityOptions``) are the fields of ``ActivityOptions``, and ``options``,
+        an ``ActivityOptions`` whose fields the keywords override. At least one of
+        ``schedule_to_close_timeout`` and ``start_to_close_timeout`` is required. An option the server
+        would refuse raises ``TypeError`` (an unknown option or a value of the wrong type) or
+        ``ValueError`` (a duration or id out of range), naming it; an argument with no JSON form
+        raises ``InvalidArgumentError`` naming its type, and a number of arguments the activity does
+        not take ``TypeError``. If the activity fails for good, ``ActivityError`` is raised with the
+        last attempt's error as its ``cause``.
         """
         self._check_loop()
-        if isinstance(activity, str):
-            name, takes_input, rtype = activity, arg is not None, result_type
+        d = None if isinstance(activity, str) else get_activity_definition(activity)
+        return await self._schedule_activity(d, activity, arg, args, result_type, options)
+
+    # One overload per shape of method (async or plain, with no argument, one, or ``args``): ``self`` is
+    # typed Any, as mypy cannot solve a type variable that only the instance would bind.
+    @overload
+    async def execute_activity_method(
+        self, activity: ActivityFunction[[Any], Awaitable[R]], **options: Unpack[ExecuteActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_activity_method(
+        self, activity: ActivityFunction[[Any, A], Awaitable[R]], arg: A, **options: Unpack[ExecuteActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_activity_method(
+        self, activity: ActivityFunction[[Any], R], **options: Unpack[ExecuteActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_activity_method(
+        self, activity: ActivityFunction[[Any, A], R], arg: A, **options: Unpack[ExecuteActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_activity_method(
+        self,
+        activity: ActivityFunction[Concatenate[Any, ...], Awaitable[R]],
+        *,
+        args: Sequence[Any],
+        **options: Unpack[ExecuteActivityOptions],
+    ) -> R: ...
+
+    @overload
+    async def execute_activity_method(
+        self,
+        activity: ActivityFunction[Concatenate[Any, ...], R],
+        *,
+        args: Sequence[Any],
+        **options: Unpack[ExecuteActivityOptions],
+    ) -> R: ...
+
+    async def execute_activity_method(
+        self, activity: Any, arg: Any = NO_ARG, *, args: Sequence[Any] | None = None, **options: Any
+    ) -> Any:
+        """Run an activity that is a method of a class, named by its class: ``ctx.execute_activity_method(
+        Repo.save, item, start_to_close_timeout=...)``. The worker runs it on the instance it was given
+        (``Worker(activities=[repo.save])``). Otherwise as ``execute_activity``."""
+        self._check_loop()
+        d = get_activity_definition(activity)
+        if not d.is_method:
+            raise TypeError(f"activity {d.name!r} is not a method of a class: run it with ctx.execute_activity()")
+        return await self._schedule_activity(d, activity, arg, args, None, options)
+
+    async def _schedule_activity(
+        self,
+        d: ActivityDefinition | None,
+        activity: Any,
+        arg: Any,
+        args: Sequence[Any] | None,
+        result_type: Any,
+        options: dict[str, Any],
+    ) -> Any:
+        if d is None:
+            name, rtype = activity, result_type
         else:
-            d = get_activity_definition(activity)
-            name, takes_input, rtype = (
-                d.name,
-                d.takes_input,
-                d.result_type if result_type is None else result_type,
-            )
+            name, rtype = d.name, d.result_type if result_type is None else result_type
         # What the server would refuse, refused here: the workflow task fails with this message (and
         # is retried), instead of its completion being turned away.
         _check_activity_options(options, message_prefix=f"activity {name!r}: ")
@@ -228,10 +324,7 @@ class Context:
                 f"activity {name!r}: set schedule_to_close_timeout or start_to_close_timeout "
                 "(how long it may take, retries included or per attempt)"
             )
-        try:
-            payload = encode(arg) if takes_input else None
-        except PayloadError as e:
-            raise InvalidArgumentError(f"the input of activity {name!r} cannot be sent: {e}") from None
+        payload = encode_arguments(name, d, arg, args)
         call = ActivityCall(activity_type=name, input=payload, result_type=rtype, **merged)
         return await self._instance.schedule_activity(call)
 

@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ...api import models as m
+from ...api.activity_completion import ReleaseActivityTaskRequest
 from ...api.enums import ActivityState, EventType, TimeoutType
 from ...errors import NotFoundError
 from ...storage import ExecutionRecord
@@ -28,6 +29,15 @@ __all__ = ["ActivityTasks"]
 _WHILE_STARTED = (TimeoutType.START_TO_CLOSE, TimeoutType.HEARTBEAT)
 
 log = logging.getLogger("mainspring.server")
+
+
+def _retry_delay(retry: dict[str, Any], attempt: int, failure: dict[str, Any]) -> float:
+    """The wait before the next attempt: the failure's own ``next_retry_delay`` (an activity raised
+    ``ApplicationError(next_retry_delay=...)``, validated with the request) over the policy's backoff."""
+    asked = failure.get("next_retry_delay")
+    if isinstance(asked, (int, float)) and not isinstance(asked, bool) and asked >= 0:
+        return float(asked)
+    return retry_interval(retry, attempt)
 
 
 class ActivityTasks:
@@ -84,6 +94,7 @@ class ActivityTasks:
         rec = ex.record
         ex.state.set_activity_state(act, ActivityState.STARTED)
         act.last_started_time = now
+        act.completing_async = False
         act.session_id = session.id
         act.last_identity = session.identity
         session.inflight_activities.add((run_id, sched_id))
@@ -160,40 +171,63 @@ class ActivityTasks:
         ex, sched_id, attempt, token_session = await self._current(namespace, req.task_token)
         async with core.transition(ex) as t:
             act = self._check(ex, sched_id, attempt, token_session, caller)
-            if act.cancel_requested:
-                # The workflow cancelled it and stopped waiting for it: however it ended, it ends cancelled.
-                self.canceled(t, act)
-                return {
-                    "accepted": True,
-                    "continuation": None
-                    if req.continuation is None
-                    else {"accepted": False, "reason": "the workflow cancelled this activity"},
-                    "workflow_task": None,
-                }
-
-            def record(at: float) -> None:
-                started_id = self._started_event(t, act, at)
-                t.append(
-                    EventType.ACTIVITY_TASK_COMPLETED,
-                    {
-                        "scheduled_event_id": sched_id,
-                        "started_event_id": started_id,
-                        "result": req.result,
-                        "identity": act.last_identity,
-                    },
-                    at,
-                )
-                self._session_done(ex, act)
-                ex.state.remove_activity(sched_id)
-
-            return await t.deliver(
-                record,
-                session=core.matching.sessions.get(act.session_id) if act.session_id else None,
+            return await self.completed(
+                t,
+                act,
+                req.result,
                 continuation=req.continuation,
                 want_workflow_task=req.want_workflow_task,
                 eager_slots=req.eager_activity_slots,
-                closing_activity=sched_id,
             )
+
+    async def completed(
+        self,
+        t: Transition,
+        act: ActivityInfo,
+        result: Any,
+        *,
+        continuation: m.Continuation | None = None,
+        want_workflow_task: bool = False,
+        eager_slots: int = 0,
+    ) -> dict[str, Any]:
+        """The current attempt of ``act`` (checked, under the lock) completed with ``result``."""
+        core = self.core
+        ex = t.ex
+        sched_id = act.scheduled_event_id
+        if act.cancel_requested:
+            # The workflow cancelled it and stopped waiting for it: however it ended, it ends cancelled.
+            self.canceled(t, act)
+            return {
+                "accepted": True,
+                "continuation": None
+                if continuation is None
+                else {"accepted": False, "reason": "the workflow cancelled this activity"},
+                "workflow_task": None,
+            }
+
+        def record(at: float) -> None:
+            started_id = self._started_event(t, act, at)
+            t.append(
+                EventType.ACTIVITY_TASK_COMPLETED,
+                {
+                    "scheduled_event_id": sched_id,
+                    "started_event_id": started_id,
+                    "result": result,
+                    "identity": act.last_identity,
+                },
+                at,
+            )
+            self._session_done(ex, act)
+            ex.state.remove_activity(sched_id)
+
+        return await t.deliver(
+            record,
+            session=core.matching.sessions.get(act.session_id) if act.session_id else None,
+            continuation=continuation,
+            want_workflow_task=want_workflow_task,
+            eager_slots=eager_slots,
+            closing_activity=sched_id,
+        )
 
     async def fail(self, namespace: str, req: m.FailActivityTaskRequest, caller: Session | None = None) -> None:
         failure = req.failure.model_dump(exclude_none=True)
@@ -201,7 +235,11 @@ class ActivityTasks:
         ex, sched_id, attempt, token_session = await self._current(namespace, req.task_token)
         async with self.core.transition(ex) as t:
             act = self._check(ex, sched_id, attempt, token_session, caller)
-            self._attempt_failed(t, act, failure, immediate=False, timeout_type=None)
+            self.failed(t, act, failure)
+
+    def failed(self, t: Transition, act: ActivityInfo, failure: dict[str, Any]) -> None:
+        """The current attempt of ``act`` (checked, under the lock) failed: retried per its policy."""
+        self._attempt_failed(t, act, failure, immediate=False, timeout_type=None)
 
     async def heartbeat(
         self, namespace: str, req: m.HeartbeatActivityTaskRequest, caller: Session | None = None
@@ -211,24 +249,42 @@ class ActivityTasks:
         ex, sched_id, attempt, token_session = await self._current(namespace, req.task_token)
         async with core.transition(ex) as t:
             act = self._check(ex, sched_id, attempt, token_session, caller)
-            now = t.now
-            act.last_heartbeat_time = now
-            changed = req.details is not None and req.details != act.heartbeat_details
-            if req.details is not None:
-                act.heartbeat_details = req.details
-            if act.heartbeat is not None:
-                core.timers.schedule(
-                    now + act.heartbeat,
-                    self._on_timeout,
-                    ex.record.run_id,
-                    sched_id,
-                    act.attempt,
-                    TimeoutType.HEARTBEAT,
-                )
-            if changed:
-                # Details survive a retry and a server restart, so they are committed.
-                ex.state.touch_activity(act)
-            return {"cancel_requested": act.cancel_requested}
+            return self.beat(t, act, req.details)
+
+    def beat(self, t: Transition, act: ActivityInfo, details: Any) -> dict[str, Any]:
+        """A heartbeat of the current attempt of ``act`` (checked, under the lock)."""
+        ex = t.ex
+        now = t.now
+        act.last_heartbeat_time = now
+        changed = details is not None and details != act.heartbeat_details
+        if details is not None:
+            act.heartbeat_details = details
+        if act.heartbeat is not None:
+            self.core.timers.schedule(
+                now + act.heartbeat,
+                self._on_timeout,
+                ex.record.run_id,
+                act.scheduled_event_id,
+                act.attempt,
+                TimeoutType.HEARTBEAT,
+            )
+        if changed:
+            # Details survive a retry and a server restart, so they are committed.
+            ex.state.touch_activity(act)
+        return {"cancel_requested": act.cancel_requested}
+
+    async def release(self, namespace: str, req: ReleaseActivityTaskRequest, caller: Session | None = None) -> None:
+        """The worker will not report on this attempt: it is completed from elsewhere (the activity
+        called ``activity.raise_complete_async()``). It stays started, under its timeouts, held by no
+        session (so it outlives the worker's), and says so in the store (so it outlives a restart)."""
+        ex, sched_id, attempt, token_session = await self._current(namespace, req.task_token)
+        async with self.core.transition(ex) as t:
+            act = self._check(ex, sched_id, attempt, token_session, caller)
+            if act.state is not ActivityState.STARTED:
+                return  # handed out before a restart: it is offered again (completing it still works)
+            self._session_done(t.ex, act)
+            act.completing_async = True
+            t.ex.state.touch_activity(act)
 
     async def session_lost(self, s: Session, run_id: str, sched_id: int, *, graceful: bool) -> None:
         """``s`` ended while it ran this attempt: the attempt failed, and is retried at once."""
@@ -322,7 +378,7 @@ class ActivityTasks:
             retry_state = "NON_RETRYABLE_FAILURE"
         elif retry.get("maximum_attempts") and act.attempt >= int(retry["maximum_attempts"]):
             retry_state = "MAXIMUM_ATTEMPTS_REACHED"
-        delay = 0.0 if immediate else retry_interval(retry, act.attempt)
+        delay = 0.0 if immediate else _retry_delay(retry, act.attempt, failure)
         if (
             retry_state is None
             and act.schedule_to_close is not None
@@ -331,6 +387,7 @@ class ActivityTasks:
             retry_state = "TIMEOUT"
         if retry_state is None:
             act.attempt += 1
+            act.completing_async = False
             act.last_failure = failure
             act.next_attempt_time = now + delay
             if delay <= 0:
@@ -497,6 +554,9 @@ class ActivityTasks:
     def _rearm(self, rec: ExecutionRecord, st: ExecutionState) -> None:
         core = self.core
         for act in st.activities.values():
+            if act.completing_async and act.state is ActivityState.STARTED:
+                self._rearm_completing(rec, act)
+                continue
             if act.cancel_requested:
                 # It was running when the workflow cancelled it; nothing runs it now.
                 core.timers.schedule(core.clock.now(), self._on_cancel_due, rec.run_id, act.scheduled_event_id)
@@ -508,6 +568,27 @@ class ActivityTasks:
             else:
                 core.matching.offer_activity_task(rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id))
             self._arm_schedule_timers(rec.run_id, act)
+
+    def _rearm_completing(self, rec: ExecutionRecord, act: ActivityInfo) -> None:
+        """A started attempt to be completed from elsewhere, taken from the store: nobody is handed it
+        again; its timeouts go on from when it started and last heartbeated."""
+        timers = self.core.timers
+        started = act.last_started_time or act.attempt_scheduled_time
+        for kind, seconds, since in (
+            (TimeoutType.START_TO_CLOSE, act.start_to_close, started),
+            (TimeoutType.HEARTBEAT, act.heartbeat, max(act.last_heartbeat_time or 0.0, started)),
+        ):
+            if seconds is not None:
+                timers.schedule(
+                    since + seconds, self._on_stored_timeout, rec.run_id, act.scheduled_event_id, act.attempt, kind
+                )
+        self._arm_schedule_timers(rec.run_id, act)
+
+    async def _on_stored_timeout(self, run_id: str, sched_id: int, attempt: int, kind: TimeoutType) -> None:
+        # ``_on_timeout`` takes a started attempt's run missing from the cache for one that ended; this
+        # one's may simply not be loaded yet since the restart.
+        await self.core._load(run_id)
+        await self._on_timeout(run_id, sched_id, attempt, kind)
 
     def _closing(self, t: Transition) -> None:
         """The run closes: the workers running its activities are told to stop them (their reports are
