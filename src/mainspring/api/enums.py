@@ -59,6 +59,8 @@ class EventType(StrEnum):
     TIMER_STARTED = "TimerStarted"
     TIMER_FIRED = "TimerFired"
     TIMER_CANCELED = "TimerCanceled"
+    #: A marker a workflow task recorded: a local activity's outcome (marker_name "LocalActivity").
+    MARKER_RECORDED = "MarkerRecorded"
 
 
 class CommandType(StrEnum):
@@ -73,6 +75,7 @@ class CommandType(StrEnum):
     REQUEST_CANCEL_ACTIVITY = "RequestCancelActivity"
     ACCEPT_UPDATE = "AcceptUpdate"
     COMPLETE_UPDATE = "CompleteUpdate"
+    RECORD_MARKER = "RecordMarker"
 
 
 class UpdateStage(StrEnum):

@@ -20,6 +20,7 @@ from ._handlers import (
     update,
 )
 from ._instance import WorkflowInfo
+from ._raise_cause import raise_cause
 
 __all__ = [
     "Context",
@@ -35,6 +36,7 @@ __all__ = [
     "get_definition",
     "init",
     "query",
+    "raise_cause",
     "run",
     "signal",
     "update",

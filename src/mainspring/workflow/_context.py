@@ -14,8 +14,16 @@ from ..activity import get_definition as get_activity_definition
 from ..converter import PayloadError, encode
 from ..errors import InvalidArgumentError, WorkflowCodeError
 from ..errors import TimeoutError as FailureTimeoutError
-from ..options import ActivityOptions, ExecuteActivityOptions, _check_activity_options, _wire
+from ..options import (
+    ActivityOptions,
+    ExecuteActivityOptions,
+    ExecuteLocalActivityOptions,
+    _check_activity_options,
+    _local_activity_options,
+    _wire,
+)
 from ._instance import ActivityCall, WorkflowInfo
+from ._local_activities import LocalActivityCall
 from ._updates import UpdateInfo, current_update
 
 if TYPE_CHECKING:
@@ -227,3 +235,65 @@ class Context:
             raise InvalidArgumentError(f"the input of activity {name!r} cannot be sent: {e}") from None
         call = ActivityCall(activity_type=name, input=payload, result_type=rtype, **merged)
         return await self._instance.schedule_activity(call)
+
+    # --- local activities --------------------------------------------------------------------------------
+    # Typed as execute_activity is (one overload per shape of activity; by name, result_type is required);
+    # the options are ExecuteLocalActivityOptions.
+
+    @overload
+    async def execute_local_activity(
+        self, activity: ActivityFunction[[], Awaitable[R]], **options: Unpack[ExecuteLocalActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_local_activity(
+        self, activity: ActivityFunction[[A], Awaitable[R]], arg: A, **options: Unpack[ExecuteLocalActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_local_activity(
+        self, activity: ActivityFunction[[], R], **options: Unpack[ExecuteLocalActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_local_activity(
+        self, activity: ActivityFunction[[A], R], arg: A, **options: Unpack[ExecuteLocalActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_local_activity(
+        self, activity: str, arg: Any = ..., *, result_type: type[R], **options: Unpack[ExecuteLocalActivityOptions]
+    ) -> R: ...
+
+    async def execute_local_activity(
+        self, activity: Any, arg: Any = None, *, result_type: Any = None, **options: Any
+    ) -> Any:
+        """Run an activity in this worker, within the workflow task, and wait for its result.
+
+        For short work (a lookup, a computation, a quick call) that is not worth a round trip through the
+        server's task queue: the function runs in the worker that runs the workflow (it must be among the
+        worker's ``activities``), is retried there with backoff per ``retry_policy``, and its outcome is
+        recorded in history as a marker with the task's other commands. On replay the marker's outcome is
+        used: the function is not run again. It may run more than once if a worker is lost before the
+        task completes (at least once, as an activity). A local activity longer than the workflow task
+        timeout keeps its task alive: the worker completes the task before it times out and goes on in
+        the next one.
+
+        Typed as ``execute_activity`` (``arg`` must fit the activity's input type, the result has its result
+        type; by name, ``result_type`` is required). Options: ``ExecuteLocalActivityOptions`` (at least one
+        of the two timeouts). If it fails for good, ``ActivityError`` is raised with the last attempt's
+        error as its ``cause`` (see ``workflow.raise_cause``).
+        """
+        self._check_loop()
+        if isinstance(activity, str):
+            name, takes_input, rtype = activity, arg is not None, result_type
+        else:
+            d = get_activity_definition(activity)
+            name, takes_input, rtype = d.name, d.takes_input, d.result_type if result_type is None else result_type
+        wire = _local_activity_options(options, message_prefix=f"local activity {name!r}: ")
+        try:
+            payload = encode(arg) if takes_input else None
+        except PayloadError as e:
+            raise InvalidArgumentError(f"the input of local activity {name!r} cannot be sent: {e}") from None
+        call = LocalActivityCall(activity_type=name, input=payload, result_type=rtype, **wire)
+        return await self._instance.schedule_local_activity(call)

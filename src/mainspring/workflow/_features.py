@@ -9,6 +9,7 @@ Each feature is a module that registers its part (``EVENTS``: event type -> hand
 - ``_cancellation``: a cancellation requested of the workflow
 - ``_signals``: a signal, delivered to its handler
 - ``_updates``: an update: validated, accepted or rejected, its handler run and its outcome recorded
+- ``_local_activities``: local activities, run by the worker within the task, their outcomes as markers
 
 A new feature (signals, updates, child workflows) is one module and one entry in ``FEATURES``; its
 server side is one module in ``mainspring.server.features``. Workflow tasks (Started, Completed,
@@ -21,12 +22,20 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import _activities, _cancellation, _lifecycle, _signals, _timers, _updates
+from . import _activities, _cancellation, _lifecycle, _local_activities, _signals, _timers, _updates
 from ._kinds import CommandEvent, EventHandler
 
 __all__ = ["CLOSING_COMMANDS", "COMMAND_EVENTS", "EVENT_HANDLERS", "FEATURES"]
 
-FEATURES: tuple[ModuleType, ...] = (_lifecycle, _activities, _timers, _cancellation, _signals, _updates)
+FEATURES: tuple[ModuleType, ...] = (
+    _lifecycle,
+    _activities,
+    _timers,
+    _cancellation,
+    _signals,
+    _updates,
+    _local_activities,
+)
 
 
 def _tables() -> tuple[dict[str, EventHandler], dict[str, CommandEvent]]:

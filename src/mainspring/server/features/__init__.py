@@ -11,6 +11,7 @@
 - ``queries``: a query asked of the worker that holds the run (or one that replays it)
 - ``updates``: updates admitted, carried by workflow tasks (speculative ones if need be), accepted or
   rejected, completed; its AcceptUpdate and CompleteUpdate command kinds
+- ``markers``: RecordMarker, what a workflow task worked out itself (a local activity's outcome)
 
 A command kind (``kinds.CommandKind``: its check, and the events and state it becomes) is listed once
 in ``COMMAND_KINDS`` below, with its request model in ``api.models.Command``; a feature's operations,
@@ -23,10 +24,10 @@ issues) registers beside the SDK's code, in ``mainspring.workflow._features``.
 
 from __future__ import annotations
 
-from . import activities, closing, timers, updates
+from . import activities, closing, markers, timers, updates
 from .kinds import CommandCheck, CommandKind, CommandKinds
 
 __all__ = ["COMMAND_KINDS", "CommandCheck", "CommandKind", "CommandKinds"]
 
 #: Every command kind the server accepts.
-COMMAND_KINDS = CommandKinds((*activities.KINDS, *timers.KINDS, *closing.KINDS, *updates.KINDS))
+COMMAND_KINDS = CommandKinds((*activities.KINDS, *timers.KINDS, *closing.KINDS, *updates.KINDS, *markers.KINDS))
