@@ -257,17 +257,19 @@ def resume_local(
     if results is None:
         # Complete the task with what it has, and go on in the next one (the worker's heartbeat).
         outcome.force_new_task = True
+        outcome.commands = inst.pending_commands()
         return outcome
     try:
-        commands = inst.resolve_local(results)
+        inst.resolve_local(results)
     except (NondeterminismError, WorkflowCodeError) as e:
         return _code_failed(e, task, inst, cache, failures)
-    outcome.commands = commands
+    if inst._local and not inst.finished:
+        outcome.local = inst  # it waits for more: the commands are taken once it waits for something else
+        return outcome
+    outcome.commands = inst.pending_commands()
     if inst.finished:
         cache.evict(task["run_id"])
         outcome.keep = False
-    elif inst._local:
-        outcome.local = inst
     elif cache.size <= 0:
         inst.dispose()
     return outcome

@@ -547,12 +547,15 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         """The local activities asked for whose outcome is not recorded yet, oldest first (for the worker)."""
         return list(self._local.values())
 
-    def resolve_local(self, outcomes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        """The worker ran local activities: record each outcome (a marker's details, by local activity id),
-        run the code on, and return the commands for the server (all of this task's so far). Raises as
-        ``activate`` does."""
+    def resolve_local(self, outcomes: dict[str, dict[str, Any]]) -> None:
+        """The worker ran local activities: record each outcome (a marker's details, by local activity id)
+        and run the code on. Raises as ``activate`` does. The commands are then ``pending_commands()``
+        (not returned here: a task of many local activities in a row would copy them all each time)."""
         _local_activities.resolve(self, outcomes)
         self._run_ready()
+
+    def pending_commands(self) -> list[dict[str, Any]]:
+        """The commands the code issued that history has not confirmed yet: this task's, for the server."""
         return [c.body for c in self._pending]
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
