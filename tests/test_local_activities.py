@@ -12,7 +12,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,9 @@ from mainspring import (
     activity,
     workflow,
 )
+from mainspring.client import WorkflowHandle
+from mainspring.workflow import WorkflowInfo, get_definition
+from mainspring.workflow._instance import WorkflowInstance
 from support import ServerProcess
 
 STC = timedelta(seconds=10)
@@ -146,10 +149,34 @@ async def slow_local(ctx: workflow.Context, e: Effect) -> int:
 # ================================================================================================
 
 
+async def replays_cleanly(handle: WorkflowHandle[Any, Any], wf: Any) -> list[dict[str, Any]]:
+    """Replay the closed run's whole history with a fresh instance (as a worker replays an evicted run):
+    it must match command for command (markers resolved at the points the live run resolved them) without
+    running anything, and reach the end of the code. Returns the history."""
+    history = await handle.fetch_history()
+    desc = await handle.describe()
+    info = WorkflowInfo(
+        "default",
+        handle.workflow_id,
+        desc.run_id,
+        desc.workflow_type,
+        desc.task_queue,
+        datetime.fromisoformat(history[0]["event_time"]),
+    )
+    inst = WorkflowInstance(get_definition(wf), info)  # type: ignore[abstract]
+    try:
+        assert inst.activate(history) == []  # every command the code issued is in history
+        assert inst.finished and not inst.local_activities
+    finally:
+        inst.dispose()
+    return history
+
+
 async def test_local_activity_results_are_markers(client: Client, task_queue: str) -> None:
     async with running_worker(client, task_queue, workflows=[three_locals], activities=[double, shout]):
         handle = await client.start_workflow(three_locals, 21, id=new_id(), task_queue=task_queue)
         assert await handle.result(timeout=60) == [42, "GOT 42!", 84]
+    await replays_cleanly(handle, three_locals)
     types = await history_types(handle)
     assert types.count("MarkerRecorded") == 3
     assert "ActivityTaskScheduled" not in types
@@ -166,6 +193,7 @@ async def test_local_activity_is_retried_with_backoff_then_succeeds(client: Clie
     async with running_worker(client, task_queue, workflows=[flaky_local], activities=[flaky]):
         handle = await client.start_workflow(flaky_local, Flaky(key, fail_attempts=2), id=key, task_queue=task_queue)
         assert await handle.result(timeout=60) == {"result": "done on attempt 3"}
+    await replays_cleanly(handle, flaky_local)
     attempts = ATTEMPTS[key]
     assert [n for n, _ in attempts] == [1, 2, 3]
     # 50 ms, then 100 ms (coefficient 2): at least that much apart.
@@ -210,6 +238,7 @@ async def test_replay_uses_the_marker_and_does_not_run_the_local_activity_again(
     async with running_worker(client, task_queue, workflows=[LocalThenSignal], activities=[side_effect]):
         await handle.signal(LocalThenSignal.proceed)
         assert await handle.result(timeout=60) == [1, 2]
+    await replays_cleanly(handle, LocalThenSignal)
     assert Path(path).read_text().splitlines() == ["ran", "ran"]  # the first one did not run again
     assert (await history_types(handle)).count("MarkerRecorded") == 2
 
@@ -225,6 +254,8 @@ async def test_local_activity_longer_than_the_workflow_task_timeout(tmp_path: Pa
                     slow_local, Effect(path, seconds=4.0), id=new_id(), task_queue=task_queue
                 )
                 assert await handle.result(timeout=60) == 1
+            # Its marker is in a later task than the one that asked for it: replay finds it there.
+            await replays_cleanly(handle, slow_local)
             types = await history_types(handle)
             desc = await handle.describe()
         finally:
