@@ -25,7 +25,7 @@ ROOT = BENCH_DIR.parent
 PY = sys.executable
 
 ENGINES = ("mainspring", "temporal", "dbos")
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "CLI", "W15")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "CLI", "W15")
 
 #: The default n of each workload. W5's default is per engine (see W5_DEFAULT_N).
 DEFAULT_N = {
@@ -42,6 +42,7 @@ DEFAULT_N = {
     "CLI": 15,
     "W12": 1000,
     "W15": 10_000,
+    "W13": 1000,
 }
 #: W5 (workflows waiting on a one-hour timer): 100,000 for Mainspring, as the issue asks. Temporal's dev
 #: server starts only a few dozen workflows a second here and DBOS keeps every waiting workflow as a task
@@ -503,3 +504,23 @@ def half_cut(events: Sequence[Any], started: Any, type_of: Any = lambda e: e["ev
         if type_of(events[i]) == started:
             return i + 1
     return len(events)
+
+
+# ----------------------------------------------------------------------------------------------------
+# W13: local activities in a row, inside one workflow
+# ----------------------------------------------------------------------------------------------------
+
+
+def w13_figures(stamps: Sequence[float]) -> Result:
+    """W13's figures from the ``time.perf_counter()`` each of n sequential local activities returned (all
+    in the worker's process): one local activity round trip, measured inside the workflow, is the time from
+    one activity's run to the next's (its outcome recorded, the workflow code resumed, the next one run).
+    Reported: p50 and p99 of those gaps, and the mean (first to last / (n - 1))."""
+    gaps = [(b - a) * 1000 for a, b in itertools.pairwise(stamps)]
+    if not gaps:
+        raise AssertionError("W13 needs n >= 2")
+    return {
+        "la_p50_ms": pct(gaps, 0.5),
+        "la_p99_ms": pct(gaps, 0.99),
+        "la_mean_ms": (stamps[-1] - stamps[0]) * 1000 / len(gaps),
+    }

@@ -59,6 +59,9 @@ def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
         raise NotImplementedError(f"{workload} compares Mainspring with Temporal (signals and queries); not DBOS")
     if workload == "W12":
         raise NotImplementedError("W12 compares Mainspring's signals with Temporal's (see bench/README.md)")
+    if workload == "W13":
+        # A DBOS step is always local (in the workflow's process): there is no task-queue activity to compare.
+        raise NotImplementedError("W13 compares Mainspring's local activities with Temporal's; not DBOS")
     tag = run_tag("dbos", workload, run)
     d = rundir()
     db = d / f"{tag}.sqlite"

@@ -48,6 +48,7 @@ from common import (
     w8_burst,
     w12_check,
     w12_send,
+    w13_figures,
 )
 from mainspring import Client, WorkflowHandle
 from mainspring.errors import WorkflowQueryFailedError
@@ -159,6 +160,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                     res.update(await _w12(client, tq, tag, n, opts))
                 elif workload == "W15":
                     res.update(await _w15(client, tq, tag, n))
+                elif workload == "W13":
+                    res.update(await _w13(client, tq, tag, n))
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
@@ -711,3 +714,16 @@ async def _w5(client: Client, tq: str, tag: str, n: int, opts: Options, server: 
         start_concurrency=opts.w5_concurrency,
     )
     return figures
+
+
+# ---------------------------------------------------------------------------------------------------- W13
+
+
+async def _w13(client: Client, tq: str, tag: str, n: int) -> Result:
+    """n local activities in a row in one workflow; the round trip measured inside it (``w13_figures``)."""
+    t = time.perf_counter()
+    stamps = await client.execute_workflow(defs.local_loop_wf, n, id=f"w13-{tag}", task_queue=tq)
+    wall = time.perf_counter() - t
+    if len(stamps) != n:
+        raise AssertionError(f"W13 returned {len(stamps)} stamps, expected {n}")
+    return {**w13_figures(stamps), "wall_s": wall}

@@ -55,6 +55,7 @@ from common import (
     w8_burst,
     w12_check,
     w12_send,
+    w13_figures,
 )
 
 W5_TIMER_SECONDS = 3600.0
@@ -219,6 +220,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 res.update(await _w11(client, tq, tag, n))
             elif workload == "W12":
                 res.update(await _w12(client, tq, tag, n, opts))
+            elif workload == "W13":
+                res.update(await _w13(client, tq, tag, n))
             else:
                 raise ValueError(workload)
             s1, w1, c1 = _cpu(server, worker)
@@ -585,3 +588,16 @@ async def _w5(client: Client, tq: str, tag: str, n: int, opts: Options, server: 
         start_concurrency=opts.w5_concurrency,
     )
     return figures
+
+
+# ---------------------------------------------------------------------------------------------------- W13
+
+
+async def _w13(client: Client, tq: str, tag: str, n: int) -> Result:
+    """n local activities in a row in one workflow; the round trip measured inside it (``w13_figures``)."""
+    t = time.perf_counter()
+    stamps = await client.execute_workflow(defs.LocalLoopWF.run, n, id=f"w13-{tag}", task_queue=tq)
+    wall = time.perf_counter() - t
+    if len(stamps) != n:
+        raise AssertionError(f"W13 returned {len(stamps)} stamps, expected {n}")
+    return {**w13_figures(stamps), "wall_s": wall}

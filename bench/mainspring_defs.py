@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -45,6 +46,11 @@ async def sleep_step(i: int) -> str:
 @activity.defn(name="echo")
 async def echo(payload: str) -> str:  # W9
     return payload
+
+
+@activity.defn(name="stamp")
+async def stamp(i: int) -> float:  # W13: when it ran (the worker's clock)
+    return time.perf_counter()
 
 
 # ---------------------------------------------------------------------------------------------------- workflows
@@ -154,6 +160,11 @@ async def can_loop_wf(ctx: workflow.Context, n: int) -> int:  # W15: n more runs
     return ctx.info.history_length
 
 
+@workflow.defn(name="LocalLoopWF")
+async def local_loop_wf(ctx: workflow.Context, n: int) -> list[float]:  # W13: n local activities in a row
+    return [await ctx.execute_local_activity(stamp, i, start_to_close_timeout=ACT_TIMEOUT) for i in range(n)]
+
+
 WORKFLOWS: list[Any] = [
     greet_wf,
     three_noop_wf,
@@ -165,5 +176,6 @@ WORKFLOWS: list[Any] = [
     MessageWF,
     SignalSinkWF,
     can_loop_wf,
+    local_loop_wf,
 ]
-ACTIVITIES: list[activity.ActivityFunction[..., Any]] = [greet, noop, sleep_step, echo]
+ACTIVITIES: list[activity.ActivityFunction[..., Any]] = [greet, noop, sleep_step, echo, stamp]

@@ -74,6 +74,8 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
         ("update_rt_p99_ms", "lower"),
     ],
     "CLI": [("help_ms", "lower"), ("list_ms", "lower"), ("describe_ms", "lower")],
+    # la_*: one local activity round trip inside the workflow (from one's run to the next's), no server trip.
+    "W13": [("la_p50_ms", "lower"), ("la_p99_ms", "lower"), ("la_mean_ms", "lower")],
     "W12": [
         ("signals_per_s", "higher"),
         ("signal_ack_p50_ms", "lower"),
@@ -225,7 +227,7 @@ def _temporal_available() -> bool:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W12, W15, CLI (or 'all' for W1-W4)")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W13, W15, CLI (or 'all' for W1-W4)")
     ap.add_argument(
         "--engine",
         default=None,
@@ -239,7 +241,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=(
             "workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W6 30000, "
             "W7 10000 (largest K), W8 10000 per batch, W9 5 per size, W10 200 signal round trips, W11 500 "
-            "queries, W12 1000 signals, CLI 15 per command, W15 10000 continue-as-new runs)"
+            "queries, W12 1000 signals, W13 1000 local activities, CLI 15 per command, W15 10000 continue-as-new runs)"
         ),
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per engine and workload (default 3)")

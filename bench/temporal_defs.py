@@ -7,6 +7,7 @@ Temporal's default retry policy. The worker runs them with default settings (san
 
 import asyncio
 import os
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -44,6 +45,11 @@ async def sleep_step(i: int) -> str:
 @activity.defn
 async def echo(payload: str) -> str:  # W9
     return payload
+
+
+@activity.defn
+async def stamp(i: int) -> float:  # W13: when it ran (the worker's clock)
+    return time.perf_counter()
 
 
 # ---------------------------------------------------------------------------------------------------- workflows
@@ -160,5 +166,12 @@ class SignalSinkWF:  # W12: records each signal's payload in the order its handl
         self.seen.append(i)
 
 
-WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF, FanOutWF, EchoWF, MessageWF, SignalSinkWF]
-ACTIVITIES: list[Callable[..., Any]] = [greet, noop, sleep_step, echo]
+@workflow.defn
+class LocalLoopWF:  # W13: n local activities in a row
+    @workflow.run
+    async def run(self, n: int) -> list[float]:
+        return [await workflow.execute_local_activity(stamp, i, start_to_close_timeout=ACT_TIMEOUT) for i in range(n)]
+
+
+WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF, FanOutWF, EchoWF, MessageWF, SignalSinkWF, LocalLoopWF]
+ACTIVITIES: list[Callable[..., Any]] = [greet, noop, sleep_step, echo, stamp]

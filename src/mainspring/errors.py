@@ -32,11 +32,14 @@
 
 from __future__ import annotations
 
+import builtins
 import traceback
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from ._typed_failures import exception_info as _exception_info
+from ._typed_failures import rebuild_exception as _rebuild_exception
 from .api.enums import ApplicationErrorCategory
 
 __all__ = [
@@ -64,6 +67,7 @@ __all__ = [
     "WorkflowFailureError",
     "WorkflowQueryFailedError",
     "WorkflowUpdateFailedError",
+    "exception_from_failure",
     "failure_from_dict",
     "failure_to_dict",
 ]
@@ -83,7 +87,7 @@ class FailureError(MainspringError):
     workflow task (the task is retried, on the assumption that the code has a bug that a deploy fixes).
     """
 
-    def __init__(self, message: str, *, cause: FailureError | None = None, stack: str | None = None) -> None:
+    def __init__(self, message: str, *, cause: BaseException | None = None, stack: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.cause = cause
@@ -116,13 +120,14 @@ class ApplicationError(FailureError):
         *details: Any,
         type: str | None = None,
         non_retryable: bool = False,
-        cause: FailureError | None = None,
+        cause: BaseException | None = None,
         stack: str | None = None,
         next_retry_delay: timedelta | None = None,
         category: ApplicationErrorCategory = ApplicationErrorCategory.UNSPECIFIED,
     ) -> None:
         super().__init__(message, cause=cause, stack=stack)
-        self.type = type or "ApplicationError"
+        # A subclass (``class InsufficientFunds(ApplicationError)``) is named by its class, as a plain exception is.
+        self.type = type or ("ApplicationError" if self.__class__ is ApplicationError else self.__class__.__name__)
         self.details: tuple[Any, ...] = details
         self.non_retryable = non_retryable
         if next_retry_delay is not None and next_retry_delay < timedelta(0):
@@ -150,7 +155,7 @@ class ActivityError(FailureError):
         activity_id: str,
         attempt: int,
         retry_state: str | None = None,
-        cause: FailureError | None = None,
+        cause: BaseException | None = None,
         stack: str | None = None,
     ) -> None:
         super().__init__(message, cause=cause, stack=stack)
@@ -185,9 +190,12 @@ class ChildWorkflowError(FailureError):
         self.workflow_type = workflow_type
 
 
-class TimeoutError(FailureError):
+class TimeoutError(FailureError, builtins.TimeoutError):
     """A timeout fired. ``timeout_type`` is one of ``SCHEDULE_TO_CLOSE``, ``START_TO_CLOSE``,
-    ``SCHEDULE_TO_START``, ``HEARTBEAT``."""
+    ``SCHEDULE_TO_START``, ``HEARTBEAT`` (activities), ``WAIT_CONDITION`` (``ctx.wait_condition``), or
+    ``RESULT`` (client side: ``handle.result(timeout=...)`` gave up waiting; the workflow runs on).
+
+    Also a subclass of Python's ``TimeoutError``, so ``except TimeoutError`` written for asyncio's catches it."""
 
     def __init__(
         self,
@@ -195,7 +203,7 @@ class TimeoutError(FailureError):
         *,
         timeout_type: str,
         last_heartbeat_details: Any = None,
-        cause: FailureError | None = None,
+        cause: BaseException | None = None,
         stack: str | None = None,
     ) -> None:
         super().__init__(message, cause=cause, stack=stack)
@@ -218,7 +226,7 @@ class TerminatedError(FailureError):
 class ServerError(FailureError):
     """The engine failed the work (for example, the worker running an activity was lost)."""
 
-    def __init__(self, message: str, *, non_retryable: bool = False, cause: FailureError | None = None) -> None:
+    def __init__(self, message: str, *, non_retryable: bool = False, cause: BaseException | None = None) -> None:
         super().__init__(message, cause=cause)
         self.non_retryable = non_retryable
 
@@ -407,6 +415,11 @@ def _failure_to_dict(err: BaseException, with_stack: bool, depth: int) -> dict[s
     else:
         # A plain Python exception from user code: keep its class name as the error type.
         out.update(kind="application", type=type(err).__name__, non_retryable=False)
+    if isinstance(err, ApplicationError) or not isinstance(err, FailureError):
+        # Its class and public state, so that a reader that has the class rebuilds it (``_typed_failures``).
+        info = _exception_info(err)
+        if info is not None:
+            out["exception"] = info
     if cause_err is not None:
         if depth < _MAX_CAUSES:
             out["cause"] = _failure_to_dict(cause_err, with_stack, depth + 1)
@@ -486,3 +499,27 @@ def _application_extras(data: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(category, str) and category in ApplicationErrorCategory.__members__:
         extras["category"] = ApplicationErrorCategory(category)
     return extras
+
+
+def exception_from_failure(data: Mapping[str, Any]) -> BaseException:
+    """Rebuild the exception a failure JSON records, keeping its class where possible.
+
+    The failure of an exception of the user's own class (``InsufficientFunds``, raised in an activity)
+    carries its class and public attributes (``failure_to_dict``); if that class is loaded in this
+    process (the worker imported the module that defines it), the result is an instance of it, with
+    ``args`` and those attributes (as JSON: a dataclass attribute comes back as a dict). Otherwise, and
+    for Python's builtin exceptions, it is what ``failure_from_dict`` makes: an ``ApplicationError``
+    whose ``type`` is the class name. Causes are rebuilt the same way (``__cause__``, and ``.cause`` for
+    a ``FailureError``). Nothing is imported and no constructor runs (see ``mainspring._typed_failures``).
+    """
+    cause = exception_from_failure(data["cause"]) if isinstance(data.get("cause"), Mapping) else None
+    base = failure_from_dict({**data, "cause": None})
+    if cause is not None:
+        base.cause = cause
+        base.__cause__ = cause
+    info = data.get("exception")
+    typed = _rebuild_exception(info, base) if info is not None else None
+    if typed is None:
+        return base
+    typed.__cause__ = cause
+    return typed

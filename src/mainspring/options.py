@@ -21,7 +21,13 @@ from .api import enums as _enums
 from .api.fields import seconds_problem as _seconds_problem
 from .api.names import check_id as _check_id
 
-__all__ = ["ActivityOptions", "ExecuteActivityOptions", "RetryPolicy", "StartWorkflowOptions"]
+__all__ = [
+    "ActivityOptions",
+    "ExecuteActivityOptions",
+    "ExecuteLocalActivityOptions",
+    "RetryPolicy",
+    "StartWorkflowOptions",
+]
 
 
 @dataclass(frozen=True)
@@ -238,3 +244,42 @@ def _check_activity_options(given: Mapping[str, object], *, name_prefix: str = "
             problem = _check_id(name_prefix + name, value)
         if problem:
             raise ValueError(message_prefix + problem)
+
+
+# --- local activities -------------------------------------------------------------------------------------
+
+
+class ExecuteLocalActivityOptions(TypedDict, total=False):
+    """The keyword options of ``ctx.execute_local_activity``. At least one of the two timeouts is required.
+
+    A local activity runs in the workflow's own worker, within the workflow task: no task queue, no
+    heartbeats, no schedule-to-start.
+    """
+
+    #: Limit on the whole local activity, all attempts and the waits between them included.
+    schedule_to_close_timeout: timedelta | None
+    #: Limit on one attempt; when it fires the attempt is retried per ``retry_policy``.
+    start_to_close_timeout: timedelta | None
+    #: How failed attempts are retried (by the worker, with backoff); None: ``RetryPolicy()``'s defaults.
+    retry_policy: RetryPolicy | None
+
+
+_EXECUTE_LOCAL_ACTIVITY_KEYWORDS = _Keywords("execute_local_activity", ExecuteLocalActivityOptions)
+
+
+def _local_activity_options(given: Mapping[str, object], *, message_prefix: str = "") -> dict[str, Any]:
+    """The options of a local activity, checked (TypeError or ValueError naming the option), in wire form."""
+    _EXECUTE_LOCAL_ACTIVITY_KEYWORDS.check(given, message_prefix=message_prefix)
+    out: dict[str, Any] = dict.fromkeys(_EXECUTE_LOCAL_ACTIVITY_KEYWORDS.types)
+    for name, value in given.items():
+        if isinstance(value, timedelta):
+            problem = _seconds_problem(name, value.total_seconds(), positive=True)
+            if problem:
+                raise ValueError(message_prefix + problem)
+        out[name] = _wire(value) if value is not None else None
+    if out["schedule_to_close_timeout"] is None and out["start_to_close_timeout"] is None:
+        raise ValueError(
+            message_prefix + "set schedule_to_close_timeout or start_to_close_timeout "
+            "(how long it may take, retries included or per attempt)"
+        )
+    return out

@@ -54,7 +54,7 @@ from mainspring.client import (
     WorkflowUpdateHandle,
     WorkflowUpdateStage,
 )
-from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
+from mainspring.options import ExecuteActivityOptions, ExecuteLocalActivityOptions, StartWorkflowOptions
 
 G = Greeting(name="ada")
 ORDER = Order(order_id="o-1", items=2)
@@ -413,3 +413,26 @@ async def every_child_shape(ctx: workflow.Context, greeting: Greeting) -> None:
     await anyone.signal("ping", 1)
     options: workflow.ChildWorkflowOptions = {"id": "c-9", "task_queue": "q"}
     assert_type(await ctx.execute_child_workflow(greeting_workflow, greeting, **options), Reply)
+
+
+async def local_activities(ctx: workflow.Context, greeting: Greeting) -> None:
+    # Typed as execute_activity: the activity's input and result types flow through.
+    assert_type(await ctx.execute_local_activity(greet, greeting, start_to_close_timeout=FIVE_SECONDS), Reply)
+    assert_type(await ctx.execute_local_activity(tick, schedule_to_close_timeout=FIVE_SECONDS), str)
+    assert_type(await ctx.execute_local_activity(shout, greeting, start_to_close_timeout=FIVE_SECONDS), str)
+    assert_type(await ctx.execute_local_activity(now_plain, start_to_close_timeout=FIVE_SECONDS), float)
+    assert_type(
+        await ctx.execute_local_activity(
+            count_items, ORDER, start_to_close_timeout=FIVE_SECONDS, retry_policy=RetryPolicy()
+        ),
+        int,
+    )
+    assert_type(await ctx.execute_local_activity("tick", result_type=str, start_to_close_timeout=FIVE_SECONDS), str)
+    local_options = ExecuteLocalActivityOptions(start_to_close_timeout=FIVE_SECONDS)
+    assert_type(await ctx.execute_local_activity(greet, greeting, **local_options), Reply)
+    # raise_cause keeps the awaited call's result type.
+    assert_type(
+        await workflow.raise_cause(ctx.execute_local_activity(greet, greeting, start_to_close_timeout=FIVE_SECONDS)),
+        Reply,
+    )
+    assert_type(await workflow.raise_cause(ctx.execute_activity(tick, start_to_close_timeout=FIVE_SECONDS)), str)

@@ -355,3 +355,25 @@ async def child_workflow_mistakes(ctx: workflow.Context) -> None:
     await other.signal(Pinger.ping, "three")  # type-error
     await other.signal(CartWorkflow.close_cart)  # type-error
     ctx.get_external_workflow_handle_for(CartWorkflow.add, "c")  # type-error
+
+
+async def local_activity_mistakes(ctx: workflow.Context) -> None:
+    # The wrong input, no input, an input for none, the result used as the wrong type.
+    await ctx.execute_local_activity(greet, ORDER, start_to_close_timeout=T)  # type-error
+    await ctx.execute_local_activity(greet, start_to_close_timeout=T)  # type-error
+    await ctx.execute_local_activity(tick, G, start_to_close_timeout=T)  # type-error
+    await ctx.execute_local_activity(shout, 1, start_to_close_timeout=T)  # type-error
+    a: str = await ctx.execute_local_activity(greet, G, start_to_close_timeout=T)  # type-error
+    b: int = await ctx.execute_local_activity(now_plain, start_to_close_timeout=T)  # type-error
+    # Not an activity.
+    await ctx.execute_local_activity(undecorated_activity, G, start_to_close_timeout=T)  # type-error
+    await ctx.execute_local_activity(greeting_workflow, G, start_to_close_timeout=T)  # type-error
+    # Options local activities do not have, or of the wrong type.
+    await ctx.execute_local_activity(greet, G, start_to_close_timeout=5)  # type-error
+    await ctx.execute_local_activity(greet, G, task_queue="q", start_to_close_timeout=T)  # type-error
+    await ctx.execute_local_activity(greet, G, heartbeat_timeout=T, start_to_close_timeout=T)  # type-error
+    await ctx.execute_local_activity(tick, retry_policy=3, start_to_close_timeout=T)  # type-error
+    # By name, without its result type.
+    await ctx.execute_local_activity("tick", start_to_close_timeout=T)  # type-error
+    # raise_cause keeps the result type.
+    c: int = await workflow.raise_cause(ctx.execute_local_activity(greet, G, start_to_close_timeout=T))  # type-error

@@ -81,6 +81,8 @@ class EventType(StrEnum):
     REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED = "RequestCancelExternalWorkflowExecutionInitiated"
     REQUEST_CANCEL_EXTERNAL_WORKFLOW_EXECUTION_FAILED = "RequestCancelExternalWorkflowExecutionFailed"
     EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED = "ExternalWorkflowExecutionCancelRequested"
+    #: A marker a workflow task recorded: a local activity's outcome (marker_name "LocalActivity").
+    MARKER_RECORDED = "MarkerRecorded"
 
 
 class CommandType(StrEnum):
@@ -99,6 +101,7 @@ class CommandType(StrEnum):
     START_CHILD_WORKFLOW = "StartChildWorkflow"
     SIGNAL_EXTERNAL_WORKFLOW = "SignalExternalWorkflow"
     REQUEST_CANCEL_EXTERNAL_WORKFLOW = "RequestCancelExternalWorkflow"
+    RECORD_MARKER = "RecordMarker"
 
 
 class ParentClosePolicy(StrEnum):

@@ -625,6 +625,11 @@ class WorkflowTask(_Model):
         description="Updates waiting for the workflow: the worker runs each one's validator, and accepts it (an "
         "AcceptUpdate command) or rejects it (rejected_updates of the completion). Left out when there are none.",
     )
+    task_timeout: float | None = Field(
+        default=None,
+        description="Seconds the worker has to complete this task (a worker running local activities longer "
+        "completes it before then with force_new_task, and goes on in the next).",
+    )
 
 
 class UpdateRequest(_Model):
@@ -797,6 +802,17 @@ class RequestCancelExternalWorkflowCommand(_Model):
     reason: Text = ""
 
 
+class RecordMarkerCommand(_Model):
+    """Record a marker in history: what the workflow worked out in the task itself, to be read back on replay
+    instead of worked out again (a local activity's outcome: marker_name "LocalActivity", details
+    ``{"activity_type", "attempt", "result"}`` or ``{..., "failure", "retry_state"}``)."""
+
+    type: Literal[CommandType.RECORD_MARKER] = CommandType.RECORD_MARKER
+    marker_name: HandlerName
+    marker_id: Token = Field(description="Unique among the run's markers of that name (a sequence number).")
+    details: Any = None
+
+
 Command = Annotated[
     ScheduleActivityCommand
     | StartTimerCommand
@@ -810,7 +826,8 @@ Command = Annotated[
     | ContinueAsNewWorkflowCommand
     | StartChildWorkflowCommand
     | SignalExternalWorkflowCommand
-    | RequestCancelExternalWorkflowCommand,
+    | RequestCancelExternalWorkflowCommand
+    | RecordMarkerCommand,
     Field(discriminator="type"),
 ]
 
@@ -829,6 +846,11 @@ class CompleteWorkflowTaskRequest(_Model):
     sticky: bool = Field(default=True, description="The worker keeps this workflow cached; send it later tasks.")
     eager_activity_slots: int = Field(
         default=0, ge=0, le=1000, description="Up to this many scheduled activities may be handed back at once."
+    )
+    force_new_task: bool = Field(
+        default=False,
+        description="Schedule the next workflow task at once (sticky), though nothing new happened: the worker "
+        "is still running local activities and completes this task before it times out (a heartbeat).",
     )
 
 

@@ -105,6 +105,14 @@ def server() -> None:
     help="Seconds without a heartbeat after which a worker is considered dead and its tasks move on.",
 )
 @click.option(
+    "--workflow-task-timeout",
+    type=click.FloatRange(0.5, 3600),
+    default=10.0,
+    show_default=True,
+    help="Seconds a worker has to complete a workflow task before it is handed out again (a worker running "
+    "longer local activities completes it before then and goes on in the next).",
+)
+@click.option(
     "--max-poll-wait",
     type=click.FloatRange(0.1, 3600),
     default=30.0,
@@ -197,6 +205,7 @@ def start_dev(
     namespaces: tuple[str, ...],
     max_payload_size: str,
     worker_session_timeout: float,
+    workflow_task_timeout: float,
     max_poll_wait: float,
     max_pending_starts: int,
     execution_cache_size: int,
@@ -227,6 +236,7 @@ def start_dev(
         namespaces=("default", *[n for n in namespaces if n != "default"]),
         max_payload_bytes=_parse_size(max_payload_size),
         worker_session_timeout=timedelta(seconds=worker_session_timeout),
+        workflow_task_timeout=timedelta(seconds=workflow_task_timeout),
         max_pending_starts=max_pending_starts,
         max_poll_wait=timedelta(seconds=max_poll_wait),
         execution_cache_size=execution_cache_size,

@@ -18,6 +18,7 @@ from ..errors import (
     WorkflowQueryFailedError,
     failure_from_dict,
 )
+from ..errors import TimeoutError as FailureTimeoutError
 from ._retry import retrying as _retrying
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage, outcome, wait_for
 
@@ -168,7 +169,9 @@ class WorkflowHandle(Generic[S, R]):
         """Wait for the run to close and return its result.
 
         Raises ``WorkflowFailureError`` (with the recorded failure as ``cause``) if it did not complete,
-        and ``asyncio.TimeoutError`` if ``timeout`` seconds pass first. While it waits on a run whose
+        ``mainspring.TimeoutError`` (``timeout_type`` ``RESULT``; also a builtin ``TimeoutError``) if
+        ``timeout`` seconds pass first, and ``mainspring.converter.PayloadError`` (naming the field) if
+        the result does not fit the handle's result type. While it waits on a run whose
         workflow task keeps failing (a bug in workflow code), it logs a warning saying so, once, on the
         ``mainspring.client`` logger (it looks with ``describe`` after a few seconds, then rarely; see
         ``mainspring.client._stuck``).
@@ -195,7 +198,10 @@ class WorkflowHandle(Generic[S, R]):
                 try:
                     value: R = decode(data.get("result"), self._result_type)
                 except PayloadError as e:
-                    raise InvalidArgumentError(f"the workflow result does not fit the expected type: {e}") from None
+                    # Not an RPCError: the server answered; the result and the caller's type disagree.
+                    raise PayloadError(
+                        f"the result of workflow {self.workflow_id!r} does not fit the expected type: {e}"
+                    ) from None
                 return value
             if status is not WorkflowStatus.RUNNING:
                 failure = data.get("failure")
@@ -207,7 +213,9 @@ class WorkflowHandle(Generic[S, R]):
                     cause=cause,
                 )
             if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(f"workflow {self.workflow_id!r} did not close within {timeout}s")
+                raise FailureTimeoutError(
+                    f"workflow {self.workflow_id!r} did not close within {timeout}s", timeout_type="RESULT"
+                )
 
     # --- messages ---------------------------------------------------------------------------------------
     # A handler method of the handle's workflow class (``GreetingWorkflow.submit``: typed, its payload checked

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..api.enums import UpdateStage
 from ..converter import PayloadError, decode
-from ..errors import InvalidArgumentError, WorkflowUpdateFailedError, failure_from_dict
+from ..errors import WorkflowUpdateFailedError, failure_from_dict
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -123,4 +123,4 @@ def outcome(answer: dict[str, Any], result_type: Any) -> Any:
     try:
         return decode(answer.get("result"), result_type)
     except PayloadError as e:
-        raise InvalidArgumentError(f"the update's result does not fit the expected type: {e}") from None
+        raise PayloadError(f"the update's result does not fit the expected type: {e}") from None

@@ -27,8 +27,18 @@ from ..errors import RPCError, ServerUnavailableError
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
 from ..workflow._instance import WorkflowInstance
 from ._activities import ActivityRunner
+from ._failure_types import with_failure_types
+from ._local_activities import HEARTBEAT_AT, wait_local_activities
 from ._queries import spawn_query
-from ._workflows import FailureLog, WorkflowCache, continue_workflow, process_workflow_task, replay_instance
+from ._workflows import (
+    FailureLog,
+    TaskOutcome,
+    WorkflowCache,
+    continue_workflow,
+    process_workflow_task,
+    replay_instance,
+    resume_local,
+)
 
 __all__ = ["Worker"]
 
@@ -45,13 +55,7 @@ _SCHEDULE_ACTIVITY = CommandType.SCHEDULE_ACTIVITY.value
 #: 75 sequential pages) while the server, its store reads and the socket sat mostly idle.
 _HISTORY_CHUNK = 1000
 _HISTORY_PAGES_IN_FLIGHT = 4
-_WT_OUTCOMES = frozenset(
-    {
-        EventType.WORKFLOW_TASK_COMPLETED.value,
-        EventType.WORKFLOW_TASK_FAILED.value,
-        EventType.WORKFLOW_TASK_TIMED_OUT.value,
-    }
-)
+_WT_STARTED = EventType.WORKFLOW_TASK_STARTED.value
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -119,6 +123,7 @@ class Worker:
         graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
         deterministic_guard: bool = True,
         activity_executor: Executor | None = None,
+        workflow_failure_exception_types: Sequence[type[Exception]] = (),
     ) -> None:
         problem = check_id("task queue", task_queue)
         if problem:
@@ -134,6 +139,8 @@ class Worker:
             if d.name in self._workflows:
                 raise ValueError(f"two workflows are named {d.name!r}")
             self._workflows[d.name] = d
+        if workflow_failure_exception_types:
+            self._workflows = with_failure_types(self._workflows, workflow_failure_exception_types)
         self._activities: dict[str, ActivityDefinition] = {}
         for afn in activities:
             a = get_activity_definition(afn)
@@ -485,10 +492,11 @@ class Worker:
             log.exception("error running a workflow task of %s; the server will retry it", task.get("workflow_id"))
 
     async def _handle_workflow_task(self, task: dict[str, Any]) -> None:
+        received = asyncio.get_running_loop().time()
         async with self._run_lock(task["run_id"]):
-            await self._handle_workflow_task_locked(task)
+            await self._handle_workflow_task_locked(task, received)
 
-    async def _handle_workflow_task_locked(self, task: dict[str, Any]) -> None:
+    async def _handle_workflow_task_locked(self, task: dict[str, Any], received: float | None = None) -> None:
         run_id = task["run_id"]
         history: list[dict[str, Any]] = task["history"]
         first = task["first_event_id"]
@@ -522,6 +530,8 @@ class Worker:
             replay_error=replay_error,
             failures=self._failures,
         )
+        if outcome.local is not None:
+            outcome = await self._run_local_activities(task, outcome, received)
         token = task["task_token"]
         if outcome.cause is not None:
             await self._report(
@@ -539,6 +549,8 @@ class Worker:
         }
         if outcome.rejected_updates:
             report["rejected_updates"] = outcome.rejected_updates
+        if outcome.force_new_task:
+            report["force_new_task"] = True
         answer = await self._report("complete_workflow_task", report)
         if answer is None:
             self._slots.give(slots)
@@ -546,6 +558,24 @@ class Worker:
             return
         self._catch_up(run_id, answer.get("events") or [])
         self._start_eager(answer.get("activity_tasks") or [], slots, commands)
+
+    async def _run_local_activities(
+        self, task: dict[str, Any], outcome: TaskOutcome, received: float | None
+    ) -> TaskOutcome:
+        """Run the local activities the workflow waits for, within its task (``_local_activities``), and the
+        code on after them, until it waits for something else; or until 80% of the task's timeout, when
+        the task is completed with what it has and the next one asked for."""
+        loop = asyncio.get_running_loop()
+        deadline = (loop.time() if received is None else received) + HEARTBEAT_AT * float(
+            task.get("task_timeout") or 10.0
+        )
+        while outcome.local is not None:
+            inst = outcome.local
+            results = await wait_local_activities(self._runner, inst, deadline)
+            outcome = resume_local(outcome, results, task, self.cache, self._failures)
+            if outcome.force_new_task and not outcome.keep:
+                inst.dispose()  # not cached: the next task replays, and runs them again
+        return outcome
 
     async def _fetch_and_replay(
         self, task: dict[str, Any], inst: WorkflowInstance | None, first: int, last: int
@@ -591,9 +621,13 @@ class Worker:
                     inst = replay_instance(task, pending[0], self._workflows, guard=self.deterministic_guard)
                 if inst is None or error is not None:
                     continue
+                # Fed up to (not including) the last WorkflowTaskStarted: every task fed then comes with its
+                # outcome and the command events after it, which replaying its code reads ahead (a local
+                # activity's marker, an accepted update).
                 cut = len(pending)
-                while cut > 0 and pending[cut - 1]["event_type"] not in _WT_OUTCOMES:
+                while cut > 0 and pending[cut - 1]["event_type"] != _WT_STARTED:
                     cut -= 1
+                cut = max(cut - 1, 0)
                 if cut:
                     piece, pending = pending[:cut], pending[cut:]
                     try:

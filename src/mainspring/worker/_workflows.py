@@ -21,6 +21,7 @@ __all__ = [
     "continue_workflow",
     "process_workflow_task",
     "replay_instance",
+    "resume_local",
 ]
 
 # Plain strings for the hot path: an enum member's ``.value`` is a Python-level property call,
@@ -96,7 +97,7 @@ class FailureLog:
 class TaskOutcome:
     """What to tell the server about one workflow task: commands, or a failure."""
 
-    __slots__ = ("cause", "commands", "failure", "keep", "rejected_updates")
+    __slots__ = ("cause", "commands", "failure", "force_new_task", "keep", "local", "rejected_updates")
 
     def __init__(
         self,
@@ -113,6 +114,10 @@ class TaskOutcome:
         self.failure = failure
         #: Updates the workflow refused: ``{"update_id", "failure"}`` each.
         self.rejected_updates = rejected_updates
+        #: The workflow, if its code waits for local activities: run them, then ``resume_local``.
+        self.local: WorkflowInstance | None = None
+        #: Ask the server for the next task at once (local activities still run: see ``_local_activities``).
+        self.force_new_task = False
 
 
 def replay_instance(
@@ -186,36 +191,20 @@ def process_workflow_task(
         updates = task.get("updates")
         commands = inst.activate(history, updates)
         rejected = inst.take_rejected_updates() if updates else None
-    except NondeterminismError as e:
-        cache.evict(run_id)
-        inst.dispose()
-        log.error("%s", e)
-        return TaskOutcome(
-            keep=False,
-            cause=WorkflowTaskFailedCause.NON_DETERMINISTIC,
-            failure={**failure_to_dict(e), "type": "NondeterminismError"},
-        )
-    except WorkflowCodeError as e:
-        cache.evict(run_id)
-        inst.dispose()
-        original = e.__cause__ or e
-        if failures is None or failures.first(run_id):
-            log.error("workflow task failed (it will be retried): %s", e, exc_info=original)
-        else:
-            log.error(
-                "workflow task of %s failed again (attempt %s; the traceback is above, it will be retried): %s",
-                task["workflow_id"],
-                task.get("attempt", "?"),
-                e,
-            )
-        failure = failure_to_dict(original)
-        failure["message"] = str(e)
-        return TaskOutcome(keep=False, cause=WorkflowTaskFailedCause.WORKFLOW_CODE_ERROR, failure=failure)
+    except (NondeterminismError, WorkflowCodeError) as e:
+        return _code_failed(e, task, inst, cache, failures)
     if failures is not None:
         failures.forget(run_id)
     if inst.finished:
         cache.evict(run_id)
         return TaskOutcome(commands, keep=False, rejected_updates=rejected)
+    if inst._local:
+        # The code waits for local activities: the worker runs them within this task (``resume_local``).
+        if cache.size > 0:
+            cache.put(run_id, inst)
+        outcome = TaskOutcome(commands, keep=cache.size > 0, rejected_updates=rejected)
+        outcome.local = inst
+        return outcome
     if cache.size <= 0 or (updates and not commands):
         # A task that only rejected updates may be dropped by the server, Scheduled and Started events
         # and all (a rejected update leaves no trace): the instance has seen events that will not be.
@@ -224,6 +213,69 @@ def process_workflow_task(
         return TaskOutcome(commands, keep=False, rejected_updates=rejected)  # not cached: whole histories
     cache.put(run_id, inst)
     return TaskOutcome(commands, keep=True, rejected_updates=rejected)
+
+
+def _code_failed(
+    e: Exception, task: dict[str, Any], inst: WorkflowInstance, cache: WorkflowCache, failures: FailureLog | None
+) -> TaskOutcome:
+    """The task's outcome when feeding the workflow raised ``e`` (non-determinism, or a bug in its code)."""
+    run_id = task["run_id"]
+    cache.evict(run_id)
+    inst.dispose()
+    if isinstance(e, NondeterminismError):
+        log.error("%s", e)
+        return TaskOutcome(
+            keep=False,
+            cause=WorkflowTaskFailedCause.NON_DETERMINISTIC,
+            failure={**failure_to_dict(e), "type": "NondeterminismError"},
+        )
+    original = e.__cause__ or e
+    if failures is None or failures.first(run_id):
+        log.error("workflow task failed (it will be retried): %s", e, exc_info=original)
+    else:
+        log.error(
+            "workflow task of %s failed again (attempt %s; the traceback is above, it will be retried): %s",
+            task["workflow_id"],
+            task.get("attempt", "?"),
+            e,
+        )
+    failure = failure_to_dict(original)
+    failure["message"] = str(e)
+    return TaskOutcome(keep=False, cause=WorkflowTaskFailedCause.WORKFLOW_CODE_ERROR, failure=failure)
+
+
+def resume_local(
+    outcome: TaskOutcome,
+    results: dict[str, dict[str, Any]] | None,
+    task: dict[str, Any],
+    cache: WorkflowCache,
+    failures: FailureLog | None = None,
+) -> TaskOutcome:
+    """Hand the outcomes of the local activities (``results``: by id; None if the task must be completed
+    before they finished) to the workflow of ``outcome.local`` and run its code on. The outcome to report,
+    with ``local`` set again if the code now waits for more."""
+    inst = outcome.local
+    assert inst is not None
+    outcome.local = None
+    if results is None:
+        # Complete the task with what it has, and go on in the next one (the worker's heartbeat).
+        outcome.force_new_task = True
+        outcome.commands = inst.pending_commands()
+        return outcome
+    try:
+        inst.resolve_local(results)
+    except (NondeterminismError, WorkflowCodeError) as e:
+        return _code_failed(e, task, inst, cache, failures)
+    if inst._local and not inst.finished:
+        outcome.local = inst  # it waits for more: the commands are taken once it waits for something else
+        return outcome
+    outcome.commands = inst.pending_commands()
+    if inst.finished:
+        cache.evict(task["run_id"])
+        outcome.keep = False
+    elif cache.size <= 0:
+        inst.dispose()
+    return outcome
 
 
 def continue_workflow(cache: WorkflowCache, task: dict[str, Any], result: Any) -> dict[str, Any] | None:
@@ -271,6 +323,10 @@ def continue_workflow(cache: WorkflowCache, task: dict[str, Any], result: Any) -
         commands = inst.activate(events)
     except (NondeterminismError, WorkflowCodeError):
         # Let the workflow task fail the usual way, from the server's history.
+        cache.evict(run_id)
+        return None
+    if inst._local:
+        # The code now waits for local activities, which run within a workflow task: the server's.
         cache.evict(run_id)
         return None
     return {"base_event_id": base, "started_time": now, "commands": commands}

@@ -23,6 +23,7 @@ from ._handlers import (
     update,
 )
 from ._instance import WorkflowInfo
+from ._raise_cause import raise_cause
 
 __all__ = [
     "ChildWorkflowHandle",
@@ -43,6 +44,7 @@ __all__ = [
     "get_definition",
     "init",
     "query",
+    "raise_cause",
     "run",
     "signal",
     "update",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..api.enums import CommandType, EventType
 from ..converter import PayloadError, decode
-from ..errors import ActivityError, NondeterminismError, WorkflowCodeError, failure_from_dict
+from ..errors import ActivityError, NondeterminismError, WorkflowCodeError, exception_from_failure
 from ._kinds import CommandEvent, EventHandler, describe_event
 
 if TYPE_CHECKING:
@@ -138,11 +138,12 @@ def _closed(inst: WorkflowInstance, ev: dict[str, Any]) -> None:
             )
         return
     failure = attrs.get("failure") or {"message": "activity failed"}
-    cause = failure_from_dict(failure)
+    # The error the last attempt raised, as its own class when this worker has it (``exception_from_failure``).
+    cause = exception_from_failure(failure)
     fut.set_exception(
         ActivityError(
             f"activity {act.activity_type!r} (id {act.activity_id!r}) "
-            f"{'timed out' if etype == _EV_TIMED_OUT else 'failed'}: {cause.message}",
+            f"{'timed out' if etype == _EV_TIMED_OUT else 'failed'}: {cause}",
             activity_type=act.activity_type,
             activity_id=act.activity_id,
             attempt=int(attrs.get("attempt") or 1),

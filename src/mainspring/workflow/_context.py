@@ -12,11 +12,20 @@ from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, TypeVar, Unpack, o
 
 from ..activity import get_definition as get_activity_definition
 from ..activity._args import NO_ARG, encode_arguments
+from ..converter import PayloadError, encode
+from ..errors import InvalidArgumentError, WorkflowCodeError
 from ..errors import TimeoutError as FailureTimeoutError
-from ..errors import WorkflowCodeError
-from ..options import ActivityOptions, ExecuteActivityOptions, _check_activity_options, _wire
+from ..options import (
+    ActivityOptions,
+    ExecuteActivityOptions,
+    ExecuteLocalActivityOptions,
+    _check_activity_options,
+    _local_activity_options,
+    _wire,
+)
 from ._children import ChildWorkflowHandle, ChildWorkflowOptions, ExternalWorkflowHandle, start_child
 from ._instance import ActivityCall, WorkflowInfo
+from ._local_activities import LocalActivityCall
 from ._updates import UpdateInfo, current_update
 
 if TYPE_CHECKING:
@@ -475,3 +484,65 @@ class Context:
         """``get_external_workflow_handle``, typed by the workflow's class (``Other.run``): its ``signal``
         takes that class's signal methods, with their payload types."""
         return ExternalWorkflowHandle(self._instance, workflow_id, run_id)
+
+    # --- local activities --------------------------------------------------------------------------------
+    # Typed as execute_activity is (one overload per shape of activity; by name, result_type is required);
+    # the options are ExecuteLocalActivityOptions.
+
+    @overload
+    async def execute_local_activity(
+        self, activity: ActivityFunction[[], Awaitable[R]], **options: Unpack[ExecuteLocalActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_local_activity(
+        self, activity: ActivityFunction[[A], Awaitable[R]], arg: A, **options: Unpack[ExecuteLocalActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_local_activity(
+        self, activity: ActivityFunction[[], R], **options: Unpack[ExecuteLocalActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_local_activity(
+        self, activity: ActivityFunction[[A], R], arg: A, **options: Unpack[ExecuteLocalActivityOptions]
+    ) -> R: ...
+
+    @overload
+    async def execute_local_activity(
+        self, activity: str, arg: Any = ..., *, result_type: type[R], **options: Unpack[ExecuteLocalActivityOptions]
+    ) -> R: ...
+
+    async def execute_local_activity(
+        self, activity: Any, arg: Any = None, *, result_type: Any = None, **options: Any
+    ) -> Any:
+        """Run an activity in this worker, within the workflow task, and wait for its result.
+
+        For short work (a lookup, a computation, a quick call) that is not worth a round trip through the
+        server's task queue: the function runs in the worker that runs the workflow (it must be among the
+        worker's ``activities``), is retried there with backoff per ``retry_policy``, and its outcome is
+        recorded in history as a marker with the task's other commands. On replay the marker's outcome is
+        used: the function is not run again. It may run more than once if a worker is lost before the
+        task completes (at least once, as an activity). A local activity longer than the workflow task
+        timeout keeps its task alive: the worker completes the task before it times out and goes on in
+        the next one.
+
+        Typed as ``execute_activity`` (``arg`` must fit the activity's input type, the result has its result
+        type; by name, ``result_type`` is required). Options: ``ExecuteLocalActivityOptions`` (at least one
+        of the two timeouts). If it fails for good, ``ActivityError`` is raised with the last attempt's
+        error as its ``cause`` (see ``workflow.raise_cause``).
+        """
+        self._check_loop()
+        if isinstance(activity, str):
+            name, takes_input, rtype = activity, arg is not None, result_type
+        else:
+            d = get_activity_definition(activity)
+            name, takes_input, rtype = d.name, d.takes_input, d.result_type if result_type is None else result_type
+        wire = _local_activity_options(options, message_prefix=f"local activity {name!r}: ")
+        try:
+            payload = encode(arg) if takes_input else None
+        except PayloadError as e:
+            raise InvalidArgumentError(f"the input of local activity {name!r} cannot be sent: {e}") from None
+        call = LocalActivityCall(activity_type=name, input=payload, result_type=rtype, **wire)
+        return await self._instance.schedule_local_activity(call)

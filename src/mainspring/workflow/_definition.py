@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, overload
 
@@ -43,6 +44,9 @@ class WorkflowDefinition:
     #: A class workflow's message handlers: kind ("signal", "query", "update") -> name -> handler
     #: (the name None is the kind's dynamic handler).
     handlers: dict[str, dict[str | None, HandlerDefinition]] = field(default_factory=dict)
+    #: Exceptions (and their subclasses) that fail the workflow when its code raises them, besides
+    #: ``FailureError``; any other exception fails only the workflow task, which is retried.
+    failure_exception_types: tuple[type[BaseException], ...] = ()
 
     def input_schema(self) -> dict[str, Any] | None:
         """The JSON schema of the input, announced to the server so it can check starts."""
@@ -168,10 +172,10 @@ def defn(fn: _Fn[P, R], /) -> WorkflowFunction[Concatenate[Context, P], Coroutin
 
 
 @overload
-def defn(*, name: str | None = None) -> _Defn: ...
+def defn(*, name: str | None = None, failure_exception_types: Sequence[type[Exception]] = ()) -> _Defn: ...
 
 
-def defn(fn: Any = None, /, *, name: str | None = None) -> Any:
+def defn(fn: Any = None, /, *, name: str | None = None, failure_exception_types: Sequence[type[Exception]] = ()) -> Any:
     """Mark an ``async def`` function, or a class, as a workflow.
 
     A class workflow has one ``@workflow.run`` method (``async def run(self, ctx[, input])``), which is
@@ -184,13 +188,36 @@ def defn(fn: Any = None, /, *, name: str | None = None) -> Any:
     ``ctx.uuid4()`` and ``ctx.sleep()`` instead of the clock, randomness and sleep; do I/O in
     activities. The function itself is returned, unchanged; its static type is ``WorkflowFunction``,
     which keeps its input and result types for the type checker.
+
+    ``failure_exception_types``: exception classes that fail the workflow (WorkflowExecutionFailed, the
+    exception's class and attributes in its failure) when the workflow's code raises one of them (or a
+    subclass), as a ``FailureError`` does. By default (Temporal's) any other exception fails only the
+    workflow task, which is retried until a fixed deploy makes it pass. ``Worker(
+    workflow_failure_exception_types=...)`` adds types for every workflow of a worker. A bug the engine
+    catches (non-determinism, a forbidden call) always fails the task.
     """
+    failure_types = _failure_types(failure_exception_types)
 
     def wrap(f: Any) -> Any:
-        setattr(f, _ATTR, _build(f, name))
+        d = _build(f, name)
+        if failure_types:
+            d = dataclasses.replace(d, failure_exception_types=failure_types)
+            if d.cls is not None:
+                setattr(d.fn, _ATTR, d)
+        setattr(f, _ATTR, d)
         return f
 
     return wrap(fn) if fn is not None else wrap
+
+
+def _failure_types(types: Sequence[type[Exception]]) -> tuple[type[BaseException], ...]:
+    if isinstance(types, (str, bytes, type)):
+        raise TypeError("failure_exception_types takes a list of exception classes, e.g. [InsufficientFunds]")
+    out = tuple(types)
+    for t in out:
+        if not (isinstance(t, type) and issubclass(t, Exception)):
+            raise TypeError(f"failure_exception_types takes exception classes, got {t!r}")
+    return out
 
 
 def get_definition(fn: Any) -> WorkflowDefinition:

@@ -11,6 +11,7 @@ Each feature is a module that registers its part (``EVENTS``: event type -> hand
 - ``_updates``: an update: validated, accepted or rejected, its handler run and its outcome recorded
 - ``_continue_as_new``: ``ctx.continue_as_new``, the command that closes the run and starts the next
 - ``_children``: child workflows (started, their outcome), signals and cancellation requests to other workflows
+- ``_local_activities``: local activities, run by the worker within the task, their outcomes as markers
 
 A new feature (signals, updates, child workflows) is one module and one entry in ``FEATURES``; its
 server side is one module in ``mainspring.server.features``. Workflow tasks (Started, Completed,
@@ -23,7 +24,17 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from . import _activities, _cancellation, _children, _continue_as_new, _lifecycle, _signals, _timers, _updates
+from . import (
+    _activities,
+    _cancellation,
+    _children,
+    _continue_as_new,
+    _lifecycle,
+    _local_activities,
+    _signals,
+    _timers,
+    _updates,
+)
 from ._kinds import CommandEvent, EventHandler
 
 __all__ = ["CLOSING_COMMANDS", "COMMAND_EVENTS", "EVENT_HANDLERS", "FEATURES"]
@@ -37,6 +48,7 @@ FEATURES: tuple[ModuleType, ...] = (
     _updates,
     _continue_as_new,
     _children,
+    _local_activities,
 )
 
 

@@ -34,7 +34,7 @@ from typing import Any
 from ..api.enums import EventType
 from ..api.fields import MAX_SECONDS
 from ..errors import FailureError, NondeterminismError, WorkflowCodeError
-from . import _activities, _children, _guard, _timers, _updates
+from . import _activities, _children, _guard, _local_activities, _timers, _updates
 from ._definition import WorkflowDefinition
 from ._features import CLOSING_COMMANDS, COMMAND_EVENTS, EVENT_HANDLERS
 from ._handlers import HandlerDefinition
@@ -226,6 +226,16 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self.running_handlers = 0
         #: Set while a query runs: a command it issues is refused.
         self._querying: str | None = None
+        #: Local activities asked for and not resolved yet, by id (see ``_local_activities``); the events
+        #: being applied and the local activity markers among them (read only if there are local
+        #: activities); the WorkflowTaskCompleted id of the past task the code runs in (0 when live).
+        self._local: dict[str, _local_activities.LocalActivity] = {}
+        self._events: list[dict[str, Any]] = []
+        self._local_markers: tuple[list[dict[str, Any]], dict[str, tuple[int, dict[str, Any]]]] | None = None
+        self._task_completed_id = 0
+        #: What fails the workflow when its code raises it (see ``fails_workflow``; a worker's
+        #: ``workflow_failure_exception_types`` are in its definitions' already).
+        self._failure_types: tuple[type[BaseException], ...] = (FailureError, *definition.failure_exception_types)
 
     @property
     def random(self) -> random.Random:
@@ -260,6 +270,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         # Each event is one dict lookup: a command event to match, or a feature's handler (``_features``).
         command_events = COMMAND_EVENTS
         handlers = EVENT_HANDLERS
+        self._events = events
         for i, ev in enumerate(events):
             etype = ev["event_type"]
             event_id = ev["event_id"]
@@ -282,6 +293,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                 if outcome is None or outcome == _EV_WORKFLOW_TASK_COMPLETED:
                     # A task that failed or timed out is skipped: its code run left no commands.
                     self.replaying = outcome is not None
+                    self._task_completed_id = events[outcome_at]["event_id"] if outcome is not None else 0
                     self._time = _parse_time(ev["event_time"])
                     if outcome is None:
                         if updates:
@@ -330,6 +342,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             and not act.future.done()
             and not self._pending
             and self._code_error is None
+            and not self._local
         )
 
     def _end_matching(self, ev: dict[str, Any]) -> None:
@@ -391,10 +404,15 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                         break
                 # The code is blocked: a ``wait_condition`` whose condition now holds wakes its waiter,
                 # and the code runs on (the conditions are checked again once it is blocked again).
-                if self._code_error is not None or not self._conditions:
+                if self._code_error is not None:
                     break
-                self._run_guarded(self._check_conditions, guard)
-                if not ready:
+                if self._conditions:
+                    self._run_guarded(self._check_conditions, guard)
+                    if ready:
+                        continue
+                # Blocked for good: replayed, the local activities the task resolved at this point are
+                # resolved again from their markers (live, the worker runs them, then ``resolve_local``).
+                if not (self._local and self._task_completed_id and _local_activities.replay_recorded(self)):
                     break
         finally:
             asyncio.events._set_running_loop(previous)
@@ -445,10 +463,10 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         if not h.is_async:
             try:
                 h.fn(obj, *args)
-            except FailureError as e:
-                self.fail_workflow(e)
             except BaseException as e:
-                if self._code_error is None:
+                if self.fails_workflow(e):
+                    self.fail_workflow(e)
+                elif self._code_error is None:
                     self._code_error = e
             return
         self.running_handlers += 1
@@ -462,12 +480,18 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         err = task.exception()
         if err is None:
             return
-        if isinstance(err, FailureError):
+        if self.fails_workflow(err):
             self.fail_workflow(err)
         elif self._code_error is None:
             self._code_error = err
 
-    def fail_workflow(self, err: FailureError) -> None:
+    def fails_workflow(self, err: BaseException) -> bool:
+        """True if ``err``, raised by the workflow's code, fails the workflow rather than its task: a
+        ``FailureError``, or one of the workflow's ``failure_exception_types`` (and the worker's). Never
+        an error the engine raised about the code (non-determinism, a forbidden call)."""
+        return isinstance(err, self._failure_types) and not isinstance(err, WorkflowCodeError)
+
+    def fail_workflow(self, err: BaseException) -> None:
         """Close the run as failed with ``err`` (an error a handler raised); later commands are dropped."""
         from ._lifecycle import fail_command
 
@@ -521,6 +545,26 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
     def schedule_activity(self, call: ActivityCall) -> asyncio.Future[Any]:
         """Issue a ScheduleActivity command (see ``_activities``)."""
         return _activities.schedule(self, call)
+
+    def schedule_local_activity(self, call: _local_activities.LocalActivityCall) -> asyncio.Future[Any]:
+        """Ask for a local activity (see ``_local_activities``): the worker runs it once the code is blocked."""
+        return _local_activities.schedule(self, call)
+
+    @property
+    def local_activities(self) -> list[_local_activities.LocalActivity]:
+        """The local activities asked for whose outcome is not recorded yet, oldest first (for the worker)."""
+        return list(self._local.values())
+
+    def resolve_local(self, outcomes: dict[str, dict[str, Any]]) -> None:
+        """The worker ran local activities: record each outcome (a marker's details, by local activity id)
+        and run the code on. Raises as ``activate`` does. The commands are then ``pending_commands()``
+        (not returned here: a task of many local activities in a row would copy them all each time)."""
+        _local_activities.resolve(self, outcomes)
+        self._run_ready()
+
+    def pending_commands(self) -> list[dict[str, Any]]:
+        """The commands the code issued that history has not confirmed yet: this task's, for the server."""
+        return [c.body for c in self._pending]
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
         # Called by asyncio when the code cancels a timer's handle (see ``_timers``).
@@ -635,6 +679,9 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
     def dispose(self) -> None:
         """Drop the instance: its coroutines are abandoned where they wait, never run further."""
         self._ready.clear()
+        for la in self._local.values():  # local activities running for it are of no use any more
+            if la.task is not None:
+                la.task.cancel()
         # Its own tasks only: asyncio.all_tasks() would scan every task of every cached workflow.
         for task in self._tasks:
             if not task.done():

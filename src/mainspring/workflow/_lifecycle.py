@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .._validation import describe_input_error, schema_error
 from ..api.enums import CommandType, EventType
 from ..converter import PayloadError, decode, encode
-from ..errors import ApplicationError, CancelledError, FailureError, failure_to_dict
+from ..errors import ApplicationError, CancelledError, failure_to_dict
 from . import _continue_as_new, _signals, _updates
 from ._kinds import CommandEvent, EventHandler
 
@@ -50,7 +50,7 @@ def failure_payload(err: BaseException, *, with_stack: bool = True) -> dict[str,
     return failure
 
 
-def fail_command(err: FailureError) -> tuple[dict[str, Any], tuple[str, ...]]:
+def fail_command(err: BaseException) -> tuple[dict[str, Any], tuple[str, ...]]:
     """The FailWorkflow command (body and key) that closes the run with ``err``."""
     return {"type": _CMD_FAIL, "failure": failure_payload(err)}, (_CMD_FAIL,)
 
@@ -109,12 +109,13 @@ async def _run_main(inst: WorkflowInstance, raw_input: Any) -> None:
             # Cancelled by the workflow's own code, not by a request: that is a failure.
             err = e if isinstance(e, CancelledError) else CancelledError(str(e) or "the workflow was cancelled")
             inst._add_command({"type": _CMD_FAIL, "failure": failure_payload(err)}, (_CMD_FAIL,))
-    except FailureError as e:
-        inst._add_command(*fail_command(e))
     except _continue_as_new.ContinueAsNewError as e:
         _continue_as_new.issue(inst, e)
     except BaseException as e:
-        inst._code_error = e
+        if inst.fails_workflow(e):  # a FailureError, or one of the workflow's failure_exception_types
+            inst._add_command(*fail_command(e))
+        else:
+            inst._code_error = e
     else:
         try:
             payload = encode(result)

@@ -14,6 +14,7 @@
 - ``continue_as_new``: ContinueAsNewWorkflow closes the run and creates the next one in the same commit
 - ``child_workflows``: StartChildWorkflow (the child's run made, linked to its parent, its outcome reported
   back, the parent close policy), SignalExternalWorkflow and RequestCancelExternalWorkflow
+- ``markers``: RecordMarker, what a workflow task worked out itself (a local activity's outcome)
 
 A command kind (``kinds.CommandKind``: its check, and the events and state it becomes) is listed once
 in ``COMMAND_KINDS`` below, with its request model in ``api.models.Command``; a feature's operations,
@@ -26,7 +27,7 @@ issues) registers beside the SDK's code, in ``mainspring.workflow._features``.
 
 from __future__ import annotations
 
-from . import activities, child_workflows, closing, continue_as_new, timers, updates
+from . import activities, child_workflows, closing, continue_as_new, markers, timers, updates
 from .kinds import CommandCheck, CommandKind, CommandKinds
 
 __all__ = ["COMMAND_KINDS", "CommandCheck", "CommandKind", "CommandKinds"]
@@ -40,5 +41,6 @@ COMMAND_KINDS = CommandKinds(
         *updates.KINDS,
         *continue_as_new.KINDS,
         *child_workflows.KINDS,
+        *markers.KINDS,
     )
 )

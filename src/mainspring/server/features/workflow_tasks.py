@@ -135,6 +135,7 @@ class WorkflowTasks:
         }
         if st.requested_updates:
             task["updates"] = self.updates.handed_out(ex, wt)
+        task["task_timeout"] = core.wt_timeout
         return task
 
     async def history(self, namespace: str, req: m.WorkflowTaskHistoryRequest) -> dict[str, Any]:
@@ -257,7 +258,8 @@ class WorkflowTasks:
             else:
                 st.sticky_session = None
                 st.sticky_event_id = 0
-            if wt.new_events and ex.running:
+            if (wt.new_events or req.force_new_task) and ex.running:
+                # force_new_task: the worker still runs local activities and goes on in the next task.
                 t.wake()
             eager = await t.take_eager(session, req.eager_activity_slots) if sticky else []
             return {"accepted": True, "events": written if sticky else [], "activity_tasks": eager}
