@@ -171,7 +171,8 @@ class Engine(EngineCore):
                     describe_input_error(req.workflow_type, problem),
                     code="invalid_input",
                 )
-        self._check_payload("the memo", req.memo)
+        if req.memo is not None:
+            self._check_payload("the memo", req.memo)
         return await self.start_policies.start(namespace, req, also, self._create)
 
     async def _create(
