@@ -451,3 +451,36 @@ def test_the_cli_signal_with_start_takes_the_start_flags(server: ServerProcess) 
     assert replaced.returncode == 0, replaced.stderr
     assert json.loads(replaced.stdout)["run_id"] != d["execution"]["run_id"]
     assert _describe(server, wid, d["execution"]["run_id"])["execution"]["status"] == "TERMINATED"
+
+
+@workflow.defn(name="PolicyBroken")
+async def broken(ctx: workflow.Context) -> None:
+    raise RuntimeError("a bug in the first workflow task")
+
+
+async def test_a_delayed_first_task_that_fails_leaves_its_trace_in_the_history(client: Client) -> None:
+    tq = f"tq-{uuid.uuid4().hex[:8]}"
+    handle = await client.start_workflow(broken, id=new_id(), task_queue=tq, start_delay=timedelta(seconds=1))
+    async with running_worker(client, tq, workflows=[broken]):
+
+        async def retried() -> bool:
+            wt = (await handle.describe()).pending_workflow_task
+            return wt is not None and wt["attempt"] >= 2
+
+        await asyncio.wait_for(_poll(retried), 30)
+    types = [e["event_type"] for e in await handle.fetch_history()]
+    # As any first failure: Scheduled, Started, Failed are written (later attempts stay out of the history).
+    assert types[:4] == [
+        "WorkflowExecutionStarted",
+        "WorkflowTaskScheduled",
+        "WorkflowTaskStarted",
+        "WorkflowTaskFailed",
+    ]
+    failed = (await events_of(handle, "WorkflowTaskFailed"))[0]
+    assert "a bug in the first workflow task" in failed["attributes"]["failure"]["message"]
+    await handle.terminate(reason="test over")
+
+
+async def _poll(probe: Any) -> None:
+    while not await probe():
+        await asyncio.sleep(0.1)

@@ -184,7 +184,8 @@ class Engine(EngineCore):
                     describe_input_error(req.workflow_type, problem),
                     code="invalid_input",
                 )
-        self._check_payload("the memo", req.memo)
+        if req.memo is not None:
+            self._check_payload("the memo", req.memo)
 
         def create(
             namespace: str,

@@ -69,7 +69,7 @@ async def end_delay(core: EngineCore, run_id: str) -> None:
         wt = ex.state.wt
         if not ex.running or wt is None or not in_start_delay(wt, t.now):
             return
-        wt.ready_time = 0.0
+        wt.ready_time = t.now  # ready now; still marks it a delayed first task (WorkflowTasks._failed)
         wt.scheduled_time = t.now
         t.write()
         t.fx.offer_wt = True

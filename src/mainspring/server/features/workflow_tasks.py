@@ -287,10 +287,11 @@ class WorkflowTasks:
         ex = t.ex
         now = t.now
         st = ex.state
-        if not wt.transient or wt.started_written or wt.attempt == 1:
+        if not wt.transient or wt.started_written or (wt.attempt == 1 and wt.ready_time > 0):
             # First failure of this task (or events were written): leave a trace in history. Later
             # attempts of a failing task are transient, so a lasting bug doesn't flood the history.
-            # (A first attempt is transient only while it waits out a start delay: see run_options.)
+            # (A run's delayed first task is transient too, and has a ready time: see run_options. A
+            # speculative one, which carries updates, has none and leaves no trace.)
             if not wt.started_written:
                 t.write_wt_started(wt)
             attrs: dict[str, Any] = {
