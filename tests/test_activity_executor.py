@@ -140,7 +140,10 @@ async def test_a_process_pool_activity_heartbeats_to_the_server(
         client, task_queue, workflows=[runs_one], activities=[beating_in_a_child], activity_executor=processes
     ):
         handle = await client.start_workflow(
-            runs_one, Run("beating_in_a_child", folder=str(tmp_path), heartbeat_timeout=2.0), id=wid, task_queue=task_queue
+            runs_one,
+            Run("beating_in_a_child", folder=str(tmp_path), heartbeat_timeout=2.0),
+            id=wid,
+            task_queue=task_queue,
         )
 
         async def last_beat() -> dict[str, Any] | None:
@@ -216,7 +219,9 @@ async def test_a_thread_pool_of_ones_own_and_the_activity_logger(
     # Which attempt of which activity of which workflow, in the message and as structured fields.
     assert f"plain_step 1 attempt 1 of runs_one {wid}] plain step for {key}" in record.getMessage()
     fields = record.__dict__["mainspring_activity"]
-    assert fields["workflow_id"] == wid and fields["activity_type"] == "plain_step" and fields["task_queue"] == task_queue
+    assert (
+        fields["workflow_id"] == wid and fields["activity_type"] == "plain_step" and fields["task_queue"] == task_queue
+    )
 
 
 async def test_next_retry_delay_and_benign_failures(
