@@ -111,7 +111,7 @@ async def test_completed_by_task_token_after_its_worker_stopped(client: Client, 
     job = client.get_async_activity_handle(task_token=info.task_token)
     await job.heartbeat({"done": 50})
     pending = await _pending(client, wid)
-    assert pending["state"] == "STARTED" and pending["attempt"] == 1
+    assert pending["state"] == "STARTED" and pending["attempt"] == 1 and pending["completing_async"] is True
     assert pending["heartbeat_details"] == {"done": 50}
     await job.complete({"rows": 3})
     async with running_worker(client, task_queue, workflows=[waits_for_job], activities=[external_job]):
@@ -130,8 +130,7 @@ async def test_the_attempt_waits_through_a_server_restart(
     async with running_worker(client, task_queue, workflows=[waits_for_job], activities=[external_job]):
         handle = await client.start_workflow(waits_for_job, Ask(key), id=f"async-{key}", task_queue=task_queue)
         info = await _first_attempt(key)
-        # Released before the restart: the worker's report is answered before its outcome returns.
-        await eventually(lambda: _released(client, f"async-{key}"), timeout=20, what="the attempt released")
+        await eventually(lambda: _let_go(client, f"async-{key}"), timeout=20, what="the worker to let go of it")
     server.restart()
     async with running_worker(client, task_queue, workflows=[waits_for_job], activities=[external_job]):
         # Stored as started and let go of: not handed to the new worker.
@@ -141,7 +140,13 @@ async def test_the_attempt_waits_through_a_server_restart(
         assert await handle.result(timeout=30) == {"result": {"after": "restart"}}
 
 
-async def _released(client: Client, workflow_id: str) -> bool:
+async def _let_go(client: Client, workflow_id: str) -> bool:
+    """The activity's worker released its attempt (it is completed from elsewhere)."""
+    return bool((await _pending(client, workflow_id))["completing_async"])
+
+
+async def _started(client: Client, workflow_id: str) -> bool:
+    """The activity's current attempt has been handed to a worker."""
     pending = await _pending(client, workflow_id)
     return pending["state"] == "STARTED"
 
@@ -167,7 +172,7 @@ async def test_completed_and_failed_by_ids_from_the_client(client: Client, task_
         second = client.get_async_activity_handle(workflow_id=f"a-{k2}", activity_id="job-2")
         await second.fail(ApplicationError("the bank said no", {"code": 51}, type="Declined"))
         await eventually(lambda: _attempts(k2, 2), timeout=20, what="the retry")
-        await eventually(lambda: _released(client, f"a-{k2}"), timeout=20, what="the retry released")
+        await eventually(lambda: _started(client, f"a-{k2}"), timeout=20, what="the retry started")
         await second.fail(ApplicationError("still no", type="Declined"))
         assert await failed.result(timeout=30) == {
             "error": "ApplicationError",

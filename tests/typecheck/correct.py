@@ -7,6 +7,7 @@ instead of silently letting every mistake in ``mistakes.py`` through.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NoReturn, Unpack, assert_type
 
@@ -37,6 +38,8 @@ from mainspring import (
     ActivityError,
     ActivityOptions,
     AlreadyStartedError,
+    ApplicationError,
+    ApplicationErrorCategory,
     Client,
     FailureError,
     RetryPolicy,
@@ -49,6 +52,7 @@ from mainspring import (
     workflow,
 )
 from mainspring.client import (
+    AsyncActivityHandle,
     WithStartWorkflowOperation,
     WorkflowIDConflictPolicy,
     WorkflowUpdateHandle,
@@ -261,6 +265,23 @@ async def client_usage(client: Client) -> None:
         pass
     except WorkflowFailureError as e:
         assert_type(e.cause, FailureError | None)
+
+
+async def async_completion_usage(client: Client) -> None:
+    by_token = client.get_async_activity_handle(task_token="token")
+    assert_type(by_token, AsyncActivityHandle)
+    by_ids = client.get_async_activity_handle(workflow_id="w-1", activity_id="1", run_id=None)
+    await by_ids.heartbeat({"done": 1})
+    await by_ids.complete(Reply(text="x", length=1))
+    await by_token.fail(ApplicationError("no", type="Declined", category=ApplicationErrorCategory.BENIGN))
+    await by_token.report_cancellation()
+
+
+def inside_an_activity() -> None:
+    assert_type(activity.info().task_token, str)
+    activity.logger.info("working on %s", "x")
+    assert_never_returns: Callable[[], NoReturn] = activity.raise_complete_async
+    del assert_never_returns
 
 
 async def worker_usage() -> None:

@@ -125,6 +125,12 @@ async def method_and_multi_argument_mistakes(ctx: workflow.Context) -> None:
     await ctx.execute_activity(add, args=[1, 2], start_to_close_timeout=5)  # type-error
 
 
+def async_completion_mistakes(client: Client) -> None:
+    client.get_async_activity_handle(workflow_id="w")  # type-error
+    client.get_async_activity_handle(task_token="t", activity_id="1")  # type-error
+    client.get_async_activity_handle()  # type-error
+
+
 async def activity_option_mistakes(ctx: workflow.Context) -> None:
     await ctx.execute_activity(greet, G, start_to_close_timeout=5)  # type-error
     await ctx.execute_activity(tick, schedule_to_close_timeout=5.0)  # type-error

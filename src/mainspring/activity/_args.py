@@ -50,6 +50,12 @@ def encode_arguments(name: str, d: ActivityDefinition | None, arg: Any, args: Se
 
     TypeError for a number of arguments the activity does not take; InvalidArgumentError for an
     argument with no JSON form."""
+    if args is None and d is not None and len(d.param_types) == 1:
+        # The common call (one input, or none for an optional one), on every activity a workflow runs.
+        try:
+            return encode(None if arg is NO_ARG else arg)
+        except PayloadError as e:
+            raise InvalidArgumentError(f"the input of activity {name!r} cannot be sent: {e}") from None
     values = _values(name, arg, args)
     try:
         if d is None:
@@ -71,10 +77,11 @@ def encode_arguments(name: str, d: ActivityDefinition | None, arg: Any, args: Se
 
 def decode_arguments(d: ActivityDefinition, payload: Any) -> list[Any]:
     """The arguments to call ``d``'s function with; PayloadError if ``payload`` does not fit them."""
-    if d.arg_count == 0:
+    types = d.param_types
+    if len(types) == 1:
+        return [decode(payload, types[0])]
+    if not types:
         return []
-    if d.arg_count == 1:
-        return [decode(payload, d.param_types[0])]
     if not isinstance(payload, list) or not d.required_params <= len(payload) <= d.arg_count:
         got = f"an array of {len(payload)}" if isinstance(payload, list) else f"a {type(payload).__name__}"
         raise PayloadError(

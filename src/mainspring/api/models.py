@@ -315,6 +315,11 @@ class PendingActivity(_Model):
     cancel_requested: bool = Field(
         default=False, description="The workflow asked to cancel it; it ends as soon as its worker stops it."
     )
+    completing_async: bool = Field(
+        default=False,
+        description="Its worker let go of the running attempt (activity.raise_complete_async()): it is completed "
+        "from elsewhere, by task token or by ids (complete_activity, fail_activity, heartbeat_activity).",
+    )
 
 
 class PendingTimer(_Model):

@@ -360,6 +360,7 @@ class Engine(EngineCore):
                     "next_attempt_time": iso(a.next_attempt_time),
                     "last_worker_identity": a.last_identity,
                     "cancel_requested": a.cancel_requested,
+                    "completing_async": a.completing_async,
                 }
                 for a in st.activities.values()
             ],

@@ -9,8 +9,8 @@ the heartbeats off the queue and hands each to its attempt's batching heartbeate
 as a thread's heartbeats are. This is how Temporal's SDK does it too; like there, the function and
 its arguments and result must be picklable (a module-level function, not a closure or lambda).
 
-The manager (a server process of its own) is started with the first such activity, and stopped with
-the worker.
+The manager (a server process of its own, started the way the pool starts its processes) is started
+with the first such activity, and stopped with the worker.
 """
 
 from __future__ import annotations
@@ -71,12 +71,14 @@ class ProcessActivities:
         self._events: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def _start(self, loop: asyncio.AbstractEventLoop) -> tuple[SyncManager, Any]:
-        """In a thread: starting a manager is a process spawn and a handshake."""
+    def _start(self, loop: asyncio.AbstractEventLoop, executor: Executor) -> tuple[SyncManager, Any]:
+        """In a thread: starting a manager is a process start and a handshake."""
         with self._lock:
             if self._manager is None:
-                # "spawn": the worker has threads (and an event loop); forking it could deadlock the child.
-                manager = SyncManager(ctx=multiprocessing.get_context("spawn"))
+                # Started the way the pool starts its processes (fork, spawn or forkserver), so whatever
+                # that asks of the program (spawn re-imports its main module) it asks once, not twice.
+                context = getattr(executor, "_mp_context", None) or multiprocessing.get_context()
+                manager = SyncManager(ctx=context)
                 manager.start()
                 self._beats = manager.Queue()
                 self._loop = loop
@@ -116,7 +118,7 @@ class ProcessActivities:
     ) -> Any:
         """Run ``fn(*args)`` in ``executor`` (a process pool); ``cancel(token)`` reaches the child."""
         loop = asyncio.get_running_loop()
-        manager, beats = await loop.run_in_executor(None, self._start, loop)
+        manager, beats = await loop.run_in_executor(None, self._start, loop, executor)
         cancelled = await loop.run_in_executor(None, manager.Event)
         self._listeners[info.task_token] = on_heartbeat
 

@@ -253,7 +253,7 @@ class Context:
         """
         self._check_loop()
         d = None if isinstance(activity, str) else get_activity_definition(activity)
-        return await self._schedule_activity(d, activity, arg, args, result_type, options)
+        return await self._instance.schedule_activity(_activity_call(d, activity, arg, args, result_type, options))
 
     # One overload per shape of method (async or plain, with no argument, one, or ``args``): ``self`` is
     # typed Any, as mypy cannot solve a type variable that only the instance would bind.
@@ -305,37 +305,7 @@ class Context:
         d = get_activity_definition(activity)
         if not d.is_method:
             raise TypeError(f"activity {d.name!r} is not a method of a class: run it with ctx.execute_activity()")
-        return await self._schedule_activity(d, activity, arg, args, None, options)
-
-    async def _schedule_activity(
-        self,
-        d: ActivityDefinition | None,
-        activity: Any,
-        arg: Any,
-        args: Sequence[Any] | None,
-        result_type: Any,
-        options: dict[str, Any],
-    ) -> Any:
-        if d is None:
-            name, rtype = activity, result_type
-        else:
-            name, rtype = d.name, d.result_type if result_type is None else result_type
-        # What the server would refuse, refused here: the workflow task fails with this message (and
-        # is retried), instead of its completion being turned away.
-        _check_activity_options(options, message_prefix=f"activity {name!r}: ")
-        base: ActivityOptions | None = options.pop("options", None)
-        merged = base.to_json() if base is not None else dict(_NO_OPTIONS)
-        for option, value in options.items():
-            if value is not None:
-                merged[option] = _wire(value)
-        if merged["schedule_to_close_timeout"] is None and merged["start_to_close_timeout"] is None:
-            raise ValueError(
-                f"activity {name!r}: set schedule_to_close_timeout or start_to_close_timeout "
-                "(how long it may take, retries included or per attempt)"
-            )
-        payload = encode_arguments(name, d, arg, args)
-        call = ActivityCall(activity_type=name, input=payload, result_type=rtype, **merged)
-        return await self._instance.schedule_activity(call)
+        return await self._instance.schedule_activity(_activity_call(d, activity, arg, args, None, options))
 
     # --- continue-as-new ---------------------------------------------------------------------------------
     # With ``workflow=`` (this workflow, or another to become), the type checkers check the input against its
@@ -546,3 +516,33 @@ class Context:
             raise InvalidArgumentError(f"the input of local activity {name!r} cannot be sent: {e}") from None
         call = LocalActivityCall(activity_type=name, input=payload, result_type=rtype, **wire)
         return await self._instance.schedule_local_activity(call)
+
+
+def _activity_call(
+    d: ActivityDefinition | None,
+    activity: Any,
+    arg: Any,
+    args: Sequence[Any] | None,
+    result_type: Any,
+    options: dict[str, Any],
+) -> ActivityCall:
+    """What ``execute_activity`` and ``execute_activity_method`` schedule (``d`` None: by name)."""
+    if d is None:
+        name, rtype = activity, result_type
+    else:
+        name, rtype = d.name, d.result_type if result_type is None else result_type
+    # What the server would refuse, refused here: the workflow task fails with this message (and
+    # is retried), instead of its completion being turned away.
+    _check_activity_options(options, message_prefix=f"activity {name!r}: ")
+    base: ActivityOptions | None = options.pop("options", None)
+    merged = base.to_json() if base is not None else dict(_NO_OPTIONS)
+    for option, value in options.items():
+        if value is not None:
+            merged[option] = _wire(value)
+    if merged["schedule_to_close_timeout"] is None and merged["start_to_close_timeout"] is None:
+        raise ValueError(
+            f"activity {name!r}: set schedule_to_close_timeout or start_to_close_timeout "
+            "(how long it may take, retries included or per attempt)"
+        )
+    payload = encode_arguments(name, d, arg, args)
+    return ActivityCall(activity_type=name, input=payload, result_type=rtype, **merged)
