@@ -140,11 +140,13 @@ class EngineCore:
         self.stopping = False
         self.admission = Admission(target=config.start_delay_target.total_seconds(), limit=config.max_pending_starts)
 
-        #: What the features registered (``on_commit``, ``on_rearm``, ``on_close``, ``on_finish``).
+        #: What the features registered (``on_commit``, ``on_rearm``, ``on_close``, ``on_finish``,
+        #: ``on_successor``).
         self.acts: list[Callable[[Execution, Effects], None]] = []
         self.rearms: list[Callable[[ExecutionRecord, ExecutionState], None]] = []
         self.closers: list[Callable[[Transition], None]] = []
         self.finishers: list[Callable[[Transition], None]] = []
+        self.successors: list[Callable[[Transition, Transition, dict[str, Any]], None]] = []
         #: Each feature's object, by its class, for the code of its own that has only the core (its command
         #: kinds, which are registered once for every engine).
         self.features: dict[type[Any], Any] = {}
@@ -172,6 +174,13 @@ class EngineCore:
         """The engine's object of feature ``cls`` (it put itself in ``features``)."""
         found: F = self.features[cls]
         return found
+
+    def on_successor(self, inherit: Callable[[Transition, Transition, dict[str, Any]], None]) -> None:
+        """Call ``inherit(t, nt, started)`` when the run ``t`` closes is followed by a new run of its workflow id,
+        built by ``nt`` in the same commit (continue-as-new, a retry), before its WorkflowExecutionStarted is
+        appended: the feature gives the new run what a chain of runs carries (a child's parent, the task
+        timeout), in its state and in ``started``, that event's attributes."""
+        self.successors.append(inherit)
 
     def on_finish(self, finish: Callable[[Transition], None]) -> None:
         """Call ``finish(t)`` as each transition ends, before it is committed: the feature may add to it

@@ -85,6 +85,7 @@ class Engine(EngineCore):
         timers.register(self)
         self.workflow_timeouts = workflow_timeouts.WorkflowTimeouts(self)
         self.child_workflows = ChildWorkflows(self)
+        self.on_successor(run_options.inherit)
         self.start_policies = StartPolicies(self, self.cancellation)
         self.deletion = Deletion(self, self.cancellation)
         self.async_completion = AsyncCompletion(self, self.activity_tasks)

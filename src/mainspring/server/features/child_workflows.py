@@ -43,6 +43,7 @@ from ...errors import AlreadyStartedError, InvalidArgumentError, NotFoundError, 
 from ...storage import StorageError
 from .._execution import outcome_of
 from .._state import CHILD, EXTERNAL, PARENT, ChildItem, ExecutionState, ExternalItem, ParentLink
+from .continue_as_new import next_run_id
 from .kinds import CommandCheck, CommandKind
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ class ChildWorkflows:
         engine.on_close(self._closing)
         engine.on_finish(self._keep_links)
         engine.on_rearm(self._rearm)
+        engine.on_successor(self._inherit)
 
     # --- describe -------------------------------------------------------------------------------------------
 
@@ -360,7 +362,9 @@ class ChildWorkflows:
         ex = t.ex
         st = ex.state
         rec = ex.record
-        if st.parent is not None and rec.status is not WorkflowStatus.CONTINUED_AS_NEW:
+        # A run followed by another (continue-as-new; a retry, set up by ``workflow_timeouts`` as the run closes,
+        # before this) is not the child's end: the last run of the chain reports it.
+        if st.parent is not None and rec.status is not WorkflowStatus.CONTINUED_AS_NEW and ex.follow_on is None:
             result, failure = _outcome(t)
             t.then(self.go, self.child_closed, st.parent, rec.run_id, rec.status, result, failure)
         for item in st.children.values():
@@ -408,6 +412,10 @@ class ChildWorkflows:
     ) -> None:
         """The parent closed: terminate the child, or ask it to cancel (ABANDON: nothing)."""
         cancellation = self.engine.cancellation
+        last = await self._chain_end(run_id)  # the child may have continued as new (or been retried) since
+        if last is None or last.status is not WorkflowStatus.RUNNING:
+            return
+        run_id = last.run_id
         reason = f"its parent workflow {parent_workflow_id!r} closed (parent close policy {policy})"
         identity = f"parent {parent_workflow_id}"
         try:
@@ -461,6 +469,19 @@ class ChildWorkflows:
     # --- what the core calls ----------------------------------------------------------------------------------
 
     @staticmethod
+    def _inherit(t: Transition, nt: Transition, started: dict[str, Any]) -> None:
+        """A child's next run (continue-as-new, a retry) is the same child: its parent hears how the last
+        run of the chain ends."""
+        link = t.ex.state.parent
+        if link is not None:
+            _link(nt, link)
+            started.update(
+                parent_workflow_id=link.workflow_id,
+                parent_run_id=link.run_id,
+                parent_initiated_event_id=link.initiated_event_id,
+            )
+
+    @staticmethod
     def _keep_links(t: Transition) -> None:
         """The run closed in this transition: its children and parent link outlive the delete of its items."""
         st = t.ex.state
@@ -490,12 +511,23 @@ class ChildWorkflows:
     async def _check_child(self, parent_run_id: str, initiated_event_id: int, run_id: str) -> None:
         """A child the parent saw start: if its run closed while no one was there to tell the parent, tell it."""
         engine = self.engine
-        child = await engine.store.get_run(run_id)  # as committed
-        if child is None or child.status is WorkflowStatus.RUNNING or child.status is WorkflowStatus.CONTINUED_AS_NEW:
+        child = await self._chain_end(run_id)  # as committed
+        if child is None or child.status is WorkflowStatus.RUNNING:
             return
         result, failure = await engine._outcome(child, engine._state_of(child) or ExecutionState())
         link = ParentLink(child.namespace, "", parent_run_id, initiated_event_id, "")
         await self.child_closed(link, child.run_id, child.status, result, failure)
+
+    async def _chain_end(self, run_id: str) -> ExecutionRecord | None:
+        """The last run of the chain ``run_id`` starts (continue-as-new and retries go on in the runs that follow
+        it; each closing event names the next), as committed."""
+        rec = await self.engine.store.get_run(run_id)
+        while rec is not None and rec.status is not WorkflowStatus.RUNNING:
+            nxt = await next_run_id(self.engine, rec)
+            if nxt is None:
+                break
+            rec = await self.engine.store.get_run(nxt)
+        return rec
 
     async def _send_again(self, rec: ExecutionRecord, item: ExternalItem) -> None:
         events = await self.engine.store.read_history(rec.run_id, item.initiated_event_id, item.initiated_event_id)

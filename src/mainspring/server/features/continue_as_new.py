@@ -95,6 +95,9 @@ def start_next_run(
     ex = Execution(rec, ExecutionState(), new=True)
     nt = Transition(core, ex)
     nt.now = t.now
+    extra = dict(extra)
+    for inherit in core.successors:
+        inherit(t, nt, extra)
     nt.append_raw(
         EventType.WORKFLOW_EXECUTION_STARTED,
         {

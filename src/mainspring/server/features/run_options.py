@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .._core import EngineCore
     from .._transition import Transition
 
-__all__ = ["begin_run", "describe_options", "end_delay", "in_start_delay", "started_attributes"]
+__all__ = ["begin_run", "describe_options", "end_delay", "in_start_delay", "inherit", "started_attributes"]
 
 
 def started_attributes(req: m.StartWorkflowRequest) -> dict[str, Any]:
@@ -53,6 +53,15 @@ def begin_run(t: Transition, req: m.StartWorkflowRequest) -> None:
     at = t.now + req.start_delay
     st.wt = WorkflowTaskInfo(attempt=1, scheduled_time=at, ready_time=at)
     t.fx.offer_wt = True  # armed for its ready time (WorkflowTasks.arm)
+
+
+def inherit(t: Transition, nt: Transition, started: dict[str, Any]) -> None:
+    """The run ``t`` closes is followed by the one ``nt`` builds (continue-as-new, a retry): it keeps the task
+    timeout (the memo is carried with the run's lifetime, ``workflow_timeouts``)."""
+    timeout = t.ex.state.task_timeout
+    if timeout is not None:
+        nt.ex.state.task_timeout = timeout
+        started["workflow_task_timeout"] = timeout
 
 
 def in_start_delay(wt: WorkflowTaskInfo | None, now: float) -> bool:

@@ -11,6 +11,8 @@ that may be retried, the backoff ending before the execution deadline): the next
 the same commit as the close (``continue_as_new.start_next_run``), attempt + 1, its first workflow task after
 the backoff; the closing event names it (``new_execution_run_id``), so results follow it. Continue-as-new
 carries the lifetime on: the execution deadline stays, the run deadline starts again, the attempt is 1.
+
+The memo rides along in the same item (a chain's runs keep it, as Temporal's do).
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def start_attributes(req: m.StartWorkflowRequest) -> dict[str, Any]:
 def started(t: Transition, req: m.StartWorkflowRequest) -> None:
     """A new workflow's first run is being created by ``t``: give it its lifetime, and arm its deadlines once
     the start is durable."""
-    if req.execution_timeout is None and req.run_timeout is None and req.retry_policy is None:
+    if req.execution_timeout is None and req.run_timeout is None and req.retry_policy is None and req.memo is None:
         return
     lifetime: dict[str, Any] = {
         "attempt": 1,
@@ -62,6 +64,8 @@ def started(t: Transition, req: m.StartWorkflowRequest) -> None:
     }
     if req.retry_policy is not None:
         lifetime["input"] = req.input  # what each retry starts with
+    if req.memo is not None:
+        lifetime["memo"] = req.memo  # the runs that follow keep it (as Temporal's do)
     _give(t, lifetime)
 
 
@@ -82,6 +86,8 @@ def carried(
             attrs[key] = lifetime[key]
     if lifetime.get("retry") is not None:
         attrs["retry_policy"] = lifetime["retry"]
+    if lifetime.get("memo") is not None:
+        attrs["memo"] = lifetime["memo"]
     return nxt, attrs
 
 
