@@ -160,5 +160,45 @@ class SignalSinkWF:  # W12: records each signal's payload in the order its handl
         self.seen.append(i)
 
 
-WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF, FanOutWF, EchoWF, MessageWF, SignalSinkWF]
+@workflow.defn
+class ChildWF:  # W14
+    @workflow.run
+    async def run(self, i: int) -> int:
+        return i
+
+
+@workflow.defn
+class ChildChainWF:  # W14: n children, one after another
+    @workflow.run
+    async def run(self, n: int) -> int:
+        acc = 0
+        for i in range(n):
+            acc += await workflow.execute_child_workflow(ChildWF.run, i, id=f"{workflow.info().workflow_id}-c{i}")
+        return acc
+
+
+@workflow.defn
+class ChildFanOutWF:  # W14: k children at once
+    @workflow.run
+    async def run(self, k: int) -> int:
+        wid = workflow.info().workflow_id
+        return sum(
+            await asyncio.gather(*(workflow.execute_child_workflow(ChildWF.run, i, id=f"{wid}-c{i}") for i in range(k)))
+        )
+
+
+WORKFLOWS = [
+    GreetWF,
+    ThreeNoopWF,
+    LongWF,
+    CrashWF,
+    TimerWF,
+    FanOutWF,
+    EchoWF,
+    MessageWF,
+    SignalSinkWF,
+    ChildWF,
+    ChildChainWF,
+    ChildFanOutWF,
+]
 ACTIVITIES: list[Callable[..., Any]] = [greet, noop, sleep_step, echo]

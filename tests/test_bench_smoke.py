@@ -51,6 +51,7 @@ FIGURES = {
         "replay_us_per_event",
         "history_length",
     ],
+    "W14": ["child_p50_ms", "child_p99_ms", "k10_s", "k10_ms_per_child"],
     "CLI": ["help_ms", "list_ms", "describe_ms", "help_min_ms", "python_ms"],
 }
 
@@ -103,6 +104,7 @@ def check_row(row: dict[str, Any], engine: str, workload: str, n: int) -> None:
         ("W10", 5, []),
         ("W11", 5, []),
         ("W12", 200, []),
+        ("W14", 10, []),
     ],
 )
 def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[str]) -> None:

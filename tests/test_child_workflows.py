@@ -397,6 +397,7 @@ async def test_describe_and_the_cli_show_both_links(client: Client, server: Serv
         (f"{parent_id}-price", "price", "COMPLETED"),
         (f"{parent_id}-pack", "Packer", "COMPLETED"),
     ]
+    assert parent.raw["children_count"] == 2
     child = await client.get_workflow_handle(f"{parent_id}-pack").describe()
     assert children[1]["run_id"] == child.run_id
     assert child.raw["parent"]["workflow_id"] == parent_id

@@ -339,8 +339,9 @@ class DescribeWorkflowResponse(_Model):
     )
     parent: ParentWorkflowInfo | None = Field(default=None, description="The parent, for a child workflow.")
     children: list[ChildWorkflowInfo] = Field(
-        default_factory=list, description="The child workflows this run started, oldest first."
+        default_factory=list, description="The child workflows this run started, oldest first (at most 1,000)."
     )
+    children_count: int = Field(default=0, description="How many child workflows this run started.")
 
 
 class ListWorkflowsResponse(_Model):
