@@ -212,6 +212,15 @@ async def slow_child(ctx: workflow.Context) -> str:
 
 
 @workflow.defn
+async def watcher(ctx: workflow.Context, child_id: str) -> str:
+    try:
+        await ctx.execute_child_workflow(stubborn, id=child_id)
+    except ChildWorkflowError as e:
+        return f"{type(e.cause).__name__}: {e.cause}"
+    return "completed"
+
+
+@workflow.defn
 async def duplicate_parent(ctx: workflow.Context, child_id: str) -> str:
     try:
         await ctx.execute_child_workflow(stubborn, id=child_id)
@@ -237,6 +246,7 @@ WORKFLOWS = [
     slow_parent,
     slow_child,
     duplicate_parent,
+    watcher,
 ]
 
 
@@ -372,6 +382,17 @@ async def test_external_handles_signal_and_cancel_other_workflows(client: Client
         assert info.value.status == WorkflowStatus.CANCELED.value
 
 
+async def test_a_child_terminated_from_outside_fails_its_parent_s_wait_with_terminated_error(client: Client) -> None:
+    tq = new_queue()
+    child_id = new_id()
+    async with running_worker(client, tq, workflows=WORKFLOWS):
+        parent = await client.start_workflow(watcher, child_id, id=new_id(), task_queue=tq)
+        await eventually(lambda: _has_event(client, child_id, "TimerStarted"), timeout=30, what="the child's timer")
+        await client.get_workflow_handle(child_id).terminate(reason="operator says no")
+        assert await asyncio.wait_for(parent.result(), 30) == f"{TerminatedError.__name__}: operator says no"
+    assert "ChildWorkflowExecutionTerminated" in await history_types(parent)
+
+
 async def test_a_child_id_already_running_fails_the_start(client: Client) -> None:
     tq = new_queue()
     async with running_worker(client, tq, workflows=WORKFLOWS):
@@ -464,7 +485,3 @@ async def _result_across_restarts(handle: WorkflowHandle[Any, str]) -> str:
             return await handle.result()
         except ServerUnavailableError:
             await asyncio.sleep(0.2)
-
-
-# Avoid "imported but unused" for names the tests only use in isinstance checks.
-_ = TerminatedError
