@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from inprocess import eventually, history_types, running_worker
@@ -433,6 +434,38 @@ async def test_describe_and_the_cli_show_both_links(client: Client, server: Serv
     assert parent_id in shown.stdout and parent.run_id in shown.stdout
     as_json = run_cli("workflow", "describe", "-w", f"{parent_id}-pack", "-o", "json", address=server.address)
     assert json.loads(as_json.stdout)["parent"]["workflow_id"] == parent_id
+
+
+def test_wrong_child_and_external_commands_get_400_naming_the_field(server: ServerProcess) -> None:
+    ns = f"{server.url}/api/v1/namespaces/default"
+    with httpx.Client(timeout=30) as http:
+        r = http.post(f"{ns}/workers", json={"identity": "t", "task_queue": "hq", "workflow_types": [{"name": "p"}]})
+        session = r.json()["session_id"]
+        r = http.post(f"{ns}/workflows", json={"workflow_id": new_id(), "workflow_type": "p", "task_queue": "hq"})
+        assert r.status_code == 201, r.text
+        task = http.post(f"{ns}/workflow-tasks/poll", json={"session_id": session, "timeout": 10}).json()
+        start = {"type": "StartChildWorkflow", "workflow_id": "c", "workflow_type": "child"}
+        cases = [
+            ({**start, "parent_close_policy": "NUKE"}, "parent_close_policy"),
+            ({**start, "workflow_id": "bad\nid"}, "workflow_id"),
+            ({**start, "task_queue": ""}, "task_queue"),
+            ({"type": "StartChildWorkflow", "workflow_type": "child"}, "workflow_id"),
+            ({"type": "SignalExternalWorkflow", "workflow_id": "x"}, "signal_name"),
+            ({"type": "RequestCancelExternalWorkflow", "workflow_id": "x", "reason": 3}, "reason"),
+        ]
+        for command, named in cases:
+            r = http.post(
+                f"{ns}/workflow-tasks/complete", json={"task_token": task["task_token"], "commands": [command]}
+            )
+            assert r.status_code == 400, (command, r.text)
+            body = r.json()
+            assert body["code"] == "invalid_argument" and named in body["message"], (command, body)
+        # Two children of one id in one task: refused by the server's check, naming the id.
+        r = http.post(
+            f"{ns}/workflow-tasks/complete", json={"task_token": task["task_token"], "commands": [start, start]}
+        )
+        assert r.status_code == 400 and "child workflow id 'c'" in r.json()["message"], r.text
+    assert "Traceback" not in server.log()
 
 
 async def test_a_parent_history_replays_on_a_fresh_worker(client: Client) -> None:
