@@ -25,7 +25,7 @@ ROOT = BENCH_DIR.parent
 PY = sys.executable
 
 ENGINES = ("mainspring", "temporal", "dbos")
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "CLI", "W15")
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "W14", "W15", "CLI")
 
 #: The default n of each workload. W5's default is per engine (see W5_DEFAULT_N).
 DEFAULT_N = {
@@ -43,6 +43,7 @@ DEFAULT_N = {
     "W12": 1000,
     "W15": 10_000,
     "W13": 1000,
+    "W14": 200,
 }
 #: W5 (workflows waiting on a one-hour timer): 100,000 for Mainspring, as the issue asks. Temporal's dev
 #: server starts only a few dozen workflows a second here and DBOS keeps every waiting workflow as a task
@@ -51,8 +52,32 @@ W5_DEFAULT_N = {"mainspring": 100_000, "temporal": 1_000, "dbos": 1_000}
 
 #: W7 (one workflow gathering K activities): each K up to n is measured, one fresh workflow each.
 W7_KS = (500, 5_000, 10_000)
+#: W14 (child workflows): n children one after another (start-to-result of each, from the parent's history),
+#: then one parent starting K children at once, for each K here up to 5 x n (n itself if none is).
+W14_KS = (100, 1_000)
+
+
+def w14_ks(n: int) -> list[int]:
+    """The K's of W14's fan-out at chain length ``n`` (the default n, 200, gives 100 and 1,000)."""
+    return [k for k in W14_KS if k <= 5 * n] or [n]
+
+
 #: W9 (one activity echoing a payload): the payload sizes (bytes of the string); n workflows of each.
 W9_SIZES = (1_000, 100_000, 1_000_000, 2_000_000)
+
+
+def w14_figures(spans_ms: Sequence[float], times: dict[int, float]) -> Result:
+    """W14's figures: each child's start-to-result (its Initiated event to its Completed event in the parent's
+    history), and for each K of children started at once the total and ms per child, and the ratio of the
+    largest K's ms per child to the smallest's (1.0: linear)."""
+    out: Result = latency_figures(spans_ms, "child_")
+    for k, s in sorted(times.items()):
+        out[f"k{k}_s"] = s
+        out[f"k{k}_ms_per_child"] = s * 1000 / k
+    if len(times) > 1:
+        ks = sorted(times)
+        out["fan_out_linearity"] = (times[ks[-1]] / ks[-1]) / (times[ks[0]] / ks[0])
+    return out
 
 
 def w7_figures(times: dict[int, float]) -> Result:

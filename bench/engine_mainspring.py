@@ -49,6 +49,8 @@ from common import (
     w12_check,
     w12_send,
     w13_figures,
+    w14_figures,
+    w14_ks,
 )
 from mainspring import Client, WorkflowHandle
 from mainspring.errors import WorkflowQueryFailedError
@@ -162,6 +164,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                     res.update(await _w15(client, tq, tag, n))
                 elif workload == "W13":
                     res.update(await _w13(client, tq, tag, n))
+                elif workload == "W14":
+                    res.update(await _w14(client, tq, tag, n))
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
@@ -470,6 +474,43 @@ async def _w15(client: Client, tq: str, tag: str, n: int) -> Result:
         "events_per_run": first.executions[-1]["history_length"],
     }
     _progress(f"W15: {figures['runs_per_s']:.0f} runs/s, list of {n} runs in {list_s * 1000:.0f} ms")
+    return figures
+
+
+# ---------------------------------------------------------------------------------------------------- W14
+
+
+async def _w14(client: Client, tq: str, tag: str, n: int) -> Result:
+    """n children one after another (each one's start-to-result, from the parent's history), then one parent
+    starting K children at once for each K of W14_KS."""
+    wid = f"w14-{tag}-chain"
+    r = await client.execute_workflow(defs.child_chain_wf, n, id=wid, task_queue=tq)
+    if r != n * (n - 1) // 2:
+        raise AssertionError(f"W14 chain returned {r!r}")
+    history = await client.get_workflow_handle(wid).fetch_history()
+    initiated = {
+        e["event_id"]: datetime.fromisoformat(e["event_time"])
+        for e in history
+        if e["event_type"] == "StartChildWorkflowExecutionInitiated"
+    }
+    spans = [
+        (datetime.fromisoformat(e["event_time"]) - initiated[e["attributes"]["initiated_event_id"]]).total_seconds()
+        * 1000
+        for e in history
+        if e["event_type"] == "ChildWorkflowExecutionCompleted"
+    ]
+    if len(spans) != n:
+        raise AssertionError(f"W14: {len(spans)} children completed, not {n}")
+    times: dict[int, float] = {}
+    for k in w14_ks(n):
+        t = time.perf_counter()
+        r = await client.execute_workflow(defs.child_fan_out_wf, k, id=f"w14-{tag}-{k}", task_queue=tq)
+        times[k] = time.perf_counter() - t
+        if r != k * (k - 1) // 2:
+            raise AssertionError(f"W14 K={k} returned {r!r}")
+        _progress(f"W14 K={k}: {times[k]:.2f} s")
+    figures = w14_figures(spans, times)
+    _progress(f"W14: child start-to-result p50 {figures['child_p50_ms']:.2f} ms")
     return figures
 
 

@@ -56,6 +56,8 @@ from common import (
     w12_check,
     w12_send,
     w13_figures,
+    w14_figures,
+    w14_ks,
 )
 
 W5_TIMER_SECONDS = 3600.0
@@ -222,6 +224,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 res.update(await _w12(client, tq, tag, n, opts))
             elif workload == "W13":
                 res.update(await _w13(client, tq, tag, n))
+            elif workload == "W14":
+                res.update(await _w14(client, tq, tag, n))
             else:
                 raise ValueError(workload)
             s1, w1, c1 = _cpu(server, worker)
@@ -388,6 +392,44 @@ async def _replay_seconds(history: Any, repeats: int = 3) -> float:
         await replayer.replay_workflow(history)
         best = min(best, time.perf_counter() - t)
     return best
+
+
+# ---------------------------------------------------------------------------------------------------- W14
+
+
+async def _w14(client: Client, tq: str, tag: str, n: int) -> Result:
+    """As Mainspring's: n children one after another (each one's Initiated -> Completed in the parent's
+    history), then one parent starting K children at once for each K of W14_KS."""
+    wid = f"w14-{tag}-chain"
+    r = await client.execute_workflow(defs.ChildChainWF.run, n, id=wid, task_queue=tq)
+    if r != n * (n - 1) // 2:
+        raise AssertionError(f"W14 chain returned {r!r}")
+    events = list((await client.get_workflow_handle(wid).fetch_history()).events)
+    initiated = {
+        e.event_id: e.event_time.ToDatetime()
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED
+    }
+    spans = [
+        (
+            e.event_time.ToDatetime()
+            - initiated[e.child_workflow_execution_completed_event_attributes.initiated_event_id]
+        ).total_seconds()
+        * 1000
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED
+    ]
+    if len(spans) != n:
+        raise AssertionError(f"W14: {len(spans)} children completed, not {n}")
+    times: dict[int, float] = {}
+    for k in w14_ks(n):
+        t = time.perf_counter()
+        r = await client.execute_workflow(defs.ChildFanOutWF.run, k, id=f"w14-{tag}-{k}", task_queue=tq)
+        times[k] = time.perf_counter() - t
+        if r != k * (k - 1) // 2:
+            raise AssertionError(f"W14 K={k} returned {r!r}")
+        print(f"  [temporal] W14 K={k}: {times[k]:.2f} s", file=sys.stderr, flush=True)
+    return w14_figures(spans, times)
 
 
 # ---------------------------------------------------------------------------------------------------- W7, W9

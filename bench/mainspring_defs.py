@@ -165,6 +165,24 @@ async def local_loop_wf(ctx: workflow.Context, n: int) -> list[float]:  # W13: n
     return [await ctx.execute_local_activity(stamp, i, start_to_close_timeout=ACT_TIMEOUT) for i in range(n)]
 
 
+@workflow.defn(name="ChildWF")
+async def child_wf(ctx: workflow.Context, i: int) -> int:  # W14
+    return i
+
+
+@workflow.defn(name="ChildChainWF")
+async def child_chain_wf(ctx: workflow.Context, n: int) -> int:  # W14: n children, one after another
+    acc = 0
+    for i in range(n):
+        acc += await ctx.execute_child_workflow(child_wf, i)
+    return acc
+
+
+@workflow.defn(name="ChildFanOutWF")
+async def child_fan_out_wf(ctx: workflow.Context, k: int) -> int:  # W14: k children at once
+    return sum(await asyncio.gather(*(ctx.execute_child_workflow(child_wf, i) for i in range(k))))
+
+
 WORKFLOWS: list[Any] = [
     greet_wf,
     three_noop_wf,
@@ -177,5 +195,8 @@ WORKFLOWS: list[Any] = [
     SignalSinkWF,
     can_loop_wf,
     local_loop_wf,
+    child_wf,
+    child_chain_wf,
+    child_fan_out_wf,
 ]
 ACTIVITIES: list[activity.ActivityFunction[..., Any]] = [greet, noop, sleep_step, echo, stamp]

@@ -50,6 +50,12 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
         ("k500_ms_per_activity", "lower"),
         ("k5000_ms_per_activity", "lower"),
     ],
+    "W14": [
+        ("child_p50_ms", "lower"),
+        ("k100_ms_per_child", "lower"),
+        ("k1000_ms_per_child", "lower"),
+        ("fan_out_linearity", "lower"),
+    ],
     "W9": [
         ("1kb_p50_ms", "lower"),
         ("100kb_p50_ms", "lower"),
@@ -227,7 +233,7 @@ def _temporal_available() -> bool:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W13, W15, CLI (or 'all' for W1-W4)")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W15, CLI (or 'all' for W1-W4)")
     ap.add_argument(
         "--engine",
         default=None,
@@ -241,7 +247,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=(
             "workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W6 30000, "
             "W7 10000 (largest K), W8 10000 per batch, W9 5 per size, W10 200 signal round trips, W11 500 "
-            "queries, W12 1000 signals, W13 1000 local activities, CLI 15 per command, W15 10000 continue-as-new runs)"
+            "queries, W12 1000 signals, W13 1000 local activities, W14 200 children in a row (and fan-outs of "
+            "K <= 5n), W15 10000 continue-as-new runs, CLI 15 per command)"
         ),
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per engine and workload (default 3)")

@@ -173,5 +173,46 @@ class LocalLoopWF:  # W13: n local activities in a row
         return [await workflow.execute_local_activity(stamp, i, start_to_close_timeout=ACT_TIMEOUT) for i in range(n)]
 
 
-WORKFLOWS = [GreetWF, ThreeNoopWF, LongWF, CrashWF, TimerWF, FanOutWF, EchoWF, MessageWF, SignalSinkWF, LocalLoopWF]
+@workflow.defn
+class ChildWF:  # W14
+    @workflow.run
+    async def run(self, i: int) -> int:
+        return i
+
+
+@workflow.defn
+class ChildChainWF:  # W14: n children, one after another
+    @workflow.run
+    async def run(self, n: int) -> int:
+        acc = 0
+        for i in range(n):
+            acc += await workflow.execute_child_workflow(ChildWF.run, i, id=f"{workflow.info().workflow_id}-c{i}")
+        return acc
+
+
+@workflow.defn
+class ChildFanOutWF:  # W14: k children at once
+    @workflow.run
+    async def run(self, k: int) -> int:
+        wid = workflow.info().workflow_id
+        return sum(
+            await asyncio.gather(*(workflow.execute_child_workflow(ChildWF.run, i, id=f"{wid}-c{i}") for i in range(k)))
+        )
+
+
+WORKFLOWS = [
+    GreetWF,
+    ThreeNoopWF,
+    LongWF,
+    CrashWF,
+    TimerWF,
+    FanOutWF,
+    EchoWF,
+    MessageWF,
+    SignalSinkWF,
+    ChildWF,
+    ChildChainWF,
+    ChildFanOutWF,
+    LocalLoopWF,
+]
 ACTIVITIES: list[Callable[..., Any]] = [greet, noop, sleep_step, echo, stamp]

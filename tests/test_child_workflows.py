@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from inprocess import eventually, history_types, running_worker
@@ -212,6 +213,15 @@ async def slow_child(ctx: workflow.Context) -> str:
 
 
 @workflow.defn
+async def watcher(ctx: workflow.Context, child_id: str) -> str:
+    try:
+        await ctx.execute_child_workflow(stubborn, id=child_id)
+    except ChildWorkflowError as e:
+        return f"{type(e.cause).__name__}: {e.cause}"
+    return "completed"
+
+
+@workflow.defn
 async def duplicate_parent(ctx: workflow.Context, child_id: str) -> str:
     try:
         await ctx.execute_child_workflow(stubborn, id=child_id)
@@ -237,6 +247,7 @@ WORKFLOWS = [
     slow_parent,
     slow_child,
     duplicate_parent,
+    watcher,
 ]
 
 
@@ -372,6 +383,17 @@ async def test_external_handles_signal_and_cancel_other_workflows(client: Client
         assert info.value.status == WorkflowStatus.CANCELED.value
 
 
+async def test_a_child_terminated_from_outside_fails_its_parent_s_wait_with_terminated_error(client: Client) -> None:
+    tq = new_queue()
+    child_id = new_id()
+    async with running_worker(client, tq, workflows=WORKFLOWS):
+        parent = await client.start_workflow(watcher, child_id, id=new_id(), task_queue=tq)
+        await eventually(lambda: _has_event(client, child_id, "TimerStarted"), timeout=30, what="the child's timer")
+        await client.get_workflow_handle(child_id).terminate(reason="operator says no")
+        assert await asyncio.wait_for(parent.result(), 30) == f"{TerminatedError.__name__}: operator says no"
+    assert "ChildWorkflowExecutionTerminated" in await history_types(parent)
+
+
 async def test_a_child_id_already_running_fails_the_start(client: Client) -> None:
     tq = new_queue()
     async with running_worker(client, tq, workflows=WORKFLOWS):
@@ -397,6 +419,7 @@ async def test_describe_and_the_cli_show_both_links(client: Client, server: Serv
         (f"{parent_id}-price", "price", "COMPLETED"),
         (f"{parent_id}-pack", "Packer", "COMPLETED"),
     ]
+    assert parent.raw["children_count"] == 2
     child = await client.get_workflow_handle(f"{parent_id}-pack").describe()
     assert children[1]["run_id"] == child.run_id
     assert child.raw["parent"]["workflow_id"] == parent_id
@@ -411,6 +434,38 @@ async def test_describe_and_the_cli_show_both_links(client: Client, server: Serv
     assert parent_id in shown.stdout and parent.run_id in shown.stdout
     as_json = run_cli("workflow", "describe", "-w", f"{parent_id}-pack", "-o", "json", address=server.address)
     assert json.loads(as_json.stdout)["parent"]["workflow_id"] == parent_id
+
+
+def test_wrong_child_and_external_commands_get_400_naming_the_field(server: ServerProcess) -> None:
+    ns = f"{server.url}/api/v1/namespaces/default"
+    with httpx.Client(timeout=30) as http:
+        r = http.post(f"{ns}/workers", json={"identity": "t", "task_queue": "hq", "workflow_types": [{"name": "p"}]})
+        session = r.json()["session_id"]
+        r = http.post(f"{ns}/workflows", json={"workflow_id": new_id(), "workflow_type": "p", "task_queue": "hq"})
+        assert r.status_code == 201, r.text
+        task = http.post(f"{ns}/workflow-tasks/poll", json={"session_id": session, "timeout": 10}).json()
+        start = {"type": "StartChildWorkflow", "workflow_id": "c", "workflow_type": "child"}
+        cases = [
+            ({**start, "parent_close_policy": "NUKE"}, "parent_close_policy"),
+            ({**start, "workflow_id": "bad\nid"}, "workflow_id"),
+            ({**start, "task_queue": ""}, "task_queue"),
+            ({"type": "StartChildWorkflow", "workflow_type": "child"}, "workflow_id"),
+            ({"type": "SignalExternalWorkflow", "workflow_id": "x"}, "signal_name"),
+            ({"type": "RequestCancelExternalWorkflow", "workflow_id": "x", "reason": 3}, "reason"),
+        ]
+        for command, named in cases:
+            r = http.post(
+                f"{ns}/workflow-tasks/complete", json={"task_token": task["task_token"], "commands": [command]}
+            )
+            assert r.status_code == 400, (command, r.text)
+            body = r.json()
+            assert body["code"] == "invalid_argument" and named in body["message"], (command, body)
+        # Two children of one id in one task: refused by the server's check, naming the id.
+        r = http.post(
+            f"{ns}/workflow-tasks/complete", json={"task_token": task["task_token"], "commands": [start, start]}
+        )
+        assert r.status_code == 400 and "child workflow id 'c'" in r.json()["message"], r.text
+    assert "Traceback" not in server.log()
 
 
 async def test_a_parent_history_replays_on_a_fresh_worker(client: Client) -> None:
@@ -463,7 +518,3 @@ async def _result_across_restarts(handle: WorkflowHandle[Any, str]) -> str:
             return await handle.result()
         except ServerUnavailableError:
             await asyncio.sleep(0.2)
-
-
-# Avoid "imported but unused" for names the tests only use in isinstance checks.
-_ = TerminatedError

@@ -407,7 +407,7 @@ class DescribeWorkflowResponse(_Model):
     )
     parent: ParentWorkflowInfo | None = Field(default=None, description="The parent, for a child workflow.")
     children: list[ChildWorkflowInfo] = Field(
-        default_factory=list, description="The child workflows this run started, oldest first."
+        default_factory=list, description="The child workflows this run started, oldest first (at most 1,000)."
     )
     # --- what the run was started with: memo, start delay, task timeout (api.start_options) ---
     memo: dict[str, Any] | None = Field(default=None, description="The memo the run was started with, if any.")
@@ -421,6 +421,7 @@ class DescribeWorkflowResponse(_Model):
         "delayed). A signal-with-start during the delay dispatches it at once.",
     )
     task_timeout: float | None = Field(default=None, description="Its workflow task timeout, in seconds.")
+    children_count: int = Field(default=0, description="How many child workflows this run started.")
 
 
 class ListWorkflowsResponse(_Model):

@@ -20,9 +20,10 @@ def echo_relationships(d: dict[str, Any]) -> None:
     children = d.get("children") or []
     if not children:
         return
-    click.echo(f"Children ({len(children)}):")
+    total = d.get("children_count") or len(children)
+    click.echo(f"Children ({total}):")
     for c in children[:_MOST_SHOWN]:
         run = f"run {c['run_id']}" if c.get("run_id") else "no run yet"
         click.echo(f"  {c['workflow_id']}  {c['workflow_type']}  {c['status']}  ({run})")
-    if len(children) > _MOST_SHOWN:
-        click.echo(f"  ... and {len(children) - _MOST_SHOWN} more (-o json lists them all)")
+    if total > _MOST_SHOWN:
+        click.echo(f"  ... and {total - _MOST_SHOWN} more (-o json lists the first {len(children)})")

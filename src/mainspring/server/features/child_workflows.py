@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,9 @@ _CLOSED_EVENTS = {
     WorkflowStatus.TERMINATED: EventType.CHILD_WORKFLOW_EXECUTION_TERMINATED,
     WorkflowStatus.TIMED_OUT: EventType.CHILD_WORKFLOW_EXECUTION_TIMED_OUT,
 }
+
+#: ``describe`` lists at most this many children (the oldest); ``children_count`` says how many there are.
+MOST_DESCRIBED = 1000
 
 _INITIATED = "INITIATED"
 _RUNNING = "RUNNING"
@@ -185,8 +189,10 @@ class ChildWorkflows:
 
     @staticmethod
     def relationships(st: ExecutionState) -> dict[str, Any]:
-        """The run's parent and children, for ``describe`` (from its state: no history is read)."""
+        """The run's parent and children (its first ``MOST_DESCRIBED``), for ``describe``: from its state, no
+        history is read."""
         p = st.parent
+        children = itertools.islice(st.children.values(), MOST_DESCRIBED)
         return {
             "parent": None
             if p is None
@@ -206,8 +212,9 @@ class ChildWorkflows:
                     "status": c.status,
                     "parent_close_policy": c.parent_close_policy,
                 }
-                for c in st.children.values()
+                for c in children
             ],
+            "children_count": len(st.children),
         }
 
     # --- running the steps ----------------------------------------------------------------------------------

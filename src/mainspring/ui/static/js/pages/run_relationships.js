@@ -9,7 +9,8 @@ export function relationships(ns, d) {
   const parent = d.parent;
   const children = d.children || [];
   if (!parent && !children.length) return null;
-  const card = section("Relationships", { cls: "relationships", sub: children.length ? `${children.length} child${children.length === 1 ? "" : "ren"}` : null });
+  const total = d.children_count || children.length;
+  const card = section("Relationships", { cls: "relationships", sub: total ? `${total} child${total === 1 ? "" : "ren"}` : null });
   if (parent) {
     card.body.append(
       h(
