@@ -415,7 +415,7 @@ def test_the_run_page_links_the_runs_of_the_chain(server: ServerProcess, tmp_pat
         page.goto(f"{server.ui_url}/namespaces/default/workflows/{wid}/{first}")
         nxt = page.locator('[data-chain="next"]')
         expect(nxt).to_contain_text(last, timeout=15_000)
-        expect(page.get_by_text("Continued as new")).to_be_visible()
+        expect(page.get_by_text("Continued as new", exact=True)).to_be_visible()
         nxt.click()
         expect(page.locator('[data-chain="previous"]')).to_contain_text(first, timeout=15_000)
         expect(page.locator('[data-chain="next"]')).to_have_count(0)
