@@ -49,5 +49,6 @@ async def test_a_continued_run_keeps_its_memo_and_task_timeout(client: Client, t
         last = await client.get_workflow_handle(wid).describe()
         assert last.previous_run_id is not None
         assert last.memo == {"owner": "ada"}
-        raw = await client.get_workflow_handle(wid).describe()
-        assert raw is not None
+        assert last.raw["task_timeout"] == 7
+        first = await client.get_workflow_handle(wid, run_id=last.previous_run_id).describe()
+        assert first.memo == {"owner": "ada"} and first.raw["task_timeout"] == 7
