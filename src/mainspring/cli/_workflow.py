@@ -13,7 +13,7 @@ from ..api.enums import WorkflowStatus
 from ..errors import WorkflowFailureError, failure_to_dict
 from ._common import EXIT_INVALID, EXIT_WORKFLOW_FAILED, connection_options, echo_json, fail, run_async, run_sync
 from ._relationships import echo_relationships
-from ._start_flags import start_flag_options, start_flags
+from ._start_flags import parse_duration, start_flag_options, start_flags
 
 if TYPE_CHECKING:
     from ..client import Client, WorkflowHandle
@@ -78,7 +78,6 @@ def _start_options(fn: Any) -> Any:
 
 def _lifetime_options(fn: Any) -> Any:
     """``--execution-timeout``, ``--run-timeout`` and ``--retry-policy`` of ``workflow start/execute``."""
-    seconds = click.FloatRange(min=0, min_open=True)
     fn = click.option(
         "--retry-policy",
         "retry_policy",
@@ -86,27 +85,34 @@ def _lifetime_options(fn: Any) -> Any:
         metavar="JSON",
         help='Retry the workflow, e.g. \'{"maximum_attempts": 3, "initial_interval": 1}\' (seconds).',
     )(fn)
-    fn = click.option("--run-timeout", type=seconds, default=None, help="How long one run may take (seconds).")(fn)
+    fn = click.option(
+        "--run-timeout", default=None, metavar="DURATION", help="How long one run may take (e.g. 30s, 1h30m)."
+    )(fn)
     fn = click.option(
         "--execution-timeout",
-        type=seconds,
         default=None,
-        help="How long the whole workflow may take, retries and continue-as-new included (seconds).",
+        metavar="DURATION",
+        help="How long the whole workflow may take, retries and continue-as-new included (e.g. 2h).",
     )(fn)
     return fn
 
 
 def _lifetime(
-    execution_timeout: float | None = None, run_timeout: float | None = None, retry_policy: str | None = None
+    execution_timeout: str | None = None, run_timeout: str | None = None, retry_policy: str | None = None
 ) -> dict[str, Any]:
     """The start options the lifetime flags ask for."""
     from ..options import RetryPolicy
 
     out: dict[str, Any] = {}
-    if execution_timeout is not None:
-        out["execution_timeout"] = timedelta(seconds=execution_timeout)
-    if run_timeout is not None:
-        out["run_timeout"] = timedelta(seconds=run_timeout)
+    for flag, name, text in (
+        ("--execution-timeout", "execution_timeout", execution_timeout),
+        ("--run-timeout", "run_timeout", run_timeout),
+    ):
+        if text is not None:
+            seconds = parse_duration(flag, text)
+            if seconds <= 0:
+                fail(f"{flag} must be more than 0, got {text!r}", EXIT_INVALID)
+            out[name] = timedelta(seconds=seconds)
     if retry_policy is not None:
         fields = parse_input(retry_policy, None, option="--retry-policy")
         if not isinstance(fields, dict):
