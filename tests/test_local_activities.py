@@ -277,3 +277,53 @@ async def test_bad_local_activity_options_fail_the_task_with_a_message(bad: dict
     with pytest.raises((TypeError, ValueError)) as info:
         _local_activity_options(bad, message_prefix="local activity 'x': ")
     assert "local activity 'x'" in str(info.value) or "execute_local_activity" in str(info.value)
+
+
+def test_markers_from_a_hand_written_completion_are_checked(server: ServerProcess) -> None:
+    """A client writing its own completion: markers are refused when duplicated, oversized or misnamed (400,
+    a message naming the field), and a good one becomes MarkerRecorded with its details."""
+    import httpx
+
+    with httpx.Client(base_url=server.url + "/api/v1/namespaces/default", timeout=30) as http:
+        tq = f"q-{uuid.uuid4().hex[:6]}"
+        r = http.post("/workers", json={"identity": "hand", "task_queue": tq, "activity_types": ["act"]})
+        assert r.status_code == 201, r.text
+        session = r.json()["session_id"]
+        assert (
+            http.post("/workflows", json={"workflow_id": "m", "workflow_type": "wf", "task_queue": tq}).status_code
+            == 201
+        )
+        task = http.post("/workflow-tasks/poll", json={"session_id": session, "timeout": 10}).json()
+        assert task["task_timeout"] == 10
+
+        def poll() -> dict[str, Any]:
+            r = http.post("/workflow-tasks/poll", json={"session_id": session, "timeout": 10})
+            assert r.status_code == 200, r.text
+            t: dict[str, Any] = r.json()
+            return t
+
+        def complete(task: dict[str, Any], *commands: dict[str, Any], **extra: Any) -> httpx.Response:
+            body = {"task_token": task["task_token"], "commands": list(commands), **extra}
+            return http.post("/workflow-tasks/complete", json=body)
+
+        def marker(marker_id: str = "1", **fields: Any) -> dict[str, Any]:
+            return {"type": "RecordMarker", "marker_name": "LocalActivity", "marker_id": marker_id, **fields}
+
+        # Refused by the model: the task stays out.
+        r = complete(task, marker(marker_name=""))
+        assert r.status_code == 400 and "marker_name" in r.json()["message"], r.text
+        # Refused by the check: the attempt fails (BAD_COMMAND), and the next one is handed out.
+        r = complete(task, marker(details={"result": 1}), marker(details={"result": 2}))
+        assert r.status_code == 400 and "recorded twice" in r.json()["message"], r.text
+        task = poll()
+        r = complete(task, marker(details={"result": "x" * (3 * 1024 * 1024)}))
+        assert r.status_code in (400, 413) and "marker" in r.json()["message"], r.text[:300]
+        task = poll()
+        # A good one, and a new task at once though nothing happened (force_new_task).
+        r = complete(task, marker(details={"activity_type": "a", "attempt": 1, "result": 3}), force_new_task=True)
+        assert r.status_code == 200, r.text
+        events = http.get("/workflows/history", params={"workflow_id": "m"}).json()["events"]
+        types = [e["event_type"] for e in events]
+        assert types[-3:] == ["WorkflowTaskCompleted", "MarkerRecorded", "WorkflowTaskScheduled"], types
+        assert events[-2]["attributes"]["details"] == {"activity_type": "a", "attempt": 1, "result": 3}
+        assert poll()["task_token"] != task["task_token"]
