@@ -110,7 +110,7 @@ async def _run_main(inst: WorkflowInstance, raw_input: Any) -> None:
             err = e if isinstance(e, CancelledError) else CancelledError(str(e) or "the workflow was cancelled")
             inst._add_command({"type": _CMD_FAIL, "failure": failure_payload(err)}, (_CMD_FAIL,))
     except BaseException as e:
-        if inst.fails_workflow(e):  # a FailureError, or one of the workflow's failure_exception_types
+        if inst.is_failure(e):  # a FailureError, or one of the workflow's failure_exception_types
             inst._add_command(*fail_command(e))
         else:
             inst._code_error = e
