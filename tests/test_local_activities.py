@@ -140,6 +140,20 @@ class LocalThenSignal:
 
 
 @workflow.defn
+async def mixed(ctx: workflow.Context, n: int) -> list[int]:
+    """Activities and local activities in turn: a worker that runs the workflow on an activity's result
+    (a continuation) hands over to a workflow task when the code then asks for a local activity."""
+    a = await ctx.execute_activity(double, n, start_to_close_timeout=STC)
+    b = await ctx.execute_local_activity(double, a, start_to_close_timeout=STC)
+    c = await ctx.execute_activity(double, b, start_to_close_timeout=STC)
+    d, e = await asyncio.gather(
+        ctx.execute_local_activity(double, c, start_to_close_timeout=STC),
+        ctx.execute_local_activity(double, c + 1, start_to_close_timeout=STC),
+    )
+    return [a, b, c, d, e]
+
+
+@workflow.defn
 async def slow_local(ctx: workflow.Context, e: Effect) -> int:
     return await ctx.execute_local_activity(side_effect, e, start_to_close_timeout=timedelta(seconds=30))
 
@@ -186,6 +200,22 @@ async def test_local_activity_results_are_markers(client: Client, task_queue: st
     assert [m["attributes"]["marker_name"] for m in markers] == ["LocalActivity"] * 3
     assert [m["attributes"]["details"]["result"] for m in markers] == [42, "GOT 42!", 84]
     assert [m["attributes"]["details"]["activity_type"] for m in markers] == ["double", "shout", "double"]
+
+
+async def test_local_activities_between_activities_and_at_once(client: Client, task_queue: str) -> None:
+    async with running_worker(client, task_queue, workflows=[mixed], activities=[double]):
+        handle = await client.start_workflow(mixed, 1, id=new_id(), task_queue=task_queue)
+        assert await handle.result(timeout=60) == [2, 4, 8, 16, 18]
+    history = await replays_cleanly(handle, mixed)
+    types = [e["event_type"] for e in history]
+    assert types.count("MarkerRecorded") == 3 and types.count("ActivityTaskCompleted") == 2
+    # The two run at once are recorded together, in the order they were asked for.
+    markers = [e for e in history if e["event_type"] == "MarkerRecorded"]
+    assert (
+        markers[1]["attributes"]["workflow_task_completed_event_id"]
+        == markers[2]["attributes"]["workflow_task_completed_event_id"]
+    )
+    assert [m["attributes"]["details"]["result"] for m in markers[1:]] == [16, 18]
 
 
 async def test_local_activity_is_retried_with_backoff_then_succeeds(client: Client, task_queue: str) -> None:

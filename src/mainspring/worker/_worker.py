@@ -98,6 +98,12 @@ class Worker:
     tasks, lets running activities finish (up to ``graceful_shutdown_timeout``, or until a second
     signal), and ends its session so the server hands anything left to other workers at once. While
     the server is unreachable the worker keeps retrying with backoff.
+
+    ``activities`` are also what its workflows may run as local activities (``ctx.execute_local_activity``),
+    in this process, within their workflow tasks. ``workflow_failure_exception_types``: exception classes
+    that fail any of its workflows (or an update) when the workflow's code raises one, besides each
+    workflow's own ``@workflow.defn(failure_exception_types=...)``; by default such an exception fails only
+    the workflow task, which is retried.
     """
 
     def __init__(
