@@ -140,6 +140,20 @@ class LocalThenSignal:
 
 
 @workflow.defn
+async def mixed(ctx: workflow.Context, n: int) -> list[int]:
+    """Activities and local activities in turn: a worker that runs the workflow on an activity's result
+    (a continuation) hands over to a workflow task when the code then asks for a local activity."""
+    a = await ctx.execute_activity(double, n, start_to_close_timeout=STC)
+    b = await ctx.execute_local_activity(double, a, start_to_close_timeout=STC)
+    c = await ctx.execute_activity(double, b, start_to_close_timeout=STC)
+    d, e = await asyncio.gather(
+        ctx.execute_local_activity(double, c, start_to_close_timeout=STC),
+        ctx.execute_local_activity(double, c + 1, start_to_close_timeout=STC),
+    )
+    return [a, b, c, d, e]
+
+
+@workflow.defn
 async def slow_local(ctx: workflow.Context, e: Effect) -> int:
     return await ctx.execute_local_activity(side_effect, e, start_to_close_timeout=timedelta(seconds=30))
 
@@ -186,6 +200,22 @@ async def test_local_activity_results_are_markers(client: Client, task_queue: st
     assert [m["attributes"]["marker_name"] for m in markers] == ["LocalActivity"] * 3
     assert [m["attributes"]["details"]["result"] for m in markers] == [42, "GOT 42!", 84]
     assert [m["attributes"]["details"]["activity_type"] for m in markers] == ["double", "shout", "double"]
+
+
+async def test_local_activities_between_activities_and_at_once(client: Client, task_queue: str) -> None:
+    async with running_worker(client, task_queue, workflows=[mixed], activities=[double]):
+        handle = await client.start_workflow(mixed, 1, id=new_id(), task_queue=task_queue)
+        assert await handle.result(timeout=60) == [2, 4, 8, 16, 18]
+    history = await replays_cleanly(handle, mixed)
+    types = [e["event_type"] for e in history]
+    assert types.count("MarkerRecorded") == 3 and types.count("ActivityTaskCompleted") == 2
+    # The two run at once are recorded together, in the order they were asked for.
+    markers = [e for e in history if e["event_type"] == "MarkerRecorded"]
+    assert (
+        markers[1]["attributes"]["workflow_task_completed_event_id"]
+        == markers[2]["attributes"]["workflow_task_completed_event_id"]
+    )
+    assert [m["attributes"]["details"]["result"] for m in markers[1:]] == [16, 18]
 
 
 async def test_local_activity_is_retried_with_backoff_then_succeeds(client: Client, task_queue: str) -> None:
@@ -277,3 +307,53 @@ async def test_bad_local_activity_options_fail_the_task_with_a_message(bad: dict
     with pytest.raises((TypeError, ValueError)) as info:
         _local_activity_options(bad, message_prefix="local activity 'x': ")
     assert "local activity 'x'" in str(info.value) or "execute_local_activity" in str(info.value)
+
+
+def test_markers_from_a_hand_written_completion_are_checked(server: ServerProcess) -> None:
+    """A client writing its own completion: markers are refused when duplicated, oversized or misnamed (400,
+    a message naming the field), and a good one becomes MarkerRecorded with its details."""
+    import httpx
+
+    with httpx.Client(base_url=server.url + "/api/v1/namespaces/default", timeout=30) as http:
+        tq = f"q-{uuid.uuid4().hex[:6]}"
+        r = http.post("/workers", json={"identity": "hand", "task_queue": tq, "activity_types": ["act"]})
+        assert r.status_code == 201, r.text
+        session = r.json()["session_id"]
+        assert (
+            http.post("/workflows", json={"workflow_id": "m", "workflow_type": "wf", "task_queue": tq}).status_code
+            == 201
+        )
+        task = http.post("/workflow-tasks/poll", json={"session_id": session, "timeout": 10}).json()
+        assert task["task_timeout"] == 10
+
+        def poll() -> dict[str, Any]:
+            r = http.post("/workflow-tasks/poll", json={"session_id": session, "timeout": 10})
+            assert r.status_code == 200, r.text
+            t: dict[str, Any] = r.json()
+            return t
+
+        def complete(task: dict[str, Any], *commands: dict[str, Any], **extra: Any) -> httpx.Response:
+            body = {"task_token": task["task_token"], "commands": list(commands), **extra}
+            return http.post("/workflow-tasks/complete", json=body)
+
+        def marker(marker_id: str = "1", **fields: Any) -> dict[str, Any]:
+            return {"type": "RecordMarker", "marker_name": "LocalActivity", "marker_id": marker_id, **fields}
+
+        # Refused by the model: the task stays out.
+        r = complete(task, marker(marker_name=""))
+        assert r.status_code == 400 and "marker_name" in r.json()["message"], r.text
+        # Refused by the check: the attempt fails (BAD_COMMAND), and the next one is handed out.
+        r = complete(task, marker(details={"result": 1}), marker(details={"result": 2}))
+        assert r.status_code == 400 and "recorded twice" in r.json()["message"], r.text
+        task = poll()
+        r = complete(task, marker(details={"result": "x" * (3 * 1024 * 1024)}))
+        assert r.status_code in (400, 413) and "marker" in r.json()["message"], r.text[:300]
+        task = poll()
+        # A good one, and a new task at once though nothing happened (force_new_task).
+        r = complete(task, marker(details={"activity_type": "a", "attempt": 1, "result": 3}), force_new_task=True)
+        assert r.status_code == 200, r.text
+        events = http.get("/workflows/history", params={"workflow_id": "m"}).json()["events"]
+        types = [e["event_type"] for e in events]
+        assert types[-3:] == ["WorkflowTaskCompleted", "MarkerRecorded", "WorkflowTaskScheduled"], types
+        assert events[-2]["attributes"]["details"] == {"activity_type": "a", "attempt": 1, "result": 3}
+        assert poll()["task_token"] != task["task_token"]

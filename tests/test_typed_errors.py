@@ -37,7 +37,7 @@ from mainspring import (
     workflow,
 )
 from mainspring.converter import PayloadError
-from mainspring.errors import exception_from_failure, failure_to_dict
+from mainspring.errors import WorkflowUpdateFailedError, exception_from_failure, failure_to_dict
 from support import ServerProcess, WorkerProcess
 
 STC = timedelta(seconds=10)
@@ -398,3 +398,34 @@ def test_failure_to_dict_records_the_class_of_user_exceptions_only() -> None:
         "args": ["3 short on a"],
         "attrs": {"missing": 3, "account": {"number": "a", "balance": 1}, "notes": ["checked", "twice"]},
     }
+
+
+@workflow.defn(failure_exception_types=[InsufficientFunds])
+class Wallet:
+    def __init__(self) -> None:
+        self.done = False
+
+    @workflow.update
+    def spend(self, amount: int) -> int:
+        raise InsufficientFunds(amount, Account("wallet", 0))
+
+    @workflow.signal
+    def close(self) -> None:
+        self.done = True
+
+    @workflow.run
+    async def run(self, ctx: workflow.Context) -> str:
+        await ctx.wait_condition(lambda: self.done)
+        return "closed"
+
+
+async def test_failure_exception_types_fail_an_update_not_the_workflow(client: Client, task_queue: str) -> None:
+    async with running_worker(client, task_queue, workflows=[Wallet]):
+        handle = await client.start_workflow(Wallet.run, id=new_id(), task_queue=task_queue)
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await handle.execute_update(Wallet.spend, 4)
+        cause = info.value.cause
+        assert isinstance(cause, ApplicationError) and cause.type == "InsufficientFunds"
+        await handle.signal(Wallet.close)
+        assert await handle.result(timeout=60) == "closed"
+    assert "WorkflowTaskFailed" not in await history_types(handle)

@@ -106,6 +106,11 @@ class Worker:
     each gets a daemon thread; a ``ThreadPoolExecutor`` of your own, or a ``ProcessPoolExecutor``
     (its activities must be picklable module-level functions; their heartbeats and cancellation reach
     across, see ``_processes``). The executor is yours to shut down.
+    ``activities`` are also what its workflows may run as local activities (``ctx.execute_local_activity``),
+    in this process, within their workflow tasks. ``workflow_failure_exception_types``: exception classes
+    that fail any of its workflows (or an update) when the workflow's code raises one, besides each
+    workflow's own ``@workflow.defn(failure_exception_types=...)``; by default such an exception fails only
+    the workflow task, which is retried.
     """
 
     def __init__(

@@ -233,7 +233,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self._events: list[dict[str, Any]] = []
         self._local_markers: tuple[list[dict[str, Any]], dict[str, tuple[int, dict[str, Any]]]] | None = None
         self._task_completed_id = 0
-        #: What fails the workflow when its code raises it (see ``fails_workflow``; a worker's
+        #: What fails the workflow when its code raises it (see ``is_failure``; a worker's
         #: ``workflow_failure_exception_types`` are in its definitions' already).
         self._failure_types: tuple[type[BaseException], ...] = (FailureError, *definition.failure_exception_types)
 
@@ -464,7 +464,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             try:
                 h.fn(obj, *args)
             except BaseException as e:
-                if self.fails_workflow(e):
+                if self.is_failure(e):
                     self.fail_workflow(e)
                 elif self._code_error is None:
                     self._code_error = e
@@ -480,13 +480,14 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         err = task.exception()
         if err is None:
             return
-        if self.fails_workflow(err):
+        if self.is_failure(err):
             self.fail_workflow(err)
         elif self._code_error is None:
             self._code_error = err
 
-    def fails_workflow(self, err: BaseException) -> bool:
-        """True if ``err``, raised by the workflow's code, fails the workflow rather than its task: a
+    def is_failure(self, err: BaseException) -> bool:
+        """True if ``err``, raised by the workflow's code, is a failure (it fails the workflow, or the update
+        whose handler raised it) rather than a bug (which fails the workflow task, retried): a
         ``FailureError``, or one of the workflow's ``failure_exception_types`` (and the worker's). Never
         an error the engine raised about the code (non-determinism, a forbidden call)."""
         return isinstance(err, self._failure_types) and not isinstance(err, WorkflowCodeError)

@@ -112,7 +112,7 @@ async def _run_main(inst: WorkflowInstance, raw_input: Any) -> None:
     except _continue_as_new.ContinueAsNewError as e:
         _continue_as_new.issue(inst, e)
     except BaseException as e:
-        if inst.fails_workflow(e):  # a FailureError, or one of the workflow's failure_exception_types
+        if inst.is_failure(e):  # a FailureError, or one of the workflow's failure_exception_types
             inst._add_command(*fail_command(e))
         else:
             inst._code_error = e

@@ -143,10 +143,11 @@ def _run(inst: WorkflowInstance, h: HandlerDefinition, info: UpdateInfo, payload
         if not h.is_async:
             try:
                 result = h.fn(obj, *args)
-            except FailureError as e:
-                _complete(inst, info, failure=e)
             except BaseException as e:
-                if inst._code_error is None:
+                # A FailureError, or one of the workflow's failure_exception_types: the update fails.
+                if inst.is_failure(e):
+                    _complete(inst, info, failure=e)
+                elif inst._code_error is None:
                     inst._code_error = e
             else:
                 _complete(inst, info, result=result)
@@ -164,7 +165,7 @@ def _run(inst: WorkflowInstance, h: HandlerDefinition, info: UpdateInfo, payload
         err = t.exception()
         if err is None:
             _complete(inst, info, result=t.result())
-        elif isinstance(err, FailureError):
+        elif inst.is_failure(err):
             _complete(inst, info, failure=err)
         elif inst._code_error is None:
             inst._code_error = err
@@ -173,7 +174,7 @@ def _run(inst: WorkflowInstance, h: HandlerDefinition, info: UpdateInfo, payload
 
 
 def _complete(
-    inst: WorkflowInstance, info: UpdateInfo, *, result: Any = None, failure: FailureError | None = None
+    inst: WorkflowInstance, info: UpdateInfo, *, result: Any = None, failure: BaseException | None = None
 ) -> None:
     from ._lifecycle import failure_payload
 

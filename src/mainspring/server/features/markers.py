@@ -23,7 +23,8 @@ __all__ = ["KINDS"]
 def _validate(check: CommandCheck, cmd: m.RecordMarkerCommand) -> str | None:
     if not check.claim("marker:" + cmd.marker_name, cmd.marker_id):
         return f"marker {cmd.marker_name!r} id {cmd.marker_id!r} is recorded twice in this task"
-    return None
+    # The details hold a local activity's result or failure: bounded as an activity's result is.
+    return check.core._payload_problem(f"the details of marker {cmd.marker_name!r} {cmd.marker_id!r}", cmd.details)
 
 
 def _apply(t: Transition, cmd: m.RecordMarkerCommand, completed_id: int) -> None:

@@ -135,7 +135,7 @@ class WorkflowTasks:
         }
         if st.requested_updates:
             task["updates"] = self.updates.handed_out(ex, wt)
-        task["task_timeout"] = core.wt_timeout
+        task["task_timeout"] = timeout  # the worker heartbeats a task its local activities keep open
         return task
 
     async def history(self, namespace: str, req: m.WorkflowTaskHistoryRequest) -> dict[str, Any]:
