@@ -181,7 +181,7 @@ class ChildWorkflowError(FailureError):
         workflow_id: str,
         run_id: str | None,
         workflow_type: str,
-        cause: FailureError | None = None,
+        cause: BaseException | None = None,
         stack: str | None = None,
     ) -> None:
         super().__init__(message, cause=cause, stack=stack)

@@ -440,6 +440,10 @@ async def local_activities(ctx: workflow.Context, greeting: Greeting) -> None:
     # Typed as execute_activity: the activity's input and result types flow through.
     assert_type(await ctx.execute_local_activity(greet, greeting, start_to_close_timeout=FIVE_SECONDS), Reply)
     assert_type(await ctx.execute_local_activity(tick, schedule_to_close_timeout=FIVE_SECONDS), str)
+    assert_type(await ctx.execute_local_activity(add, args=[1, 2], start_to_close_timeout=FIVE_SECONDS), int)
+    assert_type(
+        await ctx.execute_local_activity("add", args=[1, 2], result_type=int, start_to_close_timeout=FIVE_SECONDS), int
+    )
     assert_type(await ctx.execute_local_activity(shout, greeting, start_to_close_timeout=FIVE_SECONDS), str)
     assert_type(await ctx.execute_local_activity(now_plain, start_to_close_timeout=FIVE_SECONDS), float)
     assert_type(

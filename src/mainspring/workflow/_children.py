@@ -29,7 +29,7 @@ from ..errors import (
     InvalidArgumentError,
     NondeterminismError,
     WorkflowCodeError,
-    failure_from_dict,
+    exception_from_failure,
 )
 from ._definition import get_definition
 from ._handlers import SIGNAL, SignalMethod
@@ -435,12 +435,13 @@ def _closed(inst: WorkflowInstance, ev: dict[str, Any]) -> None:
                 ),
             )
         return
-    cause = failure_from_dict(attrs.get("failure") or {"message": "the child workflow did not complete"})
+    # The child's own exception class when this worker has it (``exception_from_failure``), as for activities.
+    cause = exception_from_failure(attrs.get("failure") or {"message": "the child workflow did not complete"})
     _settle(
         fut,
         ChildWorkflowError(
             f"child workflow {child.workflow_type!r} (id {child.workflow_id!r}) {_ENDED[ev['event_type']]}: "
-            f"{cause.message}",
+            f"{getattr(cause, 'message', None) or cause}",
             workflow_id=child.workflow_id,
             run_id=child.run_id,
             workflow_type=child.workflow_type,

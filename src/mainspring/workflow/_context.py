@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, TypeVar, Unpack, o
 
 from ..activity import get_definition as get_activity_definition
 from ..activity._args import NO_ARG, encode_arguments
-from ..converter import PayloadError, encode
-from ..errors import InvalidArgumentError, WorkflowCodeError
 from ..errors import TimeoutError as FailureTimeoutError
+from ..errors import WorkflowCodeError
 from ..options import (
     ActivityOptions,
     ExecuteActivityOptions,
@@ -481,11 +480,45 @@ class Context:
 
     @overload
     async def execute_local_activity(
+        self,
+        activity: ActivityFunction[..., Awaitable[R]],
+        *,
+        args: Sequence[Any],
+        **options: Unpack[ExecuteLocalActivityOptions],
+    ) -> R: ...
+
+    @overload
+    async def execute_local_activity(
+        self,
+        activity: ActivityFunction[..., R],
+        *,
+        args: Sequence[Any],
+        **options: Unpack[ExecuteLocalActivityOptions],
+    ) -> R: ...
+
+    @overload
+    async def execute_local_activity(
         self, activity: str, arg: Any = ..., *, result_type: type[R], **options: Unpack[ExecuteLocalActivityOptions]
     ) -> R: ...
 
+    @overload
     async def execute_local_activity(
-        self, activity: Any, arg: Any = None, *, result_type: Any = None, **options: Any
+        self,
+        activity: str,
+        *,
+        args: Sequence[Any],
+        result_type: type[R],
+        **options: Unpack[ExecuteLocalActivityOptions],
+    ) -> R: ...
+
+    async def execute_local_activity(
+        self,
+        activity: Any,
+        arg: Any = NO_ARG,
+        *,
+        args: Sequence[Any] | None = None,
+        result_type: Any = None,
+        **options: Any,
     ) -> Any:
         """Run an activity in this worker, within the workflow task, and wait for its result.
 
@@ -499,21 +532,19 @@ class Context:
         the next one.
 
         Typed as ``execute_activity`` (``arg`` must fit the activity's input type, the result has its result
-        type; by name, ``result_type`` is required). Options: ``ExecuteLocalActivityOptions`` (at least one
+        type; by name, ``result_type`` is required; several arguments go in ``args=[a, b]``; a method bound
+        to an instance works too). Options: ``ExecuteLocalActivityOptions`` (at least one
         of the two timeouts). If it fails for good, ``ActivityError`` is raised with the last attempt's
         error as its ``cause`` (see ``workflow.raise_cause``).
         """
         self._check_loop()
         if isinstance(activity, str):
-            name, takes_input, rtype = activity, arg is not None, result_type
+            d, name, rtype = None, activity, result_type
         else:
             d = get_activity_definition(activity)
-            name, takes_input, rtype = d.name, d.takes_input, d.result_type if result_type is None else result_type
+            name, rtype = d.name, d.result_type if result_type is None else result_type
         wire = _local_activity_options(options, message_prefix=f"local activity {name!r}: ")
-        try:
-            payload = encode(arg) if takes_input else None
-        except PayloadError as e:
-            raise InvalidArgumentError(f"the input of local activity {name!r} cannot be sent: {e}") from None
+        payload = encode_arguments(name, d, arg, args)  # as for an activity: one value, or an array of them
         call = LocalActivityCall(activity_type=name, input=payload, result_type=rtype, **wire)
         return await self._instance.schedule_local_activity(call)
 

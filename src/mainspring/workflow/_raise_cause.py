@@ -18,23 +18,22 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from ..errors import ActivityError
+from ..errors import ActivityError, ChildWorkflowError
 
 __all__ = ["WRAPPING_ERRORS", "raise_cause"]
 
 T = TypeVar("T")
 
-#: The errors that wrap the error of the work they stand for, in its ``cause`` (a child workflow's
-#: error joins them).
-WRAPPING_ERRORS: tuple[type[BaseException], ...] = (ActivityError,)
+#: The errors that wrap the error of the work they stand for, in its ``cause``.
+WRAPPING_ERRORS: tuple[type[BaseException], ...] = (ActivityError, ChildWorkflowError)
 
 
 async def raise_cause(awaitable: Awaitable[T]) -> T:
-    """Await ``awaitable`` (an activity or local activity call); if it raises an ``ActivityError``, raise
-    its ``cause`` instead: the activity's own exception (``InsufficientFunds``, with its attributes) when
-    this worker has its class, else the ``ApplicationError`` standing for it, or the ``TimeoutError`` /
-    ``CancelledError`` that ended it. The ``ActivityError`` stays reachable as the raised error's
-    ``__context__`` (and in its traceback)."""
+    """Await ``awaitable`` (an activity, local activity or child workflow call); if it raises an
+    ``ActivityError`` (or ``ChildWorkflowError``), raise its ``cause`` instead: the activity's own exception
+    (``InsufficientFunds``, with its attributes) when this worker has its class, else the ``ApplicationError``
+    standing for it, or the ``TimeoutError`` / ``CancelledError`` that ended it. The wrapping error stays
+    reachable as the raised error's ``__context__`` (and in its traceback)."""
     try:
         return await awaitable
     except WRAPPING_ERRORS as wrapper:
