@@ -183,6 +183,18 @@ async def test_start_update_returns_at_accepted_and_the_result_comes_later(clien
         await asyncio.wait_for(handle.result(), 30)
 
 
+async def test_an_update_handle_gets_its_result_after_the_run_has_closed(client: Client) -> None:
+    # The handle that sent the update asks for its result by sending it again (safe: an update id is
+    # applied once); once the run has closed, its history answers (it was "not running" before).
+    tq = f"tq-{uuid.uuid4().hex[:8]}"
+    async with running_worker(client, tq, workflows=[CartWorkflow], activities=[price]):
+        handle = await client.start_workflow(CartWorkflow.run, id=new_id(), task_queue=tq)
+        upd = await handle.start_update(CartWorkflow.wait_then_answer, wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+        await handle.signal(CartWorkflow.checkout)
+        await asyncio.wait_for(handle.result(), 30)
+        assert await asyncio.wait_for(upd.result(), 30) == "answered after checkout"
+
+
 async def test_an_update_sent_before_any_worker_runs_is_handled(client: Client) -> None:
     tq = f"tq-{uuid.uuid4().hex[:8]}"
     handle = await client.start_workflow(CartWorkflow.run, id=new_id(), task_queue=tq)

@@ -75,6 +75,10 @@ class Updates:
         ex = await core._execution(namespace, req.workflow_id, req.run_id, action="updated")
         rec = ex.record
         if self._known(ex, req.update_id) is None:
+            if not ex.running and await self._find_completed(rec.run_id, rec.next_event_id - 1, req.update_id):
+                # Sent again (a client waiting for its result) after the run completed it and closed: a
+                # closed run keeps no items, its history has the outcome.
+                return await self._wait(ex, req.update_id, req.wait_for_stage, req.wait)
             core._check_running(ex, "updated")
             await self.schemas.check(namespace, rec.task_queue, rec.workflow_type, "update", req.name, req.input)
             await self._check_name(namespace, rec.task_queue, rec.workflow_type, req.name)
