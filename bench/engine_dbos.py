@@ -59,6 +59,8 @@ def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
         raise NotImplementedError(f"{workload} compares Mainspring with Temporal (signals and queries); not DBOS")
     if workload == "W12":
         raise NotImplementedError("W12 compares Mainspring's signals with Temporal's (see bench/README.md)")
+    if workload == "W15":
+        raise NotImplementedError("W15 is continue-as-new, which DBOS does not have (see bench/README.md)")
     tag = run_tag("dbos", workload, run)
     d = rundir()
     db = d / f"{tag}.sqlite"

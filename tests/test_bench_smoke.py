@@ -51,6 +51,7 @@ FIGURES = {
         "replay_us_per_event",
         "history_length",
     ],
+    "W15": ["runs_per_s", "list_page_1000_p50_ms", "list_first_20_ms", "events_per_run"],
     "CLI": ["help_ms", "list_ms", "describe_ms", "help_min_ms", "python_ms"],
 }
 
@@ -103,6 +104,7 @@ def check_row(row: dict[str, Any], engine: str, workload: str, n: int) -> None:
         ("W10", 5, []),
         ("W11", 5, []),
         ("W12", 200, []),
+        ("W15", 100, []),
     ],
 )
 def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[str]) -> None:

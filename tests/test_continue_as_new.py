@@ -425,3 +425,33 @@ def test_the_run_page_links_the_runs_of_the_chain(server: ServerProcess, tmp_pat
         expect(page.locator('[data-chain="next"]')).to_have_count(0)
         page.close()
     assert not errors, errors
+
+
+@workflow.defn(name="until_suggested")
+async def until_suggested(ctx: workflow.Context, runs: int) -> list[int]:
+    """Sleeps until the server suggests continuing as new, then does, twice; returns each run's history length."""
+    while not ctx.info.is_continue_as_new_suggested():
+        await ctx.sleep(0.01)
+    if runs < 2:
+        ctx.continue_as_new(runs + 1)
+    return [runs, ctx.info.history_length]
+
+
+async def test_continuing_when_the_server_suggests_it_keeps_each_history_short(tmp_path: Path, task_queue: str) -> None:
+    srv = ServerProcess(tmp_path / "s.db", extra_args=["--warn-history-events", "20"]).start()
+    try:
+        client = await Client.connect(srv.address)
+        try:
+            wid = new_id()
+            async with running_worker(client, task_queue, workflows=[until_suggested]):
+                result = await asyncio.wait_for(
+                    client.execute_workflow(until_suggested, 0, id=wid, task_queue=task_queue), 60
+                )
+            assert result[0] == 2 and 20 <= result[1] < 40
+            runs = await _chain(client, wid)
+            assert [r["status"] for r in runs] == ["CONTINUED_AS_NEW"] * 2 + ["COMPLETED"]
+            assert all(r["history_length"] < 45 for r in runs), runs
+        finally:
+            await client.close()
+    finally:
+        srv.stop()

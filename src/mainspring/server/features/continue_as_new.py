@@ -155,9 +155,12 @@ def _submitted(core: EngineCore, ex: Execution, fx: Effects, writing: asyncio.Fu
 
 async def next_run_id(core: EngineCore, rec: ExecutionRecord) -> str | None:
     """The run that followed ``rec`` (a committed view of a closed run), named by its closing event; None if
-    none did. One read of one event."""
+    none did. One read of one event, unless the run's copy in memory knows it."""
     if rec.status is WorkflowStatus.RUNNING or rec.next_event_id <= 1:
         return None
+    cached = core._cache.get(rec.run_id)
+    if cached is not None and cached.successor is not None:  # known in memory: no read (a result waiter's hop)
+        return cached.successor.record.run_id
     last = rec.next_event_id - 1
     events = await core.store.read_history(rec.run_id, last, last)
     if not events:
