@@ -73,11 +73,13 @@ def start_next_run(
     extra: dict[str, Any],
     *,
     lifetime: dict[str, Any] | None = None,
+    first_task_delay: float = 0.0,
 ) -> Execution:
     """Build the run ``run_id`` that follows the one ``t`` has just closed, and write its create with ``t``'s
     commit (``Execution.follow_on``). ``extra``: more attributes of its WorkflowExecutionStarted (the attempt,
-    the options a chain carries); ``lifetime``: its timeouts and retry policy (``workflow_timeouts``). It
-    becomes the workflow id's current run once that commit is durable."""
+    the options a chain carries); ``lifetime``: its timeouts and retry policy (``workflow_timeouts``);
+    ``first_task_delay``: seconds before its first workflow task (a retry's backoff). It becomes the workflow
+    id's current run once that commit is durable."""
     from .._transition import Transition
 
     core = t.core
@@ -114,6 +116,8 @@ def start_next_run(
     )
     give_next(nt, lifetime)
     nt.wake()
+    if first_task_delay > 0 and ex.state.wt is not None:
+        ex.state.wt.ready_time = t.now + first_task_delay
     rec.state = ex.state.to_dict()
     puts, _, _ = ex.state.take_changes()
     events, ex.events = ex.events, []
