@@ -62,6 +62,8 @@ def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
     if workload == "W13":
         # A DBOS step is always local (in the workflow's process): there is no task-queue activity to compare.
         raise NotImplementedError("W13 compares Mainspring's local activities with Temporal's; not DBOS")
+    if workload == "W15":
+        raise NotImplementedError("W15 is continue-as-new, which DBOS does not have (see bench/README.md)")
     tag = run_tag("dbos", workload, run)
     d = rundir()
     db = d / f"{tag}.sqlite"

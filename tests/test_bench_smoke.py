@@ -53,6 +53,7 @@ FIGURES = {
     ],
     "W13": ["la_p50_ms", "la_p99_ms", "la_mean_ms", "wall_s"],
     "W14": ["child_p50_ms", "child_p99_ms", "k10_s", "k10_ms_per_child"],
+    "W15": ["runs_per_s", "list_page_1000_p50_ms", "list_first_20_ms", "events_per_run"],
     "CLI": ["help_ms", "list_ms", "describe_ms", "help_min_ms", "python_ms"],
 }
 
@@ -107,6 +108,7 @@ def check_row(row: dict[str, Any], engine: str, workload: str, n: int) -> None:
         ("W12", 200, []),
         ("W13", 50, []),
         ("W14", 10, []),
+        ("W15", 100, []),
     ],
 )
 def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[str]) -> None:

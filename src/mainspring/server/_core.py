@@ -317,14 +317,19 @@ class EngineCore:
         events, ex.events = ex.events, []
         written = dataclasses.replace(rec) if snapshot else rec
         write = ExecutionWrite(written, expected, events, put_items=puts, delete_items=deletes, clear_pending=cleared)
-        if ex.follow_on is not None:  # the next run's create, in the same commit (continue-as-new)
-            write.follow_on, ex.follow_on = ex.follow_on, None
+        follow = ex.follow_on
+        if follow is not None:  # the next run's create, in the same commit (continue-as-new)
+            write.follow_on, ex.follow_on = follow.write, None
+            # Written by the store's thread, so the loop hands the next run's first task out meanwhile.
+            quiet = False
         if ex.writing is not None:
             # Behind a write still in flight, never written at once on this thread: it would be
             # settled first, and the events of the two kept in the wrong order (see _committed).
             quiet = False
         fut = self.store.submit(write, quiet=quiet)
         ex.writing = fut
+        if follow is not None:
+            follow.submitted(fut)
         if fut.done():  # written at once: settled before the caller goes on (it may use the tail)
             self._committed(ex, events, fut)
         else:
@@ -619,6 +624,10 @@ class EngineCore:
                 f"workflow {workflow_id!r} run {rec.run_id} not found in namespace {namespace!r}",
                 code="not_found",
             )
+        if not run_id:
+            # The workflow id's current run: the store's newest may have been continued since (continue-as-new).
+            while not ex.running and ex.successor is not None and self._cache.get(ex.successor.record.run_id):
+                ex = ex.successor
         return ex
 
     @staticmethod

@@ -25,6 +25,7 @@ __all__ = [
     "MAX_PAYLOAD_DEPTH",
     "Effects",
     "Execution",
+    "FollowOn",
     "cancelled_failure",
     "event_json",
     "iso",
@@ -108,6 +109,7 @@ class Execution:
         "record",
         "started_extra",
         "state",
+        "successor",
         "tail",
         "tail_first",
         "writing",
@@ -135,7 +137,10 @@ class Execution:
         self.started_extra: dict[str, Any] = {}
         #: The create of the run that follows this one (a continue-as-new), written with the transition in
         #: progress, all or nothing (``ExecutionWrite.follow_on``; see ``features.continue_as_new``).
-        self.follow_on: ExecutionWrite | None = None
+        self.follow_on: FollowOn | None = None
+        #: The run that followed this one (continue-as-new, a retry), while both are in memory: an operation on
+        #: the workflow id (no run id) goes on to it (``EngineCore._execution``).
+        self.successor: Execution | None = None
 
     def remember(self, events: list[HistoryEvent]) -> None:
         """Keep ``events`` (just written) in the tail; forget what a sticky worker already has."""
@@ -173,6 +178,15 @@ class Execution:
         if st.wt is not None and st.wt.started:
             return True
         return st.started_activities > 0  # a count, kept by the state: O(1) however many are pending
+
+
+@dataclass(slots=True)
+class FollowOn:
+    """The next run's create, to write with a transition's commit (``Execution.follow_on``)."""
+
+    write: ExecutionWrite
+    #: Called with the commit's future as soon as it is submitted (the next run goes on from there).
+    submitted: Callable[[asyncio.Future[None]], None]
 
 
 @dataclass(slots=True)

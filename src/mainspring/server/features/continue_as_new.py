@@ -5,8 +5,9 @@ id and input), closes the run, and builds the next run in memory: its record, it
 (with ``continued_execution_run_id``) and its first workflow task. The next run's create rides on the
 closing write (``ExecutionWrite.follow_on``): the store applies both or neither, so a server killed at any
 moment leaves either the old run open (its workflow task is handed out again and continues again) or the
-old run closed and the new one created, never neither nor both. The new run enters the cache, and its
-first workflow task is offered, once that write is durable (``Transition.then``).
+old run closed and the new one created, never neither nor both. The new run goes on as soon as that write
+is submitted, as a new run does while its start is written: its first workflow task runs meanwhile, and
+its completion waits for the write (``_submitted``).
 
 ``start_next_run`` is the part a run's retry (``workflow_timeouts``) shares: any closing that names a
 successor in its event (``new_execution_run_id``) is followed by ``wait_result``, ``describe`` and the
@@ -15,12 +16,15 @@ clients (``next_run_id``).
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import functools
 from typing import TYPE_CHECKING, Any
 
 from ...api import models as m
 from ...api.enums import CommandType, EventType, WorkflowStatus
 from ...storage import ExecutionRecord, ExecutionWrite
-from .._execution import Effects, Execution, new_run_id
+from .._execution import Effects, Execution, FollowOn, new_run_id
 from .._state import ExecutionState
 from .kinds import CommandCheck, CommandKind
 from .workflow_timeouts import carried, give_next
@@ -69,11 +73,13 @@ def start_next_run(
     extra: dict[str, Any],
     *,
     lifetime: dict[str, Any] | None = None,
+    first_task_delay: float = 0.0,
 ) -> Execution:
     """Build the run ``run_id`` that follows the one ``t`` has just closed, and write its create with ``t``'s
     commit (``Execution.follow_on``). ``extra``: more attributes of its WorkflowExecutionStarted (the attempt,
-    the options a chain carries); ``lifetime``: its timeouts and retry policy (``workflow_timeouts``). It
-    becomes the workflow id's current run once that commit is durable."""
+    the options a chain carries); ``lifetime``: its timeouts and retry policy (``workflow_timeouts``);
+    ``first_task_delay``: seconds before its first workflow task (a retry's backoff). It becomes the workflow
+    id's current run once that commit is durable."""
     from .._transition import Transition
 
     core = t.core
@@ -113,27 +119,55 @@ def start_next_run(
     )
     give_next(nt, lifetime)
     nt.wake()
+    if first_task_delay > 0 and ex.state.wt is not None:
+        ex.state.wt.ready_time = t.now + first_task_delay
     rec.state = ex.state.to_dict()
     puts, _, _ = ex.state.take_changes()
     events, ex.events = ex.events, []
     ex.remember(events)
-    t.ex.follow_on = ExecutionWrite(rec, None, events, put_items=puts)
-    t.then(_activate, core, ex, nt.fx)
+    t.ex.successor = ex
+    # A copy of the record: the next run goes on while the write is queued (``_submitted``), and its first
+    # workflow task's completion changes its record before that completion waits for the write.
+    t.ex.follow_on = FollowOn(
+        ExecutionWrite(dataclasses.replace(rec), None, events, put_items=puts),
+        functools.partial(_submitted, core, ex, nt.fx),
+    )
     return ex
 
 
-def _activate(core: EngineCore, ex: Execution, fx: Effects) -> None:
-    """The next run is durable: cache it and offer its first workflow task (and whatever else it armed)."""
-    core._cache[ex.record.run_id] = ex
+def _submitted(core: EngineCore, ex: Execution, fx: Effects, writing: asyncio.Future[None]) -> None:
+    """The commit that closes the run before ``ex`` and creates ``ex`` is submitted: ``ex`` goes on at once, as
+    a new run does while its start is written (``Engine._start``). Its first workflow task is handed out now (it
+    runs while the commit is written: workflow code has no effects), and its completion waits for the commit
+    (``ex.creating``); if the commit fails, ``ex`` is forgotten and nothing it did is kept."""
+    ex.creating = writing
+    run_id = ex.record.run_id
+
+    def settled(f: asyncio.Future[None]) -> None:
+        if f.cancelled() or f.exception() is not None:
+            if core._cache.get(run_id) is ex:
+                del core._cache[run_id]
+        else:
+            ex.creating = None
+
+    writing.add_done_callback(settled)
+    if writing.done():
+        settled(writing)
+        if ex.creating is not None:
+            return
+    core._cache[run_id] = ex
     core._trim_cache()
     core._act(ex, fx)
 
 
 async def next_run_id(core: EngineCore, rec: ExecutionRecord) -> str | None:
     """The run that followed ``rec`` (a committed view of a closed run), named by its closing event; None if
-    none did. One read of one event."""
+    none did. One read of one event, unless the run's copy in memory knows it."""
     if rec.status is WorkflowStatus.RUNNING or rec.next_event_id <= 1:
         return None
+    cached = core._cache.get(rec.run_id)
+    if cached is not None and cached.successor is not None:  # known in memory: no read (a result waiter's hop)
+        return cached.successor.record.run_id
     last = rec.next_event_id - 1
     events = await core.store.read_history(rec.run_id, last, last)
     if not events:

@@ -176,11 +176,16 @@ class WorkflowTimeouts:
         nxt, attrs = carried(lifetime, t.now, attempt=int(lifetime.get("attempt") or 1) + 1)
         if nxt is not None and nxt.get("run_deadline") is not None:
             nxt["run_deadline"] += delay  # a run's time starts when its first task may
-        new = start_next_run(t, run_id, rec.workflow_type, rec.task_queue, lifetime.get("input"), attrs, lifetime=nxt)
-        wt = new.state.wt
-        if wt is not None:
-            wt.ready_time = t.now + delay
-        new.record.state = new.state.to_dict()
+        start_next_run(
+            t,
+            run_id,
+            rec.workflow_type,
+            rec.task_queue,
+            lifetime.get("input"),
+            attrs,
+            lifetime=nxt,
+            first_task_delay=delay,
+        )
 
 
 def _retry_delay(lifetime: dict[str, Any], failure: dict[str, Any] | None, now: float) -> float | None:
