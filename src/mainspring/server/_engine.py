@@ -7,6 +7,7 @@ worker sessions.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable
@@ -254,8 +255,12 @@ class Engine(EngineCore):
         # during the commit instead of after it. That is safe: workflow code has no effects, and the
         # task's completion is committed only once the start is durable (``_commit`` waits for
         # ``creating``); if the start fails, the completion is refused and nothing happened.
+        # A copy of the record: the first task's completion changes the live one (status, next event id,
+        # version) as soon as it comes, which may be before the store's thread has written this create.
         creating = ex.creating = asyncio.ensure_future(
-            self.store.write(ExecutionWrite(rec, None, events, put_items=puts, if_current=if_current))
+            self.store.write(
+                ExecutionWrite(dataclasses.replace(rec), None, events, put_items=puts, if_current=if_current)
+            )
         )
 
         def settled(f: asyncio.Future[None]) -> None:
