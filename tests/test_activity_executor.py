@@ -34,6 +34,7 @@ from mainspring import (
     activity,
     workflow,
 )
+from mainspring.worker import SharedStateManager
 from process_activities import Job, beating_in_a_child, cancellable_in_a_child
 
 #: What the in-process activities saw, by the key their test gave them.
@@ -157,6 +158,41 @@ async def test_a_process_pool_activity_heartbeats_to_the_server(
         (tmp_path / "go").write_text("")
         result = await handle.result(timeout=60)
     assert result == {"pid": details["pid"], "attempt": 1}
+
+
+async def test_a_shared_state_manager_of_ones_own_carries_the_heartbeats(
+    client: Client, task_queue: str, tmp_path: Path, processes: ProcessPoolExecutor
+) -> None:
+    # Temporal's hello_activity_multiprocess passes a manager of its own; the worker uses it and leaves it running.
+    manager = multiprocessing.get_context("spawn").Manager()
+    try:
+        shared = SharedStateManager.create_from_multiprocessing(manager)
+        async with running_worker(
+            client,
+            task_queue,
+            workflows=[runs_one],
+            activities=[beating_in_a_child],
+            activity_executor=processes,
+            shared_state_manager=shared,
+        ):
+            handle = await client.start_workflow(
+                runs_one,
+                Run("beating_in_a_child", folder=str(tmp_path), heartbeat_timeout=2.0),
+                id=f"p-{_id()}",
+                task_queue=task_queue,
+            )
+
+            async def stepped() -> bool:
+                desc = await handle.describe()
+                details = desc.pending_activities[0].get("heartbeat_details") if desc.pending_activities else None
+                return isinstance(details, dict) and details.get("step") == 3
+
+            await eventually(stepped, timeout=60, what="the child's heartbeats in describe")
+            (tmp_path / "go").write_text("")
+            assert (await handle.result(timeout=60))["attempt"] == 1
+        manager.Event()  # still serving: the worker did not stop what it was given
+    finally:
+        manager.shutdown()
 
 
 async def test_a_cancelled_process_pool_activity_gets_cancelled_error_from_heartbeat(

@@ -153,7 +153,7 @@ EXPORTS: dict[str, list[str]] = {
         "StoreOwnershipError",
         "store_from_url",
     ],
-    "mainspring.worker": ["Worker", "tune_gc"],
+    "mainspring.worker": ["SharedStateManager", "Worker", "tune_gc"],
     "mainspring.workflow": [
         "ChildWorkflowHandle",
         "ChildWorkflowOptions",

@@ -19,7 +19,7 @@ from ..activity._context import ActivityInfo, _CompleteAsync, _current, _Running
 from ..converter import PayloadError, encode
 from ..errors import ApplicationError, ApplicationErrorCategory, CancelledError, InvalidArgumentError
 from ..workflow._instance import failure_payload
-from ._processes import ProcessActivities
+from ._processes import ProcessActivities, SharedStateManager
 
 __all__ = ["ActivityRunner", "Outcome"]
 
@@ -162,8 +162,10 @@ class ActivityRunner:
         max_payload_bytes: Callable[[], int],
         threads: int,
         executor: Executor | None = None,
+        shared_state_manager: SharedStateManager | None = None,
     ) -> None:
         self.definitions = definitions
+        self._shared = shared_state_manager
         self._max_payload = max_payload_bytes
         # Plain-function activities each get a daemon thread (their number is already bounded by the
         # worker's activity slots), unless the worker was given an executor. Daemon, so that a worker
@@ -208,7 +210,7 @@ class ActivityRunner:
         executor = self._executor
         if isinstance(executor, ProcessPoolExecutor):
             if self._processes is None:
-                self._processes = ProcessActivities()
+                self._processes = ProcessActivities(self._shared)
             return await self._processes.run(
                 executor, d.fn, args, running.info, heartbeater.record, lambda: running.cancelled
             )

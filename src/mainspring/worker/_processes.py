@@ -29,7 +29,7 @@ from ..activity._context import ActivityInfo, _current, _Running
 from ..converter import PayloadError, encode
 from ..errors import InvalidArgumentError
 
-__all__ = ["ProcessActivities"]
+__all__ = ["ProcessActivities", "SharedStateManager"]
 
 log = logging.getLogger("mainspring.worker")
 
@@ -57,10 +57,28 @@ def _set(event: Any) -> None:
         event.set()
 
 
+class SharedStateManager:
+    """A ``multiprocessing`` manager of your own for the worker's process-pool activities (Temporal's shape:
+    ``Worker(..., shared_state_manager=SharedStateManager.create_from_multiprocessing(multiprocessing.Manager()))``).
+
+    Optional here: without one the worker starts a manager itself with the first such activity. One given is
+    used, and left running when the worker stops (it is yours to shut down)."""
+
+    def __init__(self, manager: SyncManager) -> None:
+        self.manager = manager
+
+    @classmethod
+    def create_from_multiprocessing(cls, manager: SyncManager) -> SharedStateManager:
+        """Use ``manager`` (a started ``multiprocessing.Manager()``) for heartbeats and cancellation."""
+        return cls(manager)
+
+
 class ProcessActivities:
     """The worker's side of activities run in a process pool: the manager, and the heartbeats' way back."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared: SharedStateManager | None = None) -> None:
+        #: The manager given to the worker, if one was (used, and not stopped here).
+        self._shared = shared
         self._manager: SyncManager | None = None
         self._beats: Any = None
         self._drainer: threading.Thread | None = None
@@ -77,9 +95,12 @@ class ProcessActivities:
             if self._manager is None:
                 # Started the way the pool starts its processes (fork, spawn or forkserver), so whatever
                 # that asks of the program (spawn re-imports its main module) it asks once, not twice.
-                context = getattr(executor, "_mp_context", None) or multiprocessing.get_context()
-                manager = SyncManager(ctx=context)
-                manager.start()
+                if self._shared is not None:
+                    manager = self._shared.manager
+                else:
+                    context = getattr(executor, "_mp_context", None) or multiprocessing.get_context()
+                    manager = SyncManager(ctx=context)
+                    manager.start()
                 self._beats = manager.Queue()
                 self._loop = loop
                 self._drainer = threading.Thread(target=self._drain, name="mainspring-heartbeats", daemon=True)
@@ -144,5 +165,6 @@ class ProcessActivities:
         if manager is not None:
             with contextlib.suppress(Exception):
                 self._beats.put(None)
-            with contextlib.suppress(Exception):
-                manager.shutdown()
+            if self._shared is None:
+                with contextlib.suppress(Exception):
+                    manager.shutdown()

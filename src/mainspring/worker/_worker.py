@@ -29,6 +29,7 @@ from ..workflow._instance import WorkflowInstance
 from ._activities import ActivityRunner
 from ._failure_types import with_failure_types
 from ._local_activities import HEARTBEAT_AT, wait_local_activities
+from ._processes import SharedStateManager
 from ._queries import spawn_query
 from ._workflows import (
     FailureLog,
@@ -105,7 +106,8 @@ class Worker:
     (``repo.save``: run on that instance). ``activity_executor`` runs the plain ``def`` ones: by default
     each gets a daemon thread; a ``ThreadPoolExecutor`` of your own, or a ``ProcessPoolExecutor``
     (its activities must be picklable module-level functions; their heartbeats and cancellation reach
-    across, see ``_processes``). The executor is yours to shut down.
+    across, see ``_processes``; ``shared_state_manager`` may give the ``multiprocessing`` manager they use,
+    as in Temporal, else the worker starts one). The executor is yours to shut down.
     ``activities`` are also what its workflows may run as local activities (``ctx.execute_local_activity``),
     in this process, within their workflow tasks. ``workflow_failure_exception_types``: exception classes
     that fail any of its workflows (or an update) when the workflow's code raises one, besides each
@@ -129,6 +131,7 @@ class Worker:
         deterministic_guard: bool = True,
         activity_executor: Executor | None = None,
         workflow_failure_exception_types: Sequence[type[Exception]] = (),
+        shared_state_manager: SharedStateManager | None = None,
     ) -> None:
         problem = check_id("task queue", task_queue)
         if problem:
@@ -171,7 +174,11 @@ class Worker:
         #: ``max_concurrent_activities`` at once); or the executor given (a ``ProcessPoolExecutor`` too).
         self.activity_executor = activity_executor
         self._runner = ActivityRunner(
-            self._activities, lambda: self._max_payload, max_concurrent_activities, activity_executor
+            self._activities,
+            lambda: self._max_payload,
+            max_concurrent_activities,
+            activity_executor,
+            shared_state_manager,
         )
         self._channel: Channel | None = None
         self._session_lock = asyncio.Lock()
