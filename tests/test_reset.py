@@ -360,3 +360,56 @@ async def test_a_server_killed_right_after_a_reset_comes_back_consistent(tmp_pat
         assert "Traceback" not in server.log()
     finally:
         server.stop()
+
+
+def _reset_in_the_ui(server: ServerProcess, workflow_id: str, run_id: str) -> str:
+    """Reset the run to its first workflow task from its run page; returns the new run's id (the page goes there)."""
+    from playwright.sync_api import expect
+
+    from support import chromium
+
+    with chromium() as browser:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{server.ui_url}/namespaces/default/workflows/{workflow_id}/{run_id}")
+        expect(page.locator(".run-status")).to_contain_text("COMPLETED", timeout=10_000)
+        page.locator(".run-manage [data-action=reset]").click()
+        dialog = page.get_by_role("dialog")
+        expect(dialog).to_contain_text("stays as it is")  # closed: the dialog says it is not terminated
+        dialog.get_by_role("button", name="Keep it").click()
+        expect(dialog).to_have_count(0)
+
+        # An event that is no workflow task: the server's answer is shown, the dialog stays open.
+        page.locator(".run-manage [data-action=reset]").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_role("spinbutton").fill("1")
+        dialog.get_by_role("button", name="Reset run").click()
+        expect(dialog.locator(".form-error")).to_contain_text("WorkflowExecutionStarted", timeout=10_000)
+        dialog.get_by_label("the first workflow task").check()
+        dialog.get_by_role("textbox").fill("from the UI")
+        dialog.get_by_role("button", name="Reset run").click()
+        expect(page.locator(".toast")).to_contain_text("new run", timeout=10_000)
+        page.wait_for_url(lambda url: run_id not in url, timeout=10_000)
+        new_run = page.url.rstrip("/").rsplit("/", 1)[-1]
+        # The new run's page links the run it was made from, and that one's links back to it.
+        expect(page.locator("[data-reset=from]")).to_have_text(run_id, timeout=10_000)
+        page.locator("[data-reset=from]").click()
+        expect(page.locator("[data-reset=to]")).to_have_text(new_run, timeout=10_000)
+        assert not errors, errors
+        return new_run
+
+
+@pytest.mark.slow
+async def test_the_run_page_resets_a_run_after_a_confirmation(
+    server: ServerProcess, client: Client, task_queue: str
+) -> None:
+    key = new_id()
+    wid = new_id()
+    async with running_worker(client, task_queue, workflows=[two_steps], activities=[step]):
+        handle = await client.start_workflow(two_steps, key, id=wid, task_queue=task_queue)
+        await asyncio.wait_for(handle.result(), 30)
+        new_run = await asyncio.to_thread(_reset_in_the_ui, server, wid, str(handle.run_id))
+        again = client.get_workflow_handle(wid, run_id=new_run)
+        assert await asyncio.wait_for(again.result(), 30) == [f"{key}:3", f"{key}:4"]
+    assert _describe(server, wid, new_run)["reset_from"]["reason"] == "from the UI"
