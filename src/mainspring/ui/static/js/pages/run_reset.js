@@ -16,7 +16,7 @@ export function resetButton(ns, workflowId, runId, describeNow, onReset) {
 function openResetDialog(ns, workflowId, runId, d, onReset) {
   const running = d && d.execution.status === "RUNNING";
   const choice = (value, label, checked = false) =>
-    h("label", { class: "radio" }, h("input", { type: "radio", name: "point", value, checked }), " ", label);
+    h("label", { class: "check" }, h("input", { type: "radio", name: "point", value, checked }), label);
   const eventId = h("input", { type: "number", name: "event_id", min: 1, class: "input", placeholder: "a WorkflowTaskCompleted event id" });
   const reapplySignals = h("input", { type: "checkbox", name: "reapply_signals", checked: true });
   const reason = h("textarea", { name: "reason", rows: 2, class: "input", maxlength: 2000, placeholder: "Why it is reset" });
@@ -35,14 +35,14 @@ function openResetDialog(ns, workflowId, runId, d, onReset) {
     fields: [
       h(
         "fieldset",
-        { class: "field" },
+        { class: "field reset-point" },
         h("legend", { class: "field-label" }, "Reset to"),
         choice("LastWorkflowTask", "the last completed workflow task", true),
         choice("FirstWorkflowTask", "the first workflow task (the whole run again)"),
-        choice("event", "event id "),
+        choice("event", "an event id:"),
         eventId,
       ),
-      h("label", { class: "field" }, reapplySignals, " Reapply the signals it received after that point"),
+      h("label", { class: "check" }, reapplySignals, "Reapply the signals it received after that point"),
       h("label", { class: "field" }, h("span", { class: "field-label" }, "Reason (optional, recorded in the history)"), reason),
     ],
     onSubmit: async (form) => {
