@@ -88,6 +88,17 @@ class Collector:
         return self.items
 
 
+@workflow.defn(name="ResetChild")
+async def sleeper(ctx: workflow.Context, _: None) -> str:
+    await ctx.sleep(timedelta(hours=1))
+    return "woke"
+
+
+@workflow.defn(name="ResetParent")
+async def parent(ctx: workflow.Context, _: None) -> str:
+    return await ctx.execute_child_workflow(sleeper, None, id=f"{ctx.info.workflow_id}-child")
+
+
 def _post_reset(server: ServerProcess, **body: Any) -> httpx.Response:
     return httpx.post(server.url + NS + "/workflows/reset", json=body, timeout=10)
 
@@ -272,6 +283,58 @@ async def test_bad_reset_points_are_4xx_naming_the_valid_ones(
         await handle.reset(event_id=2)
     # Nothing was made: the run is still the id's current one.
     assert _describe(server, wid)["execution"]["run_id"] == run
+    assert "Traceback" not in server.log()
+
+
+async def test_a_point_with_a_child_workflow_open_is_refused_naming_the_points_that_work(
+    server: ServerProcess, client: Client, task_queue: str
+) -> None:
+    wid = new_id()
+    async with running_worker(client, task_queue, workflows=[parent, sleeper]):
+        handle = await client.start_workflow(parent, None, id=wid, task_queue=task_queue)
+        run = str(handle.run_id)
+
+        async def child_started() -> bool:
+            events = _history(server, wid, run)
+            return bool(_of(events, "ChildWorkflowExecutionStarted")) and len(_of(events, "WorkflowTaskCompleted")) >= 2
+
+        await eventually(child_started, timeout=30, what="the child started and its parent saw it")
+        completed = [e["event_id"] for e in _of(_history(server, wid, run), "WorkflowTaskCompleted")]
+        r = _post_reset(server, workflow_id=wid, reset_type="LastWorkflowTask")
+        assert r.status_code == 400, r.text
+        body = r.json()
+        assert body["code"] == "invalid_reset_point" and "child workflow" in body["message"], body
+        # Only the first task, before the child was started, can be gone back to.
+        assert body["details"]["valid_event_ids"] == completed[:1]
+        assert _describe(server, wid)["execution"]["status"] == "RUNNING"  # nothing happened to it
+        # That one works: the parent is terminated (and its child with it, by its close policy), the new run
+        # starts the child again.
+        new_run = await handle.reset(reset_type="FirstWorkflowTask")
+
+        async def child_again() -> bool:
+            return bool(_of(_history(server, wid, new_run), "ChildWorkflowExecutionStarted"))
+
+        await eventually(child_again, timeout=30, what="the new run started its child")
+        await client.get_workflow_handle(wid, run_id=new_run).terminate()
+    assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"workflow_id": "x", "event_id": True},
+        {"workflow_id": "x", "event_id": 0},
+        {"workflow_id": "x", "event_id": "3"},
+        {"workflow_id": "x", "reset_type": "lastworkflowtask"},
+        {"workflow_id": "x", "reset_type": "LastWorkflowTask", "reapply_exclude": ["Signals"]},
+        {"workflow_id": "x", "reset_type": "LastWorkflowTask", "surprise": 1},
+        {"reset_type": "LastWorkflowTask"},
+    ],
+)
+def test_hostile_resets_get_a_400_with_a_json_body(server: ServerProcess, body: dict[str, Any]) -> None:
+    r = _post_reset(server, **body)
+    assert r.status_code == 400, (body, r.text)
+    assert r.json()["code"] and r.json()["message"]
     assert "Traceback" not in server.log()
 
 

@@ -976,6 +976,13 @@ class ResetWorkflowRequest(_RunAction):
         "--reapply-exclude). Signals are reapplied unless excluded; updates are not reapplied (yet).",
     )
 
+    @field_validator("event_id", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError("must be a number, not a string")
+        return _refuse_bool(value)
+
     @model_validator(mode="after")
     def _one_point(self) -> ResetWorkflowRequest:
         if (self.event_id is None) == (self.reset_type is None):
