@@ -248,6 +248,9 @@ async def client_usage(client: Client) -> None:
     )
     assert_type(delayed, WorkflowHandle[Any, Reply])
     assert_type(await delayed.delete(), bool)
+    # reset: to a workflow task by kind or by event id, what is not reapplied
+    assert_type(await delayed.reset(reset_type="LastWorkflowTask", reason="bug fixed"), str)
+    assert_type(await delayed.reset(event_id=4, reapply_exclude=["Signal"]), str)
     described = await delayed.describe()
     assert_type(described.memo, dict[str, Any] | None)
     assert_type(described.start_delay, timedelta | None)

@@ -383,3 +383,13 @@ async def local_activity_mistakes(ctx: workflow.Context) -> None:
     await ctx.execute_local_activity("tick", start_to_close_timeout=T)  # type-error
     # raise_cause keeps the result type.
     c: int = await workflow.raise_cause(ctx.execute_local_activity(greet, G, start_to_close_timeout=T))  # type-error
+
+
+async def reset_mistakes(client: Client) -> None:
+    handle = client.get_workflow_handle("w")
+    # A reset type Temporal does not have, an event id as text, a reapply kind misspelt, a positional point.
+    await handle.reset(reset_type="LastTask")  # type-error
+    await handle.reset(event_id="4")  # type-error
+    await handle.reset(event_id=4, reapply_exclude=["Signals"])  # type-error
+    await handle.reset(4)  # type-error
+    n: int = await handle.reset(event_id=4)  # type-error

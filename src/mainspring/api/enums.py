@@ -144,6 +144,8 @@ class WorkflowTaskFailedCause(StrEnum):
     #: The server refused the task's commands: they would go past one of its limits (``--limit-*``).
     PENDING_ACTIVITIES_LIMIT_EXCEEDED = "PENDING_ACTIVITIES_LIMIT_EXCEEDED"
     HISTORY_LIMIT_EXCEEDED = "HISTORY_LIMIT_EXCEEDED"
+    #: Not a worker's: the task a reset went back to, failed in the new run so that it runs again.
+    RESET_WORKFLOW = "RESET_WORKFLOW"
 
 
 class ActivityState(StrEnum):

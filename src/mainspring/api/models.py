@@ -93,6 +93,9 @@ __all__ = [
     "RejectedUpdate",
     "RequestCancelActivityCommand",
     "RequestCancelExternalWorkflowCommand",
+    "ResetLink",
+    "ResetWorkflowRequest",
+    "ResetWorkflowResponse",
     "RetryPolicyModel",
     "ScheduleActivityCommand",
     "ServerLoad",
@@ -374,6 +377,14 @@ class ChildWorkflowInfo(_Model):
     parent_close_policy: ParentClosePolicy
 
 
+class ResetLink(_Model):
+    """One end of a reset (``workflow reset``): the other run, and the reset point in the base run."""
+
+    run_id: str = Field(description="The other run: the new run (reset_to), or the base run (reset_from).")
+    event_id: int = Field(description="The base run's workflow task event the reset went back to.")
+    reason: str = Field(default="", description="Why it was reset.")
+
+
 class DescribeWorkflowResponse(_Model):
     execution: WorkflowExecutionInfo
     input: Any = None
@@ -422,6 +433,13 @@ class DescribeWorkflowResponse(_Model):
     )
     task_timeout: float | None = Field(default=None, description="Its workflow task timeout, in seconds.")
     children_count: int = Field(default=0, description="How many child workflows this run started.")
+    # --- reset (``server.features.reset``) ---
+    reset_from: ResetLink | None = Field(
+        default=None, description="This run was made by a reset of that run, from that event (null if not)."
+    )
+    reset_to: ResetLink | None = Field(
+        default=None, description="This run was reset: the new run made from it (null if it never was)."
+    )
 
 
 class ListWorkflowsResponse(_Model):
@@ -938,3 +956,49 @@ class HeartbeatActivityTaskResponse(_Model):
     cancel_requested: bool = Field(
         default=False, description="The workflow cancelled this activity: stop it (report it as cancelled)."
     )
+
+
+# --- Reset (``server.features.reset``) ------------------------------------------------------------------------
+
+
+class ResetWorkflowRequest(_RunAction):
+    """Make a new run of the workflow id from a workflow task of this run's history (Temporal's
+    ResetWorkflowExecution): the events up to that task's WorkflowTaskStarted are copied, the task is failed
+    (cause RESET_WORKFLOW), the signals received after it reapplied, and a new workflow task scheduled, so
+    the code after that point runs again. The run is terminated first if it is still running."""
+
+    event_id: EventId | None = Field(
+        default=None,
+        description="The reset point: a WorkflowTaskCompleted, WorkflowTaskFailed or WorkflowTaskTimedOut event "
+        "id (or the task's WorkflowTaskStarted). Exactly one of event_id and reset_type.",
+    )
+    reset_type: Literal["FirstWorkflowTask", "LastWorkflowTask"] | None = Field(
+        default=None, description="The reset point by kind: the first or the last completed workflow task."
+    )
+    reapply_exclude: list[Literal["All", "Signal", "Update"]] = Field(
+        default_factory=list,
+        max_length=3,
+        description="What of what happened after the reset point is not reapplied to the new run (Temporal's "
+        "--reapply-exclude). Signals are reapplied unless excluded; updates are not reapplied (yet).",
+    )
+
+    @field_validator("event_id", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            raise ValueError("must be a number, not a string")
+        return _refuse_bool(value)
+
+    @model_validator(mode="after")
+    def _one_point(self) -> ResetWorkflowRequest:
+        if (self.event_id is None) == (self.reset_type is None):
+            raise ValueError("give exactly one of event_id and reset_type (FirstWorkflowTask or LastWorkflowTask)")
+        return self
+
+
+class ResetWorkflowResponse(_Model):
+    workflow_id: str
+    run_id: str = Field(description="The new run.")
+    base_run_id: str = Field(description="The run that was reset.")
+    reset_event_id: int = Field(description="The base run's workflow task event the new run was made from.")
+    terminated: bool = Field(description="The base run was running: it was terminated.")

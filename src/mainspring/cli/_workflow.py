@@ -1,5 +1,5 @@
 """``mainspring workflow ...``: start, execute, result, describe, show, list, cancel, terminate, delete, stack; the
-message commands (signal) are in ``_messages``."""
+message commands (signal) are in ``_messages``, reset in ``_reset``."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ..api.enums import WorkflowStatus
 from ..errors import WorkflowFailureError, failure_to_dict
 from ._common import EXIT_INVALID, EXIT_WORKFLOW_FAILED, connection_options, echo_json, fail, run_async, run_sync
 from ._relationships import echo_relationships
+from ._reset import reset_rows as _reset_rows
 from ._start_flags import parse_duration, start_flag_options, start_flags
 
 if TYPE_CHECKING:
@@ -341,6 +342,7 @@ def describe(api: Api, workflow_id: str, run_id: str | None, output: str) -> Non
         rows.append(("Continued", f"from run {d['previous_run_id']}"))
     if d.get("next_run_id"):
         rows.append(("Next run", d["next_run_id"]))
+    rows += _reset_rows(d)  # made by a reset, or reset (cli._reset)
     # --- what it was started with: memo, start delay, task timeout ---
     if d.get("start_delay"):
         rows.append(
@@ -576,3 +578,12 @@ def _register_messages() -> None:
 
 
 _register_messages()
+
+
+def _register_reset() -> None:
+    from ._reset import register
+
+    register(workflow)
+
+
+_register_reset()

@@ -6,9 +6,10 @@ import functools
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from ..api.enums import WorkflowStatus
 from ..converter import PayloadError, decode, encode
@@ -521,6 +522,33 @@ class WorkflowHandle(Generic[S, R]):
         body = {"workflow_id": self.workflow_id, "run_id": self.run_id, "reason": reason}
         data = await self.client._call("POST", "/workflows/delete", body=body)
         return bool(data.get("terminated"))
+
+    async def reset(
+        self,
+        *,
+        event_id: int | None = None,
+        reset_type: Literal["FirstWorkflowTask", "LastWorkflowTask"] | None = None,
+        reason: str = "",
+        reapply_exclude: Sequence[Literal["All", "Signal", "Update"]] = (),
+    ) -> str:
+        """Make a new run of this workflow id from a workflow task of this run (``event_id``: its
+        WorkflowTaskCompleted event, or ``reset_type``), so that the code after it runs again; this run is
+        terminated if still running. Returns the new run's id. Signals received after that point are
+        reapplied unless ``reapply_exclude`` says ``"Signal"`` (or ``"All"``).
+
+        Raises ``InvalidArgumentError`` (its details list the valid event ids) if the point is not a workflow
+        task of the run, or one a reset cannot go back to; ``NotFoundError`` if there is no such run.
+        """
+        body: dict[str, Any] = {
+            "workflow_id": self.workflow_id,
+            "run_id": self.run_id,
+            "reason": reason,
+            "reapply_exclude": list(reapply_exclude),
+            "event_id": event_id,
+            "reset_type": reset_type,
+        }
+        data = await self.client._call("POST", "/workflows/reset", body=body)
+        return str(data["run_id"])
 
     async def stack(self) -> dict[str, Any]:
         """Where each coroutine of the running workflow waits, asked live of the worker that holds it:

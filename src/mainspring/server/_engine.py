@@ -50,6 +50,7 @@ from .features.child_workflows import ChildWorkflows
 from .features.continue_as_new import next_run_id
 from .features.deletion import Deletion
 from .features.queries import Queries
+from .features.reset import Reset, reset_from
 from .features.signal_with_start import SignalWithStart
 from .features.signals import HandlerSchemas, Signals
 from .features.start_policies import StartPolicies, refused_running
@@ -90,6 +91,7 @@ class Engine(EngineCore):
         self.start_policies = StartPolicies(self, self.cancellation)
         self.deletion = Deletion(self, self.cancellation)
         self.async_completion = AsyncCompletion(self, self.activity_tasks)
+        self.reset = Reset(self)
 
     async def start(self) -> None:
         await self._load_token_key()
@@ -330,6 +332,8 @@ class Engine(EngineCore):
         # The runs before and after it in its chain (continue-as-new, retries).
         out["previous_run_id"] = first[0].attributes.get("continued_execution_run_id") if first else None
         out["next_run_id"] = await next_run_id(self, closed[0]) if closed is not None else None
+        # Made by a reset: its first event says from which run and event (features.reset).
+        out["reset_from"] = reset_from(first[0].attributes if first else None)
         out["handlers"] = await self._announced_handlers(namespace, rec)
         # The options it was started with: memo, start delay, task timeout (features.run_options).
         out.update(
@@ -382,6 +386,7 @@ class Engine(EngineCore):
             "cancel_requested": st.cancel_request,
             "problem": self.set_aside.get(rec.run_id),
             **self.child_workflows.relationships(st),
+            "reset_to": st.reset_links.get("to"),
         }
         wt = st.wt
         if wt is not None:

@@ -342,6 +342,10 @@ async def _delete(engine: Engine, c: Caller, b: m.DeleteWorkflowRequest) -> Any:
     return await engine.deletion.delete(c.namespace, b, _identity(c, b.identity))
 
 
+async def _reset(engine: Engine, c: Caller, b: m.ResetWorkflowRequest) -> Any:
+    return await engine.reset.reset(c.namespace, b, _identity(c, b.identity))
+
+
 async def _stack(engine: Engine, c: Caller, b: None) -> Any:
     return await engine.workflow_stack(c.namespace, _workflow_id(c), _q(c, "run_id"))
 
@@ -712,6 +716,19 @@ OPERATIONS: tuple[Operation, ...] = (
         request=m.DeleteWorkflowRequest,
         answer=m.DeleteWorkflowResponse,
         http=Http("POST", _NS + "/workflows/delete"),
+    ),
+    Operation(
+        "reset_workflow",
+        "Make a new run of the workflow id from a workflow task of this run (event_id, or reset_type "
+        "FirstWorkflowTask / LastWorkflowTask): its history up to that task is copied, the task failed "
+        "(RESET_WORKFLOW), the signals received after it reapplied (unless reapply_exclude), and the code after "
+        "that point runs again; the run is terminated if still running, and both are linked (describe's reset_to "
+        "and reset_from). 400 naming the valid event ids for a point that is not a workflow task or cannot be "
+        "rebuilt",
+        _reset,
+        request=m.ResetWorkflowRequest,
+        answer=m.ResetWorkflowResponse,
+        http=Http("POST", _NS + "/workflows/reset"),
     ),
     Operation(
         "get_workflow_stack",

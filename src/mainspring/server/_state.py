@@ -28,6 +28,7 @@ __all__ = [
     "LIFETIME",
     "PARENT",
     "PENDING_KINDS",
+    "RESET",
     "SIGNAL_REQUEST",
     "TIMER",
     "UPDATE",
@@ -582,6 +583,9 @@ class ExecutionState:
     children: dict[int, ChildItem] = field(default_factory=dict)
     parent: ParentLink | None = None
     externals: dict[int, ExternalItem] = field(default_factory=dict)
+    #: The run's reset links (``features.reset``): key "to", the run it was reset to ({"run_id", "event_id",
+    #: "reason"}); kept after the run closes (it is written to closed runs).
+    reset_links: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: The cancellation requested of the run: {"event_id", "time", "reason", "identity"}; None if none was.
     cancel_request: dict[str, Any] | None = None
     #: The size of the run's history so far: the JSON of its events' attributes, in bytes (see _limits).
@@ -735,6 +739,18 @@ class ExecutionState:
         return st
 
 
+# --- reset links (``features.reset``) ---------------------------------------------------------------------
+
+#: A link of a run to the run it was reset to (key "to"): written to the run, closed or closing, with the reset.
+RESET = "rs"
+
+
+def _load_reset_link(st: ExecutionState, key: str, value: Any) -> None:
+    link = _object(value, f"reset link {key!r}", optional=False)
+    _text(link, "run_id", f"reset link {key!r}'s run id")
+    st.reset_links[key] = link
+
+
 #: Every kind of pending item, by its code.
 PENDING_KINDS: dict[str, PendingKind] = {
     ACTIVITY: PendingKind(
@@ -759,4 +775,5 @@ PENDING_KINDS: dict[str, PendingKind] = {
     EXTERNAL: PendingKind(
         EXTERNAL, lambda st, k: st.externals.get(int(k)), ExternalItem.to_item, _load_external, _clear_externals
     ),
+    RESET: PendingKind(RESET, lambda st, k: st.reset_links.get(k), lambda link: link, _load_reset_link, _keep),
 }

@@ -1,7 +1,7 @@
 // One run of a workflow: what it is, what it was given and what came of it, its timeline, history, pending
 // work and where it waits, with Send signal, Query, Run update, Cancel and Terminate while it runs (and Query
-// after, when its type has query handlers), and Delete whatever its status. While it runs the page follows it:
-// describe every 2 s, and only the new events of the history (from the last one seen on).
+// after, when its type has query handlers), and Reset and Delete whatever its status. While it runs the page
+// follows it: describe every 2 s, and only the new events of the history (from the last one seen on).
 
 import { api, fetchHistory, nsApi, paths } from "../api.js";
 import { h, badge, icon, replace, section, toast, errorNotice, notice } from "../dom.js";
@@ -12,6 +12,7 @@ import { applyPending, groupEvents } from "../history_model.js";
 import { poller } from "../refresh.js";
 import { summary, inputAndOutcome, pending } from "./run_details.js";
 import { relationships } from "./run_relationships.js";
+import { resetButton } from "./run_reset.js";
 import { stackSection } from "./stack.js";
 import { timeline } from "./timeline.js";
 import { historySection } from "./history.js";
@@ -46,6 +47,10 @@ export function mount(root, ctx) {
       // Deleted: nothing of it is left to follow or show.
       if (poll) poll.stop();
       navigate(paths.workflows(ns));
+    }, (newRunId) => {
+      // Reset: the new run is the one to follow.
+      if (poll) poll.stop();
+      navigate(paths.run(ns, workflowId, newRunId));
     });
     let events = [];
     try {
@@ -89,11 +94,16 @@ function backLink(ns) {
 }
 
 /** Lay out the page once; returns update(describe, events) to redraw what changed. */
-function build(root, ns, workflowId, runId, refreshNow, onDeleted) {
+function build(root, ns, workflowId, runId, refreshNow, onDeleted, onReset) {
   const status = h("span", { class: "run-status" });
   const actions = h("div", { class: "run-actions" });
   // Apart from the run's actions (which follow its status): a run can be deleted in any status.
-  const manage = h("div", { class: "run-manage" }, deleteButton(ns, workflowId, runId, () => lastDescribe, onDeleted));
+  const manage = h(
+    "div",
+    { class: "run-manage" },
+    resetButton(ns, workflowId, runId, () => lastDescribe, onReset),
+    deleteButton(ns, workflowId, runId, () => lastDescribe, onDeleted),
+  );
   const cancelNote = h("div", { class: "cancel-note", hidden: true });
   const summaryBox = h("div", { class: "card summary-card" });
   const ioBox = h("div");

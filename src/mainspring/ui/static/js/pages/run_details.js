@@ -2,6 +2,7 @@
 // activities, timers and workflow task. Each function returns nodes; run.js redraws them when they change.
 
 import { paths } from "../api.js";
+import { resetLinks } from "./run_reset.js";
 import { h, append, badge, copyButton, section } from "../dom.js";
 import { fmtDuration, fmtRelative, fmtTime, jsonText, jsonView, ms, preview, timeCell, zoneLabel } from "../format.js";
 
@@ -39,6 +40,8 @@ export function summary(ns, d) {
           h("a", { href: paths.run(ns, ex.workflow_id, d.next_run_id), class: "mono run-id", "data-chain": "next" }, "→ ", d.next_run_id),
         ))
       : null,
+    // A reset's links: the run this one was made from, the run it was reset to (run_reset.js).
+    ...resetLinks(ns, d, (label, ...value) => wide(item(label, ...value))),
     cancel
       ? full(item(
           "Cancel requested",
