@@ -64,6 +64,10 @@ def test_start_workflow_options() -> None:
         "start_delay": timedelta | None,
         "memo": Mapping[str, Any] | None,
         "task_timeout": timedelta | None,
+        # the workflow's lifetime
+        "execution_timeout": timedelta | None,
+        "run_timeout": timedelta | None,
+        "retry_policy": RetryPolicy | None,
     }
 
 

@@ -93,10 +93,17 @@ async def _query(worker: Worker, body: dict[str, Any]) -> dict[str, Any]:
     fetched = await worker._fetch_and_replay(task, None, 1, int(body["last_event_id"]))
     if fetched is None:
         return _failed(f"worker {worker.identity} could not fetch the workflow's history to replay it")
-    inst, _, error = fetched
+    inst, rest, error = fetched
     if inst is None:
         return _failed("the workflow's history could not be replayed (it has no start event)")
     try:
+        if error is None and rest:
+            # What the fetch leaves for the workflow task it was made for (from the last WorkflowTaskStarted
+            # on): here there is no such task, and the query must see the whole history.
+            try:
+                inst.activate(rest)
+            except Exception as e:
+                error = e
         if error is not None:
             return _failed(f"replaying the workflow's history to answer the query failed: {error}")
         return _ask(inst, name, raw)
