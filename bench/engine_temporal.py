@@ -96,8 +96,6 @@ def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
     if workload == "W6":
         # A Temporal history is capped at 51,200 events (it warns at 10,240): W6 kills its worker at 75,000.
         raise NotImplementedError("W6 is measured on Mainspring only: Temporal caps a history at 51,200 events")
-    if workload == "W15":
-        raise NotImplementedError("W15 has no Temporal driver yet (see bench/README.md)")
     return asyncio.run(_run(workload, n, run, opts))
 
 
@@ -186,6 +184,10 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 # Temporal refuses more than 2,000 pending activities per workflow by default
                 # (limit.numPendingActivities.error): raised so that K=5,000 and 10,000 can run at all.
                 argv += ["--dynamic-config-value", f"limit.numPendingActivities.error={W7_PENDING_LIMIT}"]
+            if workload == "W15":
+                # Temporal makes a new run of one workflow id wait at least 1 s after the last
+                # (history.workflowIdReuseMinimalInterval): a continue-as-new loop would run at 1 run/s.
+                argv += ["--dynamic-config-value", f"history.workflowIdReuseMinimalInterval={W15_REUSE_INTERVAL}"]
             server = Child(argv, log=d / f"{tag}.server.log")
             children.append(server)
             client = await _connect(address, server)
@@ -228,6 +230,9 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 res.update(await _w13(client, tq, tag, n))
             elif workload == "W14":
                 res.update(await _w14(client, tq, tag, n))
+            elif workload == "W15":
+                res.update(await _w15(client, tq, tag, n))
+                res["note_w15"] = "server started with history.workflowIdReuseMinimalInterval=0s (default 1s)"
             else:
                 raise ValueError(workload)
             s1, w1, c1 = _cpu(server, worker)
@@ -438,6 +443,8 @@ async def _w14(client: Client, tq: str, tag: str, n: int) -> Result:
 
 #: The pending-activities limit W7's server is given (Temporal's default, 2,000, refuses K=5,000).
 W7_PENDING_LIMIT = 20_000
+#: W15: no wait between the runs of one id (JSON for the dynamic config value; Temporal's default is "1s").
+W15_REUSE_INTERVAL = '"0s"'
 
 
 async def _w7(client: Client, tq: str, tag: str, n: int) -> Result:
@@ -645,3 +652,34 @@ async def _w13(client: Client, tq: str, tag: str, n: int) -> Result:
     if len(stamps) != n:
         raise AssertionError(f"W13 returned {len(stamps)} stamps, expected {n}")
     return {**w13_figures(stamps), "wall_s": wall}
+
+
+async def _w15(client: Client, tq: str, tag: str, n: int) -> Result:
+    """A continue-as-new loop, as Mainspring's W15: one workflow id, n runs back to back, start to the last run's
+    result (``handle.result()`` follows the runs); then the id's runs listed (visibility is eventually
+    consistent: listed until all n are there, at most 30 s), 1000 a page."""
+    wid = f"w15-{tag}"
+    t = time.perf_counter()
+    handle = await client.start_workflow(defs.CanLoopWF.run, n - 1, id=wid, task_queue=tq)
+    events = await handle.result()
+    elapsed = time.perf_counter() - t
+    query = f'WorkflowId = "{wid}"'
+    deadline = time.monotonic() + 30
+    while True:
+        t_list = time.perf_counter()
+        runs = 0
+        async for _ in client.list_workflows(query, page_size=1000):
+            runs += 1
+        list_s = time.perf_counter() - t_list
+        if runs >= n or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    figures: Result = {
+        "runs_per_s": n / elapsed,
+        "total_s": elapsed,
+        "list_all_s": list_s,
+        "runs_listed": runs,
+        "events_per_run": events,
+    }
+    _progress(f"W15: {figures['runs_per_s']:.0f} runs/s, {runs} runs listed in {list_s * 1000:.0f} ms")
+    return figures

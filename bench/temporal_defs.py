@@ -167,6 +167,15 @@ class SignalSinkWF:  # W12: records each signal's payload in the order its handl
 
 
 @workflow.defn
+class CanLoopWF:  # W15: n more runs, each continuing as new
+    @workflow.run
+    async def run(self, n: int) -> int:
+        if n > 0:
+            workflow.continue_as_new(n - 1)
+        return workflow.info().get_current_history_length()
+
+
+@workflow.defn
 class LocalLoopWF:  # W13: n local activities in a row
     @workflow.run
     async def run(self, n: int) -> list[float]:
@@ -214,5 +223,6 @@ WORKFLOWS = [
     ChildChainWF,
     ChildFanOutWF,
     LocalLoopWF,
+    CanLoopWF,
 ]
 ACTIVITIES: list[Callable[..., Any]] = [greet, noop, sleep_step, echo, stamp]
