@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -27,6 +28,18 @@ def _base_url(address: str) -> str:
     if "://" not in address:
         address = "http://" + address
     return address
+
+
+async def _close_at_exit(session: aiohttp.ClientSession) -> None:
+    """Close ``session`` when this task is cancelled: ``asyncio.run`` cancels what is left when the program's
+    coroutine returns, so a client never closed (Temporal's clients have no ``close``; their samples never
+    call one) still closes its connections instead of aiohttp warning of an unclosed session at exit."""
+    try:
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        if not session.closed:
+            await session.close()
+        raise
 
 
 def _timeout(seconds: float) -> aiohttp.ClientTimeout:
@@ -63,21 +76,26 @@ class Transport:
         #: Seconds a request may take (long-polls ask for more).
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        self._closer: asyncio.Task[None] | None = None
 
     def _http(self) -> aiohttp.ClientSession:
         import aiohttp
 
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
+            session = self._session = aiohttp.ClientSession(
                 base_url=self.base_url,
                 connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=60),
                 headers={"content-type": "application/json"},
                 timeout=_timeout(self._timeout),
             )
+            self._closer = asyncio.get_running_loop().create_task(_close_at_exit(session), name="mainspring-client")
         return self._session
 
     async def close(self) -> None:
         """Close the connection pool."""
+        if self._closer is not None:
+            self._closer.cancel()
+            self._closer = None
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -195,10 +195,42 @@ class Worker:
         self._slots = _Slots(max_concurrent_activities)
         self._run_locks: dict[str, list[Any]] = {}
         self._query_tasks: set[asyncio.Task[None]] = set()
+        #: ``run()`` started by ``async with``: it leaves SIGINT/SIGTERM to the program.
+        self._run_task: asyncio.Task[None] | None = None
+        self._own_signals = True
 
     # ================================================================================================
     # Lifecycle
     # ================================================================================================
+
+    async def __aenter__(self) -> Worker:
+        """``async with Worker(...) as worker:`` runs the worker while the block runs (Temporal's habit).
+
+        It returns once the worker is polling (or raises why it cannot run); leaving the block shuts it
+        down gracefully and waits for it. Signals are the program's: Ctrl-C interrupts the block, which
+        then stops the worker, rather than stopping only the worker.
+        """
+        if self._run_task is not None:
+            raise RuntimeError("this worker is running already")
+        self._own_signals = False
+        task = self._run_task = asyncio.get_running_loop().create_task(self.run(), name=f"worker {self.task_queue}")
+        ready = asyncio.ensure_future(self._ready.wait())
+        try:
+            await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        if task.done():
+            self._run_task = None
+            task.result()  # why it ended before polling (not a Mainspring server, say)
+            raise RuntimeError("the worker stopped before it was ready")
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        task, self._run_task = self._run_task, None
+        if task is None:
+            return
+        self.shutdown()
+        await task
 
     @property
     def ready(self) -> asyncio.Event:
@@ -218,7 +250,7 @@ class Worker:
         """
         loop = asyncio.get_running_loop()
         installed: list[signal.Signals] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM) if self._own_signals else ():
             try:
                 loop.add_signal_handler(sig, self._on_signal, sig)
                 installed.append(sig)

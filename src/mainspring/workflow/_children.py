@@ -285,13 +285,15 @@ class ChildWorkflowHandle(Generic[S, R]):
         self._instance.context._check_loop()
         await _signal_command(self._instance, self.id, self.run_id, signal, arg)
 
-    async def cancel(self) -> None:
-        """Ask the child to cancel: returns once the request is recorded in its history. Its result then
-        raises ``ChildWorkflowError`` with a ``CancelledError`` cause if it ends cancelled."""
+    def cancel(self) -> asyncio.Future[None]:
+        """Ask the child to cancel. The request goes out with this workflow task whether or not the answer
+        is awaited (``child_handle.cancel()``, as with Temporal's handle); awaiting it returns once the
+        request is recorded in the child's history (an ``ApplicationError`` if the child had closed). Its
+        result then raises ``ChildWorkflowError`` with a ``CancelledError`` cause if it ends cancelled."""
         self._instance.context._check_loop()
         fut = _cancel_command(self._instance, self.id, self.run_id, wait=True)
         assert fut is not None
-        await fut
+        return fut
 
 
 # --- starting a child ----------------------------------------------------------------------------------------
