@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .._json import dumps
 from ..errors import WorkflowQueryFailedError
 from ..workflow._handlers import QUERY
+from ..workflow._runtime_handlers import lookup
 
 if TYPE_CHECKING:
     from ..client._channel import Channel
@@ -30,7 +31,7 @@ def _ask(inst: WorkflowInstance, name: str, raw: Any) -> dict[str, Any]:
     try:
         return {"answer": inst.query(name, raw)}
     except WorkflowQueryFailedError as e:
-        unknown = inst.definition.handler(QUERY, name) is None
+        unknown = lookup(inst, QUERY, name) is None
         return {"failed": {"message": e.message, "known": e.known, "unknown": unknown}}
 
 

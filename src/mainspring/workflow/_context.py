@@ -23,8 +23,10 @@ from ..options import (
     _wire,
 )
 from ._children import ChildWorkflowHandle, ChildWorkflowOptions, ExternalWorkflowHandle, start_child
+from ._handlers import QUERY, SIGNAL, UPDATE
 from ._instance import ActivityCall, WorkflowInfo
 from ._local_activities import LocalActivityCall
+from ._runtime_handlers import set_handler
 from ._updates import UpdateInfo, current_update
 
 if TYPE_CHECKING:
@@ -148,6 +150,49 @@ class Context:
     def current_update_info(self) -> UpdateInfo | None:
         """The update whose handler (or validator) runs this code (its ``id`` and ``name``), else None."""
         return current_update.get()
+
+    # --- handlers set while the workflow runs (Temporal's workflow.set_*_handler) ---------------------------
+
+    def set_signal_handler(self, name: str, handler: Callable[..., Any] | None) -> None:
+        """Run ``handler(payload)`` (or ``handler()``) for signals named ``name`` from now on, ahead of the
+        class's own; None removes it. Signals of that name that waited for a handler are delivered at once."""
+        self._check_loop()
+        set_handler(self._instance, SIGNAL, name, handler)
+
+    def set_dynamic_signal_handler(self, handler: Callable[[str, Any], Any] | None) -> None:
+        """Run ``handler(name, payload_json)`` for signals no handler has the name of; None removes it."""
+        self._check_loop()
+        set_handler(self._instance, SIGNAL, None, handler)
+
+    def set_query_handler(self, name: str, handler: Callable[..., Any] | None) -> None:
+        """Answer queries named ``name`` with ``handler(payload)`` (or ``handler()``, sync, read-only) from now
+        on; None removes it."""
+        self._check_loop()
+        set_handler(self._instance, QUERY, name, handler)
+
+    def set_dynamic_query_handler(self, handler: Callable[[str, Any], Any] | None) -> None:
+        """Answer queries no handler has the name of with ``handler(name, payload_json)``; None removes it."""
+        self._check_loop()
+        set_handler(self._instance, QUERY, None, handler)
+
+    def set_update_handler(
+        self,
+        name: str,
+        handler: Callable[..., Any] | None,
+        *,
+        validator: Callable[..., None] | None = None,
+    ) -> None:
+        """Run updates named ``name`` with ``handler(payload)`` (sync or async) from now on, after
+        ``validator(payload)`` accepts them (raise to reject); None removes it."""
+        self._check_loop()
+        set_handler(self._instance, UPDATE, name, handler, validator)
+
+    def set_dynamic_update_handler(
+        self, handler: Callable[[str, Any], Any] | None, *, validator: Callable[[str, Any], None] | None = None
+    ) -> None:
+        """Run updates no handler has the name of with ``handler(name, payload_json)``; None removes it."""
+        self._check_loop()
+        set_handler(self._instance, UPDATE, None, handler, validator)
 
     def all_handlers_finished(self) -> bool:
         """True when no signal or update handler of this run is still running: ``await

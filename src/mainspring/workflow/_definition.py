@@ -13,6 +13,7 @@ from .._validation import NO_INPUT_SCHEMA
 from ..api.names import check_id
 from ..converter import json_schema, type_hints
 from ._handlers import DEFINITION, QUERY, SIGNAL, UPDATE, HandlerDefinition, class_parts
+from ._runtime_handlers import runtime_kinds
 
 if TYPE_CHECKING:
     from ._context import Context
@@ -66,8 +67,13 @@ class WorkflowDefinition:
         return sorted(n for n in self.handlers.get(kind, {}) if n is not None)
 
     def announce_handlers(self) -> list[dict[str, Any]]:
-        """What a worker tells the server of the handlers: kind, name and payload schema of each."""
-        return [h.announce() for kind in (SIGNAL, QUERY, UPDATE) for h in self.handlers.get(kind, {}).values()]
+        """What a worker tells the server of the handlers: kind, name and payload schema of each; a kind whose
+        handlers the code may set while it runs is open (a dynamic entry), as no name of it can be refused."""
+        out = [h.announce() for kind in (SIGNAL, QUERY, UPDATE) for h in self.handlers.get(kind, {}).values()]
+        if self.cls is not None:
+            for kind in sorted(runtime_kinds(self.cls) - {k for k, t in self.handlers.items() if None in t}):
+                out.append({"kind": kind, "name": None, "input_schema": None})
+        return out
 
 
 class WorkflowFunction(Protocol[P, R_co]):

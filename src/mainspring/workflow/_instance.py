@@ -220,6 +220,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self._early_updates: list[tuple[dict[str, Any], bool]] = []
         self._rejected_updates: list[dict[str, Any]] = []
         self._signal_buffer: dict[str, list[Any]] = {}
+        #: Handlers set by the code while it runs, by kind and name (see ``_runtime_handlers``).
+        self.runtime_handlers: dict[str, dict[str | None, HandlerDefinition]] = {}
         #: ``ctx.wait_condition`` waiters: (condition, future), checked each time the code is blocked.
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[bool]]] = []
         #: Async signal and update handlers that have started and not finished.

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..converter import PayloadError, decode, encode
 from ..errors import WorkflowCodeError, WorkflowQueryFailedError
 from ._handlers import QUERY
+from ._runtime_handlers import lookup, names
 
 if TYPE_CHECKING:
     from ._instance import WorkflowInstance
@@ -24,10 +25,10 @@ __all__ = ["run_query"]
 def run_query(inst: WorkflowInstance, name: str, raw: Any) -> Any:
     """The JSON answer of query ``name`` with payload ``raw``; ``WorkflowQueryFailedError`` if there is none."""
     d = inst.definition
-    h = d.handler(QUERY, name)
+    h = lookup(inst, QUERY, name)
     wtype = inst.info.workflow_type
-    if h is None or inst.workflow_object is None:
-        known = d.handler_names(QUERY)
+    if h is None or (inst.workflow_object is None and d.cls is not None):
+        known = names(inst, QUERY)
         if h is None:
             listed = ", ".join(known) if known else "none"
             raise WorkflowQueryFailedError(

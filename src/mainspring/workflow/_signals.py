@@ -16,11 +16,12 @@ from ..api.enums import EventType
 from ..converter import PayloadError, decode
 from ._handlers import SIGNAL, HandlerDefinition
 from ._kinds import CommandEvent, EventHandler
+from ._runtime_handlers import lookup
 
 if TYPE_CHECKING:
     from ._instance import WorkflowInstance
 
-__all__ = ["COMMAND_EVENTS", "EVENTS", "deliver_early"]
+__all__ = ["COMMAND_EVENTS", "EVENTS", "deliver", "deliver_early"]
 
 log = logging.getLogger("mainspring.workflow")
 
@@ -29,13 +30,13 @@ def _signaled(inst: WorkflowInstance, ev: dict[str, Any]) -> None:
     attrs = ev["attributes"]
     name: str = attrs["signal_name"]
     raw = attrs.get("input")
-    if inst.workflow_object is None:
-        if inst.definition.cls is not None and not inst.finished:
+    if inst.workflow_object is None and inst.definition.cls is not None:
+        if not inst.finished:
             inst._early_signals.append((name, raw))
         else:
             inst._signal_buffer.setdefault(name, []).append(raw)
         return
-    inst.call_soon(_deliver, inst, name, raw)
+    inst.call_soon(deliver, inst, name, raw)
 
 
 def deliver_early(inst: WorkflowInstance) -> None:
@@ -43,11 +44,12 @@ def deliver_early(inst: WorkflowInstance) -> None:
     early = inst._early_signals
     inst._early_signals = []
     for name, raw in early:
-        _deliver(inst, name, raw)
+        deliver(inst, name, raw)
 
 
-def _deliver(inst: WorkflowInstance, name: str, raw: Any) -> None:
-    h = inst.definition.handler(SIGNAL, name)
+def deliver(inst: WorkflowInstance, name: str, raw: Any) -> None:
+    """Run the handler for signal ``name`` (set at run time, or the class's), or keep it for one."""
+    h = lookup(inst, SIGNAL, name)
     if h is None:
         inst._signal_buffer.setdefault(name, []).append(raw)
         return

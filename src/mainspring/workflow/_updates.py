@@ -24,6 +24,7 @@ from ..converter import PayloadError, decode, encode
 from ..errors import ApplicationError, FailureError
 from ._handlers import UPDATE, HandlerDefinition
 from ._kinds import CommandEvent, EventHandler
+from ._runtime_handlers import lookup, names
 
 if TYPE_CHECKING:
     from ._instance import WorkflowInstance
@@ -83,9 +84,9 @@ def _admit(inst: WorkflowInstance, u: dict[str, Any], validate: bool) -> None:
     name: str = u["name"]
     raw = u.get("input")
     d = inst.definition
-    h = d.handler(UPDATE, name)
-    if h is None or inst.workflow_object is None:
-        known = d.handler_names(UPDATE)
+    h = lookup(inst, UPDATE, name)
+    if h is None or (inst.workflow_object is None and d.cls is not None):
+        known = names(inst, UPDATE)
         listed = ", ".join(known) if known else "none"
         _reject(
             inst,
