@@ -254,7 +254,10 @@ class Client:
             return data
 
         data = await _retrying(start)
-        handle: WorkflowHandle[Any, Any] = WorkflowHandle(self, workflow_id, data["run_id"], rtype)
+        run_id = data["run_id"]
+        handle: WorkflowHandle[Any, Any] = WorkflowHandle(
+            self, workflow_id, run_id, rtype, first_execution_run_id=run_id
+        )
         warning = data.get("warning")
         if isinstance(warning, str) and warning:
             handle.start_warning = warning

@@ -6,7 +6,7 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
@@ -144,11 +144,24 @@ class WorkflowHandle(Generic[S, R]):
     signals sent through it.
     """
 
-    def __init__(self, client: Client, workflow_id: str, run_id: str | None, result_type: Any = None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        workflow_id: str,
+        run_id: str | None,
+        result_type: Any = None,
+        *,
+        first_execution_run_id: str | None = None,
+    ) -> None:
         self.client = client
         self.workflow_id = workflow_id
         #: The run this handle follows; None means the newest run of the workflow id.
         self.run_id = run_id
+        #: The run this handle's start made (a handle from ``start_workflow``), else None. Such a handle
+        #: follows the chain that run begins, as Temporal's does: signals, queries and updates go to the
+        #: workflow id's current run (the run it continued as, say), cancel and terminate to the chain's last
+        #: run, ``result()`` to the chain's end. ``describe`` and ``fetch_history`` read ``run_id``.
+        self.first_execution_run_id = first_execution_run_id
         self._result_type = result_type
         #: What the server warned about when this handle's start was made (e.g. no worker polling the
         #: task queue runs the workflow's type: a typo?), or None. Also logged, at WARNING.
@@ -159,6 +172,31 @@ class WorkflowHandle(Generic[S, R]):
 
     def __repr__(self) -> str:
         return f"WorkflowHandle(workflow_id={self.workflow_id!r}, run_id={self.run_id!r})"
+
+    @property
+    def id(self) -> str:
+        """The workflow id (Temporal's name for ``workflow_id``)."""
+        return self.workflow_id
+
+    @property
+    def _message_run_id(self) -> str | None:
+        """The run signals, queries and updates address: the current one for a handle that follows a chain."""
+        return None if self.first_execution_run_id is not None else self.run_id
+
+    async def _on_chain(self, call: Callable[[str | None], Awaitable[T]]) -> T:
+        """``call(run_id)`` on the handle's run; for a handle that follows a chain, on the run that run continued
+        as (or was retried as) if it has closed so: each hop is the closed run's ``next_run_id``."""
+        run_id = self.run_id
+        while True:
+            try:
+                return await call(run_id)
+            except InvalidArgumentError as e:
+                if self.first_execution_run_id is None or e.code != "not_running" or run_id is None:
+                    raise
+                closed = await self.client.get_workflow_handle(self.workflow_id, run_id=run_id).describe()
+                if closed.next_run_id is None:
+                    raise
+                run_id = closed.next_run_id
 
     async def _ask_result(self, query: dict[str, Any], wait: float) -> Any:
         data = await self.client._channel_call("wait_result", query, wait + 10)
@@ -246,7 +284,7 @@ class WorkflowHandle(Generic[S, R]):
             raise InvalidArgumentError(f"the payload of signal {name!r} cannot be sent: {e}") from None
         body = {
             "workflow_id": self.workflow_id,
-            "run_id": self.run_id,
+            "run_id": self._message_run_id,
             "signal_name": name,
             "input": payload,
             "request_id": request_id or str(uuid.uuid4()),
@@ -394,13 +432,13 @@ class WorkflowHandle(Generic[S, R]):
         update_id = id or str(uuid.uuid4())
         request = {
             "workflow_id": self.workflow_id,
-            "run_id": self.run_id,
+            "run_id": self._message_run_id,
             "update_id": update_id,
             "name": name,
             "input": payload,
         }
         handle: WorkflowUpdateHandle[Any] = WorkflowUpdateHandle(
-            self.client, self.workflow_id, self.run_id, update_id, result_type, request=request
+            self.client, self.workflow_id, self._message_run_id, update_id, result_type, request=request
         )
         timeout = None if rpc_timeout is None else rpc_timeout.total_seconds()
         answer = await wait_for(handle, WorkflowUpdateStage(wait_for_stage), timeout)
@@ -411,7 +449,7 @@ class WorkflowHandle(Generic[S, R]):
     def get_update_handle(self, update_id: str, *, result_type: Any = None) -> WorkflowUpdateHandle[Any]:
         """A handle to an update sent earlier (by any client), by its id: ``await h.result()`` waits for its
         outcome, also after a server restart."""
-        return WorkflowUpdateHandle(self.client, self.workflow_id, self.run_id, update_id, result_type)
+        return WorkflowUpdateHandle(self.client, self.workflow_id, self._message_run_id, update_id, result_type)
 
     @overload
     async def query(self, query: QueryMethod[S, [], Q], /, *, rpc_timeout: timedelta | None = ...) -> Q: ...
@@ -454,7 +492,7 @@ class WorkflowHandle(Generic[S, R]):
             raise WorkflowQueryFailedError(f"the payload of query {name!r} cannot be sent: {e}") from None
         body: dict[str, Any] = {
             "workflow_id": self.workflow_id,
-            "run_id": self.run_id,
+            "run_id": self._message_run_id,
             "query_name": name,
             "input": payload,
         }
@@ -501,8 +539,12 @@ class WorkflowHandle(Generic[S, R]):
 
         Raises ``InvalidArgumentError`` if the run is not running, ``NotFoundError`` if there is no such run.
         """
-        body = {"workflow_id": self.workflow_id, "run_id": self.run_id, "reason": reason}
-        data = await self.client._call("POST", "/workflows/cancel", body=body)
+
+        async def call(run_id: str | None) -> Any:
+            body = {"workflow_id": self.workflow_id, "run_id": run_id, "reason": reason}
+            return await self.client._call("POST", "/workflows/cancel", body=body)
+
+        data = await self._on_chain(call)
         return not data.get("already_requested", False)
 
     async def terminate(self, *, reason: str = "") -> None:
@@ -510,8 +552,12 @@ class WorkflowHandle(Generic[S, R]):
 
         Raises ``InvalidArgumentError`` if the run is not running, ``NotFoundError`` if there is no such run.
         """
-        body = {"workflow_id": self.workflow_id, "run_id": self.run_id, "reason": reason}
-        await self.client._call("POST", "/workflows/terminate", body=body)
+
+        async def call(run_id: str | None) -> Any:
+            body = {"workflow_id": self.workflow_id, "run_id": run_id, "reason": reason}
+            return await self.client._call("POST", "/workflows/terminate", body=body)
+
+        await self._on_chain(call)
 
     async def delete(self, *, reason: str = "") -> bool:
         """Delete the run with its history and pending work (a running one is terminated first, with ``reason``);
