@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mainspring.api import models as m
-from mainspring.api.enums import EventType, WorkflowStatus
+from mainspring.api.enums import EventType, WorkflowIDReusePolicy, WorkflowStatus
 from mainspring.server import Engine, ServerConfig
 from mainspring.server._matching import Session
 from mainspring.storage import Store, store_from_url
@@ -137,6 +137,53 @@ async def test_a_child_never_made_before_the_crash_is_made_once_after_it(tmp_pat
             assert child[0].attributes["parent_run_id"] == parent
             assert (await types_of(engine.store, parent)).count("ChildWorkflowExecutionStarted") == 1
             assert await count_runs(engine.store, "c") == 1
+
+
+async def test_a_child_made_after_the_crash_has_the_options_its_initiated_event_recorded(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    command = m.StartChildWorkflowCommand(
+        workflow_id="c",
+        workflow_type="child",
+        task_queue="cq",
+        execution_timeout=900,
+        run_timeout=600,
+        task_timeout=7,
+        retry_policy=m.RetryPolicyModel(maximum_attempts=2),
+        memo={"k": "v"},
+    )
+    async with engine_on(db) as engine:
+        never(engine, "start_child")
+        sp, _ = await sessions(engine)
+        parent = await start(engine, "p")
+        await complete(engine, sp, command)
+        assert await engine.store.get_execution(NS, "c") is None
+    async with engine_on(db) as engine:
+        await until(lambda: _has(engine.store, parent, "ChildWorkflowExecutionStarted"), "the child's start")
+        started = (await engine.store.read_history(await child_run(engine.store), 1, 1))[0].attributes
+        assert (started["execution_timeout"], started["run_timeout"], started["workflow_task_timeout"]) == (900, 600, 7)
+        assert started["retry_policy"]["maximum_attempts"] == 2 and started["memo"] == {"k": "v"}
+        assert (await engine.describe(NS, "c", None))["task_timeout"] == 7
+
+
+async def test_a_child_s_id_reuse_policy_applies_when_it_is_made_after_the_crash(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    async with engine_on(db) as engine:
+        never(engine, "start_child")
+        sp, _ = await sessions(engine)
+        await start(engine, "c", "target")  # a workflow of the child's id, closed
+        assert await complete(engine, sp, m.CompleteWorkflowCommand(result=1)) == "c"
+        parent = await start(engine, "p")
+        reject = m.StartChildWorkflowCommand(
+            workflow_id="c",
+            workflow_type="child",
+            task_queue="cq",
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        await complete(engine, sp, reject)
+    async with engine_on(db) as engine:
+        failed = await until(lambda: _events(engine.store, parent, "StartChildWorkflowExecutionFailed"), "the refusal")
+        assert failed[0].attributes["cause"] == "WorkflowExecutionAlreadyStarted"
+        assert await count_runs(engine.store, "c") == 1
 
 
 async def test_a_child_that_closed_before_the_crash_reaches_its_parent_once(tmp_path: Path) -> None:

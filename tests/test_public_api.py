@@ -162,6 +162,7 @@ EXPORTS: dict[str, list[str]] = {
         "ExternalWorkflowHandle",
         "HandlerDefinition",
         "ParentClosePolicy",
+        "ParentInfo",
         "QueryMethod",
         "RunMethod",
         "SignalMethod",

@@ -71,6 +71,15 @@ def test_start_workflow_options() -> None:
     }
 
 
+def test_a_child_takes_the_start_options_of_a_client_s_start_with_their_types() -> None:
+    child = typing.get_type_hints(workflow.ChildWorkflowOptions)
+    start = typing.get_type_hints(StartWorkflowOptions)
+    own = {"id", "task_queue", "parent_close_policy"}
+    shared = set(child) - own
+    assert shared == {"execution_timeout", "run_timeout", "task_timeout", "retry_policy", "id_reuse_policy", "memo"}
+    assert {name: child[name] for name in shared} == {name: start[name] for name in shared}
+
+
 @pytest.mark.parametrize(
     ("method", "spec"),
     [
@@ -78,6 +87,8 @@ def test_start_workflow_options() -> None:
         (Context.execute_activity_method, "ExecuteActivityOptions"),
         (Client.start_workflow, "StartWorkflowOptions"),
         (Client.execute_workflow, "StartWorkflowOptions"),
+        (Context.start_child_workflow, "ChildWorkflowOptions"),
+        (Context.execute_child_workflow, "ChildWorkflowOptions"),
     ],
 )
 def test_overloads_differ_only_in_what_is_called(method: Any, spec: str) -> None:

@@ -150,7 +150,7 @@ class StartWorkflowOptions(TypedDict, total=False):
     #: Retry the workflow: a run that fails (or times out by ``run_timeout``) is followed, after the policy's
     #: backoff, by a new run of the same id and input (``ctx.info.attempt`` counts them). None: no retries.
     retry_policy: RetryPolicy | None
-    # --- the id policies, a start delay, a memo, the task timeout (client._start_options) ---
+    # --- the id policies, a start delay, a memo, the task timeout (_start_options) ---
     #: May a new run start when the workflow id's last run has closed (default ALLOW_DUPLICATE)?
     id_reuse_policy: _enums.WorkflowIDReusePolicy | None
     #: What to do when a run of the workflow id is running: FAIL (``AlreadyStartedError``, the default),

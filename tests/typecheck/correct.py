@@ -437,6 +437,22 @@ async def every_child_shape(ctx: workflow.Context, greeting: Greeting) -> None:
     await anyone.signal("ping", 1)
     options: workflow.ChildWorkflowOptions = {"id": "c-9", "task_queue": "q"}
     assert_type(await ctx.execute_child_workflow(greeting_workflow, greeting, **options), Reply)
+    # The child's own start options, as a client's start takes them.
+    lasting = await ctx.start_child_workflow(
+        greeting_workflow,
+        greeting,
+        execution_timeout=timedelta(hours=1),
+        run_timeout=timedelta(minutes=5),
+        task_timeout=timedelta(seconds=20),
+        retry_policy=RetryPolicy(maximum_attempts=3),
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        memo={"customer": "ada"},
+    )
+    assert_type(lasting, workflow.ChildWorkflowHandle[Any, Reply])
+    parent = ctx.info.parent
+    assert_type(parent, workflow.ParentInfo | None)
+    if parent is not None:
+        assert_type(parent.run_id, str)
 
 
 async def local_activities(ctx: workflow.Context, greeting: Greeting) -> None:

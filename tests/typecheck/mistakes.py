@@ -349,6 +349,9 @@ async def child_workflow_mistakes(ctx: workflow.Context) -> None:
     await ctx.execute_child_workflow(greeting_workflow, G, id=3)  # type-error
     await ctx.execute_child_workflow(greeting_workflow, G, parent_close_policy="ABANDON")  # type-error
     await ctx.execute_child_workflow(greeting_workflow, G, start_to_close_timeout=T)  # type-error
+    await ctx.execute_child_workflow(greeting_workflow, G, run_timeout=5)  # type-error
+    await ctx.start_child_workflow(greeting_workflow, G, id_reuse_policy="REJECT_DUPLICATE")  # type-error
+    ctx.info.parent.workflow_id  # type-error
     text: str = await ctx.execute_child_workflow(greeting_workflow, G)  # type-error
     await ctx.start_child_workflow(order_workflow, G)  # type-error
     cart = await ctx.start_child_workflow(CartWorkflow.run, G)

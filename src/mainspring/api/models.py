@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from .enums import (
     CommandType,
@@ -190,6 +190,30 @@ class RetryPolicyModel(_Model):
         return self
 
 
+# The lifetime options of a workflow (``server.features.workflow_timeouts``), declared once: a start
+# (``StartWorkflowRequest``) and a child's start (``StartChildWorkflowCommand``) take them alike.
+ExecutionTimeoutField = Annotated[
+    PositiveSeconds | None,
+    BeforeValidator(_refuse_bool),
+    Field(
+        description="How long the whole workflow may take, across its retries and continue-as-new runs; then the "
+        "open run closes as TIMED_OUT. Default: no limit.",
+    ),
+]
+RunTimeoutField = Annotated[
+    PositiveSeconds | None,
+    BeforeValidator(_refuse_bool),
+    Field(description="How long one run may take; then it closes as TIMED_OUT (and may be retried)."),
+]
+WorkflowRetryPolicyField = Annotated[
+    RetryPolicyModel | None,
+    Field(
+        description="Retry the workflow: a run that fails (or times out by run_timeout) is followed, after the "
+        "policy's backoff, by a new run of the same id with the same input. Default: no retries.",
+    ),
+]
+
+
 # --- Namespaces ----------------------------------------------------------------------------------------
 
 
@@ -251,24 +275,9 @@ class StartWorkflowRequest(_Model):
         default=None, description="Idempotency key: a retried start with the same key returns the same run."
     )
     # The workflow's lifetime (``server.features.workflow_timeouts``).
-    execution_timeout: PositiveSeconds | None = Field(
-        default=None,
-        description="How long the whole workflow may take, across its retries and continue-as-new runs; then the "
-        "open run closes as TIMED_OUT. Default: no limit.",
-    )
-    run_timeout: PositiveSeconds | None = Field(
-        default=None, description="How long one run may take; then it closes as TIMED_OUT (and may be retried)."
-    )
-    retry_policy: RetryPolicyModel | None = Field(
-        default=None,
-        description="Retry the workflow: a run that fails (or times out by run_timeout) is followed, after the "
-        "policy's backoff, by a new run of the same id with the same input. Default: no retries.",
-    )
-
-    @field_validator("execution_timeout", "run_timeout", mode="before")
-    @classmethod
-    def _no_bool(cls, value: Any) -> Any:
-        return _refuse_bool(value)
+    execution_timeout: ExecutionTimeoutField = None
+    run_timeout: RunTimeoutField = None
+    retry_policy: WorkflowRetryPolicyField = None
 
     # --- start options: the id policies, a start delay, a memo, the task timeout (api.start_options) ---
     id_reuse_policy: IdReusePolicyField = WorkflowIDReusePolicy.ALLOW_DUPLICATE
@@ -805,6 +814,13 @@ class StartChildWorkflowCommand(_Model):
     task_queue: TaskQueue | None = Field(default=None, description="The parent's task queue when omitted.")
     input: Any = None
     parent_close_policy: ParentClosePolicy = ParentClosePolicy.TERMINATE
+    # The child's own start options: those of a start (``StartWorkflowRequest``), declared once.
+    execution_timeout: ExecutionTimeoutField = None
+    run_timeout: RunTimeoutField = None
+    task_timeout: TaskTimeoutField = None
+    retry_policy: WorkflowRetryPolicyField = None
+    id_reuse_policy: IdReusePolicyField = WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    memo: MemoField = None
 
 
 class SignalExternalWorkflowCommand(_Model):

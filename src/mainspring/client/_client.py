@@ -9,6 +9,7 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
+from .._start_options import lifetime_body, start_options_body
 from ..api.enums import WorkflowStatus
 from ..api.names import check_namespace
 from ..converter import PayloadError, encode
@@ -16,13 +17,12 @@ from ..errors import (
     InvalidArgumentError,
     RPCError,
 )
-from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions, _wire
+from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
 from ..workflow import get_definition
 from ._async_activity import AsyncActivityHandle
 from ._channel import Channel
 from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._retry import retrying as _retrying
-from ._start_options import start_options_body
 from ._stuck import StuckWatch
 from ._transport import Transport, resolve_address
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
@@ -234,13 +234,8 @@ class Client:
             # with the run the first one started.
             "request_id": options.get("request_id") or str(uuid.uuid4()),
             **start_options_body(options),  # the id policies, start delay, memo, task timeout
+            **lifetime_body(options),  # the workflow's lifetime: its timeouts and retry policy
         }
-
-        # The workflow's lifetime: its timeouts and retry policy.
-        for option in ("execution_timeout", "run_timeout", "retry_policy"):
-            value = options.get(option)
-            if value is not None:
-                body[option] = _wire(value)
 
         op, path = "start_workflow", "/workflows"
         if start_signal is not None:

@@ -11,6 +11,7 @@ from .._time import rfc3339_now
 from ..api.enums import EventType, WorkflowTaskFailedCause
 from ..errors import NondeterminismError, WorkflowCodeError, failure_to_dict
 from ..workflow import WorkflowDefinition
+from ..workflow._children import parent_info
 from ..workflow._continue_as_new import chain_info
 from ..workflow._instance import WorkflowInfo, WorkflowInstance
 
@@ -136,6 +137,7 @@ def replay_instance(
         task_queue=task["task_queue"],
         start_time=datetime.fromisoformat(first_event["event_time"]),
         **chain_info(first_event),
+        parent=parent_info(first_event, task["namespace"]),
     )
     return WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
 
@@ -183,6 +185,7 @@ def process_workflow_task(
             task_queue=task["task_queue"],
             start_time=datetime.fromisoformat(started["event_time"]),
             **chain_info(started),
+            parent=parent_info(started, task["namespace"]),
         )
         inst = WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
     try:

@@ -6,7 +6,7 @@ a crash, or when the workflow was evicted from its cache) rebuilds it by replayi
 """
 
 from ..api.enums import ParentClosePolicy
-from ._children import ChildWorkflowHandle, ChildWorkflowOptions, ExternalWorkflowHandle
+from ._children import ChildWorkflowHandle, ChildWorkflowOptions, ExternalWorkflowHandle, ParentInfo
 from ._context import Context
 from ._continue_as_new import ContinueAsNewError
 from ._definition import WorkflowDefinition, WorkflowFunction, defn, get_definition
@@ -33,6 +33,7 @@ __all__ = [
     "ExternalWorkflowHandle",
     "HandlerDefinition",
     "ParentClosePolicy",
+    "ParentInfo",
     "QueryMethod",
     "RunMethod",
     "SignalMethod",

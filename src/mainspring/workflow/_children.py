@@ -17,10 +17,13 @@ to the server is never started; one whose start is in flight is asked once histo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, overload
 
-from ..api.enums import CommandType, EventType, ParentClosePolicy
+from .._start_options import lifetime_body, start_options_body
+from ..api.enums import CommandType, EventType, ParentClosePolicy, WorkflowIDReusePolicy
 from ..api.names import MAX_ID_LENGTH
 from ..converter import PayloadError, decode, encode
 from ..errors import (
@@ -31,6 +34,7 @@ from ..errors import (
     WorkflowCodeError,
     exception_from_failure,
 )
+from ..options import RetryPolicy, _Keywords
 from ._definition import get_definition
 from ._handlers import SIGNAL, SignalMethod
 from ._kinds import CommandEvent, EventHandler, describe_event
@@ -44,6 +48,8 @@ __all__ = [
     "ChildWorkflowHandle",
     "ChildWorkflowOptions",
     "ExternalWorkflowHandle",
+    "ParentInfo",
+    "parent_info",
     "start_child",
 ]
 
@@ -75,9 +81,49 @@ class ChildWorkflowOptions(TypedDict, total=False):
     task_queue: str
     #: What happens to the child if it is still running when the parent closes. Default: TERMINATE.
     parent_close_policy: ParentClosePolicy
+    # --- the child's own start options, as a client's start takes them (``StartWorkflowOptions``) ---
+    #: How long the whole child may take, across its retries and continue-as-new runs: then its open run closes
+    #: as TIMED_OUT (the parent's wait raises ``ChildWorkflowError``, cause ``TimeoutError``). None: no limit.
+    execution_timeout: timedelta | None
+    #: How long one run of the child may take: then it closes as TIMED_OUT (and is retried if ``retry_policy``
+    #: says so).
+    run_timeout: timedelta | None
+    #: How long a worker has to complete each workflow task of the child (1 to 120 s; default the server's, 10 s).
+    task_timeout: timedelta | None
+    #: Retry the child: a run that fails (or times out by ``run_timeout``) is followed, after the policy's
+    #: backoff, by a new run of the same id and input; the parent hears only how the last one ends. None: no
+    #: retries.
+    retry_policy: RetryPolicy | None
+    #: May the child start when a closed workflow has its id (default ALLOW_DUPLICATE)? Refused, the start
+    #: raises ``ChildWorkflowError`` (cause type ``WorkflowExecutionAlreadyStarted``).
+    id_reuse_policy: WorkflowIDReusePolicy | None
+    #: Information about the child (JSON values, or what the converter encodes), shown by its ``describe``.
+    memo: Mapping[str, Any] | None
 
 
-_OPTIONS = frozenset(ChildWorkflowOptions.__annotations__)
+_KEYWORDS = _Keywords("start_child_workflow", ChildWorkflowOptions)
+
+
+@dataclass(frozen=True)
+class ParentInfo:
+    """The workflow that started this one as its child (``ctx.info.parent``; Temporal's ``ParentInfo``)."""
+
+    #: Its namespace (a child runs in its parent's).
+    namespace: str
+    #: Its workflow id.
+    workflow_id: str
+    #: The run that started this child.
+    run_id: str
+
+
+def parent_info(started: dict[str, Any], namespace: str) -> ParentInfo | None:
+    """The run's parent, from its WorkflowExecutionStarted event (its ``parent_*`` attributes); None for a run
+    started by a client."""
+    attrs = started.get("attributes") or {}
+    workflow_id, run_id = attrs.get("parent_workflow_id"), attrs.get("parent_run_id")
+    if not workflow_id or not run_id:
+        return None
+    return ParentInfo(namespace=namespace, workflow_id=workflow_id, run_id=run_id)
 
 
 def _settle(fut: asyncio.Future[Any], err: BaseException) -> None:
@@ -304,12 +350,7 @@ def start_child(
 ) -> asyncio.Future[Any]:
     """Issue a StartChildWorkflow command; the future resolves with the child's handle once history says
     it started (and fails with ``ChildWorkflowError`` if it could not)."""
-    unknown = set(options) - _OPTIONS
-    if unknown:
-        raise TypeError(
-            f"unknown child workflow option(s) {', '.join(sorted(unknown))}; "
-            f"the options are {', '.join(sorted(_OPTIONS))}"
-        )
+    _KEYWORDS.check(options, message_prefix="start_child_workflow: ")
     if isinstance(workflow, str):
         name, takes_input, rtype = workflow, arg is not None, result_type
     else:
@@ -321,12 +362,12 @@ def start_child(
     if workflow_id is None:
         suffix = f"/child-{seq}-{info.run_id[-8:]}"
         workflow_id = info.workflow_id[: MAX_ID_LENGTH - len(suffix)] + suffix
-    elif not isinstance(workflow_id, str):
-        raise TypeError(f"child workflow option id must be a str, got {type(workflow_id).__name__}")
-    task_queue = options.get("task_queue")
-    if task_queue is not None and not isinstance(task_queue, str):
-        raise TypeError(f"child workflow option task_queue must be a str, got {type(task_queue).__name__}")
-    policy = ParentClosePolicy(options.get("parent_close_policy") or ParentClosePolicy.TERMINATE)
+    policy = options.get("parent_close_policy", ParentClosePolicy.TERMINATE)
+    try:
+        # The child's own start options, checked as a client's start checks them (ValueError naming the option).
+        start_options = {**lifetime_body(options), **start_options_body(options)}
+    except ValueError as e:
+        raise ValueError(f"start_child_workflow: {e}") from None
     try:
         payload = encode(arg) if takes_input else None
     except PayloadError as e:
@@ -339,9 +380,10 @@ def start_child(
         "type": _CMD_START,
         "workflow_id": workflow_id,
         "workflow_type": name,
-        "task_queue": task_queue,
+        "task_queue": options.get("task_queue"),
         "input": payload,
         "parent_close_policy": policy.value,
+        **start_options,
     }
 
     def bind(event_id: int) -> None:

@@ -436,9 +436,17 @@ class Context:
         ``@workflow.defn`` (typed either way: ``arg`` must fit its input, the result has its type) or a
         workflow type name (``result_type`` types the result). Options (``ChildWorkflowOptions``): ``id``
         (default: made from this run's id, the same on replay), ``task_queue`` (default: this workflow's),
-        ``parent_close_policy`` (``ParentClosePolicy.TERMINATE`` by default). Raises ``ChildWorkflowError``
-        if it could not start (its id is taken by a running workflow: the cause is an ``ApplicationError``
-        of type ``WorkflowExecutionAlreadyStarted``). Cancelling the code that waits asks the child to cancel.
+        ``parent_close_policy`` (``ParentClosePolicy.TERMINATE`` by default), and the child's own start
+        options, as ``Client.start_workflow`` takes them: ``execution_timeout`` and ``run_timeout`` (the child
+        times out: its result raises ``ChildWorkflowError`` with a ``TimeoutError`` cause), ``task_timeout``
+        (its workflow tasks'), ``retry_policy`` (a failed run is retried as a new run of the child's id; the
+        result is the last run's), ``id_reuse_policy`` (may it start when a closed workflow had its id?) and
+        ``memo`` (shown by its ``describe``). A wrong option raises ``TypeError`` or ``ValueError`` naming it.
+
+        Raises ``ChildWorkflowError`` if it could not start (its id is taken by a running workflow, or its
+        ``id_reuse_policy`` refuses a closed one: the cause is an ``ApplicationError`` of type
+        ``WorkflowExecutionAlreadyStarted``). Cancelling the code that waits asks the child to cancel. In the
+        child, ``ctx.info.parent`` names this workflow.
         """
         self._check_loop()
         handle: ChildWorkflowHandle[Any, Any] = await start_child(self._instance, workflow, arg, result_type, options)

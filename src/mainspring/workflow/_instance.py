@@ -35,6 +35,7 @@ from ..api.enums import EventType
 from ..api.fields import MAX_SECONDS
 from ..errors import FailureError, NondeterminismError, WorkflowCodeError
 from . import _activities, _children, _guard, _local_activities, _timers, _updates
+from ._children import ParentInfo
 from ._definition import WorkflowDefinition
 from ._features import CLOSING_COMMANDS, COMMAND_EVENTS, EVENT_HANDLERS
 from ._handlers import HandlerDefinition
@@ -101,6 +102,8 @@ class WorkflowInfo:
     continued_run_id: str | None = None
     #: The run's attempt: 1, then one more for each retry of the workflow (its ``retry_policy``).
     attempt: int = 1
+    #: The workflow that started this one as its child (``ctx.start_child_workflow``); None if a client did.
+    parent: ParentInfo | None = None
 
     @property
     def history_length(self) -> int:

@@ -3,7 +3,9 @@
 A parent's StartChildWorkflow command becomes StartChildWorkflowExecutionInitiated and a child item
 (``_state.ChildItem``, kind "c"). Once that is durable the child's run is created (``Engine._start``, with a
 request id made of the parent's run id and the Initiated event id, so that making it again after a crash
-finds the same run), linked to its parent: the ``parent_*`` attributes of its start event, and its parent
+finds the same run), with the start options the command gave (timeouts, retry policy, id reuse policy, memo,
+task timeout: recorded in the Initiated event, so a start made again after a crash has them), linked to its
+parent: the ``parent_*`` attributes of its start event, and its parent
 item (kind "p"). The parent then records ChildWorkflowExecutionStarted, or StartChildWorkflowExecutionFailed
 (the id is taken by a running workflow, the input does not fit). When the child closes, the parent records
 how (ChildWorkflowExecutionCompleted, -Failed, -Canceled, -Terminated, -TimedOut) and is woken; when the
@@ -85,34 +87,64 @@ def _external_request_id(source_run_id: str, initiated_event_id: int) -> str:
 # --- the commands --------------------------------------------------------------------------------------------
 
 
+#: The child's start options: the StartChildWorkflowExecutionInitiated attribute that records each (the names
+#: its WorkflowExecutionStarted gives them, and Temporal's for the id reuse policy), by its field of the
+#: command and of the child's ``StartWorkflowRequest``.
+_OPTION_ATTRIBUTES = {
+    "execution_timeout": "execution_timeout",
+    "run_timeout": "run_timeout",
+    "task_timeout": "workflow_task_timeout",
+    "retry_policy": "retry_policy",
+    "id_reuse_policy": "workflow_id_reuse_policy",
+    "memo": "memo",
+}
+_OPTIONS = frozenset(_OPTION_ATTRIBUTES)
+
+
 def _validate_start(check: CommandCheck, cmd: m.StartChildWorkflowCommand) -> str | None:
     # A child id taken by a running workflow is found when its run is made (StartChildWorkflowExecutionFailed),
     # as in Temporal; here only this task's own commands are compared (O(1) each).
     if not check.claim("child", cmd.workflow_id):
         return f"child workflow id {cmd.workflow_id!r} is used by an earlier command of this workflow task"
+    if cmd.memo is not None:
+        problem = check.core._payload_problem(f"the memo of child workflow {cmd.workflow_type!r}", cmd.memo)
+        if problem:
+            return problem
     return check.core._payload_problem(f"the input of child workflow {cmd.workflow_type!r}", cmd.input)
+
+
+def _option_attributes(cmd: m.StartChildWorkflowCommand) -> dict[str, Any]:
+    """What the Initiated event records of the options the command gives (none for a command without them)."""
+    if not cmd.model_fields_set & _OPTIONS:
+        return {}
+    given = cmd.model_dump(mode="json", include=set(_OPTIONS), exclude_defaults=True)
+    return {_OPTION_ATTRIBUTES[name]: value for name, value in given.items()}
+
+
+def _start_options(initiated: dict[str, Any]) -> dict[str, Any]:
+    """The child's start options (``StartWorkflowRequest`` fields), from its Initiated event's attributes."""
+    return {name: initiated[key] for name, key in _OPTION_ATTRIBUTES.items() if initiated.get(key) is not None}
 
 
 def _apply_start(t: Transition, cmd: m.StartChildWorkflowCommand, completed_id: int) -> None:
     ex = t.ex
     rec = ex.record
     task_queue = cmd.task_queue or rec.task_queue
-    e = t.append(
-        EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED,
-        {
-            "workflow_id": cmd.workflow_id,
-            "workflow_type": cmd.workflow_type,
-            "task_queue": task_queue,
-            "input": cmd.input,
-            "parent_close_policy": cmd.parent_close_policy.value,
-            "workflow_task_completed_event_id": completed_id,
-        },
-    )
+    attrs = {
+        "workflow_id": cmd.workflow_id,
+        "workflow_type": cmd.workflow_type,
+        "task_queue": task_queue,
+        "input": cmd.input,
+        "parent_close_policy": cmd.parent_close_policy.value,
+        "workflow_task_completed_event_id": completed_id,
+        **_option_attributes(cmd),
+    }
+    e = t.append(EventType.START_CHILD_WORKFLOW_EXECUTION_INITIATED, attrs)
     item = ChildItem(e.event_id, cmd.workflow_id, cmd.workflow_type, task_queue, cmd.parent_close_policy.value)
     ex.state.children[e.event_id] = item
     ex.state.dirty.add((CHILD, str(e.event_id)))
     children = t.core.feature(ChildWorkflows)
-    t.then(children.go, children.start_child, rec.namespace, rec.workflow_id, rec.run_id, item, cmd.input, False)
+    t.then(children.go, children.start_child, rec.namespace, rec.workflow_id, rec.run_id, item, attrs, False)
 
 
 def _validate_signal(check: CommandCheck, cmd: m.SignalExternalWorkflowCommand) -> str | None:
@@ -260,11 +292,12 @@ class ChildWorkflows:
         parent_workflow_id: str,
         parent_run_id: str,
         item: ChildItem,
-        payload: Any,
+        initiated: dict[str, Any],
         look_first: bool,
     ) -> None:
-        """Make the child's run (``look_first``: it may exist already, from before a crash), then record
-        in the parent that it started, or why it could not."""
+        """Make the child's run, with the input and options its Initiated event recorded (``initiated``, its
+        attributes; ``look_first``: the run may exist already, from before a crash), then record in the parent
+        that it started, or why it could not."""
         engine = self.engine
         request_id = child_request_id(parent_run_id, item.initiated_event_id)
         link = ParentLink(
@@ -292,8 +325,9 @@ class ChildWorkflows:
                     workflow_id=item.workflow_id,
                     workflow_type=item.workflow_type,
                     task_queue=item.task_queue,
-                    input=payload,
+                    input=initiated.get("input"),
                     request_id=request_id,
+                    **_start_options(initiated),
                 )
                 run_id, _ = await engine._start(
                     namespace,
@@ -512,8 +546,8 @@ class ChildWorkflows:
 
     async def _start_again(self, rec: ExecutionRecord, item: ChildItem) -> None:
         events = await self.engine.store.read_history(rec.run_id, item.initiated_event_id, item.initiated_event_id)
-        payload = events[0].attributes.get("input") if events else None
-        await self.start_child(rec.namespace, rec.workflow_id, rec.run_id, item, payload, True)
+        initiated = events[0].attributes if events else {}
+        await self.start_child(rec.namespace, rec.workflow_id, rec.run_id, item, initiated, True)
 
     async def _check_child(self, parent_run_id: str, initiated_event_id: int, run_id: str) -> None:
         """A child the parent saw start: if its run closed while no one was there to tell the parent, tell it."""

@@ -1,6 +1,7 @@
-"""The start options a client sends with a start (``StartWorkflowOptions``'s id policies, start delay, memo and
-task timeout), checked before they are sent: a value the server would refuse is a ``ValueError`` here, naming
-the option, instead of a round trip."""
+"""The start options sent with a start (``StartWorkflowOptions``'s id policies, start delay, memo and task
+timeout; a workflow's lifetime: its timeouts and retry policy), checked before they are sent: a value the
+server would refuse is a ``ValueError`` here, naming the option, instead of a round trip. A client's start and
+a workflow's start of a child (``ChildWorkflowOptions``) send them alike."""
 
 from __future__ import annotations
 
@@ -8,17 +9,18 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from ..api.fields import seconds_problem
-from ..api.names import MAX_MEMO_KEYS, MAX_TASK_TIMEOUT, MIN_TASK_TIMEOUT
-from ..converter import PayloadError, encode
-from ..errors import InvalidArgumentError
+from .api.fields import seconds_problem
+from .api.names import MAX_MEMO_KEYS, MAX_TASK_TIMEOUT, MIN_TASK_TIMEOUT
+from .converter import PayloadError, encode
+from .errors import InvalidArgumentError
+from .options import RetryPolicy
 
-__all__ = ["start_options_body"]
+__all__ = ["lifetime_body", "start_options_body"]
 
 
-def _seconds(name: str, value: timedelta) -> float:
+def _seconds(name: str, value: timedelta, *, positive: bool = False) -> float:
     seconds = value.total_seconds()
-    problem = seconds_problem(name, seconds)
+    problem = seconds_problem(name, seconds, positive=positive)
     if problem:
         raise ValueError(problem)
     return seconds
@@ -44,6 +46,20 @@ def start_options_body(options: Mapping[str, Any]) -> dict[str, Any]:
     memo = options.get("memo")
     if memo is not None:
         body["memo"] = _memo(memo)
+    return body
+
+
+def lifetime_body(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The request fields for the lifetime options given: ``execution_timeout``, ``run_timeout`` (more than 0),
+    ``retry_policy`` (its types are checked already)."""
+    body: dict[str, Any] = {}
+    for name in ("execution_timeout", "run_timeout"):
+        value = options.get(name)
+        if value is not None:
+            body[name] = _seconds(name, value, positive=True)
+    policy: RetryPolicy | None = options.get("retry_policy")
+    if policy is not None:
+        body["retry_policy"] = policy.to_json()
     return body
 
 
