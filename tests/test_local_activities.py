@@ -24,6 +24,7 @@ from mainspring import (
     ApplicationError,
     Client,
     RetryPolicy,
+    Worker,
     WorkflowStatus,
     activity,
     workflow,
@@ -357,3 +358,40 @@ def test_markers_from_a_hand_written_completion_are_checked(server: ServerProces
         assert types[-3:] == ["WorkflowTaskCompleted", "MarkerRecorded", "WorkflowTaskScheduled"], types
         assert events[-2]["attributes"]["details"] == {"activity_type": "a", "attempt": 1, "result": 3}
         assert poll()["task_token"] != task["task_token"]
+
+
+_running = {"now": 0, "most": 0}
+
+
+@activity.defn
+async def counted_nap(seconds: float) -> int:
+    _running["now"] += 1
+    _running["most"] = max(_running["most"], _running["now"])
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        _running["now"] -= 1
+    return 1
+
+
+@workflow.defn
+async def many_local_at_once(ctx: workflow.Context, n: int) -> int:
+    calls = [ctx.execute_local_activity(counted_nap, 0.05, start_to_close_timeout=STC) for _ in range(n)]
+    return sum(await asyncio.gather(*calls))
+
+
+async def test_max_concurrent_local_activities_bounds_the_attempts_running_at_once(
+    client: Client, task_queue: str
+) -> None:
+    _running.update(now=0, most=0)
+    async with running_worker(
+        client,
+        task_queue,
+        workflows=[many_local_at_once],
+        activities=[counted_nap],
+        max_concurrent_local_activities=2,
+    ):
+        assert await client.execute_workflow(many_local_at_once, 6, id=new_id(), task_queue=task_queue) == 6
+    assert _running["most"] == 2
+    with pytest.raises(ValueError, match="max_concurrent_local_activities"):
+        Worker(client, task_queue=task_queue, activities=[counted_nap], max_concurrent_local_activities=0)

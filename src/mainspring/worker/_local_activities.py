@@ -64,9 +64,12 @@ def _timeout_failure(name: str, timeout_type: str, seconds: float) -> dict[str, 
     }
 
 
-async def run_local_activity(runner: ActivityRunner, inst: WorkflowInstance, la: LocalActivity) -> dict[str, Any]:
+async def run_local_activity(
+    runner: ActivityRunner, inst: WorkflowInstance, la: LocalActivity, slots: asyncio.Semaphore
+) -> dict[str, Any]:
     """Run ``la``'s attempts until one succeeds or the retry policy gives up: the marker's details,
-    ``{"activity_type", "attempt", "result"}`` or ``{"activity_type", "attempt", "failure", "retry_state"}``."""
+    ``{"activity_type", "attempt", "result"}`` or ``{"activity_type", "attempt", "failure", "retry_state"}``.
+    Each attempt holds one of the worker's ``slots`` (``max_concurrent_local_activities``) while it runs."""
     call = la.call
     name = call.activity_type
     info = inst.info
@@ -115,10 +118,11 @@ async def run_local_activity(runner: ActivityRunner, inst: WorkflowInstance, la:
         limit = stc if left is None or (stc is not None and stc <= left) else left
         timeout_type = "START_TO_CLOSE" if limit == stc else "SCHEDULE_TO_CLOSE"
         try:
-            if limit is None:
-                kind, value = await runner.run(task, _no_heartbeat)
-            else:
-                kind, value = await asyncio.wait_for(runner.run(task, _no_heartbeat), max(limit, 0.0))
+            async with slots:  # the timeout counts from the start of the attempt, not from the wait for a slot
+                if limit is None:
+                    kind, value = await runner.run(task, _no_heartbeat)
+                else:
+                    kind, value = await asyncio.wait_for(runner.run(task, _no_heartbeat), max(limit, 0.0))
         except TimeoutError:
             kind, value = "fail", _timeout_failure(name, timeout_type, limit or 0.0)
         if kind == "complete":
@@ -141,7 +145,7 @@ async def run_local_activity(runner: ActivityRunner, inst: WorkflowInstance, la:
 
 
 async def wait_local_activities(
-    runner: ActivityRunner, inst: WorkflowInstance, deadline: float
+    runner: ActivityRunner, inst: WorkflowInstance, deadline: float, slots: asyncio.Semaphore
 ) -> dict[str, dict[str, Any]] | None:
     """Start the workflow's outstanding local activities that are not running yet, and wait until all of
     them have finished: their outcomes by id. None if ``deadline`` (loop time) came first (they keep
@@ -151,7 +155,7 @@ async def wait_local_activities(
     for la in las:
         if la.task is None:
             la.task = loop.create_task(
-                run_local_activity(runner, inst, la), name=f"local activity {la.call.activity_type}"
+                run_local_activity(runner, inst, la, slots), name=f"local activity {la.call.activity_type}"
             )
     tasks = [la.task for la in las if la.task is not None]
     try:

@@ -109,7 +109,8 @@ class Worker:
     across, see ``_processes``; ``shared_state_manager`` may give the ``multiprocessing`` manager they use,
     as in Temporal, else the worker starts one). The executor is yours to shut down.
     ``activities`` are also what its workflows may run as local activities (``ctx.execute_local_activity``),
-    in this process, within their workflow tasks. ``workflow_failure_exception_types``: exception classes
+    in this process, within their workflow tasks, at most ``max_concurrent_local_activities`` at once.
+    ``workflow_failure_exception_types``: exception classes
     that fail any of its workflows (or an update) when the workflow's code raises one, besides each
     workflow's own ``@workflow.defn(failure_exception_types=...)``; by default such an exception fails only
     the workflow task, which is retried.
@@ -125,6 +126,7 @@ class Worker:
         activities: Sequence[ActivityFunction[..., Any]] = (),
         max_concurrent_workflow_tasks: int = 50,
         max_concurrent_activities: int = 100,
+        max_concurrent_local_activities: int = 100,
         max_cached_workflows: int = 1000,
         identity: str | None = None,
         graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
@@ -163,6 +165,12 @@ class Worker:
             self._activities[a.name] = a
         self.max_concurrent_workflow_tasks = max_concurrent_workflow_tasks
         self.max_concurrent_activities = max_concurrent_activities
+        if max_concurrent_local_activities < 1:
+            raise ValueError(
+                f"max_concurrent_local_activities must be 1 or more, got {max_concurrent_local_activities}"
+            )
+        #: Local activity attempts running at once, across the worker's workflows (Temporal's option).
+        self._local_slots = asyncio.Semaphore(max_concurrent_local_activities)
         self.graceful_shutdown_timeout = graceful_shutdown_timeout.total_seconds()
         self.deterministic_guard = deterministic_guard
         self.cache = WorkflowCache(max_cached_workflows)
@@ -615,7 +623,7 @@ class Worker:
         )
         while outcome.local is not None:
             inst = outcome.local
-            results = await wait_local_activities(self._runner, inst, deadline)
+            results = await wait_local_activities(self._runner, inst, deadline, self._local_slots)
             outcome = resume_local(outcome, results, task, self.cache, self._failures)
             if outcome.force_new_task and not outcome.keep:
                 inst.dispose()  # not cached: the next task replays, and runs them again
