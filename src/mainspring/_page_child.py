@@ -16,6 +16,8 @@ a dead process's pipes): so it never outlives the server.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sqlite3
 import sys
@@ -73,6 +75,11 @@ def main() -> None:
     # Ctrl-C in a terminal reaches the whole process group: the server stops on it and closes this
     # process's stdin; a KeyboardInterrupt here would only print a traceback meanwhile.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Bulk work yields the CPU to the engine: on a machine of a few cores a page built a little later is a
+    # read that takes a little longer, while the server's loop (and the workers beside it) kept waiting for
+    # a core is every workflow's step slower.
+    with contextlib.suppress(OSError, AttributeError):  # (no os.nice on Windows)
+        os.nice(10)
     serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer)
 
 
