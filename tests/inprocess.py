@@ -10,11 +10,25 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from mainspring import Client, Worker, WorkflowHandle
+from support import ServerProcess
 
 T = TypeVar("T")
+
+
+@contextlib.asynccontextmanager
+async def serving(db: Path, *, extra_args: Sequence[str] = ()) -> AsyncIterator[tuple[ServerProcess, Client]]:
+    """A server of the test's own on ``db`` (where the ``server`` fixture will not do: other options, or a test
+    that kills and restarts it) and a client of it; both stopped at the end. After a restart, connect anew."""
+    server = ServerProcess(db, extra_args=extra_args).start()
+    try:
+        async with await Client.connect(server.address) as client:
+            yield server, client
+    finally:
+        server.stop()
 
 
 @contextlib.asynccontextmanager

@@ -23,6 +23,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+#: The tests' own worker scripts.
+WORKERS = ROOT / "tests" / "workers"
 PYTHON = sys.executable
 
 
@@ -250,6 +252,14 @@ class WorkerProcess:
                 self.proc.kill()
                 self.proc.wait(5)
         return self.proc.returncode
+
+
+def can_worker(server: ServerProcess, task_queue: str, log_dir: Path) -> WorkerProcess:
+    """The continue-as-new and workflow-timeout worker (``workers/can_worker.py``: counter, flaky, sleeper) for
+    ``server`` on ``task_queue``, not yet started; its log in ``log_dir``."""
+    return WorkerProcess(
+        WORKERS / "can_worker.py", server.address, args=["--task-queue", task_queue], log_path=log_dir / "w.log"
+    )
 
 
 def run_cli(

@@ -980,8 +980,8 @@ class HeartbeatActivityTaskResponse(_Model):
 class ResetWorkflowRequest(_RunAction):
     """Make a new run of the workflow id from a workflow task of this run's history (Temporal's
     ResetWorkflowExecution): the events up to that task's WorkflowTaskStarted are copied, the task is failed
-    (cause RESET_WORKFLOW), the signals received after it reapplied, and a new workflow task scheduled, so
-    the code after that point runs again. The run is terminated first if it is still running."""
+    (cause RESET_WORKFLOW), the signals received and the updates accepted after it reapplied, and a new workflow
+    task scheduled, so the code after that point runs again. The run is terminated first if it is still running."""
 
     event_id: EventId | None = Field(
         default=None,
@@ -995,7 +995,8 @@ class ResetWorkflowRequest(_RunAction):
         default_factory=list,
         max_length=3,
         description="What of what happened after the reset point is not reapplied to the new run (Temporal's "
-        "--reapply-exclude). Signals are reapplied unless excluded; updates are not reapplied (yet).",
+        "--reapply-exclude). By default both kinds are: the signals are recorded in the new run again, the updates "
+        "accepted are requested of it again under their ids (so awaiting one by id gives the new run's outcome).",
     )
 
     @field_validator("event_id", mode="before")

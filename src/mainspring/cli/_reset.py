@@ -36,13 +36,15 @@ _REAPPLY_TYPE_EXCLUDES = {"All": [], "Signal": ["Update"], "None": ["All"]}
     "--reapply-exclude",
     multiple=True,
     type=click.Choice(["All", "Signal", "Update"], case_sensitive=False),
-    help="Leave these out of what is reapplied after the reset point (repeatable).",
+    help="Leave these out of what is reapplied after the reset point (repeatable; by default the signals received "
+    "and the updates accepted after it are).",
 )
 @click.option(
     "--reapply-type",
     type=click.Choice(list(_REAPPLY_TYPE_EXCLUDES), case_sensitive=False),
     default=None,
-    help="Deprecated (as in Temporal's CLI): what to reapply; use --reapply-exclude.",
+    help="Deprecated (as in Temporal's CLI): what to reapply (All: signals and updates; Signal: signals only; "
+    "None); use --reapply-exclude.",
 )
 @connection_options
 @run_sync

@@ -580,7 +580,10 @@ class WorkflowHandle(Generic[S, R]):
         """Make a new run of this workflow id from a workflow task of this run (``event_id``: its
         WorkflowTaskCompleted event, or ``reset_type``), so that the code after it runs again; this run is
         terminated if still running. Returns the new run's id. Signals received after that point are
-        reapplied unless ``reapply_exclude`` says ``"Signal"`` (or ``"All"``).
+        reapplied unless ``reapply_exclude`` says ``"Signal"`` (or ``"All"``), and updates accepted after it are
+        sent to the new run again under their ids unless it says ``"Update"`` (or ``"All"``): their handlers run
+        again, and ``get_update_handle(id).result()`` on a handle that follows the workflow id (one without a
+        run id, or the start's) gets the new run's outcome.
 
         Raises ``InvalidArgumentError`` (its details list the valid event ids) if the point is not a workflow
         task of the run, or one a reset cannot go back to; ``NotFoundError`` if there is no such run.

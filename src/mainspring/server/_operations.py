@@ -721,7 +721,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "reset_workflow",
         "Make a new run of the workflow id from a workflow task of this run (event_id, or reset_type "
         "FirstWorkflowTask / LastWorkflowTask): its history up to that task is copied, the task failed "
-        "(RESET_WORKFLOW), the signals received after it reapplied (unless reapply_exclude), and the code after "
+        "(RESET_WORKFLOW), the signals received and updates accepted after it reapplied (unless reapply_exclude), "
+        "and the code after "
         "that point runs again; the run is terminated if still running, and both are linked (describe's reset_to "
         "and reset_from). 400 naming the valid event ids for a point that is not a workflow task or cannot be "
         "rebuilt",

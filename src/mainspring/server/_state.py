@@ -28,6 +28,7 @@ __all__ = [
     "LIFETIME",
     "PARENT",
     "PENDING_KINDS",
+    "REAPPLIED_UPDATE",
     "RESET",
     "SIGNAL_REQUEST",
     "TIMER",
@@ -306,6 +307,8 @@ TIMER = "t"
 SIGNAL_REQUEST = "sr"
 #: An update the run accepted: [accepted event id, completed event id (0 until it completes)].
 UPDATE = "u"
+#: An update a reset reapplied to the run, until the workflow accepts or rejects it: {"name", "input", "order"}.
+REAPPLIED_UPDATE = "ru"
 #: The run's lifetime (its timeouts' deadlines, its retry policy and attempt; see
 #: ``features.workflow_timeouts``): one item, written when the run starts, only for a run started with them.
 LIFETIME = "l"
@@ -404,10 +407,33 @@ class UpdateItem:
 
 @dataclass(slots=True)
 class RequestedUpdate:
-    """Memory only: an update sent to the run and not yet accepted or rejected by the workflow."""
+    """An update sent to the run and not yet accepted or rejected by the workflow. Memory only (a caller whose
+    update a restart lost sends it again), except one a reset reapplied (``reapplied``): no caller is there to
+    send that one again, so it is a pending item (``REAPPLIED_UPDATE``) until the workflow answers it."""
 
     name: str
     input: Any
+    #: Reapplied by a reset: its place among those reapplied (its Accepted event id in the base run); 0 if sent.
+    reapplied: int = 0
+
+
+def _find_reapplied_update(st: ExecutionState, key: str) -> RequestedUpdate | None:
+    u = st.requested_updates.get(key)
+    return u if u is not None and u.reapplied else None
+
+
+def _load_reapplied_update(st: ExecutionState, key: str, value: Any) -> None:
+    d = _object(value, f"reapplied update {key!r}", optional=False)
+    st.requested_updates[key] = RequestedUpdate(
+        _text(d, "name", f"reapplied update {key!r}'s name"),
+        d.get("input"),
+        _integer(d, "order", f"reapplied update {key!r}'s order"),
+    )
+
+
+def _reapplied_updates_loaded(st: ExecutionState) -> None:
+    # Handed to the workflow in the order the base run accepted them (items come back in key order).
+    st.requested_updates = dict(sorted(st.requested_updates.items(), key=lambda kv: kv[1].reapplied))
 
 
 def _load_update(st: ExecutionState, key: str, value: Any) -> None:
@@ -657,6 +683,13 @@ class ExecutionState:
         self.signal_requests[request_id] = event_id
         self.dirty.add((SIGNAL_REQUEST, request_id))
 
+    def drop_requested_update(self, update_id: str) -> RequestedUpdate | None:
+        """The workflow accepted or rejected a requested update: forget it (and its item, if a reset reapplied it)."""
+        u = self.requested_updates.pop(update_id, None)
+        if u is not None and u.reapplied:
+            self.dirty.add((REAPPLIED_UPDATE, update_id))
+        return u
+
     def touch_update(self, update_id: str) -> None:
         """An update item was added or changed: write it with the next commit."""
         self.dirty.add((UPDATE, update_id))
@@ -766,6 +799,14 @@ PENDING_KINDS: dict[str, PendingKind] = {
         lambda item: [item.accepted_event_id, item.completed_event_id],
         _load_update,
         _clear_updates,
+    ),
+    REAPPLIED_UPDATE: PendingKind(
+        REAPPLIED_UPDATE,
+        _find_reapplied_update,
+        lambda u: {"name": u.name, "input": u.input, "order": u.reapplied},
+        _load_reapplied_update,
+        _clear_updates,
+        _reapplied_updates_loaded,
     ),
     LIFETIME: PendingKind(LIFETIME, lambda st, key: st.lifetime, lambda value: value, _load_lifetime, _clear_lifetime),
     CHILD: PendingKind(

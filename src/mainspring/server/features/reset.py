@@ -4,12 +4,18 @@ ResetWorkflowExecution), so that the code after that point runs again (a fixed b
 The new run's history is the base run's up to and including the WorkflowTaskStarted of the chosen task,
 then a WorkflowTaskFailed (cause RESET_WORKFLOW, naming the base run, the new run and the reason), then
 the signals the base run received after that point (unless excluded), then a new WorkflowTaskScheduled:
-a worker replays the prefix and goes on with the new task. Its pending work at that point is rebuilt
-from the prefix alone (``rebuild_state``): an activity scheduled and not closed by then is pending again
-(attempt 1, from now), a timer started and not fired or cancelled is pending again (at its original fire
-time, at once if that has passed), a cancellation request is kept. What cannot be rebuilt safely (a
-child workflow, a signal or cancellation sent to another workflow, an update accepted, still open at
-that point; a run that is itself a child) refuses the reset, naming the points that would work.
+a worker replays the prefix and goes on with the new task. The updates the base run accepted after that
+point (unless excluded) are requested of the new run again, under their ids, and that task carries them:
+the workflow validates and handles them anew (as Temporal reapplies them as admitted updates), and a caller
+awaiting one by id gets the new run's outcome. Until the workflow accepts or rejects them they are items of
+the new run (``REAPPLIED_UPDATE``), written with its create, so a restart does not lose them.
+
+Its pending work at that point is rebuilt from the prefix alone (``rebuild_state``): an activity scheduled
+and not closed by then is pending again (attempt 1, from now), a timer started and not fired or cancelled
+is pending again (at its original fire time, at once if that has passed), a cancellation request is kept.
+What cannot be rebuilt safely (a child workflow, a signal or cancellation sent to another workflow, an
+update accepted, still open at that point; a run that is itself a child) refuses the reset, naming the
+points that would work.
 
 Safety across a crash: the whole reset is ONE store write of the base run (its termination if it still
 runs, and the link to the new run, a pending item of kind ``RESET`` kept after its close) carrying the new
@@ -32,7 +38,7 @@ from ...api.enums import EventType, WorkflowStatus, WorkflowTaskFailedCause
 from ...errors import InvalidArgumentError
 from ...storage import ExecutionRecord, ExecutionWrite, HistoryEvent
 from .._execution import Execution, FollowOn, iso, new_run_id, terminated_failure
-from .._state import LIFETIME, RESET, ActivityInfo, ExecutionState, TimerInfo
+from .._state import LIFETIME, REAPPLIED_UPDATE, RESET, ActivityInfo, ExecutionState, RequestedUpdate, TimerInfo
 
 if TYPE_CHECKING:
     from .._core import EngineCore
@@ -227,12 +233,7 @@ class Reset:
                     "rebuild",
                     events,
                 )
-            exclude = set(req.reapply_exclude)
-            signals = (
-                []
-                if exclude & {"All", "Signal"}
-                else [e for e in events[started:] if e.event_type is EventType.WORKFLOW_EXECUTION_SIGNALED]
-            )
+            signals, updates = _reapplied(events[started:], set(req.reapply_exclude))
             new_id = new_run_id()
             reason = req.reason or "reset"
             terminated = ex.running
@@ -250,7 +251,7 @@ class Reset:
             ex.state.dirty.add((RESET, "to"))
             t.write()
             new_ex = self._new_run(
-                ex, new_id, prefix, started, point, signals, rebuilt, lifetime, req.reason, identity, t.now
+                ex, new_id, prefix, started, point, signals, updates, rebuilt, lifetime, req.reason, identity, t.now
             )
             t.then(self._activate, new_ex)
         log.info(
@@ -299,6 +300,7 @@ class Reset:
         started: int,
         point: int,
         signals: list[HistoryEvent],
+        updates: list[HistoryEvent],
         rebuilt: Rebuilt,
         lifetime: dict[str, Any] | None,
         reason: str,
@@ -350,6 +352,12 @@ class Reset:
         )
         for e in signals:
             nt.append_raw(e.event_type, dict(e.attributes))
+        for e in updates:
+            # Sent again under its id, so a caller awaiting it by id gets the new run's outcome; durable (an
+            # item of the run) until the workflow accepts or rejects it, as no caller will send it again.
+            uid = str(e.attributes["update_id"])
+            st.requested_updates[uid] = RequestedUpdate(e.attributes["name"], e.attributes.get("input"), e.event_id)
+            st.dirty.add((REAPPLIED_UPDATE, uid))
         for act in rebuilt.activities.values():
             st.add_activity(act)
         for timer in rebuilt.timers.values():
@@ -373,6 +381,17 @@ class Reset:
         core._cache[ex.record.run_id] = ex
         core._trim_cache()
         core._rearm(ex.record, ex.state)
+
+
+def _reapplied(after: list[HistoryEvent], exclude: set[str]) -> tuple[list[HistoryEvent], list[HistoryEvent]]:
+    """What of the events after the reset point the new run gets again (Temporal's reapply): the signals
+    (WorkflowExecutionSignaled, copied) and the updates the base run accepted (requested again, by id),
+    less the kinds ``exclude`` names ("Signal", "Update", "All")."""
+    if "All" in exclude:
+        return [], []
+    signals = [e for e in after if e.event_type is EventType.WORKFLOW_EXECUTION_SIGNALED]
+    updates = [e for e in after if e.event_type is EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
+    return ([] if "Signal" in exclude else signals), ([] if "Update" in exclude else updates)
 
 
 def _ignore(writing: asyncio.Future[None]) -> None:

@@ -15,7 +15,8 @@
 
 Callers wait for a stage (``wait_for_stage``) on futures answered once each stage is durable. Admitted
 updates live in memory only: if the server restarts first, the caller's repeated request (same update
-id) admits it again.
+id) admits it again. The exception is an update a reset reapplied (``features.reset``), which no caller will
+send again: it is an item of the new run until the workflow accepts or rejects it.
 """
 
 from __future__ import annotations
@@ -235,7 +236,7 @@ class Updates:
                     "kind": "server",
                 }
         for uid, failure in refused.items():
-            if st.requested_updates.pop(uid, None) is None:
+            if st.drop_requested_update(uid) is None:
                 continue
             self._rejections[(run_id, uid)] = failure
             while len(self._rejections) > _REJECTIONS_KEPT:
@@ -283,7 +284,7 @@ def _apply_accept(t: Transition, cmd: m.AcceptUpdateCommand, completed_id: int) 
             "workflow_task_completed_event_id": completed_id,
         },
     )
-    st.requested_updates.pop(cmd.update_id, None)
+    st.drop_requested_update(cmd.update_id)
     st.updates[cmd.update_id] = UpdateItem(e.event_id)
     st.touch_update(cmd.update_id)
     t.then(t.core.feature(Updates)._moved, t.ex.record.run_id, cmd.update_id)

@@ -19,6 +19,7 @@ function openResetDialog(ns, workflowId, runId, d, onReset) {
     h("label", { class: "check" }, h("input", { type: "radio", name: "point", value, checked }), label);
   const eventId = h("input", { type: "number", name: "event_id", min: 1, class: "input", placeholder: "a WorkflowTaskCompleted event id" });
   const reapplySignals = h("input", { type: "checkbox", name: "reapply_signals", checked: true });
+  const reapplyUpdates = h("input", { type: "checkbox", name: "reapply_updates", checked: true });
   const reason = h("textarea", { name: "reason", rows: 2, class: "input", maxlength: 2000, placeholder: "Why it is reset" });
   eventId.addEventListener("focus", () => {
     eventId.form.querySelector("input[name=point][value=event]").checked = true;
@@ -43,11 +44,13 @@ function openResetDialog(ns, workflowId, runId, d, onReset) {
         eventId,
       ),
       h("label", { class: "check" }, reapplySignals, "Reapply the signals it received after that point"),
+      h("label", { class: "check" }, reapplyUpdates, "Reapply the updates it accepted after that point (their handlers run again)"),
       h("label", { class: "field" }, h("span", { class: "field-label" }, "Reason (optional, recorded in the history)"), reason),
     ],
     onSubmit: async (form) => {
       const point = form.querySelector("input[name=point]:checked").value;
-      const body = { workflow_id: workflowId, run_id: runId, reason: reason.value.trim(), reapply_exclude: reapplySignals.checked ? [] : ["Signal"] };
+      const exclude = [...(reapplySignals.checked ? [] : ["Signal"]), ...(reapplyUpdates.checked ? [] : ["Update"])];
+      const body = { workflow_id: workflowId, run_id: runId, reason: reason.value.trim(), reapply_exclude: exclude };
       if (point === "event") {
         const n = Number(eventId.value);
         if (!Number.isInteger(n) || n < 1) throw new Error("Give the event id of a workflow task (a WorkflowTaskCompleted event of the history).");
