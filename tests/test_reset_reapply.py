@@ -1,7 +1,8 @@
 """What a reset reapplies to the new run, against a real server: the updates the run accepted after the reset point
 are sent to the new run again under their ids (their handlers run again; awaiting one by id gets the new run's
-outcome) unless excluded, durably (a server SIGKILLed before the new run took them still has them); bad
-``--reapply-exclude`` / ``--reapply-type`` values are refused by the CLI with a message naming the flag.
+outcome) unless excluded, durably (a server SIGKILLed before the new run took them still has them, and so does
+the run of a second reset made meanwhile); bad ``--reapply-exclude`` / ``--reapply-type`` values are refused by
+the CLI with a message naming the flag.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ async def test_updates_after_the_reset_point_run_again_in_the_new_run_unless_exc
     assert "Traceback" not in server.log()
 
 
-async def test_a_reapplied_update_survives_a_server_killed_before_the_new_run_took_it(
+async def test_a_reapplied_update_survives_a_server_kill_and_another_reset_before_the_new_run_took_it(
     tmp_path: Path, task_queue: str
 ) -> None:
     item = new_id()
@@ -121,15 +122,20 @@ async def test_a_reapplied_update_survives_a_server_killed_before_the_new_run_to
         assert _reapplied_items(server, new_run) == [(f"u-{item}", "add")]
         server.kill()
         server.start()
-        async with (
-            await Client.connect(server.address) as client,
-            running_worker(client, task_queue, workflows=[Cart], activities=[stamp]),
-        ):
-            again = client.get_workflow_handle_for(Cart.run, handle.workflow_id, run_id=new_run)
-            assert await asyncio.wait_for(again.result(), 60) == [f"{item}#2"]
-            assert len(await events_of(again, "WorkflowExecutionUpdateAccepted")) == 1
+        async with await Client.connect(server.address) as client:
+            # Reset again before the new run took it: the update is in no event of its history, and goes on.
+            assert _reapplied_items(server, new_run) == [(f"u-{item}", "add")]
+            latest = client.get_workflow_handle(handle.workflow_id, run_id=new_run)
+            point = (await events_of(latest, "WorkflowTaskFailed"))[0]["event_id"]  # (the first reset's)
+            newer = await latest.reset(event_id=point)
+            assert _reapplied_items(server, newer) == [(f"u-{item}", "add")]
+            assert _reapplied_items(server, new_run) == []  # (it was terminated)
+            async with running_worker(client, task_queue, workflows=[Cart], activities=[stamp]):
+                again = client.get_workflow_handle_for(Cart.run, handle.workflow_id, run_id=newer)
+                assert await asyncio.wait_for(again.result(), 60) == [f"{item}#2"]
+                assert len(await events_of(again, "WorkflowExecutionUpdateAccepted")) == 1
         # Once accepted it is an update like any other: its item is gone.
-        assert _reapplied_items(server, new_run) == []
+        assert _reapplied_items(server, newer) == []
         assert "Traceback" not in server.log()
 
 

@@ -413,7 +413,7 @@ class RequestedUpdate:
 
     name: str
     input: Any
-    #: Reapplied by a reset: its place among those reapplied (its Accepted event id in the base run); 0 if sent.
+    #: Reapplied by a reset: its place among those reapplied (1, 2, ...); 0 for an update a caller sent.
     reapplied: int = 0
 
 

@@ -5,7 +5,8 @@ The new run's history is the base run's up to and including the WorkflowTaskStar
 then a WorkflowTaskFailed (cause RESET_WORKFLOW, naming the base run, the new run and the reason), then
 the signals the base run received after that point (unless excluded), then a new WorkflowTaskScheduled:
 a worker replays the prefix and goes on with the new task. The updates the base run accepted after that
-point (unless excluded) are requested of the new run again, under their ids, and that task carries them:
+point (and any an earlier reset reapplied to it that it had yet to take), unless excluded, are requested of
+the new run again, under their ids, and that task carries them:
 the workflow validates and handles them anew (as Temporal reapplies them as admitted updates), and a caller
 awaiting one by id gets the new run's outcome. Until the workflow accepts or rejects them they are items of
 the new run (``REAPPLIED_UPDATE``), written with its create, so a restart does not lose them.
@@ -233,7 +234,7 @@ class Reset:
                     "rebuild",
                     events,
                 )
-            signals, updates = _reapplied(events[started:], set(req.reapply_exclude))
+            signals, updates = _reapplied(ex.state, events[started:], set(req.reapply_exclude))
             new_id = new_run_id()
             reason = req.reason or "reset"
             terminated = ex.running
@@ -300,7 +301,7 @@ class Reset:
         started: int,
         point: int,
         signals: list[HistoryEvent],
-        updates: list[HistoryEvent],
+        updates: list[tuple[str, RequestedUpdate]],
         rebuilt: Rebuilt,
         lifetime: dict[str, Any] | None,
         reason: str,
@@ -352,11 +353,10 @@ class Reset:
         )
         for e in signals:
             nt.append_raw(e.event_type, dict(e.attributes))
-        for e in updates:
+        for uid, u in updates:
             # Sent again under its id, so a caller awaiting it by id gets the new run's outcome; durable (an
             # item of the run) until the workflow accepts or rejects it, as no caller will send it again.
-            uid = str(e.attributes["update_id"])
-            st.requested_updates[uid] = RequestedUpdate(e.attributes["name"], e.attributes.get("input"), e.event_id)
+            st.requested_updates[uid] = u
             st.dirty.add((REAPPLIED_UPDATE, uid))
         for act in rebuilt.activities.values():
             st.add_activity(act)
@@ -383,15 +383,25 @@ class Reset:
         core._rearm(ex.record, ex.state)
 
 
-def _reapplied(after: list[HistoryEvent], exclude: set[str]) -> tuple[list[HistoryEvent], list[HistoryEvent]]:
-    """What of the events after the reset point the new run gets again (Temporal's reapply): the signals
-    (WorkflowExecutionSignaled, copied) and the updates the base run accepted (requested again, by id),
-    less the kinds ``exclude`` names ("Signal", "Update", "All")."""
+def _reapplied(
+    base: ExecutionState, after: list[HistoryEvent], exclude: set[str]
+) -> tuple[list[HistoryEvent], list[tuple[str, RequestedUpdate]]]:
+    """What the new run gets again of what came after the reset point (Temporal's reapply), less the kinds
+    ``exclude`` names ("Signal", "Update", "All"): the signals (WorkflowExecutionSignaled, copied), and the
+    updates to request again, in order: those an earlier reset reapplied to the base run that it has yet
+    to take (in no event of its history, they would be lost otherwise), then those it accepted."""
     if "All" in exclude:
         return [], []
-    signals = [e for e in after if e.event_type is EventType.WORKFLOW_EXECUTION_SIGNALED]
-    updates = [e for e in after if e.event_type is EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED]
-    return ([] if "Signal" in exclude else signals), ([] if "Update" in exclude else updates)
+    signals = [] if "Signal" in exclude else [e for e in after if e.event_type is EventType.WORKFLOW_EXECUTION_SIGNALED]
+    if "Update" in exclude:
+        return signals, []
+    updates = [(uid, u.name, u.input) for uid, u in base.requested_updates.items() if u.reapplied]
+    updates += [
+        (str(e.attributes["update_id"]), e.attributes["name"], e.attributes.get("input"))
+        for e in after
+        if e.event_type is EventType.WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
+    return signals, [(uid, RequestedUpdate(name, arg, i)) for i, (uid, name, arg) in enumerate(updates, 1)]
 
 
 def _ignore(writing: asyncio.Future[None]) -> None:
