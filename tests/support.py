@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -60,6 +61,34 @@ def fill(folder: Path) -> Path:
         except OSError:
             pass
     return filler
+
+
+class WriteFault:
+    """One kind of write made to fail as on a full disk, in a running server's database file on a ``tmpfs``.
+
+    A trigger in the file makes each insert into ``table`` that matches ``when`` (an SQL condition on ``NEW``)
+    also write a 32 MiB blob, and the file system is filled: that write needs room that is not there and its
+    commit fails (SQLITE_FULL: the store loses the whole transaction it was in, as on any full disk), while the
+    server's other writes still fit in the room its write-ahead log keeps, so only the chosen step fails, each
+    time it is tried. ``clear()`` frees the space and drops the trigger: the disk is back.
+    """
+
+    def __init__(self, fs: Path, db: Path | str, table: str, when: str) -> None:
+        self.fs, self.db = fs, str(db)
+        with contextlib.closing(sqlite3.connect(self.db, timeout=30, isolation_level=None)) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS test_fault_pad (b BLOB)")
+            conn.execute(
+                f"CREATE TRIGGER test_fault BEFORE INSERT ON {table} WHEN {when} "
+                "BEGIN INSERT INTO test_fault_pad VALUES (zeroblob(33554432)); END"
+            )
+        self.filler: Path | None = fill(fs)
+
+    def clear(self) -> None:
+        if self.filler is not None:
+            self.filler.unlink()
+            self.filler = None
+        with contextlib.closing(sqlite3.connect(self.db, timeout=30, isolation_level=None)) as conn:
+            conn.execute("DROP TRIGGER IF EXISTS test_fault")
 
 
 def free_port() -> int:
