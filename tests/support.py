@@ -67,19 +67,21 @@ class WriteFault:
     """One kind of write made to fail as on a full disk, in a running server's database file on a ``tmpfs``.
 
     A trigger in the file makes each insert into ``table`` that matches ``when`` (an SQL condition on ``NEW``)
-    also write a 32 MiB blob, and the file system is filled: that write needs room that is not there and its
-    commit fails (SQLITE_FULL: the store loses the whole transaction it was in, as on any full disk), while the
-    server's other writes still fit in the room its write-ahead log keeps, so only the chosen step fails, each
-    time it is tried. ``clear()`` frees the space and drops the trigger: the disk is back.
+    also write a blob of ``mib`` MiB, and the file system is filled: that write needs room that is not there
+    and fails with SQLITE_FULL (the store loses the whole transaction it was in, as on any full disk), while
+    the server's other writes still fit in the room its write-ahead log keeps, so only the chosen step fails,
+    each time it is tried. Up to the server's page cache (64 MiB) the blob stays in memory and the commit
+    fails; past it, SQLite writes pages out during the insert, which fails there (SQLite then rolls the
+    transaction back itself). ``clear()`` frees the space and drops the trigger: the disk is back.
     """
 
-    def __init__(self, fs: Path, db: Path | str, table: str, when: str) -> None:
+    def __init__(self, fs: Path, db: Path | str, table: str, when: str, *, mib: int = 32) -> None:
         self.fs, self.db = fs, str(db)
         with contextlib.closing(sqlite3.connect(self.db, timeout=30, isolation_level=None)) as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS test_fault_pad (b BLOB)")
             conn.execute(
                 f"CREATE TRIGGER test_fault BEFORE INSERT ON {table} WHEN {when} "
-                "BEGIN INSERT INTO test_fault_pad VALUES (zeroblob(33554432)); END"
+                f"BEGIN INSERT INTO test_fault_pad VALUES (zeroblob({mib * 1024 * 1024})); END"
             )
         self.filler: Path | None = fill(fs)
 
