@@ -19,7 +19,7 @@ from ._kinds import CommandEvent, EventHandler, describe_event
 if TYPE_CHECKING:
     from ._instance import ActivityCall, WorkflowInstance, _Command
 
-__all__ = ["COMMAND_EVENTS", "EVENTS", "Activity", "schedule"]
+__all__ = ["COMMAND_EVENTS", "EVENTS", "Activity", "CancellingFuture", "schedule"]
 
 # Plain strings for the hot path: an enum member's ``.value`` is a Python-level property call.
 _CMD_SCHEDULE = CommandType.SCHEDULE_ACTIVITY.value
@@ -45,9 +45,10 @@ class Activity:
         self.closed = False
 
 
-class _ActivityFuture(asyncio.Future[Any]):
-    """An activity's result. Cancelling it (the code stopped waiting: its task was cancelled, or a
-    ``wait_for`` timed out) cancels the activity too, at once, without a callback on the loop."""
+class CancellingFuture(asyncio.Future[Any]):
+    """A future whose cancellation (the code stopped waiting: its task was cancelled, or a ``wait_for``
+    timed out) calls ``on_cancel`` at once, without a callback on the loop: an activity's result, which
+    cancels the activity; a child workflow's start and result (``_children``), which cancel the child."""
 
     __slots__ = ("on_cancel",)
 
@@ -66,7 +67,7 @@ def schedule(inst: WorkflowInstance, call: ActivityCall) -> asyncio.Future[Any]:
     """Issue a ScheduleActivity command; the future resolves when history closes the activity."""
     seq = inst._next_seq()
     activity_id = call.activity_id or str(seq)
-    fut = _ActivityFuture(inst, lambda: _future_cancelled(inst, act))
+    fut = CancellingFuture(inst, lambda: _future_cancelled(inst, act))
     act = Activity(call.activity_type, activity_id, call.result_type, fut)
     body: dict[str, Any] = {
         "type": _CMD_SCHEDULE,

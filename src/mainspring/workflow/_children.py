@@ -17,7 +17,7 @@ to the server is never started; one whose start is in flight is asked once histo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, overload
@@ -35,6 +35,7 @@ from ..errors import (
     exception_from_failure,
 )
 from ..options import RetryPolicy, _Keywords
+from ._activities import CancellingFuture
 from ._definition import get_definition
 from ._handlers import SIGNAL, SignalMethod
 from ._kinds import CommandEvent, EventHandler, describe_event
@@ -132,22 +133,6 @@ def _settle(fut: asyncio.Future[Any], err: BaseException) -> None:
     if not fut.done():
         fut.set_exception(err)
         fut._log_traceback = False
-
-
-class _CancellingFuture(asyncio.Future[Any]):
-    """A future whose cancellation (the code stopped waiting) calls ``on_cancel`` at once."""
-
-    __slots__ = ("on_cancel",)
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_cancel: Callable[[], None]) -> None:
-        super().__init__(loop=loop)
-        self.on_cancel = on_cancel
-
-    def cancel(self, msg: Any = None) -> bool:
-        if not super().cancel(msg):
-            return False
-        self.on_cancel()
-        return True
 
 
 class _Child:
@@ -373,8 +358,8 @@ def start_child(
     except PayloadError as e:
         raise InvalidArgumentError(f"the input of child workflow {name!r} cannot be sent: {e}") from None
     child = _Child(workflow_id, name, rtype)
-    child.started = _CancellingFuture(inst, lambda: _stop_waiting(inst, child))
-    child.result = _CancellingFuture(inst, lambda: _stop_waiting(inst, child))
+    child.started = CancellingFuture(inst, lambda: _stop_waiting(inst, child))
+    child.result = CancellingFuture(inst, lambda: _stop_waiting(inst, child))
     child.handle = ChildWorkflowHandle(inst, child)
     body: dict[str, Any] = {
         "type": _CMD_START,
