@@ -12,52 +12,18 @@ import contextlib
 import json
 import sqlite3
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from carts import CALLS, Cart, stamp
 from inprocess import events_of, eventually, running_worker, serving
-from mainspring import Client, WorkflowHandle, activity, workflow
+from mainspring import Client, WorkflowHandle
 from support import ServerProcess, run_cli
-
-#: How many times the stamp activity ran for each item (the in-process worker runs it in this process).
-CALLS: dict[str, int] = {}
 
 
 def new_id() -> str:
     return f"reapply-{uuid.uuid4().hex[:10]}"
-
-
-@activity.defn(name="ReapplyStamp")
-async def stamp(item: str) -> str:
-    CALLS[item] = CALLS.get(item, 0) + 1
-    return f"{item}#{CALLS[item]}"
-
-
-@workflow.defn(name="ReapplyCart")
-class Cart:
-    """Takes items by update (each stamped by an activity: the handler's side effect) until it is told to finish."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.done = False
-
-    @workflow.update
-    async def add(self, ctx: workflow.Context, item: str) -> str:
-        stamped = await ctx.execute_activity(stamp, item, start_to_close_timeout=timedelta(minutes=1))
-        self.items.append(stamped)
-        return stamped
-
-    @workflow.signal
-    def finish(self) -> None:
-        self.done = True
-
-    @workflow.run
-    async def run(self, ctx: workflow.Context, _: None) -> list[str]:
-        await ctx.wait_condition(lambda: self.done)
-        await ctx.wait_condition(ctx.all_handlers_finished)
-        return self.items
 
 
 async def _a_run_that_took_an_update(client: Client, task_queue: str, item: str) -> WorkflowHandle[Cart, list[str]]:

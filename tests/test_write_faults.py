@@ -17,15 +17,15 @@ import json
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from carts import CALLS, Cart, stamp
 from inprocess import events_of, eventually, running_worker
-from mainspring import Client, WorkflowHandle, activity, workflow
+from mainspring import Client, WorkflowHandle, workflow
 from support import ServerProcess, WriteFault, tmpfs
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(170)]
@@ -254,37 +254,6 @@ async def test_a_continue_as_new_whose_write_fails_leaves_neither_half_and_the_c
 
 
 # --- reset -------------------------------------------------------------------------------------------------------
-
-CALLS: dict[str, int] = {}
-
-
-@activity.defn(name="FaultStamp")
-async def stamp(item: str) -> str:
-    CALLS[item] = CALLS.get(item, 0) + 1
-    return f"{item}#{CALLS[item]}"
-
-
-@workflow.defn(name="FaultCart")
-class Cart:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.done = False
-
-    @workflow.update
-    async def add(self, ctx: workflow.Context, item: str) -> str:
-        stamped = await ctx.execute_activity(stamp, item, start_to_close_timeout=timedelta(minutes=1))
-        self.items.append(stamped)
-        return stamped
-
-    @workflow.signal
-    def finish(self) -> None:
-        self.done = True
-
-    @workflow.run
-    async def run(self, ctx: workflow.Context, _: None) -> list[str]:
-        await ctx.wait_condition(lambda: self.done)
-        await ctx.wait_condition(ctx.all_handlers_finished)
-        return self.items
 
 
 @pytest.mark.parametrize("base_is", ["running", "closed"])
