@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inprocess import eventually, running_worker
+from inprocess import eventually, running_worker, serving
 from mainspring import Client, WorkflowHandle, workflow
 from mainspring.api import EventType, WorkflowStatus
 from mainspring.storage import (
@@ -31,9 +31,7 @@ from mainspring.storage import (
     SQLiteStore,
     StorageError,
 )
-from support import ServerProcess, WorkerProcess, run_cli
-
-WORKERS = Path(__file__).parent / "workers"
+from support import ServerProcess, can_worker, run_cli
 
 
 def new_id() -> str:
@@ -199,12 +197,6 @@ async def test_wait_result_follows_over_http(server: ServerProcess, client: Clie
 # --- crashes ---------------------------------------------------------------------------------------------------
 
 
-def _worker(server: ServerProcess, task_queue: str, tmp_path: Path) -> WorkerProcess:
-    return WorkerProcess(
-        WORKERS / "can_worker.py", server.address, args=["--task-queue", task_queue], log_path=tmp_path / "w.log"
-    )
-
-
 def _runs_in_db(db: Path, workflow_id: str) -> list[tuple[str, str, str]]:
     """(run_id, status, the input of its start) of every run of ``workflow_id``, oldest first, read from the file."""
     conn = sqlite3.connect(db)
@@ -227,36 +219,29 @@ def _check_chain(runs: list[tuple[str, str, Any]], first_n: int = 0) -> None:
     assert statuses[-1] in ("RUNNING", "COMPLETED"), runs[-5:]
 
 
-def test_worker_sigkill_keeps_the_chain_exact(server: ServerProcess, tmp_path: Path) -> None:
-    wid = new_id()
-    tq = f"tq-{uuid.uuid4().hex[:8]}"
-    stop = 400
-    worker = WorkerProcess(
-        WORKERS / "can_worker.py", server.address, args=["--task-queue", tq], log_path=tmp_path / "w.log"
+def _start_counter(server: ServerProcess, workflow_id: str, task_queue: str, stop: int) -> None:
+    """Start the worker script's counter from 0 to ``stop``, with the CLI."""
+    out = run_cli(
+        *("workflow", "start", "--type", "counter", "-w", workflow_id, "-t", task_queue),
+        *("-i", json.dumps({"n": 0, "stop": stop})),
+        address=server.address,
     )
-    worker.start()
+    assert out.returncode == 0, out.stderr
+
+
+def test_worker_sigkill_keeps_the_chain_exact(server: ServerProcess, tmp_path: Path, task_queue: str) -> None:
+    wid = new_id()
+    stop = 400
+    worker = can_worker(server, task_queue, tmp_path).start()
     try:
-        out = run_cli(
-            "workflow",
-            "start",
-            "--type",
-            "counter",
-            "-w",
-            wid,
-            "-t",
-            tq,
-            "-i",
-            json.dumps({"n": 0, "stop": stop}),
-            address=server.address,
-        )
-        assert out.returncode == 0, out.stderr
+        _start_counter(server, wid, task_queue, stop)
         db = Path(server.db)
         # Killed in the middle of the loop, twice; another worker takes over each time.
         for _ in range(2):
             before = len(_runs_in_db(db, wid))
             _wait_for_runs(db, wid, before + 30)
             worker.kill()
-            worker = _worker(server, tq, tmp_path).start()
+            worker = can_worker(server, task_queue, tmp_path).start()
         out = run_cli("workflow", "result", "-w", wid, "-o", "json", "--timeout", "120", address=server.address)
         assert out.returncode == 0, out.stdout + out.stderr
     finally:
@@ -273,29 +258,14 @@ def _wait_for_runs(db: Path, workflow_id: str, count: int, timeout: float = 60.0
     wait_until(lambda: len(_runs_in_db(db, workflow_id)) >= count, timeout, what=f"{count} runs of {workflow_id}")
 
 
-def test_server_sigkill_during_the_loop_leaves_a_consistent_chain(server: ServerProcess, tmp_path: Path) -> None:
+def test_server_sigkill_during_the_loop_leaves_a_consistent_chain(
+    server: ServerProcess, tmp_path: Path, task_queue: str
+) -> None:
     wid = new_id()
-    tq = f"tq-{uuid.uuid4().hex[:8]}"
     stop = 100_000  # never reached: the test stops it
-    worker = WorkerProcess(
-        WORKERS / "can_worker.py", server.address, args=["--task-queue", tq], log_path=tmp_path / "w.log"
-    )
-    worker.start()
+    worker = can_worker(server, task_queue, tmp_path).start()
     try:
-        out = run_cli(
-            "workflow",
-            "start",
-            "--type",
-            "counter",
-            "-w",
-            wid,
-            "-t",
-            tq,
-            "-i",
-            json.dumps({"n": 0, "stop": stop}),
-            address=server.address,
-        )
-        assert out.returncode == 0, out.stderr
+        _start_counter(server, wid, task_queue, stop)
         db = Path(server.db)
         for _ in range(3):
             before = len(_runs_in_db(db, wid))
@@ -394,19 +364,19 @@ async def test_the_store_closes_a_run_and_creates_its_successor_in_one_write(tmp
 
 
 @pytest.mark.slow
-def test_the_run_page_links_the_runs_of_the_chain(server: ServerProcess, tmp_path: Path) -> None:
+def test_the_run_page_links_the_runs_of_the_chain(server: ServerProcess, tmp_path: Path, task_queue: str) -> None:
     from playwright.sync_api import expect
 
     from support import chromium
 
     wid = new_id()
-    tq = f"tq-{uuid.uuid4().hex[:8]}"
-    worker = _worker(server, tq, tmp_path).start()
+    worker = can_worker(server, task_queue, tmp_path).start()
     try:
         out = run_cli(
-            "workflow", "execute", "--type", "counter", "-w", wid, "-t", tq, "-i", json.dumps({"n": 0, "stop": 1}),
+            *("workflow", "execute", "--type", "counter", "-w", wid, "-t", task_queue),
+            *("-i", json.dumps({"n": 0, "stop": 1})),
             address=server.address,
-        )  # fmt: skip
+        )
         assert out.returncode == 0, out.stderr
     finally:
         worker.stop()
@@ -438,20 +408,13 @@ async def until_suggested(ctx: workflow.Context, runs: int) -> list[int]:
 
 
 async def test_continuing_when_the_server_suggests_it_keeps_each_history_short(tmp_path: Path, task_queue: str) -> None:
-    srv = ServerProcess(tmp_path / "s.db", extra_args=["--warn-history-events", "20"]).start()
-    try:
-        client = await Client.connect(srv.address)
-        try:
-            wid = new_id()
-            async with running_worker(client, task_queue, workflows=[until_suggested]):
-                result = await asyncio.wait_for(
-                    client.execute_workflow(until_suggested, 0, id=wid, task_queue=task_queue), 60
-                )
-            assert result[0] == 2 and 20 <= result[1] < 40
-            runs = await _chain(client, wid)
-            assert [r["status"] for r in runs] == ["CONTINUED_AS_NEW"] * 2 + ["COMPLETED"]
-            assert all(r["history_length"] < 45 for r in runs), runs
-        finally:
-            await client.close()
-    finally:
-        srv.stop()
+    async with serving(tmp_path / "s.db", extra_args=["--warn-history-events", "20"]) as (_, client):
+        wid = new_id()
+        async with running_worker(client, task_queue, workflows=[until_suggested]):
+            result = await asyncio.wait_for(
+                client.execute_workflow(until_suggested, 0, id=wid, task_queue=task_queue), 60
+            )
+        assert result[0] == 2 and 20 <= result[1] < 40
+        runs = await _chain(client, wid)
+        assert [r["status"] for r in runs] == ["CONTINUED_AS_NEW"] * 2 + ["COMPLETED"]
+        assert all(r["history_length"] < 45 for r in runs), runs

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inprocess import eventually, running_worker
+from inprocess import eventually, running_worker, serving
 from mainspring import Client, InvalidArgumentError, NotFoundError, activity, workflow
 from support import ServerProcess, run_cli
 
@@ -383,23 +383,18 @@ async def test_the_cli_resets_with_temporals_flags(server: ServerProcess, client
 async def test_a_server_killed_right_after_a_reset_comes_back_consistent(tmp_path: Path, task_queue: str) -> None:
     key = new_id()
     wid = new_id()
-    server = ServerProcess(tmp_path / "mainspring.db").start()
-    try:
-        client = await Client.connect(server.address)
-        try:
-            async with running_worker(client, task_queue, workflows=[Waiter], activities=[gate]):
-                handle = await client.start_workflow(Waiter.run, key, id=wid, task_queue=task_queue)
-                await eventually(lambda: _started_gate(key), timeout=30, what="the gate activity started")
-                await handle.signal(Waiter.poke, 2)
+    async with serving(tmp_path / "mainspring.db") as (server, client):
+        async with running_worker(client, task_queue, workflows=[Waiter], activities=[gate]):
+            handle = await client.start_workflow(Waiter.run, key, id=wid, task_queue=task_queue)
+            await eventually(lambda: _started_gate(key), timeout=30, what="the gate activity started")
+            await handle.signal(Waiter.poke, 2)
 
-                async def two_tasks() -> bool:
-                    return len(_of(_history(server, wid, str(handle.run_id)), "WorkflowTaskCompleted")) >= 2
+            async def two_tasks() -> bool:
+                return len(_of(_history(server, wid, str(handle.run_id)), "WorkflowTaskCompleted")) >= 2
 
-                await eventually(two_tasks, timeout=30, what="the signal's workflow task completed")
-            old_run = str(handle.run_id)
-            new_run = await handle.reset(reset_type="LastWorkflowTask", reason="crash test")
-        finally:
-            await client.close()
+            await eventually(two_tasks, timeout=30, what="the signal's workflow task completed")
+        old_run = str(handle.run_id)
+        new_run = await handle.reset(reset_type="LastWorkflowTask", reason="crash test")
         server.kill()  # SIGKILL, right after the reset's answer
         server.start()
 
@@ -413,16 +408,13 @@ async def test_a_server_killed_right_after_a_reset_comes_back_consistent(tmp_pat
 
         # Re-armed at start-up: a worker gets the activity, and the new run completes.
         OPEN.add(key)
-        client = await Client.connect(server.address)
-        try:
-            async with running_worker(client, task_queue, workflows=[Waiter], activities=[gate]):
-                again = client.get_workflow_handle(wid, run_id=new_run)
-                assert await asyncio.wait_for(again.result(), 60) == {"gate": "opened", "pokes": 2}
-        finally:
-            await client.close()
+        async with (
+            await Client.connect(server.address) as client,
+            running_worker(client, task_queue, workflows=[Waiter], activities=[gate]),
+        ):
+            again = client.get_workflow_handle(wid, run_id=new_run)
+            assert await asyncio.wait_for(again.result(), 60) == {"gate": "opened", "pokes": 2}
         assert "Traceback" not in server.log()
-    finally:
-        server.stop()
 
 
 def _reset_in_the_ui(server: ServerProcess, workflow_id: str, run_id: str) -> str:

@@ -18,9 +18,7 @@ import pytest
 
 from inprocess import running_worker
 from mainspring import ApplicationError, Client, RetryPolicy, WorkflowFailureError, workflow
-from support import ServerProcess, WorkerProcess, run_cli
-
-WORKERS = Path(__file__).parent / "workers"
+from support import ServerProcess, can_worker, run_cli
 
 
 def new_id() -> str:
@@ -165,12 +163,9 @@ async def test_a_run_timeout_is_retried_by_the_policy(client: Client, task_queue
     assert [r["status"] for r in await _runs(client, wid)] == ["TIMED_OUT", "TIMED_OUT"]
 
 
-def test_a_run_timeout_fires_after_a_server_restart(server: ServerProcess, tmp_path: Path) -> None:
-    tq = f"tq-{uuid.uuid4().hex[:8]}"
+def test_a_run_timeout_fires_after_a_server_restart(server: ServerProcess, tmp_path: Path, task_queue: str) -> None:
     wid = new_id()
-    worker = WorkerProcess(
-        WORKERS / "can_worker.py", server.address, args=["--task-queue", tq], log_path=tmp_path / "w.log"
-    ).start()
+    worker = can_worker(server, task_queue, tmp_path).start()
     try:
         out = run_cli(
             "workflow",
@@ -180,7 +175,7 @@ def test_a_run_timeout_fires_after_a_server_restart(server: ServerProcess, tmp_p
             "-w",
             wid,
             "-t",
-            tq,
+            task_queue,
             "-i",
             json.dumps({"seconds": 3600}),
             "--run-timeout",
@@ -197,12 +192,9 @@ def test_a_run_timeout_fires_after_a_server_restart(server: ServerProcess, tmp_p
     assert json.loads(out.stdout)["status"] == "TIMED_OUT"
 
 
-def test_cli_flags_reach_the_start_event(server: ServerProcess, tmp_path: Path) -> None:
-    tq = f"tq-{uuid.uuid4().hex[:8]}"
+def test_cli_flags_reach_the_start_event(server: ServerProcess, tmp_path: Path, task_queue: str) -> None:
     wid = new_id()
-    worker = WorkerProcess(
-        WORKERS / "can_worker.py", server.address, args=["--task-queue", tq], log_path=tmp_path / "w.log"
-    ).start()
+    worker = can_worker(server, task_queue, tmp_path).start()
     try:
         out = run_cli(
             "workflow",
@@ -212,7 +204,7 @@ def test_cli_flags_reach_the_start_event(server: ServerProcess, tmp_path: Path) 
             "-w",
             wid,
             "-t",
-            tq,
+            task_queue,
             "-i",
             json.dumps({"fail_until": 2}),
             "--execution-timeout",
@@ -236,7 +228,7 @@ def test_cli_flags_reach_the_start_event(server: ServerProcess, tmp_path: Path) 
             "-w",
             new_id(),
             "-t",
-            tq,
+            task_queue,
             "--retry-policy",
             '{"maximum_attempts": -1}',
             address=server.address,
@@ -249,7 +241,7 @@ def test_cli_flags_reach_the_start_event(server: ServerProcess, tmp_path: Path) 
             "-w",
             new_id(),
             "-t",
-            tq,
+            task_queue,
             "--run-timeout",
             "-3",
             address=server.address,
