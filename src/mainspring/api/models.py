@@ -821,6 +821,12 @@ class StartChildWorkflowCommand(_Model):
     retry_policy: WorkflowRetryPolicyField = None
     id_reuse_policy: IdReusePolicyField = WorkflowIDReusePolicy.ALLOW_DUPLICATE
     memo: MemoField = None
+    started_awaited: bool = Field(
+        default=True,
+        description="The workflow code waits for ChildWorkflowExecutionStarted (start_child_workflow returns its "
+        "handle then). False: it only awaits the child's result (execute_child_workflow), so recording the start "
+        "does not wake the parent unless the parent did something since the command.",
+    )
 
 
 class SignalExternalWorkflowCommand(_Model):

@@ -331,10 +331,18 @@ class ChildWorkflowHandle(Generic[S, R]):
 
 
 def start_child(
-    inst: WorkflowInstance, workflow: Any, arg: Any, result_type: Any, options: dict[str, Any]
+    inst: WorkflowInstance,
+    workflow: Any,
+    arg: Any,
+    result_type: Any,
+    options: dict[str, Any],
+    *,
+    started_awaited: bool = True,
 ) -> asyncio.Future[Any]:
     """Issue a StartChildWorkflow command; the future resolves with the child's handle once history says
-    it started (and fails with ``ChildWorkflowError`` if it could not)."""
+    it started (and fails with ``ChildWorkflowError`` if it could not). ``started_awaited`` False: the code
+    goes straight on to await the result (``execute_child_workflow``), so the server need not run a workflow
+    task just to show the start (the command's ``started_awaited``)."""
     _KEYWORDS.check(options, message_prefix="start_child_workflow: ")
     if isinstance(workflow, str):
         name, takes_input, rtype = workflow, arg is not None, result_type
@@ -370,6 +378,8 @@ def start_child(
         "parent_close_policy": policy.value,
         **start_options,
     }
+    if not started_awaited:
+        body["started_awaited"] = False
 
     def bind(event_id: int) -> None:
         child.initiated_event_id = event_id

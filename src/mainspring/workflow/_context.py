@@ -490,7 +490,9 @@ class Context:
         ``cause`` is the child's failure (the ``ApplicationError`` it raised...), a ``CancelledError``, a
         ``TerminatedError`` or a ``TimeoutError``."""
         self._check_loop()
-        handle: ChildWorkflowHandle[Any, Any] = await start_child(self._instance, workflow, arg, result_type, options)
+        handle: ChildWorkflowHandle[Any, Any] = await start_child(
+            self._instance, workflow, arg, result_type, options, started_awaited=False
+        )
         return await handle.result()
 
     def get_external_workflow_handle(

@@ -7,10 +7,13 @@ finds the same run), with the start options the command gave (timeouts, retry po
 task timeout: recorded in the Initiated event, so a start made again after a crash has them), linked to its
 parent: the ``parent_*`` attributes of its start event, and its parent
 item (kind "p"). The parent then records ChildWorkflowExecutionStarted, or StartChildWorkflowExecutionFailed
-(the id is taken by a running workflow, the input does not fit). When the child closes, the parent records
-how (ChildWorkflowExecutionCompleted, -Failed, -Canceled, -Terminated, -TimedOut) and is woken; when the
-parent closes, its children still running get its parent close policy (terminated, asked to cancel, or left
-alone), through the cancellation feature.
+(the id is taken by a running workflow, the input does not fit), and is woken to see it; but not for Started
+when its code only awaits the result (``execute_child_workflow``: the command's ``started_awaited`` is false)
+and nothing happened to the parent since the command: that workflow task would only see the child start, and
+held the parent's lock just as the child's outcome came (~2 ms of W14's child round trip). When the child
+closes, the parent records how (ChildWorkflowExecutionCompleted, -Failed, -Canceled, -Terminated, -TimedOut)
+and is woken; when the parent closes, its children still running get its parent close policy (terminated,
+asked to cancel, or left alone), through the cancellation feature.
 
 Each of those steps is a transition of its own, made once the one before it is durable: the server can die
 between any two. A run taken from the store (``on_rearm``) takes up where it was: a child still INITIATED is
@@ -52,6 +55,7 @@ from .kinds import CommandCheck, CommandKind
 if TYPE_CHECKING:
     from ...storage import ExecutionRecord
     from .._engine import Engine
+    from .._execution import Execution
     from .._transition import Transition
 
 __all__ = ["KINDS", "ChildWorkflows"]
@@ -144,7 +148,7 @@ def _apply_start(t: Transition, cmd: m.StartChildWorkflowCommand, completed_id: 
     ex.state.children[e.event_id] = item
     ex.state.dirty.add((CHILD, str(e.event_id)))
     children = t.core.feature(ChildWorkflows)
-    t.then(children.go, children.start_child, rec.namespace, rec.workflow_id, rec.run_id, item, attrs, False)
+    t.then(children.start_later, ex, item, attrs, cmd.started_awaited)
 
 
 def _validate_signal(check: CommandCheck, cmd: m.SignalExternalWorkflowCommand) -> str | None:
@@ -211,6 +215,8 @@ class ChildWorkflows:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        #: Children whose close is being written (their parent is told by ``child_closed``, once it is durable).
+        self._closing_runs: set[str] = set()
         engine.features[ChildWorkflows] = self
         engine.on_close(self._closing)
         engine.on_finish(self._keep_links)
@@ -286,6 +292,15 @@ class ChildWorkflows:
 
     # --- starting a child -----------------------------------------------------------------------------------
 
+    def start_later(self, ex: Execution, item: ChildItem, initiated: dict[str, Any], started_awaited: bool) -> None:
+        """The Initiated event is durable: make the child. If the parent's code only awaits the child's result
+        (not ``started_awaited``), its Started event wakes the parent only if the parent changed since now (its
+        next event id, taken here, under the lock of the transition that issued the command, says): a task that
+        ran meanwhile may have asked to cancel the child once it starts."""
+        rec = ex.record
+        quiet_at = 0 if started_awaited else rec.next_event_id
+        self.go(self.start_child, rec.namespace, rec.workflow_id, rec.run_id, item, initiated, False, quiet_at)
+
     async def start_child(
         self,
         namespace: str,
@@ -294,10 +309,11 @@ class ChildWorkflows:
         item: ChildItem,
         initiated: dict[str, Any],
         look_first: bool,
+        quiet_at: int = 0,
     ) -> None:
         """Make the child's run, with the input and options its Initiated event recorded (``initiated``, its
         attributes; ``look_first``: the run may exist already, from before a crash), then record in the parent
-        that it started, or why it could not."""
+        that it started, or why it could not (``quiet_at``: see ``start_later``)."""
         engine = self.engine
         request_id = child_request_id(parent_run_id, item.initiated_event_id)
         link = ParentLink(
@@ -354,17 +370,24 @@ class ChildWorkflows:
                 parent_run_id, functools.partial(self._start_failed, item=item, cause=cause, message=message)
             )
             return
-        await self._in_run(
-            parent_run_id, functools.partial(self._started, initiated_event_id=item.initiated_event_id, run_id=run_id)
+        started = functools.partial(
+            self._started, initiated_event_id=item.initiated_event_id, run_id=run_id, quiet_at=quiet_at
         )
+        await self._in_run(parent_run_id, started)
         if closed_already:
             await self._check_child(parent_run_id, item.initiated_event_id, run_id)
 
-    def _started(self, t: Transition, initiated_event_id: int, run_id: str) -> None:
+    def _started(self, t: Transition, initiated_event_id: int, run_id: str, quiet_at: int = 0) -> None:
         ex = t.ex
         item = ex.state.children.get(initiated_event_id)
         if item is None or item.status != _INITIATED:
             return  # recorded already (a start made again after a crash, or the child closed first)
+        if ex.running and run_id in self._closing_runs and self._closing_now(run_id):
+            # Its close is being written (its first task ran while its start was): the parent records the start
+            # with the outcome, in one write (``child_closed``), instead of a write of its own that the close's
+            # write would queue behind. Should the server stop before, the start is recorded again from the
+            # store (``_rearm``).
+            return
         item.run_id = run_id
         item.status = _RUNNING
         ex.state.dirty.add((CHILD, str(initiated_event_id)))
@@ -372,8 +395,21 @@ class ChildWorkflows:
             # The parent closed while its child was being made: the parent close policy applies now.
             self._apply_later(t, item)
             return
+        # Nothing happened to the parent since it issued the command, and its code only awaits the result:
+        # the Started event waits for the task that shows the child's outcome (a task already out sees it).
+        quiet = quiet_at == ex.record.next_event_id
         t.append(EventType.CHILD_WORKFLOW_EXECUTION_STARTED, _child_attrs(item))
-        t.wake()
+        if not quiet:
+            t.wake()
+
+    def _closing_now(self, run_id: str) -> bool:
+        """Is the close of child run ``run_id`` being written? (A close whose write failed left a marker behind:
+        the run, reloaded from the store, runs again.)"""
+        child = self.engine._cache.get(run_id)
+        if child is not None and not child.running:
+            return True
+        self._closing_runs.discard(run_id)
+        return False
 
     def _start_failed(self, t: Transition, item: ChildItem, cause: str, message: str) -> None:
         ex = t.ex
@@ -407,6 +443,7 @@ class ChildWorkflows:
         # before this) is not the child's end: the last run of the chain reports it.
         if st.parent is not None and rec.status is not WorkflowStatus.CONTINUED_AS_NEW and ex.follow_on is None:
             result, failure = _outcome(t)
+            self._closing_runs.add(rec.run_id)
             t.then(self.go, self.child_closed, st.parent, rec.run_id, rec.status, result, failure)
         for item in st.children.values():
             # A child still being made gets the policy once it exists (``_started``).
@@ -423,6 +460,7 @@ class ChildWorkflows:
         self, link: ParentLink, run_id: str, status: WorkflowStatus, result: Any, failure: dict[str, Any] | None
     ) -> None:
         """Record in the parent how its child closed, and wake the parent."""
+        self._closing_runs.discard(run_id)
 
         def record(t: Transition) -> None:
             ex = t.ex
