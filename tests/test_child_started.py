@@ -22,7 +22,19 @@ from mainspring import Client, workflow
 from mainspring.api import messages as msg
 from mainspring.api import models as m
 from mainspring.server import Engine
-from test_child_recovery import NS, START_CHILD, _has, complete, engine_on, sessions, start, types_of, until
+from test_child_recovery import (
+    NS,
+    START_CHILD,
+    _events,
+    _has,
+    complete,
+    engine_on,
+    never,
+    sessions,
+    start,
+    types_of,
+    until,
+)
 
 #: What ``execute_child_workflow`` sends: its code only awaits the child's result.
 RESULT_ONLY = START_CHILD.model_copy(update={"started_awaited": False})
@@ -116,29 +128,35 @@ async def test_a_parent_that_ran_a_task_since_the_command_is_woken_by_the_start(
         assert await _wt_pending(engine, "p")
 
 
+async def _close_during_its_start(engine: Engine) -> str:
+    """Start the child with its create held in the store; its first task (handed out meanwhile) closes it, and
+    that close waits for the create; then let the create go. The parent's run id."""
+    sp, sc = await sessions(engine)
+    parent = await start(engine, "p")
+    gate = asyncio.Event()
+    write = engine.store.write
+
+    async def held_write(op: Any, **kwargs: Any) -> None:
+        if op.expected_version is None and op.record.workflow_id == "c":
+            await gate.wait()
+        await write(op, **kwargs)
+
+    engine.store.write = held_write  # type: ignore[method-assign]
+    await complete(engine, sp, RESULT_ONLY)
+    closing = asyncio.create_task(complete(engine, sc, m.CompleteWorkflowCommand(result=41)))
+
+    async def child_closed_in_memory() -> bool:
+        return any(ex.record.workflow_id == "c" and not ex.running for ex in engine._cache.values())
+
+    await until(child_closed_in_memory, "the child's close, in memory")
+    gate.set()
+    assert await closing == "c"
+    return parent
+
+
 async def test_a_child_closing_as_its_start_is_written_is_reported_with_it_in_one_write(tmp_path: Path) -> None:
     async with engine_on(tmp_path / "s.db") as engine:
-        sp, sc = await sessions(engine)
-        parent = await start(engine, "p")
-        # Hold the child's create in the store: its first task is handed out meanwhile, and its close waits.
-        gate = asyncio.Event()
-        write = engine.store.write
-
-        async def held_write(op: Any, **kwargs: Any) -> None:
-            if op.expected_version is None and op.record.workflow_id == "c":
-                await gate.wait()
-            await write(op, **kwargs)
-
-        engine.store.write = held_write  # type: ignore[method-assign]
-        await complete(engine, sp, RESULT_ONLY)
-        closing = asyncio.create_task(complete(engine, sc, m.CompleteWorkflowCommand(result=41)))
-
-        async def child_closed_in_memory() -> bool:
-            return any(ex.record.workflow_id == "c" and not ex.running for ex in engine._cache.values())
-
-        await until(child_closed_in_memory, "the child's close, in memory")
-        gate.set()
-        assert await closing == "c"
+        parent = await _close_during_its_start(engine)
         await until(lambda: _has(engine.store, parent, "ChildWorkflowExecutionCompleted"), "the outcome")
         events = [e for e in await engine.store.read_history(parent) if e.event_type.value.startswith("Child")]
         assert [e.event_type.value for e in events] == [
@@ -149,3 +167,17 @@ async def test_a_child_closing_as_its_start_is_written_is_reported_with_it_in_on
         assert (started.event_id + 1, started.event_time) == (completed.event_id, completed.event_time)
         assert completed.attributes["result"] == 41 and started.attributes["run_id"] == completed.attributes["run_id"]
         assert not engine.child_workflows._closing_runs
+
+
+async def test_a_crash_before_the_parent_heard_of_such_a_child_reports_it_once(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    async with engine_on(db) as engine:
+        never(engine, "child_closed")  # the server dies once the child's close is durable
+        parent = await _close_during_its_start(engine)
+        assert not await _has(engine.store, parent, "ChildWorkflowExecutionStarted")  # it waited for the outcome
+    for _ in range(2):
+        async with engine_on(db) as engine:
+            await until(lambda: _events(engine.store, parent, "ChildWorkflowExecutionCompleted"), "delivery")
+            await asyncio.sleep(0.2)  # a second delivery, if any, would be written by now
+            types = await types_of(engine.store, parent)
+            assert types.count("ChildWorkflowExecutionStarted") == types.count("ChildWorkflowExecutionCompleted") == 1

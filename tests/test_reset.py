@@ -96,7 +96,10 @@ async def sleeper(ctx: workflow.Context, _: None) -> str:
 
 @workflow.defn(name="ResetParent")
 async def parent(ctx: workflow.Context, _: None) -> str:
-    return await ctx.execute_child_workflow(sleeper, None, id=f"{ctx.info.workflow_id}-child")
+    # Its code waits for the start (start_child_workflow), so a workflow task follows the child's start: a reset
+    # point with the child open. (execute_child_workflow's parent sees the start only with the outcome.)
+    handle = await ctx.start_child_workflow(sleeper, None, id=f"{ctx.info.workflow_id}-child")
+    return await handle
 
 
 def _post_reset(server: ServerProcess, **body: Any) -> httpx.Response:
