@@ -363,6 +363,35 @@ async def test_the_store_closes_a_run_and_creates_its_successor_in_one_write(tmp
         await store.close()
 
 
+async def test_a_write_queued_behind_a_refused_successor_is_refused_with_it(tmp_path: Path) -> None:
+    # The engine queues a continued run's first step behind the write that creates it, without waiting for that
+    # write (EngineCore._commit): what makes it safe is that the store applies writes in order, and the step's
+    # version check finds no such run if its create was refused.
+    store = SQLiteStore(str(tmp_path / "s.db"))
+    await store.open()
+    try:
+        old = _store_record("chain")
+        await store.write(ExecutionWrite(old, None, [HistoryEvent(1, EventType.WORKFLOW_EXECUTION_STARTED, 1.0, {})]))
+        current = _store_record("chain")
+        await store.write(_close_with_follow_on(old, current))
+        # ``old`` was closed already: a second close of it, with its own successor, is refused whole.
+        successor = _store_record("chain")
+        step = ExecutionWrite(
+            dataclasses.replace(successor, version=2, next_event_id=3),
+            1,
+            [HistoryEvent(2, EventType.WORKFLOW_TASK_SCHEDULED, 1.0, {})],
+        )
+        first, second = store.submit(_close_with_follow_on(old, successor)), store.submit(step)
+        results = await asyncio.gather(first, second, return_exceptions=True)
+        assert all(isinstance(r, StorageError) for r in results), results
+        assert await store.get_run(successor.run_id) is None
+        assert await store.read_history(successor.run_id) == []
+        still = await store.get_execution("default", "chain")
+        assert still is not None and still.run_id == current.run_id and still.status is WorkflowStatus.RUNNING
+    finally:
+        await store.close()
+
+
 @pytest.mark.slow
 def test_the_run_page_links_the_runs_of_the_chain(server: ServerProcess, tmp_path: Path, task_queue: str) -> None:
     from playwright.sync_api import expect

@@ -292,10 +292,24 @@ class EngineCore:
                 return
 
     async def _commit(self, ex: Execution, *, quiet: bool | None = None) -> None:
-        """Write the transition in progress; on failure forget the execution (memory is now wrong)."""
-        if ex.creating is not None:
-            await self._created(ex)
-        await self._submit_commit(ex, quiet=quiet)
+        """Write the transition in progress; on failure forget the execution (memory is now wrong).
+
+        A run whose create is still being written waits for it first, so that a refused start refuses its
+        first task's completion. A chained run (``Execution.chained``: its create rides on the write that
+        closed the run before it) does not wait: its write is queued behind that one, which the store
+        applies first, and fails the version check if that one failed. A continue-as-new loop then runs at
+        the pace of its worker, its runs sharing group commits, instead of one commit's latency a run."""
+        creating = ex.creating
+        if creating is None or not ex.chained or creating.done():
+            if creating is not None:
+                await self._created(ex)
+            await self._submit_commit(ex, quiet=quiet)
+            return
+        try:
+            await self._submit_commit(ex, quiet=quiet)
+        except ConditionFailedError:
+            await self._created(ex)  # NotFoundError if the create was what failed, as unchained
+            raise
 
     def _submit_commit(
         self, ex: Execution, *, quiet: bool | None = None, snapshot: bool = False
@@ -322,9 +336,10 @@ class EngineCore:
             write.follow_on, ex.follow_on = follow.write, None
             # Written by the store's thread, so the loop hands the next run's first task out meanwhile.
             quiet = False
-        if ex.writing is not None:
-            # Behind a write still in flight, never written at once on this thread: it would be
-            # settled first, and the events of the two kept in the wrong order (see _committed).
+        if ex.writing is not None or ex.creating is not None:
+            # Behind a write still in flight (this run's last, or its create), never written at once on
+            # this thread: it would be settled first, and the events of the two kept in the wrong order
+            # (see _committed), or written before the run exists.
             quiet = False
         fut = self.store.submit(write, quiet=quiet)
         ex.writing = fut

@@ -101,6 +101,7 @@ class Execution:
     """One run's in-memory working copy: the stored record, its parsed state, and its lock."""
 
     __slots__ = (
+        "chained",
         "creating",
         "events",
         "follow_on",
@@ -128,6 +129,9 @@ class Execution:
         self.tail_first = 1 if new else record.next_event_id
         #: The write that creates the run, while it is in progress (see ``Engine.start_workflow``).
         self.creating: asyncio.Future[None] | None = None
+        #: ``creating`` is the write that closed the run before this one (a continue-as-new, a retry): this
+        #: run's own writes queue behind it instead of waiting for it (``EngineCore._commit``).
+        self.chained = False
         #: The latest write submitted, while it is in progress (see ``EngineCore._submit_commit``).
         self.writing: asyncio.Future[None] | None = None
         #: A write of this copy failed: it is out of the cache, and the run is being reloaded.

@@ -7,7 +7,8 @@ closing write (``ExecutionWrite.follow_on``): the store applies both or neither,
 moment leaves either the old run open (its workflow task is handed out again and continues again) or the
 old run closed and the new one created, never neither nor both. The new run goes on as soon as that write
 is submitted, as a new run does while its start is written: its first workflow task runs meanwhile, and
-its completion waits for the write (``_submitted``).
+its completion's write is queued behind that one (``Execution.chained``), so that a loop of runs shares
+group commits instead of waiting for one commit a run (``_submitted``).
 
 ``start_next_run`` is the part a run's retry (``workflow_timeouts``) shares: any closing that names a
 successor in its event (``new_execution_run_id``) is followed by ``wait_result``, ``describe`` and the
@@ -138,9 +139,11 @@ def start_next_run(
 def _submitted(core: EngineCore, ex: Execution, fx: Effects, writing: asyncio.Future[None]) -> None:
     """The commit that closes the run before ``ex`` and creates ``ex`` is submitted: ``ex`` goes on at once, as
     a new run does while its start is written (``Engine._start``). Its first workflow task is handed out now (it
-    runs while the commit is written: workflow code has no effects), and its completion waits for the commit
-    (``ex.creating``); if the commit fails, ``ex`` is forgotten and nothing it did is kept."""
+    runs while the commit is written: workflow code has no effects). Its completion is written behind the
+    commit (``ex.creating``, ``ex.chained``) and acted on once durable; if the commit fails, ``ex`` is
+    forgotten, and the writes behind it fail their version check: nothing it did is kept."""
     ex.creating = writing
+    ex.chained = True
     run_id = ex.record.run_id
 
     def settled(f: asyncio.Future[None]) -> None:
