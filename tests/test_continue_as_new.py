@@ -447,3 +447,73 @@ async def test_continuing_when_the_server_suggests_it_keeps_each_history_short(t
         runs = await _chain(client, wid)
         assert [r["status"] for r in runs] == ["CONTINUED_AS_NEW"] * 2 + ["COMPLETED"]
         assert all(r["history_length"] < 45 for r in runs), runs
+
+
+# --- the next run's first task in the completion's answer ------------------------------------------------------
+
+NS = "/api/v1/namespaces/default"
+
+
+def _continue(n: int, **more: Any) -> dict[str, Any]:
+    return {"type": "ContinueAsNewWorkflow", "input": n, **more}
+
+
+def test_the_next_runs_first_task_comes_back_in_the_answer(server: ServerProcess) -> None:
+    tq = f"next-{uuid.uuid4().hex[:6]}"
+    wid = new_id()
+    with httpx.Client(base_url=server.url + NS, timeout=30) as http:
+        session = http.post(
+            "/workers", json={"identity": "hand", "task_queue": tq, "workflow_types": [{"name": "loop"}]}
+        ).json()["session_id"]
+        first = http.post("/workflows", json={"workflow_id": wid, "workflow_type": "loop", "task_queue": tq}).json()
+        task = http.post("/workflow-tasks/poll", json={"session_id": session, "timeout": 10}).json()
+        # Asked for, and this session runs the next run's type on its queue: the answer carries its first task,
+        # the whole (short) history of a run that its first run's close created.
+        done = http.post(
+            "/workflow-tasks/complete",
+            json={"task_token": task["task_token"], "commands": [_continue(1)], "want_next_run_task": True},
+        ).json()
+        nxt = done["next_run_task"]
+        assert nxt is not None and nxt["workflow_id"] == wid and nxt["run_id"] != first["run_id"]
+        assert nxt["first_event_id"] == 1
+        assert [e["event_type"] for e in nxt["history"]] == [
+            "WorkflowExecutionStarted",
+            "WorkflowTaskScheduled",
+            "WorkflowTaskStarted",
+        ]
+        assert nxt["history"][0]["attributes"]["continued_execution_run_id"] == first["run_id"]
+        # Handed out once: no poll gets it as well.
+        assert http.post("/workflow-tasks/poll", json={"session_id": session, "timeout": 0.5}).status_code == 204
+        # Its completion is recorded as any; a next run of a type this session does not run is not handed back,
+        # but offered to the workers that run it.
+        done = http.post(
+            "/workflow-tasks/complete",
+            json={
+                "task_token": nxt["task_token"],
+                "commands": [_continue(2, workflow_type="other")],
+                "want_next_run_task": True,
+            },
+        ).json()
+        assert done.get("next_run_task") is None
+        other = http.post(
+            "/workers", json={"identity": "other", "task_queue": tq, "workflow_types": [{"name": "other"}]}
+        ).json()["session_id"]
+        third = http.post("/workflow-tasks/poll", json={"session_id": other, "timeout": 10}).json()
+        assert third["workflow_type"] == "other" and third["history"][0]["attributes"]["input"] == 2
+        # Not asked for: the answer has none, and the task goes to a poll.
+        done = http.post(
+            "/workflow-tasks/complete", json={"task_token": third["task_token"], "commands": [_continue(3)]}
+        ).json()
+        assert done.get("next_run_task") is None
+        fourth = http.post("/workflow-tasks/poll", json={"session_id": other, "timeout": 10}).json()
+        assert fourth["history"][0]["attributes"]["input"] == 3
+        runs = http.get("/workflows", params={"workflow_id": wid}).json()["executions"]
+        assert [r["status"] for r in runs] == ["RUNNING"] + ["CONTINUED_AS_NEW"] * 3
+        history = http.get("/workflows/history", params={"workflow_id": wid, "run_id": nxt["run_id"]}).json()["events"]
+        assert [e["event_type"] for e in history] == [
+            "WorkflowExecutionStarted",
+            "WorkflowTaskScheduled",
+            "WorkflowTaskStarted",
+            "WorkflowTaskCompleted",
+            "WorkflowExecutionContinuedAsNew",
+        ]

@@ -898,6 +898,12 @@ class CompleteWorkflowTaskRequest(_Model):
         description="Schedule the next workflow task at once (sticky), though nothing new happened: the worker "
         "is still running local activities and completes this task before it times out (a heartbeat).",
     )
+    want_next_run_task: bool = Field(
+        default=False,
+        description="The worker has a free slot for the first workflow task of the run this task's "
+        "ContinueAsNewWorkflow command starts: hand it back in the answer (next_run_task) if this worker's "
+        "session runs that run's workflow type on its task queue.",
+    )
 
 
 class CompleteWorkflowTaskResponse(_Model):
@@ -913,6 +919,12 @@ class CompleteWorkflowTaskResponse(_Model):
         default_factory=list,
         description="Activities handed over eagerly, without their input (input_from_command): the worker "
         "takes it from its ScheduleActivity commands.",
+    )
+    next_run_task: WorkflowTask | None = Field(
+        default=None,
+        description="The first workflow task of the run this task continued as new into (want_next_run_task). "
+        "Such an answer goes out once the close and the new run's create are submitted, before they are durable; "
+        "the new run's task is refused if they fail.",
     )
 
 

@@ -14,6 +14,9 @@ never how it is written: the scope's exit picks the path, and it alone knows the
   reports, arriving meanwhile, join the same group commit.
 - **A report and the workflow task it causes, in one commit.** A worker that keeps the workflow cached
   may run it on its own report and send the commands along (a continuation, see ``deliver``).
+- **Answer once submitted.** A workflow task that continued as new may be answered with the next run's
+  first task as soon as its commit is submitted (``submit_now``): the worker runs that task while the
+  close and the create are written, and a continue-as-new loop moves one frame each way a run.
 
 A transition that raises before it committed what it changed leaves a copy that memory alone holds:
 it is forgotten and the run reloaded from the store (``EngineCore._lose``).
@@ -46,7 +49,7 @@ __all__ = ["Transition", "TransitionScope"]
 class Transition:
     """One change to one run, under its lock: what it appends and changes, and what follows its commit."""
 
-    __slots__ = ("_answer_first", "_handed_on", "_release_early", "_write", "core", "ex", "fx", "now")
+    __slots__ = ("_answer_first", "_handed_on", "_release_early", "_submitted", "_write", "core", "ex", "fx", "now")
 
     def __init__(self, core: EngineCore, ex: Execution) -> None:
         self.core = core
@@ -60,6 +63,8 @@ class Transition:
         self._write = False
         #: The lock went on with the commit (behind the answer) or was released before the write was done.
         self._handed_on = False
+        #: The commit was submitted already (``submit_now``): nothing is left for the scope's exit.
+        self._submitted = False
 
     # --- what a feature changes ----------------------------------------------------------------------
 
@@ -351,11 +356,36 @@ class Transition:
             await self.core._commit(self.ex)
             self._write = False
 
+    def submit_now(self) -> None:
+        """Submit the commit now, and let the caller answer before it is durable: the effects are acted
+        on, and the lock released, once it is. Nothing may change after this. Only for a run that is not
+        waiting for its own create (or whose create this write queues behind, ``Execution.chained``):
+        the caller checks. Used to hand a worker the next run's first task (``WorkflowTasks.complete``)
+        while the close and the create are written; if they fail, that task is refused, as any task
+        of a run whose create failed is."""
+        core = self.core
+        ex = self.ex
+        assert ex.creating is None or ex.chained
+        for finish in core.finishers:
+            finish(self)
+        fx, self.fx = self.fx, Effects()
+        self._submitted = self._handed_on = True
+        durable = core._submit_commit(ex)
+        durable.add_done_callback(functools.partial(self._durable, fx))
+
+    def _durable(self, fx: Effects, fut: asyncio.Future[None]) -> None:
+        try:
+            self.core._act_when_durable(self.ex, fx, fut)
+        finally:
+            self.ex.lock.release()
+
     async def _finish(self) -> None:
         """Commit and act by the path this transition allows (``_handed_on`` says if the lock went
         on with the commit, or was released already)."""
         core = self.core
         ex = self.ex
+        if self._submitted:
+            return
         for finish in core.finishers:
             finish(self)
         if not self._changed():

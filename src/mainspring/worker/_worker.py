@@ -51,6 +51,7 @@ _EAGER_MAX = 8
 #: At most this many tasks asked for in one poll.
 _POLL_MOST = 16
 _SCHEDULE_ACTIVITY = CommandType.SCHEDULE_ACTIVITY.value
+_CONTINUE_AS_NEW = CommandType.CONTINUE_AS_NEW_WORKFLOW.value
 #: A long history is fetched in chunks of this many events (a page each, as the server bounds them),
 #: this many chunks at a time: one page after another, the round trips dominated (75,000 events in
 #: 75 sequential pages) while the server, its store reads and the socket sat mostly idle.
@@ -520,9 +521,7 @@ class Worker:
                 for task in tasks:
                     # Its own task: a shutdown stops the poll, but a task already received is finished
                     # and reported (it is quick), rather than left for the server to take back (_stop).
-                    t = asyncio.get_running_loop().create_task(self._run_workflow_task(task))
-                    self._wt_tasks.add(t)
-                    t.add_done_callback(self._workflow_task_done)
+                    self._spawn_workflow_task(task)
                     held -= 1
             except asyncio.CancelledError:
                 raise
@@ -532,6 +531,31 @@ class Worker:
             finally:
                 for _ in range(held):
                     slots.release()
+
+    def _spawn_workflow_task(self, task: dict[str, Any]) -> None:
+        """Run ``task`` as its own asyncio task, on a workflow task slot the caller took (released at its end)."""
+        t = asyncio.get_running_loop().create_task(self._run_workflow_task(task))
+        self._wt_tasks.add(t)
+        t.add_done_callback(self._workflow_task_done)
+
+    async def _next_run_slot(self, task: dict[str, Any], commands: list[dict[str, Any]]) -> bool:
+        """Take a workflow task slot for the first task of the run ``commands`` continue as new into, if this
+        worker runs it (its type, on this task queue) and a slot is free: the completion's answer then
+        brings that task (``want_next_run_task``), with no poll in between."""
+        if not commands or self._stopping.is_set():
+            return False
+        last = commands[-1]
+        if last["type"] != _CONTINUE_AS_NEW or last.get("task_queue") not in (None, self.task_queue):
+            return False
+        if (
+            task["task_queue"] != self.task_queue
+            or (last.get("workflow_type") or task["workflow_type"]) not in self._workflows
+        ):
+            return False
+        slots = self._wt_slots
+        if slots.locked():
+            return False
+        return await slots.acquire()  # free: taken at once
 
     def _workflow_task_done(self, t: asyncio.Task[None]) -> None:
         self._wt_tasks.discard(t)
@@ -603,7 +627,21 @@ class Worker:
             report["rejected_updates"] = outcome.rejected_updates
         if outcome.force_new_task:
             report["force_new_task"] = True
-        answer = await self._report("complete_workflow_task", report)
+        next_slot = await self._next_run_slot(task, commands)
+        if next_slot:
+            report["want_next_run_task"] = True
+        try:
+            answer = await self._report("complete_workflow_task", report)
+        except BaseException:
+            if next_slot:
+                self._wt_slots.release()
+            raise
+        nxt = answer.get("next_run_task") if answer is not None else None
+        if nxt is not None and not self._stopping.is_set():
+            self._spawn_workflow_task(nxt)  # on the slot taken for it
+        elif next_slot:
+            # (Stopping: not run here. The session's end hands it to another worker, as a task held then is.)
+            self._wt_slots.release()
         if answer is None:
             self._slots.give(slots)
             self.cache.evict(run_id)

@@ -262,7 +262,34 @@ class WorkflowTasks:
                 # force_new_task: the worker still runs local activities and goes on in the next task.
                 t.wake()
             eager = await t.take_eager(session, req.eager_activity_slots) if sticky else []
-            return {"accepted": True, "events": written if sticky else [], "activity_tasks": eager}
+            answer: dict[str, Any] = {"accepted": True, "events": written if sticky else [], "activity_tasks": eager}
+            nxt = self._next_run_for(ex, session, t.now) if req.want_next_run_task else None
+            if nxt is not None and session is not None:
+                # Handed out before the commit that creates it is submitted, so that this commit's effects
+                # (``_submitted``) do not offer it to a poll as well (no one else can reach the run before
+                # then: it is not in the cache); the answer goes out at once.
+                async with nxt.lock:
+                    answer["next_run_task"] = await self.begin(nxt, session, t.now)
+                    t.submit_now()
+            return answer
+
+    @staticmethod
+    def _next_run_for(ex: Execution, session: Session | None, now: float) -> Execution | None:
+        """The run this transition's continue-as-new is creating, if its first task may go to ``session`` now,
+        in the answer: the worker runs its type on its queue, the task is due, and ``ex`` may be answered
+        once its write is submitted (``Transition.submit_now``)."""
+        nxt = ex.successor
+        if nxt is None or ex.follow_on is None or session is None or session.closed:
+            return None
+        if ex.creating is not None and not ex.chained:
+            return None  # this run's own start is still being written: its answer waits for that anyway
+        rec = nxt.record
+        wt = nxt.state.wt
+        if wt is None or wt.started or wt.ready_time > now:
+            return None
+        if rec.task_queue != session.task_queue or rec.workflow_type not in session.workflow_types:
+            return None
+        return nxt
 
     async def fail(self, namespace: str, req: m.FailWorkflowTaskRequest, caller: Session | None = None) -> None:
         failure = req.failure.model_dump(exclude_none=True)
@@ -407,8 +434,9 @@ class WorkflowTasks:
             core.timers.schedule(now + core.sticky_timeout, self._on_sticky_timeout, sticky.id, rec.run_id)
 
     def _act(self, ex: Execution, fx: Effects) -> None:
-        if fx.offer_wt and ex.state.wt is not None:
-            self.arm(ex.record, ex.state.wt, sticky=self.sticky_session(ex))
+        wt = ex.state.wt
+        if fx.offer_wt and wt is not None and not wt.started:  # (started: handed out in an answer already)
+            self.arm(ex.record, wt, sticky=self.sticky_session(ex))
 
     def sticky_session(self, ex: Execution) -> Session | None:
         """The worker that keeps the run cached, if it is still connected."""
