@@ -281,8 +281,9 @@ class WorkflowTasks:
         nxt = ex.successor
         if nxt is None or ex.follow_on is None or session is None or session.closed:
             return None
-        if ex.creating is not None and not ex.chained:
-            return None  # this run's own start is still being written: its answer waits for that anyway
+        if ex.creating is not None and (not ex.chained or ex.creating.done()):
+            # Its own start is still being written (its answer waits for that anyway), or was refused.
+            return None
         rec = nxt.record
         wt = nxt.state.wt
         if wt is None or wt.started or wt.ready_time > now:
