@@ -380,10 +380,14 @@ class WorkflowTasks:
 
     async def _on_timeout(self, run_id: str, attempt: int, started_event_id: int) -> None:
         core = self.core
-        if run_id not in core._cache:
-            return  # a started task pins its run in the cache: this one has ended (no store read)
-        ex = await core._load(run_id)
+        ex = core._cache.get(run_id)
         if ex is None:
+            return  # a started task pins its run in the cache: this one has ended (no store read)
+        wt = ex.state.wt
+        if wt is None or not wt.started or wt.attempt != attempt or wt.started_event_id != started_event_id:
+            # Done (or handed out again) since, as nearly every task is when its timeout comes: no lock, no
+            # transition, and the run is not made the cache's most recently used. (Checked again under the
+            # lock: a task that is no longer current never becomes current again.)
             return
         async with core.transition(ex) as t:
             wt = ex.state.wt
