@@ -36,7 +36,7 @@ async def _a_run_that_took_an_update(client: Client, task_queue: str, item: str)
     return handle
 
 
-@pytest.mark.parametrize("how", ["default", "excluded"])
+@pytest.mark.parametrize("how", ["default", "excluded", "signals only"])
 async def test_updates_after_the_reset_point_run_again_in_the_new_run_unless_excluded(
     server: ServerProcess, client: Client, task_queue: str, how: str
 ) -> None:
@@ -46,10 +46,11 @@ async def test_updates_after_the_reset_point_run_again_in_the_new_run_unless_exc
         wid = handle.workflow_id
         if how == "default":  # Temporal's default: signals and updates are reapplied
             new_run = await handle.reset(reset_type="FirstWorkflowTask")
-        else:  # from the CLI, with Temporal's flag
+        else:  # from the CLI, with Temporal's flag, or naming what to reapply
+            flag = ("--reapply-exclude", "Update") if how == "excluded" else ("--reapply", "signals")
             done = await asyncio.to_thread(
                 run_cli,
-                *("workflow", "reset", "-w", wid, "-t", "FirstWorkflowTask", "--reapply-exclude", "Update"),
+                *("workflow", "reset", "-w", wid, "-t", "FirstWorkflowTask", *flag),
                 *("-o", "json"),
                 address=server.address,
             )
@@ -119,6 +120,9 @@ def _reapplied_items(server: ServerProcess, run_id: str) -> list[tuple[str, str]
         (("--reapply-exclude", "none"), "--reapply-exclude"),
         (("--reapply-type", "Updates"), "--reapply-type"),
         (("--reapply-type", "Signal", "--reapply-exclude", "Update"), "cannot be used together"),
+        (("--reapply", "signals,bogus"), "--reapply"),
+        (("--reapply", ""), "--reapply"),
+        (("--reapply", "none", "--reapply-exclude", "Update"), "cannot be used together"),
     ],
 )
 def test_bad_reapply_values_exit_non_zero_naming_the_flag(

@@ -1,6 +1,7 @@
 """``mainspring workflow reset``: a new run from a workflow task of a run, with Temporal CLI's flags
 (``--event-id/-e | --type/-t FirstWorkflowTask|LastWorkflowTask``, ``--reason``, ``--reapply-exclude``, the
-older ``--reapply-type``); and the reset links ``workflow describe`` prints."""
+older ``--reapply-type``), or ``--reapply signals,updates|none`` naming what is reapplied; and the reset links
+``workflow describe`` prints."""
 
 from __future__ import annotations
 
@@ -17,6 +18,27 @@ __all__ = ["register", "reset_rows"]
 
 #: Temporal's --reapply-type (deprecated there for --reapply-exclude): what it leaves out.
 _REAPPLY_TYPE_EXCLUDES = {"All": [], "Signal": ["Update"], "None": ["All"]}
+#: --reapply's words: what each keeps.
+_REAPPLY_WORDS = {"signals": "Signal", "signal": "Signal", "updates": "Update", "update": "Update"}
+
+
+def _reapply_excludes(value: str) -> list[str]:
+    """What ``--reapply`` (a comma-separated list of signals, updates; or all, none) leaves out."""
+    words = [w.strip().lower() for w in value.split(",") if w.strip()]
+    if words == ["none"]:
+        return ["All"]
+    if words == ["all"]:
+        return []
+    unknown = [w for w in words if w not in _REAPPLY_WORDS]
+    if unknown or not words:
+        fail(
+            f"--reapply {value!r}: expected a comma-separated list of signals and updates, or all, or none "
+            f"(e.g. --reapply signals,updates); not {', '.join(repr(w) for w in unknown) or 'empty'}",
+            EXIT_INVALID,
+            error="usage_error",
+        )
+    kept = {_REAPPLY_WORDS[w] for w in words}
+    return [kind for kind in ("Signal", "Update") if kind not in kept]
 
 
 @click.command("reset")
@@ -40,6 +62,13 @@ _REAPPLY_TYPE_EXCLUDES = {"All": [], "Signal": ["Update"], "None": ["All"]}
     "and the updates accepted after it are).",
 )
 @click.option(
+    "--reapply",
+    "reapply",
+    default=None,
+    metavar="signals,updates|all|none",
+    help="What to reapply after the reset point: signals, updates, both (the default), all, or none.",
+)
+@click.option(
     "--reapply-type",
     type=click.Choice(list(_REAPPLY_TYPE_EXCLUDES), case_sensitive=False),
     default=None,
@@ -56,6 +85,7 @@ def reset(
     reset_type: str | None,
     reason: str,
     reapply_exclude: tuple[str, ...],
+    reapply: str | None,
     reapply_type: str | None,
     output: str,
 ) -> None:
@@ -63,9 +93,15 @@ def reset(
     terminated if still running, and both are linked."""
     if (event_id is None) == (reset_type is None):
         fail("give exactly one of --event-id and --type", EXIT_INVALID, error="usage_error")
-    if reapply_type is not None and reapply_exclude:
-        fail("--reapply-type and --reapply-exclude cannot be used together", EXIT_INVALID, error="usage_error")
+    if sum(x is not None and x != () for x in (reapply_type, reapply_exclude, reapply)) > 1:
+        fail(
+            "--reapply, --reapply-exclude and --reapply-type cannot be used together: give one",
+            EXIT_INVALID,
+            error="usage_error",
+        )
     exclude = [x.capitalize() for x in reapply_exclude]
+    if reapply is not None:
+        exclude = _reapply_excludes(reapply)
     if reapply_type is not None:
         exclude = _REAPPLY_TYPE_EXCLUDES[next(k for k in _REAPPLY_TYPE_EXCLUDES if k.lower() == reapply_type.lower())]
     body: dict[str, Any] = {"workflow_id": workflow_id, "run_id": run_id, "reason": reason, "reapply_exclude": exclude}
