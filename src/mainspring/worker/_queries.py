@@ -79,6 +79,13 @@ async def _query(worker: Worker, body: dict[str, Any]) -> dict[str, Any]:
         known = ", ".join(worker._workflows) or "none"
         return _failed(f"worker {worker.identity} does not run {body.get('workflow_type')!r} (it runs: {known})")
     if body.get("sticky"):  # else this worker's copy, if it has one, may lag behind another worker's
+        if run_id in worker._reporting:
+            # Its task is done and its completion on the way (the server asks once that completion is in):
+            # the copy rests at the state to answer from, and waiting for the run's lock would wait for the
+            # completion's answer, that is for its write, which the answer does not depend on.
+            inst = worker.cache.peek(run_id)
+            if inst is not None:
+                return _ask(inst, name, raw)
         async with worker._run_lock(run_id):
             inst = worker.cache.peek(run_id)
             if inst is not None:

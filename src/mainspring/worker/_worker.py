@@ -204,6 +204,8 @@ class Worker:
         self._slots = _Slots(max_concurrent_activities)
         self._run_locks: dict[str, list[Any]] = {}
         self._query_tasks: set[asyncio.Task[None]] = set()
+        #: Runs whose workflow task is done here and whose completion is being reported.
+        self._reporting: set[str] = set()
         #: ``run()`` started by ``async with``: it leaves SIGINT/SIGTERM to the program.
         self._run_task: asyncio.Task[None] | None = None
         self._own_signals = True
@@ -630,12 +632,17 @@ class Worker:
         next_slot = await self._next_run_slot(task, commands)
         if next_slot:
             report["want_next_run_task"] = True
+        # While the completion is on its way, the cached copy rests at the state the task left: a query may
+        # read it without waiting for the answer (``_queries``).
+        self._reporting.add(run_id)
         try:
             answer = await self._report("complete_workflow_task", report)
         except BaseException:
             if next_slot:
                 self._wt_slots.release()
             raise
+        finally:
+            self._reporting.discard(run_id)
         nxt = answer.get("next_run_task") if answer is not None else None
         if nxt is not None and not self._stopping.is_set():
             self._spawn_workflow_task(nxt)  # on the slot taken for it

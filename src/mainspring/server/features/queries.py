@@ -37,9 +37,9 @@ from ...errors import InvalidArgumentError, RPCError
 if TYPE_CHECKING:
     from ...storage import ExecutionRecord
     from .._core import EngineCore
-    from .._execution import Effects, Execution
     from .._matching import Session
     from .._state import WorkflowTaskInfo
+    from .._transition import Transition
     from .signals import HandlerSchemas
 
 __all__ = ["DEFAULT_TIMEOUT", "MAX_TIMEOUT", "Queries"]
@@ -145,12 +145,16 @@ class Queries:
             self._unwatch(rec.run_id, entry)
         return True
 
-    # The commits are watched only while a query waits: ``_acted`` is among the core's acts then, and only
-    # then, so the transition path of a server no one queries does not change at all.
+    # The transitions are watched only while a query waits: ``_finished`` is among the core's finishers then,
+    # and only then, so the transition path of a server no one queries does not change at all. A waiting query
+    # goes on when the transition that completes the task ends, as its write is submitted rather than once it
+    # is durable: the worker answers from the state that task left, which is the run's once the write is done
+    # (a write that fails has the task run again, to the same state), and it answers at once, while the
+    # completion's answer is still on its way to it (``worker._queries``).
 
     def _watch(self, run_id: str, entry: tuple[WorkflowTaskInfo, asyncio.Future[None]]) -> None:
         if not self._waiting:
-            self.core.on_commit(self._acted)
+            self.core.on_finish(self._finished)
         self._waiting.setdefault(run_id, []).append(entry)
 
     def _unwatch(self, run_id: str, entry: tuple[WorkflowTaskInfo, asyncio.Future[None]]) -> None:
@@ -159,11 +163,12 @@ class Queries:
             entries.remove(entry)
             if not entries:
                 del self._waiting[run_id]
-        if not self._waiting and self._acted in self.core.acts:
-            self.core.acts.remove(self._acted)  # (never called from an act: a waiting query's own code)
+        if not self._waiting and self._finished in self.core.finishers:
+            self.core.finishers.remove(self._finished)  # (never called from a finisher: a waiting query's code)
 
-    def _acted(self, ex: Execution, fx: Effects) -> None:
-        """A commit: wake the queries waiting for the run's workflow task if it is done."""
+    def _finished(self, t: Transition) -> None:
+        """A transition ends: wake the queries waiting for the run's workflow task if it is done."""
+        ex = t.ex
         entries = self._waiting.get(ex.record.run_id)
         if entries is None:
             return
