@@ -26,6 +26,7 @@ from ._children import ChildWorkflowHandle, ChildWorkflowOptions, ExternalWorkfl
 from ._handlers import QUERY, SIGNAL, UPDATE
 from ._instance import ActivityCall, WorkflowInfo
 from ._local_activities import LocalActivityCall
+from ._patches import deprecate, patched
 from ._runtime_handlers import set_handler
 from ._updates import UpdateInfo, current_update
 
@@ -150,6 +151,21 @@ class Context:
     def current_update_info(self) -> UpdateInfo | None:
         """The update whose handler (or validator) runs this code (its ``id`` and ``name``), else None."""
         return current_update.get()
+
+    # --- versioning (Temporal's workflow.patched / deprecate_patch) -----------------------------------------
+
+    def patched(self, patch_id: str) -> bool:
+        """True if this run takes the new code path of the change named ``patch_id``: runs that got to this
+        point under the old code (their history has no marker for it) replay the old path and get False;
+        others record a marker and get True. The same answer for the rest of the run (see ``_patches``)."""
+        self._check_loop()
+        return patched(self._instance, patch_id)
+
+    def deprecate_patch(self, patch_id: str) -> None:
+        """Mark ``patch_id`` as the only path left (no run of the old one remains): its marker is recorded,
+        and replay accepts histories with or without it."""
+        self._check_loop()
+        deprecate(self._instance, patch_id)
 
     # --- handlers set while the workflow runs (Temporal's workflow.set_*_handler) ---------------------------
 

@@ -34,7 +34,7 @@ from typing import Any
 from ..api.enums import EventType
 from ..api.fields import MAX_SECONDS
 from ..errors import FailureError, NondeterminismError, WorkflowCodeError
-from . import _activities, _children, _guard, _local_activities, _timers, _updates
+from . import _activities, _children, _guard, _local_activities, _patches, _timers, _updates
 from ._children import ParentInfo
 from ._definition import WorkflowDefinition
 from ._features import CLOSING_COMMANDS, COMMAND_EVENTS, EVENT_HANDLERS
@@ -225,6 +225,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self._signal_buffer: dict[str, list[Any]] = {}
         #: Handlers set by the code while it runs, by kind and name (see ``_runtime_handlers``).
         self.runtime_handlers: dict[str, dict[str | None, HandlerDefinition]] = {}
+        #: ``ctx.patched`` answers so far, by patch id (see ``_patches``).
+        self._patches: dict[str, bool] = {}
         #: ``ctx.wait_condition`` waiters: (condition, future), checked each time the code is blocked.
         self._conditions: list[tuple[Callable[[], bool], asyncio.Future[bool]]] = []
         #: Async signal and update handlers that have started and not finished.
@@ -361,6 +363,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
 
     def _match(self, ev: dict[str, Any], command_event: CommandEvent) -> None:
         key = command_event.key(ev["attributes"])
+        if (not self._pending or self._pending[0].key != key) and _patches.skippable(ev):
+            return  # a deprecated patch the code no longer marks (see ``_patches``)
         if not self._pending:
             raise NondeterminismError(
                 f"{self._where()}: history {describe_event(ev)} was recorded here, but the workflow code "

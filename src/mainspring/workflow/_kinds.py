@@ -21,7 +21,16 @@ if TYPE_CHECKING:
 __all__ = ["NAMING_FIELDS", "CommandEvent", "EventHandler", "describe_event"]
 
 #: The attributes that name what an event or command is about, in a non-determinism error.
-NAMING_FIELDS = ("activity_type", "activity_id", "timer_id", "signal_name", "name", "update_id")
+NAMING_FIELDS = (
+    "activity_type",
+    "activity_id",
+    "timer_id",
+    "signal_name",
+    "name",
+    "update_id",
+    "marker_name",
+    "marker_id",
+)
 
 #: What an event means to the workflow: ``handler(instance, event)``.
 EventHandler = Callable[["WorkflowInstance", dict[str, Any]], None]
