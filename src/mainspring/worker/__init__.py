@@ -2,6 +2,15 @@
 
 from .._gc import tune_gc
 from ._processes import SharedStateManager
+from ._replayer import Replayer, WorkflowHistory, WorkflowReplayResult, WorkflowReplayResults
 from ._worker import Worker
 
-__all__ = ["SharedStateManager", "Worker", "tune_gc"]
+__all__ = [
+    "Replayer",
+    "SharedStateManager",
+    "Worker",
+    "WorkflowHistory",
+    "WorkflowReplayResult",
+    "WorkflowReplayResults",
+    "tune_gc",
+]
