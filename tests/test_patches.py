@@ -162,3 +162,20 @@ async def test_a_removed_patch_a_history_still_has_is_non_determinism_named(clie
     async with running_worker(client, task_queue, workflows=[v4], activities=ACTIVITIES):
         with pytest.raises(WorkflowQueryFailedError, match=r"non-determinism.*core_patch"):
             await handle.query("nothing", result_type=str)
+
+
+@workflow.defn
+async def bad_patch_ids(ctx: workflow.Context) -> list[str]:
+    said = []
+    for bad in ("", "x" * 1001, "tab\there", 7):
+        try:
+            ctx.patched(bad)  # type: ignore[arg-type]
+        except (TypeError, ValueError) as e:
+            said.append(type(e).__name__)
+    return said
+
+
+async def test_patch_ids_are_checked_at_the_call(client: Client, task_queue: str) -> None:
+    async with running_worker(client, task_queue, workflows=[bad_patch_ids]):
+        said = await client.execute_workflow(bad_patch_ids, id=new_id(), task_queue=task_queue)
+    assert said == ["ValueError", "ValueError", "ValueError", "TypeError"]

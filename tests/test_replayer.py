@@ -5,7 +5,11 @@ not fit is reported with the event and the command that differ."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +60,48 @@ def test_bad_histories_are_refused_saying_what_a_history_is() -> None:
             WorkflowHistory.from_json("w", bad)
     with pytest.raises(ValueError, match="at least one workflow"):
         Replayer(workflows=[])
+
+
+async def test_the_replay_command_is_a_deploy_gate(
+    server: ServerProcess, client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    wid = await _a_finished_v2_run(client, task_queue)
+    (tmp_path / "flows_new.py").write_text("from test_patches import old_greeting, v2\n")
+    (tmp_path / "flows_old.py").write_text("from test_patches import v1\n")
+    (tmp_path / "nothing.py").write_text("X = 1\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+
+    def replay(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_cli("workflow", "replay", *args, address=server.address, env=env)
+
+    ok = await asyncio.to_thread(replay, "--module", "flows_new", "--type", NAME, "-o", "json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout) == {"replayed": 1, "failed": 0, "failures": []}
+    bad = await asyncio.to_thread(replay, "--module", "flows_old", "--type", NAME)
+    assert bad.returncode == 1, bad.stderr
+    assert f"FAIL {wid} run " in bad.stdout and "core_patch" in bad.stdout
+    assert "1 replayed, 1 failed" in bad.stderr
+
+    # From an exported file, no server needed; and what is wrong with a bad file or module, named.
+    exported = tmp_path / "h.json"
+    shown = await asyncio.to_thread(run_cli, "workflow", "show", "-w", wid, "-o", "json", address=server.address)
+    exported.write_text(shown.stdout)
+    from_file = await asyncio.to_thread(replay, "--module", "flows_old", "--file", str(exported))
+    assert from_file.returncode == 1 and "FAIL h:" in from_file.stdout, from_file.stdout
+    (tmp_path / "junk.json").write_text('{"not": "a history"}')
+    for args, says in (
+        (("--module", "flows_new", "--file", str(tmp_path / "junk.json")), "is not a workflow history"),
+        (("--module", "flows_new", "--file", str(tmp_path / "missing.json")), "cannot read --file"),
+        (("--module", "no_such_module", "--type", NAME), "cannot import --module 'no_such_module'"),
+        (("--module", "nothing", "--type", NAME), "no @workflow.defn workflows"),
+        (
+            (
+                "--module",
+                "flows_new",
+            ),
+            "give --type, --workflow-id or --file",
+        ),
+    ):
+        refused = await asyncio.to_thread(replay, *args)
+        assert refused.returncode == 2 and says in refused.stderr, (args, refused.stderr)
+        assert "Traceback" not in refused.stderr

@@ -423,12 +423,8 @@ def _event_details(e: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-@workflow.command("show")
-@_handle_options
-@connection_options
-@run_sync
-def show(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
-    """Print a workflow's event history."""
+def history_events(api: Api, workflow_id: str, run_id: str | None) -> list[dict[str, Any]]:
+    """A run's whole history, page by page."""
     events: list[dict[str, Any]] = []
     first = 1
     while True:
@@ -436,8 +432,17 @@ def show(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
         page = api.get(api.path("/workflows/history"), params)
         events.extend(page["events"])
         if not page.get("next_page_token"):
-            break
+            return events
         first = int(page["next_page_token"])
+
+
+@workflow.command("show")
+@_handle_options
+@connection_options
+@run_sync
+def show(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
+    """Print a workflow's event history."""
+    events = history_events(api, workflow_id, run_id)
     if output == "json":
         echo_json({"events": events})
         return
@@ -581,9 +586,11 @@ _register_messages()
 
 
 def _register_reset() -> None:
+    from ._replay import register as register_replay
     from ._reset import register
 
     register(workflow)
+    register_replay(workflow)
 
 
 _register_reset()

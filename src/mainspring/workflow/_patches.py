@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..api.enums import CommandType, EventType
+from ..api.names import check_id
 
 if TYPE_CHECKING:
     from ._instance import WorkflowInstance
@@ -69,8 +70,11 @@ def skippable(ev: dict[str, Any]) -> bool:
 
 
 def _check(patch_id: str) -> None:
-    if not isinstance(patch_id, str) or not patch_id:
-        raise TypeError(f"a patch id must be a non-empty str, got {patch_id!r}")
+    if not isinstance(patch_id, str):
+        raise TypeError(f"a patch id must be a str, got {type(patch_id).__name__}")
+    problem = check_id("patch id", patch_id)  # the marker's id: bounded and printable, as the server wants
+    if problem:
+        raise ValueError(problem)
 
 
 def _record(inst: WorkflowInstance, patch_id: str, *, deprecated: bool) -> None:
