@@ -153,7 +153,16 @@ EXPORTS: dict[str, list[str]] = {
         "StoreOwnershipError",
         "store_from_url",
     ],
-    "mainspring.worker": ["SharedStateManager", "Worker", "tune_gc"],
+    "mainspring.testing": ["ActivityEnvironment", "default_activity_info"],
+    "mainspring.worker": [
+        "Replayer",
+        "SharedStateManager",
+        "Worker",
+        "WorkflowHistory",
+        "WorkflowReplayResult",
+        "WorkflowReplayResults",
+        "tune_gc",
+    ],
     "mainspring.workflow": [
         "ChildWorkflowHandle",
         "ChildWorkflowOptions",
