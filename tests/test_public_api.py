@@ -153,7 +153,7 @@ EXPORTS: dict[str, list[str]] = {
         "StoreOwnershipError",
         "store_from_url",
     ],
-    "mainspring.testing": ["ActivityEnvironment", "default_activity_info"],
+    "mainspring.testing": ["ActivityEnvironment", "WorkflowEnvironment", "default_activity_info"],
     "mainspring.worker": [
         "Replayer",
         "SharedStateManager",
