@@ -1,4 +1,4 @@
-"""``WorkflowEnvironment.start_local()``: a Mainspring server in this process, on this event loop, for tests.
+"""``WorkflowEnvironment``: a Mainspring server in this process, on this event loop, for tests.
 
     async with WorkflowEnvironment.start_local() as env:      # or: env = await ...start_local()
         async with Worker(env.client, task_queue="tq", workflows=[...]):
@@ -8,6 +8,11 @@ The server is the real one (``mainspring.server.Server``) on a free port of 127.
 SQLite file: a temporary one removed at the end, or ``db_filename``, which is kept. Nothing to download and no
 process to start, unlike Temporal's ``start_local``. Leaving the block (or ``await env.shutdown()``) closes
 the client and stops the server.
+
+``WorkflowEnvironment.start_time_skipping()`` is the same server on a clock that jumps to its next timer
+whenever nothing is under way (``_skipping``): a workflow that sleeps 30 days finishes in milliseconds, and
+timeouts, retry backoffs and ``ctx.wait_condition(timeout=)`` follow the skipped clock. ``env.now()`` is that
+clock's time; ``env.sleep(duration)`` moves it on by ``duration``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from types import TracebackType
 from typing import Any
 
 from ..client import Client
+from ._skipping import SkippingClock, skip_while_idle
 
 __all__ = ["WorkflowEnvironment"]
 
@@ -30,18 +36,41 @@ __all__ = ["WorkflowEnvironment"]
 class WorkflowEnvironment:
     """A server and a client of it, for tests (``start_local``)."""
 
-    def __init__(self, client: Client, server: Any, serving: asyncio.Task[None], tmp: Path | None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        server: Any,
+        serving: asyncio.Task[None],
+        tmp: Path | None,
+        clock: SkippingClock | None = None,
+        skipper: asyncio.Task[None] | None = None,
+    ) -> None:
         #: A client of the environment's server.
         self.client = client
         self._server = server
         self._serving = serving
         self._tmp = tmp
+        self._clock = clock
+        self._skipper = skipper
 
     @staticmethod
     def start_local(*, db_filename: str | Path | None = None, namespace: str = "default", **settings: Any) -> _Starting:
         """Start a server in this process (real time); ``settings`` are ``ServerConfig`` fields
         (``workflow_task_timeout=timedelta(seconds=2)``, say). Await it, or use it with ``async with``."""
-        return _Starting(db_filename, namespace, settings)
+        return _Starting(db_filename, namespace, settings, skipping=False)
+
+    @staticmethod
+    def start_time_skipping(
+        *, db_filename: str | Path | None = None, namespace: str = "default", **settings: Any
+    ) -> _Starting:
+        """Start a server in this process whose clock skips to its next timer whenever nothing is under way
+        (see the module's docstring). Await it, or use it with ``async with``."""
+        return _Starting(db_filename, namespace, settings, skipping=True)
+
+    @property
+    def supports_time_skipping(self) -> bool:
+        """True for ``start_time_skipping``'s environment."""
+        return self._clock is not None
 
     @property
     def address(self) -> str:
@@ -50,16 +79,26 @@ class WorkflowEnvironment:
         return address
 
     def now(self) -> datetime:
-        """The environment's current time (real time, here)."""
-        return datetime.now(UTC)
+        """The environment's current time: real time, or the skipping clock's."""
+        return datetime.fromtimestamp(self._clock.now(), UTC) if self._clock is not None else datetime.now(UTC)
 
     async def sleep(self, duration: float | Any) -> None:
-        """Wait ``duration`` (seconds or a ``timedelta``) of the environment's time (real time, here)."""
+        """Let ``duration`` (seconds or a ``timedelta``) of the environment's time pass: moved on at once
+        when time skips (the timers due meanwhile fire), waited for in real time otherwise."""
         seconds = duration.total_seconds() if hasattr(duration, "total_seconds") else float(duration)
-        await asyncio.sleep(seconds)
+        if self._clock is None:
+            await asyncio.sleep(seconds)
+            return
+        self._clock.advance(seconds)
+        self._server.engine.timers.wake()
+        await asyncio.sleep(0)
 
     async def shutdown(self) -> None:
         """Close the client and stop the server (and remove its temporary database)."""
+        if self._skipper is not None:
+            self._skipper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._skipper
         await self.client.close()
         self._server.stop()
         with contextlib.suppress(asyncio.CancelledError):
@@ -79,7 +118,8 @@ class WorkflowEnvironment:
 class _Starting:
     """What ``start_local`` returns: awaitable (the environment) and an async context manager."""
 
-    def __init__(self, db: str | Path | None, namespace: str, settings: dict[str, Any]) -> None:
+    def __init__(self, db: str | Path | None, namespace: str, settings: dict[str, Any], *, skipping: bool) -> None:
+        self._skipping = skipping
         self._db = db
         self._namespace = namespace
         self._settings = settings
@@ -108,13 +148,18 @@ class _Starting:
             db = tmp / "mainspring.db"
         namespaces = ("default",) if self._namespace == "default" else ("default", self._namespace)
         config = ServerConfig(db=str(db), port=0, ui_port=None, namespaces=namespaces, **self._settings)
-        server = Server(config)
+        clock = SkippingClock() if self._skipping else None
+        server = Server(config, clock=clock)
         try:
             await server.start()
         except BaseException:
             if tmp is not None:
                 shutil.rmtree(tmp, ignore_errors=True)
             raise
-        serving = asyncio.get_running_loop().create_task(server.serve(), name="mainspring-test-server")
+        loop = asyncio.get_running_loop()
+        serving = loop.create_task(server.serve(), name="mainspring-test-server")
+        skipper = None
+        if clock is not None:
+            skipper = loop.create_task(skip_while_idle(server, clock), name="mainspring-time-skipping")
         client = await Client.connect(server.address, namespace=self._namespace)
-        return WorkflowEnvironment(client, server, serving, tmp)
+        return WorkflowEnvironment(client, server, serving, tmp, clock, skipper)
