@@ -25,7 +25,25 @@ ROOT = BENCH_DIR.parent
 PY = sys.executable
 
 ENGINES = ("mainspring", "temporal", "dbos")
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "W11", "W12", "W13", "W14", "W15", "CLI")
+WORKLOADS = (
+    "W1",
+    "W2",
+    "W3",
+    "W4",
+    "W5",
+    "W6",
+    "W7",
+    "W8",
+    "W9",
+    "W10",
+    "W11",
+    "W12",
+    "W13",
+    "W14",
+    "W15",
+    "W16",
+    "CLI",
+)
 
 #: The default n of each workload. W5's default is per engine (see W5_DEFAULT_N).
 DEFAULT_N = {
@@ -44,6 +62,7 @@ DEFAULT_N = {
     "W15": 10_000,
     "W13": 1000,
     "W14": 200,
+    "W16": 1000,
 }
 #: W5 (workflows waiting on a one-hour timer): 100,000 for Mainspring, as the issue asks. Temporal's dev
 #: server starts only a few dozen workflows a second here and DBOS keeps every waiting workflow as a task

@@ -61,6 +61,12 @@ async def greet_wf(ctx: workflow.Context, name: str) -> str:  # W1
     return await ctx.execute_activity(greet, name, start_to_close_timeout=ACT_TIMEOUT)
 
 
+@workflow.defn(name="WeekWF")
+async def week_wf(ctx: workflow.Context, name: str) -> str:  # W16: a week of sleep, then W1's activity
+    await ctx.sleep(timedelta(days=7))
+    return await ctx.execute_activity(greet, name, start_to_close_timeout=ACT_TIMEOUT)
+
+
 @workflow.defn(name="ThreeNoopWF")
 async def three_noop_wf(ctx: workflow.Context, x: int) -> int:  # W2
     acc = 0

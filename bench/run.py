@@ -90,6 +90,7 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
         ("server_cpu_s", "lower"),
     ],
     "W15": [("runs_per_s", "higher"), ("list_page_1000_p50_ms", "lower"), ("list_first_20_ms", "lower")],
+    "W16": [("wall_s", "lower")],
 }
 
 INSTALL_HINT = "install the benchmark dependencies: .venv/bin/pip install -e '.[bench]'"
@@ -233,7 +234,7 @@ def _temporal_available() -> bool:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W15, CLI (or 'all' for W1-W4)")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W16, CLI (or 'all' for W1-W4)")
     ap.add_argument(
         "--engine",
         default=None,
