@@ -8,7 +8,6 @@ the server, or files exported with ``workflow show -o json`` (``--file``). Repla
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import json
 import os
@@ -118,6 +117,8 @@ def replay(
     output: str,
 ) -> int:
     """Replay histories against the workflows of --module; exit 1 listing each run the code no longer fits."""
+    import asyncio  # (here: the CLI's other commands start without it)
+
     from ..worker import Replayer
 
     if not files and workflow_type is None and workflow_id is None:
