@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -93,7 +94,24 @@ class WriteFault:
             conn.execute("DROP TRIGGER IF EXISTS test_fault")
 
 
+_PORT_RANDOM = random.Random()
+
+
 def free_port() -> int:
+    """A free port below Linux's ephemeral range (32768-60999).
+
+    Port 0 hands out an ephemeral port, and between this probe and the server's bind any outgoing
+    connection on the machine may take it (CI saw exactly that); ports below the range are only ever
+    taken by listeners, so a collision needs another test to pick the same number.
+    """
+    for _ in range(200):
+        port = _PORT_RANDOM.randrange(20000, 32768)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -124,6 +142,7 @@ class ServerProcess:
         self, db: Path | str, *, port: int | None = None, extra_args: Sequence[str] = (), log_path: Path | None = None
     ) -> None:
         self.db = str(db)
+        self._port_given = port is not None
         self.port = port or free_port()
         self.ui_port = free_port()
         self.extra_args = list(extra_args)
@@ -145,6 +164,20 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.ui_port}"
 
     def start(self, timeout: float = 15.0) -> ServerProcess:
+        for _attempt in range(3):
+            try:
+                return self._start(timeout)
+            except RuntimeError as exc:
+                # A port probed free was taken before the server bound it: choose again (the API
+                # port only when the test did not ask for one, a restart keeps its port).
+                if "already in use" not in str(exc):
+                    raise
+                self.ui_port = free_port()
+                if not self._port_given and f"port {self.port} " in str(exc):
+                    self.port = free_port()
+        return self._start(timeout)
+
+    def _start(self, timeout: float) -> ServerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         t0 = time.monotonic()
         self.proc = subprocess.Popen(
