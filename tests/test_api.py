@@ -162,7 +162,7 @@ def test_task_queues_cancel_and_terminate_over_http(server: ServerProcess, hello
         start = {"workflow_id": "api-term", "workflow_type": "t", "task_queue": "idle-queue"}
         run_id = http.post("/workflows", json=start).json()["run_id"]
         idle = http.get("/task-queues", params={"name": "idle-queue"}).json()["task_queues"]
-        assert idle == [{"name": "idle-queue", "workers": [], "backlog": {"workflow": 1, "activity": 0}}]
+        assert idle == [{"name": "idle-queue", "workers": [], "backlog": {"workflow": 1, "activity": 0}, "builds": []}]
 
         r = http.post("/workflows/cancel", json={"workflow_id": "api-term", "reason": "r1"})
         assert r.status_code == 200, r.text

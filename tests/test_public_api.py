@@ -41,6 +41,7 @@ EXPORTS: dict[str, list[str]] = {
         "RetryPolicy",
         "ServerUnavailableError",
         "TimeoutError",
+        "VersioningBehavior",
         "Worker",
         "WorkflowDescription",
         "WorkflowFailureError",
@@ -157,6 +158,7 @@ EXPORTS: dict[str, list[str]] = {
     "mainspring.worker": [
         "Replayer",
         "SharedStateManager",
+        "VersioningBehavior",
         "Worker",
         "WorkflowHistory",
         "WorkflowReplayResult",
@@ -176,6 +178,7 @@ EXPORTS: dict[str, list[str]] = {
         "RunMethod",
         "SignalMethod",
         "UpdateMethod",
+        "VersioningBehavior",
         "WorkflowDefinition",
         "WorkflowFunction",
         "WorkflowInfo",

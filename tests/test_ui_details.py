@@ -7,7 +7,8 @@ width (390x844), against a real server and the UI test worker (``tests/workers/u
 - a timer is named by its duration ("Timer 1s"), not by its id;
 - a canceled run gets a neutral card with its reason, not a red failure card with "CancelledError";
 - text over a retried activity's light stripes is legible (contrast >= 4.5:1);
-- the summary card fills every row (no empty column), and list rows of open and closed runs have one height.
+- the summary card fills every row (no empty column), and list rows of open and closed runs have one height;
+- a run's build (``Worker(build_id=...)``) is on its page, and a task queue lists the builds polling it.
 
 Screenshots go to a temporary folder (never into docs/).
 """
@@ -250,3 +251,31 @@ def test_summary_rows_are_full_and_list_rows_have_one_height(srv: ServerProcess,
     assert max(heights) - min(heights) <= 1.5, f"list rows of different heights: {heights}"
     shot(page, "list.png")
     api(srv, "POST", "/workflows/terminate", json={"workflow_id": running, "reason": "test over"})
+
+
+def test_a_runs_build_and_the_builds_of_its_queue_are_shown(srv: ServerProcess, page: Page, tmp_path: Path) -> None:
+    queue = f"builds-{uuid.uuid4().hex[:8]}"
+    worker = WorkerProcess(
+        UI_WORKER, srv.address, args=["--task-queue", queue, "--build-id", "7.1"], log_path=tmp_path / "b.log"
+    )
+    try:
+        worker.start(wait_ready=False)
+        wait_until(lambda: "polling task queue" in worker.log(), 30, what="the build worker to start")
+        wid, _ = start(srv, "ui_sleeping_workflow", {"seconds": 600}, task_queue=queue)
+
+        def described() -> Any:
+            return api(srv, "GET", "/workflows/describe", params={"workflow_id": wid}).json().get("build_id")
+
+        wait_until(described, 30, what="the run's first workflow task on build 7.1")
+        page.goto(srv.ui_url + run_path(wid))
+        build = page.locator(".summary .build")
+        expect(build).to_contain_text("7.1")
+        expect(build).to_contain_text("PINNED")
+        page.goto(srv.ui_url + "/namespaces/default/task-queues/" + queue)
+        row = page.locator('.builds-list li[data-build="7.1"]')
+        expect(row).to_contain_text("1 worker")
+        expect(row).to_contain_text("new runs go here")
+        expect(page.locator("table.workers")).to_contain_text("7.1")
+        shot(page, "builds.png")
+    finally:
+        worker.stop(timeout=10)

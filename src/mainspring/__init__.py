@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .api.enums import (
         ApplicationErrorCategory,
         EventType,
+        VersioningBehavior,
         WorkflowIDConflictPolicy,
         WorkflowIDReusePolicy,
         WorkflowStatus,
@@ -74,6 +75,7 @@ __all__ = [
     "RetryPolicy",
     "ServerUnavailableError",
     "TimeoutError",
+    "VersioningBehavior",
     "Worker",
     "WorkflowDescription",
     "WorkflowFailureError",
@@ -93,6 +95,7 @@ _HOMES: dict[str, str | None] = {
     "EventType": ".api.enums",
     "WorkflowStatus": ".api.enums",
     "WorkflowIDConflictPolicy": ".api.enums",
+    "VersioningBehavior": ".api.enums",
     "WorkflowIDReusePolicy": ".api.enums",
     "ApplicationErrorCategory": ".api.enums",
     "Client": ".client",

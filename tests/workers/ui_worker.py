@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mainspring import ApplicationError, Client, RetryPolicy, Worker, activity, workflow
+from mainspring import ApplicationError, Client, RetryPolicy, VersioningBehavior, Worker, activity, workflow
 
 TASK_QUEUE = "ui-task-queue"
 
@@ -77,6 +77,7 @@ async def main() -> None:
     parser.add_argument("--address", default=None)
     parser.add_argument("--namespace", default="default")
     parser.add_argument("--task-queue", default=TASK_QUEUE)
+    parser.add_argument("--build-id", default=None, help="Declare this build (its runs PINNED to it).")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     client = await Client.connect(args.address, namespace=args.namespace)
@@ -85,6 +86,8 @@ async def main() -> None:
         task_queue=args.task_queue,
         workflows=[failing_workflow, sleeping_workflow, progress_workflow],
         activities=[decline_card, progress],
+        build_id=args.build_id,
+        versioning=VersioningBehavior.PINNED if args.build_id else None,
     )
     await worker.run()
     await client.close()

@@ -12,6 +12,7 @@ __all__ = [
     "ParentClosePolicy",
     "TimeoutType",
     "UpdateStage",
+    "VersioningBehavior",
     "WorkflowIDConflictPolicy",
     "WorkflowIDReusePolicy",
     "WorkflowStatus",
@@ -157,6 +158,20 @@ class ActivityState(StrEnum):
 
 
 # --- workflow start options ---------------------------------------------------------------------------------
+
+
+class VersioningBehavior(StrEnum):
+    """Which workers of a task queue run a workflow's later tasks, once a worker with a ``build_id`` ran
+    its first (Temporal's names; ``Worker(build_id=..., versioning=...)``, ``@workflow.defn(versioning_behavior=)``).
+
+    New runs always go to the queue's current build: of the builds with a live worker, the one whose first
+    worker started last."""
+
+    #: The run stays on workers of the build that started it, to its end; a newer build gets new runs only.
+    PINNED = "PINNED"
+    #: The run moves to the queue's current build at its next workflow task (its code must replay the
+    #: older build's history: ``ctx.patched`` for changes).
+    AUTO_UPGRADE = "AUTO_UPGRADE"
 
 
 class WorkflowIDReusePolicy(StrEnum):

@@ -10,9 +10,9 @@ at every restart, and a far-future time cannot be written as RFC 3339.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from .names import (
     ID_PATTERN,
@@ -131,3 +131,14 @@ ActivityId = Annotated[str, _checker("activity id"), _ID_SCHEMA]
 ActivityType = Annotated[str, _checker("activity type"), _ID_SCHEMA]
 TimerId = Annotated[str, _checker("timer id"), _ID_SCHEMA]
 HandlerName = Annotated[str, _checker("handler name"), _ID_SCHEMA]
+BuildId = Annotated[str, _checker("build id"), _ID_SCHEMA]
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):  # JSON true/false is not a number, though Python's bool is an int
+        raise ValueError("a number of seconds since 1970 is expected, not true/false")
+    return value
+
+
+#: A Unix time in seconds (1970 to about 5138).
+UnixTime = Annotated[float, BeforeValidator(_not_bool), Field(ge=0, le=1e11, allow_inf_nan=False)]

@@ -15,6 +15,7 @@ from .enums import (
     CommandType,
     EventType,
     ParentClosePolicy,
+    VersioningBehavior,
     WorkflowIDReusePolicy,
     WorkflowStatus,
     WorkflowTaskFailedCause,
@@ -24,6 +25,7 @@ from .fields import (
     ActivityId,
     ActivityType,
     Attempts,
+    BuildId,
     Coefficient,
     EventId,
     HandlerName,
@@ -37,6 +39,7 @@ from .fields import (
     Text,
     TimerId,
     Token,
+    UnixTime,
     WaitSeconds,
     WorkflowId,
     WorkflowType,
@@ -349,7 +352,8 @@ class PendingWorkflowTask(_Model):
     hint: str | None = Field(
         default=None,
         description="Why no worker picks the task up, when the server can tell: 'no worker polling this task "
-        "queue', or 'no worker here runs this type (...)'. Null while a worker that runs the type polls the queue.",
+        "queue', 'no worker here runs this type (...)', or 'pinned to build ..., and no worker of that build "
+        "polls ...'. Null while a worker that may run it polls the queue.",
     )
 
 
@@ -441,6 +445,14 @@ class DescribeWorkflowResponse(_Model):
         "delayed). A signal-with-start during the delay dispatches it at once.",
     )
     task_timeout: float | None = Field(default=None, description="Its workflow task timeout, in seconds.")
+    # --- builds (``server.features.versioning``) ---
+    build_id: str | None = Field(
+        default=None, description="The build of the worker that ran its first workflow task (null: unversioned)."
+    )
+    current_build_id: str | None = Field(default=None, description="The build that ran its latest workflow task.")
+    versioning_behavior: VersioningBehavior | None = Field(
+        default=None, description="PINNED (stays on build_id) or AUTO_UPGRADE (moves to the queue's current build)."
+    )
     children_count: int = Field(default=0, description="How many child workflows this run started.")
     # --- reset (``server.features.reset``) ---
     reset_from: ResetLink | None = Field(
@@ -571,6 +583,14 @@ class TaskQueueWorker(_Model):
     workflow_types: list[str] = Field(default_factory=list)
     activity_types: list[str] = Field(default_factory=list)
     channel: bool = Field(description="Connected over a worker channel (WebSocket) rather than HTTP polls.")
+    build_id: str | None = Field(default=None, description="The build of its code, if it declared one.")
+
+
+class TaskQueueBuild(_Model):
+    build_id: str
+    workers: int = Field(description="Live workers of this build polling the queue.")
+    current: bool = Field(description="New runs go to this build (the most recently started worker's).")
+    pinned_backlog: int = Field(description="Workflow tasks of runs pinned to this build, waiting for its worker.")
 
 
 class TaskQueueBacklog(_Model):
@@ -582,6 +602,9 @@ class TaskQueueInfo(_Model):
     name: str
     workers: list[TaskQueueWorker] = Field(default_factory=list)
     backlog: TaskQueueBacklog
+    builds: list[TaskQueueBuild] = Field(
+        default_factory=list, description="The builds polling the queue (workers that declared a build id)."
+    )
 
 
 class TaskQueuesResponse(_Model):
@@ -610,6 +633,11 @@ class WorkflowTypeInfo(_Model):
         max_length=10_000,
         description="The workflow's signal, query and update handlers (a class workflow); null if none announced.",
     )
+    versioning_behavior: VersioningBehavior | None = Field(
+        default=None,
+        description="A worker with a build id: whether the runs of this type it starts stay on its build (PINNED) "
+        "or move to the queue's current build (AUTO_UPGRADE, the default).",
+    )
 
 
 class RegisterWorkerRequest(_Model):
@@ -617,6 +645,15 @@ class RegisterWorkerRequest(_Model):
     task_queue: TaskQueue
     workflow_types: list[WorkflowTypeInfo] = Field(default_factory=list, max_length=10_000)
     activity_types: list[ActivityType] = Field(default_factory=list, max_length=10_000)
+    build_id: BuildId | None = Field(
+        default=None,
+        description="The build of the worker's code. New runs go to the queue's current build: the build of "
+        "the worker started most recently (started_at).",
+    )
+    started_at: UnixTime | None = Field(
+        default=None,
+        description="When the worker process started (Unix seconds): orders the builds of a task queue.",
+    )
 
 
 class RegisterWorkerResponse(_Model):

@@ -352,6 +352,10 @@ def describe(api: Api, workflow_id: str, run_id: str | None, output: str) -> Non
         rows.append(("Memo", _short_json(d["memo"])))
     if d.get("task_timeout"):
         rows.append(("TaskTimeout", f"{d['task_timeout']:g}s"))
+    if d.get("build_id"):  # run by a worker with a build (Worker(build_id=...))
+        now = d.get("current_build_id")
+        moved = f", now on {now}" if now and now != d["build_id"] else ""
+        rows.append(("Build", f"{d['build_id']}{moved} ({d.get('versioning_behavior')})"))
     for k, v in rows:
         click.echo(f"  {k:<11} {v}")
     if d.get("failure"):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
-from ..api.enums import WorkflowStatus
+from ..api.enums import VersioningBehavior, WorkflowStatus
 from ..converter import PayloadError, decode, encode
 from ..errors import (
     InvalidArgumentError,
@@ -96,6 +96,13 @@ class WorkflowDescription:
     start_delay: timedelta | None = None
     #: When its first workflow task is (or was) dispatched, if it was started with a delay.
     execution_time: datetime | None = None
+    # --- builds (``Worker(build_id=...)``) ---
+    #: The build of the worker that ran its first workflow task (None: no worker with a build ran it).
+    build_id: str | None = None
+    #: The build that ran its latest workflow task (the same as ``build_id`` for a pinned run).
+    current_build_id: str | None = None
+    #: PINNED or AUTO_UPGRADE, for a run a worker with a build ran.
+    versioning_behavior: VersioningBehavior | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> WorkflowDescription:
@@ -125,6 +132,11 @@ class WorkflowDescription:
             memo=data.get("memo"),
             start_delay=timedelta(seconds=data["start_delay"]) if data.get("start_delay") else None,
             execution_time=_time(data.get("execution_time")),
+            build_id=data.get("build_id"),
+            current_build_id=data.get("current_build_id"),
+            versioning_behavior=VersioningBehavior(data["versioning_behavior"])
+            if data.get("versioning_behavior")
+            else None,
         )
 
 

@@ -55,6 +55,7 @@ from .features.signal_with_start import SignalWithStart
 from .features.signals import HandlerSchemas, Signals
 from .features.start_policies import StartPolicies, refused_running
 from .features.updates import Updates
+from .features.versioning import describe_build, pinned_hint, queue_builds
 from .features.workflow_tasks import WorkflowTasks
 
 __all__ = ["Engine", "iso"]
@@ -387,6 +388,7 @@ class Engine(EngineCore):
             "problem": self.set_aside.get(rec.run_id),
             **self.child_workflows.relationships(st),
             "reset_to": st.reset_links.get("to"),
+            **describe_build(st),
         }
         wt = st.wt
         if wt is not None:
@@ -396,6 +398,8 @@ class Engine(EngineCore):
                 "scheduled_time": iso(wt.scheduled_time),
                 "started_time": iso(wt.started_time) if wt.started else None,
                 "last_failure": wt.last_failure,
+                # A run pinned to a build no worker runs any more waits for one: say so (features.versioning).
+                "hint": None if wt.started else pinned_hint(self.matching, rec.namespace, rec.task_queue, st),
             }
         return out
 
@@ -526,6 +530,7 @@ class Engine(EngineCore):
                     "workflow_types": list(s.workflow_types),
                     "activity_types": list(s.activity_types),
                     "channel": s.on_channel,
+                    "build_id": s.build_id,
                 }
             )
             if s.sticky:
@@ -536,6 +541,12 @@ class Engine(EngineCore):
             n = self._backlog(q.ready, kind)
             if n:
                 entry(queue)["backlog"][kind] += n
+        for ns, queue, _build, _kind in list(self.matching.build_queues):
+            if ns == namespace and (not name or queue == name):
+                entry(queue)
+        for queue, e in queues.items():
+            e["builds"] = queue_builds(self.matching, namespace, queue, lambda refs: self._backlog(refs, "workflow"))
+            e["backlog"]["workflow"] += sum(b["pinned_backlog"] for b in e["builds"])
         return {"task_queues": [queues[k] for k in sorted(queues)]}
 
     def _backlog(self, refs: Iterable[Any], kind: Kind) -> int:
@@ -594,6 +605,9 @@ class Engine(EngineCore):
             [w.name for w in req.workflow_types],
             list(req.activity_types),
             self.clock.now(),
+            build_id=req.build_id,
+            started_at=req.started_at,
+            versioning={w.name: w.versioning_behavior.value for w in req.workflow_types if w.versioning_behavior},
         )
 
     def session(self, namespace: str, session_id: str) -> Session:

@@ -288,7 +288,9 @@ async def _describe(engine: Engine, c: Caller, b: None) -> Any:
     wt = out.get("pending_workflow_task")
     if wt is not None:  # in any state: a worker that does not run the type takes the task only to fail it
         e = out["execution"]
-        wt["hint"] = pending_task_hint(engine.matching, c.namespace, e["task_queue"], e["workflow_type"])
+        wt["hint"] = wt.get("hint") or pending_task_hint(
+            engine.matching, c.namespace, e["task_queue"], e["workflow_type"]
+        )
     return out
 
 

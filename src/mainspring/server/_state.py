@@ -621,6 +621,9 @@ class ExecutionState:
     #: The run's workflow task timeout in seconds, if its start set one (None: the server's; see
     #: features.run_options).
     task_timeout: float | None = None
+    #: The run's build (``features.versioning``): {"b": the build that started it, "c": the build of its
+    #: latest workflow task, "v": its versioning behavior}; None for a run no worker with a build has run.
+    build: dict[str, str] | None = None
     # --- memory only ---
     #: The outcome of a closed run, while it is cached: (result, failure). None: read it from the closing
     #: event (the history holds the one stored copy; see ``EngineCore._outcome``).
@@ -731,6 +734,8 @@ class ExecutionState:
             d["hsize"] = self.history_bytes
         if self.task_timeout is not None:
             d["wtt"] = self.task_timeout
+        if self.build is not None:
+            d["bld"] = self.build
         return d
 
     @classmethod
@@ -759,6 +764,7 @@ class ExecutionState:
             # Runs written before the count existed start from 0.
             history_bytes=_integer(d, "hsize", "the history size") if "hsize" in d else 0,
             task_timeout=_optional_number(d, "wtt", "the workflow task timeout"),
+            build=_build(d.get("bld")),
         )
         kinds = PENDING_KINDS
         for item in items:
@@ -770,6 +776,15 @@ class ExecutionState:
             if kind.loaded is not None:
                 kind.loaded(st)
         return st
+
+
+def _build(value: Any) -> dict[str, str] | None:
+    b = _object(value, "the run's build")
+    if b is None:
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in b.items()):
+        raise UnreadableStateError("its build is not an object of strings")
+    return {str(k): str(v) for k, v in b.items()}
 
 
 # --- reset links (``features.reset``) ---------------------------------------------------------------------

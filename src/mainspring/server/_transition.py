@@ -39,6 +39,7 @@ from ._execution import Effects, Execution, own_event_json
 from ._matching import Session
 from ._state import WorkflowTaskInfo
 from .features.kinds import CommandCheck, CommandKind
+from .features.versioning import note_build, pin_of
 
 if TYPE_CHECKING:
     from ._core import EngineCore
@@ -273,6 +274,7 @@ class Transition:
             and ex.state.sticky_session == session.id
             and wt is not None
             and not wt.started
+            and (session.build_id is None or self.core.matching.eligible(session, pin_of(ex.state)))
         ):
             inline = await self.core.workflow_tasks.begin(ex, session, self.now)
             self.fx.offer_wt = False
@@ -286,6 +288,8 @@ class Transition:
         limits = self.core.limits
         if session is None or session.closed:
             return "the worker's session is not known"
+        if session.build_id is not None and not self.core.matching.eligible(session, pin_of(ex.state)):
+            return "the run is on another build than the worker's"
         if ex.state.wt is not None:
             return "a workflow task is already scheduled"
         if ex.record.next_event_id != cont.base_event_id + 1:
@@ -322,14 +326,15 @@ class Transition:
             {"scheduled_event_id": scheduled.event_id, "identity": session.identity, "attempt": 1},
             started,
         )
-        completed = self.append_raw(
-            EventType.WORKFLOW_TASK_COMPLETED,
-            {
-                "scheduled_event_id": scheduled.event_id,
-                "started_event_id": wt_started.event_id,
-                "identity": session.identity,
-            },
-        )
+        attributes: dict[str, Any] = {
+            "scheduled_event_id": scheduled.event_id,
+            "started_event_id": wt_started.event_id,
+            "identity": session.identity,
+        }
+        version = note_build(st, session, rec.workflow_type)
+        if version is not None:
+            attributes["worker_version"] = version
+        completed = self.append_raw(EventType.WORKFLOW_TASK_COMPLETED, attributes)
         self.apply_commands(cont.commands, completed.event_id)
         written = [own_event_json(e) for e in ex.events if e.event_id >= completed.event_id]
         if ex.running:

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import Executor
@@ -19,7 +20,7 @@ from typing import Any, cast
 from .._answers import NOT_MAINSPRING
 from ..activity import ActivityDefinition, ActivityFunction
 from ..activity import get_definition as get_activity_definition
-from ..api.enums import CommandType, EventType
+from ..api.enums import CommandType, EventType, VersioningBehavior
 from ..api.names import check_id
 from ..client import Client
 from ..client._channel import Channel
@@ -135,15 +136,29 @@ class Worker:
         activity_executor: Executor | None = None,
         workflow_failure_exception_types: Sequence[type[Exception]] = (),
         shared_state_manager: SharedStateManager | None = None,
+        build_id: str | None = None,
+        versioning: VersioningBehavior | None = None,
     ) -> None:
         problem = check_id("task queue", task_queue)
         if problem:
             raise ValueError(problem)
         if not workflows and not activities:
             raise ValueError("a worker needs at least one workflow or activity")
+        if build_id is not None:
+            problem = check_id("build id", build_id)
+            if problem:
+                raise ValueError(problem)
+        elif versioning is not None:
+            raise ValueError("versioning= needs a build_id=: it says how runs stay on or move between builds")
         self.client = client
         self.task_queue = task_queue
         self.identity = identity or f"{os.getpid()}@{socket.gethostname()}"
+        #: The build of this worker's code (``features.versioning`` on the server), and the behavior of the
+        #: runs it starts unless a workflow's ``@workflow.defn(versioning_behavior=)`` says otherwise.
+        self.build_id = build_id
+        self.versioning = VersioningBehavior(versioning) if versioning is not None else None
+        # When this worker started: the server sends new runs to the build of the newest worker.
+        self._started_at = time.time()
         self._workflows: dict[str, WorkflowDefinition] = {}
         for fn in workflows:
             d = get_definition(fn)
@@ -364,6 +379,12 @@ class Worker:
     # The session: one channel (WebSocket) to the server
     # ================================================================================================
 
+    def _versioning_of(self, d: WorkflowDefinition) -> dict[str, Any]:
+        if self.build_id is None:
+            return {}
+        behavior = d.versioning_behavior or self.versioning or VersioningBehavior.AUTO_UPGRADE
+        return {"versioning_behavior": behavior.value}
+
     async def _connect(self, broken: Channel | None) -> Channel | None:
         """The open channel; opens a new one (a new session) if there is none or ``broken`` is it.
 
@@ -373,7 +394,7 @@ class Worker:
             current = self._channel
             if current is not None and current is not broken and not current.closed.is_set():
                 return current
-            registration = {
+            registration: dict[str, Any] = {
                 "identity": self.identity,
                 "task_queue": self.task_queue,
                 "workflow_types": [
@@ -381,11 +402,15 @@ class Worker:
                         "name": d.name,
                         "input_schema": d.input_schema(),
                         **({"handlers": d.announce_handlers()} if d.cls is not None else {}),
+                        **self._versioning_of(d),
                     }
                     for d in self._workflows.values()
                 ],
                 "activity_types": list(self._activities),
             }
+            if self.build_id is not None:
+                registration["build_id"] = self.build_id
+                registration["started_at"] = self._started_at
             delay = 0.1
             while not self._stopping.is_set():
                 channel = Channel(self.client.transport, f"/api/v1/namespaces/{self.client.namespace}/workers/connect")

@@ -5,7 +5,7 @@ A workflow's every step is recorded in its history on the server; a worker that 
 a crash, or when the workflow was evicted from its cache) rebuilds it by replaying that history.
 """
 
-from ..api.enums import ParentClosePolicy
+from ..api.enums import ParentClosePolicy, VersioningBehavior
 from ._children import ChildWorkflowHandle, ChildWorkflowOptions, ExternalWorkflowHandle, ParentInfo
 from ._context import Context
 from ._continue_as_new import ContinueAsNewError
@@ -38,6 +38,7 @@ __all__ = [
     "RunMethod",
     "SignalMethod",
     "UpdateMethod",
+    "VersioningBehavior",
     "WorkflowDefinition",
     "WorkflowFunction",
     "WorkflowInfo",

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, Protocol, TypeVar, overload
 
 from .._validation import NO_INPUT_SCHEMA
+from ..api.enums import VersioningBehavior
 from ..api.names import check_id
 from ..converter import json_schema, type_hints
 from ._handlers import DEFINITION, QUERY, SIGNAL, UPDATE, HandlerDefinition, class_parts
@@ -48,6 +49,8 @@ class WorkflowDefinition:
     #: Exceptions (and their subclasses) that fail the workflow when its code raises them, besides
     #: ``FailureError``; any other exception fails only the workflow task, which is retried.
     failure_exception_types: tuple[type[BaseException], ...] = ()
+    #: PINNED or AUTO_UPGRADE for the runs a worker with a build starts (None: the worker's ``versioning``).
+    versioning_behavior: VersioningBehavior | None = None
 
     def input_schema(self) -> dict[str, Any] | None:
         """The JSON schema of the input, announced to the server so it can check starts."""
@@ -178,10 +181,22 @@ def defn(fn: _Fn[P, R], /) -> WorkflowFunction[Concatenate[Context, P], Coroutin
 
 
 @overload
-def defn(*, name: str | None = None, failure_exception_types: Sequence[type[Exception]] = ()) -> _Defn: ...
+def defn(
+    *,
+    name: str | None = None,
+    failure_exception_types: Sequence[type[Exception]] = (),
+    versioning_behavior: VersioningBehavior | None = None,
+) -> _Defn: ...
 
 
-def defn(fn: Any = None, /, *, name: str | None = None, failure_exception_types: Sequence[type[Exception]] = ()) -> Any:
+def defn(
+    fn: Any = None,
+    /,
+    *,
+    name: str | None = None,
+    failure_exception_types: Sequence[type[Exception]] = (),
+    versioning_behavior: VersioningBehavior | None = None,
+) -> Any:
     """Mark an ``async def`` function, or a class, as a workflow.
 
     A class workflow has one ``@workflow.run`` method (``async def run(self, ctx[, input])``), which is
@@ -201,13 +216,18 @@ def defn(fn: Any = None, /, *, name: str | None = None, failure_exception_types:
     workflow task, which is retried until a fixed deploy makes it pass. ``Worker(
     workflow_failure_exception_types=...)`` adds types for every workflow of a worker. A bug the engine
     catches (non-determinism, a forbidden call) always fails the task.
+
+    ``versioning_behavior``: on a worker with a ``build_id``, whether this workflow's runs stay on the build
+    that started them (``VersioningBehavior.PINNED``) or move to the queue's newest build
+    (``AUTO_UPGRADE``); by default the worker's ``versioning``.
     """
     failure_types = _failure_types(failure_exception_types)
+    behavior = VersioningBehavior(versioning_behavior) if versioning_behavior is not None else None
 
     def wrap(f: Any) -> Any:
         d = _build(f, name)
-        if failure_types:
-            d = dataclasses.replace(d, failure_exception_types=failure_types)
+        if failure_types or behavior is not None:
+            d = dataclasses.replace(d, failure_exception_types=failure_types, versioning_behavior=behavior)
             if d.cls is not None:
                 setattr(d.fn, _ATTR, d)
         setattr(f, _ATTR, d)

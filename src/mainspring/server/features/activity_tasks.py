@@ -18,6 +18,7 @@ from ...storage import ExecutionRecord
 from .._execution import Effects, Execution, iso, retry_interval
 from .._matching import Session
 from .._state import INPUT_NOT_LOADED, ActivityInfo, ExecutionState
+from .versioning import activity_pin
 
 if TYPE_CHECKING:
     from .._core import EngineCore
@@ -71,6 +72,11 @@ class ActivityTasks:
                 return None
             if act.cancel_requested:  # cancelled while it ran, before a server restart: not again
                 self.canceled(t, act)
+                return None
+            pin = activity_pin(ex.state, ex.record.task_queue, act.task_queue)
+            if pin is not None and session.build_id != pin:
+                # Its run is pinned to another build than the worker's (it was requeued on the shared queue).
+                core.matching.offer_activity_task(ex.record.namespace, act.task_queue, ref, pin)
                 return None
             if act.input is INPUT_NOT_LOADED:
                 # Loaded from the store, whose one copy of the input is in the Scheduled event: one
@@ -542,9 +548,11 @@ class ActivityTasks:
         rec = ex.record
         if fx.activities:
             offer = self.core.matching.offer_activity_task
+            st = ex.state
             for act in fx.activities:
                 if act.state is ActivityState.SCHEDULED:  # not handed out eagerly already
-                    offer(rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id))
+                    pin = activity_pin(st, rec.task_queue, act.task_queue) if st.build is not None else None
+                    offer(rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id), pin)
                 self._arm_schedule_timers(rec.run_id, act)
         if fx.stop_activities:
             for session, token in fx.stop_activities:
@@ -566,7 +574,10 @@ class ActivityTasks:
                     act.next_attempt_time, self._on_retry_due, rec.run_id, act.scheduled_event_id, act.attempt
                 )
             else:
-                core.matching.offer_activity_task(rec.namespace, act.task_queue, (rec.run_id, act.scheduled_event_id))
+                ref = (rec.run_id, act.scheduled_event_id)
+                core.matching.offer_activity_task(
+                    rec.namespace, act.task_queue, ref, activity_pin(st, rec.task_queue, act.task_queue)
+                )
             self._arm_schedule_timers(rec.run_id, act)
 
     def _rearm_completing(self, rec: ExecutionRecord, act: ActivityInfo) -> None:

@@ -200,6 +200,10 @@ class Queries:
             and s.task_queue == rec.task_queue
             and rec.workflow_type in s.workflow_types
         ]
+        build = (rec.state or {}).get("bld") or {}
+        if build.get("v") == "PINNED":
+            # A pinned run replays only on its own build's code (features.versioning).
+            polling = [s for s in polling if s.build_id == build.get("c")]
         reachable = [s for s in polling if s.link is not None and s.id not in tried]
         if reachable:
             return random.choice(reachable), ""

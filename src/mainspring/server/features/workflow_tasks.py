@@ -21,6 +21,7 @@ from .._execution import Effects, Execution, iso, own_event_json, wt_retry_delay
 from .._history_pages import PAGE_EVENTS, newest_json, read_page
 from .._matching import Session
 from .._state import ExecutionState, WorkflowTaskInfo
+from .versioning import note_build, pin_of
 
 if TYPE_CHECKING:
     from .._core import EngineCore
@@ -63,6 +64,12 @@ class WorkflowTasks:
             wt = ex.state.wt
             now = core.clock.now()
             if not ex.running or wt is None or wt.started or wt.ready_time > now or session.closed:
+                return None
+            pin = pin_of(ex.state)
+            if not core.matching.eligible(session, pin):
+                # A worker of another build took it (a pinned run's task requeued on the shared queue, or
+                # the current build changed meanwhile): send it on to where it belongs.
+                core.matching.offer_workflow_task(ex.record.namespace, ex.record.task_queue, run_id, None, pin)
                 return None
             return await self.begin(ex, session, now)
 
@@ -232,20 +239,21 @@ class WorkflowTasks:
                 return {"accepted": True, "events": [], "activity_tasks": []}
             if not wt.started_written:
                 t.write_wt_started(wt)
-            completed = t.append_raw(
-                EventType.WORKFLOW_TASK_COMPLETED,
-                {
-                    "scheduled_event_id": wt.scheduled_event_id,
-                    "started_event_id": wt.started_event_id,
-                    "identity": wt.identity,
-                },
-            )
+            session = core.matching.sessions.get(wt.session_id) if wt.session_id else None
+            attributes: dict[str, Any] = {
+                "scheduled_event_id": wt.scheduled_event_id,
+                "started_event_id": wt.started_event_id,
+                "identity": wt.identity,
+            }
+            version = note_build(st, session, ex.record.workflow_type)
+            if version is not None:
+                attributes["worker_version"] = version
+            completed = t.append_raw(EventType.WORKFLOW_TASK_COMPLETED, attributes)
             st.wt = None
             self._session_done(ex, wt)
             t.apply_commands(req.commands, completed.event_id)
             if wt.update_ids or req.rejected_updates:
                 self.updates.answered(t, wt, req.rejected_updates)
-            session = core.matching.sessions.get(wt.session_id) if wt.session_id else None
             sticky = req.sticky and ex.running and session is not None
             # If nothing came in while the task was out, the answer gives the worker every event
             # after the history it saw, so its cached workflow is current and its next task (or the
@@ -263,7 +271,12 @@ class WorkflowTasks:
                 t.wake()
             eager = await t.take_eager(session, req.eager_activity_slots) if sticky else []
             answer: dict[str, Any] = {"accepted": True, "events": written if sticky else [], "activity_tasks": eager}
-            nxt = self._next_run_for(ex, session, t.now) if req.want_next_run_task else None
+            # (The next run is a new run: it goes to the queue's current build, like any new run.)
+            nxt = (
+                self._next_run_for(ex, session, t.now)
+                if req.want_next_run_task and session is not None and core.matching.eligible(session, None)
+                else None
+            )
             if nxt is not None and session is not None:
                 # Handed out before the commit that creates it is submitted, so that this commit's effects
                 # (``_submitted``) do not offer it to a poll as well (no one else can reach the run before
@@ -414,7 +427,7 @@ class WorkflowTasks:
             return
         wt = ex.state.wt
         if ex.running and wt is not None and wt.attempt == attempt and not wt.started:
-            core.matching.offer_workflow_task(ex.record.namespace, ex.record.task_queue, run_id, None)
+            core.matching.offer_workflow_task(ex.record.namespace, ex.record.task_queue, run_id, None, pin_of(ex.state))
 
     async def _on_sticky_timeout(self, session_id: str, run_id: str) -> None:
         core = self.core
@@ -427,21 +440,23 @@ class WorkflowTasks:
 
     # --- what the core calls ------------------------------------------------------------------------------
 
-    def arm(self, rec: ExecutionRecord, wt: WorkflowTaskInfo, sticky: Session | None = None) -> None:
+    def arm(
+        self, rec: ExecutionRecord, st: ExecutionState, wt: WorkflowTaskInfo, sticky: Session | None = None
+    ) -> None:
         """Offer the task (to ``sticky`` first, if given), or arm its retry timer."""
         core = self.core
         now = core.clock.now()
         if wt.ready_time > now:
             core.timers.schedule(wt.ready_time, self._on_ready, rec.run_id, wt.attempt)
             return
-        core.matching.offer_workflow_task(rec.namespace, rec.task_queue, rec.run_id, sticky)
+        core.matching.offer_workflow_task(rec.namespace, rec.task_queue, rec.run_id, sticky, pin_of(st))
         if sticky is not None:
             core.timers.schedule(now + core.sticky_timeout, self._on_sticky_timeout, sticky.id, rec.run_id)
 
     def _act(self, ex: Execution, fx: Effects) -> None:
         wt = ex.state.wt
         if fx.offer_wt and wt is not None and not wt.started:  # (started: handed out in an answer already)
-            self.arm(ex.record, wt, sticky=self.sticky_session(ex))
+            self.arm(ex.record, ex.state, wt, sticky=self.sticky_session(ex))
 
     def sticky_session(self, ex: Execution) -> Session | None:
         """The worker that keeps the run cached, if it is still connected."""
@@ -455,7 +470,7 @@ class WorkflowTasks:
 
     def _rearm(self, rec: ExecutionRecord, st: ExecutionState) -> None:
         if st.wt is not None:
-            self.arm(rec, st.wt)
+            self.arm(rec, st, st.wt)
 
     def _closing(self, t: Transition) -> None:
         wt = t.ex.state.wt

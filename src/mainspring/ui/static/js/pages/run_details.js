@@ -51,6 +51,15 @@ export function summary(ns, d) {
     // What it was started with: a start delay, its memo.
     d.start_delay ? wide(item("Start delay", h("span", null, fmtDuration(d.start_delay * 1000), " · first task ", when(d.execution_time)))) : null,
     d.memo ? full(item("Memo", h("div", { class: "memo" }, jsonView(d.memo)))) : null,
+    // The build of the workers that ran it (Worker(build_id=...)): where it started, where it is now.
+    d.build_id
+      ? wide(item(
+          "Build",
+          h("span", { class: "build", "data-build": d.build_id }, h("span", { class: "mono" }, d.build_id),
+            d.current_build_id && d.current_build_id !== d.build_id ? h("span", null, " → now on ", h("span", { class: "mono" }, d.current_build_id)) : null,
+            " ", h("span", { class: "chip", title: d.versioning_behavior === "PINNED" ? "Stays on the build that started it" : "Moves to the task queue's newest build" }, d.versioning_behavior)),
+        ))
+      : null,
   );
 }
 

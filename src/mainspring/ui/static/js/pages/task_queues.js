@@ -80,6 +80,7 @@ function queueCard(ns, q, alone) {
       h("span", { class: "muted small" }, `${q.workers.length} worker${q.workers.length === 1 ? "" : "s"}`),
       h("div", { class: "section-tools" }, h("span", { class: "muted small" }, "Backlog"), chip(backlog.workflow, "workflow task"), chip(backlog.activity, "activity task")),
     ),
+    buildsView(q.builds || []),
     h(
       "div",
       { class: "section-body" },
@@ -91,10 +92,36 @@ function queueCard(ns, q, alone) {
             h(
               "table",
               { class: "table workers" },
-              h("thead", null, h("tr", null, ["Worker", "Workflows", "Activities", "Last seen", "Connected since", "Via"].map((c) => h("th", { scope: "col" }, c)))),
+              h("thead", null, h("tr", null, ["Worker", "Build", "Workflows", "Activities", "Last seen", "Connected since", "Via"].map((c) => h("th", { scope: "col" }, c)))),
               h("tbody", null, q.workers.map((w) => workerRow(w))),
             ),
           ),
+    ),
+  );
+}
+
+/** The builds polling the queue (workers that declared a build id): which one new runs go to. */
+function buildsView(builds) {
+  if (builds.length === 0) return null;
+  return h(
+    "div",
+    { class: "section-body builds" },
+    h("h3", { class: "small" }, "Builds"),
+    h(
+      "ul",
+      { class: "plain builds-list" },
+      builds.map((b) =>
+        h(
+          "li",
+          { dataset: { build: b.build_id } },
+          h("span", { class: "mono" }, b.build_id),
+          " · ",
+          `${b.workers} worker${b.workers === 1 ? "" : "s"}`,
+          " · ",
+          b.current ? h("span", { class: "chip chip-ok" }, "new runs go here") : h("span", { class: "muted" }, "pinned runs only"),
+          b.pinned_backlog ? h("span", { class: "chip chip-warn" }, `${b.pinned_backlog} pinned task${b.pinned_backlog === 1 ? "" : "s"} waiting`) : null,
+        ),
+      ),
     ),
   );
 }
@@ -110,6 +137,7 @@ function workerRow(w) {
     "tr",
     { dataset: { identity: w.identity } },
     h("td", { "data-label": "Worker" }, h("span", { class: "status-dot", title: "polling" }), h("strong", { class: "mono" }, w.identity), h("div", { class: "muted small mono" }, w.session_id)),
+    h("td", { "data-label": "Build" }, w.build_id ? h("span", { class: "mono" }, w.build_id) : h("span", { class: "muted" }, "—")),
     h("td", { "data-label": "Workflows" }, types(w.workflow_types)),
     h("td", { "data-label": "Activities" }, types(w.activity_types)),
     h("td", { "data-label": "Last seen" }, seen(w.last_seen)),
