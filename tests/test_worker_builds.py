@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from inprocess import events_of, eventually, running_worker
+from inprocess import events_of, eventually, running_worker, serving
 from mainspring import Client, VersioningBehavior, Worker, activity, workflow
 from support import ServerProcess, run_cli
 
@@ -222,3 +223,50 @@ async def test_bad_build_options_are_refused(client: Client) -> None:
         Worker(client, task_queue="q", workflows=[v1], build_id="")
     with pytest.raises(ValueError, match="needs a build_id"):
         Worker(client, task_queue="q", workflows=[v1], versioning=VersioningBehavior.PINNED)
+
+
+async def test_a_pinned_run_stays_pinned_across_a_server_crash(tmp_path: Path, task_queue: str) -> None:
+    wid = new_id()
+    async with serving(tmp_path / "builds.db") as (server, client):
+        async with running_worker(
+            client, task_queue, workflows=[v1], activities=ACTIVITIES_1, build_id="1.0", versioning=PINNED
+        ):
+            await client.start_workflow(NAME, "old", id=wid, task_queue=task_queue)
+            await _waiting(client, wid)
+        server.restart()  # SIGKILL, then start again on the same file and port
+        # Only 2.0 polls at first: the run, pinned to 1.0 in its stored state, waits and says why.
+        async with (
+            await Client.connect(server.address) as client2,
+            running_worker(client2, task_queue, workflows=[v2], activities=ACTIVITIES_2, build_id="2.0"),
+        ):
+            handle = client2.get_workflow_handle(wid, result_type=str)
+            await handle.signal("go")
+
+            async def hint() -> str | None:
+                wt = (await handle.describe()).pending_workflow_task
+                return wt.get("hint") if wt else None
+
+            assert "pinned to build '1.0'" in await eventually(hint, what="the pinned run's hint")
+            async with running_worker(
+                client2, task_queue, workflows=[v1], activities=ACTIVITIES_1, build_id="1.0", versioning=PINNED
+            ):
+                assert await handle.result(timeout=30) == "Hello, old (v1, tail of 1.0)"
+
+
+def test_a_bad_build_id_at_registration_is_a_400_naming_the_field(server: ServerProcess) -> None:
+    url = server.url + "/api/v1/namespaces/default/workers"
+    for bad in ("", "a\nb", "x" * 5000):
+        r = httpx.post(url, json={"identity": "w", "task_queue": "q", "build_id": bad})
+        assert r.status_code == 400, r.text
+        assert "build_id" in r.text and r.json()["code"], r.text
+    r = httpx.post(url, json={"identity": "w", "task_queue": "q", "build_id": "1.0", "started_at": True})
+    assert r.status_code == 400 and "started_at" in r.text, r.text
+    r = httpx.post(
+        url,
+        json={
+            "identity": "w",
+            "task_queue": "q",
+            "workflow_types": [{"name": "W", "versioning_behavior": "SOMETIMES"}],
+        },
+    )
+    assert r.status_code == 400 and "versioning_behavior" in r.text, r.text
