@@ -274,7 +274,7 @@ class Transition:
             and ex.state.sticky_session == session.id
             and wt is not None
             and not wt.started
-            and (session.build_id is None or self.core.matching.eligible(session, pin_of(ex.state)))
+            and self.core.matching.eligible(session, pin_of(ex.state))
         ):
             inline = await self.core.workflow_tasks.begin(ex, session, self.now)
             self.fx.offer_wt = False
@@ -288,7 +288,7 @@ class Transition:
         limits = self.core.limits
         if session is None or session.closed:
             return "the worker's session is not known"
-        if session.build_id is not None and not self.core.matching.eligible(session, pin_of(ex.state)):
+        if not self.core.matching.eligible(session, pin_of(ex.state)):
             return "the run is on another build than the worker's"
         if ex.state.wt is not None:
             return "a workflow task is already scheduled"
