@@ -86,6 +86,8 @@ EXPORTS: dict[str, list[str]] = {
         "Transport",
         "WithStartWorkflowOperation",
         "WorkflowDescription",
+        "WorkflowExecution",
+        "WorkflowExecutionAsyncIterator",
         "WorkflowHandle",
         "WorkflowIDConflictPolicy",
         "WorkflowPage",

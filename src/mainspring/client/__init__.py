@@ -2,6 +2,7 @@
 
 from ._async_activity import AsyncActivityHandle
 from ._client import Client, WorkflowDescription, WorkflowHandle, WorkflowPage
+from ._listing import WorkflowExecution, WorkflowExecutionAsyncIterator
 from ._transport import DEFAULT_ADDRESS, Transport, resolve_address
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
 from ._with_start import WithStartWorkflowOperation, WorkflowIDConflictPolicy
@@ -13,6 +14,8 @@ __all__ = [
     "Transport",
     "WithStartWorkflowOperation",
     "WorkflowDescription",
+    "WorkflowExecution",
+    "WorkflowExecutionAsyncIterator",
     "WorkflowHandle",
     "WorkflowIDConflictPolicy",
     "WorkflowPage",

@@ -22,6 +22,7 @@ from ..workflow import get_definition
 from ._async_activity import AsyncActivityHandle
 from ._channel import Channel
 from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
+from ._listing import WorkflowExecutionAsyncIterator
 from ._retry import retrying as _retrying
 from ._stuck import StuckWatch
 from ._transport import Transport, resolve_address
@@ -439,7 +440,7 @@ class Client:
 
     # --- listing --------------------------------------------------------------------------------------
 
-    async def list_workflows(
+    def list_workflows(
         self,
         *,
         status: WorkflowStatus | str | None = None,
@@ -448,21 +449,29 @@ class Client:
         limit: int = 100,
         page_token: str | None = None,
         workflow_id: str | None = None,
-    ) -> WorkflowPage:
-        """One page of runs, newest first (``workflow_id``: only that id's runs, e.g. a continue-as-new chain)."""
-        data = await self._call(
-            "GET",
-            "/workflows",
-            params={
-                "status": str(status) if status else None,
-                "workflow_type": workflow_type,
-                "workflow_id_prefix": workflow_id_prefix,
-                "limit": limit,
-                "page_token": page_token,
-                "workflow_id": workflow_id,
-            },
-        )
-        return WorkflowPage(data["executions"], data.get("next_page_token"))
+        page_size: int = 1000,
+    ) -> WorkflowExecutionAsyncIterator:
+        """Runs, newest first (``workflow_id``: only that id's runs, e.g. a continue-as-new chain).
+
+        ``await`` it for one page of at most ``limit`` runs (a ``WorkflowPage``, whose ``next_page_token``
+        goes to the next call's ``page_token``), or ``async for wf in client.list_workflows(...)`` for up to
+        ``limit`` runs across pages of ``page_size`` (``WorkflowExecution`` each); ``.map_histories()`` gives
+        their histories, for ``Replayer.replay_workflows``."""
+        params = {
+            "status": str(status) if status else None,
+            "workflow_type": workflow_type,
+            "workflow_id_prefix": workflow_id_prefix,
+            "workflow_id": workflow_id,
+        }
+
+        async def page(most: int, token: str | None) -> WorkflowPage:
+            data = await self._call("GET", "/workflows", params={**params, "limit": most, "page_token": token})
+            return WorkflowPage(data["executions"], data.get("next_page_token"))
+
+        async def history(wid: str, run_id: str) -> list[dict[str, Any]]:
+            return await self.get_workflow_handle(wid, run_id=run_id).fetch_history()
+
+        return WorkflowExecutionAsyncIterator(page, history, limit, page_token, page_size=page_size)
 
     # --- namespaces -----------------------------------------------------------------------------------
 
