@@ -39,6 +39,7 @@ from ._workflows import (
     process_workflow_task,
     replay_instance,
     resume_local,
+    server_lead,
 )
 
 __all__ = ["Worker"]
@@ -862,6 +863,7 @@ class Worker:
 
     async def _run_activity(self, task: dict[str, Any]) -> None:
         token = task["task_token"]
+        lead = server_lead(task)  # measured now, as the task arrives (see continue_workflow)
 
         async def heartbeat(details: Any) -> None:
             channel = self._channel
@@ -879,14 +881,14 @@ class Worker:
             # mostly waited for commits, and the next activities queued up on the server.
             self._slots.give()
         if kind == "complete":
-            await self._complete_activity(task, value)
+            await self._complete_activity(task, value, lead)
         elif kind == "async":
             # Completed from elsewhere (activity.raise_complete_async()): the server lets it outlive this session.
             await self._report("release_activity_task", {"task_token": token})
         else:
             await self._report("fail_activity_task", {"task_token": token, "failure": value})
 
-    async def _complete_activity(self, task: dict[str, Any], result: Any) -> None:
+    async def _complete_activity(self, task: dict[str, Any], result: Any, lead: float = 0.0) -> None:
         """Report a result; if this worker holds the workflow, run it on the result in the same step."""
         run_id = task["run_id"]
         body: dict[str, Any] = {"task_token": task["task_token"], "result": result}
@@ -898,7 +900,7 @@ class Worker:
             await self._report("complete_activity_task", body)
             return
         async with self._run_lock(run_id):
-            continuation = continue_workflow(self.cache, task, result)
+            continuation = continue_workflow(self.cache, task, result, server_lead=lead)
             if continuation is not None:
                 body["continuation"] = continuation
             else:

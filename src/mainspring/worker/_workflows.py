@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from .._time import rfc3339_now
+from .._time import rfc3339
 from ..api.enums import EventType, WorkflowTaskFailedCause
 from ..errors import NondeterminismError, WorkflowCodeError, failure_to_dict
 from ..workflow import WorkflowDefinition
@@ -281,13 +282,32 @@ def resume_local(
     return outcome
 
 
-def continue_workflow(cache: WorkflowCache, task: dict[str, Any], result: Any) -> dict[str, Any] | None:
+def server_lead(task: dict[str, Any]) -> float:
+    """How many seconds the server's clock is ahead of this process's, as a task it just handed out
+    says (its ``started_time``, the server's time then); 0 if the task does not say."""
+    started = task.get("started_time")
+    if not isinstance(started, str):
+        return 0.0
+    try:
+        return datetime.fromisoformat(started).timestamp() - time.time()
+    except ValueError:
+        return 0.0
+
+
+def continue_workflow(
+    cache: WorkflowCache, task: dict[str, Any], result: Any, *, server_lead: float = 0.0
+) -> dict[str, Any] | None:
     """Run the cached workflow on an activity's result, ahead of the server; the continuation to send.
 
     The events fed to the workflow are the ones the server will write if it accepts the continuation
     (activity started and completed, then a workflow task scheduled and started); their ids follow the
     last event the workflow has seen, which the server checks. None when this is not possible here, in
     which case the result is reported on its own and the workflow task follows the usual way.
+
+    Their time is the server's clock as the activity task showed it (``server_lead``: how far the
+    server's clock is ahead of this process's, see ``server_lead``), not this process's: the server
+    refuses a continuation more than a few seconds off its clock, and a time-skipping test server's
+    clock is days ahead (every continuation was refused, and each run replayed from its history).
     """
     run_id = task["run_id"]
     inst = cache.get(run_id)
@@ -295,7 +315,7 @@ def continue_workflow(cache: WorkflowCache, task: dict[str, Any], result: Any) -
     if inst is None or sched_id is None or inst.finished or not inst.can_resume_with(sched_id):
         return None
     base = inst.last_event_id
-    now = rfc3339_now()
+    now = rfc3339(time.time() + server_lead)
     events = [
         {
             "event_id": base + 1,
