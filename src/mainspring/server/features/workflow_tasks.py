@@ -75,6 +75,8 @@ class WorkflowTasks:
         rec = ex.record
         st = ex.state
         run_id = rec.run_id
+        if core.touched is not None:
+            core.touched.add(ex)
         wt.started = True
         wt.started_time = now
         wt.session_id = session.id
