@@ -81,6 +81,8 @@ class _Watch:
         self.core: Any = server.engine
         self.suspects: set[Any] = set(self.core._cache.values())  # a kept database's runs, once
         self.delayed: set[Any] = set()
+        #: Something besides timer handlers happened since this was last cleared (see ``_skip``).
+        self.stirred = True
         self.core.touched = set()
 
     def close(self) -> None:
@@ -88,9 +90,11 @@ class _Watch:
 
     def busy(self) -> bool:
         core = self.core
+        touched: set[Any] = core.touched
+        if core._behind or touched:
+            self.stirred = True
         if core._behind or core.timers._running:
             return True
-        touched: set[Any] = core.touched
         suspects = self.suspects
         if touched:
             suspects |= touched
@@ -124,19 +128,24 @@ async def skip_while_idle(server: Server, clock: SkippingClock) -> None:
 
 
 async def _skip(watch: _Watch, wheel: Any, clock: SkippingClock) -> None:
-    idle_once = False
+    idle_looks = 0
     while True:
         await asyncio.sleep(_LOOK)
         if watch.busy():
-            idle_once = False
+            idle_looks = 0
             continue
-        if not idle_once:
-            idle_once = True
+        idle_looks += 1
+        # Idle twice in a row, so that what was just handed over is seen. Once is enough when all that
+        # happened since the last skip is timers whose handlers changed nothing (a workflow task's
+        # timeout, say, long after it completed): the server stayed idle throughout. Skipping past a
+        # thousand such reminders, spread over the real time their tasks took, cost two looks each.
+        if idle_looks < (1 if not watch.stirred else 2):
             continue
         heap = wheel._heap
         if heap:
             ahead = heap[0][0] - clock.now()
             if ahead > 0:
+                watch.stirred = False
                 clock.advance(ahead)
                 wheel.wake()
-        idle_once = False
+        idle_looks = 0
