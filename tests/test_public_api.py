@@ -99,6 +99,7 @@ EXPORTS: dict[str, list[str]] = {
         "ApplicationErrorCategory",
         "CancelledError",
         "ChildWorkflowError",
+        "DeadlockError",
         "FailureError",
         "InvalidArgumentError",
         "MainspringError",

@@ -124,6 +124,9 @@ class EngineCore:
         #: (the time-skipping test clock, ``testing._skipping``): then each such step adds its run, so
         #: the watcher looks only at those instead of every cached run on each look.
         self.touched: set[Execution] | None = None
+        #: Called with a run's record and the failure, once a worker's failure of its workflow task is
+        #: recorded (the time-skipping test environment ends a run whose code deadlocked); None: nothing.
+        self.on_workflow_task_failure: Callable[[ExecutionRecord, dict[str, Any]], None] | None = None
         #: Runs being reloaded after a failed write (see _restore); cancelled when the server stops.
         self._restores: set[asyncio.Task[None]] = set()
         #: How writes are going: retries after a failed one back off (see _restore).

@@ -77,8 +77,10 @@ class _Watch:
     A run that left the cache (evicted, or a copy that was lost) is not the run any more.
     """
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: Server, also: set[Any]) -> None:
         self.core: Any = server.engine
+        #: Work of the environment's own that keeps the server busy while it is not empty.
+        self.also = also
         self.suspects: set[Any] = set(self.core._cache.values())  # a kept database's runs, once
         self.delayed: set[Any] = set()
         #: Something besides timer handlers happened since this was last cleared (see ``_skip``).
@@ -93,7 +95,7 @@ class _Watch:
         touched: set[Any] = core.touched
         if core._behind or touched:
             self.stirred = True
-        if core._behind or core.timers._running:
+        if core._behind or core.timers._running or self.also:
             return True
         suspects = self.suspects
         if touched:
@@ -117,10 +119,11 @@ class _Watch:
         return False
 
 
-async def skip_while_idle(server: Server, clock: SkippingClock) -> None:
-    """Run until cancelled: whenever the server is idle twice in a row, jump to its next timer."""
+async def skip_while_idle(server: Server, clock: SkippingClock, also: set[Any] | None = None) -> None:
+    """Run until cancelled: whenever the server is idle twice in a row, jump to its next timer. ``also``:
+    work of the caller's that counts as busy while the set is not empty."""
     wheel: Any = server.engine.timers
-    watch = _Watch(server)
+    watch = _Watch(server, also if also is not None else set())
     try:
         await _skip(watch, wheel, clock)
     finally:

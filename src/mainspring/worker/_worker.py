@@ -25,6 +25,7 @@ from ..client import Client
 from ..client._channel import Channel
 from ..errors import RPCError, ServerUnavailableError
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
+from ..workflow._deadlock import DeadlockWatchdog
 from ..workflow._instance import WorkflowInstance
 from ._activities import ActivityRunner
 from ._failure_types import with_failure_types
@@ -112,6 +113,9 @@ class Worker:
     as in Temporal, else the worker starts one). The executor is yours to shut down.
     ``activities`` are also what its workflows may run as local activities (``ctx.execute_local_activity``),
     in this process, within their workflow tasks, at most ``max_concurrent_local_activities`` at once.
+    ``deadlock_detection_timeout``: workflow code that runs this long without yielding (a busy loop) is
+    interrupted, and its workflow task fails with ``DeadlockError`` saying where it was (Temporal's
+    "potential deadlock detected", 2 s too); None turns this off (for stepping through code in a debugger).
     ``workflow_failure_exception_types``: exception classes
     that fail any of its workflows (or an update) when the workflow's code raises one, besides each
     workflow's own ``@workflow.defn(failure_exception_types=...)``; by default such an exception fails only
@@ -133,6 +137,7 @@ class Worker:
         identity: str | None = None,
         graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
         deterministic_guard: bool = True,
+        deadlock_detection_timeout: timedelta | None = timedelta(seconds=2),
         activity_executor: Executor | None = None,
         workflow_failure_exception_types: Sequence[type[Exception]] = (),
         shared_state_manager: SharedStateManager | None = None,
@@ -175,6 +180,12 @@ class Worker:
         self._local_slots = asyncio.Semaphore(max_concurrent_local_activities)
         self.graceful_shutdown_timeout = graceful_shutdown_timeout.total_seconds()
         self.deterministic_guard = deterministic_guard
+        #: Interrupts workflow code that runs longer than this without yielding (``workflow._deadlock``).
+        self._watchdog = (
+            DeadlockWatchdog(deadlock_detection_timeout.total_seconds())
+            if deadlock_detection_timeout is not None
+            else None
+        )
         self.cache = WorkflowCache(max_cached_workflows)
         self._failures = FailureLog()
         #: Refusals at a server limit already logged (the server retries such a task; see _report).
@@ -269,6 +280,8 @@ class Worker:
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
                 pass
         pollers: list[asyncio.Task[None]] = []
+        if self._watchdog is not None:
+            self._watchdog.start()
         try:
             await self._connect(None)
             if self._stopping.is_set():
@@ -297,6 +310,8 @@ class Worker:
             finally:
                 for sig in installed:
                     loop.remove_signal_handler(sig)
+                if self._watchdog is not None:
+                    self._watchdog.stop()
             if self._fatal is not None:
                 raise self._fatal
 
@@ -604,6 +619,7 @@ class Worker:
             self._workflows,
             self.cache,
             guard=self.deterministic_guard,
+            watchdog=self._watchdog,
             task_queue=self.task_queue,
             replayed=replayed,
             replay_error=replay_error,
@@ -716,7 +732,9 @@ class Worker:
                 count += len(events)
                 pending.extend(events)
                 if inst is None and pending and pending[0]["event_id"] == 1:
-                    inst = replay_instance(task, pending[0], self._workflows, guard=self.deterministic_guard)
+                    inst = replay_instance(
+                        task, pending[0], self._workflows, guard=self.deterministic_guard, watchdog=self._watchdog
+                    )
                 if inst is None or error is not None:
                     continue
                 # Fed up to (not including) the last WorkflowTaskStarted: every task fed then comes with its

@@ -14,6 +14,7 @@ from ..errors import NondeterminismError, WorkflowCodeError, failure_to_dict
 from ..workflow import WorkflowDefinition
 from ..workflow._children import parent_info
 from ..workflow._continue_as_new import chain_info
+from ..workflow._deadlock import DeadlockWatchdog
 from ..workflow._instance import WorkflowInfo, WorkflowInstance
 
 __all__ = [
@@ -123,7 +124,12 @@ class TaskOutcome:
 
 
 def replay_instance(
-    task: dict[str, Any], first_event: dict[str, Any], definitions: dict[str, WorkflowDefinition], *, guard: bool
+    task: dict[str, Any],
+    first_event: dict[str, Any],
+    definitions: dict[str, WorkflowDefinition],
+    *,
+    guard: bool,
+    watchdog: DeadlockWatchdog | None = None,
 ) -> WorkflowInstance | None:
     """A new instance of the task's workflow, to feed its history from ``first_event`` (its
     WorkflowExecutionStarted) a piece at a time; None if this worker does not run that type."""
@@ -140,7 +146,9 @@ def replay_instance(
         **chain_info(first_event),
         parent=parent_info(first_event, task["namespace"]),
     )
-    return WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
+    inst = WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
+    inst.watchdog = watchdog
+    return inst
 
 
 def process_workflow_task(
@@ -151,6 +159,7 @@ def process_workflow_task(
     *,
     guard: bool,
     task_queue: str,
+    watchdog: DeadlockWatchdog | None = None,
     replayed: WorkflowInstance | None = None,
     replay_error: Exception | None = None,
     failures: FailureLog | None = None,
@@ -189,6 +198,7 @@ def process_workflow_task(
             parent=parent_info(started, task["namespace"]),
         )
         inst = WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
+        inst.watchdog = watchdog
     try:
         if replay_error is not None:
             raise replay_error

@@ -301,6 +301,9 @@ class WorkflowTasks:
         async with self.core.transition(ex) as t:
             wt = self._check(ex, attempt, started_event_id, token_session, caller)
             await self._failed(t, wt, req.cause, failure)
+        hook = self.core.on_workflow_task_failure
+        if hook is not None:
+            hook(ex.record, failure)
 
     async def _failed(
         self,
