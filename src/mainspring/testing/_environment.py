@@ -13,6 +13,12 @@ the client and stops the server.
 whenever nothing is under way (``_skipping``): a workflow that sleeps 30 days finishes in milliseconds, and
 timeouts, retry backoffs and ``ctx.wait_condition(timeout=)`` follow the skipped clock. ``env.now()`` is that
 clock's time; ``env.sleep(duration)`` moves it on by ``duration``.
+
+Workflow code that never yields (a busy loop) holds the event loop that the server shares: the worker's
+deadlock detector (``Worker(deadlock_detection_timeout=...)``, 2 s by default) interrupts it and fails the
+workflow task with ``DeadlockError``, whose message names the run and the ``file.py:line`` it was stuck at.
+The time-skipping environment then terminates that run with the message as the reason (a retry would only
+hold the loop again), so ``await handle.result()`` raises it at once; the other workflows go on.
 """
 
 from __future__ import annotations

@@ -8,8 +8,10 @@ cancellation to another workflow in flight, and no fired timer's handler still r
 milliseconds apart, so that what was just handed to a worker is seen. Activity code runs in real time (as in
 Temporal's test server): time does not skip while it runs, so its timeouts mean what they say.
 
-A workflow that never blocks (a busy loop) keeps its workflow task running: the environment never skips past
-it, and ``handle.result()`` with a ``timeout`` says so instead of hanging.
+A workflow that never blocks (a busy loop) keeps its workflow task running, and time does not skip: the
+worker's deadlock detector stops it, and the environment terminates the run (see ``_environment``).
+
+Each look costs O(1), not O(cached runs): the engine notes the runs it touches (``_Watch``).
 """
 
 from __future__ import annotations
