@@ -164,3 +164,24 @@ async def test_the_worker_runs_a_workflow_on_its_activity_result_at_the_skipped_
     assert elapsed >= 7 * 86400
     refused = [r.getMessage() for r in caplog.records if "continuation" in r.getMessage()]
     assert refused == []
+
+
+@workflow.defn
+async def naps_an_hour(ctx: workflow.Context) -> str:
+    await ctx.sleep(timedelta(hours=1))
+    return "up"
+
+
+async def test_a_delayed_start_is_skipped_to_and_then_waited_for() -> None:
+    # The first workflow task waits for a time: due by the clock alone, with no step of the engine's to say
+    # so, it must still count as under way once due (until the worker completes it).
+    async with (
+        WorkflowEnvironment.start_time_skipping() as env,
+        Worker(env.client, task_queue="skip", workflows=[naps_an_hour]),
+    ):
+        before = env.now()
+        handle = await env.client.start_workflow(
+            naps_an_hour, id="delayed", task_queue="skip", start_delay=timedelta(days=1)
+        )
+        assert await handle.result(timeout=20) == "up"
+        assert (env.now() - before).total_seconds() >= 86400 + 3600
