@@ -71,12 +71,14 @@ class Interrupt(BaseException):
 class Activation:
     """One run of a workflow's ready code (``WorkflowInstance._run_ready``), as the watchdog sees it."""
 
-    __slots__ = ("instance", "interrupted", "location", "started", "thread_id")
+    __slots__ = ("instance", "interrupted", "location", "previous", "started", "thread_id")
 
     def __init__(self, instance: WorkflowInstance) -> None:
         self.instance = instance
         self.thread_id = threading.get_ident()
         self.started = time.monotonic()
+        #: The activation this one interrupts, if any (they nest only within a thread), restored by ``end``.
+        self.previous: Activation | None = None
         #: Set (under the watchdog's lock) when it was found stuck: where, and whether the interrupt was sent.
         self.location: str | None = None
         self.interrupted = False
@@ -111,19 +113,18 @@ class DeadlockWatchdog:
 
     # --- on the loop's thread ------------------------------------------------------------------------
 
-    def begin(self, instance: WorkflowInstance) -> tuple[Activation, Activation | None]:
-        """The activation starts (and the one it interrupts, if any: they nest only within a thread)."""
-        act = Activation(instance)
+    def begin(self, act: Activation) -> None:
+        """The activation starts: from here on it may be interrupted (the caller is ready to take that)."""
+        act.started = time.monotonic()
         with self._lock:
-            previous, self._current = self._current, act
-        return act, previous
+            act.previous, self._current = self._current, act
 
-    def end(self, act: Activation, previous: Activation | None) -> None:
+    def end(self, act: Activation) -> None:
         """The activation is over: no interrupt can be sent for it from now on. Called again after an
         interrupt cut it short (it is idempotent); then ``take_pending`` must follow."""
         with self._lock:
             if self._current is act:
-                self._current = previous
+                self._current = act.previous
 
     @staticmethod
     def take_pending() -> None:

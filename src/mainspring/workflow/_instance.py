@@ -404,16 +404,17 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
             return
         # Everything from begin() to the end of end() is inside this try: the watchdog's interrupt,
         # whenever it arrives, is taken here (see _deadlock for why it cannot arrive anywhere else).
-        act, previous = watchdog.begin(self)
+        act = Activation(self)
         try:
+            watchdog.begin(act)
             try:
                 self._run_ready_code(act)
             finally:
-                watchdog.end(act, previous)
+                watchdog.end(act)
                 if act.interrupted:
                     watchdog.take_pending()
         except Interrupt:
-            watchdog.end(act, previous)  # (it may have come before end() was done; only one comes)
+            watchdog.end(act)  # (it may have come before end() was done; only one comes)
         except WorkflowCodeError:
             if not act.interrupted:
                 raise
