@@ -102,6 +102,7 @@ EXPORTS: dict[str, list[str]] = {
         "ApplicationErrorCategory",
         "CancelledError",
         "ChildWorkflowError",
+        "DeadlockError",
         "FailureError",
         "InvalidArgumentError",
         "MainspringError",

@@ -4,6 +4,7 @@ and timers, retry backoffs, ``wait_condition`` timeouts and signals follow the s
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from datetime import timedelta
 
@@ -134,3 +135,53 @@ async def test_time_does_not_skip_while_an_activity_runs() -> None:
         ):
             result = await env.client.execute_workflow(waits_for_a_slow_activity, id="slow", task_queue="skip")
         assert result == "done"
+
+
+@activity.defn
+async def quick() -> str:
+    return "quick"
+
+
+@workflow.defn
+async def sleeps_then_acts(ctx: workflow.Context) -> float:
+    start = ctx.now()
+    await ctx.sleep(timedelta(days=7))
+    await ctx.execute_activity(quick, start_to_close_timeout=timedelta(seconds=10))
+    return (ctx.now() - start).total_seconds()
+
+
+async def test_the_worker_runs_a_workflow_on_its_activity_result_at_the_skipped_time(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The worker runs the cached workflow on the result right away (a continuation), at the time the server's
+    # clock shows: one at its own clock (a week behind) was refused, and the run replayed from its history.
+    caplog.set_level(logging.DEBUG, logger="mainspring")
+    async with (
+        WorkflowEnvironment.start_time_skipping() as env,
+        Worker(env.client, task_queue="skip", workflows=[sleeps_then_acts], activities=[quick]),
+    ):
+        elapsed = await env.client.execute_workflow(sleeps_then_acts, id="cont", task_queue="skip")
+    assert elapsed >= 7 * 86400
+    refused = [r.getMessage() for r in caplog.records if "continuation" in r.getMessage()]
+    assert refused == []
+
+
+@workflow.defn
+async def naps_an_hour(ctx: workflow.Context) -> str:
+    await ctx.sleep(timedelta(hours=1))
+    return "up"
+
+
+async def test_a_delayed_start_is_skipped_to_and_then_waited_for() -> None:
+    # The first workflow task waits for a time: due by the clock alone, with no step of the engine's to say
+    # so, it must still count as under way once due (until the worker completes it).
+    async with (
+        WorkflowEnvironment.start_time_skipping() as env,
+        Worker(env.client, task_queue="skip", workflows=[naps_an_hour]),
+    ):
+        before = env.now()
+        handle = await env.client.start_workflow(
+            naps_an_hour, id="delayed", task_queue="skip", start_delay=timedelta(days=1)
+        )
+        assert await handle.result(timeout=20) == "up"
+        assert (env.now() - before).total_seconds() >= 86400 + 3600

@@ -16,7 +16,8 @@
     ├── WorkflowUpdateFailedError     client side: an update was rejected or its handler failed; ``.cause``
     ├── WorkflowCodeError             a bug in workflow code that fails the task, not the workflow
     │   ├── NondeterminismError       the code diverged from its recorded history
-    │   └── NondeterministicCallError the code called the wall clock, real sleep or real randomness
+    │   ├── NondeterministicCallError the code called the wall clock, real sleep or real randomness
+    │   └── DeadlockError             the code did not yield within the worker's deadlock_detection_timeout
     └── RPCError                      the engine or its transport failed (``.status``, ``.code``)
         ├── ServerUnavailableError    the server could not be reached, or cannot take the call now (503)
         │   └── ResourceExhaustedError  429: the server is overloaded; retry after ``.retry_after``
@@ -49,6 +50,7 @@ __all__ = [
     "ApplicationErrorCategory",
     "CancelledError",
     "ChildWorkflowError",
+    "DeadlockError",
     "FailureError",
     "InvalidArgumentError",
     "MainspringError",
@@ -282,6 +284,11 @@ class NondeterminismError(WorkflowCodeError):
 
 class NondeterministicCallError(WorkflowCodeError):
     """Workflow code called something non-deterministic (wall clock, real sleep, real randomness)."""
+
+
+class DeadlockError(WorkflowCodeError):
+    """Workflow code ran longer than the worker's ``deadlock_detection_timeout`` without yielding (a busy
+    loop): it was interrupted, and the message says where it was (see ``workflow._deadlock``)."""
 
 
 # --- The engine and its transport ------------------------------------------------------------------

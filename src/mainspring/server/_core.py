@@ -119,6 +119,14 @@ class EngineCore:
         self.operations = 0
         #: Commits running after their answer went out (see _commit_behind).
         self._behind: set[asyncio.Task[None]] = set()
+        #: Runs that may have changed since a watcher last looked: locked for a transition, handed a
+        #: workflow task, written, or added to the cache. None (the default) unless something watches
+        #: (the time-skipping test clock, ``testing._skipping``): then each such step adds its run, so
+        #: the watcher looks only at those instead of every cached run on each look.
+        self.touched: set[Execution] | None = None
+        #: Called with a run's record and the failure, once a worker's failure of its workflow task is
+        #: recorded (the time-skipping test environment ends a run whose code deadlocked); None: nothing.
+        self.on_workflow_task_failure: Callable[[ExecutionRecord, dict[str, Any]], None] | None = None
         #: Runs being reloaded after a failed write (see _restore); cancelled when the server stops.
         self._restores: set[asyncio.Task[None]] = set()
         #: How writes are going: retries after a failed one back off (see _restore).
@@ -274,6 +282,8 @@ class EngineCore:
         ``_TRIM_LOOK - 1`` pinned ones beyond its size.
         """
         cache = self._cache
+        if self.touched is not None:  # called once per run added, which is the newest (see touched)
+            self.touched.add(next(reversed(cache.values())))
         excess = len(cache) - self.config.execution_cache_size
         if excess <= 0:
             return
@@ -343,6 +353,8 @@ class EngineCore:
             quiet = False
         fut = self.store.submit(write, quiet=quiet)
         ex.writing = fut
+        if self.touched is not None:
+            self.touched.add(ex)
         if follow is not None:
             follow.submitted(fut)
         if fut.done():  # written at once: settled before the caller goes on (it may use the tail)

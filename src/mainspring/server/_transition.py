@@ -425,6 +425,9 @@ class TransitionScope:
 
     async def __aenter__(self) -> Transition:
         await self._ex.lock.acquire()
+        touched = self._core.touched
+        if touched is not None:
+            touched.add(self._ex)
         t = self._t = Transition(self._core, self._ex)
         return t
 

@@ -13,6 +13,12 @@ the client and stops the server.
 whenever nothing is under way (``_skipping``): a workflow that sleeps 30 days finishes in milliseconds, and
 timeouts, retry backoffs and ``ctx.wait_condition(timeout=)`` follow the skipped clock. ``env.now()`` is that
 clock's time; ``env.sleep(duration)`` moves it on by ``duration``.
+
+Workflow code that never yields (a busy loop) holds the event loop that the server shares: the worker's
+deadlock detector (``Worker(deadlock_detection_timeout=...)``, 2 s by default) interrupts it and fails the
+workflow task with ``DeadlockError``, whose message names the run and the ``file.py:line`` it was stuck at.
+The time-skipping environment then terminates that run with the message as the reason (a retry would only
+hold the loop again), so ``await handle.result()`` raises it at once; the other workflows go on.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from types import TracebackType
 from typing import Any
 
 from ..client import Client
+from ..errors import RPCError
 from ._skipping import SkippingClock, skip_while_idle
 
 __all__ = ["WorkflowEnvironment"]
@@ -44,6 +51,7 @@ class WorkflowEnvironment:
         tmp: Path | None,
         clock: SkippingClock | None = None,
         skipper: asyncio.Task[None] | None = None,
+        ending: set[asyncio.Task[None]] | None = None,
     ) -> None:
         #: A client of the environment's server.
         self.client = client
@@ -52,6 +60,8 @@ class WorkflowEnvironment:
         self._tmp = tmp
         self._clock = clock
         self._skipper = skipper
+        #: Terminations of deadlocked runs under way (time does not skip meanwhile).
+        self._ending: set[asyncio.Task[None]] = ending if ending is not None else set()
 
     @staticmethod
     def start_local(*, db_filename: str | Path | None = None, namespace: str = "default", **settings: Any) -> _Starting:
@@ -93,8 +103,20 @@ class WorkflowEnvironment:
         self._server.engine.timers.wake()
         await asyncio.sleep(0)
 
+    def _on_workflow_task_failure(self, record: Any, failure: dict[str, Any]) -> None:
+        """A deadlocked workflow (``DeadlockError``) is terminated with its message as the reason: each
+        retry would hold the event loop again, and time would never skip past it (see the module)."""
+        if failure.get("type") != "DeadlockError":
+            return
+        handle = self.client.get_workflow_handle(record.workflow_id, run_id=record.run_id)
+        task = asyncio.get_running_loop().create_task(_terminate(handle, str(failure.get("message"))))
+        self._ending.add(task)
+        task.add_done_callback(self._ending.discard)
+
     async def shutdown(self) -> None:
         """Close the client and stop the server (and remove its temporary database)."""
+        if self._ending:
+            await asyncio.gather(*self._ending, return_exceptions=True)
         if self._skipper is not None:
             self._skipper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -113,6 +135,11 @@ class WorkflowEnvironment:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.shutdown()
+
+
+async def _terminate(handle: Any, reason: str) -> None:
+    with contextlib.suppress(RPCError):  # it closed meanwhile
+        await handle.terminate(reason=reason)
 
 
 class _Starting:
@@ -159,7 +186,11 @@ class _Starting:
         loop = asyncio.get_running_loop()
         serving = loop.create_task(server.serve(), name="mainspring-test-server")
         skipper = None
+        ending: set[asyncio.Task[None]] = set()
         if clock is not None:
-            skipper = loop.create_task(skip_while_idle(server, clock), name="mainspring-time-skipping")
+            skipper = loop.create_task(skip_while_idle(server, clock, ending), name="mainspring-time-skipping")
         client = await Client.connect(server.address, namespace=self._namespace)
-        return WorkflowEnvironment(client, server, serving, tmp, clock, skipper)
+        env = WorkflowEnvironment(client, server, serving, tmp, clock, skipper, ending)
+        if clock is not None:
+            server.engine.on_workflow_task_failure = env._on_workflow_task_failure
+        return env

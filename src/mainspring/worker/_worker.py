@@ -26,6 +26,7 @@ from ..client import Client
 from ..client._channel import Channel
 from ..errors import RPCError, ServerUnavailableError
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
+from ..workflow._deadlock import DeadlockWatchdog
 from ..workflow._instance import WorkflowInstance
 from ._activities import ActivityRunner
 from ._failure_types import with_failure_types
@@ -40,6 +41,7 @@ from ._workflows import (
     process_workflow_task,
     replay_instance,
     resume_local,
+    server_lead,
 )
 
 __all__ = ["Worker"]
@@ -112,6 +114,9 @@ class Worker:
     as in Temporal, else the worker starts one). The executor is yours to shut down.
     ``activities`` are also what its workflows may run as local activities (``ctx.execute_local_activity``),
     in this process, within their workflow tasks, at most ``max_concurrent_local_activities`` at once.
+    ``deadlock_detection_timeout``: workflow code that runs this long without yielding (a busy loop) is
+    interrupted, and its workflow task fails with ``DeadlockError`` saying where it was (Temporal's
+    "potential deadlock detected", 2 s too); None turns this off (for stepping through code in a debugger).
     ``workflow_failure_exception_types``: exception classes
     that fail any of its workflows (or an update) when the workflow's code raises one, besides each
     workflow's own ``@workflow.defn(failure_exception_types=...)``; by default such an exception fails only
@@ -133,6 +138,7 @@ class Worker:
         identity: str | None = None,
         graceful_shutdown_timeout: timedelta = timedelta(seconds=10),
         deterministic_guard: bool = True,
+        deadlock_detection_timeout: timedelta | None = timedelta(seconds=2),
         activity_executor: Executor | None = None,
         workflow_failure_exception_types: Sequence[type[Exception]] = (),
         shared_state_manager: SharedStateManager | None = None,
@@ -189,6 +195,12 @@ class Worker:
         self._local_slots = asyncio.Semaphore(max_concurrent_local_activities)
         self.graceful_shutdown_timeout = graceful_shutdown_timeout.total_seconds()
         self.deterministic_guard = deterministic_guard
+        #: Interrupts workflow code that runs longer than this without yielding (``workflow._deadlock``).
+        self._watchdog = (
+            DeadlockWatchdog(deadlock_detection_timeout.total_seconds())
+            if deadlock_detection_timeout is not None
+            else None
+        )
         self.cache = WorkflowCache(max_cached_workflows)
         self._failures = FailureLog()
         #: Refusals at a server limit already logged (the server retries such a task; see _report).
@@ -283,6 +295,8 @@ class Worker:
             except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals
                 pass
         pollers: list[asyncio.Task[None]] = []
+        if self._watchdog is not None:
+            self._watchdog.start()
         try:
             await self._connect(None)
             if self._stopping.is_set():
@@ -311,6 +325,8 @@ class Worker:
             finally:
                 for sig in installed:
                     loop.remove_signal_handler(sig)
+                if self._watchdog is not None:
+                    self._watchdog.stop()
             if self._fatal is not None:
                 raise self._fatal
 
@@ -628,6 +644,7 @@ class Worker:
             self._workflows,
             self.cache,
             guard=self.deterministic_guard,
+            watchdog=self._watchdog,
             task_queue=self.task_queue,
             replayed=replayed,
             replay_error=replay_error,
@@ -740,7 +757,9 @@ class Worker:
                 count += len(events)
                 pending.extend(events)
                 if inst is None and pending and pending[0]["event_id"] == 1:
-                    inst = replay_instance(task, pending[0], self._workflows, guard=self.deterministic_guard)
+                    inst = replay_instance(
+                        task, pending[0], self._workflows, guard=self.deterministic_guard, watchdog=self._watchdog
+                    )
                 if inst is None or error is not None:
                     continue
                 # Fed up to (not including) the last WorkflowTaskStarted: every task fed then comes with its
@@ -887,6 +906,7 @@ class Worker:
 
     async def _run_activity(self, task: dict[str, Any]) -> None:
         token = task["task_token"]
+        lead = server_lead(task)  # measured now, as the task arrives (see continue_workflow)
 
         async def heartbeat(details: Any) -> None:
             channel = self._channel
@@ -904,14 +924,14 @@ class Worker:
             # mostly waited for commits, and the next activities queued up on the server.
             self._slots.give()
         if kind == "complete":
-            await self._complete_activity(task, value)
+            await self._complete_activity(task, value, lead)
         elif kind == "async":
             # Completed from elsewhere (activity.raise_complete_async()): the server lets it outlive this session.
             await self._report("release_activity_task", {"task_token": token})
         else:
             await self._report("fail_activity_task", {"task_token": token, "failure": value})
 
-    async def _complete_activity(self, task: dict[str, Any], result: Any) -> None:
+    async def _complete_activity(self, task: dict[str, Any], result: Any, lead: float = 0.0) -> None:
         """Report a result; if this worker holds the workflow, run it on the result in the same step."""
         run_id = task["run_id"]
         body: dict[str, Any] = {"task_token": task["task_token"], "result": result}
@@ -923,7 +943,7 @@ class Worker:
             await self._report("complete_activity_task", body)
             return
         async with self._run_lock(run_id):
-            continuation = continue_workflow(self.cache, task, result)
+            continuation = continue_workflow(self.cache, task, result, server_lead=lead)
             if continuation is not None:
                 body["continuation"] = continuation
             else:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from .._time import rfc3339_now
+from .._time import rfc3339
 from ..api.enums import EventType, WorkflowTaskFailedCause
 from ..errors import NondeterminismError, WorkflowCodeError, failure_to_dict
 from ..workflow import WorkflowDefinition
 from ..workflow._children import parent_info
 from ..workflow._continue_as_new import chain_info
+from ..workflow._deadlock import DeadlockWatchdog
 from ..workflow._instance import WorkflowInfo, WorkflowInstance
 
 __all__ = [
@@ -122,7 +124,12 @@ class TaskOutcome:
 
 
 def replay_instance(
-    task: dict[str, Any], first_event: dict[str, Any], definitions: dict[str, WorkflowDefinition], *, guard: bool
+    task: dict[str, Any],
+    first_event: dict[str, Any],
+    definitions: dict[str, WorkflowDefinition],
+    *,
+    guard: bool,
+    watchdog: DeadlockWatchdog | None = None,
 ) -> WorkflowInstance | None:
     """A new instance of the task's workflow, to feed its history from ``first_event`` (its
     WorkflowExecutionStarted) a piece at a time; None if this worker does not run that type."""
@@ -139,7 +146,9 @@ def replay_instance(
         **chain_info(first_event),
         parent=parent_info(first_event, task["namespace"]),
     )
-    return WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
+    inst = WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
+    inst.watchdog = watchdog
+    return inst
 
 
 def process_workflow_task(
@@ -150,6 +159,7 @@ def process_workflow_task(
     *,
     guard: bool,
     task_queue: str,
+    watchdog: DeadlockWatchdog | None = None,
     replayed: WorkflowInstance | None = None,
     replay_error: Exception | None = None,
     failures: FailureLog | None = None,
@@ -188,6 +198,7 @@ def process_workflow_task(
             parent=parent_info(started, task["namespace"]),
         )
         inst = WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
+        inst.watchdog = watchdog
     try:
         if replay_error is not None:
             raise replay_error
@@ -281,13 +292,32 @@ def resume_local(
     return outcome
 
 
-def continue_workflow(cache: WorkflowCache, task: dict[str, Any], result: Any) -> dict[str, Any] | None:
+def server_lead(task: dict[str, Any]) -> float:
+    """How many seconds the server's clock is ahead of this process's, as a task it just handed out
+    says (its ``started_time``, the server's time then); 0 if the task does not say."""
+    started = task.get("started_time")
+    if not isinstance(started, str):
+        return 0.0
+    try:
+        return datetime.fromisoformat(started).timestamp() - time.time()
+    except ValueError:
+        return 0.0
+
+
+def continue_workflow(
+    cache: WorkflowCache, task: dict[str, Any], result: Any, *, server_lead: float = 0.0
+) -> dict[str, Any] | None:
     """Run the cached workflow on an activity's result, ahead of the server; the continuation to send.
 
     The events fed to the workflow are the ones the server will write if it accepts the continuation
     (activity started and completed, then a workflow task scheduled and started); their ids follow the
     last event the workflow has seen, which the server checks. None when this is not possible here, in
     which case the result is reported on its own and the workflow task follows the usual way.
+
+    Their time is the server's clock as the activity task showed it (``server_lead``: how far the
+    server's clock is ahead of this process's, see ``server_lead``), not this process's: the server
+    refuses a continuation more than a few seconds off its clock, and a time-skipping test server's
+    clock is days ahead (every continuation was refused, and each run replayed from its history).
     """
     run_id = task["run_id"]
     inst = cache.get(run_id)
@@ -295,7 +325,7 @@ def continue_workflow(cache: WorkflowCache, task: dict[str, Any], result: Any) -
     if inst is None or sched_id is None or inst.finished or not inst.can_resume_with(sched_id):
         return None
     base = inst.last_event_id
-    now = rfc3339_now()
+    now = rfc3339(time.time() + server_lead)
     events = [
         {
             "event_id": base + 1,

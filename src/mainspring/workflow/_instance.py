@@ -36,6 +36,7 @@ from ..api.fields import MAX_SECONDS
 from ..errors import FailureError, NondeterminismError, WorkflowCodeError
 from . import _activities, _children, _guard, _local_activities, _patches, _timers, _updates
 from ._children import ParentInfo
+from ._deadlock import Activation, DeadlockWatchdog, Interrupt
 from ._definition import WorkflowDefinition
 from ._features import CLOSING_COMMANDS, COMMAND_EVENTS, EVENT_HANDLERS
 from ._handlers import HandlerDefinition
@@ -186,6 +187,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self.definition = definition
         self.info = info
         self.guard = guard
+        #: The worker's deadlock detector (``_deadlock``), which interrupts code that does not yield; None: none.
+        self.watchdog: DeadlockWatchdog | None = None
         self.context = Context(self)
         self._random: random.Random | None = None
         self.last_event_id = 0
@@ -395,6 +398,32 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
     # ================================================================================================
 
     def _run_ready(self) -> None:
+        watchdog = self.watchdog
+        if watchdog is None:
+            self._run_ready_code()
+            return
+        # Everything from begin() to the end of end() is inside this try: the watchdog's interrupt,
+        # whenever it arrives, is taken here (see _deadlock for why it cannot arrive anywhere else).
+        act = Activation(self)
+        try:
+            watchdog.begin(act)
+            try:
+                self._run_ready_code(act)
+            finally:
+                watchdog.end(act)
+                if act.interrupted:
+                    watchdog.take_pending()
+        except Interrupt:
+            watchdog.end(act)  # (it may have come before end() was done; only one comes)
+        except WorkflowCodeError:
+            if not act.interrupted:
+                raise
+            # The interrupt landed in a coroutine, which failed with it: what it says is said below.
+        if act.interrupted:
+            self._ready.clear()  # what was left to run: the instance is dropped
+            raise watchdog.error(act)
+
+    def _run_ready_code(self, act: Activation | None = None) -> None:
         previous = asyncio.events._get_running_loop()
         asyncio.events._set_running_loop(self)
         ready = self._ready
@@ -409,11 +438,11 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                     if handle._cancelled:
                         continue
                     self._run_guarded(handle._run, guard)
-                    if self._code_error is not None:
+                    if self._code_error is not None or (act is not None and act.interrupted):
                         break
                 # The code is blocked: a ``wait_condition`` whose condition now holds wakes its waiter,
                 # and the code runs on (the conditions are checked again once it is blocked again).
-                if self._code_error is not None:
+                if self._code_error is not None or (act is not None and act.interrupted):
                     break
                 if self._conditions:
                     self._run_guarded(self._check_conditions, guard)

@@ -82,6 +82,8 @@ class WorkflowTasks:
         rec = ex.record
         st = ex.state
         run_id = rec.run_id
+        if core.touched is not None:
+            core.touched.add(ex)
         wt.started = True
         wt.started_time = now
         wt.session_id = session.id
@@ -312,6 +314,9 @@ class WorkflowTasks:
         async with self.core.transition(ex) as t:
             wt = self._check(ex, attempt, started_event_id, token_session, caller)
             await self._failed(t, wt, req.cause, failure)
+        hook = self.core.on_workflow_task_failure
+        if hook is not None:
+            hook(ex.record, failure)
 
     async def _failed(
         self,
