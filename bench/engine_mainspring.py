@@ -29,6 +29,7 @@ from common import (
     W4_STEPS,
     W7_KS,
     W9_SIZES,
+    W17_REPEATS,
     Child,
     Options,
     Result,
@@ -51,6 +52,7 @@ from common import (
     w13_figures,
     w14_figures,
     w14_ks,
+    w17_figures,
 )
 from mainspring import Client, WorkflowHandle
 from mainspring.errors import WorkflowQueryFailedError
@@ -170,6 +172,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                     res.update(await _w13(client, tq, tag, n))
                 elif workload == "W14":
                     res.update(await _w14(client, tq, tag, n))
+                elif workload == "W17":
+                    res.update(await _w17(client, tq, tag, n))
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
@@ -472,6 +476,42 @@ def _replay_seconds(history: list[dict[str, Any]], run_id: str, tq: str, repeats
             raise AssertionError(f"W12: the replay's handler saw {len(inst.workflow_object.seen)} of {signals}")
         inst.dispose()
     return best
+
+
+# ---------------------------------------------------------------------------------------------------- W17
+
+
+async def _w17(client: Client, tq: str, tag: str, n: int) -> Result:
+    """W17: one workflow of n sequential no-op activities (W3's, 6 events a step) run to its end on the
+    server; its history fetched; then replayed in this process by ``mainspring.worker.Replayer``, as a user
+    checks new code against old runs, W17_REPEATS times whole and as many times its first half."""
+    from mainspring.worker import Replayer, WorkflowHistory
+
+    t = time.perf_counter()
+    handle = await client.start_workflow(defs.long_wf, n, id=f"w17-{tag}", task_queue=tq)
+    if (r := await handle.result()) != n:
+        raise AssertionError(f"W17 returned {r!r}")
+    build_s = time.perf_counter() - t
+    events = await handle.fetch_history()
+    run_id = handle.run_id or "replay"
+    whole = WorkflowHistory(handle.id, events, run_id=run_id)
+    cut = half_cut(events, "WorkflowTaskStarted")
+    half = WorkflowHistory(handle.id, events[:cut], run_id=run_id)
+    replayer = Replayer(workflows=[defs.long_wf])
+    walls, cpus, half_walls = [], [], []
+    for _ in range(W17_REPEATS):
+        t, c = time.perf_counter(), time.process_time()
+        # Raises on any disagreement, and a closed history must end with the code's last command matched.
+        await replayer.replay_workflow(whole)
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+        t = time.perf_counter()
+        await replayer.replay_workflow(half)
+        half_walls.append(time.perf_counter() - t)
+    figures = w17_figures(len(events), walls, cpus, cut, half_walls)
+    figures["build_s"] = build_s
+    _progress(f"W17: {len(events)} events, replay {figures['replay_events_per_s']:.0f} events/s")
+    return figures
 
 
 # ---------------------------------------------------------------------------------------------------- W15

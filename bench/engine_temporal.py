@@ -36,6 +36,7 @@ from common import (
     W4_STEPS,
     W7_KS,
     W9_SIZES,
+    W17_REPEATS,
     Child,
     Options,
     Result,
@@ -58,6 +59,7 @@ from common import (
     w13_figures,
     w14_figures,
     w14_ks,
+    w17_figures,
 )
 
 W5_TIMER_SECONDS = 3600.0
@@ -230,6 +232,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 res.update(await _w13(client, tq, tag, n))
             elif workload == "W14":
                 res.update(await _w14(client, tq, tag, n))
+            elif workload == "W17":
+                res.update(await _w17(client, tq, tag, n))
             elif workload == "W15":
                 res.update(await _w15(client, tq, tag, n))
                 res["note_w15"] = "server started with history.workflowIdReuseMinimalInterval=0s (default 1s)"
@@ -399,6 +403,41 @@ async def _replay_seconds(history: Any, repeats: int = 3) -> float:
         await replayer.replay_workflow(history)
         best = min(best, time.perf_counter() - t)
     return best
+
+
+# ---------------------------------------------------------------------------------------------------- W17
+
+
+async def _w17(client: Client, tq: str, tag: str, n: int) -> Result:
+    """As Mainspring's: one workflow of n sequential no-op activities (W3's) run to its end, its history fetched
+    and replayed by ``temporalio.worker.Replayer`` in this process (sandbox on, as its worker runs; each
+    replay sets its workflow runner up again), W17_REPEATS times whole and its first half."""
+    from temporalio.client import WorkflowHistory
+    from temporalio.worker import Replayer
+
+    t = time.perf_counter()
+    handle = await client.start_workflow(defs.LongWF.run, n, id=f"w17-{tag}", task_queue=tq)
+    if (r := await handle.result()) != n:
+        raise AssertionError(f"W17 returned {r!r}")
+    build_s = time.perf_counter() - t
+    whole = await handle.fetch_history()
+    events = list(whole.events)
+    cut = half_cut(events, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED, lambda e: e.event_type)
+    half = WorkflowHistory(whole.workflow_id, events[:cut])
+    replayer = Replayer(workflows=[defs.LongWF])
+    walls, cpus, half_walls = [], [], []
+    for _ in range(W17_REPEATS):
+        t, c = time.perf_counter(), time.process_time()
+        await replayer.replay_workflow(whole)
+        walls.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+        t = time.perf_counter()
+        await replayer.replay_workflow(half)
+        half_walls.append(time.perf_counter() - t)
+    figures = w17_figures(len(events), walls, cpus, cut, half_walls)
+    figures["build_s"] = build_s
+    print(f"  [temporal] W17: {len(events)} events, {figures['replay_events_per_s']:.0f} events/s", file=sys.stderr)
+    return figures
 
 
 # ---------------------------------------------------------------------------------------------------- W14

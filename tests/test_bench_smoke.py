@@ -54,6 +54,7 @@ FIGURES = {
     "W13": ["la_p50_ms", "la_p99_ms", "la_mean_ms", "wall_s"],
     "W14": ["child_p50_ms", "child_p99_ms", "k10_s", "k10_ms_per_child"],
     "W15": ["runs_per_s", "list_page_1000_p50_ms", "list_first_20_ms", "events_per_run"],
+    "W17": ["replay_events_per_s", "replay_events_per_cpu_s", "replay_linearity", "history_length", "replays"],
     "CLI": ["help_ms", "list_ms", "describe_ms", "help_min_ms", "python_ms"],
 }
 
@@ -109,6 +110,7 @@ def check_row(row: dict[str, Any], engine: str, workload: str, n: int) -> None:
         ("W13", 50, []),
         ("W14", 10, []),
         ("W15", 100, []),
+        ("W17", 100, []),
     ],
 )
 def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[str]) -> None:
@@ -135,6 +137,8 @@ def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[
         assert row["events_at_kill"] >= 1500
     if workload == "W12":
         assert row["all_delivered_in_order"] is True and row["signals_recorded"] == n
+    if workload == "W17":
+        assert row["history_length"] == 6 * n + 5 and row["replays"] == 5  # W3's workflow: 6 events a step
     if workload == "W8":
         assert row["batches"] == 3 and len(row["batch_wf_per_s"]) == 3
     # Nothing is left behind in the run folder.
