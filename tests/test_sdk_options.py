@@ -212,7 +212,10 @@ async def bad_calls(ctx: workflow.Context, cases: list[str]) -> dict[str, str]:
 
 async def test_execute_activity_refuses_bad_options_naming_them(client: Client, task_queue: str) -> None:
     async with running_worker(client, task_queue, workflows=[bad_calls], activities=[echo]):
-        said = await client.execute_workflow(bad_calls, list(BAD_CALLS), id="bad-calls", task_queue=task_queue)
+        # Each bad call twice: the options of a call are checked once and then remembered, and a refused
+        # call must be refused again (only options that passed are remembered).
+        cases = list(BAD_CALLS) * 2
+        said = await client.execute_workflow(bad_calls, cases, id="bad-calls", task_queue=task_queue)
     for case, (_, message) in BAD_CALLS.items():
         assert said[case].startswith(message), (case, said[case])
     assert said["after"] == "fine"
@@ -255,6 +258,8 @@ async def every_option(ctx: workflow.Context, task_queue: str) -> list[str]:
         ),
         # by name, with the options bundled as their TypedDict
         await ctx.execute_activity("echo", "by name", result_type=str, **SHARED),
+        # the same options again (remembered from the call before): the same wire form
+        await ctx.execute_activity("echo", "again", result_type=str, **SHARED),
     ]
 
 
@@ -264,11 +269,11 @@ SHARED: ExecuteActivityOptions = {"start_to_close_timeout": timedelta(seconds=4)
 async def test_every_option_reaches_the_server(client: Client, task_queue: str) -> None:
     async with running_worker(client, task_queue, workflows=[every_option], activities=[echo]):
         said = await client.execute_workflow(every_option, task_queue, id="every-option", task_queue=task_queue)
-    assert said == ["keywords", "options", "by name"]
+    assert said == ["keywords", "options", "by name", "again"]
     scheduled = [
         e["attributes"] for e in await events_of(client.get_workflow_handle("every-option"), "ActivityTaskScheduled")
     ]
-    keywords, options, by_name = scheduled
+    keywords, options, by_name, again = scheduled
     assert keywords["activity_id"] == "all-keywords"
     assert keywords["task_queue"] == task_queue
     assert (keywords["schedule_to_close_timeout"], keywords["start_to_close_timeout"]) == (60, 10)
@@ -283,6 +288,9 @@ async def test_every_option_reaches_the_server(client: Client, task_queue: str) 
     assert by_name["activity_type"] == "echo"
     assert by_name["start_to_close_timeout"] == 4
     assert by_name["activity_id"] not in ("all-keywords", "overridden")  # a sequence number of its own
+    assert {
+        k: v for k, v in again.items() if k not in ("activity_id", "input", "workflow_task_completed_event_id")
+    } == {k: v for k, v in by_name.items() if k not in ("activity_id", "input", "workflow_task_completed_event_id")}
 
 
 # --- Client.start_workflow / execute_workflow --------------------------------------------------------------------
