@@ -621,7 +621,7 @@ class Context:
 
 
 #: The server's form of the options of recent ``execute_activity`` calls, by their keywords. A workflow calls
-#: its activities with the same options again and again, and checking and converting them each time was ~15%
+#: its activities with the same options again and again, and checking and converting them each time was ~10%
 #: of a long replay's time (W17). Only calls whose option values are all hashable are kept (a RetryPolicy's
 #: ``non_retryable_error_types`` given as a list is not); only options that passed the checks are kept.
 _WIRE_OPTIONS: dict[tuple[tuple[str, Any], ...], dict[str, Any]] = {}
