@@ -5,7 +5,8 @@ Real processes, as a team deploys: a server, a worker process serving v1 of ``Gr
 SIGTERM (it must exit at once and cleanly: nothing of theirs is running); a worker process with v2, whose
 change is behind ``ctx.patched("v2")``, takes over. It has none of the runs cached: each old run is replayed
 from its history, finds no marker where the patch is, and stays on the old branch; new runs record the marker
-and take the new one. Then v3 (``deprecate_patch``), once no v1 run is left, carries the v2 runs on.
+and take the new one. Then v3 (``deprecate_patch``), once no v1 run is left, carries the v2 runs on. And a
+worker told to stop while a workflow task runs finishes that task before it exits.
 """
 
 from __future__ import annotations
@@ -205,3 +206,25 @@ async def test_v3_deprecates_the_patch_once_no_v1_run_is_left(
     await Replayer(workflows=[pw.v3]).replay_workflows(histories, raise_on_replay_failure=True)
     # And v2 still replays a v3 run (the marker is there, not deprecated or not: patched() finds it).
     await Replayer(workflows=[pw.v2]).replay_workflow(histories[1])
+
+
+async def test_sigterm_during_a_workflow_task_finishes_it_before_the_worker_exits(
+    server: ServerProcess, client: Client, tmp_path: Path
+) -> None:
+    tq = f"patch-{uuid.uuid4().hex[:8]}"
+    w1 = deploy(server, "v1", tq, tmp_path)
+    try:
+        handle = await client.start_workflow("Napper", 1.5, id="napper", task_queue=tq)
+        await eventually(
+            lambda: asyncio.to_thread(lambda: "nap started" in w1.log()), timeout=30, what="the local activity"
+        )
+        took = await sigterm(w1)
+    finally:
+        w1.kill()
+    # The task ran to its end on the worker being stopped, and was reported before it exited: the run is
+    # complete with no worker left, its local activity recorded once (it did not run again elsewhere).
+    assert took < PROMPT_EXIT_S, f"the worker took {took:.1f}s to exit with a 1.5 s task running"
+    assert await handle.result(timeout=10) == "rested"
+    history = await handle.fetch_history()
+    assert [e["event_type"] for e in history].count("MarkerRecorded") == 1
+    assert [e["event_type"] for e in history].count("WorkflowTaskStarted") == 1

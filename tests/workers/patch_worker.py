@@ -7,6 +7,9 @@
   under v1 replay the old branch, ``hello``.
 - v3 once no v1 run is left: ``ctx.deprecate_patch("v2")`` and the new branch only.
 
+Every version also runs ``Napper``, unchanged: one local activity ``nap(seconds)`` that logs "nap started",
+so that a test can stop a worker while one of its workflow tasks is running.
+
 Each returns which branch its run took (``path``: "old" or "new") and what the activities said, so that a
 test can tell, from the result alone, which code a run followed. The worker serves one version (the one
 deployed); all three are here so that a test can replay histories against any of them in its own process.
@@ -39,6 +42,13 @@ async def bonjour(name: str) -> str:
 @activity.defn
 async def farewell(name: str) -> str:
     return f"Goodbye, {name}"
+
+
+@activity.defn
+async def nap(seconds: float) -> str:
+    logging.getLogger("patch_worker").info("nap started")
+    await asyncio.sleep(seconds)
+    return "rested"
 
 
 async def _wait_go(ctx: workflow.Context) -> None:
@@ -75,6 +85,12 @@ async def v3(ctx: workflow.Context, name: str) -> dict[str, str]:
     return await _finish(ctx, name, "new", greeting)
 
 
+@workflow.defn(name="Napper")
+async def napper(ctx: workflow.Context, seconds: float) -> str:
+    # A local activity runs inside the workflow task: the task is in flight for as long as it naps.
+    return await ctx.execute_local_activity(nap, seconds, start_to_close_timeout=STC)
+
+
 VERSIONS = {"v1": v1, "v2": v2, "v3": v3}
 
 
@@ -90,8 +106,8 @@ async def main() -> None:
     worker = Worker(
         client,
         task_queue=args.task_queue,
-        workflows=[VERSIONS[args.version]],
-        activities=[hello, bonjour, farewell],
+        workflows=[VERSIONS[args.version], napper],
+        activities=[hello, bonjour, farewell, nap],
     )
     logging.getLogger("patch_worker").info("serving %s of %s", args.version, NAME)
     await worker.run()  # until SIGTERM (or SIGINT): then it finishes what runs and ends its session

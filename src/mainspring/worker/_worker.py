@@ -374,13 +374,13 @@ class Worker:
             activities = len(pending & self._activity_tasks)
             for t in pending:
                 t.cancel()
+            what = _count(activities, "activity", "activities")
+            if len(pending) > activities:
+                what += " and " + _count(len(pending) - activities, "workflow task", "workflow tasks")
             if pending and self._abandon.is_set():
-                what = _count(activities, "activity", "activities")
-                if len(pending) > activities:
-                    what += " and " + _count(len(pending) - activities, "workflow task", "workflow tasks")
                 log.warning("stopped at once: %s abandoned; the server hands them to other workers", what)
             elif pending:
-                log.warning("%d activities did not finish in time; the server will run them again", len(pending))
+                log.warning("%s did not finish in time; the server will run them again", what)
             if pending:
                 await asyncio.wait(pending, timeout=1)
         for q in self._query_tasks:  # a query still being answered: its caller hears the channel closed
