@@ -43,7 +43,8 @@ from support import ServerProcess
 
 #: Spacing is measured on the server's clock, from event times written to the microsecond.
 CLOCK_SLACK = 0.001
-#: On the skipped clock an attempt starts its backoff after the one before, plus moments of real time: at most this.
+#: On the skipped clock an attempt starts when its backoff ends, plus the moments of real time the retry takes:
+#: a gap longer than its backoff by more than this (seconds) is a wrong backoff.
 SKIPPED_SLACK = 30.0
 MINUTE = 60.0
 HOUR = 3600.0
@@ -317,7 +318,7 @@ def gaps(key: str) -> list[float]:
 
 def assert_spacing_at_least(key: str, minimums: list[float], *, skipped: bool = False) -> None:
     """The attempts of ``key`` started at least ``minimums`` apart (server clock); ``skipped``: and at most
-    a few real seconds more, as the skipped clock jumps right to the end of each backoff."""
+    ``SKIPPED_SLACK`` more, as the skipped clock jumps right to the end of each backoff."""
     actual = gaps(key)
     assert len(actual) == len(minimums), actual
     for i, (gap, least) in enumerate(zip(actual, minimums, strict=True)):
