@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mainspring import Client, Worker, WorkflowHandle
+from mainspring import Client, Worker, WorkflowHandle, activity, workflow
 from support import ServerProcess
 
 T = TypeVar("T")
@@ -78,6 +80,47 @@ async def eventually(
         f"timed out after {timeout}s waiting for {what or probe}; last value {last!r}"
         + (f", last error {last_exc!r}" if last_exc else "")
     )
+
+
+#: The gates of the running ``clock_held`` blocks.
+_HOLDS: dict[str, asyncio.Event] = {}
+
+
+@activity.defn
+async def _hold(key: str) -> None:
+    await _HOLDS[key].wait()
+
+
+@workflow.defn
+async def _holding(ctx: workflow.Context, key: str) -> None:
+    await ctx.execute_activity(_hold, key, start_to_close_timeout=timedelta(days=1))
+
+
+@contextlib.asynccontextmanager
+async def clock_held(client: Client) -> AsyncIterator[None]:
+    """Keep a time-skipping environment's clock from skipping during the block, so that a test can look at
+    timers, backoffs and deadlines while they are pending: an activity of its own runs all along (the clock
+    does not skip while an activity runs). Its workflow and worker are on a task queue of their own; the
+    activity is running before the block starts, and finished (with its worker) after it."""
+    key = uuid.uuid4().hex[:12]
+    _HOLDS[key] = asyncio.Event()
+    task_queue = f"clock-held-{key}"
+    try:
+        async with running_worker(client, task_queue, workflows=[_holding], activities=[_hold]):
+            handle = await client.start_workflow(_holding, key, id=task_queue, task_queue=task_queue)
+
+            async def holding() -> bool:
+                acts = (await handle.describe()).pending_activities
+                return bool(acts) and acts[0]["state"] == "STARTED"
+
+            await eventually(holding, what="the activity that holds the clock to start")
+            try:
+                yield
+            finally:
+                _HOLDS[key].set()
+                await handle.result(timeout=10)
+    finally:
+        _HOLDS.pop(key).set()
 
 
 async def history_types(handle: WorkflowHandle[Any, Any]) -> list[str]:

@@ -1,11 +1,14 @@
-"""Activities against a real server: retries with backoff, non-retryable errors, every timeout kind,
-heartbeats (from a coroutine and from a thread), how a failure reaches the workflow and the client,
-and input validation.
+"""Activities: retries with backoff, non-retryable errors, every timeout kind, heartbeats (from a coroutine
+and from a thread), how a failure reaches the workflow and the client, and input validation.
 
-The worker runs in the test's event loop (``running_worker``), so the activities below can record
-each attempt (its number, when it started, what it saw) in module-level dicts the tests read back.
-Durations are short: retry intervals of 50-200 ms and timeouts of 0.3-1 s. Spacing between attempts
-is only ever asserted to be *at least* the backoff.
+They run on the time-skipping environment (``mainspring_client``: an in-process server whose clock jumps to
+its next timer when nothing is under way), with a worker in the test's event loop (``running_worker``), so the
+activities below can record each attempt (its number, when the server handed it out, what it saw) in
+module-level dicts the tests read back. Retry backoffs wait on the server's timers, so they are minutes and
+hours long and take no real time; the spacing between attempts is measured on the server's clock. Activity
+code runs in real time (the clock does not skip while an attempt runs), so the timeouts that end a running
+attempt (start-to-close, heartbeat, a schedule-to-close that fires during one) are fractions of a second.
+The one test of a server process's shutdown runs against a real process (the ``server`` fixture).
 """
 
 from __future__ import annotations
@@ -17,12 +20,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
-from inprocess import events_of, eventually, history_types, running_worker
+from inprocess import clock_held, events_of, eventually, history_types, running_worker
 from mainspring import (
     ActivityError,
     ApplicationError,
@@ -38,8 +41,13 @@ from mainspring import (
 )
 from support import ServerProcess
 
-#: Backoff spacing is measured with two clocks (the server's and this process's); allow for that.
-CLOCK_SLACK = 0.01
+#: Spacing is measured on the server's clock, from event times written to the microsecond.
+CLOCK_SLACK = 0.001
+#: On the skipped clock an attempt starts when its backoff ends, plus the moments of real time the retry takes:
+#: a gap longer than its backoff by more than this (seconds) is a wrong backoff.
+SKIPPED_SLACK = 30.0
+MINUTE = 60.0
+HOUR = 3600.0
 
 
 # ================================================================================================
@@ -82,8 +90,10 @@ GATES: dict[str, threading.Event] = {}
 
 def _begin(b: Behaviour) -> int:
     info = activity.info()
+    # When the server handed the attempt out, on its clock (the skipped one, in the environment).
+    at = info.started_time.timestamp()
     ATTEMPTS.setdefault(b.key, []).append(
-        Attempt(info.attempt, time.monotonic(), info.heartbeat_details, threading.current_thread().name)
+        Attempt(info.attempt, at, info.heartbeat_details, threading.current_thread().name)
     )
     n = info.attempt
     if n <= b.fail_attempts:
@@ -157,7 +167,8 @@ async def typed_input(s: Shape) -> str:
 
 @dataclass
 class Retry:
-    initial: float = 0.05
+    #: A minute: the backoff waits on a server timer, which the environment skips.
+    initial: float = MINUTE
     coefficient: float = 2.0
     maximum_interval: float | None = None
     maximum_attempts: int = 0
@@ -305,11 +316,17 @@ def gaps(key: str) -> list[float]:
     return [b - a for a, b in itertools.pairwise(times)]
 
 
-def assert_spacing_at_least(key: str, minimums: list[float]) -> None:
+def assert_spacing_at_least(key: str, minimums: list[float], *, skipped: bool = False) -> None:
+    """The attempts of ``key`` started at least ``minimums`` apart (server clock); ``skipped``: and at most
+    ``SKIPPED_SLACK`` more, as the skipped clock jumps right to the end of each backoff."""
     actual = gaps(key)
     assert len(actual) == len(minimums), actual
     for i, (gap, least) in enumerate(zip(actual, minimums, strict=True)):
         assert gap >= least - CLOCK_SLACK, f"attempt {i + 2} started {gap:.3f}s after attempt {i + 1}, backoff {least}s"
+        if skipped:
+            assert gap <= least + SKIPPED_SLACK, (
+                f"attempt {i + 2} started {gap:.3f}s after attempt {i + 1}, backoff {least}s"
+            )
 
 
 def pending_activity(desc: WorkflowDescription) -> dict[str, Any] | None:
@@ -321,15 +338,16 @@ def pending_activity(desc: WorkflowDescription) -> dict[str, Any] | None:
 # ================================================================================================
 
 
-async def test_retries_with_exponential_backoff_until_success(client: Client, task_queue: str) -> None:
+async def test_retries_with_exponential_backoff_until_success(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
     out = await run_call(
-        client, task_queue, Call(Behaviour(key, fail_attempts=3), retry=Retry(initial=0.1, coefficient=2.0))
+        client, task_queue, Call(Behaviour(key, fail_attempts=3), retry=Retry(initial=HOUR, coefficient=2.0))
     )
     assert out == Outcome(result="done on attempt 4")
     assert attempts(key) == [1, 2, 3, 4]
-    # The wait before attempt n+1 is initial * coefficient ** (n-1): 0.1, 0.2, 0.4.
-    assert_spacing_at_least(key, [0.1, 0.2, 0.4])
+    # The wait before attempt n+1 is initial * coefficient ** (n-1): 1, 2 and 4 hours.
+    assert_spacing_at_least(key, [HOUR, 2 * HOUR, 4 * HOUR], skipped=True)
     # The failures of the retried attempts are not events; the successful attempt is, with its number.
     handle = client.get_workflow_handle(key)
     started = await events_of(handle, "ActivityTaskStarted")
@@ -338,28 +356,28 @@ async def test_retries_with_exponential_backoff_until_success(client: Client, ta
     assert await events_of(handle, "ActivityTaskFailed") == []
 
 
-async def test_backoff_is_capped_by_maximum_interval(client: Client, task_queue: str) -> None:
+async def test_backoff_is_capped_by_maximum_interval(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
-    retry = Retry(initial=0.05, coefficient=4.0, maximum_interval=0.1)
+    retry = Retry(initial=MINUTE, coefficient=4.0, maximum_interval=10 * MINUTE)
     out = await run_call(client, task_queue, Call(Behaviour(key, fail_attempts=3), retry=retry))
     assert out.result == "done on attempt 4"
-    # 0.05, then 0.2 and 0.8 capped to 0.1 (only lower bounds are asserted).
-    assert_spacing_at_least(key, [0.05, 0.1, 0.1])
+    # 1 minute, 4 minutes, then 16 capped to 10.
+    assert_spacing_at_least(key, [MINUTE, 4 * MINUTE, 10 * MINUTE], skipped=True)
     scheduled = await events_of(client.get_workflow_handle(key), "ActivityTaskScheduled")
     assert scheduled[0]["attributes"]["retry_policy"] == {
-        "initial_interval": 0.05,
+        "initial_interval": 60.0,
         "backoff_coefficient": 4.0,
-        "maximum_interval": 0.1,
+        "maximum_interval": 600.0,
         "maximum_attempts": 0,
         "non_retryable_error_types": [],
     }
 
 
-async def test_maximum_attempts_then_activity_error_with_cause(client: Client, task_queue: str) -> None:
+async def test_maximum_attempts_then_activity_error_with_cause(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
-    out = await run_call(
-        client, task_queue, Call(Behaviour(key, fail_attempts=99), retry=Retry(initial=0.05, maximum_attempts=3))
-    )
+    out = await run_call(client, task_queue, Call(Behaviour(key, fail_attempts=99), retry=Retry(maximum_attempts=3)))
     assert attempts(key) == [1, 2, 3]
     assert out.result is None and out.error is not None
     err = out.error
@@ -395,12 +413,13 @@ def test_retry_policy_defaults() -> None:
         RetryPolicy(maximum_attempts=-1)
 
 
-async def test_default_retry_policy_applies_when_none_is_given(client: Client, task_queue: str) -> None:
-    """No retry policy: unlimited attempts, 1 s initial interval doubling (so this test takes ~3 s)."""
+async def test_default_retry_policy_applies_when_none_is_given(mainspring_client: Client, task_queue: str) -> None:
+    """No retry policy: unlimited attempts, 1 s initial interval doubling (skipped: no real seconds)."""
+    client = mainspring_client
     key = new_key()
     out = await run_call(client, task_queue, Call(Behaviour(key, fail_attempts=2), retry=None))
     assert out.result == "done on attempt 3"
-    assert_spacing_at_least(key, [1.0, 2.0])
+    assert_spacing_at_least(key, [1.0, 2.0], skipped=True)
     scheduled = await events_of(client.get_workflow_handle(key), "ActivityTaskScheduled")
     policy = scheduled[0]["attributes"]["retry_policy"]
     assert policy["initial_interval"] == 1.0
@@ -410,23 +429,26 @@ async def test_default_retry_policy_applies_when_none_is_given(client: Client, t
     assert policy["maximum_interval"] in (None, 100.0)
 
 
-async def test_backoff_is_visible_in_describe(client: Client, task_queue: str) -> None:
+async def test_backoff_is_visible_in_describe(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
-    call = Call(Behaviour(key, fail_attempts=1), retry=Retry(initial=2.0))
+    call = Call(Behaviour(key, fail_attempts=1), retry=Retry(initial=2 * HOUR))
     async with running_worker(client, task_queue, workflows=WORKFLOWS, activities=ACTIVITIES):
-        handle = await client.start_workflow(call_activity, call, id=key, task_queue=task_queue)
+        async with clock_held(client):  # the backoff stays pending while describe is looked at
+            handle = await client.start_workflow(call_activity, call, id=key, task_queue=task_queue)
 
-        async def in_backoff() -> dict[str, Any] | None:
-            act = pending_activity(await handle.describe())
-            return act if act is not None and act["state"] == "BACKOFF" else None
+            async def in_backoff() -> dict[str, Any] | None:
+                act = pending_activity(await handle.describe())
+                return act if act is not None and act["state"] == "BACKOFF" else None
 
-        act = await eventually(in_backoff, what="the activity to wait for its retry")
-        assert act["attempt"] == 2
-        assert act["last_failure"]["type"] == "Flaky"
-        assert act["last_failure"]["message"] == "flaky failure on attempt 1"
-        assert act["next_attempt_time"] is not None
+            act = await eventually(in_backoff, what="the activity to wait for its retry")
+            assert act["attempt"] == 2
+            assert act["last_failure"]["type"] == "Flaky"
+            assert act["last_failure"]["message"] == "flaky failure on attempt 1"
+            next_attempt = datetime.fromisoformat(act["next_attempt_time"]).timestamp()
+            assert next_attempt - ATTEMPTS[key][0].at >= 2 * HOUR
         assert (await handle.result()).result == "done on attempt 2"
-    assert_spacing_at_least(key, [2.0])
+    assert_spacing_at_least(key, [2 * HOUR], skipped=True)
 
 
 # ================================================================================================
@@ -434,7 +456,8 @@ async def test_backoff_is_visible_in_describe(client: Client, task_queue: str) -
 # ================================================================================================
 
 
-async def test_non_retryable_application_error_is_not_retried(client: Client, task_queue: str) -> None:
+async def test_non_retryable_application_error_is_not_retried(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
     out = await run_call(client, task_queue, Call(Behaviour(key, fail_attempts=99, error="fatal")))
     assert attempts(key) == [1]
@@ -446,7 +469,8 @@ async def test_non_retryable_application_error_is_not_retried(client: Client, ta
     assert out.error["details"] == [{"attempt": 1}]
 
 
-async def test_non_retryable_error_types_by_application_type(client: Client, task_queue: str) -> None:
+async def test_non_retryable_error_types_by_application_type(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
     call = Call(Behaviour(key, fail_attempts=99, error="app"), retry=Retry(non_retryable=["Other", "Flaky"]))
     out = await run_call(client, task_queue, call)
@@ -456,7 +480,8 @@ async def test_non_retryable_error_types_by_application_type(client: Client, tas
     assert out.error["cause_type"] == "Flaky"
 
 
-async def test_non_retryable_error_types_by_python_class_name(client: Client, task_queue: str) -> None:
+async def test_non_retryable_error_types_by_python_class_name(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
     call = Call(Behaviour(key, fail_attempts=99, error="value"), retry=Retry(non_retryable=["ValueError"]))
     out = await run_call(client, task_queue, call)
@@ -466,7 +491,10 @@ async def test_non_retryable_error_types_by_python_class_name(client: Client, ta
     assert out.error["cause_type"] == "ValueError"
 
 
-async def test_plain_python_exception_is_retried_with_class_name_as_type(client: Client, task_queue: str) -> None:
+async def test_plain_python_exception_is_retried_with_class_name_as_type(
+    mainspring_client: Client, task_queue: str
+) -> None:
+    client = mainspring_client
     key = new_key()
     out = await run_call(
         client, task_queue, Call(Behaviour(key, fail_attempts=99, error="key"), retry=Retry(maximum_attempts=2))
@@ -480,7 +508,8 @@ async def test_plain_python_exception_is_retried_with_class_name_as_type(client:
     assert out.error["non_retryable"] is False
 
 
-async def test_plain_exception_then_success(client: Client, task_queue: str) -> None:
+async def test_plain_exception_then_success(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
     out = await run_call(client, task_queue, Call(Behaviour(key, fail_attempts=2, error="value")))
     assert out.result == "done on attempt 3"
@@ -492,7 +521,10 @@ async def test_plain_exception_then_success(client: Client, task_queue: str) -> 
 # ================================================================================================
 
 
-async def test_uncaught_activity_error_fails_the_workflow_with_the_cause_chain(client: Client, task_queue: str) -> None:
+async def test_uncaught_activity_error_fails_the_workflow_with_the_cause_chain(
+    mainspring_client: Client, task_queue: str
+) -> None:
+    client = mainspring_client
     key = new_key()
     call = Call(Behaviour(key, fail_attempts=99, error="app"), retry=Retry(maximum_attempts=2), catch=False)
     async with running_worker(client, task_queue, workflows=WORKFLOWS, activities=ACTIVITIES):
@@ -520,7 +552,10 @@ async def test_uncaught_activity_error_fails_the_workflow_with_the_cause_chain(c
 
 
 @pytest.mark.parametrize("cache", [1000, 0], ids=["cached", "replaying"])
-async def test_workflow_catches_activity_error_and_continues(client: Client, task_queue: str, cache: int) -> None:
+async def test_workflow_catches_activity_error_and_continues(
+    mainspring_client: Client, task_queue: str, cache: int
+) -> None:
+    client = mainspring_client
     key = new_key()
     async with running_worker(
         client, task_queue, workflows=WORKFLOWS, activities=ACTIVITIES, max_cached_workflows=cache
@@ -536,7 +571,8 @@ async def test_workflow_catches_activity_error_and_continues(client: Client, tas
 
 
 @pytest.mark.parametrize("threaded", [False, True], ids=["async", "thread"])
-async def test_start_to_close_timeout_is_retried(client: Client, task_queue: str, threaded: bool) -> None:
+async def test_start_to_close_timeout_is_retried(mainspring_client: Client, task_queue: str, threaded: bool) -> None:
+    client = mainspring_client
     key = new_key()
     call = Call(Behaviour(key, slow_attempts=1, sleep=1.5), start_to_close=0.3, threaded=threaded)
     out = await run_call(client, task_queue, call, graceful_shutdown_timeout=timedelta(seconds=2))
@@ -549,7 +585,8 @@ async def test_start_to_close_timeout_is_retried(client: Client, task_queue: str
     assert started[0]["attributes"]["last_failure"]["timeout_type"] == "START_TO_CLOSE"
 
 
-async def test_start_to_close_timeout_exhausts_attempts(client: Client, task_queue: str) -> None:
+async def test_start_to_close_timeout_exhausts_attempts(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
     call = Call(Behaviour(key, slow_attempts=99, sleep=1.0), start_to_close=0.3, retry=Retry(maximum_attempts=2))
     out = await run_call(client, task_queue, call, graceful_shutdown_timeout=timedelta(seconds=2))
@@ -564,11 +601,18 @@ async def test_start_to_close_timeout_exhausts_attempts(client: Client, task_que
     assert timed_out[0]["attributes"]["failure"]["timeout_type"] == "START_TO_CLOSE"
 
 
-async def test_schedule_to_close_timeout_fires_across_attempts(client: Client, task_queue: str) -> None:
+async def test_schedule_to_close_timeout_fires_across_attempts(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
     # Attempt 1 times out at 0.4 s (start-to-close), attempt 2 starts at ~0.45 s and times out too, and
-    # the whole activity's 1 s budget runs out during attempt 2 or 3.
-    call = Call(Behaviour(key, slow_attempts=99, sleep=1.5), start_to_close=0.4, schedule_to_close=1.0)
+    # the whole activity's 1 s budget runs out during attempt 2 or 3. (Real time: the attempts run, and the
+    # backoff is short so that the budget runs out during an attempt, not before a retry.)
+    call = Call(
+        Behaviour(key, slow_attempts=99, sleep=1.5),
+        retry=Retry(initial=0.05),
+        start_to_close=0.4,
+        schedule_to_close=1.0,
+    )
     out = await run_call(client, task_queue, call, graceful_shutdown_timeout=timedelta(seconds=2))
     assert out.error is not None
     assert out.error["cause_class"] == "TimeoutError"
@@ -580,7 +624,8 @@ async def test_schedule_to_close_timeout_fires_across_attempts(client: Client, t
     assert out.error.get("inner_timeout_type") == "START_TO_CLOSE"
 
 
-async def test_schedule_to_close_timeout_alone_is_not_retried(client: Client, task_queue: str) -> None:
+async def test_schedule_to_close_timeout_alone_is_not_retried(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
     call = Call(Behaviour(key, slow_attempts=99, sleep=1.5), start_to_close=None, schedule_to_close=0.4)
     out = await run_call(client, task_queue, call, graceful_shutdown_timeout=timedelta(seconds=2))
@@ -591,7 +636,8 @@ async def test_schedule_to_close_timeout_alone_is_not_retried(client: Client, ta
     assert attempts(key) == [1]
 
 
-async def test_schedule_to_start_timeout_when_no_worker_polls(client: Client, task_queue: str) -> None:
+async def test_schedule_to_start_timeout_when_no_worker_polls(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
     call = Call(Behaviour(key), schedule_to_start=0.3, task_queue=f"{task_queue}-nobody-polls")
     out = await run_call(client, task_queue, call)
@@ -604,8 +650,9 @@ async def test_schedule_to_start_timeout_when_no_worker_polls(client: Client, ta
     assert len(timed_out) == 1
 
 
-async def test_an_activity_that_never_started_has_no_started_event(client: Client, task_queue: str) -> None:
+async def test_an_activity_that_never_started_has_no_started_event(mainspring_client: Client, task_queue: str) -> None:
     """History must not claim an attempt started when it only waited in the queue."""
+    client = mainspring_client
     key = new_key()
     call = Call(Behaviour(key), schedule_to_start=0.3, task_queue=f"{task_queue}-nobody-polls")
     out = await run_call(client, task_queue, call)
@@ -616,7 +663,10 @@ async def test_an_activity_that_never_started_has_no_started_event(client: Clien
 
 
 @pytest.mark.parametrize("threaded", [False, True], ids=["async", "thread"])
-async def test_heartbeat_timeout_retries_with_last_details(client: Client, task_queue: str, threaded: bool) -> None:
+async def test_heartbeat_timeout_retries_with_last_details(
+    mainspring_client: Client, task_queue: str, threaded: bool
+) -> None:
+    client = mainspring_client
     key = new_key()
     GATES[key] = threading.Event()
     # Attempt 1 heartbeats 1, 2, 3 and then goes silent: the heartbeat timeout fails it, and attempt 2
@@ -660,8 +710,9 @@ async def test_heartbeat_timeout_retries_with_last_details(client: Client, task_
 
 @pytest.mark.parametrize("threaded", [False, True], ids=["async", "thread"])
 async def test_heartbeat_timeout_without_retries_reaches_the_workflow(
-    client: Client, task_queue: str, threaded: bool
+    mainspring_client: Client, task_queue: str, threaded: bool
 ) -> None:
+    client = mainspring_client
     key = new_key()
     call = Call(
         Behaviour(key, slow_attempts=99, beats=2, sleep=1.5),
@@ -680,22 +731,27 @@ async def test_heartbeat_timeout_without_retries_reaches_the_workflow(
 
 
 @pytest.mark.parametrize("threaded", [False, True], ids=["async", "thread"])
-async def test_heartbeats_keep_a_long_activity_alive(client: Client, task_queue: str, threaded: bool) -> None:
+async def test_heartbeats_keep_a_long_activity_alive(
+    mainspring_client: Client, task_queue: str, threaded: bool
+) -> None:
+    client = mainspring_client
     key = new_key()
-    # Runs 2 s, well past its 1 s heartbeat timeout, but heartbeats all along.
-    call = Call(Behaviour(key, keep_beating=2.0), heartbeat=1.0, start_to_close=10, threaded=threaded)
+    # Runs 1 s (real time: the clock does not skip while it runs), well past its 0.4 s heartbeat timeout,
+    # but heartbeats all along.
+    call = Call(Behaviour(key, keep_beating=1.0), heartbeat=0.4, start_to_close=10, threaded=threaded)
     out = await run_call(client, task_queue, call)
     assert out.result == "done on attempt 1"
     assert attempts(key) == [1]
 
 
-async def test_threaded_activity_retries(client: Client, task_queue: str) -> None:
+async def test_threaded_activity_retries(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
     out = await run_call(
-        client, task_queue, Call(Behaviour(key, fail_attempts=2, error="value"), threaded=True, retry=Retry(0.1))
+        client, task_queue, Call(Behaviour(key, fail_attempts=2, error="value"), threaded=True, retry=Retry(HOUR))
     )
     assert out.result == "done on attempt 3"
-    assert_spacing_at_least(key, [0.1, 0.2])
+    assert_spacing_at_least(key, [HOUR, 2 * HOUR], skipped=True)
     assert all(a.thread.startswith("mainspring-activity") for a in ATTEMPTS[key])
 
 
@@ -704,7 +760,10 @@ async def test_threaded_activity_retries(client: Client, task_queue: str) -> Non
 # ================================================================================================
 
 
-async def test_activity_input_of_the_wrong_shape_fails_without_retry(client: Client, task_queue: str) -> None:
+async def test_activity_input_of_the_wrong_shape_fails_without_retry(
+    mainspring_client: Client, task_queue: str
+) -> None:
+    client = mainspring_client
     key = new_key()
     async with running_worker(client, task_queue, workflows=WORKFLOWS, activities=ACTIVITIES):
         out = await client.execute_workflow(bad_activity_input, key, id=key, task_queue=task_queue)
@@ -773,12 +832,13 @@ async def rich_workflow(ctx: workflow.Context, key: str) -> str:
         rich_details,
         Behaviour(key),
         start_to_close_timeout=timedelta(seconds=5),
-        retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=50)),
+        retry_policy=RetryPolicy(initial_interval=timedelta(minutes=1)),
     )
     raise ApplicationError(f"workflow failure after {result}", Progress(9, "workflow"), type="RichWorkflow")
 
 
-async def test_dataclass_details_of_heartbeats_and_failures(client: Client, task_queue: str) -> None:
+async def test_dataclass_details_of_heartbeats_and_failures(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     key = new_key()
     async with running_worker(client, task_queue, workflows=[rich_workflow], activities=[rich_details]):
         handle = await client.start_workflow(rich_workflow, key, id=key, task_queue=task_queue)

@@ -1,4 +1,5 @@
-"""A child workflow's own start options against a real server: its run and execution timeouts (the parent's
+"""A child workflow's own start options, on the time-skipping environment (``mainspring_client``, so a
+child's timeouts and retry backoff are hours long and take no real time): its run and execution timeouts (the parent's
 wait raises ``ChildWorkflowError`` with a ``TimeoutError`` cause), its retry policy (the parent gets the outcome
 of the last run, not the first failure), its id reuse policy, its memo and task timeout (its describe and start
 event); ``ctx.info.parent``; and options refused at the call, naming the option. (``test_child_recovery`` starts
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from inprocess import events_of, running_worker
@@ -19,6 +20,11 @@ from mainspring.errors import TimeoutError as WorkflowTimeoutError
 
 def new_id() -> str:
     return f"copt-{uuid.uuid4().hex[:10]}"
+
+
+def seconds(earlier: str, later: str) -> float:
+    """The seconds between two event times."""
+    return (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
 
 
 def _parent(ctx: workflow.Context) -> dict[str, str] | None:
@@ -67,14 +73,15 @@ async def _why(start: Any) -> dict[str, Any]:
 @workflow.defn
 async def times_out_children(ctx: workflow.Context) -> list[dict[str, Any]]:
     wid = ctx.info.workflow_id
-    by_run = ctx.execute_child_workflow(dozes, id=f"{wid}-run", run_timeout=timedelta(seconds=1))
-    by_execution = ctx.execute_child_workflow(dozes, id=f"{wid}-exec", execution_timeout=timedelta(seconds=1))
+    # The child dozes an hour: longer than either timeout.
+    by_run = ctx.execute_child_workflow(dozes, id=f"{wid}-run", run_timeout=timedelta(minutes=10))
+    by_execution = ctx.execute_child_workflow(dozes, id=f"{wid}-exec", execution_timeout=timedelta(minutes=20))
     return [await _why(by_run), await _why(by_execution)]
 
 
 @workflow.defn
 async def retries_child(ctx: workflow.Context) -> dict[str, Any]:
-    policy = RetryPolicy(initial_interval=timedelta(milliseconds=100), maximum_attempts=3)
+    policy = RetryPolicy(initial_interval=timedelta(hours=1), maximum_attempts=3)
     return await ctx.execute_child_workflow(flaky_child, id=f"{ctx.info.workflow_id}-flaky", retry_policy=policy)
 
 
@@ -147,8 +154,9 @@ WORKFLOWS = [dozes, flaky_child, tells_parent, times_out_children, retries_child
 
 
 async def test_a_child_s_run_and_execution_timeouts_reach_the_parent_as_a_timeout(
-    client: Client, task_queue: str
+    mainspring_client: Client, task_queue: str
 ) -> None:
+    client = mainspring_client
     wid = new_id()
     async with running_worker(client, task_queue, workflows=WORKFLOWS):
         said = await asyncio.wait_for(client.execute_workflow(times_out_children, id=wid, task_queue=task_queue), 60)
@@ -159,15 +167,22 @@ async def test_a_child_s_run_and_execution_timeouts_reach_the_parent_as_a_timeou
     ]
     parent = client.get_workflow_handle(wid)
     initiated = [e["attributes"] for e in await events_of(parent, "StartChildWorkflowExecutionInitiated")]
-    assert [(a.get("run_timeout"), a.get("execution_timeout")) for a in initiated] == [(1.0, None), (None, 1.0)]
+    assert [(a.get("run_timeout"), a.get("execution_timeout")) for a in initiated] == [(600.0, None), (None, 1200.0)]
     timed_out = await events_of(parent, "ChildWorkflowExecutionTimedOut")
     assert sorted(e["attributes"]["workflow_id"] for e in timed_out) == [f"{wid}-exec", f"{wid}-run"]
     run_child = await client.get_workflow_handle(f"{wid}-run").fetch_history()
-    assert run_child[0]["attributes"]["run_timeout"] == 1.0
+    assert run_child[0]["attributes"]["run_timeout"] == 600.0
     assert run_child[-1]["event_type"] == "WorkflowExecutionTimedOut"
+    # Each timed out when its own limit came, on the skipped clock: not at once, and not after its hour-long doze.
+    for child, limit in ((run_child, 600.0), (await client.get_workflow_handle(f"{wid}-exec").fetch_history(), 1200.0)):
+        lasted = seconds(child[0]["event_time"], child[-1]["event_time"])
+        assert limit <= lasted < 3600, lasted
 
 
-async def test_a_retried_child_gives_its_parent_the_last_run_s_result(client: Client, task_queue: str) -> None:
+async def test_a_retried_child_gives_its_parent_the_last_run_s_result(
+    mainspring_client: Client, task_queue: str
+) -> None:
+    client = mainspring_client
     wid = new_id()
     async with running_worker(client, task_queue, workflows=WORKFLOWS):
         handle = await client.start_workflow(retries_child, id=wid, task_queue=task_queue)
@@ -183,7 +198,8 @@ async def test_a_retried_child_gives_its_parent_the_last_run_s_result(client: Cl
     assert first[0]["attributes"]["retry_policy"]["maximum_attempts"] == 3
 
 
-async def test_reject_duplicate_refuses_a_child_whose_id_has_run(client: Client, task_queue: str) -> None:
+async def test_reject_duplicate_refuses_a_child_whose_id_has_run(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     taken = new_id()
     async with running_worker(client, task_queue, workflows=WORKFLOWS):
         assert await client.execute_workflow(tells_parent, id=taken, task_queue=task_queue) is None
@@ -193,7 +209,8 @@ async def test_reject_duplicate_refuses_a_child_whose_id_has_run(client: Client,
     assert len(runs) == 1  # no second run was made
 
 
-async def test_a_child_s_memo_task_timeout_and_parent_info(client: Client, task_queue: str) -> None:
+async def test_a_child_s_memo_task_timeout_and_parent_info(mainspring_client: Client, task_queue: str) -> None:
+    client = mainspring_client
     wid = new_id()
     async with running_worker(client, task_queue, workflows=WORKFLOWS):
         handle = await client.start_workflow(notes_child, id=wid, task_queue=task_queue)
@@ -209,7 +226,10 @@ async def test_a_child_s_memo_task_timeout_and_parent_info(client: Client, task_
     assert initiated["memo"] == {"customer": "ada", "tier": 2} and initiated["workflow_task_timeout"] == 7.0
 
 
-async def test_bad_child_options_are_refused_at_the_call_naming_them(client: Client, task_queue: str) -> None:
+async def test_bad_child_options_are_refused_at_the_call_naming_them(
+    mainspring_client: Client, task_queue: str
+) -> None:
+    client = mainspring_client
     wid = new_id()
     async with running_worker(client, task_queue, workflows=WORKFLOWS):
         said = await asyncio.wait_for(

@@ -6,7 +6,9 @@
 - the wall clock, real sleep and real randomness are caught in workflow code with a message that says
   what to use instead; the workflow task fails, the workflow does not;
 - code that no longer matches its history fails the workflow task with a non-determinism error that
-  names the event and the command; the workflow is not failed, and the original code finishes it;
+  names the event and the command; the workflow is not failed, and the original code finishes it (on the
+  time-skipping environment, ``mainspring_client``: the hour's timers that let one worker go and the next
+  one take over take no real time);
 - what workflow code raising does: a ``FailureError`` fails the workflow, anything else fails (and
   retries) only the workflow task;
 - a longer history replays to the same result.
@@ -26,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from inprocess import events_of, eventually, history_types, running_worker
+from inprocess import clock_held, events_of, eventually, history_types, running_worker
 from mainspring import (
     ApplicationError,
     Client,
@@ -232,9 +234,12 @@ async def test_safe_alternatives_pass_the_guard(client: Client, task_queue: str)
 # ================================================================================================
 
 
+HOUR = timedelta(hours=1)
+
+
 @workflow.defn(name="evolving")
 async def evolving_v1(ctx: workflow.Context) -> str:
-    await asyncio.gather(ctx.sleep(1.5), ctx.sleep(1.5))
+    await asyncio.gather(ctx.sleep(HOUR), ctx.sleep(HOUR))
     return await ctx.execute_activity(step, "v1", start_to_close_timeout=START_TO_CLOSE)
 
 
@@ -253,14 +258,14 @@ async def evolving_returns_at_once(ctx: workflow.Context) -> str:
 @workflow.defn(name="evolving")
 async def evolving_one_timer(ctx: workflow.Context) -> str:
     """Starts one timer where the history has two."""
-    await ctx.sleep(1.5)
+    await ctx.sleep(HOUR)
     return await ctx.execute_activity(step, "v2", start_to_close_timeout=START_TO_CLOSE)
 
 
 @workflow.defn(name="evolving")
 async def evolving_three_timers(ctx: workflow.Context) -> str:
     """Starts a third timer the history does not have."""
-    await asyncio.gather(ctx.sleep(1.5), ctx.sleep(1.5), ctx.sleep(1.5))
+    await asyncio.gather(ctx.sleep(HOUR), ctx.sleep(HOUR), ctx.sleep(HOUR))
     return await ctx.execute_activity(step, "v2", start_to_close_timeout=START_TO_CLOSE)
 
 
@@ -287,12 +292,14 @@ CHANGED = {
 
 @pytest.mark.parametrize("change", list(CHANGED))
 async def test_changed_code_is_detected_and_the_original_code_finishes(
-    client: Client, task_queue: str, change: str
+    mainspring_client: Client, task_queue: str, change: str
 ) -> None:
+    client = mainspring_client
     changed_code, mentions = CHANGED[change]
     wid = new_id()
-    # (Only the last worker runs the activity: the first two never get that far.)
-    async with running_worker(client, task_queue, workflows=[evolving_v1]):
+    # (Only the last worker runs the activity: the first two never get that far.) The clock is held until the
+    # first worker has gone, so that the timers fire for the second.
+    async with clock_held(client), running_worker(client, task_queue, workflows=[evolving_v1]):
         handle = await client.start_workflow(evolving_v1, id=wid, task_queue=task_queue)
 
         async def waiting_on_timer() -> bool:

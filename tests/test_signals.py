@@ -1,6 +1,7 @@
 """Class workflows and signals, against a real server: handlers, ``wait_condition``, ordering, buffering,
 durability (a signal sent before any worker runs), request-id deduplication, payload checks at the
-boundary, and replay on a fresh worker.
+boundary, and replay on a fresh worker. A ``wait_condition`` timeout runs on the time-skipping environment
+(``mainspring_client``), where a day's wait takes no real time.
 
 Tests that matter for replay run twice: with the sticky cache, and with ``max_cached_workflows=0``,
 which rebuilds the workflow from its whole history on every workflow task.
@@ -91,10 +92,11 @@ class Counter:
 class Impatient:
     @workflow.run
     async def run(self, ctx: workflow.Context) -> str:
+        began = ctx.now()
         try:
-            await ctx.wait_condition(lambda: False, timeout=timedelta(seconds=1))
+            await ctx.wait_condition(lambda: False, timeout=timedelta(days=1))
         except MainspringTimeoutError as e:
-            return f"timed out: {e}"
+            return f"timed out after {(ctx.now() - began).total_seconds() / 3600:.0f} hours: {e}"
         return "never"
 
 
@@ -189,11 +191,12 @@ async def test_a_retried_signal_with_the_same_request_id_is_recorded_once(client
     assert len(await events_of(handle, "WorkflowExecutionSignaled")) == 2
 
 
-async def test_wait_condition_times_out_with_a_mainspring_timeout_error(client: Client) -> None:
+async def test_wait_condition_times_out_with_a_mainspring_timeout_error(mainspring_client: Client) -> None:
+    client = mainspring_client
     tq = f"tq-{uuid.uuid4().hex[:8]}"
     async with running_worker(client, tq, workflows=[Impatient]):
         result = await asyncio.wait_for(client.execute_workflow(Impatient.run, id=new_id(), task_queue=tq), 30)
-    assert result.startswith("timed out")
+    assert result.startswith("timed out after 24 hours")
 
 
 async def test_an_application_error_in_a_signal_handler_fails_the_workflow(client: Client) -> None:

@@ -1,7 +1,8 @@
 """Workflow start options, against a real server (and a worker where a run must complete): the id reuse and
 conflict policies over the API, the client and the CLI; a start delay (durable across a restart, ended by a
 signal-with-start, not by a plain signal); the memo in describe; a run's own workflow task timeout; and hostile
-values refused with a 4xx and a JSON body.
+values refused with a 4xx and a JSON body. What a start delay does in the engine is looked at on the
+time-skipping environment (``mainspring_client``), where an hour's delay takes no real time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from inprocess import events_of, running_worker
+from inprocess import clock_held, events_of, running_worker
 from mainspring import (
     AlreadyStartedError,
     Client,
@@ -338,15 +339,15 @@ async def test_a_start_delay_holds_the_first_workflow_task_and_survives_a_restar
     assert scheduled["event_id"] == 2 and scheduled["attributes"]["attempt"] == 1
 
 
-async def test_a_signal_waits_out_the_start_delay_and_a_signal_with_start_ends_it(
-    server: ServerProcess, client: Client
-) -> None:
+async def test_a_signal_waits_out_the_start_delay_and_a_signal_with_start_ends_it(mainspring_client: Client) -> None:
+    client = mainspring_client
     tq = f"tq-{uuid.uuid4().hex[:8]}"
     wid = new_id()
-    handle = await client.start_workflow(
-        Waiter.run, "x", id=wid, task_queue=tq, start_delay=timedelta(hours=1), task_timeout=timedelta(seconds=5)
-    )
-    async with running_worker(client, tq, workflows=[Waiter]):
+    # The clock is held, so that the hour's delay is still on when the signals come.
+    async with clock_held(client), running_worker(client, tq, workflows=[Waiter]):
+        handle = await client.start_workflow(
+            Waiter.run, "x", id=wid, task_queue=tq, start_delay=timedelta(hours=1), task_timeout=timedelta(seconds=5)
+        )
         await handle.signal(Waiter.note, "plain")
         # A plain signal is recorded and waits: the first task still waits out the delay.
         d = await handle.describe()
@@ -458,9 +459,10 @@ async def broken(ctx: workflow.Context) -> None:
     raise RuntimeError("a bug in the first workflow task")
 
 
-async def test_a_delayed_first_task_that_fails_leaves_its_trace_in_the_history(client: Client) -> None:
+async def test_a_delayed_first_task_that_fails_leaves_its_trace_in_the_history(mainspring_client: Client) -> None:
+    client = mainspring_client
     tq = f"tq-{uuid.uuid4().hex[:8]}"
-    handle = await client.start_workflow(broken, id=new_id(), task_queue=tq, start_delay=timedelta(seconds=1))
+    handle = await client.start_workflow(broken, id=new_id(), task_queue=tq, start_delay=timedelta(hours=1))
     async with running_worker(client, tq, workflows=[broken]):
 
         async def retried() -> bool:
@@ -478,6 +480,10 @@ async def test_a_delayed_first_task_that_fails_leaves_its_trace_in_the_history(c
     ]
     failed = (await events_of(handle, "WorkflowTaskFailed"))[0]
     assert "a bug in the first workflow task" in failed["attributes"]["failure"]["message"]
+    # The first attempt went out after the hour's delay (on the skipped clock).
+    history = await handle.fetch_history()
+    began, first = (datetime.fromisoformat(history[i]["event_time"]) for i in (0, 2))
+    assert first - began >= timedelta(hours=1)
     await handle.terminate(reason="test over")
 
 

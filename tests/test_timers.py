@@ -1,7 +1,9 @@
-"""Durable timers against a real server: ``ctx.sleep``, ``asyncio.sleep`` and ``asyncio.wait_for`` in
-workflow code, several timers at once, timers in ``describe``, and timers that outlive the worker and
-the server process.
+"""Durable timers: ``ctx.sleep``, ``asyncio.sleep`` and ``asyncio.wait_for`` in workflow code, several
+timers at once, timers in ``describe``, and timers that outlive the worker and the server process.
 
+The engine's timer logic runs on the time-skipping environment (``mainspring_client``, an in-process server
+whose clock jumps to its next timer), so the timers are hours long and take no real time; the one test of a
+server process that is killed while its timer is pending runs against a real process (the ``server`` fixture).
 Workflow time is the time of the current workflow task (``ctx.now()``), so "the timer waited at least
 its duration" is asserted on workflow time, which the server sets, and never with an upper bound.
 Tests that matter for replay run twice: with the sticky cache, and with ``max_cached_workflows=0``,
@@ -19,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from inprocess import events_of, eventually, history_types, running_worker
+from inprocess import clock_held, events_of, eventually, history_types, running_worker
 from mainspring import Client, WorkflowStatus, activity, workflow
 from support import ServerProcess
 
@@ -122,43 +124,47 @@ async def many_timers(ctx: workflow.Context, durations: list[float]) -> list[Wok
 # ================================================================================================
 
 
+HOUR = 3600.0
+
+
 @CACHE_SIZES
-async def test_ctx_sleep_is_a_durable_timer(client: Client, task_queue: str, cache: int) -> None:
-    wid = new_id()
+async def test_ctx_sleep_is_a_durable_timer(mainspring_client: Client, task_queue: str, cache: int) -> None:
+    client, wid = mainspring_client, new_id()
     async with running_worker(client, task_queue, workflows=[sleeper], max_cached_workflows=cache):
-        span = await client.execute_workflow(sleeper, 0.3, id=wid, task_queue=task_queue)
-    assert seconds(span.started, span.ended) >= 0.3
+        span = await client.execute_workflow(sleeper, HOUR, id=wid, task_queue=task_queue)
+    assert seconds(span.started, span.ended) >= HOUR
     handle = client.get_workflow_handle(wid)
     types = await history_types(handle)
     assert types.count("TimerStarted") == 1 and types.count("TimerFired") == 1
     assert types.index("TimerStarted") < types.index("TimerFired") < types.index("WorkflowExecutionCompleted")
     started = (await events_of(handle, "TimerStarted"))[0]
-    assert started["attributes"]["duration"] == pytest.approx(0.3)
+    assert started["attributes"]["duration"] == pytest.approx(HOUR)
     fired = (await events_of(handle, "TimerFired"))[0]
     assert fired["attributes"]["timer_id"] == started["attributes"]["timer_id"]
     assert fired["attributes"]["started_event_id"] == started["event_id"]
-    assert seconds(datetime.fromisoformat(started["event_time"]), datetime.fromisoformat(fired["event_time"])) >= 0.3
+    assert seconds(datetime.fromisoformat(started["event_time"]), datetime.fromisoformat(fired["event_time"])) >= HOUR
 
 
 @CACHE_SIZES
-async def test_asyncio_sleep_in_a_workflow_is_durable(client: Client, task_queue: str, cache: int) -> None:
-    wid = new_id()
+async def test_asyncio_sleep_in_a_workflow_is_durable(mainspring_client: Client, task_queue: str, cache: int) -> None:
+    client, wid = mainspring_client, new_id()
     async with running_worker(client, task_queue, workflows=[asyncio_sleeper], max_cached_workflows=cache):
-        span = await client.execute_workflow(asyncio_sleeper, 0.2, id=wid, task_queue=task_queue)
-    assert seconds(span.started, span.ended) >= 0.2
+        span = await client.execute_workflow(asyncio_sleeper, 2 * HOUR, id=wid, task_queue=task_queue)
+    assert seconds(span.started, span.ended) >= 2 * HOUR
     types = await history_types(client.get_workflow_handle(wid))
     assert types.count("TimerStarted") == 1 and types.count("TimerFired") == 1
 
 
-async def test_negative_sleep_is_refused(client: Client, task_queue: str) -> None:
-    async with running_worker(client, task_queue, workflows=[bad_sleep]):
-        message = await client.execute_workflow(bad_sleep, id=new_id(), task_queue=task_queue)
+async def test_negative_sleep_is_refused(mainspring_client: Client, task_queue: str) -> None:
+    async with running_worker(mainspring_client, task_queue, workflows=[bad_sleep]):
+        message = await mainspring_client.execute_workflow(bad_sleep, id=new_id(), task_queue=task_queue)
     assert "zero or more" in message
 
 
 @CACHE_SIZES
-async def test_wait_for_that_times_out_cancels_the_wait(client: Client, task_queue: str, cache: int) -> None:
-    wid = new_id()
+async def test_wait_for_that_times_out_cancels_the_wait(mainspring_client: Client, task_queue: str, cache: int) -> None:
+    # The activity runs in real time (the clock does not skip while it runs), so the timeout is short.
+    client, wid = mainspring_client, new_id()
     async with running_worker(
         client,
         task_queue,
@@ -177,10 +183,12 @@ async def test_wait_for_that_times_out_cancels_the_wait(client: Client, task_que
 
 
 @CACHE_SIZES
-async def test_wait_for_that_does_not_time_out_cancels_its_timer(client: Client, task_queue: str, cache: int) -> None:
-    wid = new_id()
+async def test_wait_for_that_does_not_time_out_cancels_its_timer(
+    mainspring_client: Client, task_queue: str, cache: int
+) -> None:
+    client, wid = mainspring_client, new_id()
     async with running_worker(client, task_queue, workflows=[race], activities=[slow_echo], max_cached_workflows=cache):
-        result = await client.execute_workflow(race, Race("fast", 5.0), id=wid, task_queue=task_queue)
+        result = await client.execute_workflow(race, Race("fast", HOUR), id=wid, task_queue=task_queue)
     assert result == "got fast"
     handle = client.get_workflow_handle(wid)
     types = await history_types(handle)
@@ -193,26 +201,27 @@ async def test_wait_for_that_does_not_time_out_cancels_its_timer(client: Client,
 
 
 @CACHE_SIZES
-async def test_several_timers_at_once_with_gather(client: Client, task_queue: str, cache: int) -> None:
-    wid = new_id()
-    durations = [2.0, 1.2, 1.6, 1.2]
+async def test_several_timers_at_once_with_gather(mainspring_client: Client, task_queue: str, cache: int) -> None:
+    client, wid = mainspring_client, new_id()
+    durations = [2 * HOUR, 1.2 * HOUR, 1.6 * HOUR, 1.2 * HOUR]
     async with running_worker(client, task_queue, workflows=[many_timers], max_cached_workflows=cache):
-        handle = await client.start_workflow(many_timers, durations, id=wid, task_queue=task_queue)
+        async with clock_held(client):  # the timers stay pending while describe is looked at
+            handle = await client.start_workflow(many_timers, durations, id=wid, task_queue=task_queue)
 
-        async def four_pending() -> list[dict[str, Any]] | None:
-            d = await handle.describe()
-            return d.pending_timers if len(d.pending_timers) == 4 else None
+            async def four_pending() -> list[dict[str, Any]] | None:
+                d = await handle.describe()
+                return d.pending_timers if len(d.pending_timers) == 4 else None
 
-        pending = await eventually(four_pending, what="four pending timers")
-        assert sorted(t["timer_id"] for t in pending) == ["1", "2", "3", "4"]
-        started = {e["attributes"]["timer_id"]: e for e in await events_of(handle, "TimerStarted")}
-        for t in pending:
-            ev = started[t["timer_id"]]
-            assert t["started_event_id"] == ev["event_id"]
-            fire_in = seconds(datetime.fromisoformat(ev["event_time"]), datetime.fromisoformat(t["fire_time"]))
-            assert fire_in == pytest.approx(ev["attributes"]["duration"], abs=0.002)
-        # All four were started by the same workflow task.
-        assert len({e["attributes"]["workflow_task_completed_event_id"] for e in started.values()}) == 1
+            pending = await eventually(four_pending, what="four pending timers")
+            assert sorted(t["timer_id"] for t in pending) == ["1", "2", "3", "4"]
+            started = {e["attributes"]["timer_id"]: e for e in await events_of(handle, "TimerStarted")}
+            for t in pending:
+                ev = started[t["timer_id"]]
+                assert t["started_event_id"] == ev["event_id"]
+                fire_in = seconds(datetime.fromisoformat(ev["event_time"]), datetime.fromisoformat(t["fire_time"]))
+                assert fire_in == pytest.approx(ev["attributes"]["duration"], abs=0.002)
+            # All four were started by the same workflow task.
+            assert len({e["attributes"]["workflow_task_completed_event_id"] for e in started.values()}) == 1
         woken = await handle.result()
     by_name = {w.name: w.at for w in woken}
     start = by_name.pop("start")
@@ -225,12 +234,13 @@ async def test_several_timers_at_once_with_gather(client: Client, task_queue: st
     assert types.count("TimerFired") == 4
 
 
-async def test_timer_fires_while_no_worker_runs(client: Client, task_queue: str) -> None:
+async def test_timer_fires_while_no_worker_runs(mainspring_client: Client, task_queue: str) -> None:
     """The timer lives on the server: the worker that started it can go away, and a fresh one
     (with nothing cached) picks the workflow up after the timer fired."""
-    wid = new_id()
-    async with running_worker(client, task_queue, workflows=[sleeper]):
-        handle = await client.start_workflow(sleeper, 1.5, id=wid, task_queue=task_queue)
+    client, wid = mainspring_client, new_id()
+    # The clock is held until this worker has gone: the timer must not fire while it still runs.
+    async with clock_held(client), running_worker(client, task_queue, workflows=[sleeper]):
+        handle = await client.start_workflow(sleeper, 5 * HOUR, id=wid, task_queue=task_queue)
 
         async def timer_started() -> bool:
             return "TimerStarted" in await history_types(handle)
@@ -244,7 +254,7 @@ async def test_timer_fires_while_no_worker_runs(client: Client, task_queue: str)
     assert (await handle.describe()).status is WorkflowStatus.RUNNING
     async with running_worker(client, task_queue, workflows=[sleeper]):
         span = await handle.result(timeout=10)
-    assert seconds(span.started, span.ended) >= 1.5
+    assert seconds(span.started, span.ended) >= 5 * HOUR
 
 
 async def test_timer_survives_a_server_crash(server: ServerProcess, client: Client, task_queue: str) -> None:

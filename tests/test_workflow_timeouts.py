@@ -1,7 +1,8 @@
-"""A workflow's lifetime against a real server: ``run_timeout`` (one run), ``execution_timeout`` (the whole chain,
-continue-as-new included) and a workflow ``retry_policy`` (a failed or run-timed-out run is followed by a new run
-of the same id, ``ctx.info.attempt`` counting them); durable across a server restart; the CLI's flags; bad values
-refused with a 400 that names them."""
+"""A workflow's lifetime: ``run_timeout`` (one run), ``execution_timeout`` (the whole chain, continue-as-new
+included) and a workflow ``retry_policy`` (a failed or run-timed-out run is followed by a new run of the same id,
+``ctx.info.attempt`` counting them), on the time-skipping environment (``mainspring_client``: timeouts and
+backoffs of hours take no real time); against a real server process: durable across a server restart, the CLI's
+flags, bad values refused with a 400 that names them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import asyncio
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ async def flaky(ctx: workflow.Context, f: Flaky) -> dict[str, Any]:
 
 @workflow.defn(name="napping_loop")
 async def napping_loop(ctx: workflow.Context, n: int) -> int:
-    await ctx.sleep(timedelta(seconds=0.2))
+    await ctx.sleep(timedelta(hours=1))
     ctx.continue_as_new(n + 1, workflow=napping_loop)
 
 
@@ -65,18 +66,20 @@ async def _history(client: Client, workflow_id: str, run_id: str) -> list[dict[s
     return await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
 
 
-async def test_run_timeout_times_out_a_run_that_sleeps(client: Client, task_queue: str) -> None:
-    wid = new_id()
+HOUR = timedelta(hours=1)
+DAY = 86400.0
+
+
+async def test_run_timeout_times_out_a_run_that_sleeps(mainspring_client: Client, task_queue: str) -> None:
+    client, wid = mainspring_client, new_id()
     async with running_worker(client, task_queue, workflows=[sleeper]):
-        handle = await client.start_workflow(
-            sleeper, Sleep(3600), id=wid, task_queue=task_queue, run_timeout=timedelta(seconds=1)
-        )
+        handle = await client.start_workflow(sleeper, Sleep(30 * DAY), id=wid, task_queue=task_queue, run_timeout=HOUR)
         with pytest.raises(WorkflowFailureError) as err:
             await asyncio.wait_for(handle.result(), 60)
     assert err.value.status == "TIMED_OUT"
     assert err.value.cause is not None and "timed out" in err.value.cause.message
     history = await handle.fetch_history()
-    assert history[0]["attributes"]["run_timeout"] == 1.0
+    assert history[0]["attributes"]["run_timeout"] == 3600.0
     closing = history[-1]
     assert closing["event_type"] == "WorkflowExecutionTimedOut"
     assert closing["attributes"]["timeout_type"] == "RUN"
@@ -85,29 +88,30 @@ async def test_run_timeout_times_out_a_run_that_sleeps(client: Client, task_queu
     assert d.pending_timers == []
 
 
-async def test_execution_timeout_ends_a_continue_as_new_chain(client: Client, task_queue: str) -> None:
-    wid = new_id()
+async def test_execution_timeout_ends_a_continue_as_new_chain(mainspring_client: Client, task_queue: str) -> None:
+    client, wid = mainspring_client, new_id()
     async with running_worker(client, task_queue, workflows=[napping_loop]):
+        # Runs of an hour each, in a chain that may last 5 hours and 30 minutes.
         handle = await client.start_workflow(
-            napping_loop, 0, id=wid, task_queue=task_queue, execution_timeout=timedelta(seconds=2)
+            napping_loop, 0, id=wid, task_queue=task_queue, execution_timeout=timedelta(hours=5, minutes=30)
         )
         with pytest.raises(WorkflowFailureError) as err:
             await asyncio.wait_for(handle.result(), 60)
     assert err.value.status == "TIMED_OUT"
     runs = await _runs(client, wid)
     # The deadline is the chain's: it was carried from run to run, and ended the one open when it came.
-    assert len(runs) > 1
+    assert len(runs) == 6
     assert [r["status"] for r in runs] == ["CONTINUED_AS_NEW"] * (len(runs) - 1) + ["TIMED_OUT"]
     last = await _history(client, wid, runs[-1]["run_id"])
-    assert last[0]["attributes"]["execution_timeout"] == 2.0
+    assert last[0]["attributes"]["execution_timeout"] == 5.5 * 3600
     assert last[-1]["attributes"]["timeout_type"] == "EXECUTION"
 
 
 async def test_retry_policy_retries_a_failing_workflow_until_an_attempt_succeeds(
-    client: Client, task_queue: str
+    mainspring_client: Client, task_queue: str
 ) -> None:
-    wid = new_id()
-    policy = RetryPolicy(initial_interval=timedelta(seconds=0.1), maximum_attempts=5)
+    client, wid = mainspring_client, new_id()
+    policy = RetryPolicy(initial_interval=HOUR, maximum_attempts=5)
     async with running_worker(client, task_queue, workflows=[flaky]):
         handle = await client.start_workflow(flaky, Flaky(3), id=wid, task_queue=task_queue, retry_policy=policy)
         result = await asyncio.wait_for(handle.result(), 60)
@@ -115,8 +119,10 @@ async def test_retry_policy_retries_a_failing_workflow_until_an_attempt_succeeds
     assert [r["status"] for r in runs] == ["FAILED", "FAILED", "COMPLETED"]
     assert result == {"attempt": 3, "retried_from": runs[1]["run_id"]}
     assert handle.result_run_id == runs[2]["run_id"]
+    first_tasks = []
     for i, run in enumerate(runs):
         history = await _history(client, wid, run["run_id"])
+        first_tasks.append(next(e["event_time"] for e in history if e["event_type"] == "WorkflowTaskStarted"))
         assert history[0]["attributes"]["attempt"] == i + 1
         assert history[0]["attributes"]["input"] == {"fail_until": 3, "kind": "Flaky"}
         if i < 2:
@@ -124,12 +130,16 @@ async def test_retry_policy_retries_a_failing_workflow_until_an_attempt_succeeds
             assert history[-1]["attributes"]["new_execution_run_id"] == runs[i + 1]["run_id"]
     d = await client.get_workflow_handle(wid, run_id=runs[1]["run_id"]).describe()
     assert d.previous_run_id == runs[0]["run_id"] and d.next_run_id == runs[2]["run_id"]
+    # Each retry's first task waited its backoff (an hour, then two: the coefficient is 2), on the skipped clock.
+    at = [datetime.fromisoformat(t) for t in first_tasks]
+    assert at[1] - at[0] >= HOUR and at[2] - at[1] >= 2 * HOUR, at
 
 
-async def test_retries_stop_at_maximum_attempts_and_at_non_retryable_errors(client: Client, task_queue: str) -> None:
-    policy = RetryPolicy(
-        initial_interval=timedelta(seconds=0.1), maximum_attempts=2, non_retryable_error_types=["Fatal"]
-    )
+async def test_retries_stop_at_maximum_attempts_and_at_non_retryable_errors(
+    mainspring_client: Client, task_queue: str
+) -> None:
+    client = mainspring_client
+    policy = RetryPolicy(initial_interval=HOUR, maximum_attempts=2, non_retryable_error_types=["Fatal"])
     async with running_worker(client, task_queue, workflows=[flaky]):
         wid = new_id()
         with pytest.raises(WorkflowFailureError) as err:
@@ -150,12 +160,12 @@ async def test_retries_stop_at_maximum_attempts_and_at_non_retryable_errors(clie
         assert [r["status"] for r in await _runs(client, fatal)] == ["FAILED"]
 
 
-async def test_a_run_timeout_is_retried_by_the_policy(client: Client, task_queue: str) -> None:
-    wid = new_id()
-    policy = RetryPolicy(initial_interval=timedelta(seconds=0.1), maximum_attempts=2)
+async def test_a_run_timeout_is_retried_by_the_policy(mainspring_client: Client, task_queue: str) -> None:
+    client, wid = mainspring_client, new_id()
+    policy = RetryPolicy(initial_interval=HOUR, maximum_attempts=2)
     async with running_worker(client, task_queue, workflows=[sleeper]):
         handle = await client.start_workflow(
-            sleeper, Sleep(3600), id=wid, task_queue=task_queue, run_timeout=timedelta(seconds=1), retry_policy=policy
+            sleeper, Sleep(30 * DAY), id=wid, task_queue=task_queue, run_timeout=HOUR, retry_policy=policy
         )
         with pytest.raises(WorkflowFailureError) as err:
             await asyncio.wait_for(handle.result(), 60)

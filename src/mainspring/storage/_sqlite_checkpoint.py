@@ -82,6 +82,10 @@ class Checkpointer:
                 if self._stopping.wait(gather):
                     return
                 self._due.clear()
+                if self._stopping.is_set():
+                    # stop() came between the wait and the clear: the clear took its wake-up, and
+                    # the next wait would never end (stop() then hung joining this thread).
+                    return
                 try:
                     # (busy, frames in the log, frames copied into the file): the log starts again
                     # from its beginning once every frame was copied, so a count lower than the last
