@@ -9,7 +9,8 @@ SQLite file: a temporary one removed at the end, or ``db_filename``, which is ke
 process to start, unlike Temporal's ``start_local``. Leaving the block (or ``await env.shutdown()``) closes
 the client and stops the server.
 
-``WorkflowEnvironment.start_time_skipping()`` is the same server on a clock that jumps to its next timer
+``WorkflowEnvironment.start_time_skipping()`` is the same server (on an in-memory database unless
+``db_filename`` is given) on a clock that jumps to its next timer
 whenever nothing is under way (``_skipping``): a workflow that sleeps 30 days finishes in milliseconds, and
 timeouts, retry backoffs and ``ctx.wait_condition(timeout=)`` follow the skipped clock. ``env.now()`` is that
 clock's time; ``env.sleep(duration)`` moves it on by ``duration``.
@@ -170,7 +171,11 @@ class _Starting:
 
         tmp = None
         db = self._db
-        if db is None:
+        if db is None and self._skipping:
+            # A test's run needs no durability: an in-memory database spares every commit its fsync (W16:
+            # ~3.6 -> ~2.5 s), as Temporal's test server keeps nothing either. db_filename= keeps a file.
+            db = ":memory:"
+        elif db is None:
             tmp = Path(tempfile.mkdtemp(prefix="mainspring-test-"))
             db = tmp / "mainspring.db"
         namespaces = ("default",) if self._namespace == "default" else ("default", self._namespace)
