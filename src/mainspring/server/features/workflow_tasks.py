@@ -157,6 +157,11 @@ class WorkflowTasks:
                 f"last_event_id ({req.last_event_id}) is before first_event_id ({req.first_event_id})",
                 code="invalid_argument",
             )
+        ex = self.core._cache.get(run_id)
+        if ex is not None:
+            # The task (or a query's replay) may name events whose write was submitted but is not yet
+            # committed (a query answered at the transition's end, before its commit): read after it.
+            await self.core._written(ex)
         page = await read_page(self.core.store, run_id, req.first_event_id, req.last_event_id)
         after = page.last_event_id + 1 if page.count else None
         return {
