@@ -32,6 +32,7 @@ EXPORTS: dict[str, list[str]] = {
         "Client",
         "EventType",
         "FailureError",
+        "InvalidAddressError",
         "InvalidArgumentError",
         "MainspringError",
         "NondeterminismError",

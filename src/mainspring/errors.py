@@ -22,6 +22,7 @@
         ├── ServerUnavailableError    the server could not be reached, or cannot take the call now (503)
         │   └── ResourceExhaustedError  429: the server is overloaded; retry after ``.retry_after``
         ├── InvalidArgumentError      400: the request is wrong; the message says how
+        │   └── InvalidAddressError   a server address (list) is malformed; also a ``ValueError``
         ├── PermissionDeniedError     403: the request is not allowed (origin, host, task token)
         ├── NotFoundError             404
         ├── AlreadyStartedError       409: a workflow with that id is already running
@@ -52,6 +53,7 @@ __all__ = [
     "ChildWorkflowError",
     "DeadlockError",
     "FailureError",
+    "InvalidAddressError",
     "InvalidArgumentError",
     "MainspringError",
     "NondeterminismError",
@@ -332,6 +334,11 @@ class ResourceExhaustedError(ServerUnavailableError):
 
 class InvalidArgumentError(RPCError):
     """The request was refused as invalid (HTTP 400); the message says what is wrong."""
+
+
+class InvalidAddressError(InvalidArgumentError, builtins.ValueError):
+    """A server address, or an item of a list of them, is not HOST:PORT or an http(s) URL (raised before
+    any request is made)."""
 
 
 class PermissionDeniedError(RPCError):

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from .._answers import resolve_address
+from .._addresses import address_problem, parse_addresses
 from ..api.names import check_namespace
 from ..errors import (
+    InvalidAddressError,
     InvalidArgumentError,
     MainspringError,
     NotFoundError,
@@ -91,8 +92,9 @@ def connection_options(fn: F) -> F:
         "--address",
         envvar="MAINSPRING_ADDRESS",
         default=None,
-        metavar="HOST:PORT",
-        help="Server address [env: MAINSPRING_ADDRESS; default: localhost:7233].",
+        metavar="HOST:PORT[,HOST:PORT...]",
+        help="Server address, or several separated by commas to fail over between "
+        "[env: MAINSPRING_ADDRESS; default: localhost:7233].",
     )(fn)
     return fn
 
@@ -174,32 +176,7 @@ def _fail_with(e: MainspringError, namespace: str) -> NoReturn:
 
 def check_address(address: str) -> str | None:
     """Return an error message if ``address`` is not HOST:PORT or an http(s) URL, else None."""
-    from urllib.parse import urlsplit
-
-    text = address.strip()
-    url = text if "://" in text else "http://" + text
-    problem = None
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-        if parts.scheme not in ("http", "https"):
-            problem = f"scheme {parts.scheme!r} is not supported"
-        elif not parts.hostname:
-            problem = "it has no host"
-        elif port is None and "://" not in text:
-            problem = "it has no port"
-        elif parts.query or parts.fragment or parts.path.strip("/"):
-            problem = "it has a path"
-        elif any(c.isspace() for c in text):
-            problem = "it contains whitespace"
-    except ValueError as e:
-        problem = str(e)
-    if problem:
-        return (
-            f"invalid server address {address!r} ({problem}); use HOST:PORT, e.g. localhost:7233, "
-            "or a URL such as http://localhost:7233"
-        )
-    return None
+    return address_problem(address)
 
 
 def echo_json(value: Any, *, compact: bool = False) -> None:
@@ -209,9 +186,13 @@ def echo_json(value: Any, *, compact: bool = False) -> None:
         click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def _checked_address(address: str | None, namespace: str) -> str:
-    resolved = resolve_address(address)
-    problem = check_address(resolved) or check_namespace(namespace)
+def _checked_address(address: str | None, namespace: str) -> list[str]:
+    """The addresses ``--address`` (or ``$MAINSPRING_ADDRESS``) lists, in order; a one-line error if any is bad."""
+    try:
+        resolved = parse_addresses(address)
+    except InvalidAddressError as e:
+        fail(e.message, EXIT_INVALID)
+    problem = check_namespace(namespace)
     if problem:
         fail(problem, EXIT_INVALID)
     return resolved

@@ -22,14 +22,24 @@ __all__ = ["Api"]
 _MAX_ANSWER = 256 * 1024 * 1024
 
 
-class Api:
-    """Requests to the server at ``address`` (HOST:PORT or an http(s) URL), in ``namespace``."""
+class _Unreached(Exception):
+    """Nothing could be connected to at an address: the request was not sent."""
 
-    def __init__(self, address: str, namespace: str, *, timeout: float = 10.0) -> None:
-        self.address = address
+
+class Api:
+    """Requests to the server at ``address`` (HOST:PORT or an http(s) URL, or a list of them to fail
+    over between: one that cannot be connected to is left for the next), in ``namespace``."""
+
+    def __init__(self, address: str | list[str], namespace: str, *, timeout: float = 10.0) -> None:
+        self.addresses = [address] if isinstance(address, str) else list(address)
         self.namespace = namespace
         self.timeout = timeout
-        text = address.strip().rstrip("/")
+        self._use(0)
+
+    def _use(self, index: int) -> None:
+        self._index = index
+        self.address = self.addresses[index]
+        text = self.address.strip().rstrip("/")
         parts = urlsplit(text if "://" in text else "http://" + text)
         self._tls = parts.scheme == "https"
         self._host = parts.hostname or "localhost"
@@ -50,13 +60,25 @@ class Api:
         return self.call("POST", path, json.dumps(body, ensure_ascii=False).encode())
 
     def call(self, method: str, target: str, body: bytes | None = None) -> Any:
-        """One request; the decoded JSON answer, or the error it stands for."""
+        """One request; the decoded JSON answer, or the error it stands for.
+
+        A server that cannot be connected to is left for the next address (one round; the request was
+        not sent, so this is safe for any request).
+        """
+        for _ in range(len(self.addresses) - 1):
+            try:
+                return self._call_here(method, target, body, failover=True)
+            except _Unreached:
+                self._use((self._index + 1) % len(self.addresses))
+        return self._call_here(method, target, body, failover=False)
+
+    def _call_here(self, method: str, target: str, body: bytes | None, *, failover: bool) -> Any:
         head = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}", "Connection: close", "Accept: */*"]
         if body is not None:
             head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
         request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b"")
         try:
-            raw = self._exchange(request)
+            raw = self._exchange(request, failover=failover)
         except TimeoutError:
             raise ServerUnavailableError(
                 f"the Mainspring server at {self.address} did not answer in time", code="timeout"
@@ -85,8 +107,14 @@ class Api:
         reason = lines[0].split(" ", 2)[2] if lines[0].count(" ") >= 2 else ""
         return decode_answer(self.address, status, headers.get("content-type", ""), content, json.loads, reason)
 
-    def _exchange(self, request: bytes) -> bytes:
-        with socket.create_connection((self._host, self._port), timeout=self.timeout) as sock:
+    def _exchange(self, request: bytes, *, failover: bool) -> bytes:
+        try:
+            sock = socket.create_connection((self._host, self._port), timeout=self.timeout)
+        except OSError:  # (TimeoutError included: connecting timed out)
+            if failover:
+                raise _Unreached from None
+            raise
+        with sock:
             conn: socket.socket = sock
             if self._tls:
                 import ssl

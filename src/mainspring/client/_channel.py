@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .._answers import rpc_error
+from .._answers import rpc_error, unavailable
 from .._json import dumps, loads
 from ..errors import (
     PermissionDeniedError,
@@ -51,6 +51,7 @@ class Channel:
         self._flusher: asyncio.Task[None] | None = None
         self.closed = asyncio.Event()
         self.session: dict[str, Any] = {}
+        self.address = transport.address
         #: Called with each message the server sends on its own initiative (one with an ``op``): to a
         #: worker, "cancel_activity" and "stack". Answer one that has a ``q`` with ``send``.
         self.on_message: Callable[[dict[str, Any]], None] | None = None
@@ -60,16 +61,19 @@ class Channel:
         import aiohttp
 
         refused: int | None = None
+        # The address this channel is to: when it breaks or cannot open, its owner tells the transport
+        # (``Transport.failed``), which moves to the next address if this was the one in use.
+        self.address = address = self._transport.address
         try:
             self._ws = await self._transport._http().ws_connect(
-                self._path, autoping=True, heartbeat=None, compress=0, max_msg_size=0
+                self._transport.url(self._path), autoping=True, heartbeat=None, compress=0, max_msg_size=0
             )
         except aiohttp.WSServerHandshakeError as e:
             refused = e.status
         except aiohttp.ClientResponseError as e:  # not HTTP/1.1 at all: gRPC, say
             raise self._transport.not_mainspring(e) from None
         except (aiohttp.ClientError, OSError) as e:
-            raise self._transport._unavailable(f"{type(e).__name__}: {e}") from None
+            raise unavailable(address, f"{type(e).__name__}: {e}") from None
         if refused is not None:  # (out of the except block: what is raised here is news of its own)
             if refused == 403:
                 await self._refused()
@@ -187,7 +191,7 @@ class Channel:
                 if not future.done():
                     future.set_exception(
                         ServerUnavailableError(
-                            f"lost the connection to the server at {self._transport.address}", code="unavailable"
+                            f"lost the connection to the server at {self.address}", code="unavailable"
                         )
                     )
 

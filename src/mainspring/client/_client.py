@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
@@ -16,6 +17,7 @@ from ..converter import PayloadError, encode
 from ..errors import (
     InvalidArgumentError,
     RPCError,
+    ServerUnavailableError,
 )
 from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
 from ..workflow import get_definition
@@ -25,7 +27,7 @@ from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._listing import WorkflowExecutionAsyncIterator
 from ._retry import retrying as _retrying
 from ._stuck import StuckWatch
-from ._transport import Transport, resolve_address
+from ._transport import Transport, outcome_unknown
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
 from ._with_start import WithStartWorkflowOperation
 
@@ -47,6 +49,9 @@ U = TypeVar("U")
 #: own, so a program that shows them itself (the CLI) can silence just these.
 start_log = logging.getLogger("mainspring.client.start")
 log = logging.getLogger("mainspring.client")
+
+#: Client channel calls that change nothing, so they go again on another server without a second thought.
+_READS = frozenset({"wait_result", "query_workflow", "poll_workflow_update"})
 
 
 def _start_signal(options: dict[str, Any]) -> tuple[str, Any] | None:
@@ -98,14 +103,23 @@ class Client:
 
     @classmethod
     async def connect(
-        cls, address: str | None = None, *, namespace: str = "default", timeout: float = 10.0, channel: bool = True
+        cls,
+        address: str | Sequence[str] | None = None,
+        *,
+        namespace: str = "default",
+        timeout: float = 10.0,
+        channel: bool = True,
     ) -> Client:
         """A client for the server at ``address`` (host:port or URL).
+
+        ``address`` may also list several servers (``["a:7233", "b:7233"]`` or ``"a:7233,b:7233"``): the
+        client (and any worker built on it) talks to one at a time and moves to the next when it cannot
+        be reached. A malformed address raises ``InvalidAddressError`` (a ``ValueError``) here.
 
         ``timeout`` bounds each request (waits for results are long-polls and renew themselves).
         ``channel=False`` makes every call a plain HTTP request, which suits one-shot tools.
         """
-        return cls(Transport(resolve_address(address), timeout=timeout), namespace, channel=channel)
+        return cls(Transport(address, timeout=timeout), namespace, channel=channel)
 
     async def close(self) -> None:
         """Close the connections; the client cannot be used afterwards."""
@@ -115,25 +129,61 @@ class Client:
             self._channel = None
         await self.transport.close()
 
-    async def _channel_call(self, op: str, body: dict[str, Any], timeout: float) -> Any:
-        """Call ``op`` on the client channel, opening it if needed; NotImplemented if there is none."""
+    async def _open_channel(self) -> Channel | None:
+        """The client channel, opened if needed (on the next address if the one in use cannot be reached,
+        within ``timeout``); None if the server offers none."""
         channel = self._channel
-        if channel is None or channel.closed.is_set():
-            async with self._channel_lock:
-                channel = self._channel
-                if channel is None or channel.closed.is_set():
-                    if not self._use_channel:
-                        return NotImplemented
-                    channel = Channel(self.transport, self._path("/clients/connect"))
-                    try:
-                        await channel.open()
-                    except RPCError as e:
-                        if e.code != "no_channel":
-                            raise
+        if channel is not None and not channel.closed.is_set():
+            return channel
+        async with self._channel_lock:
+            channel = self._channel
+            if channel is not None and not channel.closed.is_set():
+                return channel
+            if not self._use_channel:
+                return None
+            deadline = time.monotonic() + self.transport.timeout
+            pause = 0.1
+            while True:
+                channel = Channel(self.transport, self._path("/clients/connect"))
+                try:
+                    await channel.open()
+                    break
+                except RPCError as e:
+                    if e.code == "no_channel":
                         self._use_channel = False  # an older server, or a proxy without WebSockets
-                        return NotImplemented
-                    self._channel = channel
-        return await channel.call(op, body, timeout=timeout)
+                        return None
+                    if e.code != "unavailable" or len(self.transport.addresses) == 1:
+                        raise
+                    if self.transport.failed(channel.address):
+                        if time.monotonic() + pause > deadline:
+                            raise
+                        await asyncio.sleep(pause)
+                        pause = min(pause * 2, 2.0)
+            self._channel = channel
+            return channel
+
+    async def _channel_call(self, op: str, body: dict[str, Any], timeout: float) -> Any:
+        """Call ``op`` on the client channel, opening it if needed; NotImplemented if there is none.
+
+        With several addresses, a call cut off by a channel that broke goes again on the next server
+        if it is safe to repeat (every call on this channel is: reads, and writes that carry a request
+        or update id); otherwise ``ServerUnavailableError`` (``outcome_unknown``) says it may have been done.
+        """
+        deadline = time.monotonic() + max(timeout, self.transport.timeout)
+        while True:
+            channel = await self._open_channel()
+            if channel is None:
+                return NotImplemented
+            try:
+                return await channel.call(op, body, timeout=timeout)
+            except ServerUnavailableError:
+                if not channel.closed.is_set() or len(self.transport.addresses) == 1:
+                    raise
+                if not (op in _READS or any(body.get(k) for k in ("request_id", "update_id"))):
+                    raise outcome_unknown(channel.address, op) from None
+                self.transport.failed(channel.address)
+                if time.monotonic() > deadline:
+                    raise
 
     async def _describe_raw(self, workflow_id: str, run_id: str | None) -> dict[str, Any]:
         data: dict[str, Any] = await self._call(
@@ -149,8 +199,13 @@ class Client:
 
     @property
     def address(self) -> str:
-        """The server address this client talks to, as given (host:port or URL)."""
+        """The server address this client talks to now, as given (host:port or URL)."""
         return self.transport.address
+
+    @property
+    def addresses(self) -> list[str]:
+        """Every server address this client may talk to, in the order it tries them."""
+        return list(self.transport.addresses)
 
     def _path(self, suffix: str) -> str:
         return f"/api/v1/namespaces/{self.namespace}{suffix}"

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import aiohttp
 
+from .._addresses import parse_addresses
 from .._answers import (
     DEFAULT_ADDRESS,
     bytes_in_parser_message,
@@ -18,9 +21,9 @@ from .._answers import (
     unavailable,
 )
 from .._json import dumps, loads
-from ..errors import InvalidArgumentError, ServerUnavailableError
+from ..errors import ServerUnavailableError
 
-__all__ = ["DEFAULT_ADDRESS", "Transport", "resolve_address", "rpc_error"]
+__all__ = ["DEFAULT_ADDRESS", "Transport", "outcome_unknown", "parse_addresses", "resolve_address", "rpc_error"]
 
 
 def _base_url(address: str) -> str:
@@ -50,40 +53,79 @@ def _timeout(seconds: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
 
 
+#: How long a full round of unreachable servers waits before the next, at first and at most.
+_ROUND_PAUSE = (0.1, 2.0)
+
+
+def _connect_failed(e: BaseException) -> bool:
+    """Whether ``e`` says the request never reached a server (so it can go to another at no risk)."""
+    import aiohttp
+
+    return isinstance(e, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError))
+
+
+def _safe_to_repeat(method: str, body: Any) -> bool:
+    # Reads, and writes the server recognises when they come again: a start or signal by its request
+    # id, an update by its id, a task outcome by its token (a repeat is refused as no longer current).
+    if method == "GET":
+        return True
+    return isinstance(body, dict) and any(body.get(k) for k in ("request_id", "update_id", "task_token"))
+
+
+def outcome_unknown(address: str, what: str) -> ServerUnavailableError:
+    """The error for a write sent to a server that went away before answering."""
+    return ServerUnavailableError(
+        f"the connection to the Mainspring server at {address} broke before it answered {what}: it may or may "
+        "not have been done; check before repeating it",
+        code="outcome_unknown",
+    )
+
+
 class Transport:
-    """A keep-alive HTTP connection pool to one server (aiohttp; made lazily on the running loop)."""
+    """Keep-alive HTTP connections to a server (aiohttp; made lazily on the running loop).
 
-    def __init__(self, address: str, *, timeout: float = 10.0) -> None:
-        self.address = address
-        self.base_url = _base_url(address)
-        # aiohttp (and yarl) are imported on first use: the server imports this package but never
-        # makes requests, and importing aiohttp costs a noticeable part of a start-up.
-        import yarl
+    Given several addresses (the same cluster, or the same store behind a standby), it talks to one at a
+    time and moves to the next when that one cannot be reached: round robin, pausing briefly after a full
+    round, within the call's own deadline.
+    """
 
-        try:
-            url = yarl.URL(self.base_url)
-            valid = (
-                url.scheme in ("http", "https") and bool(url.host) and url.path in ("", "/") and url.port is not None
-            )
-        except (ValueError, TypeError):
-            valid = False
-        if not valid:
-            raise InvalidArgumentError(
-                f"invalid server address {address!r}: use HOST:PORT (e.g. localhost:7233) or an http:// URL",
-                code="invalid_argument",
-            )
+    def __init__(self, address: str | Sequence[str] | None, *, timeout: float = 10.0) -> None:
+        #: The server addresses, in the order they are tried.
+        self.addresses = parse_addresses(address)
+        self._current = 0
         self._timeout = timeout
         #: Seconds a request may take (long-polls ask for more).
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._closer: asyncio.Task[None] | None = None
 
+    @property
+    def address(self) -> str:
+        """The address in use (the first that answered last)."""
+        return self.addresses[self._current]
+
+    @property
+    def base_url(self) -> str:
+        """The URL of the server in use."""
+        return _base_url(self.address)
+
+    def url(self, path: str) -> str:
+        """The URL of ``path`` on the server in use."""
+        return self.base_url + path
+
+    def failed(self, address: str) -> bool:
+        """``address`` could not be reached: move to the next one (unless another caller already moved
+        on). True when that starts a new round, after which a caller should pause before trying again."""
+        if address == self.address and len(self.addresses) > 1:
+            self._current = (self._current + 1) % len(self.addresses)
+            return self._current == 0
+        return len(self.addresses) == 1 or self._current == 0
+
     def _http(self) -> aiohttp.ClientSession:
         import aiohttp
 
         if self._session is None or self._session.closed:
             session = self._session = aiohttp.ClientSession(
-                base_url=self.base_url,
                 connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=60),
                 headers={"content-type": "application/json"},
                 timeout=_timeout(self._timeout),
@@ -109,16 +151,53 @@ class Transport:
         params: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> Any:
-        """Send one request; return the decoded JSON body (None for 204)."""
+        """Send one request; return the decoded JSON body (None for 204).
+
+        With several addresses, a server that cannot be reached is left for the next; a request that
+        may have reached a server that then went away is sent again only if repeating it is safe
+        (``_safe_to_repeat``), else it raises ``ServerUnavailableError`` with code ``outcome_unknown``.
+        """
+        deadline = time.monotonic() + (timeout if timeout is not None else self._timeout)
+        pause = _ROUND_PAUSE[0]
+        safe = _safe_to_repeat(method, body)
+        while True:
+            address = self.address
+            try:
+                return await self._call_one(address, method, path, body=body, params=params, timeout=timeout)
+            except _Unreached as e:
+                if len(self.addresses) == 1:
+                    raise e.error from None
+                if e.maybe_sent and not safe:
+                    raise outcome_unknown(address, f"{method} {path}") from None
+                error = e.error
+            if self.failed(address):
+                if time.monotonic() + pause > deadline:
+                    raise error from None
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _ROUND_PAUSE[1])
+            elif time.monotonic() > deadline:
+                raise error from None
+
+    async def _call_one(
+        self,
+        address: str,
+        method: str,
+        path: str,
+        *,
+        body: Any,
+        params: dict[str, Any] | None,
+        timeout: float | None,
+    ) -> Any:
         import aiohttp
 
         data = dumps(body) if body is not None else None
         query = {k: str(v) for k, v in params.items() if v is not None} if params else None
         request_timeout = _timeout(timeout) if timeout is not None else None
+        url = _base_url(address) + path
         for attempt in (1, 2):
             try:
                 async with self._http().request(
-                    method, path, data=data, params=query, timeout=request_timeout or self._timeout_default()
+                    method, url, data=data, params=query, timeout=request_timeout or self._timeout_default()
                 ) as resp:
                     status = resp.status
                     raw = await resp.read()
@@ -126,24 +205,30 @@ class Transport:
                     content_type = resp.headers.get("content-type", "")
                 break
             except aiohttp.ClientConnectorError as e:  # nothing listens there
-                raise self._unavailable(f"{type(e).__name__}: {e or 'connection failed'}") from None
+                raise _Unreached(unavailable(address, f"{type(e).__name__}: {e or 'connection failed'}")) from None
             except aiohttp.ClientResponseError as e:
                 # The answer is not HTTP/1.1 (the parser's complaint quotes its first bytes): Temporal's
                 # gRPC server on the same port, say.
-                raise self.not_mainspring(e) from None
+                raise not_mainspring(address, bytes_in_parser_message(e.message)) from None
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
                 # A pooled connection the server had closed (e.g. it restarted): try once on a new one.
-                # Every request is safe to repeat: starts carry a request id, and a repeated task
-                # outcome is refused as no longer current.
+                # Every request is safe to repeat on the same server: starts carry a request id, and a
+                # repeated task outcome is refused as no longer current.
                 if attempt == 2:
-                    raise self._unavailable(f"the server closed the connection: {type(e).__name__}") from None
+                    why = f"the server closed the connection: {type(e).__name__}"
+                    raise _Unreached(unavailable(address, why), maybe_sent=True) from None
             except aiohttp.ClientConnectionError as e:
-                raise self._unavailable(f"{type(e).__name__}: {e or 'connection failed'}") from None
-            except TimeoutError:
-                raise ServerUnavailableError(
-                    f"the Mainspring server at {self.address} did not answer in time", code="timeout"
+                raise _Unreached(
+                    unavailable(address, f"{type(e).__name__}: {e or 'connection failed'}"), maybe_sent=True
                 ) from None
-        return decode_answer(self.address, status, content_type, raw, loads, reason)
+            except TimeoutError as e:
+                error = ServerUnavailableError(
+                    f"the Mainspring server at {address} did not answer in time", code="timeout"
+                )
+                if _connect_failed(e):
+                    raise _Unreached(error) from None
+                raise error from None
+        return decode_answer(address, status, content_type, raw, loads, reason)
 
     def not_mainspring(self, e: aiohttp.ClientResponseError) -> ServerUnavailableError:
         """The error for an answer the HTTP parser could not read (``e``)."""
@@ -154,3 +239,12 @@ class Transport:
 
     def _unavailable(self, why: str) -> ServerUnavailableError:
         return unavailable(self.address, why)
+
+
+class _Unreached(Exception):
+    """A server could not be reached (``maybe_sent``: or went away after the request was sent)."""
+
+    def __init__(self, error: ServerUnavailableError, *, maybe_sent: bool = False) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.maybe_sent = maybe_sent

@@ -441,9 +441,13 @@ class Worker:
                         self._stopping.set()
                         await self.client.transport.close()
                         return None
-                    log.warning("%s; retrying in %.1fs", e.message, delay)
-                    await self._sleep(delay)
-                    delay = min(delay * 2, 5.0)
+                    # With several addresses, the next one is tried at once; a pause after each full round.
+                    if self.client.transport.failed(channel.address):
+                        log.warning("%s; retrying in %.1fs", e.message, delay)
+                        await self._sleep(delay)
+                        delay = min(delay * 2, 5.0)
+                    else:
+                        log.warning("%s; trying %s", e.message, self.client.transport.address)
                     continue
                 self._channel = channel
                 channel.on_message = functools.partial(self._on_server_message, channel)
