@@ -128,3 +128,30 @@ def test_the_cli_refuses_a_malformed_address_list_in_one_line(value: str, said: 
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: ") and said in lines[0], r.stderr
         assert r.stdout == ""
+
+
+async def test_a_write_cut_off_after_it_was_sent_is_repeated_only_if_that_is_safe() -> None:
+    # A stand-in for a server that dies after reading a request: it takes the request and hangs up.
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.close()
+
+    listener = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    dead = f"127.0.0.1:{free_port()}"
+    try:
+        async with await Client.connect([f"127.0.0.1:{port}", dead], timeout=1.0, channel=False) as client:
+            handle = client.get_workflow_handle("wf")
+            # A terminate carries no request id: repeating it could terminate twice or report a failure.
+            with pytest.raises(ServerUnavailableError) as info:
+                await handle.terminate()
+            assert info.value.code == "outcome_unknown" and "may or may not" in info.value.message
+            # A signal carries one, so it moves on to the next address (dead too: unreachable, not unknown).
+            client.transport._current = 0
+            with pytest.raises(ServerUnavailableError) as info:
+                await handle.signal("s")
+            assert info.value.code == "unavailable", info.value
+            assert dead in info.value.message
+    finally:
+        listener.close()
+        await listener.wait_closed()

@@ -57,7 +57,11 @@ class AsyncActivityHandle:
         self.activity_id = activity_id
 
     async def _post(self, action: str, **body: Any) -> Any:
-        return await self._client._call("POST", f"/activities/{action}", body={**self._target, **body})
+        # A heartbeat may go again to another server after a failover; an outcome may not (a repeat of
+        # one recorded is refused, so the caller hears that its outcome is unknown instead).
+        return await self._client._call(
+            "POST", f"/activities/{action}", body={**self._target, **body}, repeatable=action == "heartbeat"
+        )
 
     @staticmethod
     def _encode(what: str, value: Any) -> Any:

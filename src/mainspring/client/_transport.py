@@ -66,10 +66,12 @@ def _connect_failed(e: BaseException) -> bool:
 
 def _safe_to_repeat(method: str, body: Any) -> bool:
     # Reads, and writes the server recognises when they come again: a start or signal by its request
-    # id, an update by its id, a task outcome by its token (a repeat is refused as no longer current).
+    # id, an update by its id. Not a cancel (a repeat answers "already requested"), a terminate, a
+    # delete, a reset or an async activity completion (a repeat is refused): their callers would hear
+    # a different answer from the one the first attempt got.
     if method == "GET":
         return True
-    return isinstance(body, dict) and any(body.get(k) for k in ("request_id", "update_id", "task_token"))
+    return isinstance(body, dict) and any(body.get(k) for k in ("request_id", "update_id"))
 
 
 def outcome_unknown(address: str, what: str) -> ServerUnavailableError:
@@ -150,16 +152,18 @@ class Transport:
         body: Any = None,
         params: dict[str, Any] | None = None,
         timeout: float | None = None,
+        repeatable: bool = False,
     ) -> Any:
         """Send one request; return the decoded JSON body (None for 204).
 
         With several addresses, a server that cannot be reached is left for the next; a request that
         may have reached a server that then went away is sent again only if repeating it is safe
-        (``_safe_to_repeat``), else it raises ``ServerUnavailableError`` with code ``outcome_unknown``.
+        (``_safe_to_repeat``, or ``repeatable`` says so), else it raises ``ServerUnavailableError`` with
+        code ``outcome_unknown``.
         """
         deadline = time.monotonic() + (timeout if timeout is not None else self._timeout)
         pause = _ROUND_PAUSE[0]
-        safe = _safe_to_repeat(method, body)
+        safe = repeatable or _safe_to_repeat(method, body)
         while True:
             address = self.address
             try:
