@@ -143,6 +143,7 @@ class Client:
                 return None
             deadline = time.monotonic() + self.transport.timeout
             pause = 0.1
+            tries = 0
             while True:
                 channel = Channel(self.transport, self._path("/clients/connect"))
                 try:
@@ -154,7 +155,9 @@ class Client:
                         return None
                     if e.code != "unavailable" or len(self.transport.addresses) == 1:
                         raise
-                    if self.transport.failed(channel.address):
+                    self.transport.failed(channel.address)
+                    tries += 1
+                    if self.transport.round_done(tries):
                         if time.monotonic() + pause > deadline:
                             raise
                         await asyncio.sleep(pause)

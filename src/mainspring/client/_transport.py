@@ -115,13 +115,17 @@ class Transport:
         """The URL of ``path`` on the server in use."""
         return self.base_url + path
 
-    def failed(self, address: str) -> bool:
-        """``address`` could not be reached: move to the next one (unless another caller already moved
-        on). True when that starts a new round, after which a caller should pause before trying again."""
-        if address == self.address and len(self.addresses) > 1:
+    def failed(self, address: str) -> None:
+        """``address`` could not be reached: move to the next one (unless another caller already moved on).
+
+        Each caller counts its own tries and pauses after every ``len(addresses)`` of them (a full
+        round), whatever other callers did to the address in use meanwhile."""
+        if address == self.address:
             self._current = (self._current + 1) % len(self.addresses)
-            return self._current == 0
-        return len(self.addresses) == 1 or self._current == 0
+
+    def round_done(self, tries: int) -> bool:
+        """Whether ``tries`` failed tries make a full round of the addresses (time for a pause)."""
+        return tries % len(self.addresses) == 0
 
     def _http(self) -> aiohttp.ClientSession:
         import aiohttp
@@ -164,6 +168,7 @@ class Transport:
         deadline = time.monotonic() + (timeout if timeout is not None else self._timeout)
         pause = _ROUND_PAUSE[0]
         safe = repeatable or _safe_to_repeat(method, body)
+        tries = 0
         while True:
             address = self.address
             try:
@@ -174,7 +179,9 @@ class Transport:
                 if e.maybe_sent and not safe:
                     raise outcome_unknown(address, f"{method} {path}") from None
                 error = e.error
-            if self.failed(address):
+            self.failed(address)
+            tries += 1
+            if self.round_done(tries):
                 if time.monotonic() + pause > deadline:
                     raise error from None
                 await asyncio.sleep(pause)

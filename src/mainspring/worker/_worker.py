@@ -428,6 +428,7 @@ class Worker:
                 registration["build_id"] = self.build_id
                 registration["started_at"] = self._started_at
             delay = 0.1
+            tries = 0
             while not self._stopping.is_set():
                 channel = Channel(self.client.transport, f"/api/v1/namespaces/{self.client.namespace}/workers/connect")
                 try:
@@ -442,7 +443,9 @@ class Worker:
                         await self.client.transport.close()
                         return None
                     # With several addresses, the next one is tried at once; a pause after each full round.
-                    if self.client.transport.failed(channel.address):
+                    self.client.transport.failed(channel.address)
+                    tries += 1
+                    if self.client.transport.round_done(tries):
                         log.warning("%s; retrying in %.1fs", e.message, delay)
                         await self._sleep(delay)
                         delay = min(delay * 2, 5.0)
