@@ -7,6 +7,8 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from mainspring import Worker, activity, workflow
 from mainspring.testing import WorkflowEnvironment
 
@@ -45,3 +47,19 @@ async def test_a_kept_database_outlives_the_environment(tmp_path: Path) -> None:
         await env.shutdown()
     async with WorkflowEnvironment.start_local(db_filename=db, namespace="tests") as again:
         assert await again.client.get_workflow_handle(wid, result_type=str).result(timeout=10) == "A!"
+
+
+async def test_channels_reach_the_server_in_process_with_its_checks() -> None:
+    """The environment's client and workers open their channels without a socket (client._loopback), through
+    the server's own application: its routing refuses what it would refuse over TCP."""
+    from mainspring.client._channel import Channel
+    from mainspring.errors import PermissionDeniedError
+
+    async with await WorkflowEnvironment.start_time_skipping() as env:
+        assert env.client.transport.loopback is not None
+        async with Worker(env.client, task_queue="loop", workflows=[shouting], activities=[shout]):
+            result = await env.client.execute_workflow(shouting, "loop", id=f"loop-{uuid.uuid4()}", task_queue="loop")
+        assert result == "LOOP!"
+        channel = Channel(env.client.transport, "/api/v1/no/such/channel")
+        with pytest.raises(PermissionDeniedError, match="refused the channel"):
+            await channel.open()

@@ -17,6 +17,7 @@ from ..errors import (
     RPCError,
     ServerUnavailableError,
 )
+from ._loopback import LoopbackRefused, LoopbackWebSocket, connect_loopback
 
 if TYPE_CHECKING:
     import aiohttp
@@ -43,7 +44,7 @@ class Channel:
     def __init__(self, transport: Transport, path: str) -> None:
         self._transport = transport
         self._path = path
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | LoopbackWebSocket | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -65,9 +66,15 @@ class Channel:
         # (``Transport.failed``), which moves to the next address if this was the one in use.
         self.address = address = self._transport.address
         try:
-            self._ws = await self._transport._http().ws_connect(
-                self._transport.url(self._path), autoping=True, heartbeat=None, compress=0, max_msg_size=0
-            )
+            loopback = self._transport.loopback
+            if loopback is not None:
+                self._ws = await connect_loopback(loopback, address, self._path)
+            else:
+                self._ws = await self._transport._http().ws_connect(
+                    self._transport.url(self._path), autoping=True, heartbeat=None, compress=0, max_msg_size=0
+                )
+        except LoopbackRefused as e:
+            refused = e.status
         except aiohttp.WSServerHandshakeError as e:
             refused = e.status
         except aiohttp.ClientResponseError as e:  # not HTTP/1.1 at all: gRPC, say

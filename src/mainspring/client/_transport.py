@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import aiohttp
 
+    from ._loopback import ASGIApp
+
 from .._addresses import parse_addresses
 from .._answers import (
     DEFAULT_ADDRESS,
@@ -99,6 +101,9 @@ class Transport:
         #: Seconds a request may take (long-polls ask for more).
         self.timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        #: A server application in this process to open channels to without a socket (see ``_loopback``):
+        #: set by the test environment. Plain HTTP calls still go over TCP.
+        self.loopback: ASGIApp | None = None
         self._closer: asyncio.Task[None] | None = None
 
     @property

@@ -86,6 +86,8 @@ class Server:
         self._socket: socket.socket | None = None
         self._ui_socket: socket.socket | None = None
         self.started_in: float = 0.0
+        #: The API's ASGI application, once started: in-process clients may open channels to it directly.
+        self.api_app: Any = None
 
     @property
     def address(self) -> str:
@@ -138,6 +140,7 @@ class Server:
             raise ServerStartError(str(e)) from None
         # Both ports behind the same checks (Host, Origin, body type) and security headers.
         api = Guard(build_app(self.engine), checks)
+        self.api_app = api
         app: Any = api
         if self._ui_socket is not None:
             ui = Guard(build_app(self.engine, ui=True), checks)

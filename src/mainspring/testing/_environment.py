@@ -195,6 +195,8 @@ class _Starting:
         if clock is not None:
             skipper = loop.create_task(skip_while_idle(server, clock, ending), name="mainspring-time-skipping")
         client = await Client.connect(server.address, namespace=self._namespace)
+        # The client's and its workers' channels reach the server without a socket (see client._loopback).
+        client.transport.loopback = server.api_app
         env = WorkflowEnvironment(client, server, serving, tmp, clock, skipper, ending)
         if clock is not None:
             server.engine.on_workflow_task_failure = env._on_workflow_task_failure
