@@ -155,3 +155,66 @@ def test_racing_servers_never_share_a_shard(lease_db: str) -> None:
             await n.conn.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.timeout(60)
+def test_the_store_lease_a_standby_and_a_paused_holder(lease_db: str) -> None:
+    from mainspring.storage import StoreOwnershipError
+    from mainspring.storage._pg_leases import StoreLease
+
+    opts = LeaseOptions(shards=1, duration=timedelta(seconds=1), renew_every=timedelta(seconds=0.3))
+
+    async def connect() -> Any:
+        conn = await _connect(lease_db, opts)
+        await conn.execute(LEASES_SCHEMA)
+        await conn.commit()
+        return conn
+
+    async def fenced_write(lease: StoreLease, value: str) -> None:
+        writer = await _connect(lease_db, opts)
+        try:
+            async with writer.transaction():
+                cur = writer.cursor()
+                await lease.fence(cur)
+                await cur.execute("INSERT INTO lease_probe (shard, value) VALUES (0, %s)", (value,))
+        finally:
+            await writer.close()
+
+    async def main() -> None:
+        setup = await connect()
+        await setup.execute("CREATE TABLE IF NOT EXISTS lease_probe (shard INT, value TEXT)")
+        await setup.commit()
+        lost: list[str] = []
+        a = StoreLease(connect, "node-a", "a:7233", opts, on_lost=lost.append)
+        b = StoreLease(connect, "node-b", "b:7233", opts)
+        await a.take(wait=False)
+        with pytest.raises(StoreOwnershipError, match=r"in use by server node-a \(a:7233\)"):
+            await b.take(wait=False)
+        await fenced_write(a, "a-1")
+        await asyncio.sleep(1.5)  # renewals keep it
+        await fenced_write(a, "a-2")
+
+        # a pauses (its renewals stop) with no one waiting: its writes are refused until it renews again.
+        assert a._renewer is not None
+        a._renewer.cancel()
+        await asyncio.sleep(1.3)
+        with pytest.raises(LeaseLostError, match="ran out"):
+            await fenced_write(a, "a-lapsed")
+        assert a.leases is not None and not await a.leases.renew()
+        await fenced_write(a, "a-3")
+
+        # Paused again, now with a standby waiting: b takes over; a, resumed, writes nothing and is told.
+        standby = asyncio.ensure_future(b.take(wait=True, timeout=20))
+        await asyncio.sleep(1.5)
+        await standby
+        await fenced_write(b, "b-1")
+        with pytest.raises(LeaseLostError):
+            await fenced_write(a, "a-after")
+        assert lost and a.lost is not None
+        cur = await setup.execute("SELECT value FROM lease_probe ORDER BY value")
+        assert [r[0] for r in await cur.fetchall()] == ["a-1", "a-2", "a-3", "b-1"]
+        await a.release()
+        await b.release()
+        await setup.close()
+
+    asyncio.run(main())

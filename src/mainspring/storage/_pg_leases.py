@@ -25,13 +25,16 @@ tie correctness to one server process's session staying up.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ._base import StorageError
+from ._base import StorageError, StoreOwnershipError
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection, AsyncCursor
@@ -42,9 +45,12 @@ __all__ = [
     "LeaseLostError",
     "LeaseOptions",
     "ShardLeases",
+    "StoreLease",
     "fair_share",
     "shard_of",
 ]
+
+log = logging.getLogger("mainspring.storage")
 
 #: The tables, created by the store's migrations (kept here so that they are read beside their queries).
 LEASES_SCHEMA = """
@@ -69,9 +75,12 @@ class LeaseLostError(StorageError):
     """This server no longer owns the shard it was about to write to: the write was not made. The run's
     new owner carries on; a client retries there."""
 
-    def __init__(self, message: str, *, shard: int) -> None:
+    def __init__(self, message: str, *, shard: int, lapsed: bool = False) -> None:
         super().__init__(message)
         self.shard = shard
+        #: The lease is still this server's but ran out (no renewal in time) and no one took it: the
+        #: next renewal gives it back, and writes go through again.
+        self.lapsed = lapsed
 
 
 @dataclass(frozen=True)
@@ -159,7 +168,10 @@ class ShardLeases:
         return max(1, int(row[0]) if row else 1)
 
     async def renew(self) -> set[int]:
-        """Extend every lease held; the shards lost since (taken by another server after ours lapsed)."""
+        """Extend every lease held; the shards lost since (taken by another server after ours lapsed).
+
+        A lease that lapsed but that no one took (same owner, same epoch: the database was down for a
+        while, say) is extended too: no other server can have written to the shard in between."""
         d = self.options.duration
         async with self.conn.transaction():
             await self.conn.execute("UPDATE cluster_nodes SET seen_at = now() WHERE node = %s", (self.node,))
@@ -167,7 +179,7 @@ class ShardLeases:
                 return set()
             cur = await self.conn.execute(
                 "UPDATE shard_leases SET expires_at = now() + %s "
-                "WHERE owner = %s AND shard = ANY(%s) AND expires_at > now() RETURNING shard, epoch",
+                "WHERE owner = %s AND shard = ANY(%s) RETURNING shard, epoch",
                 (d, self.node, list(self.held)),
             )
             kept = {int(shard): int(epoch) for shard, epoch in await cur.fetchall()}
@@ -243,15 +255,129 @@ class ShardLeases:
         epoch = self.held.get(shard)
         if epoch is not None:
             await cur.execute(
-                "SELECT 1 FROM shard_leases WHERE shard = %s AND owner = %s AND epoch = %s AND expires_at > now() "
-                "FOR UPDATE",
+                "SELECT expires_at > now() FROM shard_leases WHERE shard = %s AND owner = %s AND epoch = %s FOR UPDATE",
                 (shard, self.node, epoch),
             )
-            if await cur.fetchone() is not None:
+            row = await cur.fetchone()
+            if row is not None and row[0]:
                 return
+            if row is not None:
+                raise LeaseLostError(
+                    f"this server's ({self.node}) lease of shard {shard} ran out before it was renewed: the write "
+                    "was not made",
+                    shard=shard,
+                    lapsed=True,
+                )
             self.held.pop(shard, None)
         raise LeaseLostError(
             f"this server ({self.node}) does not own shard {shard}: its lease lapsed or was never taken, "
             "so the write was not made",
             shard=shard,
         )
+
+
+class StoreLease:
+    """The whole store held by one server at a time: the leases above with a single shard, renewed by a
+    task of its own. What ``Store.open`` promises (this server owns every run in the store), made safe
+    for a database that several servers can reach: a second server waits (``wait=True``, a standby) or is
+    refused with ``StoreOwnershipError``; one that lost the lease (paused, cut off) is fenced and told
+    through ``on_lost``.
+
+    ``connect`` makes the lease's own connection (renewals must not queue behind the store's writes)."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[AsyncConnection[Any]]],
+        node: str,
+        address: str,
+        options: LeaseOptions | None = None,
+        on_lost: Callable[[str], None] | None = None,
+    ) -> None:
+        self._connect = connect
+        self.node = node
+        self.address = address
+        self.options = LeaseOptions(shards=1) if options is None else options
+        self.on_lost = on_lost
+        self.leases: ShardLeases | None = None
+        #: Why this server may no longer write (set once the lease is lost; it is not taken back).
+        self.lost: str | None = None
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def _open(self) -> ShardLeases:
+        if self.leases is None or self.leases.conn.closed:
+            conn = await self._connect()
+            held = self.leases.held if self.leases is not None else {}
+            self.leases = ShardLeases(conn, self.node, self.address, self.options)
+            self.leases.held = held
+        return self.leases
+
+    async def take(self, *, wait: bool, timeout: float | None = None) -> None:
+        """Take the store, waiting for another holder's lease to lapse if ``wait``."""
+        leases = await self._open()
+        await leases.setup()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        told = False
+        while not await leases.acquire(limit=1):
+            holder = next((x for x in await leases.describe() if x.owner is not None), None)
+            if holder is None:  # lapsed between the two reads: try again at once
+                continue
+            where = f"server {holder.owner} ({holder.address})"
+            if not wait or (deadline is not None and loop.time() >= deadline):
+                raise StoreOwnershipError(
+                    f"the store is in use by {where}: stop it, or start this server with --standby to take over "
+                    "when its lease lapses",
+                    holder=holder.owner or "",
+                )
+            if not told:
+                log.warning("standby: the store is held by %s; taking over when its lease lapses", where)
+                told = True
+            await asyncio.sleep(self.options.renew_every.total_seconds())
+        log.info("this server (%s) holds the store", self.node)
+        self._renewer = loop.create_task(self._renew(), name="mainspring-store-lease")
+
+    async def _renew(self) -> None:
+        every = self.options.renew_every.total_seconds()
+        while self.lost is None:
+            await asyncio.sleep(every)
+            try:
+                leases = await self._open()
+                lost = await leases.renew()
+            except Exception as e:  # the database is away: writes wait for it too; try again
+                log.warning("cannot renew the store lease: %s", e)
+                if self.leases is not None and not self.leases.conn.closed:
+                    await self.leases.conn.close()
+                continue
+            if lost:
+                self._lose("another server took the store after this one's lease lapsed")
+
+    def _lose(self, why: str) -> None:
+        if self.lost is None:
+            self.lost = why
+            log.error("this server (%s) no longer holds the store: %s; it writes nothing more", self.node, why)
+            if self.on_lost is not None:
+                self.on_lost(why)
+
+    async def fence(self, cur: AsyncCursor[Any]) -> None:
+        """Inside a write transaction: refuse it unless this server still holds the store."""
+        if self.lost is not None or self.leases is None:
+            raise LeaseLostError(f"this server no longer holds the store ({self.lost})", shard=0)
+        try:
+            await self.leases.fence(cur, 0)
+        except LeaseLostError as e:
+            if not e.lapsed:
+                self._lose("its lease lapsed and another server took the store")
+            raise
+
+    async def release(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
+            self._renewer = None
+        if self.leases is not None:
+            try:
+                if self.lost is None:
+                    await self.leases.release()
+            except Exception as e:  # it lapses by itself
+                log.info("could not give the store lease back: %s", e)
+            await self.leases.conn.close()
