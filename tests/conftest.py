@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +59,24 @@ def order_worker(server: ServerProcess, tmp_path: Path) -> Iterator[WorkerProces
         yield w
     finally:
         w.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A throwaway PostgreSQL cluster for the whole test session (tests/pgserver.py)."""
+    from pgserver import PostgresCluster, pg_bin
+
+    if pg_bin() is None:
+        pytest.fail("PostgreSQL is not installed: scripts/test.sh installs postgresql-15")
+    c = PostgresCluster().start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> str:
+    """The URL of a fresh database of this test's own."""
+    url: str = postgres_server.new_database()
+    return url

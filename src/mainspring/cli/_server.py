@@ -79,10 +79,12 @@ def server() -> None:
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
     "--db-filename",
+    "--db",
     "-f",
     default="mainspring.db",
     show_default=True,
-    help="SQLite file that keeps all state; ':memory:' keeps nothing after the server stops.",
+    help="SQLite file that keeps all state (':memory:' keeps nothing after the server stops), or a database "
+    "URL: sqlite:///path.db, postgresql://user:password@host:5432/dbname.",
 )
 @click.option(
     "--namespace",

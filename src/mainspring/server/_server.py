@@ -14,7 +14,7 @@ import uvicorn
 
 from .._gc import tune_gc
 from ..errors import MainspringError
-from ..storage import Store, store_from_url
+from ..storage import StorageError, Store, store_from_url
 from ._config import ServerConfig
 from ._engine import Engine
 from ._guard import Guard, RequestCheck, SitePolicy
@@ -81,6 +81,10 @@ class Server:
         #: where authentication plugs in (see _guard).
         self.request_checks = tuple(request_checks)
         self.store = store or store_from_url(config.db)
+        #: Why this server stopped, if it lost its store to another server (see storage.postgres).
+        self.lost: str | None = None
+        if hasattr(self.store, "on_lost"):
+            self.store.on_lost = self._store_lost
         self.engine = Engine(self.store, config, clock)
         self._uvicorn: _Uvicorn | None = None
         self._socket: socket.socket | None = None
@@ -127,6 +131,8 @@ class Server:
                 raise
         try:
             checks = (*self._site_policy().checks(), *self.request_checks)
+            if hasattr(self.store, "address"):  # where other servers and clients are told to find this one
+                self.store.address = self.address
             await self.store.open()
         except MainspringError as e:
             self._close_sockets()
@@ -198,6 +204,13 @@ class Server:
             if s is not None:
                 s.close()
 
+    def _store_lost(self, why: str) -> None:
+        # Another server took the store after this one's lease lapsed (it was paused, or cut off from the
+        # database): this one's state in memory is stale, and its writes are refused. Stop serving.
+        self.lost = f"this server lost the store to another server: {why}"
+        log.error("%s; stopping", self.lost)
+        self.stop()
+
     def stop(self) -> None:
         self.engine.release_waiters()
         if self._uvicorn is not None:
@@ -214,6 +227,8 @@ def run_server(config: ServerConfig, on_ready: object = None) -> None:
         if callable(on_ready):
             on_ready(server)
         await server.serve()
+        if server.lost is not None:
+            raise StorageError(server.lost)
 
     loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     try:

@@ -1,7 +1,7 @@
 """Durable storage behind one interface (``Store``), chosen from a URL by ``open_store``.
 
-``sqlite:///path/to/file.db`` (or a bare path, or ``:memory:``) selects the embedded SQLite store.
-A PostgreSQL store will plug in here under ``postgresql://`` without touching the engine.
+``sqlite:///path/to/file.db`` (or a bare path, or ``:memory:``) selects the embedded SQLite store;
+``postgresql://user:password@host:5432/dbname`` (or ``postgres://``) the PostgreSQL store.
 """
 
 from ._base import (
@@ -36,10 +36,20 @@ __all__ = [
 ]
 
 
-def store_from_url(url: str) -> Store:
-    """Build (not open) the store that ``url`` names."""
+def store_from_url(url: str, *, migrate: bool = True, standby: bool = False) -> Store:
+    """Build (not open) the store that ``url`` names. ``migrate``: bring its schema up to date when it is
+    opened (else refuse a schema that is behind); ``standby``: wait for a store held by another server
+    (PostgreSQL) instead of refusing it."""
     if url.startswith(("postgresql://", "postgres://")):
-        raise StorageError("PostgreSQL storage is not available yet; use a SQLite file")
+        from .postgres import PostgresStore
+
+        return PostgresStore(url, migrate=migrate, standby=standby)
+    scheme = url.split("://", 1)[0] if "://" in url else None
+    if scheme is not None and scheme != "sqlite":
+        raise StorageError(
+            f"unknown database URL scheme {scheme!r} in {url.split('@')[-1]!r}: use sqlite:///path/to/file.db "
+            "or postgresql://user:password@host:5432/dbname"
+        )
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         path = path[1:] if path.startswith("/") and not path.startswith("//") else path

@@ -1,0 +1,383 @@
+"""Shard leases on PostgreSQL: which server owns which shard of executions, until when, and the fencing
+that keeps a server that lost its lease from writing.
+
+Executions are split into ``shards`` by a stable hash of namespace and workflow id (``shard_of``). Each
+shard has one row in ``shard_leases``: its owner (a server's node id), an ``epoch`` that grows by one each
+time the shard changes hands, and ``expires_at``. A server takes free or lapsed shards up to its fair share
+(``fair_share``), renews the ones it holds every ``renew_every``, and gives shards back when it drains.
+
+Time is the database's (``now()``), never a server's own clock: servers' clocks may disagree, the
+database's is the one every server reads.
+
+Fencing: every write of a shard's executions runs ``fence()`` in its own transaction first. It reads the
+shard's row ``FOR UPDATE`` and refuses unless this server still holds it at the epoch it took it with and it
+has not lapsed. The row lock orders the write against any takeover (an ``UPDATE`` of the same row waits for
+the writer's commit or rollback), so a write either commits before the new owner's epoch exists or is
+refused: a server paused past its lease (SIGSTOP, a long GC pause, a VM migration) cannot overwrite what a
+newer owner wrote. A server paused *inside* a transaction would keep the row locked and stall the takeover:
+``session_settings()`` gives the store's connections an ``idle_in_transaction_session_timeout`` of one lease,
+so PostgreSQL ends that session, rolls its transaction back and frees the row.
+
+Portable SQL only (plain rows, ``UPDATE ... RETURNING``, ``SELECT ... FOR UPDATE``, ``now()``): no advisory
+locks and no LISTEN/NOTIFY, which CockroachDB and YugabyteDB lack or implement differently, and which would
+tie correctness to one server process's session staying up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ._base import StorageError, StoreOwnershipError
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection, AsyncCursor
+
+__all__ = [
+    "LEASES_SCHEMA",
+    "Lease",
+    "LeaseLostError",
+    "LeaseOptions",
+    "ShardLeases",
+    "StoreLease",
+    "fair_share",
+    "shard_of",
+]
+
+log = logging.getLogger("mainspring.storage")
+
+#: The tables, created by the store's migrations (kept here so that they are read beside their queries).
+LEASES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS shard_leases (
+    shard      INTEGER PRIMARY KEY,
+    owner      TEXT,
+    epoch      BIGINT NOT NULL DEFAULT 0,
+    expires_at TIMESTAMPTZ,
+    address    TEXT
+);
+CREATE TABLE IF NOT EXISTS cluster_nodes (
+    node       TEXT PRIMARY KEY,
+    address    TEXT NOT NULL,
+    started_at TIMESTAMPTZ NOT NULL,
+    seen_at    TIMESTAMPTZ NOT NULL,
+    draining   BOOLEAN NOT NULL DEFAULT FALSE
+);
+"""
+
+
+class LeaseLostError(StorageError):
+    """This server no longer owns the shard it was about to write to: the write was not made. The run's
+    new owner carries on; a client retries there."""
+
+    def __init__(self, message: str, *, shard: int, lapsed: bool = False) -> None:
+        super().__init__(message)
+        self.shard = shard
+        #: The lease is still this server's but ran out (no renewal in time) and no one took it: the
+        #: next renewal gives it back, and writes go through again.
+        self.lapsed = lapsed
+
+
+@dataclass(frozen=True)
+class LeaseOptions:
+    """How executions are split and how long a server holds its part."""
+
+    #: How many shards the executions are split into. Fixed for a database's life: a run's shard is a
+    #: hash of its id modulo this number.
+    shards: int = 16
+    #: How long a lease lasts unless renewed: also how soon another server takes a dead one's shards.
+    duration: timedelta = timedelta(seconds=5)
+    #: How often a server renews its leases (well under ``duration``, so one late renewal loses nothing).
+    renew_every: timedelta = timedelta(seconds=1.5)
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.shards <= 4096:
+            raise ValueError(f"shards must be between 1 and 4096, not {self.shards}")
+        if not timedelta(0) < self.renew_every < self.duration:
+            raise ValueError(
+                f"renew_every ({self.renew_every}) must be positive and shorter than duration ({self.duration})"
+            )
+
+
+@dataclass(frozen=True)
+class Lease:
+    shard: int
+    owner: str | None
+    epoch: int
+    expires_at: datetime | None
+    address: str | None = None
+
+
+def shard_of(namespace: str, workflow_id: str, shards: int) -> int:
+    """The shard of a workflow id: stable across processes and Python versions (not ``hash()``, which is
+    salted per process)."""
+    digest = hashlib.blake2b(f"{namespace}\x00{workflow_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shards
+
+
+def fair_share(shards: int, nodes: int) -> int:
+    """How many shards one of ``nodes`` live servers should hold at most."""
+    return math.ceil(shards / max(1, nodes))
+
+
+class ShardLeases:
+    """One server's leases. Its methods each run in their own short transaction on ``conn`` (autocommit
+    off), except ``fence``, which runs inside the caller's write transaction."""
+
+    def __init__(self, conn: AsyncConnection[Any], node: str, address: str, options: LeaseOptions) -> None:
+        self.conn = conn
+        self.node = node
+        self.address = address
+        self.options = options
+        #: The shards held, with the epoch each was taken at: what ``fence`` checks against.
+        self.held: dict[int, int] = {}
+
+    @staticmethod
+    def session_settings(options: LeaseOptions) -> str:
+        """SQL to run on each connection of a store that fences its writes (see the module's docstring)."""
+        ms = int(options.duration.total_seconds() * 1000)
+        return f"SET idle_in_transaction_session_timeout = {ms}"
+
+    async def setup(self) -> None:
+        """Make sure every shard has its row (several servers may do this at once) and register this node."""
+        async with self.conn.transaction():
+            await self.conn.execute(
+                "INSERT INTO shard_leases (shard) SELECT s FROM generate_series(0, %s) AS s "
+                "ON CONFLICT (shard) DO NOTHING",
+                (self.options.shards - 1,),
+            )
+            await self.conn.execute(
+                "INSERT INTO cluster_nodes (node, address, started_at, seen_at) VALUES (%s, %s, now(), now()) "
+                "ON CONFLICT (node) DO UPDATE SET address = EXCLUDED.address, seen_at = now(), draining = FALSE",
+                (self.node, self.address),
+            )
+
+    async def live_nodes(self) -> int:
+        """Servers seen within one lease (this one included), not draining."""
+        cur = await self.conn.execute(
+            "SELECT count(*) FROM cluster_nodes WHERE NOT draining AND seen_at > now() - %s",
+            (self.options.duration,),
+        )
+        row = await cur.fetchone()
+        await self.conn.commit()
+        return max(1, int(row[0]) if row else 1)
+
+    async def renew(self) -> set[int]:
+        """Extend every lease held; the shards lost since (taken by another server after ours lapsed).
+
+        A lease that lapsed but that no one took (same owner, same epoch: the database was down for a
+        while, say) is extended too: no other server can have written to the shard in between."""
+        d = self.options.duration
+        async with self.conn.transaction():
+            await self.conn.execute("UPDATE cluster_nodes SET seen_at = now() WHERE node = %s", (self.node,))
+            if not self.held:
+                return set()
+            cur = await self.conn.execute(
+                "UPDATE shard_leases SET expires_at = now() + %s "
+                "WHERE owner = %s AND shard = ANY(%s) RETURNING shard, epoch",
+                (d, self.node, list(self.held)),
+            )
+            kept = {int(shard): int(epoch) for shard, epoch in await cur.fetchall()}
+        lost = {s for s, epoch in self.held.items() if kept.get(s) != epoch}
+        for s in lost:
+            del self.held[s]
+        return lost
+
+    async def acquire(self, limit: int | None = None) -> set[int]:
+        """Take free or lapsed shards until this server holds its fair share (or ``limit``); those taken."""
+        want = fair_share(self.options.shards, await self.live_nodes()) if limit is None else limit
+        room = want - len(self.held)
+        if room <= 0:
+            return set()
+        async with self.conn.transaction():
+            # SKIP LOCKED: a shard being written by its (lapsed) owner right now is left for the next round,
+            # rather than this server waiting on it.
+            cur = await self.conn.execute(
+                "SELECT shard FROM shard_leases WHERE owner IS NULL OR expires_at IS NULL OR expires_at <= now() "
+                "ORDER BY shard LIMIT %s FOR UPDATE SKIP LOCKED",
+                (room,),
+            )
+            free = [int(r[0]) for r in await cur.fetchall()]
+            if not free:
+                return set()
+            cur = await self.conn.execute(
+                "UPDATE shard_leases SET owner = %s, epoch = epoch + 1, expires_at = now() + %s, address = %s "
+                "WHERE shard = ANY(%s) RETURNING shard, epoch",
+                (self.node, self.options.duration, self.address, free),
+            )
+            taken = {int(shard): int(epoch) for shard, epoch in await cur.fetchall()}
+        self.held.update(taken)
+        return set(taken)
+
+    async def release(self, shards: set[int] | None = None) -> None:
+        """Give shards back at once (all by default), so another server need not wait for them to lapse."""
+        which = list(self.held if shards is None else shards & set(self.held))
+        if not which:
+            return
+        async with self.conn.transaction():
+            await self.conn.execute(
+                "UPDATE shard_leases SET owner = NULL, expires_at = NULL, address = NULL "
+                "WHERE owner = %s AND shard = ANY(%s)",
+                (self.node, which),
+            )
+        for s in which:
+            self.held.pop(s, None)
+
+    async def drain(self, node: str) -> None:
+        """Mark ``node`` draining: it stops taking shards and gives its own back at its next round."""
+        async with self.conn.transaction():
+            await self.conn.execute("UPDATE cluster_nodes SET draining = TRUE WHERE node = %s", (node,))
+
+    async def draining(self) -> bool:
+        cur = await self.conn.execute("SELECT draining FROM cluster_nodes WHERE node = %s", (self.node,))
+        row = await cur.fetchone()
+        await self.conn.commit()
+        return bool(row and row[0])
+
+    async def describe(self) -> list[Lease]:
+        """Every shard's row, as the database has it now."""
+        cur = await self.conn.execute(
+            "SELECT shard, CASE WHEN expires_at > now() THEN owner END, epoch, expires_at, address "
+            "FROM shard_leases ORDER BY shard"
+        )
+        rows = await cur.fetchall()
+        await self.conn.commit()
+        return [Lease(int(s), o, int(e), x, a) for s, o, e, x, a in rows]
+
+    async def fence(self, cur: AsyncCursor[Any], shard: int) -> None:
+        """Inside a write transaction: refuse (``LeaseLostError``) unless this server still holds ``shard``
+        at the epoch it took it with. Holds the shard's row until the transaction ends."""
+        epoch = self.held.get(shard)
+        if epoch is not None:
+            await cur.execute(
+                "SELECT expires_at > now() FROM shard_leases WHERE shard = %s AND owner = %s AND epoch = %s FOR UPDATE",
+                (shard, self.node, epoch),
+            )
+            row = await cur.fetchone()
+            if row is not None and row[0]:
+                return
+            if row is not None:
+                raise LeaseLostError(
+                    f"this server's ({self.node}) lease of shard {shard} ran out before it was renewed: the write "
+                    "was not made",
+                    shard=shard,
+                    lapsed=True,
+                )
+            self.held.pop(shard, None)
+        raise LeaseLostError(
+            f"this server ({self.node}) does not own shard {shard}: its lease lapsed or was never taken, "
+            "so the write was not made",
+            shard=shard,
+        )
+
+
+class StoreLease:
+    """The whole store held by one server at a time: the leases above with a single shard, renewed by a
+    task of its own. What ``Store.open`` promises (this server owns every run in the store), made safe
+    for a database that several servers can reach: a second server waits (``wait=True``, a standby) or is
+    refused with ``StoreOwnershipError``; one that lost the lease (paused, cut off) is fenced and told
+    through ``on_lost``.
+
+    ``connect`` makes the lease's own connection (renewals must not queue behind the store's writes)."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[AsyncConnection[Any]]],
+        node: str,
+        address: str,
+        options: LeaseOptions | None = None,
+        on_lost: Callable[[str], None] | None = None,
+    ) -> None:
+        self._connect = connect
+        self.node = node
+        self.address = address
+        self.options = LeaseOptions(shards=1) if options is None else options
+        self.on_lost = on_lost
+        self.leases: ShardLeases | None = None
+        #: Why this server may no longer write (set once the lease is lost; it is not taken back).
+        self.lost: str | None = None
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def _open(self) -> ShardLeases:
+        if self.leases is None or self.leases.conn.closed:
+            conn = await self._connect()
+            held = self.leases.held if self.leases is not None else {}
+            self.leases = ShardLeases(conn, self.node, self.address, self.options)
+            self.leases.held = held
+        return self.leases
+
+    async def take(self, *, wait: bool, timeout: float | None = None) -> None:
+        """Take the store, waiting for another holder's lease to lapse if ``wait``."""
+        leases = await self._open()
+        await leases.setup()
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        told = False
+        while not await leases.acquire(limit=1):
+            holder = next((x for x in await leases.describe() if x.owner is not None), None)
+            if holder is None:  # lapsed between the two reads: try again at once
+                continue
+            where = f"server {holder.owner} ({holder.address})"
+            if not wait or (deadline is not None and loop.time() >= deadline):
+                raise StoreOwnershipError(
+                    f"the store is in use by {where}: stop it, or start this server with --standby to take over "
+                    "when its lease lapses",
+                    holder=holder.owner or "",
+                )
+            if not told:
+                log.warning("standby: the store is held by %s; taking over when its lease lapses", where)
+                told = True
+            await asyncio.sleep(self.options.renew_every.total_seconds())
+        log.info("this server (%s) holds the store", self.node)
+        self._renewer = loop.create_task(self._renew(), name="mainspring-store-lease")
+
+    async def _renew(self) -> None:
+        every = self.options.renew_every.total_seconds()
+        while self.lost is None:
+            await asyncio.sleep(every)
+            try:
+                leases = await self._open()
+                lost = await leases.renew()
+            except Exception as e:  # the database is away: writes wait for it too; try again
+                log.warning("cannot renew the store lease: %s", e)
+                if self.leases is not None and not self.leases.conn.closed:
+                    await self.leases.conn.close()
+                continue
+            if lost:
+                self._lose("another server took the store after this one's lease lapsed")
+
+    def _lose(self, why: str) -> None:
+        if self.lost is None:
+            self.lost = why
+            log.error("this server (%s) no longer holds the store: %s; it writes nothing more", self.node, why)
+            if self.on_lost is not None:
+                self.on_lost(why)
+
+    async def fence(self, cur: AsyncCursor[Any]) -> None:
+        """Inside a write transaction: refuse it unless this server still holds the store."""
+        if self.lost is not None or self.leases is None:
+            raise LeaseLostError(f"this server no longer holds the store ({self.lost})", shard=0)
+        try:
+            await self.leases.fence(cur, 0)
+        except LeaseLostError as e:
+            if not e.lapsed:
+                self._lose("its lease lapsed and another server took the store")
+            raise
+
+    async def release(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
+            self._renewer = None
+        if self.leases is not None:
+            try:
+                if self.lost is None:
+                    await self.leases.release()
+            except Exception as e:  # it lapses by itself
+                log.info("could not give the store lease back: %s", e)
+            await self.leases.conn.close()

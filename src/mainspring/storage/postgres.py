@@ -1,0 +1,682 @@
+"""The PostgreSQL store: the same ``Store`` as SQLite's, on a database a team already runs.
+
+Driver: psycopg 3 (async), the PostgreSQL project's maintained driver for Python; ``pip install
+'mainspring[postgres]'``.
+
+Writes: one writer connection applies every queued write in one transaction (group commit): while one
+batch commits, the next one gathers. Each write of a batch runs in its own savepoint, so a refused one
+(a stale version, a workflow id already running) fails alone; a transaction that fails (the database
+went away, a full disk) fails every write in it: nothing is reported written that is not, and a write is
+acknowledged only after its COMMIT returned. After a lost connection the next batch connects again.
+
+Ownership: ``Store.open`` promises that this server owns every run (see ``_base``). A database can be
+reached by several servers, so that promise is a lease (``_pg_leases.StoreLease``): one row, renewed by the
+holder, taken over by another server only once it lapsed, and checked ``FOR UPDATE`` inside every write
+transaction (fencing): a server that was paused past its lease writes nothing. A second server is refused,
+or with ``standby=True`` waits and takes over when the holder dies.
+
+Reads: a few connections of their own, in autocommit; a run with its items is read in one snapshot.
+
+Portable SQL only, so that PostgreSQL-compatible distributed databases (CockroachDB, YugabyteDB) can
+follow: no LISTEN/NOTIFY, no advisory locks, no server-side functions; ``INSERT ... ON CONFLICT``,
+``UPDATE ... FROM (VALUES ...)``, ``FOR UPDATE [SKIP LOCKED]`` and ``now()`` are all both of them have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .._json import dumps_str
+from ..api.enums import WorkflowStatus
+from ._base import (
+    ConditionFailedError,
+    ExecutionAlreadyRunningError,
+    ExecutionRecord,
+    ExecutionWrite,
+    HistoryEvent,
+    ListQuery,
+    NamespaceRecord,
+    StorageError,
+    Store,
+)
+from ._pg_leases import LeaseLostError, LeaseOptions, ShardLeases, StoreLease
+from ._pg_schema import check, latest_schema_version, migrate
+from ._sqlite_writes import EXEC_COLUMNS, attributes_json, new_row
+from .sqlite import _EVENT_TYPES, _decode_token, _encode_token, _loads, _row_to_record
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection, AsyncCursor
+
+__all__ = ["PostgresStore", "latest_schema_version", "redact"]
+
+log = logging.getLogger(__name__)
+
+#: At most this many writes in one transaction.
+_MAX_BATCH = 500
+_READERS = 4
+
+_Op = ExecutionWrite | Callable[["AsyncCursor[Any]"], Awaitable[Any]]
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "postgresql://..."
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+class _Pending:
+    __slots__ = ("future", "op")
+
+    def __init__(self, op: _Op, future: asyncio.Future[Any]) -> None:
+        self.op = op
+        self.future = future
+
+
+def _driver() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise StorageError("PostgreSQL support needs psycopg: pip install 'mainspring[postgres]'") from None
+    return psycopg
+
+
+class PostgresStore(Store):
+    def __init__(
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        standby: bool = False,
+        lease: LeaseOptions | None = None,
+        node: str | None = None,
+        address: str = "",
+    ) -> None:
+        self.url = url
+        self.migrate = migrate
+        self.standby = standby
+        self.lease_options = lease or LeaseOptions(
+            shards=1, duration=timedelta(seconds=5), renew_every=timedelta(seconds=1)
+        )
+        self.node = node or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.address = address
+        self.schema_version = 0
+        self.migrations_applied: tuple[int, ...] = ()
+        #: Called (with why) when this server lost the store to another: it must stop serving.
+        self.on_lost: Callable[[str], None] | None = None
+        self._writer: AsyncConnection[Any] | None = None
+        self._readers: asyncio.Queue[AsyncConnection[Any]] | None = None
+        self._all_readers: list[AsyncConnection[Any]] = []
+        self._queue: asyncio.Queue[_Pending | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._lease: StoreLease | None = None
+
+    @property
+    def description(self) -> str:
+        return f"PostgreSQL at {redact(self.url)}"
+
+    # --- connections ----------------------------------------------------------------------------------
+
+    async def _connect(self, *, autocommit: bool = False) -> AsyncConnection[Any]:
+        psycopg = _driver()
+        try:
+            conn: AsyncConnection[Any] = await psycopg.AsyncConnection.connect(
+                self.url, autocommit=autocommit, connect_timeout=10, application_name="mainspring"
+            )
+        except psycopg.Error as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise StorageError(f"cannot connect to the database {redact(self.url)}: {first}") from None
+        except ValueError as e:  # a malformed URL
+            raise StorageError(f"invalid database URL {redact(self.url)}: {e}") from None
+        if not autocommit:
+            try:
+                await conn.execute(ShardLeases.session_settings(self.lease_options))
+                await conn.commit()
+            except psycopg.Error as e:
+                await conn.close()
+                raise StorageError(f"cannot set up a connection to the database {redact(self.url)}: {e}") from None
+        return conn
+
+    async def open(self) -> None:
+        psycopg = _driver()
+        conn = await self._connect()
+        try:
+            if self.migrate:
+                self.migrations_applied = await migrate(conn, redact(self.url))
+                self.schema_version = latest_schema_version()
+            else:
+                self.schema_version = await check(conn, redact(self.url))
+            self._lease = StoreLease(self._connect, self.node, self.address, self.lease_options, self._lost)
+            await self._lease.take(wait=self.standby)
+            self._all_readers = [await self._connect(autocommit=True) for _ in range(_READERS)]
+        except psycopg.Error as e:
+            await conn.close()
+            await self._close_readers()
+            raise StorageError(f"cannot open the database {redact(self.url)}: {e}") from None
+        except BaseException:
+            await conn.close()
+            await self._close_readers()
+            raise
+        self._writer = conn
+        self._readers = asyncio.Queue()
+        for r in self._all_readers:
+            self._readers.put_nowait(r)
+        self._queue = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._write_loop(), name="mainspring-pg-writer")
+
+    def _lost(self, why: str) -> None:
+        if self.on_lost is not None:
+            self.on_lost(why)
+
+    async def _close_readers(self) -> None:
+        # The queue's connections too: one the database dropped was replaced by a new one there.
+        conns = list(self._all_readers)
+        while self._readers is not None and not self._readers.empty():
+            conns.append(self._readers.get_nowait())
+        for r in conns:
+            await r.close()
+        self._all_readers = []
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._queue.put_nowait(None)
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._lease is not None:
+            await self._lease.release()
+            self._lease = None
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
+        await self._close_readers()
+        self._readers = None
+
+    # --- writes (group commit) ------------------------------------------------------------------------
+
+    def submit(self, op: ExecutionWrite, *, quiet: bool | None = None) -> asyncio.Future[None]:
+        return self._enqueue(op)
+
+    def _enqueue(self, op: _Op) -> asyncio.Future[Any]:
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self._task is None:
+            fut.set_exception(StorageError("the store is closed"))
+        else:
+            self._queue.put_nowait(_Pending(op, fut))
+        return fut
+
+    async def _write_loop(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < _MAX_BATCH and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            await self._commit(batch)
+            if stop:
+                return
+
+    async def _writer_conn(self) -> AsyncConnection[Any]:
+        if self._writer is None or self._writer.closed or self._writer.broken:
+            if self._writer is not None:
+                await self._writer.close()
+            self._writer = None
+            self._writer = await self._connect()
+        return self._writer
+
+    async def _commit(self, batch: list[_Pending]) -> None:
+        """Write ``batch`` in one transaction (see the module's docstring)."""
+        psycopg = _driver()
+        results: list[tuple[bool, Any]] = []
+        try:
+            conn = await self._writer_conn()
+            assert self._lease is not None
+            async with conn.transaction():
+                cur = conn.cursor()
+                await self._lease.fence(cur)
+                for p in batch:
+                    try:
+                        async with conn.transaction():  # a savepoint: a refused write fails alone
+                            results.append((True, await self._apply(cur, p.op)))
+                    except (ConditionFailedError, ExecutionAlreadyRunningError, psycopg.errors.IntegrityError) as e:
+                        results.append((False, e if isinstance(e, StorageError) else StorageError(str(e))))
+        except LeaseLostError as e:
+            self._fail(batch, e)
+            return
+        except (psycopg.Error, StorageError, OSError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            log.error("a database write failed: %s (%d changes lost with it)", first, len(batch))
+            self._fail(batch, StorageError(f"the database write failed: {first}"))
+            if self._writer is not None and (self._writer.broken or self._writer.closed):
+                await self._writer.close()
+                self._writer = None
+            return
+        for p, (ok, value) in zip(batch, results, strict=True):
+            if p.future.done():
+                continue
+            if ok:
+                p.future.set_result(value)
+            else:
+                p.future.set_exception(value)
+
+    @staticmethod
+    def _fail(batch: list[_Pending], error: BaseException) -> None:
+        for p in batch:
+            if not p.future.done():
+                p.future.set_exception(error)
+
+    async def _apply(self, cur: AsyncCursor[Any], op: _Op) -> Any:
+        if isinstance(op, ExecutionWrite):
+            await _write_one(cur, op)
+            return None
+        return await op(cur)
+
+    # --- namespaces and keys --------------------------------------------------------------------------
+
+    async def create_namespace(self, name: str, description: str = "") -> bool:
+        async def do(cur: AsyncCursor[Any]) -> bool:
+            await cur.execute(
+                "INSERT INTO namespaces VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING",
+                (name, description, time.time()),
+            )
+            return cur.rowcount == 1
+
+        created: bool = await self._enqueue(do)
+        return created
+
+    async def get_namespace(self, name: str) -> NamespaceRecord | None:
+        rows = await self._read("SELECT name, description, created_at FROM namespaces WHERE name=%s", (name,))
+        return NamespaceRecord(*rows[0]) if rows else None
+
+    async def list_namespaces(self) -> list[NamespaceRecord]:
+        rows = await self._read("SELECT name, description, created_at FROM namespaces ORDER BY name")
+        return [NamespaceRecord(*r) for r in rows]
+
+    async def server_key(self, name: str) -> bytes:
+        rows = await self._read("SELECT key FROM server_keys WHERE name=%s", (name,))
+        if rows:
+            return bytes(rows[0][0])
+
+        async def do(cur: AsyncCursor[Any]) -> bytes:
+            # Never replaced once made: every token signed with it would stop verifying.
+            await cur.execute(
+                "INSERT INTO server_keys VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING",
+                (name, secrets.token_bytes(32), time.time()),
+            )
+            await cur.execute("SELECT key FROM server_keys WHERE name=%s", (name,))
+            row = await cur.fetchone()
+            assert row is not None
+            return bytes(row[0])
+
+        key: bytes = await self._enqueue(do)
+        return key
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    async def _with_reader(self, read: Callable[[AsyncConnection[Any]], Awaitable[Any]]) -> Any:
+        psycopg = _driver()
+        readers = self._readers
+        if readers is None:
+            raise StorageError("the store is closed")
+        conn = await readers.get()
+        try:
+            # A connection the database dropped (it restarted, say) is made again, and the read tried once
+            # more on it: a read changes nothing, so trying it twice is safe.
+            for attempt in (1, 2):
+                if conn.closed or conn.broken:
+                    await conn.close()
+                    conn = await self._connect(autocommit=True)
+                try:
+                    return await read(conn)
+                except psycopg.OperationalError as e:
+                    if attempt == 2 or not (conn.closed or conn.broken):
+                        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                        raise StorageError(f"the database read failed: {first}") from None
+        finally:
+            readers.put_nowait(conn)
+
+    async def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        async def read(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
+            cur = await conn.execute(sql, params)
+            return list(await cur.fetchall())
+
+        rows: list[tuple[Any, ...]] = await self._with_reader(read)
+        return rows
+
+    async def _run_with_items(self, sql: str, params: tuple[Any, ...]) -> ExecutionRecord | None:
+        async def read(conn: AsyncConnection[Any]) -> ExecutionRecord | None:
+            async with conn.transaction():  # one snapshot: the row and its items as one commit left them
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                cur = await conn.execute(sql, params)
+                row = await cur.fetchone()
+                if row is None:
+                    return None
+                cur = await conn.execute("SELECT kind, key, value FROM pending WHERE run_id=%s", (row[2],))
+                items = list(await cur.fetchall())
+            return _row_to_record(row, row[11], items)
+
+        record: ExecutionRecord | None = await self._with_reader(read)
+        return record
+
+    async def get_execution(
+        self, namespace: str, workflow_id: str, run_id: str | None = None
+    ) -> ExecutionRecord | None:
+        if run_id is not None:
+            return await self._run_with_items(
+                "SELECT " + EXEC_COLUMNS + ", state FROM executions WHERE run_id=%s AND namespace=%s AND "
+                "workflow_id=%s",
+                (run_id, namespace, workflow_id),
+            )
+        return await self._run_with_items(
+            "SELECT " + EXEC_COLUMNS + ", state FROM executions WHERE namespace=%s AND workflow_id=%s "
+            "ORDER BY start_time DESC LIMIT 1",
+            (namespace, workflow_id),
+        )
+
+    async def get_run(self, run_id: str) -> ExecutionRecord | None:
+        return await self._run_with_items(
+            "SELECT " + EXEC_COLUMNS + ", state FROM executions WHERE run_id=%s", (run_id,)
+        )
+
+    async def _history_rows(self, run_id: str, first: int, last: int) -> list[tuple[Any, ...]]:
+        return await self._read(
+            "SELECT event_id, event_type, event_time, attributes FROM history "
+            "WHERE run_id=%s AND event_id>=%s AND event_id<=%s ORDER BY event_id",
+            (run_id, first, min(last, 2**62)),
+        )
+
+    async def read_history(
+        self, run_id: str, first_event_id: int = 1, last_event_id: int | None = None
+    ) -> list[HistoryEvent]:
+        rows = await self._history_rows(run_id, first_event_id, last_event_id or 2**62)
+        try:
+            return [HistoryEvent(int(r[0]), _EVENT_TYPES[r[1]], r[2], _loads(r[3])) for r in rows]
+        except KeyError as e:
+            raise StorageError(f"the history of run {run_id} cannot be read: unknown event type {e}") from e
+        except ValueError as e:
+            raise StorageError(f"the history of run {run_id} cannot be read: a stored event is damaged ({e})") from e
+
+    async def read_history_json(
+        self, run_id: str, first_event_id: int, last_event_id: int
+    ) -> list[tuple[int, str, float, str]]:
+        rows = await self._history_rows(run_id, first_event_id, last_event_id)
+        try:
+            for r in rows:
+                _loads(r[3])
+                if r[1] not in _EVENT_TYPES:
+                    raise ValueError(f"unknown event type {r[1]!r}")
+        except ValueError as e:
+            raise StorageError(f"the history of run {run_id} cannot be read: a stored event is damaged ({e})") from e
+        return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    async def list_executions(self, namespace: str, query: ListQuery) -> tuple[list[ExecutionRecord], str | None]:
+        where = ["namespace=%s"]
+        params: list[Any] = [namespace]
+        if query.status is not None:
+            where.append("status=%s")
+            params.append(query.status.value)
+        if query.workflow_type:
+            where.append("workflow_type=%s")
+            params.append(query.workflow_type)
+        if query.workflow_id is not None:
+            where.append("workflow_id=%s")
+            params.append(query.workflow_id)
+        if query.workflow_id_prefix:
+            # Byte order, as SQLite compares: a prefix range whatever the database's collation.
+            where.append('workflow_id COLLATE "C" >= %s AND workflow_id COLLATE "C" < %s')
+            params += [query.workflow_id_prefix, query.workflow_id_prefix + "\U0010ffff"]
+        if query.started_after is not None:
+            where.append("start_time>=%s")
+            params.append(query.started_after)
+        if query.started_before is not None:
+            where.append("start_time<%s")
+            params.append(query.started_before)
+        if query.page_token:
+            start, run_id = _decode_token(query.page_token)
+            where.append('(start_time<%s OR (start_time=%s AND run_id COLLATE "C" < %s))')
+            params += [start, start, run_id]
+        limit = max(1, min(query.limit, 1000))
+        rows = await self._read(
+            "SELECT "
+            + EXEC_COLUMNS
+            + " FROM executions WHERE "
+            + " AND ".join(where)
+            + ' ORDER BY start_time DESC, run_id COLLATE "C" DESC LIMIT %s',
+            (*params, limit + 1),
+        )
+        records = [_row_to_record(r, None) for r in rows[:limit]]
+        token = _encode_token(records[-1].start_time, records[-1].run_id) if len(rows) > limit else None
+        return records, token
+
+    async def delete_execution(self, run_id: str) -> bool:
+        deleted: bool = await self._enqueue(lambda cur: _delete_run(cur, run_id))
+        return deleted
+
+    async def open_executions(self) -> AsyncIterator[ExecutionRecord]:
+        last = ""
+        while True:
+
+            async def read(conn: AsyncConnection[Any], after: str = last) -> list[ExecutionRecord]:
+                async with conn.transaction():
+                    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    cur = await conn.execute(
+                        "SELECT " + EXEC_COLUMNS + ", state FROM executions WHERE status='RUNNING' AND "
+                        'run_id COLLATE "C" > %s ORDER BY run_id COLLATE "C" LIMIT 1000',
+                        (after,),
+                    )
+                    rows = list(await cur.fetchall())
+                    if not rows:
+                        return []
+                    items: dict[str, list[tuple[str, str, str]]] = {}
+                    cur = await conn.execute(
+                        "SELECT run_id, kind, key, value FROM pending WHERE run_id = ANY(%s)", ([r[2] for r in rows],)
+                    )
+                    for rid, kind, key, value in await cur.fetchall():
+                        items.setdefault(rid, []).append((kind, key, value))
+                return [_row_to_record(r, r[11], items.get(r[2])) for r in rows]
+
+            records: list[ExecutionRecord] = await self._with_reader(read)
+            if not records:
+                return
+            for rec in records:
+                yield rec
+            last = records[-1].run_id
+
+    async def put_workflow_schema(
+        self,
+        namespace: str,
+        task_queue: str,
+        workflow_type: str,
+        schema: dict[str, Any] | None,
+        handlers: list[dict[str, Any]] | None = None,
+    ) -> None:
+        text = dumps_str(schema) if schema is not None else None
+        handlers_text = dumps_str(handlers) if handlers is not None else None
+
+        async def do(cur: AsyncCursor[Any]) -> None:
+            await cur.execute(
+                "INSERT INTO workflow_schemas (namespace, task_queue, workflow_type, input_schema, updated_at, "
+                "handlers) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (namespace, task_queue, workflow_type) "
+                "DO UPDATE SET input_schema=EXCLUDED.input_schema, updated_at=EXCLUDED.updated_at, "
+                "handlers=EXCLUDED.handlers",
+                (namespace, task_queue, workflow_type, text, time.time(), handlers_text),
+            )
+
+        await self._enqueue(do)
+
+    async def _schema_column(self, column: str, namespace: str, task_queue: str, workflow_type: str) -> Any:
+        rows = await self._read(
+            f"SELECT {column} FROM workflow_schemas WHERE namespace=%s AND task_queue=%s AND workflow_type=%s",
+            (namespace, task_queue, workflow_type),
+        )
+        if not rows or rows[0][0] is None:
+            return None
+        return _loads(rows[0][0])
+
+    async def get_workflow_schema(self, namespace: str, task_queue: str, workflow_type: str) -> dict[str, Any] | None:
+        result: dict[str, Any] | None = await self._schema_column("input_schema", namespace, task_queue, workflow_type)
+        return result
+
+    async def get_workflow_handlers(
+        self, namespace: str, task_queue: str, workflow_type: str
+    ) -> list[dict[str, Any]] | None:
+        result: list[dict[str, Any]] | None = await self._schema_column(
+            "handlers", namespace, task_queue, workflow_type
+        )
+        return result
+
+
+# --- the statements of one write ----------------------------------------------------------------------
+
+
+async def _events(cur: AsyncCursor[Any], run_id: str, events: Any) -> None:
+    if events:
+        await cur.executemany(
+            "INSERT INTO history VALUES (%s, %s, %s, %s, %s)",
+            [(run_id, e.event_id, e.event_time, e.event_type.value, attributes_json(e)) for e in events],
+        )
+
+
+async def _items(cur: AsyncCursor[Any], op: ExecutionWrite) -> None:
+    run_id = op.record.run_id
+    if op.clear_pending:
+        await cur.execute("DELETE FROM pending WHERE run_id=%s", (run_id,))
+    if op.delete_items:
+        await cur.executemany(
+            "DELETE FROM pending WHERE run_id=%s AND kind=%s AND key=%s",
+            [(run_id, kind, key) for kind, key in op.delete_items],
+        )
+    if op.put_items:
+        await cur.executemany(
+            "INSERT INTO pending VALUES (%s, %s, %s, %s) ON CONFLICT (run_id, kind, key) DO UPDATE SET "
+            "value=EXCLUDED.value",
+            [(run_id, item.kind, item.key, dumps_str(item.value)) for item in op.put_items],
+        )
+
+
+_INSERT_RUN = "INSERT INTO executions (" + EXEC_COLUMNS + ", state) VALUES (" + ",".join(["%s"] * 12) + ")"
+_PUT_CURRENT = (
+    "INSERT INTO current_executions VALUES (%s, %s, %s, %s, %s) ON CONFLICT (namespace, workflow_id) DO UPDATE "
+    "SET run_id=EXCLUDED.run_id, status=EXCLUDED.status, request_id=EXCLUDED.request_id"
+)
+
+
+async def _write_one(cur: AsyncCursor[Any], op: ExecutionWrite) -> None:
+    """One transition (the same statements as SQLite's ``_sqlite_writes.write_one``)."""
+    r = op.record
+    if op.expected_version is None:
+        await cur.execute(
+            "SELECT run_id, status, request_id FROM current_executions WHERE namespace=%s AND workflow_id=%s "
+            "FOR UPDATE",
+            (r.namespace, r.workflow_id),
+        )
+        row = await cur.fetchone()
+        if row is not None and (row[1] == WorkflowStatus.RUNNING or (r.request_id and row[2] == r.request_id)):
+            raise ExecutionAlreadyRunningError(
+                f"workflow {r.workflow_id!r} is already running (run {row[0]})", run_id=row[0], request_id=row[2]
+            )
+        if op.if_current is not None and (row[0] if row is not None else "") != op.if_current:
+            raise ConditionFailedError(
+                f"workflow {r.workflow_id!r} has another newest run than when its start was decided on"
+            )
+        await cur.execute(_PUT_CURRENT, (r.namespace, r.workflow_id, r.run_id, r.status.value, r.request_id))
+        await cur.execute(_INSERT_RUN, new_row(r))
+    else:
+        await cur.execute(
+            "UPDATE executions SET status=%s, close_time=%s, next_event_id=%s, version=%s, state=%s "
+            "WHERE run_id=%s AND version=%s",
+            (
+                r.status.value,
+                r.close_time,
+                r.next_event_id,
+                r.version,
+                dumps_str(r.state),
+                r.run_id,
+                op.expected_version,
+            ),
+        )
+        if cur.rowcount != 1:
+            raise ConditionFailedError(
+                f"execution {r.run_id} was changed concurrently (expected version {op.expected_version})"
+            )
+        if r.status is not WorkflowStatus.RUNNING:
+            await cur.execute(
+                "UPDATE current_executions SET status=%s WHERE namespace=%s AND workflow_id=%s AND run_id=%s",
+                (r.status.value, r.namespace, r.workflow_id, r.run_id),
+            )
+    await _events(cur, r.run_id, op.events)
+    await _items(cur, op)
+    if op.follow_on is not None:
+        await _write_follow_on(cur, r, op.follow_on)
+
+
+async def _write_follow_on(cur: AsyncCursor[Any], closed: ExecutionRecord, op: ExecutionWrite) -> None:
+    r = op.record
+    if op.expected_version is not None or closed.status is WorkflowStatus.RUNNING:
+        raise ConditionFailedError(f"run {r.run_id} can only follow a run closed by the same write")
+    await cur.execute(
+        "UPDATE current_executions SET run_id=%s, status=%s, request_id=%s "
+        "WHERE namespace=%s AND workflow_id=%s AND run_id=%s",
+        (r.run_id, r.status.value, r.request_id, r.namespace, r.workflow_id, closed.run_id),
+    )
+    if cur.rowcount != 1:
+        raise ConditionFailedError(f"run {closed.run_id} is not the current run of workflow {r.workflow_id!r}")
+    await cur.execute(_INSERT_RUN, new_row(r))
+    await _events(cur, r.run_id, op.events)
+    await _items(cur, op)
+
+
+async def _delete_run(cur: AsyncCursor[Any], run_id: str) -> bool:
+    await cur.execute("SELECT namespace, workflow_id, status FROM executions WHERE run_id=%s FOR UPDATE", (run_id,))
+    row = await cur.fetchone()
+    if row is None:
+        return False
+    namespace, workflow_id, status = row
+    if status == WorkflowStatus.RUNNING:
+        raise ConditionFailedError(f"run {run_id} is running: only a closed run is deleted")
+    await cur.execute("DELETE FROM history WHERE run_id=%s", (run_id,))
+    await cur.execute("DELETE FROM pending WHERE run_id=%s", (run_id,))
+    await cur.execute("DELETE FROM executions WHERE run_id=%s", (run_id,))
+    await cur.execute(
+        "SELECT run_id FROM current_executions WHERE namespace=%s AND workflow_id=%s", (namespace, workflow_id)
+    )
+    current = await cur.fetchone()
+    if current is not None and current[0] == run_id:
+        await cur.execute(
+            "SELECT run_id, status, request_id FROM executions WHERE namespace=%s AND workflow_id=%s "
+            'ORDER BY start_time DESC, run_id COLLATE "C" DESC LIMIT 1',
+            (namespace, workflow_id),
+        )
+        newest = await cur.fetchone()
+        if newest is None:
+            await cur.execute(
+                "DELETE FROM current_executions WHERE namespace=%s AND workflow_id=%s", (namespace, workflow_id)
+            )
+        else:
+            await cur.execute(
+                "UPDATE current_executions SET run_id=%s, status=%s, request_id=%s WHERE namespace=%s AND "
+                "workflow_id=%s",
+                (*newest, namespace, workflow_id),
+            )
+    return True
