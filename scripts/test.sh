@@ -17,6 +17,13 @@ MAINSPRING_CHROMIUM=$(ensure_chromium)
 export MAINSPRING_CHROMIUM
 export PATH="$PWD/.venv/bin:$PATH"
 
+# The PostgreSQL tests run a throwaway cluster (tests/pgserver.py): they need PostgreSQL's server programs.
+if ! ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1; then
+  echo "== installing PostgreSQL (Debian's postgresql package) for the PostgreSQL tests"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get install -y --no-install-recommends postgresql > /dev/null
+fi
+
 echo "== ruff"
 ruff check .
 ruff format --check .

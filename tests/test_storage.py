@@ -263,8 +263,12 @@ async def test_memory_store_and_urls(tmp_path: Path) -> None:
     finally:
         await store.close()
     assert isinstance(store_from_url(f"sqlite:///{tmp_path}/x.db"), SQLiteStore)
-    with pytest.raises(StorageError, match="PostgreSQL"):
-        store_from_url("postgresql://localhost/db")
+    from mainspring.storage.postgres import PostgresStore
+
+    assert isinstance(store_from_url("postgresql://localhost/db"), PostgresStore)
+    assert isinstance(store_from_url("postgres://localhost/db"), PostgresStore)
+    with pytest.raises(StorageError, match="unknown database URL scheme 'mysql'"):
+        store_from_url("mysql://localhost/db")
 
 
 async def test_an_older_database_is_migrated_in_place(tmp_path: Path) -> None:

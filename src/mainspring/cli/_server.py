@@ -76,6 +76,11 @@ def server() -> None:
     help="Port of the web UI (0 picks a free one).",
 )
 @click.option("--headless", is_flag=True, help="Run without the web UI.")
+@click.option(
+    "--standby",
+    is_flag=True,
+    help="With a PostgreSQL store another server holds: wait, and take over when its lease lapses.",
+)
 @click.option("--ip", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
     "--db-filename",
@@ -202,6 +207,7 @@ def start_dev(
     port: int,
     ui_port: int,
     headless: bool,
+    standby: bool,
     ip: str,
     db_filename: str,
     namespaces: tuple[str, ...],
@@ -224,6 +230,7 @@ def start_dev(
     import logging
 
     from ..server import Server, ServerConfig, ServerStartError, run_server
+    from ..storage import StorageError
 
     for ns in namespaces:
         problem = check_namespace(ns)
@@ -232,6 +239,7 @@ def start_dev(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = ServerConfig(
         db=db_filename,
+        standby=standby,
         host=ip,
         port=port,
         ui_port=None if headless else ui_port,
@@ -255,7 +263,11 @@ def start_dev(
         host, actual_port = srv.address.rsplit(":", 1)
         api = f"http://{host}:{actual_port}"
         where = srv.store.description
-        kind = "" if db_filename == ":memory:" else " (SQLite, WAL, synchronous=FULL)"
+        kind = (
+            ""
+            if db_filename == ":memory:" or db_filename.startswith(("postgresql://", "postgres://"))
+            else " (SQLite, WAL, synchronous=FULL)"
+        )
         click.echo(f"Mainspring {__version__} dev server (pid {os.getpid()})")
         click.echo(f"  API         {api}   reference: {api}/api/v1/docs")
         ui = srv.ui_address
@@ -270,7 +282,7 @@ def start_dev(
 
     try:
         run_server(config, on_ready=ready)
-    except ServerStartError as e:
+    except (ServerStartError, StorageError) as e:  # could not start; or lost its store to another server
         click.echo(f"Error: {e}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:

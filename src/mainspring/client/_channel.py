@@ -29,6 +29,10 @@ __all__ = ["Channel"]
 log = logging.getLogger("mainspring.client")
 
 
+#: Seconds between pings on a channel when the client has several addresses (see ``Channel.open``).
+_HEARTBEAT = 4.0
+
+
 def _expire(future: asyncio.Future[Any]) -> None:
     if not future.done():
         future.set_exception(TimeoutError())
@@ -70,8 +74,11 @@ class Channel:
             if loopback is not None:
                 self._ws = await connect_loopback(loopback, address, self._path)
             else:
+                # With other addresses to go to, ping the server: one that stopped answering without closing
+                # its connections (paused, cut off, a host gone) is left after _HEARTBEAT * 1.5 s, for the next.
+                heartbeat = _HEARTBEAT if len(self._transport.addresses) > 1 else None
                 self._ws = await self._transport._http().ws_connect(
-                    self._transport.url(self._path), autoping=True, heartbeat=None, compress=0, max_msg_size=0
+                    self._transport.url(self._path), autoping=True, heartbeat=heartbeat, compress=0, max_msg_size=0
                 )
         except LoopbackRefused as e:
             refused = e.status

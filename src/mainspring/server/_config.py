@@ -14,6 +14,9 @@ class ServerConfig:
 
     #: Where state lives: a SQLite file path, ``:memory:``, or a store URL.
     db: str = "mainspring.db"
+    #: A store another server holds (PostgreSQL): wait for it, and take over when its lease lapses, rather
+    #: than refusing to start. The ports refuse connections meanwhile.
+    standby: bool = False
     #: Interface and port of the HTTP/JSON API.
     host: str = "127.0.0.1"
     port: int = 7233

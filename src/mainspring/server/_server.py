@@ -45,7 +45,8 @@ def _bind(host: str, port: int, *, what: str = "--port") -> socket.socket:
                 f"port {port} on {host} is already in use (is another server running?); choose another with {what}"
             ) from None
         raise ServerStartError(f"cannot listen on {host}:{port}: {e.strerror}") from None
-    sock.listen(2048)
+    # Not listening yet: until the store is open (a standby may wait minutes for it), a connection is
+    # refused at once, so that a client with several addresses moves on rather than waiting in a backlog.
     sock.setblocking(False)
     return sock
 
@@ -80,7 +81,7 @@ class Server:
         #: Checks run on every request and handshake after the site's own (Host, Origin, body type):
         #: where authentication plugs in (see _guard).
         self.request_checks = tuple(request_checks)
-        self.store = store or store_from_url(config.db)
+        self.store = store or store_from_url(config.db, standby=config.standby)
         #: Why this server stopped, if it lost its store to another server (see storage.postgres).
         self.lost: str | None = None
         if hasattr(self.store, "on_lost"):
@@ -137,6 +138,9 @@ class Server:
         except MainspringError as e:
             self._close_sockets()
             raise ServerStartError(str(e)) from None
+        for s in (self._socket, self._ui_socket):
+            if s is not None:
+                s.listen(2048)
         try:
             await self.engine.start()
         except MainspringError as e:  # e.g. the namespaces could not be written (a full disk)

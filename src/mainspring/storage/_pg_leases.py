@@ -312,10 +312,14 @@ class StoreLease:
         return self.leases
 
     async def take(self, *, wait: bool, timeout: float | None = None) -> None:
-        """Take the store, waiting for another holder's lease to lapse if ``wait``."""
+        """Take the store, waiting for another holder's lease to lapse if ``wait``. Without ``wait``, still
+        wait one lease: a holder that was killed (a server restarted after a crash) stops renewing, and its
+        lease lapses within that time; one that renews meanwhile is alive, and this server is refused."""
         leases = await self._open()
         await leases.setup()
         loop = asyncio.get_running_loop()
+        if not wait and timeout is None:
+            timeout = (self.options.duration + self.options.renew_every).total_seconds()
         deadline = None if timeout is None else loop.time() + timeout
         told = False
         while not await leases.acquire(limit=1):
@@ -323,14 +327,17 @@ class StoreLease:
             if holder is None:  # lapsed between the two reads: try again at once
                 continue
             where = f"server {holder.owner} ({holder.address})"
-            if not wait or (deadline is not None and loop.time() >= deadline):
+            if deadline is not None and loop.time() >= deadline:
                 raise StoreOwnershipError(
                     f"the store is in use by {where}: stop it, or start this server with --standby to take over "
                     "when its lease lapses",
                     holder=holder.owner or "",
                 )
             if not told:
-                log.warning("standby: the store is held by %s; taking over when its lease lapses", where)
+                if wait:
+                    log.warning("standby: the store is held by %s; taking over when its lease lapses", where)
+                else:
+                    log.warning("the store is held by %s; waiting one lease in case that server is gone", where)
                 told = True
             await asyncio.sleep(self.options.renew_every.total_seconds())
         log.info("this server (%s) holds the store", self.node)
