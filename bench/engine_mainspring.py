@@ -123,7 +123,9 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
     try:
         with stopping(children):
             argv = [*_cli(), "server", "start-dev", "--port", str(port), "--ui-port", str(free_port())]
-            argv += ["--db-filename", str(db)]
+            # BENCH_MAINSPRING_DB: a store URL (e.g. postgresql://...) in place of the fresh SQLite file; every
+            # run then shares that database (ids carry the run tag, so runs do not collide).
+            argv += ["--db", os.environ.get("BENCH_MAINSPRING_DB") or str(db)]
             # Extra server flags for an experiment (e.g. a small --execution-cache-size); none by default.
             argv += os.environ.get("BENCH_MAINSPRING_SERVER_ARGS", "").split()
             server = Child(argv, log=d / f"{tag}.server.log")
