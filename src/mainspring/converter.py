@@ -28,9 +28,19 @@ import pydantic_core
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 
 from ._json import dumps
+from ._payload import Payload, PayloadCodec, PayloadDecodeError
 from .errors import MainspringError
 
-__all__ = ["BYTES_KEY", "PayloadError", "decode", "encode", "json_schema"]
+__all__ = [
+    "BYTES_KEY",
+    "Payload",
+    "PayloadCodec",
+    "PayloadDecodeError",
+    "PayloadError",
+    "decode",
+    "encode",
+    "json_schema",
+]
 
 #: The key of the one-key object that carries bytes in JSON: ``{"$bytes": "<base64>"}``.
 BYTES_KEY = "$bytes"
