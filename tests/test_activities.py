@@ -604,13 +604,15 @@ async def test_start_to_close_timeout_exhausts_attempts(mainspring_client: Clien
 async def test_schedule_to_close_timeout_fires_across_attempts(mainspring_client: Client, task_queue: str) -> None:
     client = mainspring_client
     key = new_key()
-    # Attempt 1 times out at 0.4 s (start-to-close), attempt 2 starts at ~0.45 s and times out too, and
-    # the whole activity's 1 s budget runs out during attempt 2 or 3. (Real time: the attempts run, and the
-    # backoff is short so that the budget runs out during an attempt, not before a retry.)
+    # Attempt 1 times out at 0.6 s (start-to-close), attempt 2 starts at ~0.65 s, and the whole activity's
+    # 1 s budget runs out in its middle (it would time out itself at ~1.25 s). (Real time: the attempts run,
+    # and the backoff is short so that the budget runs out during an attempt, not before a retry; the
+    # margins of 0.25-0.35 s either side are for a loaded machine: with 0.4 s attempts, attempt 2's own
+    # timeout once came first, under load.)
     call = Call(
         Behaviour(key, slow_attempts=99, sleep=1.5),
         retry=Retry(initial=0.05),
-        start_to_close=0.4,
+        start_to_close=0.6,
         schedule_to_close=1.0,
     )
     out = await run_call(client, task_queue, call, graceful_shutdown_timeout=timedelta(seconds=2))
