@@ -1,4 +1,5 @@
-"""The SQLite store on real files: migrations, atomic conditional writes, group commit, paging, locking."""
+"""The SQLite store on real files: migrations, group commit, locking, checkpoints, faults. What every store must do
+(conditional writes, paging, batches) is in tests/test_store_contract.py, which runs on SQLite too."""
 
 from __future__ import annotations
 
@@ -153,105 +154,6 @@ async def test_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
         await _open(tmp_path / "nope" / "x.db")
 
 
-async def test_create_update_and_history(tmp_path: Path) -> None:
-    store = await _open(tmp_path / "a.db")
-    try:
-        rec = _record("wf-1")
-        await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
-        # A second run of a running workflow id is refused, and nothing of it is stored.
-        other = _record("wf-1")
-        with pytest.raises(ExecutionAlreadyRunningError) as info:
-            await store.write(ExecutionWrite(other, None, [_started(other.run_id)]))
-        assert info.value.run_id == rec.run_id
-        assert await store.get_run(other.run_id) is None
-        assert await store.read_history(other.run_id) == []
-
-        rec.version = 2
-        rec.next_event_id = 3
-        rec.state = {"x": 2}
-        await store.write(ExecutionWrite(rec, 1, [HistoryEvent(2, EventType.WORKFLOW_TASK_SCHEDULED, 1.0, {})]))
-        # A stale writer (expecting version 1 again) is refused and changes nothing.
-        stale = _record("wf-1")
-        stale.run_id = rec.run_id
-        stale.version = 2
-        with pytest.raises(ConditionFailedError):
-            await store.write(ExecutionWrite(stale, 1, [HistoryEvent(3, EventType.TIMER_FIRED, 1.0, {})]))
-        loaded = await store.get_execution("default", "wf-1")
-        assert loaded is not None and loaded.state == {"x": 2} and loaded.version == 2
-        events = await store.read_history(rec.run_id)
-        assert [e.event_id for e in events] == [1, 2]
-        assert events[0].attributes["input"] == [1, "a"]
-
-        # Closing the run frees the workflow id for a new run.
-        rec.version = 3
-        rec.status = WorkflowStatus.COMPLETED
-        rec.close_time = time.time()
-        await store.write(ExecutionWrite(rec, 2, []))
-        await store.write(ExecutionWrite(other, None, [_started(other.run_id)]))
-        newest = await store.get_execution("default", "wf-1")
-        assert newest is not None and newest.run_id == other.run_id
-    finally:
-        await store.close()
-
-
-async def test_group_commit_isolates_failures(tmp_path: Path) -> None:
-    """Many concurrent writes share commits; one refused write does not fail its neighbours."""
-    store = await _open(tmp_path / "g.db")
-    try:
-        records = [_record(f"wf-{i}") for i in range(200)]
-        dup = _record("wf-7")  # conflicts with a running run in the same batch
-        writes = [store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in records]
-        writes.append(store.write(ExecutionWrite(dup, None, [_started(dup.run_id)])))
-        results = await asyncio.gather(*writes, return_exceptions=True)
-        assert all(r is None for r in results[:-1])
-        assert isinstance(results[-1], ExecutionAlreadyRunningError)
-        page, _ = await store.list_executions("default", ListQuery(limit=1000))
-        assert len(page) == 200
-    finally:
-        await store.close()
-
-
-async def test_durable_across_reopen(tmp_path: Path) -> None:
-    db = tmp_path / "d.db"
-    store = await _open(db)
-    rec = _record("keep")
-    await store.write(ExecutionWrite(rec, None, [_started(rec.run_id)]))
-    await store.close()
-    store = await _open(db)
-    try:
-        opened = [r async for r in store.open_executions()]
-        assert [r.run_id for r in opened] == [rec.run_id]
-        assert opened[0].state == {"x": 1}
-    finally:
-        await store.close()
-
-
-async def test_listing_pages_newest_first_with_filters(tmp_path: Path) -> None:
-    store = await _open(tmp_path / "l.db")
-    try:
-        base = 1_000_000.0
-        for i in range(25):
-            r = _record(f"order-{i:02d}" if i % 2 else f"user-{i:02d}", start=base + i)
-            await store.write(ExecutionWrite(r, None, []))
-        seen: list[str] = []
-        token = None
-        while True:
-            page, token = await store.list_executions("default", ListQuery(limit=10, page_token=token))
-            seen += [r.workflow_id for r in page]
-            if token is None:
-                break
-        assert len(seen) == 25 and len(set(seen)) == 25
-        assert seen[0] == "user-24" and seen[-1] == "user-00"  # newest first
-        orders, _ = await store.list_executions("default", ListQuery(workflow_id_prefix="order-"))
-        assert len(orders) == 12 and all(r.workflow_id.startswith("order-") for r in orders)
-        recent, _ = await store.list_executions("default", ListQuery(started_after=base + 20))
-        assert len(recent) == 5
-        with pytest.raises(StorageError, match="invalid page token"):
-            await store.list_executions("default", ListQuery(page_token="!!garbage"))
-    finally:
-        await store.close()
-
-
 async def test_memory_store_and_urls(tmp_path: Path) -> None:
     store = store_from_url(":memory:")
     await store.open()
@@ -338,65 +240,6 @@ async def _open_and_key(path: Path) -> bytes:
     store = await _open(path)
     try:
         return await store.server_key("task_tokens")
-    finally:
-        await store.close()
-
-
-async def test_many_updates_commit_together_and_a_stale_one_fails_alone(tmp_path: Path) -> None:
-    """Updates batched into one statement; when one is stale, it alone is refused and the rest apply."""
-    store = await _open(tmp_path / "u.db")
-    try:
-        records = [_record(f"wf-{i}") for i in range(50)]
-        await asyncio.gather(*(store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in records))
-
-        def step(r: ExecutionRecord, expected: int, event_id: int) -> ExecutionWrite:
-            r.version = expected + 1
-            r.next_event_id = event_id + 1
-            r.state = {"step": event_id}
-            return ExecutionWrite(r, expected, [HistoryEvent(event_id, EventType.TIMER_FIRED, 1.0, {"n": event_id})])
-
-        # All at once: they share commits (and statements).
-        await asyncio.gather(*(store.write(step(r, 1, 2)) for r in records))
-        stale = _record("wf-7")
-        stale.run_id = records[7].run_id
-        writes = [store.write(step(r, 2, 3)) for r in records]
-        writes.append(store.write(step(stale, 1, 3)))  # expects version 1: stale
-        results = await asyncio.gather(*writes, return_exceptions=True)
-        assert all(r is None for r in results[:-1]), results
-        assert isinstance(results[-1], ConditionFailedError)
-        for r in records:
-            loaded = await store.get_run(r.run_id)
-            assert loaded is not None and loaded.version == 3 and loaded.state == {"step": 3}
-            assert [e.event_id for e in await store.read_history(r.run_id)] == [1, 2, 3]
-    finally:
-        await store.close()
-
-
-async def test_many_starts_commit_together_and_a_running_id_is_refused_alone(tmp_path: Path) -> None:
-    """New runs batched into a few statements; a start of an id that is running falls back to one by one."""
-    store = await _open(tmp_path / "s.db")
-    try:
-        old = _record("again")
-        await store.write(ExecutionWrite(old, None, [_started(old.run_id)]))
-        old.status, old.close_time, old.version = WorkflowStatus.COMPLETED, time.time(), 2
-        await store.write(ExecutionWrite(old, 1, []))
-
-        records = [_record(f"s-{i}") for i in range(100)] + [_record("again")]  # a new run of a closed id
-        await asyncio.gather(*(store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in records))
-        for r in records:
-            loaded = await store.get_run(r.run_id)
-            assert loaded is not None and loaded.status is WorkflowStatus.RUNNING and loaded.state == {"x": 1}
-            assert [e.event_id for e in await store.read_history(r.run_id)] == [1]
-
-        more = [_record(f"t-{i}") for i in range(20)]
-        clash = _record("s-3")  # running since the batch above
-        writes = [store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in [*more, clash]]
-        results = await asyncio.gather(*writes, return_exceptions=True)
-        assert all(r is None for r in results[:-1]), results
-        assert isinstance(results[-1], ExecutionAlreadyRunningError)
-        assert await store.get_run(clash.run_id) is None
-        page, _ = await store.list_executions("default", ListQuery(limit=1000))
-        assert len(page) == 1 + 101 + 20
     finally:
         await store.close()
 
@@ -799,41 +642,6 @@ async def test_an_event_the_engine_encoded_is_stored_as_that_json_and_not_kept_t
         ((_, _, _, text),) = await store.read_history_json(rec.run_id, 1, 1)
         assert text == dumps(attrs).decode()
         assert (await store.read_history(rec.run_id))[0].attributes == attrs
-    finally:
-        await store.close()
-
-
-async def test_a_conditional_create_needs_the_newest_run_it_was_decided_on(tmp_path: Path) -> None:
-    store = await _open(tmp_path / "if.db")
-    try:
-        # No run of the id: "" holds, a run id does not.
-        first = _record("wf-if", start=1.0)
-        with pytest.raises(ConditionFailedError):
-            await store.write(ExecutionWrite(first, None, [_started(first.run_id)], if_current="someone"))
-        await store.write(ExecutionWrite(first, None, [_started(first.run_id)], if_current=""))
-        first.version, first.status, first.close_time = 2, WorkflowStatus.COMPLETED, 2.0
-        await store.write(ExecutionWrite(first, 1, []))
-        # Decided on the first run, and another start came in between: refused, and nothing of it is stored.
-        between = _record("wf-if", start=3.0)
-        late = _record("wf-if", start=4.0)
-        await store.write(ExecutionWrite(between, None, [_started(between.run_id)]))
-        between.version, between.status, between.close_time = 2, WorkflowStatus.FAILED, 3.5
-        await store.write(ExecutionWrite(between, 1, []))
-        with pytest.raises(ConditionFailedError):
-            await store.write(ExecutionWrite(late, None, [_started(late.run_id)], if_current=first.run_id))
-        assert await store.get_run(late.run_id) is None and await store.read_history(late.run_id) == []
-        # In a batch of creates (written together when they can be): the conditional one still checked alone.
-        results = await asyncio.gather(
-            store.write(ExecutionWrite(late, None, [_started(late.run_id)], if_current=between.run_id)),
-            *(
-                store.write(ExecutionWrite(r, None, [_started(r.run_id)]))
-                for r in [_record(f"wf-b{i}") for i in range(5)]
-            ),
-            return_exceptions=True,
-        )
-        assert results == [None] * 6
-        newest = await store.get_execution("default", "wf-if")
-        assert newest is not None and newest.run_id == late.run_id
     finally:
         await store.close()
 
