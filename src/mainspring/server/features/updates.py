@@ -75,6 +75,10 @@ class Updates:
         core._check_payload(f"the payload of update {req.name!r}", req.input)
         ex = await core._execution(namespace, req.workflow_id, req.run_id, action="updated")
         rec = ex.record
+        if self._known(ex, req.update_id) is None and not ex.running:
+            # The run may have closed in a transition still being written: its history is read after it.
+            async with ex.lock:
+                await core._written(ex)
         if self._known(ex, req.update_id) is None:
             if not ex.running and await self._find_completed(rec.run_id, rec.next_event_id - 1, req.update_id):
                 # Sent again (a client waiting for its result) after the run completed it and closed: a
