@@ -478,3 +478,56 @@ async def test_postgres_restarted_mid_writes_loses_nothing_acknowledged(
             assert await store.get_run(run_id) is not None
     finally:
         await store.close()
+
+
+async def test_postgres_applies_a_batch_with_statements_for_all_of_it(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch path is taken (not only its one-by-one fallback): starts and steps of many runs go in a
+    few statements each, with their events and pending items."""
+    from mainspring.storage import _pg_writes, postgres
+
+    together: list[tuple[str, int]] = []
+
+    def spy(name: str) -> Any:
+        real = getattr(_pg_writes, name)
+
+        async def counted(cur: Any, ops: list[ExecutionWrite]) -> bool:
+            ok: bool = await real(cur, ops)
+            if ok:
+                together.append((name, len(ops)))
+            return ok
+
+        return counted
+
+    for name in ("updates_together", "creates_together"):
+        monkeypatch.setattr(postgres, name, spy(name))
+    store = store_from_url(postgres_url)
+    await store.open()
+    try:
+        records = [_record(f"b-{i}") for i in range(40)]
+        starts = [
+            ExecutionWrite(r, None, [_started(r.run_id)], put_items=[PendingItem("timer", "t1", {"at": 1})])
+            for r in records
+        ]
+        await asyncio.gather(*(store.write(w) for w in starts))
+        steps = []
+        for r in records:
+            w = _step(r)
+            steps.append(
+                dataclasses.replace(
+                    w,
+                    events=[HistoryEvent(2, EventType.TIMER_FIRED, 1.0, {"n": 2})],
+                    delete_items=[("timer", "t1")],
+                    put_items=[PendingItem("activity", "a1", {"n": 1}), PendingItem("activity", "a1", {"n": 2})],
+                )
+            )
+        await asyncio.gather(*(store.write(w) for w in steps))
+        assert {name for name, n in together if n > 1} == {"updates_together", "creates_together"}, together
+        for r in records:
+            loaded = await store.get_run(r.run_id)
+            assert loaded is not None and loaded.version == 2
+            assert _items(loaded) == {("activity", "a1"): {"n": 2}}
+            assert [e.event_id for e in await store.read_history(r.run_id)] == [1, 2]
+    finally:
+        await store.close()

@@ -252,13 +252,22 @@ class ShardLeases:
     async def fence(self, cur: AsyncCursor[Any], shard: int) -> None:
         """Inside a write transaction: refuse (``LeaseLostError``) unless this server still holds ``shard``
         at the epoch it took it with. Holds the shard's row until the transaction ends."""
+        await self.fence_send(cur, shard)
+        await self.fence_check(cur, shard)
+
+    async def fence_send(self, cur: AsyncCursor[Any], shard: int) -> None:
+        """``fence`` in two steps, so that in pipeline mode its answer comes with the writes after it:
+        send the lock of the shard's row here, ``fence_check`` its answer before the commit."""
         epoch = self.held.get(shard)
+        await cur.execute(
+            "SELECT expires_at > now() FROM shard_leases WHERE shard = %s AND owner = %s AND epoch = %s FOR UPDATE",
+            (shard, self.node, epoch if epoch is not None else -1),
+        )
+
+    async def fence_check(self, cur: AsyncCursor[Any], shard: int) -> None:
+        epoch = self.held.get(shard)
+        row = await cur.fetchone()
         if epoch is not None:
-            await cur.execute(
-                "SELECT expires_at > now() FROM shard_leases WHERE shard = %s AND owner = %s AND epoch = %s FOR UPDATE",
-                (shard, self.node, epoch),
-            )
-            row = await cur.fetchone()
             if row is not None and row[0]:
                 return
             if row is not None:
@@ -367,10 +376,20 @@ class StoreLease:
 
     async def fence(self, cur: AsyncCursor[Any]) -> None:
         """Inside a write transaction: refuse it unless this server still holds the store."""
+        await self.fence_send(cur)
+        await self.fence_check(cur)
+
+    async def fence_send(self, cur: AsyncCursor[Any]) -> None:
+        """``fence`` in two steps (see ``ShardLeases.fence_send``): the lock sent here..."""
         if self.lost is not None or self.leases is None:
             raise LeaseLostError(f"this server no longer holds the store ({self.lost})", shard=0)
+        await self.leases.fence_send(cur, 0)
+
+    async def fence_check(self, cur: AsyncCursor[Any]) -> None:
+        """...and its answer checked here, before the commit."""
+        assert self.leases is not None
         try:
-            await self.leases.fence(cur, 0)
+            await self.leases.fence_check(cur, 0)
         except LeaseLostError as e:
             if not e.lapsed:
                 self._lose("its lease lapsed and another server took the store")

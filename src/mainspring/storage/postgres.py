@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .._json import dumps_str
-from ..api.enums import WorkflowStatus
 from ._base import (
     ConditionFailedError,
     ExecutionAlreadyRunningError,
@@ -51,11 +50,12 @@ from ._base import (
 )
 from ._pg_leases import LeaseLostError, LeaseOptions, ShardLeases, StoreLease
 from ._pg_schema import check, latest_schema_version, migrate
-from ._sqlite_writes import EXEC_COLUMNS, attributes_json, new_row
+from ._pg_writes import can_update_together, creates_together, delete_run, updates_together, write_one
+from ._sqlite_writes import EXEC_COLUMNS
 from .sqlite import _EVENT_TYPES, _decode_token, _encode_token, _loads, _row_to_record
 
 if TYPE_CHECKING:
-    from psycopg import AsyncConnection, AsyncCursor
+    from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
 
 __all__ = ["PostgresStore", "latest_schema_version", "redact"]
 
@@ -65,7 +65,39 @@ log = logging.getLogger(__name__)
 _MAX_BATCH = 500
 _READERS = 4
 
-_Op = ExecutionWrite | Callable[["AsyncCursor[Any]"], Awaitable[Any]]
+_Write = ExecutionWrite | Callable[["AsyncCursor[Any]"], Awaitable[Any]]
+
+
+class _OneByOne:
+    """A write to apply one statement at a time, in a savepoint, never with others."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: _Write) -> None:
+        self.op = op
+
+
+_Op = _Write | _OneByOne
+
+
+def _refused_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import psycopg
+    except ImportError:
+        return (ConditionFailedError, ExecutionAlreadyRunningError)
+    return (ConditionFailedError, ExecutionAlreadyRunningError, psycopg.errors.IntegrityError)
+
+
+#: What refuses one write (a stale version, a running workflow id, a duplicate key) and not its batch.
+_REFUSED = _refused_errors()
+
+
+class _AloneRefused(Exception):
+    """A batch of one write was refused when sent whole (see ``PostgresStore._alone``)."""
+
+
+def _refusal(e: BaseException) -> StorageError:
+    return e if isinstance(e, StorageError) else StorageError(str(e))
 
 
 def redact(url: str) -> str:
@@ -246,21 +278,41 @@ class PostgresStore(Store):
         return self._writer
 
     async def _commit(self, batch: list[_Pending]) -> None:
-        """Write ``batch`` in one transaction (see the module's docstring)."""
+        """Write ``batch`` in one transaction (see the module's docstring).
+
+        In pipeline mode: statements go out without waiting for each answer, so a batch takes a round
+        trip to the database per kind of write (plus the commit), not one per statement. What must be
+        read before going on (a lookup, a version check) is read from its own cursor once the answers
+        are in (``pipe.sync()``), and a refusal raised inside its savepoint rolls back what came after."""
         psycopg = _driver()
-        results: list[tuple[bool, Any]] = []
+        results: dict[int, tuple[bool, Any]] = {}
         try:
             conn = await self._writer_conn()
-            assert self._lease is not None
-            async with conn.transaction():
+            lease = self._lease
+            assert lease is not None
+            async with conn.pipeline() as pipe, conn.transaction():
+                fence = conn.cursor()
+                await lease.fence_send(fence)
                 cur = conn.cursor()
-                await self._lease.fence(cur)
-                for p in batch:
+                if len(batch) == 1 and await self._alone(pipe, cur, batch[0].op, lease, fence):
+                    results[0] = (True, None)
+                    rest = []
+                else:
+                    rest = await self._together(conn, pipe, cur, batch, results)
+                    await lease.fence_check(fence)  # before the commit, whatever happens after
+                for i in rest:
                     try:
                         async with conn.transaction():  # a savepoint: a refused write fails alone
-                            results.append((True, await self._apply(cur, p.op)))
-                    except (ConditionFailedError, ExecutionAlreadyRunningError, psycopg.errors.IntegrityError) as e:
-                        results.append((False, e if isinstance(e, StorageError) else StorageError(str(e))))
+                            results[i] = (True, await self._apply(cur, batch[i].op))
+                            await pipe.sync()  # its errors, if any, inside its savepoint
+                    except _REFUSED as e:
+                        results[i] = (False, _refusal(e))
+        except _AloneRefused:
+            # Tried again, to be refused with its own error (or, if it no longer is, applied).
+            op = batch[0].op
+            assert not isinstance(op, _OneByOne)
+            await self._commit([_Pending(_OneByOne(op), batch[0].future)])
+            return
         except LeaseLostError as e:
             self._fail(batch, e)
             return
@@ -272,13 +324,71 @@ class PostgresStore(Store):
                 await self._writer.close()
                 self._writer = None
             return
-        for p, (ok, value) in zip(batch, results, strict=True):
+        for i, p in enumerate(batch):
             if p.future.done():
                 continue
+            ok, value = results[i]
             if ok:
                 p.future.set_result(value)
             else:
                 p.future.set_exception(value)
+
+    @staticmethod
+    async def _alone(
+        pipe: AsyncPipeline, cur: AsyncCursor[Any], op: _Op, lease: StoreLease, fence: AsyncCursor[Any]
+    ) -> bool:
+        """A batch of one transition (the common case when the server is not busy): its statements and
+        the commit in two round trips, with no savepoint. False (nothing sent) if it is not such a write.
+        A refusal (a stale version, say) raises ``_AloneRefused``: the transaction is rolled back and the
+        write tried again one statement at a time, to be refused with its own error."""
+        if not isinstance(op, ExecutionWrite) or op.follow_on is not None:
+            return False
+        check = await (updates_together(cur, [op]) if op.expected_version is not None else creates_together(cur, [op]))
+        if check is None:
+            return False
+        try:
+            await pipe.sync()
+            await lease.fence_check(fence)
+            await check()
+        except _REFUSED as e:
+            raise _AloneRefused from e
+        return True
+
+    @staticmethod
+    async def _together(
+        conn: AsyncConnection[Any],
+        pipe: AsyncPipeline,
+        cur: AsyncCursor[Any],
+        batch: list[_Pending],
+        results: dict[int, tuple[bool, Any]],
+    ) -> list[int]:
+        """Apply the batch's updates, then its creates, each kind with a few statements for all of it
+        (``_pg_writes``), in a savepoint each; the indexes of the writes still to apply one by one: those
+        of a kind that could not go together (one of them refused: each is then refused with its own
+        error), and the rest (other writes, a write with a ``follow_on``)."""
+        rest = list(range(len(batch)))
+        # A write that creates its run's successor (``follow_on``) is applied on its own, in its savepoint.
+        ops = {i: p.op for i, p in enumerate(batch) if isinstance(p.op, ExecutionWrite) and p.op.follow_on is None}
+        updates = [i for i, op in ops.items() if op.expected_version is not None]
+        creates = [i for i, op in ops.items() if op.expected_version is None]
+        for kind, is_update in ((updates, True), (creates, False)):
+            writes = [ops[i] for i in kind]
+            if not kind or (is_update and not can_update_together(writes)):
+                continue
+            try:
+                async with conn.transaction():
+                    check = await (updates_together(cur, writes) if is_update else creates_together(cur, writes))
+                    if check is None:
+                        continue
+                    await pipe.sync()
+                    await check()
+            except _REFUSED:
+                continue
+            for i in kind:
+                results[i] = (True, None)
+            done = set(kind)
+            rest = [i for i in rest if i not in done]
+        return rest
 
     @staticmethod
     def _fail(batch: list[_Pending], error: BaseException) -> None:
@@ -287,8 +397,10 @@ class PostgresStore(Store):
                 p.future.set_exception(error)
 
     async def _apply(self, cur: AsyncCursor[Any], op: _Op) -> Any:
+        if isinstance(op, _OneByOne):
+            op = op.op
         if isinstance(op, ExecutionWrite):
-            await _write_one(cur, op)
+            await write_one(cur, op)
             return None
         return await op(cur)
 
@@ -297,10 +409,10 @@ class PostgresStore(Store):
     async def create_namespace(self, name: str, description: str = "") -> bool:
         async def do(cur: AsyncCursor[Any]) -> bool:
             await cur.execute(
-                "INSERT INTO namespaces VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING",
+                "INSERT INTO namespaces VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING RETURNING name",
                 (name, description, time.time()),
             )
-            return cur.rowcount == 1
+            return await cur.fetchone() is not None
 
         created: bool = await self._enqueue(do)
         return created
@@ -470,7 +582,7 @@ class PostgresStore(Store):
         return records, token
 
     async def delete_execution(self, run_id: str) -> bool:
-        deleted: bool = await self._enqueue(lambda cur: _delete_run(cur, run_id))
+        deleted: bool = await self._enqueue(lambda cur: delete_run(cur, run_id))
         return deleted
 
     async def open_executions(self) -> AsyncIterator[ExecutionRecord]:
@@ -545,138 +657,3 @@ class PostgresStore(Store):
             "handlers", namespace, task_queue, workflow_type
         )
         return result
-
-
-# --- the statements of one write ----------------------------------------------------------------------
-
-
-async def _events(cur: AsyncCursor[Any], run_id: str, events: Any) -> None:
-    if events:
-        await cur.executemany(
-            "INSERT INTO history VALUES (%s, %s, %s, %s, %s)",
-            [(run_id, e.event_id, e.event_time, e.event_type.value, attributes_json(e)) for e in events],
-        )
-
-
-async def _items(cur: AsyncCursor[Any], op: ExecutionWrite) -> None:
-    run_id = op.record.run_id
-    if op.clear_pending:
-        await cur.execute("DELETE FROM pending WHERE run_id=%s", (run_id,))
-    if op.delete_items:
-        await cur.executemany(
-            "DELETE FROM pending WHERE run_id=%s AND kind=%s AND key=%s",
-            [(run_id, kind, key) for kind, key in op.delete_items],
-        )
-    if op.put_items:
-        await cur.executemany(
-            "INSERT INTO pending VALUES (%s, %s, %s, %s) ON CONFLICT (run_id, kind, key) DO UPDATE SET "
-            "value=EXCLUDED.value",
-            [(run_id, item.kind, item.key, dumps_str(item.value)) for item in op.put_items],
-        )
-
-
-_INSERT_RUN = "INSERT INTO executions (" + EXEC_COLUMNS + ", state) VALUES (" + ",".join(["%s"] * 12) + ")"
-_PUT_CURRENT = (
-    "INSERT INTO current_executions VALUES (%s, %s, %s, %s, %s) ON CONFLICT (namespace, workflow_id) DO UPDATE "
-    "SET run_id=EXCLUDED.run_id, status=EXCLUDED.status, request_id=EXCLUDED.request_id"
-)
-
-
-async def _write_one(cur: AsyncCursor[Any], op: ExecutionWrite) -> None:
-    """One transition (the same statements as SQLite's ``_sqlite_writes.write_one``)."""
-    r = op.record
-    if op.expected_version is None:
-        await cur.execute(
-            "SELECT run_id, status, request_id FROM current_executions WHERE namespace=%s AND workflow_id=%s "
-            "FOR UPDATE",
-            (r.namespace, r.workflow_id),
-        )
-        row = await cur.fetchone()
-        if row is not None and (row[1] == WorkflowStatus.RUNNING or (r.request_id and row[2] == r.request_id)):
-            raise ExecutionAlreadyRunningError(
-                f"workflow {r.workflow_id!r} is already running (run {row[0]})", run_id=row[0], request_id=row[2]
-            )
-        if op.if_current is not None and (row[0] if row is not None else "") != op.if_current:
-            raise ConditionFailedError(
-                f"workflow {r.workflow_id!r} has another newest run than when its start was decided on"
-            )
-        await cur.execute(_PUT_CURRENT, (r.namespace, r.workflow_id, r.run_id, r.status.value, r.request_id))
-        await cur.execute(_INSERT_RUN, new_row(r))
-    else:
-        await cur.execute(
-            "UPDATE executions SET status=%s, close_time=%s, next_event_id=%s, version=%s, state=%s "
-            "WHERE run_id=%s AND version=%s",
-            (
-                r.status.value,
-                r.close_time,
-                r.next_event_id,
-                r.version,
-                dumps_str(r.state),
-                r.run_id,
-                op.expected_version,
-            ),
-        )
-        if cur.rowcount != 1:
-            raise ConditionFailedError(
-                f"execution {r.run_id} was changed concurrently (expected version {op.expected_version})"
-            )
-        if r.status is not WorkflowStatus.RUNNING:
-            await cur.execute(
-                "UPDATE current_executions SET status=%s WHERE namespace=%s AND workflow_id=%s AND run_id=%s",
-                (r.status.value, r.namespace, r.workflow_id, r.run_id),
-            )
-    await _events(cur, r.run_id, op.events)
-    await _items(cur, op)
-    if op.follow_on is not None:
-        await _write_follow_on(cur, r, op.follow_on)
-
-
-async def _write_follow_on(cur: AsyncCursor[Any], closed: ExecutionRecord, op: ExecutionWrite) -> None:
-    r = op.record
-    if op.expected_version is not None or closed.status is WorkflowStatus.RUNNING:
-        raise ConditionFailedError(f"run {r.run_id} can only follow a run closed by the same write")
-    await cur.execute(
-        "UPDATE current_executions SET run_id=%s, status=%s, request_id=%s "
-        "WHERE namespace=%s AND workflow_id=%s AND run_id=%s",
-        (r.run_id, r.status.value, r.request_id, r.namespace, r.workflow_id, closed.run_id),
-    )
-    if cur.rowcount != 1:
-        raise ConditionFailedError(f"run {closed.run_id} is not the current run of workflow {r.workflow_id!r}")
-    await cur.execute(_INSERT_RUN, new_row(r))
-    await _events(cur, r.run_id, op.events)
-    await _items(cur, op)
-
-
-async def _delete_run(cur: AsyncCursor[Any], run_id: str) -> bool:
-    await cur.execute("SELECT namespace, workflow_id, status FROM executions WHERE run_id=%s FOR UPDATE", (run_id,))
-    row = await cur.fetchone()
-    if row is None:
-        return False
-    namespace, workflow_id, status = row
-    if status == WorkflowStatus.RUNNING:
-        raise ConditionFailedError(f"run {run_id} is running: only a closed run is deleted")
-    await cur.execute("DELETE FROM history WHERE run_id=%s", (run_id,))
-    await cur.execute("DELETE FROM pending WHERE run_id=%s", (run_id,))
-    await cur.execute("DELETE FROM executions WHERE run_id=%s", (run_id,))
-    await cur.execute(
-        "SELECT run_id FROM current_executions WHERE namespace=%s AND workflow_id=%s", (namespace, workflow_id)
-    )
-    current = await cur.fetchone()
-    if current is not None and current[0] == run_id:
-        await cur.execute(
-            "SELECT run_id, status, request_id FROM executions WHERE namespace=%s AND workflow_id=%s "
-            'ORDER BY start_time DESC, run_id COLLATE "C" DESC LIMIT 1',
-            (namespace, workflow_id),
-        )
-        newest = await cur.fetchone()
-        if newest is None:
-            await cur.execute(
-                "DELETE FROM current_executions WHERE namespace=%s AND workflow_id=%s", (namespace, workflow_id)
-            )
-        else:
-            await cur.execute(
-                "UPDATE current_executions SET run_id=%s, status=%s, request_id=%s WHERE namespace=%s AND "
-                "workflow_id=%s",
-                (*newest, namespace, workflow_id),
-            )
-    return True
