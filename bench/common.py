@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -172,6 +172,9 @@ class Options:
     mainspring_client_timeout: float | None = 300.0
     #: W12: how many signals are in flight at once.
     w12_in_flight: int = 100
+    #: ``run.py --postgres``: gives a fresh database's URL on the run's PostgreSQL cluster, for each engine
+    #: run that stores its state there (Mainspring's server, DBOS's system database); None: SQLite files.
+    postgres_url: Callable[[], str] | None = None
 
 
 def default_n(engine: str, workload: str) -> int:

@@ -70,7 +70,7 @@ def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
     tag = run_tag("dbos", workload, run)
     d = rundir()
     db = d / f"{tag}.sqlite"
-    url = f"sqlite:///{db}"
+    url = opts.postgres_url() if opts.postgres_url else f"sqlite:///{db}"
     step_log = d / f"{tag}.steps"
     env = {"BENCH_STEP_LOG": str(step_log)}
     res: Result = {"engine": "dbos", "workload": workload, "n": n, "run": run}

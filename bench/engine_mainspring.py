@@ -125,7 +125,10 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
             argv = [*_cli(), "server", "start-dev", "--port", str(port), "--ui-port", str(free_port())]
             # BENCH_MAINSPRING_DB: a store URL (e.g. postgresql://...) in place of the fresh SQLite file; every
             # run then shares that database (ids carry the run tag, so runs do not collide).
-            argv += ["--db", os.environ.get("BENCH_MAINSPRING_DB") or str(db)]
+            store = opts.postgres_url() if opts.postgres_url else os.environ.get("BENCH_MAINSPRING_DB")
+            argv += ["--db", store or str(db)]
+            if store:
+                res["store"] = "postgres"
             # Extra server flags for an experiment (e.g. a small --execution-cache-size); none by default.
             argv += os.environ.get("BENCH_MAINSPRING_SERVER_ARGS", "").split()
             server = Child(argv, log=d / f"{tag}.server.log")

@@ -15,6 +15,7 @@ an ``error``). bench/README.md says what each workload does.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import importlib
 import json
@@ -269,6 +270,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--w6-kill-events", type=int, default=75_000, help="W6: kill the worker once the history holds this many events"
     )
     ap.add_argument("--w12-in-flight", type=int, default=100, help="W12: signals in flight at once (default 100)")
+    ap.add_argument(
+        "--postgres",
+        action="store_true",
+        help="store Mainspring's and DBOS's state in PostgreSQL: a throwaway cluster (default settings, fsync on) "
+        "started for the run, a fresh database per engine run; its CPU is reported as pg_cpu_s",
+    )
     ap.add_argument("--keep-files", action="store_true", help="keep databases and logs (in $BENCH_RUNDIR)")
     ap.add_argument("--out", default=None, help="also append each run's JSON object to this file")
     a = ap.parse_args(argv)
@@ -309,6 +316,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for e in a.engines:
         driver(e)  # fail early if an engine's packages are missing
+    if a.postgres:
+        from pgcluster import PgCluster
+
+        cluster = PgCluster().start()
+        try:
+            return _main(a, dataclasses.replace(opts, postgres_url=cluster.new_database), cluster)
+        finally:
+            cluster.stop()
+    return _main(a, opts, None)
+
+
+def _main(a: argparse.Namespace, opts: Options, cluster: Any) -> int:
     print("# machine: " + json.dumps(machine()), flush=True)
     print(f"# rundir: {rundir()}  mainspring commit: {mainspring_commit()}", flush=True)
     failed = 0
@@ -318,7 +337,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             n = a.n or default_n(engine, workload)
             t = time.monotonic()
             for run in range(a.runs):
+                pg_before = cluster.backend_cpu_s() if cluster is not None else 0.0
                 res = one_run(engine, workload, n, run, opts)
+                if cluster is not None and engine != "temporal":
+                    res["pg_cpu_s"] = round(cluster.backend_cpu_s() - pg_before, 2)
                 failed += "error" in res
                 line = json.dumps(res)
                 print(line, flush=True)
