@@ -86,6 +86,10 @@ class Server:
         self.lost: str | None = None
         if hasattr(self.store, "on_lost"):
             self.store.on_lost = self._store_lost
+        if hasattr(self.store, "on_drain"):
+            self.store.on_drain = self._drain
+        #: True once an operator drained this server (``mainspring cluster drain``) and it stopped for that.
+        self.drained = False
         self.engine = Engine(self.store, config, clock)
         self._uvicorn: _Uvicorn | None = None
         self._socket: socket.socket | None = None
@@ -213,6 +217,14 @@ class Server:
         # database): this one's state in memory is stale, and its writes are refused. Stop serving.
         self.lost = f"this server lost the store to another server: {why}"
         log.error("%s; stopping", self.lost)
+        self.stop()
+
+    def _drain(self) -> None:
+        # An operator moves the store to another server: stop as on SIGTERM (requests in flight are answered,
+        # writes are finished), then closing the store gives the lease back and a standby takes it at once.
+        # Clients and workers with several addresses move to it.
+        self.drained = True
+        log.warning("drained: stopping, and handing the store to a standby")
         self.stop()
 
     def stop(self) -> None:

@@ -228,10 +228,15 @@ class ShardLeases:
         for s in which:
             self.held.pop(s, None)
 
-    async def drain(self, node: str) -> None:
-        """Mark ``node`` draining: it stops taking shards and gives its own back at its next round."""
+    async def drain(self, node: str) -> list[str]:
+        """Mark ``node`` (a server's node name, or its address) draining: it stops taking shards and gives
+        its own back at its next round. The node names marked (none if there is no such server)."""
         async with self.conn.transaction():
-            await self.conn.execute("UPDATE cluster_nodes SET draining = TRUE WHERE node = %s", (node,))
+            cur = await self.conn.execute(
+                "UPDATE cluster_nodes SET draining = TRUE WHERE node = %s OR address = %s RETURNING node",
+                (node, node),
+            )
+            return [str(r[0]) for r in await cur.fetchall()]
 
     async def draining(self) -> bool:
         cur = await self.conn.execute("SELECT draining FROM cluster_nodes WHERE node = %s", (self.node,))
@@ -307,6 +312,9 @@ class StoreLease:
         self.address = address
         self.options = LeaseOptions(shards=1) if options is None else options
         self.on_lost = on_lost
+        #: Called once when an operator drained this server (``mainspring cluster drain``): it should stop
+        #: taking work and close the store, which gives the lease back for a standby to take at once.
+        self.on_drain: Callable[[], None] | None = None
         self.leases: ShardLeases | None = None
         #: Why this server may no longer write (set once the lease is lost; it is not taken back).
         self.lost: str | None = None
@@ -366,6 +374,17 @@ class StoreLease:
                 continue
             if lost:
                 self._lose("another server took the store after this one's lease lapsed")
+            elif self.on_drain is not None:
+                try:
+                    draining = await leases.draining()
+                except Exception as e:  # asked again at the next round
+                    log.info("cannot read whether this server is draining: %s", e)
+                    continue
+                if draining:
+                    # Told once; the lease is still renewed until the server has stopped and gives it back.
+                    log.warning("this server (%s) is draining: it stops and hands the store over", self.node)
+                    on_drain, self.on_drain = self.on_drain, None
+                    on_drain()
 
     def _lose(self, why: str) -> None:
         if self.lost is None:

@@ -152,6 +152,9 @@ class PostgresStore(Store):
         self.migrations_applied: tuple[int, ...] = ()
         #: Called (with why) when this server lost the store to another: it must stop serving.
         self.on_lost: Callable[[str], None] | None = None
+        #: Called when an operator drained this server (``mainspring cluster drain``): it should stop
+        #: serving; closing the store gives the lease back, and a standby takes it over.
+        self.on_drain: Callable[[], None] | None = None
         self._writer: AsyncConnection[Any] | None = None
         self._readers: asyncio.Queue[AsyncConnection[Any]] | None = None
         self._all_readers: list[AsyncConnection[Any]] = []
@@ -195,6 +198,7 @@ class PostgresStore(Store):
             else:
                 self.schema_version = await check(conn, redact(self.url))
             self._lease = StoreLease(self._connect, self.node, self.address, self.lease_options, self._lost)
+            self._lease.on_drain = self._drained
             await self._lease.take(wait=self.standby)
             self._all_readers = [await self._connect(autocommit=True) for _ in range(_READERS)]
         except psycopg.Error as e:
@@ -215,6 +219,10 @@ class PostgresStore(Store):
     def _lost(self, why: str) -> None:
         if self.on_lost is not None:
             self.on_lost(why)
+
+    def _drained(self) -> None:
+        if self.on_drain is not None:
+            self.on_drain()
 
     async def _close_readers(self) -> None:
         # The queue's connections too: one the database dropped was replaced by a new one there.
