@@ -90,7 +90,8 @@ def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
     finally:
         if not opts.keep_files:
             remove_files(db, step_log, *logs)
-    res.update(server_cpu_s=None, server_peak_rss_mb=None, client_cpu_s=None, db="sqlite")
+    db_kind = "postgres" if url.startswith("postgresql") else "sqlite"
+    res.update(server_cpu_s=None, server_peak_rss_mb=None, client_cpu_s=None, db=db_kind)
     if workload == "W5":
         res["server_rss_mb"] = None
     res["total_cpu_s"] = res.get("worker_cpu_s")

@@ -54,20 +54,28 @@ class PgCluster:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
     def backend_cpu_s(self) -> float:
-        """CPU seconds of the cluster's processes so far (postmaster and its children, live ones)."""
-        total = 0.0
+        """CPU seconds of the cluster so far: the postmaster's own and its reaped children's, plus its
+        live children's (the backends, the WAL writer, the checkpointer...)."""
         tick = os.sysconf("SC_CLK_TCK")
+
+        def stat(pid: str) -> list[str]:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()
+
+        try:
+            with open(self.dir / "data" / "postmaster.pid") as f:
+                postmaster = f.readline().strip()
+            fields = stat(postmaster)
+        except OSError:
+            return 0.0
+        total = sum(int(x) for x in fields[11:15]) / tick
         for pid in os.listdir("/proc"):
-            if not pid.isdigit():
+            if not pid.isdigit() or pid == postmaster:
                 continue
             try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
-                if b"postgres" not in cmd:
-                    continue
-                with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
+                fields = stat(pid)
             except OSError:
                 continue
+            if fields[1] == postmaster:  # the parent pid
+                total += sum(int(x) for x in fields[11:15]) / tick
         return total
