@@ -3,7 +3,6 @@ the database itself (so it answers whichever servers are up, or none)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime
 from typing import Any
@@ -29,6 +28,8 @@ def _ago(now: datetime, then: datetime) -> float:
 def describe(db: str, output: str) -> None:
     """List the servers registered in the store (active: holds a lease; standby: waiting; gone: not seen
     within a lease) and its shard leases (owner, epoch, expiry)."""
+    import asyncio
+
     from ..storage import StorageError
     from ..storage._admin import describe_cluster
 

@@ -3,7 +3,6 @@ step of its own (a server started with ``--no-migrate`` leaves that to an operat
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import click
@@ -42,6 +41,8 @@ def _versions(versions: tuple[int, ...]) -> str:
 def migrate(db: str, output: str) -> None:
     """Apply the migrations the store lacks (beside running servers on PostgreSQL; a SQLite file must not
     be in use). Prints the schema version before and after."""
+    import asyncio
+
     from ..storage import StorageError
     from ..storage._admin import migrate_schema
 
@@ -66,6 +67,8 @@ def migrate(db: str, output: str) -> None:
 def version(db: str, output: str) -> None:
     """Print the store's schema version and the migrations it lacks (changes nothing). Exit status 1 if
     its schema is newer than this Mainspring knows."""
+    import asyncio
+
     from ..storage import StorageError
     from ..storage._admin import schema_status
 
