@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ._common import EXIT_ERROR, fail
-from ._store import _db_option, _output_option
+from ._store import db_option, output_option
 
 __all__ = ["cluster"]
 
@@ -24,7 +24,7 @@ def _ago(now: datetime, then: datetime) -> float:
     return round((now - then).total_seconds(), 1)
 
 
-@cluster.command("describe", params=[_db_option(), _output_option()])
+@cluster.command("describe", params=[db_option(), output_option()])
 def describe(db: str, output: str) -> None:
     """List the servers registered in the store (active: holds a lease; standby: waiting; gone: not seen
     within a lease) and its shard leases (owner, epoch, expiry)."""

@@ -9,16 +9,18 @@ import click
 
 from ._common import EXIT_ERROR, fail
 
-__all__ = ["store"]
+__all__ = ["db_option", "output_option", "store"]
 
 _DB_HELP = "The store: a SQLite file (or sqlite:///path.db) or postgresql://user:password@host:5432/dbname."
 
 
-def _db_option() -> click.Option:
+def db_option() -> click.Option:
+    """--db (or MAINSPRING_DB, as for ``server start``), for the commands that read a store directly."""
     return click.Option(["--db", "db"], required=True, envvar="MAINSPRING_DB", metavar="URL", help=_DB_HELP)
 
 
-def _output_option() -> click.Option:
+def output_option() -> click.Option:
+    """-o/--output text|json (``main`` reads it too, to word usage errors as JSON)."""
     return click.Option(
         ["-o", "--output"],
         type=click.Choice(["text", "json"]),
@@ -37,7 +39,7 @@ def _versions(versions: tuple[int, ...]) -> str:
     return ", ".join(str(v) for v in versions) if versions else "none"
 
 
-@store.command("migrate", params=[_db_option(), _output_option()])
+@store.command("migrate", params=[db_option(), output_option()])
 def migrate(db: str, output: str) -> None:
     """Apply the migrations the store lacks (beside running servers on PostgreSQL; a SQLite file must not
     be in use). Prints the schema version before and after."""
@@ -63,7 +65,7 @@ def migrate(db: str, output: str) -> None:
     click.echo(f"Schema now     {report.after}")
 
 
-@store.command("version", params=[_db_option(), _output_option()])
+@store.command("version", params=[db_option(), output_option()])
 def version(db: str, output: str) -> None:
     """Print the store's schema version and the migrations it lacks (changes nothing). Exit status 1 if
     its schema is newer than this Mainspring knows."""
