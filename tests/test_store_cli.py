@@ -153,3 +153,33 @@ def test_cluster_describe_a_running_postgres_server(postgres_url: str, tmp_path:
     # Stopped cleanly: it gave its lease back.
     view = ok_json("cluster", "describe", "--db", postgres_url)
     assert [s["live"] for s in view["shards"]] == [False]
+
+
+async def test_sqlite_store_migrate_false_refuses_a_schema_behind_and_says_what_it_applied(tmp_path: Path) -> None:
+    from mainspring.storage import SQLiteStore, StorageError, store_from_url
+
+    latest = sqlite_latest()
+    db = tmp_path / "two.db"
+    sqlite_at_version(db, 2)
+    behind = store_from_url(f"sqlite:///{db}", migrate=False)
+    assert isinstance(behind, SQLiteStore) and behind.migrate is False
+    try:
+        await behind.open()
+        raise AssertionError("a schema that is behind was opened without migrating")
+    except StorageError as e:
+        assert f"schema version 2, this Mainspring needs {latest}" in str(e)
+        assert f"mainspring store migrate --db {db}" in str(e)
+    assert sqlite_versions(db) == [1, 2]
+
+    store = SQLiteStore(str(db))
+    await store.open()
+    try:
+        assert store.migrations_applied == tuple(range(3, latest + 1)) and store.schema_version == latest
+    finally:
+        await store.close()
+    again = SQLiteStore(str(db), migrate=False)
+    await again.open()
+    try:
+        assert again.migrations_applied == () and again.schema_version == latest
+    finally:
+        await again.close()
