@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -188,6 +189,7 @@ def test_several_servers_on_one_postgres_store_the_second_waits_as_a_standby(pos
         second = StartProcess(["--db", postgres_url, "--port", str(second_port), "--headless"], tmp_path / "2.log")
         log = second.wait_for("standby: the store is held by")
         assert "Ready in" not in log and second.proc.poll() is None
+        time.sleep(6)  # longer than a lease: a standby that waits that long is still seen, not gone
         described = cli("cluster", "describe", "--db", postgres_url, "-o", "json")
         assert described.returncode == 0, described.stderr
         view = json.loads(described.stdout)
