@@ -9,9 +9,11 @@ import click
 
 from .._version import __version__
 from ._activity import activity
+from ._cluster import cluster
 from ._common import EXIT_CODES_HELP, EXIT_INTERRUPTED
 from ._namespace import namespace
 from ._server import server
+from ._store import store
 from ._task_queue import task_queue
 from ._workflow import workflow
 
@@ -29,6 +31,8 @@ cli.add_command(workflow)
 cli.add_command(namespace)
 cli.add_command(activity)
 cli.add_command(task_queue)
+cli.add_command(store)
+cli.add_command(cluster)
 
 
 def _json_output(argv: list[str]) -> bool:

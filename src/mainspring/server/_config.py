@@ -17,6 +17,9 @@ class ServerConfig:
     #: A store another server holds (PostgreSQL): wait for it, and take over when its lease lapses, rather
     #: than refusing to start. The ports refuse connections meanwhile.
     standby: bool = False
+    #: Bring the store's schema up to date at start (numbered migrations). False: refuse a schema that is
+    #: behind, naming ``mainspring store migrate``, for deployments that migrate as a step of their own.
+    migrate: bool = True
     #: Interface and port of the HTTP/JSON API.
     host: str = "127.0.0.1"
     port: int = 7233

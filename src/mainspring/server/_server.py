@@ -81,7 +81,7 @@ class Server:
         #: Checks run on every request and handshake after the site's own (Host, Origin, body type):
         #: where authentication plugs in (see _guard).
         self.request_checks = tuple(request_checks)
-        self.store = store or store_from_url(config.db, standby=config.standby)
+        self.store = store or store_from_url(config.db, migrate=config.migrate, standby=config.standby)
         #: Why this server stopped, if it lost its store to another server (see storage.postgres).
         self.lost: str | None = None
         if hasattr(self.store, "on_lost"):

@@ -52,6 +52,7 @@ def store_from_url(url: str, *, migrate: bool = True, standby: bool = False) -> 
         )
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
-        path = path[1:] if path.startswith("/") and not path.startswith("//") else path
-        return SQLiteStore(path or ":memory:")
-    return SQLiteStore(url)
+        # sqlite:///x.db is x.db (relative), sqlite:////abs/x.db is /abs/x.db (as SQLAlchemy reads them).
+        path = path[1:] if path.startswith("/") else path
+        return SQLiteStore(path or ":memory:", migrate=migrate)
+    return SQLiteStore(url, migrate=migrate)

@@ -157,6 +157,12 @@ class ShardLeases:
                 (self.node, self.address),
             )
 
+    async def seen(self) -> None:
+        """Say this server is alive without holding anything (a standby's wait): ``cluster describe`` tells
+        a waiting server from one that is gone by this."""
+        async with self.conn.transaction():
+            await self.conn.execute("UPDATE cluster_nodes SET seen_at = now() WHERE node = %s", (self.node,))
+
     async def live_nodes(self) -> int:
         """Servers seen within one lease (this one included), not draining."""
         cur = await self.conn.execute(
@@ -357,6 +363,7 @@ class StoreLease:
                     log.warning("the store is held by %s; waiting one lease in case that server is gone", where)
                 told = True
             await asyncio.sleep(self.options.renew_every.total_seconds())
+            await leases.seen()
         log.info("this server (%s) holds the store", self.node)
         self._renewer = loop.create_task(self._renew(), name="mainspring-store-lease")
 

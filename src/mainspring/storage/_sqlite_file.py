@@ -19,6 +19,8 @@ from ._base import StorageError, StoreOwnershipError
 __all__ = [
     "HELD",
     "WAL_PAGES",
+    "applied_versions",
+    "check",
     "check_room",
     "free_bytes",
     "grow_wal",
@@ -221,17 +223,43 @@ def grow_wal(conn: sqlite3.Connection, file: str) -> None:
     conn.execute("PRAGMA wal_checkpoint(RESTART)")
 
 
-def migrate(conn: sqlite3.Connection, path: str) -> None:
-    """Bring the schema to the newest version, one numbered migration per transaction."""
-    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
-    applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
-    known = migrations()
-    newest = known[-1][0]
-    if applied and max(applied) > newest:
+def applied_versions(conn: sqlite3.Connection) -> set[int]:
+    """The schema versions recorded in the database (none for a new, empty one)."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").fetchone():
+        return set()
+    return {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+
+
+def _newer(applied: set[int], path: str) -> StorageError:
+    return StorageError(
+        f"the database {path!r} has schema version {max(applied)}, newer than this Mainspring "
+        f"understands ({latest_schema_version()}); upgrade Mainspring"
+    )
+
+
+def check(conn: sqlite3.Connection, path: str) -> int:
+    """The schema's version, when it is current; StorageError if it is behind (``store migrate``) or ahead.
+    For a server started not to migrate: changing the schema is then an operator's deliberate step."""
+    applied = applied_versions(conn)
+    latest = latest_schema_version()
+    if applied and max(applied) > latest:
+        raise _newer(applied, path)
+    if not applied or max(applied) < latest:
         raise StorageError(
-            f"the database {path!r} has schema version {max(applied)}, newer than this Mainspring "
-            f"understands ({newest}); upgrade Mainspring"
+            f"the database {path!r} has schema version {max(applied, default=0)}, this Mainspring needs {latest}: "
+            f"run `mainspring store migrate --db {path}`"
         )
+    return latest
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> tuple[int, ...]:
+    """Bring the schema to the newest version, one numbered migration per transaction; the versions applied."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at REAL NOT NULL)")
+    applied = applied_versions(conn)
+    known = migrations()
+    if applied and max(applied) > known[-1][0]:
+        raise _newer(applied, path)
+    done: list[int] = []
     for version, sql in known:
         if version in applied:
             continue
@@ -246,3 +274,5 @@ def migrate(conn: sqlite3.Connection, path: str) -> None:
         except BaseException:
             rollback(conn)
             raise
+        done.append(version)
+    return tuple(done)

@@ -44,6 +44,7 @@ from ._base import (
 from ._page_process import PageProcess
 from ._sqlite_checkpoint import WRITER_FALLBACK_PAGES, Checkpointer
 from ._sqlite_file import (
+    check,
     check_room,
     free_bytes,
     grow_wal,
@@ -152,8 +153,13 @@ def _settle(batch: list[_Pending]) -> None:
 class SQLiteStore(Store):
     """Store backed by one SQLite file (or an in-memory database with ``path=":memory:"``)."""
 
-    def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str, *, synchronous: str = "FULL", migrate: bool = True) -> None:
         self.path = path
+        #: Bring the schema up to date at ``open`` (else refuse one that is behind: ``store migrate``).
+        self.migrate = migrate
+        #: The schema's version once open, and the migrations this ``open`` applied.
+        self.schema_version = 0
+        self.migrations_applied: tuple[int, ...] = ()
         self.memory = path == ":memory:"
         #: The file SQLite opens: the real path, so that however the database is named (a symlink, a
         #: relative path), its write-ahead log is always the one beside the file itself.
@@ -216,7 +222,11 @@ class SQLiteStore(Store):
             self._reader = self._writer if self.memory else self._connect()
             if not self.memory:
                 check_room(self._writer, self._file)
-            migrate(self._writer, self.path)
+            if self.migrate:
+                self.migrations_applied = migrate(self._writer, self.path)
+                self.schema_version = latest_schema_version()
+            else:
+                self.schema_version = check(self._writer, self.path)
             if not self.memory:
                 grow_wal(self._writer, self._file)
                 # From now on the checkpointer thread copies the log into the file; a commit does it
