@@ -1,4 +1,4 @@
-"""Draining a server (``mainspring cluster drain``): the server an operator drains finishes what it was
+"""Draining a server (``mainspring cluster drain NODE``): the server an operator drains finishes what it was
 doing, gives the store back and stops (exit 0); its standby takes over at once; clients and workers with
 both addresses carry on, and no order is lost or run twice."""
 
@@ -8,20 +8,13 @@ import asyncio
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from mainspring import Client
-from mainspring.storage._pg_leases import LeaseOptions, ShardLeases
-from support import EXAMPLES, ServerProcess, WorkerProcess, running, wait_until
+from support import EXAMPLES, ServerProcess, WorkerProcess, run_cli, running, wait_until
 from test_crash import check_order_history, expected_order, read_steps, start_orders, wait_all_closed
 
 ORDER_WORKER = EXAMPLES / "order" / "worker.py"
-
-
-async def drain(url: str, node: str) -> list[str]:
-    async with await psycopg.AsyncConnection.connect(url) as conn:
-        return await ShardLeases(conn, "operator", "", LeaseOptions(shards=1)).drain(node)
 
 
 @pytest.mark.timeout(180)
@@ -43,8 +36,11 @@ async def test_a_drained_server_hands_the_store_to_its_standby(tmp_path: Path, p
             ids = [f"drain-order-{i:02d}" for i in range(12)]
             await start_orders(client, ids)
             wait_until(lambda: len(read_steps(steps)) >= 12, timeout=40, what="12 order steps")
-            assert await drain(postgres_url, "no-such-server") == []
-            assert len(await drain(postgres_url, a.address)) == 1
+            r = run_cli("cluster", "drain", "--db", postgres_url, "no-such-server")
+            assert r.returncode == 1 and "no server named 'no-such-server'" in r.stderr, r.stderr
+            assert a.address in r.stderr  # the servers it has are listed
+            r = run_cli("cluster", "drain", "--db", postgres_url, a.address)
+            assert r.returncode == 0 and "Draining" in r.stdout, r.stderr
             t0 = time.monotonic()
             wait_until(lambda: a.proc is not None and a.proc.poll() is not None, timeout=30, what="A to stop")
             assert a.proc is not None and a.proc.returncode == 0, a.log()

@@ -1,4 +1,4 @@
-"""``mainspring cluster describe``: the servers and shard leases a PostgreSQL store records, read from
+"""``mainspring cluster describe|drain``: the servers and shard leases a PostgreSQL store records, read from
 the database itself (so it answers whichever servers are up, or none)."""
 
 from __future__ import annotations
@@ -96,6 +96,29 @@ def describe(db: str, output: str) -> None:
         ],
         empty="no shard leases yet (no server has started on this store)",
     )
+
+
+@cluster.command("drain", params=[db_option(), output_option()])
+@click.argument("node")
+def drain(db: str, output: str, node: str) -> None:
+    """Move the store off server NODE (a node name or an address, as `cluster describe` lists them): within
+    about a second it stops as on SIGTERM (requests in flight are answered, writes finished) and gives the
+    store lease back; a standby takes it over at once, and clients and workers with several addresses
+    follow. Start NODE again to have it back as a standby."""
+    import asyncio
+
+    from ..storage import StorageError
+    from ..storage._admin import drain_server
+
+    try:
+        marked = asyncio.run(drain_server(db, node))
+    except StorageError as e:
+        fail(str(e), EXIT_ERROR)
+    if output == "json":
+        click.echo(json.dumps({"draining": marked}))
+        return
+    for n in marked:
+        click.echo(f"Draining {n}: it hands the store to a standby and stops.")
 
 
 def _table(headers: list[str], rows: list[list[str]], *, empty: str) -> None:

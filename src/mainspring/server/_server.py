@@ -245,6 +245,8 @@ def run_server(config: ServerConfig, on_ready: object = None) -> None:
         await server.serve()
         if server.lost is not None:
             raise StorageError(server.lost)
+        if server.drained:
+            log.warning("drained: the store was handed over (a standby takes it); this server stopped")
 
     loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     try:

@@ -224,3 +224,30 @@ async def describe_cluster(url: str) -> ClusterView | None:
     finally:
         await conn.close()
     return ClusterView(where, now, nodes, shards, store.lease_options.duration)
+
+
+async def drain_server(url: str, node: str) -> list[str]:
+    """Mark the server ``node`` (its node name, or its address) draining in the PostgreSQL store at ``url``:
+    at its next lease round (about a second) it stops as on SIGTERM and gives the store back, for a standby
+    to take over. The node names marked; StorageError for a SQLite store, or if no server has that name."""
+    store = store_from_url(url, migrate=False)
+    if isinstance(store, SQLiteStore):
+        raise StorageError("a SQLite store has a single server: stop it instead (there is nothing to drain it to)")
+    import psycopg
+
+    from ._pg_leases import LeaseOptions, ShardLeases
+
+    where, conn = await _pg_connect(url)
+    try:
+        marked = await ShardLeases(conn, "operator", "", LeaseOptions(shards=1)).drain(node)
+        if not marked:
+            cur = await conn.execute("SELECT node, address FROM cluster_nodes ORDER BY started_at, node")
+            known = [f"{n} ({a})" if a else str(n) for n, a in await cur.fetchall()]
+            await conn.rollback()
+            listed = ", ".join(known) if known else "none"
+            raise StorageError(f"no server named {node!r} in the store at {where} (its servers: {listed})")
+    except psycopg.Error as e:
+        raise _pg_failed("drain a server in", where, e) from None
+    finally:
+        await conn.close()
+    return marked
