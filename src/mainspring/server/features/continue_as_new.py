@@ -172,7 +172,12 @@ async def next_run_id(core: EngineCore, rec: ExecutionRecord) -> str | None:
     if cached is not None and cached.successor is not None:  # known in memory: no read (a result waiter's hop)
         return cached.successor.record.run_id
     last = rec.next_event_id - 1
-    events = await core.store.read_history(rec.run_id, last, last)
+    # Its closing event is most often still in the copy's tail (it closed in this process): no read then.
+    events = (
+        cached.history_from_tail(last)
+        if cached is not None and cached.record.next_event_id == rec.next_event_id
+        else None
+    ) or await core.store.read_history(rec.run_id, last, last)
     if not events:
         return None
     nxt = events[0].attributes.get("new_execution_run_id")
