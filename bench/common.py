@@ -175,6 +175,9 @@ class Options:
     #: ``run.py --postgres``: gives a fresh database's URL on the run's PostgreSQL cluster, for each engine
     #: run that stores its state there (Mainspring's server, DBOS's system database); None: SQLite files.
     postgres_url: Callable[[], str] | None = None
+    #: ``run.py --servers N`` (with ``--postgres``): Mainspring servers on the one database, the first
+    #: holding the store and the others standbys; the client and worker are given every address.
+    servers: int = 1
 
 
 def default_n(engine: str, workload: str) -> int:

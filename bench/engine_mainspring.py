@@ -133,6 +133,18 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
             argv += os.environ.get("BENCH_MAINSPRING_SERVER_ARGS", "").split()
             server = Child(argv, log=d / f"{tag}.server.log")
             children.append(server)
+            standbys: list[Child] = []
+            if opts.servers > 1:
+                async with await Client.connect(address) as first:  # the first to start holds the store
+                    await _wait_healthy(first, server)
+                ports = [free_port() for _ in range(opts.servers - 1)]
+                for i, p in enumerate(ports):
+                    other = [*_cli(), "server", "start-dev", "--port", str(p), "--ui-port", str(free_port())]
+                    other += ["--db", str(store), "--standby"]
+                    standbys.append(Child(other, log=d / f"{tag}.standby{i}.server.log"))
+                children.extend(standbys)
+                address = ",".join([address, *(f"127.0.0.1:{p}" for p in ports)])
+                res["servers"] = opts.servers
             t = opts.mainspring_client_timeout
             connecting = Client.connect(address) if t is None else Client.connect(address, timeout=t)
             async with await connecting as client:
@@ -142,6 +154,7 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 # Warm-up (not measured), as in the reference scripts.
                 await client.execute_workflow(defs.greet_wf, "warmup", id=f"warm-{tag}", task_queue=tq)
                 s0, w0, c0 = _cpu(server, worker)
+                sb0 = sum(procstat.cpu_seconds(c.pid) for c in standbys)
                 if workload == "W1":
                     res.update(await _w1(client, tq, tag, n))
                 elif workload == "W2":
@@ -182,6 +195,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
+                if standbys:
+                    res["standby_cpu_s"] = round(sum(procstat.cpu_seconds(c.pid) for c in standbys) - sb0, 2)
                 res.update(
                     server_cpu_s=s1 - s0,
                     worker_cpu_s=w1 - w0,

@@ -276,6 +276,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="store Mainspring's and DBOS's state in PostgreSQL: a throwaway cluster (default settings, fsync on) "
         "started for the run, a fresh database per engine run; its CPU is reported as pg_cpu_s",
     )
+    ap.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="with --postgres: this many Mainspring servers on the one database (the first holds the store, the "
+        "others are standbys); client and worker get every address; their CPU is reported as standby_cpu_s",
+    )
     ap.add_argument("--keep-files", action="store_true", help="keep databases and logs (in $BENCH_RUNDIR)")
     ap.add_argument("--out", default=None, help="also append each run's JSON object to this file")
     a = ap.parse_args(argv)
@@ -313,7 +320,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         keep_files=a.keep_files,
         mainspring_client_timeout=a.mainspring_client_timeout or None,
         w12_in_flight=a.w12_in_flight,
+        servers=a.servers,
     )
+    if a.servers < 1 or (a.servers > 1 and not a.postgres):
+        raise SystemExit("--servers N needs N >= 1, and --postgres for more than one (SQLite has one server)")
     for e in a.engines:
         driver(e)  # fail early if an engine's packages are missing
     if a.postgres:
