@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._answers import rpc_error, unavailable
@@ -83,6 +83,15 @@ class Channel:
         except LoopbackRefused as e:
             refused = e.status
         except aiohttp.WSServerHandshakeError as e:
+            headers: Mapping[str, str] = e.headers or {}
+            if e.status == 503 and headers.get("mainspring-standby"):
+                # A standby (server._standby): to the server holding the store, if that is one of ours.
+                owner = headers.get("mainspring-owner")
+                if owner in self._transport.addresses and owner != address:
+                    # Then the caller's ``failed(address)`` changes nothing: the owner stays in use.
+                    self._transport.moved(address, owner)
+                why = f"it is a standby; the store is held by the server at {owner}" if owner else "it is a standby"
+                raise unavailable(address, why) from None
             refused = e.status
         except aiohttp.ClientResponseError as e:  # not HTTP/1.1 at all: gRPC, say
             raise self._transport.not_mainspring(e) from None

@@ -128,6 +128,14 @@ class Transport:
         if address == self.address:
             self._current = (self._current + 1) % len(self.addresses)
 
+    def moved(self, address: str, owner: str | None) -> None:
+        """``address`` answered that it is a standby, and that ``owner`` holds the store: go there if it is
+        one of ours, else on to the next address as after a failure."""
+        if owner in self.addresses and address == self.address:
+            self._current = self.addresses.index(owner)
+        else:
+            self.failed(address)
+
     def round_done(self, tries: int) -> bool:
         """Whether ``tries`` failed tries make a full round of the addresses (time for a pause)."""
         return tries % len(self.addresses) == 0
@@ -184,6 +192,15 @@ class Transport:
                 if e.maybe_sent and not safe:
                     raise outcome_unknown(address, f"{method} {path}") from None
                 error = e.error
+                if e.standby:
+                    self.moved(address, e.owner)
+                    tries += 1
+                    if self.round_done(tries) and time.monotonic() + pause <= deadline:
+                        await asyncio.sleep(pause)
+                        pause = min(pause * 2, _ROUND_PAUSE[1])
+                    elif time.monotonic() > deadline:
+                        raise error from None
+                    continue
             self.failed(address)
             tries += 1
             if self.round_done(tries):
@@ -219,6 +236,10 @@ class Transport:
                     raw = await resp.read()
                     reason = resp.reason or ""
                     content_type = resp.headers.get("content-type", "")
+                    if status == 503 and resp.headers.get("mainspring-standby"):
+                        # Waiting for the store another server holds (server._standby): nothing was done.
+                        error = decode_error_or(address, raw)
+                        raise _Unreached(error, standby=True, owner=resp.headers.get("mainspring-owner"))
                 break
             except aiohttp.ClientConnectorError as e:  # nothing listens there
                 raise _Unreached(unavailable(address, f"{type(e).__name__}: {e or 'connection failed'}")) from None
@@ -260,7 +281,28 @@ class Transport:
 class _Unreached(Exception):
     """A server could not be reached (``maybe_sent``: or went away after the request was sent)."""
 
-    def __init__(self, error: ServerUnavailableError, *, maybe_sent: bool = False) -> None:
+    def __init__(
+        self,
+        error: ServerUnavailableError,
+        *,
+        maybe_sent: bool = False,
+        standby: bool = False,
+        owner: str | None = None,
+    ) -> None:
         super().__init__(error.message)
         self.error = error
         self.maybe_sent = maybe_sent
+        #: It answered that it is a standby (``owner``: the address of the server holding the store).
+        self.standby = standby
+        self.owner = owner
+
+
+def decode_error_or(address: str, raw: bytes) -> ServerUnavailableError:
+    """A standby's 503 answer as the error to raise (its message says where the store is held)."""
+    try:
+        message = loads(raw).get("message")
+    except (ValueError, AttributeError):
+        message = None
+    if not isinstance(message, str):
+        return unavailable(address, "it is a standby (another server holds the store)")
+    return ServerUnavailableError(message, code="unavailable")

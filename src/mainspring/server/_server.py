@@ -20,6 +20,7 @@ from ._engine import Engine
 from ._guard import Guard, RequestCheck, SitePolicy
 from ._http import build_app
 from ._protocol import BoundedHttpToolsProtocol, LingeringWebSocketProtocol
+from ._standby import StandbyResponder
 from ._timers import Clock
 from ._wire import body_limit
 
@@ -45,8 +46,9 @@ def _bind(host: str, port: int, *, what: str = "--port") -> socket.socket:
                 f"port {port} on {host} is already in use (is another server running?); choose another with {what}"
             ) from None
         raise ServerStartError(f"cannot listen on {host}:{port}: {e.strerror}") from None
-    # Not listening yet: until the store is open (a standby may wait minutes for it), a connection is
-    # refused at once, so that a client with several addresses moves on rather than waiting in a backlog.
+    # Not listening yet: until the store is open, a connection is refused at once (a SQLite file another
+    # server holds), or answered 503 by the standby responder (a PostgreSQL store: see _standby), so that a
+    # client with several addresses moves on rather than waiting in a backlog.
     sock.setblocking(False)
     return sock
 
@@ -138,7 +140,21 @@ class Server:
             checks = (*self._site_policy().checks(), *self.request_checks)
             if hasattr(self.store, "address"):  # where other servers and clients are told to find this one
                 self.store.address = self.address
-            await self.store.open()
+            if hasattr(self.store, "holder"):
+                # A store shared by several servers (PostgreSQL): opening it may mean waiting, as a standby,
+                # for another server to stop. Meanwhile the ports answer 503, saying where it is held.
+                responder = StandbyResponder(
+                    [s for s in (self._socket, self._ui_socket) if s is not None],
+                    lambda: getattr(self.store, "holder", None),
+                    self.address,
+                )
+                await responder.start()
+                try:
+                    await self.store.open()
+                finally:
+                    await responder.close()
+            else:
+                await self.store.open()
         except MainspringError as e:
             self._close_sockets()
             raise ServerStartError(str(e)) from None

@@ -324,6 +324,8 @@ class StoreLease:
         self.leases: ShardLeases | None = None
         #: Why this server may no longer write (set once the lease is lost; it is not taken back).
         self.lost: str | None = None
+        #: While waiting for the store: the server holding it, as (node, address), once seen.
+        self.holder: tuple[str, str] | None = None
         self._renewer: asyncio.Task[None] | None = None
 
     async def _open(self) -> ShardLeases:
@@ -349,6 +351,7 @@ class StoreLease:
             holder = next((x for x in await leases.describe() if x.owner is not None), None)
             if holder is None:  # lapsed between the two reads: try again at once
                 continue
+            self.holder = (holder.owner or "", holder.address or "")
             where = f"server {holder.owner} ({holder.address})"
             if deadline is not None and loop.time() >= deadline:
                 raise StoreOwnershipError(
@@ -364,6 +367,7 @@ class StoreLease:
                 told = True
             await asyncio.sleep(self.options.renew_every.total_seconds())
             await leases.seen()
+        self.holder = None
         log.info("this server (%s) holds the store", self.node)
         self._renewer = loop.create_task(self._renew(), name="mainspring-store-lease")
 

@@ -166,6 +166,11 @@ class PostgresStore(Store):
     def description(self) -> str:
         return f"PostgreSQL at {redact(self.url)}"
 
+    @property
+    def holder(self) -> tuple[str, str] | None:
+        """While ``open`` waits for a store another server holds: that server's (node, address)."""
+        return self._lease.holder if self._lease is not None else None
+
     # --- connections ----------------------------------------------------------------------------------
 
     async def _connect(self, *, autocommit: bool = False) -> AsyncConnection[Any]:
