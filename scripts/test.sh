@@ -31,3 +31,27 @@ echo "== mypy (strict)"
 mypy
 echo "== pytest"
 pytest "$@"
+
+# The end-to-end files again, every server on PostgreSQL instead of SQLite (MAINSPRING_TEST_STORE=postgres:
+# each test's SQLite file becomes a fresh database of one PostgreSQL cluster, tests/pgserver.py; the tests
+# about SQLite itself are marked sqlite_only and skipped). Chosen to cover workflows and activities, timers,
+# signals, queries and updates, cancel and terminate, replay after a worker or server is killed and started
+# again, children and continue-as-new, within about 6 minutes on a 2-core machine. pytest exits 5 when it
+# collects nothing: under `set -e`, that fails the run as any other non-zero code does. Only for the whole
+# suite (CI's call): given arguments, the script runs just the pytest asked for.
+PG_E2E=(
+  tests/test_activities.py         # activities: retries, timeouts, heartbeats
+  tests/test_timers.py             # durable timers, across a server crash
+  tests/test_signals.py
+  tests/test_queries.py
+  tests/test_updates.py
+  tests/test_cancel.py             # cancel and terminate
+  tests/test_crash.py              # workers and the server SIGKILLed mid-run: replay, nothing lost or done twice
+  tests/test_child_workflows.py
+  tests/test_continue_as_new.py
+  tests/test_workflow_timeouts.py
+)
+if [ "$#" -eq 0 ]; then
+  echo "== pytest, end to end on PostgreSQL"
+  MAINSPRING_TEST_STORE=postgres pytest "${PG_E2E[@]}"
+fi

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 
 from mainspring import Client
-from support import EXAMPLES, ServerProcess, WorkerProcess
+from support import EXAMPLES, ON_POSTGRES, ServerProcess, WorkerProcess
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A running dev server on a free port with its own SQLite file; stopped after the test."""
+    """A running dev server on a free port with its own SQLite file (or PostgreSQL database, under
+    MAINSPRING_TEST_STORE=postgres); stopped after the test."""
     srv = ServerProcess(tmp_path / "mainspring.db").start()
     try:
         yield srv
@@ -64,15 +65,27 @@ def order_worker(server: ServerProcess, tmp_path: Path) -> Iterator[WorkerProces
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Any]:
     """A throwaway PostgreSQL cluster for the whole test session (tests/pgserver.py)."""
-    from pgserver import PostgresCluster, pg_bin
+    from pgserver import pg_bin, shared_cluster
 
     if pg_bin() is None:
         pytest.fail("PostgreSQL is not installed: scripts/test.sh installs postgresql-15")
-    c = PostgresCluster().start()
-    try:
-        yield c
-    finally:
-        c.stop()
+    yield shared_cluster()  # stopped in pytest_sessionfinish: MAINSPRING_TEST_STORE=postgres servers use it too
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under MAINSPRING_TEST_STORE=postgres, skip the tests about SQLite itself (its file, WAL, a full disk)."""
+    if not ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="about the SQLite store (MAINSPRING_TEST_STORE=postgres)")
+    for item in items:
+        if item.get_closest_marker("sqlite_only") is not None:
+            item.add_marker(skip)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from pgserver import stop_shared_cluster
+
+    stop_shared_cluster()
 
 
 @pytest.fixture

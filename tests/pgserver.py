@@ -15,7 +15,7 @@ from pathlib import Path
 
 from support import free_port
 
-__all__ = ["PostgresCluster", "pg_bin"]
+__all__ = ["PostgresCluster", "database_for", "pg_bin", "shared_cluster", "stop_shared_cluster"]
 
 
 def pg_bin() -> Path | None:
@@ -57,6 +57,18 @@ class PostgresCluster:
     def restart(self) -> None:
         self._ctl("restart")
 
+    def psql(self, sql: str, database: str = "postgres") -> None:
+        self._run(str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                  "-d", database, "-qc", sql)  # fmt: skip
+
+    def add_password_role(self, role: str, password: str) -> None:
+        """A role that must give its password (the cluster trusts every other one): for wrong-password tests."""
+        self.psql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        hba = self.data / "pg_hba.conf"
+        # The first matching line wins: this one goes before the trust lines.
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "reload")
+
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop", check=False)
@@ -67,9 +79,39 @@ class PostgresCluster:
 
     def new_database(self) -> str:
         name = "t_" + uuid.uuid4().hex[:12]
-        self._run(str(self.bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-                  "-qc", f"CREATE DATABASE {name}")  # fmt: skip
+        self.psql(f"CREATE DATABASE {name}")
         return self.url(name)
+
+
+_shared: PostgresCluster | None = None
+#: The database each SQLite file of a test maps to under MAINSPRING_TEST_STORE=postgres, so that a server
+#: started again on the same file (a restart after SIGKILL, a standby) finds the same store.
+_databases: dict[str, str] = {}
+
+
+def shared_cluster() -> PostgresCluster:
+    """The session's one cluster, started on first use (the ``postgres_server`` fixture and every server
+    of a MAINSPRING_TEST_STORE=postgres run share it); conftest stops it when the session ends."""
+    global _shared
+    if _shared is None:
+        _shared = PostgresCluster().start()
+    return _shared
+
+
+def stop_shared_cluster() -> None:
+    global _shared
+    if _shared is not None:
+        _shared.stop()
+        _shared = None
+        _databases.clear()
+
+
+def database_for(path: str | Path) -> str:
+    """A fresh database on the shared cluster for the SQLite file ``path``; the same one on every call."""
+    key = str(Path(path).resolve())
+    if key not in _databases:
+        _databases[key] = shared_cluster().new_database()
+    return _databases[key]
 
 
 @contextlib.contextmanager

@@ -28,6 +28,23 @@ EXAMPLES = ROOT / "examples"
 #: The tests' own worker scripts.
 WORKERS = ROOT / "tests" / "workers"
 PYTHON = sys.executable
+#: The store the tests' servers run on: "sqlite" (a file in the test's temp dir, the default) or "postgres"
+#: (MAINSPRING_TEST_STORE=postgres: each SQLite file a test names becomes a fresh database of the session's
+#: PostgreSQL cluster, tests/pgserver.py; scripts/test.sh runs the end-to-end files so as well).
+TEST_STORE = os.environ.get("MAINSPRING_TEST_STORE", "sqlite")
+if TEST_STORE not in ("sqlite", "postgres"):
+    raise RuntimeError(f"MAINSPRING_TEST_STORE must be 'sqlite' or 'postgres', not {TEST_STORE!r}")
+ON_POSTGRES = TEST_STORE == "postgres"
+
+
+def store_url(db: Path | str) -> str:
+    """What a server is started on for ``db``: itself, or under MAINSPRING_TEST_STORE=postgres (unless it
+    is a database URL already) the PostgreSQL database that stands for that file."""
+    if not ON_POSTGRES or str(db).startswith(("postgres://", "postgresql://")):
+        return str(db)
+    from pgserver import database_for  # pgserver imports this module
+
+    return database_for(db)
 
 
 @contextlib.contextmanager
@@ -135,13 +152,32 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
     )
 
 
+def store_sql(store: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """Run one statement (``?`` placeholders) on a server's store itself, a SQLite file or a PostgreSQL URL
+    (``ServerProcess.store``; the two schemas have the same tables), commit, and return its rows."""
+    if store.startswith(("postgres://", "postgresql://")):
+        import psycopg
+
+        with psycopg.connect(store) as pg:
+            cur = pg.execute(sql.replace("?", "%s").encode(), tuple(params))
+            return cur.fetchall() if cur.description is not None else []
+    with contextlib.closing(sqlite3.connect(store, timeout=10)) as conn:
+        rows = conn.execute(sql, tuple(params)).fetchall()
+        conn.commit()
+        return rows
+
+
 class ServerProcess:
-    """``mainspring server start-dev`` in a subprocess, on a SQLite file."""
+    """``mainspring server start-dev`` in a subprocess, on a SQLite file (or a database URL). Under
+    MAINSPRING_TEST_STORE=postgres a file stands for a PostgreSQL database of its own (``store_url``): the
+    same for every server given that file, so that a restart keeps the state."""
 
     def __init__(
         self, db: Path | str, *, port: int | None = None, extra_args: Sequence[str] = (), log_path: Path | None = None
     ) -> None:
         self.db = str(db)
+        #: What the server is started on: ``db``, or the PostgreSQL database standing for it.
+        self.store = store_url(db)
         self._port_given = port is not None
         self.port = port or free_port()
         self.ui_port = free_port()
@@ -178,34 +214,14 @@ class ServerProcess:
         return self._start(timeout)
 
     def _start(self, timeout: float) -> ServerProcess:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         t0 = time.monotonic()
-        self.proc = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "mainspring",
-                "server",
-                "start-dev",
-                "--port",
-                str(self.port),
-                "--ui-port",
-                str(self.ui_port),
-                "--db-filename",
-                self.db,
-                *self.extra_args,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        log.close()
+        self.launch()
 
         def healthy() -> bool:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")
-            return httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200
+            return self.healthy()
 
         deadline = time.monotonic() + timeout
         while True:
@@ -220,6 +236,38 @@ class ServerProcess:
                 raise AssertionError(f"server did not become healthy in {timeout}s:\n{self.log()}")
             time.sleep(0.02)
         self.ready_seconds = time.monotonic() - t0
+        return self
+
+    def healthy(self) -> bool:
+        """Whether the server answers its health check now (a standby does not listen until it takes over)."""
+        try:
+            return httpx.get(self.url + "/api/v1/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def launch(self) -> ServerProcess:
+        """Start the process without waiting for it to answer (a standby: it answers once it holds the store)."""
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [
+                PYTHON,
+                "-m",
+                "mainspring",
+                "server",
+                "start-dev",
+                "--port",
+                str(self.port),
+                "--ui-port",
+                str(self.ui_port),
+                "--db-filename",
+                self.store,
+                *self.extra_args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        log.close()
         return self
 
     def log(self) -> str:

@@ -31,7 +31,7 @@ from mainspring.storage import (
     SQLiteStore,
     StorageError,
 )
-from support import ServerProcess, can_worker, run_cli
+from support import ServerProcess, can_worker, run_cli, store_sql
 
 
 def new_id() -> str:
@@ -197,17 +197,15 @@ async def test_wait_result_follows_over_http(server: ServerProcess, client: Clie
 # --- crashes ---------------------------------------------------------------------------------------------------
 
 
-def _runs_in_db(db: Path, workflow_id: str) -> list[tuple[str, str, str]]:
-    """(run_id, status, the input of its start) of every run of ``workflow_id``, oldest first, read from the file."""
-    conn = sqlite3.connect(db)
-    try:
-        rows = conn.execute(
-            "SELECT e.run_id, e.status, h.attributes FROM executions e JOIN history h "
-            "ON h.run_id = e.run_id AND h.event_id = 1 WHERE e.workflow_id=? ORDER BY e.start_time, e.run_id",
-            (workflow_id,),
-        ).fetchall()
-    finally:
-        conn.close()
+def _runs_in_db(store: str, workflow_id: str) -> list[tuple[str, str, str]]:
+    """(run_id, status, the input of its start) of every run of ``workflow_id``, oldest first, read from the
+    store itself (``ServerProcess.store``: the SQLite file, or the PostgreSQL database; the tables are the same)."""
+    rows = store_sql(
+        store,
+        "SELECT e.run_id, e.status, h.attributes FROM executions e JOIN history h "
+        "ON h.run_id = e.run_id AND h.event_id = 1 WHERE e.workflow_id=? ORDER BY e.start_time, e.run_id",
+        (workflow_id,),
+    )
     return [(r[0], r[1], json.loads(r[2]).get("input")) for r in rows]
 
 
@@ -235,7 +233,7 @@ def test_worker_sigkill_keeps_the_chain_exact(server: ServerProcess, tmp_path: P
     worker = can_worker(server, task_queue, tmp_path).start()
     try:
         _start_counter(server, wid, task_queue, stop)
-        db = Path(server.db)
+        db = server.store
         # Killed in the middle of the loop, twice; another worker takes over each time.
         for _ in range(2):
             before = len(_runs_in_db(db, wid))
@@ -246,13 +244,13 @@ def test_worker_sigkill_keeps_the_chain_exact(server: ServerProcess, tmp_path: P
         assert out.returncode == 0, out.stdout + out.stderr
     finally:
         worker.stop()
-    runs = _runs_in_db(Path(server.db), wid)
+    runs = _runs_in_db(server.store, wid)
     assert len(runs) == stop + 1
     _check_chain(runs)
     assert runs[-1][1] == "COMPLETED"
 
 
-def _wait_for_runs(db: Path, workflow_id: str, count: int, timeout: float = 60.0) -> None:
+def _wait_for_runs(db: str, workflow_id: str, count: int, timeout: float = 60.0) -> None:
     from support import wait_until
 
     wait_until(lambda: len(_runs_in_db(db, workflow_id)) >= count, timeout, what=f"{count} runs of {workflow_id}")
@@ -266,7 +264,7 @@ def test_server_sigkill_during_the_loop_leaves_a_consistent_chain(
     worker = can_worker(server, task_queue, tmp_path).start()
     try:
         _start_counter(server, wid, task_queue, stop)
-        db = Path(server.db)
+        db = server.store
         for _ in range(3):
             before = len(_runs_in_db(db, wid))
             _wait_for_runs(db, wid, before + 50)
@@ -285,11 +283,11 @@ def test_server_sigkill_during_the_loop_leaves_a_consistent_chain(
         assert out.returncode == 0, out.stderr
     finally:
         worker.stop()
-    runs = _runs_in_db(Path(server.db), wid)
+    runs = _runs_in_db(server.store, wid)
     assert [r[2]["n"] for r in runs] == list(range(len(runs)))
     assert [r[1] for r in runs][:-1] == ["CONTINUED_AS_NEW"] * (len(runs) - 1)
     assert runs[-1][1] == "TERMINATED"
-    assert os.path.exists(Path(server.db))
+    assert server.store != server.db or os.path.exists(server.db)
 
 
 # --- the store: a run's close and its successor's create are one atomic write -----------------------------------
@@ -320,6 +318,7 @@ def _close_with_follow_on(old: ExecutionRecord, new: ExecutionRecord) -> Executi
     return ExecutionWrite(closed, old.version, [event], follow_on=ExecutionWrite(new, None, [started]))
 
 
+@pytest.mark.sqlite_only  # the SQLite store itself, in process
 async def test_the_store_closes_a_run_and_creates_its_successor_in_one_write(tmp_path: Path) -> None:
     store = SQLiteStore(str(tmp_path / "s.db"))
     await store.open()
@@ -363,6 +362,7 @@ async def test_the_store_closes_a_run_and_creates_its_successor_in_one_write(tmp
         await store.close()
 
 
+@pytest.mark.sqlite_only  # the SQLite store itself, in process
 async def test_a_write_queued_behind_a_refused_successor_is_refused_with_it(tmp_path: Path) -> None:
     # The engine queues a continued run's first step behind the write that creates it, without waiting for that
     # write (EngineCore._commit): what makes it safe is that the store applies writes in order, and the step's
@@ -409,7 +409,7 @@ def test_the_run_page_links_the_runs_of_the_chain(server: ServerProcess, tmp_pat
         assert out.returncode == 0, out.stderr
     finally:
         worker.stop()
-    runs = _runs_in_db(Path(server.db), wid)
+    runs = _runs_in_db(server.store, wid)
     first, last = runs[0][0], runs[1][0]
     with chromium() as browser:
         page = browser.new_page()

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -27,7 +25,7 @@ from typing import Any, TypeVar
 import pytest
 
 from mainspring import Client, ServerUnavailableError, WorkflowHandle, WorkflowStatus
-from support import EXAMPLES, ServerProcess, WorkerProcess, running, wait_until
+from support import EXAMPLES, ServerProcess, WorkerProcess, running, store_sql, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -457,7 +455,7 @@ async def test_server_sigkill_during_quick_steps_loses_no_step_and_records_none_
 
 async def test_a_step_whose_write_fails_after_its_answer_went_out_is_done_again(tmp_path: Path) -> None:
     # The server answers a quick step before writing it. Here that write fails: another connection to
-    # the database file bumps the run's version, so the server's conditional write is refused, as any
+    # the database (file) bumps the run's version, so the server's conditional write is refused, as any
     # failed commit would be. The worker already ran the next activity and advanced its cached
     # workflow past the stored history. The server must drop its copy (and refuse writes from anything
     # still holding it), the worker's copy must be caught, and the step done again from the stored
@@ -473,9 +471,7 @@ async def test_a_step_whose_write_fails_after_its_answer_went_out_is_done_again(
         async with await Client.connect(server.address) as client:
             await client.start_workflow("chain_workflow", steps, id=wid, task_queue="chains")
             wait_until(lambda: chain_steps(chain_log) >= 50, timeout=30, what="50 steps")
-            with contextlib.closing(sqlite3.connect(db, timeout=10)) as conn:
-                conn.execute("UPDATE executions SET version = version + 1 WHERE workflow_id = ?", (wid,))
-                conn.commit()
+            store_sql(server.store, "UPDATE executions SET version = version + 1 WHERE workflow_id = ?", (wid,))
             at_failure = chain_steps(chain_log)
             results = await wait_all_closed(client, [wid], timeout=60)
             assert results == {wid: steps}

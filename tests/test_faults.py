@@ -29,7 +29,7 @@ from mainspring.server._state import ExecutionState, UnreadableStateError
 from mainspring.storage import PendingItem
 from support import PYTHON, ServerProcess, WorkerProcess, fill, free_port, run_cli, running, tmpfs, wait_until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(170)]
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only, pytest.mark.timeout(170)]
 
 WORKERS = Path(__file__).resolve().parent / "workers"
 NS = "/api/v1/namespaces/default"

@@ -25,6 +25,9 @@ from mainspring.storage import ExecutionRecord, ExecutionWrite, HistoryEvent, St
 from mainspring.storage.sqlite import SQLiteStore
 from support import ServerProcess, wait_until
 
+#: About the SQLite store itself: skipped when the tests run on PostgreSQL (MAINSPRING_TEST_STORE=postgres).
+pytestmark = pytest.mark.sqlite_only
+
 
 def _page_processes(parent: int) -> list[int]:
     """The page processes ``parent`` started (running or not reaped yet)."""

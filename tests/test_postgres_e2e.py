@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import uuid
 from pathlib import Path
 
 import pytest
 
 from mainspring import Client
-from support import EXAMPLES, ServerProcess, WorkerProcess, run_cli, running, wait_until
+from pgserver import PostgresCluster
+from support import EXAMPLES, ServerProcess, WorkerProcess, run_cli, running, store_sql, wait_until
 from test_crash import check_order_history, expected_order, read_steps, start_orders, wait_all_closed
 
 ORDER_WORKER = EXAMPLES / "order" / "worker.py"
@@ -87,11 +89,15 @@ async def test_a_paused_server_is_fenced_and_its_standby_finishes_the_work(tmp_p
                 assert await client.get_workflow_handle(o).fetch_history() == histories[o]
 
 
-def test_bad_database_urls_at_the_cli_are_one_line_errors(postgres_server: object, tmp_path: Path) -> None:
-    url = postgres_server.url("no_such_database")  # type: ignore[attr-defined]
+def test_bad_database_urls_at_the_cli_are_one_line_errors(postgres_server: PostgresCluster, tmp_path: Path) -> None:
+    role = f"pw_{uuid.uuid4().hex[:8]}"
+    postgres_server.add_password_role(role, "right-one")
+    host = f"127.0.0.1:{postgres_server.port}"
     for db, said in (
-        (url, "cannot connect to the database"),
+        (postgres_server.url("no_such_database"), "cannot connect to the database"),
         ("postgresql://postgres:hunter2@127.0.0.1:1/x", "cannot connect to the database"),
+        (f"postgresql://{role}:hunter2@{host}/postgres", "password authentication failed"),
+        (f"postgresql://nobody_{role}@{host}/postgres", "cannot connect to the database"),
         ("mysql://root@localhost/db", "unknown database URL scheme 'mysql'"),
     ):
         r = run_cli("server", "start-dev", "--headless", "--port", "0", "--db", db, timeout=60)
@@ -99,3 +105,15 @@ def test_bad_database_urls_at_the_cli_are_one_line_errors(postgres_server: objec
         lines = [line for line in r.stderr.strip().splitlines() if line.startswith("Error")]
         assert len(lines) == 1 and said in lines[0], r.stderr
         assert "Traceback" not in r.stderr and "hunter2" not in r.stderr
+
+
+def test_a_database_of_a_newer_schema_is_refused_in_one_line(postgres_url: str, tmp_path: Path) -> None:
+    srv = ServerProcess(postgres_url, log_path=tmp_path / "server.log").start()
+    assert srv.stop() == 0, srv.log()
+    # As if a newer Mainspring had migrated it since.
+    store_sql(postgres_url, "INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)")
+    r = run_cli("server", "start-dev", "--headless", "--port", "0", "--db", postgres_url, timeout=60)
+    assert r.returncode != 0, r.stdout
+    lines = [line for line in r.stderr.strip().splitlines() if line.startswith("Error")]
+    assert len(lines) == 1 and "schema version 999, newer than this Mainspring" in lines[0], r.stderr
+    assert "upgrade Mainspring" in lines[0] and "Traceback" not in r.stderr

@@ -36,6 +36,9 @@ from mainspring.storage._sqlite_checkpoint import WRITER_FALLBACK_PAGES, Checkpo
 from mainspring.storage.sqlite import latest_schema_version
 from support import fill, tmpfs, wait_until
 
+#: About the SQLite store itself: skipped when the tests run on PostgreSQL (MAINSPRING_TEST_STORE=postgres).
+pytestmark = pytest.mark.sqlite_only
+
 
 def _record(workflow_id: str, *, start: float | None = None, version: int = 1) -> ExecutionRecord:
     return ExecutionRecord(

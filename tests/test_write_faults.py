@@ -28,7 +28,7 @@ from inprocess import events_of, eventually, running_worker
 from mainspring import Client, WorkflowHandle, workflow
 from support import ServerProcess, WriteFault, tmpfs
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(170)]
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only, pytest.mark.timeout(170)]
 
 NS = "/api/v1/namespaces/default"
 
