@@ -12,6 +12,7 @@ from ._activity import activity
 from ._common import EXIT_CODES_HELP, EXIT_INTERRUPTED
 from ._namespace import namespace
 from ._server import server
+from ._store import store
 from ._task_queue import task_queue
 from ._workflow import workflow
 
@@ -29,6 +30,7 @@ cli.add_command(workflow)
 cli.add_command(namespace)
 cli.add_command(activity)
 cli.add_command(task_queue)
+cli.add_command(store)
 
 
 def _json_output(argv: list[str]) -> bool:

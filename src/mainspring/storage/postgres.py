@@ -31,13 +31,14 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .._json import dumps_str
 from ..api.enums import WorkflowStatus
+from . import _pg_copy
 from ._base import (
     ConditionFailedError,
     ExecutionAlreadyRunningError,
@@ -48,6 +49,11 @@ from ._base import (
     NamespaceRecord,
     StorageError,
     Store,
+    StoreCounts,
+    StoredEvent,
+    StoredKey,
+    StoredRun,
+    StoredSchema,
 )
 from ._pg_leases import LeaseLostError, LeaseOptions, ShardLeases, StoreLease
 from ._pg_schema import check, latest_schema_version, migrate
@@ -545,6 +551,43 @@ class PostgresStore(Store):
             "handlers", namespace, task_queue, workflow_type
         )
         return result
+
+    # --- store copy (see Store.export_runs and storage._copy) ----------------------------------------
+
+    async def export_runs(self, after: str, limit: int) -> list[StoredRun]:
+        runs: list[StoredRun] = await self._with_reader(lambda conn: _pg_copy.export_runs(conn, after, limit))
+        return runs
+
+    async def export_events(
+        self, run_ids: Sequence[str], first_event_id: int = 1, last_event_id: int = 2**62
+    ) -> list[StoredEvent]:
+        events: list[StoredEvent] = await self._with_reader(
+            lambda conn: _pg_copy.export_events(conn, run_ids, first_event_id, last_event_id)
+        )
+        return events
+
+    async def export_server_keys(self) -> list[StoredKey]:
+        rows = await self._read("SELECT name, key, created_at FROM server_keys ORDER BY name")
+        return [StoredKey(r[0], bytes(r[1]), r[2]) for r in rows]
+
+    async def export_workflow_schemas(self) -> list[StoredSchema]:
+        rows = await self._read(
+            "SELECT namespace, task_queue, workflow_type, input_schema, handlers, updated_at FROM workflow_schemas "
+            "ORDER BY namespace, task_queue, workflow_type"
+        )
+        return [StoredSchema(*r) for r in rows]
+
+    async def import_runs(self, runs: Sequence[StoredRun]) -> None:
+        await self._enqueue(lambda cur: _pg_copy.import_runs(cur, runs))
+
+    async def import_metadata(
+        self, namespaces: Sequence[NamespaceRecord], keys: Sequence[StoredKey], schemas: Sequence[StoredSchema]
+    ) -> None:
+        await self._enqueue(lambda cur: _pg_copy.import_metadata(cur, namespaces, keys, schemas))
+
+    async def count_contents(self) -> StoreCounts:
+        counts: StoreCounts = await self._with_reader(_pg_copy.count_contents)
+        return counts
 
 
 # --- the statements of one write ----------------------------------------------------------------------
