@@ -45,8 +45,13 @@ def copy(from_url: str, to_url: str) -> None:
     until it is done. A server started on the destination then carries on the open workflows.
     """
     import asyncio
+    import logging
 
     from ..storage import StorageError, copy_urls
+
+    # The store's notes meant for a server's log ("waiting one lease in case that server is gone") would come
+    # before the copy's own one-line answer; what is refused is said by that answer.
+    logging.getLogger("mainspring.storage").setLevel(logging.ERROR)
 
     last = 0.0
 
