@@ -8,6 +8,7 @@ import json
 import click
 
 from ._common import EXIT_ERROR, fail
+from ._store_copy import copy
 
 __all__ = ["db_option", "output_option", "store"]
 
@@ -32,7 +33,10 @@ def output_option() -> click.Option:
 
 @click.group()
 def store() -> None:
-    """A store's schema: its version and migrations."""
+    """Work on a store (database) directly: its schema version, migrations, a copy to another store."""
+
+
+store.add_command(copy)
 
 
 def _versions(versions: tuple[int, ...]) -> str:

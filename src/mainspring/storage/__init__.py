@@ -15,12 +15,21 @@ from ._base import (
     PendingItem,
     StorageError,
     Store,
+    StoreCounts,
+    StoredEvent,
+    StoredKey,
+    StoredRun,
+    StoredSchema,
     StoreOwnershipError,
 )
+from ._copy import CopyError, CopyProgress, CopyReport, copy_store, copy_urls
 from .sqlite import SQLiteStore
 
 __all__ = [
     "ConditionFailedError",
+    "CopyError",
+    "CopyProgress",
+    "CopyReport",
     "ExecutionAlreadyRunningError",
     "ExecutionRecord",
     "ExecutionWrite",
@@ -31,7 +40,14 @@ __all__ = [
     "SQLiteStore",
     "StorageError",
     "Store",
+    "StoreCounts",
     "StoreOwnershipError",
+    "StoredEvent",
+    "StoredKey",
+    "StoredRun",
+    "StoredSchema",
+    "copy_store",
+    "copy_urls",
     "store_from_url",
 ]
 

@@ -68,7 +68,12 @@ __all__ = [
     "PendingItem",
     "StorageError",
     "Store",
+    "StoreCounts",
     "StoreOwnershipError",
+    "StoredEvent",
+    "StoredKey",
+    "StoredRun",
+    "StoredSchema",
 ]
 
 
@@ -202,6 +207,65 @@ class ListQuery:
     limit: int = 100
     #: Opaque keyset cursor from a previous page.
     page_token: str | None = None
+
+
+#: One stored event of a run, as its store holds it: (run id, event id, event type, event time, attributes as
+#: the JSON text stored). What ``Store.export_events`` gives and ``Store.import_runs`` takes.
+StoredEvent = tuple[str, int, str, float, str]
+
+
+@dataclass(slots=True)
+class StoredRun:
+    """One run exactly as its store holds it, to be moved whole to another store (``store copy``).
+
+    Values stay the JSON text they are stored as, never parsed: copying is byte for byte, and a damaged
+    value (a run the server sets aside) moves unchanged instead of failing the copy."""
+
+    #: The run's columns (its ``state`` and ``pending`` are left empty: they are the two fields below).
+    record: ExecutionRecord
+    #: The engine's state, as the JSON text stored.
+    state: str
+    #: (status, request id) of its workflow id's entry as "current run", if this run is the one it names.
+    current: tuple[str, str | None] | None
+    #: Its pending items: (kind, key, value as the JSON text stored).
+    pending: list[tuple[str, str, str]] = field(default_factory=list)
+    #: Its whole history (filled in by the copy from ``export_events``).
+    events: list[StoredEvent] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class StoredKey:
+    """One of the server's secret keys (``Store.server_key``), with when it was made."""
+
+    name: str
+    key: bytes = field(repr=False)
+    created_at: float
+
+
+@dataclass(slots=True, frozen=True)
+class StoredSchema:
+    """What the workers of a task queue announced for a workflow type (``put_workflow_schema``), as stored."""
+
+    namespace: str
+    task_queue: str
+    workflow_type: str
+    #: The input schema and the handlers, as the JSON text stored (None: none announced).
+    input_schema: str | None
+    handlers: str | None
+    updated_at: float
+
+
+@dataclass(slots=True, frozen=True)
+class StoreCounts:
+    """How much a store holds, table by table: what a copy checks on both sides."""
+
+    namespaces: int
+    executions: int
+    open_executions: int
+    events: int
+    pending: int
+    server_keys: int
+    workflow_schemas: int
 
 
 class Store(abc.ABC):
@@ -339,3 +403,42 @@ class Store(abc.ABC):
     async def get_workflow_schema(
         self, namespace: str, task_queue: str, workflow_type: str
     ) -> dict[str, Any] | None: ...
+
+    # Moving a whole store to another (``store copy``, see ``storage._copy``). Runs are read in pages by
+    # run id, in byte order (the same order in every store), with their values as the stored text.
+    async def export_runs(self, after: str, limit: int) -> list[StoredRun]:
+        """Up to ``limit`` runs (closed or not) whose ids come after ``after`` in byte order, in that order,
+        each with its state, its pending items and whether it is its workflow id's current run (not its
+        history: ``export_events``)."""
+        raise StorageError(f"{type(self).__name__} cannot be copied from")
+
+    async def export_events(
+        self, run_ids: Sequence[str], first_event_id: int = 1, last_event_id: int = 2**62
+    ) -> list[StoredEvent]:
+        """The stored events of ``run_ids`` with ids in [first_event_id, last_event_id], ordered by run id
+        (byte order) then event id, unchecked."""
+        raise StorageError(f"{type(self).__name__} cannot be copied from")
+
+    async def export_server_keys(self) -> list[StoredKey]:
+        """Every server key, by name."""
+        raise StorageError(f"{type(self).__name__} cannot be copied from")
+
+    async def export_workflow_schemas(self) -> list[StoredSchema]:
+        """Every announced input schema and set of handlers."""
+        raise StorageError(f"{type(self).__name__} cannot be copied from")
+
+    async def import_runs(self, runs: Sequence[StoredRun]) -> None:
+        """Add ``runs`` as they are (rows, current-run entries, pending items, histories), atomically and
+        durably; ``StorageError`` (and nothing added) if any of them clashes with what the store holds."""
+        raise StorageError(f"{type(self).__name__} cannot be copied to")
+
+    async def import_metadata(
+        self, namespaces: Sequence[NamespaceRecord], keys: Sequence[StoredKey], schemas: Sequence[StoredSchema]
+    ) -> None:
+        """Add or replace namespaces, server keys and workflow schemas as given, atomically and durably. Keys
+        are replaced too: the runs copied with them hold tokens and links signed with them."""
+        raise StorageError(f"{type(self).__name__} cannot be copied to")
+
+    async def count_contents(self) -> StoreCounts:
+        """How many namespaces, runs (and open ones), events, pending items, keys and schemas are stored."""
+        raise StorageError(f"{type(self).__name__} cannot be counted")

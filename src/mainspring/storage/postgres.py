@@ -31,12 +31,13 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .._json import dumps_str
+from . import _pg_copy
 from ._base import (
     ConditionFailedError,
     ExecutionAlreadyRunningError,
@@ -47,6 +48,11 @@ from ._base import (
     NamespaceRecord,
     StorageError,
     Store,
+    StoreCounts,
+    StoredEvent,
+    StoredKey,
+    StoredRun,
+    StoredSchema,
 )
 from ._pg_leases import LeaseLostError, LeaseOptions, ShardLeases, StoreLease
 from ._pg_schema import check, latest_schema_version, migrate
@@ -77,7 +83,17 @@ class _OneByOne:
         self.op = op
 
 
-_Op = _Write | _OneByOne
+class _Bulk:
+    """A write that cannot go in pipeline mode (COPY, as ``store copy`` sends histories): a transaction of
+    its own, statement after statement."""
+
+    __slots__ = ("op",)
+
+    def __init__(self, op: Callable[[AsyncCursor[Any]], Awaitable[Any]]) -> None:
+        self.op = op
+
+
+_Op = _Write | _OneByOne | _Bulk
 
 
 def _refused_errors() -> tuple[type[BaseException], ...]:
@@ -297,6 +313,14 @@ class PostgresStore(Store):
         trip to the database per kind of write (plus the commit), not one per statement. What must be
         read before going on (a lookup, a version check) is read from its own cursor once the answers
         are in (``pipe.sync()``), and a refusal raised inside its savepoint rolls back what came after."""
+        if any(isinstance(p.op, _Bulk) for p in batch):
+            others = [p for p in batch if not isinstance(p.op, _Bulk)]
+            if others:
+                await self._commit(others)
+            for p in batch:
+                if isinstance(p.op, _Bulk):
+                    await self._commit_bulk(p, p.op)
+            return
         psycopg = _driver()
         results: dict[int, tuple[bool, Any]] = {}
         try:
@@ -323,19 +347,11 @@ class PostgresStore(Store):
         except _AloneRefused:
             # Tried again, to be refused with its own error (or, if it no longer is, applied).
             op = batch[0].op
-            assert not isinstance(op, _OneByOne)
+            assert not isinstance(op, _OneByOne | _Bulk)
             await self._commit([_Pending(_OneByOne(op), batch[0].future)])
             return
-        except LeaseLostError as e:
-            self._fail(batch, e)
-            return
-        except (psycopg.Error, StorageError, OSError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            log.error("a database write failed: %s (%d changes lost with it)", first, len(batch))
-            self._fail(batch, StorageError(f"the database write failed: {first}"))
-            if self._writer is not None and (self._writer.broken or self._writer.closed):
-                await self._writer.close()
-                self._writer = None
+        except (LeaseLostError, psycopg.Error, StorageError, OSError) as e:
+            await self._failed(batch, e)
             return
         for i, p in enumerate(batch):
             if p.future.done():
@@ -345,6 +361,32 @@ class PostgresStore(Store):
                 p.future.set_result(value)
             else:
                 p.future.set_exception(value)
+
+    async def _commit_bulk(self, pending: _Pending, op: _Bulk) -> None:
+        try:
+            conn = await self._writer_conn()
+            lease = self._lease
+            assert lease is not None
+            async with conn.transaction():
+                await lease.fence(conn.cursor())
+                result = await op.op(conn.cursor())
+        except (LeaseLostError, _driver().Error, StorageError, OSError) as e:
+            await self._failed([pending], e)
+            return
+        pending.future.set_result(result)
+
+    async def _failed(self, batch: list[_Pending], e: BaseException) -> None:
+        """Fail every write of ``batch`` with ``e`` (a lost lease as it is, anything else as a StorageError
+        naming the database's first line), and drop a broken connection."""
+        if isinstance(e, LeaseLostError):
+            self._fail(batch, e)
+            return
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        log.error("a database write failed: %s (%d changes lost with it)", first, len(batch))
+        self._fail(batch, StorageError(f"the database write failed: {first}"))
+        if self._writer is not None and (self._writer.broken or self._writer.closed):
+            await self._writer.close()
+            self._writer = None
 
     @staticmethod
     async def _alone(
@@ -412,6 +454,7 @@ class PostgresStore(Store):
     async def _apply(self, cur: AsyncCursor[Any], op: _Op) -> Any:
         if isinstance(op, _OneByOne):
             op = op.op
+        assert not isinstance(op, _Bulk)  # see _commit_bulk
         if isinstance(op, ExecutionWrite):
             await write_one(cur, op)
             return None
@@ -670,3 +713,40 @@ class PostgresStore(Store):
             "handlers", namespace, task_queue, workflow_type
         )
         return result
+
+    # --- store copy (see Store.export_runs and storage._copy) ----------------------------------------
+
+    async def export_runs(self, after: str, limit: int) -> list[StoredRun]:
+        runs: list[StoredRun] = await self._with_reader(lambda conn: _pg_copy.export_runs(conn, after, limit))
+        return runs
+
+    async def export_events(
+        self, run_ids: Sequence[str], first_event_id: int = 1, last_event_id: int = 2**62
+    ) -> list[StoredEvent]:
+        events: list[StoredEvent] = await self._with_reader(
+            lambda conn: _pg_copy.export_events(conn, run_ids, first_event_id, last_event_id)
+        )
+        return events
+
+    async def export_server_keys(self) -> list[StoredKey]:
+        rows = await self._read("SELECT name, key, created_at FROM server_keys ORDER BY name")
+        return [StoredKey(r[0], bytes(r[1]), r[2]) for r in rows]
+
+    async def export_workflow_schemas(self) -> list[StoredSchema]:
+        rows = await self._read(
+            "SELECT namespace, task_queue, workflow_type, input_schema, handlers, updated_at FROM workflow_schemas "
+            "ORDER BY namespace, task_queue, workflow_type"
+        )
+        return [StoredSchema(*r) for r in rows]
+
+    async def import_runs(self, runs: Sequence[StoredRun]) -> None:
+        await self._enqueue(_Bulk(lambda cur: _pg_copy.import_runs(cur, runs)))
+
+    async def import_metadata(
+        self, namespaces: Sequence[NamespaceRecord], keys: Sequence[StoredKey], schemas: Sequence[StoredSchema]
+    ) -> None:
+        await self._enqueue(_Bulk(lambda cur: _pg_copy.import_metadata(cur, namespaces, keys, schemas)))
+
+    async def count_contents(self) -> StoreCounts:
+        counts: StoreCounts = await self._with_reader(_pg_copy.count_contents)
+        return counts

@@ -25,12 +25,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 from .._json import dumps_str, loads
 from .._repeats import RepeatedLog
 from ..api.enums import EventType, WorkflowStatus
+from . import _sqlite_copy
 from ._base import (
     ExecutionRecord,
     ExecutionWrite,
@@ -40,6 +41,11 @@ from ._base import (
     PendingItem,
     StorageError,
     Store,
+    StoreCounts,
+    StoredEvent,
+    StoredKey,
+    StoredRun,
+    StoredSchema,
 )
 from ._page_process import PageProcess
 from ._sqlite_checkpoint import WRITER_FALLBACK_PAGES, Checkpointer
@@ -732,6 +738,41 @@ class SQLiteStore(Store):
             return None
         result: list[dict[str, Any]] = _loads(rows[0][0])
         return result
+
+    # --- store copy (see Store.export_runs and storage._copy) ----------------------------------------
+
+    async def export_runs(self, after: str, limit: int) -> list[StoredRun]:
+        return self._snapshot(lambda conn: _sqlite_copy.export_runs(conn, after, limit))
+
+    async def export_events(
+        self, run_ids: Sequence[str], first_event_id: int = 1, last_event_id: int = 2**62
+    ) -> list[StoredEvent]:
+        return self._snapshot(lambda conn: _sqlite_copy.export_events(conn, run_ids, first_event_id, last_event_id))
+
+    async def export_server_keys(self) -> list[StoredKey]:
+        rows = self._read("SELECT name, key, created_at FROM server_keys ORDER BY name")
+        return [StoredKey(r[0], bytes(r[1]), r[2]) for r in rows]
+
+    async def export_workflow_schemas(self) -> list[StoredSchema]:
+        rows = self._read(
+            "SELECT namespace, task_queue, workflow_type, input_schema, handlers, updated_at FROM workflow_schemas "
+            "ORDER BY namespace, task_queue, workflow_type"
+        )
+        return [StoredSchema(*r) for r in rows]
+
+    async def import_runs(self, runs: Sequence[StoredRun]) -> None:
+        try:
+            await self._submit(lambda conn: _sqlite_copy.import_runs(conn, runs))
+        except sqlite3.IntegrityError as e:  # refused alone: nothing of it was written
+            raise StorageError(f"the database {self.path!r} already holds some of these runs ({e})") from None
+
+    async def import_metadata(
+        self, namespaces: Sequence[NamespaceRecord], keys: Sequence[StoredKey], schemas: Sequence[StoredSchema]
+    ) -> None:
+        await self._submit(lambda conn: _sqlite_copy.import_metadata(conn, namespaces, keys, schemas))
+
+    async def count_contents(self) -> StoreCounts:
+        return self._snapshot(_sqlite_copy.count_contents)
 
 
 def _encode_token(start_time: float, run_id: str) -> str:
