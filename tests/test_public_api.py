@@ -89,6 +89,8 @@ EXPORTS: dict[str, list[str]] = {
         "WorkflowDescription",
         "WorkflowExecution",
         "WorkflowExecutionAsyncIterator",
+        "WorkflowExecutionCount",
+        "WorkflowExecutionCountAggregationGroup",
         "WorkflowHandle",
         "WorkflowIDConflictPolicy",
         "WorkflowPage",

@@ -20,6 +20,8 @@ from ..api.enums import WorkflowStatus
 
 __all__ = [
     "BUILTIN",
+    "MAX_QUERY_LENGTH",
+    "STATUS_NAMES",
     "And",
     "Attribute",
     "Between",
@@ -35,6 +37,10 @@ __all__ = [
     "Value",
     "VisibilityQuery",
 ]
+
+
+#: The longest query taken, in characters.
+MAX_QUERY_LENGTH = 4096
 
 
 class Kind(enum.StrEnum):
@@ -73,6 +79,17 @@ BUILTIN: Mapping[str, Attribute] = {
         Attribute("CloseTime", Kind.DATETIME, "close_time", nullable=True, orderable=True),
         Attribute("ExecutionDuration", Kind.DURATION, "", nullable=True),
     )
+}
+
+#: ExecutionStatus values as Temporal names them, for each of ours.
+STATUS_NAMES: Mapping[WorkflowStatus, str] = {
+    WorkflowStatus.RUNNING: "Running",
+    WorkflowStatus.COMPLETED: "Completed",
+    WorkflowStatus.FAILED: "Failed",
+    WorkflowStatus.CANCELED: "Canceled",
+    WorkflowStatus.TERMINATED: "Terminated",
+    WorkflowStatus.TIMED_OUT: "TimedOut",
+    WorkflowStatus.CONTINUED_AS_NEW: "ContinuedAsNew",
 }
 
 #: A literal, converted to its attribute's type by the parser.

@@ -20,11 +20,12 @@ from datetime import UTC, datetime, timedelta
 import lark
 from lark import Token, Tree
 
-from ..api.enums import WorkflowStatus
 from ..errors import InvalidQueryError
 from ._ast import (
     BUILTIN,
     DEFAULT_ORDER,
+    MAX_QUERY_LENGTH,
+    STATUS_NAMES,
     And,
     Attribute,
     Between,
@@ -43,8 +44,6 @@ from ._ast import (
 
 __all__ = ["MAX_DEPTH", "MAX_QUERY_LENGTH", "parse_query"]
 
-#: The longest query taken, in characters.
-MAX_QUERY_LENGTH = 4096
 #: The deepest nesting of parentheses and NOTs taken.
 MAX_DEPTH = 32
 #: The most values one IN list may hold.
@@ -133,15 +132,7 @@ _OPS: Mapping[Kind, frozenset[str]] = {
     Kind.DURATION: frozenset({"=", "!=", "<", "<=", ">", ">=", "IN", "BETWEEN"}),
 }
 
-_STATUS_NAMES = {
-    "Running": WorkflowStatus.RUNNING,
-    "Completed": WorkflowStatus.COMPLETED,
-    "Failed": WorkflowStatus.FAILED,
-    "Canceled": WorkflowStatus.CANCELED,
-    "Terminated": WorkflowStatus.TERMINATED,
-    "TimedOut": WorkflowStatus.TIMED_OUT,
-    "ContinuedAsNew": WorkflowStatus.CONTINUED_AS_NEW,
-}
+_STATUS_NAMES = {name: status for status, name in STATUS_NAMES.items()}
 #: Temporal's names and ours (RUNNING, TIMED_OUT), in any case: what matters is the status meant.
 _STATUS_BY_KEY = {name.lower(): status for name, status in _STATUS_NAMES.items()}
 
