@@ -46,8 +46,8 @@ __all__ = ["MAX_DEPTH", "MAX_QUERY_LENGTH", "parse_query"]
 
 #: The deepest nesting of parentheses and NOTs taken.
 MAX_DEPTH = 32
-#: The most values one IN list may hold.
-MAX_IN_VALUES = 1000
+#: The most values one IN list may hold (each is a parameter; old SQLite builds take at most 999 in all).
+MAX_IN_VALUES = 500
 
 # Keywords are regular expressions ending at a word boundary, with a priority over attribute names: a literal
 # "IN" would otherwise take the first two letters of an attribute called "Index".
@@ -98,7 +98,7 @@ NAME: /[A-Za-z_][A-Za-z0-9_]*/
 @functools.cache
 def _parser() -> lark.Lark:
     # Built at the first query, not at import: a server that is never asked one does not pay for it.
-    return lark.Lark(_GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=True)
+    return lark.Lark(_GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=True, propagate_positions=True)
 
 
 #: How the parser's terminals read in a message of what was expected.
@@ -154,7 +154,9 @@ def parse_query(text: str, attributes: Mapping[str, Attribute] = BUILTIN) -> Vis
         tree = _parser().parse(text)
     except lark.exceptions.UnexpectedCharacters as e:
         at = e.pos_in_stream or 0
-        raise _error(text, at, f"unexpected character {text[at : at + 1]!r}") from None
+        char = text[at : at + 1]
+        what = "a value whose closing quote is missing" if char in "'\"" else f"unexpected character {char!r}"
+        raise _error(text, at, what) from None
     except lark.exceptions.UnexpectedEOF as e:
         raise _error(
             text, len(text), f"the query ends too soon; expected {_expected({str(t) for t in e.expected})}"
@@ -232,16 +234,18 @@ class _Builder:
         raise self.fail(token, f"unknown attribute {name!r}; {hint}")
 
     def expr(self, node: Tree[Token] | Token, depth: int) -> Expr:
-        if depth > MAX_DEPTH:
-            first = node if isinstance(node, Token) else _first_token(node)
-            raise self.fail(first, f"the query nests deeper than {MAX_DEPTH} levels (parentheses and NOT)")
+        """``depth``: how many parentheses and NOTs enclose ``node`` (AND and OR add none: they alternate only
+        through parentheses, so the recursion stays within a few times MAX_DEPTH)."""
         assert isinstance(node, Tree)
         kind = node.data
         children = node.children
+        if kind in ("not_", "group") and depth >= MAX_DEPTH:
+            where = node.meta.start_pos if not node.meta.empty else 0
+            raise _error(self.text, where, f"the query nests deeper than {MAX_DEPTH} levels (parentheses and NOT)")
         if kind == "or_expr":
-            return Or(tuple(self.expr(c, depth + 1) for c in children))
+            return Or(tuple(self.expr(c, depth) for c in children))
         if kind == "and_expr":
-            return And(tuple(self.expr(c, depth + 1) for c in children))
+            return And(tuple(self.expr(c, depth) for c in children))
         if kind == "not_":
             return Not(self.expr(children[1], depth + 1))
         if kind == "group":
@@ -313,13 +317,6 @@ def _example(kind: Kind) -> str:
         Kind.DATETIME: "'2026-11-01T00:00:00Z'",
         Kind.DURATION: "'90s' or '1h30m'",
     }[kind]
-
-
-def _first_token(tree: Tree[Token]) -> Token:
-    for t in tree.scan_values(lambda v: isinstance(v, Token)):
-        assert isinstance(t, Token)
-        return t
-    raise AssertionError("a tree without tokens")
 
 
 def _unquote(literal: str) -> str:
