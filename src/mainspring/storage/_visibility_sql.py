@@ -195,6 +195,11 @@ def _tag(order: OrderBy) -> str:
 def _decode(token: str, order: OrderBy) -> tuple[float, str]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        if order.is_default and ":" in raw.split("|", 1)[0]:  # another order's token (those are tagged)
+            raise StorageError(
+                f"invalid page token {token!r}: it is of a listing in another order; "
+                "ask for the next page with the same query"
+            )
         parts = raw.split("|", 2) if not order.is_default else ["", *raw.split("|", 1)]
         if len(parts) != 3:
             raise ValueError("not a page token")
