@@ -99,7 +99,7 @@ async def test_the_replay_command_is_a_deploy_gate(
                 "--module",
                 "flows_new",
             ),
-            "give --type, --workflow-id or --file",
+            "give --type, --workflow-id, --query or --file",
         ),
     ):
         refused = await asyncio.to_thread(replay, *args)

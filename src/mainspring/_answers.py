@@ -19,6 +19,7 @@ from typing import Any
 from .errors import (
     AlreadyStartedError,
     InvalidArgumentError,
+    InvalidQueryError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -72,6 +73,8 @@ def resolve_address(address: str | None) -> str:
 
 def rpc_error(status: int, message: str, code: str = "error", details: Any = None) -> RPCError:
     """The exception for an error answer (HTTP status and body, or a channel's error message)."""
+    if status == 400 and code == "invalid_query":  # a list filter refused: the class that has its position
+        return InvalidQueryError(message, status=status, code=code, details=details)
     return _BY_STATUS.get(status, RPCError)(message, status=status, code=code, details=details)
 
 

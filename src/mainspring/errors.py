@@ -22,7 +22,8 @@
         ├── ServerUnavailableError    the server could not be reached, or cannot take the call now (503)
         │   └── ResourceExhaustedError  429: the server is overloaded; retry after ``.retry_after``
         ├── InvalidArgumentError      400: the request is wrong; the message says how
-        │   └── InvalidAddressError   a server address (list) is malformed; also a ``ValueError``
+        │   ├── InvalidAddressError   a server address (list) is malformed; also a ``ValueError``
+        │   └── InvalidQueryError     a list filter does not parse or names what is not there; ``.position``
         ├── PermissionDeniedError     403: the request is not allowed (origin, host, task token)
         ├── NotFoundError             404
         ├── AlreadyStartedError       409: a workflow with that id is already running
@@ -55,6 +56,7 @@ __all__ = [
     "FailureError",
     "InvalidAddressError",
     "InvalidArgumentError",
+    "InvalidQueryError",
     "MainspringError",
     "NondeterminismError",
     "NondeterministicCallError",
@@ -339,6 +341,32 @@ class InvalidArgumentError(RPCError):
 class InvalidAddressError(InvalidArgumentError, builtins.ValueError):
     """A server address, or an item of a list of them, is not HOST:PORT or an http(s) URL (raised before
     any request is made)."""
+
+
+class InvalidQueryError(InvalidArgumentError):
+    """A list filter (the ``query`` of ``list_workflows``, ``count_workflows``) was refused: it does not parse,
+    names an attribute that does not exist, or gives a value of the wrong type. ``code`` is "invalid_query";
+    ``details`` holds the query and where the offending token is (``position``, ``line``, ``column``)."""
+
+    @property
+    def position(self) -> int:
+        """Where the offending token starts, as an offset into the query (0 for its first character)."""
+        return int(self._where("position", 0))
+
+    @property
+    def line(self) -> int:
+        """The offending token's line, from 1."""
+        return int(self._where("line", 1))
+
+    @property
+    def column(self) -> int:
+        """The offending token's column, from 1."""
+        return int(self._where("column", 1))
+
+    def _where(self, key: str, default: int) -> int:
+        details = self.details if isinstance(self.details, dict) else {}
+        value = details.get(key, default)
+        return value if isinstance(value, int) else default
 
 
 class PermissionDeniedError(RPCError):

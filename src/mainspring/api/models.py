@@ -67,6 +67,8 @@ __all__ = [
     "Continuation",
     "ContinuationResult",
     "ContinueAsNewWorkflowCommand",
+    "CountGroup",
+    "CountWorkflowsResponse",
     "CreateNamespaceRequest",
     "DeleteWorkflowRequest",
     "DeleteWorkflowResponse",
@@ -466,6 +468,22 @@ class DescribeWorkflowResponse(_Model):
 class ListWorkflowsResponse(_Model):
     executions: list[WorkflowExecutionInfo]
     next_page_token: str | None = None
+
+
+class CountGroup(_Model):
+    """The runs of one group (one ExecutionStatus) of a count."""
+
+    group_values: list[str] = Field(description='The group\'s values, e.g. ["Running"] for a group by status.')
+    count: int
+
+
+class CountWorkflowsResponse(_Model):
+    """How many runs a list filter selects (Temporal's CountWorkflowExecutions)."""
+
+    count: int = Field(description="How many runs the query selects, in every group.")
+    groups: list[CountGroup] = Field(
+        default_factory=list, description="With group_by: the count of each group that has runs."
+    )
 
 
 class Event(_Model):

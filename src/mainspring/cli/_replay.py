@@ -2,8 +2,9 @@
 and exit non-zero listing every run it would break (a deploy gate in one command).
 
 The code is the ``@workflow.defn`` workflows of ``--module`` (imported as ``python -m`` would, from the
-current directory); the histories are the newest ``--limit`` runs of ``--type`` (or of ``--workflow-id``) on
-the server, or files exported with ``workflow show -o json`` (``--file``). Replay is ``worker.Replayer``'s.
+current directory); the histories are the newest ``--limit`` runs of ``--type`` (or of ``--workflow-id``, or
+that ``--query`` selects) on the server, or files exported with ``workflow show -o json`` (``--file``). Replay
+is ``worker.Replayer``'s.
 """
 
 from __future__ import annotations
@@ -67,7 +68,9 @@ def _from_file(path: str) -> WorkflowHistory:
         fail(f"--file {path!r} is not a workflow history: {what}", EXIT_INVALID, error="invalid_argument")
 
 
-def _from_server(api: Api, workflow_type: str | None, workflow_id: str | None, limit: int) -> list[WorkflowHistory]:
+def _from_server(
+    api: Api, workflow_type: str | None, workflow_id: str | None, limit: int, query: str | None = None
+) -> list[WorkflowHistory]:
     from ..worker import WorkflowHistory
     from ._workflow import history_events
 
@@ -77,6 +80,7 @@ def _from_server(api: Api, workflow_type: str | None, workflow_id: str | None, l
         params = {
             "workflow_type": workflow_type,
             "workflow_id": workflow_id,
+            "query": query,
             "limit": min(_PAGE, limit - len(runs)),
             "page_token": token,
         }
@@ -96,6 +100,13 @@ def _from_server(api: Api, workflow_type: str | None, workflow_id: str | None, l
 @click.option("--type", "-t", "workflow_type", default=None, help="Replay the newest runs of this workflow type.")
 @click.option("--workflow-id", "-w", default=None, help="Replay the newest runs of this workflow id.")
 @click.option(
+    "--query",
+    "-q",
+    default=None,
+    help="Replay the newest runs this list filter selects (e.g. \"WorkflowType = 'order' AND "
+    "ExecutionStatus = 'Completed'\"; README: Finding workflows).",
+)
+@click.option(
     "--limit", type=click.IntRange(1, 100_000), default=500, show_default=True, help="At most this many runs."
 )
 @click.option(
@@ -112,6 +123,7 @@ def replay(
     modules: tuple[str, ...],
     workflow_type: str | None,
     workflow_id: str | None,
+    query: str | None,
     limit: int,
     files: tuple[str, ...],
     output: str,
@@ -121,12 +133,15 @@ def replay(
 
     from ..worker import Replayer
 
-    if not files and workflow_type is None and workflow_id is None:
-        fail("give --type, --workflow-id or --file: the histories to replay", EXIT_INVALID, error="usage_error")
+    query = query or None
+    if not files and workflow_type is None and workflow_id is None and query is None:
+        fail(
+            "give --type, --workflow-id, --query or --file: the histories to replay", EXIT_INVALID, error="usage_error"
+        )
     replayer = Replayer(workflows=_workflows(modules), namespace=api.namespace)
     histories = [_from_file(f) for f in files]
-    if workflow_type is not None or workflow_id is not None:
-        histories += _from_server(api, workflow_type, workflow_id, limit)
+    if workflow_type is not None or workflow_id is not None or query is not None:
+        histories += _from_server(api, workflow_type, workflow_id, limit, query)
     failures: list[dict[str, Any]] = []
     for h in histories:
         result = asyncio.run(replayer.replay_workflow(h, raise_on_replay_failure=False))

@@ -529,6 +529,12 @@ def stack(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
                 click.echo(f"    {f['code']}")
 
 
+_QUERY_HELP = (
+    "A list filter, Temporal's: \"WorkflowType = 'order' AND ExecutionStatus = 'Running' "
+    "AND StartTime > '2026-11-01T00:00:00Z' ORDER BY StartTime DESC\" (README: Finding workflows)."
+)
+
+
 @workflow.command("list")
 @click.option(
     "--status",
@@ -541,6 +547,7 @@ def stack(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @click.option("--workflow-id", "-w", "workflow_id", default=None, help="Only the runs of this workflow id (its chain).")
 @click.option("--page-token", default=None, help="The next_page_token of the page before (with -o json).")
+@click.option("--query", "-q", default=None, help=_QUERY_HELP)
 @connection_options
 @run_sync
 def list_(
@@ -551,12 +558,14 @@ def list_(
     limit: int,
     workflow_id: str | None,
     page_token: str | None,
+    query: str | None,
     output: str,
 ) -> None:
-    """List workflow runs, newest first."""
+    """List workflow runs, newest first (or in --query's ORDER BY)."""
     page = api.get(
         api.path("/workflows"),
         {
+            "query": query or None,
             "status": status.upper() if status else None,
             "workflow_type": workflow_type,
             "workflow_id_prefix": workflow_id_prefix,
@@ -578,6 +587,22 @@ def list_(
             f"{e['status']:<10}  {e['workflow_id'][:30]:<30}  {e['workflow_type'][:24]:<24}  "
             f"{_fmt_time(e['start_time'])[:23]:<23}  {e['run_id']}"
         )
+
+
+@workflow.command("count")
+@click.option("--query", "-q", default=None, help=_QUERY_HELP)
+@click.option("--group-by", type=click.Choice(["ExecutionStatus"]), default=None, help="Also count each status's runs.")
+@connection_options
+@run_sync
+def count(api: Api, query: str | None, group_by: str | None, output: str) -> None:
+    """Count workflow runs (those --query selects), like `temporal workflow count`."""
+    answer = api.get(api.path("/workflows/count"), {"query": query or None, "group_by": group_by})
+    if output == "json":
+        echo_json(answer)
+        return
+    click.echo(f"Total: {answer['count']}")
+    for g in answer.get("groups") or ():
+        click.echo(f"  {', '.join(g['group_values'])}: {g['count']}")
 
 
 def _register_messages() -> None:

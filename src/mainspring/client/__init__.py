@@ -2,7 +2,12 @@
 
 from ._async_activity import AsyncActivityHandle
 from ._client import Client, WorkflowDescription, WorkflowHandle, WorkflowPage
-from ._listing import WorkflowExecution, WorkflowExecutionAsyncIterator
+from ._listing import (
+    WorkflowExecution,
+    WorkflowExecutionAsyncIterator,
+    WorkflowExecutionCount,
+    WorkflowExecutionCountAggregationGroup,
+)
 from ._transport import DEFAULT_ADDRESS, Transport, resolve_address
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
 from ._with_start import WithStartWorkflowOperation, WorkflowIDConflictPolicy
@@ -16,6 +21,8 @@ __all__ = [
     "WorkflowDescription",
     "WorkflowExecution",
     "WorkflowExecutionAsyncIterator",
+    "WorkflowExecutionCount",
+    "WorkflowExecutionCountAggregationGroup",
     "WorkflowHandle",
     "WorkflowIDConflictPolicy",
     "WorkflowPage",

@@ -24,7 +24,7 @@ from ..workflow import get_definition
 from ._async_activity import AsyncActivityHandle
 from ._channel import Channel
 from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
-from ._listing import WorkflowExecutionAsyncIterator
+from ._listing import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
 from ._retry import retrying as _retrying
 from ._stuck import StuckWatch
 from ._transport import Transport, outcome_unknown
@@ -508,8 +508,14 @@ class Client:
         page_token: str | None = None,
         workflow_id: str | None = None,
         page_size: int = 1000,
+        query: str | None = None,
     ) -> WorkflowExecutionAsyncIterator:
         """Runs, newest first (``workflow_id``: only that id's runs, e.g. a continue-as-new chain).
+
+        ``query`` is a list filter in Temporal's language, ANDed with the other filters, and its ORDER BY
+        the order: ``"WorkflowType = 'order' AND ExecutionStatus = 'Running' ORDER BY StartTime ASC"``
+        (README, "Finding workflows"). A query the server refuses raises ``InvalidQueryError``, whose
+        ``position``/``column`` point at the token at fault.
 
         ``await`` it for one page of at most ``limit`` runs (a ``WorkflowPage``, whose ``next_page_token``
         goes to the next call's ``page_token``), or ``async for wf in client.list_workflows(...)`` for up to
@@ -520,6 +526,7 @@ class Client:
             "workflow_type": workflow_type,
             "workflow_id_prefix": workflow_id_prefix,
             "workflow_id": workflow_id,
+            "query": query or None,
         }
 
         async def page(most: int, token: str | None) -> WorkflowPage:
@@ -530,6 +537,12 @@ class Client:
             return await self.get_workflow_handle(wid, run_id=run_id).fetch_history()
 
         return WorkflowExecutionAsyncIterator(page, history, limit, page_token, page_size=page_size)
+
+    async def count_workflows(self, query: str | None = None, *, group_by: str | None = None) -> WorkflowExecutionCount:
+        """How many runs ``query`` (a list filter, as ``list_workflows`` takes; every run without one)
+        selects; ``group_by="ExecutionStatus"`` also counts each status's runs (in ``.groups``)."""
+        params = {"query": query or None, "group_by": group_by}
+        return WorkflowExecutionCount.from_json(await self._call("GET", "/workflows/count", params=params))
 
     # --- namespaces -----------------------------------------------------------------------------------
 

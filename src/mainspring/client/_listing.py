@@ -14,7 +14,7 @@ the runs each page fetches.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,12 @@ from ._handle import WorkflowPage
 if TYPE_CHECKING:
     from ..worker import WorkflowHistory
 
-__all__ = ["WorkflowExecution", "WorkflowExecutionAsyncIterator"]
+__all__ = [
+    "WorkflowExecution",
+    "WorkflowExecutionAsyncIterator",
+    "WorkflowExecutionCount",
+    "WorkflowExecutionCountAggregationGroup",
+]
 
 #: The most runs one page of the server's list may hold.
 _MOST_PER_PAGE = 1000
@@ -61,6 +66,31 @@ class WorkflowExecution:
             namespace=e.get("namespace", ""),
             raw=e,
         )
+
+
+@dataclass(frozen=True)
+class WorkflowExecutionCountAggregationGroup:
+    """One group of a count (Temporal's name): the runs whose grouped attributes have these values."""
+
+    #: The group's values, one per grouped attribute: ``["Running"]`` for a count by ExecutionStatus.
+    group_values: Sequence[str]
+    count: int
+
+
+@dataclass(frozen=True)
+class WorkflowExecutionCount:
+    """What ``Client.count_workflows`` returns (Temporal's shape): how many runs, and per group if asked."""
+
+    count: int
+    groups: Sequence[WorkflowExecutionCountAggregationGroup]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> WorkflowExecutionCount:
+        groups = [
+            WorkflowExecutionCountAggregationGroup(list(g["group_values"]), int(g["count"]))
+            for g in data.get("groups") or ()
+        ]
+        return cls(int(data["count"]), groups)
 
 
 #: Fetches one page: (limit, page token) -> the page.

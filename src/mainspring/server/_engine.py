@@ -14,6 +14,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from .._validation import describe_input_error, schema_error, schema_problem
+from .._visibility._ast import STATUS_NAMES, VisibilityQuery
 from ..api import models as m
 from ..api.enums import (
     ActivityState,
@@ -577,6 +578,18 @@ class Engine(EngineCore):
         records, token = await self.store.list_executions(namespace, query)
         # As stored, i.e. committed (a cached copy may be ahead of its commit).
         return {"executions": [self._info(r) for r in records], "next_page_token": token}
+
+    async def count_workflows(
+        self, namespace: str, filter: VisibilityQuery | None, group_by_status: bool = False
+    ) -> dict[str, Any]:
+        """How many runs the filter selects (Temporal's CountWorkflowExecutions): ``count``, and with
+        ``group_by_status`` the count of each ExecutionStatus that has runs (Temporal's names)."""
+        self.check_namespace(namespace)
+        total, groups = await self.store.count_executions(namespace, filter, group_by_status)
+        return {
+            "count": total,
+            "groups": [{"group_values": [STATUS_NAMES[status]], "count": n} for status, n in groups],
+        }
 
     async def register_worker(self, namespace: str, req: m.RegisterWorkerRequest) -> Session:
         self.check_namespace(namespace)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from .._version import __version__
+from .._visibility._ast import MAX_QUERY_LENGTH, VisibilityQuery
 from ..api import activity_completion as ac
 from ..api import messages as msg
 from ..api import models as m
@@ -277,10 +278,31 @@ async def _list_workflows(engine: Engine, c: Caller, b: None) -> Any:
             limit=_q_int(c, "limit", 100, high=1000),
             page_token=_q(c, "page_token"),
             workflow_id=_list_workflow_id(c),
+            filter=_list_filter(c),
         )
         return await engine.list_workflows(c.namespace, query)
     except StorageError as e:  # a page token the store cannot read
         raise InvalidArgumentError(str(e), code="invalid_argument") from None
+
+
+def _list_filter(c: Caller) -> VisibilityQuery | None:
+    """The optional ``query`` of a listing or a count, parsed (InvalidQueryError, a 400 naming where, if not)."""
+    text = c.query.get("query")
+    if text is None or not text.strip():
+        return None
+    from .._visibility._parser import parse_query  # the parser (lark) loads at the first query, not at start
+
+    return parse_query(text)
+
+
+async def _count_workflows(engine: Engine, c: Caller, b: None) -> Any:
+    group_by = c.query.get("group_by") or None
+    if group_by is not None and group_by != "ExecutionStatus":
+        raise InvalidArgumentError(
+            f"cannot group by {group_by!r}; group_by takes ExecutionStatus (or leave it out for one count)",
+            code="invalid_argument",
+        )
+    return await engine.count_workflows(c.namespace, _list_filter(c), group_by_status=group_by is not None)
 
 
 async def _describe(engine: Engine, c: Caller, b: None) -> Any:
@@ -434,6 +456,13 @@ _TEXT = {"maxLength": MAX_ID_LENGTH}
 _WID = Query("workflow_id", "string", "The workflow id.", required=True, schema=_ID)
 _RID = Query("run_id", "string", "A run id; the newest run of the workflow id when omitted.", schema=_TEXT)
 _PAGE = Query("page_token", "string", "next_page_token of the previous page.", schema=_TEXT)
+_QUERY = Query(
+    "query",
+    "string",
+    "A list filter in Temporal's language, e.g. WorkflowType = 'order' AND ExecutionStatus = 'Running' "
+    "ORDER BY StartTime DESC (a 400 with code invalid_query and details.position if it is refused).",
+    schema={"maxLength": MAX_QUERY_LENGTH},
+)
 _NO_TASK = ((204, "No task arrived before the wait ended; poll again"),)
 
 # --- async activity completion (``features.async_completion``) -------------------------------------------
@@ -552,6 +581,26 @@ OPERATIONS: tuple[Operation, ...] = (
                 Query("limit", "integer", "Page size (1..1000, default 100).", schema={"minimum": 1, "maximum": 1000}),
                 Query("workflow_id", "string", "Only the runs of this workflow id (its chain).", schema=_ID),
                 _PAGE,
+                _QUERY,
+            ),
+        ),
+    ),
+    Operation(
+        "count_workflows",
+        "Count workflow runs, optionally by status",
+        _count_workflows,
+        answer=m.CountWorkflowsResponse,
+        http=Http(
+            "GET",
+            _NS + "/workflows/count",
+            query=(
+                _QUERY,
+                Query(
+                    "group_by",
+                    "string",
+                    "ExecutionStatus: also count the runs of each status.",
+                    schema={"enum": ["ExecutionStatus"]},
+                ),
             ),
         ),
     ),

@@ -52,10 +52,13 @@ import abc
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..api.enums import EventType, WorkflowStatus
 from ..errors import MainspringError
+
+if TYPE_CHECKING:
+    from .._visibility._ast import VisibilityQuery
 
 __all__ = [
     "ConditionFailedError",
@@ -207,6 +210,9 @@ class ListQuery:
     limit: int = 100
     #: Opaque keyset cursor from a previous page.
     page_token: str | None = None
+    #: A parsed list filter (``mainspring._visibility``), ANDed with the fields above; its ORDER BY is the
+    #: listing's order (newest first without one). Both stores compile it in ``_visibility_sql``.
+    filter: VisibilityQuery | None = None
 
 
 #: One stored event of a run, as its store holds it: (run id, event id, event type, event time, attributes as
@@ -361,7 +367,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_executions(self, namespace: str, query: ListQuery) -> tuple[list[ExecutionRecord], str | None]:
-        """A page of runs, newest first, without their mutable state; and the next page's token."""
+        """A page of runs, newest first (or in the filter's order), without their mutable state; and the next
+        page's token."""
+
+    @abc.abstractmethod
+    async def count_executions(
+        self, namespace: str, filter: VisibilityQuery | None, group_by_status: bool = False
+    ) -> tuple[int, list[tuple[WorkflowStatus, int]]]:
+        """How many runs the filter selects (every run without one); with ``group_by_status`` also how many
+        of each status that has any, as (status, count) pairs. Without it the pairs are empty."""
 
     @abc.abstractmethod
     async def delete_execution(self, run_id: str) -> bool:

@@ -58,10 +58,14 @@ from ._pg_leases import LeaseLostError, LeaseOptions, ShardLeases, StoreLease
 from ._pg_schema import check, latest_schema_version, migrate
 from ._pg_writes import can_update_together, creates_together, delete_run, updates_together, write_one
 from ._sqlite_writes import EXEC_COLUMNS
-from .sqlite import _EVENT_TYPES, _decode_token, _encode_token, _loads, _row_to_record
+from ._visibility_sql import POSTGRES, count_rows, count_sql, list_sql, next_page_token
+from .sqlite import _EVENT_TYPES, _loads, _row_to_record
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection, AsyncCursor, AsyncPipeline
+
+    from .._visibility._ast import VisibilityQuery
+    from ..api.enums import WorkflowStatus
 
 __all__ = ["PostgresStore", "latest_schema_version", "redact"]
 
@@ -599,43 +603,17 @@ class PostgresStore(Store):
         return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
 
     async def list_executions(self, namespace: str, query: ListQuery) -> tuple[list[ExecutionRecord], str | None]:
-        where = ["namespace=%s"]
-        params: list[Any] = [namespace]
-        if query.status is not None:
-            where.append("status=%s")
-            params.append(query.status.value)
-        if query.workflow_type:
-            where.append("workflow_type=%s")
-            params.append(query.workflow_type)
-        if query.workflow_id is not None:
-            where.append("workflow_id=%s")
-            params.append(query.workflow_id)
-        if query.workflow_id_prefix:
-            # Byte order, as SQLite compares: a prefix range whatever the database's collation.
-            where.append('workflow_id COLLATE "C" >= %s AND workflow_id COLLATE "C" < %s')
-            params += [query.workflow_id_prefix, query.workflow_id_prefix + "\U0010ffff"]
-        if query.started_after is not None:
-            where.append("start_time>=%s")
-            params.append(query.started_after)
-        if query.started_before is not None:
-            where.append("start_time<%s")
-            params.append(query.started_before)
-        if query.page_token:
-            start, run_id = _decode_token(query.page_token)
-            where.append('(start_time<%s OR (start_time=%s AND run_id COLLATE "C" < %s))')
-            params += [start, start, run_id]
-        limit = max(1, min(query.limit, 1000))
-        rows = await self._read(
-            "SELECT "
-            + EXEC_COLUMNS
-            + " FROM executions WHERE "
-            + " AND ".join(where)
-            + ' ORDER BY start_time DESC, run_id COLLATE "C" DESC LIMIT %s',
-            (*params, limit + 1),
-        )
+        sql, params, limit = list_sql(namespace, query, POSTGRES, EXEC_COLUMNS)
+        rows = await self._read(sql, params)
         records = [_row_to_record(r, None) for r in rows[:limit]]
-        token = _encode_token(records[-1].start_time, records[-1].run_id) if len(rows) > limit else None
+        token = next_page_token(query, records[-1]) if len(rows) > limit else None
         return records, token
+
+    async def count_executions(
+        self, namespace: str, filter: VisibilityQuery | None, group_by_status: bool = False
+    ) -> tuple[int, list[tuple[WorkflowStatus, int]]]:
+        sql, params = count_sql(namespace, ListQuery(filter=filter), POSTGRES, group_by_status)
+        return count_rows(await self._read(sql, params), group_by_status)
 
     async def delete_execution(self, run_id: str) -> bool:
         deleted: bool = await self._enqueue(lambda cur: delete_run(cur, run_id))

@@ -16,7 +16,6 @@ into rows, in ``_sqlite_writes``.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import queue
@@ -26,7 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._json import dumps_str, loads
 from .._repeats import RepeatedLog
@@ -61,6 +60,10 @@ from ._sqlite_file import (
     take_file_lock,
 )
 from ._sqlite_writes import EXEC_COLUMNS, delete_run, write_creates_together, write_one, write_updates_together
+from ._visibility_sql import SQLITE, count_rows, count_sql, list_sql, next_page_token
+
+if TYPE_CHECKING:
+    from .._visibility._ast import VisibilityQuery
 
 __all__ = ["SQLiteStore", "latest_schema_version"]
 
@@ -628,42 +631,17 @@ class SQLiteStore(Store):
             raise StorageError(f"the history of run {run_id} cannot be read: a stored event is damaged ({e})") from e
 
     async def list_executions(self, namespace: str, query: ListQuery) -> tuple[list[ExecutionRecord], str | None]:
-        where = ["namespace=?"]
-        params: list[Any] = [namespace]
-        if query.status is not None:
-            where.append("status=?")
-            params.append(query.status.value)
-        if query.workflow_type:
-            where.append("workflow_type=?")
-            params.append(query.workflow_type)
-        if query.workflow_id is not None:
-            where.append("workflow_id=?")
-            params.append(query.workflow_id)
-        if query.workflow_id_prefix:
-            where.append("workflow_id>=? AND workflow_id<?")
-            params += [query.workflow_id_prefix, query.workflow_id_prefix + "\U0010ffff"]
-        if query.started_after is not None:
-            where.append("start_time>=?")
-            params.append(query.started_after)
-        if query.started_before is not None:
-            where.append("start_time<?")
-            params.append(query.started_before)
-        if query.page_token:
-            start, run_id = _decode_token(query.page_token)
-            where.append("(start_time<? OR (start_time=? AND run_id<?))")
-            params += [start, start, run_id]
-        limit = max(1, min(query.limit, 1000))
-        rows = self._read(
-            "SELECT "
-            + EXEC_COLUMNS
-            + " FROM executions WHERE "
-            + " AND ".join(where)
-            + " ORDER BY start_time DESC, run_id DESC LIMIT ?",
-            (*params, limit + 1),
-        )
+        sql, params, limit = list_sql(namespace, query, SQLITE, EXEC_COLUMNS)
+        rows = self._read(sql, params)
         records = [_row_to_record(r, None) for r in rows[:limit]]
-        token = _encode_token(records[-1].start_time, records[-1].run_id) if len(rows) > limit else None
+        token = next_page_token(query, records[-1]) if len(rows) > limit else None
         return records, token
+
+    async def count_executions(
+        self, namespace: str, filter: VisibilityQuery | None, group_by_status: bool = False
+    ) -> tuple[int, list[tuple[WorkflowStatus, int]]]:
+        sql, params = count_sql(namespace, ListQuery(filter=filter), SQLITE, group_by_status)
+        return count_rows(self._read(sql, params), group_by_status)
 
     async def delete_execution(self, run_id: str) -> bool:
         # A write like any other, through the writer: applied in order with the run's transitions before it.
@@ -773,16 +751,3 @@ class SQLiteStore(Store):
 
     async def count_contents(self) -> StoreCounts:
         return self._snapshot(_sqlite_copy.count_contents)
-
-
-def _encode_token(start_time: float, run_id: str) -> str:
-    return base64.urlsafe_b64encode(f"{start_time!r}|{run_id}".encode()).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> tuple[float, str]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        start, run_id = raw.split("|", 1)
-        return float(start), run_id
-    except (ValueError, UnicodeDecodeError) as e:
-        raise StorageError(f"invalid page token {token!r}") from e
