@@ -428,3 +428,17 @@ def chromium() -> Iterator[Any]:
             yield b
         finally:
             b.close()
+
+
+def watched_page(browser: Any, viewport: dict[str, int], **context: Any) -> Iterator[Any]:
+    """A page of a fresh browser context, for a fixture to yield from: closed afterwards, and the test
+    fails if the page threw an uncaught error meanwhile."""
+    ctx = browser.new_context(viewport=viewport, locale="en-US", **context)
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
+    try:
+        yield pg
+    finally:
+        ctx.close()
+    assert not errors, f"the page logged errors: {errors}"

@@ -150,9 +150,10 @@ def test_cluster_describe_a_running_postgres_server(postgres_url: str, tmp_path:
         assert "SHARD" in r.stdout and shard["owner"] in r.stdout
     finally:
         srv.stop()
-    # Stopped cleanly: it gave its lease back.
+    # Stopped cleanly: it gave its lease back and left the list (a crashed server stays there, "gone").
     view = ok_json("cluster", "describe", "--db", postgres_url)
     assert [s["live"] for s in view["shards"]] == [False]
+    assert view["servers"] == []
 
 
 async def test_sqlite_store_migrate_false_refuses_a_schema_behind_and_says_what_it_applied(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from support import ServerProcess, WorkerProcess, chromium, wait_until
+from support import ServerProcess, WorkerProcess, chromium, wait_until, watched_page
 
 pytestmark = pytest.mark.slow
 
@@ -40,15 +40,7 @@ def srv(tmp_path: Path) -> Iterator[ServerProcess]:
 @pytest.fixture
 def page() -> Iterator[Page]:
     with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
-        pg = context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
-        try:
-            yield pg
-        finally:
-            context.close()
-        assert not errors, f"the page logged errors: {errors}"
+        yield from watched_page(browser, {"width": 1440, "height": 900})
 
 
 def _status(server: ServerProcess, workflow_id: str) -> str:

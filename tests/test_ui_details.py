@@ -27,7 +27,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from support import ServerProcess, WorkerProcess, chromium, wait_until
+from support import ServerProcess, WorkerProcess, chromium, wait_until, watched_page
 
 pytestmark = pytest.mark.slow
 
@@ -61,15 +61,7 @@ def browser() -> Iterator[Browser]:
 
 
 def _page(browser: Browser, viewport: dict[str, int]) -> Iterator[Page]:
-    context = browser.new_context(viewport=viewport, color_scheme="light", locale="en-US")  # type: ignore[arg-type]
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
-    try:
-        yield pg
-    finally:
-        context.close()
-    assert not errors, f"the page logged errors: {errors}"
+    yield from watched_page(browser, viewport, color_scheme="light")
 
 
 @pytest.fixture

@@ -57,6 +57,9 @@ __all__ = [
     "CancelWorkflowRequest",
     "CancelWorkflowResponse",
     "ChildWorkflowInfo",
+    "ClusterResponse",
+    "ClusterServer",
+    "ClusterShard",
     "Command",
     "CompleteActivityTaskRequest",
     "CompleteActivityTaskResponse",
@@ -254,6 +257,43 @@ class HealthResponse(_Model):
     version: str
     store: str = Field(description="The store the server keeps its state in.")
     load: ServerLoad
+
+
+class ClusterServer(_Model):
+    """A server sharing the store, as the store records it."""
+
+    node: str = Field(description="Its node name (host-pid-random unless set), unique among the servers.")
+    address: str = Field(description="Where its API answers (host:port); empty if it registered none.")
+    status: Literal["active", "standby", "draining", "gone"] = Field(
+        description="active: holds a live lease and serves; standby: alive, waiting to take over; draining: "
+        "told to hand the store over (`mainspring cluster drain`); gone: not seen within a lease."
+    )
+    started_at: str
+    seen_at: str = Field(description="When it last renewed its lease or announced itself (the database's clock).")
+    this: bool = Field(description="It is the server that answered this request.")
+
+
+class ClusterShard(_Model):
+    """A shard's lease: the server holding it writes the shard's executions, fenced by its epoch."""
+
+    shard: int
+    owner: str | None = Field(description="The holder's node name; null if nobody ever held it.")
+    owner_address: str | None = None
+    epoch: int = Field(description="Bumped at each takeover: writes carrying an older epoch are refused.")
+    expires_at: str | None
+    live: bool = Field(description="Held and not yet expired.")
+
+
+class ClusterResponse(_Model):
+    """The servers sharing this server's store and the store's shard leases, read from the store."""
+
+    store: str = Field(description="The store, as messages name it (passwords redacted).")
+    kind: Literal["sqlite", "postgresql"]
+    shared: bool = Field(description="Several servers can share it (PostgreSQL); a SQLite file has one.")
+    now: str = Field(description="The time the view was read at, by the clock leases are measured by.")
+    lease_seconds: float | None = Field(description="How long a lease lasts unless renewed; null for SQLite.")
+    servers: list[ClusterServer]
+    shards: list[ClusterShard]
 
 
 class OkResponse(_Model):

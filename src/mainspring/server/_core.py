@@ -111,6 +111,10 @@ class EngineCore:
         self.store = store
         self.config = config
         self.clock: Clock = clock or SystemClock()
+        #: Where this server answers (host:port of its API) and when it started serving (Unix seconds): set by
+        #: the server once its port is bound and its store open; what the cluster view says of this server.
+        self.address = ""
+        self.started_at = self.clock.now()
         self.matching = Matching()
         self.timers = TimerWheel(self.clock)
         self._cache: OrderedDict[str, Execution] = OrderedDict()

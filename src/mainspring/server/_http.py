@@ -330,4 +330,5 @@ def _ui_routes() -> list[BaseRoute]:
         Route("/", home, methods=["GET"]),
         Mount("/static", app=Static(directory=static), name="static"),
         Route("/namespaces/{rest:path}", page, methods=["GET"]),
+        Route("/cluster", page, methods=["GET"]),
     ]

@@ -28,6 +28,7 @@ from ..api.fields import MAX_EVENT_ID, MAX_SECONDS, MAX_UNIX_TIME
 from ..api.names import ID_PATTERN, MAX_ID_LENGTH, check_id, check_namespace
 from ..errors import InvalidArgumentError
 from ..storage import ListQuery, StorageError
+from ._cluster import cluster_answer
 from ._engine import Engine, iso
 from ._type_hints import pending_task_hint, start_warning
 
@@ -211,6 +212,10 @@ async def _health(engine: Engine, c: Caller, b: None) -> Any:
             "loop_late_ms_10s": round(admission.worst_lateness(10) * 1000, 1),
         },
     }
+
+
+async def _describe_cluster(engine: Engine, c: Caller, b: None) -> Any:
+    return await cluster_answer(engine)
 
 
 async def _list_namespaces(engine: Engine, c: Caller, b: None) -> Any:
@@ -502,6 +507,14 @@ OPERATIONS: tuple[Operation, ...] = (
         _health,
         answer=m.HealthResponse,
         http=Http("GET", "/api/v1/health"),
+        tag="server",
+    ),
+    Operation(
+        "describe_cluster",
+        "The servers sharing this server's store, and the store's shard leases",
+        _describe_cluster,
+        answer=m.ClusterResponse,
+        http=Http("GET", "/api/v1/cluster"),
         tag="server",
     ),
     Operation(

@@ -161,6 +161,8 @@ class Server:
         for s in (self._socket, self._ui_socket):
             if s is not None:
                 s.listen(2048)
+        self.engine.address = self.address
+        self.engine.started_at = self.engine.clock.now()
         try:
             await self.engine.start()
         except MainspringError as e:  # e.g. the namespaces could not be written (a full disk)

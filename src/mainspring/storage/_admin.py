@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import _pg_schema, _sqlite_file, store_from_url
 from ._base import StorageError
-from ._pg_leases import Lease
+from ._cluster import ClusterNode, ClusterView, read_cluster
 from .sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -53,43 +52,6 @@ class MigrationReport:
     before: int
     after: int
     applied: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class ClusterNode:
-    """A server that registered in the database (a row of ``cluster_nodes``; rows of servers that are
-    gone stay, their ``seen_at`` growing old)."""
-
-    node: str
-    address: str
-    started_at: datetime
-    seen_at: datetime
-    draining: bool
-
-
-@dataclass(frozen=True)
-class ClusterView:
-    """The servers and shard leases of a PostgreSQL store, as the database had them at ``now`` (its clock,
-    the one leases are measured by)."""
-
-    store: str
-    now: datetime
-    nodes: tuple[ClusterNode, ...]
-    shards: tuple[Lease, ...]
-    #: How long a lease lasts unless renewed (the store's setting): a server not seen for longer is gone.
-    lease_duration: timedelta
-
-    def live(self, lease: Lease) -> bool:
-        return lease.owner is not None and lease.expires_at is not None and lease.expires_at > self.now
-
-    def status(self, node: ClusterNode) -> str:
-        """``active`` (it holds a live lease), ``draining``, ``standby`` (alive, holding nothing), or
-        ``gone`` (not seen within a lease)."""
-        if any(self.live(s) and s.owner == node.node for s in self.shards):
-            return "active"
-        if self.now - node.seen_at > self.lease_duration:
-            return "gone"
-        return "draining" if node.draining else "standby"
 
 
 def _sqlite_path(store: SQLiteStore) -> str:
@@ -202,28 +164,13 @@ async def describe_cluster(url: str) -> ClusterView | None:
     assert isinstance(store, PostgresStore)
     where, conn = await _pg_connect(url)
     try:
-        cur = await conn.execute("SELECT now(), to_regclass('shard_leases') IS NOT NULL")
-        row = await cur.fetchone()
-        assert row is not None
-        now, has_tables = row
-        if not has_tables:
-            version = max(await _pg_schema.applied_versions(conn), default=0)
-            raise StorageError(
-                f"the database {where} has no Mainspring cluster tables (schema version {version}): "
-                f"run `mainspring store migrate --db {where}`"
-            )
-        cur = await conn.execute(
-            "SELECT node, address, started_at, seen_at, draining FROM cluster_nodes ORDER BY started_at, node"
-        )
-        nodes = tuple(ClusterNode(str(n), str(a), s, seen, bool(d)) for n, a, s, seen, d in await cur.fetchall())
-        cur = await conn.execute("SELECT shard, owner, epoch, expires_at, address FROM shard_leases ORDER BY shard")
-        shards = tuple(Lease(int(s), o, int(e), x, a) for s, o, e, x, a in await cur.fetchall())
+        view = await read_cluster(conn, where, store.lease_options.duration)
         await conn.rollback()
     except psycopg.Error as e:
         raise _pg_failed("read", where, e) from None
     finally:
         await conn.close()
-    return ClusterView(where, now, nodes, shards, store.lease_options.duration)
+    return view
 
 
 async def drain_server(url: str, node: str) -> list[str]:

@@ -59,6 +59,7 @@ from ..errors import MainspringError
 
 if TYPE_CHECKING:
     from .._visibility._ast import VisibilityQuery
+    from ._cluster import ClusterView
 
 __all__ = [
     "ConditionFailedError",
@@ -295,6 +296,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def description(self) -> str:
         """Where the data lives, for humans (e.g. the SQLite file's path)."""
+
+    async def describe_cluster(self) -> ClusterView | None:
+        """The servers sharing this store and their leases, as the store records them; None for a store
+        one server owns whole (a SQLite file: the server holding it is the only one)."""
+        return None
 
     # Namespaces
     @abc.abstractmethod

@@ -234,6 +234,12 @@ class ShardLeases:
         for s in which:
             self.held.pop(s, None)
 
+    async def leave(self) -> None:
+        """Take this server off the list of servers, as it stops cleanly: a server that crashed stays
+        listed, its ``seen_at`` growing old (``gone``), and a stopped one must not look like a standby."""
+        async with self.conn.transaction():
+            await self.conn.execute("DELETE FROM cluster_nodes WHERE node = %s", (self.node,))
+
     async def drain(self, node: str) -> list[str]:
         """Mark ``node`` (a server's node name, or its address) draining: it stops taking shards and gives
         its own back at its next round. The node names marked (none if there is no such server)."""
@@ -434,6 +440,7 @@ class StoreLease:
             try:
                 if self.lost is None:
                     await self.leases.release()
+                    await self.leases.leave()
             except Exception as e:  # it lapses by itself
                 log.info("could not give the store lease back: %s", e)
             await self.leases.conn.close()

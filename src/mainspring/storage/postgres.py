@@ -54,6 +54,7 @@ from ._base import (
     StoredRun,
     StoredSchema,
 )
+from ._cluster import ClusterView, read_cluster
 from ._pg_leases import LeaseLostError, LeaseOptions, ShardLeases, StoreLease
 from ._pg_schema import check, latest_schema_version, migrate
 from ._pg_writes import can_update_together, creates_together, delete_run, updates_together, write_one
@@ -190,6 +191,13 @@ class PostgresStore(Store):
     def holder(self) -> tuple[str, str] | None:
         """While ``open`` waits for a store another server holds: that server's (node, address)."""
         return self._lease.holder if self._lease is not None else None
+
+    async def describe_cluster(self) -> ClusterView:
+        async def read(conn: AsyncConnection[Any]) -> ClusterView:
+            return await read_cluster(conn, redact(self.url), self.lease_options.duration, me=self.node)
+
+        view: ClusterView = await self._with_reader(read)
+        return view
 
     # --- connections ----------------------------------------------------------------------------------
 

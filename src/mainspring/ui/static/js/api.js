@@ -64,6 +64,7 @@ export const paths = {
     `/namespaces/${encodeURIComponent(ns)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}`,
   taskQueues: (ns) => `/namespaces/${encodeURIComponent(ns)}/task-queues`,
   taskQueue: (ns, name) => `/namespaces/${encodeURIComponent(ns)}/task-queues/${encodeURIComponent(name)}`,
+  cluster: () => "/cluster",
 };
 
 /**

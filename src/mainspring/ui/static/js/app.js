@@ -9,6 +9,7 @@ import { openStartDialog } from "./start_dialog.js";
 import * as workflowsPage from "./pages/workflows.js";
 import * as runPage from "./pages/run.js";
 import * as taskQueuesPage from "./pages/task_queues.js";
+import * as clusterPage from "./pages/cluster.js";
 
 // Path patterns, most specific last; ":name" segments are captured (already percent-decoded).
 const ROUTES = [
@@ -17,10 +18,13 @@ const ROUTES = [
   { parts: ["namespaces", ":ns", "workflows", ":workflowId", ":runId"], page: "workflows", mount: runPage.mount },
   { parts: ["namespaces", ":ns", "task-queues"], page: "task-queues", mount: taskQueuesPage.mount },
   { parts: ["namespaces", ":ns", "task-queues", ":name"], page: "task-queues", mount: taskQueuesPage.mount },
+  // The servers sharing the store: of no namespace (the chrome keeps the last one the user was in).
+  { parts: ["cluster"], page: "cluster", mount: clusterPage.mount },
 ];
 
 let current = null; // { route, params, dispose }
 let namespaces = null; // names, once fetched
+let lastNs = "default"; // the namespace of the last namespaced page, for the pages of none
 
 function decode(segment) {
   try {
@@ -74,6 +78,8 @@ function render({ scroll = false } = {}) {
     return;
   }
   const { route, params } = found;
+  if (params.ns === undefined) params.ns = lastNs;
+  else lastNs = params.ns;
   updateChrome(params.ns, route.page);
   const container = h("div", { class: "page-inner" });
   replace(app, container);
@@ -92,7 +98,8 @@ function render({ scroll = false } = {}) {
 /** The namespace select, the nav links and their targets follow the page's namespace. */
 function updateChrome(ns, page) {
   document.querySelectorAll("[data-nav]").forEach((a) => {
-    const target = a.dataset.nav === "task-queues" ? paths.taskQueues(ns) : paths.workflows(ns);
+    const nav = a.dataset.nav;
+    const target = nav === "task-queues" ? paths.taskQueues(ns) : nav === "cluster" ? paths.cluster() : paths.workflows(ns);
     a.setAttribute("href", target);
     if (a.dataset.nav === page) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -153,7 +160,7 @@ function onClick(event) {
   const a = event.target.closest("a[href]");
   if (!a || a.target || a.hasAttribute("download")) return;
   const url = new URL(a.href, location.href);
-  if (url.origin !== location.origin || !url.pathname.startsWith("/namespaces/")) return;
+  if (url.origin !== location.origin || !(url.pathname.startsWith("/namespaces/") || url.pathname === paths.cluster())) return;
   event.preventDefault();
   if (url.pathname + url.search === location.pathname + location.search) return;
   navigate(url.pathname + url.search + url.hash);
