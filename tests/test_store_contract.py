@@ -356,6 +356,11 @@ async def test_a_follow_on_run_and_namespaces_keys_and_schemas(opener: Opener) -
     assert await store.get_workflow_schema("default", "tq", "wf") == {"type": "object"}
     assert await store.get_workflow_handlers("default", "tq", "wf") == [{"kind": "signal", "name": "s"}]
     assert await store.get_workflow_schema("default", "tq", "other") is None
+    # When a worker build was first seen: the earliest start wins, a later one changes nothing.
+    assert await store.note_build("default", "tq", "1.0", 100.5) == 100.5
+    assert await store.note_build("default", "tq", "1.0", 300.0) == 100.5
+    assert await store.note_build("default", "tq", "1.0", 50.25) == 50.25
+    assert await store.note_build("default", "other-tq", "1.0", 400.0) == 400.0
 
     first = _record("chain", start=1.0)
     await store.write(ExecutionWrite(first, None, [_started(first.run_id)]))
@@ -376,6 +381,11 @@ async def test_a_follow_on_run_and_namespaces_keys_and_schemas(opener: Opener) -
     store = await opener()
     assert await store.server_key("task_tokens") == key
     assert await store.get_namespace("team") is not None
+    assert await store.note_build("default", "tq", "1.0", 900.0) == 50.25
+    assert [(b.task_queue, b.build_id, b.first_seen) for b in await store.export_worker_builds()] == [
+        ("other-tq", "1.0", 400.0),
+        ("tq", "1.0", 50.25),
+    ]
 
 
 # --- PostgreSQL: schema, ownership, faults -------------------------------------------------------------

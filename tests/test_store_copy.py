@@ -209,6 +209,8 @@ async def fill(store: Store, runs: int) -> None:
     await store.create_namespace("other", "the other one")
     await store.server_key("task_tokens")
     await store.put_workflow_schema("default", "q", "wf", {"type": "string"}, [{"kind": "signal", "name": "go"}])
+    await store.note_build("default", "q", "1.0", 1000.25)
+    await store.note_build("default", "q", "2.0", 1100.5)
     for i in range(runs):
         wid = f"wf-{i % (runs - 1)}"  # the last run shares the first one's id
         n_events = 40 if i % 7 == 3 else 3
@@ -253,6 +255,7 @@ async def everything(store: Store) -> tuple[Any, ...]:
         await store.list_namespaces(),
         await store.export_server_keys(),
         await store.export_workflow_schemas(),
+        await store.export_worker_builds(),
         [(r.record, r.state, r.current, r.pending) for r in runs],
         events,
     )
@@ -286,7 +289,8 @@ async def test_the_copy_moves_every_row_byte_for_byte_in_small_pages(
         first = await everything(stores[0])
         assert await everything(stores[1]) == first
         assert await everything(stores[2]) == first
-        assert len(first[3]) == 31 and sum(1 for r in first[3] if r[2] is not None) == 30  # one id has 2 runs
+        assert len(first[4]) == 31 and sum(1 for r in first[4] if r[2] is not None) == 30  # one id has 2 runs
+        assert len(first[3]) == 2  # the worker builds
         with pytest.raises(CopyError, match="already holds 31 workflow runs"):
             await copy_store(stores[0], stores[2])
     finally:

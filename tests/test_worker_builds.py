@@ -8,6 +8,7 @@ whose build has no worker left says so in describe; the task queue lists the bui
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -270,3 +271,33 @@ def test_a_bad_build_id_at_registration_is_a_400_naming_the_field(server: Server
         },
     )
     assert r.status_code == 400 and "versioning_behavior" in r.text, r.text
+
+
+def test_which_build_is_newest_survives_a_server_restart(tmp_path: Path) -> None:
+    """Build 2.0's worker started after 1.0's, so 2.0 takes the new runs. The server is killed and started
+    again; 1.0's worker, restarted meanwhile, reconnects with a start time later than 2.0's: 2.0 must stay
+    the newest, as the store remembers when each build was first seen."""
+    server = ServerProcess(tmp_path / "order.db").start()
+    url = server.url + "/api/v1/namespaces/default/workers"
+    t0 = time.time() - 600
+
+    def register(build: str, started_at: float) -> None:
+        body = {"identity": f"worker-{build}", "task_queue": "ordered", "build_id": build, "started_at": started_at}
+        r = httpx.post(url, json=body, timeout=10)
+        assert r.status_code in (200, 201), r.text
+
+    def current() -> list[str]:
+        return [b["build_id"] for b in _queue(server, "ordered")["builds"] if b["current"]]
+
+    try:
+        register("1.0", t0)
+        register("2.0", t0 + 10)
+        assert current() == ["2.0"]
+        server.restart()  # SIGKILL, then start again on the same store
+        register("1.0", t0 + 300)  # its worker restarted, after 2.0's started
+        register("2.0", t0 + 10)  # 2.0's worker, running all along, reconnects
+        assert current() == ["2.0"]
+        register("3.0", t0 + 400)  # a build first seen now is the newest
+        assert current() == ["3.0"]
+    finally:
+        server.stop()

@@ -83,6 +83,7 @@ def _echo_report(report: CopyReport, src: str, dst: str) -> None:
         ("pending items", report.source.pending, report.destination.pending),
         ("server keys", report.source.server_keys, report.destination.server_keys),
         ("workflow schemas", report.source.workflow_schemas, report.destination.workflow_schemas),
+        ("worker builds", report.source.worker_builds, report.destination.worker_builds),
     )
     click.echo(f"Copied in {report.seconds:.1f}s, checked:")
     click.echo(f"  {'':18}{'source':>14}{'destination':>14}")

@@ -611,6 +611,9 @@ class Engine(EngineCore):
                 handlers = None if wt.handlers is None else [h.model_dump() for h in wt.handlers]
                 await self.store.put_workflow_schema(namespace, req.task_queue, wt.name, wt.input_schema, handlers)
                 self._schemas[key] = wt.input_schema
+        if req.build_id is not None:
+            started = self.clock.now() if req.started_at is None else req.started_at
+            await self._note_build(namespace, req.task_queue, req.build_id, started)
         return self.matching.new_session(
             namespace,
             req.task_queue,
@@ -622,6 +625,21 @@ class Engine(EngineCore):
             started_at=req.started_at,
             versioning={w.name: w.versioning_behavior.value for w in req.workflow_types if w.versioning_behavior},
         )
+
+    async def _note_build(self, namespace: str, task_queue: str, build_id: str, started: float) -> None:
+        """Learn when ``build_id`` was first seen on the queue from the store, which keeps the earliest start
+        of its workers: which build is newest must not change when the server restarts and an old build's
+        worker reconnects first. One write per build and server, or when an earlier start shows up."""
+        key = (namespace, task_queue, build_id)
+        known = self.matching.build_first_seen.get(key)
+        if known is not None and known <= started:
+            return
+        try:
+            first = await self.store.note_build(namespace, task_queue, build_id, started)
+        except StorageError as e:  # the worker still registers: this server orders the build by memory alone
+            log.warning("could not record build %r of task queue %r: %s", build_id, task_queue, e)
+            return
+        self.matching.build_first_seen[key] = first if known is None else min(known, first)
 
     def session(self, namespace: str, session_id: str) -> Session:
         s = self.matching.sessions.get(session_id)

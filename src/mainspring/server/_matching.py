@@ -111,8 +111,9 @@ class Matching:
         #: workflow tasks, and their activities on the run's own task queue).
         self.build_queues: dict[tuple[str, str, str, Kind], TaskQueue] = {}
         #: (namespace, task queue, build id) -> when its first worker started (the earliest ``started_at``
-        #: seen). A build's worker restarted later does not make an older build current again. Memory only: after a
-        #: server restart, it is learnt again from the workers that reconnect.
+        #: seen). A build's worker restarted later does not make an older build current again. The engine
+        #: fills it from the store (``Store.note_build``) before a worker of a build registers, so that this
+        #: holds across server restarts too.
         self.build_first_seen: dict[tuple[str, str, str], float] = {}
         self._ids = itertools.count(1)
 

@@ -263,6 +263,16 @@ class StoredSchema:
 
 
 @dataclass(slots=True, frozen=True)
+class StoredBuild:
+    """When a worker build was first seen on a task queue (``note_build``), as stored."""
+
+    namespace: str
+    task_queue: str
+    build_id: str
+    first_seen: float
+
+
+@dataclass(slots=True, frozen=True)
 class StoreCounts:
     """How much a store holds, table by table: what a copy checks on both sides."""
 
@@ -273,6 +283,7 @@ class StoreCounts:
     pending: int
     server_keys: int
     workflow_schemas: int
+    worker_builds: int
 
 
 class Store(abc.ABC):
@@ -424,6 +435,13 @@ class Store(abc.ABC):
         self, namespace: str, task_queue: str, workflow_type: str
     ) -> dict[str, Any] | None: ...
 
+    # Worker builds
+    @abc.abstractmethod
+    async def note_build(self, namespace: str, task_queue: str, build_id: str, first_seen: float) -> float:
+        """Record that a worker of ``build_id`` polls ``task_queue``, started at ``first_seen`` (Unix seconds),
+        unless an earlier time is recorded; the earliest recorded, which orders the builds (the one first seen
+        last gets new runs) across server restarts."""
+
     # Moving a whole store to another (``store copy``, see ``storage._copy``). Runs are read in pages by
     # run id, in byte order (the same order in every store), with their values as the stored text.
     async def export_runs(self, after: str, limit: int) -> list[StoredRun]:
@@ -447,16 +465,24 @@ class Store(abc.ABC):
         """Every announced input schema and set of handlers."""
         raise StorageError(f"{type(self).__name__} cannot be copied from")
 
+    async def export_worker_builds(self) -> list[StoredBuild]:
+        """When each worker build was first seen, by namespace, task queue and build."""
+        raise StorageError(f"{type(self).__name__} cannot be copied from")
+
     async def import_runs(self, runs: Sequence[StoredRun]) -> None:
         """Add ``runs`` as they are (rows, current-run entries, pending items, histories), atomically and
         durably; ``StorageError`` (and nothing added) if any of them clashes with what the store holds."""
         raise StorageError(f"{type(self).__name__} cannot be copied to")
 
     async def import_metadata(
-        self, namespaces: Sequence[NamespaceRecord], keys: Sequence[StoredKey], schemas: Sequence[StoredSchema]
+        self,
+        namespaces: Sequence[NamespaceRecord],
+        keys: Sequence[StoredKey],
+        schemas: Sequence[StoredSchema],
+        builds: Sequence[StoredBuild] = (),
     ) -> None:
-        """Add or replace namespaces, server keys and workflow schemas as given, atomically and durably. Keys
-        are replaced too: the runs copied with them hold tokens and links signed with them."""
+        """Add or replace namespaces, server keys, workflow schemas and worker builds as given, atomically and
+        durably. Keys are replaced too: the runs copied with them hold tokens and links signed with them."""
         raise StorageError(f"{type(self).__name__} cannot be copied to")
 
     async def count_contents(self) -> StoreCounts:

@@ -75,12 +75,14 @@ async def copy_store(src: Store, dst: Store, *, progress: Callable[[CopyProgress
     namespaces = await src.list_namespaces()
     keys = await src.export_server_keys()
     schemas = await src.export_workflow_schemas()
+    builds = await src.export_worker_builds()
     # What the destination had (a server started on it once made its default namespace and its keys): the
     # source's replace them, and the counts at the end add only the new ones.
     had_namespaces = {n.name for n in await dst.list_namespaces()}
     had_keys = {k.name for k in await dst.export_server_keys()}
     had_schemas = {(s.namespace, s.task_queue, s.workflow_type) for s in await dst.export_workflow_schemas()}
-    await _written(dst.import_metadata(namespaces, keys, schemas), dst, 0)
+    had_builds = {(b.namespace, b.task_queue, b.build_id) for b in await dst.export_worker_builds()}
+    await _written(dst.import_metadata(namespaces, keys, schemas, builds), dst, 0)
 
     runs = events = 0
     writing: asyncio.Future[None] | None = None
@@ -115,6 +117,8 @@ async def copy_store(src: Store, dst: Store, *, progress: Callable[[CopyProgress
         server_keys=before.server_keys + len({k.name for k in keys} - had_keys),
         workflow_schemas=before.workflow_schemas
         + len({(s.namespace, s.task_queue, s.workflow_type) for s in schemas} - had_schemas),
+        worker_builds=before.worker_builds
+        + len({(b.namespace, b.task_queue, b.build_id) for b in builds} - had_builds),
     )
     if after_counts != expected or runs != source.executions:
         wrong = ", ".join(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._base import NamespaceRecord, StoreCounts, StoredEvent, StoredKey, StoredRun, StoredSchema
+from ._base import NamespaceRecord, StoreCounts, StoredBuild, StoredEvent, StoredKey, StoredRun, StoredSchema
 from ._sqlite_copy import COUNTS, EXPORT_RUNS, stored_run
 from ._sqlite_writes import EXEC_COLUMNS
 
@@ -99,6 +99,7 @@ async def import_metadata(
     namespaces: Sequence[NamespaceRecord],
     keys: Sequence[StoredKey],
     schemas: Sequence[StoredSchema],
+    builds: Sequence[StoredBuild],
 ) -> None:
     if namespaces:
         await cur.executemany(
@@ -118,6 +119,12 @@ async def import_metadata(
             "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (namespace, task_queue, workflow_type) DO UPDATE SET "
             "input_schema = EXCLUDED.input_schema, updated_at = EXCLUDED.updated_at, handlers = EXCLUDED.handlers",
             [(s.namespace, s.task_queue, s.workflow_type, s.input_schema, s.updated_at, s.handlers) for s in schemas],
+        )
+    if builds:
+        await cur.executemany(
+            "INSERT INTO worker_builds (namespace, task_queue, build_id, first_seen) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (namespace, task_queue, build_id) DO UPDATE SET first_seen = EXCLUDED.first_seen",
+            [(b.namespace, b.task_queue, b.build_id, b.first_seen) for b in builds],
         )
 
 

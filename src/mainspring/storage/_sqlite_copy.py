@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..api.enums import WorkflowStatus
-from ._base import ExecutionRecord, NamespaceRecord, StoreCounts, StoredEvent, StoredKey, StoredRun, StoredSchema
+from ._base import (
+    ExecutionRecord,
+    NamespaceRecord,
+    StoreCounts,
+    StoredBuild,
+    StoredEvent,
+    StoredKey,
+    StoredRun,
+    StoredSchema,
+)
 from ._sqlite_writes import EXEC_COLUMNS
 
 __all__ = ["count_contents", "export_events", "export_runs", "import_metadata", "import_runs", "stored_run"]
@@ -121,6 +130,7 @@ def import_metadata(
     namespaces: Sequence[NamespaceRecord],
     keys: Sequence[StoredKey],
     schemas: Sequence[StoredSchema],
+    builds: Sequence[StoredBuild],
 ) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO namespaces VALUES (?, ?, ?)",
@@ -134,13 +144,18 @@ def import_metadata(
         " (namespace, task_queue, workflow_type, input_schema, updated_at, handlers) VALUES (?, ?, ?, ?, ?, ?)",
         [(s.namespace, s.task_queue, s.workflow_type, s.input_schema, s.updated_at, s.handlers) for s in schemas],
     )
+    conn.executemany(
+        "INSERT OR REPLACE INTO worker_builds (namespace, task_queue, build_id, first_seen) VALUES (?, ?, ?, ?)",
+        [(b.namespace, b.task_queue, b.build_id, b.first_seen) for b in builds],
+    )
 
 
 #: The statements of ``count_contents``, the same in both stores' SQL.
 COUNTS = (
     "SELECT (SELECT count(*) FROM namespaces), (SELECT count(*) FROM executions), "
     "(SELECT count(*) FROM executions WHERE status = 'RUNNING'), (SELECT count(*) FROM history), "
-    "(SELECT count(*) FROM pending), (SELECT count(*) FROM server_keys), (SELECT count(*) FROM workflow_schemas)"
+    "(SELECT count(*) FROM pending), (SELECT count(*) FROM server_keys), (SELECT count(*) FROM workflow_schemas), "
+    "(SELECT count(*) FROM worker_builds)"
 )
 
 

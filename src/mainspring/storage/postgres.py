@@ -49,6 +49,7 @@ from ._base import (
     StorageError,
     Store,
     StoreCounts,
+    StoredBuild,
     StoredEvent,
     StoredKey,
     StoredRun,
@@ -657,6 +658,20 @@ class PostgresStore(Store):
                 yield rec
             last = records[-1].run_id
 
+    async def note_build(self, namespace: str, task_queue: str, build_id: str, first_seen: float) -> float:
+        async def do(cur: AsyncCursor[Any]) -> float:
+            await cur.execute(
+                "INSERT INTO worker_builds VALUES (%s, %s, %s, %s) ON CONFLICT (namespace, task_queue, build_id) "
+                "DO UPDATE SET first_seen = LEAST(worker_builds.first_seen, EXCLUDED.first_seen) RETURNING first_seen",
+                (namespace, task_queue, build_id, first_seen),
+            )
+            row = await cur.fetchone()
+            assert row is not None
+            return float(row[0])
+
+        earliest: float = await self._enqueue(do)
+        return earliest
+
     async def put_workflow_schema(
         self,
         namespace: str,
@@ -728,10 +743,21 @@ class PostgresStore(Store):
     async def import_runs(self, runs: Sequence[StoredRun]) -> None:
         await self._enqueue(_Bulk(lambda cur: _pg_copy.import_runs(cur, runs)))
 
+    async def export_worker_builds(self) -> list[StoredBuild]:
+        rows = await self._read(
+            "SELECT namespace, task_queue, build_id, first_seen FROM worker_builds "
+            'ORDER BY namespace COLLATE "C", task_queue COLLATE "C", build_id COLLATE "C"'
+        )
+        return [StoredBuild(*r) for r in rows]
+
     async def import_metadata(
-        self, namespaces: Sequence[NamespaceRecord], keys: Sequence[StoredKey], schemas: Sequence[StoredSchema]
+        self,
+        namespaces: Sequence[NamespaceRecord],
+        keys: Sequence[StoredKey],
+        schemas: Sequence[StoredSchema],
+        builds: Sequence[StoredBuild] = (),
     ) -> None:
-        await self._enqueue(_Bulk(lambda cur: _pg_copy.import_metadata(cur, namespaces, keys, schemas)))
+        await self._enqueue(_Bulk(lambda cur: _pg_copy.import_metadata(cur, namespaces, keys, schemas, builds)))
 
     async def count_contents(self) -> StoreCounts:
         counts: StoreCounts = await self._with_reader(_pg_copy.count_contents)

@@ -41,6 +41,7 @@ from ._base import (
     StorageError,
     Store,
     StoreCounts,
+    StoredBuild,
     StoredEvent,
     StoredKey,
     StoredRun,
@@ -674,6 +675,22 @@ class SQLiteStore(Store):
                 yield rec
             last = records[-1].run_id
 
+    async def note_build(self, namespace: str, task_queue: str, build_id: str, first_seen: float) -> float:
+        def do(conn: sqlite3.Connection) -> float:
+            conn.execute(
+                "INSERT INTO worker_builds VALUES (?, ?, ?, ?) ON CONFLICT (namespace, task_queue, build_id) "
+                "DO UPDATE SET first_seen = min(first_seen, excluded.first_seen)",
+                (namespace, task_queue, build_id, first_seen),
+            )
+            row = conn.execute(
+                "SELECT first_seen FROM worker_builds WHERE namespace=? AND task_queue=? AND build_id=?",
+                (namespace, task_queue, build_id),
+            ).fetchone()
+            return float(row[0])
+
+        earliest: float = await self._submit(do)
+        return earliest
+
     async def put_workflow_schema(
         self,
         namespace: str,
@@ -744,10 +761,21 @@ class SQLiteStore(Store):
         except sqlite3.IntegrityError as e:  # refused alone: nothing of it was written
             raise StorageError(f"the database {self.path!r} already holds some of these runs ({e})") from None
 
+    async def export_worker_builds(self) -> list[StoredBuild]:
+        rows = self._read(
+            "SELECT namespace, task_queue, build_id, first_seen FROM worker_builds "
+            "ORDER BY namespace, task_queue, build_id"
+        )
+        return [StoredBuild(*r) for r in rows]
+
     async def import_metadata(
-        self, namespaces: Sequence[NamespaceRecord], keys: Sequence[StoredKey], schemas: Sequence[StoredSchema]
+        self,
+        namespaces: Sequence[NamespaceRecord],
+        keys: Sequence[StoredKey],
+        schemas: Sequence[StoredSchema],
+        builds: Sequence[StoredBuild] = (),
     ) -> None:
-        await self._submit(lambda conn: _sqlite_copy.import_metadata(conn, namespaces, keys, schemas))
+        await self._submit(lambda conn: _sqlite_copy.import_metadata(conn, namespaces, keys, schemas, builds))
 
     async def count_contents(self) -> StoreCounts:
         return self._snapshot(_sqlite_copy.count_contents)
