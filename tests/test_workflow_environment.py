@@ -63,3 +63,20 @@ async def test_channels_reach_the_server_in_process_with_its_checks() -> None:
         channel = Channel(env.client.transport, "/api/v1/no/such/channel")
         with pytest.raises(PermissionDeniedError, match="refused the channel"):
             await channel.open()
+
+
+async def test_the_collector_thresholds_are_raised_while_an_environment_runs_and_put_back_after() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # CPython's defaults
+        async with await WorkflowEnvironment.start_time_skipping():
+            assert gc.get_threshold() == (50_000, 5, 2)
+        assert gc.get_threshold() == (700, 10, 10)
+        # Changed by the test meanwhile: left as the test set it.
+        async with await WorkflowEnvironment.start_local():
+            gc.set_threshold(1000, 10, 10)
+        assert gc.get_threshold() == (1000, 10, 10)
+    finally:
+        gc.set_threshold(*before)

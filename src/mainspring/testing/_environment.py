@@ -28,12 +28,13 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .._gc import raise_gc_thresholds
 from ..client import Client
 from ..errors import RPCError
 from ._skipping import SkippingClock, skip_while_idle
@@ -53,6 +54,7 @@ class WorkflowEnvironment:
         clock: SkippingClock | None = None,
         skipper: asyncio.Task[None] | None = None,
         ending: set[asyncio.Task[None]] | None = None,
+        restore_gc: Callable[[], None] | None = None,
     ) -> None:
         #: A client of the environment's server.
         self.client = client
@@ -63,6 +65,7 @@ class WorkflowEnvironment:
         self._skipper = skipper
         #: Terminations of deadlocked runs under way (time does not skip meanwhile).
         self._ending: set[asyncio.Task[None]] = ending if ending is not None else set()
+        self._restore_gc = restore_gc
 
     @staticmethod
     def start_local(*, db_filename: str | Path | None = None, namespace: str = "default", **settings: Any) -> _Starting:
@@ -128,6 +131,9 @@ class WorkflowEnvironment:
             await self._serving
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._restore_gc is not None:
+            self._restore_gc()
+            self._restore_gc = None
 
     async def __aenter__(self) -> WorkflowEnvironment:
         return self
@@ -197,7 +203,9 @@ class _Starting:
         client = await Client.connect(server.address, namespace=self._namespace)
         # The client's and its workers' channels reach the server without a socket (see client._loopback).
         client.transport.loopback = server.api_app
-        env = WorkflowEnvironment(client, server, serving, tmp, clock, skipper, ending)
+        # The server, its workers and the test share this process: the collector's default thresholds would
+        # have it scan every run's objects again and again (a third of W16's time). Put back at shutdown.
+        env = WorkflowEnvironment(client, server, serving, tmp, clock, skipper, ending, raise_gc_thresholds())
         if clock is not None:
             server.engine.on_workflow_task_failure = env._on_workflow_task_failure
         return env
