@@ -74,6 +74,7 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
         host=settings["ip"],
         port=settings["port"],
         ui_port=None if settings["headless"] else settings["ui_port"],
+        metrics_port=settings.get("metrics_port"),
         namespaces=("default", *[n for n in namespaces if n != "default"]),
         max_payload_bytes=parse_size(settings["max_payload_size"]),
         worker_session_timeout=timedelta(seconds=settings["worker_session_timeout"]),
@@ -101,6 +102,9 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
         if ui is not None:
             ui_host, ui_port_bound = ui.rsplit(":", 1)
             click.echo(f"  Web UI      http://{'localhost' if ui_host == '127.0.0.1' else ui_host}:{ui_port_bound}")
+        metrics = srv.metrics_address
+        if metrics is not None:
+            click.echo(f"  Metrics     http://{metrics}/metrics")
         click.echo(f"  Database    {where}{kind}")
         click.echo(f"  Namespaces  {', '.join(config.namespaces)}")
         age = _process_age()

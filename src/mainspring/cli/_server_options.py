@@ -85,6 +85,15 @@ SERVER_OPTIONS: tuple[_Option, ...] = (
             help="Port of the web UI (0 picks a free one).",
         ),
     ),
+    _Option(
+        ("--metrics-port",),
+        "METRICS_PORT",
+        dict(
+            type=click.IntRange(0, 65535),
+            default=None,
+            help="Serve Prometheus metrics at http://IP:PORT/metrics (off unless given; 0 picks a free port).",
+        ),
+    ),
     _Option(("--headless",), "HEADLESS", dict(is_flag=True, help="Run without the web UI.")),
     _Option(
         ("--standby",),

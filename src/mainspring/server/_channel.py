@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -272,10 +273,21 @@ class _Connection:
             if op is None:
                 raise InvalidArgumentError(f"unknown operation {name!r}", code="invalid_argument")
             body = _body(op.request, raw, caller.session, name)
-            result = await op.call(self.engine, caller, body)
+            metrics = self.engine.metrics
+            if metrics is None:
+                result = await op.call(self.engine, caller, body)
+            else:
+                t0 = time.perf_counter()
+                try:
+                    result = await op.call(self.engine, caller, body)
+                finally:
+                    metrics.operation(name, time.perf_counter() - t0)
             await self.send({"i": i, "ok": result})
         except (RPCError, StorageError) as e:
-            await self._send_error(i, answer_for(e).channel_error())
+            answer = answer_for(e)
+            if self.engine.metrics is not None:
+                self.engine.metrics.operation_failed(name if op is not None else "unknown", answer.code)
+            await self._send_error(i, answer.channel_error())
         except asyncio.CancelledError:
             raise
         except (WebSocketDisconnect, RuntimeError):

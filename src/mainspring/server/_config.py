@@ -25,6 +25,8 @@ class ServerConfig:
     port: int = 7233
     #: Port of the web UI (which also serves the API, for the browser); None runs without it.
     ui_port: int | None = 8233
+    #: Port of the Prometheus metrics (``GET /metrics``); None (the default) counts nothing.
+    metrics_port: int | None = None
     #: Host names (or addresses, optionally ``NAME:PORT``) the server answers to besides its own:
     #: localhost, 127.0.0.1, ::1, ``host``, and bound to 0.0.0.0 or ::, the machine's name and addresses.
     #: Any other Host header is refused (that is what stops DNS rebinding); ``*`` allows every one.

@@ -70,6 +70,7 @@ from ._transition import Transition, TransitionScope
 from .features import COMMAND_KINDS, CommandKinds
 
 if TYPE_CHECKING:
+    from ._metrics import Metrics
     from .features.activity_tasks import ActivityTasks
     from .features.workflow_tasks import WorkflowTasks
 
@@ -115,6 +116,9 @@ class EngineCore:
         #: the server once its port is bound and its store open; what the cluster view says of this server.
         self.address = ""
         self.started_at = self.clock.now()
+        #: The server's Prometheus metrics (``_metrics``), or None when they are off: then the paths that
+        #: count cost one attribute test.
+        self.metrics: Metrics | None = None
         self.matching = Matching()
         self.timers = TimerWheel(self.clock)
         self._cache: OrderedDict[str, Execution] = OrderedDict()
@@ -235,9 +239,14 @@ class EngineCore:
 
     async def _load(self, run_id: str) -> Execution | None:
         ex = self._cache.get(run_id)
+        metrics = self.metrics
         if ex is not None:
             self._cache.move_to_end(run_id)
+            if metrics is not None:
+                metrics.cache_hit()
             return ex
+        if metrics is not None:
+            metrics.cache_miss()
         if not self.store.owns(run_id):  # another server's (see "the store lock" in storage._base)
             return None
         rec = await self.store.get_run(run_id)
@@ -301,6 +310,8 @@ class EngineCore:
                 cache.move_to_end(run_id)
                 continue
             del cache[run_id]
+            if self.metrics is not None:
+                self.metrics.evicted()
             evict -= 1
             if evict == 0:
                 return

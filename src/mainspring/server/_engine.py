@@ -280,6 +280,8 @@ class Engine(EngineCore):
                 ex.creating = None
                 if self.health.failures:
                     self.health.succeeded()
+                if self.metrics is not None:
+                    self.metrics.workflow_started(namespace, req.workflow_type)
 
         creating.add_done_callback(settled)
         self._cache[run_id] = ex

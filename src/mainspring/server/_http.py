@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -133,6 +135,32 @@ def _too_large(size: str, limit: int, max_payload: int) -> PayloadTooLargeError:
 
 
 def _make_route(engine: Engine, op: Operation, http: Http) -> Route:
+    endpoint = _endpoint(engine, op, http)
+    metrics, name = engine.metrics, op.name
+    if metrics is not None:  # decided once, when the app is built: no cost per request when off
+        plain = endpoint
+
+        async def endpoint(request: Request) -> Response:
+            t0 = time.perf_counter()
+            response = await plain(request)
+            metrics.operation(name, time.perf_counter() - t0)
+            if response.status_code >= 400:
+                metrics.operation_failed(name, _code_of(response))
+            return response
+
+    return Route(http.path, endpoint, methods=[http.method], name=http.operation_id or op.name)
+
+
+def _code_of(response: Response) -> str:
+    """The error code of an error answer (its JSON body's ``code``)."""
+    try:
+        code = orjson.loads(response.body).get("code")
+    except (orjson.JSONDecodeError, AttributeError):
+        code = None
+    return code if isinstance(code, str) else f"http_{response.status_code}"
+
+
+def _endpoint(engine: Engine, op: Operation, http: Http) -> Callable[[Request], Awaitable[Response]]:
     body_model = op.request if http.takes_body else None
     limit = body_limit(engine.max_payload)
     call, waits = op.call, op.waits
@@ -161,7 +189,7 @@ def _make_route(engine: Engine, op: Operation, http: Http) -> Route:
             # the server's error (each one logged a traceback; a thousand at once stalled the server).
             return Response(status_code=400)
 
-    return Route(http.path, endpoint, methods=[http.method], name=http.operation_id or op.name)
+    return endpoint
 
 
 def openapi_document() -> dict[str, Any]:

@@ -19,6 +19,7 @@ from ._config import ServerConfig
 from ._engine import Engine
 from ._guard import Guard, RequestCheck, SitePolicy
 from ._http import build_app
+from ._metrics import Metrics, metrics_app
 from ._protocol import BoundedHttpToolsProtocol, LingeringWebSocketProtocol
 from ._standby import StandbyResponder
 from ._timers import Clock
@@ -96,6 +97,7 @@ class Server:
         self._uvicorn: _Uvicorn | None = None
         self._socket: socket.socket | None = None
         self._ui_socket: socket.socket | None = None
+        self._metrics_socket: socket.socket | None = None
         self.started_in: float = 0.0
         #: The API's ASGI application, once started: in-process clients may open channels to it directly.
         self.api_app: Any = None
@@ -104,6 +106,14 @@ class Server:
     def address(self) -> str:
         assert self._socket is not None
         host, port = self._socket.getsockname()[:2]
+        return f"{host}:{port}"
+
+    @property
+    def metrics_address(self) -> str | None:
+        """host:port of the Prometheus metrics, or None when they are off."""
+        if self._metrics_socket is None:
+            return None
+        host, port = self._metrics_socket.getsockname()[:2]
         return f"{host}:{port}"
 
     @property
@@ -136,6 +146,12 @@ class Server:
             except ServerStartError:
                 self._socket.close()
                 raise
+        if self.config.metrics_port is not None:
+            try:
+                self._metrics_socket = _bind(self.config.host, self.config.metrics_port, what="--metrics-port")
+            except ServerStartError:
+                self._close_sockets()
+                raise
         try:
             checks = (*self._site_policy().checks(), *self.request_checks)
             if hasattr(self.store, "address"):  # where other servers and clients are told to find this one
@@ -158,10 +174,11 @@ class Server:
         except MainspringError as e:
             self._close_sockets()
             raise ServerStartError(str(e)) from None
-        for s in (self._socket, self._ui_socket):
+        for s in (self._socket, self._ui_socket, self._metrics_socket):
             if s is not None:
                 s.listen(2048)
         self.engine.address = self.address
+        metrics = self._start_metrics()
         self.engine.started_at = self.engine.clock.now()
         try:
             await self.engine.start()
@@ -174,15 +191,18 @@ class Server:
         api = Guard(build_app(self.engine), checks)
         self.api_app = api
         app: Any = api
+        by_port: dict[int, Any] = {}
         if self._ui_socket is not None:
-            ui = Guard(build_app(self.engine, ui=True), checks)
-            ui_port = self._ui_socket.getsockname()[1]
+            by_port[self._ui_socket.getsockname()[1]] = Guard(build_app(self.engine, ui=True), checks)
+        if metrics is not None and self._metrics_socket is not None:
+            by_port[self._metrics_socket.getsockname()[1]] = metrics_app(metrics)
+        if by_port:
 
             async def app(scope: Any, receive: Any, send: Any) -> None:
-                # One server, two ports: the API's, and the UI's (pages plus the same API, so the
-                # browser calls it from the same origin).
+                # One server, up to three ports: the API's, the UI's (pages plus the same API, so the
+                # browser calls it from the same origin), and the metrics'.
                 server = scope.get("server")
-                target = ui if server is not None and server[1] == ui_port else api
+                target = by_port.get(server[1], api) if server is not None else api
                 await target(scope, receive, send)
 
         uv_config = uvicorn.Config(
@@ -218,15 +238,29 @@ class Server:
     async def serve(self) -> None:
         """Serve until SIGINT/SIGTERM (or ``stop()``), then shut down cleanly."""
         assert self._uvicorn is not None and self._socket is not None
-        sockets = [self._socket] + ([self._ui_socket] if self._ui_socket is not None else [])
+        sockets = [s for s in (self._socket, self._ui_socket, self._metrics_socket) if s is not None]
         try:
             await self._uvicorn.serve(sockets=sockets)
         finally:
             await self.engine.stop()
             await self.store.close()
 
+    def _start_metrics(self) -> Metrics | None:
+        """Count for Prometheus, if a metrics port is set: the engine, its store and its closes report."""
+        if self._metrics_socket is None:
+            return None
+        metrics = self.engine.metrics = Metrics(self.engine)
+        self.store.observe_commit = metrics.commit
+
+        def closed(t: Any) -> None:
+            rec = t.ex.record
+            metrics.workflow_closed(rec.namespace, rec.workflow_type, rec.status.value)
+
+        self.engine.on_close(closed)
+        return metrics
+
     def _close_sockets(self) -> None:
-        for s in (self._socket, self._ui_socket):
+        for s in (self._socket, self._ui_socket, self._metrics_socket):
             if s is not None:
                 s.close()
 

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -288,6 +288,14 @@ class StoreCounts:
 
 class Store(abc.ABC):
     """Durable storage for namespaces, executions and their histories."""
+
+    #: Called after each group commit that went through with its time (seconds) and how many writes it
+    #: held (the server's metrics); it may be called from the store's writer thread.
+    observe_commit: Callable[[float, int], None] | None = None
+
+    def leases_held(self) -> int | None:
+        """How many shard leases this server holds; None for a store that has none (SQLite)."""
+        return None
 
     @abc.abstractmethod
     async def open(self) -> None:

@@ -188,6 +188,10 @@ class PostgresStore(Store):
     def description(self) -> str:
         return f"PostgreSQL at {redact(self.url)}"
 
+    def leases_held(self) -> int | None:
+        lease = self._lease
+        return len(lease.leases.held) if lease is not None and lease.leases is not None else 0
+
     @property
     def holder(self) -> tuple[str, str] | None:
         """While ``open`` waits for a store another server holds: that server's (node, address)."""
@@ -336,6 +340,7 @@ class PostgresStore(Store):
             return
         psycopg = _driver()
         results: dict[int, tuple[bool, Any]] = {}
+        t0 = time.perf_counter()
         try:
             conn = await self._writer_conn()
             lease = self._lease
@@ -366,6 +371,9 @@ class PostgresStore(Store):
         except (LeaseLostError, psycopg.Error, StorageError, OSError) as e:
             await self._failed(batch, e)
             return
+        observe = self.observe_commit
+        if observe is not None:
+            observe(time.perf_counter() - t0, len(batch))
         for i, p in enumerate(batch):
             if p.future.done():
                 continue

@@ -382,8 +382,12 @@ class SQLiteStore(Store):
         lock = self._shared_lock
         if lock is not None:
             lock.acquire()
+        t0 = time.perf_counter()
         try:
             self._write_batch(conn, batch)
+            observe = self.observe_commit
+            if observe is not None:
+                observe(time.perf_counter() - t0, len(batch))
             if self._checkpointer is not None:
                 self._checkpointer.written()
             if self._failed[0]:

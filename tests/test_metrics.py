@@ -1,0 +1,125 @@
+"""Prometheus metrics (``--metrics-port``) of a real server running the hello example with a real worker,
+read back with Prometheus' own text-format parser (``prometheus_client.parser``): workflow starts and closes
+by namespace, type and status; operation latency and errors by operation (HTTP routes and the worker
+channel alike); the store's commits; the execution cache; task queue backlogs and workers. Labels carry no
+workflow or run ids. Without the flag nothing listens and nothing is counted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from support import EXAMPLES, ON_POSTGRES, ServerProcess, WorkerProcess, free_port, run_cli, running, wait_until
+
+HELLO_INPUT = '--input={"code":"python","kind":"typesafe"}'
+
+
+def scrape(port: int) -> dict[str, list[Any]]:
+    """Every sample by metric family name (samples: name, labels, value)."""
+    r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/plain")
+    return {f.name: f.samples for f in text_string_to_metric_families(r.text)}
+
+
+def value(families: dict[str, list[Any]], sample: str, **labels: str) -> float:
+    family = sample.removesuffix("_total").removesuffix("_count").removesuffix("_sum").removesuffix("_bucket")
+    for s in families.get(family, []):
+        if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
+            return float(s.value)
+    return 0.0
+
+
+def test_the_metrics_count_a_workflow_end_to_end(tmp_path: Path) -> None:
+    port = free_port()
+    server = ServerProcess(tmp_path / "m.db", extra_args=["--metrics-port", str(port)])
+    worker = WorkerProcess(EXAMPLES / "hello" / "worker.py", server.address, log_path=tmp_path / "w.log")
+    with running(server, worker):
+        server.start()
+        assert f"Metrics     http://127.0.0.1:{port}/metrics" in server.log()
+        worker.start()
+        started = run_cli(
+            "workflow",
+            "execute",
+            "--task-queue=hello-task-queue",
+            "--type=sdk_example_workflow",
+            "--workflow-id=metrics-hello-1",
+            HELLO_INPUT,
+            address=server.address,
+        )
+        assert started.returncode == 0, started.stderr
+        # A run no worker takes: its workflow task waits in the backlog.
+        waiting = run_cli(
+            "workflow", "start", "--task-queue=nobody-polls", "--type=Lonely", "--workflow-id=metrics-lonely",
+            address=server.address,
+        )  # fmt: skip
+        assert waiting.returncode == 0, waiting.stderr
+        # An error answer: a workflow that does not exist.
+        missing = httpx.get(
+            f"{server.url}/api/v1/namespaces/default/workflows/describe", params={"workflow_id": "no-such"}
+        )
+        assert missing.status_code == 404
+
+        m = scrape(port)
+        ns = {"namespace": "default"}
+        assert value(m, "mainspring_workflow_started_total", **ns, workflow_type="sdk_example_workflow") == 1
+        assert value(m, "mainspring_workflow_started_total", **ns, workflow_type="Lonely") == 1
+        closed = {"workflow_type": "sdk_example_workflow", "status": "COMPLETED"}
+        assert value(m, "mainspring_workflow_closed_total", **ns, **closed) == 1
+        assert value(m, "mainspring_operation_duration_seconds_count", operation="start_workflow") == 2
+        # The worker's calls over its channel are operations of the same table.
+        assert value(m, "mainspring_operation_duration_seconds_count", operation="complete_workflow_task") >= 1
+        assert value(m, "mainspring_operation_duration_seconds_count", operation="complete_activity_task") == 1
+        assert value(m, "mainspring_operation_errors_total", operation="describe_workflow", code="not_found") == 1
+        assert value(m, "mainspring_store_commit_duration_seconds_count") >= 3
+        assert value(m, "mainspring_store_commit_writes_sum") >= value(m, "mainspring_store_commit_writes_count")
+        assert value(m, "mainspring_execution_cache_lookups_total", result="hit") >= 1
+        assert value(m, "mainspring_execution_cache_runs") >= 1
+        backlog = {"task_queue": "nobody-polls", "kind": "workflow"}
+        assert value(m, "mainspring_task_queue_backlog", **ns, **backlog) == 1
+        assert value(m, "mainspring_task_queue_workers", **ns, task_queue="hello-task-queue") == 1
+        assert [s.labels["version"] for s in m["mainspring_build_info"]] != []
+        if ON_POSTGRES:  # the one server holds the store's lease
+            assert value(m, "mainspring_shard_leases_held") == 1
+        else:
+            assert "mainspring_shard_leases_held" not in m
+        # Bounded labels: ids are not among them.
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert "metrics-hello-1" not in text and "metrics-lonely" not in text and "no-such" not in text
+
+        # The port serves GET /metrics and nothing else.
+        other = httpx.get(f"http://127.0.0.1:{port}/api/v1/health")
+        assert other.status_code == 404 and json.loads(other.text)["code"] == "not_found"
+        assert httpx.post(f"http://127.0.0.1:{port}/metrics").status_code == 404
+        assert httpx.head(f"http://127.0.0.1:{port}/metrics").status_code == 200
+
+
+def test_without_the_flag_nothing_listens(tmp_path: Path) -> None:
+    port = free_port()
+    server = ServerProcess(tmp_path / "off.db")
+    with running(server):
+        server.start()
+        assert "Metrics" not in server.log()
+        wait_until(server.healthy, 10, what="the server")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+            raise AssertionError("something answered on the metrics port")
+        except httpx.ConnectError:
+            pass
+
+
+def test_a_bad_metrics_port_is_refused(tmp_path: Path) -> None:
+    r = run_cli("server", "start-dev", "--db-filename", str(tmp_path / "x.db"), "--metrics-port", "70000")
+    assert r.returncode == 2 and "--metrics-port" in r.stderr and "65535" in r.stderr
+    taken = ServerProcess(tmp_path / "a.db")
+    with running(taken):
+        taken.start()
+        r = run_cli(
+            "server", "start-dev", "--db-filename", str(tmp_path / "b.db"), "--port", "0", "--ui-port", "0",
+            "--metrics-port", str(taken.port),
+        )  # fmt: skip
+        assert r.returncode != 0 and "--metrics-port" in r.stderr, r.stderr
