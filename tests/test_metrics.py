@@ -7,6 +7,7 @@ workflow or run ids. Without the flag nothing listens and nothing is counted."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from support import EXAMPLES, ON_POSTGRES, ServerProcess, WorkerProcess, free_port, run_cli, running, wait_until
 
+DASHBOARD = Path(__file__).resolve().parent.parent / "deploy" / "grafana" / "mainspring.json"
+UI_WORKER = Path(__file__).resolve().parent / "workers" / "ui_worker.py"
 HELLO_INPUT = '--input={"code":"python","kind":"typesafe"}'
 
 
@@ -123,3 +126,50 @@ def test_a_bad_metrics_port_is_refused(tmp_path: Path) -> None:
             "--metrics-port", str(taken.port),
         )  # fmt: skip
         assert r.returncode != 0 and "--metrics-port" in r.stderr, r.stderr
+
+
+def test_activity_attempts_failures_and_waits_are_counted(tmp_path: Path) -> None:
+    port = free_port()
+    server = ServerProcess(tmp_path / "a.db", extra_args=["--metrics-port", str(port)])
+    worker = WorkerProcess(UI_WORKER, server.address, log_path=tmp_path / "ui.log")
+    with running(server, worker):
+        server.start()
+        worker.start(wait_ready=False)
+        wait_until(lambda: "polling task queue" in worker.log(), 30, what="the UI worker to start")
+        common = ("--task-queue=ui-task-queue", "-o", "json")
+        flaky = run_cli(
+            "workflow", "execute", *common, "--type=ui_progress_workflow", "--workflow-id=m-progress",
+            '--input={"seconds": 0.1}', address=server.address,
+        )  # fmt: skip
+        assert flaky.returncode == 0, flaky.stderr
+        failing = run_cli(
+            "workflow", "execute", *common, "--type=ui_failing_workflow", "--workflow-id=m-failing",
+            '--input="no funds"', address=server.address,
+        )  # fmt: skip
+        assert failing.returncode != 0
+        m = scrape(port)
+        ns = {"namespace": "default"}
+        assert value(m, "mainspring_activity_attempts_total", **ns, activity_type="ui_progress") == 2
+        assert value(m, "mainspring_activity_attempts_total", **ns, activity_type="ui_decline_card") == 1
+        failures = "mainspring_activity_attempt_failures_total"
+        assert value(m, failures, **ns, activity_type="ui_progress", outcome="RETRIED") == 1
+        assert value(m, failures, **ns, activity_type="ui_decline_card", outcome="NON_RETRYABLE_FAILURE") == 1
+        closed = "mainspring_workflow_closed_total"
+        assert value(m, closed, **ns, workflow_type="ui_failing_workflow", status="FAILED") == 1
+        assert value(m, closed, **ns, workflow_type="ui_progress_workflow", status="COMPLETED") == 1
+        waits = "mainspring_task_schedule_to_start_seconds_count"
+        assert value(m, waits, **ns, kind="activity") == 3
+        assert value(m, waits, **ns, kind="workflow") >= 2
+
+        # The Grafana dashboard in the repo asks only for what the server exposes.
+        assert httpx.get(f"{server.url}/api/v1/namespaces/default/workflows/describe?workflow_id=none").status_code
+        exposed = {s.name for samples in scrape(port).values() for s in samples}
+        dashboard = json.loads(DASHBOARD.read_text())
+        exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+        assert len(exprs) >= 12
+        for expr in exprs:
+            assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}"), expr
+            for name in re.findall(r"mainspring_[a-z_]+", expr):
+                if name == "mainspring_shard_leases_held" and not ON_POSTGRES:
+                    continue  # PostgreSQL only
+                assert name in exposed, f"the dashboard asks for {name}, which the server does not expose"

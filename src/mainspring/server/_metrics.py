@@ -76,6 +76,26 @@ class Metrics:
             buckets=_BATCH_BUCKETS,
             registry=r,
         )
+        self._s2s = Histogram(
+            "mainspring_task_schedule_to_start_seconds",
+            "Time a task waited for a worker, from when it was due to when a worker took it (workflow, activity).",
+            ["namespace", "kind"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
+        self._attempts = Counter(
+            "mainspring_activity_attempts",
+            "Activity attempts handed to a worker.",
+            ["namespace", "activity_type"],
+            registry=r,
+        )
+        self._attempt_failed = Counter(
+            "mainspring_activity_attempt_failures",
+            "Activity attempts that failed or timed out, by what followed: RETRIED, or the reason the activity "
+            "failed for good (MAXIMUM_ATTEMPTS_REACHED, NON_RETRYABLE_FAILURE, TIMEOUT).",
+            ["namespace", "activity_type", "outcome"],
+            registry=r,
+        )
         self._cache = Counter(
             "mainspring_execution_cache_lookups",
             "Execution cache lookups, by result (hit, miss).",
@@ -101,6 +121,16 @@ class Metrics:
         if c is None:
             c = self._starts[key] = self._started.labels(namespace, workflow_type)
         c.inc()
+
+    def workflow_task_started(self, namespace: str, waited: float) -> None:
+        self._s2s.labels(namespace, "workflow").observe(max(0.0, waited))
+
+    def activity_started(self, namespace: str, activity_type: str, waited: float) -> None:
+        self._s2s.labels(namespace, "activity").observe(max(0.0, waited))
+        self._attempts.labels(namespace, activity_type).inc()
+
+    def activity_failed(self, namespace: str, activity_type: str, outcome: str) -> None:
+        self._attempt_failed.labels(namespace, activity_type, outcome).inc()
 
     def workflow_closed(self, namespace: str, workflow_type: str, status: str) -> None:
         self._closed.labels(namespace, workflow_type, status).inc()

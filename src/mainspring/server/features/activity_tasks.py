@@ -104,6 +104,8 @@ class ActivityTasks:
         act.session_id = session.id
         act.last_identity = session.identity
         session.inflight_activities.add((run_id, sched_id))
+        if core.metrics is not None:
+            core.metrics.activity_started(rec.namespace, act.activity_type, now - act.attempt_scheduled_time)
         if act.start_to_close is not None:
             core.timers.schedule(
                 now + act.start_to_close, self._on_timeout, run_id, sched_id, act.attempt, TimeoutType.START_TO_CLOSE
@@ -391,6 +393,8 @@ class ActivityTasks:
             and now + delay >= act.scheduled_time + act.schedule_to_close
         ):
             retry_state = "TIMEOUT"
+        if self.core.metrics is not None:
+            self.core.metrics.activity_failed(ex.record.namespace, act.activity_type, retry_state or "RETRIED")
         if retry_state is None:
             act.attempt += 1
             act.completing_async = False

@@ -86,6 +86,8 @@ class WorkflowTasks:
             core.touched.add(ex)
         wt.started = True
         wt.started_time = now
+        if core.metrics is not None:
+            core.metrics.workflow_task_started(rec.namespace, now - max(wt.scheduled_time, wt.ready_time))
         wt.session_id = session.id
         wt.identity = session.identity
         wt.started_written = False
