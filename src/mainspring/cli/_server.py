@@ -54,9 +54,9 @@ def start(**settings: Any) -> None:
 
 def _run(settings: dict[str, Any], *, production: bool) -> None:
     """Both commands, from their options (the same ones: see ``_server_options``)."""
-    import logging
 
     from ..server import Server, ServerConfig, ServerStartError, run_server
+    from ..server._logs import configure_logging
     from ..storage import StorageError
 
     db_filename: str = settings["db_filename"]
@@ -66,7 +66,7 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
         problem = check_namespace(ns)
         if problem:
             raise click.BadParameter(problem, param_hint="--namespace")
-    logging.basicConfig(level=settings["log_level"].upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings["log_level"], settings.get("log_format") or "text")
     config = ServerConfig(
         db=db_filename,
         standby=settings["standby"],

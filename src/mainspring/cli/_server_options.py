@@ -276,6 +276,16 @@ SERVER_OPTIONS: tuple[_Option, ...] = (
         dict(type=click.Choice(["debug", "info", "warning", "error"]), default="warning", show_default=True),
     ),
     _Option(
+        ("--log-format",),
+        "LOG_FORMAT",
+        dict(
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="json: one JSON object per line, with the run's and the request's ids as fields of their own.",
+        ),
+    ),
+    _Option(
         ("--migrate/--no-migrate",),
         "MIGRATE",
         dict(

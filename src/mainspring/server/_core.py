@@ -62,6 +62,7 @@ from ._execution import (
 )
 from ._health import StoreHealth
 from ._limits import Limits
+from ._logs import about
 from ._matching import Kind, Matching, Session
 from ._state import ActivityInfo, ExecutionState, UnreadableStateError, WorkflowTaskInfo
 from ._timers import Clock, SystemClock, TimerWheel
@@ -279,7 +280,7 @@ class EngineCore:
             if rec.status is WorkflowStatus.RUNNING:
                 problem += "; the server does not run it (terminate it to close it)"
             self.set_aside[rec.run_id] = problem
-            log.error("workflow %s (run %s) is set aside: %s", rec.workflow_id, rec.run_id, problem)
+            log.error("workflow %s (run %s) is set aside: %s", rec.workflow_id, rec.run_id, problem, extra=about(rec))
         return None
 
     def _trim_cache(self) -> None:

@@ -39,6 +39,7 @@ from ._config import ServerConfig
 from ._core import EngineCore
 from ._execution import Execution, iso, new_run_id
 from ._history_pages import PAGE_EVENTS, read_page
+from ._logs import about
 from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState
 from ._timers import Clock
@@ -143,7 +144,9 @@ class Engine(EngineCore):
             except Exception as e:
                 problem = f"its tasks and timers could not be re-armed ({type(e).__name__}: {e})"
                 self.set_aside[rec.run_id] = problem
-                log.error("workflow %s (run %s) is set aside: %s", rec.workflow_id, rec.run_id, problem)
+                log.error(
+                    "workflow %s (run %s) is set aside: %s", rec.workflow_id, rec.run_id, problem, extra=about(rec)
+                )
                 continue
             count += 1
         if count:
@@ -667,6 +670,7 @@ class Engine(EngineCore):
                         "worker %s (session %s) stopped heartbeating; handing its tasks to other workers",
                         s.identity,
                         s.id,
+                        extra={"namespace": s.namespace, "task_queue": s.task_queue, "session_id": s.id},
                     )
                     try:
                         await self.session_lost(s, graceful=False)

@@ -36,6 +36,7 @@ from typing import Any, Protocol
 from starlette.routing import Match, Mount, Route
 
 from .._json import dumps
+from ._logs import REQUEST_ID, request_id
 
 __all__ = [
     "CONTENT_SECURITY_POLICY",
@@ -416,20 +417,26 @@ class Guard:
                 else:
                     await _refuse_handshake(refusal, scope, receive, send)
                 return
-        if kind == "websocket":
-            await self.app(scope, receive, send)
-            return
-        if request.method == "OPTIONS":
-            await self._options(request, send)
-            return
-        cors = _cors_headers(request.origin)
+        # The request's id: in its log lines (see _logs) and in the answer's X-Request-Id.
+        rid = request_id(request.header("x-request-id"))
+        token = REQUEST_ID.set(rid)
+        try:
+            if kind == "websocket":
+                await self.app(scope, receive, send)
+                return
+            if request.method == "OPTIONS":
+                await self._options(request, send)
+                return
+            extra = [*_SECURITY_HEADERS, *_cors_headers(request.origin), (b"x-request-id", rid.encode())]
 
-        async def send_with_headers(message: MutableMapping[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", ()), *_SECURITY_HEADERS, *cors]}
-            await send(message)
+            async def send_with_headers(message: MutableMapping[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    message = {**message, "headers": [*message.get("headers", ()), *extra]}
+                await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            REQUEST_ID.reset(token)
 
     def allowed_methods(self, scope: Scope) -> list[str]:
         """The methods the app answers on this path (empty: no such path)."""

@@ -209,6 +209,8 @@ class Server:
             app,
             lifespan="off",
             log_level="warning",
+            # uvicorn's own lines go through the process's handlers (text or JSON: see _logs).
+            log_config=None,
             access_log=False,
             loop="none",
             # httptools, with a bound on a request's head (see _protocol).

@@ -25,8 +25,10 @@ it is forgotten and the run reloaded from the store (``EngineCore._lose``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 from collections.abc import Callable, Iterable
+from contextvars import Token
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -36,12 +38,14 @@ from ..api import models as m
 from ..api.enums import ActivityState, EventType, WorkflowStatus
 from ..storage import HistoryEvent
 from ._execution import Effects, Execution, own_event_json
+from ._logs import RUN
 from ._matching import Session
 from ._state import WorkflowTaskInfo
 from .features.kinds import CommandCheck, CommandKind
 from .features.versioning import note_build, pin_of
 
 if TYPE_CHECKING:
+    from ..storage import ExecutionRecord
     from ._core import EngineCore
 
 __all__ = ["Transition", "TransitionScope"]
@@ -416,15 +420,17 @@ class TransitionScope:
     """``async with core.transition(ex) as t``: the lock is held from entry to the commit, and the
     transition is committed and acted on at the exit (see ``Transition``)."""
 
-    __slots__ = ("_core", "_ex", "_t")
+    __slots__ = ("_core", "_ex", "_run", "_t")
 
     def __init__(self, core: EngineCore, ex: Execution) -> None:
         self._core = core
         self._ex = ex
         self._t: Transition | None = None
+        self._run: Token[ExecutionRecord | None] | None = None
 
     async def __aenter__(self) -> Transition:
         await self._ex.lock.acquire()
+        self._run = RUN.set(self._ex.record)  # what the logs say a line is about (see _logs)
         touched = self._core.touched
         if touched is not None:
             touched.add(self._ex)
@@ -443,5 +449,8 @@ class TransitionScope:
                 # Changed in memory and never committed: this copy is no longer the run's.
                 self._core._lose(self._ex)
         finally:
+            if self._run is not None:
+                with contextlib.suppress(ValueError):  # left in another context than entered: nothing to undo
+                    RUN.reset(self._run)
             if not t._handed_on:
                 self._ex.lock.release()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ...api import models as m
 from ...api.enums import EventType, WorkflowStatus
 from .._execution import iso, terminated_failure
+from .._logs import about
 
 if TYPE_CHECKING:
     from .._core import EngineCore
@@ -38,7 +39,13 @@ class Cancellation:
             e = t.append(EventType.WORKFLOW_EXECUTION_CANCEL_REQUESTED, {"reason": req.reason, "identity": identity})
             st.cancel_request = {"event_id": e.event_id, "time": iso(t.now), "reason": req.reason, "identity": identity}
             t.wake()
-        log.info("cancellation of workflow %s (run %s) requested by %s", rec.workflow_id, rec.run_id, identity)
+        log.info(
+            "cancellation of workflow %s (run %s) requested by %s",
+            rec.workflow_id,
+            rec.run_id,
+            identity,
+            extra=about(rec),
+        )
         return {**answer, "already_requested": False}
 
     async def terminate(self, namespace: str, req: m.TerminateWorkflowRequest, identity: str) -> dict[str, Any]:
@@ -54,7 +61,7 @@ class Cancellation:
             ex.state.outcome = (None, terminated_failure(req.reason))
             t.close(WorkflowStatus.TERMINATED)
             t.then(self._not_set_aside, rec.run_id)
-        log.info("workflow %s (run %s) terminated by %s", rec.workflow_id, rec.run_id, identity)
+        log.info("workflow %s (run %s) terminated by %s", rec.workflow_id, rec.run_id, identity, extra=about(rec))
         return {"accepted": True, "workflow_id": rec.workflow_id, "run_id": rec.run_id}
 
     def _not_set_aside(self, run_id: str) -> None:

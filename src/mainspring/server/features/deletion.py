@@ -67,5 +67,11 @@ class Deletion:
             raise NotFoundError(
                 f"workflow {req.workflow_id!r} run {run_id} not found in namespace {namespace!r}", code="not_found"
             )
-        log.info("workflow %s (run %s) deleted by %s", req.workflow_id, run_id, identity)
+        log.info(
+            "workflow %s (run %s) deleted by %s",
+            req.workflow_id,
+            run_id,
+            identity,
+            extra={"namespace": namespace, "workflow_id": req.workflow_id, "run_id": run_id},
+        )
         return {"workflow_id": req.workflow_id, "run_id": run_id, "terminated": terminated}

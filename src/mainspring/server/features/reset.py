@@ -39,6 +39,7 @@ from ...api.enums import EventType, WorkflowStatus, WorkflowTaskFailedCause
 from ...errors import InvalidArgumentError
 from ...storage import ExecutionRecord, ExecutionWrite, HistoryEvent
 from .._execution import Execution, FollowOn, iso, new_run_id, terminated_failure
+from .._logs import about
 from .._state import LIFETIME, REAPPLIED_UPDATE, RESET, ActivityInfo, ExecutionState, RequestedUpdate, TimerInfo
 
 if TYPE_CHECKING:
@@ -262,6 +263,7 @@ class Reset:
             point,
             identity,
             new_id,
+            extra=about(rec),
         )
         return {
             "workflow_id": rec.workflow_id,

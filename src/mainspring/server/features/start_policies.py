@@ -26,6 +26,7 @@ from ...api import models as m
 from ...api.enums import WorkflowIDConflictPolicy, WorkflowIDReusePolicy, WorkflowStatus
 from ...errors import AlreadyStartedError, InvalidArgumentError, NotFoundError
 from ...storage import ConditionFailedError
+from .._logs import about
 
 if TYPE_CHECKING:
     from ...storage import ExecutionRecord
@@ -171,4 +172,10 @@ class StartPolicies:
             if e.code != "not_running":
                 raise
             # It closed meanwhile: nothing to terminate, and the creation's condition still holds.
-        log.info("workflow %s (run %s) terminated to start a new run (%s)", req.workflow_id, rec.run_id, why)
+        log.info(
+            "workflow %s (run %s) terminated to start a new run (%s)",
+            req.workflow_id,
+            rec.run_id,
+            why,
+            extra=about(rec),
+        )

@@ -19,6 +19,7 @@ from ...errors import InvalidArgumentError, NotFoundError
 from ...storage import ExecutionRecord
 from .._execution import Effects, Execution, iso, own_event_json, wt_retry_delay
 from .._history_pages import PAGE_EVENTS, newest_json, read_page
+from .._logs import about
 from .._matching import Session
 from .._state import ExecutionState, WorkflowTaskInfo
 from .versioning import note_build, pin_of
@@ -374,6 +375,7 @@ class WorkflowTasks:
                 ex.record.run_id,
                 wt.attempt,
                 failure.get("message"),
+                extra=about(ex.record),
             )
         t.write()  # a transient attempt appends nothing: its core state (the next attempt) is written
         t.fx.offer_wt = True
