@@ -164,6 +164,7 @@ EXPORTS: dict[str, list[str]] = {
         "Store",
         "StoreCounts",
         "StoreOwnershipError",
+        "StoredBuild",
         "StoredEvent",
         "StoredKey",
         "StoredRun",
@@ -172,6 +173,7 @@ EXPORTS: dict[str, list[str]] = {
         "copy_urls",
         "store_from_url",
     ],
+    "mainspring.runtime": ["PrometheusConfig", "Runtime", "TelemetryConfig", "WorkerMetrics"],
     "mainspring.testing": ["ActivityEnvironment", "WorkflowEnvironment", "default_activity_info"],
     "mainspring.worker": [
         "Replayer",

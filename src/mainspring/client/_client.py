@@ -20,6 +20,7 @@ from ..errors import (
     ServerUnavailableError,
 )
 from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
+from ..runtime import Runtime
 from ..workflow import get_definition
 from ._async_activity import AsyncActivityHandle
 from ._channel import Channel
@@ -88,12 +89,16 @@ class Client:
     made on first use, so a client can be created before the server is up.
     """
 
-    def __init__(self, transport: Transport, namespace: str = "default", *, channel: bool = True) -> None:
+    def __init__(
+        self, transport: Transport, namespace: str = "default", *, channel: bool = True, runtime: Runtime | None = None
+    ) -> None:
         problem = check_namespace(namespace)
         if problem:
             raise InvalidArgumentError(problem, code="invalid_argument")
         self.transport = transport
         self.namespace = namespace
+        #: The telemetry its workers report through (``mainspring.runtime``; none by default).
+        self.runtime = runtime or Runtime.default()
         #: Start workflows and wait for results over one WebSocket (many at a time, much cheaper per
         #: call than HTTP requests); False, or a server without it, means plain HTTP requests.
         self._use_channel = channel
@@ -109,6 +114,7 @@ class Client:
         namespace: str = "default",
         timeout: float = 10.0,
         channel: bool = True,
+        runtime: Runtime | None = None,
     ) -> Client:
         """A client for the server at ``address`` (host:port or URL).
 
@@ -118,8 +124,9 @@ class Client:
 
         ``timeout`` bounds each request (waits for results are long-polls and renew themselves).
         ``channel=False`` makes every call a plain HTTP request, which suits one-shot tools.
+        ``runtime``: where the workers on this client report their metrics (``mainspring.runtime``).
         """
-        return cls(Transport(address, timeout=timeout), namespace, channel=channel)
+        return cls(Transport(address, timeout=timeout), namespace, channel=channel, runtime=runtime)
 
     async def close(self) -> None:
         """Close the connections; the client cannot be used afterwards."""

@@ -196,6 +196,9 @@ class Worker:
         self.graceful_shutdown_timeout = graceful_shutdown_timeout.total_seconds()
         self.deterministic_guard = deterministic_guard
         #: Interrupts workflow code that runs longer than this without yielding (``workflow._deadlock``).
+        #: Where this worker's metrics go (its client's runtime: ``mainspring.runtime``), or None.
+        runtime = getattr(client, "runtime", None)
+        self._metrics = runtime.metrics if runtime is not None else None
         self._watchdog = (
             DeadlockWatchdog(deadlock_detection_timeout.total_seconds())
             if deadlock_detection_timeout is not None
@@ -279,6 +282,15 @@ class Worker:
         """Ask ``run()`` to stop gracefully."""
         self._stopping.set()
 
+    def slot_counts(self) -> dict[str, tuple[int, int]]:
+        """(free, size) of this worker's slots, by kind of task (the runtime's metrics read them)."""
+        counts: dict[str, tuple[int, int]] = {}
+        if self._workflows:
+            counts["WorkflowWorker"] = (self._wt_slots._value, self.max_concurrent_workflow_tasks)
+        if self._activities:
+            counts["ActivityWorker"] = (self._slots.free, self.max_concurrent_activities)
+        return counts
+
     async def run(self) -> None:
         """Run until SIGINT/SIGTERM or ``shutdown()``; a second signal stops at once, abandoning running work.
 
@@ -297,6 +309,8 @@ class Worker:
         pollers: list[asyncio.Task[None]] = []
         if self._watchdog is not None:
             self._watchdog.start()
+        if self._metrics is not None:
+            self._metrics.add(self)
         try:
             await self._connect(None)
             if self._stopping.is_set():
@@ -327,6 +341,8 @@ class Worker:
                     loop.remove_signal_handler(sig)
                 if self._watchdog is not None:
                     self._watchdog.stop()
+                if self._metrics is not None:
+                    self._metrics.remove(self)
             if self._fatal is not None:
                 raise self._fatal
 
@@ -495,12 +511,17 @@ class Worker:
         """A poll for up to ``most`` tasks: retried across server restarts and reconnections; empty
         when it timed out or the worker is stopping."""
         delay = 0.1
+        metrics = self._metrics
         while not self._stopping.is_set():
             channel = await self._connect(None)
             if channel is None:
                 return []
             try:
+                t0 = time.perf_counter()
                 answer = await channel.call(op, {"timeout": timeout, "max_tasks": most}, timeout=timeout + 15)
+                if metrics is not None:
+                    kind = "WorkflowWorker" if op.startswith("poll_workflow") else "ActivityWorker"
+                    metrics.poll.labels(kind, self.task_queue).observe(time.perf_counter() - t0)
                 return list(answer["tasks"])
             except ServerUnavailableError as e:
                 if channel.closed.is_set():
@@ -620,7 +641,16 @@ class Worker:
     async def _handle_workflow_task(self, task: dict[str, Any]) -> None:
         received = asyncio.get_running_loop().time()
         async with self._run_lock(task["run_id"]):
-            await self._handle_workflow_task_locked(task, received)
+            if self._metrics is None:
+                await self._handle_workflow_task_locked(task, received)
+                return
+            t0 = time.perf_counter()
+            try:
+                await self._handle_workflow_task_locked(task, received)
+            finally:
+                self._metrics.workflow_task.labels(self.task_queue, str(task.get("workflow_type"))).observe(
+                    time.perf_counter() - t0
+                )
 
     async def _handle_workflow_task_locked(self, task: dict[str, Any], received: float | None = None) -> None:
         run_id = task["run_id"]
@@ -923,8 +953,15 @@ class Worker:
                 if isinstance(answer, dict) and answer.get("cancel_requested"):
                     self._runner.cancel(token)
 
+        metrics = self._metrics
+        t0 = time.perf_counter()
         try:
             kind, value = await self._runner.run(task, heartbeat)
+            if metrics is not None:
+                activity_type = str(task.get("activity_type"))
+                metrics.activity.labels(self.task_queue, activity_type).observe(time.perf_counter() - t0)
+                if kind == "fail":
+                    metrics.activity_failures.labels(self.task_queue, activity_type).inc()
         finally:
             # A slot bounds the activities *running* here. Reporting the outcome waits for a commit,
             # and holding the slot meanwhile capped W2: a thousand workflows shared 100 slots that
