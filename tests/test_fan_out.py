@@ -190,6 +190,7 @@ def _to_old_format(db: Path) -> None:
             conn.execute("UPDATE executions SET state=? WHERE run_id=?", (json.dumps(d), run_id))
         conn.execute("DROP TABLE pending")
         conn.execute("ALTER TABLE workflow_schemas DROP COLUMN handlers")  # added by migration 5
+        conn.execute("DROP TABLE worker_builds")  # added by migration 6
         conn.execute("DELETE FROM schema_migrations WHERE version >= 4")
         conn.commit()
 
