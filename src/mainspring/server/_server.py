@@ -8,7 +8,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -19,11 +19,13 @@ from ._config import ServerConfig
 from ._engine import Engine
 from ._guard import Guard, RequestCheck, SitePolicy
 from ._http import build_app
-from ._metrics import Metrics, metrics_app
 from ._protocol import BoundedHttpToolsProtocol, LingeringWebSocketProtocol
 from ._standby import StandbyResponder
 from ._timers import Clock
 from ._wire import body_limit
+
+if TYPE_CHECKING:
+    from ._metrics import Metrics
 
 __all__ = ["Server", "ServerStartError"]
 
@@ -195,6 +197,8 @@ class Server:
         if self._ui_socket is not None:
             by_port[self._ui_socket.getsockname()[1]] = Guard(build_app(self.engine, ui=True), checks)
         if metrics is not None and self._metrics_socket is not None:
+            from ._metrics import metrics_app
+
             by_port[self._metrics_socket.getsockname()[1]] = metrics_app(metrics)
         if by_port:
 
@@ -251,6 +255,8 @@ class Server:
         """Count for Prometheus, if a metrics port is set: the engine, its store and its closes report."""
         if self._metrics_socket is None:
             return None
+        from ._metrics import Metrics  # (the Prometheus client is loaded only for a server that counts)
+
         metrics = self.engine.metrics = Metrics(self.engine)
         self.store.observe_commit = metrics.commit
 
