@@ -173,3 +173,26 @@ def test_activity_attempts_failures_and_waits_are_counted(tmp_path: Path) -> Non
                 if name == "mainspring_shard_leases_held" and not ON_POSTGRES:
                     continue  # PostgreSQL only
                 assert name in exposed, f"the dashboard asks for {name}, which the server does not expose"
+
+
+def test_a_standby_is_seen_on_its_metrics_port_and_counts_once_it_serves(tmp_path: Path, postgres_url: str) -> None:
+    pa, pb = free_port(), free_port()
+    a = ServerProcess(postgres_url, extra_args=["--metrics-port", str(pa)], log_path=tmp_path / "a.log")
+    b = ServerProcess(postgres_url, extra_args=["--standby", "--metrics-port", str(pb)], log_path=tmp_path / "b.log")
+    with running(a, b):
+        a.start()
+        b.launch()
+
+        def standing_by() -> bool:
+            try:
+                return value(scrape(pb), "mainspring_standby") == 1
+            except (httpx.HTTPError, AssertionError):
+                return False
+
+        wait_until(standing_by, 30, what="B's metrics port to answer as a standby")
+        assert value(scrape(pb), "mainspring_shard_leases_held") == 0
+        assert value(scrape(pa), "mainspring_shard_leases_held") == 1
+        a.stop()  # B takes the store over, and its metrics port serves the real metrics
+        wait_until(b.healthy, 30, what="B to take over")
+        m = scrape(pb)
+        assert value(m, "mainspring_shard_leases_held") == 1 and "mainspring_standby" not in m

@@ -165,6 +165,7 @@ class Server:
                     [s for s in (self._socket, self._ui_socket) if s is not None],
                     lambda: getattr(self.store, "holder", None),
                     self.address,
+                    metrics_socket=self._metrics_socket,
                 )
                 await responder.start()
                 try:

@@ -27,18 +27,29 @@ _HEAD_TIMEOUT = 5.0
 
 
 class StandbyResponder:
-    def __init__(self, sockets: list[socket.socket], holder: Callable[[], tuple[str, str] | None], me: str) -> None:
+    def __init__(
+        self,
+        sockets: list[socket.socket],
+        holder: Callable[[], tuple[str, str] | None],
+        me: str,
+        *,
+        metrics_socket: socket.socket | None = None,
+    ) -> None:
         self._sockets = sockets
         self._holder = holder  # (node, address) of the server holding the store, if known
         self._me = me
+        self._metrics_socket = metrics_socket
         self._servers: list[asyncio.Server] = []
 
     async def start(self) -> None:
-        for s in self._sockets:
+        listening = [(s, self._answer) for s in self._sockets]
+        if self._metrics_socket is not None:
+            listening.append((self._metrics_socket, self._answer_metrics))
+        for s, answer in listening:
             s.listen(2048)
             # A duplicate of the listening socket: closing this server later leaves the socket listening,
             # for the real server (connections that arrive in between wait in its backlog).
-            self._servers.append(await asyncio.start_server(self._answer, sock=s.dup(), limit=_HEAD_LIMIT))
+            self._servers.append(await asyncio.start_server(answer, sock=s.dup(), limit=_HEAD_LIMIT))
 
     async def close(self) -> None:
         for srv in self._servers:
@@ -62,6 +73,29 @@ class StandbyResponder:
             )
             details = {"owner": address, "owner_node": node}
         return dumps({"code": "standby", "message": message, "details": details}), holder[1] if holder else None
+
+    async def _answer_metrics(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # A standby's metrics port says it is up and holds no lease, so that Prometheus sees every server.
+        body = (
+            b"# HELP mainspring_shard_leases_held Shard leases this server holds (PostgreSQL store).\n"
+            b"# TYPE mainspring_shard_leases_held gauge\nmainspring_shard_leases_held 0.0\n"
+            b"# HELP mainspring_standby 1 while this server waits for the store as a standby.\n"
+            b"# TYPE mainspring_standby gauge\nmainspring_standby 1.0\n"
+        )
+        try:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _HEAD_TIMEOUT)
+            head = [
+                "HTTP/1.1 200 OK",
+                "Content-Type: text/plain; version=0.0.4; charset=utf-8",
+                f"Content-Length: {len(body)}",
+                "Connection: close",
+            ]
+            writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.drain(), _HEAD_TIMEOUT)
+        finally:
+            writer.close()
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
