@@ -70,7 +70,8 @@ async def migrate(conn: AsyncConnection[Any], url: str) -> tuple[int, ...]:
 
     Several servers may do this at once: each migration runs in a transaction that first locks
     ``schema_migrations`` (the table is made first, by whichever server gets there; a lost race to make
-    it is a unique violation on PostgreSQL's catalog, tried again), and skips what another applied."""
+    it is a unique violation or a duplicate type in PostgreSQL's catalog, tried again), and skips what
+    another applied."""
     import psycopg
 
     for attempt in range(5):
@@ -81,7 +82,9 @@ async def migrate(conn: AsyncConnection[Any], url: str) -> tuple[int, ...]:
                     "(version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
                 )
             break
-        except psycopg.errors.UniqueViolation:
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateObject, psycopg.errors.DuplicateTable):
+            # Lost the race: the catalog refuses the second table (its row type) as a unique violation
+            # or as a duplicate type, depending on where the two creations crossed. The next try sees it.
             if attempt == 4:
                 raise
     applied: list[int] = []
