@@ -340,3 +340,26 @@ async def test_updates_a_reset_reapplied_are_kept_while_the_new_runs_acceptance_
             assert seen.count(once) == 1, (once, seen)
         assert items_in_db(server.db, new_run, "ru") == []
     assert "Traceback" not in server.log()
+
+
+async def test_a_build_whose_first_sighting_cannot_be_written_still_registers(tmp_path: Path) -> None:
+    """The order of builds is kept in the store (``worker_builds``); on a full disk that write fails, the worker
+    registers anyway (its build ordered by the server's memory), and once the disk is back the next build is
+    recorded."""
+    async with on_a_small_disk(tmp_path) as (server, fs, _client), httpx.AsyncClient(timeout=30) as http:
+        url = f"{server.url}{NS}/workers"
+        fault = WriteFault(fs, fs / "m.db", "worker_builds", "1=1")
+        try:
+            r = await http.post(url, json={"identity": "w1", "task_queue": "q", "build_id": "1.0"})
+            assert r.status_code in (200, 201), r.text
+            await failed(server)
+            assert "could not record build '1.0'" in server.log()
+        finally:
+            fault.clear()
+        r = await http.post(url, json={"identity": "w2", "task_queue": "q", "build_id": "2.0"})
+        assert r.status_code in (200, 201), r.text
+        with contextlib.closing(sqlite3.connect(fs / "m.db")) as conn:
+            builds = [b for (b,) in conn.execute("SELECT build_id FROM worker_builds ORDER BY build_id")]
+        assert builds == ["2.0"]
+        queue = (await http.get(f"{server.url}{NS}/task-queues", params={"name": "q"})).json()["task_queues"][0]
+        assert [b["build_id"] for b in queue["builds"] if b["current"]] == ["2.0"]
