@@ -172,7 +172,14 @@ class _Slots:
         cache = GaugeMetricFamily(
             "mainspring_worker_sticky_cache_size", "Workflows held in the worker's cache.", labels=["task_queue"]
         )
-        for w in list(self.workers):
+        workers: list[Worker] = []
+        for _ in range(3):  # (scraped from the Prometheus client's thread while the loop adds or drops one)
+            try:
+                workers = list(self.workers)
+                break
+            except RuntimeError:
+                continue
+        for w in workers:
             for kind, (free, size) in w.slot_counts().items():
                 available.add_metric([kind, w.task_queue], free)
                 used.add_metric([kind, w.task_queue], size - free)
