@@ -29,14 +29,13 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._prometheus import LATENCY_BUCKETS as _BUCKETS
 from .errors import InvalidArgumentError as _InvalidArgumentError
 
 if TYPE_CHECKING:
     from .worker import Worker
 
 __all__ = ["PrometheusConfig", "Runtime", "TelemetryConfig", "WorkerMetrics"]
-
-_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
 @dataclass(frozen=True)
