@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import signal
 import socket
 import sqlite3
@@ -442,3 +443,23 @@ def watched_page(browser: Any, viewport: dict[str, int], **context: Any) -> Iter
     finally:
         ctx.close()
     assert not errors, f"the page logged errors: {errors}"
+
+
+#: An API key as a server prints and answers it (``mainspring._api_keys``).
+API_KEY = re.compile(r"msk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}")
+
+
+def first_api_key(server: ServerProcess) -> str:
+    """The admin key a server with ``--auth api-key`` printed at its first start."""
+    return str(wait_until(lambda: API_KEY.findall(server.log()), 10, what="the first admin key in the log")[0])
+
+
+def make_api_key(server: ServerProcess, admin: str, namespace: str, role: str) -> str:
+    """A new API key of ``role`` in ``namespace``, made by the holder of ``admin``."""
+    r = httpx.post(
+        f"{server.url}/api/v1/api-keys",
+        json={"name": f"{role} of {namespace}", "namespace": namespace, "role": role},
+        headers={"authorization": f"Bearer {admin}"},
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["api_key"])

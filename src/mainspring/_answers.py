@@ -26,6 +26,7 @@ from .errors import (
     ResourceExhaustedError,
     RPCError,
     ServerUnavailableError,
+    UnauthenticatedError,
 )
 
 __all__ = [
@@ -46,6 +47,7 @@ NOT_MAINSPRING = "not_mainspring"
 
 _BY_STATUS: dict[int, type[RPCError]] = {
     400: InvalidArgumentError,
+    401: UnauthenticatedError,
     403: PermissionDeniedError,
     404: NotFoundError,
     409: AlreadyStartedError,

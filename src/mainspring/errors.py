@@ -69,6 +69,7 @@ __all__ = [
     "ServerUnavailableError",
     "TerminatedError",
     "TimeoutError",
+    "UnauthenticatedError",
     "WorkflowCodeError",
     "WorkflowFailureError",
     "WorkflowQueryFailedError",
@@ -367,6 +368,11 @@ class InvalidQueryError(InvalidArgumentError):
         details = self.details if isinstance(self.details, dict) else {}
         value = details.get(key, default)
         return value if isinstance(value, int) else default
+
+
+class UnauthenticatedError(RPCError):
+    """The server wants to know who calls (HTTP 401): no API key was given, or the one given is not valid
+    (unknown, revoked, mistyped). ``code`` is "unauthenticated" or "invalid_credentials"."""
 
 
 class PermissionDeniedError(RPCError):

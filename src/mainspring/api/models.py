@@ -44,6 +44,7 @@ from .fields import (
     WorkflowId,
     WorkflowType,
 )
+from .roles import Role
 from .start_options import IdConflictPolicyField, IdReusePolicyField, MemoField, StartDelayField, TaskTimeoutField
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "AcceptedResponse",
     "ActivityTask",
     "ActivityTasks",
+    "ApiKey",
     "CancelRequestInfo",
     "CancelTimerCommand",
     "CancelWorkflowCommand",
@@ -72,7 +74,9 @@ __all__ = [
     "ContinueAsNewWorkflowCommand",
     "CountGroup",
     "CountWorkflowsResponse",
+    "CreateApiKeyRequest",
     "CreateNamespaceRequest",
+    "CreatedApiKey",
     "DeleteWorkflowRequest",
     "DeleteWorkflowResponse",
     "DescribeWorkflowResponse",
@@ -87,6 +91,7 @@ __all__ = [
     "HeartbeatActivityTaskRequest",
     "HeartbeatActivityTaskResponse",
     "HistoryResponse",
+    "ListApiKeysResponse",
     "ListNamespacesResponse",
     "ListWorkflowsResponse",
     "Namespace",
@@ -105,6 +110,7 @@ __all__ = [
     "ResetWorkflowRequest",
     "ResetWorkflowResponse",
     "RetryPolicyModel",
+    "RevokeApiKeyRequest",
     "ScheduleActivityCommand",
     "ServerLoad",
     "SignalExternalWorkflowCommand",
@@ -238,6 +244,39 @@ class Namespace(_Model):
 
 class ListNamespacesResponse(_Model):
     namespaces: list[Namespace]
+
+
+# --- API keys ----------------------------------------------------------------------------------------------
+
+
+class CreateApiKeyRequest(_Model):
+    name: Annotated[str, Field(min_length=1, max_length=200, description="What the key is for, to tell keys apart.")]
+    namespace: Annotated[
+        str, Field(min_length=1, max_length=1000, description='The namespace it is for, or "*" for every one.')
+    ]
+    role: Role
+
+
+class RevokeApiKeyRequest(_Model):
+    key_id: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class ApiKey(_Model):
+    key_id: str
+    name: str
+    namespace: str
+    role: str
+    created_at: str
+    created_by: str
+    revoked_at: str | None = None
+
+
+class CreatedApiKey(ApiKey):
+    api_key: str = Field(description="The key itself: shown this once, stored only as a hash.")
+
+
+class ListApiKeysResponse(_Model):
+    keys: list[ApiKey]
 
 
 # --- The server ------------------------------------------------------------------------------------------

@@ -89,6 +89,13 @@ def connection_options(fn: F) -> F:
         help="Namespace of the workflows.",
     )(fn)
     fn = click.option(
+        "--api-key",
+        envvar="MAINSPRING_API_KEY",
+        default=None,
+        metavar="KEY",
+        help="API key, for a server that checks who calls (server start --auth api-key) [env: MAINSPRING_API_KEY].",
+    )(fn)
+    fn = click.option(
         "--address",
         envvar="MAINSPRING_ADDRESS",
         default=None,
@@ -198,14 +205,23 @@ def _checked_address(address: str | None, namespace: str) -> list[str]:
     return resolved
 
 
+def _checked_key(api_key: str | None) -> str | None:
+    """The API key to send (None: none); a one-line error if it cannot be one (an HTTP header is one line)."""
+    if api_key is None or not api_key.strip():
+        return None
+    if any(c in api_key for c in "\r\n\0"):
+        fail("--api-key must be one line (is it the key, and nothing else?)", EXIT_INVALID)
+    return api_key.strip()
+
+
 def run_sync(fn: Callable[..., int | None]) -> Callable[..., None]:
     """Run a command that makes plain requests (``Api``); turn errors into one line and an exit status."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, address: str | None, namespace: str, **kwargs: Any) -> None:
+    def wrapper(*args: Any, address: str | None, namespace: str, api_key: str | None, **kwargs: Any) -> None:
         from ._http import Api
 
-        api = Api(_checked_address(address, namespace), namespace)
+        api = Api(_checked_address(address, namespace), namespace, api_key=_checked_key(api_key))
         try:
             code = fn(api, *args, **kwargs)
         except MainspringError as e:
@@ -239,8 +255,9 @@ def run_async(fn: Callable[..., Awaitable[int | None]]) -> Callable[..., None]:
     """Run an async command with a connected client; turn errors into one line and an exit status."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, address: str | None, namespace: str, **kwargs: Any) -> None:
+    def wrapper(*args: Any, address: str | None, namespace: str, api_key: str | None, **kwargs: Any) -> None:
         resolved = _checked_address(address, namespace)
+        key = _checked_key(api_key)
         import asyncio
 
         from ..client import Client
@@ -249,7 +266,7 @@ def run_async(fn: Callable[..., Awaitable[int | None]]) -> Callable[..., None]:
 
         async def main() -> int | None:
             # One call or two: plain HTTP requests cost less than opening a channel.
-            client: Client = await Client.connect(resolved, namespace=namespace, channel=False)
+            client: Client = await Client.connect(resolved, namespace=namespace, channel=False, api_key=key or "")
             try:
                 return await fn(client, *args, **kwargs)
             finally:

@@ -30,9 +30,13 @@ class Api:
     """Requests to the server at ``address`` (HOST:PORT or an http(s) URL, or a list of them to fail
     over between: one that cannot be connected to is left for the next), in ``namespace``."""
 
-    def __init__(self, address: str | list[str], namespace: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, address: str | list[str], namespace: str, *, timeout: float = 10.0, api_key: str | None = None
+    ) -> None:
         self.addresses = [address] if isinstance(address, str) else list(address)
         self.namespace = namespace
+        #: Sent as ``Authorization: Bearer <key>`` when given (a server with ``--auth api-key`` wants one).
+        self.api_key = api_key
         self.timeout = timeout
         self._use(0)
 
@@ -74,6 +78,8 @@ class Api:
 
     def _call_here(self, method: str, target: str, body: bytes | None, *, failover: bool) -> Any:
         head = [f"{method} {target} HTTP/1.1", f"Host: {self._host_header}", "Connection: close", "Accept: */*"]
+        if self.api_key:
+            head.append(f"Authorization: Bearer {self.api_key}")
         if body is not None:
             head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
         request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (body or b"")

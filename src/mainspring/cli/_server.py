@@ -11,9 +11,22 @@ import click
 
 from .._version import __version__
 from ..api.names import check_namespace
+from ._common import EXIT_INVALID, fail
 from ._server_options import parse_size, server_options
 
 __all__ = ["server"]
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` (an interface to listen on) is reachable from this machine only."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _process_age() -> float | None:
@@ -89,7 +102,16 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
         warn_history_bytes=parse_size(settings["warn_history_bytes"], "--warn-history-bytes"),
         allowed_origins=settings["allowed_origins"],
         allowed_hosts=settings["allowed_hosts"],
+        auth=settings["auth"],
     )
+    if production and config.auth == "none" and not _loopback(config.host) and not settings.get("insecure_no_auth"):
+        fail(
+            f"refusing to listen on {config.host} with no authentication: anyone who reaches it could start, "
+            "read and terminate workflows. Turn it on with --auth api-key (the first admin key is printed at "
+            "start), listen on 127.0.0.1, or pass --insecure-no-auth if a network boundary of yours guards "
+            "the port",
+            EXIT_INVALID,
+        )
 
     def ready(srv: Server) -> None:
         host, actual_port = srv.address.rsplit(":", 1)
@@ -107,6 +129,8 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
             click.echo(f"  Metrics     http://{metrics}/metrics")
         click.echo(f"  Database    {where}{kind}")
         click.echo(f"  Namespaces  {', '.join(config.namespaces)}")
+        if config.auth != "none":
+            click.echo(f"  Auth        {config.auth} (requests carry an API key)")
         age = _process_age()
         click.echo(f"Ready in {age if age is not None else srv.started_in:.2f}s. Press Ctrl+C to stop.")
         sys.stdout.flush()

@@ -119,6 +119,28 @@ SERVER_OPTIONS: tuple[_Option, ...] = (
         ),
     ),
     _Option(
+        ("--auth",),
+        "AUTH",
+        dict(
+            type=click.Choice(["none", "api-key"]),
+            default="none",
+            show_default=True,
+            help="Who may call: none (anyone who reaches the ports) or api-key (every request carries a key; "
+            "make them with `mainspring operator api-key create`; on a store with none, the first admin key "
+            "is printed at start).",
+        ),
+    ),
+    _Option(
+        ("--insecure-no-auth",),
+        "INSECURE_NO_AUTH",
+        dict(
+            is_flag=True,
+            help="Listen on an interface other machines reach (--ip) with --auth none: anyone who reaches the "
+            "port may do anything. Without it, server start refuses to.",
+        ),
+        production_only=True,
+    ),
+    _Option(
         ("--db-filename", "--db", "-f"),
         "DB",
         dict(

@@ -66,6 +66,7 @@ class Channel:
         import aiohttp
 
         refused: int | None = None
+        said: tuple[str, str] | None = None
         # The address this channel is to: when it breaks or cannot open, its owner tells the transport
         # (``Transport.failed``), which moves to the next address if this was the one in use.
         self.address = address = self._transport.address
@@ -93,11 +94,15 @@ class Channel:
                 why = f"it is a standby; the store is held by the server at {owner}" if owner else "it is a standby"
                 raise unavailable(address, why) from None
             refused = e.status
+            if headers.get("mainspring-error-code"):
+                said = (headers["mainspring-error-code"], headers.get("mainspring-error", ""))
         except aiohttp.ClientResponseError as e:  # not HTTP/1.1 at all: gRPC, say
             raise self._transport.not_mainspring(e) from None
         except (aiohttp.ClientError, OSError) as e:
             raise unavailable(address, f"{type(e).__name__}: {e}") from None
         if refused is not None:  # (out of the except block: what is raised here is news of its own)
+            if said is not None:  # the server said why (auth: see server._auth)
+                raise rpc_error(refused, said[1], said[0])
             if refused == 403:
                 await self._refused()
             # A Mainspring server answers its health check; something else is named as such there.

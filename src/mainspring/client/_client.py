@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Sequence
@@ -115,6 +116,7 @@ class Client:
         timeout: float = 10.0,
         channel: bool = True,
         runtime: Runtime | None = None,
+        api_key: str | None = None,
     ) -> Client:
         """A client for the server at ``address`` (host:port or URL).
 
@@ -125,8 +127,13 @@ class Client:
         ``timeout`` bounds each request (waits for results are long-polls and renew themselves).
         ``channel=False`` makes every call a plain HTTP request, which suits one-shot tools.
         ``runtime``: where the workers on this client report their metrics (``mainspring.runtime``).
+        ``api_key``: the key to send a server that checks who calls (``server start --auth api-key``), as
+        ``Authorization: Bearer <key>`` on every request and channel; None reads ``MAINSPRING_API_KEY``.
         """
-        return cls(Transport(address, timeout=timeout), namespace, channel=channel, runtime=runtime)
+        if api_key is None:
+            api_key = os.environ.get("MAINSPRING_API_KEY") or None
+        transport = Transport(address, timeout=timeout, api_key=api_key)
+        return cls(transport, namespace, channel=channel, runtime=runtime)
 
     async def close(self) -> None:
         """Close the connections; the client cannot be used afterwards."""

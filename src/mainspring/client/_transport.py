@@ -23,7 +23,7 @@ from .._answers import (
     unavailable,
 )
 from .._json import dumps, loads
-from ..errors import ServerUnavailableError
+from ..errors import InvalidArgumentError, ServerUnavailableError
 
 __all__ = ["DEFAULT_ADDRESS", "Transport", "outcome_unknown", "parse_addresses", "resolve_address", "rpc_error"]
 
@@ -93,7 +93,9 @@ class Transport:
     round, within the call's own deadline.
     """
 
-    def __init__(self, address: str | Sequence[str] | None, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, address: str | Sequence[str] | None, *, timeout: float = 10.0, api_key: str | None = None
+    ) -> None:
         #: The server addresses, in the order they are tried.
         self.addresses = parse_addresses(address)
         self._current = 0
@@ -105,6 +107,12 @@ class Transport:
         #: set by the test environment. Plain HTTP calls still go over TCP.
         self.loopback: ASGIApp | None = None
         self._closer: asyncio.Task[None] | None = None
+        #: Sent with every request and channel handshake (a server with ``--auth api-key`` wants one).
+        self._headers = {"content-type": "application/json"}
+        if api_key:
+            if any(c in api_key for c in "\r\n"):
+                raise InvalidArgumentError("an API key is one line", code="invalid_argument")
+            self._headers["authorization"] = f"Bearer {api_key.strip()}"
 
     @property
     def address(self) -> str:
@@ -146,7 +154,7 @@ class Transport:
         if self._session is None or self._session.closed:
             session = self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=60),
-                headers={"content-type": "application/json"},
+                headers=self._headers,
                 timeout=_timeout(self._timeout),
             )
             self._closer = asyncio.get_running_loop().create_task(_close_at_exit(session), name="mainspring-client")

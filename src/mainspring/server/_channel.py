@@ -40,11 +40,14 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from .._json import dumps_str, loads
 from ..api import models as m
 from ..api.names import check_namespace
-from ..errors import InvalidArgumentError, RPCError
+from ..api.roles import Access, Principal
+from ..errors import InvalidArgumentError, PermissionDeniedError, RPCError, UnauthenticatedError
 from ..storage import StorageError
+from ._auth import NO_CREDENTIALS, authorize
 from ._core import AFTER_ANSWER
 from ._engine import Engine
 from ._errors import ErrorAnswer, answer_for
+from ._guard import Refusal, refuse_handshake
 from ._matching import Session
 from ._operations import BY_NAME, Caller, Operation
 from ._operations import OPERATIONS as ALL_OPERATIONS
@@ -128,10 +131,19 @@ async def _refuse(conn: _Connection, e: ProtocolError) -> None:
 class _Connection:
     """One open channel: reads messages, runs each operation as its own task, answers in any order."""
 
-    def __init__(self, engine: Engine, websocket: WebSocket, operations: dict[str, Operation]):
+    def __init__(
+        self,
+        engine: Engine,
+        websocket: WebSocket,
+        operations: dict[str, Operation],
+        allowed: frozenset[str] | None = None,
+    ):
         self.engine = engine
         self.websocket = websocket
         self.operations = operations
+        #: The operations the caller may call on this connection (its role's), or None: no checks.
+        self.allowed = allowed
+        self.principal: Principal | None = websocket.scope.get("mainspring.principal") if allowed is not None else None
         self._send_lock = asyncio.Lock()
         #: Answers queued, as JSON text, and the bytes of those not written yet (queued or being sent).
         self._outbox: list[str] = []
@@ -272,6 +284,9 @@ class _Connection:
         try:
             if op is None:
                 raise InvalidArgumentError(f"unknown operation {name!r}", code="invalid_argument")
+            if self.allowed is not None and name not in self.allowed:
+                assert self.principal is not None
+                authorize(self.principal, op.access, caller.namespace, name.replace("_", " "))
             body = _body(op.request, raw, caller.session, name)
             metrics = self.engine.metrics
             if metrics is None:
@@ -325,11 +340,36 @@ class _Connection:
             pass
 
 
+async def _admitted(
+    engine: Engine, websocket: WebSocket, namespace: str, access: Access, operations: dict[str, Operation]
+) -> tuple[bool, frozenset[str] | None]:
+    """With auth on, whether the caller (found by the AuthGate) may open this channel (it needs ``access``
+    in ``namespace``; False once the handshake is refused), and the names of the operations it may call
+    on it (None: no checks)."""
+    if not engine.auth.enabled:
+        return True, None
+    principal: Principal | None = websocket.scope.get("mainspring.principal")
+    try:
+        if principal is None:
+            raise UnauthenticatedError(NO_CREDENTIALS, code="unauthenticated")
+        authorize(
+            principal, access, namespace, f"opening the {'worker' if access is Access.WORK else 'client'} channel"
+        )
+    except (UnauthenticatedError, PermissionDeniedError) as e:
+        status = 401 if isinstance(e, UnauthenticatedError) else 403
+        await refuse_handshake(Refusal(status, e.code, e.message), websocket.scope, websocket.receive, websocket.send)
+        return False, None
+    return True, frozenset(name for name, op in operations.items() if principal.may(op.access, namespace))
+
+
 async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
     """Serve one worker's connection until it closes; then end its session."""
     namespace = websocket.path_params["namespace"]
+    admitted, allowed = await _admitted(engine, websocket, namespace, Access.WORK, OPERATIONS)
+    if not admitted:
+        return
     await websocket.accept()
-    conn = _Connection(engine, websocket, OPERATIONS)
+    conn = _Connection(engine, websocket, OPERATIONS, allowed)
     session: Session | None = None
     graceful = False
     try:
@@ -338,7 +378,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
             await conn.send({"i": 0, "err": _error(400, "invalid_argument", problem)})
             return
         first = (await _receive(websocket))[0]
-        caller = Caller(namespace)
+        caller = Caller(namespace, principal=conn.principal)
         try:
             if first.get("op") != "register":
                 raise InvalidArgumentError(
@@ -355,7 +395,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
         session.link = conn
         await conn.send({"i": first.get("i"), "ok": settings})
         # Every operation on this connection is its session's; a task outcome's namespace is the session's.
-        caller = Caller(session.namespace, session)
+        caller = Caller(session.namespace, session, principal=conn.principal)
         while not graceful:
             await conn.room()
             for message in await _receive(websocket):
@@ -388,14 +428,17 @@ _REGISTER = BY_NAME["register_worker"]
 async def client_channel(engine: Engine, websocket: WebSocket) -> None:
     """Serve one client's connection: starts and result waits, many at a time."""
     namespace = websocket.path_params["namespace"]
+    admitted, allowed = await _admitted(engine, websocket, namespace, Access.READ, CLIENT_OPERATIONS)
+    if not admitted:
+        return
     await websocket.accept()
-    conn = _Connection(engine, websocket, CLIENT_OPERATIONS)
+    conn = _Connection(engine, websocket, CLIENT_OPERATIONS, allowed)
     try:
         problem = check_namespace(namespace)
         if problem is not None:
             await conn.send({"i": 0, "err": _error(400, "invalid_argument", problem)})
             return
-        caller = Caller(namespace)
+        caller = Caller(namespace, principal=conn.principal)
         while True:
             await conn.room()
             for message in await _receive(websocket):

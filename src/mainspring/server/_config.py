@@ -35,6 +35,9 @@ class ServerConfig:
     #: the UI's origins under every name it answers to); ``*`` allows every origin. Requests without an
     #: Origin header (the CLI, the SDK, workers) are not pages' and are always allowed.
     allowed_origins: tuple[str, ...] = ()
+    #: Who may call: "none" (anyone who can reach the ports: ``start-dev`` on 127.0.0.1) or "api-key" (every
+    #: request but the health check carries a key; see ``server._auth`` and ``api.roles``).
+    auth: str = "none"
     #: Namespaces that exist from the start.
     namespaces: tuple[str, ...] = ("default",)
     #: Largest accepted payload (a workflow input or result, an activity input or result, details).

@@ -35,6 +35,7 @@ from ..storage import (
     StorageError,
     Store,
 )
+from ._auth import Authenticator
 from ._config import ServerConfig
 from ._core import EngineCore
 from ._execution import Execution, iso, new_run_id
@@ -95,9 +96,14 @@ class Engine(EngineCore):
         self.deletion = Deletion(self, self.cancellation)
         self.async_completion = AsyncCompletion(self, self.activity_tasks)
         self.reset = Reset(self)
+        #: Who may call (``--auth``): the API keys and the UI's sessions (see ``_auth``).
+        self.auth = Authenticator(store, config.auth)
+        #: A first admin key made at this start (a store with no key at all, and auth on): to print once.
+        self.first_api_key: str | None = None
 
     async def start(self) -> None:
         await self._load_token_key()
+        self.first_api_key = await self.auth.start()
         for ns in self.config.namespaces:
             await self.store.create_namespace(ns)
         self._namespaces = {n.name for n in await self.store.list_namespaces()}
@@ -121,6 +127,7 @@ class Engine(EngineCore):
 
     async def stop(self) -> None:
         self.release_waiters()
+        await self.auth.stop()
         await self._drain_behind()
         for task in (self._sweeper, self._watcher):
             if task is not None:

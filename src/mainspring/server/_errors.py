@@ -22,6 +22,7 @@ from ..errors import (
     ResourceExhaustedError,
     RPCError,
     ServerUnavailableError,
+    UnauthenticatedError,
 )
 from ..storage import StorageError
 
@@ -35,6 +36,7 @@ _BY_CODE: dict[str, int] = {"no_worker": 408, "query_timeout": 408, "bad_worker_
 #: Most specific first: ResourceExhaustedError is a ServerUnavailableError.
 _BY_CLASS: tuple[tuple[type[RPCError], int], ...] = (
     (InvalidArgumentError, 400),
+    (UnauthenticatedError, 401),
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
     (AlreadyStartedError, 409),

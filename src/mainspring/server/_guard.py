@@ -47,6 +47,7 @@ __all__ = [
     "SitePolicy",
     "parse_allowed_host",
     "parse_allowed_origin",
+    "refuse_handshake",
     "require_json_body",
 ]
 
@@ -415,7 +416,7 @@ class Guard:
                 if kind == "http":
                     await _refuse_http(refusal, send)
                 else:
-                    await _refuse_handshake(refusal, scope, receive, send)
+                    await refuse_handshake(refusal, scope, receive, send)
                 return
         # The request's id: in its log lines (see _logs) and in the answer's X-Request-Id.
         rid = request_id(request.header("x-request-id"))
@@ -492,13 +493,20 @@ async def _refuse_http(refusal: Refusal, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def _refuse_handshake(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
+async def refuse_handshake(refusal: Refusal, scope: Scope, receive: Receive, send: Send) -> None:
     """Refuse a WebSocket before it is accepted: the client sees the handshake fail with the status."""
     if (await receive())["type"] != "websocket.connect":
         return  # the client left first
     if "websocket.http.response" in scope.get("extensions", {}):
         body = _json_body(refusal)
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            # A WebSocket client seldom reads a refused handshake's body (aiohttp does not): the code and
+            # message are in headers too, for the SDK to raise what the server said.
+            (b"mainspring-error-code", refusal.code.encode("latin-1", "replace")),
+            (b"mainspring-error", refusal.message.encode("latin-1", "replace")),
+        ]
         await send({"type": "websocket.http.response.start", "status": refusal.status, "headers": headers})
         await send({"type": "websocket.http.response.body", "body": body})
     else:  # a server without the extension answers 403 to a close before accept

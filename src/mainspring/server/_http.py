@@ -23,8 +23,10 @@ from .._json import dumps
 from .._version import __version__
 from ..api import models as m
 from ..api.names import MAX_ID_LENGTH, NAMESPACE_PATTERN, check_namespace
-from ..errors import InvalidArgumentError, PayloadTooLargeError, RPCError
+from ..api.roles import Access
+from ..errors import InvalidArgumentError, PayloadTooLargeError, RPCError, UnauthenticatedError
 from ..storage import StorageError
+from ._auth import NO_CREDENTIALS, authorize, me
 from ._channel import client_channel, worker_channel
 from ._engine import Engine
 from ._errors import ErrorAnswer, answer_for
@@ -55,7 +57,12 @@ def error_response(error: ErrorAnswer) -> Response:
 #: Errors any operation may answer with (``_BODY_ERRORS`` too, for those that take a body).
 _ERRORS = (
     (400, "Invalid request; the message says what to fix"),
-    (403, "Refused: a foreign origin or host, or a task token that belongs to another worker"),
+    (401, "Who calls is not known (auth on): no API key, or one that is not valid"),
+    (
+        403,
+        "Refused: the caller's role does not allow it (the message names the role needed), a foreign origin or "
+        "host, or a task token that belongs to another worker",
+    ),
     (404, "Not found (the namespace, the workflow, the task or the session)"),
     (431, "The request line and headers are over 64 KiB"),
     (503, "The store cannot write right now (e.g. its disk is full); retry after the Retry-After header"),
@@ -165,12 +172,21 @@ def _endpoint(engine: Engine, op: Operation, http: Http) -> Callable[[Request], 
     limit = body_limit(engine.max_payload)
     call, waits = op.call, op.waits
 
+    checked = engine.auth.enabled  # decided once, when the app is built
+    access, what = op.access, f"{op.name.replace('_', ' ')}"
+
     async def endpoint(request: Request) -> Response:
         try:
+            caller = _caller(request, http)
+            if checked:  # who calls was found by the AuthGate in front (see _auth); what it may do is known here
+                principal = caller.principal = request.scope.get("mainspring.principal")
+                if access is not Access.PUBLIC:
+                    if principal is None:
+                        raise UnauthenticatedError(NO_CREDENTIALS, code="unauthenticated")
+                    authorize(principal, access, caller.namespace, what)
             body: Any = None
             if body_model is not None:
                 body = parse_body(body_model, await _read_body(request, limit, engine.max_payload))
-            caller = _caller(request, http)
             if waits:
                 answered, answer = await _while_connected(request, call(engine, caller, body))
                 if not answered:
@@ -321,7 +337,12 @@ def build_app(engine: Engine, *, ui: bool = False) -> Starlette:
     async def clients(websocket: WebSocket) -> None:
         await client_channel(engine, websocket)
 
+    async def whoami(request: Request) -> Response:
+        # With auth on, the AuthGate in front answers this itself (see _auth); here, nobody is checked.
+        return _json(me("none", None, None))
+
     routes.append(Route("/api/v1/openapi.json", openapi, methods=["GET"], name="openapi"))
+    routes.append(Route("/api/v1/auth/me", whoami, methods=["GET"], name="whoami"))
     routes.append(WebSocketRoute("/api/v1/namespaces/{namespace}/workers/connect", channel, name="worker_channel"))
     routes.append(WebSocketRoute("/api/v1/namespaces/{namespace}/clients/connect", clients, name="client_channel"))
     routes.append(Route("/api/v1/docs", docs, methods=["GET"], name="docs"))

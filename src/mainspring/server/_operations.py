@@ -26,8 +26,10 @@ from ..api import models as m
 from ..api.enums import WorkflowStatus
 from ..api.fields import MAX_EVENT_ID, MAX_SECONDS, MAX_UNIX_TIME
 from ..api.names import ID_PATTERN, MAX_ID_LENGTH, check_id, check_namespace
+from ..api.roles import ALL_NAMESPACES, Access, Principal, Role
 from ..errors import InvalidArgumentError
 from ..storage import ListQuery, StorageError
+from ._auth import check_key_name, key_view
 from ._cluster import cluster_answer
 from ._engine import Engine, iso
 from ._type_hints import pending_task_hint, start_warning
@@ -44,7 +46,7 @@ class Caller:
     """Who asks, as the edge that took the call knows it. Over HTTP each request has its own; on a channel
     one serves every call of the connection (so a channel reads nothing a call sets on it)."""
 
-    __slots__ = ("namespace", "path", "peer", "query", "session", "status")
+    __slots__ = ("namespace", "path", "peer", "principal", "query", "session", "status")
 
     def __init__(
         self,
@@ -54,6 +56,7 @@ class Caller:
         query: Mapping[str, str] = _NO_QUERY,
         path: Mapping[str, str] = _NO_QUERY,
         peer: str | None = None,
+        principal: Principal | None = None,
     ) -> None:
         #: The namespace the call is about ("" for the operations on no namespace).
         self.namespace = namespace
@@ -64,6 +67,8 @@ class Caller:
         self.path = path
         #: The caller's address, when the edge knows it.
         self.peer = peer
+        #: Who calls, when the server checks (``--auth``); None when it does not.
+        self.principal = principal
         #: Set by a call whose answer's status is not its route's (a start that found its run made).
         self.status: int | None = None
 
@@ -124,6 +129,9 @@ class Operation:
     waits: bool = False
     #: The OpenAPI tag.
     tag: str = "workflows"
+    #: What it needs of its caller when the server checks who calls (``--auth``): no default, so that an
+    #: operation cannot be added without its rule (see ``api.roles``).
+    access: Access = field(kw_only=True)
 
 
 # --- reading the query string (HTTP) -----------------------------------------------------------------------
@@ -219,12 +227,33 @@ async def _describe_cluster(engine: Engine, c: Caller, b: None) -> Any:
 
 
 async def _list_namespaces(engine: Engine, c: Caller, b: None) -> Any:
+    # A caller sees the namespaces it holds a role in, and nothing of the others (not even their names).
+    visible = c.principal.namespaces() if c.principal is not None else None
     return {
         "namespaces": [
             {"name": n.name, "description": n.description, "created_at": iso(n.created_at)}
             for n in await engine.store.list_namespaces()
+            if visible is None or n.name in visible
         ]
     }
+
+
+async def _create_api_key(engine: Engine, c: Caller, b: m.CreateApiKeyRequest) -> Any:
+    if b.namespace != ALL_NAMESPACES:
+        problem = check_namespace(b.namespace)
+        if problem:
+            raise InvalidArgumentError(problem, code="invalid_argument")
+    check_key_name(b.name)
+    key, text = await engine.auth.create_key(c.principal, b.name, b.namespace, Role(b.role))
+    return {**key_view(key), "api_key": text}
+
+
+async def _list_api_keys(engine: Engine, c: Caller, b: None) -> Any:
+    return {"keys": [key_view(k) for k in engine.auth.visible_keys(c.principal)]}
+
+
+async def _revoke_api_key(engine: Engine, c: Caller, b: m.RevokeApiKeyRequest) -> Any:
+    return key_view(await engine.auth.revoke_key(c.principal, b.key_id))
 
 
 async def _create_namespace(engine: Engine, c: Caller, b: m.CreateNamespaceRequest) -> Any:
@@ -508,6 +537,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.HealthResponse,
         http=Http("GET", "/api/v1/health"),
         tag="server",
+        access=Access.PUBLIC,
     ),
     Operation(
         "describe_cluster",
@@ -516,6 +546,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.ClusterResponse,
         http=Http("GET", "/api/v1/cluster"),
         tag="server",
+        access=Access.AUTHENTICATED,
     ),
     Operation(
         "list_namespaces",
@@ -524,6 +555,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.ListNamespacesResponse,
         http=Http("GET", "/api/v1/namespaces"),
         tag="namespaces",
+        access=Access.AUTHENTICATED,
     ),
     Operation(
         "create_namespace",
@@ -535,6 +567,38 @@ OPERATIONS: tuple[Operation, ...] = (
             "POST", "/api/v1/namespaces", status=201, also=((200, "The namespace already existed (it is unchanged)"),)
         ),
         tag="namespaces",
+        access=Access.ADMIN,
+    ),
+    Operation(
+        "create_api_key",
+        'Make an API key for a namespace (or "*", every namespace) and a role; the answer holds the key, '
+        "shown this once (the server keeps only its hash). Needs the admin role in that namespace",
+        _create_api_key,
+        request=m.CreateApiKeyRequest,
+        answer=m.CreatedApiKey,
+        http=Http("POST", "/api/v1/api-keys", status=201),
+        tag="auth",
+        access=Access.AUTHENTICATED,  # an admin of the key's namespace: checked by the call, which knows it
+    ),
+    Operation(
+        "list_api_keys",
+        "The API keys the caller administers (never their secrets)",
+        _list_api_keys,
+        answer=m.ListApiKeysResponse,
+        http=Http("GET", "/api/v1/api-keys"),
+        tag="auth",
+        access=Access.AUTHENTICATED,
+    ),
+    Operation(
+        "revoke_api_key",
+        "Revoke an API key: it is refused from now on (on other servers within seconds), and the UI sessions "
+        "it opened end",
+        _revoke_api_key,
+        request=m.RevokeApiKeyRequest,
+        answer=m.ApiKey,
+        http=Http("POST", "/api/v1/api-keys/revoke"),
+        tag="auth",
+        access=Access.AUTHENTICATED,
     ),
     Operation(
         "start_workflow",
@@ -561,6 +625,7 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
         ),
         client=True,
+        access=Access.WRITE,
     ),
     Operation(
         "list_workflows",
@@ -597,6 +662,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 _QUERY,
             ),
         ),
+        access=Access.READ,
     ),
     Operation(
         "count_workflows",
@@ -616,6 +682,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 ),
             ),
         ),
+        access=Access.READ,
     ),
     Operation(
         "describe_workflow",
@@ -623,6 +690,7 @@ OPERATIONS: tuple[Operation, ...] = (
         _describe,
         answer=m.DescribeWorkflowResponse,
         http=Http("GET", _NS + "/workflows/describe", query=(_WID, _RID)),
+        access=Access.READ,
     ),
     Operation(
         "get_history",
@@ -651,6 +719,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 _PAGE,
             ),
         ),
+        access=Access.READ,
     ),
     Operation(
         "wait_result",
@@ -675,6 +744,7 @@ OPERATIONS: tuple[Operation, ...] = (
         ),
         client=True,
         waits=True,
+        access=Access.READ,
     ),
     Operation(
         "cancel_workflow",
@@ -684,6 +754,7 @@ OPERATIONS: tuple[Operation, ...] = (
         request=m.CancelWorkflowRequest,
         answer=m.CancelWorkflowResponse,
         http=Http("POST", _NS + "/workflows/cancel"),
+        access=Access.WRITE,
     ),
     Operation(
         "signal_workflow",
@@ -695,6 +766,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=msg.SignalWorkflowResponse,
         http=Http("POST", _NS + "/workflows/signal"),
         client=True,
+        access=Access.WRITE,
     ),
     Operation(
         "signal_with_start_workflow",
@@ -714,6 +786,7 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
         ),
         client=True,
+        access=Access.WRITE,
     ),
     Operation(
         "query_workflow",
@@ -737,6 +810,7 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
         ),
         client=True,
+        access=Access.READ,
     ),
     Operation(
         "update_workflow",
@@ -750,6 +824,7 @@ OPERATIONS: tuple[Operation, ...] = (
         http=Http("POST", _NS + "/workflows/update"),
         client=True,
         waits=True,
+        access=Access.WRITE,
     ),
     Operation(
         "poll_workflow_update",
@@ -761,6 +836,7 @@ OPERATIONS: tuple[Operation, ...] = (
         http=Http("POST", _NS + "/workflows/update/poll"),
         client=True,
         waits=True,
+        access=Access.READ,
     ),
     Operation(
         "terminate_workflow",
@@ -770,6 +846,7 @@ OPERATIONS: tuple[Operation, ...] = (
         request=m.TerminateWorkflowRequest,
         answer=m.TerminateWorkflowResponse,
         http=Http("POST", _NS + "/workflows/terminate"),
+        access=Access.WRITE,
     ),
     Operation(
         "delete_workflow",
@@ -780,6 +857,7 @@ OPERATIONS: tuple[Operation, ...] = (
         request=m.DeleteWorkflowRequest,
         answer=m.DeleteWorkflowResponse,
         http=Http("POST", _NS + "/workflows/delete"),
+        access=Access.ADMIN,
     ),
     Operation(
         "reset_workflow",
@@ -794,6 +872,7 @@ OPERATIONS: tuple[Operation, ...] = (
         request=m.ResetWorkflowRequest,
         answer=m.ResetWorkflowResponse,
         http=Http("POST", _NS + "/workflows/reset"),
+        access=Access.WRITE,
     ),
     Operation(
         "get_workflow_stack",
@@ -802,6 +881,7 @@ OPERATIONS: tuple[Operation, ...] = (
         _stack,
         answer=m.WorkflowStackResponse,
         http=Http("GET", _NS + "/workflows/stack", query=(_WID, _RID)),
+        access=Access.READ,
     ),
     Operation(
         "list_task_queues",
@@ -814,6 +894,7 @@ OPERATIONS: tuple[Operation, ...] = (
             query=(Query("name", "string", "Only the task queue of this name.", schema=_TEXT),),
         ),
         tag="workers",
+        access=Access.READ,
     ),
     # On the worker channel, registering is the connection's first message ("register"), not an operation.
     Operation(
@@ -824,6 +905,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.RegisterWorkerResponse,
         http=Http("POST", _NS + "/workers", status=201),
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "heartbeat_worker",
@@ -832,6 +914,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.OkResponse,
         http=Http("POST", _NS + "/workers/{session_id}/heartbeat"),
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "end_worker_session",
@@ -840,6 +923,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.OkResponse,
         http=Http("DELETE", _NS + "/workers/{session_id}"),
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "poll_workflow_task",
@@ -851,6 +935,7 @@ OPERATIONS: tuple[Operation, ...] = (
         worker=True,
         waits=True,
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "poll_workflow_tasks",
@@ -861,6 +946,7 @@ OPERATIONS: tuple[Operation, ...] = (
         worker=True,
         waits=True,
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "complete_workflow_task",
@@ -871,6 +957,7 @@ OPERATIONS: tuple[Operation, ...] = (
         http=Http("POST", _NS + "/workflow-tasks/complete"),
         worker=True,
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "fail_workflow_task",
@@ -881,6 +968,7 @@ OPERATIONS: tuple[Operation, ...] = (
         http=Http("POST", _NS + "/workflow-tasks/fail"),
         worker=True,
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "poll_activity_task",
@@ -892,6 +980,7 @@ OPERATIONS: tuple[Operation, ...] = (
         worker=True,
         waits=True,
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "poll_activity_tasks",
@@ -902,6 +991,7 @@ OPERATIONS: tuple[Operation, ...] = (
         worker=True,
         waits=True,
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "complete_activity_task",
@@ -912,6 +1002,7 @@ OPERATIONS: tuple[Operation, ...] = (
         http=Http("POST", _NS + "/activity-tasks/complete"),
         worker=True,
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "fail_activity_task",
@@ -922,6 +1013,7 @@ OPERATIONS: tuple[Operation, ...] = (
         http=Http("POST", _NS + "/activity-tasks/fail"),
         worker=True,
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "heartbeat_activity_task",
@@ -932,6 +1024,7 @@ OPERATIONS: tuple[Operation, ...] = (
         http=Http("POST", _NS + "/activity-tasks/heartbeat"),
         worker=True,
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "get_workflow_task_history",
@@ -941,6 +1034,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.WorkflowTaskHistoryResponse,
         worker=True,
         tag="workers",
+        access=Access.WORK,
     ),
     # --- async activity completion ---
     Operation(
@@ -953,6 +1047,7 @@ OPERATIONS: tuple[Operation, ...] = (
         http=Http("POST", _NS + "/activity-tasks/release"),
         worker=True,
         tag="workers",
+        access=Access.WORK,
     ),
     Operation(
         "complete_activity",
@@ -962,6 +1057,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.AcceptedResponse,
         http=Http("POST", _NS + "/activities/complete"),
         tag="activities",
+        access=Access.COMPLETE_ACTIVITY,
     ),
     Operation(
         "fail_activity",
@@ -971,6 +1067,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.AcceptedResponse,
         http=Http("POST", _NS + "/activities/fail"),
         tag="activities",
+        access=Access.COMPLETE_ACTIVITY,
     ),
     Operation(
         "heartbeat_activity",
@@ -981,6 +1078,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.HeartbeatActivityTaskResponse,
         http=Http("POST", _NS + "/activities/heartbeat"),
         tag="activities",
+        access=Access.COMPLETE_ACTIVITY,
     ),
     Operation(
         "report_activity_cancellation",
@@ -991,6 +1089,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.AcceptedResponse,
         http=Http("POST", _NS + "/activities/report-cancellation"),
         tag="activities",
+        access=Access.COMPLETE_ACTIVITY,
     ),
 )
 

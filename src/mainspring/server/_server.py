@@ -15,6 +15,7 @@ import uvicorn
 from .._gc import tune_gc
 from ..errors import MainspringError
 from ..storage import StorageError, Store, store_from_url
+from ._auth import AuthGate
 from ._config import ServerConfig
 from ._engine import Engine
 from ._guard import Guard, RequestCheck, SitePolicy
@@ -190,13 +191,19 @@ class Server:
             await self.store.close()
             self._close_sockets()
             raise ServerStartError(str(e)) from None
-        # Both ports behind the same checks (Host, Origin, body type) and security headers.
-        api = Guard(build_app(self.engine), checks)
+        # Both ports behind the same checks (Host, Origin, body type) and security headers; with --auth, behind
+        # them who calls (see _auth).
+        auth = self.engine.auth
+
+        def gated(inner: Any) -> Any:
+            return Guard(AuthGate(inner, auth) if auth.enabled else inner, checks)
+
+        api = gated(build_app(self.engine))
         self.api_app = api
         app: Any = api
         by_port: dict[int, Any] = {}
         if self._ui_socket is not None:
-            by_port[self._ui_socket.getsockname()[1]] = Guard(build_app(self.engine, ui=True), checks)
+            by_port[self._ui_socket.getsockname()[1]] = gated(build_app(self.engine, ui=True))
         if metrics is not None and self._metrics_socket is not None:
             from ._metrics import metrics_app
 
@@ -241,6 +248,14 @@ class Server:
         )
         self._uvicorn = _Uvicorn(uv_config, self.engine)
         self.started_in = time.perf_counter() - t0
+        if self.engine.first_api_key is not None:
+            # The way in, for whoever started the server: shown once (only its hash is stored).
+            log.warning(
+                "auth is on and the store held no API key: made a first admin key (of every namespace); it is "
+                "shown this once, keep it safe:\n\n    %s\n\nuse it with --api-key or MAINSPRING_API_KEY, and make "
+                "narrower keys with `mainspring operator api-key create`",
+                self.engine.first_api_key,
+            )
 
     async def serve(self) -> None:
         """Serve until SIGINT/SIGTERM (or ``stop()``), then shut down cleanly."""

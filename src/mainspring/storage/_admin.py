@@ -8,6 +8,7 @@ Migrating a SQLite file does take its store lock, since a server must not have t
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -15,14 +16,22 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import _pg_schema, _sqlite_file, store_from_url
-from ._base import StorageError
+from ._base import StorageError, StoredApiKey
 from ._cluster import ClusterNode, ClusterView, read_cluster
 from .sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
 
-__all__ = ["ClusterNode", "ClusterView", "MigrationReport", "SchemaStatus", "describe_cluster", "migrate_schema"]
+__all__ = [
+    "ClusterNode",
+    "ClusterView",
+    "MigrationReport",
+    "SchemaStatus",
+    "add_api_key",
+    "describe_cluster",
+    "migrate_schema",
+]
 
 
 @dataclass(frozen=True)
@@ -198,3 +207,38 @@ async def drain_server(url: str, node: str) -> list[str]:
     finally:
         await conn.close()
     return marked
+
+
+async def add_api_key(url: str, key: StoredApiKey) -> str:
+    """Add ``key`` to the store at ``url`` directly (``operator api-key create --db``: the way to make the first
+    admin key before any server runs, or with none reachable), migrating the schema first if it is behind.
+    Running servers learn of it within seconds. The store, as messages name it."""
+    row = dataclasses.astuple(key)
+    status = await schema_status(url)
+    if status.newer:
+        raise StorageError(f"the store {status.store} was migrated by a newer Mainspring (schema {status.version})")
+    if status.pending:
+        await migrate_schema(url)
+    store = store_from_url(url, migrate=False)
+    if isinstance(store, SQLiteStore):
+        path = _sqlite_path(store)
+        try:
+            conn = sqlite3.connect(os.path.realpath(path), timeout=10, isolation_level=None)
+            try:
+                conn.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            finally:
+                conn.close()
+        except sqlite3.Error as e:
+            raise StorageError(f"cannot add the key to the database {path!r}: {e}") from None
+        return os.path.realpath(path)
+    import psycopg
+
+    where, pg = await _pg_connect(url)
+    try:
+        await pg.execute("INSERT INTO api_keys VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", row)
+        await pg.commit()
+    except psycopg.Error as e:
+        raise _pg_failed("add the key to", where, e) from None
+    finally:
+        await pg.close()
+    return where

@@ -273,6 +273,22 @@ class StoredBuild:
 
 
 @dataclass(slots=True, frozen=True)
+class StoredApiKey:
+    """An API key as stored: its id, owner-given name, grant, and the hash of its secret (see ``_api_keys``)."""
+
+    key_id: str
+    name: str
+    namespace: str
+    role: str
+    secret_hash: str = field(repr=False)
+    created_at: float
+    #: Who made it (the name of the admin key, or "store" for one made offline against the store).
+    created_by: str = ""
+    #: When it was revoked (Unix seconds), or None while it is valid.
+    revoked_at: float | None = None
+
+
+@dataclass(slots=True, frozen=True)
 class StoreCounts:
     """How much a store holds, table by table: what a copy checks on both sides."""
 
@@ -449,6 +465,20 @@ class Store(abc.ABC):
         """Record that a worker of ``build_id`` polls ``task_queue``, started at ``first_seen`` (Unix seconds),
         unless an earlier time is recorded; the earliest recorded, which orders the builds (the one first seen
         last gets new runs) across server restarts."""
+
+    # API keys (``_api_keys``): few rows, read whole by each server and refreshed every few seconds.
+    @abc.abstractmethod
+    async def put_api_key(self, key: StoredApiKey) -> None:
+        """Add ``key`` (``StorageError`` if its id exists)."""
+
+    @abc.abstractmethod
+    async def list_api_keys(self) -> list[StoredApiKey]:
+        """Every key, revoked ones too, by id."""
+
+    @abc.abstractmethod
+    async def revoke_api_key(self, key_id: str, at: float) -> StoredApiKey | None:
+        """Mark the key revoked at ``at`` (unless it was already); the key as it now stands, or None if
+        there is no such key."""
 
     # Moving a whole store to another (``store copy``, see ``storage._copy``). Runs are read in pages by
     # run id, in byte order (the same order in every store), with their values as the stored text.

@@ -25,6 +25,7 @@ follow: no LISTEN/NOTIFY, no advisory locks, no server-side functions; ``INSERT 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import secrets
@@ -49,6 +50,7 @@ from ._base import (
     StorageError,
     Store,
     StoreCounts,
+    StoredApiKey,
     StoredBuild,
     StoredEvent,
     StoredKey,
@@ -70,6 +72,8 @@ if TYPE_CHECKING:
     from ..api.enums import WorkflowStatus
 
 __all__ = ["PostgresStore", "latest_schema_version", "redact"]
+
+_API_KEY_COLUMNS = "key_id, name, namespace, role, secret_hash, created_at, created_by, revoked_at"
 
 log = logging.getLogger(__name__)
 
@@ -750,6 +754,31 @@ class PostgresStore(Store):
 
     async def import_runs(self, runs: Sequence[StoredRun]) -> None:
         await self._enqueue(_Bulk(lambda cur: _pg_copy.import_runs(cur, runs)))
+
+    async def put_api_key(self, key: StoredApiKey) -> None:
+        async def do(cur: AsyncCursor[Any]) -> bool:
+            await cur.execute(
+                "INSERT INTO api_keys VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key_id) DO NOTHING",
+                dataclasses.astuple(key),
+            )
+            return cur.rowcount == 1
+
+        if not await self._enqueue(do):
+            raise StorageError(f"an API key with id {key.key_id!r} exists already")
+
+    async def list_api_keys(self) -> list[StoredApiKey]:
+        rows = await self._read(f'SELECT {_API_KEY_COLUMNS} FROM api_keys ORDER BY key_id COLLATE "C"')
+        return [StoredApiKey(*r) for r in rows]
+
+    async def revoke_api_key(self, key_id: str, at: float) -> StoredApiKey | None:
+        async def do(cur: AsyncCursor[Any]) -> StoredApiKey | None:
+            await cur.execute("UPDATE api_keys SET revoked_at=%s WHERE key_id=%s AND revoked_at IS NULL", (at, key_id))
+            await cur.execute(f"SELECT {_API_KEY_COLUMNS} FROM api_keys WHERE key_id=%s", (key_id,))
+            row = await cur.fetchone()
+            return StoredApiKey(*row) if row else None
+
+        key: StoredApiKey | None = await self._enqueue(do)
+        return key
 
     async def export_worker_builds(self) -> list[StoredBuild]:
         rows = await self._read(

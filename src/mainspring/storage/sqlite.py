@@ -16,6 +16,7 @@ into rows, in ``_sqlite_writes``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import queue
@@ -41,6 +42,7 @@ from ._base import (
     StorageError,
     Store,
     StoreCounts,
+    StoredApiKey,
     StoredBuild,
     StoredEvent,
     StoredKey,
@@ -67,6 +69,8 @@ if TYPE_CHECKING:
     from .._visibility._ast import VisibilityQuery
 
 __all__ = ["SQLiteStore", "latest_schema_version"]
+
+_API_KEY_COLUMNS = "key_id, name, namespace, role, secret_hash, created_at, created_by, revoked_at"
 
 log = logging.getLogger(__name__)
 _repeats = RepeatedLog(log)
@@ -764,6 +768,31 @@ class SQLiteStore(Store):
             await self._submit(lambda conn: _sqlite_copy.import_runs(conn, runs))
         except sqlite3.IntegrityError as e:  # refused alone: nothing of it was written
             raise StorageError(f"the database {self.path!r} already holds some of these runs ({e})") from None
+
+    async def put_api_key(self, key: StoredApiKey) -> None:
+        def do(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                dataclasses.astuple(key),
+            )
+
+        try:
+            await self._submit(do)
+        except sqlite3.IntegrityError:
+            raise StorageError(f"an API key with id {key.key_id!r} exists already") from None
+
+    async def list_api_keys(self) -> list[StoredApiKey]:
+        rows = self._read(f"SELECT {_API_KEY_COLUMNS} FROM api_keys ORDER BY key_id")
+        return [StoredApiKey(*r) for r in rows]
+
+    async def revoke_api_key(self, key_id: str, at: float) -> StoredApiKey | None:
+        def do(conn: sqlite3.Connection) -> StoredApiKey | None:
+            conn.execute("UPDATE api_keys SET revoked_at=? WHERE key_id=? AND revoked_at IS NULL", (at, key_id))
+            row = conn.execute(f"SELECT {_API_KEY_COLUMNS} FROM api_keys WHERE key_id=?", (key_id,)).fetchone()
+            return StoredApiKey(*row) if row else None
+
+        key: StoredApiKey | None = await self._submit(do)
+        return key
 
     async def export_worker_builds(self) -> list[StoredBuild]:
         rows = self._read(

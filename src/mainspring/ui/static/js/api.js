@@ -1,5 +1,8 @@
 // The HTTP API, as the CLI and the SDK use it. The UI is served on the same port as a copy of the API,
-// so every call is same-origin.
+// so every call is same-origin. With auth on, the session cookie goes with each call, and a call that
+// changes something carries the session's CSRF token (auth.js).
+
+import { csrfToken } from "./auth.js";
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {
@@ -27,6 +30,8 @@ export async function api(path, { method = "GET", query = null, body = undefined
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
   }
+  const token = method !== "GET" ? csrfToken() : null;
+  if (token) init.headers["x-csrf-token"] = token;
   let response;
   try {
     response = await fetch(url, init);
@@ -42,6 +47,10 @@ export async function api(path, { method = "GET", query = null, body = undefined
     } catch {
       data = null;
     }
+  }
+  if (response.status === 401) {
+    // The session ended (expired, or its key was revoked): back to the login form.
+    window.dispatchEvent(new CustomEvent("mainspring:unauthenticated", { detail: data && data.message }));
   }
   if (!response.ok) {
     const message =

@@ -6,6 +6,7 @@ import { api, paths } from "./api.js";
 import { h, replace, errorNotice } from "./dom.js";
 import { timeZone, setTimeZone } from "./format.js";
 import { openStartDialog } from "./start_dialog.js";
+import { authOn, loadMe, logOut, markRole, showLogin, signedIn, userName, visibleNamespaces } from "./auth.js";
 import * as workflowsPage from "./pages/workflows.js";
 import * as runPage from "./pages/run.js";
 import * as taskQueuesPage from "./pages/task_queues.js";
@@ -105,6 +106,7 @@ function updateChrome(ns, page) {
     else a.removeAttribute("aria-current");
   });
   document.querySelector("[data-brand]").setAttribute("href", paths.workflows(ns));
+  markRole(ns);
   fillNamespaces(ns);
 }
 
@@ -122,7 +124,7 @@ function fillNamespaces(ns) {
 async function loadNamespaces() {
   try {
     const data = await api("/namespaces");
-    namespaces = data.namespaces.map((n) => n.name);
+    namespaces = visibleNamespaces(data.namespaces.map((n) => n.name));
   } catch (err) {
     namespaces = null;
     console.warn("could not list namespaces", err);
@@ -166,7 +168,38 @@ function onClick(event) {
   navigate(url.pathname + url.search + url.hash);
 }
 
-function start() {
+/** With auth on: who is signed in, and a way out (the session ends on the server too). */
+function showUser() {
+  const tools = document.querySelector(".topbar-tools");
+  let box = document.getElementById("user-box");
+  if (!authOn() || !signedIn()) {
+    if (box) box.remove();
+    return;
+  }
+  if (!box) {
+    box = h("span", { id: "user-box", class: "user-box" });
+    tools.append(box);
+  }
+  replace(
+    box,
+    h("span", { class: "user-name muted", title: "Signed in as" }, userName() || ""),
+    h("button", { type: "button", class: "btn", dataset: { action: "log-out" }, onClick: () => logOut() }, "Log out"),
+  );
+}
+
+async function signIn(message = null) {
+  document.body.dataset.role = "none";
+  await showLogin(document.getElementById("app"), message);
+  showUser();
+  render();
+  loadNamespaces();
+}
+
+async function start() {
+  await loadMe();
+  window.addEventListener("mainspring:unauthenticated", (event) => {
+    if (authOn()) signIn(event.detail || "Your session ended: log in again.");
+  });
   document.addEventListener("click", onClick);
   window.addEventListener("popstate", () => render());
   document.getElementById("namespace-select").addEventListener("change", onNamespaceChange);
@@ -176,6 +209,11 @@ function start() {
     openStartDialog(ns, { onStarted: (run) => navigate(paths.run(ns, run.workflow_id, run.run_id)) });
   });
   showZone();
+  if (authOn() && !signedIn()) {
+    await signIn();
+    return;
+  }
+  showUser();
   render();
   loadNamespaces();
 }

@@ -153,7 +153,7 @@ function build(root, ns, workflowId, runId, refreshNow, onDeleted, onReset) {
   );
 
   async function act(what, reason, done) {
-    await api(nsApi(ns) + "/workflows/" + what, { method: "POST", body: { workflow_id: workflowId, run_id: runId, reason: reason || null } });
+    await api(nsApi(ns) + "/workflows/" + what, { method: "POST", body: { workflow_id: workflowId, run_id: runId, reason: reason || "" } });
     toast(done);
     refreshNow();
   }

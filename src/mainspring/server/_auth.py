@@ -1,0 +1,492 @@
+"""Who is calling: API keys and the web UI's sessions, checked on every request and channel.
+
+With ``--auth api-key`` every request but a few public ones (the health check, the API's description, the
+UI's own files and its login) must carry credentials:
+
+- ``Authorization: Bearer msk_...``, an API key (``mainspring._api_keys``): what the CLI, the SDK and
+  workers send;
+- or, from the web UI, the session cookie its login set (``HttpOnly; Secure; SameSite=Strict``), and on
+  every request that changes something an ``X-CSRF-Token`` header with the session's token. A cookie is
+  never enough for a WebSocket: the channels take bearer keys only.
+
+``AuthGate`` is the ASGI middleware that finds the caller (a ``Principal``) and puts it in the request's
+scope, or answers 401; what the caller may do is decided where the operation is known (``authorize``: the
+HTTP endpoints and the channels, from each operation's declared ``Access``), a 403 naming the role needed.
+
+Keys live in the store (only their secrets' hashes) and in memory here: every request is checked without
+a database read. The table is read again every few seconds (keys made offline with ``api-key create
+--db``, or revoked on another server, count within ``REFRESH`` seconds), and at once when an unknown key
+id arrives (at most once a second, so a flood of forged keys costs no more than that). UI sessions are in
+memory only: after a restart, users log in again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable, Iterable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._api_keys import new_key, parse_key, secret_matches
+from .._json import dumps, loads
+from ..api.roles import ALL_NAMESPACES, Access, Principal, Role, needed_role
+from ..errors import InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError
+from ..storage import StorageError, Store, StoredApiKey
+from ._execution import iso
+
+__all__ = [
+    "AUTH_MODES",
+    "NO_CREDENTIALS",
+    "SESSION_COOKIE",
+    "AuthGate",
+    "Authenticator",
+    "authorize",
+    "check_key_name",
+    "key_view",
+    "make_key",
+    "me",
+]
+
+log = logging.getLogger("mainspring.server")
+
+#: The values of ``--auth``.
+AUTH_MODES = ("none", "api-key")
+#: Seconds between two reads of the key table.
+REFRESH = 3.0
+#: An unknown key id reads the table again, at most this often (seconds).
+_MISS_REFRESH = 1.0
+#: A UI session ends this long after its login (seconds).
+SESSION_SECONDS = 12 * 3600
+SESSION_COOKIE = "mainspring_session"
+_CSRF_HEADER = b"x-csrf-token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[MutableMapping[str, Any]], Any]
+
+NO_CREDENTIALS = (
+    "this server requires authentication: pass an API key (--api-key or MAINSPRING_API_KEY for the CLI, "
+    "Client.connect(api_key=...) for the SDK), as the header 'Authorization: Bearer <key>'; an admin "
+    "makes one with `mainspring operator api-key create`"
+)
+
+
+def make_key(name: str, namespace: str, role: Role, created_by: str, now: float) -> tuple[StoredApiKey, str]:
+    """A new key to store, and the key itself (to show once)."""
+    key_id, text, secret_hash = new_key()
+    return StoredApiKey(key_id, name, namespace, role.value, secret_hash, now, created_by), text
+
+
+def key_view(key: StoredApiKey) -> dict[str, Any]:
+    """A key as the API and the CLI show it (never its secret or its hash)."""
+    return {
+        "key_id": key.key_id,
+        "name": key.name,
+        "namespace": key.namespace,
+        "role": key.role,
+        "created_at": iso(key.created_at),
+        "created_by": key.created_by,
+        "revoked_at": iso(key.revoked_at) if key.revoked_at is not None else None,
+    }
+
+
+def _principal(key: StoredApiKey, method: str = "api-key") -> Principal:
+    return Principal(f"{key.name} ({key.key_id})", {key.namespace: Role(key.role)}, method, key.key_id)
+
+
+@dataclass(slots=True)
+class _Session:
+    principal: Principal
+    csrf: str
+    expires: float
+
+
+class Authenticator:
+    """The API keys a server knows, and its UI sessions."""
+
+    def __init__(self, store: Store, mode: str = "api-key") -> None:
+        if mode not in AUTH_MODES:
+            raise ValueError(f"--auth must be one of {', '.join(AUTH_MODES)}, not {mode!r}")
+        self.store = store
+        self.mode = mode
+        self._keys: dict[str, StoredApiKey] = {}
+        self._read_at = 0.0
+        self._reading: asyncio.Task[None] | None = None
+        self._refresher: asyncio.Task[None] | None = None
+        self._sessions: dict[str, _Session] = {}
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "none"
+
+    async def start(self) -> str | None:
+        """Read the keys and keep them fresh. On a store with no key at all, make a first admin key and
+        return it (to print once: it is the way in)."""
+        await self._read()
+        first: str | None = None
+        if self.enabled and not self._keys:
+            key, first = make_key("first-admin", ALL_NAMESPACES, Role.ADMIN, "server", time.time())
+            await self.store.put_api_key(key)
+            self._keys[key.key_id] = key
+        if self.enabled:  # (with no checks, nothing reads the keys but their listing, kept up to date here)
+            self._refresher = asyncio.get_running_loop().create_task(self._refresh(), name="mainspring-api-keys")
+        return first
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            await asyncio.gather(self._refresher, return_exceptions=True)
+            self._refresher = None
+
+    async def _refresh(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH)
+            try:
+                await self._read()
+            except StorageError as e:  # keep the keys known; a store that fails says so elsewhere too
+                log.warning("could not read the API keys again: %s", e)
+
+    async def _read(self) -> None:
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._read_now())
+        reading = self._reading
+        try:
+            await asyncio.shield(reading)
+        finally:
+            if self._reading is reading and reading.done():
+                self._reading = None
+
+    async def _read_now(self) -> None:
+        keys = await self.store.list_api_keys()
+        self._keys = {k.key_id: k for k in keys}
+        self._read_at = time.monotonic()
+        revoked = {k.key_id for k in keys if k.revoked_at is not None}
+        if revoked:
+            self._end_sessions(revoked)
+
+    # --- the keys ------------------------------------------------------------------------------------------
+
+    async def principal_for_key(self, text: str) -> Principal:
+        """The caller an API key stands for; ``UnauthenticatedError`` for anything else."""
+        parsed = parse_key(text)
+        if parsed is None:
+            raise UnauthenticatedError(
+                "the credentials are not an API key (one reads msk_<id>_<secret>): check --api-key / "
+                "MAINSPRING_API_KEY",
+                code="invalid_credentials",
+            )
+        key_id, secret = parsed
+        key = self._keys.get(key_id)
+        if key is None:
+            key = await self._look_again(key_id)
+        if key is None or not secret_matches(secret, key.secret_hash):
+            raise UnauthenticatedError(
+                "the API key is not valid: no such key, or a mistyped secret", code="invalid_credentials"
+            )
+        if key.revoked_at is not None:
+            raise UnauthenticatedError(f"the API key {key.key_id} was revoked", code="invalid_credentials")
+        return _principal(key)
+
+    async def _look_again(self, key_id: str) -> StoredApiKey | None:
+        """Read the table again for a key id it did not hold (made a moment ago, offline or on another
+        server?), in a read begun after the miss: at most one read a second, shared by all that missed
+        meanwhile, so unknown ids (forged keys) cost the store little, and their senders wait."""
+        missed_at = time.monotonic()
+        pause = self._read_at + _MISS_REFRESH - missed_at
+        if pause > 0:
+            await asyncio.sleep(pause)
+        if self._read_at < missed_at:
+            try:
+                await self._read()
+            except StorageError:
+                pass
+        return self._keys.get(key_id)
+
+    async def create_key(self, by: Principal | None, name: str, namespace: str, role: Role) -> tuple[StoredApiKey, str]:
+        """Make a key (the caller must be an admin of ``namespace``, or of every namespace for a key of
+        every namespace); the stored key and the key itself."""
+        _check_admin(by, namespace)
+        key, text = make_key(name, namespace, role, by.name if by is not None else "server", time.time())
+        await self.store.put_api_key(key)
+        self._keys[key.key_id] = key
+        return key, text
+
+    def visible_keys(self, by: Principal | None) -> list[StoredApiKey]:
+        """The keys ``by`` administers: every key for an admin of every namespace."""
+        return [k for k in sorted(self._keys.values(), key=lambda k: k.created_at) if _administers(by, k.namespace)]
+
+    async def revoke_key(self, by: Principal | None, key_id: str) -> StoredApiKey:
+        key = self._keys.get(key_id)
+        if key is None or not _administers(by, key.namespace):
+            raise NotFoundError(f"no API key {key_id!r} (see `mainspring operator api-key list`)", code="not_found")
+        revoked = await self.store.revoke_api_key(key_id, time.time())
+        if revoked is None:
+            raise NotFoundError(f"no API key {key_id!r}", code="not_found")
+        self._keys[key_id] = revoked
+        self._end_sessions({key_id})
+        return revoked
+
+    # --- UI sessions ---------------------------------------------------------------------------------------
+
+    async def log_in(self, text: str) -> tuple[str, _Session]:
+        """A session for the holder of an API key: (its cookie value, the session)."""
+        principal = await self.principal_for_key(text)
+        now = time.monotonic()
+        self._sessions = {sid: s for sid, s in self._sessions.items() if s.expires > now}
+        sid = secrets.token_urlsafe(32)
+        session = _Session(
+            Principal(principal.name, principal.grants, "session", principal.key_id),
+            secrets.token_urlsafe(24),
+            now + SESSION_SECONDS,
+        )
+        self._sessions[sid] = session
+        return sid, session
+
+    def log_out(self, sid: str) -> None:
+        self._sessions.pop(sid, None)
+
+    def session(self, sid: str) -> _Session | None:
+        session = self._sessions.get(sid)
+        if session is None:
+            return None
+        if session.expires <= time.monotonic():
+            del self._sessions[sid]
+            return None
+        return session
+
+    def _end_sessions(self, key_ids: Iterable[str]) -> None:
+        ended = set(key_ids)
+        self._sessions = {sid: s for sid, s in self._sessions.items() if s.principal.key_id not in ended}
+
+
+def _administers(by: Principal | None, namespace: str) -> bool:
+    if by is None:  # no authentication: the operator of the server
+        return True
+    if by.grants.get(ALL_NAMESPACES) is Role.ADMIN:
+        return True
+    return namespace != ALL_NAMESPACES and by.grants.get(namespace) is Role.ADMIN
+
+
+def _check_admin(by: Principal | None, namespace: str) -> None:
+    if not _administers(by, namespace):
+        where = "every namespace" if namespace == ALL_NAMESPACES else f"namespace {namespace!r}"
+        raise PermissionDeniedError(
+            f"making or revoking keys of {where} needs the admin role there"
+            + (f"; {by.name} is not an admin of it" if by is not None else ""),
+            code="permission_denied",
+            details={"needed_role": Role.ADMIN.value, "namespace": namespace},
+        )
+
+
+def authorize(principal: Principal, access: Access, namespace: str, what: str) -> None:
+    """Refuse (403, naming the role needed) a call ``principal`` may not make."""
+    if principal.may(access, namespace):
+        return
+    role = needed_role(access)
+    where = f"namespace {namespace!r}" if namespace else "every namespace"
+    has = principal.role_in(namespace) if namespace else principal.grants.get(ALL_NAMESPACES)
+    holds = f"holds the {has.value} role there" if has is not None else "has no role there"
+    raise PermissionDeniedError(
+        f"{what} needs the {role.value} role in {where}; {principal.name} {holds}",
+        code="permission_denied",
+        details={"needed_role": role.value, "namespace": namespace or ALL_NAMESPACES},
+    )
+
+
+# --- the middleware ----------------------------------------------------------------------------------------
+
+
+def _public(path: str) -> bool:
+    """Paths anyone may fetch: the health check, the API's description, the UI's page and files, login."""
+    if not path.startswith("/api/"):
+        return True  # the UI's page and its static files: what they show comes from the API
+    return path in ("/api/v1/health", "/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs.css")
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                k, _, v = part.strip().partition("=")
+                if k == name:
+                    found: str = v
+                    return found
+    return None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
+class AuthGate:
+    """ASGI middleware: the caller of each request (``scope["mainspring.principal"]``), or a 401; and the
+    UI's login, logout and who-am-I (``/api/v1/auth/...``)."""
+
+    def __init__(self, app: Any, auth: Authenticator) -> None:
+        self.app = app
+        self.auth = auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if kind == "http" and path.startswith("/api/v1/auth/"):
+            await self._auth_route(scope, receive, send, path)
+            return
+        try:
+            principal = await self._principal(scope, kind)
+        except (UnauthenticatedError, PermissionDeniedError) as e:
+            if _public(path):  # bad credentials on a public path: served as to anyone
+                await self.app(scope, receive, send)
+                return
+            await _refuse(scope, receive, send, 401 if isinstance(e, UnauthenticatedError) else 403, e)
+            return
+        if principal is None and not _public(path):
+            await _refuse(scope, receive, send, 401, UnauthenticatedError(NO_CREDENTIALS, code="unauthenticated"))
+            return
+        scope["mainspring.principal"] = principal
+        await self.app(scope, receive, send)
+
+    async def _principal(self, scope: Scope, kind: str) -> Principal | None:
+        authorization = _header(scope, b"authorization")
+        if authorization is not None:
+            scheme, _, token = authorization.strip().partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise UnauthenticatedError(
+                    "the Authorization header must read 'Bearer <API key>'", code="invalid_credentials"
+                )
+            return await self.auth.principal_for_key(token.strip())
+        sid = _cookie(scope, SESSION_COOKIE)
+        if sid is None or kind != "http":
+            return None
+        session = self.auth.session(sid)
+        if session is None:
+            raise UnauthenticatedError("your session ended: log in again", code="session_expired")
+        if scope.get("method", "GET") not in _SAFE_METHODS and not secrets.compare_digest(
+            _header(scope, _CSRF_HEADER) or "", session.csrf
+        ):
+            raise PermissionDeniedError(
+                "this request changes something and lacks the session's CSRF token (header X-CSRF-Token)",
+                code="csrf_token_missing",
+            )
+        return session.principal
+
+    async def _auth_route(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+        method = scope.get("method", "GET")
+        if path == "/api/v1/auth/login" and method == "POST":
+            await self._login(scope, receive, send)
+        elif path == "/api/v1/auth/logout" and method == "POST":
+            sid = _cookie(scope, SESSION_COOKIE)
+            if sid is not None:
+                self.auth.log_out(sid)
+            await _answer(send, 200, {"logged_out": True}, cookie=_cookie_header("", 0))
+        elif path == "/api/v1/auth/me" and method == "GET":
+            try:
+                principal = await self._principal(scope, "http")
+            except (UnauthenticatedError, PermissionDeniedError):
+                principal = None
+            sid = _cookie(scope, SESSION_COOKIE)
+            session = self.auth.session(sid) if sid is not None else None
+            await _answer(send, 200, me(self.auth.mode, principal, session.csrf if session else None))
+        else:
+            await _answer(send, 404, {"code": "not_found", "message": f"no such endpoint: {method} {path}"})
+
+    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if len(body) > 64 * 1024:
+                await _answer(send, 413, {"code": "payload_too_large", "message": "a login is a small JSON body"})
+                return
+            if not message.get("more_body"):
+                break
+        try:
+            data = loads(body)
+            key = data["api_key"]
+            if not isinstance(key, str):
+                raise TypeError
+        except (ValueError, KeyError, TypeError):
+            await _answer(
+                send, 400, {"code": "invalid_argument", "message": 'a login is {"api_key": "msk_..."} as JSON'}
+            )
+            return
+        try:
+            sid, session = await self.auth.log_in(key)
+        except UnauthenticatedError as e:
+            await _answer(send, 401, {"code": e.code, "message": e.message})
+            return
+        await _answer(
+            send,
+            200,
+            me(self.auth.mode, session.principal, session.csrf),
+            cookie=_cookie_header(sid, SESSION_SECONDS),
+        )
+
+
+def me(mode: str, principal: Principal | None, csrf: str | None) -> dict[str, Any]:
+    """Who the caller is, as ``GET /api/v1/auth/me`` answers (the UI hides what the grants do not allow)."""
+    if mode == "none":
+        return {"auth": mode, "authenticated": True, "name": None, "grants": [{"namespace": "*", "role": "admin"}]}
+    if principal is None:
+        return {"auth": mode, "authenticated": False, "name": None, "grants": []}
+    answer: dict[str, Any] = {
+        "auth": mode,
+        "authenticated": True,
+        "name": principal.name,
+        "method": principal.method,
+        "grants": [{"namespace": ns, "role": role.value} for ns, role in sorted(principal.grants.items())],
+    }
+    if csrf is not None:
+        answer["csrf_token"] = csrf
+    return answer
+
+
+def _cookie_header(value: str, max_age: int) -> bytes:
+    return f"{SESSION_COOKIE}={value}; Max-Age={max_age}; Path=/; HttpOnly; Secure; SameSite=Strict".encode("latin-1")
+
+
+async def _answer(send: Send, status: int, body: dict[str, Any], *, cookie: bytes | None = None) -> None:
+    data = dumps(body)
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(data)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    if cookie is not None:
+        headers.append((b"set-cookie", cookie))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, e: UnauthenticatedError | PermissionDeniedError
+) -> None:
+    from ._guard import Refusal, refuse_handshake
+
+    if scope["type"] == "websocket":
+        await refuse_handshake(Refusal(status, e.code, e.message), scope, receive, send)
+        return
+    body = {"code": e.code, "message": e.message}
+    data = dumps(body)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="mainspring"'))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def check_key_name(name: str) -> None:
+    """Refuse a key name that is empty or long (names are for people to tell keys apart)."""
+    if not name.strip() or len(name) > 200:
+        raise InvalidArgumentError("a key's name must be 1 to 200 characters", code="invalid_argument")
