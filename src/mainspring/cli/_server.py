@@ -17,6 +17,26 @@ from ._server_options import parse_size, server_options
 __all__ = ["server"]
 
 
+def _oidc(settings: dict[str, Any]) -> Any:
+    """The OIDC settings of ``--auth oidc`` (all three of issuer, audience and JWKS), else None."""
+    from ..server._oidc import OidcConfig
+
+    given = {k: settings.get(f"oidc_{k}") for k in ("issuer", "audience", "jwks")}
+    if settings["auth"] != "oidc":
+        if any(given.values()):
+            fail("--oidc-issuer, --oidc-audience and --oidc-jwks go with --auth oidc", EXIT_INVALID)
+        return None
+    missing = [f"--oidc-{k}" for k, v in given.items() if not v]
+    if missing:
+        fail(f"--auth oidc needs {', '.join(missing)}", EXIT_INVALID)
+    return OidcConfig(
+        issuer=str(given["issuer"]),
+        audience=str(given["audience"]),
+        jwks=str(given["jwks"]),
+        permissions_claim=settings.get("oidc_permissions_claim") or "permissions",
+    )
+
+
 def _loopback(host: str) -> bool:
     """Whether ``host`` (an interface to listen on) is reachable from this machine only."""
     import ipaddress
@@ -103,6 +123,7 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
         allowed_origins=settings["allowed_origins"],
         allowed_hosts=settings["allowed_hosts"],
         auth=settings["auth"],
+        oidc=_oidc(settings),
     )
     if production and config.auth == "none" and not _loopback(config.host) and not settings.get("insecure_no_auth"):
         fail(

@@ -122,12 +122,40 @@ SERVER_OPTIONS: tuple[_Option, ...] = (
         ("--auth",),
         "AUTH",
         dict(
-            type=click.Choice(["none", "api-key"]),
+            type=click.Choice(["none", "api-key", "oidc"]),
             default="none",
             show_default=True,
-            help="Who may call: none (anyone who reaches the ports) or api-key (every request carries a key; "
+            help="Who may call: none (anyone who reaches the ports), api-key (every request carries a key; "
             "make them with `mainspring operator api-key create`; on a store with none, the first admin key "
-            "is printed at start).",
+            "is printed at start) or oidc (an API key or a JWT of --oidc-issuer).",
+        ),
+    ),
+    _Option(
+        ("--oidc-issuer",),
+        "OIDC_ISSUER",
+        dict(default=None, metavar="URL", help="With --auth oidc: the issuer (iss) whose tokens are accepted."),
+    ),
+    _Option(
+        ("--oidc-audience",),
+        "OIDC_AUDIENCE",
+        dict(default=None, metavar="AUD", help="With --auth oidc: the audience (aud) tokens must be for."),
+    ),
+    _Option(
+        ("--oidc-jwks",),
+        "OIDC_JWKS",
+        dict(
+            default=None,
+            metavar="FILE|URL",
+            help="With --auth oidc: the issuer's signing keys, a JWKS file or its jwks_uri.",
+        ),
+    ),
+    _Option(
+        ("--oidc-permissions-claim",),
+        "OIDC_PERMISSIONS_CLAIM",
+        dict(
+            default="permissions",
+            show_default=True,
+            help='With --auth oidc: the claim listing "<namespace>:<role>" grants ("default:writer", "*:admin").',
         ),
     ),
     _Option(

@@ -1,6 +1,7 @@
 """Who is calling: API keys and the web UI's sessions, checked on every request and channel.
 
-With ``--auth api-key`` every request but a few public ones (the health check, the API's description, the
+With ``--auth api-key`` (or ``oidc``, which takes the issuer's JWTs besides keys: ``_oidc``) every request
+but a few public ones (the health check, the API's description, the
 UI's own files and its login) must carry credentials:
 
 - ``Authorization: Bearer msk_...``, an API key (``mainspring._api_keys``): what the CLI, the SDK and
@@ -30,12 +31,14 @@ from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._api_keys import PREFIX as API_KEY_PREFIX
 from .._api_keys import new_key, parse_key, secret_matches
 from .._json import dumps, loads
 from ..api.roles import ALL_NAMESPACES, Access, Principal, Role, needed_role
 from ..errors import InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError
 from ..storage import StorageError, Store, StoredApiKey
 from ._execution import iso
+from ._oidc import OidcConfig, OidcVerifier
 
 __all__ = [
     "AUTH_MODES",
@@ -53,7 +56,7 @@ __all__ = [
 log = logging.getLogger("mainspring.server")
 
 #: The values of ``--auth``.
-AUTH_MODES = ("none", "api-key")
+AUTH_MODES = ("none", "api-key", "oidc")
 #: Seconds between two reads of the key table.
 REFRESH = 3.0
 #: An unknown key id reads the table again, at most this often (seconds).
@@ -108,11 +111,15 @@ class _Session:
 class Authenticator:
     """The API keys a server knows, and its UI sessions."""
 
-    def __init__(self, store: Store, mode: str = "api-key") -> None:
+    def __init__(self, store: Store, mode: str = "api-key", oidc: OidcConfig | None = None) -> None:
         if mode not in AUTH_MODES:
             raise ValueError(f"--auth must be one of {', '.join(AUTH_MODES)}, not {mode!r}")
+        if mode == "oidc" and oidc is None:
+            raise ValueError("--auth oidc needs --oidc-issuer, --oidc-audience and --oidc-jwks")
         self.store = store
         self.mode = mode
+        #: With ``--auth oidc``: bearer tokens that are not API keys are JWTs of this issuer.
+        self.oidc = OidcVerifier(oidc) if mode == "oidc" and oidc is not None else None
         self._keys: dict[str, StoredApiKey] = {}
         self._read_at = 0.0
         self._reading: asyncio.Task[None] | None = None
@@ -127,8 +134,10 @@ class Authenticator:
         """Read the keys and keep them fresh. On a store with no key at all, make a first admin key and
         return it (to print once: it is the way in)."""
         await self._read()
+        if self.oidc is not None:
+            await self.oidc.start()
         first: str | None = None
-        if self.enabled and not self._keys:
+        if self.mode == "api-key" and not self._keys:
             key, first = make_key("first-admin", ALL_NAMESPACES, Role.ADMIN, "server", time.time())
             await self.store.put_api_key(key)
             self._keys[key.key_id] = key
@@ -365,7 +374,10 @@ class AuthGate:
                 raise UnauthenticatedError(
                     "the Authorization header must read 'Bearer <API key>'", code="invalid_credentials"
                 )
-            return await self.auth.principal_for_key(token.strip())
+            token = token.strip()
+            if self.auth.oidc is not None and not token.startswith(API_KEY_PREFIX):
+                return await self.auth.oidc.principal(token)
+            return await self.auth.principal_for_key(token)
         sid = _cookie(scope, SESSION_COOKIE)
         if sid is None or kind != "http":
             return None

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from ._oidc import OidcConfig
+
 __all__ = ["ServerConfig"]
 
 
@@ -38,6 +40,8 @@ class ServerConfig:
     #: Who may call: "none" (anyone who can reach the ports: ``start-dev`` on 127.0.0.1) or "api-key" (every
     #: request but the health check carries a key; see ``server._auth`` and ``api.roles``).
     auth: str = "none"
+    #: With ``auth="oidc"``: the issuer whose JWTs are accepted (besides API keys), and how to read them.
+    oidc: OidcConfig | None = None
     #: Namespaces that exist from the start.
     namespaces: tuple[str, ...] = ("default",)
     #: Largest accepted payload (a workflow input or result, an activity input or result, details).

@@ -97,7 +97,7 @@ class Engine(EngineCore):
         self.async_completion = AsyncCompletion(self, self.activity_tasks)
         self.reset = Reset(self)
         #: Who may call (``--auth``): the API keys and the UI's sessions (see ``_auth``).
-        self.auth = Authenticator(store, config.auth)
+        self.auth = Authenticator(store, config.auth, config.oidc)
         #: A first admin key made at this start (a store with no key at all, and auth on): to print once.
         self.first_api_key: str | None = None
 

@@ -186,7 +186,7 @@ class Server:
         self.engine.started_at = self.engine.clock.now()
         try:
             await self.engine.start()
-        except MainspringError as e:  # e.g. the namespaces could not be written (a full disk)
+        except (MainspringError, ValueError) as e:  # e.g. a full disk; an OIDC JWKS that cannot be read
             await self.engine.stop()
             await self.store.close()
             self._close_sockets()
