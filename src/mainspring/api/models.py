@@ -53,6 +53,8 @@ __all__ = [
     "ActivityTask",
     "ActivityTasks",
     "ApiKey",
+    "AuditEntry",
+    "AuditResponse",
     "CancelRequestInfo",
     "CancelTimerCommand",
     "CancelWorkflowCommand",
@@ -277,6 +279,23 @@ class CreatedApiKey(ApiKey):
 
 class ListApiKeysResponse(_Model):
     keys: list[ApiKey]
+
+
+class AuditEntry(_Model):
+    seq: int = Field(description="Its place in the log: pass it as before= for the older entries.")
+    at: str
+    namespace: str
+    principal: str = Field(description="Who: an API key's name and id, or a token's subject.")
+    method: str = Field(description="How they proved it: api-key, oidc or session (the web UI).")
+    operation: str
+    target: str = Field(description="What the call named: a workflow id, a key id.")
+    peer: str = Field(description="The caller's address.")
+    status: int = Field(description="The HTTP status it was answered (200 for a success on a channel).")
+    request_id: str
+
+
+class AuditResponse(_Model):
+    entries: list[AuditEntry]
 
 
 # --- The server ------------------------------------------------------------------------------------------

@@ -47,15 +47,19 @@ class Access(StrEnum):
     #: Completing an activity from outside its worker (by task token or ids): a worker's, or a writer's.
     COMPLETE_ACTIVITY = "complete_activity"
     ADMIN = "admin"
+    #: An admin of some namespace (keys, the audit log): the call then keeps to the namespaces it administers.
+    SOME_ADMIN = "some_admin"
 
 
-#: The roles that give each access (PUBLIC and AUTHENTICATED need no role).
+#: The roles that give each access (PUBLIC and AUTHENTICATED need no role; SOME_ADMIN, the admin role in
+#: some namespace).
 ALLOWED: Mapping[Access, frozenset[Role]] = {
     Access.READ: frozenset({Role.READER, Role.WRITER, Role.ADMIN}),
     Access.WRITE: frozenset({Role.WRITER, Role.ADMIN}),
     Access.WORK: frozenset({Role.WORKER, Role.ADMIN}),
     Access.COMPLETE_ACTIVITY: frozenset({Role.WORKER, Role.WRITER, Role.ADMIN}),
     Access.ADMIN: frozenset({Role.ADMIN}),
+    Access.SOME_ADMIN: frozenset({Role.ADMIN}),
 }
 
 
@@ -92,6 +96,8 @@ class Principal:
         need a grant of every namespace unless they are PUBLIC or AUTHENTICATED)."""
         if access in (Access.PUBLIC, Access.AUTHENTICATED):
             return True
+        if access is Access.SOME_ADMIN:
+            return Role.ADMIN in self.grants.values()
         role = self.role_in(namespace) if namespace else self.grants.get(ALL_NAMESPACES)
         return role is not None and role in ALLOWED[access]
 

@@ -25,7 +25,7 @@ _ROLES = [r.value for r in Role]
 
 @click.group()
 def operator() -> None:
-    """Operate a server: its API keys."""
+    """Operate a server: its API keys and its audit log."""
 
 
 @operator.group("api-key")
@@ -140,3 +140,31 @@ def revoke(api: Api, key_id: str, output: str) -> None:
     """Revoke the key KEY_ID: refused from now on (by other servers within seconds)."""
     key = api.post("/api/v1/api-keys/revoke", {"key_id": key_id})
     _print_key(key, output)
+
+
+@operator.group("audit")
+def audit() -> None:
+    """Read the audit log: who changed what, when, from where (kept by servers started with --auth)."""
+
+
+@audit.command("list")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="At most this many.")
+@click.option("--of", "of_namespace", default=None, metavar="NAMESPACE", help="Only this namespace's entries.")
+@click.option("--before", type=int, default=None, metavar="SEQ", help="Entries older than this one (next page).")
+@connection_options
+@run_sync
+def audit_list(api: Api, limit: int, of_namespace: str | None, before: int | None, output: str) -> None:
+    """The newest entries first, of the namespaces you are an admin of."""
+    entries = api.get("/api/v1/audit", {"limit": limit, "namespace": of_namespace, "before": before})["entries"]
+    if output == "json":
+        click.echo(json.dumps(entries, ensure_ascii=False, indent=2))
+        return
+    if not entries:
+        click.echo("No entries.")
+        return
+    click.echo(f"{'SEQ':<7}{'AT':<28}{'STATUS':<7}{'NAMESPACE':<14}{'OPERATION':<26}{'TARGET':<24}{'FROM':<16}WHO")
+    for e in entries:
+        click.echo(
+            f"{e['seq']:<7}{e['at']:<28}{e['status']:<7}{e['namespace'] or '-':<14}{e['operation']:<26}"
+            f"{e['target'] or '-':<24}{e['peer'] or '-':<16}{e['principal']}"
+        )

@@ -29,7 +29,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._api_keys import PREFIX as API_KEY_PREFIX
 from .._api_keys import new_key, parse_key, secret_matches
@@ -39,6 +39,9 @@ from ..errors import InvalidArgumentError, NotFoundError, PermissionDeniedError,
 from ..storage import StorageError, Store, StoredApiKey
 from ._execution import iso
 from ._oidc import OidcConfig, OidcVerifier
+
+if TYPE_CHECKING:
+    from ._audit import AuditLog
 
 __all__ = [
     "AUTH_MODES",
@@ -296,6 +299,12 @@ def authorize(principal: Principal, access: Access, namespace: str, what: str) -
     if principal.may(access, namespace):
         return
     role = needed_role(access)
+    if access is Access.SOME_ADMIN:
+        raise PermissionDeniedError(
+            f"{what} needs the admin role in some namespace; {principal.name} holds none",
+            code="permission_denied",
+            details={"needed_role": role.value, "namespace": ALL_NAMESPACES},
+        )
     where = f"namespace {namespace!r}" if namespace else "every namespace"
     has = principal.role_in(namespace) if namespace else principal.grants.get(ALL_NAMESPACES)
     holds = f"holds the {has.value} role there" if has is not None else "has no role there"
@@ -339,9 +348,11 @@ class AuthGate:
     """ASGI middleware: the caller of each request (``scope["mainspring.principal"]``), or a 401; and the
     UI's login, logout and who-am-I (``/api/v1/auth/...``)."""
 
-    def __init__(self, app: Any, auth: Authenticator) -> None:
+    def __init__(self, app: Any, auth: Authenticator, audit: AuditLog | None = None) -> None:
         self.app = app
         self.auth = auth
+        #: Logins and logouts go in the audit log too.
+        self.audit = audit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -393,6 +404,12 @@ class AuthGate:
             )
         return session.principal
 
+    def _audit(self, scope: Scope, principal: Principal | None, what: str, status: int, target: str) -> None:
+        if self.audit is not None:
+            client = scope.get("client")
+            peer = str(client[0]) if client else None
+            self.audit.record(principal, what, "", None, status, peer, target=target)
+
     async def _auth_route(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
         method = scope.get("method", "GET")
         if path == "/api/v1/auth/login" and method == "POST":
@@ -400,6 +417,9 @@ class AuthGate:
         elif path == "/api/v1/auth/logout" and method == "POST":
             sid = _cookie(scope, SESSION_COOKIE)
             if sid is not None:
+                session = self.auth.session(sid)
+                if session is not None:
+                    self._audit(scope, session.principal, "logout", 200, session.principal.key_id or "")
                 self.auth.log_out(sid)
             await _answer(send, 200, {"logged_out": True}, cookie=_cookie_header("", 0))
         elif path == "/api/v1/auth/me" and method == "GET":
@@ -433,11 +453,15 @@ class AuthGate:
                 send, 400, {"code": "invalid_argument", "message": 'a login is {"api_key": "msk_..."} as JSON'}
             )
             return
+        parsed = parse_key(key)
+        target = parsed[0] if parsed is not None else ""
         try:
             sid, session = await self.auth.log_in(key)
         except UnauthenticatedError as e:
+            self._audit(scope, None, "login", 401, target)
             await _answer(send, 401, {"code": e.code, "message": e.message})
             return
+        self._audit(scope, session.principal, "login", 200, target)
         await _answer(
             send,
             200,

@@ -43,6 +43,7 @@ from ..api.names import check_namespace
 from ..api.roles import Access, Principal
 from ..errors import InvalidArgumentError, PermissionDeniedError, RPCError, UnauthenticatedError
 from ..storage import StorageError
+from ._audit import audited
 from ._auth import NO_CREDENTIALS, authorize
 from ._core import AFTER_ANSWER
 from ._engine import Engine
@@ -144,6 +145,10 @@ class _Connection:
         #: The operations the caller may call on this connection (its role's), or None: no checks.
         self.allowed = allowed
         self.principal: Principal | None = websocket.scope.get("mainspring.principal") if allowed is not None else None
+        #: Who changed what (auth on only: see _audit).
+        self.audit = engine.audit if allowed is not None else None
+        client = websocket.client
+        self.peer = client.host if client is not None else None
         self._send_lock = asyncio.Lock()
         #: Answers queued, as JSON text, and the bytes of those not written yet (queued or being sent).
         self._outbox: list[str] = []
@@ -298,10 +303,14 @@ class _Connection:
                 finally:
                     metrics.operation(name, time.perf_counter() - t0)
             await self.send({"i": i, "ok": result})
+            if self.audit is not None and audited(op):
+                self.audit.record(self.principal, name, caller.namespace, body, 200, self.peer)
         except (RPCError, StorageError) as e:
             answer = answer_for(e)
             if self.engine.metrics is not None:
                 self.engine.metrics.operation_failed(name if op is not None else "unknown", answer.code)
+            if self.audit is not None and op is not None and audited(op):
+                self.audit.record(self.principal, name, caller.namespace, raw, answer.status, self.peer)
             await self._send_error(i, answer.channel_error())
         except asyncio.CancelledError:
             raise

@@ -35,6 +35,7 @@ from ..storage import (
     StorageError,
     Store,
 )
+from ._audit import AuditLog
 from ._auth import Authenticator
 from ._config import ServerConfig
 from ._core import EngineCore
@@ -98,6 +99,8 @@ class Engine(EngineCore):
         self.reset = Reset(self)
         #: Who may call (``--auth``): the API keys and the UI's sessions (see ``_auth``).
         self.auth = Authenticator(store, config.auth, config.oidc)
+        #: Who changed what (``_audit``): kept when the server checks who calls, else None (nothing paid).
+        self.audit = AuditLog(store) if self.auth.enabled else None
         #: A first admin key made at this start (a store with no key at all, and auth on): to print once.
         self.first_api_key: str | None = None
 
@@ -128,6 +131,11 @@ class Engine(EngineCore):
     async def stop(self) -> None:
         self.release_waiters()
         await self.auth.stop()
+        if self.audit is not None:
+            try:
+                await self.audit.stop()
+            except StorageError as e:
+                log.warning("could not write the last audit entries: %s", e)
         await self._drain_behind()
         for task in (self._sweeper, self._watcher):
             if task is not None:

@@ -24,8 +24,15 @@ from .._version import __version__
 from ..api import models as m
 from ..api.names import MAX_ID_LENGTH, NAMESPACE_PATTERN, check_namespace
 from ..api.roles import Access
-from ..errors import InvalidArgumentError, PayloadTooLargeError, RPCError, UnauthenticatedError
+from ..errors import (
+    InvalidArgumentError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RPCError,
+    UnauthenticatedError,
+)
 from ..storage import StorageError
+from ._audit import audited
 from ._auth import NO_CREDENTIALS, authorize, me
 from ._channel import client_channel, worker_channel
 from ._engine import Engine
@@ -141,6 +148,13 @@ def _too_large(size: str, limit: int, max_payload: int) -> PayloadTooLargeError:
     )
 
 
+async def _stash_body(request: Request, model: type[BaseModel], limit: int, max_payload: int) -> None:
+    try:
+        request.scope["mainspring.body"] = parse_body(model, await _read_body(request, limit, max_payload))
+    except (RPCError, ClientDisconnect):
+        pass
+
+
 def _make_route(engine: Engine, op: Operation, http: Http) -> Route:
     endpoint = _endpoint(engine, op, http)
     metrics, name = engine.metrics, op.name
@@ -153,6 +167,19 @@ def _make_route(engine: Engine, op: Operation, http: Http) -> Route:
             metrics.operation(name, time.perf_counter() - t0)
             if response.status_code >= 400:
                 metrics.operation_failed(name, _code_of(response))
+            return response
+
+    audit = engine.audit
+    if audit is not None and audited(op):  # (auth on: who changed what, see _audit)
+        answering = endpoint
+
+        async def endpoint(request: Request) -> Response:
+            response = await answering(request)
+            scope = request.scope
+            namespace = request.path_params.get("namespace", "")
+            body = scope.get("mainspring.body")
+            peer = request.client.host if request.client is not None else None
+            audit.record(scope.get("mainspring.principal"), name, namespace, body, response.status_code, peer)
             return response
 
     return Route(http.path, endpoint, methods=[http.method], name=http.operation_id or op.name)
@@ -173,6 +200,7 @@ def _endpoint(engine: Engine, op: Operation, http: Http) -> Callable[[Request], 
     call, waits = op.call, op.waits
 
     checked = engine.auth.enabled  # decided once, when the app is built
+    audit_denied = engine.audit is not None and audited(op)
     access, what = op.access, f"{op.name.replace('_', ' ')}"
 
     async def endpoint(request: Request) -> Response:
@@ -183,10 +211,17 @@ def _endpoint(engine: Engine, op: Operation, http: Http) -> Callable[[Request], 
                 if access is not Access.PUBLIC:
                     if principal is None:
                         raise UnauthenticatedError(NO_CREDENTIALS, code="unauthenticated")
-                    authorize(principal, access, caller.namespace, what)
+                    try:
+                        authorize(principal, access, caller.namespace, what)
+                    except PermissionDeniedError:
+                        if audit_denied and body_model is not None:  # what it named, for the audit log
+                            await _stash_body(request, body_model, limit, engine.max_payload)
+                        raise
             body: Any = None
             if body_model is not None:
                 body = parse_body(body_model, await _read_body(request, limit, engine.max_payload))
+                if checked:
+                    request.scope["mainspring.body"] = body  # for the audit log (what the call named)
             if waits:
                 answered, answer = await _while_connected(request, call(engine, caller, body))
                 if not answered:

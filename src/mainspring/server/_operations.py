@@ -29,6 +29,7 @@ from ..api.names import ID_PATTERN, MAX_ID_LENGTH, check_id, check_namespace
 from ..api.roles import ALL_NAMESPACES, Access, Principal, Role
 from ..errors import InvalidArgumentError
 from ..storage import ListQuery, StorageError
+from ._audit import entry_view
 from ._auth import check_key_name, key_view
 from ._cluster import cluster_answer
 from ._engine import Engine, iso
@@ -250,6 +251,18 @@ async def _create_api_key(engine: Engine, c: Caller, b: m.CreateApiKeyRequest) -
 
 async def _list_api_keys(engine: Engine, c: Caller, b: None) -> Any:
     return {"keys": [key_view(k) for k in engine.auth.visible_keys(c.principal)]}
+
+
+async def _list_audit(engine: Engine, c: Caller, b: None) -> Any:
+    if engine.audit is None:
+        raise InvalidArgumentError(
+            "this server keeps no audit log: it is kept when the server checks who calls (--auth api-key or oidc)",
+            code="audit_off",
+        )
+    namespace = _q(c, "namespace") or None
+    before = _q_int(c, "before", 2**62, high=2**62)
+    entries = await engine.audit.read(c.principal, namespace, before, _q_int(c, "limit", 100, high=1000))
+    return {"entries": [entry_view(e) for e in entries]}
 
 
 async def _revoke_api_key(engine: Engine, c: Caller, b: m.RevokeApiKeyRequest) -> Any:
@@ -578,7 +591,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.CreatedApiKey,
         http=Http("POST", "/api/v1/api-keys", status=201),
         tag="auth",
-        access=Access.AUTHENTICATED,  # an admin of the key's namespace: checked by the call, which knows it
+        access=Access.SOME_ADMIN,  # (and of the key's namespace: checked by the call, which knows it)
     ),
     Operation(
         "list_api_keys",
@@ -587,7 +600,25 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.ListApiKeysResponse,
         http=Http("GET", "/api/v1/api-keys"),
         tag="auth",
-        access=Access.AUTHENTICATED,
+        access=Access.SOME_ADMIN,
+    ),
+    Operation(
+        "list_audit",
+        "The audit log, newest first: every call that changed something (who, what, when, from where, how it "
+        "ended), of the namespaces the caller is an admin of (every one, for an admin of every namespace)",
+        _list_audit,
+        answer=m.AuditResponse,
+        http=Http(
+            "GET",
+            "/api/v1/audit",
+            query=(
+                Query("namespace", "string", "Only this namespace's entries"),
+                Query("before", "integer", "Entries older than this seq (the next page)"),
+                Query("limit", "integer", "At most this many (default 100, at most 1000)"),
+            ),
+        ),
+        tag="auth",
+        access=Access.SOME_ADMIN,
     ),
     Operation(
         "revoke_api_key",
@@ -598,7 +629,7 @@ OPERATIONS: tuple[Operation, ...] = (
         answer=m.ApiKey,
         http=Http("POST", "/api/v1/api-keys/revoke"),
         tag="auth",
-        access=Access.AUTHENTICATED,
+        access=Access.SOME_ADMIN,
     ),
     Operation(
         "start_workflow",

@@ -196,7 +196,7 @@ class Server:
         auth = self.engine.auth
 
         def gated(inner: Any) -> Any:
-            return Guard(AuthGate(inner, auth) if auth.enabled else inner, checks)
+            return Guard(AuthGate(inner, auth, self.engine.audit) if auth.enabled else inner, checks)
 
         api = gated(build_app(self.engine))
         self.api_app = api

@@ -5,6 +5,7 @@
 """
 
 from ._base import (
+    AuditEntry,
     ConditionFailedError,
     ExecutionAlreadyRunningError,
     ExecutionRecord,
@@ -28,6 +29,7 @@ from ._copy import CopyError, CopyProgress, CopyReport, copy_store, copy_urls
 from .sqlite import SQLiteStore
 
 __all__ = [
+    "AuditEntry",
     "ConditionFailedError",
     "CopyError",
     "CopyProgress",

@@ -289,6 +289,28 @@ class StoredApiKey:
 
 
 @dataclass(slots=True, frozen=True)
+class AuditEntry:
+    """One call that changed something, as the audit log keeps it (``server._audit``)."""
+
+    #: When it was answered (Unix seconds).
+    at: float
+    #: The namespace it was about ("" for none: a key of every namespace, say).
+    namespace: str
+    #: Who made it (an API key's name and id, a token's subject), and how they proved it.
+    principal: str
+    method: str
+    #: The operation (``start_workflow``, ``revoke_api_key``...) and what it named (a workflow id, a key id).
+    operation: str
+    target: str
+    #: The caller's address, the HTTP status it was answered (200 on a channel's success), the request's id.
+    peer: str
+    status: int
+    request_id: str
+    #: Its place in the log (0 until stored).
+    seq: int = 0
+
+
+@dataclass(slots=True, frozen=True)
 class StoreCounts:
     """How much a store holds, table by table: what a copy checks on both sides."""
 
@@ -479,6 +501,16 @@ class Store(abc.ABC):
     async def revoke_api_key(self, key_id: str, at: float) -> StoredApiKey | None:
         """Mark the key revoked at ``at`` (unless it was already); the key as it now stands, or None if
         there is no such key."""
+
+    # The audit log (``server._audit``): appended in batches, read newest first.
+    @abc.abstractmethod
+    async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Add ``entries`` (their ``seq`` is ignored: the store numbers them), in one transaction."""
+
+    @abc.abstractmethod
+    async def read_audit(self, namespaces: Sequence[str] | None, before: int | None, limit: int) -> list[AuditEntry]:
+        """Up to ``limit`` entries, newest first, of ``namespaces`` (None: every namespace), with a ``seq``
+        below ``before`` (None: from the newest)."""
 
     # Moving a whole store to another (``store copy``, see ``storage._copy``). Runs are read in pages by
     # run id, in byte order (the same order in every store), with their values as the stored text.

@@ -40,6 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 from .._json import dumps_str
 from . import _pg_copy
 from ._base import (
+    AuditEntry,
     ConditionFailedError,
     ExecutionAlreadyRunningError,
     ExecutionRecord,
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresStore", "latest_schema_version", "redact"]
 
+_AUDIT_COLUMNS = "at, namespace, principal, method, operation, target, peer, status, request_id, seq"
 _API_KEY_COLUMNS = "key_id, name, namespace, role, secret_hash, created_at, created_by, revoked_at"
 
 log = logging.getLogger(__name__)
@@ -779,6 +781,30 @@ class PostgresStore(Store):
 
         key: StoredApiKey | None = await self._enqueue(do)
         return key
+
+    async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        rows = [dataclasses.astuple(e)[:-1] for e in entries]
+
+        async def do(cur: AsyncCursor[Any]) -> None:
+            await cur.executemany(
+                "INSERT INTO audit_log (at, namespace, principal, method, operation, target, peer, status, "
+                "request_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+
+        await self._enqueue(do)
+
+    async def read_audit(self, namespaces: Sequence[str] | None, before: int | None, limit: int) -> list[AuditEntry]:
+        where = ["seq < %s"]
+        params: list[Any] = [before if before is not None else 2**62]
+        if namespaces is not None:
+            where.append("namespace = ANY(%s)")
+            params.append(list(namespaces))
+        rows = await self._read(
+            f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT %s",
+            (*params, limit),
+        )
+        return [AuditEntry(*r) for r in rows]
 
     async def export_worker_builds(self) -> list[StoredBuild]:
         rows = await self._read(

@@ -33,6 +33,7 @@ from .._repeats import RepeatedLog
 from ..api.enums import EventType, WorkflowStatus
 from . import _sqlite_copy
 from ._base import (
+    AuditEntry,
     ExecutionRecord,
     ExecutionWrite,
     HistoryEvent,
@@ -70,6 +71,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteStore", "latest_schema_version"]
 
+_AUDIT_COLUMNS = "at, namespace, principal, method, operation, target, peer, status, request_id, seq"
 _API_KEY_COLUMNS = "key_id, name, namespace, role, secret_hash, created_at, created_by, revoked_at"
 
 log = logging.getLogger(__name__)
@@ -793,6 +795,30 @@ class SQLiteStore(Store):
 
         key: StoredApiKey | None = await self._submit(do)
         return key
+
+    async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        rows = [dataclasses.astuple(e)[:-1] for e in entries]
+
+        def do(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO audit_log (at, namespace, principal, method, operation, target, peer, status, "
+                "request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+        await self._submit(do)
+
+    async def read_audit(self, namespaces: Sequence[str] | None, before: int | None, limit: int) -> list[AuditEntry]:
+        where = ["seq < ?"]
+        params: list[Any] = [before if before is not None else 2**62]
+        if namespaces is not None:
+            where.append(f"namespace IN ({', '.join('?' * len(namespaces))})")
+            params += list(namespaces)
+        rows = self._read(
+            f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [AuditEntry(*r) for r in rows]
 
     async def export_worker_builds(self) -> list[StoredBuild]:
         rows = self._read(
