@@ -6,10 +6,12 @@ secret, a key id the JWKS does not hold), each a 401 saying which. API keys keep
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.server
 import json
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,16 +35,65 @@ class Issuer:
     def __init__(self) -> None:
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.add_key("k1")
+        #: Codes handed out by /authorize, not redeemed yet; token requests refused; what a login grants.
+        self.codes: dict[str, dict[str, str]] = {}
+        self.refused = 0
+        self.login_permissions = ["default:reader"]
+        #: The iss of its tokens.
+        self.iss = ISSUER
         issuer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = json.dumps(issuer.jwks()).encode()
-                self.send_response(200)
+            def _json(self, data: Any, status: int = 200) -> None:
+                body = json.dumps(data).encode()
+                self.send_response(status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                url = urllib.parse.urlsplit(self.path)
+                if url.path == "/.well-known/openid-configuration":
+                    base = issuer.base
+                    self._json(
+                        {
+                            "issuer": base,
+                            "authorization_endpoint": base + "/authorize",
+                            "token_endpoint": base + "/token",
+                            "jwks_uri": base + "/jwks.json",
+                        }
+                    )
+                elif url.path == "/authorize":
+                    # The user approves at once: a code bound to the client, the callback, the challenge.
+                    q = dict(urllib.parse.parse_qsl(url.query))
+                    assert q["code_challenge_method"] == "S256" and q["response_type"] == "code"
+                    code = uuid.uuid4().hex
+                    issuer.codes[code] = q
+                    self.send_response(302)
+                    target = q["redirect_uri"] + "?" + urllib.parse.urlencode({"code": code, "state": q["state"]})
+                    self.send_header("location", target)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                else:
+                    self._json(issuer.jwks())
+
+            def do_POST(self) -> None:
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(int(self.headers["content-length"])).decode()))
+                asked = issuer.codes.pop(form.get("code", ""), None)
+                digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
+                challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+                if (
+                    asked is None
+                    or asked["client_id"] != form.get("client_id")
+                    or asked["redirect_uri"] != form.get("redirect_uri")
+                    or asked["code_challenge"] != challenge
+                ):
+                    issuer.refused += 1
+                    self._json({"error": "invalid_grant"}, 400)
+                    return
+                id_token = issuer.token(issuer.login_permissions, aud=asked["client_id"], nonce=asked["nonce"])
+                self._json({"id_token": id_token, "access_token": "opaque", "token_type": "Bearer"})
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -52,8 +103,12 @@ class Issuer:
         self.thread.start()
 
     @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.http.server_address[1]}"
+
+    @property
     def jwks_url(self) -> str:
-        return f"http://127.0.0.1:{self.http.server_address[1]}/jwks.json"
+        return self.base + "/jwks.json"
 
     def add_key(self, kid: str) -> None:
         self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -67,12 +122,13 @@ class Issuer:
 
     def token(self, permissions: list[str], *, kid: str = "k1", key: Any = None, **claims: Any) -> str:
         now = int(time.time())
-        body = {"iss": ISSUER, "aud": AUDIENCE, "sub": "ada@example.test", "iat": now, "exp": now + 300}
+        body = {"iss": self.iss, "aud": AUDIENCE, "sub": "ada@example.test", "iat": now, "exp": now + 300}
         body.update(permissions=permissions, **claims)
         return jwt.encode(body, key or self.keys[kid], algorithm="RS256", headers={"kid": kid})
 
     def close(self) -> None:
         self.http.shutdown()
+        self.http.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +242,64 @@ def test_a_rotated_key_is_learnt_and_api_keys_still_work(srv: ServerProcess, iss
     key = json.loads(made.stdout)["api_key"]
     assert call(srv, key, "POST", "/workflow-tasks/poll", json={}).status_code not in (401, 403)
     assert call(srv, key).status_code == 403  # a worker key reads nothing
+
+
+# --- the web UI's login through the issuer (authorization code + PKCE) ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def sso(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Issuer]]:
+    idp = Issuer()
+    idp.iss = idp.base
+    tmp = tmp_path_factory.mktemp("sso")
+    args = ["--auth", "oidc", "--oidc-issuer", idp.base, "--oidc-audience", AUDIENCE, "--oidc-jwks", idp.jwks_url]
+    server = ServerProcess(tmp / "sso.db", extra_args=[*args, "--oidc-client-id", "mainspring-ui"]).start()
+    try:
+        yield server, idp
+    finally:
+        server.stop()
+        idp.close()
+
+
+@pytest.mark.slow
+def test_the_ui_logs_in_through_the_issuer(sso: tuple[ServerProcess, Issuer]) -> None:
+    from playwright.sync_api import expect
+
+    from support import chromium, watched_page
+
+    server, idp = sso
+    with chromium() as browser:
+        for page in watched_page(browser, {"width": 1280, "height": 900}):
+            page.goto(server.ui_url + "/namespaces/default/task-queues")
+            page.locator("[data-action=sso-login]").click()
+            expect(page.locator("#user-box")).to_contain_text("ada@example.test", timeout=15_000)
+            assert page.url.endswith("/namespaces/default/task-queues")  # back where the login began
+            cookie = next(c for c in page.context.cookies() if c["name"] == "mainspring_session")
+            assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
+            me = page.evaluate("fetch('/api/v1/auth/me').then(r => r.json())")
+            assert me["grants"] == [{"namespace": "default", "role": "reader"}] and me["method"].startswith("session")
+            expect(page.locator("#start-workflow-button")).to_be_hidden()  # a reader
+    assert idp.refused == 0
+
+
+def test_a_login_callback_is_used_once_and_checked(sso: tuple[ServerProcess, Issuer]) -> None:
+    server, _idp = sso
+    with httpx.Client(base_url=server.ui_url, follow_redirects=False, timeout=30) as ui:
+        start = ui.get("/api/v1/auth/oidc/login", params={"return_to": "https://evil.example.test/x"})
+        assert start.status_code == 302
+        authorize = urllib.parse.urlsplit(start.headers["location"])
+        query = dict(urllib.parse.parse_qsl(authorize.query))
+        assert authorize.path == "/authorize" and query["code_challenge_method"] == "S256"
+        assert query["redirect_uri"] == server.ui_url + "/api/v1/auth/oidc/callback"
+        back = httpx.get(start.headers["location"], follow_redirects=False)
+        callback = back.headers["location"]
+        done = ui.get(callback.removeprefix(server.ui_url))
+        assert done.status_code == 302 and done.headers["location"] == "/"  # never to another site
+        assert "mainspring_session=" in done.headers["set-cookie"]
+        again = ui.get(callback.removeprefix(server.ui_url))  # the same state a second time
+        assert again.status_code == 302 and "login_error=" in again.headers["location"]
+        assert "set-cookie" not in again.headers
+        forged = ui.get("/api/v1/auth/oidc/callback", params={"code": "x", "state": "never-issued"})
+        assert "login_error=" in forged.headers["location"]
+        refused = ui.get("/api/v1/auth/oidc/callback", params={"error": "access_denied"})
+        assert "access_denied" in urllib.parse.unquote(refused.headers["location"])

@@ -34,6 +34,9 @@ def _oidc(settings: dict[str, Any]) -> Any:
         audience=str(given["audience"]),
         jwks=str(given["jwks"]),
         permissions_claim=settings.get("oidc_permissions_claim") or "permissions",
+        client_id=settings.get("oidc_client_id") or None,
+        client_secret=settings.get("oidc_client_secret") or None,
+        redirect_url=settings.get("oidc_redirect_url") or None,
     )
 
 

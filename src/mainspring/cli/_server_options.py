@@ -150,6 +150,31 @@ SERVER_OPTIONS: tuple[_Option, ...] = (
         ),
     ),
     _Option(
+        ("--oidc-client-id",),
+        "OIDC_CLIENT_ID",
+        dict(
+            default=None,
+            metavar="ID",
+            help="With --auth oidc: the web UI's client id at the issuer, for its login (authorization code "
+            "flow with PKCE; endpoints from the issuer's discovery document).",
+        ),
+    ),
+    _Option(
+        ("--oidc-client-secret",),
+        "OIDC_CLIENT_SECRET",
+        dict(default=None, metavar="SECRET", help="With --oidc-client-id: its secret, for a confidential client."),
+    ),
+    _Option(
+        ("--oidc-redirect-url",),
+        "OIDC_REDIRECT_URL",
+        dict(
+            default=None,
+            metavar="URL",
+            help="With --oidc-client-id: the callback registered at the issuer (default: the UI's "
+            "/api/v1/auth/oidc/callback on the name the browser used).",
+        ),
+    ),
+    _Option(
         ("--oidc-permissions-claim",),
         "OIDC_PERMISSIONS_CLAIM",
         dict(

@@ -27,6 +27,7 @@ import asyncio
 import logging
 import secrets
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,6 +40,7 @@ from ..errors import InvalidArgumentError, NotFoundError, PermissionDeniedError,
 from ..storage import StorageError, Store, StoredApiKey
 from ._execution import iso
 from ._oidc import OidcConfig, OidcVerifier
+from ._oidc_login import CALLBACK_PATH, LOGIN_PATH, OidcLogin
 
 if TYPE_CHECKING:
     from ._audit import AuditLog
@@ -123,6 +125,10 @@ class Authenticator:
         self.mode = mode
         #: With ``--auth oidc``: bearer tokens that are not API keys are JWTs of this issuer.
         self.oidc = OidcVerifier(oidc) if mode == "oidc" and oidc is not None else None
+        #: And with a client id, the UI logs in through the issuer too (``_oidc_login``).
+        self.oidc_login = (
+            OidcLogin(oidc, self.oidc) if self.oidc is not None and oidc is not None and oidc.client_id else None
+        )
         self._keys: dict[str, StoredApiKey] = {}
         self._read_at = 0.0
         self._reading: asyncio.Task[None] | None = None
@@ -139,6 +145,8 @@ class Authenticator:
         await self._read()
         if self.oidc is not None:
             await self.oidc.start()
+        if self.oidc_login is not None:
+            await self.oidc_login.start()
         first: str | None = None
         if self.mode == "api-key" and not self._keys:
             key, first = make_key("first-admin", ALL_NAMESPACES, Role.ADMIN, "server", time.time())
@@ -246,12 +254,15 @@ class Authenticator:
 
     async def log_in(self, text: str) -> tuple[str, _Session]:
         """A session for the holder of an API key: (its cookie value, the session)."""
-        principal = await self.principal_for_key(text)
+        return self.open_session(await self.principal_for_key(text))
+
+    def open_session(self, principal: Principal) -> tuple[str, _Session]:
+        """A UI session for ``principal`` (who logged in with a key, or through the issuer)."""
         now = time.monotonic()
         self._sessions = {sid: s for sid, s in self._sessions.items() if s.expires > now}
         sid = secrets.token_urlsafe(32)
         session = _Session(
-            Principal(principal.name, principal.grants, "session", principal.key_id),
+            Principal(principal.name, principal.grants, f"session ({principal.method})", principal.key_id),
             secrets.token_urlsafe(24),
             now + SESSION_SECONDS,
         )
@@ -422,6 +433,8 @@ class AuthGate:
                     self._audit(scope, session.principal, "logout", 200, session.principal.key_id or "")
                 self.auth.log_out(sid)
             await _answer(send, 200, {"logged_out": True}, cookie=_cookie_header("", 0))
+        elif path in (LOGIN_PATH, CALLBACK_PATH) and method == "GET" and self.auth.oidc_login is not None:
+            await self._oidc_route(scope, send, path, self.auth.oidc_login)
         elif path == "/api/v1/auth/me" and method == "GET":
             try:
                 principal = await self._principal(scope, "http")
@@ -429,9 +442,42 @@ class AuthGate:
                 principal = None
             sid = _cookie(scope, SESSION_COOKIE)
             session = self.auth.session(sid) if sid is not None else None
-            await _answer(send, 200, me(self.auth.mode, principal, session.csrf if session else None))
+            answer = me(self.auth.mode, principal, session.csrf if session else None)
+            answer["oidc_login"] = self.auth.oidc_login is not None
+            await _answer(send, 200, answer)
         else:
             await _answer(send, 404, {"code": "not_found", "message": f"no such endpoint: {method} {path}"})
+
+    async def _oidc_route(self, scope: Scope, send: Send, path: str, login: OidcLogin) -> None:
+        query = urllib.parse.parse_qs(scope.get("query_string", b"").decode("latin-1"))
+
+        def arg(name: str) -> str | None:
+            values = query.get(name)
+            return values[0] if values else None
+
+        if path == LOGIN_PATH:
+            host = _header(scope, b"host") or "localhost"
+            origin = f"{scope.get('scheme', 'http')}://{host}"
+            await _redirect(send, login.begin(origin, arg("return_to")))
+            return
+        try:
+            if arg("error"):
+                raise UnauthenticatedError(
+                    f"the issuer refused the login: {arg('error')} {arg('error_description') or ''}".strip(),
+                    code="login_refused",
+                )
+            code, state = arg("code"), arg("state")
+            if not code or not state:
+                raise UnauthenticatedError("the issuer's answer lacks its code or state", code="login_refused")
+            principal, return_to = await login.finish(code, state)
+        except UnauthenticatedError as e:
+            self._audit(scope, None, "login", 401, "oidc")
+            message = urllib.parse.quote(e.message[:300])
+            await _redirect(send, f"/namespaces/default/workflows?login_error={message}")
+            return
+        sid, session = self.auth.open_session(principal)
+        self._audit(scope, session.principal, "login", 200, "oidc")
+        await _redirect(send, return_to, cookie=_cookie_header(sid, SESSION_SECONDS))
 
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = b""
@@ -490,6 +536,15 @@ def me(mode: str, principal: Principal | None, csrf: str | None) -> dict[str, An
 
 def _cookie_header(value: str, max_age: int) -> bytes:
     return f"{SESSION_COOKIE}={value}; Max-Age={max_age}; Path=/; HttpOnly; Secure; SameSite=Strict".encode("latin-1")
+
+
+async def _redirect(send: Send, location: str, *, cookie: bytes | None = None) -> None:
+    headers = [(b"location", location.encode("latin-1", "replace")), (b"cache-control", b"no-store")]
+    headers.append((b"content-length", b"0"))
+    if cookie is not None:
+        headers.append((b"set-cookie", cookie))
+    await send({"type": "http.response.start", "status": 302, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _answer(send: Send, status: int, body: dict[str, Any], *, cookie: bytes | None = None) -> None:

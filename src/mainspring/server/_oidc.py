@@ -15,10 +15,11 @@ once every 5 seconds: reading it is the only I/O here, and runs off the event lo
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..api.roles import ALL_NAMESPACES, Principal, Role
@@ -43,6 +44,12 @@ class OidcConfig:
     permissions_claim: str = "permissions"
     #: The claim that names the holder (shown in the UI and the audit log).
     name_claim: str = "sub"
+    #: The web UI's login (authorization code flow with PKCE, ``_oidc_login``): the client id the issuer
+    #: knows the UI by (None: the UI logs in with API keys only), its secret if it is a confidential client,
+    #: and the callback URL registered with the issuer (None: the UI's own ``/api/v1/auth/oidc/callback``).
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    redirect_url: str | None = None
 
 
 def _invalid(why: str) -> UnauthenticatedError:
@@ -100,8 +107,9 @@ class OidcVerifier:
         self._keys = keys
         self._read_at = time.monotonic()
 
-    async def principal(self, token: str) -> Principal:
-        """The holder of ``token``; ``UnauthenticatedError`` saying what is wrong with it otherwise."""
+    async def principal(self, token: str, *, audience: str | None = None, nonce: str | None = None) -> Principal:
+        """The holder of ``token``; ``UnauthenticatedError`` saying what is wrong with it otherwise. An ID
+        token of the UI's login is for ``audience`` (the client id) and carries the login's ``nonce``."""
         import jwt
 
         try:
@@ -125,7 +133,7 @@ class OidcVerifier:
                 token,
                 key,
                 algorithms=[alg],
-                audience=self.config.audience,
+                audience=audience or self.config.audience,
                 issuer=self.config.issuer,
                 leeway=_LEEWAY,
                 options={"require": ["exp", "iss", "aud"]},
@@ -133,13 +141,15 @@ class OidcVerifier:
         except jwt.ExpiredSignatureError:
             raise _invalid("it has expired") from None
         except jwt.InvalidAudienceError:
-            raise _invalid(f"it is not for this server (audience {self.config.audience!r})") from None
+            raise _invalid(f"it is not for this server (audience {audience or self.config.audience!r})") from None
         except jwt.InvalidIssuerError:
             raise _invalid(f"it is not from {self.config.issuer!r}") from None
         except jwt.InvalidSignatureError:
             raise _invalid("its signature does not verify") from None
         except jwt.PyJWTError as e:
             raise _invalid(str(e)) from None
+        if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
+            raise _invalid("its nonce is not the login's (a replayed or injected token)")
         return Principal(str(claims.get(self.config.name_claim, "?")), self._grants(claims), "oidc")
 
     def _grants(self, claims: dict[str, Any]) -> dict[str, Role]:

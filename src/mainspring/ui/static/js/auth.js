@@ -93,7 +93,16 @@ export function showLogin(container, message = null) {
       required: true,
       "aria-label": "API key",
     });
+    const said = new URLSearchParams(location.search).get("login_error");
+    if (said && !message) message = said; // the issuer's login came back refused
     const error = h("p", { class: "form-error", role: "alert", hidden: !message }, message || "");
+    const sso = me.oidc_login
+      ? h(
+          "p",
+          { class: "login-sso" },
+          h("a", { class: "btn", href: "/api/v1/auth/oidc/login?return_to=" + encodeURIComponent(location.pathname), dataset: { action: "sso-login" } }, "Log in with your identity provider"),
+        )
+      : null;
     const form = h(
       "form",
       { class: "card login-card" },
@@ -102,6 +111,7 @@ export function showLogin(container, message = null) {
       h("label", { class: "field" }, h("span", {}, "API key"), input),
       error,
       h("div", { class: "modal-actions" }, h("button", { type: "submit", class: "btn btn-primary" }, "Log in")),
+      sso,
     );
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
