@@ -108,6 +108,19 @@ async def _start_worker(address: str, tq: str, env: dict[str, str], log: Path) -
     return w, float(line.split()[1])
 
 
+def _offline_key(store: str) -> str:
+    import json
+    import subprocess
+
+    made = subprocess.run(
+        [*_cli(), "operator", "api-key", "create", "--db", store, "--role", "admin", "--namespace", "*", "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return str(json.loads(made.stdout)["api_key"])
+
+
 async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
     tag = run_tag("mainspring", workload, run)
     d = rundir()
@@ -131,6 +144,12 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                 res["store"] = "postgres"
             # Extra server flags for an experiment (e.g. a small --execution-cache-size); none by default.
             argv += os.environ.get("BENCH_MAINSPRING_SERVER_ARGS", "").split()
+            if os.environ.get("BENCH_MAINSPRING_AUTH"):
+                # Authentication on (--auth api-key): a key made offline against the store, which this client
+                # and the worker send with every request and channel (MAINSPRING_API_KEY).
+                os.environ["MAINSPRING_API_KEY"] = _offline_key(store or str(db))
+                argv += ["--auth", "api-key"]
+                res["auth"] = "api-key"
             server = Child(argv, log=d / f"{tag}.server.log")
             children.append(server)
             standbys: list[Child] = []
