@@ -36,7 +36,7 @@ pytest "$@"
 # each test's SQLite file becomes a fresh database of one PostgreSQL cluster, tests/pgserver.py; the tests
 # about SQLite itself are marked sqlite_only and skipped). Chosen to cover workflows and activities, timers,
 # signals, queries and updates, cancel and terminate, replay after a worker or server is killed and started
-# again, children and continue-as-new, within about 6 minutes on a 2-core machine. pytest exits 5 when it
+# again, children and continue-as-new, API keys and the audit log, within about 6 minutes on a 2-core machine. pytest exits 5 when it
 # collects nothing: under `set -e`, that fails the run as any other non-zero code does. Only for the whole
 # suite (CI's call): given arguments, the script runs just the pytest asked for.
 PG_E2E=(
@@ -50,6 +50,7 @@ PG_E2E=(
   tests/test_child_workflows.py
   tests/test_continue_as_new.py
   tests/test_workflow_timeouts.py
+  tests/test_auth.py               # API keys, roles, the audit log: kept in the shared store
 )
 if [ "$#" -eq 0 ]; then
   echo "== pytest, end to end on PostgreSQL"

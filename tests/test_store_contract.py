@@ -388,6 +388,42 @@ async def test_a_follow_on_run_and_namespaces_keys_and_schemas(opener: Opener) -
     ]
 
 
+async def test_api_keys_and_the_audit_log(opener: Opener, store_url: str) -> None:
+    from mainspring.storage import AuditEntry, StoredApiKey
+    from mainspring.storage._admin import add_api_key
+
+    store = await opener()
+    key = StoredApiKey("aaaaaaaaaaaa", "ci", "default", "writer", "h" * 64, 10.0, "first-admin (x)")
+    await store.put_api_key(key)
+    with pytest.raises(StorageError, match="exists already"):
+        await store.put_api_key(dataclasses.replace(key, name="again"))
+    # Made offline beside the open store (operator api-key create --db): seen by the store's next read.
+    await add_api_key(store_url, StoredApiKey("bbbbbbbbbbbb", "w", "*", "admin", "g" * 64, 11.0, "store"))
+    assert [k.key_id for k in await store.list_api_keys()] == ["aaaaaaaaaaaa", "bbbbbbbbbbbb"]
+    revoked = await store.revoke_api_key("aaaaaaaaaaaa", 20.0)
+    assert revoked is not None and revoked.revoked_at == 20.0 and revoked.secret_hash == "h" * 64
+    again = await store.revoke_api_key("aaaaaaaaaaaa", 30.0)  # the first revocation stands
+    assert again is not None and again.revoked_at == 20.0
+    assert await store.revoke_api_key("nope", 1.0) is None
+    entries = [
+        AuditEntry(float(i), "default" if i % 2 else "other", "ci (a)", "api-key", "start_workflow", f"w{i}",
+                   "127.0.0.1", 201, f"r{i}")
+        for i in range(5)
+    ]  # fmt: skip
+    await store.append_audit(entries[:3])
+    await store.append_audit(entries[3:])
+    newest = await store.read_audit(None, None, 10)
+    assert [e.target for e in newest] == ["w4", "w3", "w2", "w1", "w0"]
+    assert [e.seq for e in newest] == sorted((e.seq for e in newest), reverse=True)
+    assert dataclasses.replace(newest[0], seq=0) == entries[4]
+    page = await store.read_audit(["default"], newest[1].seq, 10)  # older than w3, of default only
+    assert [e.target for e in page] == ["w1"]
+    await store.close()
+    store = await opener()
+    assert [k.revoked_at for k in await store.list_api_keys()] == [20.0, None]
+    assert len(await store.read_audit(["default", "other"], None, 2)) == 2
+
+
 # --- PostgreSQL: schema, ownership, faults -------------------------------------------------------------
 
 

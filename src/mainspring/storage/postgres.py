@@ -760,10 +760,11 @@ class PostgresStore(Store):
     async def put_api_key(self, key: StoredApiKey) -> None:
         async def do(cur: AsyncCursor[Any]) -> bool:
             await cur.execute(
-                "INSERT INTO api_keys VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key_id) DO NOTHING",
+                "INSERT INTO api_keys VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (key_id) DO NOTHING "
+                "RETURNING key_id",
                 dataclasses.astuple(key),
             )
-            return cur.rowcount == 1
+            return await cur.fetchone() is not None
 
         if not await self._enqueue(do):
             raise StorageError(f"an API key with id {key.key_id!r} exists already")
