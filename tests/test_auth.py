@@ -353,3 +353,33 @@ def test_the_audit_log_says_who_changed_what(srv: ServerProcess, admin: str, key
     )
     assert r.returncode == 0, r.stderr
     assert any(e["target"] == wid for e in json.loads(r.stdout))
+
+
+async def test_revoking_a_key_closes_the_channels_it_opened(srv: ServerProcess, admin: str) -> None:
+    key = make_key(srv, admin, "default", "admin")
+    client = await Client.connect(srv.address, api_key=key)
+    try:
+        queue = new_id()
+        async with Worker(client, task_queue=queue, workflows=[auth_greeting], activities=[shout]):
+            assert await client.execute_workflow(auth_greeting, "x", id=new_id(), task_queue=queue) == "HELLO X"
+            async with httpx.AsyncClient() as http:
+                r = await http.post(
+                    f"{srv.url}/api/v1/api-keys/revoke",
+                    json={"key_id": key.split("_")[1]},
+                    headers={"authorization": f"Bearer {admin}"},
+                )
+            assert r.status_code == 200
+            # Both channels close; opening them again is refused.
+            for _ in range(200):  # (polled without blocking the loop the client's channels run on)
+                if srv.log().count("its key was revoked") >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"the server did not close both channels:\n{srv.log()[-2000:]}")
+            await asyncio.sleep(0.2)
+            with pytest.raises(UnauthenticatedError, match="revoked"):
+                await client.start_workflow(auth_greeting, "y", id=new_id(), task_queue=queue)
+    except UnauthenticatedError:
+        pass  # the worker's session, refused when it reconnects, may stop the worker with it
+    finally:
+        await client.close()

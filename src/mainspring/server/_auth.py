@@ -69,6 +69,7 @@ _MISS_REFRESH = 1.0
 #: A UI session ends this long after its login (seconds).
 SESSION_SECONDS = 12 * 3600
 SESSION_COOKIE = "mainspring_session"
+_MAX_SESSIONS = 100_000
 _CSRF_HEADER = b"x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -134,6 +135,8 @@ class Authenticator:
         self._reading: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
         self._sessions: dict[str, _Session] = {}
+        #: key id -> what to call when it is revoked (the open channels it authenticated close).
+        self._watchers: dict[str, set[Callable[[], None]]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -185,7 +188,7 @@ class Authenticator:
         self._keys = {k.key_id: k for k in keys}
         self._read_at = time.monotonic()
         revoked = {k.key_id for k in keys if k.revoked_at is not None}
-        if revoked:
+        if revoked & (self._watchers.keys() | {s.principal.key_id for s in self._sessions.values()}):
             self._end_sessions(revoked)
 
     # --- the keys ------------------------------------------------------------------------------------------
@@ -260,6 +263,8 @@ class Authenticator:
         """A UI session for ``principal`` (who logged in with a key, or through the issuer)."""
         now = time.monotonic()
         self._sessions = {sid: s for sid, s in self._sessions.items() if s.expires > now}
+        while len(self._sessions) >= _MAX_SESSIONS:  # logins without end (a script): the oldest go
+            self._sessions.pop(next(iter(self._sessions)))
         sid = secrets.token_urlsafe(32)
         session = _Session(
             Principal(principal.name, principal.grants, f"session ({principal.method})", principal.key_id),
@@ -284,6 +289,26 @@ class Authenticator:
     def _end_sessions(self, key_ids: Iterable[str]) -> None:
         ended = set(key_ids)
         self._sessions = {sid: s for sid, s in self._sessions.items() if s.principal.key_id not in ended}
+        for key_id in ended:
+            for callback in self._watchers.pop(key_id, ()):
+                try:
+                    callback()
+                except Exception:  # one channel's close must not keep the others open
+                    log.exception("closing a channel of a revoked key failed")
+
+    def watch(self, key_id: str, on_revoked: Callable[[], None]) -> Callable[[], None]:
+        """Call ``on_revoked`` when the key is revoked (here, or seen revoked in the store); returns the
+        call that stops watching."""
+        self._watchers.setdefault(key_id, set()).add(on_revoked)
+
+        def unwatch() -> None:
+            callbacks = self._watchers.get(key_id)
+            if callbacks is not None:
+                callbacks.discard(on_revoked)
+                if not callbacks:
+                    del self._watchers[key_id]
+
+        return unwatch
 
 
 def _administers(by: Principal | None, namespace: str) -> bool:

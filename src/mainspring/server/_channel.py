@@ -371,6 +371,29 @@ async def _admitted(
     return True, frozenset(name for name, op in operations.items() if principal.may(op.access, namespace))
 
 
+def _close_on_revocation(engine: Engine, conn: _Connection) -> Callable[[], None] | None:
+    """A channel opened with an API key closes when the key is revoked (policy violation, 1008); the call
+    that stops watching, or None."""
+    principal = conn.principal
+    if principal is None or principal.key_id is None:
+        return None
+
+    async def close() -> None:
+        try:
+            await conn.websocket.close(1008)
+        except (RuntimeError, WebSocketDisconnect):  # closed meanwhile
+            pass
+
+    def revoked() -> None:
+        log.warning("closing a channel of %s: its key was revoked", principal.name)
+        conn.close_code = 1008
+        task = asyncio.ensure_future(close())
+        conn.running.add(task)
+        task.add_done_callback(conn.running.discard)
+
+    return engine.auth.watch(principal.key_id, revoked)
+
+
 async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
     """Serve one worker's connection until it closes; then end its session."""
     namespace = websocket.path_params["namespace"]
@@ -379,6 +402,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
         return
     await websocket.accept()
     conn = _Connection(engine, websocket, OPERATIONS, allowed)
+    unwatch = _close_on_revocation(engine, conn)
     session: Session | None = None
     graceful = False
     try:
@@ -421,6 +445,8 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
     except ProtocolError as e:
         await _refuse(conn, e)
     finally:
+        if unwatch is not None:
+            unwatch()
         try:
             await conn.finish()
         finally:
@@ -442,6 +468,7 @@ async def client_channel(engine: Engine, websocket: WebSocket) -> None:
         return
     await websocket.accept()
     conn = _Connection(engine, websocket, CLIENT_OPERATIONS, allowed)
+    unwatch = _close_on_revocation(engine, conn)
     try:
         problem = check_namespace(namespace)
         if problem is not None:
@@ -457,4 +484,6 @@ async def client_channel(engine: Engine, websocket: WebSocket) -> None:
     except ProtocolError as e:
         await _refuse(conn, e)
     finally:
+        if unwatch is not None:
+            unwatch()
         await conn.finish()
