@@ -383,3 +383,10 @@ async def test_revoking_a_key_closes_the_channels_it_opened(srv: ServerProcess, 
         pass  # the worker's session, refused when it reconnects, may stop the worker with it
     finally:
         await client.close()
+
+
+def test_the_health_check_tells_strangers_only_that_it_is_up(srv: ServerProcess, admin: str) -> None:
+    anonymous = httpx.get(f"{srv.url}/api/v1/health").json()
+    assert anonymous == {"status": "ok", "version": anonymous["version"]}
+    known = httpx.get(f"{srv.url}/api/v1/health", headers={"authorization": f"Bearer {admin}"}).json()
+    assert "store" in known and "load" in known

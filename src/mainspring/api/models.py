@@ -313,8 +313,12 @@ class ServerLoad(_Model):
 class HealthResponse(_Model):
     status: Literal["ok"]
     version: str
-    store: str = Field(description="The store the server keeps its state in.")
-    load: ServerLoad
+    store: str | None = Field(
+        default=None,
+        description="The store the server keeps its state in (left out for a caller a server with --auth does "
+        "not know: it names paths and hosts).",
+    )
+    load: ServerLoad | None = None
 
 
 class ClusterServer(_Model):
