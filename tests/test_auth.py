@@ -390,3 +390,19 @@ def test_the_health_check_tells_strangers_only_that_it_is_up(srv: ServerProcess,
     assert anonymous == {"status": "ok", "version": anonymous["version"]}
     known = httpx.get(f"{srv.url}/api/v1/health", headers={"authorization": f"Bearer {admin}"}).json()
     assert "store" in known and "load" in known
+
+
+async def test_a_client_changes_its_key_while_it_runs(srv: ServerProcess, admin: str, keys: dict[str, str]) -> None:
+    client = await Client.connect(srv.address, api_key=keys["reader"], channel=False)
+    try:
+        with pytest.raises(PermissionDeniedError, match="writer role"):
+            await client.start_workflow(auth_greeting, "x", id=new_id(), task_queue="nowhere")
+        client.api_key = keys["writer"]  # a rotated key, a renewed token
+        assert client.api_key == keys["writer"]
+        handle = await client.start_workflow(auth_greeting, "x", id=new_id(), task_queue="nowhere")
+        await handle.terminate()
+        client.api_key = None
+        with pytest.raises(UnauthenticatedError):
+            await handle.describe()
+    finally:
+        await client.close()

@@ -220,6 +220,16 @@ class Client:
         return self.transport.address
 
     @property
+    def api_key(self) -> str | None:
+        """The key sent to the server (``Client.connect(api_key=...)``); set it to rotate a key or renew a
+        token: requests and channels opened from then on carry the new one (as Temporal's ``client.api_key``)."""
+        return self.transport.api_key
+
+    @api_key.setter
+    def api_key(self, key: str | None) -> None:
+        self.transport.api_key = key
+
+    @property
     def addresses(self) -> list[str]:
         """Every server address this client may talk to, in the order it tries them."""
         return list(self.transport.addresses)

@@ -107,12 +107,28 @@ class Transport:
         #: set by the test environment. Plain HTTP calls still go over TCP.
         self.loopback: ASGIApp | None = None
         self._closer: asyncio.Task[None] | None = None
-        #: Sent with every request and channel handshake (a server with ``--auth api-key`` wants one).
+        #: Sent with every request and channel handshake (a server with ``--auth api-key`` wants one); a key
+        #: changed later (``api_key``) goes with the next request.
         self._headers = {"content-type": "application/json"}
-        if api_key:
-            if any(c in api_key for c in "\r\n"):
-                raise InvalidArgumentError("an API key is one line", code="invalid_argument")
-            self._headers["authorization"] = f"Bearer {api_key.strip()}"
+        self.api_key = api_key
+
+    @property
+    def api_key(self) -> str | None:
+        """The API key (or OIDC token) sent as ``Authorization: Bearer``, or None."""
+        value = self._headers.get("authorization")
+        return value.removeprefix("Bearer ") if value else None
+
+    @api_key.setter
+    def api_key(self, key: str | None) -> None:
+        if key and any(c in key for c in "\r\n\0"):
+            raise InvalidArgumentError("an API key is one line", code="invalid_argument")
+        for headers in (self._headers, self._session.headers if self._session is not None else None):
+            if headers is None:
+                continue
+            if key:
+                headers["authorization"] = f"Bearer {key.strip()}"
+            else:
+                headers.pop("authorization", None)
 
     @property
     def address(self) -> str:
