@@ -35,6 +35,8 @@ cli.add_command(task_queue)
 cli.add_command(store)
 cli.add_command(cluster)
 cli.add_command(operator)
+# Temporal's CLI spells it `temporal operator namespace create`: the same group, under both names.
+operator.add_command(namespace)
 
 
 def _json_output(argv: list[str]) -> bool:
