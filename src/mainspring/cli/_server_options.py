@@ -271,6 +271,31 @@ SERVER_OPTIONS: tuple[_Option, ...] = (
         ),
     ),
     _Option(
+        ("--tls-cert",),
+        "TLS_CERT",
+        dict(
+            default=None,
+            metavar="PATH",
+            help="Serve TLS (HTTPS) on every port with this PEM certificate chain (with --tls-key). The files "
+            "are reloaded when they change, without a restart.",
+        ),
+    ),
+    _Option(
+        ("--tls-key",),
+        "TLS_KEY",
+        dict(default=None, metavar="PATH", help="The unencrypted PEM private key of --tls-cert."),
+    ),
+    _Option(
+        ("--tls-client-ca",),
+        "TLS_CLIENT_CA",
+        dict(
+            default=None,
+            metavar="PATH",
+            help="Mutual TLS: PEM CA certificates; every client, worker and browser must present a certificate "
+            "they signed (on the web UI's port too, which serves the same API).",
+        ),
+    ),
+    _Option(
         ("--log-level",),
         "LOG_LEVEL",
         dict(type=click.Choice(["debug", "info", "warning", "error"]), default="warning", show_default=True),

@@ -28,6 +28,7 @@ from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._listing import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
 from ._retry import retrying as _retrying
 from ._stuck import StuckWatch
+from ._tls import TLSConfig, tls_from_env
 from ._transport import Transport, outcome_unknown
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
 from ._with_start import WithStartWorkflowOperation
@@ -115,6 +116,7 @@ class Client:
         timeout: float = 10.0,
         channel: bool = True,
         runtime: Runtime | None = None,
+        tls: bool | TLSConfig | None = None,
     ) -> Client:
         """A client for the server at ``address`` (host:port or URL).
 
@@ -125,8 +127,22 @@ class Client:
         ``timeout`` bounds each request (waits for results are long-polls and renew themselves).
         ``channel=False`` makes every call a plain HTTP request, which suits one-shot tools.
         ``runtime``: where the workers on this client report their metrics (``mainspring.runtime``).
+
+        ``tls``: ``True`` for TLS with the system's CAs, a ``TLSConfig`` for a CA of your own, another name
+        to check the certificate against, or a client certificate (mutual TLS); ``False`` for plain HTTP.
+        Unset (None), it is what ``MAINSPRING_TLS``, ``MAINSPRING_TLS_CA``, ``MAINSPRING_TLS_CERT`` and
+        ``MAINSPRING_TLS_KEY`` say (as for the CLI), else plain HTTP. An ``https://`` address means TLS.
+        A certificate that cannot be loaded raises ``InvalidArgumentError`` here; a handshake that fails
+        raises ``TLSError`` (a ``ServerUnavailableError``) at the first call, saying what to fix.
         """
-        return cls(Transport(address, timeout=timeout), namespace, channel=channel, runtime=runtime)
+        if tls is None:
+            config = tls_from_env()
+        elif isinstance(tls, bool):
+            config = TLSConfig() if tls else None
+        else:
+            config = tls
+        transport = Transport(address, timeout=timeout, tls=config)
+        return cls(transport, namespace, channel=channel, runtime=runtime)
 
     async def close(self) -> None:
         """Close the connections; the client cannot be used afterwards."""

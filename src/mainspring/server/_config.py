@@ -35,6 +35,12 @@ class ServerConfig:
     #: the UI's origins under every name it answers to); ``*`` allows every origin. Requests without an
     #: Origin header (the CLI, the SDK, workers) are not pages' and are always allowed.
     allowed_origins: tuple[str, ...] = ()
+    #: TLS on every port (API, UI, metrics): the PEM certificate chain and its unencrypted private key. Both
+    #: or neither; the files are reloaded when they change (see ``server._tls``).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    #: Mutual TLS: PEM CA certificates; every connection must then present a client certificate they signed.
+    tls_client_ca: str | None = None
     #: Namespaces that exist from the start.
     namespaces: tuple[str, ...] = ("default",)
     #: Largest accepted payload (a workflow input or result, an activity input or result, details).
