@@ -173,20 +173,29 @@ def diagnose(
     import socket
     import ssl
 
-    request = f"GET /api/v1/health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode("latin-1")
+    name = f"[{host}]" if ":" in host else host
+    request = f"GET /api/v1/health HTTP/1.1\r\nHost: {name}:{port}\r\nConnection: close\r\n\r\n".encode("latin-1")
     try:
-        with (
-            socket.create_connection((host, port), timeout=3.0) as sock,
-            context.wrap_socket(sock, server_hostname=server_hostname or host) as conn,
-        ):
-            conn.sendall(request)
-            answered = conn.recv(1) != b""
-    except ssl.SSLError as e:
-        return tls_failure(address, e, client_cert=client_cert)
-    except ConnectionResetError:
-        answered = False
+        sock = socket.create_connection((host, port), timeout=3.0)
     except OSError:
         return None
+    with sock:
+        try:
+            conn = context.wrap_socket(sock, server_hostname=server_hostname or host)
+        except ssl.SSLError as e:
+            return tls_failure(address, e, client_cert=client_cert)
+        except OSError:
+            return None
+        with conn:
+            try:
+                conn.sendall(request)
+                answered = conn.recv(1) != b""
+            except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, BrokenPipeError):
+                answered = False
+            except ssl.SSLError as e:  # an alert after the handshake (a server that sends why)
+                return tls_failure(address, e, client_cert=client_cert)
+            except OSError:
+                return None
     return None if answered else refused_after_handshake(address, client_cert=client_cert)
 
 
