@@ -20,7 +20,7 @@ import socket
 import ssl
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from mainspring import Client
 from mainspring.client import TLSConfig
 from mainspring.errors import InvalidAddressError, InvalidArgumentError, TLSError
+from server_start import StartProcess
 from support import PYTHON, ServerProcess, WorkerProcess, free_port, run_cli, wait_until
 
 pytestmark = pytest.mark.slow
@@ -229,8 +230,8 @@ def certs(tmp_path: Path) -> Files:
 class TLSServer(ServerProcess):
     """A dev server with ``--tls-cert`` and ``--tls-key`` (and ``--tls-client-ca`` if ``mutual``)."""
 
-    def __init__(self, db: Path, certs: Files, *, mutual: bool = False) -> None:
-        args = ["--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key)]
+    def __init__(self, db: Path, certs: Files, *, mutual: bool = False, extra_args: Sequence[str] = ()) -> None:
+        args = ["--tls-cert", str(certs.server_cert), "--tls-key", str(certs.server_key), *extra_args]
         if mutual:
             args += ["--tls-client-ca", str(certs.ca_pem)]
         super().__init__(db, extra_args=args)
@@ -379,6 +380,18 @@ def test_both_ports_serve_https_and_the_ui_page(tls_server: TLSServer) -> None:
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://{tls_server.address}/api/v1/health", timeout=5)
     assert "https://" in tls_server.log() and "TLS" in tls_server.log()
+
+
+def test_the_metrics_port_serves_https_too(tmp_path: Path, certs: Files) -> None:
+    metrics_port = free_port()
+    server = TLSServer(tmp_path / "mainspring.db", certs, extra_args=["--metrics-port", str(metrics_port)]).start()
+    try:
+        with server.http() as http:
+            scrape = http.get(f"https://127.0.0.1:{metrics_port}/metrics")
+        assert scrape.status_code == 200 and "mainspring_build_info" in scrape.text
+        assert f"https://127.0.0.1:{metrics_port}/metrics" in server.log()
+    finally:
+        server.stop()
 
 
 def test_the_cli_starts_and_describes_a_workflow_with_tls_ca(tls_server: TLSServer, certs: Files) -> None:
@@ -554,6 +567,27 @@ def _client(certs: Files, name: str) -> dict[str, bytes]:
         "client_cert": (certs.folder / f"{name}.pem").read_bytes(),
         "client_private_key": (certs.folder / f"{name}.key").read_bytes(),
     }
+
+
+def test_server_start_takes_tls_from_its_config_file_and_environment(tmp_path: Path, certs: Files) -> None:
+    config = tmp_path / "mainspring.toml"
+    port, ui_port = free_port(), free_port()
+    config.write_text(
+        f'port = {port}\nui-port = {ui_port}\ndb = ":memory:"\ntls-cert = "{certs.server_cert}"\n'
+        f'tls_client_ca = "{certs.ca_pem}"\n'
+    )
+    server = StartProcess(
+        ["--config", str(config)],
+        tmp_path / "start.log",
+        env={"MAINSPRING_TLS_KEY": str(certs.server_key)},
+    )
+    try:
+        banner = server.wait_ready()
+        assert f"https://127.0.0.1:{port}" in banner and "client certificates signed by" in banner
+        with httpx.Client(verify=certs.context("client"), timeout=5) as http:
+            assert http.get(f"https://127.0.0.1:{port}/api/v1/health").status_code == 200
+    finally:
+        server.stop()
 
 
 # --- bad files at start ---------------------------------------------------------------------------------

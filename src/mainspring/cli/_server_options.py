@@ -91,7 +91,8 @@ SERVER_OPTIONS: tuple[_Option, ...] = (
         dict(
             type=click.IntRange(0, 65535),
             default=None,
-            help="Serve Prometheus metrics at http://IP:PORT/metrics (off unless given; 0 picks a free port).",
+            help="Serve Prometheus metrics at http://IP:PORT/metrics (https with --tls-cert; off unless given; 0 picks "
+            "a free port).",
         ),
     ),
     _Option(("--headless",), "HEADLESS", dict(is_flag=True, help="Run without the web UI.")),
