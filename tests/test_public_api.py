@@ -84,6 +84,7 @@ EXPORTS: dict[str, list[str]] = {
         "DEFAULT_ADDRESS",
         "AsyncActivityHandle",
         "Client",
+        "TLSConfig",
         "Transport",
         "WithStartWorkflowOperation",
         "WorkflowDescription",
@@ -120,6 +121,7 @@ EXPORTS: dict[str, list[str]] = {
         "ResourceExhaustedError",
         "ServerError",
         "ServerUnavailableError",
+        "TLSError",
         "TerminatedError",
         "TimeoutError",
         "UnauthenticatedError",
@@ -149,6 +151,7 @@ EXPORTS: dict[str, list[str]] = {
         "run_server",
     ],
     "mainspring.storage": [
+        "AuditEntry",
         "ConditionFailedError",
         "CopyError",
         "CopyProgress",

@@ -20,7 +20,8 @@
     │   └── DeadlockError             the code did not yield within the worker's deadlock_detection_timeout
     └── RPCError                      the engine or its transport failed (``.status``, ``.code``)
         ├── ServerUnavailableError    the server could not be reached, or cannot take the call now (503)
-        │   └── ResourceExhaustedError  429: the server is overloaded; retry after ``.retry_after``
+        │   ├── ResourceExhaustedError  429: the server is overloaded; retry after ``.retry_after``
+        │   └── TLSError              no secure connection: a certificate is not trusted or missing (``.code``)
         ├── InvalidArgumentError      400: the request is wrong; the message says how
         │   ├── InvalidAddressError   a server address (list) is malformed; also a ``ValueError``
         │   └── InvalidQueryError     a list filter does not parse or names what is not there; ``.position``
@@ -67,6 +68,7 @@ __all__ = [
     "ResourceExhaustedError",
     "ServerError",
     "ServerUnavailableError",
+    "TLSError",
     "TerminatedError",
     "TimeoutError",
     "UnauthenticatedError",
@@ -333,6 +335,17 @@ class ResourceExhaustedError(ServerUnavailableError):
             return max(0.0, float(details.get("retry_after", 1.0)))
         except (TypeError, ValueError):
             return 1.0
+
+
+class TLSError(ServerUnavailableError):
+    """No secure connection could be made to the server; the message says what is wrong and how to fix it.
+
+    ``code`` says which: ``tls_untrusted`` (the server's certificate is not signed by a CA the client
+    trusts), ``tls_hostname`` (it is not for the name connected to), ``tls_required`` (a plain client
+    to a server that speaks only TLS), ``tls_not_offered`` (a TLS client to a plain server),
+    ``tls_client_cert_required`` (the server wants a client certificate), ``tls_client_cert_refused``
+    (it does not trust the one given), ``tls_config`` (the client's own certificates cannot be loaded),
+    ``tls_error`` (anything else). Retrying the same call does not help until a certificate changes."""
 
 
 class InvalidArgumentError(RPCError):

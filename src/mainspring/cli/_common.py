@@ -6,6 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -37,6 +38,7 @@ __all__ = [
     "EXIT_NOT_FOUND",
     "EXIT_UNREACHABLE",
     "EXIT_WORKFLOW_FAILED",
+    "TLSFlags",
     "check_address",
     "connection_options",
     "echo_json",
@@ -70,8 +72,88 @@ Exit status:
 With -o json, errors are printed on stderr as JSON too: {{"code": ..., "message": ...}}."""
 
 
+@dataclass(frozen=True)
+class TLSFlags:
+    """The TLS options of a command that talks to a server (``--tls``, ``--tls-ca``, ...)."""
+
+    #: PEM file of the CA certificate(s) that sign the server's certificate; None: the system's CAs.
+    ca: str | None = None
+    #: PEM files of a client certificate and its key (mutual TLS).
+    cert: str | None = None
+    key: str | None = None
+    #: The name the server's certificate must be for, when it is not the address's host.
+    server_name: str | None = None
+
+    @classmethod
+    def pop(cls, kwargs: dict[str, Any]) -> TLSFlags | None:
+        """The TLS options, taken out of a command's ``kwargs``; None for a plain connection."""
+        on = bool(kwargs.pop("tls"))
+        flags = cls(
+            ca=kwargs.pop("tls_ca"),
+            cert=kwargs.pop("tls_cert"),
+            key=kwargs.pop("tls_key"),
+            server_name=kwargs.pop("tls_server_name"),
+        )
+        if not (on or flags.ca or flags.cert or flags.key or flags.server_name):
+            return None
+        if (flags.cert is None) != (flags.key is None):
+            fail("--tls-cert and --tls-key go together: a client certificate and its private key", EXIT_INVALID)
+        return flags
+
+
+def _tls_options(fn: F) -> F:
+    # Temporal's CLI spells the files --tls-ca-path, --tls-cert-path and --tls-key-path: accepted too.
+    options = [
+        click.option(
+            "--tls-server-name",
+            envvar="MAINSPRING_TLS_SERVER_NAME",
+            default=None,
+            metavar="NAME",
+            help="Check the server's certificate against NAME instead of the address's host.",
+        ),
+        click.option(
+            "--tls-key",
+            "--tls-key-path",
+            "tls_key",
+            envvar="MAINSPRING_TLS_KEY",
+            default=None,
+            metavar="PATH",
+            help="Private key (PEM, unencrypted) of --tls-cert [env: MAINSPRING_TLS_KEY].",
+        ),
+        click.option(
+            "--tls-cert",
+            "--tls-cert-path",
+            "tls_cert",
+            envvar="MAINSPRING_TLS_CERT",
+            default=None,
+            metavar="PATH",
+            help="Client certificate (PEM) for a server that requires one (mutual TLS) [env: MAINSPRING_TLS_CERT].",
+        ),
+        click.option(
+            "--tls-ca",
+            "--tls-ca-path",
+            "tls_ca",
+            envvar="MAINSPRING_TLS_CA",
+            default=None,
+            metavar="PATH",
+            help="CA certificate(s) (PEM) that sign the server's certificate, trusted instead of the system's "
+            "[env: MAINSPRING_TLS_CA].",
+        ),
+        click.option(
+            "--tls",
+            is_flag=True,
+            envvar="MAINSPRING_TLS",
+            help="Connect with TLS (HTTPS); implied by any other --tls-* option and by an https:// address "
+            "[env: MAINSPRING_TLS].",
+        ),
+    ]
+    for option in options:
+        fn = option(fn)
+    return fn
+
+
 def connection_options(fn: F) -> F:
-    """--address, --namespace and --output, on every command that talks to a server."""
+    """--address, the TLS options, --namespace and --output, on every command that talks to a server."""
     fn = click.option(
         "-o",
         "--output",
@@ -88,6 +170,7 @@ def connection_options(fn: F) -> F:
         envvar="MAINSPRING_NAMESPACE",
         help="Namespace of the workflows.",
     )(fn)
+    fn = _tls_options(fn)
     fn = click.option(
         "--api-key",
         envvar="MAINSPRING_API_KEY",
@@ -221,9 +304,11 @@ def run_sync(fn: Callable[..., int | None]) -> Callable[..., None]:
     def wrapper(*args: Any, address: str | None, namespace: str, api_key: str | None, **kwargs: Any) -> None:
         from ._http import Api
 
-        api = Api(_checked_address(address, namespace), namespace, api_key=_checked_key(api_key))
+        tls = TLSFlags.pop(kwargs)
+        resolved = _checked_address(address, namespace)
+        key = _checked_key(api_key)
         try:
-            code = fn(api, *args, **kwargs)
+            code = fn(Api(resolved, namespace, tls=tls, api_key=key), *args, **kwargs)
         except MainspringError as e:
             _fail_with(e, namespace)
         except KeyboardInterrupt:
@@ -258,15 +343,22 @@ def run_async(fn: Callable[..., Awaitable[int | None]]) -> Callable[..., None]:
     def wrapper(*args: Any, address: str | None, namespace: str, api_key: str | None, **kwargs: Any) -> None:
         resolved = _checked_address(address, namespace)
         key = _checked_key(api_key)
+        flags = TLSFlags.pop(kwargs)
         import asyncio
 
-        from ..client import Client
+        from ..client import Client, TLSConfig
+        from ..client._tls import tls_from_files
 
         _echo_warnings()
 
         async def main() -> int | None:
+            tls: TLSConfig | bool = False  # (not None: the options have read MAINSPRING_TLS* already)
+            if flags is not None:
+                tls = tls_from_files(ca=flags.ca, cert=flags.cert, key=flags.key, domain=flags.server_name)
             # One call or two: plain HTTP requests cost less than opening a channel.
-            client: Client = await Client.connect(resolved, namespace=namespace, channel=False, api_key=key or "")
+            client: Client = await Client.connect(
+                resolved, namespace=namespace, channel=False, tls=tls, api_key=key or ""
+            )
             try:
                 return await fn(client, *args, **kwargs)
             finally:

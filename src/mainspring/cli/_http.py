@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import json
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from .._answers import decode_answer, not_mainspring, unavailable
-from ..errors import ServerUnavailableError
+from .._tls import client_context, diagnose, read_file, speaks_tls, tls_failure, tls_required
+from ..errors import InvalidAddressError, ServerUnavailableError
+
+if TYPE_CHECKING:
+    import ssl
+
+    from ._common import TLSFlags
 
 __all__ = ["Api"]
 
@@ -28,16 +34,25 @@ class _Unreached(Exception):
 
 class Api:
     """Requests to the server at ``address`` (HOST:PORT or an http(s) URL, or a list of them to fail
-    over between: one that cannot be connected to is left for the next), in ``namespace``."""
+    over between: one that cannot be connected to is left for the next), in ``namespace``; with TLS if
+    ``tls`` (the command's TLS options) is given or the address is an https:// URL."""
 
     def __init__(
-        self, address: str | list[str], namespace: str, *, timeout: float = 10.0, api_key: str | None = None
+        self,
+        address: str | list[str],
+        namespace: str,
+        *,
+        timeout: float = 10.0,
+        tls: TLSFlags | None = None,
+        api_key: str | None = None,
     ) -> None:
         self.addresses = [address] if isinstance(address, str) else list(address)
         self.namespace = namespace
         #: Sent as ``Authorization: Bearer <key>`` when given (a server with ``--auth api-key`` wants one).
         self.api_key = api_key
         self.timeout = timeout
+        self.tls_flags = tls
+        self._context: ssl.SSLContext | None = None
         self._use(0)
 
     def _use(self, index: int) -> None:
@@ -45,10 +60,49 @@ class Api:
         self.address = self.addresses[index]
         text = self.address.strip().rstrip("/")
         parts = urlsplit(text if "://" in text else "http://" + text)
-        self._tls = parts.scheme == "https"
+        if self.tls_flags is not None and "://" in text and parts.scheme == "http":
+            raise InvalidAddressError(
+                f"the --tls options ask for TLS, but the address {self.address} is an http:// URL: use https:// "
+                "or HOST:PORT",
+                code="invalid_argument",
+            )
+        self._tls = parts.scheme == "https" or self.tls_flags is not None
         self._host = parts.hostname or "localhost"
         self._port = parts.port or (443 if self._tls else 80)
         self._host_header = parts.netloc
+
+    def _ssl(self) -> ssl.SSLContext:
+        """The TLS context, made on first use (and so inside the command's error handling)."""
+        if self._context is None:
+            flags = self.tls_flags
+            ca, cert, key = (flags.ca, flags.cert, flags.key) if flags is not None else (None, None, None)
+            self._context = client_context(
+                read_file(ca, "--tls-ca") if ca else None,
+                read_file(cert, "--tls-cert") if cert else None,
+                read_file(key, "--tls-key") if key else None,
+            )
+        return self._context
+
+    @property
+    def _server_name(self) -> str:
+        return (self.tls_flags.server_name if self.tls_flags else None) or self._host
+
+    @property
+    def _client_cert(self) -> bool:
+        return self.tls_flags is not None and self.tls_flags.cert is not None
+
+    def _dropped(self) -> ServerUnavailableError:
+        """The error for a server that closed the connection without answering: TLS may say why."""
+        if not self._tls:
+            if speaks_tls(self._host, self._port):
+                return tls_required(self.address)
+        else:
+            found = diagnose(
+                self.address, self._host, self._port, self._ssl(), self._server_name, client_cert=self._client_cert
+            )
+            if found is not None:
+                return found
+        return unavailable(self.address, "the server closed the connection without answering")
 
     def path(self, suffix: str) -> str:
         """The path of a namespace's endpoint."""
@@ -89,10 +143,15 @@ class Api:
             raise ServerUnavailableError(
                 f"the Mainspring server at {self.address} did not answer in time", code="timeout"
             ) from None
-        except OSError as e:
+        except ConnectionResetError:
+            raise self._dropped() from None
+        except OSError as e:  # (ssl.SSLError included)
+            found = tls_failure(self.address, e, client_cert=self._client_cert) if self._tls else None
+            if found is not None:
+                raise found from None
             raise unavailable(self.address, f"{type(e).__name__}: {e.strerror or e}") from None
         if not raw:
-            raise unavailable(self.address, "the server closed the connection without answering")
+            raise self._dropped()
         header_end = raw.find(b"\r\n\r\n")
         if not raw.startswith(b"HTTP/1.") or header_end < 0:
             raise not_mainspring(self.address, raw[:64])
@@ -123,9 +182,7 @@ class Api:
         with sock:
             conn: socket.socket = sock
             if self._tls:
-                import ssl
-
-                conn = ssl.create_default_context().wrap_socket(sock, server_hostname=self._host)
+                conn = self._ssl().wrap_socket(sock, server_hostname=self._server_name)
             conn.sendall(request)
             chunks: list[bytes] = []
             size = 0

@@ -127,19 +127,24 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
         allowed_hosts=settings["allowed_hosts"],
         auth=settings["auth"],
         oidc=_oidc(settings),
+        tls_cert=settings["tls_cert"],
+        tls_key=settings["tls_key"],
+        tls_client_ca=settings["tls_client_ca"],
     )
-    if production and config.auth == "none" and not _loopback(config.host) and not settings.get("insecure_no_auth"):
+    unchecked = config.auth == "none" and not config.tls_client_ca  # (client certificates are a check too)
+    if production and unchecked and not _loopback(config.host) and not settings.get("insecure_no_auth"):
         fail(
             f"refusing to listen on {config.host} with no authentication: anyone who reaches it could start, "
             "read and terminate workflows. Turn it on with --auth api-key (the first admin key is printed at "
-            "start), listen on 127.0.0.1, or pass --insecure-no-auth if a network boundary of yours guards "
-            "the port",
+            "start) or mutual TLS (--tls-client-ca), listen on 127.0.0.1, or pass --insecure-no-auth if a "
+            "network boundary of yours guards the port",
             EXIT_INVALID,
         )
 
     def ready(srv: Server) -> None:
         host, actual_port = srv.address.rsplit(":", 1)
-        api = f"http://{host}:{actual_port}"
+        scheme = srv.scheme
+        api = f"{scheme}://{host}:{actual_port}"
         where = srv.store.description
         kind = "" if db_filename == ":memory:" or postgres else " (SQLite, WAL, synchronous=FULL)"
         click.echo(f"Mainspring {__version__} {'server' if production else 'dev server'} (pid {os.getpid()})")
@@ -147,14 +152,18 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
         ui = srv.ui_address
         if ui is not None:
             ui_host, ui_port_bound = ui.rsplit(":", 1)
-            click.echo(f"  Web UI      http://{'localhost' if ui_host == '127.0.0.1' else ui_host}:{ui_port_bound}")
+            ui_name = "localhost" if ui_host == "127.0.0.1" else ui_host
+            click.echo(f"  Web UI      {scheme}://{ui_name}:{ui_port_bound}")
         metrics = srv.metrics_address
         if metrics is not None:
-            click.echo(f"  Metrics     http://{metrics}/metrics")
+            click.echo(f"  Metrics     {scheme}://{metrics}/metrics")
         click.echo(f"  Database    {where}{kind}")
         click.echo(f"  Namespaces  {', '.join(config.namespaces)}")
         if config.auth != "none":
             click.echo(f"  Auth        {config.auth} (requests carry an API key)")
+        if srv.tls is not None:
+            mutual = f", client certificates signed by {config.tls_client_ca}" if config.tls_client_ca else ""
+            click.echo(f"  TLS         {config.tls_cert} (reloaded when it changes){mutual}")
         age = _process_age()
         click.echo(f"Ready in {age if age is not None else srv.started_in:.2f}s. Press Ctrl+C to stop.")
         sys.stdout.flush()

@@ -91,7 +91,8 @@ SERVER_OPTIONS: tuple[_Option, ...] = (
         dict(
             type=click.IntRange(0, 65535),
             default=None,
-            help="Serve Prometheus metrics at http://IP:PORT/metrics (off unless given; 0 picks a free port).",
+            help="Serve Prometheus metrics at http://IP:PORT/metrics (https with --tls-cert; off unless given; 0 picks "
+            "a free port).",
         ),
     ),
     _Option(("--headless",), "HEADLESS", dict(is_flag=True, help="Run without the web UI.")),
@@ -343,6 +344,31 @@ SERVER_OPTIONS: tuple[_Option, ...] = (
             help="Host name (or NAME:PORT) the server answers to, besides localhost, its addresses and, with "
             "--ip 0.0.0.0, the machine's name (repeatable; '*' allows any, which gives up the protection "
             "against DNS rebinding).",
+        ),
+    ),
+    _Option(
+        ("--tls-cert",),
+        "TLS_CERT",
+        dict(
+            default=None,
+            metavar="PATH",
+            help="Serve TLS (HTTPS) on every port with this PEM certificate chain (with --tls-key). The files "
+            "are reloaded when they change, without a restart.",
+        ),
+    ),
+    _Option(
+        ("--tls-key",),
+        "TLS_KEY",
+        dict(default=None, metavar="PATH", help="The unencrypted PEM private key of --tls-cert."),
+    ),
+    _Option(
+        ("--tls-client-ca",),
+        "TLS_CLIENT_CA",
+        dict(
+            default=None,
+            metavar="PATH",
+            help="Mutual TLS: PEM CA certificates; every client, worker and browser must present a certificate "
+            "they signed (on the web UI's port too, which serves the same API).",
         ),
     ),
     _Option(

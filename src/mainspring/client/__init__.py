@@ -8,6 +8,7 @@ from ._listing import (
     WorkflowExecutionCount,
     WorkflowExecutionCountAggregationGroup,
 )
+from ._tls import TLSConfig
 from ._transport import DEFAULT_ADDRESS, Transport, resolve_address
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
 from ._with_start import WithStartWorkflowOperation, WorkflowIDConflictPolicy
@@ -16,6 +17,7 @@ __all__ = [
     "DEFAULT_ADDRESS",
     "AsyncActivityHandle",
     "Client",
+    "TLSConfig",
     "Transport",
     "WithStartWorkflowOperation",
     "WorkflowDescription",

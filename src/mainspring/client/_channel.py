@@ -79,7 +79,12 @@ class Channel:
                 # its connections (paused, cut off, a host gone) is left after _HEARTBEAT * 1.5 s, for the next.
                 heartbeat = _HEARTBEAT if len(self._transport.addresses) > 1 else None
                 self._ws = await self._transport._http().ws_connect(
-                    self._transport.url(self._path), autoping=True, heartbeat=heartbeat, compress=0, max_msg_size=0
+                    self._transport.url(self._path),
+                    autoping=True,
+                    heartbeat=heartbeat,
+                    compress=0,
+                    max_msg_size=0,
+                    server_hostname=self._transport.server_hostname,
                 )
         except LoopbackRefused as e:
             refused = e.status
@@ -99,6 +104,16 @@ class Channel:
         except aiohttp.ClientResponseError as e:  # not HTTP/1.1 at all: gRPC, say
             raise self._transport.not_mainspring(e) from None
         except (aiohttp.ClientError, OSError) as e:
+            tls = self._transport.tls_error(address, e)
+            if tls is not None:
+                raise tls from None
+            # Dropped without an answer (not refused: that is nothing listening): TLS may say why.
+            if isinstance(e, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError) and not isinstance(
+                e, aiohttp.ClientConnectorError
+            ):
+                dropped = await self._transport.why_dropped(address)
+                if dropped is not None:
+                    raise dropped from None
             raise unavailable(address, f"{type(e).__name__}: {e}") from None
         if refused is not None:  # (out of the except block: what is raised here is news of its own)
             if said is not None:  # the server said why (auth: see server._auth)

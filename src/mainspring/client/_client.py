@@ -29,6 +29,7 @@ from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._listing import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
 from ._retry import retrying as _retrying
 from ._stuck import StuckWatch
+from ._tls import TLSConfig, tls_from_env
 from ._transport import Transport, outcome_unknown
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
 from ._with_start import WithStartWorkflowOperation
@@ -117,6 +118,7 @@ class Client:
         channel: bool = True,
         runtime: Runtime | None = None,
         api_key: str | None = None,
+        tls: bool | TLSConfig | None = None,
     ) -> Client:
         """A client for the server at ``address`` (host:port or URL).
 
@@ -129,10 +131,23 @@ class Client:
         ``runtime``: where the workers on this client report their metrics (``mainspring.runtime``).
         ``api_key``: the key to send a server that checks who calls (``server start --auth api-key``), as
         ``Authorization: Bearer <key>`` on every request and channel; None reads ``MAINSPRING_API_KEY``.
+
+        ``tls``: ``True`` for TLS with the system's CAs, a ``TLSConfig`` for a CA of your own, another name
+        to check the certificate against, or a client certificate (mutual TLS); ``False`` for plain HTTP.
+        Unset (None), it is what ``MAINSPRING_TLS``, ``MAINSPRING_TLS_CA``, ``MAINSPRING_TLS_CERT`` and
+        ``MAINSPRING_TLS_KEY`` say (as for the CLI), else plain HTTP. An ``https://`` address means TLS.
+        A certificate that cannot be loaded raises ``InvalidArgumentError`` here; a handshake that fails
+        raises ``TLSError`` (a ``ServerUnavailableError``) at the first call, saying what to fix.
         """
         if api_key is None:
             api_key = os.environ.get("MAINSPRING_API_KEY") or None
-        transport = Transport(address, timeout=timeout, api_key=api_key)
+        if tls is None:
+            config = tls_from_env()
+        elif isinstance(tls, bool):
+            config = TLSConfig() if tls else None
+        else:
+            config = tls
+        transport = Transport(address, timeout=timeout, tls=config, api_key=api_key)
         return cls(transport, namespace, channel=channel, runtime=runtime)
 
     async def close(self) -> None:

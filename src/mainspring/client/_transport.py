@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import ssl
+
     import aiohttp
 
     from ._loopback import ASGIApp
@@ -23,16 +25,30 @@ from .._answers import (
     unavailable,
 )
 from .._json import dumps, loads
-from ..errors import InvalidArgumentError, ServerUnavailableError
+from .._tls import diagnose, speaks_tls, tls_failure, tls_required
+from ..errors import InvalidAddressError, InvalidArgumentError, ServerUnavailableError, TLSError
+from ._tls import TLSConfig, client_context
 
 __all__ = ["DEFAULT_ADDRESS", "Transport", "outcome_unknown", "parse_addresses", "resolve_address", "rpc_error"]
 
 
-def _base_url(address: str) -> str:
+def _base_url(address: str, tls: bool = False) -> str:
     address = address.strip().rstrip("/")
     if "://" not in address:
-        address = "http://" + address
+        address = ("https://" if tls else "http://") + address
     return address
+
+
+def _tls_for(addresses: Sequence[str], tls: TLSConfig | None) -> TLSConfig | None:
+    """The TLS to use with ``addresses``: ``tls``, or the defaults if an address is an https:// URL."""
+    schemes = {a.split("://", 1)[0].strip().lower() for a in addresses if "://" in a}
+    if tls is not None and "http" in schemes:
+        raise InvalidAddressError(
+            "TLS is asked for, but an address is an http:// URL: use https:// or HOST:PORT", code="invalid_argument"
+        )
+    if tls is None and "https" in schemes:
+        return TLSConfig()
+    return tls
 
 
 async def _close_at_exit(session: aiohttp.ClientSession) -> None:
@@ -94,10 +110,19 @@ class Transport:
     """
 
     def __init__(
-        self, address: str | Sequence[str] | None, *, timeout: float = 10.0, api_key: str | None = None
+        self,
+        address: str | Sequence[str] | None,
+        *,
+        timeout: float = 10.0,
+        tls: TLSConfig | None = None,
+        api_key: str | None = None,
     ) -> None:
         #: The server addresses, in the order they are tried.
         self.addresses = parse_addresses(address)
+        #: TLS for every connection (given, or implied by an https:// address); None: plain HTTP.
+        self.tls = _tls_for(self.addresses, tls)
+        # Built now, so that certificates that cannot be loaded are heard of at connect, not at first use.
+        self._ssl: ssl.SSLContext | None = client_context(self.tls) if self.tls is not None else None
         self._current = 0
         self._timeout = timeout
         #: Seconds a request may take (long-polls ask for more).
@@ -138,7 +163,12 @@ class Transport:
     @property
     def base_url(self) -> str:
         """The URL of the server in use."""
-        return _base_url(self.address)
+        return _base_url(self.address, self.tls is not None)
+
+    @property
+    def server_hostname(self) -> str | None:
+        """The name the server's certificate must be for, when it is not the address's host."""
+        return self.tls.domain if self.tls is not None else None
 
     def url(self, path: str) -> str:
         """The URL of ``path`` on the server in use."""
@@ -169,7 +199,9 @@ class Transport:
 
         if self._session is None or self._session.closed:
             session = self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=200, keepalive_timeout=60),
+                connector=aiohttp.TCPConnector(
+                    limit=200, keepalive_timeout=60, ssl=self._ssl if self._ssl is not None else True
+                ),
                 headers=self._headers,
                 timeout=_timeout(self._timeout),
             )
@@ -250,11 +282,16 @@ class Transport:
         data = dumps(body) if body is not None else None
         query = {k: str(v) for k, v in params.items() if v is not None} if params else None
         request_timeout = _timeout(timeout) if timeout is not None else None
-        url = _base_url(address) + path
+        url = _base_url(address, self.tls is not None) + path
         for attempt in (1, 2):
             try:
                 async with self._http().request(
-                    method, url, data=data, params=query, timeout=request_timeout or self._timeout_default()
+                    method,
+                    url,
+                    data=data,
+                    params=query,
+                    timeout=request_timeout or self._timeout_default(),
+                    server_hostname=self.server_hostname,
                 ) as resp:
                     status = resp.status
                     raw = await resp.read()
@@ -265,6 +302,8 @@ class Transport:
                         error = decode_error_or(address, raw)
                         raise _Unreached(error, standby=True, owner=resp.headers.get("mainspring-owner"))
                 break
+            except aiohttp.ClientSSLError as e:  # the handshake failed (a ClientConnectorError too)
+                raise self.tls_error(address, e) or _tls_other(address, e) from None
             except aiohttp.ClientConnectorError as e:  # nothing listens there
                 raise _Unreached(unavailable(address, f"{type(e).__name__}: {e or 'connection failed'}")) from None
             except aiohttp.ClientResponseError as e:
@@ -272,10 +311,17 @@ class Transport:
                 # gRPC server on the same port, say.
                 raise not_mainspring(address, bytes_in_parser_message(e.message)) from None
             except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as e:
+                # A TLS server that wants a client certificate says so after the handshake (TLS 1.3).
+                tls = self.tls_error(address, e)
+                if tls is not None:
+                    raise tls from None
                 # A pooled connection the server had closed (e.g. it restarted): try once on a new one.
                 # Every request is safe to repeat on the same server: starts carry a request id, and a
                 # repeated task outcome is refused as no longer current.
                 if attempt == 2:
+                    dropped = await self.why_dropped(address)
+                    if dropped is not None:
+                        raise dropped from None
                     why = f"the server closed the connection: {type(e).__name__}"
                     raise _Unreached(unavailable(address, why), maybe_sent=True) from None
             except aiohttp.ClientConnectionError as e:
@@ -291,6 +337,32 @@ class Transport:
                 raise error from None
         return decode_answer(address, status, content_type, raw, loads, reason)
 
+    def tls_error(self, address: str, e: BaseException) -> TLSError | None:
+        """The ``TLSError`` that ``e``, raised connecting to ``address``, stands for; None if not about TLS."""
+        if self.tls is None:
+            return None
+        return tls_failure(address, e, client_cert=self.tls.client_cert is not None)
+
+    async def why_dropped(self, address: str) -> TLSError | None:
+        """The ``TLSError`` that explains why ``address`` closed connections without answering, if TLS is
+        why: a plain client at a server that speaks only TLS, or a TLS server that refused the client's
+        certificate (or its lack of one). Found by connecting once more, only after such a failure."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(_base_url(address, self.tls is not None))
+        if parts.hostname is None:
+            return None
+        if self.tls is None or self._ssl is None:
+            plain_port = parts.port or 80
+            if await asyncio.to_thread(speaks_tls, parts.hostname, plain_port):
+                return tls_required(address)
+            return None
+        client_cert = self.tls.client_cert is not None
+        port = parts.port or 443
+        return await asyncio.to_thread(
+            diagnose, address, parts.hostname, port, self._ssl, self.server_hostname, client_cert=client_cert
+        )
+
     def not_mainspring(self, e: aiohttp.ClientResponseError) -> ServerUnavailableError:
         """The error for an answer the HTTP parser could not read (``e``)."""
         return not_mainspring(self.address, bytes_in_parser_message(e.message))
@@ -300,6 +372,10 @@ class Transport:
 
     def _unavailable(self, why: str) -> ServerUnavailableError:
         return unavailable(self.address, why)
+
+
+def _tls_other(address: str, e: BaseException) -> TLSError:
+    return TLSError(f"no secure connection to the Mainspring server at {address}: {e}", code="tls_error")
 
 
 class _Unreached(Exception):

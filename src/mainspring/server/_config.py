@@ -42,6 +42,12 @@ class ServerConfig:
     auth: str = "none"
     #: With ``auth="oidc"``: the issuer whose JWTs are accepted (besides API keys), and how to read them.
     oidc: OidcConfig | None = None
+    #: TLS on every port (API, UI, metrics): the PEM certificate chain and its unencrypted private key. Both
+    #: or neither; the files are reloaded when they change (see ``server._tls``).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    #: Mutual TLS: PEM CA certificates; every connection must then present a client certificate they signed.
+    tls_client_ca: str | None = None
     #: Namespaces that exist from the start.
     namespaces: tuple[str, ...] = ("default",)
     #: Largest accepted payload (a workflow input or result, an activity input or result, details).

@@ -293,6 +293,8 @@ class SitePolicy:
     origins: frozenset[str] = frozenset()
     #: ``--allowed-origin '*'``: any origin.
     any_origin: bool = False
+    #: The scheme of the server's own origins: "https" when it serves TLS (on every port), else "http".
+    scheme: str = "http"
 
     @classmethod
     def for_server(
@@ -302,13 +304,15 @@ class SitePolicy:
         ports: Iterable[int],
         allowed_hosts: Iterable[str] = (),
         allowed_origins: Iterable[str] = (),
+        tls: bool = False,
     ) -> SitePolicy:
         """The policy of a server bound to ``bound`` on ``ports``.
 
         It answers as localhost, 127.0.0.1 and ::1, its bound address, and, bound to every interface
         (0.0.0.0 or ::), the machine's host name and whichever of its addresses a connection arrives at
-        (checked per connection, so an interface that comes up later counts too). Raises ValueError for
-        a malformed allowed host or origin.
+        (checked per connection, so an interface that comes up later counts too). Its own origins are
+        ``https://`` ones when it serves ``tls``, else ``http://``. Raises ValueError for a malformed
+        allowed host or origin.
         """
         names = {"localhost", "127.0.0.1", "::1", bound.strip("[]").lower()}
         if _wildcard(bound):
@@ -338,6 +342,7 @@ class SitePolicy:
             any_host=any_host,
             origins=frozenset(origins - {"*"}),
             any_origin="*" in origins,
+            scheme="https" if tls else "http",
         )
 
     def _answers_as(self, name: str, port: int | None, local: str | None) -> bool:
@@ -369,10 +374,10 @@ class SitePolicy:
         if origin is None or self.any_origin or origin in self.origins:
             return None
         host = request.host
-        if host is not None and origin == "http://" + host:
+        if host is not None and origin == f"{self.scheme}://{host}":
             return None  # the page's origin is the one this request is addressed to (Host checked first)
         parsed = _split_origin(origin)
-        if parsed is not None and parsed[0] == "http" and self._answers_as(parsed[1], parsed[2], request.local):
+        if parsed is not None and parsed[0] == self.scheme and self._answers_as(parsed[1], parsed[2], request.local):
             return None
         if origin == "null":
             why = "a page with an opaque origin ('null': a sandboxed frame, a local file) may not call the server"

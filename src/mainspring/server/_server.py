@@ -23,6 +23,7 @@ from ._http import build_app
 from ._protocol import BoundedHttpToolsProtocol, LingeringWebSocketProtocol
 from ._standby import StandbyResponder
 from ._timers import Clock
+from ._tls import ServerTLS, TLSFileError, TLSFiles
 from ._wire import body_limit
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ class Server:
         self._socket: socket.socket | None = None
         self._ui_socket: socket.socket | None = None
         self._metrics_socket: socket.socket | None = None
+        #: The TLS context of every port and its reloading, once started with ``tls_cert``; else None.
+        self.tls: ServerTLS | None = None
         self.started_in: float = 0.0
         #: The API's ASGI application, once started: in-process clients may open channels to it directly.
         self.api_app: Any = None
@@ -136,12 +139,25 @@ class Server:
                 ports=[s.getsockname()[1] for s in sockets],
                 allowed_hosts=self.config.allowed_hosts,
                 allowed_origins=self.config.allowed_origins,
+                tls=self.tls is not None,
             )
         except ValueError as e:
             raise ServerStartError(str(e)) from None
 
+    @property
+    def scheme(self) -> str:
+        """``https`` when the server serves TLS, else ``http``."""
+        return "https" if self.tls is not None else "http"
+
     async def start(self) -> None:
         t0 = time.perf_counter()
+        # The TLS files first: a wrong path or a key that does not match is the operator's to fix, said
+        # in one line, before any port is bound or the store opened.
+        try:
+            files = TLSFiles.from_settings(self.config.tls_cert, self.config.tls_key, self.config.tls_client_ca)
+            self.tls = ServerTLS(files) if files is not None else None
+        except TLSFileError as e:
+            raise ServerStartError(str(e)) from None
         self._socket = _bind(self.config.host, self.config.port)
         if self.config.ui_port is not None:
             try:
@@ -167,6 +183,7 @@ class Server:
                     lambda: getattr(self.store, "holder", None),
                     self.address,
                     metrics_socket=self._metrics_socket,
+                    tls=self.tls.context if self.tls is not None else None,
                 )
                 await responder.start()
                 try:
@@ -246,6 +263,11 @@ class Server:
             timeout_keep_alive=75,
             server_header=False,
         )
+        if self.tls is not None:
+            # uvicorn builds its own context from certificate paths in ``load()``, and only then when it
+            # has none; ours (one for every port, reloaded in place: see _tls) goes in after loading.
+            uv_config.load()
+            uv_config.ssl = self.tls.context
         self._uvicorn = _Uvicorn(uv_config, self.engine)
         self.started_in = time.perf_counter() - t0
         if self.engine.first_api_key is not None:
@@ -261,9 +283,14 @@ class Server:
         """Serve until SIGINT/SIGTERM (or ``stop()``), then shut down cleanly."""
         assert self._uvicorn is not None and self._socket is not None
         sockets = [s for s in (self._socket, self._ui_socket, self._metrics_socket) if s is not None]
+        watch = None
+        if self.tls is not None:
+            watch = asyncio.get_running_loop().create_task(self.tls.watch(), name="mainspring-tls-reload")
         try:
             await self._uvicorn.serve(sockets=sockets)
         finally:
+            if watch is not None:
+                watch.cancel()
             await self.engine.stop()
             await self.store.close()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 from collections.abc import Callable
 
 from .._json import dumps
@@ -34,8 +35,11 @@ class StandbyResponder:
         me: str,
         *,
         metrics_socket: socket.socket | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self._sockets = sockets
+        #: The server's TLS context: a standby answers on its ports in the protocol the server will speak.
+        self._tls = tls
         self._holder = holder  # (node, address) of the server holding the store, if known
         self._me = me
         self._metrics_socket = metrics_socket
@@ -49,7 +53,7 @@ class StandbyResponder:
             s.listen(2048)
             # A duplicate of the listening socket: closing this server later leaves the socket listening,
             # for the real server (connections that arrive in between wait in its backlog).
-            self._servers.append(await asyncio.start_server(answer, sock=s.dup(), limit=_HEAD_LIMIT))
+            self._servers.append(await asyncio.start_server(answer, sock=s.dup(), limit=_HEAD_LIMIT, ssl=self._tls))
 
     async def close(self) -> None:
         for srv in self._servers:

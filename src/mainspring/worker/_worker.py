@@ -24,7 +24,7 @@ from ..api.enums import CommandType, EventType, VersioningBehavior
 from ..api.names import check_id
 from ..client import Client
 from ..client._channel import Channel
-from ..errors import RPCError, ServerUnavailableError
+from ..errors import RPCError, ServerUnavailableError, TLSError
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
 from ..workflow._deadlock import DeadlockWatchdog
 from ..workflow._instance import WorkflowInstance
@@ -451,8 +451,10 @@ class Worker:
                     session = await channel.open(registration)
                 except ServerUnavailableError as e:
                     await channel.close(graceful=False)
-                    if e.code == NOT_MAINSPRING:
-                        # Retrying would not help: the address is wrong, or another server holds the port.
+                    # Retrying would not help: the address is wrong, or another server holds the port; or, before
+                    # the first session, TLS is set up wrong (a worker that was connected retries instead: the
+                    # server's certificate may be in the middle of being replaced).
+                    if e.code == NOT_MAINSPRING or (isinstance(e, TLSError) and not self._ready.is_set()):
                         log.error("%s; the worker stops", e.message)
                         self._fatal = e
                         self._stopping.set()
