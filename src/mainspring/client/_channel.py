@@ -120,7 +120,16 @@ class Channel:
         )
 
     async def call(self, op: str, body: Any, *, timeout: float) -> Any:
-        """Send one operation and wait for its answer (None for "no task")."""
+        """Send one operation and wait for its answer (None for "no task"); through the transport's payload
+        codec, if it has one."""
+        codec = self._transport.codec
+        if codec is None:
+            return await self._call(op, body, timeout=timeout)
+        if body is not None:
+            body = await codec.encode_body(body)
+        return await codec.decode_body(await self._call(op, body, timeout=timeout))
+
+    async def _call(self, op: str, body: Any, *, timeout: float) -> Any:
         ws = self._ws
         if ws is None or self.closed.is_set():
             raise ServerUnavailableError("the channel is closed", code="unavailable")

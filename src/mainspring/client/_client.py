@@ -10,10 +10,11 @@ from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
+from .._codec import WireCodec
 from .._start_options import lifetime_body, start_options_body
 from ..api.enums import WorkflowStatus
 from ..api.names import check_namespace
-from ..converter import PayloadError, encode
+from ..converter import DataConverter, PayloadError, encode
 from ..errors import (
     InvalidArgumentError,
     RPCError,
@@ -90,13 +91,25 @@ class Client:
     """
 
     def __init__(
-        self, transport: Transport, namespace: str = "default", *, channel: bool = True, runtime: Runtime | None = None
+        self,
+        transport: Transport,
+        namespace: str = "default",
+        *,
+        channel: bool = True,
+        runtime: Runtime | None = None,
+        data_converter: DataConverter | None = None,
     ) -> None:
         problem = check_namespace(namespace)
         if problem:
             raise InvalidArgumentError(problem, code="invalid_argument")
         self.transport = transport
         self.namespace = namespace
+        #: How payloads are converted and encoded (``mainspring.converter``); its workers use it too.
+        self.data_converter = data_converter or DataConverter.default
+        codec = self.data_converter.payload_codec
+        # On the transport, so every request and answer (HTTP and channels, this client's and its
+        # workers') goes through the codec, and nothing else changes when there is none.
+        transport.codec = WireCodec(codec) if codec is not None else None
         #: The telemetry its workers report through (``mainspring.runtime``; none by default).
         self.runtime = runtime or Runtime.default()
         #: Start workflows and wait for results over one WebSocket (many at a time, much cheaper per
@@ -115,6 +128,7 @@ class Client:
         timeout: float = 10.0,
         channel: bool = True,
         runtime: Runtime | None = None,
+        data_converter: DataConverter | None = None,
     ) -> Client:
         """A client for the server at ``address`` (host:port or URL).
 
@@ -125,8 +139,17 @@ class Client:
         ``timeout`` bounds each request (waits for results are long-polls and renew themselves).
         ``channel=False`` makes every call a plain HTTP request, which suits one-shot tools.
         ``runtime``: where the workers on this client report their metrics (``mainspring.runtime``).
+        ``data_converter``: with a ``payload_codec`` (``mainspring.converter.DataConverter``), every payload
+        this client and its workers send is encoded by it (encrypted, compressed) and every one they
+        receive decoded; the server sees only the encoded form.
         """
-        return cls(Transport(address, timeout=timeout), namespace, channel=channel, runtime=runtime)
+        return cls(
+            Transport(address, timeout=timeout),
+            namespace,
+            channel=channel,
+            runtime=runtime,
+            data_converter=data_converter,
+        )
 
     async def close(self) -> None:
         """Close the connections; the client cannot be used afterwards."""
