@@ -89,6 +89,7 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
         warn_history_bytes=parse_size(settings["warn_history_bytes"], "--warn-history-bytes"),
         allowed_origins=settings["allowed_origins"],
         allowed_hosts=settings["allowed_hosts"],
+        ui_codec_endpoint=settings.get("ui_codec_endpoint"),
     )
 
     def ready(srv: Server) -> None:

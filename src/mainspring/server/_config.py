@@ -35,6 +35,9 @@ class ServerConfig:
     #: the UI's origins under every name it answers to); ``*`` allows every origin. Requests without an
     #: Origin header (the CLI, the SDK, workers) are not pages' and are always allowed.
     allowed_origins: tuple[str, ...] = ()
+    #: A codec server (``mainspring codec-server``) the web UI decodes encoded payloads through, in the
+    #: browser: the server itself never calls it. None: the UI shows encoded payloads as "encrypted".
+    ui_codec_endpoint: str | None = None
     #: Namespaces that exist from the start.
     namespaces: tuple[str, ...] = ("default",)
     #: Largest accepted payload (a workflow input or result, an activity input or result, details).

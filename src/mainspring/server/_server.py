@@ -196,7 +196,10 @@ class Server:
         app: Any = api
         by_port: dict[int, Any] = {}
         if self._ui_socket is not None:
-            by_port[self._ui_socket.getsockname()[1]] = Guard(build_app(self.engine, ui=True), checks)
+            codec = self.config.ui_codec_endpoint
+            by_port[self._ui_socket.getsockname()[1]] = Guard(
+                build_app(self.engine, ui=True), checks, connect_src=[_origin_of(codec)] if codec else []
+            )
         if metrics is not None and self._metrics_socket is not None:
             from ._metrics import metrics_app
 
@@ -318,3 +321,11 @@ def run_server(config: ServerConfig, on_ready: object = None) -> None:
         pass
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(main())
+
+
+def _origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: what a Content-Security-Policy source names."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
