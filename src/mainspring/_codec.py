@@ -39,6 +39,7 @@ __all__ = [
     "encoding_of",
     "from_wire",
     "is_encoded",
+    "marks_in",
     "payload_from_json",
     "payload_json",
     "to_wire",
@@ -200,6 +201,13 @@ def _slot(container: Any, key: Any, value: Any, slots: list[tuple[Any, Any]], va
     if value is not None and not is_encoded(value):
         slots.append((container, key))
         values.append(value)
+
+
+def marks_in(value: Any) -> list[Any]:
+    """Every ``$payload`` mark in ``value`` (a parsed message), in order."""
+    slots: list[tuple[Any, Any]] = []
+    _find_marks(value, slots)
+    return [value if container is None else container[key] for container, key in slots]
 
 
 def _find_marks(value: Any, slots: list[tuple[Any, Any]], container: Any = None, key: Any = None) -> None:
