@@ -12,6 +12,7 @@ import dataclasses
 import sys
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ import pytest
 
 import mainspring.converter
 from inprocess import eventually, running_worker
-from mainspring import Client, workflow
-from mainspring._codec import PAYLOAD_KEY, CodecError, WireCodec, encoding_of, is_encoded
+from mainspring import Client, activity, workflow
+from mainspring._codec import CodecError, WireCodec
+from mainspring._payload_mark import PAYLOAD_KEY, encoding_of, is_encoded
 from mainspring.converter import DataConverter, EncodedPayloadError, Payload, PayloadCodec, decode
 from support import EXAMPLES, ON_POSTGRES, ServerProcess, WorkerProcess
 
@@ -152,6 +154,11 @@ async def test_a_client_without_the_codec_reads_marks_and_cannot_decode_them(
 # --- in process: the codec on every path the SDK has (child workflows, continue-as-new, updates, failures)
 
 
+@activity.defn(name="codec_local")
+def codec_local(text: str) -> str:
+    return text[::-1]
+
+
 @workflow.defn(name="CodecChild")
 async def codec_child(ctx: workflow.Context, text: str) -> str:
     return text.upper()
@@ -166,14 +173,23 @@ class CodecParent:
     async def run(self, ctx: workflow.Context, rounds: int) -> str:
         child = await ctx.execute_child_workflow(codec_child, f"child-{SECRET}", id=f"{ctx.info.workflow_id}-c{rounds}")
         self.seen.append(child)
+        # A local activity's result is in a marker's details: encoded too, and read back on replay.
+        self.seen.append(
+            (await ctx.execute_local_activity(codec_local, SECRET[::-1], start_to_close_timeout=timedelta(seconds=5)))
+            + "-local"
+        )
         if rounds > 0:
             ctx.continue_as_new(rounds - 1)
-        await ctx.wait_condition(lambda: len(self.seen) > 1)
+        await ctx.wait_condition(lambda: len(self.seen) > 2)
         if "fail" in self.seen:
             # The details are encoded; a failure's message and stack are not (as in Temporal without
             # encode_common_attributes): the message says nothing secret.
             raise mainspring.ApplicationError("declined", {"card": SECRET}, non_retryable=True)
         return " ".join(sorted(self.seen))
+
+    @workflow.signal
+    def note(self, text: str) -> None:
+        self.seen.append(text)
 
     @workflow.update
     def add(self, text: str) -> int:
@@ -185,7 +201,10 @@ class CodecParent:
 async def test_children_continue_as_new_updates_and_failures_are_encoded(
     server: ServerProcess, codec_client: Client, task_queue: str
 ) -> None:
-    async with running_worker(codec_client, task_queue, workflows=[CodecParent, codec_child]):
+    # No cache: every task replays the history from the server, so what was encoded must decode.
+    async with running_worker(
+        codec_client, task_queue, workflows=[CodecParent, codec_child], activities=[codec_local], max_cached_workflows=0
+    ):
         wid = f"enc-{uuid.uuid4().hex[:8]}"
         handle = await codec_client.start_workflow(CodecParent.run, 1, id=wid, task_queue=task_queue)
 
@@ -200,9 +219,19 @@ async def test_children_continue_as_new_updates_and_failures_are_encoded(
             except Exception:
                 return None
 
-        assert await eventually(update, timeout=20, what="the update after continue-as-new") in (1, 2)
+        assert await eventually(update, timeout=20, what="the update after continue-as-new") >= 1
         got = await codec_client.get_workflow_handle(wid).result()
-        assert got == f"CHILD-{SECRET.upper()} up-{SECRET}"
+        assert got == f"{SECRET}-local CHILD-{SECRET.upper()} up-{SECRET}"
+        # Signal-with-start: its signal's payload is encoded as well.
+        sws = await codec_client.start_workflow(
+            CodecParent.run,
+            0,
+            id=wid + "-s",
+            task_queue=task_queue,
+            start_signal="note",
+            start_signal_args=[f"s-{SECRET}"],
+        )
+        assert (await sws.result()).endswith(f"s-{SECRET}")
 
         failing = await codec_client.start_workflow(CodecParent.run, 0, id=wid + "-f", task_queue=task_queue)
 

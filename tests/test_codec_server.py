@@ -20,7 +20,8 @@ import pytest
 
 import mainspring.converter
 from mainspring import Client
-from mainspring._codec import RemoteCodec, WireCodec, is_encoded
+from mainspring._codec import RemoteCodec, WireCodec
+from mainspring._payload_mark import is_encoded
 from support import EXAMPLES, PYTHON, ServerProcess, WorkerProcess, free_port, run_cli, wait_until
 
 sys.path.insert(0, str(EXAMPLES / "encryption"))

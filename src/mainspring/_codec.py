@@ -1,4 +1,4 @@
-"""Payload codecs on the wire: the ``$payload`` mark, and the walks that encode and decode messages.
+"""Payload codecs on the wire: the walks that encode and decode whole messages (the mark is ``_payload_mark``).
 
 With a ``PayloadCodec`` configured (``DataConverter(payload_codec=...)``), every payload value the SDK
 sends becomes ``Payload(metadata={"encoding": b"json/plain"}, data=<its JSON>)``, goes through
@@ -20,13 +20,12 @@ the payloads of one message to the codec in one call. Without a codec neither wa
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from typing import Any
 
 from ._json import dumps, loads
 from ._payload import Payload, PayloadCodec
+from ._payload_mark import PAYLOAD_KEY, CodecError, find_marks, is_encoded, payload_from_json, payload_json, to_wire
 from .errors import MainspringError
 
 __all__ = [
@@ -36,77 +35,13 @@ __all__ = [
     "CodecError",
     "RemoteCodec",
     "WireCodec",
-    "encoding_of",
-    "from_wire",
-    "is_encoded",
-    "marks_in",
-    "payload_from_json",
-    "payload_json",
-    "to_wire",
 ]
 
-#: The key of the one-key object that carries an encoded payload.
-PAYLOAD_KEY = "$payload"
 #: The encoding of a payload before any codec: its value as JSON.
 JSON_PLAIN = b"json/plain"
 #: The request fields that hold a payload value. ``details`` holds a list of payloads in a failure and
 #: one in a heartbeat or marker; ``memo`` is a dict of payloads.
 PAYLOAD_FIELDS = frozenset({"input", "signal_input", "result", "details", "heartbeat_details", "memo"})
-
-
-class CodecError(MainspringError):
-    """A codec failed, returned the wrong number of payloads, or a codec server could not be reached."""
-
-
-def is_encoded(value: Any) -> bool:
-    """Whether ``value`` is an encoded payload (a ``$payload`` mark). Cheap: a type check and a lookup."""
-    return type(value) is dict and len(value) == 1 and PAYLOAD_KEY in value
-
-
-def to_wire(payload: Payload) -> dict[str, Any]:
-    """``payload`` as its ``$payload`` mark."""
-    return {PAYLOAD_KEY: payload_json(payload)}
-
-
-def payload_json(payload: Payload) -> dict[str, Any]:
-    """``payload`` in the codec-server protocol's JSON form: ``{"metadata": {k: base64}, "data": base64}``."""
-    return {
-        "metadata": {k: base64.b64encode(v).decode("ascii") for k, v in payload.metadata.items()},
-        "data": base64.b64encode(payload.data).decode("ascii"),
-    }
-
-
-def payload_from_json(obj: Any) -> Payload:
-    """The payload in the codec-server protocol's JSON form; raises ``CodecError`` for anything else."""
-    if not isinstance(obj, dict):
-        raise CodecError(f"a payload must be an object with metadata and data, got {type(obj).__name__}")
-    metadata, data = obj.get("metadata") or {}, obj.get("data") or ""
-    if not isinstance(metadata, dict) or not isinstance(data, str):
-        raise CodecError("a payload's metadata must be an object of base64 strings and its data a base64 string")
-    try:
-        return Payload(
-            metadata={str(k): base64.b64decode(v, validate=True) for k, v in metadata.items()},
-            data=base64.b64decode(data, validate=True),
-        )
-    except (binascii.Error, ValueError, TypeError):
-        raise CodecError("a payload's metadata values and data must be base64") from None
-
-
-def from_wire(value: Any) -> Payload | None:
-    """The payload a ``$payload`` mark carries, or None if ``value`` is not one."""
-    return payload_from_json(value[PAYLOAD_KEY]) if is_encoded(value) else None
-
-
-def encoding_of(value: Any) -> str | None:
-    """The ``encoding`` metadata of a ``$payload`` mark (e.g. ``binary/encrypted``), if it says one."""
-    if not is_encoded(value):
-        return None
-    inner = value[PAYLOAD_KEY]
-    raw = inner.get("metadata", {}).get("encoding") if isinstance(inner, dict) else None
-    try:
-        return base64.b64decode(raw).decode() if isinstance(raw, str) else None
-    except (binascii.Error, ValueError):
-        return None
 
 
 class WireCodec:
@@ -163,7 +98,7 @@ class WireCodec:
     async def decode_body(self, body: Any) -> Any:
         """``body`` (a parsed answer, owned by the caller) with every mark in it decoded, in place."""
         slots: list[tuple[Any, Any]] = []
-        _find_marks(body, slots)
+        find_marks(body, slots)
         if not slots:
             return body
         if is_encoded(body):
@@ -201,27 +136,6 @@ def _slot(container: Any, key: Any, value: Any, slots: list[tuple[Any, Any]], va
     if value is not None and not is_encoded(value):
         slots.append((container, key))
         values.append(value)
-
-
-def marks_in(value: Any) -> list[Any]:
-    """Every ``$payload`` mark in ``value`` (a parsed message), in order."""
-    slots: list[tuple[Any, Any]] = []
-    _find_marks(value, slots)
-    return [value if container is None else container[key] for container, key in slots]
-
-
-def _find_marks(value: Any, slots: list[tuple[Any, Any]], container: Any = None, key: Any = None) -> None:
-    if type(value) is dict:
-        if is_encoded(value):
-            slots.append((container, key))
-            return
-        for k, v in value.items():
-            if type(v) is dict or type(v) is list:
-                _find_marks(v, slots, value, k)
-    elif type(value) is list:
-        for i, v in enumerate(value):
-            if type(v) is dict or type(v) is list:
-                _find_marks(v, slots, value, i)
 
 
 class RemoteCodec(PayloadCodec):

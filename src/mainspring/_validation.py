@@ -14,7 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ._bounded_schema import MAX_PROBLEMS, bounded
-from ._codec import is_encoded as _is_encoded
+from ._payload_mark import is_encoded as _is_encoded
 
 if TYPE_CHECKING:
     from pydantic import ValidationError

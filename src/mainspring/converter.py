@@ -33,10 +33,10 @@ import pydantic
 import pydantic_core
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 
-from ._codec import PAYLOAD_KEY
-from ._codec import encoding_of as _encoding_of
 from ._json import dumps as _dumps
 from ._payload import Payload, PayloadCodec, PayloadDecodeError
+from ._payload_mark import PAYLOAD_KEY
+from ._payload_mark import encoding_of as _encoding_of
 from .errors import MainspringError as _MainspringError
 
 __all__ = [

@@ -12,8 +12,6 @@ from typing import Any, TypeVar
 
 import click
 
-from .._codec import encoding_of, marks_in
-
 __all__ = ["codec_endpoint_option", "decoded", "note_encoded", "remote_wire_codec"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -40,6 +38,8 @@ def remote_wire_codec(endpoint: str, namespace: str) -> Any:
 
 def note_encoded(data: Any) -> None:
     """Say on stderr that ``data`` holds encoded payloads, if it does, and how to decode them."""
+    from .._payload_mark import encoding_of, marks_in
+
     marks = marks_in(data)
     if not marks:
         return
@@ -57,6 +57,8 @@ def decoded(data: Any, endpoint: str | None, namespace: str) -> Any:
     if endpoint is None:
         note_encoded(data)
         return data
+    from .._payload_mark import marks_in
+
     if not marks_in(data):
         return data  # nothing to decode: no need for asyncio and aiohttp
     import asyncio

@@ -20,8 +20,6 @@ from typing import Any
 
 import click
 
-from .._codec import CodecError, payload_from_json, payload_json
-from .._json import dumps, loads
 from .._payload import PayloadCodec
 
 __all__ = ["build_app", "codec_server", "load_codec"]
@@ -60,12 +58,15 @@ def _takes_namespace(factory: Any) -> bool:
 
 def build_app(target: Any, cors_origins: tuple[str, ...] = ()) -> Any:
     """The codec server's ASGI application for ``target`` (see ``load_codec``)."""
-    from starlette.applications import Starlette
+    from starlette.applications import Starlette  # (here: `mainspring --help` imports none of this)
     from starlette.middleware import Middleware
     from starlette.middleware.cors import CORSMiddleware
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
+
+    from .._json import dumps, loads
+    from .._payload_mark import CodecError, payload_from_json, payload_json
 
     per_namespace = not isinstance(target, PayloadCodec) and _takes_namespace(target)
     codecs: dict[str, PayloadCodec] = {}

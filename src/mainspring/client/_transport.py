@@ -184,10 +184,9 @@ class Transport:
         """
         codec = self.codec
         if codec is not None:
-            if body is not None:
-                body = await codec.encode_body(body)
+            coded = await codec.encode_body(body) if body is not None else None
             return await codec.decode_body(
-                await self._call(method, path, body=body, params=params, timeout=timeout, repeatable=repeatable)
+                await self._call(method, path, body=coded, params=params, timeout=timeout, repeatable=repeatable)
             )
         return await self._call(method, path, body=body, params=params, timeout=timeout, repeatable=repeatable)
 
