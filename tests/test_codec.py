@@ -25,6 +25,7 @@ from mainspring import Client, activity, workflow
 from mainspring._codec import CodecError, WireCodec
 from mainspring._payload_mark import PAYLOAD_KEY, encoding_of, is_encoded
 from mainspring.converter import DataConverter, EncodedPayloadError, Payload, PayloadCodec, decode
+from mainspring.worker import Replayer, WorkflowHistory
 from support import EXAMPLES, ON_POSTGRES, ServerProcess, WorkerProcess
 
 sys.path.insert(0, str(EXAMPLES / "encryption"))
@@ -89,6 +90,12 @@ async def test_the_round_trip_is_clear_to_the_sdk_and_ciphertext_to_the_server(
         assert is_encoded(events[0]["attributes"]["input"])
         assert encoding_of(events[0]["attributes"]["input"]) == "binary/encrypted"
         assert SECRET not in described and NOTE not in described
+        # The exported (encoded) history replays with the codec, and without it fails saying why.
+        exported = WorkflowHistory.from_json(wid, raw.json())
+        await Replayer(workflows=[EncryptedOrder], data_converter=encrypting()).replay_workflow(exported)
+        blind = await Replayer(workflows=[EncryptedOrder]).replay_workflow(exported, raise_on_replay_failure=False)
+        assert "no payload codec is configured" in str(blind.replay_failure)
+        assert is_encoded(exported.events[0]["attributes"]["input"])  # the caller's copy is left encoded
         # Checkpoint nothing: the WAL may hold the latest writes, so both files are read.
         stored = _store_bytes(server)
         assert SECRET.encode() not in stored and NOTE.encode() not in stored

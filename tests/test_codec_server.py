@@ -152,5 +152,13 @@ async def test_the_cli_prints_stored_payloads_and_says_so_or_decodes_them_throug
     assert text.returncode == 0 and SECRET not in text.stdout
     blind_result = json.loads(run_cli("workflow", "result", "-w", wid, address=server.address).stdout)
     assert is_encoded(blind_result)
+    # `workflow replay` of the encoded history: through the codec server it fits the code; without, it
+    # fails saying why.
+    env = {"PYTHONPATH": str(EXAMPLES / "encryption")}
+    replay = ["workflow", "replay", "-m", "workflows", "-w", wid]
+    fits = run_cli(*replay, "--codec-endpoint", codec_url, address=server.address, env=env)
+    assert fits.returncode == 0 and "1 replayed, 0 failed" in fits.stderr + fits.stdout, fits.stderr
+    unfit = run_cli(*replay, address=server.address, env=env)
+    assert unfit.returncode == 1 and "no payload codec is configured" in unfit.stdout, unfit.stdout + unfit.stderr
     down = run_cli("workflow", "describe", "-w", wid, "--codec-endpoint", "http://127.0.0.1:9", address=server.address)
     assert down.returncode != 0 and "could not reach the codec server" in down.stderr
