@@ -25,6 +25,7 @@ from mainspring import Client, activity, workflow
 from mainspring._codec import CodecError, WireCodec
 from mainspring._payload_mark import PAYLOAD_KEY, encoding_of, is_encoded
 from mainspring.converter import DataConverter, EncodedPayloadError, Payload, PayloadCodec, decode
+from mainspring.testing import WorkflowEnvironment
 from mainspring.worker import Replayer, WorkflowHistory
 from support import EXAMPLES, ON_POSTGRES, ServerProcess, WorkerProcess
 
@@ -339,3 +340,16 @@ def test_decoding_a_mark_without_a_codec_raises_a_clear_error_and_user_data_that
             decode(mark, tp)
     assert decode({PAYLOAD_KEY: 1, "other": 2}, Any) == {PAYLOAD_KEY: 1, "other": 2}
     assert decode([mark], Any) == [mark]  # only a payload as a whole is a mark
+
+
+async def test_the_test_environment_takes_a_data_converter() -> None:
+    async with await WorkflowEnvironment.start_time_skipping(data_converter=encrypting()) as env:
+        async with running_worker(env.client, "codec-env", workflows=[codec_child]):
+            handle = await env.client.start_workflow(codec_child, SECRET, id="codec-env", task_queue="codec-env")
+            assert await handle.result() == SECRET.upper()
+        blind = await Client.connect(env.address)
+        try:
+            events = await blind.get_workflow_handle("codec-env").fetch_history()
+            assert is_encoded(events[0]["attributes"]["input"]) and SECRET not in repr(events)
+        finally:
+            await blind.close()
