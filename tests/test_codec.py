@@ -299,6 +299,8 @@ async def test_a_request_body_has_its_payload_fields_encoded_in_one_codec_call_a
             {"type": "RecordMarker", "details": {"result": 5}},
         ],
         "heartbeat_details": None,
+        # A worker's registration: the JSON schema of a dataclass with fields named like payload fields.
+        "workflow_types": [{"name": "w", "input_schema": {"properties": {"result": {"type": "string"}}}}],
     }
     before = repr(body)
     out = await wire.encode_body(body)
@@ -306,6 +308,7 @@ async def test_a_request_body_has_its_payload_fields_encoded_in_one_codec_call_a
     assert calls == [7]
     assert SECRET not in repr(out) and out["search_attributes"] == {"Customer": "Ada"}
     assert out["memo"]["b"] is None and out["heartbeat_details"] is None and out["workflow_id"] == "w"
+    assert out["workflow_types"] == body["workflow_types"]
     assert is_encoded(out["input"]) and is_encoded(out["memo"]["a"])
     assert [is_encoded(d) for d in out["commands"][1]["failure"]["details"]] == [True, True]
     assert encoding_of(out["input"]) == "binary/reversed"

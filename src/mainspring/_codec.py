@@ -42,6 +42,9 @@ JSON_PLAIN = b"json/plain"
 #: The request fields that hold a payload value. ``details`` holds a list of payloads in a failure and
 #: one in a heartbeat or marker; ``memo`` is a dict of payloads.
 PAYLOAD_FIELDS = frozenset({"input", "signal_input", "result", "details", "heartbeat_details", "memo"})
+#: Request fields whose keys are the user's, not the API's, and hold no payload: not walked (a worker's JSON
+#: schema of a dataclass with a field named ``result`` is a schema, not a result).
+_NOT_WALKED = frozenset({"input_schema"})
 
 
 class WireCodec:
@@ -124,6 +127,8 @@ def _copy_marking(value: Any, slots: list[tuple[Any, Any]], values: list[Any]) -
                         _slot(out[k], i, item, slots, values)
                 else:
                     _slot(out, k, v, slots, values)
+            elif k in _NOT_WALKED:
+                out[k] = v
             else:
                 out[k] = _copy_marking(v, slots, values)
         return out
