@@ -48,6 +48,9 @@ export function codecEndpoint() {
   return settings;
 }
 
+// Asked as the page loads, so that sending a payload later does not wait for it.
+codecEndpoint();
+
 async function post(endpoint, what, payloads, namespace) {
   const response = await fetch(`${endpoint}/${what}`, {
     method: "POST",
