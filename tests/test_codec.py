@@ -105,6 +105,23 @@ async def test_the_round_trip_is_clear_to_the_sdk_and_ciphertext_to_the_server(
         worker.stop()
 
 
+@pytest.mark.skipif(ON_POSTGRES, reason="reads the SQLite file's bytes")
+async def test_compressed_then_encrypted_end_to_end(server: ServerProcess, task_queue: str, tmp_path: Path) -> None:
+    args = ["--task-queue", task_queue, "--compress"]
+    worker = WorkerProcess(WORKER, server.address, args=args, log_path=tmp_path / "w.log").start()
+    converter = dataclasses.replace(mainspring.converter.default(), payload_codec=CompressThenEncrypt())
+    try:
+        async with await Client.connect(server.address, data_converter=converter) as client:
+            order = Order(customer="Ada " * 500, card_number=SECRET)  # compresses well
+            wid = f"enc-{uuid.uuid4().hex[:8]}"
+            handle = await client.start_workflow(EncryptedOrder.run, order, id=wid, task_queue=task_queue)
+            await handle.signal(EncryptedOrder.add_note, NOTE)
+            assert (await handle.result()).endswith(f"note: {NOTE}")
+    finally:
+        worker.stop()
+    assert SECRET.encode() not in _store_bytes(server)
+
+
 async def test_a_worker_without_the_codec_fails_the_task_saying_why_and_one_with_it_finishes(
     server: ServerProcess, codec_client: Client, task_queue: str, tmp_path: Path
 ) -> None:

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -22,6 +22,8 @@ import mainspring.converter
 from mainspring import Client
 from mainspring._codec import RemoteCodec, WireCodec
 from mainspring._payload_mark import is_encoded
+from mainspring.cli._codec_server import build_app
+from mainspring.converter import Payload, PayloadCodec
 from support import EXAMPLES, PYTHON, ServerProcess, WorkerProcess, free_port, run_cli, wait_until
 
 sys.path.insert(0, str(EXAMPLES / "encryption"))
@@ -105,6 +107,40 @@ def test_cors_for_the_ui_origin_only_and_refusals_without_leaks(codec_url: str) 
     forged["data"] = _b64(b"\0" * 40)
     failed = httpx.post(codec_url + "/decode", json={"payloads": [forged]})
     assert failed.status_code == 500 and "InvalidTag" in failed.json()["message"]
+
+
+class Tagging(PayloadCodec):
+    """Tags each payload with the namespace its codec was made for."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return [Payload({**p.metadata, "ns": self.namespace.encode()}, p.data) for p in payloads]
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+
+async def test_a_factory_that_takes_namespace_gets_the_x_namespace_header() -> None:
+    made: list[str] = []
+
+    def factory(namespace: str) -> Tagging:
+        made.append(namespace)
+        return Tagging(namespace)
+
+    app = build_app(factory)
+    plain = {"metadata": {"encoding": _b64(b"json/plain")}, "data": _b64(b"1")}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://codec") as http:
+        for ns in ("teamA", "teamB", "teamA"):
+            r = await http.post("/encode", json={"payloads": [plain]}, headers={"X-Namespace": ns})
+            assert base64.b64decode(r.json()["payloads"][0]["metadata"]["ns"]) == ns.encode()
+    assert made == ["teamA", "teamB"]  # one codec per namespace, made once
+
+
+def test_a_ui_codec_endpoint_must_be_an_http_url(tmp_path: Path) -> None:
+    done = run_cli("server", "start-dev", "--db-filename", str(tmp_path / "x.db"), "--ui-codec-endpoint", "ftp://x")
+    assert done.returncode == 2 and "expected an http(s) URL" in done.stderr, done.stderr
 
 
 def test_a_codec_spec_that_names_nothing_is_a_usage_error() -> None:

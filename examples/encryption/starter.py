@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import dataclasses
 
-from codec import EncryptionCodec
+from codec import CompressThenEncrypt, EncryptionCodec
 from workflows import TASK_QUEUE, EncryptedOrder, Order
 
 import mainspring.converter
@@ -24,8 +24,10 @@ async def main() -> None:
     )
     parser.add_argument("--task-queue", default=TASK_QUEUE)
     parser.add_argument("--workflow-id", default="encryption-example")
+    parser.add_argument("--compress", action="store_true", help="compress before encrypting (as worker.py --compress)")
     args = parser.parse_args()
-    converter = dataclasses.replace(mainspring.converter.default(), payload_codec=EncryptionCodec())
+    codec = CompressThenEncrypt() if args.compress else EncryptionCodec()
+    converter = dataclasses.replace(mainspring.converter.default(), payload_codec=codec)
     async with await Client.connect(args.address, data_converter=converter) as client:
         handle = await client.start_workflow(
             EncryptedOrder.run,

@@ -27,7 +27,9 @@ async def main() -> None:
     )
     parser.add_argument("--namespace", default="default")
     parser.add_argument("--task-queue", default=TASK_QUEUE)
-    parser.add_argument("--compress", action="store_true", help="compress before encrypting")
+    parser.add_argument(
+        "--compress", action="store_true", help="compress before encrypting (give the starter --compress too)"
+    )
     parser.add_argument("--no-codec", action="store_true", help="run without the codec (the tasks fail)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
