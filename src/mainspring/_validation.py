@@ -14,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ._bounded_schema import MAX_PROBLEMS, bounded
+from ._payload_mark import is_encoded as _is_encoded
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -136,7 +137,12 @@ def _meta_validator(cls: Any) -> Any:
 
 def schema_error(instance: Any, schema: dict[str, Any]) -> str | None:
     """Return one line describing why ``instance`` does not fit ``schema``, or None if it fits (or if
-    the schema cannot be evaluated: the worker checks the input again before running any code)."""
+    the schema cannot be evaluated: the worker checks the input again before running any code).
+
+    A payload a codec encoded (``{"$payload": ...}``) fits every schema: it is opaque to the server, which
+    cannot read it (encrypted with a key it never sees); the worker checks it once decoded."""
+    if _is_encoded(instance):
+        return None
     if schema == NO_INPUT_SCHEMA:
         return None if instance is None else f"this workflow takes no input, but got {_short(instance)}"
     import jsonschema

@@ -11,12 +11,18 @@ plain lists, tuples, sets and dicts; a ``bytes`` field of a dataclass or pydanti
 pydantic writes it (UTF-8 text), and one that is not UTF-8 cannot be sent. A typed ``bytes`` accepts a
 plain string too (its UTF-8 bytes), as it did before the mark existed. A dict whose only key is
 ``"$bytes"`` is therefore read as bytes.
+
+A ``DataConverter`` with a ``payload_codec`` (encryption, compression: Temporal's ``PayloadCodec``)
+encodes every payload the client and its workers send, as ``{"$payload": {"metadata": ..., "data": ...}}``
+(see ``mainspring._codec``); the server stores and forwards it as it is. Temporal's recipe ports as it
+is written: ``dataclasses.replace(mainspring.converter.default(), payload_codec=EncryptionCodec())``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import functools
 import types
 import typing
@@ -27,27 +33,74 @@ import pydantic
 import pydantic_core
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 
-from ._json import dumps
+from ._json import dumps as _dumps
 from ._payload import Payload, PayloadCodec, PayloadDecodeError
-from .errors import MainspringError
+from ._payload_mark import PAYLOAD_KEY
+from ._payload_mark import encoding_of as _encoding_of
+from .errors import MainspringError as _MainspringError
 
 __all__ = [
     "BYTES_KEY",
+    "PAYLOAD_KEY",
+    "DataConverter",
+    "EncodedPayloadError",
     "Payload",
     "PayloadCodec",
     "PayloadDecodeError",
     "PayloadError",
     "decode",
+    "default",
     "encode",
+    "format_validation_error",
     "json_schema",
+    "type_hints",
 ]
 
 #: The key of the one-key object that carries bytes in JSON: ``{"$bytes": "<base64>"}``.
 BYTES_KEY = "$bytes"
 
 
-class PayloadError(MainspringError):
+class PayloadError(_MainspringError):
     """A payload could not be converted to or from JSON; the message names the field."""
+
+
+class EncodedPayloadError(_MainspringError):
+    """A payload arrived encoded by a codec (``{"$payload": ...}``) where no codec is configured to decode it.
+
+    Not a ``PayloadError``: in a worker it fails the workflow task (which is retried once the worker is
+    given the codec) or the activity attempt, rather than the workflow, which did nothing wrong."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConverter:
+    """How payloads are converted: values to JSON (``encode``/``decode``), then, with ``payload_codec``,
+    each payload through the codec (encryption, compression) before it leaves the process.
+
+    Give it to ``Client.connect(data_converter=...)``; the workers built on that client use it too.
+    """
+
+    #: Transforms every payload on its way out and back (Temporal's ``PayloadCodec``); None: payloads
+    #: travel as plain JSON.
+    payload_codec: PayloadCodec | None = None
+
+    #: The converter used when none is given (no codec).
+    default: typing.ClassVar[DataConverter]
+
+
+DataConverter.default = DataConverter()
+
+
+def default() -> DataConverter:
+    """The default data converter (no codec), to ``dataclasses.replace`` with a ``payload_codec``."""
+    return DataConverter.default
+
+
+def _no_codec(data: Any) -> EncodedPayloadError:
+    encoding = _encoding_of(data) or "unknown"
+    return EncodedPayloadError(
+        f"this payload is encoded (encoding {encoding!r}) and no payload codec is configured to decode it: "
+        "connect the client (and the worker's client) with data_converter=DataConverter(payload_codec=...)"
+    )
 
 
 def _marked(data: bytes | bytearray | memoryview) -> dict[str, str]:
@@ -66,7 +119,7 @@ def _unmark(data: Any) -> bytes | None:
     return None
 
 
-_MARK_KEY_JSON = dumps(BYTES_KEY)
+_MARK_KEY_JSON = _dumps(BYTES_KEY)
 _PLAIN_CONTAINERS = (list, tuple, dict, set, frozenset)
 
 
@@ -198,9 +251,12 @@ def _adapter(tp: Any) -> pydantic.TypeAdapter[Any]:
 
 
 def decode(data: Any, tp: Any) -> Any:
-    """A JSON value as an instance of ``tp``; raises ``PayloadError`` naming the offending field."""
+    """A JSON value as an instance of ``tp``; raises ``PayloadError`` naming the offending field, and
+    ``EncodedPayloadError`` for a payload a codec encoded that nothing decoded."""
+    if type(data) is dict and PAYLOAD_KEY in data and len(data) == 1:
+        raise _no_codec(data)
     if tp is Any or tp is object or tp is None or (tp is type(None) and data is None):
-        if isinstance(data, dict | list) and _MARK_KEY_JSON in dumps(data):
+        if isinstance(data, dict | list) and _MARK_KEY_JSON in _dumps(data):
             return _bytes_in(data)
         return data
     if type(data) is tp and (tp is str or tp is int or tp is bool):
@@ -213,12 +269,13 @@ def decode(data: Any, tp: Any) -> Any:
     except TypeError:  # unhashable or unknown annotation: pass the value through
         return data
     try:
-        return adapter.validate_json(dumps(data), strict=True)
+        return adapter.validate_json(_dumps(data), strict=True)
     except pydantic.ValidationError as e:
         raise PayloadError(format_validation_error(e)) from None
 
 
 def format_validation_error(err: pydantic.ValidationError) -> str:
+    """One line for a validation error: its first problem, naming the field, and how many more there are."""
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"])
     msg = first["msg"]

@@ -10,6 +10,7 @@ import click
 from .._version import __version__
 from ._activity import activity
 from ._cluster import cluster
+from ._codec_server import codec_server
 from ._common import EXIT_CODES_HELP, EXIT_INTERRUPTED
 from ._namespace import namespace
 from ._operator import operator
@@ -37,6 +38,7 @@ cli.add_command(cluster)
 cli.add_command(operator)
 # Temporal's CLI spells it `temporal operator namespace create`: the same group, under both names.
 operator.add_command(namespace)
+cli.add_command(codec_server)
 
 
 def _json_output(argv: list[str]) -> bool:

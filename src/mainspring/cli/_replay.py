@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._codec_flags import codec_endpoint_option
 from ._common import EXIT_ERROR, EXIT_INVALID, connection_options, echo_json, fail, run_sync
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ def _from_server(
     multiple=True,
     help="A history exported with `workflow show -o json` (repeatable; no server needed then).",
 )
+@codec_endpoint_option
 @connection_options
 @run_sync
 def replay(
@@ -126,6 +128,7 @@ def replay(
     query: str | None,
     limit: int,
     files: tuple[str, ...],
+    codec_endpoint: str | None,
     output: str,
 ) -> int:
     """Replay histories against the workflows of --module; exit 1 listing each run the code no longer fits."""
@@ -138,7 +141,13 @@ def replay(
         fail(
             "give --type, --workflow-id, --query or --file: the histories to replay", EXIT_INVALID, error="usage_error"
         )
-    replayer = Replayer(workflows=_workflows(modules), namespace=api.namespace)
+    converter = None
+    if codec_endpoint is not None:  # encoded histories decoded through the codec server, as a worker decodes them
+        from .._codec import RemoteCodec
+        from ..converter import DataConverter
+
+        converter = DataConverter(payload_codec=RemoteCodec(codec_endpoint, namespace=api.namespace))
+    replayer = Replayer(workflows=_workflows(modules), namespace=api.namespace, data_converter=converter)
     histories = [_from_file(f) for f in files]
     if workflow_type is not None or workflow_id is not None or query is not None:
         histories += _from_server(api, workflow_type, workflow_id, limit, query)

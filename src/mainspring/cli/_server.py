@@ -130,6 +130,7 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
         tls_cert=settings["tls_cert"],
         tls_key=settings["tls_key"],
         tls_client_ca=settings["tls_client_ca"],
+        ui_codec_endpoint=settings.get("ui_codec_endpoint"),
     )
     unchecked = config.auth == "none" and not config.tls_client_ca  # (client certificates are a check too)
     if production and unchecked and not _loopback(config.host) and not settings.get("insecure_no_auth"):

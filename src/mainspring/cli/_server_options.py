@@ -42,6 +42,17 @@ def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
         raise click.BadParameter(str(e)) from None
 
 
+def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise click.BadParameter(f"expected an http(s) URL such as http://localhost:8081, got {value!r}")
+    return value.rstrip("/")
+
+
 def _hosts(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
     from ..server._guard import parse_allowed_host
 
@@ -332,6 +343,17 @@ SERVER_OPTIONS: tuple[_Option, ...] = (
             callback=_origins,
             help="Origin (scheme://host[:port]) whose web pages may call the server, besides the server's own "
             "(repeatable; '*' allows any page, which gives up the protection).",
+        ),
+    ),
+    _Option(
+        ("--ui-codec-endpoint",),
+        "UI_CODEC_ENDPOINT",
+        dict(
+            default=None,
+            metavar="URL",
+            callback=_endpoint,
+            help="A codec server (mainspring codec-server) the web UI decodes encoded payloads through, from "
+            "the browser (this server never calls it); its origin is allowed by the UI's Content-Security-Policy.",
         ),
     ),
     _Option(

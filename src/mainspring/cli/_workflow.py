@@ -11,6 +11,7 @@ import click
 
 from ..api.enums import WorkflowStatus
 from ..errors import WorkflowFailureError, failure_to_dict
+from ._codec_flags import codec_endpoint_option, decoded, note_encoded, remote_wire_codec
 from ._common import EXIT_INVALID, EXIT_WORKFLOW_FAILED, connection_options, echo_json, fail, run_async, run_sync
 from ._relationships import echo_relationships
 from ._reset import reset_rows as _reset_rows
@@ -202,8 +203,14 @@ async def start(
 
 
 async def _print_result(handle: WorkflowHandle[Any, Any], output: str, timeout: float | None) -> int:
+    from ..converter import EncodedPayloadError  # (the client has imported it: no cost at start-up)
+
     try:
         result = await handle.result(timeout=timeout)
+    except EncodedPayloadError:
+        # No codec here (no --codec-endpoint): the result as the server stores it, and a note saying so.
+        result = (await handle.describe()).raw.get("result")
+        note_encoded(result)
     except WorkflowFailureError as e:
         failure = failure_to_dict(e.cause) if e.cause else None
         if output == "json":
@@ -270,10 +277,15 @@ def _handle_options(fn: Any) -> Any:
 @workflow.command("result")
 @_handle_options
 @click.option("--timeout", type=float, default=None, help="Give up waiting after this many seconds.")
+@codec_endpoint_option
 @connection_options
 @run_async
-async def result(client: Client, workflow_id: str, run_id: str | None, timeout: float | None, output: str) -> int:
+async def result(
+    client: Client, workflow_id: str, run_id: str | None, timeout: float | None, codec_endpoint: str | None, output: str
+) -> int:
     """Wait for a workflow to close and print its result as JSON (exit 5 if it failed)."""
+    if codec_endpoint is not None:
+        client.transport.codec = remote_wire_codec(codec_endpoint, client.namespace)
     if run_id is None:
         # Follow the newest run as of now (and name it in the output), not whichever run is newest later.
         run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
@@ -303,11 +315,13 @@ def _handler_names(handlers: list[dict[str, Any]]) -> str:
 
 @workflow.command("describe")
 @_handle_options
+@codec_endpoint_option
 @connection_options
 @run_sync
-def describe(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
+def describe(api: Api, workflow_id: str, run_id: str | None, codec_endpoint: str | None, output: str) -> None:
     """Show a workflow's status, timing, input, result or failure, and pending work."""
     d = api.get(api.path("/workflows/describe"), {"workflow_id": workflow_id, "run_id": run_id})
+    d = decoded(d, codec_endpoint, api.namespace)
     if output == "json":
         echo_json(d)
         return
@@ -442,11 +456,12 @@ def history_events(api: Api, workflow_id: str, run_id: str | None) -> list[dict[
 
 @workflow.command("show")
 @_handle_options
+@codec_endpoint_option
 @connection_options
 @run_sync
-def show(api: Api, workflow_id: str, run_id: str | None, output: str) -> None:
+def show(api: Api, workflow_id: str, run_id: str | None, codec_endpoint: str | None, output: str) -> None:
     """Print a workflow's event history."""
-    events = history_events(api, workflow_id, run_id)
+    events = decoded(history_events(api, workflow_id, run_id), codec_endpoint, api.namespace)
     if output == "json":
         echo_json({"events": events})
         return

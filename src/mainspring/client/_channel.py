@@ -139,8 +139,15 @@ class Channel:
             f"the server refused the channel at {self._path} (403 Forbidden)", status=403, code="forbidden"
         )
 
-    async def call(self, op: str, body: Any, *, timeout: float) -> Any:
-        """Send one operation and wait for its answer (None for "no task")."""
+    async def call(self, op: str, body: Any, *, timeout: float, _coded: bool = False) -> Any:
+        """Send one operation and wait for its answer (None for "no task"); through the transport's payload
+        codec, if it has one."""
+        codec = self._transport.codec
+        if codec is not None and not _coded:
+            # (A second call of this method rather than a helper for the rest: without a codec, the
+            # worker's hot path has no extra coroutine per call.)
+            coded = await codec.encode_body(body) if body is not None else None
+            return await codec.decode_body(await self.call(op, coded, timeout=timeout, _coded=True))
         ws = self._ws
         if ws is None or self.closed.is_set():
             raise ServerUnavailableError("the channel is closed", code="unavailable")

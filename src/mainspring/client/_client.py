@@ -11,10 +11,11 @@ from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
+from .._codec import WireCodec
 from .._start_options import lifetime_body, start_options_body
 from ..api.enums import WorkflowStatus
 from ..api.names import check_namespace
-from ..converter import PayloadError, encode
+from ..converter import DataConverter, PayloadError, encode
 from ..errors import (
     InvalidArgumentError,
     RPCError,
@@ -92,13 +93,25 @@ class Client:
     """
 
     def __init__(
-        self, transport: Transport, namespace: str = "default", *, channel: bool = True, runtime: Runtime | None = None
+        self,
+        transport: Transport,
+        namespace: str = "default",
+        *,
+        channel: bool = True,
+        runtime: Runtime | None = None,
+        data_converter: DataConverter | None = None,
     ) -> None:
         problem = check_namespace(namespace)
         if problem:
             raise InvalidArgumentError(problem, code="invalid_argument")
         self.transport = transport
         self.namespace = namespace
+        #: How payloads are converted and encoded (``mainspring.converter``); its workers use it too.
+        self.data_converter = data_converter or DataConverter.default
+        codec = self.data_converter.payload_codec
+        # On the transport, so every request and answer (HTTP and channels, this client's and its
+        # workers') goes through the codec, and nothing else changes when there is none.
+        transport.codec = WireCodec(codec) if codec is not None else None
         #: The telemetry its workers report through (``mainspring.runtime``; none by default).
         self.runtime = runtime or Runtime.default()
         #: Start workflows and wait for results over one WebSocket (many at a time, much cheaper per
@@ -119,6 +132,7 @@ class Client:
         runtime: Runtime | None = None,
         api_key: str | None = None,
         tls: bool | TLSConfig | None = None,
+        data_converter: DataConverter | None = None,
     ) -> Client:
         """A client for the server at ``address`` (host:port or URL).
 
@@ -138,6 +152,10 @@ class Client:
         ``MAINSPRING_TLS_KEY`` say (as for the CLI), else plain HTTP. An ``https://`` address means TLS.
         A certificate that cannot be loaded raises ``InvalidArgumentError`` here; a handshake that fails
         raises ``TLSError`` (a ``ServerUnavailableError``) at the first call, saying what to fix.
+
+        ``data_converter``: with a ``payload_codec`` (``mainspring.converter.DataConverter``), every payload
+        this client and its workers send is encoded by it (encrypted, compressed) and every one they
+        receive decoded; the server sees only the encoded form.
         """
         if api_key is None:
             api_key = os.environ.get("MAINSPRING_API_KEY") or None
@@ -147,8 +165,13 @@ class Client:
             config = TLSConfig() if tls else None
         else:
             config = tls
-        transport = Transport(address, timeout=timeout, tls=config, api_key=api_key)
-        return cls(transport, namespace, channel=channel, runtime=runtime)
+        return cls(
+            Transport(address, timeout=timeout, tls=config, api_key=api_key),
+            namespace,
+            channel=channel,
+            runtime=runtime,
+            data_converter=data_converter,
+        )
 
     async def close(self) -> None:
         """Close the connections; the client cannot be used afterwards."""

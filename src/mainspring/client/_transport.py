@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
     import aiohttp
 
+    from .._codec import WireCodec
     from ._loopback import ASGIApp
 
 from .._addresses import parse_addresses
@@ -154,6 +155,9 @@ class Transport:
                 headers["authorization"] = f"Bearer {key.strip()}"
             else:
                 headers.pop("authorization", None)
+        #: The payload codec every request and answer goes through, on HTTP and on channels alike (set
+        #: by ``Client`` from its ``DataConverter``); None: payloads travel as they are, and nothing is walked.
+        self.codec: WireCodec | None = None
 
     @property
     def address(self) -> str:
@@ -234,6 +238,24 @@ class Transport:
         (``_safe_to_repeat``, or ``repeatable`` says so), else it raises ``ServerUnavailableError`` with
         code ``outcome_unknown``.
         """
+        codec = self.codec
+        if codec is not None:
+            coded = await codec.encode_body(body) if body is not None else None
+            return await codec.decode_body(
+                await self._call(method, path, body=coded, params=params, timeout=timeout, repeatable=repeatable)
+            )
+        return await self._call(method, path, body=body, params=params, timeout=timeout, repeatable=repeatable)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any,
+        params: dict[str, Any] | None,
+        timeout: float | None,
+        repeatable: bool,
+    ) -> Any:
         deadline = time.monotonic() + (timeout if timeout is not None else self._timeout)
         pause = _ROUND_PAUSE[0]
         safe = repeatable or _safe_to_repeat(method, body)

@@ -48,6 +48,9 @@ class ServerConfig:
     tls_key: str | None = None
     #: Mutual TLS: PEM CA certificates; every connection must then present a client certificate they signed.
     tls_client_ca: str | None = None
+    #: A codec server (``mainspring codec-server``) the web UI decodes encoded payloads through, in the
+    #: browser: the server itself never calls it. None: the UI shows encoded payloads as "encrypted".
+    ui_codec_endpoint: str | None = None
     #: Namespaces that exist from the start.
     namespaces: tuple[str, ...] = ("default",)
     #: Largest accepted payload (a workflow input or result, an activity input or result, details).

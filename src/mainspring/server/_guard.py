@@ -45,6 +45,7 @@ __all__ = [
     "Refusal",
     "RequestCheck",
     "SitePolicy",
+    "content_security_policy",
     "parse_allowed_host",
     "parse_allowed_origin",
     "refuse_handshake",
@@ -63,12 +64,24 @@ CONTENT_SECURITY_POLICY = (
     "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
-_SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-)
+
+def content_security_policy(connect: Sequence[str] = ()) -> str:
+    """The UI's policy, its scripts also allowed to call the origins ``connect`` (a codec server's)."""
+    if not connect:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("connect-src 'self'", "connect-src 'self' " + " ".join(connect))
+
+
+def _security_headers(connect: Sequence[str] = ()) -> tuple[tuple[bytes, bytes], ...]:
+    return (
+        (b"content-security-policy", content_security_policy(connect).encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+        (b"x-frame-options", b"DENY"),
+    )
+
+
+_SECURITY_HEADERS = _security_headers()
 
 #: The order methods are listed in an Allow header.
 _METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -404,10 +417,12 @@ class Guard:
     """ASGI middleware in front of one Starlette app: runs ``checks`` on every HTTP request and WebSocket
     handshake, answers OPTIONS itself, and adds the security headers to every HTTP answer."""
 
-    def __init__(self, app: Any, checks: Sequence[RequestCheck]) -> None:
+    def __init__(self, app: Any, checks: Sequence[RequestCheck], *, connect_src: Sequence[str] = ()) -> None:
         #: A Starlette app (its routes answer OPTIONS).
         self.app = app
         self.checks = tuple(checks)
+        #: ``connect_src``: origins the UI's scripts may call besides this one (its codec server).
+        self._security = _security_headers(connect_src)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -433,7 +448,7 @@ class Guard:
             if request.method == "OPTIONS":
                 await self._options(request, send)
                 return
-            extra = [*_SECURITY_HEADERS, *_cors_headers(request.origin), (b"x-request-id", rid.encode())]
+            extra = [*self._security, *_cors_headers(request.origin), (b"x-request-id", rid.encode())]
 
             async def send_with_headers(message: MutableMapping[str, Any]) -> None:
                 if message["type"] == "http.response.start":
@@ -469,7 +484,7 @@ class Guard:
             )
             return
         allow = ", ".join(methods).encode()
-        headers = [(b"allow", allow), *_SECURITY_HEADERS, *_cors_headers(request.origin)]
+        headers = [(b"allow", allow), *self._security, *_cors_headers(request.origin)]
         if request.origin is not None:
             headers += [
                 (b"access-control-allow-methods", allow),

@@ -383,11 +383,11 @@ def build_app(engine: Engine, *, ui: bool = False) -> Starlette:
     routes.append(Route("/api/v1/docs", docs, methods=["GET"], name="docs"))
     routes.append(Route("/api/v1/docs.css", docs_css, methods=["GET"], name="docs_css"))
     if ui:
-        routes += _ui_routes()
+        routes += _ui_routes(engine.config.ui_codec_endpoint)
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed, 500: internal})
 
 
-def _ui_routes() -> list[BaseRoute]:
+def _ui_routes(codec_endpoint: str | None = None) -> list[BaseRoute]:
     from starlette.responses import FileResponse, RedirectResponse
     from starlette.staticfiles import StaticFiles
 
@@ -410,8 +410,13 @@ def _ui_routes() -> list[BaseRoute]:
     async def home(request: Request) -> Response:
         return RedirectResponse("/namespaces/default/workflows")
 
+    async def settings(request: Request) -> Response:
+        # What the browser-side code needs to know of the server's settings: where to decode payloads.
+        return Response(dumps({"codec_endpoint": codec_endpoint}), media_type="application/json")
+
     return [
         Route("/", home, methods=["GET"]),
+        Route("/ui-settings.json", settings, methods=["GET"]),
         Mount("/static", app=Static(directory=static), name="static"),
         Route("/namespaces/{rest:path}", page, methods=["GET"]),
         Route("/cluster", page, methods=["GET"]),

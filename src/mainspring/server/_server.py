@@ -212,15 +212,19 @@ class Server:
         # them who calls (see _auth).
         auth = self.engine.auth
 
-        def gated(inner: Any) -> Any:
-            return Guard(AuthGate(inner, auth, self.engine.audit) if auth.enabled else inner, checks)
+        def gated(inner: Any, connect_src: list[str] | None = None) -> Any:
+            inner = AuthGate(inner, auth, self.engine.audit) if auth.enabled else inner
+            return Guard(inner, checks, connect_src=connect_src or [])
 
         api = gated(build_app(self.engine))
         self.api_app = api
         app: Any = api
         by_port: dict[int, Any] = {}
         if self._ui_socket is not None:
-            by_port[self._ui_socket.getsockname()[1]] = gated(build_app(self.engine, ui=True))
+            codec = self.config.ui_codec_endpoint
+            by_port[self._ui_socket.getsockname()[1]] = gated(
+                build_app(self.engine, ui=True), connect_src=[_origin_of(codec)] if codec else []
+            )
         if metrics is not None and self._metrics_socket is not None:
             from ._metrics import metrics_app
 
@@ -360,3 +364,11 @@ def run_server(config: ServerConfig, on_ready: object = None) -> None:
         pass
     with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(main())
+
+
+def _origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: what a Content-Security-Policy source names."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -36,6 +36,7 @@ from typing import Any
 
 from .._gc import raise_gc_thresholds
 from ..client import Client
+from ..converter import DataConverter as _DataConverter
 from ..errors import RPCError
 from ._skipping import SkippingClock, skip_while_idle
 
@@ -68,18 +69,29 @@ class WorkflowEnvironment:
         self._restore_gc = restore_gc
 
     @staticmethod
-    def start_local(*, db_filename: str | Path | None = None, namespace: str = "default", **settings: Any) -> _Starting:
+    def start_local(
+        *,
+        db_filename: str | Path | None = None,
+        namespace: str = "default",
+        data_converter: _DataConverter | None = None,
+        **settings: Any,
+    ) -> _Starting:
         """Start a server in this process (real time); ``settings`` are ``ServerConfig`` fields
-        (``workflow_task_timeout=timedelta(seconds=2)``, say). Await it, or use it with ``async with``."""
-        return _Starting(db_filename, namespace, settings, skipping=False)
+        (``workflow_task_timeout=timedelta(seconds=2)``, say); ``data_converter`` is the client's (a payload
+        codec, say). Await it, or use it with ``async with``."""
+        return _Starting(db_filename, namespace, settings, skipping=False, data_converter=data_converter)
 
     @staticmethod
     def start_time_skipping(
-        *, db_filename: str | Path | None = None, namespace: str = "default", **settings: Any
+        *,
+        db_filename: str | Path | None = None,
+        namespace: str = "default",
+        data_converter: _DataConverter | None = None,
+        **settings: Any,
     ) -> _Starting:
         """Start a server in this process whose clock skips to its next timer whenever nothing is under way
-        (see the module's docstring). Await it, or use it with ``async with``."""
-        return _Starting(db_filename, namespace, settings, skipping=True)
+        (see the module's docstring); ``data_converter`` is the client's. Await it, or use it with ``async with``."""
+        return _Starting(db_filename, namespace, settings, skipping=True, data_converter=data_converter)
 
     @property
     def supports_time_skipping(self) -> bool:
@@ -152,8 +164,17 @@ async def _terminate(handle: Any, reason: str) -> None:
 class _Starting:
     """What ``start_local`` returns: awaitable (the environment) and an async context manager."""
 
-    def __init__(self, db: str | Path | None, namespace: str, settings: dict[str, Any], *, skipping: bool) -> None:
+    def __init__(
+        self,
+        db: str | Path | None,
+        namespace: str,
+        settings: dict[str, Any],
+        *,
+        skipping: bool,
+        data_converter: _DataConverter | None = None,
+    ) -> None:
         self._skipping = skipping
+        self._data_converter = data_converter
         self._db = db
         self._namespace = namespace
         self._settings = settings
@@ -200,7 +221,7 @@ class _Starting:
         ending: set[asyncio.Task[None]] = set()
         if clock is not None:
             skipper = loop.create_task(skip_while_idle(server, clock, ending), name="mainspring-time-skipping")
-        client = await Client.connect(server.address, namespace=self._namespace)
+        client = await Client.connect(server.address, namespace=self._namespace, data_converter=self._data_converter)
         # The client's and its workers' channels reach the server without a socket (see client._loopback).
         client.transport.loopback = server.api_app
         # The server, its workers and the test share this process: the collector's default thresholds would

@@ -47,8 +47,14 @@ def spawn_query(worker: Worker, channel: Channel, q: Any, body: dict[str, Any]) 
 
 
 async def _answer_query(worker: Worker, channel: Channel, q: Any, body: dict[str, Any]) -> None:
+    # The server's request comes and the answer goes outside ``Channel.call``, so through the codec here.
+    codec = worker.client.transport.codec
     try:
+        if codec is not None:
+            body = await codec.decode_body(body)
         answer = await _query(worker, body)
+        if codec is not None and "answer" in answer and answer["answer"] is not None:
+            answer = {**answer, "answer": (await codec.encode_values([answer["answer"]]))[0]}
     except Exception as e:  # a bug here, not in the query: the caller hears of it all the same
         log.exception("could not answer a query of workflow %s", body.get("workflow_id"))
         answer = _failed(f"the worker could not answer the query ({type(e).__name__}: {e})")

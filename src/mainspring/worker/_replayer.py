@@ -9,14 +9,19 @@ command that differ. Nothing is sent anywhere: activities are not run (their res
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NondeterminismError
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
 from ._workflows import replay_instance
+
+if TYPE_CHECKING:
+    from ..converter import DataConverter
 
 __all__ = ["Replayer", "WorkflowHistory", "WorkflowReplayResult", "WorkflowReplayResults"]
 
@@ -70,10 +75,19 @@ class WorkflowReplayResults:
 class Replayer:
     """Replays histories against ``workflows`` (functions or classes, as given to ``Worker``)."""
 
-    def __init__(self, *, workflows: Sequence[WorkflowFunction[..., Any] | type[Any]], namespace: str = "default"):
+    def __init__(
+        self,
+        *,
+        workflows: Sequence[WorkflowFunction[..., Any] | type[Any]],
+        namespace: str = "default",
+        data_converter: DataConverter | None = None,
+    ):
+        """``data_converter``: with a ``payload_codec``, the payloads of histories exported from the server
+        (encoded) are decoded before the replay, as a worker with that codec decodes them."""
         if not workflows:
             raise ValueError("a replayer needs at least one workflow")
         self.namespace = namespace
+        self.data_converter = data_converter
         self._workflows: dict[str, WorkflowDefinition] = {}
         for fn in workflows:
             d = get_definition(fn)
@@ -84,7 +98,7 @@ class Replayer:
     ) -> WorkflowReplayResult:
         """Replay one history; raises its failure (``NondeterminismError``, or the workflow code's error)
         unless ``raise_on_replay_failure=False``, which returns it in the result instead."""
-        failure = self._replay(history)
+        failure = self._replay(await self._decoded(history))
         if failure is not None and raise_on_replay_failure:
             raise failure
         return WorkflowReplayResult(history, failure)
@@ -105,8 +119,18 @@ class Replayer:
                 await self._one(h, results, raise_on_replay_failure)
         return results
 
+    async def _decoded(self, history: WorkflowHistory) -> WorkflowHistory:
+        codec = self.data_converter.payload_codec if self.data_converter is not None else None
+        if codec is None:
+            return history
+        from .._codec import WireCodec
+
+        # A copy: the caller's history keeps its encoded payloads.
+        events = await WireCodec(codec).decode_body(copy.deepcopy(list(history.events)))
+        return dataclasses.replace(history, events=events)
+
     async def _one(self, h: WorkflowHistory, results: WorkflowReplayResults, raise_first: bool) -> None:
-        failure = self._replay(h)
+        failure = self._replay(await self._decoded(h))
         if failure is not None:
             if raise_first:
                 raise failure

@@ -1,8 +1,10 @@
 // The HTTP API, as the CLI and the SDK use it. The UI is served on the same port as a copy of the API,
 // so every call is same-origin. With auth on, the session cookie goes with each call, and a call that
-// changes something carries the session's CSRF token (auth.js).
+// changes something carries the session's CSRF token (auth.js). Payloads a codec encoded are decoded (and
+// the payloads sent encoded) through the codec server, if the server names one (codec.js).
 
 import { csrfToken } from "./auth.js";
+import { decodeAll, encodeBody } from "./codec.js";
 
 export class ApiError extends Error {
   constructor(status, code, message, details) {
@@ -26,9 +28,14 @@ export async function api(path, { method = "GET", query = null, body = undefined
     }
   }
   const init = { method, signal, cache: "no-store", headers: { accept: "application/json" } };
+  const namespace = decodeURIComponent((path.match(/^\/namespaces\/([^/]+)/) || [null, "default"])[1]);
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
-    init.body = JSON.stringify(body);
+    try {
+      init.body = JSON.stringify(await encodeBody(body, namespace));
+    } catch (err) {
+      throw new ApiError(0, "codec_unreachable", `The payload could not be encoded through the codec server: ${err.message || err}`);
+    }
   }
   const token = method !== "GET" ? csrfToken() : null;
   if (token) init.headers["x-csrf-token"] = token;
@@ -57,7 +64,7 @@ export async function api(path, { method = "GET", query = null, body = undefined
       data && typeof data.message === "string" ? data.message : `${response.status} ${response.statusText || "error"}`;
     throw new ApiError(response.status, data && data.code ? data.code : `http_${response.status}`, message, data && data.details);
   }
-  return data;
+  return decodeAll(data, namespace);
 }
 
 /** The API path of a namespace: /namespaces/{ns}. */

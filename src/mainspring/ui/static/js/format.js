@@ -1,5 +1,6 @@
 // Formatting times, durations and JSON values for display (as text).
 
+import { codecProblem, encodingOf, isEncoded } from "./codec.js";
 import { h } from "./dom.js";
 
 const TZ_KEY = "mainspring.timezone";
@@ -143,9 +144,34 @@ export function jsonText(value, indent = 2) {
   }
 }
 
+/** What an encoded payload is called where it is shown: "encrypted", or "encoded" (compressed, say). */
+function encodedLabel(value) {
+  const encoding = encodingOf(value);
+  return `${/encrypt/i.test(encoding) ? "encrypted" : "encoded"} (${encoding})`;
+}
+
+function previewReplacer(key, value) {
+  return isEncoded(value) ? `🔒 ${encodedLabel(value)}` : value;
+}
+
+/** A badge in place of an encoded payload: what it is, not its base64. */
+export function encodedBadge(value) {
+  const why = codecProblem
+    ? `This payload is encoded, and the codec server failed: ${codecProblem}`
+    : "This payload is encoded by a payload codec; the server cannot read it. A codec server (the server's " +
+      "--ui-codec-endpoint) lets this page show it decoded.";
+  return h("span", { class: "encoded-badge", title: why, "data-encoding": encodingOf(value) }, `🔒 ${encodedLabel(value)}`);
+}
+
 /** A one-line preview of a JSON value, cut at `max` characters. */
 export function preview(value, max = 120) {
-  const text = typeof value === "string" ? JSON.stringify(value) : jsonText(value, 0);
+  if (isEncoded(value)) return `🔒 ${encodedLabel(value)}`;
+  let text;
+  try {
+    text = typeof value === "string" ? JSON.stringify(value) : JSON.stringify(value, previewReplacer) ?? "null";
+  } catch {
+    text = String(value);
+  }
   return text.length > max ? text.slice(0, max - 1) + "…" : text;
 }
 
@@ -199,6 +225,8 @@ function render(out, value, depth) {
       out.append(i < value.length - 1 ? ",\n" : "\n");
     });
     out.append(pad + "]");
+  } else if (isEncoded(value)) {
+    out.append(encodedBadge(value));
   } else if (typeof value === "object") {
     const keys = Object.keys(value);
     if (keys.length === 0) {

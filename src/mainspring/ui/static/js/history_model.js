@@ -4,7 +4,7 @@
 // (accepted_event_id, and the same update_id). The timeline and the compact history view both draw these
 // groups.
 
-import { fmtShortDuration, ms } from "./format.js";
+import { fmtShortDuration, ms, preview } from "./format.js";
 
 /**
  * @typedef {Object} Group
@@ -242,12 +242,5 @@ export function failureLine(f) {
 }
 
 function compact(value, max = 140) {
-  let text;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    text = String(value);
-  }
-  if (text === undefined) text = "null";
-  return text.length > max ? text.slice(0, max - 1) + "…" : text;
+  return preview(value, max); // an encoded payload as "🔒 encrypted (...)", not its base64
 }
