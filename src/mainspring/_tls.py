@@ -277,7 +277,9 @@ def tls_failure(address: str, error: BaseException, *, client_cert: bool) -> TLS
         return TLSError(
             f"{where} requires a client certificate (mutual TLS): {CLIENT_CERT_HINT}", code="tls_client_cert_required"
         )
-    if reason in _CLIENT_CERT_REFUSED or reason in _NEEDS_CLIENT_CERT:
+    # (A handshake_failure alert to a client that did offer a certificate may be about anything, ciphers
+    # included: it falls through to the general error.)
+    if reason in _CLIENT_CERT_REFUSED or reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED":
         return TLSError(
             f"{where} refused your client certificate ({reason.lower()}): it must be signed by a CA the server "
             "trusts (its --tls-client-ca)",
