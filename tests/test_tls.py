@@ -35,7 +35,7 @@ from mainspring import Client
 from mainspring.client import TLSConfig
 from mainspring.errors import InvalidAddressError, InvalidArgumentError, TLSError
 from server_start import StartProcess
-from support import PYTHON, ServerProcess, WorkerProcess, free_port, run_cli, wait_until
+from support import PYTHON, ServerProcess, WorkerProcess, chromium, free_port, run_cli, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -506,6 +506,35 @@ def test_the_ui_port_asks_for_the_client_certificate_too(mtls_server: TLSServer,
         httpx.get(mtls_server.ui_url + "/", verify=certs.context(), timeout=5)
     with httpx.Client(verify=certs.context("client"), timeout=5) as http:
         assert http.get(mtls_server.ui_url + "/", follow_redirects=True).status_code == 200
+
+
+def test_the_web_ui_works_in_a_browser_with_its_client_certificate(mtls_server: TLSServer, certs: Files) -> None:
+    from playwright.sync_api import Error, expect
+
+    workflow_id = f"ui-tls-{uuid.uuid4().hex[:8]}"
+    started = cli(
+        "workflow", "start", "--type", "timer_workflow", "--task-queue", TASK_QUEUE, "--workflow-id", workflow_id,
+        "--input", '{"seconds": 60}', server=mtls_server, env=certs.env("client"),
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    origin = mtls_server.ui_url
+    mine = [{"origin": origin, "certPath": str(certs.client_cert), "keyPath": str(certs.client_key)}]
+    with chromium() as browser:
+        # (The browser does not know the test CA: its certificate errors are waved through, nothing else.)
+        context = browser.new_context(ignore_https_errors=True, client_certificates=mine)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(origin + "/")
+        # The list is the page calling the API on its own https:// origin: the Origin check lets it through.
+        row = page.locator("table.runs tbody tr", has=page.get_by_role("link", name=workflow_id, exact=True))
+        expect(row.locator(".badge")).to_have_text("RUNNING", timeout=15_000)
+        assert not errors, errors
+        context.close()
+        stranger = browser.new_context(ignore_https_errors=True)
+        with pytest.raises(Error):
+            stranger.new_page().goto(origin + "/", timeout=10_000)
+        stranger.close()
 
 
 # --- reloading ------------------------------------------------------------------------------------------

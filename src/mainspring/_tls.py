@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from .errors import InvalidArgumentError, TLSError
+from .errors import InvalidArgumentError, MainspringError, TLSError
 
 if TYPE_CHECKING:
     import ssl
@@ -21,6 +21,7 @@ __all__ = [
     "client_context",
     "diagnose",
     "load_cert_chain",
+    "no_passphrase",
     "read_file",
     "refused_after_handshake",
     "speaks_tls",
@@ -37,12 +38,14 @@ CLIENT_CERT_HINT = (
 )
 
 
-class EncryptedKeyError(Exception):
+class EncryptedKeyError(MainspringError):
     """The private key is encrypted: Mainspring takes unencrypted keys only (it would otherwise block on a
     passphrase prompt on the terminal, which a server or a worker has no one to answer)."""
 
 
-def _no_passphrase() -> bytes:
+def no_passphrase() -> bytes:
+    """The ``password`` for ``SSLContext.load_cert_chain``: raises ``EncryptedKeyError`` rather than let
+    OpenSSL ask for a passphrase on the terminal."""
     raise EncryptedKeyError
 
 
@@ -65,7 +68,7 @@ def load_cert_chain(context: ssl.SSLContext, cert: bytes, key: bytes) -> None:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             paths.append(path)
-        context.load_cert_chain(paths[0], paths[1], password=_no_passphrase)
+        context.load_cert_chain(paths[0], paths[1], password=no_passphrase)
 
 
 def read_file(path: str, flag: str) -> bytes:
@@ -277,7 +280,9 @@ def tls_failure(address: str, error: BaseException, *, client_cert: bool) -> TLS
         return TLSError(
             f"{where} requires a client certificate (mutual TLS): {CLIENT_CERT_HINT}", code="tls_client_cert_required"
         )
-    if reason in _CLIENT_CERT_REFUSED or reason in _NEEDS_CLIENT_CERT:
+    # (A handshake_failure alert to a client that did offer a certificate may be about anything, ciphers
+    # included: it falls through to the general error.)
+    if reason in _CLIENT_CERT_REFUSED or reason == "TLSV13_ALERT_CERTIFICATE_REQUIRED":
         return TLSError(
             f"{where} refused your client certificate ({reason.lower()}): it must be signed by a CA the server "
             "trusts (its --tls-client-ca)",

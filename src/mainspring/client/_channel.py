@@ -5,6 +5,7 @@ traffic; clients use one for starting workflows and waiting for results."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 from collections.abc import Callable, Mapping
@@ -257,6 +258,20 @@ class Channel:
             status, text = (500, "the worker failed to answer") if handler else (501, "this client answers nothing")
             self.send({"q": message["q"], "err": {"status": status, "code": "error", "message": text}})
 
+    def _tls_closed(self, ws: Any) -> asyncio.Future[None] | None:
+        """Over TLS, the future that is done once the connection under ``ws`` is closed, if aiohttp has one.
+
+        Closing a TLS connection starts TLS's own shutdown (a close_notify each way), which asyncio finishes
+        on later turns of the loop. A program that ends right after ``close()`` would leave the socket to
+        be collected unclosed (a ResourceWarning; aiohttp's documentation suggests sleeping a moment). The
+        connection's protocol has a future for it: not a public name, hence the care; without it, no wait.
+        """
+        if self._transport.tls is None:
+            return None
+        protocol = getattr(getattr(ws, "_conn", None), "protocol", None)
+        closed = getattr(protocol, "closed", None)
+        return closed if isinstance(closed, asyncio.Future) else None
+
     async def close(self, *, graceful: bool) -> None:
         """Close; ``graceful`` tells the server first, so it hands anything left to other workers at once."""
         ws = self._ws
@@ -267,7 +282,11 @@ class Channel:
                 await ws.send_str('{"i":0,"op":"bye"}')
             except (ConnectionError, RuntimeError):
                 pass
+        closed = self._tls_closed(ws)
         await ws.close()
+        if closed is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(closed), 2.0)
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
         self.closed.set()

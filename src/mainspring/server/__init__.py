@@ -32,7 +32,8 @@ Where a change goes:
 - **Around them**: ``_matching`` (task queues, sessions, long-polls), ``_timers`` (the timer wheel),
   ``_limits`` (per-run limits, ``--limit-*``), ``_admission`` (shedding starts under overload),
   ``_tokens`` (signed task tokens), ``_guard``, ``_wire`` and ``_protocol`` (what the edge accepts),
-  ``_health`` (the store's health), ``_config`` and ``_server`` (settings, and starting both ports).
+  ``_health`` (the store's health), ``_config`` and ``_server`` (settings, and starting both ports),
+  ``_tls`` (the ports' TLS context and its reloading).
 
 One server owns its store (the store lock, see ``mainspring.storage._base``): the engine's execution
 cache, timer wheel and task queues hold what it knows of its runs in memory, which is only right while

@@ -268,8 +268,9 @@ class Server:
             server_header=False,
         )
         if self.tls is not None:
-            # uvicorn builds its own context from certificate paths in ``load()``, and only then when it
-            # has none; ours (one for every port, reloaded in place: see _tls) goes in after loading.
+            # uvicorn makes its context in ``load()``, from certificate paths (none given: no TLS), and
+            # serve() loads only a config not loaded yet: ours (one for every port, kept current by its
+            # SNI callback: see _tls) goes in once loading is done.
             uv_config.load()
             uv_config.ssl = self.tls.context
         self._uvicorn = _Uvicorn(uv_config, self.engine)

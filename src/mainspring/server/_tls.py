@@ -24,7 +24,7 @@ import os
 import ssl
 from dataclasses import dataclass
 
-from .._tls import EncryptedKeyError, load_cert_chain
+from .._tls import EncryptedKeyError, no_passphrase
 from ..errors import MainspringError
 
 __all__ = ["ServerTLS", "TLSFileError", "TLSFiles"]
@@ -83,10 +83,18 @@ def build_context(files: TLSFiles) -> ssl.SSLContext:
         raise TLSFileError(f"the TLS certificate file {files.cert} (--tls-cert) holds no PEM certificate")
     if b"PRIVATE KEY-----" not in key:
         raise TLSFileError(f"the TLS key file {files.key} (--tls-key) holds no PEM private key")
+    # A file cut short (still being written, or copied in part) is said as such, not as OpenSSL's "PEM lib".
+    if cert.count(b"-----BEGIN CERTIFICATE-----") != cert.count(b"-----END CERTIFICATE-----"):
+        raise TLSFileError(f"the TLS certificate file {files.cert} (--tls-cert) ends within a certificate (cut short?)")
+    if key.count(b"-----BEGIN ") != key.count(b"-----END "):
+        raise TLSFileError(f"the TLS key file {files.key} (--tls-key) ends within the key (cut short?)")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
-        load_cert_chain(context, cert, key)
+        # From the files themselves (read a second time: the bytes above only word the errors). A file
+        # replaced between the two reads makes a context that fails here or serves the newer pair:
+        # either way whole, as a context is used only once built.
+        context.load_cert_chain(files.cert, files.key, password=no_passphrase)
     except EncryptedKeyError:
         raise TLSFileError(
             f"the TLS key file {files.key} (--tls-key) is encrypted: give the key unencrypted (e.g. "
