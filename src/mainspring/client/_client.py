@@ -20,12 +20,14 @@ from ..errors import (
     RPCError,
     ServerUnavailableError,
 )
+from ..interceptors import Call, CallKind, Interceptor
 from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
 from ..runtime import Runtime
 from ..workflow import get_definition
 from ._async_activity import AsyncActivityHandle
 from ._channel import Channel
 from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
+from ._intercepting import intercepted
 from ._listing import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
 from ._retry import retrying as _retrying
 from ._stuck import StuckWatch
@@ -91,7 +93,13 @@ class Client:
     """
 
     def __init__(
-        self, transport: Transport, namespace: str = "default", *, channel: bool = True, runtime: Runtime | None = None
+        self,
+        transport: Transport,
+        namespace: str = "default",
+        *,
+        channel: bool = True,
+        runtime: Runtime | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         problem = check_namespace(namespace)
         if problem:
@@ -100,6 +108,8 @@ class Client:
         self.namespace = namespace
         #: The telemetry its workers report through (``mainspring.runtime``; none by default).
         self.runtime = runtime or Runtime.default()
+        #: Called around its calls to workflows, and by its workers (``mainspring.interceptors``); none by default.
+        self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
         #: Start workflows and wait for results over one WebSocket (many at a time, much cheaper per
         #: call than HTTP requests); False, or a server without it, means plain HTTP requests.
         self._use_channel = channel
@@ -117,6 +127,7 @@ class Client:
         channel: bool = True,
         runtime: Runtime | None = None,
         api_key: str | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> Client:
         """A client for the server at ``address`` (host:port or URL).
 
@@ -129,11 +140,13 @@ class Client:
         ``runtime``: where the workers on this client report their metrics (``mainspring.runtime``).
         ``api_key``: the key to send a server that checks who calls (``server start --auth api-key``), as
         ``Authorization: Bearer <key>`` on every request and channel; None reads ``MAINSPRING_API_KEY``.
+        ``interceptors``: called around its starts, signals and queries, and by every worker built on it around
+        workflow runs and activities (``mainspring.interceptors``; ``mainspring.contrib.opentelemetry``).
         """
         if api_key is None:
             api_key = os.environ.get("MAINSPRING_API_KEY") or None
         transport = Transport(address, timeout=timeout, api_key=api_key)
-        return cls(transport, namespace, channel=channel, runtime=runtime)
+        return cls(transport, namespace, channel=channel, runtime=runtime, interceptors=interceptors)
 
     async def close(self) -> None:
         """Close the connections; the client cannot be used afterwards."""
@@ -321,7 +334,11 @@ class Client:
                 data = await self._call("POST", path, body=body)
             return data
 
-        data = await _retrying(start)
+        if self.interceptors:
+            kind = CallKind.START_WORKFLOW if start_signal is None else CallKind.SIGNAL_WITH_START_WORKFLOW
+            data = await intercepted(self.interceptors, Call(kind, name, workflow_id), body, lambda: _retrying(start))
+        else:
+            data = await _retrying(start)
         run_id = data["run_id"]
         handle: WorkflowHandle[Any, Any] = WorkflowHandle(
             self, workflow_id, run_id, rtype, first_execution_run_id=run_id
