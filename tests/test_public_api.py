@@ -80,6 +80,8 @@ EXPORTS: dict[str, list[str]] = {
         "check_id",
         "check_namespace",
     ],
+    "mainspring.contrib": [],
+    "mainspring.contrib.opentelemetry": ["TracingInterceptor"],
     "mainspring.client": [
         "DEFAULT_ADDRESS",
         "AsyncActivityHandle",
@@ -149,6 +151,7 @@ EXPORTS: dict[str, list[str]] = {
         "failure_from_dict",
         "failure_to_dict",
     ],
+    "mainspring.interceptors": ["Call", "CallKind", "Interceptor", "WorkflowInterceptor"],
     "mainspring.options": [
         "ActivityOptions",
         "ExecuteActivityOptions",

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from .enums import UpdateStage, WorkflowIDReusePolicy
 from .fields import HandlerName, Identity, ShortText, TaskQueue, Token, WaitSeconds, WorkflowId, WorkflowType
+from .headers import HeaderField
 from .models import Failure, _Model
 from .start_options import IdConflictPolicyField, IdReusePolicyField, MemoField, StartDelayField, TaskTimeoutField
 
@@ -41,6 +42,7 @@ class SignalWorkflowRequest(_Model):
         default=None, description="Idempotency key: a retried signal with the same key is recorded once."
     )
     identity: Identity = Field(default="", description="Who sends it (recorded); the caller's address if empty.")
+    header: HeaderField = None
 
 
 class SignalWorkflowResponse(_Model):
@@ -83,6 +85,9 @@ class SignalWithStartWorkflowRequest(_Model):
     start_delay: StartDelayField = None
     memo: MemoField = None
     task_timeout: TaskTimeoutField = None
+    header: HeaderField = Field(
+        default=None, description="Context carried with the call (see the start's): kept with the start and the signal."
+    )
 
 
 class SignalWithStartWorkflowResponse(_Model):

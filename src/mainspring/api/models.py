@@ -44,6 +44,7 @@ from .fields import (
     WorkflowId,
     WorkflowType,
 )
+from .headers import HeaderField
 from .roles import Role
 from .start_options import IdConflictPolicyField, IdReusePolicyField, MemoField, StartDelayField, TaskTimeoutField
 
@@ -392,6 +393,7 @@ class StartWorkflowRequest(_Model):
     start_delay: StartDelayField = None
     memo: MemoField = None
     task_timeout: TaskTimeoutField = None
+    header: HeaderField = None
 
 
 class StartWorkflowResponse(_Model):
@@ -869,6 +871,9 @@ class ActivityTask(_Model):
     schedule_to_close_timeout: float | None = None
     start_to_close_timeout: float | None = None
     heartbeat_timeout: float | None = None
+    header: HeaderField = Field(
+        default=None, description="The header of the ScheduleActivity command (left out when it had none)."
+    )
 
 
 class WorkflowTasks(_Model):
@@ -897,6 +902,7 @@ class ScheduleActivityCommand(_Model):
     schedule_to_start_timeout: PositiveSeconds | None = None
     heartbeat_timeout: PositiveSeconds | None = None
     retry_policy: RetryPolicyModel | None = None
+    header: HeaderField = None
 
 
 class StartTimerCommand(_Model):
@@ -978,6 +984,7 @@ class StartChildWorkflowCommand(_Model):
     retry_policy: WorkflowRetryPolicyField = None
     id_reuse_policy: IdReusePolicyField = WorkflowIDReusePolicy.ALLOW_DUPLICATE
     memo: MemoField = None
+    header: HeaderField = None
     started_awaited: bool = Field(
         default=True,
         description="The workflow code waits for ChildWorkflowExecutionStarted (start_child_workflow returns its "

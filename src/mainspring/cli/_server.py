@@ -111,6 +111,7 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
         port=settings["port"],
         ui_port=None if settings["headless"] else settings["ui_port"],
         metrics_port=settings.get("metrics_port"),
+        otlp_endpoint=settings.get("otlp_endpoint"),
         namespaces=("default", *[n for n in namespaces if n != "default"]),
         max_payload_bytes=parse_size(settings["max_payload_size"]),
         worker_session_timeout=timedelta(seconds=settings["worker_session_timeout"]),

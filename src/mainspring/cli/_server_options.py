@@ -106,6 +106,16 @@ SERVER_OPTIONS: tuple[_Option, ...] = (
             "a free port).",
         ),
     ),
+    _Option(
+        ("--otlp-endpoint",),
+        "OTLP_ENDPOINT",
+        dict(
+            default=None,
+            metavar="URL",
+            help="Send a span of each API operation to this OTLP/HTTP collector (e.g. http://127.0.0.1:4318; "
+            "/v1/traces is added), continuing callers' traces. Off unless given; needs the opentelemetry extra.",
+        ),
+    ),
     _Option(("--headless",), "HEADLESS", dict(is_flag=True, help="Run without the web UI.")),
     _Option(
         ("--standby",),

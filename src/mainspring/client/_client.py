@@ -21,12 +21,14 @@ from ..errors import (
     RPCError,
     ServerUnavailableError,
 )
+from ..interceptors import Call, CallKind, Interceptor
 from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
 from ..runtime import Runtime
 from ..workflow import get_definition
 from ._async_activity import AsyncActivityHandle
 from ._channel import Channel
 from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
+from ._intercepting import intercepted
 from ._listing import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
 from ._retry import retrying as _retrying
 from ._stuck import StuckWatch
@@ -100,6 +102,7 @@ class Client:
         channel: bool = True,
         runtime: Runtime | None = None,
         data_converter: DataConverter | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         problem = check_namespace(namespace)
         if problem:
@@ -114,6 +117,8 @@ class Client:
         transport.codec = WireCodec(codec) if codec is not None else None
         #: The telemetry its workers report through (``mainspring.runtime``; none by default).
         self.runtime = runtime or Runtime.default()
+        #: Called around its calls to workflows, and by its workers (``mainspring.interceptors``); none by default.
+        self.interceptors: tuple[Interceptor, ...] = tuple(interceptors)
         #: Start workflows and wait for results over one WebSocket (many at a time, much cheaper per
         #: call than HTTP requests); False, or a server without it, means plain HTTP requests.
         self._use_channel = channel
@@ -133,6 +138,7 @@ class Client:
         api_key: str | None = None,
         tls: bool | TLSConfig | None = None,
         data_converter: DataConverter | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> Client:
         """A client for the server at ``address`` (host:port or URL).
 
@@ -156,6 +162,8 @@ class Client:
         ``data_converter``: with a ``payload_codec`` (``mainspring.converter.DataConverter``), every payload
         this client and its workers send is encoded by it (encrypted, compressed) and every one they
         receive decoded; the server sees only the encoded form.
+        ``interceptors``: called around its starts, signals and queries, and by every worker built on it around
+        workflow runs and activities (``mainspring.interceptors``; ``mainspring.contrib.opentelemetry``).
         """
         if api_key is None:
             api_key = os.environ.get("MAINSPRING_API_KEY") or None
@@ -171,6 +179,7 @@ class Client:
             channel=channel,
             runtime=runtime,
             data_converter=data_converter,
+            interceptors=interceptors,
         )
 
     async def close(self) -> None:
@@ -369,7 +378,11 @@ class Client:
                 data = await self._call("POST", path, body=body)
             return data
 
-        data = await _retrying(start)
+        if self.interceptors:
+            kind = CallKind.START_WORKFLOW if start_signal is None else CallKind.SIGNAL_WITH_START_WORKFLOW
+            data = await intercepted(self.interceptors, Call(kind, name, workflow_id), body, lambda: _retrying(start))
+        else:
+            data = await _retrying(start)
         run_id = data["run_id"]
         handle: WorkflowHandle[Any, Any] = WorkflowHandle(
             self, workflow_id, run_id, rtype, first_execution_run_id=run_id

@@ -20,6 +20,8 @@ from ..errors import (
     failure_from_dict,
 )
 from ..errors import TimeoutError as FailureTimeoutError
+from ..interceptors import Call, CallKind
+from ._intercepting import intercepted
 from ._retry import retrying as _retrying
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage, outcome, wait_for
 
@@ -308,7 +310,12 @@ class WorkflowHandle(Generic[S, R]):
                 data = await self.client._call("POST", "/workflows/signal", body=body)
             return data
 
-        data = await _retrying(send)
+        interceptors = self.client.interceptors
+        if interceptors:
+            call = Call(CallKind.SIGNAL_WORKFLOW, name, self.workflow_id, self._message_run_id)
+            data = await intercepted(interceptors, call, body, lambda: _retrying(send))
+        else:
+            data = await _retrying(send)
         warning = data.get("warning") if isinstance(data, dict) else None
         if isinstance(warning, str) and warning:
             log.warning("workflow %r: %s", self.workflow_id, warning)
@@ -522,7 +529,12 @@ class WorkflowHandle(Generic[S, R]):
             return data
 
         try:
-            data = await _retrying(send)
+            interceptors = self.client.interceptors
+            if interceptors:  # (a query's request has no header: only the interceptors' context is made)
+                call = Call(CallKind.QUERY_WORKFLOW, name, self.workflow_id, self._message_run_id)
+                data = await intercepted(interceptors, call, None, lambda: _retrying(send))
+            else:
+                data = await _retrying(send)
         except InvalidArgumentError as e:
             if e.code == "unknown_query":
                 known = e.details.get("known") if isinstance(e.details, dict) else None

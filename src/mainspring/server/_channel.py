@@ -52,6 +52,7 @@ from ._guard import Refusal, refuse_handshake
 from ._matching import Session
 from ._operations import BY_NAME, Caller, Operation
 from ._operations import OPERATIONS as ALL_OPERATIONS
+from ._tracing import UNTRACED, ServerTracing
 from ._wire import validate
 
 __all__ = ["CLIENT_OPERATIONS", "OPERATIONS", "client_channel", "worker_channel"]
@@ -294,7 +295,10 @@ class _Connection:
                 authorize(self.principal, op.access, caller.namespace, name.replace("_", " "))
             body = _body(op.request, raw, caller.session, name)
             metrics = self.engine.metrics
-            if metrics is None:
+            tracing = self.engine.tracing
+            if tracing is not None and name not in UNTRACED:
+                result = await self._traced(tracing, op, name, raw, caller, body)
+            elif metrics is None:
                 result = await op.call(self.engine, caller, body)
             else:
                 t0 = time.perf_counter()
@@ -319,6 +323,23 @@ class _Connection:
         except Exception as e:
             log.exception("internal error in channel operation %s", name)
             await self._send_error(i, _error(500, "internal", f"internal server error: {type(e).__name__}: {e}"))
+
+    async def _traced(
+        self, tracing: ServerTracing, op: Operation, name: str, raw: Any, caller: Caller, body: Any
+    ) -> Any:
+        """``op.call`` within its span (``_tracing``: the parent is the one the request's header field carries),
+        timed for the metrics too if they are on."""
+        metrics = self.engine.metrics
+        with tracing.span(name, "channel", None, raw) as span:
+            t0 = time.perf_counter()
+            try:
+                return await op.call(self.engine, caller, body)
+            except RPCError as e:
+                span.set_attribute("mainspring.error_code", e.code)
+                raise
+            finally:
+                if metrics is not None:
+                    metrics.operation(name, time.perf_counter() - t0)
 
     async def _send_error(self, i: Any, error: dict[str, Any]) -> None:
         try:

@@ -29,6 +29,9 @@ class ServerConfig:
     ui_port: int | None = 8233
     #: Port of the Prometheus metrics (``GET /metrics``); None (the default) counts nothing.
     metrics_port: int | None = None
+    #: An OTLP/HTTP collector (``http://collector:4318``) to send a span of each operation to (``_tracing``);
+    #: None (the default) makes no spans and loads no OpenTelemetry code.
+    otlp_endpoint: str | None = None
     #: Host names (or addresses, optionally ``NAME:PORT``) the server answers to besides its own:
     #: localhost, 127.0.0.1, ::1, ``host``, and bound to 0.0.0.0 or ::, the machine's name and addresses.
     #: Any other Host header is refused (that is what stops DNS rebinding); ``*`` allows every one.

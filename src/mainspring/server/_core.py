@@ -72,6 +72,7 @@ from .features import COMMAND_KINDS, CommandKinds
 
 if TYPE_CHECKING:
     from ._metrics import Metrics
+    from ._tracing import ServerTracing
     from .features.activity_tasks import ActivityTasks
     from .features.workflow_tasks import WorkflowTasks
 
@@ -120,6 +121,8 @@ class EngineCore:
         #: The server's Prometheus metrics (``_metrics``), or None when they are off: then the paths that
         #: count cost one attribute test.
         self.metrics: Metrics | None = None
+        #: The server's OpenTelemetry spans (``_tracing``), or None when they are off (the default).
+        self.tracing: ServerTracing | None = None
         self.matching = Matching()
         self.timers = TimerWheel(self.clock)
         self._cache: OrderedDict[str, Execution] = OrderedDict()

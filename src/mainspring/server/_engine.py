@@ -210,6 +210,8 @@ class Engine(EngineCore):
                 )
         if req.memo is not None:
             self._check_payload("the memo", req.memo)
+        if req.header is not None:
+            self._check_payload("the header", req.header)
 
         def create(
             namespace: str,

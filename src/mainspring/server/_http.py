@@ -38,6 +38,7 @@ from ._channel import client_channel, worker_channel
 from ._engine import Engine
 from ._errors import ErrorAnswer, answer_for
 from ._operations import OPERATIONS, Caller, Http, Operation
+from ._tracing import UNTRACED
 from ._wire import body_limit, parse_body
 
 __all__ = ["ROUTES", "build_app", "openapi_document"]
@@ -168,6 +169,20 @@ def _make_route(engine: Engine, op: Operation, http: Http) -> Route:
             if response.status_code >= 400:
                 metrics.operation_failed(name, _code_of(response))
             return response
+
+    tracing = engine.tracing
+    if tracing is not None and name not in UNTRACED:  # (``_tracing``: decided once, as metrics are)
+        untraced = endpoint
+
+        async def endpoint(request: Request) -> Response:
+            # The span's parent is the HTTP traceparent header's; the body is not read here (its header
+            # field is the channel's way: the SDK's calls go over the channel).
+            with tracing.span(name, "http", request.headers, None) as span:
+                response = await untraced(request)
+                span.set_attribute("http.response.status_code", response.status_code)
+                if response.status_code >= 400:
+                    span.set_attribute("mainspring.error_code", _code_of(response))
+                return response
 
     audit = engine.audit
     if audit is not None and audited(op):  # (auth on: who changed what, see _audit)

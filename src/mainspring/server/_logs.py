@@ -4,7 +4,8 @@ pipeline, with what a line is about as fields of its own.
 A line logged while a transition of a run is under way carries the run's ``namespace``, ``workflow_id`` and
 ``run_id`` (the transition core sets ``RUN`` for its extent, and tasks it starts inherit it); one logged
 while an HTTP request is served carries its ``request_id`` (the caller's ``X-Request-Id`` if it sent a sane
-one, else one the server makes; the answer carries it back in the same header). Fields a call passes with
+one, else one the server makes; the answer carries it back in the same header); one logged within a span of a
+server that traces (``--otlp-endpoint``, ``_tracing``) carries its ``trace_id``. Fields a call passes with
 ``extra=`` (``task_queue``, ``session_id``, ``operation``, ...) are kept too.
 """
 
@@ -15,6 +16,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,8 @@ __all__ = ["REQUEST_ID", "RUN", "JsonFormatter", "about", "configure_logging", "
 #: The request being served (its id), and the run a transition is changing, in this task's context.
 REQUEST_ID: ContextVar[str | None] = ContextVar("mainspring_request_id", default=None)
 RUN: ContextVar[ExecutionRecord | None] = ContextVar("mainspring_run", default=None)
+#: The current span's trace id, when the server traces (``_tracing`` sets it); None: it does not.
+trace_id: Callable[[], str | None] | None = None
 
 #: Extra fields kept from a record (``log.warning(..., extra={...})``), besides the context's.
 _FIELDS = ("namespace", "workflow_id", "run_id", "task_queue", "session_id", "identity", "operation", "code")
@@ -64,6 +68,10 @@ class JsonFormatter(logging.Formatter):
         rid = REQUEST_ID.get()
         if rid is not None:
             out["request_id"] = rid
+        if trace_id is not None:
+            tid = trace_id()
+            if tid is not None:
+                out["trace_id"] = tid
         run = RUN.get()
         if run is not None:
             out["namespace"], out["workflow_id"], out["run_id"] = run.namespace, run.workflow_id, run.run_id

@@ -200,6 +200,15 @@ class Server:
                 s.listen(2048)
         self.engine.address = self.address
         metrics = self._start_metrics()
+        if self.config.otlp_endpoint is not None:
+            from ._tracing import ServerTracing  # (OpenTelemetry is loaded only for a server that traces)
+
+            try:
+                self.engine.tracing = ServerTracing(self.config.otlp_endpoint)
+            except MainspringError as e:
+                await self.store.close()
+                self._close_sockets()
+                raise ServerStartError(str(e)) from None
         self.engine.started_at = self.engine.clock.now()
         try:
             await self.engine.start()
@@ -298,6 +307,8 @@ class Server:
                 watch.cancel()
             await self.engine.stop()
             await self.store.close()
+            if self.engine.tracing is not None:
+                await asyncio.to_thread(self.engine.tracing.shutdown)  # (exports the last spans: a POST)
 
     def _start_metrics(self) -> Metrics | None:
         """Count for Prometheus, if a metrics port is set: the engine, its store and its closes report."""

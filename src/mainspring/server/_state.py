@@ -194,6 +194,8 @@ class ActivityInfo:
     #: Its worker let go of the started attempt: it is completed from elsewhere (async completion).
     #: Stored as started, so a restart neither hands it out again nor forgets its timeouts.
     completing_async: bool = False
+    #: The ScheduleActivity command's header (``api.headers``), handed out with each attempt; None: it had none.
+    header: dict[str, Any] | None = None
     # --- memory only ---
     session_id: str | None = None
 
@@ -227,6 +229,7 @@ class ActivityInfo:
             "lid": self.last_identity,
             **({"cr": self.cancel_requested_event_id} if self.cancel_requested_event_id else {}),
             **({"ac": True} if self.completing_async else {}),
+            **({"hdr": self.header} if self.header is not None else {}),
         }
 
     @classmethod
@@ -276,6 +279,7 @@ class ActivityInfo:
             last_identity=lid,
             cancel_requested_event_id=_integer(d, "cr", "cancel request event id") if "cr" in d else 0,
             completing_async=d.get("ac") is True,
+            header=_object(d["hdr"], "header") if "hdr" in d else None,
         )
 
 

@@ -12,7 +12,7 @@ import signal
 import socket
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from concurrent.futures import Executor
 from datetime import timedelta
 from typing import Any, cast
@@ -25,6 +25,7 @@ from ..api.names import check_id
 from ..client import Client
 from ..client._channel import Channel
 from ..errors import RPCError, ServerUnavailableError, TLSError
+from ..interceptors import Call, CallKind, Interceptor
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
 from ..workflow._deadlock import DeadlockWatchdog
 from ..workflow._instance import WorkflowInstance
@@ -198,6 +199,8 @@ class Worker:
         #: Interrupts workflow code that runs longer than this without yielding (``workflow._deadlock``).
         #: Where this worker's metrics go (its client's runtime: ``mainspring.runtime``), or None.
         runtime = getattr(client, "runtime", None)
+        #: Its client's interceptors (``mainspring.interceptors``): around its runs and activities.
+        self._interceptors: tuple[Interceptor, ...] = tuple(getattr(client, "interceptors", ()))
         self._metrics = runtime.metrics if runtime is not None else None
         self._watchdog = (
             DeadlockWatchdog(deadlock_detection_timeout.total_seconds())
@@ -688,6 +691,7 @@ class Worker:
             replayed=replayed,
             replay_error=replay_error,
             failures=self._failures,
+            interceptors=self._interceptors,
         )
         if outcome.local is not None:
             outcome = await self._run_local_activities(task, outcome, received)
@@ -797,7 +801,12 @@ class Worker:
                 pending.extend(events)
                 if inst is None and pending and pending[0]["event_id"] == 1:
                     inst = replay_instance(
-                        task, pending[0], self._workflows, guard=self.deterministic_guard, watchdog=self._watchdog
+                        task,
+                        pending[0],
+                        self._workflows,
+                        guard=self.deterministic_guard,
+                        watchdog=self._watchdog,
+                        interceptors=self._interceptors,
                     )
                 if inst is None or error is not None:
                     continue
@@ -958,7 +967,10 @@ class Worker:
         metrics = self._metrics
         t0 = time.perf_counter()
         try:
-            kind, value = await self._runner.run(task, heartbeat)
+            if self._interceptors:
+                kind, value = await self._run_intercepted(task, heartbeat)
+            else:
+                kind, value = await self._runner.run(task, heartbeat)
             if metrics is not None:
                 activity_type = str(task.get("activity_type"))
                 metrics.activity.labels(self.task_queue, activity_type).observe(time.perf_counter() - t0)
@@ -976,6 +988,23 @@ class Worker:
             await self._report("release_activity_task", {"task_token": token})
         else:
             await self._report("fail_activity_task", {"task_token": token, "failure": value})
+
+    async def _run_intercepted(
+        self, task: dict[str, Any], heartbeat: Callable[[Any], Awaitable[None]]
+    ) -> tuple[str, Any]:
+        """Run an activity attempt within each interceptor's ``activity_call`` context (the first outermost)."""
+        call = Call(
+            CallKind.RUN_ACTIVITY,
+            str(task["activity_type"]),
+            str(task["workflow_id"]),
+            task.get("run_id"),
+            header=dict(task.get("header") or {}),
+            extra={"activity_id": task.get("activity_id")},
+        )
+        with contextlib.ExitStack() as stack:
+            for interceptor in self._interceptors:
+                stack.enter_context(interceptor.activity_call(call))
+            return await self._runner.run(task, heartbeat)
 
     async def _complete_activity(self, task: dict[str, Any], result: Any, lead: float = 0.0) -> None:
         """Report a result; if this worker holds the workflow, run it on the result in the same step."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from .._time import rfc3339
 from ..api.enums import EventType, WorkflowTaskFailedCause
 from ..errors import NondeterminismError, WorkflowCodeError, failure_to_dict
+from ..interceptors import Interceptor
 from ..workflow import WorkflowDefinition
 from ..workflow._children import parent_info
 from ..workflow._continue_as_new import chain_info
@@ -130,6 +132,7 @@ def replay_instance(
     *,
     guard: bool,
     watchdog: DeadlockWatchdog | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> WorkflowInstance | None:
     """A new instance of the task's workflow, to feed its history from ``first_event`` (its
     WorkflowExecutionStarted) a piece at a time; None if this worker does not run that type."""
@@ -148,7 +151,15 @@ def replay_instance(
     )
     inst = WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
     inst.watchdog = watchdog
+    if interceptors:
+        _intercept(inst, interceptors)
     return inst
+
+
+def _intercept(inst: WorkflowInstance, interceptors: Sequence[Interceptor]) -> None:
+    """Give a new instance its run's workflow interceptors (``mainspring.interceptors``)."""
+    made = (i.workflow_interceptor(inst.info) for i in interceptors)
+    inst.interceptors = [w for w in made if w is not None]
 
 
 def process_workflow_task(
@@ -163,12 +174,13 @@ def process_workflow_task(
     replayed: WorkflowInstance | None = None,
     replay_error: Exception | None = None,
     failures: FailureLog | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> TaskOutcome:
     """Advance the workflow with the task's events; never raises for workflow code problems.
 
     ``replayed``: the instance already fed the events before ``history`` (a long history replayed a
     page at a time as it was fetched); ``replay_error``: what feeding it raised, if it did;
-    ``failures``: whose failures were logged in full already."""
+    ``failures``: whose failures were logged in full already; ``interceptors``: the worker's, for a new instance."""
     run_id = task["run_id"]
     wtype = task["workflow_type"]
     d = definitions.get(wtype)
@@ -199,6 +211,8 @@ def process_workflow_task(
         )
         inst = WorkflowInstance(d, info, guard=guard)  # type: ignore[abstract]
         inst.watchdog = watchdog
+        if interceptors:
+            _intercept(inst, interceptors)
     try:
         if replay_error is not None:
             raise replay_error

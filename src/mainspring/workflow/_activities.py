@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ..api.enums import CommandType, EventType
 from ..converter import PayloadError, decode
 from ..errors import ActivityError, NondeterminismError, WorkflowCodeError, exception_from_failure
+from ..interceptors import CallKind
 from ._kinds import CommandEvent, EventHandler, describe_event
 
 if TYPE_CHECKING:
@@ -88,6 +89,8 @@ def schedule(inst: WorkflowInstance, call: ActivityCall) -> asyncio.Future[Any]:
 
     key = (_CMD_SCHEDULE, call.activity_type, activity_id)
     act.command = inst._add_command(body, key, bind)
+    if inst.interceptors:
+        inst.note_call(CallKind.START_ACTIVITY, call.activity_type, None, body)
     return fut
 
 

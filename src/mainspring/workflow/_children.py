@@ -34,6 +34,7 @@ from ..errors import (
     WorkflowCodeError,
     exception_from_failure,
 )
+from ..interceptors import CallKind
 from ..options import RetryPolicy, _Keywords
 from ._activities import CancellingFuture
 from ._definition import get_definition
@@ -386,6 +387,8 @@ def start_child(
         inst._children[event_id] = child
 
     child.command = inst._add_command(body, (_CMD_START, name, workflow_id), bind)
+    if inst.interceptors:
+        inst.note_call(CallKind.START_CHILD_WORKFLOW, name, None, body)
     return child.started
 
 

@@ -34,6 +34,7 @@ from typing import Any
 from ..api.enums import EventType
 from ..api.fields import MAX_SECONDS
 from ..errors import FailureError, NondeterminismError, WorkflowCodeError
+from ..interceptors import Call, CallKind, WorkflowInterceptor
 from . import _activities, _children, _guard, _local_activities, _patches, _timers, _updates
 from ._children import ParentInfo
 from ._deadlock import Activation, DeadlockWatchdog, Interrupt
@@ -248,6 +249,12 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         #: What fails the workflow when its code raises it (see ``is_failure``; a worker's
         #: ``workflow_failure_exception_types`` are in its definitions' already).
         self._failure_types: tuple[type[BaseException], ...] = (FailureError, *definition.failure_exception_types)
+        #: The worker's interceptors of this run (``mainspring.interceptors``; none by default), the header of
+        #: its start, and the calls its code made live in this activation that they are to be told of, each with
+        #: the command it goes with (None: none), told once the code is blocked (``_tell_interceptors``).
+        self.interceptors: list[WorkflowInterceptor] = []
+        self.start_header: dict[str, Any] | None = None
+        self._calls: list[tuple[Call, dict[str, Any] | None]] = []
 
     @property
     def random(self) -> random.Random:
@@ -321,7 +328,34 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
                 if handler is not None:
                     handler(self, ev)
             self.last_event_id = event_id
+        if self._calls:
+            self._tell_interceptors()
         return [c.body for c in self._pending]
+
+    def note_call(
+        self, kind: CallKind, name: str, header: dict[str, Any] | None, command: dict[str, Any] | None
+    ) -> None:
+        """Keep a call the code made for the interceptors, if it runs live (a replay tells them nothing: its
+        calls were told when they were made). ``command``: its command's body, which gets their header."""
+        if self.replaying:
+            return
+        info = self.info
+        self._calls.append((Call(kind, name, info.workflow_id, info.run_id, header=dict(header or {})), command))
+
+    def _tell_interceptors(self) -> None:
+        """Tell the interceptors of the calls kept, the run's start first, and put the headers they made on the
+        commands. Outside the workflow's code (and its guard): they may read clocks and draw random ids."""
+        calls, self._calls = self._calls, []
+        calls.sort(key=lambda c: c[0].kind is not CallKind.RUN_WORKFLOW)  # stable: the rest in order
+        for call, command in calls:
+            call.extra = {"start_header": self.start_header or {}}
+            for interceptor in self.interceptors:
+                try:
+                    interceptor.workflow_call(call)
+                except Exception:  # an interceptor's bug must not fail the workflow task
+                    log.exception("interceptor %r failed on %s:%s", interceptor, call.kind.value, call.name)
+            if command is not None and call.header:
+                command["header"] = call.header
 
     def _deliver_updates(self, updates: list[dict[str, Any]], *, validate: bool) -> None:
         # First in the ready queue, so that the task's AcceptUpdate commands come before any other (the
@@ -602,6 +636,8 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         (not returned here: a task of many local activities in a row would copy them all each time)."""
         _local_activities.resolve(self, outcomes)
         self._run_ready()
+        if self._calls:
+            self._tell_interceptors()
 
     def pending_commands(self) -> list[dict[str, Any]]:
         """The commands the code issued that history has not confirmed yet: this task's, for the server."""

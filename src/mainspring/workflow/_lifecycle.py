@@ -15,6 +15,7 @@ from .._validation import describe_input_error, schema_error
 from ..api.enums import CommandType, EventType
 from ..converter import PayloadError, decode, encode
 from ..errors import ApplicationError, CancelledError, failure_to_dict
+from ..interceptors import CallKind
 from . import _continue_as_new, _signals, _updates
 from ._kinds import CommandEvent, EventHandler
 
@@ -64,11 +65,15 @@ def _json_or_repr(value: Any) -> Any:
 
 def _started(inst: WorkflowInstance, ev: dict[str, Any]) -> None:
     raw_input = ev["attributes"].get("input")
+    if inst.interceptors:
+        inst.start_header = ev["attributes"].get("header")
     inst._main = inst.create_task(_run_main(inst, raw_input), name=f"workflow {inst.info.workflow_type}")
 
 
 async def _run_main(inst: WorkflowInstance, raw_input: Any) -> None:
     d = inst.definition
+    if inst.interceptors:  # told once: only the run's first workflow task runs this live
+        inst.note_call(CallKind.RUN_WORKFLOW, d.name, inst.start_header, None)
     try:
         args: list[Any] = [inst.context]
         if d.takes_input:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..api.enums import EventType
 from ..converter import PayloadError, decode
+from ..interceptors import CallKind
 from ._handlers import SIGNAL, HandlerDefinition
 from ._kinds import CommandEvent, EventHandler
 from ._runtime_handlers import lookup
@@ -36,6 +37,9 @@ def _signaled(inst: WorkflowInstance, ev: dict[str, Any]) -> None:
         else:
             inst._signal_buffer.setdefault(name, []).append(raw)
         return
+    if inst.interceptors:
+        # Told when the handler is given it, in the task that delivers it (``replaying`` is that task's then).
+        inst.call_soon(inst.note_call, CallKind.HANDLE_SIGNAL, name, attrs.get("header"), None)
     inst.call_soon(deliver, inst, name, raw)
 
 

@@ -54,6 +54,7 @@ def _apply_schedule(t: Transition, cmd: m.ScheduleActivityCommand, completed_id:
             "heartbeat_timeout": cmd.heartbeat_timeout,
             "retry_policy": retry,
             "workflow_task_completed_event_id": completed_id,
+            **({"header": cmd.header} if cmd.header is not None else {}),
         },
     )
     act = ActivityInfo(
@@ -69,6 +70,7 @@ def _apply_schedule(t: Transition, cmd: m.ScheduleActivityCommand, completed_id:
         retry=retry,
         scheduled_time=now,
         attempt_scheduled_time=now,
+        header=cmd.header,
     )
     ex.state.add_activity(act)
     # Handed out once the transition is durable. A command that closes the workflow later in the same

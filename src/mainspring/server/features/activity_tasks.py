@@ -133,6 +133,8 @@ class ActivityTasks:
             "start_to_close_timeout": act.start_to_close,
             "heartbeat_timeout": act.heartbeat,
         }
+        if act.header is not None:
+            task["header"] = act.header
         if input_from_command:
             del task["input"]
             task["input_from_command"] = True

@@ -101,6 +101,7 @@ _OPTION_ATTRIBUTES = {
     "retry_policy": "retry_policy",
     "id_reuse_policy": "workflow_id_reuse_policy",
     "memo": "memo",
+    "header": "header",  # (``api.headers``: the parent's interceptors', carried to the child's start)
 }
 _OPTIONS = frozenset(_OPTION_ATTRIBUTES)
 

@@ -40,6 +40,8 @@ def started_attributes(req: m.StartWorkflowRequest) -> dict[str, Any]:
         attrs["first_workflow_task_backoff"] = req.start_delay
     if req.task_timeout is not None:
         attrs["workflow_task_timeout"] = req.task_timeout
+    if req.header is not None:
+        attrs["header"] = req.header  # (``api.headers``: for the worker, never read here)
     return attrs
 
 

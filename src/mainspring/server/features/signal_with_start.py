@@ -167,12 +167,13 @@ class SignalWithStart:
             start_delay=req.start_delay,
             memo=req.memo,
             task_timeout=req.task_timeout,
+            header=req.header,
         )
 
     @staticmethod
     def _recorder(req: msg.SignalWithStartWorkflowRequest, identity: str) -> Callable[[Transition], None]:
         def record(t: Transition) -> None:
-            e = record_signal(t, req.signal_name, req.signal_input, identity, req.request_id)
+            e = record_signal(t, req.signal_name, req.signal_input, identity, req.request_id, req.header)
             assert e.event_id == SIGNAL_EVENT_OF_A_START
 
         return record

@@ -137,7 +137,7 @@ class Signals:
                 if ex.writing is not None:
                     await asyncio.shield(ex.writing)
                 return {**answer, "event_id": st.signal_requests[req.request_id], "duplicate": True}
-            e = record_signal(t, req.signal_name, req.input, identity, req.request_id)
+            e = record_signal(t, req.signal_name, req.input, identity, req.request_id, req.header)
             t.wake()
             # A burst of signals to one run shares group commits: each is answered once durable, but the
             # next is recorded while the one before is being written.
@@ -146,12 +146,21 @@ class Signals:
         return {**answer, "event_id": e.event_id, "duplicate": False}
 
 
-def record_signal(t: Transition, name: str, payload: Any, identity: str, request_id: str | None) -> HistoryEvent:
+def record_signal(
+    t: Transition,
+    name: str,
+    payload: Any,
+    identity: str,
+    request_id: str | None,
+    header: dict[str, Any] | None = None,
+) -> HistoryEvent:
     """Append the WorkflowExecutionSignaled event of a signal, and keep its request id with the run (the
-    caller wakes the workflow)."""
+    caller wakes the workflow). ``header``: the signal's (``api.headers``), recorded only if it has one."""
     attrs: dict[str, Any] = {"signal_name": name, "input": payload, "identity": identity}
     if request_id is not None:
         attrs["request_id"] = request_id
+    if header is not None:
+        attrs["header"] = header
     e = t.append(EventType.WORKFLOW_EXECUTION_SIGNALED, attrs)
     if request_id is not None:
         t.ex.state.add_signal_request(request_id, e.event_id)

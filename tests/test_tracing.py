@@ -1,0 +1,288 @@
+"""OpenTelemetry tracing (``mainspring.contrib.opentelemetry``, ``server start --otlp-endpoint``) against a real
+server: the SDK's spans recorded by the OpenTelemetry SDK's in-memory exporter (the client and an in-process
+worker share one tracer provider), the server's received by an OTLP/HTTP collector stand-in (an HTTP server
+that records what is POSTed to /v1/traces).
+
+- a workflow that runs an activity, receives a signal and starts a child makes one trace with Temporal's span
+  names and parent links, with the sticky cache and with every task replayed from the whole history (no second
+  RunWorkflow span either way);
+- without an interceptor no header is sent: the stored events have none;
+- a server with tracing on exports a span per operation, continuing the caller's trace, and its JSON logs
+  carry the trace id.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from inprocess import eventually, running_worker
+from mainspring import Client, activity, workflow
+from mainspring.contrib.opentelemetry import TracingInterceptor
+from mainspring.worker import Replayer, WorkflowHistory
+from support import ServerProcess, free_port
+
+CACHE_SIZES = pytest.mark.parametrize("cache", [1000, 0], ids=["cached", "replaying"])
+
+
+@activity.defn
+async def shout(text: str) -> str:
+    return text.upper()
+
+
+@workflow.defn
+async def exclaim(ctx: workflow.Context, text: str) -> str:
+    return text + "!"
+
+
+@workflow.defn
+class Traced:
+    def __init__(self) -> None:
+        self.word: str | None = None
+
+    @workflow.run
+    async def run(self, ctx: workflow.Context, text: str) -> str:
+        loud = await ctx.execute_activity(shout, text, start_to_close_timeout=timedelta(seconds=10))
+        await ctx.wait_condition(lambda: self.word is not None)
+        child = await ctx.execute_child_workflow(exclaim, loud, id=f"{ctx.info.workflow_id}-child")
+        return f"{child} {self.word}"
+
+    @workflow.signal
+    def proceed(self, word: str) -> None:
+        self.word = word
+
+
+def _recorder() -> tuple[InMemorySpanExporter, TracerProvider]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter, provider
+
+
+async def _run_traced(client: Client, cache: int) -> tuple[str, str]:
+    """Run a Traced workflow to its end; its id and result."""
+    tq = f"tq-{uuid.uuid4().hex[:8]}"
+    wid = f"wf-{uuid.uuid4().hex[:8]}"
+    async with running_worker(client, tq, workflows=[Traced, exclaim], activities=[shout], max_cached_workflows=cache):
+        handle = await client.start_workflow(Traced.run, "hi", id=wid, task_queue=tq)
+
+        async def activity_done() -> bool:
+            events = await handle.fetch_history()
+            return any(e["event_type"] == "ActivityTaskCompleted" for e in events)
+
+        await eventually(activity_done, what="the activity to complete")
+        await handle.signal(Traced.proceed, "now")
+        result = await handle.result()
+    return wid, result
+
+
+def _one(spans: list[ReadableSpan], name: str) -> ReadableSpan:
+    found = [s for s in spans if s.name == name]
+    assert len(found) == 1, f"{len(found)} spans named {name!r} in {sorted(s.name for s in spans)}"
+    return found[0]
+
+
+def _parent_of(span: ReadableSpan) -> int | None:
+    return span.parent.span_id if span.parent is not None else None
+
+
+def _id(span: ReadableSpan) -> int:
+    assert span.context is not None
+    return span.context.span_id
+
+
+@CACHE_SIZES
+async def test_a_workflow_its_activity_signal_and_child_make_one_trace(server: ServerProcess, cache: int) -> None:
+    exporter, provider = _recorder()
+    tracer = provider.get_tracer("test")
+    async with await Client.connect(server.address, interceptors=[TracingInterceptor(tracer)]) as client:
+        with tracer.start_as_current_span("test") as root:
+            wid, result = await _run_traced(client, cache)
+        assert result == "HI! now"
+        handle = client.get_workflow_handle(wid)
+        history = await handle.fetch_history()
+    spans = list(exporter.get_finished_spans())
+    names = sorted(s.name for s in spans)
+    assert names == sorted(
+        [
+            "test",
+            "StartWorkflow:Traced",
+            "RunWorkflow:Traced",
+            "StartActivity:shout",
+            "RunActivity:shout",
+            "SignalWorkflow:proceed",
+            "HandleSignal:proceed",
+            "StartChildWorkflow:exclaim",
+            "RunWorkflow:exclaim",
+        ]
+    ), "each span once: a replay of the run makes none"
+    assert {s.context.trace_id for s in spans if s.context is not None} == {root.get_span_context().trace_id}
+
+    start = _one(spans, "StartWorkflow:Traced")
+    run = _one(spans, "RunWorkflow:Traced")
+    assert _parent_of(start) == root.get_span_context().span_id
+    assert _parent_of(run) == _id(start)
+    assert _parent_of(_one(spans, "StartActivity:shout")) == _id(run)  # scheduled in the run's first task
+    assert _parent_of(_one(spans, "RunActivity:shout")) == _id(_one(spans, "StartActivity:shout"))
+    signal, handled = _one(spans, "SignalWorkflow:proceed"), _one(spans, "HandleSignal:proceed")
+    assert _parent_of(handled) == _id(signal)
+    child_start = _one(spans, "StartChildWorkflow:exclaim")
+    # A later task: with the cache, the copy of the run that made RunWorkflow; replaying, a copy rebuilt from
+    # history, for which the start's span stands in (no RunWorkflow span is made twice).
+    assert _parent_of(child_start) == (_id(run) if cache else _id(start))
+    assert [link.context.span_id for link in handled.links] == [_id(run) if cache else _id(start)]
+    assert _parent_of(_one(spans, "RunWorkflow:exclaim")) == _id(child_start)
+    assert run.attributes is not None and run.attributes["temporalWorkflowID"] == wid
+
+    # The context travels in the stored events' header, as Temporal's does.
+    headers = {e["event_type"]: e["attributes"].get("header") for e in history if "header" in e["attributes"]}
+    assert set(headers) == {
+        "WorkflowExecutionStarted",
+        "ActivityTaskScheduled",
+        "WorkflowExecutionSignaled",
+        "StartChildWorkflowExecutionInitiated",
+    }
+    assert headers["WorkflowExecutionStarted"]["_tracer-data"]["traceparent"].startswith("00-")
+
+    # A history recorded with tracing replays without it (the header is no part of what replay compares), and
+    # the replay makes no span.
+    before = len(exporter.get_finished_spans())
+    replayed = await Replayer(workflows=[Traced, exclaim]).replay_workflow(WorkflowHistory(wid, history))
+    assert replayed.replay_failure is None
+    assert len(exporter.get_finished_spans()) == before
+
+
+async def test_a_worker_restart_makes_no_second_run_span(server: ServerProcess) -> None:
+    # The run's first task on one worker, the rest on a new one (a new process would be the same: the new
+    # worker rebuilds the run from its history).
+    exporter, provider = _recorder()
+    tracer = provider.get_tracer("test")
+    tq, wid = f"tq-{uuid.uuid4().hex[:8]}", f"wf-{uuid.uuid4().hex[:8]}"
+    async with await Client.connect(server.address, interceptors=[TracingInterceptor(tracer)]) as client:
+        async with running_worker(client, tq, workflows=[Traced, exclaim], activities=[shout]):
+            handle = await client.start_workflow(Traced.run, "hi", id=wid, task_queue=tq)
+
+            async def waiting() -> bool:
+                events = await handle.fetch_history()
+                return sum(e["event_type"] == "WorkflowTaskCompleted" for e in events) >= 2
+
+            await eventually(waiting, what="the run to wait for its signal")
+        async with running_worker(client, tq, workflows=[Traced, exclaim], activities=[shout]):
+            await handle.signal(Traced.proceed, "later")
+            assert await handle.result() == "HI! later"
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert names.count("RunWorkflow:Traced") == 1
+    assert names.count("HandleSignal:proceed") == 1
+    assert names.count("RunWorkflow:exclaim") == 1
+
+
+async def test_without_an_interceptor_no_header_is_sent_or_stored(client: Client) -> None:
+    wid, result = await _run_traced(client, 1000)
+    assert result == "HI! now"
+    history = await client.get_workflow_handle(wid).fetch_history()
+    child = await client.get_workflow_handle(f"{wid}-child").fetch_history()
+    assert [e["event_type"] for e in history + child if "header" in e["attributes"]] == []
+
+
+# --- the server's spans ------------------------------------------------------------------------------------------
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP collector stand-in: records the spans POSTed to /v1/traces (protobuf)."""
+
+    spans: list[Any]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.path == "/v1/traces":
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            for resource in request.resource_spans:
+                service = {a.key: a.value.string_value for a in resource.resource.attributes}.get("service.name")
+                for scope in resource.scope_spans:
+                    self.spans.extend((service, span) for span in scope.spans)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[str, list[Any]]]:
+    handler = type("Collector", (_Collector,), {"spans": []})
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", handler.spans
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+async def test_a_server_with_tracing_on_exports_a_span_per_operation(
+    tmp_path: Path, collector: tuple[str, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, received = collector
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")  # export within a tenth of a second
+    log = tmp_path / "server.log"
+    server = ServerProcess(
+        tmp_path / "mainspring.db",
+        extra_args=["--otlp-endpoint", url, "--log-format", "json", "--log-level", "debug"],
+        log_path=log,
+    ).start()
+    exporter, provider = _recorder()
+    try:
+        async with await Client.connect(
+            server.address, interceptors=[TracingInterceptor(provider.get_tracer("test"))]
+        ) as client:
+            wid, result = await _run_traced(client, 1000)
+            assert result == "HI! now"
+            async with await Client.connect(server.address) as plain:  # no interceptor: a trace of its own
+                await plain.get_workflow_handle(wid).describe()
+
+            def names() -> set[str]:
+                return {span.name for _, span in received}
+
+            async def exported() -> bool:
+                return {"start_workflow", "signal_workflow", "complete_workflow_task"} <= names()
+
+            await eventually(exported, what="the server's spans")
+    finally:
+        server.stop()
+    ours = {s.name: s for s in exporter.get_finished_spans()}
+    start = ours["StartWorkflow:Traced"]
+    assert start.context is not None
+    by_name = {span.name: span for _, span in received}
+    assert {service for service, _ in received} == {"mainspring-server"}
+    # The start's span continues the client's: same trace, the client's span its parent.
+    served = by_name["start_workflow"]
+    assert int.from_bytes(served.trace_id, "big") == start.context.trace_id
+    assert int.from_bytes(served.parent_span_id, "big") == start.context.span_id
+    attributes = {a.key: a.value.string_value for a in served.attributes}
+    assert attributes["mainspring.transport"] == "channel"
+    # Workers' polls and heartbeats make none.
+    assert not {n for n in by_name if n.startswith("poll_") or n == "heartbeat_session"}
+    # The plain client's describe (HTTP) made a span with no parent.
+    assert by_name["describe_workflow"].parent_span_id == b""
+    # A log line written within a span carries its trace id: the signal's, recorded in the signal's trace.
+    signal = ours["SignalWorkflow:proceed"]
+    assert signal.context is not None
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    recorded = [line for line in lines if line["message"].startswith("signal 'proceed' recorded")]
+    assert [line.get("trace_id") for line in recorded] == [f"{signal.context.trace_id:032x}"]
