@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from inprocess import eventually, running_worker
 from mainspring import Client, activity, workflow
 from mainspring.contrib.opentelemetry import TracingInterceptor
-from mainspring.worker import Replayer, WorkflowHistory
+from mainspring.worker import Replayer, Worker, WorkflowHistory
 from support import ServerProcess, free_port
 
 CACHE_SIZES = pytest.mark.parametrize("cache", [1000, 0], ids=["cached", "replaying"])
@@ -286,3 +286,18 @@ async def test_a_server_with_tracing_on_exports_a_span_per_operation(
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     recorded = [line for line in lines if line["message"].startswith("signal 'proceed' recorded")]
     assert [line.get("trace_id") for line in recorded] == [f"{signal.context.trace_id:032x}"]
+
+
+async def test_a_worker_takes_interceptors_of_its_own(server: ServerProcess) -> None:
+    # As Temporal's Worker(interceptors=...): the client is plain, the worker's runs and activities are traced.
+    exporter, provider = _recorder()
+    tracer = provider.get_tracer("test")
+    tq, wid = f"tq-{uuid.uuid4().hex[:8]}", f"wf-{uuid.uuid4().hex[:8]}"
+    async with await Client.connect(server.address) as client:
+        worker = Worker(
+            client, task_queue=tq, workflows=[exclaim], activities=[shout], interceptors=[TracingInterceptor(tracer)]
+        )
+        async with worker:
+            assert await client.execute_workflow(exclaim, "hey", id=wid, task_queue=tq)
+    names = sorted(s.name for s in exporter.get_finished_spans())
+    assert "RunWorkflow:exclaim" in names and "StartWorkflow:exclaim" not in names, names

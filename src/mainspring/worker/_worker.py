@@ -122,6 +122,8 @@ class Worker:
     that fail any of its workflows (or an update) when the workflow's code raises one, besides each
     workflow's own ``@workflow.defn(failure_exception_types=...)``; by default such an exception fails only
     the workflow task, which is retried.
+    ``interceptors``: called around its workflow runs and activities, after those of its client's
+    (``mainspring.interceptors``; ``mainspring.contrib.opentelemetry.TracingInterceptor``).
     """
 
     def __init__(
@@ -145,6 +147,7 @@ class Worker:
         shared_state_manager: SharedStateManager | None = None,
         build_id: str | None = None,
         versioning: VersioningBehavior | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         problem = check_id("task queue", task_queue)
         if problem:
@@ -199,8 +202,9 @@ class Worker:
         #: Interrupts workflow code that runs longer than this without yielding (``workflow._deadlock``).
         #: Where this worker's metrics go (its client's runtime: ``mainspring.runtime``), or None.
         runtime = getattr(client, "runtime", None)
-        #: Its client's interceptors (``mainspring.interceptors``): around its runs and activities.
-        self._interceptors: tuple[Interceptor, ...] = tuple(getattr(client, "interceptors", ()))
+        #: Its client's interceptors (``mainspring.interceptors``), then its own (``interceptors=``, as
+        #: Temporal's ``Worker`` takes them): around its runs and activities.
+        self._interceptors: tuple[Interceptor, ...] = (*getattr(client, "interceptors", ()), *interceptors)
         self._metrics = runtime.metrics if runtime is not None else None
         self._watchdog = (
             DeadlockWatchdog(deadlock_detection_timeout.total_seconds())
