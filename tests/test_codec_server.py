@@ -198,3 +198,42 @@ async def test_the_cli_prints_stored_payloads_and_says_so_or_decodes_them_throug
     assert unfit.returncode == 1 and "no payload codec is configured" in unfit.stdout, unfit.stdout + unfit.stderr
     down = run_cli("workflow", "describe", "-w", wid, "--codec-endpoint", "http://127.0.0.1:9", address=server.address)
     assert down.returncode != 0 and "could not reach the codec server" in down.stderr
+
+
+def test_with_an_auth_server_it_decodes_only_for_the_roles_that_may_see(tmp_path: Path) -> None:
+    from support import first_api_key, make_api_key
+
+    server = ServerProcess(tmp_path / "auth.db", extra_args=["--auth", "api-key", "--namespace", "other"]).start()
+    port = free_port()
+    args = ["codec-server", "--codec", "codec:EncryptionCodec", "--port", str(port), "--auth-server", server.address]
+    with open(tmp_path / "codec.log", "ab") as out:
+        proc = subprocess.Popen(
+            [PYTHON, "-m", "mainspring", *args], cwd=EXAMPLES / "encryption", stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(url + "/health", timeout=1).status_code == 200, 20, what="the codec server")
+        admin = first_api_key(server)
+        reader = make_api_key(server, admin, "default", "reader")
+        writer = make_api_key(server, admin, "default", "writer")
+        other = make_api_key(server, admin, "other", "admin")
+        clear = {"payloads": [{"metadata": {"encoding": _b64(b"json/plain")}, "data": _b64(b'"card 4242"')}]}
+
+        def call(what: str, key: str | None, body: dict[str, object], namespace: str = "default") -> httpx.Response:
+            headers = {"x-namespace": namespace, **({"authorization": f"Bearer {key}"} if key else {})}
+            return httpx.post(f"{url}/{what}", json=body, headers=headers, timeout=30)
+
+        encoded = call("encode", writer, clear)
+        assert encoded.status_code == 200, encoded.text
+        assert call("encode", reader, clear).status_code == 403  # a reader sends nothing
+        decoded = call("decode", reader, encoded.json())
+        assert decoded.status_code == 200 and decoded.json() == clear
+        for key, status in ((None, 401), ("msk_" + "0" * 12 + "_" + "A" * 43, 401), (other, 403)):
+            refused = call("decode", key, encoded.json())
+            assert refused.status_code == status, (key, refused.text)
+            assert "4242" not in refused.text
+        assert call("decode", other, encoded.json(), namespace="other").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        server.stop()

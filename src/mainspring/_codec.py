@@ -147,10 +147,15 @@ class RemoteCodec(PayloadCodec):
     """A codec server's ``/encode`` and ``/decode`` (Temporal's codec-server protocol), as a ``PayloadCodec``:
     what the CLI decodes through, for users allowed to see clear text, without holding the keys itself."""
 
-    def __init__(self, endpoint: str, *, namespace: str = "default", timeout: float = 10.0) -> None:
+    def __init__(
+        self, endpoint: str, *, namespace: str = "default", timeout: float = 10.0, api_key: str | None = None
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.namespace = namespace
         self.timeout = timeout
+        #: Sent as ``Authorization: Bearer``: a codec server started with ``--auth-server`` lets only callers
+        #: that server knows, with a role in the namespace, see clear text.
+        self.api_key = api_key
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         return await self._post("encode", payloads)
@@ -164,6 +169,8 @@ class RemoteCodec(PayloadCodec):
         url = f"{self.endpoint}/{what}"
         body = {"payloads": [payload_json(p) for p in payloads]}
         headers = {"X-Namespace": self.namespace, "Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
         try:
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,

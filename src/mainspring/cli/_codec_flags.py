@@ -29,11 +29,11 @@ def codec_endpoint_option(fn: F) -> F:
     )(fn)
 
 
-def remote_wire_codec(endpoint: str, namespace: str) -> Any:
-    """A ``WireCodec`` over the codec server at ``endpoint``."""
+def remote_wire_codec(endpoint: str, namespace: str, api_key: str | None = None) -> Any:
+    """A ``WireCodec`` over the codec server at ``endpoint`` (the command's API key goes with each call)."""
     from .._codec import RemoteCodec, WireCodec
 
-    return WireCodec(RemoteCodec(endpoint, namespace=namespace))
+    return WireCodec(RemoteCodec(endpoint, namespace=namespace, api_key=api_key))
 
 
 def note_encoded(data: Any) -> None:
@@ -51,7 +51,7 @@ def note_encoded(data: Any) -> None:
     )
 
 
-def decoded(data: Any, endpoint: str | None, namespace: str) -> Any:
+def decoded(data: Any, endpoint: str | None, namespace: str, api_key: str | None = None) -> Any:
     """``data`` with its encoded payloads decoded through ``endpoint`` (blocking); without one, ``data``
     as it is, noted (``note_encoded``)."""
     if endpoint is None:
@@ -63,4 +63,4 @@ def decoded(data: Any, endpoint: str | None, namespace: str) -> Any:
         return data  # nothing to decode: no need for asyncio and aiohttp
     import asyncio
 
-    return asyncio.run(remote_wire_codec(endpoint, namespace).decode_body(data))
+    return asyncio.run(remote_wire_codec(endpoint, namespace, api_key).decode_body(data))

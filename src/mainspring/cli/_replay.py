@@ -146,7 +146,9 @@ def replay(
         from .._codec import RemoteCodec
         from ..converter import DataConverter
 
-        converter = DataConverter(payload_codec=RemoteCodec(codec_endpoint, namespace=api.namespace))
+        converter = DataConverter(
+            payload_codec=RemoteCodec(codec_endpoint, namespace=api.namespace, api_key=api.api_key)
+        )
     replayer = Replayer(workflows=_workflows(modules), namespace=api.namespace, data_converter=converter)
     histories = [_from_file(f) for f in files]
     if workflow_type is not None or workflow_id is not None or query is not None:

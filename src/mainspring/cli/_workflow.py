@@ -285,7 +285,7 @@ async def result(
 ) -> int:
     """Wait for a workflow to close and print its result as JSON (exit 5 if it failed)."""
     if codec_endpoint is not None:
-        client.transport.codec = remote_wire_codec(codec_endpoint, client.namespace)
+        client.transport.codec = remote_wire_codec(codec_endpoint, client.namespace, client.api_key)
     if run_id is None:
         # Follow the newest run as of now (and name it in the output), not whichever run is newest later.
         run_id = (await client.get_workflow_handle(workflow_id).describe()).run_id
@@ -321,7 +321,7 @@ def _handler_names(handlers: list[dict[str, Any]]) -> str:
 def describe(api: Api, workflow_id: str, run_id: str | None, codec_endpoint: str | None, output: str) -> None:
     """Show a workflow's status, timing, input, result or failure, and pending work."""
     d = api.get(api.path("/workflows/describe"), {"workflow_id": workflow_id, "run_id": run_id})
-    d = decoded(d, codec_endpoint, api.namespace)
+    d = decoded(d, codec_endpoint, api.namespace, api.api_key)
     if output == "json":
         echo_json(d)
         return
@@ -461,7 +461,7 @@ def history_events(api: Api, workflow_id: str, run_id: str | None) -> list[dict[
 @run_sync
 def show(api: Api, workflow_id: str, run_id: str | None, codec_endpoint: str | None, output: str) -> None:
     """Print a workflow's event history."""
-    events = decoded(history_events(api, workflow_id, run_id), codec_endpoint, api.namespace)
+    events = decoded(history_events(api, workflow_id, run_id), codec_endpoint, api.namespace, api.api_key)
     if output == "json":
         echo_json({"events": events})
         return

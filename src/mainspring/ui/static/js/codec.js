@@ -54,6 +54,9 @@ codecEndpoint();
 async function post(endpoint, what, payloads, namespace) {
   const response = await fetch(`${endpoint}/${what}`, {
     method: "POST",
+    // The session cookie goes along to a codec server on this host (cookies are not per port), which may
+    // ask the Mainspring server who it is before it decodes (codec-server --auth-server).
+    credentials: "include",
     headers: { "content-type": "application/json", "x-namespace": namespace },
     body: JSON.stringify({ payloads }),
   });
