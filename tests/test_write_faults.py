@@ -363,3 +363,46 @@ async def test_a_build_whose_first_sighting_cannot_be_written_still_registers(tm
         assert builds == ["2.0"]
         queue = (await http.get(f"{server.url}{NS}/task-queues", params={"name": "q"})).json()["task_queues"][0]
         assert [b["build_id"] for b in queue["builds"] if b["current"]] == ["2.0"]
+
+
+async def test_audit_entries_and_keys_that_cannot_be_written_are_kept_or_refused(tmp_path: Path) -> None:
+    """With auth on and the disk full for the audit log: the calls it records go on, their entries wait in
+    memory and are written once the disk is back; a key whose write fails is refused (503), not half made."""
+    from support import first_api_key
+
+    with tmpfs(tmp_path / "fs", "16m") as fs:
+        args = ["--headless", "--auth", "api-key"]
+        server = ServerProcess(fs / "m.db", log_path=tmp_path / "server.log", extra_args=args).start()
+        try:
+            admin = {"authorization": f"Bearer {first_api_key(server)}"}
+            async with httpx.AsyncClient(timeout=30, headers=admin) as http:
+                fault = WriteFault(fs, fs / "m.db", "audit_log", "1=1")
+                try:
+                    wid = new_id()
+                    body = {"workflow_id": wid, "workflow_type": "t", "task_queue": "q"}
+                    assert (await http.post(f"{server.url}{NS}/workflows", json=body)).status_code == 201
+
+                    async def complained() -> bool:
+                        return "could not write 1 audit entries" in server.log()
+
+                    await eventually(complained, timeout=30, what="the audit write to fail")
+                finally:
+                    fault.clear()
+                fault = WriteFault(fs, fs / "m.db", "api_keys", "1=1")
+                try:
+                    made = await http.post(
+                        f"{server.url}/api/v1/api-keys", json={"name": "n", "namespace": "default", "role": "reader"}
+                    )
+                    assert made.status_code == 503, made.text
+                finally:
+                    fault.clear()
+                listed = (await http.get(f"{server.url}/api/v1/api-keys")).json()["keys"]
+                assert [k["name"] for k in listed] == ["first-admin"]  # the refused key was not made
+
+                async def written() -> bool:
+                    got = (await http.get(f"{server.url}/api/v1/audit")).json()["entries"]
+                    return any(e["target"] == wid and e["operation"] == "start_workflow" for e in got)
+
+                await eventually(written, timeout=30, what="the held audit entry to be written")
+        finally:
+            server.stop()
