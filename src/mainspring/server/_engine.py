@@ -55,6 +55,7 @@ from .features.continue_as_new import next_run_id
 from .features.deletion import Deletion
 from .features.queries import Queries
 from .features.reset import Reset, reset_from
+from .features.schedules import Schedules
 from .features.signal_with_start import SignalWithStart
 from .features.signals import HandlerSchemas, Signals
 from .features.start_policies import StartPolicies, refused_running
@@ -97,6 +98,7 @@ class Engine(EngineCore):
         self.deletion = Deletion(self, self.cancellation)
         self.async_completion = AsyncCompletion(self, self.activity_tasks)
         self.reset = Reset(self)
+        self.schedules = Schedules(self, self._start, self.cancellation)
         #: Who may call (``--auth``): the API keys and the UI's sessions (see ``_auth``).
         self.auth = Authenticator(store, config.auth, config.oidc)
         #: Who changed what (``_audit``): kept when the server checks who calls, else None (nothing paid).
@@ -112,6 +114,7 @@ class Engine(EngineCore):
         self._namespaces = {n.name for n in await self.store.list_namespaces()}
         await self._recover()
         self.timers.start()
+        await self.schedules.start()  # after the timers: each schedule's first look may start runs
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_sessions(), name="mainspring-sessions")
         self._watcher = asyncio.get_running_loop().create_task(self.admission.watch(), name="mainspring-load")
 
