@@ -13,6 +13,7 @@ from ._cluster import cluster
 from ._common import EXIT_CODES_HELP, EXIT_INTERRUPTED
 from ._namespace import namespace
 from ._operator import operator
+from ._schedule import schedule
 from ._server import server
 from ._store import store
 from ._task_queue import task_queue
@@ -35,6 +36,7 @@ cli.add_command(task_queue)
 cli.add_command(store)
 cli.add_command(cluster)
 cli.add_command(operator)
+cli.add_command(schedule)
 
 
 def _json_output(argv: list[str]) -> bool:

@@ -84,6 +84,8 @@ def _new_info(now: float) -> dict[str, Any]:
         "created_at": now,
         "last_updated_at": None,
         "last_time": now,
+        # The user's changes (create, update, pause...), not the scheduler's writes: update's conflict token.
+        "revision": 1,
     }
 
 
@@ -166,10 +168,11 @@ class Schedules:
         self.core._check_payload("the schedule's workflow input", req.schedule.action.input)
 
         def change(doc: dict[str, Any], version: int, now: float) -> None:
-            if req.conflict_token is not None and req.conflict_token != version:
+            revision = doc["info"].get("revision", 1)
+            if req.conflict_token is not None and req.conflict_token != revision:
                 raise AlreadyStartedError(
                     f"schedule {req.schedule_id!r} changed since it was described (conflict token "
-                    f"{req.conflict_token}, now {version}): describe it again and make the update on that",
+                    f"{req.conflict_token}, now {revision}): describe it again and make the update on that",
                     code="schedule_conflict",
                 )
             doc["schedule"] = req.schedule.model_dump(mode="json")
@@ -268,6 +271,7 @@ class Schedules:
                 now = self.core.clock.now()
                 if change is not None:
                     change(doc, row.version, now)
+                    doc["info"]["revision"] = doc["info"].get("revision", 1) + 1
                 again = await self._act(key, doc, now)
                 new = StoredSchedule(row.namespace, row.schedule_id, json.dumps(doc), row.version + 1)
                 if await self.core.store.update_schedule(new, row.version):
@@ -461,5 +465,5 @@ class Schedules:
                 "created_at": info["created_at"],
                 "last_updated_at": info["last_updated_at"],
             },
-            "conflict_token": row.version,
+            "conflict_token": info.get("revision", 1),
         }
