@@ -173,6 +173,7 @@ EXPORTS: dict[str, list[str]] = {
         "run_server",
     ],
     "mainspring.storage": [
+        "AuditEntry",
         "ConditionFailedError",
         "CopyError",
         "CopyProgress",
@@ -194,6 +195,7 @@ EXPORTS: dict[str, list[str]] = {
         "StoredEvent",
         "StoredKey",
         "StoredRun",
+        "StoredSchedule",
         "StoredSchema",
         "copy_store",
         "copy_urls",
