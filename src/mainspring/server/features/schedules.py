@@ -414,7 +414,10 @@ class Schedules:
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
         try:
-            run_id, _ = await self._start(key[0], m.StartWorkflowRequest.model_validate(body))
+            run_id, created = await self._start(key[0], m.StartWorkflowRequest.model_validate(body))
+            if not created:  # this request id's run, made before a restart: it may have closed since
+                rec = await self.core._find(key[0], workflow_id, run_id)
+                return workflow_id, run_id, rec.status is WorkflowStatus.RUNNING
             return workflow_id, run_id, True
         except AlreadyStartedError as e:
             # Started before (by this schedule before a restart, or its retry): that run is this time's.
