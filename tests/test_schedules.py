@@ -551,3 +551,38 @@ async def test_a_client_of_a_real_server_creates_and_lists(tmp_path: Path) -> No
             assert [e.id async for e in client.list_schedules()] == ["c"]
     finally:
         server.stop()
+
+
+# --- Temporal's older cron workflows ----------------------------------------------------------------------
+
+
+@workflow.defn
+async def quick(ctx: workflow.Context, n: int) -> int:
+    return n * 2
+
+
+async def test_cron_schedule_makes_a_chain_of_runs_of_one_workflow_id_at_the_cron_times() -> None:
+    async with WorkflowEnvironment.start_time_skipping() as env, Worker(env.client, task_queue="tq", workflows=[quick]):
+        handle = await env.client.start_workflow(quick, 21, id="cron-wf", task_queue="tq", cron_schedule="0 * * * *")
+        first_run = handle.run_id
+
+        async def runs() -> list[Any]:
+            return [r async for r in env.client.list_workflows(workflow_id="cron-wf", limit=100)]
+
+        deadline = time.monotonic() + 20
+        while len(chain := await runs()) < 4:
+            assert time.monotonic() < deadline, chain
+            await asyncio.sleep(0.01)
+        # Newest first: one waiting for its hour, the ones before completed, each with the same input.
+        assert chain[-1].run_id == first_run
+        assert [r.status.value for r in chain[1:]] == ["COMPLETED"] * (len(chain) - 1)
+        assert chain[0].status.value in ("RUNNING", "COMPLETED")
+        # Each run's first workflow task waited for its hour; each completed with its result and named the next run.
+        history = await env.client.get_workflow_handle("cron-wf", run_id=chain[1].run_id).fetch_history()
+        assert history[0]["attributes"]["first_workflow_task_backoff"] > 0
+        assert history[0]["attributes"]["continued_execution_run_id"] == chain[2].run_id
+        assert history[-1]["attributes"]["result"] == 42
+        assert history[-1]["attributes"]["new_execution_run_id"] == chain[0].run_id
+        await env.client.get_workflow_handle("cron-wf").terminate(reason="enough")  # ends the chain
+        with pytest.raises(InvalidArgumentError, match="'61 \\* \\* \\* \\*' is not valid"):
+            await env.client.start_workflow(quick, 1, id="cron-bad", task_queue="tq", cron_schedule="61 * * * *")

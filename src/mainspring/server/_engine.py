@@ -52,6 +52,7 @@ from .features.async_completion import AsyncCompletion
 from .features.cancellation import Cancellation
 from .features.child_workflows import ChildWorkflows
 from .features.continue_as_new import next_run_id
+from .features.cron_workflows import CronWorkflows, with_first_delay
 from .features.deletion import Deletion
 from .features.queries import Queries
 from .features.reset import Reset, reset_from
@@ -92,6 +93,7 @@ class Engine(EngineCore):
         self.signal_with_start = SignalWithStart(self, self.signals, self._start)
         timers.register(self)
         self.workflow_timeouts = workflow_timeouts.WorkflowTimeouts(self)
+        self.cron_workflows = CronWorkflows(self)  # after workflow_timeouts: a retry comes before the next cron run
         self.child_workflows = ChildWorkflows(self)
         self.on_successor(run_options.inherit)
         self.start_policies = StartPolicies(self, self.cancellation)
@@ -185,6 +187,7 @@ class Engine(EngineCore):
         """Start a run; returns (run_id, created). A repeated ``request_id`` returns the same run."""
         self.check_namespace(namespace)
         self._check_payload("the workflow input", req.input)
+        req = with_first_delay(req, self.clock.now())  # a cron workflow's first run waits for its first time
         ticket = self.admission.admit("starts")
         try:
             return await self._start(namespace, req)
