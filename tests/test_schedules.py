@@ -202,6 +202,7 @@ async def test_limited_actions_stop_after_remaining_actions() -> None:
         (ScheduleOverlapPolicy.ALLOW_ALL, 3, 0),  # all three run side by side
         (ScheduleOverlapPolicy.BUFFER_ONE, 2, 1),  # 2h waits for 1h's run; 3h is skipped (one buffered at most)
         (ScheduleOverlapPolicy.BUFFER_ALL, 3, 0),  # each waits for the one before
+        (ScheduleOverlapPolicy.CANCEL_OTHER, 3, 0),  # each cancels the one before, and starts once it has closed
     ],
 )
 async def test_overlap_policies(overlap: ScheduleOverlapPolicy, actions: int, skipped: int) -> None:
@@ -239,6 +240,13 @@ async def test_overlap_policies(overlap: ScheduleOverlapPolicy, actions: int, sk
         if overlap is ScheduleOverlapPolicy.BUFFER_ALL:
             assert due == [first, first + HOUR, first + 2 * HOUR]
             assert started[2] >= first + timedelta(minutes=300)
+        if overlap is ScheduleOverlapPolicy.CANCEL_OTHER:
+            statuses = [
+                (await env.client.get_workflow_handle(a.action.workflow_id).describe()).status.value
+                for a in d.info.recent_actions
+            ]
+            assert statuses == ["CANCELED", "CANCELED", "COMPLETED"]
+            assert [s - t < timedelta(seconds=5) for s, t in zip(started, due, strict=True)] == [True] * 3
         if overlap is ScheduleOverlapPolicy.ALLOW_ALL:
             assert [s - t < timedelta(seconds=5) for s, t in zip(started, due, strict=True)] == [True] * 3
 
