@@ -51,6 +51,7 @@ PG_E2E=(
   tests/test_continue_as_new.py
   tests/test_workflow_timeouts.py
   tests/test_auth.py               # API keys, roles, the audit log: kept in the shared store
+  tests/test_schedules.py          # schedules: a SIGKILLed server fires each time once, catch-up after downtime
 )
 if [ "$#" -eq 0 ]; then
   echo "== pytest, end to end on PostgreSQL"

@@ -193,6 +193,7 @@ def _to_old_format(db: Path) -> None:
         conn.execute("DROP TABLE worker_builds")  # added by migration 6
         conn.execute("DROP TABLE api_keys")  # added by migration 7
         conn.execute("DROP TABLE audit_log")
+        conn.execute("DROP TABLE schedules")  # added by migration 8
         conn.execute("DELETE FROM schema_migrations WHERE version >= 4")
         conn.commit()
 

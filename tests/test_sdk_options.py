@@ -64,6 +64,7 @@ def test_start_workflow_options() -> None:
         "start_delay": timedelta | None,
         "memo": Mapping[str, Any] | None,
         "task_timeout": timedelta | None,
+        "cron_schedule": str | None,
         # the workflow's lifetime
         "execution_timeout": timedelta | None,
         "run_timeout": timedelta | None,

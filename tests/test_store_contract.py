@@ -424,6 +424,35 @@ async def test_api_keys_and_the_audit_log(opener: Opener, store_url: str) -> Non
     assert len(await store.read_audit(["default", "other"], None, 2)) == 2
 
 
+async def test_schedules_are_created_once_updated_on_their_version_listed_and_deleted(opener: Opener) -> None:
+    from mainspring.storage import StoredSchedule
+
+    store = await opener()
+    a = StoredSchedule("default", "nightly", '{"n": 1}', 1)
+    assert await store.create_schedule(a)
+    assert not await store.create_schedule(dataclasses.replace(a, body='{"n": 99}'))  # the id is taken
+    assert await store.get_schedule("default", "nightly") == a
+    assert await store.create_schedule(StoredSchedule("other", "nightly", "{}", 1))  # ids are per namespace
+    assert await store.create_schedule(StoredSchedule("default", "hourly", "{}", 1))
+    # Conditional on the stored version: a writer that read version 1 after another wrote 2 is refused.
+    assert await store.update_schedule(dataclasses.replace(a, body='{"n": 2}', version=2), 1)
+    assert not await store.update_schedule(dataclasses.replace(a, body='{"n": 3}', version=2), 1)
+    assert not await store.update_schedule(StoredSchedule("default", "nope", "{}", 2), 1)
+    assert await store.get_schedule("default", "nightly") == StoredSchedule("default", "nightly", '{"n": 2}', 2)
+    assert [s.schedule_id for s in await store.list_schedules("default")] == ["hourly", "nightly"]
+    assert [(s.namespace, s.schedule_id) for s in await store.list_schedules(None)] == [
+        ("default", "hourly"),
+        ("default", "nightly"),
+        ("other", "nightly"),
+    ]
+    assert await store.delete_schedule("default", "hourly")
+    assert not await store.delete_schedule("default", "hourly")
+    await store.close()
+    store = await opener()  # durable
+    assert [s.schedule_id for s in await store.list_schedules("default")] == ["nightly"]
+    assert await store.get_schedule("default", "hourly") is None
+
+
 # --- PostgreSQL: schema, ownership, faults -------------------------------------------------------------
 
 

@@ -46,6 +46,9 @@ def start_options_body(options: Mapping[str, Any]) -> dict[str, Any]:
     memo = options.get("memo")
     if memo is not None:
         body["memo"] = _memo(memo)
+    cron = options.get("cron_schedule")
+    if cron is not None:
+        body["cron_schedule"] = cron
     return body
 
 

@@ -162,6 +162,10 @@ class StartWorkflowOptions(TypedDict, total=False):
     memo: Mapping[str, Any] | None
     #: How long a worker has to complete each workflow task of the run (1 to 120 s; default the server's, 10 s).
     task_timeout: timedelta | None
+    #: Temporal's older cron workflows: a cron expression (UTC). The first run waits for its first time, and each
+    #: run that completes, fails or times out is followed by a new run of the same id at the next time. For new
+    #: code, prefer a schedule (``client.create_schedule``).
+    cron_schedule: str | None
 
 
 # --- checks made when a call runs, read from the declarations above ---------------------------------------

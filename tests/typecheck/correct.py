@@ -53,6 +53,7 @@ from mainspring import (
 )
 from mainspring.client import (
     AsyncActivityHandle,
+    ScheduleActionStartWorkflow,
     WithStartWorkflowOperation,
     WorkflowIDConflictPolicy,
     WorkflowUpdateHandle,
@@ -480,3 +481,14 @@ async def local_activities(ctx: workflow.Context, greeting: Greeting) -> None:
         Reply,
     )
     assert_type(await workflow.raise_cause(ctx.execute_activity(tick, start_to_close_timeout=FIVE_SECONDS)), str)
+
+
+def schedule_actions() -> None:
+    by_function = ScheduleActionStartWorkflow(
+        greeting_workflow, G, id="s", task_queue="q", run_timeout=timedelta(seconds=5)
+    )
+    assert_type(by_function, ScheduleActionStartWorkflow[Reply])
+    assert_type(ScheduleActionStartWorkflow(ticking_workflow, id="s", task_queue="q"), ScheduleActionStartWorkflow[str])
+    assert_type(
+        ScheduleActionStartWorkflow("any-type", {"x": 1}, id="s", task_queue="q"), ScheduleActionStartWorkflow[Any]
+    )

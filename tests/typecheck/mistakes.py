@@ -52,7 +52,7 @@ from mainspring import (
     activity,
     workflow,
 )
-from mainspring.client import WithStartWorkflowOperation
+from mainspring.client import ScheduleActionStartWorkflow, WithStartWorkflowOperation
 from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
 
 T = FIVE_SECONDS
@@ -396,3 +396,13 @@ async def reset_mistakes(client: Client) -> None:
     await handle.reset(event_id=4, reapply_exclude=["Signals"])  # type-error
     await handle.reset(4)  # type-error
     n: int = await handle.reset(event_id=4)  # type-error
+
+
+def schedule_mistakes() -> None:
+    # A schedule's action takes the workflow's input as start_workflow does, and its options by name and type.
+    ScheduleActionStartWorkflow(greeting_workflow, ORDER, id="s", task_queue="q")  # type-error
+    ScheduleActionStartWorkflow(greeting_workflow, id="s", task_queue="q")  # type-error
+    ScheduleActionStartWorkflow(ticking_workflow, G, id="s", task_queue="q")  # type-error
+    ScheduleActionStartWorkflow(CartWorkflow.run, Item("x"), id="s", task_queue="q")  # type-error
+    ScheduleActionStartWorkflow(greeting_workflow, G, task_queue="q")  # type-error
+    ScheduleActionStartWorkflow(greeting_workflow, G, id="s", task_queue="q", run_timeout=5)  # type-error

@@ -394,6 +394,12 @@ class StartWorkflowRequest(_Model):
     memo: MemoField = None
     task_timeout: TaskTimeoutField = None
     header: HeaderField = None
+    # Temporal's older cron workflows (``server.features.cron_workflows``).
+    cron_schedule: ShortText | None = Field(
+        default=None,
+        description="A cron expression (UTC): the first run waits for its first time, and each run that completes, "
+        "fails or times out is followed by a new run of the same workflow id at the next time.",
+    )
 
 
 class StartWorkflowResponse(_Model):

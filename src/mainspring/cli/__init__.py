@@ -14,6 +14,7 @@ from ._codec_server import codec_server
 from ._common import EXIT_CODES_HELP, EXIT_INTERRUPTED
 from ._namespace import namespace
 from ._operator import operator
+from ._schedule import schedule
 from ._server import server
 from ._store import store
 from ._task_queue import task_queue
@@ -39,6 +40,7 @@ cli.add_command(operator)
 # Temporal's CLI spells it `temporal operator namespace create`: the same group, under both names.
 operator.add_command(namespace)
 cli.add_command(codec_server)
+cli.add_command(schedule)
 
 
 def _json_output(argv: list[str]) -> bool:

@@ -31,6 +31,7 @@ from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._intercepting import intercepted
 from ._listing import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
 from ._retry import retrying as _retrying
+from ._schedules import ScheduleClient
 from ._stuck import StuckWatch
 from ._tls import TLSConfig, tls_from_env
 from ._transport import Transport, outcome_unknown
@@ -87,7 +88,7 @@ def _start_signal(options: dict[str, Any]) -> tuple[str, Any] | None:
     return name, payload
 
 
-class Client:
+class Client(ScheduleClient):
     """A connection to a Mainspring server, for one namespace.
 
     ``await Client.connect()`` uses ``$MAINSPRING_ADDRESS`` or localhost:7233. The connection is

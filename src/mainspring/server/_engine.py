@@ -52,9 +52,11 @@ from .features.async_completion import AsyncCompletion
 from .features.cancellation import Cancellation
 from .features.child_workflows import ChildWorkflows
 from .features.continue_as_new import next_run_id
+from .features.cron_workflows import CronWorkflows, with_first_delay
 from .features.deletion import Deletion
 from .features.queries import Queries
 from .features.reset import Reset, reset_from
+from .features.schedules import Schedules
 from .features.signal_with_start import SignalWithStart
 from .features.signals import HandlerSchemas, Signals
 from .features.start_policies import StartPolicies, refused_running
@@ -91,12 +93,14 @@ class Engine(EngineCore):
         self.signal_with_start = SignalWithStart(self, self.signals, self._start)
         timers.register(self)
         self.workflow_timeouts = workflow_timeouts.WorkflowTimeouts(self)
+        self.cron_workflows = CronWorkflows(self)  # after workflow_timeouts: a retry comes before the next cron run
         self.child_workflows = ChildWorkflows(self)
         self.on_successor(run_options.inherit)
         self.start_policies = StartPolicies(self, self.cancellation)
         self.deletion = Deletion(self, self.cancellation)
         self.async_completion = AsyncCompletion(self, self.activity_tasks)
         self.reset = Reset(self)
+        self.schedules = Schedules(self, self._start, self.cancellation)
         #: Who may call (``--auth``): the API keys and the UI's sessions (see ``_auth``).
         self.auth = Authenticator(store, config.auth, config.oidc)
         #: Who changed what (``_audit``): kept when the server checks who calls, else None (nothing paid).
@@ -112,6 +116,7 @@ class Engine(EngineCore):
         self._namespaces = {n.name for n in await self.store.list_namespaces()}
         await self._recover()
         self.timers.start()
+        await self.schedules.start()  # after the timers: each schedule's first look may start runs
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_sessions(), name="mainspring-sessions")
         self._watcher = asyncio.get_running_loop().create_task(self.admission.watch(), name="mainspring-load")
 
@@ -182,6 +187,7 @@ class Engine(EngineCore):
         """Start a run; returns (run_id, created). A repeated ``request_id`` returns the same run."""
         self.check_namespace(namespace)
         self._check_payload("the workflow input", req.input)
+        req = with_first_delay(req, self.clock.now())  # a cron workflow's first run waits for its first time
         ticket = self.admission.admit("starts")
         try:
             return await self._start(namespace, req)

@@ -23,6 +23,7 @@ from .._visibility._ast import MAX_QUERY_LENGTH, VisibilityQuery
 from ..api import activity_completion as ac
 from ..api import messages as msg
 from ..api import models as m
+from ..api import schedules as sc
 from ..api.enums import WorkflowStatus
 from ..api.fields import MAX_EVENT_ID, MAX_SECONDS, MAX_UNIX_TIME
 from ..api.names import ID_PATTERN, MAX_ID_LENGTH, check_id, check_namespace
@@ -538,6 +539,113 @@ def _heartbeat_activity(engine: Engine, c: Caller, b: ac.HeartbeatActivityReques
 def _report_activity_cancellation(engine: Engine, c: Caller, b: ac.ReportActivityCancellationRequest) -> Awaitable[Any]:
     return engine.async_completion.report_cancellation(c.namespace, b)
 
+
+# --- schedules (``features.schedules``) ---------------------------------------------------------------------
+
+
+def _schedule_id(c: Caller) -> str:
+    value = c.query.get("schedule_id")
+    if not value:
+        raise InvalidArgumentError("query parameter 'schedule_id' is required", code="invalid_argument")
+    problem = check_id("schedule id", value)
+    if problem:
+        raise InvalidArgumentError(f"query parameter 'schedule_id': {problem}", code="invalid_argument")
+    return value
+
+
+async def _create_schedule(engine: Engine, c: Caller, b: sc.CreateScheduleRequest) -> Any:
+    return await engine.schedules.create(c.namespace, b)
+
+
+async def _describe_schedule(engine: Engine, c: Caller, b: None) -> Any:
+    return await engine.schedules.describe(c.namespace, _schedule_id(c))
+
+
+async def _list_schedules(engine: Engine, c: Caller, b: None) -> Any:
+    return await engine.schedules.list_all(c.namespace)
+
+
+async def _update_schedule(engine: Engine, c: Caller, b: sc.UpdateScheduleRequest) -> Any:
+    return await engine.schedules.update(c.namespace, b)
+
+
+async def _patch_schedule(engine: Engine, c: Caller, b: sc.PatchScheduleRequest) -> Any:
+    return await engine.schedules.patch(c.namespace, b)
+
+
+async def _delete_schedule(engine: Engine, c: Caller, b: sc.DeleteScheduleRequest) -> Any:
+    return await engine.schedules.delete(c.namespace, b.schedule_id)
+
+
+_SCHEDULE_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "create_schedule",
+        "Create a schedule: a workflow started at each due time of its spec (intervals, cron expressions, "
+        "calendars, in a time zone), each run's workflow id the action's id and the due time. 400 "
+        "invalid_schedule naming what is wrong for a spec that is refused or never fires; 409 "
+        "schedule_already_running if the id exists",
+        _create_schedule,
+        request=sc.CreateScheduleRequest,
+        answer=sc.ScheduleDescriptionModel,
+        http=Http("POST", _NS + "/schedules", status=201, also=((409, "A schedule of this id exists"),)),
+        tag="schedules",
+        access=Access.WRITE,
+    ),
+    Operation(
+        "list_schedules",
+        "The namespace's schedules, by id, each described",
+        _list_schedules,
+        answer=sc.ListSchedulesResponse,
+        http=Http("GET", _NS + "/schedules"),
+        tag="schedules",
+        access=Access.READ,
+    ),
+    Operation(
+        "describe_schedule",
+        "A schedule: its spec, action, policy and state, and what it did (counts, running and recent actions, "
+        "next action times)",
+        _describe_schedule,
+        answer=sc.ScheduleDescriptionModel,
+        http=Http(
+            "GET",
+            _NS + "/schedules/describe",
+            query=(Query("schedule_id", "string", "The schedule id.", required=True, schema=_ID),),
+        ),
+        tag="schedules",
+        access=Access.READ,
+    ),
+    Operation(
+        "update_schedule",
+        "Replace a schedule's spec, action, policy and state (what it did is kept); with conflict_token, only "
+        "if it has not changed since it was described (409 schedule_conflict)",
+        _update_schedule,
+        request=sc.UpdateScheduleRequest,
+        answer=sc.ScheduleDescriptionModel,
+        http=Http("POST", _NS + "/schedules/update", also=((409, "The schedule changed since conflict_token"),)),
+        tag="schedules",
+        access=Access.WRITE,
+    ),
+    Operation(
+        "patch_schedule",
+        "Pause or unpause a schedule (with a note), trigger its action now, or backfill the due times of a span",
+        _patch_schedule,
+        request=sc.PatchScheduleRequest,
+        answer=sc.ScheduleDescriptionModel,
+        http=Http("POST", _NS + "/schedules/patch"),
+        tag="schedules",
+        access=Access.WRITE,
+    ),
+    Operation(
+        "delete_schedule",
+        "Delete a schedule (the runs it started are left as they are)",
+        _delete_schedule,
+        request=sc.DeleteScheduleRequest,
+        answer=m.OkResponse,
+        http=Http("POST", _NS + "/schedules/delete"),
+        tag="schedules",
+        access=Access.WRITE,
+    ),
+)
 
 _BY_TOKEN_OR_IDS = (
     " (named by task_token, or by workflow_id, run_id and activity_id; 404 task_not_found for a token not of this "
@@ -1125,6 +1233,7 @@ OPERATIONS: tuple[Operation, ...] = (
         tag="activities",
         access=Access.COMPLETE_ACTIVITY,
     ),
+    *_SCHEDULE_OPERATIONS,
 )
 
 #: name -> operation.

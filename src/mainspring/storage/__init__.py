@@ -22,6 +22,7 @@ from ._base import (
     StoredEvent,
     StoredKey,
     StoredRun,
+    StoredSchedule,
     StoredSchema,
     StoreOwnershipError,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "StoredEvent",
     "StoredKey",
     "StoredRun",
+    "StoredSchedule",
     "StoredSchema",
     "copy_store",
     "copy_urls",

@@ -311,6 +311,19 @@ class AuditEntry:
 
 
 @dataclass(slots=True, frozen=True)
+class StoredSchedule:
+    """A schedule (``server.features.schedules``) as the store keeps it: its whole description as one JSON
+    document, opaque here (the engine owns its meaning), written on the condition of its ``version``."""
+
+    namespace: str
+    schedule_id: str
+    #: The schedule's JSON document: its spec, action, policy, state and what it has done.
+    body: str
+    #: Starts at 1 and grows by one with each write (``update_schedule`` is conditional on it).
+    version: int = 1
+
+
+@dataclass(slots=True, frozen=True)
 class StoreCounts:
     """How much a store holds, table by table: what a copy checks on both sides."""
 
@@ -511,6 +524,29 @@ class Store(abc.ABC):
     async def read_audit(self, namespaces: Sequence[str] | None, before: int | None, limit: int) -> list[AuditEntry]:
         """Up to ``limit`` entries, newest first, of ``namespaces`` (None: every namespace), with a ``seq``
         below ``before`` (None: from the newest)."""
+
+    # Schedules (``server.features.schedules``): one row each, rewritten whole on the condition of its version,
+    # so that two writers (two servers on one PostgreSQL store) cannot lose each other's changes.
+    @abc.abstractmethod
+    async def create_schedule(self, schedule: StoredSchedule) -> bool:
+        """Add ``schedule``; False (and nothing written) if its namespace already has one of its id."""
+
+    @abc.abstractmethod
+    async def get_schedule(self, namespace: str, schedule_id: str) -> StoredSchedule | None:
+        """The schedule, or None."""
+
+    @abc.abstractmethod
+    async def list_schedules(self, namespace: str | None) -> list[StoredSchedule]:
+        """The schedules of ``namespace`` (None: of every namespace), by namespace and id."""
+
+    @abc.abstractmethod
+    async def update_schedule(self, schedule: StoredSchedule, expected_version: int) -> bool:
+        """Replace the schedule's body and version with ``schedule``'s if its stored version is still
+        ``expected_version``; False (nothing written) if it is not, or if there is no such schedule."""
+
+    @abc.abstractmethod
+    async def delete_schedule(self, namespace: str, schedule_id: str) -> bool:
+        """Remove the schedule; False if there was none."""
 
     # Moving a whole store to another (``store copy``, see ``storage._copy``). Runs are read in pages by
     # run id, in byte order (the same order in every store), with their values as the stored text.

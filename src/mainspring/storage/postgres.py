@@ -56,6 +56,7 @@ from ._base import (
     StoredEvent,
     StoredKey,
     StoredRun,
+    StoredSchedule,
     StoredSchema,
 )
 from ._cluster import ClusterView, read_cluster
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresStore", "latest_schema_version", "redact"]
 
+_SCHEDULE_COLUMNS = "namespace, schedule_id, body, version"
 _AUDIT_COLUMNS = "at, namespace, principal, method, operation, target, peer, status, request_id, seq"
 _API_KEY_COLUMNS = "key_id, name, namespace, role, secret_hash, created_at, created_by, revoked_at"
 
@@ -782,6 +784,61 @@ class PostgresStore(Store):
 
         key: StoredApiKey | None = await self._enqueue(do)
         return key
+
+    async def create_schedule(self, schedule: StoredSchedule) -> bool:
+        async def do(cur: AsyncCursor[Any]) -> bool:
+            # RETURNING, not rowcount: a pipelined batch does not know its rowcount (see put_api_key).
+            await cur.execute(
+                "INSERT INTO schedules (namespace, schedule_id, body, version) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (namespace, schedule_id) DO NOTHING RETURNING version",
+                dataclasses.astuple(schedule),
+            )
+            return await cur.fetchone() is not None
+
+        created: bool = await self._enqueue(do)
+        return created
+
+    async def get_schedule(self, namespace: str, schedule_id: str) -> StoredSchedule | None:
+        rows = await self._read(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE namespace=%s AND schedule_id=%s",
+            (namespace, schedule_id),
+        )
+        return StoredSchedule(*rows[0]) if rows else None
+
+    async def list_schedules(self, namespace: str | None) -> list[StoredSchedule]:
+        if namespace is None:
+            rows = await self._read(
+                f'SELECT {_SCHEDULE_COLUMNS} FROM schedules ORDER BY namespace COLLATE "C", schedule_id COLLATE "C"'
+            )
+        else:
+            rows = await self._read(
+                f'SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE namespace=%s ORDER BY schedule_id COLLATE "C"',
+                (namespace,),
+            )
+        return [StoredSchedule(*r) for r in rows]
+
+    async def update_schedule(self, schedule: StoredSchedule, expected_version: int) -> bool:
+        async def do(cur: AsyncCursor[Any]) -> bool:
+            await cur.execute(
+                "UPDATE schedules SET body=%s, version=%s WHERE namespace=%s AND schedule_id=%s AND version=%s "
+                "RETURNING version",
+                (schedule.body, schedule.version, schedule.namespace, schedule.schedule_id, expected_version),
+            )
+            return await cur.fetchone() is not None
+
+        updated: bool = await self._enqueue(do)
+        return updated
+
+    async def delete_schedule(self, namespace: str, schedule_id: str) -> bool:
+        async def do(cur: AsyncCursor[Any]) -> bool:
+            await cur.execute(
+                "DELETE FROM schedules WHERE namespace=%s AND schedule_id=%s RETURNING version",
+                (namespace, schedule_id),
+            )
+            return await cur.fetchone() is not None
+
+        deleted: bool = await self._enqueue(do)
+        return deleted
 
     async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
         rows = [dataclasses.astuple(e)[:-1] for e in entries]

@@ -48,6 +48,7 @@ from ._base import (
     StoredEvent,
     StoredKey,
     StoredRun,
+    StoredSchedule,
     StoredSchema,
 )
 from ._page_process import PageProcess
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SQLiteStore", "latest_schema_version"]
 
+_SCHEDULE_COLUMNS = "namespace, schedule_id, body, version"
 _AUDIT_COLUMNS = "at, namespace, principal, method, operation, target, peer, status, request_id, seq"
 _API_KEY_COLUMNS = "key_id, name, namespace, role, secret_hash, created_at, created_by, revoked_at"
 
@@ -795,6 +797,51 @@ class SQLiteStore(Store):
 
         key: StoredApiKey | None = await self._submit(do)
         return key
+
+    async def create_schedule(self, schedule: StoredSchedule) -> bool:
+        def do(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO schedules (namespace, schedule_id, body, version) VALUES (?, ?, ?, ?)",
+                dataclasses.astuple(schedule),
+            )
+            return cur.rowcount == 1
+
+        created: bool = await self._submit(do)
+        return created
+
+    async def get_schedule(self, namespace: str, schedule_id: str) -> StoredSchedule | None:
+        rows = self._read(
+            f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE namespace=? AND schedule_id=?", (namespace, schedule_id)
+        )
+        return StoredSchedule(*rows[0]) if rows else None
+
+    async def list_schedules(self, namespace: str | None) -> list[StoredSchedule]:
+        if namespace is None:
+            rows = self._read(f"SELECT {_SCHEDULE_COLUMNS} FROM schedules ORDER BY namespace, schedule_id")
+        else:
+            rows = self._read(
+                f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE namespace=? ORDER BY schedule_id", (namespace,)
+            )
+        return [StoredSchedule(*r) for r in rows]
+
+    async def update_schedule(self, schedule: StoredSchedule, expected_version: int) -> bool:
+        def do(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE schedules SET body=?, version=? WHERE namespace=? AND schedule_id=? AND version=?",
+                (schedule.body, schedule.version, schedule.namespace, schedule.schedule_id, expected_version),
+            )
+            return cur.rowcount == 1
+
+        updated: bool = await self._submit(do)
+        return updated
+
+    async def delete_schedule(self, namespace: str, schedule_id: str) -> bool:
+        def do(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("DELETE FROM schedules WHERE namespace=? AND schedule_id=?", (namespace, schedule_id))
+            return cur.rowcount == 1
+
+        deleted: bool = await self._submit(do)
+        return deleted
 
     async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
         rows = [dataclasses.astuple(e)[:-1] for e in entries]

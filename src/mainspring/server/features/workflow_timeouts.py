@@ -52,7 +52,13 @@ def start_attributes(req: m.StartWorkflowRequest) -> dict[str, Any]:
 def started(t: Transition, req: m.StartWorkflowRequest) -> None:
     """A new workflow's first run is being created by ``t``: give it its lifetime, and arm its deadlines once
     the start is durable."""
-    if req.execution_timeout is None and req.run_timeout is None and req.retry_policy is None and req.memo is None:
+    if (
+        req.execution_timeout is None
+        and req.run_timeout is None
+        and req.retry_policy is None
+        and req.memo is None
+        and req.cron_schedule is None
+    ):
         return
     lifetime: dict[str, Any] = {
         "attempt": 1,
@@ -62,8 +68,10 @@ def started(t: Transition, req: m.StartWorkflowRequest) -> None:
         "run_deadline": t.now + req.run_timeout if req.run_timeout is not None else None,
         "retry": req.retry_policy.model_dump() if req.retry_policy is not None else None,
     }
-    if req.retry_policy is not None:
-        lifetime["input"] = req.input  # what each retry starts with
+    if req.retry_policy is not None or req.cron_schedule is not None:
+        lifetime["input"] = req.input  # what each retry (and each cron run) starts with
+    if req.cron_schedule is not None:
+        lifetime["cron"] = req.cron_schedule  # features.cron_workflows
     if req.memo is not None:
         lifetime["memo"] = req.memo  # the runs that follow keep it (as Temporal's do)
     _give(t, lifetime)

@@ -80,6 +80,7 @@ export const paths = {
     `/namespaces/${encodeURIComponent(ns)}/workflows/${encodeURIComponent(workflowId)}/${encodeURIComponent(runId)}`,
   taskQueues: (ns) => `/namespaces/${encodeURIComponent(ns)}/task-queues`,
   taskQueue: (ns, name) => `/namespaces/${encodeURIComponent(ns)}/task-queues/${encodeURIComponent(name)}`,
+  schedules: (ns) => `/namespaces/${encodeURIComponent(ns)}/schedules`,
   cluster: () => "/cluster",
 };
 

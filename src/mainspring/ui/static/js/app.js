@@ -11,6 +11,7 @@ import * as workflowsPage from "./pages/workflows.js";
 import * as runPage from "./pages/run.js";
 import * as taskQueuesPage from "./pages/task_queues.js";
 import * as clusterPage from "./pages/cluster.js";
+import * as schedulesPage from "./pages/schedules.js";
 
 // Path patterns, most specific last; ":name" segments are captured (already percent-decoded).
 const ROUTES = [
@@ -19,6 +20,7 @@ const ROUTES = [
   { parts: ["namespaces", ":ns", "workflows", ":workflowId", ":runId"], page: "workflows", mount: runPage.mount },
   { parts: ["namespaces", ":ns", "task-queues"], page: "task-queues", mount: taskQueuesPage.mount },
   { parts: ["namespaces", ":ns", "task-queues", ":name"], page: "task-queues", mount: taskQueuesPage.mount },
+  { parts: ["namespaces", ":ns", "schedules"], page: "schedules", mount: schedulesPage.mount },
   // The servers sharing the store: of no namespace (the chrome keeps the last one the user was in).
   { parts: ["cluster"], page: "cluster", mount: clusterPage.mount },
 ];
@@ -100,7 +102,8 @@ function render({ scroll = false } = {}) {
 function updateChrome(ns, page) {
   document.querySelectorAll("[data-nav]").forEach((a) => {
     const nav = a.dataset.nav;
-    const target = nav === "task-queues" ? paths.taskQueues(ns) : nav === "cluster" ? paths.cluster() : paths.workflows(ns);
+    const target =
+      nav === "task-queues" ? paths.taskQueues(ns) : nav === "schedules" ? paths.schedules(ns) : nav === "cluster" ? paths.cluster() : paths.workflows(ns);
     a.setAttribute("href", target);
     if (a.dataset.nav === page) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -136,7 +139,7 @@ function onNamespaceChange(event) {
   const ns = event.target.value;
   // The same kind of page in the other namespace; a run belongs to one namespace, so go to its list.
   const page = current ? current.route.page : "workflows";
-  navigate(page === "task-queues" ? paths.taskQueues(ns) : paths.workflows(ns));
+  navigate(page === "task-queues" ? paths.taskQueues(ns) : page === "schedules" ? paths.schedules(ns) : paths.workflows(ns));
 }
 
 function showZone() {
