@@ -358,6 +358,9 @@ async def test_describe_next_times_follow_the_time_zone() -> None:
             ScheduleSpec(cron_expressions=["0 * * * *"], time_zone_name="Mars/Olympus"),
             "unknown time zone 'Mars/Olympus'",
         ),
+        # A name too long for a file name (zoneinfo reads it as one): refused, not a 500.
+        (ScheduleSpec(cron_expressions=["0 * * * *"], time_zone_name="0" * 300), "unknown time zone '000"),
+        (ScheduleSpec(cron_expressions=["0 * * * *"], time_zone_name="../../../etc/passwd"), "unknown time zone"),
         (
             ScheduleSpec(
                 intervals=[ScheduleIntervalSpec(every=HOUR)],

@@ -120,8 +120,11 @@ class DueTimes:
             return UTC
         try:
             return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise _refuse(f"unknown time zone {name!r}: give an IANA name such as 'Europe/Paris' or 'UTC'") from None
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            # (OSError: zoneinfo looks the name up as a file, and a name of 300 characters is a file name too
+            # long for the system, which a fuzzer found to be a 500.)
+            shown = name if len(name) <= 80 else name[:77] + "..."
+            raise _refuse(f"unknown time zone {shown!r}: give an IANA name such as 'Europe/Paris' or 'UTC'") from None
 
     def _cron(self, text: str) -> _Cron:
         stripped = text.strip()
