@@ -218,3 +218,59 @@ def test_the_store_lease_a_standby_and_a_paused_holder(lease_db: str) -> None:
         await setup.close()
 
     asyncio.run(main())
+
+
+@pytest.mark.timeout(60)
+def test_a_holder_paused_inside_a_pipeline_is_cut_off_by_the_standby(lease_db: str) -> None:
+    """A session paused mid-pipeline (statements sent, no Sync) is "active" to PostgreSQL, so no idle
+    timeout ends it and its row lock would stall the takeover forever: the standby ends it itself."""
+    from mainspring.storage._pg_leases import StoreLease
+
+    opts = LeaseOptions(shards=1, duration=timedelta(seconds=1), renew_every=timedelta(seconds=0.3))
+
+    async def connect(node: str) -> Any:
+        conn = await psycopg.AsyncConnection.connect(lease_db, application_name=ShardLeases.backend_name(node))
+        await conn.execute(ShardLeases.session_settings(opts))
+        await conn.execute(LEASES_SCHEMA)
+        await conn.commit()
+        return conn
+
+    async def main() -> None:
+        a = StoreLease(lambda: connect("node-stuck"), "node-stuck", "a:7233", opts)
+        b = StoreLease(lambda: connect("node-standby"), "node-standby", "b:7233", opts)
+        await a.take(wait=False)
+        writer = await connect("node-stuck")
+        raw = writer.pgconn
+        raw.enter_pipeline_mode()
+        raw.send_query_params(b"BEGIN", None)
+        raw.send_query_params(b"SELECT 1 FROM shard_leases WHERE shard = 0 FOR UPDATE", None)
+        raw.flush()
+        assert a._renewer is not None
+        a._renewer.cancel()  # ... and the whole server is paused here, its pipeline half sent
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        await b.take(wait=True, timeout=20)
+        # Lapsed (1 s), then lapsed for a whole lease while locked (1 s more), then the next round.
+        assert loop.time() - t0 < 6
+        assert b.leases is not None and b.leases.held
+        check = await connect("node-check")
+        cur = await check.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            (ShardLeases.backend_name("node-stuck"),),
+        )
+        row = await cur.fetchone()
+        assert row is not None and row[0] == 0  # every session of the paused server was ended
+        await b.release()
+        for c in (check, writer):
+            await c.close()
+        if a.leases is not None:
+            await a.leases.conn.close()
+
+    asyncio.run(main())
+
+
+def test_a_long_node_id_still_names_its_sessions_within_postgres_limit() -> None:
+    assert ShardLeases.backend_name("host-1-abc") == "mainspring host-1-abc"
+    long_a = ShardLeases.backend_name("h" * 80 + "-1")
+    long_b = ShardLeases.backend_name("h" * 80 + "-2")
+    assert len(long_a.encode()) <= 63 and long_a != long_b

@@ -16,7 +16,11 @@ the writer's commit or rollback), so a write either commits before the new owner
 refused: a server paused past its lease (SIGSTOP, a long GC pause, a VM migration) cannot overwrite what a
 newer owner wrote. A server paused *inside* a transaction would keep the row locked and stall the takeover:
 ``session_settings()`` gives the store's connections an ``idle_in_transaction_session_timeout`` of one lease,
-so PostgreSQL ends that session, rolls its transaction back and frees the row.
+so PostgreSQL ends that session, rolls its transaction back and frees the row. That timeout does not
+apply to a session paused *inside a pipeline* (statements sent, the Sync not yet: PostgreSQL waits for the
+rest of the batch, "active", and no timeout ends the wait), so a server that finds a shard lapsed for more
+than a lease and still locked ends its owner's sessions itself (``_unstick``: ``pg_terminate_backend``, by
+the ``application_name`` each server gives its connections, ``backend_name``).
 
 Portable SQL only (plain rows, ``UPDATE ... RETURNING``, ``SELECT ... FOR UPDATE``, ``now()``): no advisory
 locks and no LISTEN/NOTIFY, which CockroachDB and YugabyteDB lack or implement differently, and which would
@@ -138,6 +142,16 @@ class ShardLeases:
         self.held: dict[int, int] = {}
 
     @staticmethod
+    def backend_name(node: str) -> str:
+        """The ``application_name`` of a server's connections: how another server finds the sessions of
+        one whose lease lapsed while they held its shard's row (``_unstick``). PostgreSQL keeps 63 bytes
+        of it; a node id too long for that is named by its hash instead."""
+        name = f"mainspring {node}"
+        if len(name.encode()) > 63:
+            name = f"mainspring {hashlib.sha256(node.encode()).hexdigest()[:32]}"
+        return name
+
+    @staticmethod
     def session_settings(options: LeaseOptions) -> str:
         """SQL to run on each connection of a store that fences its writes (see the module's docstring)."""
         ms = int(options.duration.total_seconds() * 1000)
@@ -209,16 +223,60 @@ class ShardLeases:
                 (room,),
             )
             free = [int(r[0]) for r in await cur.fetchall()]
-            if not free:
-                return set()
-            cur = await self.conn.execute(
-                "UPDATE shard_leases SET owner = %s, epoch = epoch + 1, expires_at = now() + %s, address = %s "
-                "WHERE shard = ANY(%s) RETURNING shard, epoch",
-                (self.node, self.options.duration, self.address, free),
-            )
-            taken = {int(shard): int(epoch) for shard, epoch in await cur.fetchall()}
+            # Fewer than wanted: some may be lapsed yet locked by a session of a paused owner (see _unstick).
+            stuck = await self._stuck_owners(free) if len(free) < room else set()
+            taken: dict[int, int] = {}
+            if free:
+                cur = await self.conn.execute(
+                    "UPDATE shard_leases SET owner = %s, epoch = epoch + 1, expires_at = now() + %s, address = %s "
+                    "WHERE shard = ANY(%s) RETURNING shard, epoch",
+                    (self.node, self.options.duration, self.address, free),
+                )
+                taken = {int(shard): int(epoch) for shard, epoch in await cur.fetchall()}
+        if stuck:
+            await self._unstick(stuck)
         self.held.update(taken)
         return set(taken)
+
+    async def _stuck_owners(self, free: list[int]) -> set[str]:
+        """Owners of shards lapsed for over a lease yet skipped as locked (not among ``free``, the ones just
+        locked): a session of theirs holds the row, as an idle transaction would have been ended by now."""
+        cur = await self.conn.execute(
+            "SELECT DISTINCT owner FROM shard_leases WHERE owner IS NOT NULL AND owner <> %s "
+            "AND expires_at <= now() - %s AND NOT shard = ANY(%s)",
+            (self.node, self.options.duration, free),
+        )
+        return {str(r[0]) for r in await cur.fetchall()}
+
+    async def _unstick(self, owners: set[str]) -> None:
+        """End the sessions of ``owners``, whose leases lapsed while one of their sessions kept the row
+        locked: their transactions roll back (nothing they had not committed is written), and the shards are
+        free at the next round. Needs the same database role or ``pg_signal_backend``; without it, says so."""
+        for owner in sorted(owners):
+            try:
+                cur = await self.conn.execute(
+                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name = %s AND pid <> pg_backend_pid()",
+                    (self.backend_name(owner),),
+                )
+                row = await cur.fetchone()
+                await self.conn.commit()
+            except Exception as e:  # psycopg.Error; its import is lazy
+                await self.conn.rollback()
+                log.warning(
+                    "server %s's lease lapsed but a session of its holds the row, and this server cannot end it "
+                    "(%s): grant this server's database role pg_signal_backend, or stop that server",
+                    owner,
+                    str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__,
+                )
+                continue
+            if row and row[0]:
+                log.warning(
+                    "server %s's lease lapsed while %d session(s) of its held the store's rows (paused?): "
+                    "ended them, so that its shards can be taken",
+                    owner,
+                    row[0],
+                )
 
     async def release(self, shards: set[int] | None = None) -> None:
         """Give shards back at once (all by default), so another server need not wait for them to lapse."""

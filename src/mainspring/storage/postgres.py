@@ -218,7 +218,10 @@ class PostgresStore(Store):
         psycopg = _driver()
         try:
             conn: AsyncConnection[Any] = await psycopg.AsyncConnection.connect(
-                self.url, autocommit=autocommit, connect_timeout=10, application_name="mainspring"
+                self.url,
+                autocommit=autocommit,
+                connect_timeout=10,
+                application_name=ShardLeases.backend_name(self.node),
             )
         except psycopg.Error as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -234,6 +237,15 @@ class PostgresStore(Store):
                 raise StorageError(f"cannot set up a connection to the database {redact(self.url)}: {e}") from None
         return conn
 
+    async def _abandon_open(self, conn: AsyncConnection[Any]) -> None:
+        """An ``open`` that failed (refused, cancelled, the database away): close every connection it made,
+        the lease's own included, so that nothing is left for the garbage collector to find open."""
+        await conn.close()
+        await self._close_readers()
+        if self._lease is not None:
+            await self._lease.release()
+            self._lease = None
+
     async def open(self) -> None:
         psycopg = _driver()
         conn = await self._connect()
@@ -248,12 +260,10 @@ class PostgresStore(Store):
             await self._lease.take(wait=self.standby)
             self._all_readers = [await self._connect(autocommit=True) for _ in range(_READERS)]
         except psycopg.Error as e:
-            await conn.close()
-            await self._close_readers()
+            await self._abandon_open(conn)
             raise StorageError(f"cannot open the database {redact(self.url)}: {e}") from None
         except BaseException:
-            await conn.close()
-            await self._close_readers()
+            await self._abandon_open(conn)
             raise
         self._writer = conn
         self._readers = asyncio.Queue()
