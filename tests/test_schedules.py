@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -597,3 +598,92 @@ async def test_cron_schedule_makes_a_chain_of_runs_of_one_workflow_id_at_the_cro
         await env.client.get_workflow_handle("cron-wf").terminate(reason="enough")  # ends the chain
         with pytest.raises(InvalidArgumentError, match="'61 \\* \\* \\* \\*' is not valid"):
             await env.client.start_workflow(quick, 1, id="cron-bad", task_queue="tq", cron_schedule="61 * * * *")
+
+
+# --- skip calendars and --calendar ---------------------------------------------------------------------------
+
+
+def test_skip_calendars_remove_their_times_from_the_spec() -> None:
+    # Every day at 09:00 in Paris, except on weekends and on 25 December.
+    spec = ScheduleSpecModel.model_validate(
+        {
+            "calendars": [{"hour": [{"start": 9}]}],
+            "skip": [
+                {"hour": [{"start": 0, "end": 23}], "minute": [{"start": 0, "end": 59}], "day_of_week": [
+                    {"start": 0}, {"start": 6}]},
+                {"hour": [{"start": 9}], "month": [{"start": 12}], "day_of_month": [{"start": 25}]},
+            ],
+            "time_zone_name": "Europe/Paris",
+        }
+    )  # fmt: skip
+    due = DueTimes(spec)
+    thursday = datetime(2026, 12, 24, 12, tzinfo=UTC).timestamp()
+    # Fri 25 Dec skipped (a holiday), Sat 26 / Sun 27 skipped (the weekend), Mon 28 due.
+    assert [rfc3339(t) for t in due.next_times(thursday, 2)] == ["2026-12-28T08:00:00Z", "2026-12-29T08:00:00Z"]
+    # A skip that covers every time leaves nothing: refused at create as a spec that never fires.
+    everything = ScheduleSpecModel.model_validate(
+        {"intervals": [{"every": 86400}], "skip": [{"hour": [{"start": 0}], "minute": [{"start": 0}]}]}
+    )
+    with pytest.raises(InvalidArgumentError, match="never"):
+        DueTimes(everything).check_fires(thursday)
+    # A skip calendar is checked as a calendar is.
+    with pytest.raises(InvalidArgumentError, match="hour"):
+        DueTimes(ScheduleSpecModel.model_validate({"intervals": [{"every": 60}], "skip": [{"hour": [{"start": 30}]}]}))
+
+
+async def test_a_spec_with_skip_round_trips_through_the_client() -> None:
+    weekend = ScheduleCalendarSpec(
+        hour=(ScheduleRange(0, 23),), day_of_week=(ScheduleRange(0), ScheduleRange(6)), comment="weekend"
+    )
+    async with WorkflowEnvironment.start_local() as env:
+        handle = await env.client.create_schedule(
+            "weekdays",
+            Schedule(
+                action=_hourly(),
+                spec=ScheduleSpec(calendars=[ScheduleCalendarSpec(hour=(ScheduleRange(9),))], skip=[weekend]),
+            ),
+        )
+        d = await handle.describe()
+        assert list(d.schedule.spec.skip) == [weekend]
+        assert d.info.next_action_times
+        assert all(t.weekday() < 5 for t in d.info.next_action_times)  # Monday..Friday
+
+
+def test_cli_calendar_takes_temporals_json_form(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "s.db").start()
+    try:
+        a = server.address
+        made = run_cli("schedule", "create", "--schedule-id", "standup", "--calendar",
+                       '{"dayOfWeek":"Mon-Fri","hour":"9","minute":"30","comment":"standup"}',
+                       "--calendar", '{"day_of_month": "1", "hour": 6, "month": "jan,jul"}',
+                       "--time-zone", "Europe/Paris", "--workflow-type", "report", "--task-queue", "tq",
+                       address=a)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        d = json.loads(run_cli("schedule", "describe", "--schedule-id", "standup", "-o", "json", address=a).stdout)
+        standup, twice_a_year = d["schedule"]["spec"]["calendars"]
+        assert standup["day_of_week"] == [{"start": 1, "end": 5, "step": 0}]
+        assert standup["hour"] == [{"start": 9, "end": 9, "step": 0}] and standup["comment"] == "standup"
+        assert twice_a_year["month"] == [{"start": 1, "end": 1, "step": 0}, {"start": 7, "end": 7, "step": 0}]
+        assert twice_a_year["minute"] == [{"start": 0, "end": 0, "step": 0}]  # Temporal's default
+        paris = ZoneInfo("Europe/Paris")
+        for t in d["info"]["next_action_times"]:
+            local = datetime.fromtimestamp(t, paris)
+            assert (local.weekday() < 5 and (local.hour, local.minute) == (9, 30)) or (
+                local.day == 1 and local.month in (1, 7) and local.hour == 6
+            ), local
+        text = run_cli("schedule", "describe", "--schedule-id", "standup", address=a).stdout
+        assert "Calendar: standup" in text and "day_of_month=1" in text
+        for bad, said in (
+            ('{"hour": "25"}', "hour: '25' is outside 0-23"),
+            ('{"weekday": "Mon"}', "unknown field 'weekday'"),
+            ('{"dayOfWeek": "Someday"}', "not a number or a name"),
+            ("[1]", "takes a JSON object"),
+            ('{"minute": "*/0"}', "step"),
+        ):
+            r = run_cli("schedule", "create", "--schedule-id", "bad", "--calendar", bad, "--workflow-type", "x",
+                        "--task-queue", "tq", address=a)  # fmt: skip
+            lines = [x for x in r.stderr.splitlines() if x.strip()]
+            assert r.returncode != 0 and said in r.stderr and "Traceback" not in r.stderr, (bad, r.stderr)
+            assert len(lines) == 1, r.stderr
+    finally:
+        server.stop()

@@ -95,12 +95,17 @@ class ScheduleIntervalModel(_Model):
 
 
 class ScheduleSpecModel(_Model):
-    """When a schedule's actions are due: the union of its intervals, cron expressions and calendars, from
-    ``start_at`` to ``end_at``, each delayed by up to ``jitter``."""
+    """When a schedule's actions are due: the union of its intervals, cron expressions and calendars, less the
+    times a ``skip`` calendar matches, from ``start_at`` to ``end_at``, each delayed by up to ``jitter``."""
 
     intervals: list[ScheduleIntervalModel] = Field(default_factory=list, max_length=100)
     cron_expressions: list[ShortText] = Field(default_factory=list, max_length=100)
     calendars: list[ScheduleCalendarModel] = Field(default_factory=list, max_length=100)
+    skip: list[ScheduleCalendarModel] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Calendar times on which no action is due, even if the rest of the spec says one is.",
+    )
     time_zone_name: ShortText | None = Field(default=None, description="An IANA time zone (default UTC).")
     start_at: UnixTime | None = None
     end_at: UnixTime | None = None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._calendar_flags import parse_calendar
 from ._common import EXIT_INVALID, connection_options, echo_json, fail, run_sync
 from ._start_flags import parse_duration
 from ._workflow import parse_input
@@ -65,6 +66,23 @@ def _iso(t: float | None) -> str:
     return "-" if t is None else datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
+def _calendar_text(c: dict[str, Any]) -> str:
+    """A calendar as the CLI shows it: its comment, else its fields in cron's item syntax."""
+    if c.get("comment"):
+        return str(c["comment"])
+
+    def field(ranges: list[dict[str, int]]) -> str:
+        items = []
+        for r in ranges:
+            end = r.get("end") or r["start"]
+            item = str(r["start"]) if end == r["start"] else f"{r['start']}-{end}"
+            items.append(item + (f"/{r['step']}" if r.get("step", 0) > 1 else ""))
+        return ",".join(items) or "*"
+
+    names = ("second", "minute", "hour", "day_of_month", "month", "year", "day_of_week")
+    return " ".join(f"{n}={field(c.get(n, []))}" for n in names)
+
+
 def _id_option(fn: Any) -> Any:
     return click.option("--schedule-id", "-s", required=True, help="The schedule's id.")(fn)
 
@@ -78,7 +96,13 @@ def schedule() -> None:
 @_id_option
 @click.option("--interval", multiple=True, metavar="EVERY[/OFFSET]", help="e.g. 1h, or 1h/5m for five past.")
 @click.option("--cron", multiple=True, metavar="TEXT", help="A cron expression, e.g. '0 9 * * 1-5'.")
-@click.option("--time-zone", default=None, help="IANA time zone of the cron times (default UTC).")
+@click.option(
+    "--calendar",
+    multiple=True,
+    metavar="JSON",
+    help='A calendar time, e.g. \'{"dayOfWeek":"Mon-Fri","hour":"9","minute":"30"}\' (Temporal\'s form).',
+)
+@click.option("--time-zone", default=None, help="IANA time zone of the cron and calendar times (default UTC).")
 @click.option("--start-time", default=None, help="No action before this RFC 3339 time.")
 @click.option("--end-time", default=None, help="No action after this RFC 3339 time.")
 @click.option("--jitter", default=None, help="Start each action up to this long after its time.")
@@ -100,6 +124,7 @@ def create(
     schedule_id: str,
     interval: tuple[str, ...],
     cron: tuple[str, ...],
+    calendar: tuple[str, ...],
     time_zone: str | None,
     start_time: str | None,
     end_time: str | None,
@@ -135,6 +160,7 @@ def create(
             "spec": {
                 "intervals": [_interval(i) for i in interval],
                 "cron_expressions": list(cron),
+                "calendars": [parse_calendar(c) for c in calendar],
                 "time_zone_name": time_zone,
                 "start_at": _time("--start-time", start_time),
                 "end_at": _time("--end-time", end_time),
@@ -175,6 +201,10 @@ def describe(api: Api, schedule_id: str, output: str) -> None:
     click.echo(f"  Action: start {action['workflow_type']} on {action['task_queue']} as {action['workflow_id']}-<time>")
     for c in spec["cron_expressions"]:
         click.echo(f"  Cron: {c}" + (f" ({spec['time_zone_name']})" if spec.get("time_zone_name") else ""))
+    for c in spec.get("calendars", ()):
+        click.echo(f"  Calendar: {_calendar_text(c)}")
+    for c in spec.get("skip", ()):
+        click.echo(f"  Skip: {_calendar_text(c)}")
     for i in spec["intervals"]:
         click.echo(f"  Every {i['every']:g}s" + (f", offset {i['offset']:g}s" if i["offset"] else ""))
     click.echo(f"  Overlap: {s['policy']['overlap']}, catch-up window {s['policy']['catchup_window']:g}s")
@@ -263,6 +293,7 @@ def backfill(
 @_id_option
 @click.option("--interval", multiple=True, metavar="EVERY[/OFFSET]", help="Replace the intervals.")
 @click.option("--cron", multiple=True, metavar="TEXT", help="Replace the cron expressions.")
+@click.option("--calendar", multiple=True, metavar="JSON", help="Replace the calendar times (see create).")
 @click.option("--time-zone", default=None, help="Replace the time zone.")
 @click.option("--input", "-i", "input_", default=None, metavar="JSON", help="Replace the workflow's input.")
 @click.option("--overlap-policy", default=None, help="Replace the overlap policy.")
@@ -273,18 +304,20 @@ def update(
     schedule_id: str,
     interval: tuple[str, ...],
     cron: tuple[str, ...],
+    calendar: tuple[str, ...],
     time_zone: str | None,
     input_: str | None,
     overlap_policy: str | None,
     output: str,
 ) -> None:
-    """Change a schedule: what is given replaces what it had (a spec given as --interval and --cron replaces
-    both), the rest is kept."""
+    """Change a schedule: what is given replaces what it had (a spec given as --interval, --cron or --calendar
+    replaces all three), the rest is kept."""
     d = api.get(api.path("/schedules/describe"), {"schedule_id": schedule_id})
     s = d["schedule"]
-    if interval or cron:
+    if interval or cron or calendar:
         s["spec"]["intervals"] = [_interval(i) for i in interval]
         s["spec"]["cron_expressions"] = list(cron)
+        s["spec"]["calendars"] = [parse_calendar(c) for c in calendar]
     if time_zone is not None:
         s["spec"]["time_zone_name"] = time_zone
     if input_ is not None:

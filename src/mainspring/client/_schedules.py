@@ -118,6 +118,8 @@ class ScheduleSpec:
     intervals: Sequence[ScheduleIntervalSpec] = ()
     #: Cron text (5 fields, or 6 with seconds last; ``@hourly``...), read by croniter in ``time_zone_name``.
     cron_expressions: Sequence[str] = ()
+    #: Calendar times on which nothing is due even if the rest of the spec says so (holidays, weekends).
+    skip: Sequence[ScheduleCalendarSpec] = ()
     start_at: datetime | None = None
     end_at: datetime | None = None
     #: Each action starts up to this long after its due time (the same delay for a time on every server).
@@ -430,6 +432,19 @@ def _ranges(rs: Sequence[ScheduleRange]) -> list[dict[str, int]]:
     return [{"start": r.start, "end": r.end, "step": r.step} for r in rs]
 
 
+def _calendar_json(c: ScheduleCalendarSpec) -> dict[str, Any]:
+    return {
+        "second": _ranges(c.second),
+        "minute": _ranges(c.minute),
+        "hour": _ranges(c.hour),
+        "day_of_month": _ranges(c.day_of_month),
+        "month": _ranges(c.month),
+        "year": _ranges(c.year),
+        "day_of_week": _ranges(c.day_of_week),
+        "comment": c.comment,
+    }
+
+
 def _spec_json(spec: ScheduleSpec) -> dict[str, Any]:
     if isinstance(spec.cron_expressions, str):
         raise TypeError("cron_expressions is a list of cron texts: cron_expressions=[...]")
@@ -439,19 +454,8 @@ def _spec_json(spec: ScheduleSpec) -> dict[str, Any]:
             for i in spec.intervals
         ],
         "cron_expressions": list(spec.cron_expressions),
-        "calendars": [
-            {
-                "second": _ranges(c.second),
-                "minute": _ranges(c.minute),
-                "hour": _ranges(c.hour),
-                "day_of_month": _ranges(c.day_of_month),
-                "month": _ranges(c.month),
-                "year": _ranges(c.year),
-                "day_of_week": _ranges(c.day_of_week),
-                "comment": c.comment,
-            }
-            for c in spec.calendars
-        ],
+        "calendars": [_calendar_json(c) for c in spec.calendars],
+        "skip": [_calendar_json(c) for c in spec.skip],
         "time_zone_name": spec.time_zone_name,
         "start_at": _unix(spec.start_at),
         "end_at": _unix(spec.end_at),
@@ -481,21 +485,23 @@ def _range_objs(rs: Sequence[Mapping[str, int]]) -> tuple[ScheduleRange, ...]:
     return tuple(ScheduleRange(r["start"], r.get("end", 0), r.get("step", 0)) for r in rs)
 
 
+def _calendar_from(c: Mapping[str, Any]) -> ScheduleCalendarSpec:
+    return ScheduleCalendarSpec(
+        second=_range_objs(c["second"]),
+        minute=_range_objs(c["minute"]),
+        hour=_range_objs(c["hour"]),
+        day_of_month=_range_objs(c["day_of_month"]),
+        month=_range_objs(c["month"]),
+        year=_range_objs(c["year"]),
+        day_of_week=_range_objs(c["day_of_week"]),
+        comment=c.get("comment"),
+    )
+
+
 def _spec_from(d: Mapping[str, Any]) -> ScheduleSpec:
     return ScheduleSpec(
-        calendars=[
-            ScheduleCalendarSpec(
-                second=_range_objs(c["second"]),
-                minute=_range_objs(c["minute"]),
-                hour=_range_objs(c["hour"]),
-                day_of_month=_range_objs(c["day_of_month"]),
-                month=_range_objs(c["month"]),
-                year=_range_objs(c["year"]),
-                day_of_week=_range_objs(c["day_of_week"]),
-                comment=c.get("comment"),
-            )
-            for c in d.get("calendars", ())
-        ],
+        calendars=[_calendar_from(c) for c in d.get("calendars", ())],
+        skip=[_calendar_from(c) for c in d.get("skip", ())],
         intervals=[
             ScheduleIntervalSpec(timedelta(seconds=i["every"]), timedelta(seconds=i["offset"]) if i["offset"] else None)
             for i in d.get("intervals", ())

@@ -6,7 +6,8 @@ where cron's rule is either). Both are evaluated in the spec's time zone (zonein
 Europe/Paris is 08:00 UTC in winter and 07:00 UTC in summer. Across a transition croniter's rules hold: a
 wall-clock time the spring change skips is due at the first instant after the gap (02:30 on the last Sunday of
 March is 03:00 CEST), and one the autumn change repeats is due both times it happens. Intervals are counted
-from the Unix epoch and know no time zone (every hour is every 3600 s).
+from the Unix epoch and know no time zone (every hour is every 3600 s). A time that a ``skip`` calendar
+matches (to the second, in the spec's time zone) is not due, as in Temporal: the next one after it is.
 
 A spec is checked when it is read: invalid cron text, an unknown time zone, an offset not less than its
 interval, ``end_at`` before ``start_at``, a spec with nothing that fires, or one whose times never come (``0 0
@@ -31,6 +32,9 @@ __all__ = ["DueTimes", "rfc3339"]
 _HORIZON = 100 * 366 * 24 * 3600.0
 #: The shortest interval: each run's workflow id names its due time to the second.
 _MIN_EVERY = 1.0
+#: How many due times in a row ``skip`` may remove before the spec is called one that never fires (a
+#: minutely spec skipped on weekends passes ~2,900 times in a row: well within).
+_MAX_SKIPPED = 100_000
 
 
 def rfc3339(t: float) -> str:
@@ -66,6 +70,11 @@ class _Cron:
         self.zone = zone
         self.day_or = day_or
         self.years = years
+
+    def matches(self, t: float) -> bool:
+        """Whether ``t`` (a whole second) is one of this expression's times."""
+        nxt = self.next_after(t - 1.0, t)
+        return nxt is not None and abs(nxt - t) < 1e-3
 
     def next_after(self, t: float, until: float) -> float | None:
         it = croniter(self.text, datetime.fromtimestamp(t, self.zone), day_or=self.day_or)
@@ -113,6 +122,7 @@ class DueTimes:
             self.crons.append(self._calendar(c))
         if not self.intervals and not self.crons:
             raise _refuse("the spec has no interval, cron expression or calendar: the schedule would never fire")
+        self.skips = [self._calendar(c) for c in spec.skip]
 
     @staticmethod
     def _zone(name: str | None) -> tzinfo:
@@ -156,7 +166,16 @@ class DueTimes:
         return _Cron(text, self.zone, day_or=False, years=frozenset(years))
 
     def next_after(self, t: float) -> float | None:
-        """The first due time after ``t`` (strictly), from ``start_at`` to ``end_at``; None if there is none."""
+        """The first due time after ``t`` (strictly), from ``start_at`` to ``end_at``, that no ``skip`` calendar
+        matches; None if there is none."""
+        for _ in range(_MAX_SKIPPED):
+            nxt = self._next_unskipped(t)
+            if nxt is None or not any(s.matches(math.floor(nxt)) for s in self.skips):
+                return nxt
+            t = nxt
+        return None
+
+    def _next_unskipped(self, t: float) -> float | None:
         if self.start_at is not None and t < self.start_at:
             t = self.start_at - 1e-6  # start_at itself may be due
         until = self.end_at if self.end_at is not None else t + _HORIZON

@@ -71,6 +71,7 @@ function specText(spec) {
   for (const c of spec.cron_expressions) parts.push(`cron ${c}`);
   for (const i of spec.intervals) parts.push(`every ${i.every}s` + (i.offset ? ` +${i.offset}s` : ""));
   for (const c of spec.calendars) parts.push(c.comment ? `calendar ${c.comment}` : "calendar");
+  if (spec.skip && spec.skip.length) parts.push(`skipping ${spec.skip.length} calendar${spec.skip.length > 1 ? "s" : ""}`);
   const zone = spec.time_zone_name ? ` (${spec.time_zone_name})` : "";
   return parts.join(", ") + zone;
 }
