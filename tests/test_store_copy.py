@@ -26,6 +26,8 @@ from mainspring.storage import (
     PendingItem,
     SQLiteStore,
     Store,
+    StoredApiKey,
+    StoredSchedule,
     _copy,
     copy_store,
     store_from_url,
@@ -211,6 +213,10 @@ async def fill(store: Store, runs: int) -> None:
     await store.put_workflow_schema("default", "q", "wf", {"type": "string"}, [{"kind": "signal", "name": "go"}])
     await store.note_build("default", "q", "1.0", 1000.25)
     await store.note_build("default", "q", "2.0", 1100.5)
+    await store.create_schedule(StoredSchedule("default", "nightly", '{"spec": {"cron_expressions": ["0 3 * * *"]}}'))
+    await store.create_schedule(StoredSchedule("other", "hourly", '{"spec": {"intervals": [{"every": 3600}]}}', 7))
+    await store.put_api_key(StoredApiKey("k1", "ci", "default", "writer", "h" * 64, 1000.0, "store"))
+    await store.put_api_key(StoredApiKey("k2", "old", "other", "reader", "g" * 64, 1000.0, "k1", revoked_at=1001.0))
     for i in range(runs):
         wid = f"wf-{i % (runs - 1)}"  # the last run shares the first one's id
         n_events = 40 if i % 7 == 3 else 3
@@ -256,6 +262,7 @@ async def everything(store: Store) -> tuple[Any, ...]:
         await store.export_server_keys(),
         await store.export_workflow_schemas(),
         await store.export_worker_builds(),
+        await store.list_schedules(None),
         [(r.record, r.state, r.current, r.pending) for r in runs],
         events,
     )
@@ -289,8 +296,13 @@ async def test_the_copy_moves_every_row_byte_for_byte_in_small_pages(
         first = await everything(stores[0])
         assert await everything(stores[1]) == first
         assert await everything(stores[2]) == first
-        assert len(first[4]) == 31 and sum(1 for r in first[4] if r[2] is not None) == 30  # one id has 2 runs
+        assert len(first[5]) == 31 and sum(1 for r in first[5] if r[2] is not None) == 30  # one id has 2 runs
         assert len(first[3]) == 2  # the worker builds
+        assert [s.schedule_id for s in first[4]] == ["nightly", "hourly"] and first[4][1].version == 7
+        assert report.schedules == 2
+        # API keys stay behind (a dev store's keys must not open a production one).
+        assert [k.key_id for k in await stores[0].list_api_keys()] == ["k1", "k2"]
+        assert not await stores[1].list_api_keys() and not await stores[2].list_api_keys()
         with pytest.raises(CopyError, match="already holds 31 workflow runs"):
             await copy_store(stores[0], stores[2])
     finally:

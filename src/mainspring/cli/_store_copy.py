@@ -89,6 +89,7 @@ def _echo_report(report: CopyReport, src: str, dst: str) -> None:
     click.echo(f"  {'':18}{'source':>14}{'destination':>14}")
     for name, a, b in rows:
         click.echo(f"  {name:18}{a:>14,}{b:>14,}")
+    click.echo(f"  schedules copied: {report.schedules:,}")
     click.echo(f"  source:      {src}")
     click.echo(f"  destination: {dst}")
     before = report.destination_before

@@ -1,11 +1,12 @@
 """``store copy``: move everything a store holds into another one (SQLite to PostgreSQL, and back).
 
 What moves: namespaces, the server's secret keys (so that task tokens handed to workers, and links signed
-with them, stay good), the workflow types' announced schemas and handlers, and every run, closed or open,
-with its row as stored (run id, version, state), its workflow id's current-run entry, its pending items
-(activities, timers with their fire times) and its whole history. A server started on the destination then
-carries on where one on the source stopped, as it would after a restart: it rebuilds its timers and task
-queues from the open runs, and closed runs list and describe as before.
+with them, stay good), the workflow types' announced schemas and handlers, the schedules (with what they
+have done, so none fires a time again), and every run, closed or open, with its row as stored (run id,
+version, state), its workflow id's current-run entry, its pending items (activities, timers with their fire
+times) and its whole history. API keys and the audit log stay behind (see ``_copy_schedules``). A server
+started on the destination then carries on where one on the source stopped, as it would after a restart:
+it rebuilds its timers and task queues from the open runs, and closed runs list and describe as before.
 
 Only through the ``Store`` interface (``export_*``, ``import_*``, ``count_contents``), in pages: a page of
 runs by run id, their histories read in batches of about ``EVENTS_PER_BATCH`` events (a run with more is read
@@ -57,6 +58,8 @@ class CopyReport:
     destination_before: StoreCounts
     destination: StoreCounts
     seconds: float
+    #: Schedules copied (the destination's own, if it had any, are kept beside them).
+    schedules: int = 0
 
 
 async def copy_store(src: Store, dst: Store, *, progress: Callable[[CopyProgress], None] | None = None) -> CopyReport:
@@ -83,6 +86,7 @@ async def copy_store(src: Store, dst: Store, *, progress: Callable[[CopyProgress
     had_schemas = {(s.namespace, s.task_queue, s.workflow_type) for s in await dst.export_workflow_schemas()}
     had_builds = {(b.namespace, b.task_queue, b.build_id) for b in await dst.export_worker_builds()}
     await _written(dst.import_metadata(namespaces, keys, schemas, builds), dst, 0)
+    schedules = await _copy_schedules(src, dst)
 
     runs = events = 0
     writing: asyncio.Future[None] | None = None
@@ -128,7 +132,26 @@ async def copy_store(src: Store, dst: Store, *, progress: Callable[[CopyProgress
         )
         what = f"the destination holds {wrong}" if wrong else f"{runs:,} runs were read, not {source.executions:,}"
         raise CopyError(f"the copy does not add up: {what}")
-    return CopyReport(source, before, after_counts, time.monotonic() - started)
+    return CopyReport(source, before, after_counts, time.monotonic() - started, schedules)
+
+
+async def _copy_schedules(src: Store, dst: Store) -> int:
+    """Copy the schedules (few rows, each written alone); how many. One the destination already has under the
+    same id is a conflict a copy does not settle: ``CopyError`` naming it. (API keys stay behind: keys made
+    for a dev store, often pasted into terminals and scripts, must not open a production one.)"""
+    schedules = await src.list_schedules(None)
+    for schedule in schedules:
+        try:
+            made = await dst.create_schedule(schedule)
+        except StorageError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise CopyError(f"writing schedule {schedule.schedule_id!r} to {dst.description} failed: {first}") from None
+        if not made:
+            raise CopyError(
+                f"the destination {dst.description} already has a schedule {schedule.schedule_id!r} in namespace "
+                f"{schedule.namespace!r}: delete it there, or copy into an empty database"
+            )
+    return len(schedules)
 
 
 def _batches(page: Sequence[StoredRun]) -> list[list[StoredRun]]:
