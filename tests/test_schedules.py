@@ -561,6 +561,29 @@ async def test_a_client_of_a_real_server_creates_and_lists(tmp_path: Path) -> No
                 "c", Schedule(action=_hourly(), spec=ScheduleSpec(cron_expressions=["*/5 * * * *"]))
             )
             assert [e.id async for e in client.list_schedules()] == ["c"]
+            # Pages: by id, none repeated or missed, the last page without a token.
+            for i in range(6):
+                await client.create_schedule(
+                    f"p-{i}", Schedule(action=_hourly(), spec=ScheduleSpec(cron_expressions=["0 * * * *"]))
+                )
+            ids = ["c", *(f"p-{i}" for i in range(6))]
+            assert [e.id async for e in client.list_schedules(page_size=3)] == ids
+            assert [e.id async for e in client.list_schedules(page_size=1)] == ids
+            with pytest.raises(ValueError, match="page_size"):
+                client.list_schedules(page_size=0)
+        url = f"http://{server.address}/api/v1/namespaces/default/schedules"
+        http = httpx.AsyncClient()
+        first = (await http.get(url, params={"page_size": 3})).json()
+        assert [d["schedule_id"] for d in first["schedules"]] == ids[:3] and first["next_page_token"]
+        second = (await http.get(url, params={"page_size": 3, "page_token": first["next_page_token"]})).json()
+        assert [d["schedule_id"] for d in second["schedules"]] == ids[3:6]
+        last = (await http.get(url, params={"page_size": 3, "page_token": second["next_page_token"]})).json()
+        assert [d["schedule_id"] for d in last["schedules"]] == ids[6:] and last["next_page_token"] is None
+        bad = await http.get(url, params={"page_size": 5000})
+        await http.aclose()
+        assert bad.status_code == 400 and "page_size" in bad.json()["message"]
+        listed = run_cli("schedule", "list", "-o", "json", address=server.address)
+        assert [d["schedule_id"] for d in json.loads(listed.stdout)] == ids
     finally:
         server.stop()
 

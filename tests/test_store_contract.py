@@ -440,6 +440,12 @@ async def test_schedules_are_created_once_updated_on_their_version_listed_and_de
     assert not await store.update_schedule(StoredSchedule("default", "nope", "{}", 2), 1)
     assert await store.get_schedule("default", "nightly") == StoredSchedule("default", "nightly", '{"n": 2}', 2)
     assert [s.schedule_id for s in await store.list_schedules("default")] == ["hourly", "nightly"]
+    # A page: after an id (in byte order, "Z" before "a"), at most a limit.
+    assert await store.create_schedule(StoredSchedule("default", "Zulu", "{}", 1))
+    assert [s.schedule_id for s in await store.list_schedules("default", limit=2)] == ["Zulu", "hourly"]
+    assert [s.schedule_id for s in await store.list_schedules("default", after="hourly")] == ["nightly"]
+    assert [s.schedule_id for s in await store.list_schedules("default", after="Zulu", limit=1)] == ["hourly"]
+    assert await store.delete_schedule("default", "Zulu")
     assert [(s.namespace, s.schedule_id) for s in await store.list_schedules(None)] == [
         ("default", "hourly"),
         ("default", "nightly"),

@@ -188,6 +188,9 @@ class ScheduleDescriptionModel(_Model):
 
 class ListSchedulesResponse(_Model):
     schedules: list[ScheduleDescriptionModel]
+    next_page_token: str | None = Field(
+        default=None, description="Give it as page_token for the next page; null on the last page."
+    )
 
 
 class CreateScheduleRequest(_Model):

@@ -222,7 +222,14 @@ def describe(api: Api, schedule_id: str, output: str) -> None:
 @run_sync
 def list_(api: Api, output: str) -> None:
     """List the namespace's schedules."""
-    schedules: list[dict[str, Any]] = api.get(api.path("/schedules"))["schedules"]
+    schedules: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:  # every page (the server gives at most 1,000 a page)
+        page = api.get(api.path("/schedules"), {"page_token": token} if token else None)
+        schedules += page["schedules"]
+        token = page.get("next_page_token")
+        if not token:
+            break
     if output == "json":
         echo_json(schedules)
         return

@@ -648,22 +648,34 @@ class ScheduleHandle:
 
 
 class ScheduleAsyncIterator:
-    """``async for entry in client.list_schedules()``: each schedule of the namespace, by id."""
+    """``async for entry in client.list_schedules()``: each schedule of the namespace, by id, read a page at a
+    time (``page_size``) as the loop goes."""
 
-    def __init__(self, call: Call) -> None:
+    def __init__(self, call: Call, page_size: int = 1000) -> None:
+        if not 1 <= page_size <= 1000:
+            raise ValueError(f"page_size must be between 1 and 1000, not {page_size}")
         self._call = call
-        self._entries: list[ScheduleListDescription] | None = None
+        self._page_size = page_size
+        self._entries: list[ScheduleListDescription] = []
         self._at = 0
+        self._token: str | None = None
+        self._done = False
 
     def __aiter__(self) -> ScheduleAsyncIterator:
         return self
 
     async def __anext__(self) -> ScheduleListDescription:
-        if self._entries is None:
-            data = await self._call("GET", "/schedules")
+        while self._at >= len(self._entries):
+            if self._done:
+                raise StopAsyncIteration
+            params: dict[str, Any] = {"page_size": self._page_size}
+            if self._token is not None:
+                params["page_token"] = self._token
+            data = await self._call("GET", "/schedules", params=params)
             self._entries = [_list_entry(d) for d in data["schedules"]]
-        if self._at >= len(self._entries):
-            raise StopAsyncIteration
+            self._at = 0
+            self._token = data.get("next_page_token")
+            self._done = self._token is None
         self._at += 1
         return self._entries[self._at - 1]
 
@@ -696,6 +708,7 @@ class ScheduleClient:
         """A handle to the schedule ``id``."""
         return ScheduleHandle(self._call, id)
 
-    def list_schedules(self) -> ScheduleAsyncIterator:
-        """Every schedule of the namespace: ``async for s in client.list_schedules()``."""
-        return ScheduleAsyncIterator(self._call)
+    def list_schedules(self, *, page_size: int = 1000) -> ScheduleAsyncIterator:
+        """Every schedule of the namespace: ``async for s in client.list_schedules()``, fetched ``page_size`` at a
+        time."""
+        return ScheduleAsyncIterator(self._call, page_size)

@@ -562,7 +562,9 @@ async def _describe_schedule(engine: Engine, c: Caller, b: None) -> Any:
 
 
 async def _list_schedules(engine: Engine, c: Caller, b: None) -> Any:
-    return await engine.schedules.list_all(c.namespace)
+    return await engine.schedules.list_all(
+        c.namespace, page_size=_q_int(c, "page_size", 1000, high=1000), page_token=_q(c, "page_token")
+    )
 
 
 async def _update_schedule(engine: Engine, c: Caller, b: sc.UpdateScheduleRequest) -> Any:
@@ -593,10 +595,19 @@ _SCHEDULE_OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "list_schedules",
-        "The namespace's schedules, by id, each described",
+        "The namespace's schedules, by id, each described, a page at a time (follow next_page_token)",
         _list_schedules,
         answer=sc.ListSchedulesResponse,
-        http=Http("GET", _NS + "/schedules"),
+        http=Http(
+            "GET",
+            _NS + "/schedules",
+            query=(
+                Query(
+                    "page_size", "integer", "Page size (1..1000, default 1000).", schema={"minimum": 1, "maximum": 1000}
+                ),
+                _PAGE,
+            ),
+        ),
         tag="schedules",
         access=Access.READ,
     ),

@@ -536,8 +536,11 @@ class Store(abc.ABC):
         """The schedule, or None."""
 
     @abc.abstractmethod
-    async def list_schedules(self, namespace: str | None) -> list[StoredSchedule]:
-        """The schedules of ``namespace`` (None: of every namespace), by namespace and id."""
+    async def list_schedules(
+        self, namespace: str | None, *, after: str = "", limit: int | None = None
+    ) -> list[StoredSchedule]:
+        """The schedules of ``namespace`` (None: of every namespace), by namespace and id (in byte order); of a
+        namespace, only those whose id sorts after ``after``, at most ``limit`` (a page: see list_schedules)."""
 
     @abc.abstractmethod
     async def update_schedule(self, schedule: StoredSchedule, expected_version: int) -> bool:

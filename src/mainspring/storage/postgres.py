@@ -815,15 +815,18 @@ class PostgresStore(Store):
         )
         return StoredSchedule(*rows[0]) if rows else None
 
-    async def list_schedules(self, namespace: str | None) -> list[StoredSchedule]:
+    async def list_schedules(
+        self, namespace: str | None, *, after: str = "", limit: int | None = None
+    ) -> list[StoredSchedule]:
         if namespace is None:
             rows = await self._read(
                 f'SELECT {_SCHEDULE_COLUMNS} FROM schedules ORDER BY namespace COLLATE "C", schedule_id COLLATE "C"'
             )
         else:
             rows = await self._read(
-                f'SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE namespace=%s ORDER BY schedule_id COLLATE "C"',
-                (namespace,),
+                f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE namespace=%s "
+                'AND schedule_id COLLATE "C" > %s ORDER BY schedule_id COLLATE "C" LIMIT %s',
+                (namespace, after, limit),
             )
         return [StoredSchedule(*r) for r in rows]
 

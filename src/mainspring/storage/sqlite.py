@@ -815,12 +815,16 @@ class SQLiteStore(Store):
         )
         return StoredSchedule(*rows[0]) if rows else None
 
-    async def list_schedules(self, namespace: str | None) -> list[StoredSchedule]:
+    async def list_schedules(
+        self, namespace: str | None, *, after: str = "", limit: int | None = None
+    ) -> list[StoredSchedule]:
         if namespace is None:
             rows = self._read(f"SELECT {_SCHEDULE_COLUMNS} FROM schedules ORDER BY namespace, schedule_id")
         else:
             rows = self._read(
-                f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE namespace=? ORDER BY schedule_id", (namespace,)
+                f"SELECT {_SCHEDULE_COLUMNS} FROM schedules WHERE namespace=? AND schedule_id > ? "
+                "ORDER BY schedule_id LIMIT ?",
+                (namespace, after, -1 if limit is None else limit),
             )
         return [StoredSchedule(*r) for r in rows]
 

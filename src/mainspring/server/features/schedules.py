@@ -158,10 +158,17 @@ class Schedules:
         row = await self._row((namespace, schedule_id))
         return self._describe(row, json.loads(row.body))
 
-    async def list_all(self, namespace: str) -> dict[str, Any]:
+    async def list_all(self, namespace: str, *, page_size: int = 1000, page_token: str | None = None) -> dict[str, Any]:
+        """A page of the namespace's schedules, by id, each described; the token of the next page (the last id
+        given, so that schedules made or deleted meanwhile neither repeat nor hide others)."""
         self.core.check_namespace(namespace)
-        rows = await self.core.store.list_schedules(namespace)
-        return {"schedules": [self._describe(r, json.loads(r.body)) for r in rows]}
+        rows = await self.core.store.list_schedules(namespace, after=page_token or "", limit=page_size + 1)
+        more = len(rows) > page_size
+        rows = rows[:page_size]
+        return {
+            "schedules": [self._describe(r, json.loads(r.body)) for r in rows],
+            "next_page_token": rows[-1].schedule_id if more and rows else None,
+        }
 
     async def update(self, namespace: str, req: UpdateScheduleRequest) -> dict[str, Any]:
         self._times(req.schedule)
