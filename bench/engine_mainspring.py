@@ -211,6 +211,10 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                     res.update(await _w14(client, tq, tag, n))
                 elif workload == "W17":
                     res.update(await _w17(client, tq, tag, n))
+                elif workload == "W19":
+                    from w19 import w19
+
+                    res.update(await w19(client, tq, tag, n, server.pid))
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
