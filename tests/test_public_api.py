@@ -216,6 +216,7 @@ EXPORTS: dict[str, list[str]] = {
         "StoreCounts",
         "StoreOwnershipError",
         "StoredApiKey",
+        "StoredBatchJob",
         "StoredBuild",
         "StoredEvent",
         "StoredKey",
