@@ -20,7 +20,7 @@ import pytest
 from mainspring import Client, InvalidArgumentError
 from mainspring.client import BatchJobState, BatchOperation
 from mainspring.errors import InvalidQueryError
-from support import ServerProcess, first_api_key, make_api_key, run_cli, wait_until
+from support import ServerProcess, can_worker, first_api_key, make_api_key, run_cli, running, wait_until
 
 
 @pytest.fixture
@@ -48,10 +48,15 @@ def _start(server: ServerProcess, workflow_type: str, n: int, prefix: str | None
     return ids
 
 
-def _status(server: ServerProcess, wid: str) -> str:
+def _describe(server: ServerProcess, wid: str) -> dict[str, Any]:
     r = httpx.get(_ns(server) + "/workflows/describe", params={"workflow_id": wid})
     assert r.status_code == 200, r.text
-    return str(r.json()["execution"]["status"])
+    answer: dict[str, Any] = r.json()
+    return answer
+
+
+def _status(server: ServerProcess, wid: str) -> str:
+    return str(_describe(server, wid)["execution"]["status"])
 
 
 def _events(server: ServerProcess, wid: str) -> list[dict[str, Any]]:
@@ -202,6 +207,34 @@ def test_a_server_killed_mid_job_resumes_it_and_terminates_each_run_once(tmp_pat
             assert _status(server, wid) == "RUNNING", wid
     finally:
         server.stop()
+
+
+async def test_reset_batch_resets_each_run_once_not_the_runs_it_makes(server: ServerProcess, tmp_path: Path) -> None:
+    # The new runs a reset makes match the query too, and are newer than the job's cursor: not reset again.
+    worker = can_worker(server, "tq-reset", tmp_path).start()
+    with running(worker):
+        ids = [f"sleepy-{i}" for i in range(3)]
+        for wid in ids:
+            body = {
+                "workflow_id": wid,
+                "workflow_type": "sleeper",
+                "task_queue": "tq-reset",
+                "input": {"seconds": 3600},
+            }
+            assert _post(server, "/workflows", body).status_code in (200, 201)
+        for wid in ids:
+            wait_until(lambda w=wid: _of(_events(server, w), "TimerStarted"), 20, what=f"{wid} waiting on its timer")
+        client = await Client.connect(server.address)
+        try:
+            handle = await client.reset_workflows("WorkflowType = 'sleeper'", reason="redo", rps=1000)
+            done = await handle.wait()
+        finally:
+            await client.close()
+        assert done.state is BatchJobState.COMPLETED, done
+        assert (done.matched, done.done, done.skipped, done.failed) == (3, 3, 0, 0), done
+        for wid in ids:
+            d = _describe(server, wid)
+            assert d["execution"]["status"] == "RUNNING" and d["reset_from"] is not None, d
 
 
 # --- the API's refusals ------------------------------------------------------------------------------------
