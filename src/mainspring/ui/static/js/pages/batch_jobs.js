@@ -123,7 +123,7 @@ export function batchJobsSection(ns) {
         h(
           "tr",
           { dataset: { jobId: job.job_id, state: job.state } },
-          h("td", { class: "mono small" }, job.job_id),
+          h("td", { class: "mono small cell-nowrap" }, job.job_id),
           h("td", null, job.operation),
           h("td", null, badge(job.state)),
           h("td", null, progress(job)),
