@@ -44,6 +44,7 @@ WORKLOADS = (
     "W16",
     "W17",
     "W19",
+    "BATCH",
     "CLI",
 )
 
@@ -67,6 +68,7 @@ DEFAULT_N = {
     "W16": 1000,
     "W17": 10_000,
     "W19": 10_000,
+    "BATCH": 10_000,
 }
 #: W5 (workflows waiting on a one-hour timer): 100,000 for Mainspring, as the issue asks. Temporal's dev
 #: server starts only a few dozen workflows a second here and DBOS keeps every waiting workflow as a task

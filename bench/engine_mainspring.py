@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +215,8 @@ async def _run(workload: str, n: int, run: int, opts: Options) -> Result:
                     from w19 import w19
 
                     res.update(await w19(client, tq, tag, n, server.pid))
+                elif workload == "BATCH":
+                    res.update(await _batch(client, tq, tag, n, opts, server, worker))
                 else:
                     raise ValueError(workload)
                 s1, w1, c1 = _cpu(server, worker)
@@ -802,6 +804,49 @@ async def _count_unsettled(client: Client, prefix: str, settled_len: int) -> tup
         token = page.next_page_token
         if not token:
             return seen, unsettled
+
+
+async def _batch(client: Client, tq: str, tag: str, n: int, opts: Options, server: Child, worker: Child) -> Result:
+    """BATCH: n workflows waiting on a one-hour timer (started as W5's), then terminated by one batch job by query
+    (``client.terminate_workflows``, at the highest rate a job takes); timed from the job's start to its end."""
+    from mainspring.api.batch import MAX_BATCH_RPS
+
+    prefix = f"batch-{tag}-"
+    ids = [f"{prefix}{i:07d}" for i in range(n)]
+    next_i = 0
+
+    async def starter() -> None:
+        nonlocal next_i
+        while next_i < n:
+            i = next_i
+            next_i += 1
+            await client.start_workflow(defs.timer_wf, W5_TIMER_SECONDS, id=ids[i], task_queue=tq)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(starter() for _ in range(min(opts.w5_concurrency, n))))
+    settled_len = await _settled_length(client, ids[0])
+    await _settled_length(client, ids[-1])
+    while True:
+        seen, unsettled = await _count_unsettled(client, prefix, settled_len)
+        if seen == n and unsettled == 0:
+            break
+        if server.proc.poll() is not None or worker.proc.poll() is not None:
+            raise RuntimeError("BATCH: the server or the worker died")
+        await asyncio.sleep(1.0)
+    setup_s = time.perf_counter() - t0
+    _progress(f"BATCH: {n} waiting on their timer after {setup_s:.1f}s; terminating them by query")
+    query = f"WorkflowId STARTS_WITH '{prefix}' AND ExecutionStatus = 'Running'"
+    t1 = time.perf_counter()
+    handle = await client.terminate_workflows(query, reason="bench", rps=MAX_BATCH_RPS)
+    job = await handle.wait(poll_interval=timedelta(milliseconds=20))
+    terminate_s = time.perf_counter() - t1
+    if (job.state.value, job.done, job.failed) != ("COMPLETED", n, 0):
+        raise AssertionError(f"BATCH: the job ended {job}")
+    left = (await client.count_workflows(query)).count
+    if left:
+        raise AssertionError(f"BATCH: {left} runs still running after the job")
+    _progress(f"BATCH: {n} terminated in {terminate_s:.2f}s ({n / terminate_s:.0f} runs/s)")
+    return {"terminate_s": round(terminate_s, 3), "runs_per_s": round(n / terminate_s, 1), "setup_s": round(setup_s, 1)}
 
 
 async def _w5(client: Client, tq: str, tag: str, n: int, opts: Options, server: Child, worker: Child) -> Result:

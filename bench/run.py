@@ -94,6 +94,7 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
     "W16": [("wall_s", "lower")],
     "W17": [("replay_events_per_s", "higher"), ("replay_events_per_cpu_s", "higher")],
     "W19": [("lag_p99_ms", "lower"), ("lag_p50_ms", "lower"), ("server_cpu_cores", "lower")],
+    "BATCH": [("terminate_s", "lower"), ("runs_per_s", "higher")],
 }
 
 INSTALL_HINT = "install the benchmark dependencies: .venv/bin/pip install -e '.[bench]'"
@@ -237,7 +238,7 @@ def _temporal_available() -> bool:
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W17, CLI (or 'all' for W1-W4)")
+    ap.add_argument("workloads", nargs="+", metavar="WORKLOAD", help="W1 .. W17, BATCH, CLI (or 'all' for W1-W4)")
     ap.add_argument(
         "--engine",
         default=None,
@@ -252,8 +253,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             "workload size (default: W1 50, W2 1000, W3 200, W4 200, W5 per engine, W6 30000, "
             "W7 10000 (largest K), W8 10000 per batch, W9 5 per size, W10 200 signal round trips, W11 500 "
             "queries, W12 1000 signals, W13 1000 local activities, W14 200 children in a row (and fan-outs of "
-            "K <= 5n), W15 10000 continue-as-new runs, W17 10000 sequential activities (Temporal 1000), CLI 15 "
-            "per command)"
+            "K <= 5n), W15 10000 continue-as-new runs, W17 10000 sequential activities (Temporal 1000), BATCH 10000 "
+            "waiting workflows batch-terminated (Mainspring only), CLI 15 per command)"
         ),
     )
     ap.add_argument("--runs", type=int, default=3, help="runs per engine and workload (default 3)")

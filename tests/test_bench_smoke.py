@@ -55,6 +55,7 @@ FIGURES = {
     "W14": ["child_p50_ms", "child_p99_ms", "k10_s", "k10_ms_per_child"],
     "W15": ["runs_per_s", "list_page_1000_p50_ms", "list_first_20_ms", "events_per_run"],
     "W17": ["replay_events_per_s", "replay_events_per_cpu_s", "replay_linearity", "history_length", "replays"],
+    "BATCH": ["terminate_s", "runs_per_s", "setup_s"],
     "CLI": ["help_ms", "list_ms", "describe_ms", "help_min_ms", "python_ms"],
 }
 
@@ -111,6 +112,7 @@ def check_row(row: dict[str, Any], engine: str, workload: str, n: int) -> None:
         ("W14", 10, []),
         ("W15", 100, []),
         ("W17", 100, []),
+        ("BATCH", 100, []),
     ],
 )
 def test_mainspring_workload(tmp_path: Path, workload: str, n: int, extra: list[str]) -> None:

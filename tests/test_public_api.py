@@ -85,6 +85,10 @@ EXPORTS: dict[str, list[str]] = {
     "mainspring.client": [
         "DEFAULT_ADDRESS",
         "AsyncActivityHandle",
+        "BatchJobDescription",
+        "BatchJobHandle",
+        "BatchJobState",
+        "BatchOperation",
         "Client",
         "Schedule",
         "ScheduleActionExecutionStartWorkflow",
@@ -212,6 +216,7 @@ EXPORTS: dict[str, list[str]] = {
         "StoreCounts",
         "StoreOwnershipError",
         "StoredApiKey",
+        "StoredBatchJob",
         "StoredBuild",
         "StoredEvent",
         "StoredKey",

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from mainspring.storage._sqlite_file import migrations
 from mainspring.storage.sqlite import latest_schema_version
 from server_start import StartProcess, clean_env, sqlite_at_version
 from support import PYTHON, free_port
@@ -153,7 +154,7 @@ def test_no_migrate_refuses_a_schema_that_is_behind_until_store_migrate(tmp_path
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["before"] == 2 and report["after"] == latest_schema_version()
-    assert report["applied"] == list(range(3, latest_schema_version() + 1))
+    assert report["applied"] == [v for v, _ in migrations() if v >= 3]
 
     srv = StartProcess(args, tmp_path / "after.log")
     try:

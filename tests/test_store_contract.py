@@ -465,7 +465,7 @@ async def test_schedules_are_created_once_updated_on_their_version_listed_and_de
 async def test_postgres_migrates_from_scratch_concurrently_and_refuses_newer_or_behind(postgres_url: str) -> None:
     import psycopg
 
-    from mainspring.storage._pg_schema import latest_schema_version, migrate
+    from mainspring.storage._pg_schema import latest_schema_version, migrate, migrations
 
     behind = store_from_url(postgres_url, migrate=False)
     with pytest.raises(StorageError, match=r"schema version 0, this Mainspring needs .*mainspring store migrate"):
@@ -473,7 +473,7 @@ async def test_postgres_migrates_from_scratch_concurrently_and_refuses_newer_or_
     conns = [await psycopg.AsyncConnection.connect(postgres_url) for _ in range(3)]
     try:
         applied = await asyncio.gather(*(migrate(c, "db") for c in conns))
-        assert sorted(v for a in applied for v in a) == list(range(1, latest_schema_version() + 1))
+        assert sorted(v for a in applied for v in a) == [v for v, _ in migrations()]
         store = store_from_url(postgres_url, migrate=False)
         await store.open()
         assert getattr(store, "schema_version", None) == latest_schema_version()

@@ -9,6 +9,7 @@ import click
 
 from .._version import __version__
 from ._activity import activity
+from ._batch import batch
 from ._cluster import cluster
 from ._codec_server import codec_server
 from ._common import EXIT_CODES_HELP, EXIT_INTERRUPTED
@@ -41,6 +42,7 @@ cli.add_command(operator)
 operator.add_command(namespace)
 cli.add_command(codec_server)
 cli.add_command(schedule)
+cli.add_command(batch)
 
 
 def _json_output(argv: list[str]) -> bool:

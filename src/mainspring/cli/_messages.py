@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._batch import batch_options, check_target, start_batch
 from ._common import connection_options, echo_json, run_sync
 from ._start_flags import start_flag_options, start_flags_body
 
@@ -29,20 +30,42 @@ def _message_options(fn: Any) -> Any:
 
 
 @click.command("signal")
-@_message_options
+@click.option(
+    "--input-file", type=click.Path(dir_okay=False), default=None, help="Read the payload JSON from this file."
+)
+@click.option("--input", "-i", "input_", default=None, metavar="JSON", help="The payload, as JSON.")
+@click.option("--name", required=True, help="The handler's name (as the worker announced it).")
+@click.option("--run-id", "-r", default=None, help="A specific run (default: the newest).")
+@click.option("--workflow-id", "-w", default=None, help="Workflow id (or --query for many).")
+@batch_options
 @connection_options
 @run_sync
 def signal(
-    api: Api, workflow_id: str, run_id: str | None, name: str, input_: str | None, input_file: str | None, output: str
+    api: Api,
+    workflow_id: str | None,
+    run_id: str | None,
+    name: str,
+    input_: str | None,
+    input_file: str | None,
+    query: str | None,
+    yes: bool,
+    rps: float | None,
+    output: str,
 ) -> None:
-    """Send a signal to a running workflow: recorded in its history, then delivered to its handler."""
+    """Send a signal to a running workflow: recorded in its history, then delivered to its handler. With --query,
+    to every run the query selects (once each), as a batch job."""
     from ._workflow import parse_input
 
+    check_target(workflow_id, query, run_id)
+    payload = parse_input(input_, input_file)
+    if query is not None:
+        start_batch(api, "signal", query, yes, output, signal_name=name, input=payload, rps=rps)
+        return
     body = {
         "workflow_id": workflow_id,
         "run_id": run_id,
         "signal_name": name,
-        "input": parse_input(input_, input_file),
+        "input": payload,
         "request_id": str(uuid.uuid4()),
     }
     data = api.post(api.path("/workflows/signal"), body) or {}

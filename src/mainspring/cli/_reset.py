@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ._batch import batch_options, check_target, start_batch
 from ._common import EXIT_INVALID, connection_options, echo_json, fail, run_sync
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def _reapply_excludes(value: str) -> list[str]:
 
 
 @click.command("reset")
-@click.option("--workflow-id", "-w", required=True, help="Workflow id.")
+@click.option("--workflow-id", "-w", default=None, help="Workflow id (or --query for many).")
 @click.option("--run-id", "-r", default=None, help="The run to reset (default: the newest).")
 @click.option("--event-id", "-e", type=int, default=None, help="The WorkflowTaskCompleted (or Failed, TimedOut) event.")
 @click.option(
@@ -75,11 +76,12 @@ def _reapply_excludes(value: str) -> list[str]:
     help="Deprecated (as in Temporal's CLI): what to reapply (All: signals and updates; Signal: signals only; "
     "None); use --reapply-exclude.",
 )
+@batch_options
 @connection_options
 @run_sync
 def reset(
     api: Api,
-    workflow_id: str,
+    workflow_id: str | None,
     run_id: str | None,
     event_id: int | None,
     reset_type: str | None,
@@ -87,10 +89,17 @@ def reset(
     reapply_exclude: tuple[str, ...],
     reapply: str | None,
     reapply_type: str | None,
+    query: str | None,
+    yes: bool,
+    rps: float | None,
     output: str,
 ) -> None:
     """Make a new run of a workflow from one of its workflow tasks (the code after it runs again); the run is
-    terminated if still running, and both are linked."""
+    terminated if still running, and both are linked. With --query (and --type), every run the query selects,
+    as a batch job."""
+    check_target(workflow_id, query, run_id)
+    if query is not None and event_id is not None:
+        fail("--event-id names an event of one run: with --query give --type", EXIT_INVALID, error="usage_error")
     if (event_id is None) == (reset_type is None):
         fail("give exactly one of --event-id and --type", EXIT_INVALID, error="usage_error")
     if sum(x is not None and x != () for x in (reapply_type, reapply_exclude, reapply)) > 1:
@@ -104,6 +113,13 @@ def reset(
         exclude = _reapply_excludes(reapply)
     if reapply_type is not None:
         exclude = _REAPPLY_TYPE_EXCLUDES[next(k for k in _REAPPLY_TYPE_EXCLUDES if k.lower() == reapply_type.lower())]
+    if query is not None:
+        assert reset_type is not None
+        kind = "FirstWorkflowTask" if reset_type.lower() == "firstworkflowtask" else "LastWorkflowTask"
+        start_batch(
+            api, "reset", query, yes, output, reset_type=kind, reason=reason, reapply_exclude=exclude or None, rps=rps
+        )
+        return
     body: dict[str, Any] = {"workflow_id": workflow_id, "run_id": run_id, "reason": reason, "reapply_exclude": exclude}
     if event_id is not None:
         body["event_id"] = event_id

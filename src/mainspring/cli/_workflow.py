@@ -11,6 +11,7 @@ import click
 
 from ..api.enums import WorkflowStatus
 from ..errors import WorkflowFailureError, failure_to_dict
+from ._batch import batch_options, check_target, start_batch
 from ._codec_flags import codec_endpoint_option, decoded, note_encoded, remote_wire_codec
 from ._common import EXIT_INVALID, EXIT_WORKFLOW_FAILED, connection_options, echo_json, fail, run_async, run_sync
 from ._relationships import echo_relationships
@@ -474,13 +475,35 @@ def show(api: Api, workflow_id: str, run_id: str | None, codec_endpoint: str | N
         click.echo(line if len(line) <= max(width, 100) else line[: max(width, 100) - 3] + "...")
 
 
+def _target_options(fn: Any) -> Any:
+    """--workflow-id (or --query, for a batch: see ``_batch``) and --run-id."""
+    fn = batch_options(fn)
+    fn = click.option("--run-id", "-r", default=None, help="A specific run (default: the newest).")(fn)
+    fn = click.option("--workflow-id", "-w", default=None, help="Workflow id (or --query for many).")(fn)
+    return fn
+
+
 @workflow.command("cancel")
-@_handle_options
+@_target_options
 @click.option("--reason", default="", help="Why (recorded in the history).")
 @connection_options
 @run_sync
-def cancel(api: Api, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
-    """Ask a running workflow to cancel: its code gets a cancellation it may clean up after."""
+def cancel(
+    api: Api,
+    workflow_id: str | None,
+    run_id: str | None,
+    query: str | None,
+    yes: bool,
+    rps: float | None,
+    reason: str,
+    output: str,
+) -> None:
+    """Ask a running workflow to cancel: its code gets a cancellation it may clean up after. With --query, every
+    run the query selects, as a batch job."""
+    check_target(workflow_id, query, run_id)
+    if query is not None:
+        start_batch(api, "cancel", query, yes, output, reason=reason, rps=rps)
+        return
     body = {"workflow_id": workflow_id, "run_id": run_id, "reason": reason}
     fresh = not (api.post(api.path("/workflows/cancel"), body) or {}).get("already_requested", False)
     if output == "json":
@@ -492,12 +515,26 @@ def cancel(api: Api, workflow_id: str, run_id: str | None, reason: str, output: 
 
 
 @workflow.command("terminate")
-@_handle_options
+@_target_options
 @click.option("--reason", default="", help="Why (recorded in the history).")
 @connection_options
 @run_sync
-def terminate(api: Api, workflow_id: str, run_id: str | None, reason: str, output: str) -> None:
-    """End a running workflow at once, running none of its code."""
+def terminate(
+    api: Api,
+    workflow_id: str | None,
+    run_id: str | None,
+    query: str | None,
+    yes: bool,
+    rps: float | None,
+    reason: str,
+    output: str,
+) -> None:
+    """End a running workflow at once, running none of its code. With --query, every run the query selects, as a
+    batch job."""
+    check_target(workflow_id, query, run_id)
+    if query is not None:
+        start_batch(api, "terminate", query, yes, output, reason=reason, rps=rps)
+        return
     api.post(api.path("/workflows/terminate"), {"workflow_id": workflow_id, "run_id": run_id, "reason": reason})
     if output == "json":
         echo_json({"workflow_id": workflow_id, "terminated": True})

@@ -1,6 +1,7 @@
 """The client: start workflows and read their results, state and history."""
 
 from ._async_activity import AsyncActivityHandle
+from ._batch import BatchJobDescription, BatchJobHandle, BatchJobState, BatchOperation
 from ._client import Client, WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._listing import (
     WorkflowExecution,
@@ -42,6 +43,10 @@ from ._with_start import WithStartWorkflowOperation, WorkflowIDConflictPolicy
 __all__ = [
     "DEFAULT_ADDRESS",
     "AsyncActivityHandle",
+    "BatchJobDescription",
+    "BatchJobHandle",
+    "BatchJobState",
+    "BatchOperation",
     "Client",
     "Schedule",
     "ScheduleActionExecutionStartWorkflow",

@@ -26,6 +26,7 @@ from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
 from ..runtime import Runtime
 from ..workflow import get_definition
 from ._async_activity import AsyncActivityHandle
+from ._batch import BatchClient
 from ._channel import Channel
 from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
 from ._intercepting import intercepted
@@ -88,7 +89,7 @@ def _start_signal(options: dict[str, Any]) -> tuple[str, Any] | None:
     return name, payload
 
 
-class Client(ScheduleClient):
+class Client(ScheduleClient, BatchClient):
     """A connection to a Mainspring server, for one namespace.
 
     ``await Client.connect()`` uses ``$MAINSPRING_ADDRESS`` or localhost:7233. The connection is

@@ -49,7 +49,7 @@ def audited(op: Operation) -> bool:
 
 
 def _target(body: Any) -> str:
-    for name in ("workflow_id", "key_id", "name"):
+    for name in ("workflow_id", "key_id", "name", "job_id"):
         value = body.get(name) if isinstance(body, dict) else getattr(body, name, None)
         if isinstance(value, str):
             return value

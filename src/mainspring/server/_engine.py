@@ -49,6 +49,7 @@ from ._transition import Transition
 from .features import run_options, timers, workflow_timeouts
 from .features.activity_tasks import ActivityTasks
 from .features.async_completion import AsyncCompletion
+from .features.batch import Batches
 from .features.cancellation import Cancellation
 from .features.child_workflows import ChildWorkflows
 from .features.continue_as_new import next_run_id
@@ -101,6 +102,7 @@ class Engine(EngineCore):
         self.async_completion = AsyncCompletion(self, self.activity_tasks)
         self.reset = Reset(self)
         self.schedules = Schedules(self, self._start, self.cancellation)
+        self.batches = Batches(self, self.cancellation, self.signals, self.reset)
         #: Who may call (``--auth``): the API keys and the UI's sessions (see ``_auth``).
         self.auth = Authenticator(store, config.auth, config.oidc)
         #: Who changed what (``_audit``): kept when the server checks who calls, else None (nothing paid).
@@ -117,6 +119,7 @@ class Engine(EngineCore):
         await self._recover()
         self.timers.start()
         await self.schedules.start()  # after the timers: each schedule's first look may start runs
+        await self.batches.start()  # after recovery: a resumed job acts on the runs' stored states
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_sessions(), name="mainspring-sessions")
         self._watcher = asyncio.get_running_loop().create_task(self.admission.watch(), name="mainspring-load")
 
@@ -135,6 +138,7 @@ class Engine(EngineCore):
 
     async def stop(self) -> None:
         self.release_waiters()
+        await self.batches.stop()
         await self.auth.stop()
         if self.audit is not None:
             try:

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from .._version import __version__
 from .._visibility._ast import MAX_QUERY_LENGTH, VisibilityQuery
 from ..api import activity_completion as ac
+from ..api import batch as bt
 from ..api import messages as msg
 from ..api import models as m
 from ..api import schedules as sc
@@ -658,6 +659,85 @@ _SCHEDULE_OPERATIONS: tuple[Operation, ...] = (
     ),
 )
 
+# --- batch operations (``features.batch``) ---------------------------------------------------------------------
+
+
+def _job_id(c: Caller) -> str:
+    value = c.query.get("job_id")
+    if not value:
+        raise InvalidArgumentError("query parameter 'job_id' is required", code="invalid_argument")
+    problem = check_id("job id", value)
+    if problem:
+        raise InvalidArgumentError(f"query parameter 'job_id': {problem}", code="invalid_argument")
+    return value
+
+
+async def _start_batch(engine: Engine, c: Caller, b: bt.StartBatchRequest) -> Any:
+    return await engine.batches.start_batch(c.namespace, b, _identity(c, b.identity))
+
+
+async def _describe_batch(engine: Engine, c: Caller, b: None) -> Any:
+    return await engine.batches.describe(c.namespace, _job_id(c))
+
+
+async def _list_batches(engine: Engine, c: Caller, b: None) -> Any:
+    return await engine.batches.list_all(c.namespace)
+
+
+async def _terminate_batch(engine: Engine, c: Caller, b: bt.TerminateBatchRequest) -> Any:
+    return await engine.batches.terminate(c.namespace, b, _identity(c, b.identity))
+
+
+_BATCH_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "start_batch",
+        "Start a batch job: cancel, terminate, signal or reset every run the query selects, as a durable job that "
+        "goes at most rps runs a second and resumes after a restart. 400 invalid_query (details.position) for a "
+        "query that is empty or refused, invalid_argument for a signal batch without signal_name; 409 "
+        "batch_job_exists if the job id is taken",
+        _start_batch,
+        request=bt.StartBatchRequest,
+        answer=bt.BatchJobModel,
+        http=Http("POST", _NS + "/batches", status=201, also=((409, "A batch job of this id exists"),)),
+        tag="batches",
+        access=Access.WRITE,
+    ),
+    Operation(
+        "list_batches",
+        "The namespace's batch jobs, newest first, each with its progress",
+        _list_batches,
+        answer=bt.ListBatchJobsResponse,
+        http=Http("GET", _NS + "/batches"),
+        tag="batches",
+        access=Access.READ,
+    ),
+    Operation(
+        "describe_batch",
+        "A batch job: its operation, query, state and progress (matched, done, skipped, failed)",
+        _describe_batch,
+        answer=bt.BatchJobModel,
+        http=Http(
+            "GET",
+            _NS + "/batches/describe",
+            query=(Query("job_id", "string", "The batch job's id.", required=True, schema=_ID),),
+        ),
+        tag="batches",
+        access=Access.READ,
+    ),
+    Operation(
+        "terminate_batch",
+        "Stop a running batch job (the runs it dealt with stay so; the rest are left alone). 400 "
+        "batch_job_not_running if it has ended",
+        _terminate_batch,
+        request=bt.TerminateBatchRequest,
+        answer=bt.BatchJobModel,
+        http=Http("POST", _NS + "/batches/terminate"),
+        tag="batches",
+        access=Access.WRITE,
+    ),
+)
+
+
 _BY_TOKEN_OR_IDS = (
     " (named by task_token, or by workflow_id, run_id and activity_id; 404 task_not_found for a token not of this "
     "server or no longer current, 404 activity_not_found, 400 activity_not_started)"
@@ -1245,6 +1325,7 @@ OPERATIONS: tuple[Operation, ...] = (
         access=Access.COMPLETE_ACTIVITY,
     ),
     *_SCHEDULE_OPERATIONS,
+    *_BATCH_OPERATIONS,
 )
 
 #: name -> operation.

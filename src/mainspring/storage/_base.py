@@ -324,6 +324,39 @@ class StoredSchedule:
 
 
 @dataclass(slots=True, frozen=True)
+class StoredBatchJob:
+    """A batch job (``server.features.batch``) as the store keeps it: one operation applied to every run a list
+    filter selects, with how far it got. Written on the condition of its ``version``."""
+
+    namespace: str
+    job_id: str
+    #: The operation applied to each run: "cancel", "terminate", "signal" or "reset".
+    operation: str
+    #: Its arguments (reason, signal name and input, reset type, who asked) as JSON text, opaque here.
+    args: str
+    #: The list filter that selects the runs (Temporal's language).
+    query: str
+    #: At most this many runs a second.
+    rps: float
+    #: RUNNING, COMPLETED, FAILED or TERMINATED (``api.batch.BatchJobState``).
+    state: str
+    #: How many runs the query selected when the job started (an estimate: runs change meanwhile).
+    matched: int
+    #: Runs the operation was applied to; runs skipped (closed meanwhile, already asked); runs it failed on.
+    done: int
+    skipped: int
+    failed: int
+    #: The page token of the listing after the last page dealt with (None: from the first page).
+    cursor: str | None
+    started_at: float
+    closed_at: float | None
+    #: Why it ended as it did (who terminated it, what failed); "" while it runs.
+    note: str
+    #: Starts at 1 and grows by one with each write (``update_batch_job`` is conditional on it).
+    version: int = 1
+
+
+@dataclass(slots=True, frozen=True)
 class StoreCounts:
     """How much a store holds, table by table: what a copy checks on both sides."""
 
@@ -550,6 +583,25 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def delete_schedule(self, namespace: str, schedule_id: str) -> bool:
         """Remove the schedule; False if there was none."""
+
+    # Batch jobs (``server.features.batch``): one row each, rewritten whole on the condition of its version, so a
+    # job's progress and its termination (by a call, or another server) cannot lose each other's writes.
+    @abc.abstractmethod
+    async def create_batch_job(self, job: StoredBatchJob) -> bool:
+        """Add ``job``; False (and nothing written) if its namespace already has one of its id."""
+
+    @abc.abstractmethod
+    async def get_batch_job(self, namespace: str, job_id: str) -> StoredBatchJob | None:
+        """The job, or None."""
+
+    @abc.abstractmethod
+    async def list_batch_jobs(self, namespace: str | None, *, running: bool = False) -> list[StoredBatchJob]:
+        """The jobs of ``namespace`` (None: of every namespace), newest first; ``running``: only those RUNNING."""
+
+    @abc.abstractmethod
+    async def update_batch_job(self, job: StoredBatchJob, expected_version: int) -> bool:
+        """Replace the job's row with ``job`` if its stored version is still ``expected_version``; False
+        (nothing written) if it is not, or if there is no such job."""
 
     # Moving a whole store to another (``store copy``, see ``storage._copy``). Runs are read in pages by
     # run id, in byte order (the same order in every store), with their values as the stored text.

@@ -52,6 +52,7 @@ from ._base import (
     Store,
     StoreCounts,
     StoredApiKey,
+    StoredBatchJob,
     StoredBuild,
     StoredEvent,
     StoredKey,
@@ -59,6 +60,7 @@ from ._base import (
     StoredSchedule,
     StoredSchema,
 )
+from ._batch_sql import BATCH_COLUMNS, BATCH_SET, batch_where
 from ._cluster import ClusterView, read_cluster
 from ._pg_leases import LeaseLostError, LeaseOptions, ShardLeases, StoreLease
 from ._pg_schema import check, latest_schema_version, migrate
@@ -852,6 +854,45 @@ class PostgresStore(Store):
 
         deleted: bool = await self._enqueue(do)
         return deleted
+
+    async def create_batch_job(self, job: StoredBatchJob) -> bool:
+        async def do(cur: AsyncCursor[Any]) -> bool:
+            # RETURNING, not rowcount: a pipelined batch does not know its rowcount (see put_api_key).
+            await cur.execute(
+                f"INSERT INTO batch_jobs ({BATCH_COLUMNS}) VALUES ({', '.join(['%s'] * 16)}) "
+                "ON CONFLICT (namespace, job_id) DO NOTHING RETURNING version",
+                dataclasses.astuple(job),
+            )
+            return await cur.fetchone() is not None
+
+        created: bool = await self._enqueue(do)
+        return created
+
+    async def get_batch_job(self, namespace: str, job_id: str) -> StoredBatchJob | None:
+        rows = await self._read(
+            f"SELECT {BATCH_COLUMNS} FROM batch_jobs WHERE namespace=%s AND job_id=%s", (namespace, job_id)
+        )
+        return StoredBatchJob(*rows[0]) if rows else None
+
+    async def list_batch_jobs(self, namespace: str | None, *, running: bool = False) -> list[StoredBatchJob]:
+        where, params = batch_where(namespace, running, "%s")
+        rows = await self._read(
+            f'SELECT {BATCH_COLUMNS} FROM batch_jobs{where} ORDER BY started_at DESC, job_id COLLATE "C"', params
+        )
+        return [StoredBatchJob(*r) for r in rows]
+
+    async def update_batch_job(self, job: StoredBatchJob, expected_version: int) -> bool:
+        values = dataclasses.astuple(job)
+
+        async def do(cur: AsyncCursor[Any]) -> bool:
+            await cur.execute(
+                f"UPDATE batch_jobs SET {BATCH_SET} WHERE namespace=%s AND job_id=%s AND version=%s RETURNING version",
+                (*values[2:], job.namespace, job.job_id, expected_version),
+            )
+            return await cur.fetchone() is not None
+
+        updated: bool = await self._enqueue(do)
+        return updated
 
     async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
         rows = [dataclasses.astuple(e)[:-1] for e in entries]

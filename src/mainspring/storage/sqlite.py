@@ -44,6 +44,7 @@ from ._base import (
     Store,
     StoreCounts,
     StoredApiKey,
+    StoredBatchJob,
     StoredBuild,
     StoredEvent,
     StoredKey,
@@ -51,6 +52,7 @@ from ._base import (
     StoredSchedule,
     StoredSchema,
 )
+from ._batch_sql import BATCH_COLUMNS, BATCH_SET, batch_where
 from ._page_process import PageProcess
 from ._sqlite_checkpoint import WRITER_FALLBACK_PAGES, Checkpointer
 from ._sqlite_file import (
@@ -846,6 +848,39 @@ class SQLiteStore(Store):
 
         deleted: bool = await self._submit(do)
         return deleted
+
+    async def create_batch_job(self, job: StoredBatchJob) -> bool:
+        def do(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                f"INSERT OR IGNORE INTO batch_jobs ({BATCH_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                dataclasses.astuple(job),
+            )
+            return cur.rowcount == 1
+
+        created: bool = await self._submit(do)
+        return created
+
+    async def get_batch_job(self, namespace: str, job_id: str) -> StoredBatchJob | None:
+        rows = self._read(f"SELECT {BATCH_COLUMNS} FROM batch_jobs WHERE namespace=? AND job_id=?", (namespace, job_id))
+        return StoredBatchJob(*rows[0]) if rows else None
+
+    async def list_batch_jobs(self, namespace: str | None, *, running: bool = False) -> list[StoredBatchJob]:
+        where, params = batch_where(namespace, running, "?")
+        rows = self._read(f"SELECT {BATCH_COLUMNS} FROM batch_jobs{where} ORDER BY started_at DESC, job_id", params)
+        return [StoredBatchJob(*r) for r in rows]
+
+    async def update_batch_job(self, job: StoredBatchJob, expected_version: int) -> bool:
+        values = dataclasses.astuple(job)
+
+        def do(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                f"UPDATE batch_jobs SET {BATCH_SET.replace('%s', '?')} WHERE namespace=? AND job_id=? AND version=?",
+                (*values[2:], job.namespace, job.job_id, expected_version),
+            )
+            return cur.rowcount == 1
+
+        updated: bool = await self._submit(do)
+        return updated
 
     async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
         rows = [dataclasses.astuple(e)[:-1] for e in entries]

@@ -1,9 +1,13 @@
 // The workflows list: newest first, filtered by status, type, id prefix and start time, a page at a time.
 // Filters live in the URL's query string, so a filtered view can be bookmarked, shared and reloaded.
 // Paging uses the server's keyset token (it stays fast however many runs the store holds).
+// Rows can be selected (or every run the filters match), and cancelled or terminated together: that starts
+// a batch job on the server (POST /batches, with the filters as a list query), listed below the table with
+// its progress (batch_jobs.js).
 
 import { api, nsApi, paths } from "../api.js";
 import { h, replace, badge, icon, errorNotice } from "../dom.js";
+import { batchJobsSection, filterQuery, runIdsQuery, startBatch } from "./batch_jobs.js";
 import { fmtClock, fmtDuration, ms, timeCell, timeZone, zoneLabel } from "../format.js";
 import { poller } from "../refresh.js";
 
@@ -120,12 +124,23 @@ export function mount(root, ctx) {
   const refreshButton = h("button", { type: "button", class: "btn btn-ghost", title: "Refresh now", onclick: () => poll.now() }, icon("refresh", 14), "Refresh");
   const error = h("div", { class: "list-error" });
   const body = h("tbody");
+  // --- selection: some rows of this page, or every run the filters match (a batch job acts on them) ---
+  const selected = new Map(); // run id -> workflow id
+  let allMatching = false;
+  const pageBox = h("input", { type: "checkbox", class: "select-box", "aria-label": "Select the runs of this page" });
   const table = h(
     "table",
     { class: "table runs" },
-    h("thead", null, h("tr", null, ["Status", "Workflow ID", "Run ID", "Type", "Task queue", "Start", "Close"].map((c) => h("th", { scope: "col" }, c)))),
+    h("thead", null, h("tr", null, h("th", { scope: "col", class: "cell-select" }, pageBox), ["Status", "Workflow ID", "Run ID", "Type", "Task queue", "Start", "Close"].map((c) => h("th", { scope: "col" }, c)))),
     body,
   );
+  const selectionInfo = h("span", { class: "selection-info" });
+  const matchAll = h("button", { type: "button", class: "btn btn-ghost", dataset: { action: "select-all-matching" } }, "Select all runs that match the filters");
+  const batchCancel = h("button", { type: "button", class: "btn", dataset: { action: "batch-cancel" } }, icon("x", 14), "Cancel");
+  const batchTerminate = h("button", { type: "button", class: "btn btn-danger-outline", dataset: { action: "batch-terminate" } }, icon("stop", 14), "Terminate");
+  const clearSelection = h("button", { type: "button", class: "btn btn-ghost", title: "Clear the selection" }, icon("x", 14), "Clear selection");
+  const selectionBar = h("div", { class: "selection-bar", hidden: true, role: "region", "aria-label": "Selected runs" }, selectionInfo, matchAll, h("div", { class: "selection-actions" }, batchCancel, batchTerminate, clearSelection));
+  const jobs = batchJobsSection(ns);
   const empty = h("div", { class: "empty", hidden: true });
   const pageInfo = h("span", { class: "muted small" });
   const first = h("button", { type: "button", class: "btn", onclick: () => goPage("", []) }, "Newest");
@@ -146,7 +161,8 @@ export function mount(root, ctx) {
       h("div", null, h("h1", null, "Workflows"), h("div", { class: "muted small" }, "Namespace ", h("strong", null, ns))),
       h("div", { class: "page-tools" }, updated, live, refreshButton),
     ),
-    h("div", { class: "card list-card" }, filters, error, h("div", { class: "table-scroll" }, table), empty, pager),
+    h("div", { class: "card list-card" }, filters, selectionBar, error, h("div", { class: "table-scroll" }, table), empty, pager),
+    jobs.element,
   );
 
   // --- behaviour ---
@@ -155,7 +171,64 @@ export function mount(root, ctx) {
     if (push) history.pushState(null, "", url);
     else history.replaceState(null, "", url);
   }
+  function drawSelection() {
+    const boxes = [...body.querySelectorAll("input.select-box")];
+    for (const box of boxes) box.checked = allMatching || selected.has(box.value);
+    pageBox.checked = boxes.length > 0 && boxes.every((b) => b.checked);
+    pageBox.indeterminate = !pageBox.checked && boxes.some((b) => b.checked);
+    const n = selected.size;
+    selectionBar.hidden = !allMatching && n === 0;
+    selectionInfo.textContent = allMatching ? "Every run that matches the filters is selected." : `${n} run${n === 1 ? "" : "s"} selected.`;
+    matchAll.hidden = allMatching;
+  }
+  function resetSelection() {
+    selected.clear();
+    allMatching = false;
+    drawSelection();
+  }
+  pageBox.addEventListener("change", () => {
+    allMatching = false;
+    for (const box of body.querySelectorAll("input.select-box")) {
+      if (pageBox.checked) selected.set(box.value, box.dataset.workflowId);
+      else selected.delete(box.value);
+    }
+    drawSelection();
+  });
+  body.addEventListener("change", (event) => {
+    const box = event.target.closest("input.select-box");
+    if (!box) return;
+    if (allMatching) {
+      // Leaving "all matching" for this page's rows but the one unticked.
+      allMatching = false;
+      for (const b of body.querySelectorAll("input.select-box")) selected.set(b.value, b.dataset.workflowId);
+    }
+    if (box.checked) selected.set(box.value, box.dataset.workflowId);
+    else selected.delete(box.value);
+    drawSelection();
+  });
+  matchAll.addEventListener("click", () => {
+    allMatching = true;
+    drawSelection();
+  });
+  clearSelection.addEventListener("click", resetSelection);
+  function batchQuery() {
+    return allMatching ? filterQuery(apiQuery(state)) : runIdsQuery([...selected.keys()]);
+  }
+  const describeTargets = () => (allMatching ? "every run that matches the filters" : `the ${selected.size} selected run${selected.size === 1 ? "" : "s"}`);
+  batchCancel.addEventListener("click", () =>
+    startBatch(ns, "cancel", batchQuery(), describeTargets(), () => {
+      resetSelection();
+      jobs.refresh();
+    }),
+  );
+  batchTerminate.addEventListener("click", () =>
+    startBatch(ns, "terminate", batchQuery(), describeTargets(), () => {
+      resetSelection();
+      jobs.refresh();
+    }),
+  );
   function filtersChanged() {
+    resetSelection();
     state.page = "";
     prevPages = [];
     syncUrl();
@@ -243,13 +316,15 @@ export function mount(root, ctx) {
     if (json === lastJson) return;
     lastJson = json;
     replace(body, data.executions.map((run) => row(ns, run)));
+    drawSelection();
     table.hidden = n === 0;
     empty.hidden = n !== 0;
     if (n === 0) replace(empty, emptyMessage(state));
   }
 
-  const poll = poller(load, REFRESH_MS);
+  const poll = poller(() => Promise.all([load(), jobs.refresh()]), REFRESH_MS);
   load();
+  jobs.refresh();
   loadTypes(ns, typeList);
   return () => {
     disposed = true;
@@ -277,6 +352,7 @@ function row(ns, run) {
   const tr = h(
     "tr",
     { dataset: { status: run.status } },
+    h("td", { class: "cell-select" }, h("input", { type: "checkbox", class: "select-box", value: run.run_id, dataset: { workflowId: run.workflow_id }, "aria-label": `Select ${run.workflow_id}` })),
     h("td", { "data-label": "Status" }, badge(run.status)),
     h("td", { "data-label": "Workflow ID", class: "cell-id" }, h("a", { href, class: "link-strong" }, run.workflow_id)),
     h("td", { "data-label": "Run ID", class: "cell-run mono" }, h("a", { href, title: run.run_id }, run.run_id)),
@@ -287,7 +363,7 @@ function row(ns, run) {
   );
   // The whole row opens the run, except where a link or a text selection says otherwise.
   tr.addEventListener("click", (event) => {
-    if (event.target.closest("a") || String(window.getSelection() || "")) return;
+    if (event.target.closest("a, .cell-select") || String(window.getSelection() || "")) return;
     tr.querySelector(".cell-id a").click();
   });
   return tr;
