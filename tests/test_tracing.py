@@ -301,3 +301,92 @@ async def test_a_worker_takes_interceptors_of_its_own(server: ServerProcess) -> 
             assert await client.execute_workflow(exclaim, "hey", id=wid, task_queue=tq)
     names = sorted(s.name for s in exporter.get_finished_spans())
     assert "RunWorkflow:exclaim" in names and "StartWorkflow:exclaim" not in names, names
+
+
+# --- updates, queries, local activities, continue-as-new --------------------------------------------------------
+
+
+@activity.defn
+async def whisper(text: str) -> str:
+    return text.lower()
+
+
+@workflow.defn
+class Messaged:
+    """Runs a local activity, answers a query and an update, then continues as new once (its second run ends)."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.done = False
+
+    @workflow.run
+    async def run(self, ctx: workflow.Context, round: int) -> str:
+        quiet = await ctx.execute_local_activity(whisper, "HUSH", start_to_close_timeout=timedelta(seconds=10))
+        if round == 1:
+            await ctx.wait_condition(lambda: self.done)
+            ctx.continue_as_new(2)
+        return f"{quiet} {round}"
+
+    @workflow.query
+    def count(self) -> int:
+        return len(self.items)
+
+    @workflow.update
+    async def add(self, item: str) -> int:
+        self.items.append(item)
+        return len(self.items)
+
+    @add.validator
+    def _check(self, item: str) -> None:
+        if not item:
+            raise ValueError("empty")
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
+async def test_updates_queries_local_activities_and_continue_as_new_are_traced(server: ServerProcess) -> None:
+    exporter, provider = _recorder()
+    tracer = provider.get_tracer("test")
+    tq, wid = f"tq-{uuid.uuid4().hex[:8]}", f"wf-{uuid.uuid4().hex[:8]}"
+    async with await Client.connect(server.address, interceptors=[TracingInterceptor(tracer)]) as client:
+        async with running_worker(client, tq, workflows=[Messaged], activities=[whisper]):
+            with tracer.start_as_current_span("test") as root:
+                handle = await client.start_workflow(Messaged.run, 1, id=wid, task_queue=tq)
+                assert await handle.execute_update(Messaged.add, "a") == 1
+                assert await handle.query(Messaged.count) == 1
+                await handle.signal(Messaged.finish)
+                assert await client.get_workflow_handle(wid).result() == "hush 2"
+        history = await client.get_workflow_handle(wid).fetch_history()  # (the run continued as)
+    first = next(e for e in history if e["event_type"] == "WorkflowExecutionStarted")
+    assert first["attributes"]["header"]["_tracer-data"]["traceparent"].startswith("00-")
+    spans = list(exporter.get_finished_spans())
+    names = sorted(s.name for s in spans)
+    assert {s.context.trace_id for s in spans if s.context is not None} == {root.get_span_context().trace_id}, names
+    start = _one(spans, "StartWorkflow:Messaged")
+    runs = [s for s in spans if s.name == "RunWorkflow:Messaged"]
+    assert len(runs) == 2, names  # the first run's, and the run it continued as
+    # Continue-as-new carries the start header into the next run (as Temporal's): both runs are children of
+    # the client's start.
+    assert [_parent_of(r) for r in runs] == [_id(start), _id(start)]
+
+    update = _one(spans, "StartWorkflowUpdate:add")
+    assert _parent_of(update) == root.get_span_context().span_id
+    validated, handled = _one(spans, "ValidateUpdate:add"), _one(spans, "HandleUpdate:add")
+    assert _parent_of(validated) == _id(update) and _parent_of(handled) == _id(update)
+    assert (
+        handled.attributes is not None
+        and handled.attributes["temporalUpdateID"] == update.attributes["temporalUpdateID"]
+    )  # type: ignore[index]
+
+    query = _one(spans, "QueryWorkflow:count")
+    assert _parent_of(_one(spans, "HandleQuery:count")) == _id(query)
+    assert _parent_of(_one(spans, "HandleSignal:finish")) == _id(_one(spans, "SignalWorkflow:finish"))
+
+    # A local activity per run: StartActivity in the run's span, RunActivity around its attempt.
+    local_starts = [s for s in spans if s.name == "StartActivity:whisper"]
+    local_runs = [s for s in spans if s.name == "RunActivity:whisper"]
+    assert len(local_starts) == 2 and len(local_runs) == 2, names
+    assert sorted(_parent_of(s) or 0 for s in local_starts) == sorted(_id(r) for r in runs)
+    assert sorted(_parent_of(s) or 0 for s in local_runs) == sorted(_id(s) for s in local_starts)

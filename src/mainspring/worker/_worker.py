@@ -757,7 +757,9 @@ class Worker:
         )
         while outcome.local is not None:
             inst = outcome.local
-            results = await wait_local_activities(self._runner, inst, deadline, self._local_slots)
+            results = await wait_local_activities(
+                self._runner, inst, deadline, self._local_slots, self._run_intercepted if self._interceptors else None
+            )
             outcome = resume_local(outcome, results, task, self.cache, self._failures)
             if outcome.force_new_task and not outcome.keep:
                 inst.dispose()  # not cached: the next task replays, and runs them again
@@ -1003,7 +1005,7 @@ class Worker:
             str(task["workflow_id"]),
             task.get("run_id"),
             header=dict(task.get("header") or {}),
-            extra={"activity_id": task.get("activity_id")},
+            extra={"activity_id": task.get("activity_id"), "local": str(task["task_token"]).startswith("local:")},
         )
         with contextlib.ExitStack() as stack:
             for interceptor in self._interceptors:
