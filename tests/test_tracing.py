@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -390,3 +391,59 @@ async def test_updates_queries_local_activities_and_continue_as_new_are_traced(s
     assert len(local_starts) == 2 and len(local_runs) == 2, names
     assert sorted(_parent_of(s) or 0 for s in local_starts) == sorted(_id(r) for r in runs)
     assert sorted(_parent_of(s) or 0 for s in local_runs) == sorted(_id(s) for s in local_starts)
+
+
+async def test_a_call_over_plain_http_continues_the_callers_trace(
+    tmp_path: Path, collector: tuple[str, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not over the SDK's channel: a program of its own POSTs, with the context in the body's header field (as
+    # the SDK's interceptor puts it) or in a W3C traceparent HTTP header.
+    url, received = collector
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    server = ServerProcess(tmp_path / "mainspring.db", extra_args=["--otlp-endpoint", url]).start()
+    ns = server.url + "/api/v1/namespaces/default"
+    in_body, in_http = "0af7651916cd43dd8448eb211c80319c", "4bf92f3577b34da6a3ce929d0e0e4736"
+    try:
+        async with httpx.AsyncClient() as http:
+            r = await http.post(
+                ns + "/workflows",
+                json={
+                    "workflow_id": "plain-1",
+                    "workflow_type": "t",
+                    "task_queue": "q",
+                    "header": {"_tracer-data": {"traceparent": f"00-{in_body}-b7ad6b7169203331-01"}},
+                },
+            )
+            assert r.status_code == 201, r.text
+            r = await http.post(
+                ns + "/workflows/signal",
+                json={"workflow_id": "plain-1", "signal_name": "go"},
+                headers={"traceparent": f"00-{in_http}-00f067aa0ba902b7-01"},
+            )
+            assert r.status_code == 200, r.text
+            # A body too large is still refused as it was (the body read for the trace is the endpoint's).
+            r = await http.post(
+                ns + "/workflows", content=b"{" + b" " * (64 << 20) + b"}", headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 413, r.text
+
+        async def exported() -> bool:
+            names = [span.name for _, span in received]
+            return names.count("start_workflow") == 2 and "signal_workflow" in names
+
+        await eventually(exported, what="the server's spans")
+    finally:
+        server.stop()
+    starts = sorted(
+        (span for _, span in received if span.name == "start_workflow"), key=lambda s: s.start_time_unix_nano
+    )
+    (signal,) = [span for _, span in received if span.name == "signal_workflow"]
+    assert len(starts) == 2  # the refused one too: its own trace
+    start = starts[0]
+    assert (start.trace_id.hex(), start.parent_span_id.hex()) == (in_body, "b7ad6b7169203331")
+    assert (
+        starts[1].parent_span_id == b""
+        and {a.key: a.value.int_value for a in starts[1].attributes}["http.response.status_code"] == 413
+    )
+    assert (signal.trace_id.hex(), signal.parent_span_id.hex()) == (in_http, "00f067aa0ba902b7")
+    assert {a.key: a.value.string_value for a in start.attributes}["mainspring.transport"] == "http"
