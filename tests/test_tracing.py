@@ -32,6 +32,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from inprocess import eventually, running_worker
 from mainspring import Client, activity, workflow
 from mainspring.contrib.opentelemetry import TracingInterceptor
+from mainspring.testing import WorkflowEnvironment
 from mainspring.worker import Replayer, Worker, WorkflowHistory
 from support import ServerProcess, free_port
 
@@ -447,3 +448,26 @@ async def test_a_call_over_plain_http_continues_the_callers_trace(
     )
     assert (signal.trace_id.hex(), signal.parent_span_id.hex()) == (in_http, "00f067aa0ba902b7")
     assert {a.key: a.value.string_value for a in start.attributes}["mainspring.transport"] == "http"
+
+
+@workflow.defn
+async def sleepy(ctx: workflow.Context, text: str) -> str:
+    await ctx.sleep(timedelta(days=3))
+    return await ctx.execute_activity(shout, text, start_to_close_timeout=timedelta(seconds=10))
+
+
+async def test_the_time_skipping_environment_takes_interceptors() -> None:
+    exporter, provider = _recorder()
+    interceptor = TracingInterceptor(provider.get_tracer("test"))
+    async with WorkflowEnvironment.start_time_skipping(interceptors=[interceptor]) as env:
+        assert env.client.interceptors == (interceptor,)
+        async with Worker(env.client, task_queue="tq", workflows=[sleepy], activities=[shout]):
+            assert await env.client.execute_workflow(sleepy, "zz", id="sleepy-1", task_queue="tq") == "ZZ"
+    spans = exporter.get_finished_spans()
+    assert sorted(s.name for s in spans) == [
+        "RunActivity:shout",
+        "RunWorkflow:sleepy",
+        "StartActivity:shout",
+        "StartWorkflow:sleepy",
+    ]
+    assert len({s.context.trace_id for s in spans if s.context is not None}) == 1
