@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
+from .._answers import TOKEN_EXPIRED
 from .._codec import WireCodec
 from .._start_options import lifetime_body, start_options_body
 from ..api.enums import WorkflowStatus
@@ -20,6 +21,7 @@ from ..errors import (
     InvalidArgumentError,
     RPCError,
     ServerUnavailableError,
+    UnauthenticatedError,
 )
 from ..interceptors import Call, CallKind, Interceptor
 from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
@@ -235,12 +237,20 @@ class Client(ScheduleClient):
         or update id); otherwise ``ServerUnavailableError`` (``outcome_unknown``) says it may have been done.
         """
         deadline = time.monotonic() + max(timeout, self.transport.timeout)
+        renewed = False
         while True:
             channel = await self._open_channel()
             if channel is None:
                 return NotImplemented
             try:
                 return await channel.call(op, body, timeout=timeout)
+            except UnauthenticatedError as e:
+                # Refused, before anything was done, as the channel's token expired (the server is closing
+                # it): once more on a new channel, which carries the key as it is now (``api_key``).
+                if e.code != TOKEN_EXPIRED or renewed:
+                    raise
+                renewed = True
+                await channel.close(graceful=False)
             except ServerUnavailableError:
                 if not channel.closed.is_set() or len(self.transport.addresses) == 1:
                     raise
