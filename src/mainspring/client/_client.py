@@ -117,7 +117,11 @@ class Client(ScheduleClient):
         codec = self.data_converter.payload_codec
         # On the transport, so every request and answer (HTTP and channels, this client's and its
         # workers') goes through the codec, and nothing else changes when there is none.
-        transport.codec = WireCodec(codec) if codec is not None else None
+        transport.codec = (
+            WireCodec(codec, encode_failures=self.data_converter.encode_failure_attributes)
+            if codec is not None
+            else None
+        )
         #: The telemetry its workers report through (``mainspring.runtime``; none by default).
         self.runtime = runtime or Runtime.default()
         #: Called around its calls to workflows, and by its workers (``mainspring.interceptors``); none by default.
