@@ -2,7 +2,9 @@
 with a token is closed (1008, saying the token expired and to reconnect with a fresh one) when its ``exp``
 passes (with the 30 s of clock skew the server allows any token), a message on it after that is refused even
 before the close lands, and a worker whose channel was closed reconnects with the client's current
-``api_key`` and carries on (waiting, while that key is the expired token still, for the program to renew it).
+``api_key`` and carries on (waiting, while that key is the expired token still, for the program to renew it);
+with ``Client.connect(api_key_provider=...)`` the client asks it for a fresh token for each new channel and for
+a request refused as its token expired.
 
 Tokens are made to expire a few seconds after the test starts: ``exp`` 27 s in the past, inside the skew."""
 
@@ -151,3 +153,36 @@ async def test_a_message_after_the_token_expired_is_refused_before_the_close_lan
     await asyncio.sleep(0)
     assert len(sent) == 1 and '"token_expired"' in sent[0] and "reconnect with a fresh one" in sent[0], sent
     assert closed == [(1008, "the bearer token expired: reconnect with a fresh one")]
+
+
+async def test_a_token_provider_is_asked_for_a_fresh_token(srv: ServerProcess, issuer: Issuer) -> None:
+    # The provider's tokens are about to expire until the test says otherwise, then fresh: the worker's new
+    # channel, and a plain HTTP request refused for the expired token, get a fresh one with nothing else done.
+    short = _short_lived(issuer)
+    fresh = {"now": False}
+    handed: list[str] = []
+
+    async def provider() -> str:
+        token = issuer.token(["default:admin"]) if fresh["now"] else short
+        handed.append(token)
+        return token
+
+    client = await Client.connect(srv.address, api_key_provider=provider)
+    queue = f"q-{uuid.uuid4().hex[:8]}"
+    closed_before = srv.log().count("its token expired")
+    try:
+        assert client.api_key == short
+        async with Worker(client, task_queue=queue, workflows=[shouted], activities=[loud]):
+            wid = f"w-{uuid.uuid4().hex[:8]}"
+            assert await client.execute_workflow(shouted, "a", id=wid, task_queue=queue) == "A"
+            fresh["now"] = True
+            await _until(lambda: srv.log().count("its token expired") >= closed_before + 2, "both channels to close")
+            assert await client.execute_workflow(shouted, "b", id=f"w-{uuid.uuid4().hex[:8]}", task_queue=queue) == "B"
+        assert client.api_key != short
+        # Over plain HTTP: the expired token is refused, a fresh one asked for, the request sent again.
+        client.api_key = short
+        asked = len(handed)
+        assert (await client.get_workflow_handle(wid).describe()).status.name == "COMPLETED"
+        assert len(handed) == asked + 1 and client.api_key == handed[-1] != short
+    finally:
+        await client.close()

@@ -36,7 +36,7 @@ from ._retry import retrying as _retrying
 from ._schedules import ScheduleClient
 from ._stuck import StuckWatch
 from ._tls import TLSConfig, tls_from_env
-from ._transport import Transport, outcome_unknown
+from ._transport import ApiKeyProvider, Transport, outcome_unknown
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
 from ._with_start import WithStartWorkflowOperation
 
@@ -143,6 +143,7 @@ class Client(ScheduleClient):
         channel: bool = True,
         runtime: Runtime | None = None,
         api_key: str | None = None,
+        api_key_provider: ApiKeyProvider | None = None,
         tls: bool | TLSConfig | None = None,
         data_converter: DataConverter | None = None,
         interceptors: Sequence[Interceptor] = (),
@@ -158,6 +159,10 @@ class Client(ScheduleClient):
         ``runtime``: where the workers on this client report their metrics (``mainspring.runtime``).
         ``api_key``: the key to send a server that checks who calls (``server start --auth api-key``), as
         ``Authorization: Bearer <key>`` on every request and channel; None reads ``MAINSPRING_API_KEY``.
+        ``api_key_provider``: a function (or coroutine function) that returns a fresh key, for short-lived ones
+        (OIDC tokens): called now, before each channel is opened (a worker's after the server closed its
+        channel as its token expired, say), and when a request is refused as its token expired (then sent
+        again); ``api_key`` then need not be given. Without one, set ``client.api_key`` to renew a token.
 
         ``tls``: ``True`` for TLS with the system's CAs, a ``TLSConfig`` for a CA of your own, another name
         to check the certificate against, or a client certificate (mutual TLS); ``False`` for plain HTTP.
@@ -180,8 +185,12 @@ class Client(ScheduleClient):
             config = TLSConfig() if tls else None
         else:
             config = tls
+        transport = Transport(address, timeout=timeout, tls=config, api_key=api_key)
+        if api_key_provider is not None:
+            transport.api_key_provider = api_key_provider
+            await transport.renew_key()
         return cls(
-            Transport(address, timeout=timeout, tls=config, api_key=api_key),
+            transport,
             namespace,
             channel=channel,
             runtime=runtime,
