@@ -8,7 +8,11 @@ that records what is POSTed to /v1/traces).
   RunWorkflow span either way);
 - without an interceptor no header is sent: the stored events have none;
 - a server with tracing on exports a span per operation, continuing the caller's trace, and its JSON logs
-  carry the trace id.
+  carry the trace id; a call over plain HTTP continues the trace its body's header (or traceparent) names;
+- updates (StartWorkflowUpdate -> ValidateUpdate, HandleUpdate), queries (QueryWorkflow -> HandleQuery),
+  local activities (StartActivity -> RunActivity) and continue-as-new (the next run's RunWorkflow under the
+  first start) are traced with Temporal's names;
+- the time-skipping environment takes interceptors.
 """
 
 from __future__ import annotations
