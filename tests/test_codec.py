@@ -275,6 +275,47 @@ async def test_children_continue_as_new_updates_and_failures_are_encoded(
     assert SECRET.encode() not in stored and SECRET.upper().encode() not in stored
 
 
+@activity.defn
+async def declining(card: str) -> str:
+    raise mainspring.ApplicationError(f"card {card} declined", {"card": card}, type="Declined", non_retryable=True)
+
+
+@workflow.defn
+async def charging(ctx: workflow.Context, card: str) -> str:
+    return await ctx.execute_activity(declining, card, start_to_close_timeout=timedelta(seconds=10))
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="reads the SQLite file's bytes")
+async def test_failure_messages_and_stacks_are_encoded_when_asked(server: ServerProcess, task_queue: str) -> None:
+    # As Temporal's encode_common_attributes: the server sees "Encoded failure"; the SDK the message and stack.
+    converter = dataclasses.replace(encrypting(), encode_failure_attributes=True)
+    async with await Client.connect(server.address, data_converter=converter) as client:
+        async with running_worker(client, task_queue, workflows=[charging], activities=[declining]):
+            wid = f"enc-{uuid.uuid4().hex[:8]}"
+            with pytest.raises(mainspring.WorkflowFailureError) as info:
+                await client.execute_workflow(charging, SECRET, id=wid, task_queue=task_queue)
+        cause = info.value.cause
+        while cause is not None and not isinstance(cause, mainspring.ApplicationError):
+            cause = getattr(cause, "cause", None)
+        assert isinstance(cause, mainspring.ApplicationError), info.value
+        assert cause.message == f"card {SECRET} declined" and cause.type == "Declined"
+        assert cause.details == ({"card": SECRET},)
+        clear = await client.get_workflow_handle(wid).fetch_history()
+        failed = next(e for e in clear if e["event_type"] == "ActivityTaskFailed")["attributes"]["failure"]
+        assert failed["message"] == f"card {SECRET} declined" and "declining" in failed["stack"]
+        assert "encoded_attributes" not in failed
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        raw = await http.get("/api/v1/namespaces/default/workflows/history", params={"workflow_id": wid})
+    assert raw.status_code == 200
+    text = raw.text
+    assert SECRET not in text, text[max(0, text.find(SECRET) - 400) : text.find(SECRET) + 100]
+    assert "declined" not in text and "Traceback" not in text and ".py" not in text  # the message, the stack
+    served = next(e for e in raw.json()["events"] if e["event_type"] == "ActivityTaskFailed")["attributes"]
+    assert served["failure"]["message"] == "Encoded failure" and served["failure"]["type"] == "Declined"
+    assert is_encoded(served["failure"]["encoded_attributes"])
+    assert SECRET.encode() not in _store_bytes(server)
+
+
 # --- no server: the mark and the converter
 
 

@@ -8,7 +8,11 @@ that records what is POSTed to /v1/traces).
   RunWorkflow span either way);
 - without an interceptor no header is sent: the stored events have none;
 - a server with tracing on exports a span per operation, continuing the caller's trace, and its JSON logs
-  carry the trace id.
+  carry the trace id; a call over plain HTTP continues the trace its body's header (or traceparent) names;
+- updates (StartWorkflowUpdate -> ValidateUpdate, HandleUpdate), queries (QueryWorkflow -> HandleQuery),
+  local activities (StartActivity -> RunActivity) and continue-as-new (the next run's RunWorkflow under the
+  first start) are traced with Temporal's names;
+- the time-skipping environment takes interceptors.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -31,6 +36,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from inprocess import eventually, running_worker
 from mainspring import Client, activity, workflow
 from mainspring.contrib.opentelemetry import TracingInterceptor
+from mainspring.testing import WorkflowEnvironment
 from mainspring.worker import Replayer, Worker, WorkflowHistory
 from support import ServerProcess, free_port
 
@@ -301,3 +307,171 @@ async def test_a_worker_takes_interceptors_of_its_own(server: ServerProcess) -> 
             assert await client.execute_workflow(exclaim, "hey", id=wid, task_queue=tq)
     names = sorted(s.name for s in exporter.get_finished_spans())
     assert "RunWorkflow:exclaim" in names and "StartWorkflow:exclaim" not in names, names
+
+
+# --- updates, queries, local activities, continue-as-new --------------------------------------------------------
+
+
+@activity.defn
+async def whisper(text: str) -> str:
+    return text.lower()
+
+
+@workflow.defn
+class Messaged:
+    """Runs a local activity, answers a query and an update, then continues as new once (its second run ends)."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.done = False
+
+    @workflow.run
+    async def run(self, ctx: workflow.Context, round: int) -> str:
+        quiet = await ctx.execute_local_activity(whisper, "HUSH", start_to_close_timeout=timedelta(seconds=10))
+        if round == 1:
+            await ctx.wait_condition(lambda: self.done)
+            ctx.continue_as_new(2)
+        return f"{quiet} {round}"
+
+    @workflow.query
+    def count(self) -> int:
+        return len(self.items)
+
+    @workflow.update
+    async def add(self, item: str) -> int:
+        self.items.append(item)
+        return len(self.items)
+
+    @add.validator
+    def _check(self, item: str) -> None:
+        if not item:
+            raise ValueError("empty")
+
+    @workflow.signal
+    def finish(self) -> None:
+        self.done = True
+
+
+async def test_updates_queries_local_activities_and_continue_as_new_are_traced(server: ServerProcess) -> None:
+    exporter, provider = _recorder()
+    tracer = provider.get_tracer("test")
+    tq, wid = f"tq-{uuid.uuid4().hex[:8]}", f"wf-{uuid.uuid4().hex[:8]}"
+    async with await Client.connect(server.address, interceptors=[TracingInterceptor(tracer)]) as client:
+        async with running_worker(client, tq, workflows=[Messaged], activities=[whisper]):
+            with tracer.start_as_current_span("test") as root:
+                handle = await client.start_workflow(Messaged.run, 1, id=wid, task_queue=tq)
+                assert await handle.execute_update(Messaged.add, "a") == 1
+                assert await handle.query(Messaged.count) == 1
+                await handle.signal(Messaged.finish)
+                assert await client.get_workflow_handle(wid).result() == "hush 2"
+        history = await client.get_workflow_handle(wid).fetch_history()  # (the run continued as)
+    first = next(e for e in history if e["event_type"] == "WorkflowExecutionStarted")
+    assert first["attributes"]["header"]["_tracer-data"]["traceparent"].startswith("00-")
+    spans = list(exporter.get_finished_spans())
+    names = sorted(s.name for s in spans)
+    assert {s.context.trace_id for s in spans if s.context is not None} == {root.get_span_context().trace_id}, names
+    start = _one(spans, "StartWorkflow:Messaged")
+    runs = [s for s in spans if s.name == "RunWorkflow:Messaged"]
+    assert len(runs) == 2, names  # the first run's, and the run it continued as
+    # Continue-as-new carries the start header into the next run (as Temporal's): both runs are children of
+    # the client's start.
+    assert [_parent_of(r) for r in runs] == [_id(start), _id(start)]
+
+    update = _one(spans, "StartWorkflowUpdate:add")
+    assert _parent_of(update) == root.get_span_context().span_id
+    validated, handled = _one(spans, "ValidateUpdate:add"), _one(spans, "HandleUpdate:add")
+    assert _parent_of(validated) == _id(update) and _parent_of(handled) == _id(update)
+    assert (
+        handled.attributes is not None
+        and handled.attributes["temporalUpdateID"] == update.attributes["temporalUpdateID"]
+    )  # type: ignore[index]
+
+    query = _one(spans, "QueryWorkflow:count")
+    assert _parent_of(_one(spans, "HandleQuery:count")) == _id(query)
+    assert _parent_of(_one(spans, "HandleSignal:finish")) == _id(_one(spans, "SignalWorkflow:finish"))
+
+    # A local activity per run: StartActivity in the run's span, RunActivity around its attempt.
+    local_starts = [s for s in spans if s.name == "StartActivity:whisper"]
+    local_runs = [s for s in spans if s.name == "RunActivity:whisper"]
+    assert len(local_starts) == 2 and len(local_runs) == 2, names
+    assert sorted(_parent_of(s) or 0 for s in local_starts) == sorted(_id(r) for r in runs)
+    assert sorted(_parent_of(s) or 0 for s in local_runs) == sorted(_id(s) for s in local_starts)
+
+
+async def test_a_call_over_plain_http_continues_the_callers_trace(
+    tmp_path: Path, collector: tuple[str, list[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not over the SDK's channel: a program of its own POSTs, with the context in the body's header field (as
+    # the SDK's interceptor puts it) or in a W3C traceparent HTTP header.
+    url, received = collector
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    server = ServerProcess(tmp_path / "mainspring.db", extra_args=["--otlp-endpoint", url]).start()
+    ns = server.url + "/api/v1/namespaces/default"
+    in_body, in_http = "0af7651916cd43dd8448eb211c80319c", "4bf92f3577b34da6a3ce929d0e0e4736"
+    try:
+        async with httpx.AsyncClient() as http:
+            r = await http.post(
+                ns + "/workflows",
+                json={
+                    "workflow_id": "plain-1",
+                    "workflow_type": "t",
+                    "task_queue": "q",
+                    "header": {"_tracer-data": {"traceparent": f"00-{in_body}-b7ad6b7169203331-01"}},
+                },
+            )
+            assert r.status_code == 201, r.text
+            r = await http.post(
+                ns + "/workflows/signal",
+                json={"workflow_id": "plain-1", "signal_name": "go"},
+                headers={"traceparent": f"00-{in_http}-00f067aa0ba902b7-01"},
+            )
+            assert r.status_code == 200, r.text
+            # A body too large is still refused as it was (the body read for the trace is the endpoint's).
+            r = await http.post(
+                ns + "/workflows", content=b"{" + b" " * (64 << 20) + b"}", headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 413, r.text
+
+        async def exported() -> bool:
+            names = [span.name for _, span in received]
+            return names.count("start_workflow") == 2 and "signal_workflow" in names
+
+        await eventually(exported, what="the server's spans")
+    finally:
+        server.stop()
+    starts = sorted(
+        (span for _, span in received if span.name == "start_workflow"), key=lambda s: s.start_time_unix_nano
+    )
+    (signal,) = [span for _, span in received if span.name == "signal_workflow"]
+    assert len(starts) == 2  # the refused one too: its own trace
+    start = starts[0]
+    assert (start.trace_id.hex(), start.parent_span_id.hex()) == (in_body, "b7ad6b7169203331")
+    assert (
+        starts[1].parent_span_id == b""
+        and {a.key: a.value.int_value for a in starts[1].attributes}["http.response.status_code"] == 413
+    )
+    assert (signal.trace_id.hex(), signal.parent_span_id.hex()) == (in_http, "00f067aa0ba902b7")
+    assert {a.key: a.value.string_value for a in start.attributes}["mainspring.transport"] == "http"
+
+
+@workflow.defn
+async def sleepy(ctx: workflow.Context, text: str) -> str:
+    await ctx.sleep(timedelta(days=3))
+    return await ctx.execute_activity(shout, text, start_to_close_timeout=timedelta(seconds=10))
+
+
+async def test_the_time_skipping_environment_takes_interceptors() -> None:
+    exporter, provider = _recorder()
+    interceptor = TracingInterceptor(provider.get_tracer("test"))
+    async with WorkflowEnvironment.start_time_skipping(interceptors=[interceptor]) as env:
+        assert env.client.interceptors == (interceptor,)
+        async with Worker(env.client, task_queue="tq", workflows=[sleepy], activities=[shout]):
+            assert await env.client.execute_workflow(sleepy, "zz", id="sleepy-1", task_queue="tq") == "ZZ"
+    spans = exporter.get_finished_spans()
+    assert sorted(s.name for s in spans) == [
+        "RunActivity:shout",
+        "RunWorkflow:sleepy",
+        "StartActivity:shout",
+        "StartWorkflow:sleepy",
+    ]
+    assert len({s.context.trace_id for s in spans if s.context is not None}) == 1

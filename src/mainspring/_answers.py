@@ -32,6 +32,7 @@ from .errors import (
 __all__ = [
     "DEFAULT_ADDRESS",
     "NOT_MAINSPRING",
+    "TOKEN_EXPIRED",
     "decode_answer",
     "looks_like_http2",
     "not_mainspring",
@@ -44,6 +45,9 @@ DEFAULT_ADDRESS = "localhost:7233"
 
 #: The ``code`` of the error raised when what answers at the address is not a Mainspring server.
 NOT_MAINSPRING = "not_mainspring"
+#: The ``code`` of the 401 that refuses an OIDC token whose ``exp`` passed (a request's, a channel's handshake or
+#: message): a fresh token (``client.api_key = ...``) is the remedy, so a worker connecting again waits for one.
+TOKEN_EXPIRED = "token_expired"
 
 _BY_STATUS: dict[int, type[RPCError]] = {
     400: InvalidArgumentError,

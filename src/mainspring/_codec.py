@@ -29,6 +29,8 @@ from ._payload_mark import PAYLOAD_KEY, CodecError, find_marks, is_encoded, payl
 from .errors import MainspringError
 
 __all__ = [
+    "ENCODED_ATTRIBUTES",
+    "ENCODED_FAILURE",
     "JSON_PLAIN",
     "PAYLOAD_FIELDS",
     "PAYLOAD_KEY",
@@ -47,11 +49,24 @@ PAYLOAD_FIELDS = frozenset({"input", "signal_input", "result", "details", "heart
 _NOT_WALKED = frozenset({"input_schema"})
 
 
-class WireCodec:
-    """A ``PayloadCodec`` applied to whole messages (what a client's transport holds when it has one)."""
+#: The request fields that hold a failure (and a failure's ``cause``): with ``encode_failures``, their message,
+#: stack and exception details travel in ``ENCODED_ATTRIBUTES``, a payload, and the message says this instead.
+_FAILURE_FIELDS = frozenset({"failure", "cause"})
+ENCODED_ATTRIBUTES = "encoded_attributes"
+ENCODED_FAILURE = "Encoded failure"
+#: What of a failure goes in that payload (Temporal's message and stack trace; here also the ``exception``
+#: entry, whose args and attributes would repeat what the message says).
+_HIDDEN = ("message", "stack", "exception")
 
-    def __init__(self, codec: PayloadCodec) -> None:
+
+class WireCodec:
+    """A ``PayloadCodec`` applied to whole messages (what a client's transport holds when it has one).
+    ``encode_failures``: also encode the common attributes of failures (``DataConverter
+    .encode_failure_attributes``); they are decoded either way."""
+
+    def __init__(self, codec: PayloadCodec, *, encode_failures: bool = False) -> None:
         self.codec = codec
+        self.encode_failures = encode_failures
 
     async def encode_values(self, values: Sequence[Any]) -> list[Any]:
         """JSON values as ``$payload`` marks, in one call to the codec."""
@@ -93,7 +108,7 @@ class WireCodec:
         the worker keeps its commands, clear, for the activities the server hands back eagerly)."""
         slots: list[tuple[Any, Any]] = []
         values: list[Any] = []
-        copy = _copy_marking(body, slots, values)
+        copy = _copy_marking(body, slots, values, self.encode_failures)
         for (container, key), mark in zip(slots, await self.encode_values(values), strict=True):
             container[key] = mark
         return copy
@@ -108,14 +123,25 @@ class WireCodec:
             return (await self.decode_values([body]))[0]
         for (container, key), value in zip(slots, await self.decode_values([c[k] for c, k in slots]), strict=True):
             container[key] = value
+            if key == ENCODED_ATTRIBUTES and type(value) is dict and container.get("message") == ENCODED_FAILURE:
+                # An encoded failure's attributes (``encode_failures``): back where they were.
+                del container[key]
+                container.update({k: value[k] for k in _HIDDEN if k in value})
         return body
 
 
-def _copy_marking(value: Any, slots: list[tuple[Any, Any]], values: list[Any]) -> Any:
+def _copy_marking(value: Any, slots: list[tuple[Any, Any]], values: list[Any], failures: bool = False) -> Any:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            if k in PAYLOAD_FIELDS and v is not None and not is_encoded(v):
+            if failures and k in _FAILURE_FIELDS and type(v) is dict and isinstance(v.get("message"), str):
+                failure = out[k] = _copy_marking(v, slots, values, failures)
+                if failure["message"] != ENCODED_FAILURE:  # (not twice)
+                    hidden = {h: failure.pop(h) for h in _HIDDEN if h in failure}
+                    failure["message"] = ENCODED_FAILURE
+                    failure[ENCODED_ATTRIBUTES] = hidden
+                    _slot(failure, ENCODED_ATTRIBUTES, hidden, slots, values)
+            elif k in PAYLOAD_FIELDS and v is not None and not is_encoded(v):
                 out[k] = v
                 if k == "memo" and isinstance(v, dict):
                     out[k] = dict(v)
@@ -130,10 +156,10 @@ def _copy_marking(value: Any, slots: list[tuple[Any, Any]], values: list[Any]) -
             elif k in _NOT_WALKED:
                 out[k] = v
             else:
-                out[k] = _copy_marking(v, slots, values)
+                out[k] = _copy_marking(v, slots, values, failures)
         return out
     if isinstance(value, list | tuple):
-        return [_copy_marking(v, slots, values) for v in value]
+        return [_copy_marking(v, slots, values, failures) for v in value]
     return value
 
 

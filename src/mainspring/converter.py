@@ -82,6 +82,12 @@ class DataConverter:
     #: Transforms every payload on its way out and back (Temporal's ``PayloadCodec``); None: payloads
     #: travel as plain JSON.
     payload_codec: PayloadCodec | None = None
+    #: With a ``payload_codec``: also move each failure's message, stack trace and exception details (its
+    #: class's args and attributes) into a payload of its own, through the codec, as Temporal's
+    #: ``DefaultFailureConverter(encode_common_attributes=True)`` does: the server sees "Encoded failure"
+    #: (and the failure's type, kind and retry flags, which it acts on). Failures encoded so are decoded
+    #: whatever this says, by any client or worker with the codec.
+    encode_failure_attributes: bool = False
 
     #: The converter used when none is given (no codec).
     default: typing.ClassVar[DataConverter]

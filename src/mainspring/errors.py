@@ -385,7 +385,9 @@ class InvalidQueryError(InvalidArgumentError):
 
 class UnauthenticatedError(RPCError):
     """The server wants to know who calls (HTTP 401): no API key was given, or the one given is not valid
-    (unknown, revoked, mistyped). ``code`` is "unauthenticated" or "invalid_credentials"."""
+    (unknown, revoked, mistyped). ``code`` is "unauthenticated", "invalid_credentials", or "token_expired"
+    (an OIDC token's ``exp`` passed: set ``client.api_key`` to a fresh one; a channel it opened is closed
+    with 1008 then, and a worker connects again with the client's current key)."""
 
 
 class PermissionDeniedError(RPCError):

@@ -8,16 +8,19 @@ A reduced form of Temporal's interceptors. Give them to the client::
 and every ``Worker`` built on that client uses them too (as Temporal's workers use a client's interceptors
 that are also worker interceptors). Each hook is told of one ``Call``:
 
-- ``Interceptor.client_call``: around a client's start, signal-with-start, signal and query (the calls whose
-  ``header`` travels with them).
+- ``Interceptor.client_call``: around a client's start, signal-with-start, signal, query and update (the
+  calls whose ``header`` travels with them).
 - ``Interceptor.activity_call``: around one attempt of an activity on a worker (``header``: the one its
-  ScheduleActivity command carried).
+  ScheduleActivity command carried), local activities' too (``header``: the one their START_ACTIVITY call
+  was given; it stays in the worker).
 - ``Interceptor.workflow_interceptor``: a ``WorkflowInterceptor`` per workflow run a worker holds. It is told,
   after each workflow task's code has run live (never while history is replayed, so a run's start is told
-  once however often a worker rebuilds it), of the run's start, the signals it handled, the activities it
-  scheduled and the children it started, in that order. It runs outside the workflow's code: what it does
-  (make spans, read clocks) cannot make the workflow non-deterministic, and the only thing it may change is
-  the header of an activity's or a child's command, which the replay does not compare.
+  once however often a worker rebuilds it), of the run's start, the signals and updates it handled (an
+  update's validator too), the activities and local activities it scheduled, the children it started and
+  its continue-as-new, in that order; and of each query it answered (when the query came with a header). It
+  runs outside the workflow's code: what it does (make spans, read clocks) cannot make the workflow
+  non-deterministic, and the only thing it may change is the header of an activity's, a child's or a
+  continue-as-new's command (the next run's start header), which the replay does not compare.
 
 Headers are small JSON objects (``mainspring.api.headers``). Without interceptors none is sent or stored,
 and nothing here runs.
@@ -44,11 +47,18 @@ class CallKind(StrEnum):
     SIGNAL_WITH_START_WORKFLOW = "SignalWithStartWorkflow"
     SIGNAL_WORKFLOW = "SignalWorkflow"
     QUERY_WORKFLOW = "QueryWorkflow"
+    START_WORKFLOW_UPDATE = "StartWorkflowUpdate"
     RUN_WORKFLOW = "RunWorkflow"
     HANDLE_SIGNAL = "HandleSignal"
+    HANDLE_QUERY = "HandleQuery"
+    VALIDATE_UPDATE = "ValidateUpdate"
+    HANDLE_UPDATE = "HandleUpdate"
     START_ACTIVITY = "StartActivity"
     RUN_ACTIVITY = "RunActivity"
     START_CHILD_WORKFLOW = "StartChildWorkflow"
+    #: The run continues as new: ``header`` goes with the command and becomes the next run's start header
+    #: (Temporal's tracing makes no span of it, only carries the context on).
+    CONTINUE_AS_NEW = "ContinueAsNew"
 
 
 #: The kinds whose ``header`` goes out with the call (an interceptor may add to it); the others' came in.
@@ -58,8 +68,10 @@ _OUTGOING = frozenset(
         CallKind.SIGNAL_WITH_START_WORKFLOW,
         CallKind.SIGNAL_WORKFLOW,
         CallKind.QUERY_WORKFLOW,
+        CallKind.START_WORKFLOW_UPDATE,
         CallKind.START_ACTIVITY,
         CallKind.START_CHILD_WORKFLOW,
+        CallKind.CONTINUE_AS_NEW,
     }
 )
 
@@ -80,7 +92,8 @@ class Call:
     #: the call. For the others: what came with the call (the start's, the signal's, the activity's); read it
     #: only. Entries are JSON values.
     header: dict[str, Any] = field(default_factory=dict)
-    #: Of a RunActivity call: ``activity_id``. Of a workflow's calls (``WorkflowInterceptor``): ``start_header``,
+    #: Of a RunActivity call: ``activity_id`` (and ``local``: True for a local activity). Of an update's:
+    #: ``update_id``. Of a workflow's calls (``WorkflowInterceptor``): ``start_header``,
     #: the header of the run's start (for a copy of the run rebuilt from history, which made no RUN_WORKFLOW).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -98,9 +111,11 @@ class WorkflowInterceptor:
     """
 
     def workflow_call(self, call: Call) -> None:
-        """The run started (RUN_WORKFLOW, told once: on its first workflow task), handled a signal
-        (HANDLE_SIGNAL), or scheduled an activity or started a child (START_ACTIVITY, START_CHILD_WORKFLOW,
-        whose ``header`` goes with the command). Called outside the workflow's code; must not raise."""
+        """The run started (RUN_WORKFLOW, told once: on its first workflow task), handled a signal, an update
+        or a query (HANDLE_SIGNAL, VALIDATE_UPDATE then HANDLE_UPDATE, HANDLE_QUERY: ``header`` is the one
+        that came with it), or scheduled an activity, started a child or continued as new (START_ACTIVITY,
+        START_CHILD_WORKFLOW, CONTINUE_AS_NEW, whose ``header`` goes with the command). Called outside the
+        workflow's code; must not raise."""
 
 
 class Interceptor:
@@ -111,7 +126,7 @@ class Interceptor:
     """
 
     def client_call(self, call: Call) -> AbstractContextManager[object]:
-        """A context the client's call ``call`` (a start, signal-with-start, signal or query) is made in; it
+        """A context the client's call ``call`` (a start, signal-with-start, signal, query or update) is made in; it
         may add to ``call.header`` on entry. An error the call raises passes through it."""
         return nullcontext()
 

@@ -128,6 +128,11 @@ class UpdateWorkflowRequest(_Model):
         default=30.0, description="Seconds to wait for the stage (at most the server's --max-poll-wait)."
     )
     identity: Identity = Field(default="", description="Who sends it (recorded); the caller's address if empty.")
+    header: HeaderField = Field(
+        default=None,
+        description="Context carried with the call (see the start's): handed to the worker with the update (kept in "
+        "memory until the workflow accepts or rejects it, not recorded).",
+    )
 
 
 class PollWorkflowUpdateRequest(_Model):
@@ -173,6 +178,9 @@ class QueryWorkflowRequest(_Model):
         allow_inf_nan=False,
         description="Seconds to wait for a worker's answer (default 10, at most 60 and the server's "
         "--max-poll-wait): past it the query fails with 408 no_worker.",
+    )
+    header: HeaderField = Field(
+        default=None, description="Context carried with the call (see the start's): handed to the worker that answers."
     )
 
 

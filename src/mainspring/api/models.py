@@ -972,6 +972,9 @@ class ContinueAsNewWorkflowCommand(_Model):
     input: Any = Field(default=None, description="The next run's input.")
     workflow_type: WorkflowType | None = Field(default=None, description="The next run's type (default: this one's).")
     task_queue: TaskQueue | None = Field(default=None, description="The next run's task queue (default: this one's).")
+    header: HeaderField = Field(
+        default=None, description="The next run's start header (its WorkflowExecutionStarted's); omit for none."
+    )
 
 
 class StartChildWorkflowCommand(_Model):

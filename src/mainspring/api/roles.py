@@ -85,6 +85,10 @@ class Principal:
     method: str = "api-key"
     #: The API key's id, for a key (so that revoking it ends the UI sessions it opened).
     key_id: str | None = None
+    #: When its credentials stop being valid (Unix time): an OIDC token's ``exp`` plus the clock skew the server
+    #: allows; None for credentials with no end of their own (an API key ends when it is revoked). A channel
+    #: opened with it is closed then (``server._channel``).
+    expires_at: float | None = None
 
     def role_in(self, namespace: str) -> Role | None:
         """The caller's role in ``namespace`` (a grant of that namespace beats one of every namespace)."""

@@ -71,6 +71,9 @@ class Channel:
         # The address this channel is to: when it breaks or cannot open, its owner tells the transport
         # (``Transport.failed``), which moves to the next address if this was the one in use.
         self.address = address = self._transport.address
+        # A program that gave a source of keys: a fresh one for each new channel (a token that may have
+        # expired since the last one, which is what closed that one).
+        await self._transport.renew_key()
         try:
             loopback = self._transport.loopback
             if loopback is not None:

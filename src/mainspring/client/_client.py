@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
+from .._answers import TOKEN_EXPIRED
 from .._codec import WireCodec
 from .._start_options import lifetime_body, start_options_body
 from ..api.enums import WorkflowStatus
@@ -20,6 +21,7 @@ from ..errors import (
     InvalidArgumentError,
     RPCError,
     ServerUnavailableError,
+    UnauthenticatedError,
 )
 from ..interceptors import Call, CallKind, Interceptor
 from ..options import _START_WORKFLOW_KEYWORDS, StartWorkflowOptions
@@ -35,7 +37,7 @@ from ._retry import retrying as _retrying
 from ._schedules import ScheduleClient
 from ._stuck import StuckWatch
 from ._tls import TLSConfig, tls_from_env
-from ._transport import Transport, outcome_unknown
+from ._transport import ApiKeyProvider, Transport, outcome_unknown
 from ._updates import WorkflowUpdateHandle, WorkflowUpdateStage
 from ._with_start import WithStartWorkflowOperation
 
@@ -116,7 +118,11 @@ class Client(ScheduleClient, BatchClient):
         codec = self.data_converter.payload_codec
         # On the transport, so every request and answer (HTTP and channels, this client's and its
         # workers') goes through the codec, and nothing else changes when there is none.
-        transport.codec = WireCodec(codec) if codec is not None else None
+        transport.codec = (
+            WireCodec(codec, encode_failures=self.data_converter.encode_failure_attributes)
+            if codec is not None
+            else None
+        )
         #: The telemetry its workers report through (``mainspring.runtime``; none by default).
         self.runtime = runtime or Runtime.default()
         #: Called around its calls to workflows, and by its workers (``mainspring.interceptors``); none by default.
@@ -138,6 +144,7 @@ class Client(ScheduleClient, BatchClient):
         channel: bool = True,
         runtime: Runtime | None = None,
         api_key: str | None = None,
+        api_key_provider: ApiKeyProvider | None = None,
         tls: bool | TLSConfig | None = None,
         data_converter: DataConverter | None = None,
         interceptors: Sequence[Interceptor] = (),
@@ -153,6 +160,10 @@ class Client(ScheduleClient, BatchClient):
         ``runtime``: where the workers on this client report their metrics (``mainspring.runtime``).
         ``api_key``: the key to send a server that checks who calls (``server start --auth api-key``), as
         ``Authorization: Bearer <key>`` on every request and channel; None reads ``MAINSPRING_API_KEY``.
+        ``api_key_provider``: a function (or coroutine function) that returns a fresh key, for short-lived ones
+        (OIDC tokens): called now, before each channel is opened (a worker's after the server closed its
+        channel as its token expired, say), and when a request is refused as its token expired (then sent
+        again); ``api_key`` then need not be given. Without one, set ``client.api_key`` to renew a token.
 
         ``tls``: ``True`` for TLS with the system's CAs, a ``TLSConfig`` for a CA of your own, another name
         to check the certificate against, or a client certificate (mutual TLS); ``False`` for plain HTTP.
@@ -175,8 +186,12 @@ class Client(ScheduleClient, BatchClient):
             config = TLSConfig() if tls else None
         else:
             config = tls
+        transport = Transport(address, timeout=timeout, tls=config, api_key=api_key)
+        if api_key_provider is not None:
+            transport.api_key_provider = api_key_provider
+            await transport.renew_key()
         return cls(
-            Transport(address, timeout=timeout, tls=config, api_key=api_key),
+            transport,
             namespace,
             channel=channel,
             runtime=runtime,
@@ -236,12 +251,20 @@ class Client(ScheduleClient, BatchClient):
         or update id); otherwise ``ServerUnavailableError`` (``outcome_unknown``) says it may have been done.
         """
         deadline = time.monotonic() + max(timeout, self.transport.timeout)
+        renewed = False
         while True:
             channel = await self._open_channel()
             if channel is None:
                 return NotImplemented
             try:
                 return await channel.call(op, body, timeout=timeout)
+            except UnauthenticatedError as e:
+                # Refused, before anything was done, as the channel's token expired (the server is closing
+                # it): once more on a new channel, which carries the key as it is now (``api_key``).
+                if e.code != TOKEN_EXPIRED or renewed:
+                    raise
+                renewed = True
+                await channel.close(graceful=False)
             except ServerUnavailableError:
                 if not channel.closed.is_set() or len(self.transport.addresses) == 1:
                     raise

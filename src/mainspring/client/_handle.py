@@ -460,7 +460,19 @@ class WorkflowHandle(Generic[S, R]):
             self.client, self.workflow_id, self._message_run_id, update_id, result_type, request=request
         )
         timeout = None if rpc_timeout is None else rpc_timeout.total_seconds()
-        answer = await wait_for(handle, WorkflowUpdateStage(wait_for_stage), timeout)
+        stage = WorkflowUpdateStage(wait_for_stage)
+        interceptors = self.client.interceptors
+        if interceptors:  # their header goes in ``request``, which the handle sends
+            call = Call(
+                CallKind.START_WORKFLOW_UPDATE,
+                name,
+                self.workflow_id,
+                self._message_run_id,
+                extra={"update_id": update_id},
+            )
+            answer = await intercepted(interceptors, call, request, lambda: wait_for(handle, stage, timeout))
+        else:
+            answer = await wait_for(handle, stage, timeout)
         if answer.get("rejected"):
             outcome(answer, result_type)  # raises: a rejected update has no result
         return handle
@@ -530,9 +542,9 @@ class WorkflowHandle(Generic[S, R]):
 
         try:
             interceptors = self.client.interceptors
-            if interceptors:  # (a query's request has no header: only the interceptors' context is made)
+            if interceptors:
                 call = Call(CallKind.QUERY_WORKFLOW, name, self.workflow_id, self._message_run_id)
-                data = await intercepted(interceptors, call, None, lambda: _retrying(send))
+                data = await intercepted(interceptors, call, body, lambda: _retrying(send))
             else:
                 data = await _retrying(send)
         except InvalidArgumentError as e:

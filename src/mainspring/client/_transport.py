@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 from .._addresses import parse_addresses
 from .._answers import (
     DEFAULT_ADDRESS,
+    TOKEN_EXPIRED,
     bytes_in_parser_message,
     decode_answer,
     not_mainspring,
@@ -27,7 +29,13 @@ from .._answers import (
 )
 from .._json import dumps, loads
 from .._tls import diagnose, speaks_tls, tls_failure, tls_required
-from ..errors import InvalidAddressError, InvalidArgumentError, ServerUnavailableError, TLSError
+from ..errors import (
+    InvalidAddressError,
+    InvalidArgumentError,
+    ServerUnavailableError,
+    TLSError,
+    UnauthenticatedError,
+)
 from ._tls import TLSConfig, client_context
 
 __all__ = ["DEFAULT_ADDRESS", "Transport", "outcome_unknown", "parse_addresses", "resolve_address", "rpc_error"]
@@ -102,6 +110,10 @@ def outcome_unknown(address: str, what: str) -> ServerUnavailableError:
     )
 
 
+#: A program's source of fresh keys (OIDC tokens, say): a function, or a coroutine function, of no arguments.
+ApiKeyProvider = Callable[[], str | Awaitable[str | None] | None]
+
+
 class Transport:
     """Keep-alive HTTP connections to a server (aiohttp; made lazily on the running loop).
 
@@ -137,6 +149,20 @@ class Transport:
         #: changed later (``api_key``) goes with the next request.
         self._headers = {"content-type": "application/json"}
         self.api_key = api_key
+        #: Called for a fresh key (an OIDC token) before each channel is opened, and when the server refuses the
+        #: key in use as expired (``Client.connect(api_key_provider=...)``); None: the key is only what is set.
+        self.api_key_provider: ApiKeyProvider | None = None
+
+    async def renew_key(self) -> bool:
+        """Ask ``api_key_provider`` for a key and use it from now on; False if there is no provider."""
+        provider = self.api_key_provider
+        if provider is None:
+            return False
+        key = provider()
+        if inspect.isawaitable(key):
+            key = await key
+        self.api_key = key
+        return True
 
     @property
     def api_key(self) -> str | None:
@@ -260,10 +286,17 @@ class Transport:
         pause = _ROUND_PAUSE[0]
         safe = repeatable or _safe_to_repeat(method, body)
         tries = 0
+        renewed = False
         while True:
             address = self.address
             try:
                 return await self._call_one(address, method, path, body=body, params=params, timeout=timeout)
+            except UnauthenticatedError as e:
+                # Refused before anything was done, as the key (a token) expired: once more with a fresh one.
+                if e.code != TOKEN_EXPIRED or renewed or not await self.renew_key():
+                    raise
+                renewed = True
+                continue
             except _Unreached as e:
                 if len(self.addresses) == 1:
                     raise e.error from None

@@ -1,4 +1,4 @@
-"""OpenTelemetry tracing of workflows, signals, activities and child workflows, as Temporal's
+"""OpenTelemetry tracing of workflows, signals, queries, updates, activities and child workflows, as Temporal's
 ``temporalio.contrib.opentelemetry`` traces them (the same span names and header, so traces and code port)::
 
     from mainspring.contrib.opentelemetry import TracingInterceptor
@@ -15,14 +15,25 @@ exporter, say); a worker built on the client traces too. The trace's context tra
           RunActivity:<name>            each attempt, around the activity's code (its own spans nest in it)
         StartChildWorkflow:<type>     each child it started
           RunWorkflow:<type>            the child's run, and so on
-    SignalWorkflow:<name>           a client's signal (QueryWorkflow:<name> for a query: client side only)
+        StartActivity:<name>          each local activity it ran (RunActivity:<name> around each attempt)
+      RunWorkflow:<type>            the next run after a continue-as-new (the header carried into it)
+    SignalWorkflow:<name>           a client's signal
       HandleSignal:<name>           the run handling it, linked to the run's start
+    QueryWorkflow:<name>            a client's query
+      HandleQuery:<name>            the copy of the run that answered it, linked to the run's start
+    StartWorkflowUpdate:<name>      a client's update (start_update, execute_update)
+      ValidateUpdate:<name>         its validator running (if the handler has one)
+      HandleUpdate:<name>           its handler starting, once the update is accepted
 
-Workflow spans (RunWorkflow, HandleSignal, StartActivity, StartChildWorkflow) are made, and ended at once, when
-the workflow's code makes the call live, never when a worker replays history: a run's RunWorkflow span is made
-once, however many times workers rebuild the run. They are made outside the workflow's code, so tracing cannot
-make a workflow non-deterministic. Unlike Temporal's, HandleSignal's parent is the signal's span (the sender's
-trace), with a link to the run's; a signal sent without a header gets the run's as parent.
+Workflow spans (RunWorkflow, HandleSignal, ValidateUpdate, HandleUpdate, StartActivity, StartChildWorkflow) are
+made, and ended at once, when the workflow's code makes the call live, never when a worker replays history: a
+run's RunWorkflow span is made once, however many times workers rebuild the run. They are made outside the
+workflow's code, so tracing cannot make a workflow non-deterministic. Unlike Temporal's, the parent of
+HandleSignal, ValidateUpdate and HandleUpdate is the sender's span (the caller's trace), with a link to the
+run's; a signal or update sent without a header gets the run's as parent. HandleQuery is made only for a query
+sent with a header (as Temporal's), each time a copy answers one. A continue-as-new makes no span: the next
+run's start header is the one of the run that continued, so every run of the chain is a child of its first
+start's span, as with Temporal.
 """
 
 from __future__ import annotations
@@ -91,6 +102,9 @@ class TracingInterceptor(_Interceptor):
         activity_id = call.extra.get("activity_id")
         if isinstance(activity_id, str):
             attributes["temporalActivityID"] = activity_id
+        update_id = call.extra.get("update_id")
+        if isinstance(update_id, str):
+            attributes["temporalUpdateID"] = update_id
         return attributes
 
     # --- the hooks ---------------------------------------------------------------------------------------------
@@ -119,6 +133,13 @@ class TracingInterceptor(_Interceptor):
         return _TracingWorkflow(self)
 
 
+#: The messages a run handles: their spans' parent is the sender's span (the header that came with them), with
+#: a link to the run's; without a header, the run's is the parent (a query's without one makes none).
+_HANDLED = frozenset(
+    {_CallKind.HANDLE_SIGNAL, _CallKind.HANDLE_QUERY, _CallKind.VALIDATE_UPDATE, _CallKind.HANDLE_UPDATE}
+)
+
+
 class _TracingWorkflow(_WorkflowInterceptor):
     """One run's spans: each made and ended at once (a run outlives any span a process could hold open)."""
 
@@ -144,9 +165,18 @@ class _TracingWorkflow(_WorkflowInterceptor):
             )
             span.end()
             self.context = _trace.set_span_in_context(span)
-        elif call.kind is _CallKind.HANDLE_SIGNAL:
+        elif call.kind is _CallKind.CONTINUE_AS_NEW:
+            # No span (as Temporal's): the next run's start header is this run's, so its RunWorkflow joins the
+            # trace the chain's first start began.
+            start = call.extra.get("start_header")
+            carrier = start.get(root.header_key) if isinstance(start, Mapping) else None
+            if isinstance(carrier, dict):
+                call.header[root.header_key] = carrier
+        elif call.kind in _HANDLED:
             run = self._run_context(call)
             sent = root._extract(call.header)
+            if sent is None and call.kind is _CallKind.HANDLE_QUERY:
+                return
             links = []
             if sent is not None and run is not None:
                 links.append(_trace.Link(_trace.get_current_span(run).get_span_context()))
@@ -154,7 +184,7 @@ class _TracingWorkflow(_WorkflowInterceptor):
                 name, context=sent or run, kind=_trace.SpanKind.SERVER, attributes=attributes, links=links
             )
             span.end()
-        else:  # START_ACTIVITY, START_CHILD_WORKFLOW: the header goes with the command
+        else:  # START_ACTIVITY (local ones too), START_CHILD_WORKFLOW: the header goes with the command
             span = root.tracer.start_span(
                 name, context=self._run_context(call), kind=_trace.SpanKind.CLIENT, attributes=attributes
             )

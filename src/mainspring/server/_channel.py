@@ -37,6 +37,7 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .._answers import TOKEN_EXPIRED
 from .._json import dumps_str, loads
 from ..api import models as m
 from ..api.names import check_namespace
@@ -50,6 +51,7 @@ from ._engine import Engine
 from ._errors import ErrorAnswer, answer_for
 from ._guard import Refusal, refuse_handshake
 from ._matching import Session
+from ._oidc import CHANNEL_TOKEN_EXPIRED
 from ._operations import BY_NAME, Caller, Operation
 from ._operations import OPERATIONS as ALL_OPERATIONS
 from ._tracing import UNTRACED, ServerTracing
@@ -169,6 +171,32 @@ class _Connection:
         self.closed = False
         #: The close code to send when the connection ends (set when the peer broke the protocol).
         self.close_code = 1000
+        #: Set once the connection is being closed by the server for its credentials (revoked, expired).
+        self._ending = False
+
+    def end(self, reason: str) -> None:
+        """Close the connection for its credentials (policy violation, 1008, with ``reason``), once."""
+        if self._ending:
+            return
+        self._ending = True
+        self.close_code = 1008
+
+        async def close() -> None:
+            try:
+                await self.websocket.close(1008, reason)
+            except (RuntimeError, WebSocketDisconnect):  # closed meanwhile
+                pass
+
+        task = asyncio.ensure_future(close())
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+
+    def expired(self) -> None:
+        """The token the connection was opened with has expired: close it, saying so."""
+        if not self._ending:
+            assert self.principal is not None
+            log.warning("closing a channel of %s: its token expired", self.principal.name)
+        self.end(CHANNEL_TOKEN_EXPIRED)
 
     async def send(self, message: dict[str, Any]) -> None:
         """Queue an answer. Answers queued in the same turn of the event loop (many operations finish
@@ -290,9 +318,15 @@ class _Connection:
         try:
             if op is None:
                 raise InvalidArgumentError(f"unknown operation {name!r}", code="invalid_argument")
-            if self.allowed is not None and name not in self.allowed:
-                assert self.principal is not None
-                authorize(self.principal, op.access, caller.namespace, name.replace("_", " "))
+            if self.allowed is not None:
+                principal = self.principal
+                assert principal is not None
+                if principal.expires_at is not None and time.time() >= principal.expires_at:
+                    # The close (``_watch_principal``) may not have landed yet: the token is refused all the same.
+                    self.expired()
+                    raise UnauthenticatedError(CHANNEL_TOKEN_EXPIRED, code=TOKEN_EXPIRED)
+                if name not in self.allowed:
+                    authorize(principal, op.access, caller.namespace, name.replace("_", " "))
             body = _body(op.request, raw, caller.session, name)
             metrics = self.engine.metrics
             tracing = self.engine.tracing
@@ -392,27 +426,32 @@ async def _admitted(
     return True, frozenset(name for name, op in operations.items() if principal.may(op.access, namespace))
 
 
-def _close_on_revocation(engine: Engine, conn: _Connection) -> Callable[[], None] | None:
-    """A channel opened with an API key closes when the key is revoked (policy violation, 1008); the call
-    that stops watching, or None."""
+def _watch_principal(engine: Engine, conn: _Connection) -> Callable[[], None] | None:
+    """A channel opened with an API key closes when the key is revoked, one opened with a token when the token
+    expires (policy violation, 1008, with a reason that says which); the call that stops watching, or None."""
     principal = conn.principal
-    if principal is None or principal.key_id is None:
+    if principal is None:
+        return None
+    stops: list[Callable[[], None]] = []
+    if principal.key_id is not None:
+
+        def revoked() -> None:
+            log.warning("closing a channel of %s: its key was revoked", principal.name)
+            conn.end("the API key was revoked")
+
+        stops.append(engine.auth.watch(principal.key_id, revoked))
+    if principal.expires_at is not None:
+        # (Unix time, so the wall clock: a timer of the loop's clock, set for what is left now.)
+        timer = asyncio.get_running_loop().call_later(max(0.0, principal.expires_at - time.time()), conn.expired)
+        stops.append(timer.cancel)
+    if not stops:
         return None
 
-    async def close() -> None:
-        try:
-            await conn.websocket.close(1008)
-        except (RuntimeError, WebSocketDisconnect):  # closed meanwhile
-            pass
+    def stop() -> None:
+        for each in stops:
+            each()
 
-    def revoked() -> None:
-        log.warning("closing a channel of %s: its key was revoked", principal.name)
-        conn.close_code = 1008
-        task = asyncio.ensure_future(close())
-        conn.running.add(task)
-        task.add_done_callback(conn.running.discard)
-
-    return engine.auth.watch(principal.key_id, revoked)
+    return stop
 
 
 async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
@@ -423,7 +462,7 @@ async def worker_channel(engine: Engine, websocket: WebSocket) -> None:
         return
     await websocket.accept()
     conn = _Connection(engine, websocket, OPERATIONS, allowed)
-    unwatch = _close_on_revocation(engine, conn)
+    unwatch = _watch_principal(engine, conn)
     session: Session | None = None
     graceful = False
     try:
@@ -489,7 +528,7 @@ async def client_channel(engine: Engine, websocket: WebSocket) -> None:
         return
     await websocket.accept()
     conn = _Connection(engine, websocket, CLIENT_OPERATIONS, allowed)
-    unwatch = _close_on_revocation(engine, conn)
+    unwatch = _watch_principal(engine, conn)
     try:
         problem = check_namespace(namespace)
         if problem is not None:

@@ -124,10 +124,32 @@ async def _while_connected(request: Request, wait: Awaitable[Any]) -> tuple[bool
     return True, waiting.result()
 
 
+async def _read_ahead(request: Request, limit: int, max_payload: int) -> Any:
+    """The request's body as JSON (None if it is not), read before the endpoint runs: the bytes, or the error
+    reading them raised, are kept in the scope for the endpoint's ``_read_body``, which answers as it would."""
+    scope = request.scope
+    try:
+        raw = scope["mainspring.raw_body"] = await _read_body(request, limit, max_payload)
+    except (RPCError, ClientDisconnect) as e:
+        scope["mainspring.body_error"] = e
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
 async def _read_body(request: Request, limit: int, max_payload: int) -> bytes:
     """The request's body, refused with 413 as soon as its declared or streamed length passes
     ``limit``: a huge body is never held in memory whole (four 100 MB bodies once took the server to
     half a gigabyte before it said no)."""
+    scope = request.scope
+    if "mainspring.raw_body" in scope:  # read ahead already (``_read_ahead``)
+        raw: bytes = scope["mainspring.raw_body"]
+        return raw
+    error = scope.get("mainspring.body_error")
+    if error is not None:
+        raise error
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(f"{int(declared):,} bytes", limit, max_payload)
@@ -173,11 +195,17 @@ def _make_route(engine: Engine, op: Operation, http: Http) -> Route:
     tracing = engine.tracing
     if tracing is not None and name not in UNTRACED:  # (``_tracing``: decided once, as metrics are)
         untraced = endpoint
+        # A request whose body has a ``header`` field may carry the caller's context there, as on the channel.
+        header_in_body = http.takes_body and op.request is not None and "header" in op.request.model_fields
+        limit = body_limit(engine.max_payload)
 
         async def endpoint(request: Request) -> Response:
-            # The span's parent is the HTTP traceparent header's; the body is not read here (its header
-            # field is the channel's way: the SDK's calls go over the channel).
-            with tracing.span(name, "http", request.headers, None) as span:
+            # The span's parent is the HTTP traceparent header's, else the body's header field's: the body is
+            # read first for that (kept for the endpoint, which reads it from the scope, see ``_read_body``).
+            body: Any = None
+            if header_in_body and "traceparent" not in request.headers:
+                body = await _read_ahead(request, limit, engine.max_payload)
+            with tracing.span(name, "http", request.headers, body) as span:
                 response = await untraced(request)
                 span.set_attribute("http.response.status_code", response.status_code)
                 if response.status_code >= 400:

@@ -22,10 +22,11 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._answers import TOKEN_EXPIRED
 from ..api.roles import ALL_NAMESPACES, Principal, Role
 from ..errors import UnauthenticatedError
 
-__all__ = ["OidcConfig", "OidcVerifier"]
+__all__ = ["CHANNEL_TOKEN_EXPIRED", "TOKEN_EXPIRED_AT_CALL", "OidcConfig", "OidcVerifier"]
 
 _ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]
 _ROLE_WORDS = {"read": Role.READER, "write": Role.WRITER, **{r.value: r for r in Role}}
@@ -50,6 +51,12 @@ class OidcConfig:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     redirect_url: str | None = None
+
+
+#: What a 401 (code ``TOKEN_EXPIRED``) answering a token that expired says, and the reason a channel opened with
+#: one is closed with (1008): the client is to get a fresh token and connect again.
+TOKEN_EXPIRED_AT_CALL = "the bearer token is not valid: it has expired; get a fresh one from the issuer"
+CHANNEL_TOKEN_EXPIRED = "the bearer token expired: reconnect with a fresh one"
 
 
 def _invalid(why: str) -> UnauthenticatedError:
@@ -139,7 +146,7 @@ class OidcVerifier:
                 options={"require": ["exp", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError:
-            raise _invalid("it has expired") from None
+            raise UnauthenticatedError(TOKEN_EXPIRED_AT_CALL, code=TOKEN_EXPIRED) from None
         except jwt.InvalidAudienceError:
             raise _invalid(f"it is not for this server (audience {audience or self.config.audience!r})") from None
         except jwt.InvalidIssuerError:
@@ -150,7 +157,12 @@ class OidcVerifier:
             raise _invalid(str(e)) from None
         if nonce is not None and not hmac.compare_digest(str(claims.get("nonce", "")), nonce):
             raise _invalid("its nonce is not the login's (a replayed or injected token)")
-        return Principal(str(claims.get(self.config.name_claim, "?")), self._grants(claims), "oidc")
+        # (``exp`` is required and PyJWT checked it is a number.) A channel the token opens is closed when it
+        # ends, with the same skew allowed as here, so a token is accepted exactly as long as it keeps a channel.
+        expires_at = float(claims["exp"]) + _LEEWAY
+        return Principal(
+            str(claims.get(self.config.name_claim, "?")), self._grants(claims), "oidc", expires_at=expires_at
+        )
 
     def _grants(self, claims: dict[str, Any]) -> dict[str, Role]:
         raw = claims.get(self.config.permissions_claim, [])

@@ -419,6 +419,9 @@ class RequestedUpdate:
     input: Any
     #: Reapplied by a reset: its place among those reapplied (1, 2, ...); 0 for an update a caller sent.
     reapplied: int = 0
+    #: The header the caller sent with it (``api.headers``), handed to the worker with it; memory only, as the
+    #: update is (a reapplied one has none).
+    header: dict[str, Any] | None = None
 
 
 def _find_reapplied_update(st: ExecutionState, key: str) -> RequestedUpdate | None:

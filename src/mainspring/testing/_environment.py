@@ -9,6 +9,9 @@ SQLite file: a temporary one removed at the end, or ``db_filename``, which is ke
 process to start, unlike Temporal's ``start_local``. Leaving the block (or ``await env.shutdown()``) closes
 the client and stops the server.
 
+Either takes the client's ``data_converter=`` and ``interceptors=`` (``Client.connect``'s), which its workers
+use too: ``start_time_skipping(interceptors=[TracingInterceptor(tracer)])`` traces the workflows a test runs.
+
 ``WorkflowEnvironment.start_time_skipping()`` is the same server (on an in-memory database unless
 ``db_filename`` is given) on a clock that jumps to its next timer
 whenever nothing is under way (``_skipping``): a workflow that sleeps 30 days finishes in milliseconds, and
@@ -28,7 +31,7 @@ import asyncio
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +41,7 @@ from .._gc import raise_gc_thresholds
 from ..client import Client
 from ..converter import DataConverter as _DataConverter
 from ..errors import RPCError
+from ..interceptors import Interceptor as _Interceptor
 from ._skipping import SkippingClock, skip_while_idle
 
 __all__ = ["WorkflowEnvironment"]
@@ -74,12 +78,16 @@ class WorkflowEnvironment:
         db_filename: str | Path | None = None,
         namespace: str = "default",
         data_converter: _DataConverter | None = None,
+        interceptors: Sequence[_Interceptor] = (),
         **settings: Any,
     ) -> _Starting:
         """Start a server in this process (real time); ``settings`` are ``ServerConfig`` fields
         (``workflow_task_timeout=timedelta(seconds=2)``, say); ``data_converter`` is the client's (a payload
-        codec, say). Await it, or use it with ``async with``."""
-        return _Starting(db_filename, namespace, settings, skipping=False, data_converter=data_converter)
+        codec, say); ``interceptors`` are the client's, so also its workers' (``TracingInterceptor()``, to
+        test tracing). Await it, or use it with ``async with``."""
+        return _Starting(
+            db_filename, namespace, settings, skipping=False, data_converter=data_converter, interceptors=interceptors
+        )
 
     @staticmethod
     def start_time_skipping(
@@ -87,11 +95,15 @@ class WorkflowEnvironment:
         db_filename: str | Path | None = None,
         namespace: str = "default",
         data_converter: _DataConverter | None = None,
+        interceptors: Sequence[_Interceptor] = (),
         **settings: Any,
     ) -> _Starting:
         """Start a server in this process whose clock skips to its next timer whenever nothing is under way
-        (see the module's docstring); ``data_converter`` is the client's. Await it, or use it with ``async with``."""
-        return _Starting(db_filename, namespace, settings, skipping=True, data_converter=data_converter)
+        (see the module's docstring); ``data_converter`` and ``interceptors`` are the client's (as
+        ``start_local``'s). Await it, or use it with ``async with``."""
+        return _Starting(
+            db_filename, namespace, settings, skipping=True, data_converter=data_converter, interceptors=interceptors
+        )
 
     @property
     def supports_time_skipping(self) -> bool:
@@ -172,9 +184,11 @@ class _Starting:
         *,
         skipping: bool,
         data_converter: _DataConverter | None = None,
+        interceptors: Sequence[_Interceptor] = (),
     ) -> None:
         self._skipping = skipping
         self._data_converter = data_converter
+        self._interceptors = tuple(interceptors)
         self._db = db
         self._namespace = namespace
         self._settings = settings
@@ -221,7 +235,12 @@ class _Starting:
         ending: set[asyncio.Task[None]] = set()
         if clock is not None:
             skipper = loop.create_task(skip_while_idle(server, clock, ending), name="mainspring-time-skipping")
-        client = await Client.connect(server.address, namespace=self._namespace, data_converter=self._data_converter)
+        client = await Client.connect(
+            server.address,
+            namespace=self._namespace,
+            data_converter=self._data_converter,
+            interceptors=self._interceptors,
+        )
         # The client's and its workers' channels reach the server without a socket (see client._loopback).
         client.transport.loopback = server.api_app
         # The server, its workers and the test share this process: the collector's default thresholds would

@@ -24,8 +24,13 @@ from ..options import RetryPolicy
 from ..workflow._local_activities import LocalActivity
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from ..workflow._instance import WorkflowInstance
     from ._activities import ActivityRunner
+
+    #: Runs one attempt: ``(task, heartbeat) -> (kind, value)``, as ``ActivityRunner.run``.
+    _Run = Callable[[dict[str, Any], Callable[[Any], Awaitable[None]]], Awaitable[tuple[str, Any]]]
 
 __all__ = ["HEARTBEAT_AT", "retry_interval", "run_local_activity", "wait_local_activities"]
 
@@ -65,11 +70,17 @@ def _timeout_failure(name: str, timeout_type: str, seconds: float) -> dict[str, 
 
 
 async def run_local_activity(
-    runner: ActivityRunner, inst: WorkflowInstance, la: LocalActivity, slots: asyncio.Semaphore
+    runner: ActivityRunner,
+    inst: WorkflowInstance,
+    la: LocalActivity,
+    slots: asyncio.Semaphore,
+    run: _Run | None = None,
 ) -> dict[str, Any]:
     """Run ``la``'s attempts until one succeeds or the retry policy gives up: the marker's details,
     ``{"activity_type", "attempt", "result"}`` or ``{"activity_type", "attempt", "failure", "retry_state"}``.
-    Each attempt holds one of the worker's ``slots`` (``max_concurrent_local_activities``) while it runs."""
+    Each attempt holds one of the worker's ``slots`` (``max_concurrent_local_activities``) while it runs.
+    ``run``: what runs an attempt (the worker's, within its interceptors), ``runner.run`` if not given."""
+    run_attempt = run or runner.run
     call = la.call
     name = call.activity_type
     info = inst.info
@@ -113,6 +124,8 @@ async def run_local_activity(
             "start_to_close_timeout": stc,
             "schedule_to_close_timeout": s2c,
         }
+        if la.outgoing is not None:  # (interceptors': for their activity_call, as a ScheduleActivity's header)
+            task["header"] = la.outgoing.get("header")
         # An attempt is bounded by its own timeout and by what is left of the whole.
         left = None if s2c is None else begun + s2c - loop.time()
         limit = stc if left is None or (stc is not None and stc <= left) else left
@@ -120,9 +133,9 @@ async def run_local_activity(
         try:
             async with slots:  # the timeout counts from the start of the attempt, not from the wait for a slot
                 if limit is None:
-                    kind, value = await runner.run(task, _no_heartbeat)
+                    kind, value = await run_attempt(task, _no_heartbeat)
                 else:
-                    kind, value = await asyncio.wait_for(runner.run(task, _no_heartbeat), max(limit, 0.0))
+                    kind, value = await asyncio.wait_for(run_attempt(task, _no_heartbeat), max(limit, 0.0))
         except TimeoutError:
             kind, value = "fail", _timeout_failure(name, timeout_type, limit or 0.0)
         if kind == "complete":
@@ -145,7 +158,11 @@ async def run_local_activity(
 
 
 async def wait_local_activities(
-    runner: ActivityRunner, inst: WorkflowInstance, deadline: float, slots: asyncio.Semaphore
+    runner: ActivityRunner,
+    inst: WorkflowInstance,
+    deadline: float,
+    slots: asyncio.Semaphore,
+    run: _Run | None = None,
 ) -> dict[str, dict[str, Any]] | None:
     """Start the workflow's outstanding local activities that are not running yet, and wait until all of
     them have finished: their outcomes by id. None if ``deadline`` (loop time) came first (they keep
@@ -155,7 +172,7 @@ async def wait_local_activities(
     for la in las:
         if la.task is None:
             la.task = loop.create_task(
-                run_local_activity(runner, inst, la, slots), name=f"local activity {la.call.activity_type}"
+                run_local_activity(runner, inst, la, slots, run), name=f"local activity {la.call.activity_type}"
             )
     tasks = [la.task for la in las if la.task is not None]
     try:

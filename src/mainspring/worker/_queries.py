@@ -26,8 +26,12 @@ __all__ = ["spawn_query"]
 log = logging.getLogger("mainspring.worker")
 
 
-def _ask(inst: WorkflowInstance, name: str, raw: Any) -> dict[str, Any]:
-    """The answer of query ``name`` on ``inst``, as the server's "query" request wants it."""
+def _ask(inst: WorkflowInstance, name: str, raw: Any, header: Any = None) -> dict[str, Any]:
+    """The answer of query ``name`` on ``inst``, as the server's "query" request wants it. ``header``: the
+    query's; with one, the run's interceptors are told of it first (as Temporal's, only a query sent with a
+    header is: one sent without it belongs to no trace)."""
+    if header and inst.interceptors and isinstance(header, dict):
+        inst.tell_query(name, header)
     try:
         return {"answer": inst.query(name, raw)}
     except WorkflowQueryFailedError as e:
@@ -81,6 +85,7 @@ async def _query(worker: Worker, body: dict[str, Any]) -> dict[str, Any]:
     run_id = str(body["run_id"])
     name = str(body["query_name"])
     raw = body.get("input")
+    header = body.get("header")
     if body.get("workflow_type") not in worker._workflows:
         known = ", ".join(worker._workflows) or "none"
         return _failed(f"worker {worker.identity} does not run {body.get('workflow_type')!r} (it runs: {known})")
@@ -91,11 +96,11 @@ async def _query(worker: Worker, body: dict[str, Any]) -> dict[str, Any]:
             # completion's answer, that is for its write, which the answer does not depend on.
             inst = worker.cache.peek(run_id)
             if inst is not None:
-                return _ask(inst, name, raw)
+                return _ask(inst, name, raw, header)
         async with worker._run_lock(run_id):
             inst = worker.cache.peek(run_id)
             if inst is not None:
-                return _ask(inst, name, raw)
+                return _ask(inst, name, raw, header)
     task = {
         "task_token": body["history_token"],
         "namespace": worker.client.namespace,
@@ -120,6 +125,6 @@ async def _query(worker: Worker, body: dict[str, Any]) -> dict[str, Any]:
                 error = e
         if error is not None:
             return _failed(f"replaying the workflow's history to answer the query failed: {error}")
-        return _ask(inst, name, raw)
+        return _ask(inst, name, raw, header)
     finally:
         inst.dispose()

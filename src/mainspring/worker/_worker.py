@@ -17,14 +17,14 @@ from concurrent.futures import Executor
 from datetime import timedelta
 from typing import Any, cast
 
-from .._answers import NOT_MAINSPRING
+from .._answers import NOT_MAINSPRING, TOKEN_EXPIRED
 from ..activity import ActivityDefinition, ActivityFunction
 from ..activity import get_definition as get_activity_definition
 from ..api.enums import CommandType, EventType, VersioningBehavior
 from ..api.names import check_id
 from ..client import Client
 from ..client._channel import Channel
-from ..errors import RPCError, ServerUnavailableError, TLSError
+from ..errors import RPCError, ServerUnavailableError, TLSError, UnauthenticatedError
 from ..interceptors import Call, CallKind, Interceptor
 from ..workflow import WorkflowDefinition, WorkflowFunction, get_definition
 from ..workflow._deadlock import DeadlockWatchdog
@@ -456,6 +456,16 @@ class Worker:
                 channel = Channel(self.client.transport, f"/api/v1/namespaces/{self.client.namespace}/workers/connect")
                 try:
                     session = await channel.open(registration)
+                except UnauthenticatedError as e:
+                    await channel.close(graceful=False)
+                    if e.code != TOKEN_EXPIRED or not self._ready.is_set():
+                        raise
+                    # The channel was closed as its token expired, and the client's key is that token still:
+                    # the program renews it (``client.api_key = ...``) in its own time; until then, wait.
+                    log.warning("%s: set client.api_key to a fresh token; retrying in %.1fs", e.message, delay)
+                    await self._sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
                 except ServerUnavailableError as e:
                     await channel.close(graceful=False)
                     # Retrying would not help: the address is wrong, or another server holds the port; or, before
@@ -532,6 +542,13 @@ class Worker:
                     kind = "WorkflowWorker" if op.startswith("poll_workflow") else "ActivityWorker"
                     metrics.poll.labels(kind, self.task_queue).observe(time.perf_counter() - t0)
                 return list(answer["tasks"])
+            except UnauthenticatedError as e:
+                if e.code != TOKEN_EXPIRED:
+                    raise
+                # Refused as the channel's token expired (the server closes the channel too): a new channel,
+                # with the client's key as it is now.
+                await channel.close(graceful=False)
+                await self._connect(channel)
             except ServerUnavailableError as e:
                 if channel.closed.is_set():
                     await self._connect(channel)
@@ -563,6 +580,11 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             except RPCError as e:
+                if e.code == TOKEN_EXPIRED and channel is not None:
+                    # Refused before it was done (the channel's token expired): sent again on a new channel,
+                    # with the client's key as it is now.
+                    await channel.close(graceful=False)
+                    continue
                 if e.code == "task_not_found":
                     # Expected after a cancel, a timeout or a hand-over: the task moved on without us.
                     log.debug("the server refused a task outcome: %s", e.message)
@@ -757,7 +779,9 @@ class Worker:
         )
         while outcome.local is not None:
             inst = outcome.local
-            results = await wait_local_activities(self._runner, inst, deadline, self._local_slots)
+            results = await wait_local_activities(
+                self._runner, inst, deadline, self._local_slots, self._run_intercepted if self._interceptors else None
+            )
             outcome = resume_local(outcome, results, task, self.cache, self._failures)
             if outcome.force_new_task and not outcome.keep:
                 inst.dispose()  # not cached: the next task replays, and runs them again
@@ -1003,7 +1027,7 @@ class Worker:
             str(task["workflow_id"]),
             task.get("run_id"),
             header=dict(task.get("header") or {}),
-            extra={"activity_id": task.get("activity_id")},
+            extra={"activity_id": task.get("activity_id"), "local": str(task["task_token"]).startswith("local:")},
         )
         with contextlib.ExitStack() as stack:
             for interceptor in self._interceptors:

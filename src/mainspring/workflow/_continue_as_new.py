@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..api.enums import CommandType, EventType
 from ..converter import PayloadError, decode, encode
+from ..interceptors import CallKind
 from ._definition import WorkflowDefinition, get_definition
 from ._kinds import CommandEvent, EventHandler
 
@@ -78,7 +79,11 @@ def chain_info(started: dict[str, Any]) -> dict[str, Any]:
 def issue(inst: WorkflowInstance, err: ContinueAsNewError) -> None:
     """The main coroutine ended with ``err``: issue the command that closes the run."""
     inst.warn_unfinished_handlers()
-    inst._add_command(err.body, (_CMD,))
+    body = err.body
+    if inst.interceptors:  # their header (a trace's context) becomes the next run's start header
+        body = dict(body)
+        inst.note_call(CallKind.CONTINUE_AS_NEW, body.get("workflow_type") or inst.definition.name, None, body)
+    inst._add_command(body, (_CMD,))
 
 
 EVENTS: dict[str, EventHandler] = {}

@@ -333,14 +333,29 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         return [c.body for c in self._pending]
 
     def note_call(
-        self, kind: CallKind, name: str, header: dict[str, Any] | None, command: dict[str, Any] | None
+        self,
+        kind: CallKind,
+        name: str,
+        header: dict[str, Any] | None,
+        command: dict[str, Any] | None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """Keep a call the code made for the interceptors, if it runs live (a replay tells them nothing: its
-        calls were told when they were made). ``command``: its command's body, which gets their header."""
+        calls were told when they were made). ``command``: its command's body, which gets their header;
+        ``extra``: more for ``Call.extra`` (an update's id)."""
         if self.replaying:
             return
         info = self.info
-        self._calls.append((Call(kind, name, info.workflow_id, info.run_id, header=dict(header or {})), command))
+        call = Call(kind, name, info.workflow_id, info.run_id, header=dict(header or {}), extra=extra or {})
+        self._calls.append((call, command))
+
+    def tell_query(self, name: str, header: dict[str, Any]) -> None:
+        """Tell the interceptors of a query this copy answers (between tasks, or after a replay made for it)."""
+        info = self.info
+        self._calls.append(
+            (Call(CallKind.HANDLE_QUERY, name, info.workflow_id, info.run_id, header=dict(header)), None)
+        )
+        self._tell_interceptors()
 
     def _tell_interceptors(self) -> None:
         """Tell the interceptors of the calls kept, the run's start first, and put the headers they made on the
@@ -348,7 +363,7 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         calls, self._calls = self._calls, []
         calls.sort(key=lambda c: c[0].kind is not CallKind.RUN_WORKFLOW)  # stable: the rest in order
         for call, command in calls:
-            call.extra = {"start_header": self.start_header or {}}
+            call.extra = {**call.extra, "start_header": self.start_header or {}}
             for interceptor in self.interceptors:
                 try:
                     interceptor.workflow_call(call)

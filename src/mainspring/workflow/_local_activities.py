@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..api.enums import CommandType, EventType
 from ..converter import PayloadError, decode
 from ..errors import ActivityError, WorkflowCodeError, exception_from_failure
+from ..interceptors import CallKind
 from ._kinds import CommandEvent, EventHandler
 
 if TYPE_CHECKING:
@@ -54,12 +55,15 @@ class LocalActivityCall:
 class LocalActivity:
     """A local activity the code asked for, until its outcome is recorded."""
 
-    __slots__ = ("activity_id", "call", "future", "task")
+    __slots__ = ("activity_id", "call", "future", "outgoing", "task")
 
     def __init__(self, activity_id: str, call: LocalActivityCall, future: asyncio.Future[Any]) -> None:
         self.activity_id = activity_id
         self.call = call
         self.future = future
+        #: With interceptors: where their header for it goes (``outgoing["header"]``), as a command's would;
+        #: it stays in the worker, which runs the attempts within their ``activity_call``. None without.
+        self.outgoing: dict[str, Any] | None = None
         #: The worker's task running its attempts (on the worker's loop), once it started it.
         self.task: asyncio.Task[Any] | None = None
 
@@ -84,7 +88,10 @@ def schedule(inst: WorkflowInstance, call: LocalActivityCall) -> asyncio.Future[
     """Ask for a local activity; the future resolves once its outcome is known (run, or read from history)."""
     activity_id = str(inst._next_seq())
     fut = _LocalFuture(inst, lambda: _dropped(inst, activity_id))
-    inst._local[activity_id] = LocalActivity(activity_id, call, fut)
+    la = inst._local[activity_id] = LocalActivity(activity_id, call, fut)
+    if inst.interceptors:
+        la.outgoing = {}
+        inst.note_call(CallKind.START_ACTIVITY, call.activity_type, None, la.outgoing, {"local": True})
     return fut
 
 

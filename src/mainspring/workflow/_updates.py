@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ..api.enums import CommandType, EventType
 from ..converter import PayloadError, decode, encode
 from ..errors import ApplicationError, FailureError
+from ..interceptors import CallKind
 from ._handlers import UPDATE, HandlerDefinition
 from ._kinds import CommandEvent, EventHandler
 from ._runtime_handlers import lookup, names
@@ -104,6 +105,11 @@ def _admit(inst: WorkflowInstance, u: dict[str, Any], validate: bool) -> None:
         _reject(inst, update_id, e)
         return
     info = UpdateInfo(update_id, name)
+    if inst.interceptors:  # (told live only: a replayed update's validator does not run, its handler's note is
+        # dropped by ``note_call``)
+        told = {"update_id": update_id}
+        if validate and h.validator is not None:
+            inst.note_call(CallKind.VALIDATE_UPDATE, name, u.get("header"), None, told)
     if validate and h.validator is not None:
         args: list[Any] = [inst.context] if h.validator_takes_context else []
         token = current_update.set(info)
@@ -119,6 +125,8 @@ def _admit(inst: WorkflowInstance, u: dict[str, Any], validate: bool) -> None:
     inst._add_command(
         {"type": _CMD_ACCEPT, "update_id": update_id, "name": name, "input": raw}, (_CMD_ACCEPT, update_id)
     )
+    if inst.interceptors:
+        inst.note_call(CallKind.HANDLE_UPDATE, name, u.get("header"), None, {"update_id": update_id})
     _run(inst, h, info, payload)
 
 

@@ -38,6 +38,10 @@ __all__ = ["KINDS", "next_run_id", "start_next_run"]
 
 
 def _validate(check: CommandCheck, cmd: m.ContinueAsNewWorkflowCommand) -> str | None:
+    if cmd.header is not None:
+        problem = check.core._payload_problem("the next run's header", cmd.header)
+        if problem:
+            return problem
     return check.core._payload_problem("the next run's input", cmd.input)
 
 
@@ -60,6 +64,8 @@ def _apply(t: Transition, cmd: m.ContinueAsNewWorkflowCommand, completed_id: int
     lifetime = t.ex.state.lifetime  # (dropped with the run's other pending items as it closes)
     t.close(WorkflowStatus.CONTINUED_AS_NEW)
     nxt, attrs = carried(lifetime, t.now, attempt=1)
+    if cmd.header is not None:
+        attrs["header"] = cmd.header  # (``api.headers``: the next run's start header, for its worker)
     if nxt is not None and nxt.get("retry") is not None:
         nxt["input"] = cmd.input  # a retry of the next run starts it again with its own input
     start_next_run(t, run_id, workflow_type, task_queue, cmd.input, attrs, lifetime=nxt)

@@ -64,6 +64,8 @@ class Queries:
         """Ask a worker to run the query on the run's current state (a closed run's: its final state)."""
         core = self.core
         core._check_payload(f"the payload of query {req.query_name!r}", req.input)
+        if req.header is not None:
+            core._check_payload("the header", req.header)
         rec = await core._find(namespace, req.workflow_id, req.run_id)
         await self._check_name(rec, req.query_name)
         await self.schemas.check(namespace, rec.task_queue, rec.workflow_type, "query", req.query_name, req.input)
@@ -107,6 +109,8 @@ class Queries:
                 # ran the run before it moved on) may lag behind, so that one replays the history instead.
                 "sticky": self._sticky(rec) is session,
             }
+            if req.header is not None:
+                body["header"] = req.header  # (``api.headers``: for the worker's interceptors, never read here)
             try:
                 answer = await session.link.request("query", body, remaining)
             except TimeoutError:

@@ -73,6 +73,8 @@ class Updates:
         """Admit the update (unless its id is known), then wait for ``req.wait_for_stage`` (at most ``wait``)."""
         core = self.core
         core._check_payload(f"the payload of update {req.name!r}", req.input)
+        if req.header is not None:
+            core._check_payload("the header", req.header)
         ex = await core._execution(namespace, req.workflow_id, req.run_id, action="updated")
         rec = ex.record
         if self._known(ex, req.update_id) is None and not ex.running:
@@ -90,7 +92,7 @@ class Updates:
             async with core.transition(ex) as t:
                 if self._known(ex, req.update_id) is None:
                     core._check_running(ex, "updated")
-                    ex.state.requested_updates[req.update_id] = RequestedUpdate(req.name, req.input)
+                    ex.state.requested_updates[req.update_id] = RequestedUpdate(req.name, req.input, header=req.header)
                     log.debug("update %r (%s) of %s admitted", req.name, req.update_id, rec.workflow_id)
                     self._speculate(t)
         return await self._wait(ex, req.update_id, req.wait_for_stage, req.wait)
@@ -224,7 +226,10 @@ class Updates:
         """The updates a workflow task being handed out carries (noted on it)."""
         waiting = ex.state.requested_updates
         wt.update_ids = tuple(waiting)
-        return [{"update_id": uid, "name": u.name, "input": u.input} for uid, u in waiting.items()]
+        return [
+            {"update_id": uid, "name": u.name, "input": u.input, **({"header": u.header} if u.header else {})}
+            for uid, u in waiting.items()
+        ]
 
     def answered(self, t: Transition, wt: WorkflowTaskInfo, rejected: list[m.RejectedUpdate]) -> None:
         """The task's completion: its rejections, and the updates it carried that it neither accepted nor
