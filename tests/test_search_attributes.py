@@ -56,6 +56,16 @@ async def staged(ctx: workflow.Context, stages: int) -> str:
 
 
 @workflow.defn
+async def chained(ctx: workflow.Context, runs: int) -> str:
+    """Upserts in its first run, then continues as new: the next run keeps the attributes and the memo."""
+    if runs > 1:
+        ctx.upsert_search_attributes([STAGE.value_set("first")])
+        ctx.upsert_memo({"from": "first"})
+        ctx.continue_as_new(runs - 1)
+    return f"{ctx.typed_search_attributes.get(STAGE)}:{ctx.memo.get('from')}"
+
+
+@workflow.defn
 async def bad_upsert(ctx: workflow.Context) -> None:
     ctx.upsert_search_attributes({"CustomIntField": "not a number"})
     await ctx.sleep(1)
@@ -282,6 +292,20 @@ async def test_workflow_upserts_are_filtered_on_and_replay_does_not_repeat_them(
         assert d.memo == {"progress": 1}
         r = _cli(server, "workflow", "describe", "-w", wid, "-o", "json")
         assert json.loads(r.stdout)["memo"] == {"progress": 1}
+
+
+async def test_continue_as_new_keeps_the_attributes_and_the_memo(server: ServerProcess, task_queue: str) -> None:
+    async with (
+        await Client.connect(server.address) as client,
+        running_worker(client, task_queue, workflows=[chained]),
+    ):
+        wid = _new_id()
+        handle = await client.start_workflow(chained, 2, id=wid, task_queue=task_queue)
+        assert await handle.result() == "first:first"
+        d = await client.get_workflow_handle(wid).describe()
+        assert d.previous_run_id is not None
+        assert d.search_attributes == {"CustomKeywordField": "first"} and d.memo == {"from": "first"}
+        assert await _ids(client, "CustomKeywordField = 'first'") == [wid, wid]
 
 
 async def test_a_refused_upsert_fails_the_task_naming_the_attribute(server: ServerProcess, task_queue: str) -> None:
