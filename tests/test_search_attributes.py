@@ -349,3 +349,25 @@ async def test_filters_on_postgres(tmp_path: Path, postgres_url: str) -> None:
             await _check_filters(client, "pg")
     finally:
         server.stop()
+
+
+@pytest.mark.sqlite_only
+async def test_a_store_copy_to_postgres_keeps_the_registry_and_the_filters(tmp_path: Path, postgres_url: str) -> None:
+    dev = tmp_path / "dev.db"
+    server = ServerProcess(dev, log_path=tmp_path / "dev.log").start()
+    try:
+        for name, type_name in (("CustomerId", "Keyword"), ("Tags", "KeywordList")):
+            r = _cli(server, "operator", "search-attribute", "create", "--name", name, "--type", type_name)
+            assert r.returncode == 0, r.stderr
+        async with await Client.connect(server.address) as client:
+            await _start_three(client, "cp")
+    finally:
+        server.stop()
+    r = run_cli("store", "copy", "--from", "sqlite:///" + str(dev), "--to", postgres_url, timeout=60)
+    assert r.returncode == 0, r.stderr
+    server = ServerProcess(postgres_url, log_path=tmp_path / "pg.log").start()
+    try:
+        async with await Client.connect(server.address) as client:
+            await _check_filters(client, "cp")
+    finally:
+        server.stop()
