@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = ["KINDS", "SearchAttributes", "describe", "typed"]
 
+log = logging.getLogger("mainspring.server")
+
 typed = sa.typed
 
 
@@ -48,6 +52,8 @@ class SearchAttributes:
         self._registered: dict[str, dict[str, str]] = {}
         #: namespace -> what a list filter may name there (the built-ins and its custom ones).
         self._query: dict[str, Mapping[str, Attribute]] = {}
+        self._reloading: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         core.features[SearchAttributes] = self
         core.on_finish(_keep)
         core.on_successor(_inherit)
@@ -75,6 +81,23 @@ class SearchAttributes:
             self._registered[namespace] = {}
         for ns, name, type_name in rows:
             self._registered.setdefault(ns, {})[name] = type_name
+
+    def reload_soon(self, namespace: str) -> None:
+        """``reload`` in the background (from code that cannot wait: a workflow task's command checks)."""
+        if namespace in self._reloading:
+            return
+        self._reloading.add(namespace)
+
+        async def reload() -> None:
+            try:
+                await self.reload(namespace)
+            except Exception:  # the store is unavailable: the next refusal asks again
+                log.debug("could not read the search attributes of %s", namespace, exc_info=True)
+            finally:
+                self._reloading.discard(namespace)
+
+        self._tasks.add(task := asyncio.get_running_loop().create_task(reload()))
+        task.add_done_callback(self._tasks.discard)
 
     def registered(self, namespace: str) -> dict[str, str]:
         return self._registered.get(namespace, {})
@@ -219,9 +242,14 @@ def _validate_upsert(check: CommandCheck, cmd: m.UpsertWorkflowSearchAttributesC
     if not cmd.search_attributes:
         return "it upserts no search attribute"
     feature = check.core.feature(SearchAttributes)
+    namespace = check.ex.record.namespace
+    registered = feature.registered(namespace)
     try:
-        sa.check_values(feature.registered(check.ex.record.namespace), cmd.search_attributes, unset=True)
+        sa.check_values(registered, cmd.search_attributes, unset=True)
     except ValueError as e:
+        if any(name not in registered for name in cmd.search_attributes):
+            # Registered by another server since this one read the registry? Read it again, for the task's retry.
+            feature.reload_soon(namespace)
         return str(e)
     return None
 
