@@ -12,9 +12,8 @@
   search_attributes``: ``{"Name": ["Type", value]}``), which outlives the run's close. The store keeps a row per
   value beside it (``search_attribute_values``, filled by a trigger on that item), which list filters read
   (``storage._visibility_sql``). A chain of runs (continue-as-new, a retry) keeps them, as Temporal's does.
-- **The memo.** Set at the start (``features.run_options``); workflow code upserts keys of it (the
-  ModifyWorkflowProperties command, WorkflowPropertiesModified event; null removes a key): the whole memo is
-  then the run's item of kind "mo", which describe shows.
+- **The memo** workflow code upserts is ``features.memo``'s; a run keeps it after its close and across a chain
+  (here, with the attributes).
 """
 
 from __future__ import annotations
@@ -273,30 +272,6 @@ def _apply_upsert(t: Transition, cmd: m.UpsertWorkflowSearchAttributesCommand, c
     st.dirty.add((SEARCH_ATTRIBUTES, ""))
 
 
-def _validate_memo(check: CommandCheck, cmd: m.ModifyWorkflowPropertiesCommand) -> str | None:
-    if not cmd.upserted_memo:
-        return "it upserts no memo key"
-    return check.core._payload_problem("the upserted memo", cmd.upserted_memo)
-
-
-def _apply_memo(t: Transition, cmd: m.ModifyWorkflowPropertiesCommand, completed_id: int) -> None:
-    assert cmd.upserted_memo
-    t.append(
-        EventType.WORKFLOW_PROPERTIES_MODIFIED,
-        {"upserted_memo": cmd.upserted_memo, "workflow_task_completed_event_id": completed_id},
-    )
-    st = t.ex.state
-    base = st.memo if st.memo is not None else (st.lifetime or {}).get("memo")
-    memo = dict(base or {})
-    for key, value in cmd.upserted_memo.items():
-        if value is None:
-            memo.pop(key, None)
-        else:
-            memo[key] = value
-    st.memo = memo
-    st.dirty.add((MEMO, ""))
-
-
 KINDS: tuple[CommandKind[Any], ...] = (
     CommandKind(
         CommandType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
@@ -304,5 +279,4 @@ KINDS: tuple[CommandKind[Any], ...] = (
         _validate_upsert,
         _apply_upsert,
     ),
-    CommandKind(CommandType.MODIFY_WORKFLOW_PROPERTIES, m.ModifyWorkflowPropertiesCommand, _validate_memo, _apply_memo),
 )
