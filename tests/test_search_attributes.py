@@ -208,6 +208,23 @@ async def test_attributes_given_at_the_start_are_described_and_filtered_on(serve
     assert json.loads(r.stdout)["search_attributes"]["CustomIntField"] == {"type": "Int", "value": 9}
 
 
+async def test_signal_with_start_takes_search_attributes(server: ServerProcess) -> None:
+    async with await Client.connect(server.address) as client:
+        await client.start_workflow(
+            "wf",
+            None,
+            id="sws",
+            task_queue="nobody",
+            start_signal="go",
+            search_attributes={"CustomKeywordField": "via-signal"},
+        )
+        assert await _ids(client, "CustomKeywordField = 'via-signal'") == ["sws"]
+        with pytest.raises(InvalidArgumentError, match="unknown search attribute 'Nope'"):
+            await client.start_workflow(
+                "wf", None, id="sws-2", task_queue="nobody", start_signal="go", search_attributes={"Nope": 1}
+            )
+
+
 async def test_unknown_names_and_wrong_types_are_refused_naming_the_attribute(server: ServerProcess) -> None:
     base = {"workflow_id": "bad", "workflow_type": "wf", "task_queue": "nobody"}
     url = f"{server.url}/api/v1/namespaces/default/workflows"
