@@ -179,6 +179,14 @@ EXPORTS: dict[str, list[str]] = {
         "failure_from_dict",
         "failure_to_dict",
     ],
+    "mainspring.common": [
+        "SearchAttributeIndexedValueType",
+        "SearchAttributeKey",
+        "SearchAttributePair",
+        "SearchAttributeUpdate",
+        "SearchAttributeValues",
+        "TypedSearchAttributes",
+    ],
     "mainspring.interceptors": ["Call", "CallKind", "Interceptor", "WorkflowInterceptor"],
     "mainspring.options": [
         "ActivityOptions",

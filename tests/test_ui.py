@@ -246,6 +246,24 @@ def test_failed_run_shows_its_failure_and_the_cause(srv: ServerProcess, page: Pa
     expect(page.locator(".hrow-activity")).to_contain_text("CardDeclined: card declined: insufficient funds")
 
 
+def test_run_page_shows_search_attributes_and_memo(srv: ServerProcess, page: Page) -> None:
+    body = {
+        "workflow_id": "sa-ui",
+        "workflow_type": "nobody_runs_this",
+        "task_queue": "sa-ui-queue",
+        "memo": {"owner": "ann"},
+        "search_attributes": {"CustomKeywordField": "gold", "CustomIntField": 7},
+    }
+    r = api(srv, "POST", "/workflows", json=body)
+    assert r.status_code == 201, r.text
+    page.goto(srv.ui_url + run_path("sa-ui"))
+    table = page.locator(".search-attributes")
+    expect(table.locator("tr[data-attribute='CustomKeywordField'] td").nth(2)).to_have_text("gold", timeout=15_000)
+    expect(table.locator("tr[data-attribute='CustomIntField'] td").nth(1)).to_have_text("Int")
+    expect(table.locator("tr[data-attribute='CustomIntField'] td").nth(2)).to_have_text("7")
+    expect(page.locator(".memo")).to_contain_text("ann")
+
+
 def test_cancel_a_running_workflow_from_the_ui(srv: ServerProcess, page: Page) -> None:
     run_id = start(srv, "cancel-ui", "ui_sleeping_workflow", UI_QUEUE, {"seconds": 600})
     page.goto(srv.ui_url + run_path("cancel-ui", run_id))

@@ -133,7 +133,7 @@ def _refused(text: str) -> InvalidQueryError:
         ("WorkflowId = 'a' ; DROP TABLE executions", 18, "unexpected character ';'"),
         ("(WorkflowId = 'a'", 18, "expected"),
         ("WorkflowId = 'unterminated", 14, "closing quote is missing"),
-        ("WorkflowId IN ()", 16, "expected a number or a value in quotes"),
+        ("WorkflowId IN ()", 16, "expected a number, a value in quotes or true or false"),
     ],
 )
 def test_refusals_point_at_the_token_at_fault(text: str, column: int, says: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any, NotRequired, Required, TypedDict, Union, get_args, get_o
 from .api import enums as _enums
 from .api.fields import seconds_problem as _seconds_problem
 from .api.names import check_id as _check_id
+from .common import TypedSearchAttributes as _TypedSearchAttributes
 
 __all__ = [
     "ActivityOptions",
@@ -166,6 +167,10 @@ class StartWorkflowOptions(TypedDict, total=False):
     #: run that completes, fails or times out is followed by a new run of the same id at the next time. For new
     #: code, prefer a schedule (``client.create_schedule``).
     cron_schedule: str | None
+    #: The run's custom search attributes (``mainspring.common.TypedSearchAttributes``, or a mapping of name to
+    #: value), each registered in the namespace (``mainspring operator search-attribute create``): list filters
+    #: (``list_workflows(query=...)``) select runs by them. The server refuses one unknown or of another type.
+    search_attributes: _TypedSearchAttributes | Mapping[str, Any] | None
 
 
 # --- checks made when a call runs, read from the declarations above ---------------------------------------

@@ -59,6 +59,7 @@ from mainspring.client import (
     WorkflowUpdateHandle,
     WorkflowUpdateStage,
 )
+from mainspring.common import SearchAttributeKey, SearchAttributePair, SearchAttributeUpdate, TypedSearchAttributes
 from mainspring.options import ExecuteActivityOptions, ExecuteLocalActivityOptions, StartWorkflowOptions
 
 G = Greeting(name="ada")
@@ -492,3 +493,12 @@ def schedule_actions() -> None:
     assert_type(
         ScheduleActionStartWorkflow("any-type", {"x": 1}, id="s", task_queue="q"), ScheduleActionStartWorkflow[Any]
     )
+
+
+def search_attributes() -> None:
+    items = SearchAttributeKey.for_int("Items")
+    assert_type(items, SearchAttributeKey[int])
+    attrs = TypedSearchAttributes([SearchAttributePair(items, 3)])
+    assert_type(attrs[items], int)
+    assert_type(attrs.get(items), int | None)
+    assert_type(SearchAttributeKey.for_float("Score").value_set(2.5), SearchAttributeUpdate[float])

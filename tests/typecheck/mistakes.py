@@ -53,6 +53,7 @@ from mainspring import (
     workflow,
 )
 from mainspring.client import ScheduleActionStartWorkflow, WithStartWorkflowOperation
+from mainspring.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
 
 T = FIVE_SECONDS
@@ -406,3 +407,13 @@ def schedule_mistakes() -> None:
     ScheduleActionStartWorkflow(CartWorkflow.run, Item("x"), id="s", task_queue="q")  # type-error
     ScheduleActionStartWorkflow(greeting_workflow, G, task_queue="q")  # type-error
     ScheduleActionStartWorkflow(greeting_workflow, G, id="s", task_queue="q", run_timeout=5)  # type-error
+
+
+def search_attribute_mistakes() -> None:
+    # A typed key takes values of its type only: at the start, in an upsert, and read back.
+    items = SearchAttributeKey.for_int("Items")
+    SearchAttributePair(items, "three")  # type-error
+    items.value_set("three")  # type-error
+    SearchAttributeKey.for_keyword("CustomerId").value_set(3)  # type-error
+    SearchAttributeKey.for_datetime("When").value_set("2026-01-01")  # type-error
+    name: str = TypedSearchAttributes([SearchAttributePair(items, 3)])[items]  # type-error

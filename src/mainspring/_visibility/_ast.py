@@ -50,6 +50,12 @@ class Kind(enum.StrEnum):
     STATUS = "ExecutionStatus"
     DATETIME = "Datetime"
     DURATION = "Duration"
+    # Custom search attributes' other types (``server.features.search_attributes``).
+    TEXT = "Text"
+    INT = "Int"
+    DOUBLE = "Double"
+    BOOL = "Bool"
+    KEYWORD_LIST = "KeywordList"
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,8 @@ class Attribute:
     nullable: bool = False
     #: True if ORDER BY may name it.
     orderable: bool = False
+    #: A custom search attribute: its values are rows of ``search_attribute_values`` (``name`` its name there).
+    custom: bool = False
 
 
 BUILTIN: Mapping[str, Attribute] = {
@@ -93,7 +101,7 @@ STATUS_NAMES: Mapping[WorkflowStatus, str] = {
 }
 
 #: A literal, converted to its attribute's type by the parser.
-Value = str | WorkflowStatus | datetime | timedelta
+Value = str | WorkflowStatus | datetime | timedelta | bool | int | float
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ start: [expr] [order_by]
           | NAME [NOT] _STARTS_WITH value -> starts_with
           | NAME _IS [NOT] _NULL -> is_null
 
-?value: STRING | NUMBER
+?value: STRING | NUMBER | BOOLEAN
 
 order_by: _ORDER _BY NAME [DIRECTION]
 
@@ -82,6 +82,7 @@ _NULL.2: /NULL\b/i
 _ORDER.2: /ORDER\b/i
 _BY.2: /BY\b/i
 DIRECTION.2: /(ASC|DESC)\b/i
+BOOLEAN.2: /(true|false)\b/i
 _LPAR: "("
 _RPAR: ")"
 _COMMA: ","
@@ -120,6 +121,7 @@ _SAY = {
     "COMP_OP": "a comparison (=, !=, <, <=, >, >=)",
     "STRING": "a value in quotes",
     "NUMBER": "a number",
+    "BOOLEAN": "true or false",
     "NAME": "an attribute name",
     "$END": "the end of the query",
 }
@@ -130,6 +132,11 @@ _OPS: Mapping[Kind, frozenset[str]] = {
     Kind.STATUS: frozenset({"=", "!=", "IN"}),
     Kind.DATETIME: frozenset({"=", "!=", "<", "<=", ">", ">=", "IN", "BETWEEN"}),
     Kind.DURATION: frozenset({"=", "!=", "<", "<=", ">", ">=", "IN", "BETWEEN"}),
+    Kind.TEXT: frozenset({"=", "!="}),
+    Kind.INT: frozenset({"=", "!=", "<", "<=", ">", ">=", "IN", "BETWEEN"}),
+    Kind.DOUBLE: frozenset({"=", "!=", "<", "<=", ">", ">=", "IN", "BETWEEN"}),
+    Kind.BOOL: frozenset({"=", "!="}),
+    Kind.KEYWORD_LIST: frozenset({"=", "!=", "IN"}),
 }
 
 _STATUS_NAMES = {name: status for status, name in STATUS_NAMES.items()}
@@ -287,10 +294,28 @@ class _Builder:
             raise self.fail(token, f"{attribute.name} does not take {op}; it takes {said}")
 
     def value(self, attribute: Attribute, token: Token) -> Value:
-        if token.type == "NUMBER":
-            raise self.fail(token, f"{attribute.name} takes a value in quotes ({_example(attribute.kind)})")
+        kind = attribute.kind
+        if kind in (Kind.INT, Kind.DOUBLE):
+            if token.type != "NUMBER":
+                raise self.fail(token, f"{attribute.name} takes a number ({_example(kind)}), not {token!s}")
+            number = str(token)
+            if kind is Kind.DOUBLE:
+                return float(number)
+            if "." in number:
+                raise self.fail(token, f"{attribute.name} is an Int: it takes a whole number, not {number}")
+            value = int(number)
+            if not -(2**63) <= value < 2**63:
+                raise self.fail(token, f"{attribute.name} takes a 64-bit integer, not {number}")
+            return value
+        if kind is Kind.BOOL:
+            word = _unquote(str(token)) if token.type == "STRING" else str(token)
+            if token.type == "NUMBER" or word.lower() not in ("true", "false"):
+                raise self.fail(token, f"{attribute.name} takes true or false, not {token!s}")
+            return word.lower() == "true"
+        if token.type != "STRING":
+            raise self.fail(token, f"{attribute.name} takes a value in quotes ({_example(kind)})")
         text = _unquote(str(token))
-        if attribute.kind is Kind.KEYWORD:
+        if attribute.kind in (Kind.KEYWORD, Kind.TEXT, Kind.KEYWORD_LIST):
             return text
         if attribute.kind is Kind.STATUS:
             status = _STATUS_BY_KEY.get(text.replace("_", "").lower())
@@ -316,6 +341,11 @@ def _example(kind: Kind) -> str:
         Kind.STATUS: "'Running'",
         Kind.DATETIME: "'2026-11-01T00:00:00Z'",
         Kind.DURATION: "'90s' or '1h30m'",
+        Kind.TEXT: "'some words'",
+        Kind.INT: "3",
+        Kind.DOUBLE: "2.5",
+        Kind.BOOL: "true",
+        Kind.KEYWORD_LIST: "'tag-1'",
     }[kind]
 
 

@@ -84,6 +84,10 @@ class EventType(StrEnum):
     EXTERNAL_WORKFLOW_EXECUTION_CANCEL_REQUESTED = "ExternalWorkflowExecutionCancelRequested"
     #: A marker a workflow task recorded: a local activity's outcome (marker_name "LocalActivity").
     MARKER_RECORDED = "MarkerRecorded"
+    #: Workflow code upserted search attributes (``ctx.upsert_search_attributes``).
+    UPSERT_WORKFLOW_SEARCH_ATTRIBUTES = "UpsertWorkflowSearchAttributes"
+    #: Workflow code upserted its memo (``ctx.upsert_memo``).
+    WORKFLOW_PROPERTIES_MODIFIED = "WorkflowPropertiesModified"
 
 
 class CommandType(StrEnum):
@@ -103,6 +107,8 @@ class CommandType(StrEnum):
     SIGNAL_EXTERNAL_WORKFLOW = "SignalExternalWorkflow"
     REQUEST_CANCEL_EXTERNAL_WORKFLOW = "RequestCancelExternalWorkflow"
     RECORD_MARKER = "RecordMarker"
+    UPSERT_WORKFLOW_SEARCH_ATTRIBUTES = "UpsertWorkflowSearchAttributes"
+    MODIFY_WORKFLOW_PROPERTIES = "ModifyWorkflowProperties"
 
 
 class ParentClosePolicy(StrEnum):

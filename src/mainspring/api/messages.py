@@ -10,7 +10,7 @@ from pydantic import Field
 from .enums import UpdateStage, WorkflowIDReusePolicy
 from .fields import HandlerName, Identity, ShortText, TaskQueue, Token, WaitSeconds, WorkflowId, WorkflowType
 from .headers import HeaderField
-from .models import Failure, _Model
+from .models import Failure, SearchAttributesField, _Model
 from .start_options import IdConflictPolicyField, IdReusePolicyField, MemoField, StartDelayField, TaskTimeoutField
 
 __all__ = [
@@ -88,6 +88,7 @@ class SignalWithStartWorkflowRequest(_Model):
     header: HeaderField = Field(
         default=None, description="Context carried with the call (see the start's): kept with the start and the signal."
     )
+    search_attributes: SearchAttributesField = None
 
 
 class SignalWithStartWorkflowResponse(_Model):

@@ -7,6 +7,7 @@ Durations are seconds (float); times are RFC 3339 strings in UTC; payloads are p
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -231,6 +232,53 @@ WorkflowRetryPolicyField = Annotated[
 ]
 
 
+# --- Search attributes (``server.features.search_attributes``) ------------------------------------------
+
+SearchAttributesField = Annotated[
+    dict[Annotated[str, Field(min_length=1, max_length=64)], Any] | None,
+    Field(
+        max_length=100,
+        description="Custom search attributes, by name: each a value of its registered type (Keyword and Text a "
+        "string, Int an integer, Double a finite number, Bool true or false, Datetime an RFC 3339 time, KeywordList "
+        "a list of strings). 400 naming the attribute for one not registered in the namespace, or of another type.",
+    ),
+]
+
+
+class SearchAttributeValue(_Model):
+    type: str
+    value: Any
+
+
+class SearchAttributeType(StrEnum):
+    KEYWORD = "Keyword"
+    TEXT = "Text"
+    INT = "Int"
+    DOUBLE = "Double"
+    BOOL = "Bool"
+    DATETIME = "Datetime"
+    KEYWORD_LIST = "KeywordList"
+
+
+class CreateSearchAttributeRequest(_Model):
+    name: str = Field(min_length=1, max_length=64, description="Letters, digits and _, not starting with a digit.")
+    type: SearchAttributeType
+
+
+class RemoveSearchAttributeRequest(_Model):
+    name: str = Field(min_length=1, max_length=64)
+
+
+class SearchAttributeInfo(_Model):
+    name: str
+    type: str
+    builtin: bool = Field(description="Set by the server on every run (read-only), not registered.")
+
+
+class ListSearchAttributesResponse(_Model):
+    search_attributes: list[SearchAttributeInfo]
+
+
 # --- Namespaces ----------------------------------------------------------------------------------------
 
 
@@ -394,6 +442,7 @@ class StartWorkflowRequest(_Model):
     memo: MemoField = None
     task_timeout: TaskTimeoutField = None
     header: HeaderField = None
+    search_attributes: SearchAttributesField = None
     # Temporal's older cron workflows (``server.features.cron_workflows``).
     cron_schedule: ShortText | None = Field(
         default=None,
@@ -546,7 +595,12 @@ class DescribeWorkflowResponse(_Model):
         default_factory=list, description="The child workflows this run started, oldest first (at most 1,000)."
     )
     # --- what the run was started with: memo, start delay, task timeout (api.start_options) ---
-    memo: dict[str, Any] | None = Field(default=None, description="The memo the run was started with, if any.")
+    memo: dict[str, Any] | None = Field(
+        default=None, description="The run's memo: the one it was started with, as its workflow code upserted it."
+    )
+    search_attributes: dict[str, SearchAttributeValue] = Field(
+        default_factory=dict, description="The run's custom search attributes, by name: each one's type and value."
+    )
     start_delay: float | None = Field(
         default=None,
         description="Seconds its first workflow task waited (or waits) after the start, if it was delayed.",
@@ -1032,6 +1086,21 @@ class RecordMarkerCommand(_Model):
     details: Any = None
 
 
+class UpsertWorkflowSearchAttributesCommand(_Model):
+    """Set (or, with null, unset) some of the run's custom search attributes: recorded as
+    UpsertWorkflowSearchAttributes, applied to the run's attributes (what list filters read) in the same commit."""
+
+    type: Literal[CommandType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES] = CommandType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    search_attributes: SearchAttributesField = None
+
+
+class ModifyWorkflowPropertiesCommand(_Model):
+    """Change the run's memo: each key given is set (null removes it). Recorded as WorkflowPropertiesModified."""
+
+    type: Literal[CommandType.MODIFY_WORKFLOW_PROPERTIES] = CommandType.MODIFY_WORKFLOW_PROPERTIES
+    upserted_memo: MemoField = None
+
+
 Command = Annotated[
     ScheduleActivityCommand
     | StartTimerCommand
@@ -1046,7 +1115,9 @@ Command = Annotated[
     | StartChildWorkflowCommand
     | SignalExternalWorkflowCommand
     | RequestCancelExternalWorkflowCommand
-    | RecordMarkerCommand,
+    | RecordMarkerCommand
+    | UpsertWorkflowSearchAttributesCommand
+    | ModifyWorkflowPropertiesCommand,
     Field(discriminator="type"),
 ]
 

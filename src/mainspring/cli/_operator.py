@@ -25,7 +25,7 @@ _ROLES = [r.value for r in Role]
 
 @click.group()
 def operator() -> None:
-    """Operate a server: its API keys and its audit log."""
+    """Operate a server: its API keys, its audit log and its search attributes."""
 
 
 @operator.group("api-key")
@@ -168,3 +168,55 @@ def audit_list(api: Api, limit: int, of_namespace: str | None, before: int | Non
             f"{e['seq']:<7}{e['at']:<28}{e['status']:<7}{e['namespace'] or '-':<14}{e['operation']:<26}"
             f"{e['target'] or '-':<24}{e['peer'] or '-':<16}{e['principal']}"
         )
+
+
+@operator.group("search-attribute")
+def search_attribute() -> None:
+    """Register, list and remove the custom search attributes of a namespace (list filters select runs by them)."""
+
+
+_SA_TYPES = ["Keyword", "Text", "Int", "Double", "Bool", "Datetime", "KeywordList"]
+
+
+@search_attribute.command("create")
+@click.option("--name", required=True, help="Its name: letters, digits and _, not starting with a digit.")
+@click.option(
+    "--type", "type_name", type=click.Choice(_SA_TYPES, case_sensitive=False), required=True, help="Its type."
+)
+@connection_options
+@run_sync
+def sa_create(api: Api, name: str, type_name: str, output: str) -> None:
+    """Register the search attribute NAME of TYPE in the namespace (as `temporal operator search-attribute create`)."""
+    canonical = next(t for t in _SA_TYPES if t.lower() == type_name.lower())
+    made = api.post(api.path("/search-attributes"), {"name": name, "type": canonical})
+    if output == "json":
+        echo_json(made)
+        return
+    click.echo(f"Search attribute {made['name']} ({made['type']}) registered in namespace {api.namespace}.")
+
+
+@search_attribute.command("list")
+@connection_options
+@run_sync
+def sa_list(api: Api, output: str) -> None:
+    """The namespace's search attributes: the built-in ones, then the custom ones."""
+    found = api.get(api.path("/search-attributes"))["search_attributes"]
+    if output == "json":
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{'NAME':<28}{'TYPE':<13}KIND")
+    for a in found:
+        click.echo(f"{a['name']:<28}{a['type']:<13}{'built-in' if a['builtin'] else 'custom'}")
+
+
+@search_attribute.command("remove")
+@click.option("--name", required=True, help="The custom search attribute to remove.")
+@connection_options
+@run_sync
+def sa_remove(api: Api, name: str, output: str) -> None:
+    """Unregister a custom search attribute (runs keep their values; filters can no longer name it)."""
+    api.post(api.path("/search-attributes/remove"), {"name": name})
+    if output == "json":
+        echo_json({"name": name, "removed": True})
+        return
+    click.echo(f"Search attribute {name} removed from namespace {api.namespace}.")

@@ -113,6 +113,7 @@ def _run(settings: dict[str, Any], *, production: bool) -> None:
         metrics_port=settings.get("metrics_port"),
         otlp_endpoint=settings.get("otlp_endpoint"),
         namespaces=("default", *[n for n in namespaces if n != "default"]),
+        dev_search_attributes=not production,
         max_payload_bytes=parse_size(settings["max_payload_size"]),
         worker_session_timeout=timedelta(seconds=settings["worker_session_timeout"]),
         workflow_task_timeout=timedelta(seconds=settings["workflow_task_timeout"]),

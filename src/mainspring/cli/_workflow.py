@@ -76,7 +76,32 @@ def _start_options(fn: Any) -> Any:
     fn = click.option("--task-queue", "-t", required=True, help="Task queue the workers poll.")(fn)
     # --- the id policies, start delay, memo, task timeout (_start_flags) ---
     fn = start_flag_options(fn)
+    fn = click.option(
+        "--search-attribute",
+        "search_attributes",
+        multiple=True,
+        metavar="NAME=JSON",
+        help="A custom search attribute of the run (repeatable), e.g. --search-attribute 'CustomerId=\"c-1\"' or "
+        "'Items=3'; each registered in the namespace (operator search-attribute create).",
+    )(fn)
     return fn
+
+
+def _search_attribute_flags(entries: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for entry in entries:
+        name, eq, text = entry.partition("=")
+        if not eq or not name:
+            fail(f"--search-attribute takes NAME=JSON (e.g. 'CustomerId=\"c-1\"'), got {entry!r}", EXIT_INVALID)
+        try:
+            out[name] = json.loads(text)
+        except ValueError as e:
+            fail(
+                f"--search-attribute {name}: its value is not valid JSON ({e}); quote a string for the shell and "
+                f"for JSON, e.g. --search-attribute '{name}=\"text\"'",
+                EXIT_INVALID,
+            )
+    return out
 
 
 def _lifetime_options(fn: Any) -> Any:
@@ -152,7 +177,10 @@ async def _start(
 ) -> WorkflowHandle[Any, Any]:
     value = parse_input(input_, input_file)
     lifetime = {k: flags.pop(k) for k in ("execution_timeout", "run_timeout", "retry_policy") if k in flags}
+    attributes = _search_attribute_flags(flags.pop("search_attributes", ()))
     options = {**start_flags(**flags), **_lifetime(**lifetime)}  # checked before anything is sent
+    if attributes:
+        options["search_attributes"] = attributes
     import logging
 
     # The CLI prints the server's start warning itself (below), not as the SDK's log line too.
@@ -365,6 +393,8 @@ def describe(api: Api, workflow_id: str, run_id: str | None, codec_endpoint: str
         )
     if d.get("memo") is not None:
         rows.append(("Memo", _short_json(d["memo"])))
+    for name, tv in sorted((d.get("search_attributes") or {}).items()):  # features.search_attributes
+        rows.append(("SearchAttr", f"{name} = {_short_json(tv.get('value'))} ({tv.get('type')})"))
     if d.get("task_timeout"):
         rows.append(("TaskTimeout", f"{d['task_timeout']:g}s"))
     if d.get("build_id"):  # run by a worker with a build (Worker(build_id=...))

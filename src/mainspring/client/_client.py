@@ -7,7 +7,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack, overload
 
@@ -390,6 +390,7 @@ class Client(ScheduleClient, BatchClient):
             "request_id": options.get("request_id") or str(uuid.uuid4()),
             **start_options_body(options),  # the id policies, start delay, memo, task timeout
             **lifetime_body(options),  # the workflow's lifetime: its timeouts and retry policy
+            **_search_attributes_body(options),
         }
 
         op, path = "start_workflow", "/workflows"
@@ -658,3 +659,13 @@ class Client(ScheduleClient, BatchClient):
         data = await self.transport.call("GET", "/api/v1/namespaces")
         result: list[dict[str, Any]] = data["namespaces"]
         return result
+
+
+def _search_attributes_body(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``search_attributes=`` as the start request's field (the server checks each against its registry)."""
+    values = options.get("search_attributes")
+    if values is None:
+        return {}
+    from ..common import _to_wire
+
+    return {"search_attributes": _to_wire(values)}

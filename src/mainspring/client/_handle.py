@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from ..api.enums import VersioningBehavior, WorkflowStatus
+from ..common import TypedSearchAttributes, _from_wire
 from ..converter import PayloadError, decode, encode
 from ..errors import (
     InvalidArgumentError,
@@ -92,8 +93,12 @@ class WorkflowDescription:
     #: The run that continued or retried this one once it closed, if any.
     next_run_id: str | None = None
     # --- what the run was started with (start options) ---
-    #: The memo it was started with (plain JSON), or None.
+    #: Its memo (plain JSON): the one it was started with, as its workflow code upserted it (``ctx.upsert_memo``).
     memo: dict[str, Any] | None = None
+    #: Its custom search attributes, typed (``typed_search_attributes[SearchAttributeKey.for_keyword("X")]``).
+    typed_search_attributes: TypedSearchAttributes = field(default_factory=TypedSearchAttributes)
+    #: The same as name -> plain JSON value (a Datetime as RFC 3339 text).
+    search_attributes: dict[str, Any] = field(default_factory=dict)
     #: How long its first workflow task waited (or waits) after the start, if it was started with a delay.
     start_delay: timedelta | None = None
     #: When its first workflow task is (or was) dispatched, if it was started with a delay.
@@ -132,6 +137,8 @@ class WorkflowDescription:
             previous_run_id=data.get("previous_run_id"),
             next_run_id=data.get("next_run_id"),
             memo=data.get("memo"),
+            typed_search_attributes=_from_wire(data.get("search_attributes")),
+            search_attributes={k: v.get("value") for k, v in (data.get("search_attributes") or {}).items()},
             start_delay=timedelta(seconds=data["start_delay"]) if data.get("start_delay") else None,
             execution_time=_time(data.get("execution_time")),
             build_id=data.get("build_id"),

@@ -56,6 +56,8 @@ class ServerConfig:
     ui_codec_endpoint: str | None = None
     #: Namespaces that exist from the start.
     namespaces: tuple[str, ...] = ("default",)
+    #: Register Temporal's dev-server search attributes (CustomKeywordField ...) in those (``start-dev``).
+    dev_search_attributes: bool = False
     #: Largest accepted payload (a workflow input or result, an activity input or result, details).
     max_payload_bytes: int = 2 * 1024 * 1024
     #: How often workers heartbeat their session.

@@ -46,7 +46,7 @@ from ._matching import Kind, Session
 from ._state import ActivityInfo, ExecutionState
 from ._timers import Clock
 from ._transition import Transition
-from .features import run_options, timers, workflow_timeouts
+from .features import run_options, search_attributes, timers, workflow_timeouts
 from .features.activity_tasks import ActivityTasks
 from .features.async_completion import AsyncCompletion
 from .features.batch import Batches
@@ -58,6 +58,7 @@ from .features.deletion import Deletion
 from .features.queries import Queries
 from .features.reset import Reset, reset_from
 from .features.schedules import Schedules
+from .features.search_attributes import SearchAttributes
 from .features.signal_with_start import SignalWithStart
 from .features.signals import HandlerSchemas, Signals
 from .features.start_policies import StartPolicies, refused_running
@@ -103,6 +104,7 @@ class Engine(EngineCore):
         self.reset = Reset(self)
         self.schedules = Schedules(self, self._start, self.cancellation)
         self.batches = Batches(self, self.cancellation, self.signals, self.reset)
+        self.search_attributes = SearchAttributes(self)
         #: Who may call (``--auth``): the API keys and the UI's sessions (see ``_auth``).
         self.auth = Authenticator(store, config.auth, config.oidc)
         #: Who changed what (``_audit``): kept when the server checks who calls, else None (nothing paid).
@@ -116,6 +118,7 @@ class Engine(EngineCore):
         for ns in self.config.namespaces:
             await self.store.create_namespace(ns)
         self._namespaces = {n.name for n in await self.store.list_namespaces()}
+        await self.search_attributes.start(self.config.namespaces if self.config.dev_search_attributes else ())
         await self._recover()
         self.timers.start()
         await self.schedules.start()  # after the timers: each schedule's first look may start runs
@@ -222,6 +225,10 @@ class Engine(EngineCore):
             self._check_payload("the memo", req.memo)
         if req.header is not None:
             self._check_payload("the header", req.header)
+        # Checked against the namespace's registry before anything is written (400 naming the attribute).
+        sa_stored = await self.search_attributes.at_start(namespace, req.search_attributes)
+        if sa_stored:  # typed in the start event, for the workflow code (ctx.typed_search_attributes)
+            start_attrs = {**(start_attrs or {}), "search_attributes": search_attributes.typed(sa_stored)}
 
         def create(
             namespace: str,
@@ -281,6 +288,8 @@ class Engine(EngineCore):
             also(t)
         workflow_timeouts.started(t, req)
         run_options.begin_run(t, req)  # its first workflow task: now, or after its start delay
+        if req.search_attributes:
+            search_attributes.give(t, self.search_attributes.stored_at_start(namespace, req.search_attributes))
         rec.state = ex.state.to_dict()
         puts, _, _ = ex.state.take_changes()  # none, unless ``also`` added a pending item
         events, ex.events = ex.events, []
@@ -373,6 +382,8 @@ class Engine(EngineCore):
         out.update(
             run_options.describe_options(first[0].attributes if first else None, rec.start_time, self.wt_timeout)
         )
+        # The memo as workflow code upserted it, and the search attributes (features.search_attributes).
+        out.update(search_attributes.describe(out.pop("_search_attributes"), out.pop("_memo"), out.get("memo")))
         return out
 
     async def _announced_handlers(self, namespace: str, rec: ExecutionRecord) -> list[dict[str, Any]] | None:
@@ -385,6 +396,9 @@ class Engine(EngineCore):
 
     def _description(self, rec: ExecutionRecord, st: ExecutionState, workflow_input: Any) -> dict[str, Any]:
         out: dict[str, Any] = {
+            # Read after the lock (``describe``): copies, so that a later transition changes neither.
+            "_search_attributes": dict(st.search_attributes or {}),
+            "_memo": dict(st.memo) if st.memo is not None else None,
             "execution": self._info(rec),
             "input": workflow_input,
             "result": None,  # filled from the closing event (see describe)

@@ -330,21 +330,30 @@ async def _list_workflows(engine: Engine, c: Caller, b: None) -> Any:
             limit=_q_int(c, "limit", 100, high=1000),
             page_token=_q(c, "page_token"),
             workflow_id=_list_workflow_id(c),
-            filter=_list_filter(c),
+            filter=await _list_filter(engine, c),
         )
         return await engine.list_workflows(c.namespace, query)
     except StorageError as e:  # a page token the store cannot read
         raise InvalidArgumentError(str(e), code="invalid_argument") from None
 
 
-def _list_filter(c: Caller) -> VisibilityQuery | None:
-    """The optional ``query`` of a listing or a count, parsed (InvalidQueryError, a 400 naming where, if not)."""
+async def _list_filter(engine: Engine, c: Caller) -> VisibilityQuery | None:
+    """The optional ``query`` of a listing or a count, parsed (InvalidQueryError, a 400 naming where, if not),
+    with the namespace's custom search attributes besides the built-in ones."""
     text = c.query.get("query")
     if text is None or not text.strip():
         return None
     from .._visibility._parser import parse_query  # the parser (lark) loads at the first query, not at start
+    from ..errors import InvalidQueryError
 
-    return parse_query(text)
+    registry = engine.search_attributes
+    try:
+        return parse_query(text, registry.query_attributes(c.namespace))
+    except InvalidQueryError as e:
+        if "unknown attribute" not in str(e):
+            raise
+    await registry.reload(c.namespace)  # registered by another server since?
+    return parse_query(text, registry.query_attributes(c.namespace))
 
 
 async def _count_workflows(engine: Engine, c: Caller, b: None) -> Any:
@@ -354,7 +363,9 @@ async def _count_workflows(engine: Engine, c: Caller, b: None) -> Any:
             f"cannot group by {group_by!r}; group_by takes ExecutionStatus (or leave it out for one count)",
             code="invalid_argument",
         )
-    return await engine.count_workflows(c.namespace, _list_filter(c), group_by_status=group_by is not None)
+    return await engine.count_workflows(
+        c.namespace, await _list_filter(engine, c), group_by_status=group_by is not None
+    )
 
 
 async def _describe(engine: Engine, c: Caller, b: None) -> Any:
@@ -578,6 +589,57 @@ async def _patch_schedule(engine: Engine, c: Caller, b: sc.PatchScheduleRequest)
 
 async def _delete_schedule(engine: Engine, c: Caller, b: sc.DeleteScheduleRequest) -> Any:
     return await engine.schedules.delete(c.namespace, b.schedule_id)
+
+
+# --- search attributes (``features.search_attributes``) -------------------------------------------------------
+
+
+async def _create_search_attribute(engine: Engine, c: Caller, b: m.CreateSearchAttributeRequest) -> Any:
+    return await engine.search_attributes.create(c.namespace, b.name, b.type.value)
+
+
+async def _list_search_attributes(engine: Engine, c: Caller, b: None) -> Any:
+    return await engine.search_attributes.list_all(c.namespace)
+
+
+async def _remove_search_attribute(engine: Engine, c: Caller, b: m.RemoveSearchAttributeRequest) -> Any:
+    return await engine.search_attributes.remove(c.namespace, b.name)
+
+
+_SEARCH_ATTRIBUTE_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "create_search_attribute",
+        "Register a custom search attribute in the namespace: a name (letters, digits and _) and a type (Keyword, "
+        "Text, Int, Double, Bool, Datetime, KeywordList). 400 invalid_search_attribute for a bad or built-in name; "
+        "409 search_attribute_exists if it is registered (a type is never changed)",
+        _create_search_attribute,
+        request=m.CreateSearchAttributeRequest,
+        answer=m.SearchAttributeInfo,
+        http=Http("POST", _NS + "/search-attributes", status=201, also=((409, "It is registered already"),)),
+        tag="search attributes",
+        access=Access.ADMIN,
+    ),
+    Operation(
+        "list_search_attributes",
+        "The namespace's search attributes: the built-in ones (read-only), then the custom ones, by name",
+        _list_search_attributes,
+        answer=m.ListSearchAttributesResponse,
+        http=Http("GET", _NS + "/search-attributes"),
+        tag="search attributes",
+        access=Access.READ,
+    ),
+    Operation(
+        "remove_search_attribute",
+        "Unregister a custom search attribute (runs keep the values they hold; filters no longer name it). "
+        "404 search_attribute_not_found if it is not registered",
+        _remove_search_attribute,
+        request=m.RemoveSearchAttributeRequest,
+        answer=m.OkResponse,
+        http=Http("POST", _NS + "/search-attributes/remove"),
+        tag="search attributes",
+        access=Access.ADMIN,
+    ),
+)
 
 
 _SCHEDULE_OPERATIONS: tuple[Operation, ...] = (
@@ -1326,6 +1388,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     *_SCHEDULE_OPERATIONS,
     *_BATCH_OPERATIONS,
+    *_SEARCH_ATTRIBUTE_OPERATIONS,
 )
 
 #: name -> operation.

@@ -631,6 +631,12 @@ class ExecutionState:
     #: The run's build (``features.versioning``): {"b": the build that started it, "c": the build of its
     #: latest workflow task, "v": its versioning behavior}; None for a run no worker with a build has run.
     build: dict[str, str] | None = None
+    #: The run's custom search attributes, stored form (``{"Name": ["Type", value]}``, see
+    #: ``features.search_attributes``), an item of its own (kind "sa"; the store indexes it for list filters);
+    #: None until set. Kept after the run closes.
+    search_attributes: dict[str, list[Any]] | None = None
+    #: The run's memo once workflow code changed it (``ctx.upsert_memo``): the whole memo; None: the start's.
+    memo: dict[str, Any] | None = None
     # --- memory only ---
     #: The outcome of a closed run, while it is cached: (result, failure). None: read it from the closing
     #: event (the history holds the one stored copy; see ``EngineCore._outcome``).
@@ -806,6 +812,24 @@ def _load_reset_link(st: ExecutionState, key: str, value: Any) -> None:
     st.reset_links[key] = link
 
 
+# --- search attributes and memo (``features.search_attributes``) ----------------------------------------------
+
+SEARCH_ATTRIBUTES = "sa"
+MEMO = "mo"
+
+
+def _load_search_attributes(st: ExecutionState, key: str, value: Any) -> None:
+    sa = _object(value, "the search attributes", optional=False)
+    for name, pair in sa.items():
+        if not (isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str)):
+            raise UnreadableStateError(f"its search attribute {name!r} is not [type, value]")
+    st.search_attributes = sa
+
+
+def _load_memo(st: ExecutionState, key: str, value: Any) -> None:
+    st.memo = _object(value, "the memo", optional=False)
+
+
 #: Every kind of pending item, by its code.
 PENDING_KINDS: dict[str, PendingKind] = {
     ACTIVITY: PendingKind(
@@ -839,4 +863,8 @@ PENDING_KINDS: dict[str, PendingKind] = {
         EXTERNAL, lambda st, k: st.externals.get(int(k)), ExternalItem.to_item, _load_external, _clear_externals
     ),
     RESET: PendingKind(RESET, lambda st, k: st.reset_links.get(k), lambda link: link, _load_reset_link, _keep),
+    SEARCH_ATTRIBUTES: PendingKind(
+        SEARCH_ATTRIBUTES, lambda st, k: st.search_attributes, lambda v: v, _load_search_attributes, _keep
+    ),
+    MEMO: PendingKind(MEMO, lambda st, k: st.memo, lambda v: v, _load_memo, _keep),
 }

@@ -603,6 +603,21 @@ class Store(abc.ABC):
         """Replace the job's row with ``job`` if its stored version is still ``expected_version``; False
         (nothing written) if it is not, or if there is no such job."""
 
+    # --- search attributes (``server.features.search_attributes``); a run's values are its pending item of
+    # kind "sa", which the store indexes (``search_attribute_values``) for list filters ---
+
+    async def add_search_attribute(self, namespace: str, name: str, type_name: str, created_at: float) -> str | None:
+        """Register a custom search attribute; the type it already had if it was registered (then unchanged)."""
+        raise NotImplementedError
+
+    async def list_search_attributes(self, namespace: str | None) -> list[tuple[str, str, str]]:
+        """(namespace, name, type) of the custom search attributes of ``namespace`` (None: every one)."""
+        raise NotImplementedError
+
+    async def remove_search_attribute(self, namespace: str, name: str) -> bool:
+        """Unregister one; False if it was not registered. Runs keep the values they hold."""
+        raise NotImplementedError
+
     # Moving a whole store to another (``store copy``, see ``storage._copy``). Runs are read in pages by
     # run id, in byte order (the same order in every store), with their values as the stored text.
     async def export_runs(self, after: str, limit: int) -> list[StoredRun]:

@@ -87,6 +87,9 @@ async def copy_store(src: Store, dst: Store, *, progress: Callable[[CopyProgress
     had_builds = {(b.namespace, b.task_queue, b.build_id) for b in await dst.export_worker_builds()}
     await _written(dst.import_metadata(namespaces, keys, schemas, builds), dst, 0)
     schedules = await _copy_schedules(src, dst)
+    # The custom search attributes each namespace registered (the runs' values come with their pending items:
+    # the destination's trigger indexes them as they are written).
+    await _written(_register(dst, await src.list_search_attributes(None)), dst, 0)
 
     runs = events = 0
     writing: asyncio.Future[None] | None = None
@@ -183,6 +186,11 @@ async def _read_events(src: Store, batch: list[StoredRun]) -> None:
     by_run = {r.record.run_id: r for r in batch}
     for event in await src.export_events(list(by_run)):
         by_run[event[0]].events.append(event)
+
+
+async def _register(dst: Store, attributes: Sequence[tuple[str, str, str]]) -> None:
+    for namespace, name, type_name in attributes:
+        await dst.add_search_attribute(namespace, name, type_name, time.time())
 
 
 async def _written(write: Awaitable[None], dst: Store, runs_before: int) -> None:

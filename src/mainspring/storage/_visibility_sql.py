@@ -18,6 +18,7 @@ to a listing in another order is refused rather than read wrongly.
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,13 +60,31 @@ class Dialect:
     p: str
     #: Appended to a text column compared by range, to compare in byte order.
     byte_order: str
+    #: The placeholder of a number compared with ``search_attribute_values.num`` (PostgreSQL's is NUMERIC: a
+    #: float parameter compared as a float would not use the index).
+    num: str
+    #: Tell the planner to start from the values' index when a filter requires a custom attribute's value
+    #: (SQLite, which keeps no statistics: it would otherwise walk the namespace's newest-first index and probe
+    #: each run, linear in the runs). PostgreSQL's planner weighs both ways by its statistics.
+    drive_from_values: bool = False
+    #: Put before the executions columns a filter compares (SQLite's unary ``+``: the column's value, but no
+    #: index on it), when the statement is driven from the values' index.
+    unindexed: str = ""
 
 
-SQLITE = Dialect("?", "")
-POSTGRES = Dialect("%s", ' COLLATE "C"')
+SQLITE = Dialect("?", "", "?", drive_from_values=True)
+POSTGRES = Dialect("%s", ' COLLATE "C"', "CAST(%s AS NUMERIC)")
+
+#: Custom search attributes (``Attribute.custom``) are rows of this table, one per value (see migration 9): a
+#: condition on one is "the run has a row of that name whose value ...", an ``IN`` over the table's index
+#: (name, kw) or (name, num), so a selective filter reads a few index entries and the runs they name.
+_VALUES = "search_attribute_values"
+_TEXT_KINDS = (Kind.KEYWORD, Kind.TEXT, Kind.KEYWORD_LIST)
 
 
 def _sql_value(v: Value) -> Any:
+    if isinstance(v, bool):
+        return 1 if v else 0
     if isinstance(v, WorkflowStatus):
         return v.value
     if isinstance(v, datetime):
@@ -79,8 +98,8 @@ def _operand(a: Attribute, d: Dialect, ranged: bool) -> str:
     if a.kind is Kind.DURATION:
         return "(close_time - start_time)"
     if ranged and a.kind is Kind.KEYWORD:
-        return a.column + d.byte_order
-    return a.column
+        return d.unindexed + a.column + d.byte_order
+    return d.unindexed + a.column
 
 
 def _guard(a: Attribute, sql: str) -> str:
@@ -91,6 +110,39 @@ def _guard(a: Attribute, sql: str) -> str:
     return f"({column} IS NOT NULL AND {sql})"
 
 
+def _custom_sql(e: Expr, d: Dialect, params: list[Any]) -> str:
+    """A predicate on a custom search attribute (see ``_VALUES``); two-valued as the rest: a run without a value
+    matches no comparison."""
+    a = e.attribute  # type: ignore[union-attr]
+    p = d.p
+    has = f"run_id IN (SELECT run_id FROM {_VALUES} WHERE name = {p}"
+    if isinstance(e, IsNull):
+        params.append(a.name)
+        return f"({'' if e.negated else 'NOT '}{has}))"
+    text = a.kind in _TEXT_KINDS
+    col, v = ("kw", p) if text else ("num", d.num)
+    params.append(a.name)
+    if isinstance(e, Comparison):
+        if e.op == "!=" and a.kind is Kind.KEYWORD_LIST:  # has a list, and the value is not in it
+            params += [a.name, _sql_value(e.value)]
+            return f"({has}) AND NOT {has} AND kw = {p}))"
+        params.append(_sql_value(e.value))
+        sql = f"{has} AND {col} {'<>' if e.op == '!=' else e.op} {v})"
+    elif isinstance(e, InList):
+        params.extend(_sql_value(x) for x in e.values)
+        sql = f"{has} AND {col} IN ({', '.join([v] * len(e.values))}))"
+    elif isinstance(e, Between):
+        params += [_sql_value(e.low), _sql_value(e.high)]
+        sql = f"{has} AND {col} BETWEEN {v} AND {v})"
+    else:
+        assert isinstance(e, StartsWith)
+        params += [e.prefix, e.prefix + _TOP]
+        sql = f"{has} AND kw >= {p} AND kw < {p})"
+    if getattr(e, "negated", False):
+        return f"(NOT ({sql}))"
+    return f"({sql})"
+
+
 def where_sql(e: Expr, d: Dialect, params: list[Any]) -> str:
     """``e`` as a SQL condition; appends its values to ``params``, in order."""
     if isinstance(e, And | Or):
@@ -98,6 +150,8 @@ def where_sql(e: Expr, d: Dialect, params: list[Any]) -> str:
         return "(" + joiner.join(where_sql(o, d, params) for o in e.operands) + ")"
     if isinstance(e, Not):
         return "(NOT " + where_sql(e.operand, d, params) + ")"
+    if e.attribute.custom:
+        return _custom_sql(e, d, params)
     if isinstance(e, IsNull):
         column = "close_time" if e.attribute.kind is Kind.DURATION else e.attribute.column
         return f"({column} IS {'NOT ' if e.negated else ''}NULL)"
@@ -129,27 +183,46 @@ def _order_key(o: OrderBy) -> str:
     return o.attribute.column
 
 
+def _requires_value(e: Expr | None) -> bool:
+    """True if every run ``e`` selects has a value of some custom attribute it names with a selective test
+    (=, IN, BETWEEN, STARTS_WITH, ranges: not !=, NOT or IS [NOT] NULL)."""
+    if isinstance(e, And):
+        return any(_requires_value(o) for o in e.operands)
+    if isinstance(e, Comparison):
+        return e.attribute.custom and e.op != "!="
+    if isinstance(e, InList | Between | StartsWith):
+        return e.attribute.custom and not e.negated
+    return False
+
+
 def _filters(namespace: str, q: ListQuery, d: Dialect) -> tuple[list[str], list[Any]]:
     p = d.p
-    where = [f"namespace={p}"]
+    # ``+namespace``: SQLite then reads the run ids the values' index gives and each run by its key, a few
+    # rows for a selective filter such as ``CustomerId = 'c-1'`` (index search_attribute_values_kw), instead of
+    # every run of the namespace (see Dialect.drive_from_values).
+    driven = d.drive_from_values and q.filter is not None and _requires_value(q.filter.where)
+    if driven:
+        d = dataclasses.replace(d, unindexed="+")
+    u = d.unindexed
+    where = [f"{u}namespace={p}"]
     params: list[Any] = [namespace]
     if q.status is not None:
-        where.append(f"status={p}")
+        where.append(f"{u}status={p}")
         params.append(q.status.value)
     if q.workflow_type:
-        where.append(f"workflow_type={p}")
+        where.append(f"{u}workflow_type={p}")
         params.append(q.workflow_type)
     if q.workflow_id is not None:
-        where.append(f"workflow_id={p}")
+        where.append(f"{u}workflow_id={p}")
         params.append(q.workflow_id)
     if q.workflow_id_prefix:
-        where.append(f"workflow_id{d.byte_order} >= {p} AND workflow_id{d.byte_order} < {p}")
+        where.append(f"{u}workflow_id{d.byte_order} >= {p} AND {u}workflow_id{d.byte_order} < {p}")
         params += [q.workflow_id_prefix, q.workflow_id_prefix + _TOP]
     if q.started_after is not None:
-        where.append(f"start_time>={p}")
+        where.append(f"{u}start_time>={p}")
         params.append(q.started_after)
     if q.started_before is not None:
-        where.append(f"start_time<{p}")
+        where.append(f"{u}start_time<{p}")
         params.append(q.started_before)
     if q.filter is not None and q.filter.where is not None:
         where.append(where_sql(q.filter.where, d, params))
@@ -162,6 +235,8 @@ def list_sql(namespace: str, q: ListQuery, d: Dialect, columns: str) -> tuple[st
     token is not one of this order's."""
     order = q.filter.order_by if q.filter is not None else DEFAULT_ORDER
     where, params = _filters(namespace, q, d)
+    if order.attribute.custom:
+        return _custom_order_sql(where, params, q, order, d, columns)
     key = _order_key(order)
     run_id = "run_id" + d.byte_order
     direction, cmp = ("DESC", "<") if order.descending else ("ASC", ">")
@@ -177,9 +252,45 @@ def list_sql(namespace: str, q: ListQuery, d: Dialect, columns: str) -> tuple[st
     return sql, (*params, limit + 1), limit
 
 
+def _custom_order_sql(
+    where: list[str], params: list[Any], q: ListQuery, order: OrderBy, d: Dialect, columns: str
+) -> tuple[str, tuple[Any, ...], int]:
+    """ORDER BY a custom search attribute: runs without a value last in either direction; pages by offset (the
+    token says which order it is of, and how many runs came before)."""
+    col = "kw" if order.attribute.kind in _TEXT_KINDS else "num"
+    key = f"(SELECT {col} FROM {_VALUES} v WHERE v.run_id = executions.run_id AND v.name = {d.p})"
+    offset = _decode_offset(q.page_token, order) if q.page_token else 0
+    limit = max(1, min(q.limit, 1000))
+    direction = "DESC" if order.descending else "ASC"
+    run_id = "run_id" + d.byte_order
+    sql = (
+        f"SELECT {columns} FROM executions WHERE {' AND '.join(where)} "
+        f"ORDER BY {key} {direction} NULLS LAST, {run_id} {direction} LIMIT {d.p} OFFSET {d.p}"
+    )
+    return sql, (*params, order.attribute.name, limit + 1, offset), limit
+
+
+def _decode_offset(token: str, order: OrderBy) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        tag, _, offset = raw.rpartition("|")
+        if tag != "@" + _tag(order):
+            raise StorageError(
+                f"invalid page token {token!r}: it is of a listing in another order; "
+                "ask for the next page with the same query"
+            )
+        return max(0, int(offset))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise StorageError(f"invalid page token {token!r}") from e
+
+
 def next_page_token(q: ListQuery, last: ExecutionRecord) -> str:
     """The token of the page after the one that ended with ``last``."""
     order = q.filter.order_by if q.filter is not None else DEFAULT_ORDER
+    if order.attribute.custom:
+        before = _decode_offset(q.page_token, order) if q.page_token else 0
+        raw = f"@{_tag(order)}|{before + max(1, min(q.limit, 1000))}"
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
     if order.attribute.column == "close_time":
         value = last.close_time if last.close_time is not None else _NOT_CLOSED
     else:

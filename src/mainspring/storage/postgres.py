@@ -797,6 +797,44 @@ class PostgresStore(Store):
         key: StoredApiKey | None = await self._enqueue(do)
         return key
 
+    async def add_search_attribute(self, namespace: str, name: str, type_name: str, created_at: float) -> str | None:
+        async def do(cur: AsyncCursor[Any]) -> str | None:
+            await cur.execute(
+                "INSERT INTO search_attributes VALUES (%s, %s, %s, %s) ON CONFLICT (namespace, name) DO NOTHING "
+                "RETURNING type",
+                (namespace, name, type_name, created_at),
+            )
+            if await cur.fetchone() is not None:
+                return None
+            await cur.execute("SELECT type FROM search_attributes WHERE namespace=%s AND name=%s", (namespace, name))
+            row = await cur.fetchone()
+            return str(row[0]) if row is not None else type_name
+
+        had: str | None = await self._enqueue(do)
+        return had
+
+    async def list_search_attributes(self, namespace: str | None) -> list[tuple[str, str, str]]:
+        if namespace is None:
+            rows = await self._read(
+                'SELECT namespace, name, type FROM search_attributes ORDER BY namespace COLLATE "C", name COLLATE "C"'
+            )
+        else:
+            rows = await self._read(
+                'SELECT namespace, name, type FROM search_attributes WHERE namespace=%s ORDER BY name COLLATE "C"',
+                (namespace,),
+            )
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+    async def remove_search_attribute(self, namespace: str, name: str) -> bool:
+        async def do(cur: AsyncCursor[Any]) -> bool:
+            await cur.execute(
+                "DELETE FROM search_attributes WHERE namespace=%s AND name=%s RETURNING name", (namespace, name)
+            )
+            return await cur.fetchone() is not None
+
+        removed: bool = await self._enqueue(do)
+        return removed
+
     async def create_schedule(self, schedule: StoredSchedule) -> bool:
         async def do(cur: AsyncCursor[Any]) -> bool:
             # RETURNING, not rowcount: a pipelined batch does not know its rowcount (see put_api_key).

@@ -800,6 +800,36 @@ class SQLiteStore(Store):
         key: StoredApiKey | None = await self._submit(do)
         return key
 
+    async def add_search_attribute(self, namespace: str, name: str, type_name: str, created_at: float) -> str | None:
+        def do(conn: sqlite3.Connection) -> str | None:
+            row = conn.execute(
+                "SELECT type FROM search_attributes WHERE namespace=? AND name=?", (namespace, name)
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+            conn.execute("INSERT INTO search_attributes VALUES (?, ?, ?, ?)", (namespace, name, type_name, created_at))
+            return None
+
+        had: str | None = await self._submit(do)
+        return had
+
+    async def list_search_attributes(self, namespace: str | None) -> list[tuple[str, str, str]]:
+        if namespace is None:
+            rows = self._read("SELECT namespace, name, type FROM search_attributes ORDER BY namespace, name")
+        else:
+            rows = self._read(
+                "SELECT namespace, name, type FROM search_attributes WHERE namespace=? ORDER BY name", (namespace,)
+            )
+        return [(str(a), str(b), str(c)) for a, b, c in rows]
+
+    async def remove_search_attribute(self, namespace: str, name: str) -> bool:
+        def do(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("DELETE FROM search_attributes WHERE namespace=? AND name=?", (namespace, name))
+            return cur.rowcount == 1
+
+        removed: bool = await self._submit(do)
+        return removed
+
     async def create_schedule(self, schedule: StoredSchedule) -> bool:
         def do(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(

@@ -6,12 +6,13 @@ import asyncio
 import logging
 import random as _random
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, NoReturn, TypeVar, Unpack, overload
 
 from ..activity import get_definition as get_activity_definition
 from ..activity._args import NO_ARG, encode_arguments
+from ..common import SearchAttributeUpdate, TypedSearchAttributes
 from ..errors import TimeoutError as FailureTimeoutError
 from ..errors import WorkflowCodeError
 from ..options import (
@@ -22,6 +23,7 @@ from ..options import (
     _local_activity_options,
     _wire,
 )
+from . import _search_attributes
 from ._children import ChildWorkflowHandle, ChildWorkflowOptions, ExternalWorkflowHandle, start_child
 from ._handlers import QUERY, SIGNAL, UPDATE
 from ._instance import ActivityCall, WorkflowInfo
@@ -166,6 +168,39 @@ class Context:
         and replay accepts histories with or without it."""
         self._check_loop()
         deprecate(self._instance, patch_id)
+
+    # --- search attributes and memo (Temporal's workflow.upsert_search_attributes / upsert_memo) ---------------
+
+    @property
+    def typed_search_attributes(self) -> TypedSearchAttributes:
+        """The run's custom search attributes, as set at its start and by its upserts (read with a key:
+        ``ctx.typed_search_attributes.get(SearchAttributeKey.for_keyword("CustomerId"))``)."""
+        return _search_attributes.typed(self._instance)
+
+    @property
+    def search_attributes(self) -> dict[str, Any]:
+        """The same, as name -> plain value (a Datetime as RFC 3339 text)."""
+        return {k: v.get("value") for k, v in self._instance._search_attributes.items()}
+
+    @property
+    def memo(self) -> dict[str, Any]:
+        """The run's memo (plain JSON), as set at its start and by ``upsert_memo``."""
+        return dict(self._instance._memo)
+
+    def upsert_search_attributes(self, updates: Sequence[SearchAttributeUpdate[Any]] | Mapping[str, Any]) -> None:
+        """Set (``key.value_set(v)``) or unset (``key.value_unset()``) custom search attributes of this run, or
+        give a mapping of name to value (None unsets). Recorded in history (UpsertWorkflowSearchAttributes) and
+        applied to the run's attributes when the workflow task completes: list filters then find the run by them.
+        Each must be registered in the namespace; the server refuses a value of another type (the task fails,
+        naming the attribute)."""
+        self._check_loop()
+        _search_attributes.upsert(self._instance, updates)
+
+    def upsert_memo(self, values: Mapping[str, Any]) -> None:
+        """Set keys of the run's memo (None removes one): recorded in history (WorkflowPropertiesModified) and
+        shown by describe once the workflow task completes."""
+        self._check_loop()
+        _search_attributes.upsert_memo(self._instance, values)
 
     # --- handlers set while the workflow runs (Temporal's workflow.set_*_handler) ---------------------------
 

@@ -12,6 +12,7 @@ Each feature is a module that registers its part (``EVENTS``: event type -> hand
 - ``_continue_as_new``: ``ctx.continue_as_new``, the command that closes the run and starts the next
 - ``_children``: child workflows (started, their outcome), signals and cancellation requests to other workflows
 - ``_local_activities``: local activities, run by the worker within the task, their outcomes as markers
+- ``_search_attributes``: ``ctx.upsert_search_attributes`` and ``ctx.upsert_memo``, their commands' events
 
 A new feature (signals, updates, child workflows) is one module and one entry in ``FEATURES``; its
 server side is one module in ``mainspring.server.features``. Workflow tasks (Started, Completed,
@@ -31,6 +32,7 @@ from . import (
     _continue_as_new,
     _lifecycle,
     _local_activities,
+    _search_attributes,
     _signals,
     _timers,
     _updates,
@@ -49,6 +51,7 @@ FEATURES: tuple[ModuleType, ...] = (
     _continue_as_new,
     _children,
     _local_activities,
+    _search_attributes,
 )
 
 

@@ -194,6 +194,10 @@ class WorkflowInstance(asyncio.AbstractEventLoop):
         self.watchdog: DeadlockWatchdog | None = None
         self.context = Context(self)
         self._random: random.Random | None = None
+        #: The run's search attributes ({name: {"type", "value"}}) and memo, as the code last set them
+        #: (``_search_attributes``).
+        self._search_attributes: dict[str, dict[str, Any]] = {}
+        self._memo: dict[str, Any] = {}
         self.last_event_id = 0
         self.replaying = True
         self.finished = False

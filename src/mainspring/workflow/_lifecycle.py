@@ -16,7 +16,7 @@ from ..api.enums import CommandType, EventType
 from ..converter import PayloadError, decode, encode
 from ..errors import ApplicationError, CancelledError, failure_to_dict
 from ..interceptors import CallKind
-from . import _continue_as_new, _signals, _updates
+from . import _continue_as_new, _search_attributes, _signals, _updates
 from ._kinds import CommandEvent, EventHandler
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ def _json_or_repr(value: Any) -> Any:
 
 def _started(inst: WorkflowInstance, ev: dict[str, Any]) -> None:
     raw_input = ev["attributes"].get("input")
+    _search_attributes.started(inst, ev["attributes"])
     if inst.interceptors:
         inst.start_header = ev["attributes"].get("header")
     inst._main = inst.create_task(_run_main(inst, raw_input), name=f"workflow {inst.info.workflow_type}")

@@ -15,6 +15,8 @@
 - ``child_workflows``: StartChildWorkflow (the child's run made, linked to its parent, its outcome reported
   back, the parent close policy), SignalExternalWorkflow and RequestCancelExternalWorkflow
 - ``markers``: RecordMarker, what a workflow task worked out itself (a local activity's outcome)
+- ``search_attributes``: the registry of typed search attributes, their values at the start, and the
+  UpsertWorkflowSearchAttributes command; ``memo``: the ModifyWorkflowProperties command (``ctx.upsert_memo``)
 
 A command kind (``kinds.CommandKind``: its check, and the events and state it becomes) is listed once
 in ``COMMAND_KINDS`` below, with its request model in ``api.models.Command``; a feature's operations,
@@ -27,7 +29,7 @@ issues) registers beside the SDK's code, in ``mainspring.workflow._features``.
 
 from __future__ import annotations
 
-from . import activities, child_workflows, closing, continue_as_new, markers, timers, updates
+from . import activities, child_workflows, closing, continue_as_new, markers, memo, search_attributes, timers, updates
 from .kinds import CommandCheck, CommandKind, CommandKinds
 
 __all__ = ["COMMAND_KINDS", "CommandCheck", "CommandKind", "CommandKinds"]
@@ -42,5 +44,7 @@ COMMAND_KINDS = CommandKinds(
         *continue_as_new.KINDS,
         *child_workflows.KINDS,
         *markers.KINDS,
+        *search_attributes.KINDS,
+        *memo.KINDS,
     )
 )

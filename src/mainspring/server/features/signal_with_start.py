@@ -168,6 +168,7 @@ class SignalWithStart:
             memo=req.memo,
             task_timeout=req.task_timeout,
             header=req.header,
+            search_attributes=req.search_attributes,
         )
 
     @staticmethod

@@ -214,7 +214,7 @@ function build(root, ns, workflowId, runId, refreshNow, onDeleted, onReset) {
       // Each part is redrawn only when its own data changed (a heartbeat must not redraw the input and
       // lose a selection in it).
       const parts = {
-        summary: JSON.stringify([ex, d.cancel_requested]),
+        summary: JSON.stringify([ex, d.cancel_requested, d.memo ?? null, d.search_attributes ?? null]),
         io: JSON.stringify([ex.status, d.input, d.result, d.failure]),
         pending: JSON.stringify([d.pending_activities, d.pending_timers, d.pending_workflow_task]),
         relations: JSON.stringify([d.parent ?? null, d.children ?? []]),

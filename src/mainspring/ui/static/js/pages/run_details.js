@@ -51,6 +51,8 @@ export function summary(ns, d) {
     // What it was started with: a start delay, its memo.
     d.start_delay ? wide(item("Start delay", h("span", null, fmtDuration(d.start_delay * 1000), " · first task ", when(d.execution_time)))) : null,
     d.memo ? full(item("Memo", h("div", { class: "memo" }, jsonView(d.memo)))) : null,
+    // Its custom search attributes (set at the start or upserted by its code): what list filters select it by.
+    searchAttributes(d.search_attributes, full, item),
     // The build of the workers that ran it (Worker(build_id=...)): where it started, where it is now.
     d.build_id
       ? wide(item(
@@ -61,6 +63,34 @@ export function summary(ns, d) {
         ))
       : null,
   );
+}
+
+/** The run's search attributes as a small table (name, type, value), or null if it has none. */
+function searchAttributes(attrs, full, item) {
+  const names = Object.keys(attrs || {}).sort();
+  if (!names.length) return null;
+  const shown = (v) => (typeof v === "string" ? v : JSON.stringify(v));
+  return full(item(
+    "Search attributes",
+    h(
+      "table",
+      { class: "table search-attributes" },
+      h("thead", null, h("tr", null, ["Name", "Type", "Value"].map((c) => h("th", { scope: "col" }, c)))),
+      h(
+        "tbody",
+        null,
+        names.map((name) =>
+          h(
+            "tr",
+            { "data-attribute": name },
+            h("td", { "data-label": "Name", class: "mono" }, name),
+            h("td", { "data-label": "Type" }, h("span", { class: "chip" }, attrs[name].type)),
+            h("td", { "data-label": "Value", class: "mono" }, shown(attrs[name].value)),
+          ),
+        ),
+      ),
+    ),
+  ));
 }
 
 /** A card with a JSON value and a copy button. */
