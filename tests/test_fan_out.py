@@ -194,6 +194,9 @@ def _to_old_format(db: Path) -> None:
         conn.execute("DROP TABLE api_keys")  # added by migration 7
         conn.execute("DROP TABLE audit_log")
         conn.execute("DROP TABLE schedules")  # added by migration 8
+        conn.execute("DROP TRIGGER search_attribute_values_gone")  # added by migration 9, with its tables
+        conn.execute("DROP TABLE search_attribute_values")
+        conn.execute("DROP TABLE search_attributes")
         conn.execute("DROP TABLE batch_jobs")  # added by migration 10
         conn.execute("DELETE FROM schema_migrations WHERE version >= 4")
         conn.commit()
