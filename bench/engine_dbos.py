@@ -64,6 +64,8 @@ def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
         raise NotImplementedError("W13 compares Mainspring's local activities with Temporal's; not DBOS")
     if workload == "W15":
         raise NotImplementedError("W15 is continue-as-new, which DBOS does not have (see bench/README.md)")
+    if workload == "W18":
+        raise NotImplementedError("W18 fills a Mainspring store directly (a million runs); not DBOS")
     if workload == "W19":
         raise NotImplementedError("W19 is schedules; DBOS's scheduled workflows are cron decorators in code, not data")
     if workload == "W17":

@@ -82,6 +82,8 @@ def run_once(workload: str, n: int, run: int, opts: Options) -> Result:
         import uvloop
 
         return uvloop.run(_w16(n))
+    if workload == "W18":
+        return _w18_workload(n, run, opts)
     import uvloop  # the client runs on uvloop too, as the README recommends for programs that use one
 
     return uvloop.run(_run(workload, n, run, opts))
@@ -316,6 +318,40 @@ def _cli_workload(n: int, run: int, opts: Options) -> Result:
     finally:
         if not opts.keep_files:
             remove_files(db, d / f"{tag}.server.log")
+    return res
+
+
+def _w18_workload(n: int, run: int, opts: Options) -> Result:
+    """W18 (bench/w18.py): a server of its own on a copy of the filled store; the client asks, no worker."""
+    import uvloop
+
+    import w18
+
+    tag = run_tag("mainspring", "W18", run)
+    d = rundir()
+    db, fill_s = w18.prepared(d, n)
+    address = f"127.0.0.1:{free_port()}"
+    res: Result = {"engine": "mainspring", "workload": "W18", "n": n, "run": run}
+    if fill_s is not None:
+        res["fill_s"] = round(fill_s, 1)
+    children: list[Child] = []
+    try:
+        with stopping(children):
+            argv = [*_cli(), "server", "start-dev", "--headless", "--port", address.rsplit(":", 1)[1]]
+            server = Child([*argv, "--db-filename", str(db)], log=d / f"{tag}.server.log")
+            children.append(server)
+            server.wait_line("Ready", 300.0)
+
+            async def ask() -> dict[str, Any]:
+                async with await Client.connect(address) as client:
+                    return await w18.measure(client)
+
+            res.update(uvloop.run(ask()))
+            res["server_peak_rss_mb"] = procstat.peak_rss_mb(server.pid)
+    finally:
+        remove_files(db)
+        if not opts.keep_files:
+            remove_files(d / f"{tag}.server.log")
     return res
 
 

@@ -93,6 +93,7 @@ HEADLINE: dict[str, list[tuple[str, str]]] = {
     "W15": [("runs_per_s", "higher"), ("list_page_1000_p50_ms", "lower"), ("list_first_20_ms", "lower")],
     "W16": [("wall_s", "lower")],
     "W17": [("replay_events_per_s", "higher"), ("replay_events_per_cpu_s", "higher")],
+    "W18": [("first_page_p50_ms", "lower"), ("count_by_status_p50_ms", "lower")],
     "W19": [("lag_p99_ms", "lower"), ("lag_p50_ms", "lower"), ("server_cpu_cores", "lower")],
     "BATCH": [("terminate_s", "lower"), ("runs_per_s", "higher")],
 }
