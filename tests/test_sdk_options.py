@@ -28,6 +28,7 @@ from mainspring import (
     activity,
     workflow,
 )
+from mainspring.common import TypedSearchAttributes
 from mainspring.options import ExecuteActivityOptions, StartWorkflowOptions
 from mainspring.workflow import Context
 from mainspring.workflow._instance import ActivityCall
@@ -65,6 +66,7 @@ def test_start_workflow_options() -> None:
         "memo": Mapping[str, Any] | None,
         "task_timeout": timedelta | None,
         "cron_schedule": str | None,
+        "search_attributes": TypedSearchAttributes | Mapping[str, Any] | None,
         # the workflow's lifetime
         "execution_timeout": timedelta | None,
         "run_timeout": timedelta | None,
