@@ -198,6 +198,9 @@ def _to_old_format(db: Path) -> None:
         conn.execute("DROP TABLE search_attribute_values")
         conn.execute("DROP TABLE search_attributes")
         conn.execute("DROP TABLE batch_jobs")  # added by migration 10
+        for trigger in ("run_counts_created", "run_counts_changed", "run_counts_deleted"):  # migration 11's
+            conn.execute(f"DROP TRIGGER {trigger}")
+        conn.execute("DROP TABLE run_counts")
         conn.execute("DELETE FROM schema_migrations WHERE version >= 4")
         conn.commit()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from mainspring._visibility._parser import parse_query
 from mainspring.api import EventType, WorkflowStatus
 from mainspring.storage import (
     ConditionFailedError,
@@ -314,6 +316,123 @@ async def test_deleting_a_closed_run_removes_its_row_history_and_items(opener: O
         await store.write(ExecutionWrite(again, None, [_started(again.run_id)], if_current=""))
     finally:
         await store.close()
+
+
+def _closed(r: ExecutionRecord, status: WorkflowStatus) -> ExecutionWrite:
+    expected = r.version
+    r.version, r.status, r.close_time = expected + 1, status, time.time()
+    return ExecutionWrite(dataclasses.replace(r), expected, [])
+
+
+async def _counts(store: Store, namespace: str = "default") -> dict[WorkflowStatus, int]:
+    """Counts by status as the count table answers them (no filter), checked against a scan of the runs (a
+    filter on the type, which every run of these tests has, so the count reads the executions instead)."""
+    total, groups = await store.count_executions(namespace, None, True)
+    scanned_total, scanned = await store.count_executions(namespace, parse_query("WorkflowType = 'wf'"), True)
+    assert (total, groups) == (scanned_total, scanned)
+    assert (await store.count_executions(namespace, None)) == (total, [])
+    return dict(groups)
+
+
+async def _raw(store_url: str, *statements: str) -> None:
+    """Run SQL on the test's database outside the store (the store closed)."""
+    if store_url.startswith("sqlite"):
+        conn = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+        try:
+            for sql in statements:
+                conn.execute(sql)
+            conn.commit()
+        finally:
+            conn.close()
+        return
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(store_url) as pg:
+        for sql in statements:
+            await pg.execute(sql)
+
+
+async def test_counts_by_status_stay_exact_through_every_kind_of_write(opener: Opener, store_url: str) -> None:
+    """The count table (migrations sqlite/0011, postgres/0007) follows starts alone and in batches, closes
+    alone and in batches, a continue-as-new, refused writes, deletes, other namespaces, a reopen, and a
+    database migrated with runs in it (the migration's backfill)."""
+    R, C, F, T, CAN = (
+        WorkflowStatus.RUNNING,
+        WorkflowStatus.COMPLETED,
+        WorkflowStatus.FAILED,
+        WorkflowStatus.TERMINATED,
+        WorkflowStatus.CONTINUED_AS_NEW,
+    )
+    store = await opener()
+    assert await _counts(store) == {}
+    batch = [_record(f"c-{i}") for i in range(30)]
+    await asyncio.gather(*(store.write(ExecutionWrite(r, None, [_started(r.run_id)])) for r in batch))
+    alone = _record("c-alone")
+    await store.write(ExecutionWrite(alone, None, [_started(alone.run_id)]))
+    with pytest.raises(ExecutionAlreadyRunningError):  # refused: counted nowhere
+        dup = _record("c-3")
+        await store.write(ExecutionWrite(dup, None, [_started(dup.run_id)]))
+    assert await _counts(store) == {R: 31}
+
+    # Closes together (one statement), a stale close refused, steps that keep the status.
+    closes = [_closed(r, C) for r in batch[:10]] + [_closed(r, F) for r in batch[10:13]]
+    stale = ExecutionWrite(dataclasses.replace(batch[20], version=9), 5, [])
+    results = await asyncio.gather(*(store.write(w) for w in [*closes, stale]), return_exceptions=True)
+    assert results[:-1] == [None] * 13 and isinstance(results[-1], ConditionFailedError)
+    await asyncio.gather(*(store.write(_step(r)) for r in batch[13:20]))
+    await store.write(_closed(alone, T))
+    assert await _counts(store) == {R: 17, C: 10, F: 3, T: 1}
+
+    # Continue-as-new: the old run closes and its follow-on starts in one write.
+    chain = batch[25]
+    nxt = _record("c-25")
+    can = _closed(chain, CAN)
+    await store.write(dataclasses.replace(can, follow_on=ExecutionWrite(nxt, None, [_started(nxt.run_id)])))
+    assert await _counts(store) == {R: 17, C: 10, F: 3, T: 1, CAN: 1}
+
+    # Deletes (retention's): the last of a status leaves it out of the groups.
+    assert await store.delete_execution(alone.run_id) is True
+    assert await store.delete_execution(batch[0].run_id) is True
+    assert await store.delete_execution(batch[0].run_id) is False
+    other = dataclasses.replace(_record("elsewhere"), namespace="team")
+    await store.write(ExecutionWrite(other, None, [_started(other.run_id)]))
+    expected = {R: 17, C: 9, F: 3, CAN: 1}
+    assert await _counts(store) == expected
+    assert await _counts(store, "team") == {R: 1}
+
+    # Filters on ExecutionStatus alone read the table too, and agree with a scan.
+    for text, want in [
+        ("ExecutionStatus = 'Running'", 17),
+        ("ExecutionStatus != 'Running'", 13),
+        ("ExecutionStatus IN ('Completed', 'Failed')", 12),
+        ("ExecutionStatus NOT IN ('Completed', 'Failed')", 18),
+        ("ExecutionStatus = 'Running' OR ExecutionStatus = 'ContinuedAsNew'", 18),
+        ("ExecutionStatus = 'Running' AND ExecutionStatus = 'Failed'", 0),
+        ("NOT (ExecutionStatus = 'Completed')", 21),
+        ("ExecutionStatus = 'Terminated'", 0),
+    ]:
+        total, groups = await store.count_executions("default", parse_query(text), True)
+        scan = await store.count_executions("default", parse_query(f"({text}) AND WorkflowType = 'wf'"), True)
+        assert (total, groups) == scan and total == want, text
+        assert await store.count_executions("default", parse_query(text)) == (want, [])
+
+    # Reopened (PostgreSQL folds the gone connection's rows into the new one's): the same counts.
+    await store.close()
+    store = await opener()
+    assert await _counts(store) == expected
+    await store.close()
+
+    # A database that held runs before the count table existed: the migration counts them.
+    if store_url.startswith("sqlite"):
+        drop = [f"DROP TRIGGER run_counts_{t}" for t in ("created", "changed", "deleted")]
+        drop += ["DROP TABLE run_counts", "DELETE FROM schema_migrations WHERE version = 11"]
+    else:
+        drop = ["DROP TABLE run_counts", "DROP FUNCTION mainspring_run_counts CASCADE"]
+        drop += ["DELETE FROM schema_migrations WHERE version = 7"]
+    await _raw(store_url, *drop)
+    store = await opener()
+    assert await _counts(store) == expected
+    assert await _counts(store, "team") == {R: 1}
 
 
 async def test_pending_items_alone_and_in_one_batch(opener: Opener) -> None:

@@ -325,20 +325,62 @@ def _decode(token: str, order: OrderBy) -> tuple[float, str]:
         raise StorageError(f"invalid page token {token!r}") from e
 
 
-def count_sql(namespace: str, q: ListQuery, d: Dialect, group_by_status: bool) -> tuple[str, tuple[Any, ...]]:
-    """The statement that counts the runs ``q`` selects (its page token and limit aside): one row of the
-    count, or with ``group_by_status`` a (status, count) row for each status that has runs."""
+def _statuses(e: Expr) -> frozenset[WorkflowStatus] | None:
+    """The statuses a filter on ExecutionStatus alone selects (=, !=, [NOT] IN, and AND, OR, NOT of those);
+    None if it names anything else, or compares statuses by order."""
+    if isinstance(e, And | Or):
+        sets = [_statuses(o) for o in e.operands]
+        if any(x is None for x in sets):
+            return None
+        known = [x for x in sets if x is not None]
+        if isinstance(e, And):
+            return frozenset.intersection(*known)
+        return frozenset.union(*known)
+    if isinstance(e, Not):
+        inner = _statuses(e.operand)
+        return None if inner is None else frozenset(WorkflowStatus) - inner
+    if e.attribute.kind is not Kind.STATUS:
+        return None
+    if isinstance(e, Comparison) and e.op in ("=", "!="):
+        one = frozenset({WorkflowStatus(_sql_value(e.value))})
+        return one if e.op == "=" else frozenset(WorkflowStatus) - one
+    if isinstance(e, InList):
+        some = frozenset(WorkflowStatus(_sql_value(v)) for v in e.values)
+        return frozenset(WorkflowStatus) - some if e.negated else some
+    return None
+
+
+def count_sql(namespace: str, q: ListQuery, d: Dialect, group_by_status: bool) -> tuple[str, tuple[Any, ...], bool]:
+    """The statement that counts the runs ``q`` selects (its page token and limit aside), its parameters, and
+    whether its rows are (status, count) pairs (else one row, the count). A count of the whole namespace, or
+    of some statuses (nothing else filtered), reads ``run_counts`` (migrations sqlite/0011, postgres/0007): a
+    few rows whatever the number of runs. Any other filter counts the runs it selects."""
+    only_filter = q == ListQuery(filter=q.filter)
+    where_expr = q.filter.where if q.filter is not None else None
+    statuses = frozenset(WorkflowStatus) if where_expr is None else _statuses(where_expr)
+    if only_filter and statuses is not None:
+        # Summed over PostgreSQL's slots (one row each in SQLite); a status whose runs were all deleted keeps
+        # a row of 0, left out like a status that never had any.
+        chosen = sorted(s.value for s in statuses)
+        marks = ", ".join([d.p] * len(chosen)) or "NULL"
+        sql = (
+            f"SELECT status, SUM(runs) FROM run_counts WHERE namespace={d.p} AND status IN ({marks}) "
+            "GROUP BY status HAVING SUM(runs) > 0 ORDER BY status"
+        )
+        return sql, (namespace, *chosen), True
     where, params = _filters(namespace, q, d)
     if group_by_status:
         sql = f"SELECT status, COUNT(*) FROM executions WHERE {' AND '.join(where)} GROUP BY status ORDER BY status"
     else:
         sql = f"SELECT COUNT(*) FROM executions WHERE {' AND '.join(where)}"
-    return sql, tuple(params)
+    return sql, tuple(params), group_by_status
 
 
-def count_rows(rows: Sequence[tuple[Any, ...]], group_by_status: bool) -> tuple[int, list[tuple[WorkflowStatus, int]]]:
-    """What ``count_sql``'s statement read, as ``Store.count_executions`` answers it."""
-    if not group_by_status:
+def count_rows(
+    rows: Sequence[tuple[Any, ...]], pairs: bool, group_by_status: bool
+) -> tuple[int, list[tuple[WorkflowStatus, int]]]:
+    """What ``count_sql``'s statement read (``pairs``: as it said), as ``Store.count_executions`` answers it."""
+    if not pairs:
         return int(rows[0][0]) if rows else 0, []
     groups = [(WorkflowStatus(r[0]), int(r[1])) for r in rows]
-    return sum(n for _, n in groups), groups
+    return sum(n for _, n in groups), groups if group_by_status else []

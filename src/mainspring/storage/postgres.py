@@ -89,6 +89,19 @@ _READERS = 4
 
 _Write = ExecutionWrite | Callable[["AsyncCursor[Any]"], Awaitable[Any]]
 
+#: The run counts' rows of connections that are gone, added into this connection's own (see
+#: migrations/postgres/0007_run_counts.sql), so that their rows do not pile up over restarts. The count is
+#: the same before and after. Live connections' rows are left alone: their writers may hold them locked. Two
+#: servers folding at once cannot count a row twice: the second's DELETE waits for the first's and then
+#: finds the row gone.
+_FOLD_RUN_COUNTS = (
+    "WITH gone AS (DELETE FROM run_counts WHERE slot <> pg_backend_pid() AND slot NOT IN "
+    "(SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL) RETURNING namespace, status, runs) "
+    "INSERT INTO run_counts (namespace, status, slot, runs) "
+    "SELECT namespace, status, pg_backend_pid(), SUM(runs) FROM gone GROUP BY namespace, status "
+    "ON CONFLICT (namespace, status, slot) DO UPDATE SET runs = run_counts.runs + EXCLUDED.runs"
+)
+
 
 class _OneByOne:
     """A write to apply one statement at a time, in a savepoint, never with others."""
@@ -260,6 +273,8 @@ class PostgresStore(Store):
             self._lease = StoreLease(self._connect, self.node, self.address, self.lease_options, self._lost)
             self._lease.on_drain = self._drained
             await self._lease.take(wait=self.standby)
+            await conn.execute(_FOLD_RUN_COUNTS)
+            await conn.commit()
             self._all_readers = [await self._connect(autocommit=True) for _ in range(_READERS)]
         except psycopg.Error as e:
             await self._abandon_open(conn)
@@ -649,8 +664,8 @@ class PostgresStore(Store):
     async def count_executions(
         self, namespace: str, filter: VisibilityQuery | None, group_by_status: bool = False
     ) -> tuple[int, list[tuple[WorkflowStatus, int]]]:
-        sql, params = count_sql(namespace, ListQuery(filter=filter), POSTGRES, group_by_status)
-        return count_rows(await self._read(sql, params), group_by_status)
+        sql, params, pairs = count_sql(namespace, ListQuery(filter=filter), POSTGRES, group_by_status)
+        return count_rows(await self._read(sql, params), pairs, group_by_status)
 
     async def delete_execution(self, run_id: str) -> bool:
         deleted: bool = await self._enqueue(lambda cur: delete_run(cur, run_id))

@@ -655,8 +655,8 @@ class SQLiteStore(Store):
     async def count_executions(
         self, namespace: str, filter: VisibilityQuery | None, group_by_status: bool = False
     ) -> tuple[int, list[tuple[WorkflowStatus, int]]]:
-        sql, params = count_sql(namespace, ListQuery(filter=filter), SQLITE, group_by_status)
-        return count_rows(self._read(sql, params), group_by_status)
+        sql, params, pairs = count_sql(namespace, ListQuery(filter=filter), SQLITE, group_by_status)
+        return count_rows(self._read(sql, params), pairs, group_by_status)
 
     async def delete_execution(self, run_id: str) -> bool:
         # A write like any other, through the writer: applied in order with the run's transitions before it.
