@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from mainspring import Client
+from mainspring._visibility._parser import parse_query
 from mainspring.api.enums import EventType, WorkflowStatus
 from mainspring.storage import (
     CopyError,
@@ -265,6 +266,10 @@ async def everything(store: Store) -> tuple[Any, ...]:
         await store.list_schedules(None),
         [(r.record, r.state, r.current, r.pending) for r in runs],
         events,
+        # Counts by status: the count table's (written by the destination's triggers as the runs go in),
+        # and a scan's (a filter on the type reads the runs).
+        [await store.count_executions(ns, None, True) for ns in ("default", "other")],
+        [await store.count_executions(ns, parse_query("WorkflowType = 'wf'"), True) for ns in ("default", "other")],
     )
 
 
@@ -298,6 +303,7 @@ async def test_the_copy_moves_every_row_byte_for_byte_in_small_pages(
         assert await everything(stores[2]) == first
         assert len(first[5]) == 31 and sum(1 for r in first[5] if r[2] is not None) == 30  # one id has 2 runs
         assert len(first[3]) == 2  # the worker builds
+        assert first[7] == first[8] and first[7][0][0] + first[7][1][0] == 31
         assert [s.schedule_id for s in first[4]] == ["nightly", "hourly"] and first[4][1].version == 7
         assert report.schedules == 2
         # API keys stay behind (a dev store's keys must not open a production one).

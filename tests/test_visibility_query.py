@@ -23,6 +23,7 @@ from inprocess import running_worker
 from mainspring import Client, WorkflowStatus, workflow
 from mainspring._visibility._ast import (
     BUILTIN,
+    STATUS_NAMES,
     And,
     Attribute,
     Between,
@@ -327,6 +328,26 @@ async def test_counts_in_all_and_by_status(store: Store) -> None:
     assert await store.count_executions("elsewhere", None) == (1, [])
 
 
+def test_only_whole_namespace_and_status_only_counts_read_the_count_table() -> None:
+    from mainspring.storage._visibility_sql import SQLITE, count_sql
+
+    def table(text: str | None, grouped: bool = True) -> bool:
+        q = ListQuery(filter=None if text is None else parse_query(text))
+        return "FROM run_counts" in count_sql("default", q, SQLITE, grouped)[0]
+
+    for text in (None, "", "ORDER BY StartTime ASC", "ExecutionStatus = 'Running'", "ExecutionStatus != 'Failed'"):
+        assert table(text) and table(text, grouped=False), text
+    assert table("ExecutionStatus IN ('Completed', 'Failed') OR NOT ExecutionStatus = 'Running'")
+    for text in (
+        "WorkflowType = 'order'",
+        "ExecutionStatus = 'Running' AND WorkflowType = 'order'",
+        "CloseTime IS NULL",
+    ):
+        assert not table(text) and not table(text, grouped=False), text
+    # A field of the listing other than the filter: counted by scan.
+    assert "FROM run_counts" not in count_sql("default", ListQuery(workflow_type="order"), SQLITE, True)[0]
+
+
 # --- through a real server ----------------------------------------------------------------------------------
 
 
@@ -419,6 +440,52 @@ async def test_the_api_and_the_client_take_a_query(server: ServerProcess, client
     r = get("/workflows", query=mine, page_token=first["next_page_token"])
     assert r.status_code == 400 and "another order" in r.json()["message"]
     assert "Traceback" not in server.log()
+
+
+@workflow.defn(name="VqChain")
+async def chain(ctx: workflow.Context, n: int) -> int:
+    if n > 0:
+        ctx.continue_as_new(n - 1)
+    return n
+
+
+async def test_whole_namespace_counts_follow_continue_as_new_resets_and_deletes(
+    server: ServerProcess, client: Client, task_queue: str
+) -> None:
+    """The counts of the whole namespace (and of statuses alone) are read from the count table the commits
+    keep: they agree with the runs listed, and with a count that scans, after every kind of change."""
+    tag = _tag()
+    await _some_runs(client, task_queue, tag)  # 3 completed, 1 running, 1 terminated
+    async with running_worker(client, task_queue, workflows=[chain]):
+        h = await client.start_workflow(chain, 1, id=f"{tag}-chain", task_queue=task_queue)
+        assert await h.result(timeout=30) == 0  # a ContinuedAsNew run, then a Completed one
+    # Reset of a completed run (no worker now: its new run stays Running), and a terminated run deleted.
+    await client.get_workflow_handle(f"{tag}-echo-0").reset(reset_type="FirstWorkflowTask")
+    await client.get_workflow_handle(f"{tag}-idle-1").delete()
+
+    async def listed() -> dict[tuple[str, ...], int]:
+        by: dict[tuple[str, ...], int] = {}
+        async for wf in client.list_workflows():
+            key = (STATUS_NAMES[WorkflowStatus(wf.status)],)
+            by[key] = by.get(key, 0) + 1
+        return by
+
+    expected = {("Completed",): 4, ("ContinuedAsNew",): 1, ("Running",): 2}
+    assert await listed() == expected
+    count = await client.count_workflows(group_by="ExecutionStatus")
+    assert count.count == 7 and {tuple(g.group_values): g.count for g in count.groups} == expected
+    scanned = await client.count_workflows("WorkflowType != 'none'", group_by="ExecutionStatus")
+    assert scanned == count
+    assert (await client.count_workflows()).count == 7
+    assert (await client.count_workflows("ExecutionStatus = 'Running'")).count == 2
+    by_status = await client.count_workflows(
+        "ExecutionStatus IN ('Completed', 'Terminated')", group_by="ExecutionStatus"
+    )
+    assert by_status.count == 4 and [tuple(g.group_values) for g in by_status.groups] == [("Completed",)]
+    counted = await asyncio.to_thread(
+        run_cli, "workflow", "count", "--group-by", "ExecutionStatus", address=server.address
+    )
+    assert counted.stdout.splitlines() == ["Total: 7", "  Completed: 4", "  ContinuedAsNew: 1", "  Running: 2"]
 
 
 async def test_the_cli_lists_counts_and_replays_by_query(
