@@ -421,6 +421,12 @@ async def test_counts_by_status_stay_exact_through_every_kind_of_write(opener: O
     store = await opener()
     assert await _counts(store) == expected
     await store.close()
+    if not store_url.startswith("sqlite"):
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(store_url) as pg:
+            cur = await pg.execute("SELECT count(DISTINCT slot), count(*) FROM run_counts")
+            assert await cur.fetchone() == (1, 6)  # one slot: default's 5 statuses (Terminated at 0), team's 1
 
     # A database that held runs before the count table existed: the migration counts them.
     if store_url.startswith("sqlite"):
