@@ -433,7 +433,9 @@ async def test_counts_by_status_stay_exact_through_every_kind_of_write(opener: O
         drop = [f"DROP TRIGGER run_counts_{t}" for t in ("created", "changed", "deleted")]
         drop += ["DROP TABLE run_counts", "DELETE FROM schema_migrations WHERE version = 11"]
     else:
-        drop = ["DROP TABLE run_counts", "DROP FUNCTION mainspring_run_counts CASCADE"]
+        drop = ["DROP TABLE run_counts"] + [
+            f"DROP FUNCTION mainspring_run_counts_{f} CASCADE" for f in ("created", "deleted", "changed")
+        ]
         drop += ["DELETE FROM schema_migrations WHERE version = 7"]
     await _raw(store_url, *drop)
     store = await opener()

@@ -24,21 +24,44 @@ CREATE TABLE run_counts (
 LOCK TABLE executions IN SHARE ROW EXCLUSIVE MODE;
 INSERT INTO run_counts (namespace, status, slot, runs)
     SELECT namespace, status, 0, COUNT(*) FROM executions GROUP BY namespace, status;
-CREATE FUNCTION mainspring_run_counts() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Statement-level triggers over transition tables: one grouped upsert per statement, whatever the number of
+-- rows it wrote (a group commit's starts are one INSERT, its steps one UPDATE ... FROM: see _pg_writes), rather
+-- than a function call and an upsert per row. An UPDATE that changes no status (most steps) upserts nothing.
+-- (PostgreSQL takes no column list on a trigger with transition tables, so every UPDATE of executions
+-- fires the changed trigger; the join of its old and new rows by run id finds the status changes.)
+CREATE FUNCTION mainspring_run_counts_created() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN
-        INSERT INTO run_counts (namespace, status, slot, runs) VALUES (OLD.namespace, OLD.status, pg_backend_pid(), -1)
-            ON CONFLICT (namespace, status, slot) DO UPDATE SET runs = run_counts.runs - 1;
-    END IF;
-    IF TG_OP <> 'DELETE' THEN
-        INSERT INTO run_counts (namespace, status, slot, runs) VALUES (NEW.namespace, NEW.status, pg_backend_pid(), 1)
-            ON CONFLICT (namespace, status, slot) DO UPDATE SET runs = run_counts.runs + 1;
-    END IF;
+    INSERT INTO run_counts (namespace, status, slot, runs)
+        SELECT namespace, status, pg_backend_pid(), COUNT(*) FROM new_runs GROUP BY namespace, status
+        ON CONFLICT (namespace, status, slot) DO UPDATE SET runs = run_counts.runs + EXCLUDED.runs;
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER run_counts_created_deleted AFTER INSERT OR DELETE ON executions
-    FOR EACH ROW EXECUTE FUNCTION mainspring_run_counts();
-CREATE TRIGGER run_counts_changed AFTER UPDATE OF namespace, status ON executions
-    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.namespace IS DISTINCT FROM NEW.namespace)
-    EXECUTE FUNCTION mainspring_run_counts();
+CREATE FUNCTION mainspring_run_counts_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO run_counts (namespace, status, slot, runs)
+        SELECT namespace, status, pg_backend_pid(), -COUNT(*) FROM old_runs GROUP BY namespace, status
+        ON CONFLICT (namespace, status, slot) DO UPDATE SET runs = run_counts.runs + EXCLUDED.runs;
+    RETURN NULL;
+END
+$$;
+CREATE FUNCTION mainspring_run_counts_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO run_counts (namespace, status, slot, runs)
+        SELECT namespace, status, pg_backend_pid(), SUM(delta) FROM (
+            SELECT o.namespace, o.status, -1 AS delta FROM old_runs AS o JOIN new_runs AS n ON n.run_id = o.run_id
+                WHERE o.status <> n.status OR o.namespace <> n.namespace
+            UNION ALL
+            SELECT n.namespace, n.status, 1 FROM old_runs AS o JOIN new_runs AS n ON n.run_id = o.run_id
+                WHERE o.status <> n.status OR o.namespace <> n.namespace
+        ) AS moved GROUP BY namespace, status HAVING SUM(delta) <> 0
+        ON CONFLICT (namespace, status, slot) DO UPDATE SET runs = run_counts.runs + EXCLUDED.runs;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER run_counts_created AFTER INSERT ON executions REFERENCING NEW TABLE AS new_runs
+    FOR EACH STATEMENT EXECUTE FUNCTION mainspring_run_counts_created();
+CREATE TRIGGER run_counts_deleted AFTER DELETE ON executions REFERENCING OLD TABLE AS old_runs
+    FOR EACH STATEMENT EXECUTE FUNCTION mainspring_run_counts_deleted();
+CREATE TRIGGER run_counts_changed AFTER UPDATE ON executions REFERENCING OLD TABLE AS old_runs NEW TABLE AS new_runs
+    FOR EACH STATEMENT EXECUTE FUNCTION mainspring_run_counts_changed();
