@@ -1047,6 +1047,7 @@ class StartChildWorkflowCommand(_Model):
     retry_policy: WorkflowRetryPolicyField = None
     id_reuse_policy: IdReusePolicyField = WorkflowIDReusePolicy.ALLOW_DUPLICATE
     memo: MemoField = None
+    search_attributes: SearchAttributesField = None
     header: HeaderField = None
     started_awaited: bool = Field(
         default=True,

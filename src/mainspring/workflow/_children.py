@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, overload
 from .._start_options import lifetime_body, start_options_body
 from ..api.enums import CommandType, EventType, ParentClosePolicy, WorkflowIDReusePolicy
 from ..api.names import MAX_ID_LENGTH
+from ..common import TypedSearchAttributes, _to_wire
 from ..converter import PayloadError, decode, encode
 from ..errors import (
     ApplicationError,
@@ -101,6 +102,10 @@ class ChildWorkflowOptions(TypedDict, total=False):
     id_reuse_policy: WorkflowIDReusePolicy | None
     #: Information about the child (JSON values, or what the converter encodes), shown by its ``describe``.
     memo: Mapping[str, Any] | None
+    #: The child's search attributes (``mainspring.common.TypedSearchAttributes``, or a mapping of name to
+    #: value), each registered in the namespace: list filters select it by them. One unknown or of another type
+    #: fails the workflow task, naming it.
+    search_attributes: TypedSearchAttributes | Mapping[str, Any] | None
 
 
 _KEYWORDS = _Keywords("start_child_workflow", ChildWorkflowOptions)
@@ -379,6 +384,8 @@ def start_child(
         "parent_close_policy": policy.value,
         **start_options,
     }
+    if options.get("search_attributes") is not None:
+        body["search_attributes"] = _to_wire(options["search_attributes"], "start_child_workflow: search_attributes")
     if not started_awaited:
         body["started_awaited"] = False
 

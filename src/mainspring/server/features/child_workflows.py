@@ -4,8 +4,8 @@ A parent's StartChildWorkflow command becomes StartChildWorkflowExecutionInitiat
 (``_state.ChildItem``, kind "c"). Once that is durable the child's run is created (``Engine._start``, with a
 request id made of the parent's run id and the Initiated event id, so that making it again after a crash
 finds the same run), with the start options the command gave (timeouts, retry policy, id reuse policy, memo,
-task timeout: recorded in the Initiated event, so a start made again after a crash has them), linked to its
-parent: the ``parent_*`` attributes of its start event, and its parent
+search attributes, task timeout: recorded in the Initiated event, so a start made again after a crash has
+them), linked to its parent: the ``parent_*`` attributes of its start event, and its parent
 item (kind "p"). The parent then records ChildWorkflowExecutionStarted, or StartChildWorkflowExecutionFailed
 (the id is taken by a running workflow, the input does not fit), and is woken to see it; but not for Started
 when its code only awaits the result (``execute_child_workflow``: the command's ``started_awaited`` is false)
@@ -51,6 +51,7 @@ from .._execution import outcome_of
 from .._state import CHILD, EXTERNAL, PARENT, ChildItem, ExecutionState, ExternalItem, ParentLink
 from .continue_as_new import next_run_id
 from .kinds import CommandCheck, CommandKind
+from .search_attributes import check_attributes
 
 if TYPE_CHECKING:
     from ...storage import ExecutionRecord
@@ -101,6 +102,7 @@ _OPTION_ATTRIBUTES = {
     "retry_policy": "retry_policy",
     "id_reuse_policy": "workflow_id_reuse_policy",
     "memo": "memo",
+    "search_attributes": "search_attributes",  # (as given: the child's start checks and types them)
     "header": "header",  # (``api.headers``: the parent's interceptors', carried to the child's start)
 }
 _OPTIONS = frozenset(_OPTION_ATTRIBUTES)
@@ -115,6 +117,10 @@ def _validate_start(check: CommandCheck, cmd: m.StartChildWorkflowCommand) -> st
         problem = check.core._payload_problem(f"the memo of child workflow {cmd.workflow_type!r}", cmd.memo)
         if problem:
             return problem
+    if cmd.search_attributes:
+        problem = check_attributes(check, cmd.search_attributes)
+        if problem:
+            return f"the search attributes of child workflow {cmd.workflow_type!r}: {problem}"
     return check.core._payload_problem(f"the input of child workflow {cmd.workflow_type!r}", cmd.input)
 
 
