@@ -520,6 +520,7 @@ async def test_a_signal_from_a_workflow_carries_its_trace_to_the_receiver(server
                 assert await client.execute_workflow(Caller.run, f"{wid}-l", id=wid, task_queue=tq) == ["child"]
             assert await listener.result() == ["external"]
         history = await listener.fetch_history()
+        sender = await client.get_workflow_handle(wid).fetch_history()
     spans = list(exporter.get_finished_spans())
     names = sorted(s.name for s in spans)
     caller_run = _one(spans, "RunWorkflow:Caller")
@@ -542,6 +543,12 @@ async def test_a_signal_from_a_workflow_carries_its_trace_to_the_receiver(server
     # The context travelled in the signal's header, as recorded in the receiver's history.
     (signaled,) = [e for e in history if e["event_type"] == "WorkflowExecutionSignaled"]
     assert signaled["attributes"]["header"]["_tracer-data"]["traceparent"].split("-")[2] == f"{_id(sent):016x}"
+    # And in the sender's SignalExternalWorkflowExecutionInitiated (a send taken up after a restart reads it).
+    initiated = [e for e in sender if e["event_type"] == "SignalExternalWorkflowExecutionInitiated"]
+    assert [e["attributes"]["header"]["_tracer-data"]["traceparent"].split("-")[2] for e in initiated] == [
+        f"{_id(sent):016x}",
+        f"{_id(child_sent):016x}",
+    ]
 
 
 async def test_update_with_start_makes_one_client_span(server: ServerProcess) -> None:
