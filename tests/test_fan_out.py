@@ -198,6 +198,7 @@ def _to_old_format(db: Path) -> None:
         conn.execute("DROP TABLE search_attribute_values")
         conn.execute("DROP TABLE search_attributes")
         conn.execute("DROP TABLE batch_jobs")  # added by migration 10
+        conn.execute("DROP TABLE ui_sessions")  # added by migration 12
         conn.execute("DELETE FROM schema_migrations WHERE version >= 4")
         conn.commit()
 

@@ -1065,6 +1065,9 @@ class SignalExternalWorkflowCommand(_Model):
     run_id: ShortText | None = Field(default=None, description="The newest run of the workflow id when omitted.")
     signal_name: HandlerName
     input: Any = None
+    header: HeaderField = Field(
+        default=None, description="Goes with the signal into the other run's WorkflowExecutionSignaled event."
+    )
 
 
 class RequestCancelExternalWorkflowCommand(_Model):

@@ -190,7 +190,7 @@ class _External:
 
 
 def _signal_command(
-    inst: WorkflowInstance, workflow_id: str, run_id: str | None, signal: Any, arg: Any
+    inst: WorkflowInstance, workflow_id: str, run_id: str | None, signal: Any, arg: Any, *, child: bool = False
 ) -> asyncio.Future[None]:
     if isinstance(signal, str):
         name, takes_input = signal, True
@@ -209,6 +209,9 @@ def _signal_command(
     fut: asyncio.Future[None] = inst.create_future()
     body = {"type": _CMD_SIGNAL, "workflow_id": workflow_id, "run_id": run_id, "signal_name": name, "input": payload}
     _add_external(inst, body, (_CMD_SIGNAL, workflow_id, name), _External(f"signal {name!r} to {workflow_id!r}", fut))
+    if inst.interceptors:
+        kind = CallKind.SIGNAL_CHILD_WORKFLOW if child else CallKind.SIGNAL_EXTERNAL_WORKFLOW
+        inst.note_call(kind, name, None, body, {"target_workflow_id": workflow_id})
     return fut
 
 
@@ -320,7 +323,7 @@ class ChildWorkflowHandle(Generic[S, R]):
         """Signal the child: returns once the signal is recorded in its history (see
         ``ExternalWorkflowHandle.signal``)."""
         self._instance.context._check_loop()
-        await _signal_command(self._instance, self.id, self.run_id, signal, arg)
+        await _signal_command(self._instance, self.id, self.run_id, signal, arg, child=True)
 
     def cancel(self) -> asyncio.Future[None]:
         """Ask the child to cancel. The request goes out with this workflow task whether or not the answer

@@ -163,17 +163,18 @@ def _validate_signal(check: CommandCheck, cmd: m.SignalExternalWorkflowCommand) 
 
 
 def _apply_signal(t: Transition, cmd: m.SignalExternalWorkflowCommand, completed_id: int) -> None:
-    e = t.append(
-        EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-        {
-            "workflow_id": cmd.workflow_id,
-            "run_id": cmd.run_id,
-            "signal_name": cmd.signal_name,
-            "input": cmd.input,
-            "workflow_task_completed_event_id": completed_id,
-        },
-    )
-    _external(t, ExternalItem(e.event_id, "signal", cmd.workflow_id, cmd.run_id), cmd.signal_name, cmd.input)
+    attrs: dict[str, Any] = {
+        "workflow_id": cmd.workflow_id,
+        "run_id": cmd.run_id,
+        "signal_name": cmd.signal_name,
+        "input": cmd.input,
+        "workflow_task_completed_event_id": completed_id,
+    }
+    if cmd.header is not None:  # (kept in the event: a send taken up after a restart reads it from there)
+        attrs["header"] = cmd.header
+    e = t.append(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, attrs)
+    item = ExternalItem(e.event_id, "signal", cmd.workflow_id, cmd.run_id)
+    _external(t, item, cmd.signal_name, cmd.input, cmd.header)
 
 
 def _validate_cancel(check: CommandCheck, cmd: m.RequestCancelExternalWorkflowCommand) -> str | None:
@@ -193,13 +194,13 @@ def _apply_cancel(t: Transition, cmd: m.RequestCancelExternalWorkflowCommand, co
     _external(t, ExternalItem(e.event_id, "cancel", cmd.workflow_id, cmd.run_id), cmd.reason, None)
 
 
-def _external(t: Transition, item: ExternalItem, name: str, payload: Any) -> None:
+def _external(t: Transition, item: ExternalItem, name: str, payload: Any, header: dict[str, Any] | None = None) -> None:
     ex = t.ex
     rec = ex.record
     ex.state.externals[item.initiated_event_id] = item
     ex.state.dirty.add((EXTERNAL, str(item.initiated_event_id)))
     children = t.core.feature(ChildWorkflows)
-    t.then(children.go, children.send_external, rec.namespace, rec.workflow_id, rec.run_id, item, name, payload)
+    t.then(children.go, children.send_external, rec.namespace, rec.workflow_id, rec.run_id, item, name, payload, header)
 
 
 KINDS: tuple[CommandKind[Any], ...] = (
@@ -519,10 +520,18 @@ class ChildWorkflows:
     # --- signals and cancellation requests to other workflows ----------------------------------------------------
 
     async def send_external(
-        self, namespace: str, workflow_id: str, run_id: str, item: ExternalItem, name: str, payload: Any
+        self,
+        namespace: str,
+        workflow_id: str,
+        run_id: str,
+        item: ExternalItem,
+        name: str,
+        payload: Any,
+        header: dict[str, Any] | None = None,
     ) -> None:
-        """Deliver a signal (``name``, ``payload``) or a cancellation request (``name``: its reason) the run
-        ``run_id`` sent, then record in that run how it went."""
+        """Deliver a signal (``name``, ``payload``, ``header``: the sender's, a trace's context) or a
+        cancellation request (``name``: its reason) the run ``run_id`` sent, then record in that run how it
+        went."""
         engine = self.engine
         request_id = _external_request_id(run_id, item.initiated_event_id)
         identity = f"workflow {workflow_id}"
@@ -537,6 +546,7 @@ class ChildWorkflows:
                         signal_name=name,
                         input=payload,
                         request_id=request_id,
+                        header=header,
                     )
                     await engine.signals.signal(namespace, sreq, identity)
                 else:
@@ -618,11 +628,13 @@ class ChildWorkflows:
     async def _send_again(self, rec: ExecutionRecord, item: ExternalItem) -> None:
         events = await self.engine.store.read_history(rec.run_id, item.initiated_event_id, item.initiated_event_id)
         attrs = events[0].attributes if events else {}
+        header = attrs.get("header")
         if item.op == "signal":
             name, payload = str(attrs.get("signal_name") or ""), attrs.get("input")
         else:
             name, payload = str(attrs.get("reason") or ""), None
-        await self.send_external(rec.namespace, rec.workflow_id, rec.run_id, item, name, payload)
+        header = header if isinstance(header, dict) else None
+        await self.send_external(rec.namespace, rec.workflow_id, rec.run_id, item, name, payload, header)
 
     async def _check_parent(self, rec: ExecutionRecord, link: ParentLink) -> None:
         """A running child: if its parent closed while no one was there to apply the close policy, apply it."""
