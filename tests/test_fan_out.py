@@ -201,6 +201,7 @@ def _to_old_format(db: Path) -> None:
         for trigger in ("run_counts_created", "run_counts_changed", "run_counts_deleted"):  # migration 11's
             conn.execute(f"DROP TRIGGER {trigger}")
         conn.execute("DROP TABLE run_counts")
+        conn.execute("DROP TABLE ui_sessions")  # added by migration 12
         conn.execute("DELETE FROM schema_migrations WHERE version >= 4")
         conn.commit()
 

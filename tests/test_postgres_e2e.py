@@ -1,13 +1,15 @@
 """Servers on PostgreSQL, as real processes: the order example end to end, a server SIGKILLed and started
 again, two servers on one database (one active, one standby) with the active one paused past its lease
 (SIGSTOP): the standby takes over and finishes every workflow, and the paused one, resumed, writes
-nothing and stops. Bad database URLs at the CLI are one-line errors."""
+nothing and stops; three servers with the scheduler's holder killed twice, each due time started once. Bad
+database URLs at the CLI are one-line errors."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from mainspring import Client
 from pgserver import PostgresCluster
 from support import EXAMPLES, ServerProcess, WorkerProcess, run_cli, running, store_sql, wait_until
 from test_crash import check_order_history, expected_order, read_steps, start_orders, wait_all_closed
+from test_schedules import _create, _describe, _every_second, _runs, _seconds
 
 ORDER_WORKER = EXAMPLES / "order" / "worker.py"
 
@@ -117,3 +120,40 @@ def test_a_database_of_a_newer_schema_is_refused_in_one_line(postgres_url: str, 
     lines = [line for line in r.stderr.strip().splitlines() if line.startswith("Error")]
     assert len(lines) == 1 and "schema version 999, newer than this Mainspring" in lines[0], r.stderr
     assert "upgrade Mainspring" in lines[0] and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_three_servers_run_the_scheduler_each_due_time_once_across_two_kills(tmp_path: Path, postgres_url: str) -> None:
+    # Three servers on one database: the one holding the store runs the schedules, the other two wait. The
+    # holder is SIGKILLed twice (and started again, as a standby): each time a standby takes the scheduler
+    # over, and every second is started exactly once by one server or another, none missing (the catch-up
+    # window covers the takeover).
+    servers = [
+        ServerProcess(postgres_url, extra_args=[] if i == 0 else ["--standby"], log_path=tmp_path / f"s{i}.log")
+        for i in range(3)
+    ]
+    with running(*servers):
+        active = servers[0].start()
+        for s in servers[1:]:
+            s.launch()
+        _create(active, _every_second("multi"))
+        wait_until(lambda: len(_runs(active, "multi-")) >= 3, 20, what="three runs on the first server")
+        for _ in range(2):
+            active.kill()
+            others = [s for s in servers if s is not active]
+            new: ServerProcess = wait_until(
+                lambda o=others: next((s for s in o if s.healthy()), None), 40, what="a standby to take the store"
+            )
+            assert sum(s.healthy() for s in others) == 1  # the other one still waits
+            active.extra_args = ["--standby"]
+            active.launch()  # back, as a standby
+            before = len(_runs(new, "multi-"))
+            wait_until(lambda n=new, b=before: len(_runs(n, "multi-")) >= b + 3, 30, what="three runs after the kill")
+            active = new
+        runs = _runs(active, "multi-")
+        per_id = Counter(r["workflow_id"] for r in runs)
+        assert max(per_id.values()) == 1, per_id  # no due time started twice, by any server
+        seconds = _seconds(runs, "multi-")
+        assert seconds == list(range(seconds[0], seconds[-1] + 1)), seconds  # none missing
+        assert _describe(active, "multi")["info"]["num_actions_missed_catchup_window"] == 0

@@ -231,6 +231,7 @@ EXPORTS: dict[str, list[str]] = {
         "StoredRun",
         "StoredSchedule",
         "StoredSchema",
+        "StoredUiSession",
         "copy_store",
         "copy_urls",
         "store_from_url",

@@ -79,7 +79,15 @@ def test_a_child_takes_the_start_options_of_a_client_s_start_with_their_types() 
     start = typing.get_type_hints(StartWorkflowOptions)
     own = {"id", "task_queue", "parent_close_policy"}
     shared = set(child) - own
-    assert shared == {"execution_timeout", "run_timeout", "task_timeout", "retry_policy", "id_reuse_policy", "memo"}
+    assert shared == {
+        "execution_timeout",
+        "run_timeout",
+        "task_timeout",
+        "retry_policy",
+        "id_reuse_policy",
+        "memo",
+        "search_attributes",
+    }
     assert {name: child[name] for name in shared} == {name: start[name] for name in shared}
 
 

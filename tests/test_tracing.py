@@ -35,6 +35,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from inprocess import eventually, running_worker
 from mainspring import Client, activity, workflow
+from mainspring.client import WithStartWorkflowOperation
 from mainspring.contrib.opentelemetry import TracingInterceptor
 from mainspring.testing import WorkflowEnvironment
 from mainspring.worker import Replayer, Worker, WorkflowHistory
@@ -475,3 +476,104 @@ async def test_the_time_skipping_environment_takes_interceptors() -> None:
         "StartWorkflow:sleepy",
     ]
     assert len({s.context.trace_id for s in spans if s.context is not None}) == 1
+
+
+# --- signals between workflows, update-with-start -----------------------------------------------------------
+
+
+@workflow.defn
+class Listener:
+    def __init__(self) -> None:
+        self.heard: list[str] = []
+
+    @workflow.run
+    async def run(self, ctx: workflow.Context, want: int) -> list[str]:
+        await ctx.wait_condition(lambda: len(self.heard) >= want)
+        return self.heard
+
+    @workflow.signal
+    def hear(self, word: str) -> None:
+        self.heard.append(word)
+
+
+@workflow.defn
+class Caller:
+    @workflow.run
+    async def run(self, ctx: workflow.Context, other: str) -> list[str]:
+        await ctx.get_external_workflow_handle_for(Listener.run, other).signal(Listener.hear, "external")
+        child = await ctx.start_child_workflow(Listener.run, 1, id=f"{ctx.info.workflow_id}-child")
+        await child.signal(Listener.hear, "child")
+        return await child
+
+
+async def test_a_signal_from_a_workflow_carries_its_trace_to_the_receiver(server: ServerProcess) -> None:
+    # Temporal's SignalExternalWorkflow / SignalChildWorkflow spans, made in the sender's run, with the context
+    # in the signal's header: the receiver's HandleSignal is their child (linked to the receiver's own run).
+    exporter, provider = _recorder()
+    tracer = provider.get_tracer("test")
+    tq, wid = f"tq-{uuid.uuid4().hex[:8]}", f"wf-{uuid.uuid4().hex[:8]}"
+    async with await Client.connect(server.address, interceptors=[TracingInterceptor(tracer)]) as client:
+        async with running_worker(client, tq, workflows=[Caller, Listener]):
+            with tracer.start_as_current_span("listener"):
+                listener = await client.start_workflow(Listener.run, 1, id=f"{wid}-l", task_queue=tq)
+            with tracer.start_as_current_span("caller") as root:
+                assert await client.execute_workflow(Caller.run, f"{wid}-l", id=wid, task_queue=tq) == ["child"]
+            assert await listener.result() == ["external"]
+        history = await listener.fetch_history()
+        sender = await client.get_workflow_handle(wid).fetch_history()
+    spans = list(exporter.get_finished_spans())
+    names = sorted(s.name for s in spans)
+    caller_run = _one(spans, "RunWorkflow:Caller")
+    sent = _one(spans, "SignalExternalWorkflow:hear")
+    assert sent.context is not None and sent.context.trace_id == root.get_span_context().trace_id
+    assert _parent_of(sent) == _id(caller_run), names
+    child_sent = _one(spans, "SignalChildWorkflow:hear")
+    assert child_sent.context is not None and child_sent.context.trace_id == root.get_span_context().trace_id
+    handled = [s for s in spans if s.name == "HandleSignal:hear"]
+    assert len(handled) == 2, names
+    by_parent = {_parent_of(s): s for s in handled}
+    assert set(by_parent) == {_id(sent), _id(child_sent)}
+    # The external one: the receiver's run (of another trace) is linked.
+    listener_run = next(
+        s
+        for s in spans
+        if s.name == "RunWorkflow:Listener" and s.attributes and s.attributes["temporalWorkflowID"] == f"{wid}-l"
+    )
+    assert [link.context.span_id for link in by_parent[_id(sent)].links] == [_id(listener_run)]
+    # The context travelled in the signal's header, as recorded in the receiver's history.
+    (signaled,) = [e for e in history if e["event_type"] == "WorkflowExecutionSignaled"]
+    assert signaled["attributes"]["header"]["_tracer-data"]["traceparent"].split("-")[2] == f"{_id(sent):016x}"
+    # And in the sender's SignalExternalWorkflowExecutionInitiated (a send taken up after a restart reads it).
+    initiated = [e for e in sender if e["event_type"] == "SignalExternalWorkflowExecutionInitiated"]
+    assert [e["attributes"]["header"]["_tracer-data"]["traceparent"].split("-")[2] for e in initiated] == [
+        f"{_id(sent):016x}",
+        f"{_id(child_sent):016x}",
+    ]
+
+
+async def test_update_with_start_makes_one_client_span(server: ServerProcess) -> None:
+    exporter, provider = _recorder()
+    tracer = provider.get_tracer("test")
+    tq, wid = f"tq-{uuid.uuid4().hex[:8]}", f"wf-{uuid.uuid4().hex[:8]}"
+    async with (
+        await Client.connect(server.address, interceptors=[TracingInterceptor(tracer)]) as client,
+        running_worker(client, tq, workflows=[Messaged], activities=[whisper]),
+    ):
+        with tracer.start_as_current_span("test") as root:
+            start = WithStartWorkflowOperation(Messaged.run, 1, id=wid, task_queue=tq)
+            answer = await client.execute_update_with_start_workflow(Messaged.add, "a", start_workflow_operation=start)
+            assert answer == 1
+            await (await start.workflow_handle()).signal(Messaged.finish)
+            assert await client.get_workflow_handle(wid).result() == "hush 2"
+    spans = list(exporter.get_finished_spans())
+    names = sorted(s.name for s in spans)
+    assert not {"StartWorkflow:Messaged", "StartWorkflowUpdate:add"} & set(names), names
+    outer = _one(spans, "UpdateWithStartWorkflow:Messaged")
+    assert _parent_of(outer) == root.get_span_context().span_id
+    assert outer.attributes is not None and outer.attributes["temporalWorkflowID"] == wid
+    for name in ("ValidateUpdate:add", "HandleUpdate:add"):
+        assert _parent_of(_one(spans, name)) == _id(outer), name
+    # The run it started, and the one that run continued as (the start header carried on).
+    runs = [s for s in spans if s.name == "RunWorkflow:Messaged"]
+    assert [_parent_of(r) for r in runs] == [_id(outer), _id(outer)], names
+    assert _one(spans, "HandleUpdate:add").attributes["temporalUpdateID"] == outer.attributes["temporalUpdateID"]  # type: ignore[index]

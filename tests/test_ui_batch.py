@@ -1,17 +1,19 @@
 """The web UI's batch operations in a real headless Chromium against a real server: runs ticked on the workflows
-page (or every run the filters match) are terminated or cancelled by a batch job, with the reason given, and the
-job is listed under the table with its progress."""
+page (or every run the filters match) are terminated, cancelled, signalled or reset by a batch job, with the
+reason (and the signal's payload, or the reset point) given, and the job is listed under the table with its
+progress."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from support import ServerProcess, chromium, wait_until
+from support import ServerProcess, can_worker, chromium, running, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +65,13 @@ def _describe(server: ServerProcess, wid: str) -> dict[str, Any]:
     return answer
 
 
+def _events(server: ServerProcess, wid: str) -> list[dict[str, Any]]:
+    r = httpx.get(server.url + NS + "/workflows/history", params={"workflow_id": wid}, timeout=10)
+    r.raise_for_status()
+    events: list[dict[str, Any]] = r.json()["events"]
+    return events
+
+
 def _terminated_reason(server: ServerProcess, wid: str) -> str | None:
     r = httpx.get(server.url + NS + "/workflows/history", params={"workflow_id": wid}, timeout=10)
     for e in r.json()["events"]:
@@ -112,3 +121,65 @@ def test_selected_runs_are_terminated_and_all_matching_cancelled_by_batch_jobs(s
     for wid in others:
         d = _describe(srv, wid)
         assert d["execution"]["status"] == "RUNNING" and not d["cancel_requested"], d
+
+
+def test_selected_runs_are_signalled_with_a_payload_and_reset_by_batch_jobs(
+    srv: ServerProcess, page: Page, tmp_path: Path
+) -> None:
+    worker = can_worker(srv, "tq-ui-reset", tmp_path).start()
+    with running(worker):
+        ids = [f"uibs-{i}" for i in range(3)]
+        for wid in ids:
+            body = {
+                "workflow_id": wid,
+                "workflow_type": "sleeper",
+                "task_queue": "tq-ui-reset",
+                "input": {"seconds": 3600},
+            }
+            assert httpx.post(srv.url + NS + "/workflows", json=body, timeout=10).status_code in (200, 201)
+        for wid in ids:
+            wait_until(
+                lambda w=wid: any(e["event_type"] == "TimerStarted" for e in _events(srv, w)), 20, what=f"{wid} timer"
+            )
+        page.goto(srv.ui_url + "/namespaces/default/workflows?type=sleeper")
+        rows = page.locator("table.runs tbody tr")
+        expect(rows).to_have_count(3)
+        bar = page.locator(".selection-bar")
+        jobs = page.locator(".batch-jobs tbody tr")
+        before = jobs.count()
+
+        # A signal with a JSON payload to two of them; a payload that is not JSON is refused in the dialog.
+        page.get_by_label("Select uibs-2").check()
+        page.get_by_label("Select uibs-1").check()
+        page.locator('[data-action="batch-signal"]').click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_label("Signal name").fill("poke")
+        dialog.get_by_label("Payload (JSON)").fill("{nope")
+        dialog.get_by_role("button", name="Signal workflows").click()
+        expect(dialog).to_contain_text("not valid JSON")
+        dialog.get_by_label("Payload (JSON)").fill('{"n": 7}')
+        dialog.get_by_role("button", name="Signal workflows").click()
+        expect(jobs).to_have_count(before + 1)
+        expect(jobs.first).to_contain_text("signal")
+        expect(jobs.first).to_contain_text("2 done, 0 skipped, 0 failed")
+        for wid in ("uibs-2", "uibs-1"):
+            signals = [e for e in _events(srv, wid) if e["event_type"] == "WorkflowExecutionSignaled"]
+            assert len(signals) == 1, signals
+            assert signals[0]["attributes"]["signal_name"] == "poke", signals
+        assert not [e for e in _events(srv, "uibs-0") if e["event_type"] == "WorkflowExecutionSignaled"]
+        expect(bar).to_be_hidden()
+
+        # Every sleeper reset to its first workflow task, with a reason: each gets a new run, linked.
+        page.locator("table.runs thead input[type=checkbox]").check()
+        page.locator('[data-action="select-all-matching"]').click()
+        page.locator('[data-action="batch-reset"]').click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_label("its first workflow task (the whole run again)").check()
+        dialog.locator("textarea").fill("redo from the top")
+        dialog.get_by_role("button", name="Reset workflows").click()
+        expect(jobs).to_have_count(before + 2)
+        expect(jobs.first).to_contain_text("reset")
+        expect(jobs.first).to_contain_text("3 done, 0 skipped, 0 failed")
+        for wid in ids:
+            d = _describe(srv, wid)
+            assert d["execution"]["status"] == "RUNNING" and d["reset_from"] is not None, d

@@ -16,11 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
+    "BUILD_IDS",
     "BUILTIN_TYPES",
     "DEV_SERVER_ATTRIBUTES",
     "MAX_CUSTOM_PER_NAMESPACE",
     "MAX_KEYWORD_LENGTH",
     "MAX_NAME_LENGTH",
+    "SCHEDULED_BY_ID",
+    "SCHEDULED_START_TIME",
+    "SYSTEM_VALUES",
     "TYPES",
     "check_name",
     "check_values",
@@ -42,6 +46,21 @@ BUILTIN_TYPES: Mapping[str, str] = {
     "ExecutionDuration": "Int",
     "TaskQueue": "Keyword",
     "BuildId": "KeywordList",
+    "BuildIds": "KeywordList",
+    "TemporalScheduledById": "Keyword",
+    "TemporalScheduledStartTime": "Datetime",
+}
+
+#: The built-ins the server keeps among a run's own values (its item of kind "sa", so list filters read them
+#: as they read custom ones): the builds that ran its workflow tasks, and the schedule that started it and the
+#: time its action was due (Temporal's names). ``BuildId`` filters on ``BuildIds``.
+BUILD_IDS = "BuildIds"
+SCHEDULED_BY_ID = "TemporalScheduledById"
+SCHEDULED_START_TIME = "TemporalScheduledStartTime"
+SYSTEM_VALUES: Mapping[str, str] = {
+    BUILD_IDS: "KeywordList",
+    SCHEDULED_BY_ID: "Keyword",
+    SCHEDULED_START_TIME: "Datetime",
 }
 
 #: What ``server start-dev`` registers in each namespace, as Temporal's dev server does.

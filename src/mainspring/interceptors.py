@@ -8,19 +8,21 @@ A reduced form of Temporal's interceptors. Give them to the client::
 and every ``Worker`` built on that client uses them too (as Temporal's workers use a client's interceptors
 that are also worker interceptors). Each hook is told of one ``Call``:
 
-- ``Interceptor.client_call``: around a client's start, signal-with-start, signal, query and update (the
-  calls whose ``header`` travels with them).
+- ``Interceptor.client_call``: around a client's start, signal-with-start, signal, query, update and
+  update-with-start (the calls whose ``header`` travels with them; an update-with-start is one call, its
+  header sent with both its start and its update).
 - ``Interceptor.activity_call``: around one attempt of an activity on a worker (``header``: the one its
   ScheduleActivity command carried), local activities' too (``header``: the one their START_ACTIVITY call
   was given; it stays in the worker).
 - ``Interceptor.workflow_interceptor``: a ``WorkflowInterceptor`` per workflow run a worker holds. It is told,
   after each workflow task's code has run live (never while history is replayed, so a run's start is told
   once however often a worker rebuilds it), of the run's start, the signals and updates it handled (an
-  update's validator too), the activities and local activities it scheduled, the children it started and
-  its continue-as-new, in that order; and of each query it answered (when the query came with a header). It
-  runs outside the workflow's code: what it does (make spans, read clocks) cannot make the workflow
-  non-deterministic, and the only thing it may change is the header of an activity's, a child's or a
-  continue-as-new's command (the next run's start header), which the replay does not compare.
+  update's validator too), the activities and local activities it scheduled, the children it started, the
+  signals it sent other workflows and its continue-as-new, in that order; and of each query it answered
+  (when the query came with a header). It runs outside the workflow's code: what it does (make spans, read
+  clocks) cannot make the workflow non-deterministic, and the only thing it may change is the header of an
+  activity's, a child's, an outgoing signal's or a continue-as-new's command (the next run's start
+  header), which the replay does not compare.
 
 Headers are small JSON objects (``mainspring.api.headers``). Without interceptors none is sent or stored,
 and nothing here runs.
@@ -48,6 +50,9 @@ class CallKind(StrEnum):
     SIGNAL_WORKFLOW = "SignalWorkflow"
     QUERY_WORKFLOW = "QueryWorkflow"
     START_WORKFLOW_UPDATE = "StartWorkflowUpdate"
+    #: A client's update-with-start: one call (and one span, as Temporal's) whose ``header`` goes with both
+    #: the start and the update; ``name`` is the workflow type.
+    UPDATE_WITH_START_WORKFLOW = "UpdateWithStartWorkflow"
     RUN_WORKFLOW = "RunWorkflow"
     HANDLE_SIGNAL = "HandleSignal"
     HANDLE_QUERY = "HandleQuery"
@@ -56,6 +61,11 @@ class CallKind(StrEnum):
     START_ACTIVITY = "StartActivity"
     RUN_ACTIVITY = "RunActivity"
     START_CHILD_WORKFLOW = "StartChildWorkflow"
+    #: The run signals another workflow (``ctx.get_external_workflow_handle(...).signal``): ``header`` goes
+    #: with the command and into the signal the other run receives; ``extra``: ``target_workflow_id``.
+    SIGNAL_EXTERNAL_WORKFLOW = "SignalExternalWorkflow"
+    #: The same, sent through a child's handle (``child_handle.signal``), as Temporal names it.
+    SIGNAL_CHILD_WORKFLOW = "SignalChildWorkflow"
     #: The run continues as new: ``header`` goes with the command and becomes the next run's start header
     #: (Temporal's tracing makes no span of it, only carries the context on).
     CONTINUE_AS_NEW = "ContinueAsNew"
@@ -69,8 +79,11 @@ _OUTGOING = frozenset(
         CallKind.SIGNAL_WORKFLOW,
         CallKind.QUERY_WORKFLOW,
         CallKind.START_WORKFLOW_UPDATE,
+        CallKind.UPDATE_WITH_START_WORKFLOW,
         CallKind.START_ACTIVITY,
         CallKind.START_CHILD_WORKFLOW,
+        CallKind.SIGNAL_EXTERNAL_WORKFLOW,
+        CallKind.SIGNAL_CHILD_WORKFLOW,
         CallKind.CONTINUE_AS_NEW,
     }
 )
@@ -113,8 +126,10 @@ class WorkflowInterceptor:
     def workflow_call(self, call: Call) -> None:
         """The run started (RUN_WORKFLOW, told once: on its first workflow task), handled a signal, an update
         or a query (HANDLE_SIGNAL, VALIDATE_UPDATE then HANDLE_UPDATE, HANDLE_QUERY: ``header`` is the one
-        that came with it), or scheduled an activity, started a child or continued as new (START_ACTIVITY,
-        START_CHILD_WORKFLOW, CONTINUE_AS_NEW, whose ``header`` goes with the command). Called outside the
+        that came with it), or scheduled an activity, started a child, signalled another workflow or
+        continued as new (START_ACTIVITY,
+        START_CHILD_WORKFLOW, SIGNAL_EXTERNAL_WORKFLOW or SIGNAL_CHILD_WORKFLOW, CONTINUE_AS_NEW, whose
+        ``header`` goes with the command). Called outside the
         workflow's code; must not raise."""
 
 

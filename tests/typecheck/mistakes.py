@@ -417,3 +417,6 @@ def search_attribute_mistakes() -> None:
     SearchAttributeKey.for_keyword("CustomerId").value_set(3)  # type-error
     SearchAttributeKey.for_datetime("When").value_set("2026-01-01")  # type-error
     name: str = TypedSearchAttributes([SearchAttributePair(items, 3)])[items]  # type-error
+    # A schedule's action takes them typed (Temporal's typed_search_attributes) or as a mapping, nothing else.
+    ScheduleActionStartWorkflow("wf", id="s", task_queue="q", typed_search_attributes={"Items": 3})  # type-error
+    ScheduleActionStartWorkflow("wf", id="s", task_queue="q", search_attributes=["Items"])  # type-error

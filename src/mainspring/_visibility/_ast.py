@@ -73,6 +73,13 @@ class Attribute:
     orderable: bool = False
     #: A custom search attribute: its values are rows of ``search_attribute_values`` (``name`` its name there).
     custom: bool = False
+    #: The name of its rows there when not ``name`` (``BuildId``, Temporal's ``BuildIds`` by another name).
+    stored: str = ""
+
+    @property
+    def values_name(self) -> str:
+        """The ``name`` of its rows in ``search_attribute_values`` (a custom attribute's)."""
+        return self.stored or self.name
 
 
 BUILTIN: Mapping[str, Attribute] = {

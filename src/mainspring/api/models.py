@@ -1047,6 +1047,7 @@ class StartChildWorkflowCommand(_Model):
     retry_policy: WorkflowRetryPolicyField = None
     id_reuse_policy: IdReusePolicyField = WorkflowIDReusePolicy.ALLOW_DUPLICATE
     memo: MemoField = None
+    search_attributes: SearchAttributesField = None
     header: HeaderField = None
     started_awaited: bool = Field(
         default=True,
@@ -1064,6 +1065,9 @@ class SignalExternalWorkflowCommand(_Model):
     run_id: ShortText | None = Field(default=None, description="The newest run of the workflow id when omitted.")
     signal_name: HandlerName
     input: Any = None
+    header: HeaderField = Field(
+        default=None, description="Goes with the signal into the other run's WorkflowExecutionSignaled event."
+    )
 
 
 class RequestCancelExternalWorkflowCommand(_Model):

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from .fields import PositiveSeconds, Seconds, ShortText, TaskQueue, Text, Token, UnixTime, WorkflowId, WorkflowType
-from .models import ExecutionTimeoutField, RunTimeoutField, WorkflowRetryPolicyField, _Model
+from .models import ExecutionTimeoutField, RunTimeoutField, SearchAttributesField, WorkflowRetryPolicyField, _Model
 from .start_options import MemoField, TaskTimeoutField
 
 __all__ = [
@@ -140,6 +140,7 @@ class ScheduleActionModel(_Model):
     retry_policy: WorkflowRetryPolicyField = None
     memo: MemoField = None
     task_timeout: TaskTimeoutField = None
+    search_attributes: SearchAttributesField = None
 
 
 class ScheduleModel(_Model):

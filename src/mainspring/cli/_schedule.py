@@ -12,7 +12,7 @@ import click
 from ._calendar_flags import parse_calendar
 from ._common import EXIT_INVALID, connection_options, echo_json, fail, run_sync
 from ._start_flags import parse_duration
-from ._workflow import parse_input
+from ._workflow import parse_input, search_attribute_flags, search_attribute_option
 
 if TYPE_CHECKING:
     from ._http import Api
@@ -117,6 +117,7 @@ def schedule() -> None:
 @click.option("--paused", is_flag=True, help="Create it paused.")
 @click.option("--notes", default=None, help="A note on its state.")
 @click.option("--remaining-actions", type=int, default=None, help="Stop after this many actions.")
+@search_attribute_option
 @connection_options
 @run_sync
 def create(
@@ -140,6 +141,7 @@ def create(
     paused: bool,
     notes: str | None,
     remaining_actions: int | None,
+    search_attributes: tuple[str, ...],
     output: str,
 ) -> None:
     """Create a schedule."""
@@ -156,6 +158,7 @@ def create(
                 "workflow_type": workflow_type,
                 "task_queue": task_queue,
                 "input": parse_input(input_, input_file),
+                "search_attributes": search_attribute_flags(search_attributes) or None,
             },
             "spec": {
                 "intervals": [_interval(i) for i in interval],

@@ -76,7 +76,13 @@ def _start_options(fn: Any) -> Any:
     fn = click.option("--task-queue", "-t", required=True, help="Task queue the workers poll.")(fn)
     # --- the id policies, start delay, memo, task timeout (_start_flags) ---
     fn = start_flag_options(fn)
-    fn = click.option(
+    return search_attribute_option(fn)
+
+
+def search_attribute_option(fn: Any) -> Any:
+    """``--search-attribute NAME=JSON`` (repeatable) of ``workflow start`` and ``schedule create``: read by
+    ``search_attribute_flags``."""
+    return click.option(
         "--search-attribute",
         "search_attributes",
         multiple=True,
@@ -84,10 +90,9 @@ def _start_options(fn: Any) -> Any:
         help="A custom search attribute of the run (repeatable), e.g. --search-attribute 'CustomerId=\"c-1\"' or "
         "'Items=3'; each registered in the namespace (operator search-attribute create).",
     )(fn)
-    return fn
 
 
-def _search_attribute_flags(entries: tuple[str, ...]) -> dict[str, Any]:
+def search_attribute_flags(entries: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for entry in entries:
         name, eq, text = entry.partition("=")
@@ -177,7 +182,7 @@ async def _start(
 ) -> WorkflowHandle[Any, Any]:
     value = parse_input(input_, input_file)
     lifetime = {k: flags.pop(k) for k in ("execution_timeout", "run_timeout", "retry_policy") if k in flags}
-    attributes = _search_attribute_flags(flags.pop("search_attributes", ()))
+    attributes = search_attribute_flags(flags.pop("search_attributes", ()))
     options = {**start_flags(**flags), **_lifetime(**lifetime)}  # checked before anything is sent
     if attributes:
         options["search_attributes"] = attributes

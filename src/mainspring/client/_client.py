@@ -31,7 +31,7 @@ from ._async_activity import AsyncActivityHandle
 from ._batch import BatchClient
 from ._channel import Channel
 from ._handle import WorkflowDescription, WorkflowHandle, WorkflowPage
-from ._intercepting import intercepted
+from ._intercepting import intercepted, joined
 from ._listing import WorkflowExecutionAsyncIterator, WorkflowExecutionCount
 from ._retry import retrying as _retrying
 from ._schedules import ScheduleClient
@@ -557,12 +557,25 @@ class Client(ScheduleClient, BatchClient):
         op = start_workflow_operation
         if not isinstance(op, WithStartWorkflowOperation):
             raise TypeError(f"start_workflow_operation must be a WithStartWorkflowOperation, not {op!r}")
-        handle = await op._start(self)
         if op._update_id is None:
             op._update_id = id or str(uuid.uuid4())  # the same update id for every repeat of this call
-        return await handle.start_update(
-            update, arg, id=op._update_id, wait_for_stage=wait_for_stage, rpc_timeout=rpc_timeout
+        update_id = op._update_id
+
+        async def send() -> WorkflowUpdateHandle[Any]:
+            handle = await op._start(self)
+            return await handle.start_update(
+                update, arg, id=update_id, wait_for_stage=wait_for_stage, rpc_timeout=rpc_timeout
+            )
+
+        if not self.interceptors:
+            return await send()
+        # One call for the interceptors (Temporal's UpdateWithStartWorkflow span): its header goes with both.
+        workflow = op.workflow
+        name = workflow if isinstance(workflow, str) else get_definition(workflow).name
+        call = Call(
+            CallKind.UPDATE_WITH_START_WORKFLOW, name, str(op.options.get("id", "")), extra={"update_id": update_id}
         )
+        return await joined(self.interceptors, call, send)
 
     def get_workflow_handle_for(
         self, workflow: RunMethod[S, Any, R], workflow_id: str, *, run_id: str | None = None

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any, Generic, Required, TypedDict, TypeVar, Un
 from .._start_options import lifetime_body as _lifetime_body
 from .._start_options import start_options_body as _start_options_body
 from ..api.schedules import ScheduleOverlapPolicy
+from ..common import TypedSearchAttributes as _SearchAttributes
+from ..common import _to_wire
 from ..converter import PayloadError as _PayloadError
 from ..converter import encode as _encode
 from ..errors import AlreadyStartedError as _AlreadyStartedError
@@ -160,6 +162,9 @@ class _ActionOptions(TypedDict, total=False):
     task_timeout: timedelta | None
     retry_policy: _RetryPolicy | None
     memo: Mapping[str, Any] | None
+    search_attributes: _SearchAttributes | Mapping[str, Any] | None
+    #: Temporal's name for the typed form (``TypedSearchAttributes``); give one of the two.
+    typed_search_attributes: _SearchAttributes | None
 
 
 class ScheduleActionStartWorkflow(Generic[R]):
@@ -231,6 +236,16 @@ class ScheduleActionStartWorkflow(Generic[R]):
         self.task_timeout = options.get("task_timeout")
         self.retry_policy = options.get("retry_policy")
         self.memo = options.get("memo")
+        if options.get("search_attributes") is not None and options.get("typed_search_attributes") is not None:
+            raise TypeError(
+                "ScheduleActionStartWorkflow() takes search_attributes or typed_search_attributes, not both"
+            )
+        #: The search attributes of each run it starts (typed, or a mapping of name to value), checked against
+        #: the namespace's registry when the schedule is saved. Each run also has the built-ins
+        #: ``TemporalScheduledById`` and ``TemporalScheduledStartTime``.
+        self.search_attributes: _SearchAttributes | Mapping[str, Any] | None = options.get(
+            "search_attributes"
+        ) or options.get("typed_search_attributes")
 
     def __repr__(self) -> str:
         return (
@@ -257,6 +272,7 @@ class ScheduleActionStartWorkflow(Generic[R]):
             "input": payload,
             **_start_options_body(options),
             **_lifetime_body(options),
+            **({} if self.search_attributes is None else {"search_attributes": _to_wire(self.search_attributes)}),
         }
 
     @staticmethod
@@ -276,6 +292,7 @@ class ScheduleActionStartWorkflow(Generic[R]):
             task_timeout=seconds("task_timeout"),
             retry_policy=_retry_policy(policy) if policy else None,
             memo=d.get("memo"),
+            search_attributes=d.get("search_attributes"),
         )
 
 

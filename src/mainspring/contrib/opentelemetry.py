@@ -15,6 +15,8 @@ exporter, say); a worker built on the client traces too. The trace's context tra
           RunActivity:<name>            each attempt, around the activity's code (its own spans nest in it)
         StartChildWorkflow:<type>     each child it started
           RunWorkflow:<type>            the child's run, and so on
+        SignalExternalWorkflow:<name> each signal it sent another workflow (SignalChildWorkflow:<name> through
+          HandleSignal:<name>           a child's handle); the receiving run's handling of it
         StartActivity:<name>          each local activity it ran (RunActivity:<name> around each attempt)
       RunWorkflow:<type>            the next run after a continue-as-new (the header carried into it)
     SignalWorkflow:<name>           a client's signal
@@ -24,6 +26,10 @@ exporter, say); a worker built on the client traces too. The trace's context tra
     StartWorkflowUpdate:<name>      a client's update (start_update, execute_update)
       ValidateUpdate:<name>         its validator running (if the handler has one)
       HandleUpdate:<name>           its handler starting, once the update is accepted
+    UpdateWithStartWorkflow:<type>  a client's update-with-start: one span, its header sent with both parts
+      RunWorkflow:<type>            the run it started (none if it found one running)
+      ValidateUpdate:<name>         and the update's, as above
+      HandleUpdate:<name>
 
 Workflow spans (RunWorkflow, HandleSignal, ValidateUpdate, HandleUpdate, StartActivity, StartChildWorkflow) are
 made, and ended at once, when the workflow's code makes the call live, never when a worker replays history: a
@@ -184,7 +190,7 @@ class _TracingWorkflow(_WorkflowInterceptor):
                 name, context=sent or run, kind=_trace.SpanKind.SERVER, attributes=attributes, links=links
             )
             span.end()
-        else:  # START_ACTIVITY (local ones too), START_CHILD_WORKFLOW: the header goes with the command
+        else:  # START_ACTIVITY (local ones too), START_CHILD_WORKFLOW, SIGNAL_*: the header goes with the command
             span = root.tracer.start_span(
                 name, context=self._run_context(call), kind=_trace.SpanKind.CLIENT, attributes=attributes
             )

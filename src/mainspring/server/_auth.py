@@ -17,13 +17,18 @@ HTTP endpoints and the channels, from each operation's declared ``Access``), a 4
 Keys live in the store (only their secrets' hashes) and in memory here: every request is checked without
 a database read. The table is read again every few seconds (keys made offline with ``api-key create
 --db``, or revoked on another server, count within ``REFRESH`` seconds), and at once when an unknown key
-id arrives (at most once a second, so a flood of forged keys costs no more than that). UI sessions are in
-memory only: after a restart, users log in again.
+id arrives (at most once a second, so a flood of forged keys costs no more than that).
+
+UI sessions live in the store (``ui_sessions``), keyed by the SHA-256 of the cookie's value (the value itself
+is stored nowhere): every server of a store knows them, a restart logs no one out, and a logout or a key's
+revocation ends them on every server at once, as each request with a cookie reads its session from the store
+(a UI's requests are few). Expired ones are purged now and then.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import time
@@ -34,10 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._api_keys import PREFIX as API_KEY_PREFIX
 from .._api_keys import new_key, parse_key, secret_matches
-from .._json import dumps, loads
+from .._json import dumps, dumps_str, loads
 from ..api.roles import ALL_NAMESPACES, Access, Principal, Role, needed_role
 from ..errors import InvalidArgumentError, NotFoundError, PermissionDeniedError, UnauthenticatedError
-from ..storage import StorageError, Store, StoredApiKey
+from ..storage import StorageError, Store, StoredApiKey, StoredUiSession
 from ._execution import iso
 from ._oidc import OidcConfig, OidcVerifier
 from ._oidc_login import CALLBACK_PATH, LOGIN_PATH, OidcLogin
@@ -69,7 +74,8 @@ _MISS_REFRESH = 1.0
 #: A UI session ends this long after its login (seconds).
 SESSION_SECONDS = 12 * 3600
 SESSION_COOKIE = "mainspring_session"
-_MAX_SESSIONS = 100_000
+#: Expired sessions are deleted from the store this often (seconds), by each server.
+_PURGE_EVERY = 300.0
 _CSRF_HEADER = b"x-csrf-token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -111,7 +117,30 @@ def _principal(key: StoredApiKey, method: str = "api-key") -> Principal:
 class _Session:
     principal: Principal
     csrf: str
+    #: When it ends (Unix seconds).
     expires: float
+
+
+def _session_hash(sid: str) -> str:
+    """What the store keys a session by: a copy of the database (or a backup) opens no session."""
+    return hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _stored(sid: str, session: _Session, now: float) -> StoredUiSession:
+    p = session.principal
+    grants = dumps_str({ns: role.value for ns, role in p.grants.items()})
+    return StoredUiSession(_session_hash(sid), p.name, grants, p.method, p.key_id, session.csrf, now, session.expires)
+
+
+def _loaded(row: StoredUiSession) -> _Session | None:
+    """The session a row holds; None for a row this server cannot read (roles it does not know)."""
+    try:
+        raw = loads(row.grants)
+        grants = {str(ns): Role(role) for ns, role in raw.items()}
+    except (ValueError, TypeError, AttributeError):
+        log.warning("a UI session in the store has unreadable grants: refused")
+        return None
+    return _Session(Principal(row.principal, grants, row.method, row.key_id), row.csrf_token, row.expires_at)
 
 
 class Authenticator:
@@ -134,7 +163,7 @@ class Authenticator:
         self._read_at = 0.0
         self._reading: asyncio.Task[None] | None = None
         self._refresher: asyncio.Task[None] | None = None
-        self._sessions: dict[str, _Session] = {}
+        self._purged_at = 0.0
         #: key id -> what to call when it is revoked (the open channels it authenticated close).
         self._watchers: dict[str, set[Callable[[], None]]] = {}
 
@@ -156,6 +185,7 @@ class Authenticator:
             await self.store.put_api_key(key)
             self._keys[key.key_id] = key
         if self.enabled:  # (with no checks, nothing reads the keys but their listing, kept up to date here)
+            await self.purge_sessions()
             self._refresher = asyncio.get_running_loop().create_task(self._refresh(), name="mainspring-api-keys")
         return first
 
@@ -172,6 +202,17 @@ class Authenticator:
                 await self._read()
             except StorageError as e:  # keep the keys known; a store that fails says so elsewhere too
                 log.warning("could not read the API keys again: %s", e)
+            if time.monotonic() - self._purged_at >= _PURGE_EVERY:
+                await self.purge_sessions()
+
+    async def purge_sessions(self) -> int:
+        """Delete the expired UI sessions from the store (every server does, now and then); how many."""
+        self._purged_at = time.monotonic()
+        try:
+            return await self.store.purge_ui_sessions(time.time())
+        except StorageError as e:
+            log.warning("could not purge the expired UI sessions: %s", e)
+            return 0
 
     async def _read(self) -> None:
         if self._reading is None:
@@ -188,8 +229,8 @@ class Authenticator:
         self._keys = {k.key_id: k for k in keys}
         self._read_at = time.monotonic()
         revoked = {k.key_id for k in keys if k.revoked_at is not None}
-        if revoked & (self._watchers.keys() | {s.principal.key_id for s in self._sessions.values()}):
-            self._end_sessions(revoked)
+        if revoked & self._watchers.keys():
+            self._end_channels(revoked)
 
     # --- the keys ------------------------------------------------------------------------------------------
 
@@ -250,46 +291,46 @@ class Authenticator:
         if revoked is None:
             raise NotFoundError(f"no API key {key_id!r}", code="not_found")
         self._keys[key_id] = revoked
-        self._end_sessions({key_id})
+        await self.store.delete_ui_sessions_of_keys([key_id])
+        self._end_channels({key_id})
         return revoked
 
     # --- UI sessions ---------------------------------------------------------------------------------------
 
     async def log_in(self, text: str) -> tuple[str, _Session]:
         """A session for the holder of an API key: (its cookie value, the session)."""
-        return self.open_session(await self.principal_for_key(text))
+        return await self.open_session(await self.principal_for_key(text))
 
-    def open_session(self, principal: Principal) -> tuple[str, _Session]:
-        """A UI session for ``principal`` (who logged in with a key, or through the issuer)."""
-        now = time.monotonic()
-        self._sessions = {sid: s for sid, s in self._sessions.items() if s.expires > now}
-        while len(self._sessions) >= _MAX_SESSIONS:  # logins without end (a script): the oldest go
-            self._sessions.pop(next(iter(self._sessions)))
+    async def open_session(self, principal: Principal) -> tuple[str, _Session]:
+        """A UI session for ``principal`` (who logged in with a key, or through the issuer), stored."""
+        now = time.time()
         sid = secrets.token_urlsafe(32)
         session = _Session(
             Principal(principal.name, principal.grants, f"session ({principal.method})", principal.key_id),
             secrets.token_urlsafe(24),
             now + SESSION_SECONDS,
         )
-        self._sessions[sid] = session
+        await self.store.put_ui_session(_stored(sid, session, now))
         return sid, session
 
-    def log_out(self, sid: str) -> None:
-        self._sessions.pop(sid, None)
+    async def log_out(self, sid: str) -> None:
+        """End the session (on every server of the store)."""
+        await self.store.delete_ui_session(_session_hash(sid))
 
-    def session(self, sid: str) -> _Session | None:
-        session = self._sessions.get(sid)
-        if session is None:
+    async def session(self, sid: str) -> _Session | None:
+        """The session a cookie's value opens: None if there is none (forged, logged out), it expired, or the
+        key it was opened with was revoked since."""
+        row = await self.store.get_ui_session(_session_hash(sid), time.time())
+        if row is None:
             return None
-        if session.expires <= time.monotonic():
-            del self._sessions[sid]
-            return None
-        return session
+        if row.key_id is not None:
+            key = self._keys.get(row.key_id)
+            if key is not None and key.revoked_at is not None:
+                return None
+        return _loaded(row)
 
-    def _end_sessions(self, key_ids: Iterable[str]) -> None:
-        ended = set(key_ids)
-        self._sessions = {sid: s for sid, s in self._sessions.items() if s.principal.key_id not in ended}
-        for key_id in ended:
+    def _end_channels(self, key_ids: Iterable[str]) -> None:
+        for key_id in set(key_ids):
             for callback in self._watchers.pop(key_id, ()):
                 try:
                     callback()
@@ -428,7 +469,7 @@ class AuthGate:
         sid = _cookie(scope, SESSION_COOKIE)
         if sid is None or kind != "http":
             return None
-        session = self.auth.session(sid)
+        session = await self.auth.session(sid)
         if session is None:
             raise UnauthenticatedError("your session ended: log in again", code="session_expired")
         if scope.get("method", "GET") not in _SAFE_METHODS and not secrets.compare_digest(
@@ -453,10 +494,10 @@ class AuthGate:
         elif path == "/api/v1/auth/logout" and method == "POST":
             sid = _cookie(scope, SESSION_COOKIE)
             if sid is not None:
-                session = self.auth.session(sid)
+                session = await self.auth.session(sid)
                 if session is not None:
                     self._audit(scope, session.principal, "logout", 200, session.principal.key_id or "")
-                self.auth.log_out(sid)
+                await self.auth.log_out(sid)
             await _answer(send, 200, {"logged_out": True}, cookie=_cookie_header("", 0))
         elif path in (LOGIN_PATH, CALLBACK_PATH) and method == "GET" and self.auth.oidc_login is not None:
             await self._oidc_route(scope, send, path, self.auth.oidc_login)
@@ -466,7 +507,7 @@ class AuthGate:
             except (UnauthenticatedError, PermissionDeniedError):
                 principal = None
             sid = _cookie(scope, SESSION_COOKIE)
-            session = self.auth.session(sid) if sid is not None else None
+            session = await self.auth.session(sid) if sid is not None else None
             answer = me(self.auth.mode, principal, session.csrf if session else None)
             answer["oidc_login"] = self.auth.oidc_login is not None
             await _answer(send, 200, answer)
@@ -500,7 +541,7 @@ class AuthGate:
             message = urllib.parse.quote(e.message[:300])
             await _redirect(send, f"/namespaces/default/workflows?login_error={message}")
             return
-        sid, session = self.auth.open_session(principal)
+        sid, session = await self.auth.open_session(principal)
         self._audit(scope, session.principal, "login", 200, "oidc")
         await _redirect(send, return_to, cookie=_cookie_header(sid, SESSION_SECONDS))
 

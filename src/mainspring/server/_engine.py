@@ -208,11 +208,14 @@ class Engine(EngineCore):
         also: Callable[[Transition], None] | None = None,
         *,
         start_attrs: dict[str, Any] | None = None,
+        system_attributes: dict[str, list[Any]] | None = None,
     ) -> tuple[str, bool]:
         """Create the run (see ``start_workflow``). ``also(t)`` appends what the run is created with besides
         its start (signal-with-start's signal): written in the same creation, so no one sees the run without it.
-        ``start_attrs`` are more attributes of its WorkflowExecutionStarted event (a child's parent). The
-        run is created as its id policies allow (``features.start_policies``)."""
+        ``start_attrs`` are more attributes of its WorkflowExecutionStarted event (a child's parent).
+        ``system_attributes`` are built-in search attributes the server gives it, in stored form (a scheduled
+        run's ``TemporalScheduledById``). The run is created as its id policies allow
+        (``features.start_policies``)."""
         schema = await self._workflow_schema(namespace, req.task_queue, req.workflow_type)
         if schema is not None:
             problem = schema_error(req.input, schema)
@@ -227,6 +230,8 @@ class Engine(EngineCore):
             self._check_payload("the header", req.header)
         # Checked against the namespace's registry before anything is written (400 naming the attribute).
         sa_stored = await self.search_attributes.at_start(namespace, req.search_attributes)
+        if system_attributes:
+            sa_stored = {**(sa_stored or {}), **system_attributes}
         if sa_stored:  # typed in the start event, for the workflow code (ctx.typed_search_attributes)
             start_attrs = {**(start_attrs or {}), "search_attributes": search_attributes.typed(sa_stored)}
 
@@ -236,7 +241,7 @@ class Engine(EngineCore):
             also: Callable[[Transition], None] | None,
             if_current: str | None,
         ) -> Coroutine[Any, Any, tuple[str, bool]]:
-            return self._create(namespace, req, also, if_current, start_attrs)
+            return self._create(namespace, req, also, if_current, start_attrs, sa_stored)
 
         return await self.start_policies.start(namespace, req, also, create)
 
@@ -247,6 +252,7 @@ class Engine(EngineCore):
         also: Callable[[Transition], None] | None,
         if_current: str | None,
         start_attrs: dict[str, Any] | None = None,
+        sa_stored: dict[str, list[Any]] | None = None,
     ) -> tuple[str, bool]:
         """Write the new run; ``if_current``: the workflow id's newest run the creation is conditional on
         (``ExecutionWrite.if_current``: ``ConditionFailedError`` if it is no longer that one)."""
@@ -288,8 +294,7 @@ class Engine(EngineCore):
             also(t)
         workflow_timeouts.started(t, req)
         run_options.begin_run(t, req)  # its first workflow task: now, or after its start delay
-        if req.search_attributes:
-            search_attributes.give(t, self.search_attributes.stored_at_start(namespace, req.search_attributes))
+        search_attributes.give(t, sa_stored)  # (checked by ``_start``)
         rec.state = ex.state.to_dict()
         puts, _, _ = ex.state.take_changes()  # none, unless ``also`` added a pending item
         events, ex.events = ex.events, []

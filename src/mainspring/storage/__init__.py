@@ -25,6 +25,7 @@ from ._base import (
     StoredRun,
     StoredSchedule,
     StoredSchema,
+    StoredUiSession,
     StoreOwnershipError,
 )
 from ._copy import CopyError, CopyProgress, CopyReport, copy_store, copy_urls
@@ -56,6 +57,7 @@ __all__ = [
     "StoredRun",
     "StoredSchedule",
     "StoredSchema",
+    "StoredUiSession",
     "copy_store",
     "copy_urls",
     "store_from_url",

@@ -289,6 +289,28 @@ class StoredApiKey:
 
 
 @dataclass(slots=True, frozen=True)
+class StoredUiSession:
+    """A web UI login session as stored (``server._auth``): keyed by the hash of its cookie's value, never
+    the value itself, with who it stands for and the CSRF token its mutations must send."""
+
+    #: The SHA-256 (hex) of the session cookie's value.
+    session_hash: str
+    #: The name of who logged in (an API key's name and id, a token's subject).
+    principal: str
+    #: Their roles, a JSON object ``{namespace: role}``.
+    grants: str
+    #: How they proved it (``session (api-key)``, ``session (oidc)``).
+    method: str
+    #: The API key they logged in with (its revocation ends the session), or None.
+    key_id: str | None
+    #: The token every request that changes something must send (``X-CSRF-Token``).
+    csrf_token: str = field(repr=False)
+    #: When it was made, and when it ends (Unix seconds).
+    created_at: float
+    expires_at: float
+
+
+@dataclass(slots=True, frozen=True)
 class AuditEntry:
     """One call that changed something, as the audit log keeps it (``server._audit``)."""
 
@@ -547,6 +569,27 @@ class Store(abc.ABC):
     async def revoke_api_key(self, key_id: str, at: float) -> StoredApiKey | None:
         """Mark the key revoked at ``at`` (unless it was already); the key as it now stands, or None if
         there is no such key."""
+
+    # UI sessions (``server._auth``): one row per login, read on a server's first sight of a cookie.
+    @abc.abstractmethod
+    async def put_ui_session(self, session: StoredUiSession) -> None:
+        """Add ``session`` (``StorageError`` if its hash exists)."""
+
+    @abc.abstractmethod
+    async def get_ui_session(self, session_hash: str, now: float) -> StoredUiSession | None:
+        """The session of that hash, unless there is none or it expired before ``now`` (Unix seconds)."""
+
+    @abc.abstractmethod
+    async def delete_ui_session(self, session_hash: str) -> bool:
+        """End the session (a logout); whether there was one."""
+
+    @abc.abstractmethod
+    async def delete_ui_sessions_of_keys(self, key_ids: Sequence[str]) -> int:
+        """End the sessions opened with these API keys (revoked); how many there were."""
+
+    @abc.abstractmethod
+    async def purge_ui_sessions(self, now: float) -> int:
+        """Delete the sessions that expired before ``now``; how many."""
 
     # The audit log (``server._audit``): appended in batches, read newest first.
     @abc.abstractmethod

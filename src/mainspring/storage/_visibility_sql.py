@@ -117,14 +117,14 @@ def _custom_sql(e: Expr, d: Dialect, params: list[Any]) -> str:
     p = d.p
     has = f"run_id IN (SELECT run_id FROM {_VALUES} WHERE name = {p}"
     if isinstance(e, IsNull):
-        params.append(a.name)
+        params.append(a.values_name)
         return f"({'' if e.negated else 'NOT '}{has}))"
     text = a.kind in _TEXT_KINDS
     col, v = ("kw", p) if text else ("num", d.num)
-    params.append(a.name)
+    params.append(a.values_name)
     if isinstance(e, Comparison):
         if e.op == "!=" and a.kind is Kind.KEYWORD_LIST:  # has a list, and the value is not in it
-            params += [a.name, _sql_value(e.value)]
+            params += [a.values_name, _sql_value(e.value)]
             return f"({has}) AND NOT {has} AND kw = {p}))"
         params.append(_sql_value(e.value))
         sql = f"{has} AND {col} {'<>' if e.op == '!=' else e.op} {v})"
@@ -267,7 +267,7 @@ def _custom_order_sql(
         f"SELECT {columns} FROM executions WHERE {' AND '.join(where)} "
         f"ORDER BY {key} {direction} NULLS LAST, {run_id} {direction} LIMIT {d.p} OFFSET {d.p}"
     )
-    return sql, (*params, order.attribute.name, limit + 1, offset), limit
+    return sql, (*params, order.attribute.values_name, limit + 1, offset), limit
 
 
 def _decode_offset(token: str, order: OrderBy) -> int:

@@ -59,6 +59,7 @@ from ._base import (
     StoredRun,
     StoredSchedule,
     StoredSchema,
+    StoredUiSession,
 )
 from ._batch_sql import BATCH_COLUMNS, BATCH_SET, batch_where
 from ._cluster import ClusterView, read_cluster
@@ -80,6 +81,7 @@ __all__ = ["PostgresStore", "latest_schema_version", "redact"]
 _SCHEDULE_COLUMNS = "namespace, schedule_id, body, version"
 _AUDIT_COLUMNS = "at, namespace, principal, method, operation, target, peer, status, request_id, seq"
 _API_KEY_COLUMNS = "key_id, name, namespace, role, secret_hash, created_at, created_by, revoked_at"
+_UI_SESSION_COLUMNS = "session_hash, principal, grants, method, key_id, csrf_token, created_at, expires_at"
 
 log = logging.getLogger(__name__)
 
@@ -811,6 +813,54 @@ class PostgresStore(Store):
 
         key: StoredApiKey | None = await self._enqueue(do)
         return key
+
+    async def put_ui_session(self, session: StoredUiSession) -> None:
+        async def do(cur: AsyncCursor[Any]) -> bool:
+            await cur.execute(
+                f"INSERT INTO ui_sessions ({_UI_SESSION_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (session_hash) DO NOTHING RETURNING session_hash",
+                dataclasses.astuple(session),
+            )
+            return await cur.fetchone() is not None
+
+        if not await self._enqueue(do):
+            raise StorageError("a UI session with this id exists already")
+
+    async def get_ui_session(self, session_hash: str, now: float) -> StoredUiSession | None:
+        rows = await self._read(
+            f"SELECT {_UI_SESSION_COLUMNS} FROM ui_sessions WHERE session_hash=%s AND expires_at>%s",
+            (session_hash, now),
+        )
+        return StoredUiSession(*rows[0]) if rows else None
+
+    async def delete_ui_session(self, session_hash: str) -> bool:
+        async def do(cur: AsyncCursor[Any]) -> bool:
+            # (RETURNING, not rowcount: the writer's pipeline does not count rows.)
+            await cur.execute("DELETE FROM ui_sessions WHERE session_hash=%s RETURNING 1", (session_hash,))
+            return bool(await cur.fetchall())
+
+        deleted: bool = await self._enqueue(do)
+        return deleted
+
+    async def delete_ui_sessions_of_keys(self, key_ids: Sequence[str]) -> int:
+        ids = list(key_ids)
+
+        async def do(cur: AsyncCursor[Any]) -> int:
+            await cur.execute("DELETE FROM ui_sessions WHERE key_id = ANY(%s) RETURNING 1", (ids,))
+            return len(await cur.fetchall())
+
+        if not ids:
+            return 0
+        count: int = await self._enqueue(do)
+        return count
+
+    async def purge_ui_sessions(self, now: float) -> int:
+        async def do(cur: AsyncCursor[Any]) -> int:
+            await cur.execute("DELETE FROM ui_sessions WHERE expires_at<=%s RETURNING 1", (now,))
+            return len(await cur.fetchall())
+
+        count: int = await self._enqueue(do)
+        return count
 
     async def add_search_attribute(self, namespace: str, name: str, type_name: str, created_at: float) -> str | None:
         async def do(cur: AsyncCursor[Any]) -> str | None:

@@ -51,6 +51,7 @@ from ._base import (
     StoredRun,
     StoredSchedule,
     StoredSchema,
+    StoredUiSession,
 )
 from ._batch_sql import BATCH_COLUMNS, BATCH_SET, batch_where
 from ._page_process import PageProcess
@@ -77,6 +78,7 @@ __all__ = ["SQLiteStore", "latest_schema_version"]
 _SCHEDULE_COLUMNS = "namespace, schedule_id, body, version"
 _AUDIT_COLUMNS = "at, namespace, principal, method, operation, target, peer, status, request_id, seq"
 _API_KEY_COLUMNS = "key_id, name, namespace, role, secret_hash, created_at, created_by, revoked_at"
+_UI_SESSION_COLUMNS = "session_hash, principal, grants, method, key_id, csrf_token, created_at, expires_at"
 
 log = logging.getLogger(__name__)
 _repeats = RepeatedLog(log)
@@ -799,6 +801,50 @@ class SQLiteStore(Store):
 
         key: StoredApiKey | None = await self._submit(do)
         return key
+
+    async def put_ui_session(self, session: StoredUiSession) -> None:
+        def do(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT INTO ui_sessions ({_UI_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                dataclasses.astuple(session),
+            )
+
+        try:
+            await self._submit(do)
+        except sqlite3.IntegrityError:
+            raise StorageError("a UI session with this id exists already") from None
+
+    async def get_ui_session(self, session_hash: str, now: float) -> StoredUiSession | None:
+        rows = self._read(
+            f"SELECT {_UI_SESSION_COLUMNS} FROM ui_sessions WHERE session_hash=? AND expires_at>?", (session_hash, now)
+        )
+        return StoredUiSession(*rows[0]) if rows else None
+
+    async def delete_ui_session(self, session_hash: str) -> bool:
+        def do(conn: sqlite3.Connection) -> bool:
+            return conn.execute("DELETE FROM ui_sessions WHERE session_hash=?", (session_hash,)).rowcount > 0
+
+        deleted: bool = await self._submit(do)
+        return deleted
+
+    async def delete_ui_sessions_of_keys(self, key_ids: Sequence[str]) -> int:
+        ids = list(key_ids)
+
+        def do(conn: sqlite3.Connection) -> int:
+            marks = ", ".join("?" * len(ids))
+            return conn.execute(f"DELETE FROM ui_sessions WHERE key_id IN ({marks})", ids).rowcount
+
+        if not ids:
+            return 0
+        count: int = await self._submit(do)
+        return count
+
+    async def purge_ui_sessions(self, now: float) -> int:
+        def do(conn: sqlite3.Connection) -> int:
+            return conn.execute("DELETE FROM ui_sessions WHERE expires_at<=?", (now,)).rowcount
+
+        count: int = await self._submit(do)
+        return count
 
     async def add_search_attribute(self, namespace: str, name: str, type_name: str, created_at: float) -> str | None:
         def do(conn: sqlite3.Connection) -> str | None:

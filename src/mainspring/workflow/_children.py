@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, overload
 from .._start_options import lifetime_body, start_options_body
 from ..api.enums import CommandType, EventType, ParentClosePolicy, WorkflowIDReusePolicy
 from ..api.names import MAX_ID_LENGTH
+from ..common import TypedSearchAttributes, _to_wire
 from ..converter import PayloadError, decode, encode
 from ..errors import (
     ApplicationError,
@@ -101,6 +102,10 @@ class ChildWorkflowOptions(TypedDict, total=False):
     id_reuse_policy: WorkflowIDReusePolicy | None
     #: Information about the child (JSON values, or what the converter encodes), shown by its ``describe``.
     memo: Mapping[str, Any] | None
+    #: The child's search attributes (``mainspring.common.TypedSearchAttributes``, or a mapping of name to
+    #: value), each registered in the namespace: list filters select it by them. One unknown or of another type
+    #: fails the workflow task, naming it.
+    search_attributes: TypedSearchAttributes | Mapping[str, Any] | None
 
 
 _KEYWORDS = _Keywords("start_child_workflow", ChildWorkflowOptions)
@@ -185,7 +190,7 @@ class _External:
 
 
 def _signal_command(
-    inst: WorkflowInstance, workflow_id: str, run_id: str | None, signal: Any, arg: Any
+    inst: WorkflowInstance, workflow_id: str, run_id: str | None, signal: Any, arg: Any, *, child: bool = False
 ) -> asyncio.Future[None]:
     if isinstance(signal, str):
         name, takes_input = signal, True
@@ -204,6 +209,9 @@ def _signal_command(
     fut: asyncio.Future[None] = inst.create_future()
     body = {"type": _CMD_SIGNAL, "workflow_id": workflow_id, "run_id": run_id, "signal_name": name, "input": payload}
     _add_external(inst, body, (_CMD_SIGNAL, workflow_id, name), _External(f"signal {name!r} to {workflow_id!r}", fut))
+    if inst.interceptors:
+        kind = CallKind.SIGNAL_CHILD_WORKFLOW if child else CallKind.SIGNAL_EXTERNAL_WORKFLOW
+        inst.note_call(kind, name, None, body, {"target_workflow_id": workflow_id})
     return fut
 
 
@@ -315,7 +323,7 @@ class ChildWorkflowHandle(Generic[S, R]):
         """Signal the child: returns once the signal is recorded in its history (see
         ``ExternalWorkflowHandle.signal``)."""
         self._instance.context._check_loop()
-        await _signal_command(self._instance, self.id, self.run_id, signal, arg)
+        await _signal_command(self._instance, self.id, self.run_id, signal, arg, child=True)
 
     def cancel(self) -> asyncio.Future[None]:
         """Ask the child to cancel. The request goes out with this workflow task whether or not the answer
@@ -379,6 +387,8 @@ def start_child(
         "parent_close_policy": policy.value,
         **start_options,
     }
+    if options.get("search_attributes") is not None:
+        body["search_attributes"] = _to_wire(options["search_attributes"], "start_child_workflow: search_attributes")
     if not started_awaited:
         body["started_awaited"] = False
 

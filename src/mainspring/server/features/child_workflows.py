@@ -4,8 +4,8 @@ A parent's StartChildWorkflow command becomes StartChildWorkflowExecutionInitiat
 (``_state.ChildItem``, kind "c"). Once that is durable the child's run is created (``Engine._start``, with a
 request id made of the parent's run id and the Initiated event id, so that making it again after a crash
 finds the same run), with the start options the command gave (timeouts, retry policy, id reuse policy, memo,
-task timeout: recorded in the Initiated event, so a start made again after a crash has them), linked to its
-parent: the ``parent_*`` attributes of its start event, and its parent
+search attributes, task timeout: recorded in the Initiated event, so a start made again after a crash has
+them), linked to its parent: the ``parent_*`` attributes of its start event, and its parent
 item (kind "p"). The parent then records ChildWorkflowExecutionStarted, or StartChildWorkflowExecutionFailed
 (the id is taken by a running workflow, the input does not fit), and is woken to see it; but not for Started
 when its code only awaits the result (``execute_child_workflow``: the command's ``started_awaited`` is false)
@@ -51,6 +51,7 @@ from .._execution import outcome_of
 from .._state import CHILD, EXTERNAL, PARENT, ChildItem, ExecutionState, ExternalItem, ParentLink
 from .continue_as_new import next_run_id
 from .kinds import CommandCheck, CommandKind
+from .search_attributes import check_attributes
 
 if TYPE_CHECKING:
     from ...storage import ExecutionRecord
@@ -101,6 +102,7 @@ _OPTION_ATTRIBUTES = {
     "retry_policy": "retry_policy",
     "id_reuse_policy": "workflow_id_reuse_policy",
     "memo": "memo",
+    "search_attributes": "search_attributes",  # (as given: the child's start checks and types them)
     "header": "header",  # (``api.headers``: the parent's interceptors', carried to the child's start)
 }
 _OPTIONS = frozenset(_OPTION_ATTRIBUTES)
@@ -115,6 +117,10 @@ def _validate_start(check: CommandCheck, cmd: m.StartChildWorkflowCommand) -> st
         problem = check.core._payload_problem(f"the memo of child workflow {cmd.workflow_type!r}", cmd.memo)
         if problem:
             return problem
+    if cmd.search_attributes:
+        problem = check_attributes(check, cmd.search_attributes)
+        if problem:
+            return f"the search attributes of child workflow {cmd.workflow_type!r}: {problem}"
     return check.core._payload_problem(f"the input of child workflow {cmd.workflow_type!r}", cmd.input)
 
 
@@ -157,17 +163,18 @@ def _validate_signal(check: CommandCheck, cmd: m.SignalExternalWorkflowCommand) 
 
 
 def _apply_signal(t: Transition, cmd: m.SignalExternalWorkflowCommand, completed_id: int) -> None:
-    e = t.append(
-        EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED,
-        {
-            "workflow_id": cmd.workflow_id,
-            "run_id": cmd.run_id,
-            "signal_name": cmd.signal_name,
-            "input": cmd.input,
-            "workflow_task_completed_event_id": completed_id,
-        },
-    )
-    _external(t, ExternalItem(e.event_id, "signal", cmd.workflow_id, cmd.run_id), cmd.signal_name, cmd.input)
+    attrs: dict[str, Any] = {
+        "workflow_id": cmd.workflow_id,
+        "run_id": cmd.run_id,
+        "signal_name": cmd.signal_name,
+        "input": cmd.input,
+        "workflow_task_completed_event_id": completed_id,
+    }
+    if cmd.header is not None:  # (kept in the event: a send taken up after a restart reads it from there)
+        attrs["header"] = cmd.header
+    e = t.append(EventType.SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED, attrs)
+    item = ExternalItem(e.event_id, "signal", cmd.workflow_id, cmd.run_id)
+    _external(t, item, cmd.signal_name, cmd.input, cmd.header)
 
 
 def _validate_cancel(check: CommandCheck, cmd: m.RequestCancelExternalWorkflowCommand) -> str | None:
@@ -187,13 +194,13 @@ def _apply_cancel(t: Transition, cmd: m.RequestCancelExternalWorkflowCommand, co
     _external(t, ExternalItem(e.event_id, "cancel", cmd.workflow_id, cmd.run_id), cmd.reason, None)
 
 
-def _external(t: Transition, item: ExternalItem, name: str, payload: Any) -> None:
+def _external(t: Transition, item: ExternalItem, name: str, payload: Any, header: dict[str, Any] | None = None) -> None:
     ex = t.ex
     rec = ex.record
     ex.state.externals[item.initiated_event_id] = item
     ex.state.dirty.add((EXTERNAL, str(item.initiated_event_id)))
     children = t.core.feature(ChildWorkflows)
-    t.then(children.go, children.send_external, rec.namespace, rec.workflow_id, rec.run_id, item, name, payload)
+    t.then(children.go, children.send_external, rec.namespace, rec.workflow_id, rec.run_id, item, name, payload, header)
 
 
 KINDS: tuple[CommandKind[Any], ...] = (
@@ -513,10 +520,18 @@ class ChildWorkflows:
     # --- signals and cancellation requests to other workflows ----------------------------------------------------
 
     async def send_external(
-        self, namespace: str, workflow_id: str, run_id: str, item: ExternalItem, name: str, payload: Any
+        self,
+        namespace: str,
+        workflow_id: str,
+        run_id: str,
+        item: ExternalItem,
+        name: str,
+        payload: Any,
+        header: dict[str, Any] | None = None,
     ) -> None:
-        """Deliver a signal (``name``, ``payload``) or a cancellation request (``name``: its reason) the run
-        ``run_id`` sent, then record in that run how it went."""
+        """Deliver a signal (``name``, ``payload``, ``header``: the sender's, a trace's context) or a
+        cancellation request (``name``: its reason) the run ``run_id`` sent, then record in that run how it
+        went."""
         engine = self.engine
         request_id = _external_request_id(run_id, item.initiated_event_id)
         identity = f"workflow {workflow_id}"
@@ -531,6 +546,7 @@ class ChildWorkflows:
                         signal_name=name,
                         input=payload,
                         request_id=request_id,
+                        header=header,
                     )
                     await engine.signals.signal(namespace, sreq, identity)
                 else:
@@ -612,11 +628,13 @@ class ChildWorkflows:
     async def _send_again(self, rec: ExecutionRecord, item: ExternalItem) -> None:
         events = await self.engine.store.read_history(rec.run_id, item.initiated_event_id, item.initiated_event_id)
         attrs = events[0].attributes if events else {}
+        header = attrs.get("header")
         if item.op == "signal":
             name, payload = str(attrs.get("signal_name") or ""), attrs.get("input")
         else:
             name, payload = str(attrs.get("reason") or ""), None
-        await self.send_external(rec.namespace, rec.workflow_id, rec.run_id, item, name, payload)
+        header = header if isinstance(header, dict) else None
+        await self.send_external(rec.namespace, rec.workflow_id, rec.run_id, item, name, payload, header)
 
     async def _check_parent(self, rec: ExecutionRecord, link: ParentLink) -> None:
         """A running child: if its parent closed while no one was there to apply the close policy, apply it."""

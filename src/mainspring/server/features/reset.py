@@ -24,6 +24,9 @@ run's create as its ``follow_on`` (as continue-as-new does): the store applies b
 server killed at any moment leaves either the base run as it was and no new run, or the base run closed
 and linked and the new run created (then re-armed at start-up like any open run). The new run takes the
 workflow id over, so the base run must be the id's current run.
+
+The new run's search attributes and memo are those in effect at the reset point: the start's and the upserts
+the prefix holds (``_carry_properties``), as Temporal keeps them.
 """
 
 from __future__ import annotations
@@ -34,13 +37,25 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ... import _search_attributes as sa
 from ...api import models as m
 from ...api.enums import EventType, WorkflowStatus, WorkflowTaskFailedCause
 from ...errors import InvalidArgumentError
 from ...storage import ExecutionRecord, ExecutionWrite, HistoryEvent
 from .._execution import Execution, FollowOn, iso, new_run_id, terminated_failure
 from .._logs import about
-from .._state import LIFETIME, REAPPLIED_UPDATE, RESET, ActivityInfo, ExecutionState, RequestedUpdate, TimerInfo
+from .._state import (
+    LIFETIME,
+    MEMO,
+    REAPPLIED_UPDATE,
+    RESET,
+    SEARCH_ATTRIBUTES,
+    ActivityInfo,
+    ExecutionState,
+    RequestedUpdate,
+    TimerInfo,
+)
+from .search_attributes import SearchAttributes
 
 if TYPE_CHECKING:
     from .._core import EngineCore
@@ -367,6 +382,7 @@ class Reset:
         if lifetime is not None:  # its timeouts' deadlines and retry policy go on
             st.lifetime = dict(lifetime)
             st.dirty.add((LIFETIME, ""))
+        self._carry_properties(st, prefix, prev.namespace)
         nt.wake()
         rec.state = st.to_dict()
         puts, _, _ = st.take_changes()
@@ -375,6 +391,47 @@ class Reset:
         # Activated once the commit is durable (``_activate``, by ``t.then``), not as it is submitted.
         base.follow_on = FollowOn(ExecutionWrite(dataclasses.replace(rec), None, events, put_items=puts), _ignore)
         return ex
+
+    def _carry_properties(self, st: ExecutionState, prefix: list[HistoryEvent], namespace: str) -> None:
+        """The search attributes and memo in effect at the reset point: the start's, then each upsert the
+        prefix holds (Temporal keeps those made before the reset point, and drops the later ones)."""
+        registered = self.core.feature(SearchAttributes).registered(namespace)
+        attrs: dict[str, list[Any]] = {}
+        memo: dict[str, Any] | None = None
+        started_memo: dict[str, Any] = {}
+        for e in prefix:
+            a = e.attributes
+            if e.event_type is EventType.WORKFLOW_EXECUTION_STARTED:
+                started_memo = a.get("memo") or (st.lifetime or {}).get("memo") or {}
+                for name, tv in (a.get("search_attributes") or {}).items():
+                    try:
+                        attrs[name] = [tv["type"], sa.stored_value(name, tv["type"], tv["value"])]
+                    except (ValueError, KeyError, TypeError):
+                        log.warning("reset: search attribute %r of the start is unreadable; dropped", name)
+            elif e.event_type is EventType.UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+                for name, value in (a.get("search_attributes") or {}).items():
+                    type_name = registered.get(name) or (attrs.get(name) or [None])[0]
+                    if value is None:
+                        attrs.pop(name, None)
+                    elif type_name is not None:
+                        try:
+                            attrs[name] = [type_name, sa.stored_value(name, type_name, value)]
+                        except ValueError:  # its type changed since: the value no longer fits it
+                            log.warning("reset: upserted search attribute %r is not a %s now; dropped", name, type_name)
+            elif e.event_type is EventType.WORKFLOW_PROPERTIES_MODIFIED:
+                if memo is None:
+                    memo = dict(started_memo)
+                for key, value in (a.get("upserted_memo") or {}).items():
+                    if value is None:
+                        memo.pop(key, None)
+                    else:
+                        memo[key] = value
+        if attrs:
+            st.search_attributes = attrs
+            st.dirty.add((SEARCH_ATTRIBUTES, ""))
+        if memo is not None:
+            st.memo = memo
+            st.dirty.add((MEMO, ""))
 
     def _activate(self, ex: Execution) -> None:
         """The new run is durable: cache it, then offer its workflow task and activities and arm its timers,

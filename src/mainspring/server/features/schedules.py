@@ -18,6 +18,10 @@ engine, following a run to the one that continued it). The engine says when one 
 (``on_commit``), and the schedule looks again: a buffered time starts then, and ``pause_on_failure`` pauses
 the schedule if it failed or timed out.
 
+Each run carries the action's memo and search attributes, and Temporal's built-ins of a scheduled run:
+``TemporalScheduledById`` (the schedule's id) and ``TemporalScheduledStartTime`` (the time that was due), so
+``TemporalScheduledById = 'daily'`` lists its runs (a trigger's or a backfill's too).
+
 Every change is a conditional write on the row's version, made under a lock of the schedule's in this server;
 a write that lost to another server's is made again from the stored row (the starts it made are idempotent).
 """
@@ -28,8 +32,9 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from ... import _search_attributes as sa
 from ...api import models as m
 from ...api.enums import WorkflowIDReusePolicy, WorkflowStatus
 from ...api.schedules import (
@@ -43,6 +48,7 @@ from ...api.schedules import (
 from ...errors import AlreadyStartedError, InvalidArgumentError, NotFoundError, RPCError
 from ...storage import StorageError, StoredSchedule
 from .schedule_times import DueTimes, rfc3339
+from .search_attributes import SearchAttributes
 
 if TYPE_CHECKING:
     from .._core import EngineCore
@@ -69,8 +75,14 @@ _ATTEMPTS = 5
 _FAILED = frozenset({WorkflowStatus.FAILED, WorkflowStatus.TIMED_OUT})
 
 Key = tuple[str, str]
-#: Starts a run through the engine's start path (``Engine._start``).
-Start = Callable[[str, m.StartWorkflowRequest], Awaitable[tuple[str, bool]]]
+
+
+class Start(Protocol):
+    """Starts a run through the engine's start path (``Engine._start``), with built-in search attributes."""
+
+    def __call__(
+        self, namespace: str, req: m.StartWorkflowRequest, *, system_attributes: dict[str, list[Any]] | None = None
+    ) -> Awaitable[tuple[str, bool]]: ...
 
 
 def _new_info(now: float) -> dict[str, Any]:
@@ -137,7 +149,7 @@ class Schedules:
         self.core.check_namespace(namespace)
         now = self.core.clock.now()
         times = self._times(req.schedule)
-        self.core._check_payload("the schedule's workflow input", req.schedule.action.input)
+        await self._check_action(namespace, req.schedule)
         doc = {"schedule": req.schedule.model_dump(mode="json"), "info": _new_info(now)}
         row = StoredSchedule(namespace, req.schedule_id, json.dumps(doc), 1)
         if not await self.core.store.create_schedule(row):
@@ -153,6 +165,14 @@ class Schedules:
         if nxt is not None:
             self._remind(key, nxt + times.jitter_of(req.schedule_id, nxt))
         return self._describe(row, doc)
+
+    async def _check_action(self, namespace: str, schedule: ScheduleModel) -> None:
+        """Refuse an action no run could start with: its input too large, a search attribute unknown or of
+        another type (400 naming it), so the schedule is not saved to fail at each time."""
+        self.core._check_payload("the schedule's workflow input", schedule.action.input)
+        if schedule.action.memo is not None:
+            self.core._check_payload("the schedule's workflow memo", schedule.action.memo)
+        await self.core.feature(SearchAttributes).at_start(namespace, schedule.action.search_attributes)
 
     async def describe(self, namespace: str, schedule_id: str) -> dict[str, Any]:
         row = await self._row((namespace, schedule_id))
@@ -172,7 +192,7 @@ class Schedules:
 
     async def update(self, namespace: str, req: UpdateScheduleRequest) -> dict[str, Any]:
         self._times(req.schedule)
-        self.core._check_payload("the schedule's workflow input", req.schedule.action.input)
+        await self._check_action(namespace, req.schedule)
 
         def change(doc: dict[str, Any], version: int, now: float) -> None:
             revision = doc["info"].get("revision", 1)
@@ -421,7 +441,13 @@ class Schedules:
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
         try:
-            run_id, created = await self._start(key[0], m.StartWorkflowRequest.model_validate(body))
+            # Temporal's built-ins of a scheduled run: which schedule started it, and when its action was due.
+            system: dict[str, list[Any]] = {
+                sa.SCHEDULED_BY_ID: ["Keyword", key[1]],
+                sa.SCHEDULED_START_TIME: ["Datetime", float(item["at"])],
+            }
+            req = m.StartWorkflowRequest.model_validate(body)
+            run_id, created = await self._start(key[0], req, system_attributes=system)
             if not created:  # this request id's run, made before a restart: it may have closed since
                 rec = await self.core._find(key[0], workflow_id, run_id)
                 return workflow_id, run_id, rec.status is WorkflowStatus.RUNNING

@@ -33,9 +33,10 @@ from .kinds import CommandCheck, CommandKind
 
 if TYPE_CHECKING:
     from .._core import EngineCore
+    from .._state import ExecutionState
     from .._transition import Transition
 
-__all__ = ["KINDS", "SearchAttributes", "describe", "typed"]
+__all__ = ["KINDS", "SearchAttributes", "check_attributes", "describe", "note_build", "typed"]
 
 log = logging.getLogger("mainspring.server")
 
@@ -185,15 +186,41 @@ _KINDS = {
 }
 
 
+#: The built-ins kept among a run's values (``sa.SYSTEM_VALUES``), read as custom ones are; ``BuildId`` is
+#: ``BuildIds`` (any build that ran the run's workflow tasks) by the name describe's field has.
+_SYSTEM: Mapping[str, Attribute] = {
+    a.name: a
+    for a in (
+        Attribute(sa.BUILD_IDS, Kind.KEYWORD_LIST, "", nullable=True, custom=True),
+        Attribute("BuildId", Kind.KEYWORD_LIST, "", nullable=True, custom=True, stored=sa.BUILD_IDS),
+        Attribute(sa.SCHEDULED_BY_ID, Kind.KEYWORD, "", nullable=True, orderable=True, custom=True),
+        Attribute(sa.SCHEDULED_START_TIME, Kind.DATETIME, "", nullable=True, orderable=True, custom=True),
+    )
+}
+
+
 def custom_attributes(registered: Mapping[str, str]) -> Mapping[str, Attribute]:
     """The built-in attributes of list filters and the custom ones (``Attribute.custom``: read from the store's
     ``search_attribute_values``, see ``storage._visibility_sql``)."""
     out: dict[str, Attribute] = dict(BUILTIN)
+    out.update(_SYSTEM)
     for name, type_name in registered.items():
         kind = _KINDS[type_name]
         orderable = kind not in (Kind.TEXT, Kind.KEYWORD_LIST)
         out[name] = Attribute(name, kind, "", nullable=True, orderable=orderable, custom=True)
     return out
+
+
+def note_build(st: ExecutionState, build_id: str) -> None:
+    """A workflow task of the run was completed by a worker of ``build_id``: it joins the run's ``BuildIds``
+    (written with the task's completion, so ``BuildId = 'x'`` finds the run once that is durable)."""
+    current = st.search_attributes or {}
+    builds = list((current.get(sa.BUILD_IDS) or ["KeywordList", []])[1])
+    if build_id in builds or len(builds) >= sa.MAX_LIST_LENGTH:
+        return
+    builds.append(build_id)
+    st.search_attributes = {**current, sa.BUILD_IDS: ["KeywordList", builds]}
+    st.dirty.add((SEARCH_ATTRIBUTES, ""))
 
 
 def give(t: Transition, stored: dict[str, list[Any]] | None) -> None:
@@ -215,12 +242,14 @@ def _keep(t: Transition) -> None:
 
 
 def _inherit(t: Transition, nt: Transition, started: dict[str, Any]) -> None:
-    """The next run of a chain keeps the attributes and the memo (as Temporal's does)."""
+    """The next run of a chain keeps the attributes and the memo (as Temporal's does); not the builds that ran
+    this one (the next run's are its own)."""
     st, nst = t.ex.state, nt.ex.state
-    if st.search_attributes:
-        nst.search_attributes = dict(st.search_attributes)
+    kept = {k: v for k, v in (st.search_attributes or {}).items() if k != sa.BUILD_IDS}
+    if kept:
+        nst.search_attributes = kept
         nst.dirty.add((SEARCH_ATTRIBUTES, ""))
-        started["search_attributes"] = sa.typed(st.search_attributes)
+        started["search_attributes"] = sa.typed(kept)
     if st.memo is not None:
         nst.memo = dict(st.memo)
         nst.dirty.add((MEMO, ""))
@@ -237,20 +266,25 @@ def describe(
 # --- the commands -------------------------------------------------------------------------------------------
 
 
-def _validate_upsert(check: CommandCheck, cmd: m.UpsertWorkflowSearchAttributesCommand) -> str | None:
-    if not cmd.search_attributes:
-        return "it upserts no search attribute"
+def check_attributes(check: CommandCheck, values: dict[str, Any], *, unset: bool = False) -> str | None:
+    """Why a command's search attributes are refused (unknown, of another type), or None."""
     feature = check.core.feature(SearchAttributes)
     namespace = check.ex.record.namespace
     registered = feature.registered(namespace)
     try:
-        sa.check_values(registered, cmd.search_attributes, unset=True)
+        sa.check_values(registered, values, unset=unset)
     except ValueError as e:
-        if any(name not in registered for name in cmd.search_attributes):
+        if any(name not in registered for name in values):
             # Registered by another server since this one read the registry? Read it again, for the task's retry.
             feature.reload_soon(namespace)
         return str(e)
     return None
+
+
+def _validate_upsert(check: CommandCheck, cmd: m.UpsertWorkflowSearchAttributesCommand) -> str | None:
+    if not cmd.search_attributes:
+        return "it upserts no search attribute"
+    return check_attributes(check, cmd.search_attributes, unset=True)
 
 
 def _apply_upsert(t: Transition, cmd: m.UpsertWorkflowSearchAttributesCommand, completed_id: int) -> None:

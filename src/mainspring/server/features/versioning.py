@@ -13,7 +13,9 @@ versioning behavior the worker declares for the run's type; every later task rec
 
 A run that no worker with a build has run is unversioned: any worker of the queue may run it. The state is
 three short strings in the run's core (``ExecutionState.build``); the WorkflowTaskCompleted event names the
-build too (``worker_version``), so the history says which build made each decision.
+build too (``worker_version``), so the history says which build made each decision. Each build that ran a
+task joins the run's ``BuildIds`` search attribute (``features.search_attributes``): ``BuildId = 'x'`` lists
+the runs a build touched.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ...api.enums import VersioningBehavior
+from .search_attributes import note_build as listed_build
 
 if TYPE_CHECKING:
     from .._matching import Matching, Session
@@ -54,6 +57,8 @@ def note_build(st: ExecutionState, session: Session | None, workflow_type: str) 
     build = session.build_id
     behavior = session.versioning.get(workflow_type, VersioningBehavior.AUTO_UPGRADE.value)
     b = st.build
+    if b is None or b.get("c") != build:
+        listed_build(st, build)  # (its BuildIds: list filters read them)
     if b is None:
         st.build = {"b": build, "c": build, "v": behavior}
     elif b.get("c") != build or b.get("v") != behavior:

@@ -49,7 +49,7 @@ function parsePayload(text) {
  * The shared form: a name (a select of the announced names, a text box when there are none, or both when a
  * dynamic handler takes any name), a JSON editor with its hint and its check, and the schema to read.
  */
-function messageForm(kind, handlers) {
+export function messageForm(kind, handlers) {
   const { named, dynamic } = announced(handlers, kind);
   const word = KIND_WORD[kind];
   const OTHER = "\u0000other"; // a value no handler name can have (names have no control characters)

@@ -1,9 +1,10 @@
-// Batch jobs, for the workflows page: starting one on the runs selected there (cancel or terminate, with a
-// reason, as the run page's buttons do), and the namespace's jobs with their progress. A job is a list query
+// Batch jobs, for the workflows page: starting one on the runs selected there (cancel or terminate with a
+// reason, as the run page's buttons do; a signal with its payload; a reset to a workflow task), and the namespace's jobs with their progress. A job is a list query
 // the server walks at its own pace (server/features/batch.py); the page only starts it and shows how far it got.
 
 import { api, nsApi } from "../api.js";
-import { confirmWithReason } from "../dialog.js";
+import { confirmWithReason, openModal } from "../dialog.js";
+import { messageForm } from "../messages.js";
 import { badge, h, replace, errorNotice, section, toast } from "../dom.js";
 import { fmtTime } from "../format.js";
 
@@ -66,10 +67,73 @@ export function startBatch(ns, operation, query, targets, onStarted) {
     cancelLabel: "Back",
     danger: operation === "terminate",
     reasonPlaceholder: `Why they are ${operation === "cancel" ? "cancelled" : "terminated"}`,
-    onConfirm: async (reason) => {
-      const job = await api(nsApi(ns) + "/batches", { method: "POST", body: { operation, query, reason: reason || "" } });
-      toast(`Batch job started: ${operation} ${job.matched} run${job.matched === 1 ? "" : "s"}`);
-      onStarted(job);
+    onConfirm: (reason) => postBatch(ns, { operation, query, reason: reason || "" }, onStarted),
+  });
+}
+
+async function postBatch(ns, body, onStarted) {
+  const job = await api(nsApi(ns) + "/batches", { method: "POST", body });
+  toast(`Batch job started: ${body.operation} ${job.matched} run${job.matched === 1 ? "" : "s"}`);
+  onStarted(job);
+}
+
+const reasonField = (placeholder) => {
+  const reason = h("textarea", { name: "reason", rows: 2, class: "input", maxlength: 2000, placeholder });
+  return { reason, field: h("label", { class: "field" }, h("span", { class: "field-label" }, "Reason (optional, recorded in each history)"), reason) };
+};
+
+/** Ask for a signal's name and payload, then start a signal batch job; ``onStarted`` after it started. */
+export function startSignalBatch(ns, query, targets, onStarted) {
+  // The selected runs may be of several types, so no handler names are offered: the name is typed.
+  const form = messageForm("signal", null);
+  const { reason, field } = reasonField("Why they are signalled");
+  const modal = openModal({
+    title: `Signal ${targets}?`,
+    description: "Each running one gets this signal once, recorded in its history (a run met twice is not signalled again). A batch job on the server does it at its own pace, and its progress shows under the list. Closed runs are skipped.",
+    submitLabel: "Signal workflows",
+    cancelLabel: "Back",
+    wide: true,
+    fields: [...form.fields, field],
+    onSubmit: async () => {
+      const { name, input } = form.read();
+      await postBatch(ns, { operation: "signal", query, reason: reason.value.trim(), signal_name: name, input }, onStarted);
+    },
+  });
+  modal.form.classList.add("message-form", "batch-signal-form");
+  form.focus();
+  return modal;
+}
+
+/** Ask where to reset to and what to reapply, then start a reset batch job; ``onStarted`` after it started. */
+export function startResetBatch(ns, query, targets, onStarted) {
+  const choice = (value, label, checked = false) =>
+    h("label", { class: "check" }, h("input", { type: "radio", name: "point", value, checked }), label);
+  const reapplySignals = h("input", { type: "checkbox", name: "reapply_signals", checked: true });
+  const reapplyUpdates = h("input", { type: "checkbox", name: "reapply_updates", checked: true });
+  const { reason, field } = reasonField("Why they are reset");
+  return openModal({
+    title: `Reset ${targets}?`,
+    description:
+      "Each run gets a new run of its workflow id from the chosen workflow task: its history up to that task is kept, and its code after it runs again (activities included). A running one is terminated; both runs are linked. A batch job on the server does it at its own pace.",
+    submitLabel: "Reset workflows",
+    cancelLabel: "Back",
+    danger: true,
+    fields: [
+      h(
+        "fieldset",
+        { class: "field reset-point" },
+        h("legend", { class: "field-label" }, "Reset each to"),
+        choice("LastWorkflowTask", "its last completed workflow task", true),
+        choice("FirstWorkflowTask", "its first workflow task (the whole run again)"),
+      ),
+      h("label", { class: "check" }, reapplySignals, "Reapply the signals each received after that point"),
+      h("label", { class: "check" }, reapplyUpdates, "Reapply the updates each accepted after that point"),
+      field,
+    ],
+    onSubmit: async (form) => {
+      const reset_type = form.querySelector("input[name=point]:checked").value;
+      const reapply_exclude = [...(reapplySignals.checked ? [] : ["Signal"]), ...(reapplyUpdates.checked ? [] : ["Update"])];
+      await postBatch(ns, { operation: "reset", query, reason: reason.value.trim(), reset_type, reapply_exclude }, onStarted);
     },
   });
 }
@@ -91,7 +155,7 @@ function progress(job) {
 export function batchJobsSection(ns) {
   const body = h("tbody");
   const error = h("div");
-  const element = section("Batch jobs", { cls: "batch-jobs", sub: "cancel and terminate of many runs, newest first" });
+  const element = section("Batch jobs", { cls: "batch-jobs", sub: "cancel, terminate, signal and reset of many runs, newest first" });
   element.hidden = true;
   replace(
     element.body,

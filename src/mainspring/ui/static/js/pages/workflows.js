@@ -1,13 +1,13 @@
 // The workflows list: newest first, filtered by status, type, id prefix and start time, a page at a time.
 // Filters live in the URL's query string, so a filtered view can be bookmarked, shared and reloaded.
 // Paging uses the server's keyset token (it stays fast however many runs the store holds).
-// Rows can be selected (or every run the filters match), and cancelled or terminated together: that starts
+// Rows can be selected (or every run the filters match), and signalled, reset, cancelled or terminated together: that starts
 // a batch job on the server (POST /batches, with the filters as a list query), listed below the table with
 // its progress (batch_jobs.js).
 
 import { api, nsApi, paths } from "../api.js";
 import { h, replace, badge, icon, errorNotice } from "../dom.js";
-import { batchJobsSection, filterQuery, runIdsQuery, startBatch } from "./batch_jobs.js";
+import { batchJobsSection, filterQuery, runIdsQuery, startBatch, startResetBatch, startSignalBatch } from "./batch_jobs.js";
 import { fmtClock, fmtDuration, ms, timeCell, timeZone, zoneLabel } from "../format.js";
 import { poller } from "../refresh.js";
 
@@ -138,8 +138,10 @@ export function mount(root, ctx) {
   const matchAll = h("button", { type: "button", class: "btn btn-ghost", dataset: { action: "select-all-matching" } }, "Select all runs that match the filters");
   const batchCancel = h("button", { type: "button", class: "btn", dataset: { action: "batch-cancel" } }, icon("x", 14), "Cancel");
   const batchTerminate = h("button", { type: "button", class: "btn btn-danger-outline", dataset: { action: "batch-terminate" } }, icon("stop", 14), "Terminate");
+  const batchSignal = h("button", { type: "button", class: "btn", dataset: { action: "batch-signal" } }, icon("signal", 14), "Signal");
+  const batchReset = h("button", { type: "button", class: "btn", dataset: { action: "batch-reset" } }, icon("back", 14), "Reset");
   const clearSelection = h("button", { type: "button", class: "btn btn-ghost", title: "Clear the selection" }, icon("x", 14), "Clear selection");
-  const selectionBar = h("div", { class: "selection-bar", hidden: true, role: "region", "aria-label": "Selected runs" }, selectionInfo, matchAll, h("div", { class: "selection-actions" }, batchCancel, batchTerminate, clearSelection));
+  const selectionBar = h("div", { class: "selection-bar", hidden: true, role: "region", "aria-label": "Selected runs" }, selectionInfo, matchAll, h("div", { class: "selection-actions" }, batchSignal, batchReset, batchCancel, batchTerminate, clearSelection));
   const jobs = batchJobsSection(ns);
   const empty = h("div", { class: "empty", hidden: true });
   const pageInfo = h("span", { class: "muted small" });
@@ -227,6 +229,12 @@ export function mount(root, ctx) {
       jobs.refresh();
     }),
   );
+  const afterStart = () => {
+    resetSelection();
+    jobs.refresh();
+  };
+  batchSignal.addEventListener("click", () => startSignalBatch(ns, batchQuery(), describeTargets(), afterStart));
+  batchReset.addEventListener("click", () => startResetBatch(ns, batchQuery(), describeTargets(), afterStart));
   function filtersChanged() {
     resetSelection();
     state.page = "";
