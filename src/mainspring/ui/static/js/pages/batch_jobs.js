@@ -26,16 +26,23 @@ function quoted(value) {
   throw new Error(`${value} holds both kinds of quote: narrow the filter another way`);
 }
 
-/** The list query that selects what the workflows page's filters show (its API query, as apiQuery makes it). */
-export function filterQuery(q) {
+/**
+ * The list query that selects what the workflows page's filters show (its API query, as apiQuery makes it),
+ * the page's own list query included. `now`: bound the start time by now when nothing else does (a batch
+ * acts on the runs started so far, and never takes an empty query); a count needs no such bound.
+ */
+export function filterQuery(q, { now = true } = {}) {
   const parts = [];
   if (q.status) parts.push(`ExecutionStatus = ${quoted(STATUS_NAMES[q.status] || q.status)}`);
   if (q.workflow_type) parts.push(`WorkflowType = ${quoted(q.workflow_type)}`);
   if (q.workflow_id_prefix) parts.push(`WorkflowId STARTS_WITH ${quoted(q.workflow_id_prefix)}`);
   if (q.started_after) parts.push(`StartTime >= '${new Date(q.started_after * 1000).toISOString()}'`);
   // No upper bound given: the runs started so far (a batch never needs an empty query, which it refuses).
-  const before = q.started_before ? q.started_before * 1000 : Date.now() + 1000;
-  parts.push(`StartTime < '${new Date(before).toISOString()}'`);
+  if (q.started_before || now) {
+    const before = q.started_before ? q.started_before * 1000 : Date.now() + 1000;
+    parts.push(`StartTime < '${new Date(before).toISOString()}'`);
+  }
+  if (q.query) parts.push(`(${q.query})`);
   return parts.join(" AND ");
 }
 

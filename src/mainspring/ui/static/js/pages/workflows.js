@@ -1,4 +1,6 @@
-// The workflows list: newest first, filtered by status, type, id prefix and start time, a page at a time.
+// The workflows list: newest first, filtered by status, type, id prefix and start time, and by a list query
+// in Temporal's filter language (`CustomerId = 'a' AND StartTime > '...'`), a page at a time, with the count
+// of each status the other filters select (chips above the table; a click filters by that status).
 // Filters live in the URL's query string, so a filtered view can be bookmarked, shared and reloaded.
 // Paging uses the server's keyset token (it stays fast however many runs the store holds).
 // Rows can be selected (or every run the filters match), and signalled, reset, cancelled or terminated together: that starts
@@ -11,6 +13,8 @@ import { batchJobsSection, filterQuery, runIdsQuery, startBatch, startResetBatch
 import { fmtClock, fmtDuration, ms, timeCell, timeZone, zoneLabel } from "../format.js";
 import { poller } from "../refresh.js";
 
+// The filter language's names of the statuses, as a count's groups name them.
+const STATUS_OF_NAME = { Running: "RUNNING", Completed: "COMPLETED", Failed: "FAILED", Canceled: "CANCELED", Terminated: "TERMINATED", TimedOut: "TIMED_OUT", ContinuedAsNew: "CONTINUED_AS_NEW" };
 const STATUSES = ["RUNNING", "COMPLETED", "FAILED", "CANCELED", "TERMINATED", "TIMED_OUT", "CONTINUED_AS_NEW"];
 const RANGES = [
   ["", "Any time"],
@@ -34,6 +38,7 @@ function readQuery(q) {
     range: q.get("range") || "",
     after: q.get("after") || "",
     before: q.get("before") || "",
+    query: q.get("query") || "",
     page: q.get("page") || "",
     // Any size the server accepts can come from the URL; the select offers the usual ones.
     limit: Number.isInteger(limit) && limit >= 1 && limit <= 1000 ? limit : 50,
@@ -48,6 +53,7 @@ function writeQuery(s) {
   if (s.range) q.set("range", s.range);
   if (s.range === "custom" && s.after) q.set("after", s.after);
   if (s.range === "custom" && s.before) q.set("before", s.before);
+  if (s.query) q.set("query", s.query);
   if (s.limit !== 50) q.set("limit", String(s.limit));
   if (s.page) q.set("page", s.page);
   return q.toString();
@@ -68,6 +74,7 @@ function apiQuery(s) {
     workflow_id_prefix: s.prefix,
     started_after: after,
     started_before: before,
+    query: s.query,
     limit: s.limit,
     page_token: s.page,
   };
@@ -116,6 +123,26 @@ export function mount(root, ctx) {
   const clear = h("button", { type: "button", class: "btn btn-ghost" }, icon("x", 14), "Clear");
   const typeList = h("datalist", { id: "wf-types" });
   const filters = h("form", { class: "filters", role: "search", onsubmit: (e) => e.preventDefault() }, icon("filter", 16), status, type, prefix, range, custom, clear, typeList);
+  const queryInput = h("input", {
+    class: "input mono",
+    type: "search",
+    name: "query",
+    placeholder: "List query, e.g. WorkflowType = 'order' AND CustomerId IN ('a', 'b') AND StartTime > '2026-11-01T00:00:00Z'",
+    "aria-label": "List query",
+    value: state.query,
+    autocomplete: "off",
+    spellcheck: "false",
+    maxlength: 4000,
+  });
+  const queryError = h("div", { class: "field-error query-error", role: "alert", hidden: true });
+  const queryBar = h(
+    "form",
+    { class: "query-bar", role: "search", onsubmit: (e) => (e.preventDefault(), applyQuery()) },
+    queryInput,
+    h("button", { type: "submit", class: "btn" }, "Apply"),
+    queryError,
+  );
+  const counts = h("div", { class: "status-counts", "aria-label": "Counts of runs", role: "group" });
 
   // --- header, table, pager ---
   const auto = h("input", { type: "checkbox", checked: true });
@@ -163,7 +190,7 @@ export function mount(root, ctx) {
       h("div", null, h("h1", null, "Workflows"), h("div", { class: "muted small" }, "Namespace ", h("strong", null, ns))),
       h("div", { class: "page-tools" }, updated, live, refreshButton),
     ),
-    h("div", { class: "card list-card" }, filters, selectionBar, error, h("div", { class: "table-scroll" }, table), empty, pager),
+    h("div", { class: "card list-card" }, filters, queryBar, counts, selectionBar, error, h("div", { class: "table-scroll" }, table), empty, pager),
     jobs.element,
   );
 
@@ -282,8 +309,22 @@ export function mount(root, ctx) {
     state.limit = Number(size.value);
     filtersChanged();
   });
+  function applyQuery() {
+    if (queryInput.value.trim() === state.query) return;
+    state.query = queryInput.value.trim();
+    filtersChanged();
+  }
+  queryInput.addEventListener("search", applyQuery); // the box's own clear button
+  counts.addEventListener("click", (event) => {
+    const chip = event.target.closest("button[data-status]");
+    if (!chip) return;
+    state.status = chip.dataset.status === state.status ? "" : chip.dataset.status;
+    status.value = state.status;
+    filtersChanged();
+  });
   clear.addEventListener("click", () => {
-    Object.assign(state, { status: "", type: "", prefix: "", range: "", after: "", before: "", page: "" });
+    Object.assign(state, { status: "", type: "", prefix: "", range: "", after: "", before: "", query: "", page: "" });
+    queryInput.value = "";
     status.value = "";
     type.value = "";
     prefix.value = "";
@@ -307,11 +348,24 @@ export function mount(root, ctx) {
       data = await api(nsApi(ns) + "/workflows", { query: apiQuery(state), signal });
     } catch (err) {
       if (disposed || (err && err.name === "AbortError")) return;
+      if (err && err.code === "invalid_query") {
+        // Said under the box, where it can be fixed; the table shows nothing for a query that is not one.
+        queryError.textContent = err.message;
+        queryError.hidden = false;
+        queryInput.setAttribute("aria-invalid", "true");
+        replace(body);
+        lastJson = null;
+        replace(counts);
+        return;
+      }
       replace(error, errorNotice(err, "Could not list workflows"));
       return;
     }
     if (disposed) return;
     error.replaceChildren();
+    queryError.hidden = true;
+    queryInput.removeAttribute("aria-invalid");
+    loadCounts(signal);
     updated.textContent = `Updated ${fmtClock(Date.now()).slice(0, 8)} ${zoneLabel()}`;
     nextToken = data.next_page_token;
     next.disabled = !nextToken;
@@ -330,6 +384,31 @@ export function mount(root, ctx) {
     if (n === 0) replace(empty, emptyMessage(state));
   }
 
+  async function loadCounts(signal) {
+    // Every filter but the status one: the chips show how the selected runs split, and pick one.
+    let data;
+    try {
+      data = await api(nsApi(ns) + "/workflows/count", { query: { group_by: "ExecutionStatus", query: filterQuery({ ...apiQuery(state), status: "" }, { now: false }) }, signal });
+    } catch (err) {
+      if (!(err && err.name === "AbortError")) replace(counts); // counts are an aid: the list says what is wrong
+      return;
+    }
+    if (disposed) return;
+    const by = Object.fromEntries(data.groups.map((g) => [STATUS_OF_NAME[g.group_values[0]] || g.group_values[0], g.count]));
+    replace(
+      counts,
+      h("span", { class: "muted small" }, `${data.count} run${data.count === 1 ? "" : "s"}`),
+      STATUSES.filter((st) => by[st]).map((st) =>
+        h(
+          "button",
+          { type: "button", class: ["status-chip", st === state.status ? "active" : null], dataset: { status: st }, "aria-pressed": String(st === state.status), title: `Show only ${st.replace(/_/g, " ").toLowerCase()} runs` },
+          badge(st),
+          h("span", { class: "status-count" }, String(by[st])),
+        ),
+      ),
+    );
+  }
+
   const poll = poller(() => Promise.all([load(), jobs.refresh()]), REFRESH_MS);
   load();
   jobs.refresh();
@@ -343,7 +422,7 @@ export function mount(root, ctx) {
 }
 
 function emptyMessage(s) {
-  const filtered = s.status || s.type || s.prefix || s.range;
+  const filtered = s.status || s.type || s.prefix || s.range || s.query;
   if (filtered) return [h("strong", null, "No workflows match these filters."), h("p", { class: "muted" }, "Clear a filter or widen the time range.")];
   return [
     h("strong", null, "No workflows yet."),
