@@ -55,6 +55,7 @@ PG_E2E=(
   tests/test_batch.py              # batch jobs: by query, paced, resumed after a SIGKILL from their cursor
   tests/test_search_attributes.py  # search attributes: the registry, filters on them, upserts replayed once
   tests/test_search_attributes_more.py  # search attributes of scheduled runs, children, builds, resets
+  tests/test_visibility_query.py   # the list query language and counts (the count table kept by triggers)
 )
 if [ "$#" -eq 0 ]; then
   echo "== pytest, end to end on PostgreSQL"
