@@ -377,6 +377,20 @@ async def _some_runs(client: Client, task_queue: str, tag: str) -> None:
     await client.get_workflow_handle(f"{tag}-idle-1").terminate(reason="test")
 
 
+async def test_iterating_a_listing_without_a_limit_yields_every_run(client: Client, task_queue: str) -> None:
+    # Temporal's `async for wf in client.list_workflows(query)` walks every run; a bare await is one page.
+    tag = _tag()
+    for i in range(130):
+        await client.start_workflow(idle, "y", id=f"{tag}-many-{i:03d}", task_queue=f"{task_queue}-nobody")
+    mine = f"WorkflowId STARTS_WITH '{tag}'"
+    ids = [wf.id async for wf in client.list_workflows(mine, page_size=50)]
+    assert sorted(ids) == [f"{tag}-many-{i:03d}" for i in range(130)]
+    assert len([wf async for wf in client.list_workflows(mine, limit=120)]) == 120
+    assert len((await client.list_workflows(mine)).executions) == 100
+    for i in range(130):
+        await client.get_workflow_handle(f"{tag}-many-{i:03d}").terminate(reason="done")
+
+
 async def test_the_api_and_the_client_take_a_query(server: ServerProcess, client: Client, task_queue: str) -> None:
     tag = _tag()
     before = datetime.now(UTC) - timedelta(seconds=1)
@@ -387,6 +401,8 @@ async def test_the_api_and_the_client_take_a_query(server: ServerProcess, client
     assert [e["workflow_id"] for e in page.executions] == [f"{tag}-echo-{i}" for i in range(3)]
     found = [wf.id async for wf in client.list_workflows(query=f"{mine} AND ExecutionStatus = 'Running'")]
     assert found == [f"{tag}-idle-0"]
+    # The query first and positional, as Temporal's samples call it.
+    assert [wf.id async for wf in client.list_workflows(f"{mine} AND ExecutionStatus = 'Running'")] == found
     # Paging with a query, in its order, one run a page.
     asc = [wf.id async for wf in client.list_workflows(query=f"{mine} ORDER BY StartTime ASC", page_size=1)]
     assert asc == [f"{tag}-echo-{i}" for i in range(3)] + [f"{tag}-idle-0", f"{tag}-idle-1"]

@@ -614,27 +614,29 @@ class Client(ScheduleClient, BatchClient):
 
     def list_workflows(
         self,
+        query: str | None = None,
         *,
         status: WorkflowStatus | str | None = None,
         workflow_type: str | None = None,
         workflow_id_prefix: str | None = None,
-        limit: int = 100,
+        limit: int | None = None,
         page_token: str | None = None,
         workflow_id: str | None = None,
         page_size: int = 1000,
-        query: str | None = None,
     ) -> WorkflowExecutionAsyncIterator:
         """Runs, newest first (``workflow_id``: only that id's runs, e.g. a continue-as-new chain).
 
-        ``query`` is a list filter in Temporal's language, ANDed with the other filters, and its ORDER BY
-        the order: ``"WorkflowType = 'order' AND ExecutionStatus = 'Running' ORDER BY StartTime ASC"``
-        (README, "Finding workflows"). A query the server refuses raises ``InvalidQueryError``, whose
+        ``query`` (first, as in Temporal's ``client.list_workflows("WorkflowType = 'order'")``) is a list
+        filter in Temporal's language, ANDed with the other filters, and its ORDER BY the order:
+        ``"WorkflowType = 'order' AND ExecutionStatus = 'Running' ORDER BY StartTime ASC"`` (README,
+        "Finding workflows"). A query the server refuses raises ``InvalidQueryError``, whose
         ``position``/``column`` point at the token at fault.
 
-        ``await`` it for one page of at most ``limit`` runs (a ``WorkflowPage``, whose ``next_page_token``
-        goes to the next call's ``page_token``), or ``async for wf in client.list_workflows(...)`` for up to
-        ``limit`` runs across pages of ``page_size`` (``WorkflowExecution`` each); ``.map_histories()`` gives
-        their histories, for ``Replayer.replay_workflows``."""
+        ``async for wf in client.list_workflows(...)`` for every run it selects (or the first ``limit``),
+        across pages of ``page_size`` (``WorkflowExecution`` each); ``.map_histories()`` gives their
+        histories, for ``Replayer.replay_workflows``. Or ``await`` it for one page of at most ``limit`` runs
+        (100 without one): a ``WorkflowPage``, whose ``next_page_token`` goes to the next call's
+        ``page_token``."""
         params = {
             "status": str(status) if status else None,
             "workflow_type": workflow_type,

@@ -14,6 +14,7 @@ the runs each page fetches.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,8 @@ __all__ = [
 
 #: The most runs one page of the server's list may hold.
 _MOST_PER_PAGE = 1000
+#: The page an `await` of a listing without a limit answers with.
+_ONE_PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -106,42 +109,45 @@ class WorkflowExecutionAsyncIterator:
         self,
         fetch: PageFetch,
         histories: HistoryFetch,
-        limit: int,
+        limit: int | None,
         page_token: str | None,
         *,
         page_size: int = _MOST_PER_PAGE,
     ) -> None:
-        if limit < 1:
-            raise ValueError(f"limit must be 1 or more, got {limit}")
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be 1 or more (or None: every run), got {limit}")
         if not 1 <= page_size <= _MOST_PER_PAGE:
             raise ValueError(f"page_size must be 1 to {_MOST_PER_PAGE}, got {page_size}")
         self._page_size = page_size
         self._fetch = fetch
         self._histories = histories
+        #: How many runs ``async for`` yields at most (None: all); ``await`` takes one page of this many.
         self._limit = limit
         self._token = page_token
-        self._buffer: list[dict[str, Any]] = []
+        self._buffer: deque[dict[str, Any]] = deque()
         self._yielded = 0
         self._done = False
 
     def __await__(self) -> Generator[Any, None, WorkflowPage]:
-        return self._fetch(min(self._limit, _MOST_PER_PAGE), self._token).__await__()
+        most = _ONE_PAGE if self._limit is None else min(self._limit, _MOST_PER_PAGE)
+        return self._fetch(most, self._token).__await__()
 
     def __aiter__(self) -> WorkflowExecutionAsyncIterator:
         return self
 
     async def __anext__(self) -> WorkflowExecution:
-        if self._yielded >= self._limit:
+        if self._limit is not None and self._yielded >= self._limit:
             raise StopAsyncIteration
         while not self._buffer:
             if self._done:
                 raise StopAsyncIteration
-            page = await self._fetch(min(self._limit - self._yielded, self._page_size), self._token)
-            self._buffer = list(page.executions)
+            most = self._page_size if self._limit is None else min(self._limit - self._yielded, self._page_size)
+            page = await self._fetch(most, self._token)
+            self._buffer = deque(page.executions)
             self._token = page.next_page_token
             self._done = self._token is None
         self._yielded += 1
-        return WorkflowExecution.from_json(self._buffer.pop(0))
+        return WorkflowExecution.from_json(self._buffer.popleft())
 
     async def map_histories(self) -> AsyncIterator[WorkflowHistory]:
         """The history of each run listed, fetched one run at a time (for ``Replayer.replay_workflows``)."""
