@@ -168,6 +168,13 @@ async def _check_filters(client: Client, prefix: str) -> None:
     paged = [w.id async for w in client.list_workflows(query="ORDER BY CustomIntField ASC", page_size=1)]
     assert paged == [b, a, c]
     assert (await client.count_workflows(query="CustomerId IN ('alice', 'bob')")).count == 2
+    # A listing shows each run's attributes, typed, as describe does (Temporal's WorkflowExecution fields).
+    listed = {w.id: w async for w in client.list_workflows(f"WorkflowId STARTS_WITH '{prefix}'")}
+    assert listed[a].typed_search_attributes.get(CUSTOMER) == "alice"
+    assert listed[a].typed_search_attributes.get(TAGS) == ["red", "big"]
+    assert listed[a].typed_search_attributes.get(WHEN) == datetime(2026, 1, 2, tzinfo=UTC)
+    assert listed[b].search_attributes["CustomIntField"] == 2 and listed[b].search_attributes["CustomBoolField"]
+    assert listed[c].search_attributes == {} and len(listed[c].typed_search_attributes) == 0
     # An unknown attribute keeps its positioned error (and a hint).
     with pytest.raises(
         InvalidQueryError, match=r"column 24: unknown attribute 'CustomerIdd'; did you mean 'CustomerId'"

@@ -473,6 +473,8 @@ class WorkflowExecutionInfo(_Model):
     start_time: str
     close_time: str | None = None
     history_length: int
+    #: In a listing: the run's custom search attributes (as describe shows them), if it has any.
+    search_attributes: dict[str, SearchAttributeValue] | None = None
 
 
 class PendingActivity(_Model):

@@ -15,12 +15,13 @@ the runs each page fetches.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..api.enums import WorkflowStatus
+from ..common import TypedSearchAttributes, _from_wire
 from ._handle import WorkflowPage
 
 if TYPE_CHECKING:
@@ -54,6 +55,10 @@ class WorkflowExecution:
     namespace: str
     #: The server's answer for it, as JSON.
     raw: dict[str, Any] = field(repr=False)
+    #: Its custom search attributes, typed (``typed_search_attributes[SearchAttributeKey.for_keyword("X")]``).
+    typed_search_attributes: TypedSearchAttributes = field(default_factory=TypedSearchAttributes)
+    #: The same, by name, as plain values (Datetime ones as ISO 8601 strings).
+    search_attributes: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_json(cls, e: dict[str, Any]) -> WorkflowExecution:
@@ -68,6 +73,8 @@ class WorkflowExecution:
             history_length=e["history_length"],
             namespace=e.get("namespace", ""),
             raw=e,
+            typed_search_attributes=_from_wire(e.get("search_attributes")),
+            search_attributes={k: v.get("value") for k, v in (e.get("search_attributes") or {}).items()},
         )
 
 

@@ -628,7 +628,13 @@ class Engine(EngineCore):
         self.check_namespace(namespace)
         records, token = await self.store.list_executions(namespace, query)
         # As stored, i.e. committed (a cached copy may be ahead of its commit).
-        return {"executions": [self._info(r) for r in records], "next_page_token": token}
+        executions = [self._info(r) for r in records]
+        stored = await self.store.listed_search_attributes([r.run_id for r in records])
+        for info in executions:
+            raw = stored.get(info["run_id"])
+            if raw is not None:
+                info["search_attributes"] = search_attributes.listed(raw)
+        return {"executions": executions, "next_page_token": token}
 
     async def count_workflows(
         self, namespace: str, filter: VisibilityQuery | None, group_by_status: bool = False

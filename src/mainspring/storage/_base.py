@@ -501,6 +501,11 @@ class Store(abc.ABC):
         """A page of runs, newest first (or in the filter's order), without their mutable state; and the next
         page's token."""
 
+    async def listed_search_attributes(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """The stored search attributes (the pending item of kind "sa", as JSON) of those of ``run_ids`` that
+        have any: what a listing shows beside each run. One read for a whole page."""
+        return {}
+
     @abc.abstractmethod
     async def count_executions(
         self, namespace: str, filter: VisibilityQuery | None, group_by_status: bool = False

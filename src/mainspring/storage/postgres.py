@@ -663,6 +663,14 @@ class PostgresStore(Store):
         token = next_page_token(query, records[-1]) if len(rows) > limit else None
         return records, token
 
+    async def listed_search_attributes(self, run_ids: Sequence[str]) -> dict[str, str]:
+        if not run_ids:
+            return {}
+        rows = await self._read(
+            "SELECT run_id, value FROM pending WHERE kind='sa' AND key='' AND run_id = ANY(%s)", (list(run_ids),)
+        )
+        return {str(r): str(v) for r, v in rows}
+
     async def count_executions(
         self, namespace: str, filter: VisibilityQuery | None, group_by_status: bool = False
     ) -> tuple[int, list[tuple[WorkflowStatus, int]]]:

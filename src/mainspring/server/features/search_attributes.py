@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -254,6 +255,16 @@ def _inherit(t: Transition, nt: Transition, started: dict[str, Any]) -> None:
         nst.memo = dict(st.memo)
         nst.dirty.add((MEMO, ""))
         started["memo"] = st.memo
+
+
+def listed(raw: str) -> dict[str, Any]:
+    """A listing's view of a run's stored attributes (the JSON of its "sa" item): typed, as describe shows
+    them; an item that does not read is shown as none (describe says what is wrong with the run)."""
+    try:
+        stored = json.loads(raw)
+    except ValueError:
+        return {}
+    return sa.typed(stored) if isinstance(stored, dict) else {}
 
 
 def describe(
